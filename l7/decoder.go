@@ -1,0 +1,185 @@
+package l7
+
+import "errors"
+
+// Direction is a message's direction as the engine currently believes it.
+type Direction uint8
+
+// Directions.
+const (
+	ToServer Direction = 0 // client → server: requests
+	ToClient Direction = 1 // server → client: responses
+)
+
+// Verdict is a decoder's answer to Check.
+type Verdict uint8
+
+// Verdicts.
+const (
+	No       Verdict = iota // not this protocol
+	Request                 // this protocol, and the bytes are a request (client → server)
+	Response                // this protocol, and the bytes are a response (server → client)
+)
+
+// Transport tells a decoder which transport carried the bytes.
+type Transport uint8
+
+// Transports.
+const (
+	TCP Transport = 6
+	UDP Transport = 17
+)
+
+// Decoder is one application protocol. It is an explicit value registered in
+// a Registry; it holds no per-flow state and is safe for concurrent use.
+type Decoder interface {
+	// Name is the l7_protocol value in records, e.g. "HTTP". Unique in a
+	// registry.
+	Name() string
+	// Check looks at the first payload bytes seen on a flow in direction dir
+	// (the engine's current belief) and says whether they are this protocol
+	// and whether they are a request or a response. It must be cheap, must
+	// not retain payload and must not allocate.
+	Check(payload []byte, dir Direction, t Transport) Verdict
+	// NewParser returns fresh per-flow state for one flow.
+	NewParser(t Transport) Parser
+}
+
+// Parser decodes the messages of one flow in both directions. It is owned by
+// the engine and used by one goroutine.
+type Parser interface {
+	// Parse decodes at most one message from the start of data, which holds
+	// contiguous bytes of direction dir. For UDP, data is one datagram.
+	//
+	// It returns the number of bytes consumed and whether m was filled:
+	//   - (n>0, true, nil): a message was decoded from data[:n].
+	//   - (n>0, false, nil): n bytes were consumed without completing a
+	//     message (a body skipped without buffering it, say); call again.
+	//   - (0, false, ErrNeedMore): more bytes are needed; the engine keeps
+	//     data and calls again when more arrive (within its buffer budget).
+	//   - (n, false, err) for any other error: the bytes cannot be decoded;
+	//     n bytes (possibly 0) may be skipped. The engine counts the error,
+	//     and calls Gap to make the parser resynchronise.
+	// n never exceeds len(data). Slices in m may alias data or the parser's
+	// own buffers and are valid until the next call on this Parser.
+	// Parse must not allocate in steady state.
+	Parse(data []byte, dir Direction, m *Message) (n int, ok bool, err error)
+	// Gap tells the parser that n bytes of direction dir were lost (n<0:
+	// unknown). It should drop partial state and resynchronise on the next
+	// message boundary it can recognise.
+	Gap(dir Direction, n int)
+}
+
+// Errors returned by parsers.
+var (
+	// ErrNeedMore means the message is incomplete.
+	ErrNeedMore = errors.New("l7: need more data")
+	// ErrMalformed means the bytes break the protocol's grammar.
+	ErrMalformed = errors.New("l7: malformed message")
+	// ErrStop means the parser stops decoding this flow for good (a TLS
+	// upgrade, an HTTP Upgrade, an unsupported compressed protocol). The
+	// engine stops feeding the flow and counts it.
+	ErrStop = errors.New("l7: stop decoding this flow")
+)
+
+// ParseError is a parse failure with the protocol and stream offset.
+type ParseError struct {
+	Protocol string
+	Offset   int64
+	Err      error
+}
+
+func (e *ParseError) Error() string {
+	return "l7: " + e.Protocol + " parse error: " + e.Err.Error()
+}
+
+func (e *ParseError) Unwrap() error { return e.Err }
+
+// Kind says whether a Message is a request or a response.
+type Kind uint8
+
+// Message kinds.
+const (
+	KindRequest Kind = iota + 1
+	KindResponse
+)
+
+// Status is the response_status of a session.
+type Status uint8
+
+// Statuses (RECORDS.md names).
+const (
+	StatusOk Status = iota
+	StatusClientError
+	StatusServerError
+	StatusTimeout
+	StatusUnknown
+	StatusParseFailed
+)
+
+// String returns the record value of s.
+func (s Status) String() string {
+	switch s {
+	case StatusOk:
+		return "Ok"
+	case StatusClientError:
+		return "ClientError"
+	case StatusServerError:
+		return "ServerError"
+	case StatusTimeout:
+		return "Timeout"
+	case StatusUnknown:
+		return "Unknown"
+	case StatusParseFailed:
+		return "ParseFailed"
+	}
+	return "Unknown"
+}
+
+// Message is one decoded request or response. The engine owns it and
+// resets it (Reset) before each Parse; byte-slice fields alias the parser's
+// input or buffers and are copied by the engine when it keeps them. Field
+// meanings per protocol follow RECORDS.md.
+type Message struct {
+	Kind Kind
+
+	// ID pairs requests with responses where the protocol has one (DNS id,
+	// HTTP/2 stream id, Kafka correlation id). Without HasID, pairing is by
+	// order (FIFO per flow).
+	ID    uint64
+	HasID bool
+	// NoResponse marks a request that gets no response (COM_QUIT,
+	// COM_STMT_CLOSE, ...): the engine emits it at once with no status.
+	NoResponse bool
+	// Streaming marks a response that is one of several to the same
+	// request (Redis pub/sub pushes, ...): it is emitted as a lone response.
+	Streaming bool
+
+	Version []byte // protocol version ("1.1", "5.7.30", ...)
+	Length  int    // message length in bytes (request_length / response_length); -1 unknown
+
+	// Request fields.
+	RequestType     []byte // method, command, query type
+	RequestDomain   []byte // Host, database, ...
+	RequestResource []byte // path with query, SQL text, command line, query name
+	Endpoint        []byte // path without query, ...
+	RequestID       uint32 // statement id, stream id, ... (request_id)
+	HasRequestID    bool
+
+	// Response fields.
+	Status    Status
+	Code      int32 // response_code
+	HasCode   bool
+	Exception []byte // response_exception
+	Result    []byte // response_result
+
+	// Tracing fields.
+	TraceID      []byte
+	SpanID       []byte
+	ParentSpanID []byte
+	XRequestID   []byte
+	UserAgent    []byte
+}
+
+// Reset clears m for reuse without freeing anything.
+func (m *Message) Reset() { *m = Message{} }
