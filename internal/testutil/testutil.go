@@ -1,0 +1,78 @@
+package testutil
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// ModuleRoot returns the directory holding go.mod, walking up from the
+// test's working directory.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("getwd: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// SharedPcaps returns the folder of the shared capture corpus for one
+// protocol (sub may be "" for the corpus root), or skips the test when the
+// corpus is absent. METAFLOW_PCAPS overrides the default location,
+// ../shared/pcaps beside the module root.
+func SharedPcaps(t testing.TB, sub string) string {
+	t.Helper()
+	root := os.Getenv("METAFLOW_PCAPS")
+	if root == "" {
+		root = filepath.Join(filepath.Dir(ModuleRoot(t)), "shared", "pcaps")
+	}
+	dir := filepath.Join(root, sub)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		t.Skipf("shared capture corpus not found at %s", dir)
+	}
+	return dir
+}
+
+// Testdata returns the path of a file under the module's testdata folder.
+func Testdata(t testing.TB, name string) string {
+	t.Helper()
+	return filepath.Join(ModuleRoot(t), "testdata", name)
+}
+
+// RequireRoot skips the test unless it runs as root.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN)")
+	}
+}
+
+// RequireCommand skips the test unless every named program is on PATH, and
+// returns nothing.
+func RequireCommand(t testing.TB, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			t.Skipf("needs %s on PATH", n)
+		}
+	}
+}
+
+// RequireShort skips a slow test under -short.
+func RequireShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("slow; skipped with -short")
+	}
+}
