@@ -69,8 +69,8 @@ func RequireCommand(t testing.TB, names ...string) {
 	}
 }
 
-// RequireShort skips a slow test under -short.
-func RequireShort(t testing.TB) {
+// SkipShort skips a slow test under -short.
+func SkipShort(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("slow; skipped with -short")
