@@ -1,0 +1,143 @@
+package http1
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/metaflow-go/metaflow/l7"
+)
+
+// Sentinel errors, each wrapped in a *l7.ParseError by Parse. All of them
+// match l7.ErrMalformed with errors.Is.
+var (
+	ErrBadStartLine     = fmt.Errorf("http1: bad start line: %w", l7.ErrMalformed)
+	ErrBadHeader        = fmt.Errorf("http1: bad header line: %w", l7.ErrMalformed)
+	ErrHeaderTooLarge   = fmt.Errorf("http1: header block too large: %w", l7.ErrMalformed)
+	ErrBadContentLength = fmt.Errorf("http1: bad Content-Length: %w", l7.ErrMalformed)
+	ErrBadChunk         = fmt.Errorf("http1: bad chunk framing: %w", l7.ErrMalformed)
+)
+
+// Name is the l7_protocol value of this decoder.
+const Name = "HTTP"
+
+const (
+	defaultMaxHeaderBytes = 16 << 10
+	maxMaxHeaderBytes     = 1 << 20
+	maxChunkLine          = 1024 // chunk-size line with extensions
+	pendingCap            = 64   // requests awaiting a response, per flow
+	foldBufSize           = 1024 // joined folded header values, per message
+)
+
+// Config tunes the decoder. The zero value (or a nil *Config) means
+// defaults.
+type Config struct {
+	// MaxHeaderBytes bounds the start line and header block of one
+	// message; a longer block is malformed. Default 16 KiB; limit 1 MiB.
+	MaxHeaderBytes int
+}
+
+// Decoder is the HTTP/1.x decoder. It is stateless; use New or
+// NewWithConfig.
+type Decoder struct {
+	maxHeader int
+}
+
+// New returns the HTTP/1.x decoder with default configuration.
+func New() l7.Decoder { return NewWithConfig(nil) }
+
+// NewWithConfig returns the HTTP/1.x decoder configured by c (nil means
+// defaults).
+func NewWithConfig(c *Config) *Decoder {
+	d := &Decoder{maxHeader: defaultMaxHeaderBytes}
+	if c != nil && c.MaxHeaderBytes > 0 {
+		d.maxHeader = min(c.MaxHeaderBytes, maxMaxHeaderBytes)
+	}
+	return d
+}
+
+// Name returns "HTTP".
+func (d *Decoder) Name() string { return Name }
+
+// Check reports Response for a payload starting with "HTTP/1.", Request for
+// a known method followed by a space, or for any method token followed by
+// a space whose first line ends in an HTTP/1.x version; No otherwise.
+func (d *Decoder) Check(payload []byte, _ l7.Direction, t l7.Transport) l7.Verdict {
+	if t != l7.TCP {
+		return l7.No
+	}
+	if isStatusLine(payload) {
+		return l7.Response
+	}
+	n := methodLen(payload)
+	if n == 0 || n >= len(payload) || payload[n] != ' ' {
+		return l7.No
+	}
+	if methodKind(payload[:n]) != methodUnknown {
+		return l7.Request
+	}
+	// An unusual method: demand the version on the first line.
+	line := payload
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	if bytes.Contains(line, []byte(" HTTP/1.")) {
+		return l7.Request
+	}
+	return l7.No
+}
+
+// NewParser returns the per-flow state of one connection.
+func (d *Decoder) NewParser(_ l7.Transport) l7.Parser {
+	return &Parser{maxHeader: d.maxHeader}
+}
+
+// isStatusLine reports whether b starts like an HTTP/1.x status line.
+func isStatusLine(b []byte) bool {
+	return len(b) >= 7 && string(b[:7]) == "HTTP/1."
+}
+
+// methodLen returns the length of the leading method token (upper-case
+// letters, digits, '-' and '_'), or 0 when b does not start with one or the
+// token is longer than 32 bytes.
+func methodLen(b []byte) int {
+	for i, c := range b {
+		switch {
+		case c >= 'A' && c <= 'Z', c == '-', c == '_', i > 0 && c >= '0' && c <= '9':
+			if i >= 32 {
+				return 0
+			}
+		default:
+			return i
+		}
+	}
+	return len(b)
+}
+
+type method uint8
+
+const (
+	methodUnknown method = iota
+	methodOther
+	methodHead
+	methodConnect
+)
+
+// methodKind classifies a method token; methodUnknown is a token outside
+// the registered methods.
+func methodKind(m []byte) method {
+	switch string(m) {
+	case "HEAD":
+		return methodHead
+	case "CONNECT":
+		return methodConnect
+	case "GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE",
+		"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK",
+		"SEARCH", "REPORT", "MKACTIVITY", "CHECKOUT", "MERGE", "M-SEARCH",
+		"NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE", "PURGE", "LINK", "UNLINK",
+		"ACL", "BIND", "UNBIND", "REBIND", "MKCALENDAR", "ORDERPATCH",
+		"VERSION-CONTROL", "LABEL", "UPDATE", "BASELINE-CONTROL",
+		"MKWORKSPACE", "MKREDIRECTREF", "UPDATEREDIRECTREF", "QUERY":
+		return methodOther
+	}
+	return methodUnknown
+}
