@@ -1,0 +1,21 @@
+// Package builtin lists the decoders that ship with the library, in the
+// order protocol inference tries them.
+//
+// The functions return fresh values on each call and are safe for
+// concurrent use. Registry returns an error only if the list itself is
+// broken (a duplicate name), which tests rule out.
+package builtin
+
+import "github.com/metaflow-go/metaflow/l7"
+
+// Decoders returns the built-in decoders, most specific first.
+func Decoders() []l7.Decoder {
+	return []l7.Decoder{}
+}
+
+// Registry returns a registry of the built-in decoders followed by extra
+// (a user's own decoders, whose names must not clash with the built-in
+// ones).
+func Registry(extra ...l7.Decoder) (*l7.Registry, error) {
+	return l7.NewRegistry(append(Decoders(), extra...)...)
+}

@@ -1,0 +1,662 @@
+package l7
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// TCP flag bits understood by Conn.Segment (the same values as in
+// capture/decode).
+const (
+	flagSyn = 0x02
+)
+
+// Conn states.
+const (
+	stateInfer   uint8 = iota // looking for the protocol
+	stateParse                // a decoder's parser owns the bytes
+	stateOff                  // inference gave up; bytes are ignored
+	stateStopped              // the parser returned ErrStop
+	stateClosed               // returned to the engine
+)
+
+// Engine turns ordered byte chunks of connections into l7_flow_log records:
+// reassembly, inference, parsing, pairing and timeouts. It is not safe for
+// concurrent use. Time comes only from the timestamps of its input.
+type Engine struct {
+	cfg      Config
+	decs     []Decoder
+	names    []string
+	timeouts []int64 // per decoder, ns
+	hints    map[uint16]int32
+	onRecord func(*Record)
+
+	pool  bufPool
+	env   reasmEnv
+	cache *endpointCache
+
+	conns     map[uint64]*Conn
+	freeConns []*Conn
+
+	now        int64 // latest input time
+	nextExpire int64 // when the next timeout scan is due
+	scanEvery  int64
+
+	lists        []sessList // pending sessions per decoder, oldest first
+	freeSessions *session
+	npending     int
+
+	msg   Message
+	rec   Record
+	stats Stats
+	proto []ProtocolStats
+}
+
+// NewEngine returns an engine for cfg. It fails with ErrNoRegistry when
+// cfg.Registry is nil, and with an error naming the unknown decoder of a
+// port hint.
+func NewEngine(cfg Config) (*Engine, error) {
+	if cfg.Registry == nil {
+		return nil, ErrNoRegistry
+	}
+	c := cfg.withDefaults()
+	e := &Engine{
+		cfg:      c,
+		decs:     c.Registry.Decoders(),
+		onRecord: c.OnRecord,
+		conns:    make(map[uint64]*Conn),
+	}
+	e.pool = bufPool{limit: c.MaxBufferTotal, maxFree: min(c.MaxBufferTotal, 8<<20)}
+	e.env = reasmEnv{pool: &e.pool, maxDir: c.MaxBufferPerDirection, timeout: int64(c.ReassemblyTimeout), stats: &e.stats}
+	e.cache = newEndpointCache(c.InferCacheSize)
+	e.lists = make([]sessList, len(e.decs))
+	e.proto = make([]ProtocolStats, len(e.decs))
+	e.names = make([]string, len(e.decs))
+	e.timeouts = make([]int64, len(e.decs))
+	e.scanEvery = int64(time.Second)
+	for i, d := range e.decs {
+		e.names[i] = d.Name()
+		e.proto[i].Name = d.Name()
+		t := c.SessionTimeout
+		if st, ok := d.(SessionTimeouter); ok && st.SessionTimeout() > 0 {
+			t = st.SessionTimeout()
+		} else if d.Name() == "DNS" && cfg.SessionTimeout <= 0 {
+			t = DefaultDNSSessionTimeout
+		}
+		e.timeouts[i] = int64(t)
+		e.scanEvery = min(e.scanEvery, max(int64(t)/4, int64(time.Millisecond)))
+	}
+	if len(c.PortHints) > 0 {
+		e.hints = make(map[uint16]int32, len(c.PortHints))
+		for port, name := range c.PortHints {
+			i := c.Registry.index(name)
+			if i < 0 {
+				return nil, errors.New("l7: port hint names unknown decoder " + name)
+			}
+			e.hints[port] = int32(i)
+		}
+	}
+	return e, nil
+}
+
+// ConnInfo describes a connection given to Engine.Open.
+type ConnInfo struct {
+	// ID is the record's flow_id; it identifies the connection among the
+	// open ones (Open with an ID already open returns that Conn).
+	ID uint64
+	// Client and Server are the current belief of the orientation.
+	Client, Server netip.AddrPort
+	// Transport is TCP (a byte stream per direction) or UDP (datagrams).
+	Transport Transport
+	// Oriented says the orientation is certain (a handshake was seen), so
+	// inference never reverses it.
+	Oriented bool
+}
+
+// ConnSummary is what a connection amounted to, returned by Conn.Close: the
+// l4_flow_log's l7 fields.
+type ConnSummary struct {
+	L7Protocol   string // decoder name; "" when none recognised the bytes
+	Requests     uint32 // l7_request
+	Responses    uint32 // l7_response
+	ClientErrors uint32 // l7_client_error
+	ServerErrors uint32 // l7_server_error
+	Timeouts     uint32 // l7_server_timeout
+}
+
+// side is one direction of a Conn, in the Conn's physical numbering (the
+// direction given by the input at Open). It receives the reassembler's
+// output.
+type side struct {
+	c    *Conn
+	phys uint8
+	r    reassembler
+
+	buf    []byte // bytes of an incomplete message (pooled), or nil
+	bufSeq uint32 // sequence number of buf[0]
+	bufTs  int64  // time of the chunk holding buf[0]
+
+	msgLen int    // bytes consumed for the message being decoded
+	msgSeq uint32 // sequence number of its first byte
+	msgTs  int64  // time of its first byte
+}
+
+func (s *side) data(ts int64, seq uint32, b []byte) { s.c.deliver(s, ts, seq, b) }
+func (s *side) gap(ts int64, seq uint32, n int)     { s.c.lost(s, n) }
+
+// Conn is the L7 state of one connection. Input directions are relative to
+// the ConnInfo given to Open (for the flow.Handler adapter, to the flow's
+// orientation). A Conn is owned by its Engine and must not be used after
+// Close.
+type Conn struct {
+	e              *Engine
+	id             uint64
+	client, server netip.AddrPort
+	transport      Transport
+	oriented       bool
+	flip           uint8 // engine direction = physical direction ^ flip
+	state          uint8
+	dec            int32
+	parser         Parser
+	tries          int
+	swapper        interface{ Swap() bool } // the flow, during a Handler call
+
+	sides [2]side
+
+	phead, ptail *session // pending requests, oldest first
+	npending     int
+
+	requests, responses, clientErrors, serverErrors, timeouts uint32
+}
+
+// Open returns the Conn for info.ID, creating it at time ts (unix ns).
+func (e *Engine) Open(info ConnInfo, ts int64) *Conn {
+	if c := e.conns[info.ID]; c != nil {
+		return c
+	}
+	e.advance(ts)
+	var c *Conn
+	if n := len(e.freeConns); n > 0 {
+		c = e.freeConns[n-1]
+		e.freeConns[n-1] = nil
+		e.freeConns = e.freeConns[:n-1]
+	} else {
+		c = &Conn{e: e}
+		c.sides[0].c, c.sides[1].c = c, c
+		c.sides[1].phys = 1
+	}
+	c.id = info.ID
+	c.client, c.server = info.Client, info.Server
+	c.transport = info.Transport
+	c.oriented = info.Oriented
+	c.flip = 0
+	c.state = stateInfer
+	c.dec = -1
+	c.parser = nil
+	c.tries = 0
+	c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts = 0, 0, 0, 0, 0
+	e.conns[info.ID] = c
+	return c
+}
+
+// Conn returns the open connection with flow id id, or nil.
+func (e *Engine) Conn(id uint64) *Conn { return e.conns[id] }
+
+// Client returns the client side as currently believed.
+func (c *Conn) Client() netip.AddrPort { return c.client }
+
+// Server returns the server side as currently believed.
+func (c *Conn) Server() netip.AddrPort { return c.server }
+
+// Protocol returns the recognised decoder's name, or "".
+func (c *Conn) Protocol() string {
+	if c.dec < 0 {
+		return ""
+	}
+	return c.e.names[c.dec]
+}
+
+// Data hands ordered bytes of direction dir, received at ts (unix ns). seq
+// is the TCP sequence number (or stream offset) of b[0], used for
+// req_tcp_seq and resp_tcp_seq. For UDP, b is one datagram. b is not
+// retained.
+func (c *Conn) Data(dir Direction, ts int64, seq uint32, b []byte) {
+	if c.state == stateClosed || len(b) == 0 {
+		return
+	}
+	e := c.e
+	e.advance(ts)
+	e.stats.Segments++
+	e.stats.Bytes += uint64(len(b))
+	c.deliver(&c.sides[dir&1], ts, seq, b)
+}
+
+// Gap reports that n bytes of direction dir were lost (n < 0: unknown). The
+// parser drops its partial state and resynchronises.
+func (c *Conn) Gap(dir Direction, ts int64, n int) {
+	if c.state == stateClosed {
+		return
+	}
+	e := c.e
+	e.advance(ts)
+	e.stats.Gaps++
+	if n > 0 {
+		e.stats.GapBytes += uint64(n)
+	}
+	c.lost(&c.sides[dir&1], n)
+}
+
+// Segment hands one TCP segment of direction dir through the reassembler:
+// flags are the TCP flags (SYN sets the initial sequence number), b the
+// payload, and missing the payload bytes the capture cut off after b
+// (snaplen), reported as a gap. b is not retained.
+func (c *Conn) Segment(dir Direction, ts int64, seq uint32, flags uint8, b []byte, missing int) {
+	if c.state == stateClosed {
+		return
+	}
+	c.e.advance(ts)
+	c.segment(uint8(dir&1), ts, seq, flags, b, missing)
+}
+
+func (c *Conn) segment(phys uint8, ts int64, seq uint32, flags uint8, b []byte, missing int) {
+	e := c.e
+	s := &c.sides[phys]
+	if flags&flagSyn != 0 {
+		s.r.syn(seq)
+		seq++
+	}
+	if len(b) == 0 {
+		return
+	}
+	e.stats.Segments++
+	e.stats.Bytes += uint64(len(b))
+	if c.state >= stateOff {
+		// Keep the sequence tracking cheap but do not buffer anything.
+		if c.state == stateOff {
+			e.stats.UninferredBytes += uint64(len(b))
+		}
+		return
+	}
+	s.r.segment(&e.env, s, ts, seq, b)
+	if missing > 0 && s.r.next == seq+uint32(len(b)) {
+		s.r.reportGap(&e.env, s, ts, missing)
+		s.r.next += uint32(missing)
+		s.r.drain(&e.env, s)
+	}
+}
+
+// Close ends the connection at time ts: buffered out-of-order data is
+// delivered (holes reported as gaps), requests still waiting are emitted
+// with status Timeout, and the summary is returned. c must not be used
+// afterwards.
+func (c *Conn) Close(ts int64) ConnSummary {
+	if c.state == stateClosed {
+		return ConnSummary{}
+	}
+	e := c.e
+	e.advance(ts)
+	for i := range c.sides {
+		s := &c.sides[i]
+		if c.state == stateParse {
+			s.r.flush(&e.env, s, ts)
+		}
+		s.r.reset(&e.env)
+		if s.buf != nil {
+			e.stats.DiscardedBytes += uint64(len(s.buf))
+			c.dropBuf(s)
+		}
+		s.msgLen = 0
+	}
+	for c.phead != nil {
+		e.timeout(c.phead)
+	}
+	sum := ConnSummary{
+		Requests:     c.requests,
+		Responses:    c.responses,
+		ClientErrors: c.clientErrors,
+		ServerErrors: c.serverErrors,
+		Timeouts:     c.timeouts,
+	}
+	if c.dec >= 0 {
+		sum.L7Protocol = e.names[c.dec]
+	}
+	c.state = stateClosed
+	c.parser = nil
+	c.swapper = nil
+	delete(e.conns, c.id)
+	e.freeConns = append(e.freeConns, c)
+	return sum
+}
+
+// Advance moves the engine's clock to ts (unix ns) without input, emitting
+// the requests whose session timeout has passed.
+func (e *Engine) Advance(ts int64) {
+	e.advance(ts)
+}
+
+// Flush closes every open connection (end of input), in flow id order.
+func (e *Engine) Flush() {
+	ids := make([]uint64, 0, len(e.conns))
+	for id := range e.conns {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		e.conns[id].Close(e.now)
+	}
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	s := e.stats
+	s.OpenConns = len(e.conns)
+	s.PendingSessions = e.npending
+	s.BufferedBytes = e.pool.inUse
+	s.Protocols = append([]ProtocolStats(nil), e.proto...)
+	return s
+}
+
+func (e *Engine) advance(ts int64) {
+	if ts > e.now {
+		e.now = ts
+	}
+	if e.now >= e.nextExpire {
+		e.expire(e.now)
+		e.nextExpire = e.now + e.scanEvery
+	}
+}
+
+// deliver takes ordered bytes of side s.
+func (c *Conn) deliver(s *side, ts int64, seq uint32, b []byte) {
+	e := c.e
+	switch c.state {
+	case stateParse:
+	case stateInfer:
+		if !c.infer(s, ts, b) {
+			e.stats.UninferredBytes += uint64(len(b))
+			return
+		}
+	case stateOff:
+		e.stats.UninferredBytes += uint64(len(b))
+		return
+	default:
+		return
+	}
+	if c.transport == UDP {
+		c.datagram(s, ts, b)
+		return
+	}
+	if s.buf == nil {
+		off := c.parse(s, b, seq, ts, 0, ts)
+		if off < len(b) {
+			c.keep(s, ts, seq+uint32(off), b[off:])
+		}
+		return
+	}
+	need := len(s.buf) + len(b)
+	if need > cap(s.buf) {
+		var nb []byte
+		if need <= e.cfg.MaxBufferPerDirection {
+			nb = e.pool.get(need)
+		}
+		if nb == nil {
+			// The parser wants more than the budget allows: give up on
+			// the incomplete message and start afresh with b.
+			e.stats.BudgetDroppedBytes += uint64(len(s.buf))
+			c.dropBuf(s)
+			s.msgLen = 0
+			c.parser.Gap(Direction(s.phys^c.flip), -1)
+			c.deliver(s, ts, seq, b)
+			return
+		}
+		nb = append(nb, s.buf...)
+		e.pool.put(s.buf)
+		s.buf = nb
+	}
+	boundary := len(s.buf)
+	s.buf = append(s.buf, b...)
+	off := c.parse(s, s.buf, s.bufSeq, s.bufTs, boundary, ts)
+	if s.buf == nil {
+		return // dropped by a parse error or a stop
+	}
+	if off >= len(s.buf) {
+		c.dropBuf(s)
+		return
+	}
+	if off > 0 {
+		n := copy(s.buf, s.buf[off:])
+		s.buf = s.buf[:n]
+		s.bufSeq += uint32(off)
+		if off >= boundary {
+			s.bufTs = ts
+		}
+	}
+}
+
+// keep stores the unconsumed tail of a chunk until more bytes arrive.
+func (c *Conn) keep(s *side, ts int64, seq uint32, rest []byte) {
+	if c.state != stateParse {
+		return
+	}
+	e := c.e
+	var b []byte
+	if len(rest) <= e.cfg.MaxBufferPerDirection {
+		b = e.pool.get(len(rest))
+	}
+	if b == nil {
+		e.stats.BudgetDroppedBytes += uint64(len(rest))
+		s.msgLen = 0
+		c.parser.Gap(Direction(s.phys^c.flip), len(rest))
+		return
+	}
+	s.buf = append(b, rest...)
+	s.bufSeq = seq
+	s.bufTs = ts
+}
+
+func (c *Conn) dropBuf(s *side) {
+	if s.buf != nil {
+		c.e.pool.put(s.buf)
+		s.buf = nil
+	}
+}
+
+// lost handles a hole of n bytes in side s.
+func (c *Conn) lost(s *side, n int) {
+	if c.state != stateParse || c.transport != TCP {
+		return
+	}
+	if s.buf != nil {
+		c.e.stats.DiscardedBytes += uint64(len(s.buf))
+		c.dropBuf(s)
+	}
+	s.msgLen = 0
+	c.parser.Gap(Direction(s.phys^c.flip), n)
+}
+
+// parse runs the parser over data, whose first byte has sequence number
+// seq. Bytes before boundary arrived at tsOld, the rest at ts. It returns the
+// offset of the first byte left for later (len(data) when everything was
+// consumed or dropped).
+func (c *Conn) parse(s *side, data []byte, seq uint32, tsOld int64, boundary int, ts int64) int {
+	e := c.e
+	dir := Direction(s.phys ^ c.flip)
+	m := &e.msg
+	off := 0
+	for off < len(data) {
+		if c.state != stateParse {
+			return len(data)
+		}
+		if s.msgLen == 0 {
+			s.msgSeq = seq + uint32(off)
+			if off < boundary {
+				s.msgTs = tsOld
+			} else {
+				s.msgTs = ts
+			}
+		}
+		m.Reset()
+		n, ok, err := c.parser.Parse(data[off:], dir, m)
+		if n < 0 || n > len(data)-off {
+			n, ok = 0, false
+			if err == nil {
+				err = ErrMalformed
+			}
+		}
+		if err != nil {
+			if err == ErrNeedMore || errors.Is(err, ErrNeedMore) {
+				return off + n
+			}
+			c.parseError(s, dir, err)
+			e.stats.DiscardedBytes += uint64(len(data) - off)
+			return len(data)
+		}
+		off += n
+		s.msgLen += n
+		if ok {
+			c.message(s, dir, m)
+			s.msgLen = 0
+		}
+		if n == 0 {
+			return off // no progress: wait for more bytes
+		}
+	}
+	return off
+}
+
+// datagram parses one UDP datagram.
+func (c *Conn) datagram(s *side, ts int64, b []byte) {
+	dir := Direction(s.phys ^ c.flip)
+	m := &c.e.msg
+	m.Reset()
+	s.msgSeq, s.msgTs, s.msgLen = 0, ts, len(b)
+	_, ok, err := c.parser.Parse(b, dir, m)
+	if err != nil {
+		c.parseError(s, dir, err)
+		return
+	}
+	if ok {
+		c.message(s, dir, m)
+	}
+	s.msgLen = 0
+}
+
+// parseError counts err and makes the parser resynchronise, or stops the
+// flow on ErrStop.
+func (c *Conn) parseError(s *side, dir Direction, err error) {
+	e := c.e
+	if errors.Is(err, ErrStop) {
+		e.stats.Stopped++
+		c.state = stateStopped
+		for i := range c.sides {
+			if c.sides[i].buf != nil {
+				e.stats.DiscardedBytes += uint64(len(c.sides[i].buf))
+				c.dropBuf(&c.sides[i])
+			}
+		}
+		return
+	}
+	e.stats.ParseErrors++
+	e.proto[c.dec].ParseErrors++
+	if s.buf != nil {
+		c.dropBuf(s)
+	}
+	s.msgLen = 0
+	if c.transport == TCP {
+		c.parser.Gap(dir, -1)
+	}
+}
+
+// infer looks for the decoder of c on the bytes b of side s. It reports
+// whether one was found; then c has a parser and may have been swapped.
+func (c *Conn) infer(s *side, ts int64, b []byte) bool {
+	e := c.e
+	if len(e.decs) == 0 {
+		c.state = stateOff
+		return false
+	}
+	key := endpointKey{addr: c.server.Addr(), port: c.server.Port(), transport: c.transport}
+	first := int32(-1)
+	if ent := e.cache.get(key); ent != nil {
+		if ent.offUntil > ts {
+			e.stats.InferSkipped++
+			c.state = stateOff
+			return false
+		}
+		first = ent.dec
+	}
+	e.stats.InferAttempts++
+	dir := Direction(s.phys ^ c.flip)
+	cand := [3]int32{first, -1, -1}
+	if e.hints != nil {
+		if i, ok := e.hints[c.server.Port()]; ok {
+			cand[1] = i
+		}
+		if i, ok := e.hints[c.client.Port()]; ok {
+			cand[2] = i
+		}
+	}
+	found, v := int32(-1), No
+	for k := 0; k < len(cand)+len(e.decs) && found < 0; k++ {
+		var i int32
+		if k < len(cand) {
+			i = cand[k]
+			if i < 0 || (k > 0 && i == cand[0]) || (k > 1 && i == cand[1]) {
+				continue
+			}
+		} else {
+			i = int32(k - len(cand))
+			if i == cand[0] || i == cand[1] || i == cand[2] {
+				continue
+			}
+		}
+		if v = e.decs[i].Check(b, dir, c.transport); v == Request || v == Response {
+			found = i
+		}
+	}
+	if found < 0 {
+		e.stats.InferFailures++
+		ent := e.cache.put(key)
+		if ent.dec < 0 {
+			ent.failures++
+			if ent.failures >= uint32(e.cfg.MaxInferFailures) {
+				ent.failures = 0
+				ent.offUntil = ts + int64(e.cfg.InferBackoff)
+			}
+		}
+		c.tries++
+		if c.tries >= e.cfg.MaxFlowInferAttempts {
+			c.state = stateOff
+		}
+		return false
+	}
+	if found == first {
+		e.stats.InferCacheHits++
+	}
+	if (v == Response && dir == ToServer) || (v == Request && dir == ToClient) {
+		c.swap()
+	}
+	c.dec = found
+	c.parser = e.decs[found].NewParser(c.transport)
+	c.state = stateParse
+	ent := e.cache.put(endpointKey{addr: c.server.Addr(), port: c.server.Port(), transport: c.transport})
+	ent.dec = found
+	ent.failures = 0
+	e.proto[found].Flows++
+	return true
+}
+
+// swap reverses c's orientation unless it is certain.
+func (c *Conn) swap() bool {
+	if c.oriented {
+		return false
+	}
+	if c.swapper != nil && !c.swapper.Swap() {
+		return false
+	}
+	c.flip ^= 1
+	c.client, c.server = c.server, c.client
+	return true
+}

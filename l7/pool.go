@@ -1,0 +1,80 @@
+package l7
+
+import "math/bits"
+
+// Buffer size classes: 512 B << c for c in [0, numClasses).
+const (
+	minClassShift = 9
+	numClasses    = 12 // 512 B .. 1 MiB
+	maxClassSize  = 1 << (minClassShift + numClasses - 1)
+)
+
+// bufPool hands out byte buffers in power-of-two size classes under a global
+// byte budget, and keeps a bounded free list per class so that steady-state
+// reassembly and parse buffering do not allocate.
+type bufPool struct {
+	free      [numClasses][][]byte
+	inUse     int64 // capacity of the buffers handed out and not returned
+	limit     int64 // budget for inUse
+	freeBytes int64 // capacity held in the free lists
+	maxFree   int64 // bound for freeBytes
+}
+
+// classOf returns the smallest class holding n bytes, or -1 when n is larger
+// than the largest class.
+func classOf(n int) int {
+	if n <= 1<<minClassShift {
+		return 0
+	}
+	c := bits.Len(uint(n-1)) - minClassShift
+	if c >= numClasses {
+		return -1
+	}
+	return c
+}
+
+// classSize returns the capacity of the buffer get(n) would return.
+func classSize(n int) int {
+	c := classOf(n)
+	if c < 0 {
+		return n
+	}
+	return 1 << (minClassShift + c)
+}
+
+// get returns an empty buffer with capacity >= n, or nil when n is too large
+// or the budget is spent.
+func (p *bufPool) get(n int) []byte {
+	c := classOf(n)
+	if c < 0 {
+		return nil
+	}
+	size := int64(1) << (minClassShift + c)
+	if p.inUse+size > p.limit {
+		return nil
+	}
+	p.inUse += size
+	if l := len(p.free[c]); l > 0 {
+		b := p.free[c][l-1]
+		p.free[c][l-1] = nil
+		p.free[c] = p.free[c][:l-1]
+		p.freeBytes -= size
+		return b[:0]
+	}
+	return make([]byte, 0, size)
+}
+
+// put returns a buffer obtained from get.
+func (p *bufPool) put(b []byte) {
+	size := int64(cap(b))
+	if size == 0 {
+		return
+	}
+	p.inUse -= size
+	c := classOf(int(size))
+	if c < 0 || p.freeBytes+size > p.maxFree {
+		return
+	}
+	p.freeBytes += size
+	p.free[c] = append(p.free[c], b[:0])
+}

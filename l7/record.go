@@ -1,0 +1,291 @@
+package l7
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Record is one l7_flow_log record (see RECORDS.md): a request with its
+// response, a request without one (Timeout, Unknown, or a request that gets
+// no response), or a lone response. The engine owns it and reuses it: it and
+// every byte slice in it are valid only during the Config.OnRecord call.
+type Record struct {
+	FlowID    uint64
+	StartTime int64 // unix ns: the request's first byte, or the lone response's
+	EndTime   int64 // unix ns: the response's first byte, or StartTime
+
+	Client, Server netip.AddrPort // oriented: client (ip_0) sent the requests
+	Transport      Transport      // protocol: TCP or UDP
+	L7Protocol     string         // the decoder's name
+	IsTLS          bool
+
+	HasRequest  bool // the request fields are valid
+	HasResponse bool // the response fields are valid
+
+	Version []byte
+
+	ReqTCPSeq            uint32 // TCP sequence number of the request's first byte
+	RespTCPSeq           uint32 // TCP sequence number of the response's first byte
+	RequestLength        int    // -1 or 0: unknown
+	ResponseLength       int    // -1 or 0: unknown
+	CapturedRequestByte  uint32 // bytes the engine handed to the parser for the request
+	CapturedResponseByte uint32 // the same for the response
+
+	// Request.
+	RequestType     []byte
+	RequestDomain   []byte
+	RequestResource []byte
+	Endpoint        []byte
+	RequestID       uint32
+	HasRequestID    bool
+
+	// Response. Status is meaningful when HasStatus: a request that gets no
+	// response by design (Message.NoResponse) has none.
+	Status            Status
+	HasStatus         bool
+	ResponseCode      int32
+	HasResponseCode   bool
+	ResponseException []byte
+	ResponseResult    []byte
+
+	// Tracing.
+	TraceID      []byte
+	SpanID       []byte
+	ParentSpanID []byte
+	XRequestID0  []byte // x_request_id_0: from the request
+	XRequestID1  []byte // x_request_id_1: from the response
+	UserAgent    []byte // not an l7_flow_log key; kept for callers
+}
+
+// ResponseDuration returns response_duration in microseconds and whether the
+// record has one (a request paired with its response).
+func (r *Record) ResponseDuration() (int64, bool) {
+	if !r.HasRequest || !r.HasResponse {
+		return 0, false
+	}
+	return (r.EndTime - r.StartTime) / 1e3, true
+}
+
+const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// AppendJSON appends r as one JSON object with the RECORDS.md keys,
+// "type":"l7_flow_log" first; unknown fields are omitted. It does not
+// allocate beyond growing b.
+func (r *Record) AppendJSON(b []byte) []byte {
+	b = append(b, `{"type":"l7_flow_log","flow_id":`...)
+	b = strconv.AppendUint(b, r.FlowID, 10)
+	b = append(b, `,"start_time":"`...)
+	b = time.Unix(0, r.StartTime).UTC().AppendFormat(b, timeLayout)
+	b = append(b, `","end_time":"`...)
+	b = time.Unix(0, r.EndTime).UTC().AppendFormat(b, timeLayout)
+	b = append(b, '"')
+	if d, ok := r.ResponseDuration(); ok {
+		b = append(b, `,"response_duration":`...)
+		b = strconv.AppendInt(b, d, 10)
+	}
+	if r.Client.Addr().IsValid() {
+		b = append(b, `,"ip_0":"`...)
+		b = r.Client.Addr().AppendTo(b)
+		b = append(b, '"')
+	}
+	if r.Server.Addr().IsValid() {
+		b = append(b, `,"ip_1":"`...)
+		b = r.Server.Addr().AppendTo(b)
+		b = append(b, '"')
+	}
+	b = append(b, `,"client_port":`...)
+	b = strconv.AppendUint(b, uint64(r.Client.Port()), 10)
+	b = append(b, `,"server_port":`...)
+	b = strconv.AppendUint(b, uint64(r.Server.Port()), 10)
+	switch r.Transport {
+	case TCP:
+		b = append(b, `,"protocol":"TCP"`...)
+	case UDP:
+		b = append(b, `,"protocol":"UDP"`...)
+	}
+	b = appendStringField(b, "l7_protocol", r.L7Protocol)
+	b = appendBytesField(b, "version", r.Version)
+	if r.IsTLS {
+		b = append(b, `,"is_tls":true`...)
+	} else {
+		b = append(b, `,"is_tls":false`...)
+	}
+	if r.Transport == TCP {
+		if r.HasRequest {
+			b = appendUintField(b, "req_tcp_seq", uint64(r.ReqTCPSeq))
+		}
+		if r.HasResponse {
+			b = appendUintField(b, "resp_tcp_seq", uint64(r.RespTCPSeq))
+		}
+	}
+	if r.HasRequest && r.RequestLength > 0 {
+		b = appendUintField(b, "request_length", uint64(r.RequestLength))
+	}
+	if r.HasResponse && r.ResponseLength > 0 {
+		b = appendUintField(b, "response_length", uint64(r.ResponseLength))
+	}
+	if r.HasRequest {
+		b = appendUintField(b, "captured_request_byte", uint64(r.CapturedRequestByte))
+	}
+	if r.HasResponse {
+		b = appendUintField(b, "captured_response_byte", uint64(r.CapturedResponseByte))
+	}
+	b = appendBytesField(b, "request_type", r.RequestType)
+	b = appendBytesField(b, "request_domain", r.RequestDomain)
+	b = appendBytesField(b, "request_resource", r.RequestResource)
+	b = appendBytesField(b, "endpoint", r.Endpoint)
+	if r.HasRequestID {
+		b = appendUintField(b, "request_id", uint64(r.RequestID))
+	}
+	if r.HasStatus {
+		b = appendStringField(b, "response_status", r.Status.String())
+	}
+	if r.HasResponseCode {
+		b = append(b, `,"response_code":`...)
+		b = strconv.AppendInt(b, int64(r.ResponseCode), 10)
+	}
+	b = appendBytesField(b, "response_exception", r.ResponseException)
+	b = appendBytesField(b, "response_result", r.ResponseResult)
+	b = appendBytesField(b, "trace_id", r.TraceID)
+	b = appendBytesField(b, "span_id", r.SpanID)
+	b = appendBytesField(b, "parent_span_id", r.ParentSpanID)
+	b = appendBytesField(b, "x_request_id_0", r.XRequestID0)
+	b = appendBytesField(b, "x_request_id_1", r.XRequestID1)
+	return append(b, '}')
+}
+
+// AppendText appends r as one readable line, e.g.
+//
+//	HTTP 10.0.0.1:40000 > 10.0.0.2:80 GET example.com /index.html -> 200 Ok 1523us
+func (r *Record) AppendText(b []byte) []byte {
+	b = append(b, r.L7Protocol...)
+	b = append(b, ' ')
+	b = r.Client.AppendTo(b)
+	b = append(b, " > "...)
+	b = r.Server.AppendTo(b)
+	if r.HasRequest {
+		b = appendTextField(b, r.RequestType)
+		b = appendTextField(b, r.RequestDomain)
+		b = appendTextField(b, r.RequestResource)
+	} else {
+		b = append(b, " (no request)"...)
+	}
+	if r.HasResponse || r.HasStatus {
+		b = append(b, " ->"...)
+		if r.HasResponseCode {
+			b = append(b, ' ')
+			b = strconv.AppendInt(b, int64(r.ResponseCode), 10)
+		}
+		if r.HasStatus {
+			b = append(b, ' ')
+			b = append(b, r.Status.String()...)
+		}
+		b = appendTextField(b, r.ResponseException)
+		b = appendTextField(b, r.ResponseResult)
+	}
+	if d, ok := r.ResponseDuration(); ok {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, d, 10)
+		b = append(b, "us"...)
+	}
+	return b
+}
+
+func appendTextField(b, v []byte) []byte {
+	if len(v) == 0 {
+		return b
+	}
+	b = append(b, ' ')
+	for _, c := range v {
+		if c < 0x20 || c == 0x7f {
+			c = '.'
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+func appendUintField(b []byte, key string, v uint64) []byte {
+	b = append(b, ',', '"')
+	b = append(b, key...)
+	b = append(b, '"', ':')
+	return strconv.AppendUint(b, v, 10)
+}
+
+func appendStringField(b []byte, key, v string) []byte {
+	if v == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, key...)
+	b = append(b, '"', ':')
+	return appendJSONString(b, v)
+}
+
+func appendBytesField(b []byte, key string, v []byte) []byte {
+	if len(v) == 0 {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, key...)
+	b = append(b, '"', ':')
+	return appendJSONString(b, v)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendJSONString[T string | []byte](b []byte, s T) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		size := validRuneLen(s[i:])
+		if size == 0 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// validRuneLen returns the length of the valid UTF-8 sequence at the start of
+// s (whose first byte is not ASCII), or 0 when it is invalid.
+func validRuneLen[T string | []byte](s T) int {
+	var buf [utf8.UTFMax]byte
+	n := copy(buf[:], s)
+	r, size := utf8.DecodeRune(buf[:n])
+	if r == utf8.RuneError && size <= 1 {
+		return 0
+	}
+	return size
+}

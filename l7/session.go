@@ -1,0 +1,333 @@
+package l7
+
+// span locates a byte field in a session's arena.
+type span struct{ off, n uint32 }
+
+// session is a request waiting for its response. Its byte fields are
+// copied into arena, whose capacity is kept when the session is reused, so
+// steady state allocates nothing.
+type session struct {
+	c            *Conn
+	fprev, fnext *session // the conn's pending list
+	gprev, gnext *session // the engine's per-decoder list (timeouts)
+
+	dec      int32
+	ts       int64
+	seq      uint32
+	captured uint32
+	length   int
+	id       uint64
+	hasID    bool
+	reqID    uint32
+	hasReqID bool
+
+	arena                                            []byte
+	version, rtype, domain, resource, endpoint       span
+	traceID, spanID, parentSpanID, xRequestID, agent span
+}
+
+func (s *session) put(b []byte, limit int, st *Stats) span {
+	if len(b) > limit {
+		b = b[:limit]
+		st.Truncations++
+	}
+	sp := span{off: uint32(len(s.arena)), n: uint32(len(b))}
+	s.arena = append(s.arena, b...)
+	return sp
+}
+
+func (s *session) get(sp span) []byte {
+	if sp.n == 0 {
+		return nil
+	}
+	return s.arena[sp.off : sp.off+sp.n : sp.off+sp.n]
+}
+
+// sessList is a doubly linked list through gprev/gnext, oldest first.
+type sessList struct{ head, tail *session }
+
+// message handles a decoded message of side s.
+func (c *Conn) message(s *side, dir Direction, m *Message) {
+	e := c.e
+	switch m.Kind {
+	case KindRequest:
+		c.requests++
+		e.stats.Requests++
+		e.proto[c.dec].Requests++
+		if m.NoResponse {
+			e.beginRecord(c)
+			e.requestFromMessage(m, s)
+			e.emit()
+			return
+		}
+		c.enqueue(m, s)
+	case KindResponse:
+		c.responses++
+		e.stats.Responses++
+		e.proto[c.dec].Responses++
+		switch m.Status {
+		case StatusClientError:
+			c.clientErrors++
+		case StatusServerError:
+			c.serverErrors++
+		}
+		if !m.Streaming {
+			if ss := c.match(m); ss != nil {
+				e.beginRecord(c)
+				e.requestFromSession(ss)
+				e.responseFromMessage(m, s)
+				e.emit()
+				e.release(ss)
+				return
+			}
+		}
+		e.stats.LoneResponses++
+		e.beginRecord(c)
+		e.responseFromMessage(m, s)
+		e.emit()
+	}
+}
+
+// enqueue stores request m until its response, within the caps.
+func (c *Conn) enqueue(m *Message, s *side) {
+	e := c.e
+	if c.npending >= e.cfg.MaxPendingPerFlow {
+		e.overflow(c.phead)
+	}
+	if e.npending >= e.cfg.MaxSessions {
+		e.overflow(e.oldest())
+	}
+	ss := e.freeSessions
+	if ss != nil {
+		e.freeSessions = ss.fnext
+		ss.arena = ss.arena[:0]
+	} else {
+		ss = &session{}
+	}
+	lim, res, st := e.cfg.MaxFieldLen, e.cfg.MaxResourceLen, &e.stats
+	ss.c = c
+	ss.dec = c.dec
+	ss.ts = s.msgTs
+	ss.seq = s.msgSeq
+	ss.captured = uint32(s.msgLen)
+	ss.length = m.Length
+	ss.id, ss.hasID = m.ID, m.HasID
+	ss.reqID, ss.hasReqID = m.RequestID, m.HasRequestID
+	ss.version = ss.put(m.Version, lim, st)
+	ss.rtype = ss.put(m.RequestType, lim, st)
+	ss.domain = ss.put(m.RequestDomain, lim, st)
+	ss.resource = ss.put(m.RequestResource, res, st)
+	ss.endpoint = ss.put(m.Endpoint, lim, st)
+	ss.traceID = ss.put(m.TraceID, lim, st)
+	ss.spanID = ss.put(m.SpanID, lim, st)
+	ss.parentSpanID = ss.put(m.ParentSpanID, lim, st)
+	ss.xRequestID = ss.put(m.XRequestID, lim, st)
+	ss.agent = ss.put(m.UserAgent, lim, st)
+
+	ss.fnext, ss.fprev = nil, c.ptail
+	if c.ptail != nil {
+		c.ptail.fnext = ss
+	} else {
+		c.phead = ss
+	}
+	c.ptail = ss
+	c.npending++
+
+	l := &e.lists[c.dec]
+	ss.gnext, ss.gprev = nil, l.tail
+	if l.tail != nil {
+		l.tail.gnext = ss
+	} else {
+		l.head = ss
+	}
+	l.tail = ss
+	e.npending++
+}
+
+// match removes and returns the pending request that response m answers:
+// the one with the same ID when m has one, else the oldest.
+func (c *Conn) match(m *Message) *session {
+	if !m.HasID {
+		return c.phead
+	}
+	for ss := c.phead; ss != nil; ss = ss.fnext {
+		if ss.hasID && ss.id == m.ID {
+			return ss
+		}
+	}
+	return nil
+}
+
+// release unlinks ss from its lists and recycles it.
+func (e *Engine) release(ss *session) {
+	c := ss.c
+	if ss.fprev != nil {
+		ss.fprev.fnext = ss.fnext
+	} else {
+		c.phead = ss.fnext
+	}
+	if ss.fnext != nil {
+		ss.fnext.fprev = ss.fprev
+	} else {
+		c.ptail = ss.fprev
+	}
+	c.npending--
+	l := &e.lists[ss.dec]
+	if ss.gprev != nil {
+		ss.gprev.gnext = ss.gnext
+	} else {
+		l.head = ss.gnext
+	}
+	if ss.gnext != nil {
+		ss.gnext.gprev = ss.gprev
+	} else {
+		l.tail = ss.gprev
+	}
+	e.npending--
+	ss.c, ss.fprev, ss.gprev, ss.gnext = nil, nil, nil, nil
+	ss.fnext = e.freeSessions
+	e.freeSessions = ss
+}
+
+// oldest returns the oldest pending request of the engine.
+func (e *Engine) oldest() *session {
+	var o *session
+	for i := range e.lists {
+		if h := e.lists[i].head; h != nil && (o == nil || h.ts < o.ts) {
+			o = h
+		}
+	}
+	return o
+}
+
+// overflow emits ss early with status Unknown.
+func (e *Engine) overflow(ss *session) {
+	if ss == nil {
+		return
+	}
+	e.stats.SessionsOverflowed++
+	e.beginRecord(ss.c)
+	e.requestFromSession(ss)
+	e.rec.Status, e.rec.HasStatus = StatusUnknown, true
+	e.emit()
+	e.release(ss)
+}
+
+// timeout emits ss with status Timeout.
+func (e *Engine) timeout(ss *session) {
+	e.stats.Timeouts++
+	ss.c.timeouts++
+	e.beginRecord(ss.c)
+	e.requestFromSession(ss)
+	e.rec.Status, e.rec.HasStatus = StatusTimeout, true
+	e.emit()
+	e.release(ss)
+}
+
+// expire emits the requests older than their decoder's session timeout.
+func (e *Engine) expire(now int64) {
+	for i := range e.lists {
+		l := &e.lists[i]
+		for l.head != nil && now-l.head.ts >= e.timeouts[i] {
+			e.timeout(l.head)
+		}
+	}
+}
+
+func (e *Engine) beginRecord(c *Conn) {
+	r := &e.rec
+	*r = Record{}
+	r.FlowID = c.id
+	r.Client, r.Server = c.client, c.server
+	r.Transport = c.transport
+	r.L7Protocol = e.names[c.dec]
+}
+
+func (e *Engine) requestFromSession(ss *session) {
+	r := &e.rec
+	r.HasRequest = true
+	r.StartTime, r.EndTime = ss.ts, ss.ts
+	r.ReqTCPSeq = ss.seq
+	r.RequestLength = ss.length
+	r.CapturedRequestByte = ss.captured
+	r.Version = ss.get(ss.version)
+	r.RequestType = ss.get(ss.rtype)
+	r.RequestDomain = ss.get(ss.domain)
+	r.RequestResource = ss.get(ss.resource)
+	r.Endpoint = ss.get(ss.endpoint)
+	r.RequestID, r.HasRequestID = ss.reqID, ss.hasReqID
+	r.TraceID = ss.get(ss.traceID)
+	r.SpanID = ss.get(ss.spanID)
+	r.ParentSpanID = ss.get(ss.parentSpanID)
+	r.XRequestID0 = ss.get(ss.xRequestID)
+	r.UserAgent = ss.get(ss.agent)
+}
+
+func (e *Engine) limit(b []byte, n int) []byte {
+	if len(b) > n {
+		e.stats.Truncations++
+		return b[:n:n]
+	}
+	return b
+}
+
+func (e *Engine) requestFromMessage(m *Message, s *side) {
+	r := &e.rec
+	lim := e.cfg.MaxFieldLen
+	r.HasRequest = true
+	r.StartTime, r.EndTime = s.msgTs, s.msgTs
+	r.ReqTCPSeq = s.msgSeq
+	r.RequestLength = m.Length
+	r.CapturedRequestByte = uint32(s.msgLen)
+	r.Version = e.limit(m.Version, lim)
+	r.RequestType = e.limit(m.RequestType, lim)
+	r.RequestDomain = e.limit(m.RequestDomain, lim)
+	r.RequestResource = e.limit(m.RequestResource, e.cfg.MaxResourceLen)
+	r.Endpoint = e.limit(m.Endpoint, lim)
+	r.RequestID, r.HasRequestID = m.RequestID, m.HasRequestID
+	r.TraceID = e.limit(m.TraceID, lim)
+	r.SpanID = e.limit(m.SpanID, lim)
+	r.ParentSpanID = e.limit(m.ParentSpanID, lim)
+	r.XRequestID0 = e.limit(m.XRequestID, lim)
+	r.UserAgent = e.limit(m.UserAgent, lim)
+}
+
+func (e *Engine) responseFromMessage(m *Message, s *side) {
+	r := &e.rec
+	lim := e.cfg.MaxFieldLen
+	r.HasResponse = true
+	if !r.HasRequest {
+		r.StartTime = s.msgTs
+		if !r.HasRequestID {
+			r.RequestID, r.HasRequestID = m.RequestID, m.HasRequestID
+		}
+	}
+	r.EndTime = s.msgTs
+	r.RespTCPSeq = s.msgSeq
+	r.ResponseLength = m.Length
+	r.CapturedResponseByte = uint32(s.msgLen)
+	if len(r.Version) == 0 {
+		r.Version = e.limit(m.Version, lim)
+	}
+	r.Status, r.HasStatus = m.Status, true
+	r.ResponseCode, r.HasResponseCode = m.Code, m.HasCode
+	r.ResponseException = e.limit(m.Exception, lim)
+	r.ResponseResult = e.limit(m.Result, e.cfg.MaxResourceLen)
+	if len(r.TraceID) == 0 {
+		r.TraceID = e.limit(m.TraceID, lim)
+	}
+	if len(r.SpanID) == 0 {
+		r.SpanID = e.limit(m.SpanID, lim)
+	}
+	if len(r.ParentSpanID) == 0 {
+		r.ParentSpanID = e.limit(m.ParentSpanID, lim)
+	}
+	r.XRequestID1 = e.limit(m.XRequestID, lim)
+}
+
+func (e *Engine) emit() {
+	e.stats.Records++
+	if e.onRecord != nil {
+		e.onRecord(&e.rec)
+	}
+}
