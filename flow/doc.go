@@ -3,9 +3,30 @@
 // with DeepFlow's close types, TCP performance (RTT, SRT, ART,
 // retransmissions, out-of-order, zero windows), and l4_flow_log records.
 //
-// A Table is not safe for concurrent use; drive it from one goroutine (shard
-// by flow hash for more). Time comes only from packet timestamps.
+// Feed decoded packets to Table.Packet in capture order and call Flush at
+// the end of input. Each flow yields one Record when it closes: when it
+// stays idle past the timeout of its state, when a new SYN reuses the
+// 5-tuple of a finished connection, or at Flush. Time comes only from
+// packet timestamps, so replaying a capture gives the same records at any
+// speed.
 //
-// Errors: a full table counts new flows as dropped in Stats; input never
-// causes a panic.
+// Orientation: the client is the sender of the SYN (a SYN-ACK names the
+// server; an ICMP echo request the client); without a handshake the side
+// with the higher port, until the L7 engine calls Flow.Swap.
+//
+// Memory is bounded by Config.MaxFlows: flows live in fixed chunks of a
+// slab (a *Flow stays put while the flow lives) indexed by an
+// open-addressing table of uint32; each flow takes about 250 bytes
+// including the index. Packets of new flows past the cap are counted in
+// Stats.DroppedFlows. Steady-state Packet calls do not allocate.
+//
+// Concurrency: a Table is not safe for concurrent use; drive it from one
+// goroutine (shard by flow hash for more). Handler and OnRecord are called
+// from that goroutine, synchronously.
+//
+// Errors: Packet takes any input without error or panic; whatever it cannot
+// account (not IP, an IP protocol other than TCP/UDP/ICMP, a table full, a
+// fragment whose datagram never showed its ports) is counted in Stats, so
+// that Stats.Packets == Counted + NotL4 + DroppedFlows + FragUnmatched after
+// Flush.
 package flow

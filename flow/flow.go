@@ -1,7 +1,166 @@
 package flow
 
-// Flow is one bidirectional flow. (Placeholder: the flow table replaces it.)
-type Flow struct{}
+import (
+	"net/netip"
 
-// Record is one l4_flow_log record. (Placeholder: the flow table replaces it.)
-type Record struct{}
+	"github.com/metaflow-go/metaflow/capture/decode"
+)
+
+// key is the canonical identity of a bidirectional flow: the two endpoints
+// ordered so that both directions of a conversation produce the same key,
+// plus the VLAN and the tunnel identity (type and id). It is comparable.
+type key struct {
+	a, b   [16]byte // endpoint addresses, 16-byte form (IPv4 mapped); a <= b
+	pa, pb uint16   // ports of a and b (ICMP echo: the identifier)
+	vlan   uint16
+	proto  uint8
+	tun    decode.TunnelType
+	tunID  uint32
+}
+
+// peer is the per-direction state of a flow; peers[0] is the client side,
+// peers[1] the server side (of the current orientation).
+type peer struct {
+	bytes   uint64 // frame bytes on the wire
+	l4bytes uint64 // L4 payload bytes (announced length)
+	pkts    uint32
+	// Sequence tracking (TCP): the end of the highest segment seen, the
+	// packet time (µs tick) when it last advanced, and one hole below it.
+	maxEnd         uint32
+	advT           uint32
+	holeLo, holeHi uint32
+	retrans        uint32
+	ooo            uint32
+	zeroWin        uint32
+}
+
+// Flow is one bidirectional flow in a Table. A *Flow is valid from the first
+// packet until the Handler's Close for it returns; after that the Table
+// reuses the memory for another flow. Methods are not safe for concurrent
+// use (the Table is driven by one goroutine).
+type Flow struct {
+	key   key
+	state uint8 // TCP state (st*)
+	class uint8 // timeout class (cls*), the LRU list holding the flow
+	flags uint16
+
+	gen        uint32 // generation of the slot, for the flow id
+	slot       uint32 // index of the flow in the Table
+	start, end int64  // first and last packet time, unix ns
+	prev, next uint32 // LRU list links (slot+1; 0 = none); next doubles as free list link
+
+	peers [2]peer
+	pflag [2]uint8 // per peer: seq tracking state (pf*)
+	tcpf  [2]uint8 // per peer: OR of TCP flags seen
+
+	syn, synAck, retransSyn, retransSynAck, fin uint16
+
+	// Handshake ticks (µs, mod 2^32) of the last SYN, the last SYN-ACK and
+	// the client's ACK completing the handshake.
+	synT, synAckT, ackT uint32
+
+	srtMax, srtSum, srtCount uint32
+	artMax, artSum, artCount uint32
+	srtPendEnd, srtPendT     uint32 // client data waiting for the server's ACK
+	artLastT                 uint32 // last client data (request) time
+}
+
+// Flow flags.
+const (
+	fClientB   uint16 = 1 << iota // the client is key side b
+	fOriented                     // orientation fixed by SYN / SYN-ACK / ICMP echo
+	fIPv4                         // endpoints are IPv4
+	fHasSyn                       // synT valid
+	fHasSynAck                    // synAckT valid
+	fHasAck                       // ackT valid
+	fSrtPend                      // srtPend* valid
+	fArtPend                      // artLastT valid: client data not yet answered
+	fLive                         // slot holds a live flow
+	fSeen0                        // the client sent a packet
+	fSeen1                        // the server sent a packet
+)
+
+// Peer seq-tracking flags.
+const (
+	pfInit uint8 = 1 << iota // maxEnd valid
+	pfHole                   // hole valid
+)
+
+// ID returns the flow_id, unique per Table: the slot + 1 in the low 32 bits
+// and the number of earlier flows of the slot in the high 32 bits.
+func (f *Flow) ID() uint64 { return uint64(f.gen-1)<<32 | uint64(f.slot+1) }
+
+// Slot returns the flow's index in its Table, in [0, MaxFlows). It is stable
+// while the flow lives and reused after its Close, so a Handler may keep
+// per-flow state in a slice indexed by Slot instead of a map.
+func (f *Flow) Slot() uint32 { return f.slot }
+
+// Tunnel returns the tunnel identity the flow was keyed with (type and id).
+// The outer addresses are not kept per flow, to keep flows small; they are
+// zero here and present in each packet's decode.Meta.Tunnel.
+func (f *Flow) Tunnel() decode.Tunnel {
+	return decode.Tunnel{Type: f.key.tun, ID: f.key.tunID}
+}
+
+func (f *Flow) side(b bool) netip.AddrPort {
+	var a [16]byte
+	var p uint16
+	if b {
+		a, p = f.key.b, f.key.pb
+	} else {
+		a, p = f.key.a, f.key.pa
+	}
+	return netip.AddrPortFrom(addrFrom(a, f.flags&fIPv4 != 0), p)
+}
+
+func addrFrom(a [16]byte, v4 bool) netip.Addr {
+	if v4 {
+		return netip.AddrFrom4([4]byte{a[12], a[13], a[14], a[15]})
+	}
+	return netip.AddrFrom16(a)
+}
+
+// Client returns the client address and port under the current orientation.
+func (f *Flow) Client() netip.AddrPort { return f.side(f.flags&fClientB != 0) }
+
+// Server returns the server address and port under the current orientation.
+func (f *Flow) Server() netip.AddrPort { return f.side(f.flags&fClientB == 0) }
+
+// Protocol returns the IP protocol: decode.ProtoTCP, ProtoUDP, ProtoICMP or
+// ProtoICMPv6.
+func (f *Flow) Protocol() uint8 { return f.key.proto }
+
+// VLAN returns the innermost VLAN id the flow was keyed with (0: untagged).
+func (f *Flow) VLAN() uint16 { return f.key.vlan }
+
+// Oriented reports whether the orientation was fixed by a handshake (a SYN
+// or SYN-ACK seen) or an ICMP echo; Swap does nothing then.
+func (f *Flow) Oriented() bool { return f.flags&fOriented != 0 }
+
+// StartTime returns the time of the flow's first packet, unix ns.
+func (f *Flow) StartTime() int64 { return f.start }
+
+// Swap exchanges client and server, with all per-direction state, unless
+// the flow is Oriented. It reports whether it swapped. The L7 engine calls
+// it when the first message it recognises shows the other side is the
+// client.
+func (f *Flow) Swap() bool {
+	if f.flags&fOriented != 0 {
+		return false
+	}
+	f.swap()
+	return true
+}
+
+func (f *Flow) swap() {
+	f.flags ^= fClientB
+	if s := f.flags & (fSeen0 | fSeen1); s == fSeen0 || s == fSeen1 {
+		f.flags ^= fSeen0 | fSeen1
+	}
+	f.peers[0], f.peers[1] = f.peers[1], f.peers[0]
+	f.pflag[0], f.pflag[1] = f.pflag[1], f.pflag[0]
+	f.tcpf[0], f.tcpf[1] = f.tcpf[1], f.tcpf[0]
+	// Direction-dependent pending samples no longer make sense.
+	f.flags &^= fSrtPend | fArtPend
+	f.state = swapState(f.state)
+}

@@ -1,0 +1,236 @@
+package flow
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/metaflow-go/metaflow/capture/decode"
+)
+
+// Record is one l4_flow_log record (RECORDS.md). _0/Tx is the client side,
+// _1/Rx the server side. Times are unix nanoseconds; durations and RTT-like
+// fields are microseconds. The Table owns the Record passed to
+// Config.OnRecord and reuses it: it is valid only during the call.
+type Record struct {
+	// Snapshot marks a periodic report of a live flow (Config.
+	// SnapshotInterval): CloseType is CloseForcedReport and the counters
+	// cover only the time since the flow's previous record.
+	Snapshot bool
+
+	FlowID     uint64
+	StartTime  int64 // unix ns: first packet (snapshots: the period start)
+	EndTime    int64 // unix ns: last packet
+	Duration   int64 // µs, EndTime - first packet of the flow
+	IP0, IP1   netip.Addr
+	ClientPort uint16
+	ServerPort uint16
+	Protocol   uint8 // decode.ProtoTCP, ProtoUDP, ProtoICMP, ProtoICMPv6
+	VLAN       uint16
+	TunnelType decode.TunnelType
+	L7Protocol string // filled by the Handler; "" is written as "unknown"
+	CloseType  CloseType
+
+	PacketTx, PacketRx uint64
+	ByteTx, ByteRx     uint64 // frame bytes on the wire
+	L4ByteTx, L4ByteRx uint64 // TCP/UDP payload bytes (announced lengths)
+
+	// Handshake RTT seen at the capture point, µs; valid when HasRTT...
+	RTT, RTTClient, RTTServer          uint32
+	HasRTT, HasRTTClient, HasRTTServer bool
+
+	SRTMax, SRTSum, SRTCount uint32 // µs: client data to the server's ACK
+	ARTMax, ARTSum, ARTCount uint32 // µs: client data to the server's data
+
+	RetransTx, RetransRx uint32
+	ZeroWinTx, ZeroWinRx uint32
+	OOOTx, OOORx         uint32
+	SynCount             uint32
+	SynAckCount          uint32
+	RetransSyn           uint32
+	RetransSynAck        uint32
+	FinCount             uint32
+
+	L7Request, L7Response, L7ClientError, L7ServerError, L7ServerTimeout uint32
+}
+
+// ProtocolName returns the record value of a protocol number: "TCP", "UDP",
+// "ICMP" (ICMPv6 too), or the number in decimal.
+func ProtocolName(p uint8) string {
+	switch p {
+	case decode.ProtoTCP:
+		return "TCP"
+	case decode.ProtoUDP:
+		return "UDP"
+	case decode.ProtoICMP, decode.ProtoICMPv6:
+		return "ICMP"
+	}
+	return strconv.Itoa(int(p))
+}
+
+func appendKey(b []byte, k string) []byte {
+	b = append(b, ',', '"')
+	b = append(b, k...)
+	return append(b, '"', ':')
+}
+
+func appendU(b []byte, k string, v uint64) []byte {
+	return strconv.AppendUint(appendKey(b, k), v, 10)
+}
+
+func appendStr(b []byte, k, v string) []byte {
+	b = appendKey(b, k)
+	b = append(b, '"')
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hexDigit[c>>4], hexDigit[c&15])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
+const hexDigit = "0123456789abcdef"
+
+// appendTime writes t (unix ns) as RFC 3339 with nanoseconds, UTC.
+func appendTime(b []byte, ns int64) []byte {
+	return time.Unix(0, ns).UTC().AppendFormat(b, "2006-01-02T15:04:05.000000000Z07:00")
+}
+
+// AppendJSON appends r as one JSON object with exactly the RECORDS.md keys,
+// "type":"l4_flow_log" first. Fields that are unknown or do not apply
+// (vlan 0, no tunnel, RTT not measured) are omitted; counters are always
+// present. It does not allocate beyond growing b.
+func (r *Record) AppendJSON(b []byte) []byte {
+	b = append(b, `{"type":"l4_flow_log"`...)
+	b = appendU(b, "flow_id", r.FlowID)
+	b = append(appendKey(b, "start_time"), '"')
+	b = append(appendTime(b, r.StartTime), '"')
+	b = append(appendKey(b, "end_time"), '"')
+	b = append(appendTime(b, r.EndTime), '"')
+	b = strconv.AppendInt(appendKey(b, "duration"), r.Duration, 10)
+	b = append(appendKey(b, "ip_0"), '"')
+	b = append(r.IP0.AppendTo(b), '"')
+	b = append(appendKey(b, "ip_1"), '"')
+	b = append(r.IP1.AppendTo(b), '"')
+	b = appendU(b, "client_port", uint64(r.ClientPort))
+	b = appendU(b, "server_port", uint64(r.ServerPort))
+	b = appendStr(b, "protocol", ProtocolName(r.Protocol))
+	if r.VLAN != 0 {
+		b = appendU(b, "vlan", uint64(r.VLAN))
+	}
+	if r.TunnelType != decode.TunnelNone {
+		b = appendStr(b, "tunnel_type", r.TunnelType.String())
+	}
+	l7 := r.L7Protocol
+	if l7 == "" {
+		l7 = "unknown"
+	}
+	b = appendStr(b, "l7_protocol", l7)
+	b = appendStr(b, "close_type", r.CloseType.String())
+	b = appendU(b, "packet_tx", r.PacketTx)
+	b = appendU(b, "packet_rx", r.PacketRx)
+	b = appendU(b, "byte_tx", r.ByteTx)
+	b = appendU(b, "byte_rx", r.ByteRx)
+	b = appendU(b, "l4_byte_tx", r.L4ByteTx)
+	b = appendU(b, "l4_byte_rx", r.L4ByteRx)
+	if r.HasRTT {
+		b = appendU(b, "rtt", uint64(r.RTT))
+	}
+	if r.HasRTTClient {
+		b = appendU(b, "rtt_client", uint64(r.RTTClient))
+	}
+	if r.HasRTTServer {
+		b = appendU(b, "rtt_server", uint64(r.RTTServer))
+	}
+	b = appendU(b, "srt_max", uint64(r.SRTMax))
+	b = appendU(b, "srt_sum", uint64(r.SRTSum))
+	b = appendU(b, "srt_count", uint64(r.SRTCount))
+	b = appendU(b, "art_max", uint64(r.ARTMax))
+	b = appendU(b, "art_sum", uint64(r.ARTSum))
+	b = appendU(b, "art_count", uint64(r.ARTCount))
+	b = appendU(b, "retrans_tx", uint64(r.RetransTx))
+	b = appendU(b, "retrans_rx", uint64(r.RetransRx))
+	b = appendU(b, "zero_win_tx", uint64(r.ZeroWinTx))
+	b = appendU(b, "zero_win_rx", uint64(r.ZeroWinRx))
+	b = appendU(b, "ooo_tx", uint64(r.OOOTx))
+	b = appendU(b, "ooo_rx", uint64(r.OOORx))
+	b = appendU(b, "syn_count", uint64(r.SynCount))
+	b = appendU(b, "synack_count", uint64(r.SynAckCount))
+	b = appendU(b, "retrans_syn", uint64(r.RetransSyn))
+	b = appendU(b, "retrans_synack", uint64(r.RetransSynAck))
+	b = appendU(b, "fin_count", uint64(r.FinCount))
+	b = appendU(b, "l7_request", uint64(r.L7Request))
+	b = appendU(b, "l7_response", uint64(r.L7Response))
+	b = appendU(b, "l7_client_error", uint64(r.L7ClientError))
+	b = appendU(b, "l7_server_error", uint64(r.L7ServerError))
+	b = appendU(b, "l7_server_timeout", uint64(r.L7ServerTimeout))
+	return append(b, '}')
+}
+
+// AppendText appends a one-line human-readable summary of r (no newline):
+//
+//	flow 1 TCP 10.0.0.1:51000 -> 10.0.0.2:80 Finish 2.5ms tx 5/400B rx 4/1200B rtt 120us
+func (r *Record) AppendText(b []byte) []byte {
+	b = append(b, "flow "...)
+	b = strconv.AppendUint(b, r.FlowID, 10)
+	b = append(b, ' ')
+	b = append(b, ProtocolName(r.Protocol)...)
+	b = append(b, ' ')
+	b = netip.AddrPortFrom(r.IP0, r.ClientPort).AppendTo(b)
+	b = append(b, " -> "...)
+	b = netip.AddrPortFrom(r.IP1, r.ServerPort).AppendTo(b)
+	if r.VLAN != 0 {
+		b = append(b, " vlan "...)
+		b = strconv.AppendUint(b, uint64(r.VLAN), 10)
+	}
+	if r.TunnelType != decode.TunnelNone {
+		b = append(b, ' ')
+		b = append(b, r.TunnelType.String()...)
+	}
+	if r.L7Protocol != "" {
+		b = append(b, ' ')
+		b = append(b, r.L7Protocol...)
+	}
+	b = append(b, ' ')
+	b = append(b, r.CloseType.String()...)
+	b = append(b, ' ')
+	b = appendMicros(b, r.Duration)
+	b = append(b, " tx "...)
+	b = strconv.AppendUint(b, r.PacketTx, 10)
+	b = append(b, '/')
+	b = strconv.AppendUint(b, r.ByteTx, 10)
+	b = append(b, "B rx "...)
+	b = strconv.AppendUint(b, r.PacketRx, 10)
+	b = append(b, '/')
+	b = strconv.AppendUint(b, r.ByteRx, 10)
+	b = append(b, 'B')
+	if r.HasRTT {
+		b = append(b, " rtt "...)
+		b = appendMicros(b, int64(r.RTT))
+	}
+	if n := r.RetransTx + r.RetransRx; n > 0 {
+		b = append(b, " retrans "...)
+		b = strconv.AppendUint(b, uint64(n), 10)
+	}
+	return b
+}
+
+// appendMicros writes a µs duration with a unit: "850us", "2.5ms", "3.2s".
+func appendMicros(b []byte, us int64) []byte {
+	switch {
+	case us < 1000 && us > -1000:
+		b = strconv.AppendInt(b, us, 10)
+		return append(b, "us"...)
+	case us < 1000000 && us > -1000000:
+		b = strconv.AppendFloat(b, float64(us)/1e3, 'f', -1, 64)
+		return append(b, "ms"...)
+	}
+	b = strconv.AppendFloat(b, float64(us)/1e6, 'f', -1, 64)
+	return append(b, 's')
+}
