@@ -2,9 +2,9 @@ package l7
 
 import (
 	"errors"
+	"math"
 	"net/netip"
 	"slices"
-	"time"
 )
 
 // TCP flag bits understood by Conn.Segment (the same values as in
@@ -41,8 +41,7 @@ type Engine struct {
 	freeConns []*Conn
 
 	now        int64 // latest input time
-	nextExpire int64 // when the next timeout scan is due
-	scanEvery  int64
+	nextExpire int64 // earliest session deadline (math.MaxInt64: none)
 
 	lists        []sessList // pending sessions per decoder, oldest first
 	freeSessions *session
@@ -75,7 +74,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	e.proto = make([]ProtocolStats, len(e.decs))
 	e.names = make([]string, len(e.decs))
 	e.timeouts = make([]int64, len(e.decs))
-	e.scanEvery = int64(time.Second)
+	e.nextExpire = math.MaxInt64
 	for i, d := range e.decs {
 		e.names[i] = d.Name()
 		e.proto[i].Name = d.Name()
@@ -86,7 +85,6 @@ func NewEngine(cfg Config) (*Engine, error) {
 			t = DefaultDNSSessionTimeout
 		}
 		e.timeouts[i] = int64(t)
-		e.scanEvery = min(e.scanEvery, max(int64(t)/4, int64(time.Millisecond)))
 	}
 	if len(c.PortHints) > 0 {
 		e.hints = make(map[uint16]int32, len(c.PortHints))
@@ -364,7 +362,6 @@ func (e *Engine) advance(ts int64) {
 	}
 	if e.now >= e.nextExpire {
 		e.expire(e.now)
-		e.nextExpire = e.now + e.scanEvery
 	}
 }
 

@@ -1,5 +1,7 @@
 package l7
 
+import "math"
+
 // span locates a byte field in a session's arena.
 type span struct{ off, n uint32 }
 
@@ -142,6 +144,7 @@ func (c *Conn) enqueue(m *Message, s *side) {
 	}
 	l.tail = ss
 	e.npending++
+	e.nextExpire = min(e.nextExpire, ss.ts+e.timeouts[ss.dec])
 }
 
 // match removes and returns the pending request that response m answers:
@@ -224,14 +227,20 @@ func (e *Engine) timeout(ss *session) {
 	e.release(ss)
 }
 
-// expire emits the requests older than their decoder's session timeout.
+// expire emits the requests older than their decoder's session timeout and
+// sets the next deadline.
 func (e *Engine) expire(now int64) {
+	next := int64(math.MaxInt64)
 	for i := range e.lists {
 		l := &e.lists[i]
 		for l.head != nil && now-l.head.ts >= e.timeouts[i] {
 			e.timeout(l.head)
 		}
+		if l.head != nil {
+			next = min(next, l.head.ts+e.timeouts[i])
+		}
 	}
+	e.nextExpire = next
 }
 
 func (e *Engine) beginRecord(c *Conn) {
