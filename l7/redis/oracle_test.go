@@ -1,0 +1,126 @@
+package redis
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/metaflow-go/metaflow/internal/testutil"
+	"github.com/metaflow-go/metaflow/l7"
+)
+
+// goldenLines reads a golden written by scripts/l7-redis-goldens.py.
+func goldenLines(t *testing.T, name string) []string {
+	t.Helper()
+	f, err := os.Open(testutil.Testdata(t, filepath.Join("l7", "redis", name+".golden")))
+	if err != nil {
+		t.Fatalf("golden: %v (run scripts/l7-redis-goldens.py)", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}
+
+// esc renders bytes as the golden script does.
+func esc(b []byte) string {
+	var sb strings.Builder
+	for _, c := range b {
+		switch {
+		case c == '\\':
+			sb.WriteString(`\\`)
+		case c >= 0x20 && c < 0x7f:
+			sb.WriteByte(c)
+		default:
+			fmt.Fprintf(&sb, `\x%02x`, c)
+		}
+	}
+	return sb.String()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func messageLines(msgs []replayMsg) []string {
+	var out []string
+	for _, x := range msgs {
+		m := &x.m
+		conn := x.client.String() + "\t" + x.server.String()
+		switch m.Kind {
+		case l7.KindRequest:
+			out = append(out, fmt.Sprintf("req\t%s\t%s\t%s\t%d", conn, esc(m.RequestType),
+				esc(m.RequestResource), b2i(m.NoResponse)))
+		case l7.KindResponse:
+			st := "ok"
+			if m.Status == l7.StatusServerError {
+				st = "err"
+			}
+			out = append(out, fmt.Sprintf("resp\t%s\t%s\t%d\t%s", conn, st, b2i(m.Streaming), esc(m.Exception)))
+		}
+	}
+	return out
+}
+
+// normalize orders lines by kind and connection, keeping stream order
+// within a connection.
+func normalize(lines []string) []string {
+	out := append([]string(nil), lines...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := strings.SplitN(out[i], "\t", 4), strings.SplitN(out[j], "\t", 4)
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		if a[1] != b[1] {
+			return a[1] < b[1]
+		}
+		return a[2] < b[2]
+	})
+	return out
+}
+
+func TestOracle(t *testing.T) {
+	dir := testutil.SharedPcaps(t, "redis")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.pcap*"))
+	rec, _ := filepath.Glob(testutil.Testdata(t, filepath.Join("l7", "redis*.pcap*")))
+	files = append(files, rec...)
+	for _, path := range files {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			want := normalize(goldenLines(t, name))
+			res := replay(t, path, New())
+			got := normalize(messageLines(res.msgs))
+			var diff []string
+			for i := range max(len(want), len(got)) {
+				var w, g string
+				if i < len(want) {
+					w = want[i]
+				}
+				if i < len(got) {
+					g = got[i]
+				}
+				if w != g {
+					diff = append(diff, "  oracle: "+w+"\n  parser: "+g)
+				}
+			}
+			if len(diff) > 0 {
+				if len(diff) > 10 {
+					diff = diff[:10]
+				}
+				t.Errorf("messages differ from the oracle (%d vs %d, errors %d):\n%s",
+					len(want), len(got), res.errs, strings.Join(diff, "\n"))
+			}
+		})
+	}
+}

@@ -1,0 +1,516 @@
+package redis
+
+import (
+	"bytes"
+
+	"github.com/metaflow-go/metaflow/l7"
+)
+
+// frame is an aggregate whose elements are still arriving.
+type frame struct {
+	remain int64 // elements left
+	attr   bool  // an attribute: completing it does not complete an element of its parent
+}
+
+// half is the state of one direction: the value in progress and the
+// buffers its message fields are built in.
+type half struct {
+	frames  [maxDepth]frame
+	depth   int
+	inValue bool  // inside a top-level value
+	top     byte  // type byte of the top-level value (0 before it starts)
+	bulk    int64 // bytes left of the current bulk payload and its CRLF; 0 outside one
+	bulkLen int64 // payload length of the current bulk
+	collect bool  // the current bulk's payload feeds the message fields
+	length  int64 // bytes of the top-level value so far
+	args    int   // direct children of the top-level array seen (requests)
+	off     int64 // stream offset of the next byte Parse sees
+	resync  bool  // looking for the next value start
+	midLine bool  // in resync: the next byte is not at a line start
+
+	cmd    [cmdSize]byte
+	cmdN   int
+	res    [resourceSize]byte
+	resN   int
+	exc    [excSize]byte
+	excN   int
+	first  [16]byte // first element of a top-level array reply
+	firstN int
+}
+
+// Stats counts what a Parser saw. Counters only grow.
+type Stats struct {
+	Requests  uint64 // commands emitted
+	Responses uint64 // replies emitted, Streaming ones included
+	Pushes    uint64 // replies marked Streaming
+	Malformed uint64 // parse errors returned
+}
+
+// Parser is the per-flow state of the Redis decoder. It is not safe for
+// concurrent use; get one from Decoder.NewParser.
+type Parser struct {
+	h     [2]half
+	stats Stats
+
+	subExtra int64 // subscribe confirmations still to come beyond the first of each command
+	replyOff bool  // CLIENT REPLY OFF in force
+	skipNext bool  // CLIENT REPLY SKIP: the next command gets no reply
+}
+
+// Stats returns the Parser's counters.
+func (p *Parser) Stats() Stats { return p.stats }
+
+// Gap tells the parser that n bytes of direction dir were lost. A gap
+// inside a bulk string is absorbed; any other gap drops the value in
+// progress and looks for the next line that can start one.
+func (p *Parser) Gap(dir l7.Direction, n int) {
+	h := &p.h[dir&1]
+	if n == 0 {
+		return
+	}
+	if n > 0 {
+		h.off += int64(n)
+		if h.bulk > 0 && int64(n) < h.bulk {
+			h.bulk -= int64(n)
+			h.length += int64(n)
+			return
+		}
+	}
+	h.reset()
+	h.resync, h.midLine = true, true
+}
+
+func (h *half) reset() {
+	h.depth, h.inValue, h.top, h.bulk, h.bulkLen, h.collect = 0, false, 0, 0, 0, false
+	h.length, h.args, h.cmdN, h.resN, h.excN, h.firstN = 0, 0, 0, 0, 0, 0
+}
+
+// Parse decodes the values at the start of data until one top-level value
+// completes. See l7.Parser for the contract.
+func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool, error) {
+	h := &p.h[dir&1]
+	n, ok, err := p.parse(h, data, dir == l7.ToServer, m)
+	h.off += int64(n)
+	if err != nil && err != l7.ErrNeedMore {
+		p.stats.Malformed++
+	}
+	return n, ok, err
+}
+
+func (p *Parser) fail(h *half, at int, err error) error {
+	h.reset()
+	h.resync, h.midLine = true, false
+	return &l7.ParseError{Protocol: Name, Offset: h.off + int64(at), Err: err}
+}
+
+func (p *Parser) parse(h *half, data []byte, req bool, m *l7.Message) (int, bool, error) {
+	if len(data) == 0 {
+		return 0, false, l7.ErrNeedMore
+	}
+	pos := 0
+	if h.resync {
+		n, found := h.seek(data, req)
+		if !found {
+			if n == 0 {
+				return 0, false, l7.ErrNeedMore
+			}
+			return n, false, nil
+		}
+		if n > 0 {
+			return n, false, nil
+		}
+		h.resync = false
+	}
+	for pos < len(data) {
+		if h.bulk > 0 {
+			k := min(h.bulk, int64(len(data)-pos))
+			if h.collect {
+				done := h.bulkLen + 2 - h.bulk // payload bytes consumed before
+				if c := min(k, h.bulkLen-done); c > 0 {
+					h.addContent(data[pos:pos+int(c)], req)
+				}
+			}
+			h.bulk -= k
+			h.length += k
+			pos += int(k)
+			if h.bulk > 0 {
+				break
+			}
+			if h.done() {
+				return pos, p.emit(h, req, m), nil
+			}
+			continue
+		}
+		eol := bytes.IndexByte(data[pos:], '\n')
+		if eol < 0 {
+			if len(data)-pos > maxLine {
+				return len(data), false, p.fail(h, pos, ErrLineLong)
+			}
+			break
+		}
+		next := pos + eol + 1
+		line := data[pos : pos+eol]
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		if h.depth == 0 && !h.inValue && len(line) == 0 {
+			pos = next // empty line between values
+			continue
+		}
+		h.length += int64(next - pos)
+		complete, err := p.element(h, line, req)
+		if err != nil {
+			return next, false, p.fail(h, pos, err)
+		}
+		pos = next
+		if complete {
+			return pos, p.emit(h, req, m), nil
+		}
+	}
+	if pos == 0 {
+		return 0, false, l7.ErrNeedMore
+	}
+	return pos, false, nil
+}
+
+// element handles one type line. It reports whether the top-level value
+// is complete.
+func (p *Parser) element(h *half, line []byte, req bool) (bool, error) {
+	t := line[0]
+	atTop := h.depth == 0
+	if atTop && t != '|' {
+		if req && t != '*' {
+			h.inValue, h.top = true, 'i'
+			h.inline(line)
+			return true, nil
+		}
+		h.top = t
+	}
+	h.inValue = true
+	child := !atTop && h.depth == 1 && h.frames[0].attr == false && (h.top == '*' || h.top == '>')
+	switch t {
+	case '+', '-', ':', '_', ',', '#', '(':
+		v := line[1:]
+		switch {
+		case atTop && t == '-':
+			h.excN = copy(h.exc[:], v)
+		case child:
+			if req {
+				h.arg(v)
+			} else if h.args == 0 {
+				h.firstN = copy(h.first[:], v)
+			}
+			h.args++
+		}
+		return h.done(), nil
+	case '$', '!', '=':
+		n, ok := parseInt(line[1:])
+		if !ok || n < -1 || n > maxBulk {
+			return false, ErrBadLength
+		}
+		h.collect = (atTop && t == '!') || (child && (req || h.args == 0))
+		if child {
+			if req && h.args > 0 && h.resN < len(h.res) {
+				h.res[h.resN] = ' '
+				h.resN++
+			}
+			h.args++
+		}
+		if n < 0 {
+			return h.done(), nil
+		}
+		h.bulk, h.bulkLen = n+2, n
+		return false, nil
+	case '*', '~', '>', '%', '|':
+		n, ok := parseInt(line[1:])
+		if !ok || n < -1 || n > maxCount {
+			return false, ErrBadLength
+		}
+		if child {
+			h.args++
+		}
+		if t == '%' || t == '|' {
+			n *= 2
+		}
+		if n <= 0 {
+			if t == '|' {
+				return false, nil // an empty attribute annotates what follows
+			}
+			return h.done(), nil
+		}
+		if h.depth == maxDepth {
+			return false, ErrTooDeep
+		}
+		h.frames[h.depth] = frame{remain: n, attr: t == '|'}
+		h.depth++
+		return false, nil
+	}
+	return false, ErrBadType
+}
+
+// done completes one element and reports whether the top-level value is
+// complete.
+func (h *half) done() bool {
+	h.collect = false
+	for h.depth > 0 {
+		f := &h.frames[h.depth-1]
+		f.remain--
+		if f.remain > 0 {
+			return false
+		}
+		h.depth--
+		if f.attr {
+			return false
+		}
+	}
+	return h.top != 0 && h.top != '|'
+}
+
+// addContent feeds bulk payload bytes to the message fields.
+func (h *half) addContent(b []byte, req bool) {
+	switch {
+	case req:
+		if h.args == 1 {
+			h.addCmd(b)
+		}
+		h.resN += copy(h.res[h.resN:], b)
+	case h.top == '!':
+		h.excN += copy(h.exc[h.excN:], b)
+	default:
+		h.firstN += copy(h.first[h.firstN:], b)
+	}
+}
+
+// arg adds a simple-typed argument of a request array.
+func (h *half) arg(v []byte) {
+	if h.args > 0 && h.resN < len(h.res) {
+		h.res[h.resN] = ' '
+		h.resN++
+	} else if h.args == 0 {
+		h.addCmd(v)
+	}
+	h.resN += copy(h.res[h.resN:], v)
+}
+
+func (h *half) addCmd(b []byte) {
+	for _, c := range b {
+		if h.cmdN == len(h.cmd) {
+			return
+		}
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		h.cmd[h.cmdN] = c
+		h.cmdN++
+	}
+}
+
+// inline takes an inline command: words separated by spaces or tabs.
+func (h *half) inline(line []byte) {
+	word := 0
+	for len(line) > 0 {
+		for len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			line = line[1:]
+		}
+		i := 0
+		for i < len(line) && line[i] != ' ' && line[i] != '\t' {
+			i++
+		}
+		if i == 0 {
+			break
+		}
+		if word == 0 {
+			h.addCmd(line[:i])
+		} else if h.resN < len(h.res) {
+			h.res[h.resN] = ' '
+			h.resN++
+		}
+		h.resN += copy(h.res[h.resN:], line[:i])
+		line = line[i:]
+		word++
+	}
+	h.args = word
+}
+
+// seek looks for the next line that can start a value. It returns how many
+// bytes to skip and whether a start was found at data[n].
+func (h *half) seek(data []byte, req bool) (int, bool) {
+	pos := 0
+	if h.midLine {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return len(data), false
+		}
+		pos = i + 1
+		h.midLine = false
+	}
+	for pos < len(data) {
+		eol := bytes.IndexByte(data[pos:], '\n')
+		if eol < 0 {
+			if len(data)-pos > maxLine {
+				h.midLine = true
+				return len(data), false
+			}
+			return pos, false
+		}
+		line := data[pos : pos+eol]
+		if startsValue(line, req) {
+			return pos, true
+		}
+		pos += eol + 1
+	}
+	return pos, false
+}
+
+func startsValue(line []byte, req bool) bool {
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if len(line) < 2 {
+		return false
+	}
+	if req {
+		if line[0] == '*' {
+			_, ok := parseInt(line[1:])
+			return ok
+		}
+		w := line
+		if i := bytes.IndexByte(w, ' '); i >= 0 {
+			w = w[:i]
+		}
+		return isCommonCommand(w)
+	}
+	switch line[0] {
+	case '*', '$', '!', '=', '%', '~', '>', '|', ':':
+		_, ok := parseInt(line[1:])
+		return ok
+	case '+', '-', '_', ',', '#', '(':
+		return printable(line[1:])
+	}
+	return false
+}
+
+// emit fills m with the completed top-level value and resets h.
+func (p *Parser) emit(h *half, req bool, m *l7.Message) bool {
+	m.Length = int(min(h.length, int64(^uint(0)>>1)))
+	if req {
+		m.Kind = l7.KindRequest
+		m.RequestType = h.cmd[:h.cmdN]
+		m.RequestResource = h.res[:h.resN]
+		m.NoResponse = p.noReply(h)
+		if isSubscribe(m.RequestType) && h.args > 2 {
+			p.subExtra += int64(h.args - 2)
+		}
+		p.stats.Requests++
+	} else {
+		m.Kind = l7.KindResponse
+		m.Status = l7.StatusOk
+		if h.top == '-' || h.top == '!' {
+			m.Status = l7.StatusServerError
+			m.Exception = h.exc[:h.excN]
+		}
+		m.Streaming = p.streaming(h)
+		p.stats.Responses++
+		if m.Streaming {
+			p.stats.Pushes++
+		}
+	}
+	h.reset()
+	return true
+}
+
+// noReply applies CLIENT REPLY OFF, ON and SKIP to the command in h.
+func (p *Parser) noReply(h *half) bool {
+	res := h.res[:h.resN]
+	if string(h.cmd[:h.cmdN]) == "CLIENT" {
+		var f [4][]byte
+		if n := fields(res, f[:]); n == 3 && equalFold(f[1], "reply") {
+			switch {
+			case equalFold(f[2], "off"):
+				p.replyOff = true
+				return true
+			case equalFold(f[2], "on"):
+				p.replyOff, p.skipNext = false, false
+				return false
+			case equalFold(f[2], "skip"):
+				p.skipNext = true
+				return true
+			}
+		}
+	}
+	if p.replyOff {
+		return true
+	}
+	if p.skipNext {
+		p.skipNext = false
+		return true
+	}
+	return false
+}
+
+// streaming reports whether a reply is pushed rather than answering a
+// command.
+func (p *Parser) streaming(h *half) bool {
+	if h.top != '*' && h.top != '>' {
+		return false
+	}
+	first := h.first[:h.firstN]
+	switch {
+	case equalFold(first, "message"), equalFold(first, "pmessage"), equalFold(first, "smessage"):
+		return true
+	case isConfirm(first):
+		if p.subExtra > 0 {
+			p.subExtra--
+			return true
+		}
+		return false
+	}
+	return h.top == '>'
+}
+
+func isSubscribe(cmd []byte) bool {
+	switch string(cmd) {
+	case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE":
+		return true
+	}
+	return false
+}
+
+func isConfirm(b []byte) bool {
+	return equalFold(b, "subscribe") || equalFold(b, "psubscribe") || equalFold(b, "ssubscribe") ||
+		equalFold(b, "unsubscribe") || equalFold(b, "punsubscribe") || equalFold(b, "sunsubscribe")
+}
+
+// fields splits b at spaces into at most len(f) fields.
+func fields(b []byte, f [][]byte) int {
+	n := 0
+	for len(b) > 0 && n < len(f) {
+		i := bytes.IndexByte(b, ' ')
+		if i < 0 {
+			f[n] = b
+			return n + 1
+		}
+		f[n] = b[:i]
+		b = b[i+1:]
+		n++
+	}
+	return n
+}
+
+// equalFold compares b with the lower-case ASCII string lower, ignoring
+// the case of b.
+func equalFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := range len(b) {
+		c := b[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
