@@ -32,7 +32,7 @@ type replayConn struct {
 	client, server netip.AddrPort
 	known          bool // client and server are known
 	parser         l7.Parser
-	replayHalf           [2]replayHalf
+	replayHalf     [2]replayHalf
 	stopped        bool
 	errs           int
 }
