@@ -38,6 +38,7 @@ type Engine struct {
 	cache *endpointCache
 
 	conns     map[uint64]*Conn
+	bySlot    []*Conn // the flow.Handler's conns by flow slot
 	freeConns []*Conn
 
 	now        int64 // latest input time
@@ -154,6 +155,7 @@ type Conn struct {
 	client, server netip.AddrPort
 	transport      Transport
 	oriented       bool
+	slot           int   // index in Engine.bySlot, -1 when opened directly
 	flip           uint8 // engine direction = physical direction ^ flip
 	state          uint8
 	dec            int32
@@ -167,6 +169,7 @@ type Conn struct {
 	npending     int
 
 	requests, responses, clientErrors, serverErrors, timeouts uint32
+	reported                                                  ConnSummary // counts in the flow's previous snapshot
 }
 
 // Open returns the Conn for info.ID, creating it at time ts (unix ns).
@@ -189,12 +192,14 @@ func (e *Engine) Open(info ConnInfo, ts int64) *Conn {
 	c.client, c.server = info.Client, info.Server
 	c.transport = info.Transport
 	c.oriented = info.Oriented
+	c.slot = -1
 	c.flip = 0
 	c.state = stateInfer
 	c.dec = -1
 	c.parser = nil
 	c.tries = 0
 	c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts = 0, 0, 0, 0, 0
+	c.reported = ConnSummary{}
 	e.conns[info.ID] = c
 	return c
 }
@@ -301,7 +306,9 @@ func (c *Conn) Close(ts int64) ConnSummary {
 			s.r.flush(&e.env, s, ts)
 		}
 		s.r.reset(&e.env)
-		if s.buf != nil {
+		if c.state == stateInfer {
+			c.dropHeld(s)
+		} else if s.buf != nil {
 			e.stats.DiscardedBytes += uint64(len(s.buf))
 			c.dropBuf(s)
 		}
@@ -310,6 +317,19 @@ func (c *Conn) Close(ts int64) ConnSummary {
 	for c.phead != nil {
 		e.timeout(c.phead)
 	}
+	sum := c.summary()
+	c.state = stateClosed
+	if c.slot >= 0 && c.slot < len(e.bySlot) && e.bySlot[c.slot] == c {
+		e.bySlot[c.slot] = nil
+	}
+	c.parser = nil
+	c.swapper = nil
+	delete(e.conns, c.id)
+	e.freeConns = append(e.freeConns, c)
+	return sum
+}
+
+func (c *Conn) summary() ConnSummary {
 	sum := ConnSummary{
 		Requests:     c.requests,
 		Responses:    c.responses,
@@ -318,13 +338,8 @@ func (c *Conn) Close(ts int64) ConnSummary {
 		Timeouts:     c.timeouts,
 	}
 	if c.dec >= 0 {
-		sum.L7Protocol = e.names[c.dec]
+		sum.L7Protocol = c.e.names[c.dec]
 	}
-	c.state = stateClosed
-	c.parser = nil
-	c.swapper = nil
-	delete(e.conns, c.id)
-	e.freeConns = append(e.freeConns, c)
 	return sum
 }
 
@@ -372,8 +387,16 @@ func (c *Conn) deliver(s *side, ts int64, seq uint32, b []byte) {
 	case stateParse:
 	case stateInfer:
 		if !c.infer(s, ts, b) {
-			e.stats.UninferredBytes += uint64(len(b))
+			c.hold(s, ts, seq, b)
 			return
+		}
+		// Bytes held before inference: this direction's precede a
+		// message start the decoder recognised and are dropped; the
+		// other direction's are parsed now, so that a request Check
+		// did not recognise still pairs with its response.
+		c.dropHeld(s)
+		if o := &c.sides[s.phys^1]; o.buf != nil {
+			c.parseBuf(o, 0, o.bufTs)
 		}
 	case stateOff:
 		e.stats.UninferredBytes += uint64(len(b))
@@ -414,6 +437,12 @@ func (c *Conn) deliver(s *side, ts int64, seq uint32, b []byte) {
 	}
 	boundary := len(s.buf)
 	s.buf = append(s.buf, b...)
+	c.parseBuf(s, boundary, ts)
+}
+
+// parseBuf parses the bytes buffered in s, of which those from boundary on
+// arrived at ts, and keeps what is left.
+func (c *Conn) parseBuf(s *side, boundary int, ts int64) {
 	off := c.parse(s, s.buf, s.bufSeq, s.bufTs, boundary, ts)
 	if s.buf == nil {
 		return // dropped by a parse error or a stop
@@ -429,6 +458,41 @@ func (c *Conn) deliver(s *side, ts int64, seq uint32, b []byte) {
 		if off >= boundary {
 			s.bufTs = ts
 		}
+	}
+}
+
+// maxHeld bounds the bytes per direction kept while inference has not
+// recognised the protocol yet.
+const maxHeld = 4096
+
+// hold keeps bytes that inference did not recognise, in case the other
+// direction reveals the protocol (a request Check rejects, answered by a
+// response it accepts).
+func (c *Conn) hold(s *side, ts int64, seq uint32, b []byte) {
+	e := c.e
+	if c.state != stateInfer || c.transport != TCP || len(s.buf)+len(b) > maxHeld {
+		e.stats.UninferredBytes += uint64(len(b))
+		c.dropHeld(s)
+		if c.state != stateInfer {
+			c.dropHeld(&c.sides[s.phys^1])
+		}
+		return
+	}
+	if s.buf == nil {
+		if s.buf = e.pool.get(maxHeld); s.buf == nil {
+			e.stats.UninferredBytes += uint64(len(b))
+			return
+		}
+		s.bufSeq, s.bufTs = seq, ts
+	}
+	s.buf = append(s.buf, b...)
+}
+
+// dropHeld discards bytes held before inference.
+func (c *Conn) dropHeld(s *side) {
+	if s.buf != nil {
+		c.e.stats.UninferredBytes += uint64(len(s.buf))
+		c.dropBuf(s)
 	}
 }
 
@@ -462,6 +526,10 @@ func (c *Conn) dropBuf(s *side) {
 
 // lost handles a hole of n bytes in side s.
 func (c *Conn) lost(s *side, n int) {
+	if c.state == stateInfer {
+		c.dropHeld(s)
+		return
+	}
 	if c.state != stateParse || c.transport != TCP {
 		return
 	}

@@ -31,7 +31,7 @@ type rec struct {
 	start, end int64
 }
 
-func capture(r *l7.Record) rec {
+func capRec(r *l7.Record) rec {
 	out := rec{flow: r.FlowID, client: r.Client, reqSeq: r.ReqTCPSeq, respSeq: r.RespTCPSeq, capReq: r.CapturedRequestByte, start: r.StartTime, end: r.EndTime}
 	if r.HasRequest {
 		out.req = strings.TrimSpace(string(r.RequestType) + " " + string(r.RequestResource))
@@ -63,7 +63,7 @@ func newHarness(t *testing.T, cfg l7.Config, decs ...l7.Decoder) *harness {
 	}
 	h := &harness{t: t}
 	cfg.Registry = reg
-	cfg.OnRecord = func(r *l7.Record) { h.recs = append(h.recs, capture(r)) }
+	cfg.OnRecord = func(r *l7.Record) { h.recs = append(h.recs, capRec(r)) }
 	h.eng, err = l7.NewEngine(cfg)
 	if err != nil {
 		t.Fatalf("NewEngine: %v", err)
@@ -485,4 +485,26 @@ func BenchmarkEngine(b *testing.B) {
 			seqResp += uint32(len(resp))
 		}
 	})
+}
+
+// pickyDecoder's Check recognises only responses; its parser reads both.
+type pickyDecoder struct{ lineDecoder }
+
+func (pickyDecoder) Check(p []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
+	if v := (lineDecoder{}).Check(p, dir, t); v == l7.Response {
+		return v
+	}
+	return l7.No
+}
+
+func TestEngine_HeldBeforeInference(t *testing.T) {
+	h := newHarness(t, l7.Config{}, pickyDecoder{})
+	c := h.eng.Open(l7.ConnInfo{ID: 1, Client: cli, Server: srv, Transport: l7.TCP, Oriented: true}, 0)
+	c.Data(l7.ToServer, 1*ms, 1, []byte("ODD x\n"))
+	c.Data(l7.ToClient, 2*ms, 1, []byte("+y\n"))
+	c.Close(3 * ms)
+	h.expect("ODD x|y|Ok")
+	if st := h.eng.Stats(); st.UninferredBytes != 0 || st.BufferedBytes != 0 {
+		t.Errorf("uninferred %d buffered %d, want 0 0", st.UninferredBytes, st.BufferedBytes)
+	}
 }

@@ -6,11 +6,16 @@
 // broken (a duplicate name), which tests rule out.
 package builtin
 
-import "github.com/metaflow-go/metaflow/l7"
+import (
+	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/http1"
+)
 
 // Decoders returns the built-in decoders, most specific first.
 func Decoders() []l7.Decoder {
-	return []l7.Decoder{}
+	return []l7.Decoder{
+		http1.New(),
+	}
 }
 
 // Registry returns a registry of the built-in decoders followed by extra

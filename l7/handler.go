@@ -1,0 +1,121 @@
+package l7
+
+import (
+	"github.com/metaflow-go/metaflow/capture/decode"
+	"github.com/metaflow-go/metaflow/flow"
+)
+
+// The Engine is the flow table's L7 handler.
+var (
+	_ flow.Handler     = (*Engine)(nil)
+	_ flow.Snapshotter = (*Engine)(nil)
+)
+
+// Packet implements flow.Handler: it feeds the TCP segments of f through
+// the reassembler and hands UDP datagrams to the parser, one per Parse call.
+// Packets of other protocols are ignored.
+func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
+	var t Transport
+	switch m.Proto {
+	case decode.ProtoTCP:
+		t = TCP
+	case decode.ProtoUDP:
+		t = UDP
+	default:
+		return
+	}
+	if !m.L4Decoded {
+		return
+	}
+	slot := int(f.Slot())
+	var c *Conn
+	if slot < len(e.bySlot) {
+		c = e.bySlot[slot]
+	}
+	if c != nil && c.id != f.ID() {
+		// The slot's previous flow was never closed through Close.
+		e.closeSlot(slot)
+		c = nil
+	}
+	if c == nil {
+		if len(m.Payload) == 0 && m.TCPFlags&decode.TCPSyn == 0 {
+			return // nothing to learn yet
+		}
+		c = e.Open(ConnInfo{ID: f.ID(), Client: f.Client(), Server: f.Server(), Transport: t, Oriented: f.Oriented()}, m.Timestamp)
+		for slot >= len(e.bySlot) {
+			e.bySlot = append(e.bySlot, nil)
+		}
+		e.bySlot[slot] = c
+		c.slot = slot
+	} else {
+		e.advance(m.Timestamp)
+		if c.state == stateClosed {
+			return
+		}
+		c.oriented = f.Oriented()
+		if cl := f.Client(); cl != c.client && cl == c.server {
+			// The flow table re-oriented the flow itself (a SYN-ACK
+			// told it the server): follow it.
+			c.flip ^= 1
+			c.client, c.server = c.server, c.client
+		}
+	}
+	c.swapper = f
+	phys := uint8(dir&1) ^ c.flip
+	if t == TCP {
+		missing := 0
+		if m.Truncated && m.PayloadLen > len(m.Payload) {
+			missing = m.PayloadLen - len(m.Payload)
+		}
+		c.segment(phys, m.Timestamp, m.Seq, m.TCPFlags, m.Payload, missing)
+	} else if len(m.Payload) > 0 {
+		e.stats.Segments++
+		e.stats.Bytes += uint64(len(m.Payload))
+		c.deliver(&c.sides[phys], m.Timestamp, 0, m.Payload)
+	}
+	c.swapper = nil
+}
+
+// Close implements flow.Handler: it ends f's connection (see Conn.Close)
+// and fills r's l7_protocol and l7_* counters (since the previous
+// snapshot, if any).
+func (e *Engine) Close(f *flow.Flow, r *flow.Record) {
+	slot := int(f.Slot())
+	if slot >= len(e.bySlot) || e.bySlot[slot] == nil || e.bySlot[slot].id != f.ID() {
+		return
+	}
+	c := e.bySlot[slot]
+	base := c.reported
+	sum := c.Close(e.now)
+	e.bySlot[slot] = nil
+	fillL4(r, sum, base)
+}
+
+// Snapshot implements flow.Snapshotter: it fills r's L7 fields with the
+// counts since f's previous record.
+func (e *Engine) Snapshot(f *flow.Flow, r *flow.Record) {
+	slot := int(f.Slot())
+	if slot >= len(e.bySlot) || e.bySlot[slot] == nil || e.bySlot[slot].id != f.ID() {
+		return
+	}
+	c := e.bySlot[slot]
+	sum := c.summary()
+	fillL4(r, sum, c.reported)
+	c.reported = sum
+}
+
+func fillL4(r *flow.Record, sum, base ConnSummary) {
+	r.L7Protocol = sum.L7Protocol
+	r.L7Request = sum.Requests - base.Requests
+	r.L7Response = sum.Responses - base.Responses
+	r.L7ClientError = sum.ClientErrors - base.ClientErrors
+	r.L7ServerError = sum.ServerErrors - base.ServerErrors
+	r.L7ServerTimeout = sum.Timeouts - base.Timeouts
+}
+
+func (e *Engine) closeSlot(slot int) {
+	if c := e.bySlot[slot]; c != nil {
+		c.Close(e.now)
+		e.bySlot[slot] = nil
+	}
+}
