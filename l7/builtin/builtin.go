@@ -9,12 +9,14 @@ package builtin
 import (
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/http1"
+	"github.com/metaflow-go/metaflow/l7/redis"
 )
 
 // Decoders returns the built-in decoders, most specific first.
 func Decoders() []l7.Decoder {
 	return []l7.Decoder{
 		http1.New(),
+		redis.New(),
 	}
 }
 
