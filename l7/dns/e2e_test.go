@@ -1,0 +1,130 @@
+package dns
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/metaflow-go/metaflow/capture"
+	"github.com/metaflow-go/metaflow/capture/decode"
+	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/internal/testutil"
+	"github.com/metaflow-go/metaflow/l7"
+)
+
+// records runs a capture through decode, the flow table and an engine
+// whose registry holds the DNS decoder alone, and returns one line per
+// l7_flow_log record: "req <id> <name> <type>" and/or "resp <id> <rcode>
+// <status>".
+func records(t *testing.T, path string) (reqs, resps []string, stats l7.Stats) {
+	t.Helper()
+	src, err := capture.OpenFile(path)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	defer src.Close()
+	reg, err := l7.NewRegistry(New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := l7.NewEngine(l7.Config{Registry: reg, OnRecord: func(r *l7.Record) {
+		if r.L7Protocol != Name {
+			t.Errorf("record of protocol %q", r.L7Protocol)
+		}
+		id := strconv.Itoa(int(r.RequestID))
+		if r.HasRequest {
+			reqs = append(reqs, "req "+id+" "+string(r.RequestResource)+" "+string(r.RequestType))
+		}
+		if r.HasResponse {
+			resps = append(resps, "resp "+id+" "+strconv.Itoa(int(r.ResponseCode&0xf))+" "+r.Status.String())
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := flow.NewTable(flow.Config{Handler: eng})
+	dec := decode.NewDecoder(decode.Config{})
+	var pkt capture.Packet
+	var m decode.Meta
+	for {
+		err := src.ReadPacket(&pkt)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("read %s: %v", path, err)
+		}
+		if dec.Decode(&pkt, &m) == nil {
+			tab.Packet(&m)
+		}
+	}
+	tab.Flush()
+	slices.Sort(reqs)
+	slices.Sort(resps)
+	return reqs, resps, eng.Stats()
+}
+
+// TestEngine runs every capture with a golden through the whole pipeline:
+// the records must carry exactly tshark's queries (id, name, type) and
+// responses (id, rcode, status), with the same exceptions as TestOracle.
+func TestEngine(t *testing.T) {
+	root := testutil.ModuleRoot(t)
+	goldens, _ := filepath.Glob(filepath.Join(root, "testdata", "l7", "dns", "*.golden"))
+	for _, g := range goldens {
+		name := strings.TrimSuffix(filepath.Base(g), ".golden")
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(root, "testdata", "l7", name)
+			if _, err := os.Stat(path); err != nil {
+				path = filepath.Join(testutil.SharedPcaps(t, "dns"), name)
+			}
+			want := goldenLines(t, name)
+			if exp, ok := oracleExceptions[name]; ok {
+				want = exp.apply(want)
+			}
+			var wantReq, wantResp []string
+			for _, l := range want {
+				f := strings.Split(l, "\t")
+				if len(f) < 10 {
+					continue
+				}
+				qname := f[6]
+				if qname == "<Root>" {
+					qname = "."
+				}
+				qt, _ := strconv.Atoi(f[7])
+				typ := TypeName(uint16(qt))
+				if typ == "" {
+					typ = "TYPE" + f[7]
+				}
+				if f[5] == "0" {
+					wantReq = append(wantReq, "req "+f[4]+" "+qname+" "+typ)
+					continue
+				}
+				rc, _ := strconv.Atoi(f[8])
+				st := l7.StatusServerError
+				switch rc {
+				case 0:
+					st = l7.StatusOk
+				case 3:
+					st = l7.StatusClientError
+				}
+				wantResp = append(wantResp, "resp "+f[4]+" "+f[8]+" "+st.String())
+			}
+			slices.Sort(wantReq)
+			slices.Sort(wantResp)
+			gotReq, gotResp, stats := records(t, path)
+			if !slices.Equal(gotReq, wantReq) {
+				t.Errorf("requests\n got %q\nwant %q", gotReq, wantReq)
+			}
+			if !slices.Equal(gotResp, wantResp) {
+				t.Errorf("responses\n got %q\nwant %q", gotResp, wantResp)
+			}
+			t.Logf("%d requests, %d responses; engine stats %+v", len(gotReq), len(gotResp), stats)
+		})
+	}
+}

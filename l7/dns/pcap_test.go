@@ -1,0 +1,307 @@
+package dns
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/metaflow-go/metaflow/capture"
+	"github.com/metaflow-go/metaflow/capture/decode"
+	"github.com/metaflow-go/metaflow/internal/testutil"
+	"github.com/metaflow-go/metaflow/l7"
+)
+
+// packet is one decoded UDP or TCP packet of a capture, payload copied.
+type packet struct {
+	frame    int
+	udp      bool
+	src, dst netip.AddrPort
+	seq      uint32
+	flags    uint8
+	payload  []byte
+}
+
+func readPackets(t testing.TB, path string) []packet {
+	t.Helper()
+	src, err := capture.OpenFile(path)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	defer src.Close()
+	dec := decode.NewDecoder(decode.Config{})
+	var out []packet
+	var pkt capture.Packet
+	var meta decode.Meta
+	for frame := 1; ; frame++ {
+		if err := src.ReadPacket(&pkt); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out
+			}
+			t.Fatalf("read %s: %v", path, err)
+		}
+		if dec.Decode(&pkt, &meta) != nil || !meta.L4Decoded ||
+			(meta.Proto != decode.ProtoUDP && meta.Proto != decode.ProtoTCP) {
+			continue
+		}
+		out = append(out, packet{
+			frame: frame, udp: meta.Proto == decode.ProtoUDP,
+			src: netip.AddrPortFrom(meta.Src, meta.SrcPort), dst: netip.AddrPortFrom(meta.Dst, meta.DstPort),
+			seq: meta.Seq, flags: meta.TCPFlags, payload: slices.Clone(meta.Payload),
+		})
+	}
+}
+
+// serverPorts are the DNS server ports of the test captures.
+func isServerPort(p uint16) bool { return p == 53 || p == 8053 || p == 5353 }
+
+// halfStream is one direction of a TCP connection, reassembled in order.
+type halfStream struct {
+	init bool
+	next uint32
+	buf  []byte
+}
+
+type tcpConn struct {
+	p    *Parser
+	half [2]halfStream
+}
+
+// replayLines parses every DNS message of the capture directly with
+// Parsers (one per UDP datagram flow and per TCP connection, with an
+// in-order reassembly that reports holes as gaps) and renders each as a
+// golden line. Parse errors become "error" lines.
+func replayLines(t testing.TB, path string) []string {
+	var out []string
+	conns := map[[2]netip.AddrPort]*tcpConn{}
+	udp := NewParser(l7.UDP)
+	line := func(frame int, proto string, src, dst netip.AddrPort, p *Parser, m *l7.Message) string {
+		h := p.Header()
+		qname, qtype := string(m.RequestResource), ""
+		if qname == "." {
+			qname = "<Root>"
+		}
+		if h.QDCount > 0 {
+			qtype = strconv.Itoa(int(h.QType))
+		}
+		qr, rcode := "0", ""
+		if m.Kind == l7.KindResponse {
+			qr, rcode = "1", strconv.Itoa(int(h.Flags&0xf))
+		}
+		return strings.Join([]string{strconv.Itoa(frame), proto, src.String(), dst.String(),
+			strconv.Itoa(int(m.ID)), qr, qname, qtype, rcode, strconv.Itoa(int(h.ANCount))}, "\t")
+	}
+	for _, pk := range readPackets(t, path) {
+		if len(pk.payload) == 0 && pk.flags&decode.TCPSyn == 0 {
+			continue
+		}
+		dir := l7.ToServer
+		if isServerPort(pk.src.Port()) {
+			dir = l7.ToClient
+		}
+		var m l7.Message
+		if pk.udp {
+			if !isServerPort(pk.src.Port()) && !isServerPort(pk.dst.Port()) {
+				continue
+			}
+			n, ok, err := udp.Parse(pk.payload, dir, &m)
+			if n != len(pk.payload) {
+				t.Errorf("frame %d: UDP Parse consumed %d of %d", pk.frame, n, len(pk.payload))
+			}
+			if err != nil {
+				out = append(out, strconv.Itoa(pk.frame)+"\terror\t"+err.Error())
+			} else if ok {
+				out = append(out, line(pk.frame, "udp", pk.src, pk.dst, udp, &m))
+			}
+			continue
+		}
+		key := [2]netip.AddrPort{pk.src, pk.dst}
+		if dir == l7.ToClient {
+			key = [2]netip.AddrPort{pk.dst, pk.src}
+		}
+		c := conns[key]
+		if c == nil {
+			c = &tcpConn{p: NewParser(l7.TCP)}
+			conns[key] = c
+		}
+		h := &c.half[dir]
+		if pk.flags&decode.TCPSyn != 0 {
+			h.init, h.next = true, pk.seq+1
+			continue
+		}
+		if !h.init {
+			h.init, h.next = true, pk.seq
+		}
+		data := pk.payload
+		switch rel := int32(pk.seq - h.next); {
+		case rel < 0 && int(-rel) >= len(data):
+			continue // retransmission
+		case rel < 0:
+			data = data[-rel:]
+		case rel > 0:
+			c.p.Gap(dir, int(rel))
+			h.buf = h.buf[:0]
+		}
+		h.next = pk.seq + uint32(len(pk.payload))
+		h.buf = append(h.buf, data...)
+		for len(h.buf) > 0 {
+			m.Reset()
+			n, ok, err := c.p.Parse(h.buf, dir, &m)
+			if err == l7.ErrNeedMore {
+				break
+			}
+			if n > len(h.buf) {
+				t.Fatalf("frame %d: n %d > %d", pk.frame, n, len(h.buf))
+			}
+			if ok {
+				out = append(out, line(pk.frame, "tcp", pk.src, pk.dst, c.p, &m))
+			}
+			if err != nil {
+				out = append(out, strconv.Itoa(pk.frame)+"\terror\t"+err.Error())
+				c.p.Gap(dir, -1)
+				if n == 0 {
+					n = len(h.buf)
+				}
+			}
+			h.buf = h.buf[n:]
+		}
+		h.buf = slices.Clone(h.buf)
+	}
+	return out
+}
+
+func goldenLines(t testing.TB, name string) []string {
+	t.Helper()
+	f, err := os.Open(testutil.Testdata(t, filepath.Join("l7", "dns", name+".golden")))
+	if err != nil {
+		t.Fatalf("golden: %v (run scripts/l7-dns-goldens.py)", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}
+
+// captures returns the DNS captures with goldens: the shared corpus and
+// the recorded ones under testdata/l7.
+func captures(t testing.TB) []string {
+	var files []string
+	if dir := sharedDNS(t); dir != "" {
+		m, _ := filepath.Glob(filepath.Join(dir, "*.pcap*"))
+		files = append(files, m...)
+	}
+	m, _ := filepath.Glob(testutil.Testdata(t, filepath.Join("l7", "dns*.pcap*")))
+	return append(files, m...)
+}
+
+func sharedDNS(t testing.TB) string {
+	root := os.Getenv("METAFLOW_PCAPS")
+	if root == "" {
+		root = filepath.Join(filepath.Dir(testutil.ModuleRoot(t)), "shared", "pcaps")
+	}
+	dir := filepath.Join(root, "dns")
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return ""
+	}
+	return dir
+}
+
+// TestOracle compares every message the Parser decodes from each capture
+// with the line tshark derived for it.
+func TestOracle(t *testing.T) {
+	files := captures(t)
+	if len(files) == 0 {
+		t.Skip("no DNS captures")
+	}
+	for _, path := range files {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			want := goldenLines(t, name)
+			got := replayLines(t, path)
+			if exp, ok := oracleExceptions[name]; ok {
+				want = exp.apply(want)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("messages differ from tshark's\n got:\n%s\nwant:\n%s",
+					strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+// exception adjusts tshark's lines where it and this decoder differ on
+// purpose (see the comments at each entry).
+type exception struct {
+	replace map[string]string // whole golden line -> expected line
+}
+
+func (e exception) apply(lines []string) []string {
+	out := make([]string, 0, len(lines))
+	for _, l := range lines {
+		if r, ok := e.replace[l]; ok {
+			if r == "" {
+				continue
+			}
+			l = r
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+var oracleExceptions = map[string]exception{
+	// tshark dissects an UPDATE's zone and prerequisite sections under
+	// dns.zone.* and dns.count.{zones,prerequisites}, so its qry fields
+	// are empty; the decoder reads the zone section as the question (the
+	// formats are the same) and its answer count is the prerequisites'.
+	"arkime_dns-update.pcap": {replace: map[string]string{
+		"1\tudp\t10.0.0.1:51031\t10.0.0.2:53\t26905\t0\t\t\t\t":  "1\tudp\t10.0.0.1:51031\t10.0.0.2:53\t26905\t0\txxxxxxxxx.com\t6\t\t1",
+		"2\tudp\t10.0.0.2:53\t10.0.0.1:51031\t26905\t1\t\t\t4\t": "2\tudp\t10.0.0.2:53\t10.0.0.1:51031\t26905\t1\txxxxxxxxx.com\t6\t4\t0",
+	}},
+	// An exploit sample: the responses' second question and a CNAME hold
+	// names longer than 255 octets. tshark shows "<Name too long>" and
+	// goes on; the decoder rejects the message (ErrBadName).
+	"ndpi_malformed_dns.pcap": {replace: map[string]string{
+		"2\tudp\t127.0.0.1:53\t127.0.0.1:50435\t33972\t1\twww.xt.com\t1\t0\t2": "2\terror\tl7: DNS parse error: dns: bad name",
+		"3\tudp\t127.0.0.1:53\t127.0.0.1:50435\t33972\t1\twww.xt.com\t1\t0\t2": "3\terror\tl7: DNS parse error: dns: bad name",
+		"5\tudp\t127.0.0.1:53\t127.0.0.1:50435\t33972\t1\twww.xt.com\t1\t0\t2": "5\terror\tl7: DNS parse error: dns: bad name",
+		"6\tudp\t127.0.0.1:53\t127.0.0.1:50435\t33972\t1\twww.xt.com\t1\t0\t2": "6\terror\tl7: DNS parse error: dns: bad name",
+	}},
+}
+
+type seed struct {
+	t    l7.Transport
+	dir  l7.Direction
+	data []byte
+}
+
+// seedPayloads returns the DNS payloads of the captures (UDP datagrams and
+// TCP segments as captured) as fuzz seeds.
+func seedPayloads(t testing.TB) []seed {
+	var out []seed
+	for _, path := range captures(t) {
+		for _, pk := range readPackets(t, path) {
+			if len(pk.payload) == 0 || (!isServerPort(pk.src.Port()) && !isServerPort(pk.dst.Port())) {
+				continue
+			}
+			s := seed{t: l7.TCP, dir: l7.ToServer, data: pk.payload}
+			if pk.udp {
+				s.t = l7.UDP
+			}
+			if isServerPort(pk.src.Port()) {
+				s.dir = l7.ToClient
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
