@@ -140,7 +140,7 @@ func TestParse_Status(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newMsg(7, 0x8180|tc.rcode, 1, 0, 0, 1).name("a.example").u16(TypeAAAA, classIN).
-				raw(0).u16(TypeOPT, 1232).u32(uint32(tc.ext)<<24|0x8000).u16(0).b
+				raw(0).u16(TypeOPT, 1232).u32(uint32(tc.ext)<<24 | 0x8000).u16(0).b
 			p := NewParser(l7.UDP)
 			m := parseOne(t, p, b, l7.ToClient)
 			if m.Status != tc.status || m.Code != tc.code || string(m.Exception) != tc.exc {
@@ -428,4 +428,3 @@ func BenchmarkCheck(b *testing.B) {
 		(Decoder{}).Check(q, l7.ToServer, l7.UDP)
 	}
 }
-
