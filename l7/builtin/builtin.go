@@ -8,6 +8,7 @@ package builtin
 
 import (
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/dns"
 	"github.com/metaflow-go/metaflow/l7/http1"
 	"github.com/metaflow-go/metaflow/l7/redis"
 )
@@ -17,6 +18,7 @@ func Decoders() []l7.Decoder {
 	return []l7.Decoder{
 		http1.New(),
 		redis.New(),
+		dns.New(),
 	}
 }
 
