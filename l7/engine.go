@@ -11,6 +11,7 @@ import (
 // capture/decode).
 const (
 	flagSyn = 0x02
+	flagAck = 0x10
 )
 
 // Conn states.
@@ -252,19 +253,26 @@ func (c *Conn) Gap(dir Direction, ts int64, n int) {
 }
 
 // Segment hands one TCP segment of direction dir through the reassembler:
-// flags are the TCP flags (SYN sets the initial sequence number), b the
-// payload, and missing the payload bytes the capture cut off after b
-// (snaplen), reported as a gap. b is not retained.
-func (c *Conn) Segment(dir Direction, ts int64, seq uint32, flags uint8, b []byte, missing int) {
+// flags are the TCP flags (SYN sets the initial sequence number; with ACK,
+// ack acknowledges the other direction, whose holes below it are then
+// reported at once as lost by the capture), b the payload, and missing the
+// payload bytes the capture cut off after b (snaplen), reported as a gap.
+// b is not retained.
+func (c *Conn) Segment(dir Direction, ts int64, seq, ack uint32, flags uint8, b []byte, missing int) {
 	if c.state == stateClosed {
 		return
 	}
 	c.e.advance(ts)
-	c.segment(uint8(dir&1), ts, seq, flags, b, missing)
+	c.segment(uint8(dir&1), ts, seq, ack, flags, b, missing)
 }
 
-func (c *Conn) segment(phys uint8, ts int64, seq uint32, flags uint8, b []byte, missing int) {
+func (c *Conn) segment(phys uint8, ts int64, seq, ack uint32, flags uint8, b []byte, missing int) {
 	e := c.e
+	if flags&flagAck != 0 && c.state == stateParse {
+		if o := &c.sides[phys^1]; len(o.r.ooo) > 0 {
+			o.r.acked(&e.env, o, ts, ack)
+		}
+	}
 	s := &c.sides[phys]
 	if flags&flagSyn != 0 {
 		s.r.syn(seq)

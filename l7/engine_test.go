@@ -317,13 +317,13 @@ func (r renamed) Name() string { return r.name }
 func TestEngine_GapResync(t *testing.T) {
 	h := newHarness(t, l7.Config{})
 	c := h.open(1)
-	c.Segment(l7.ToServer, 0, 99, 0x02, nil, 0)
-	c.Segment(l7.ToServer, 1*ms, 100, 0x18, []byte("GET a\nGET lo"), 0)
+	c.Segment(l7.ToServer, 0, 99, 0, 0x02, nil, 0)
+	c.Segment(l7.ToServer, 1*ms, 100, 0, 0x18, []byte("GET a\nGET lo"), 0)
 	// Bytes 112..115 ("ng\nG") are never seen; the rest is.
-	c.Segment(l7.ToServer, 2*ms, 116, 0x18, []byte("ET c\nGET d\n"), 0)
+	c.Segment(l7.ToServer, 2*ms, 116, 0, 0x18, []byte("ET c\nGET d\n"), 0)
 	// The hole waits for its retransmission until the reassembly timeout.
-	c.Segment(l7.ToServer, 3e9, 127, 0x18, []byte("GET e\n"), 0)
-	c.Segment(l7.ToClient, 3e9+1*ms, 1, 0x18, []byte("+A\n+D\n+E\n"), 0)
+	c.Segment(l7.ToServer, 3e9, 127, 0, 0x18, []byte("GET e\n"), 0)
+	c.Segment(l7.ToClient, 3e9+1*ms, 1, 0, 0x18, []byte("+A\n+D\n+E\n"), 0)
 	c.Close(4e9)
 	// The half-line after the hole is skipped; "GET a" pairs with +A and,
 	// by order, "GET d" with +D.
@@ -431,9 +431,9 @@ func TestEngine_MessageAllocs(t *testing.T) {
 	ts := int64(0)
 	step := func() {
 		ts += 1000
-		c.Segment(l7.ToServer, ts, seqReq, 0x18, req[:5], 0)
-		c.Segment(l7.ToServer, ts, seqReq+5, 0x18, req[5:], 0)
-		c.Segment(l7.ToClient, ts+500, seqResp, 0x18, resp, 0)
+		c.Segment(l7.ToServer, ts, seqReq, 0, 0x18, req[:5], 0)
+		c.Segment(l7.ToServer, ts, seqReq+5, 0, 0x18, req[5:], 0)
+		c.Segment(l7.ToClient, ts+500, seqResp, 0, 0x18, resp, 0)
 		seqReq += uint32(len(req))
 		seqResp += uint32(len(resp))
 	}
@@ -461,8 +461,8 @@ func BenchmarkEngine(b *testing.B) {
 		b.SetBytes(int64(len(req) + len(resp)))
 		for b.Loop() {
 			ts += 1000
-			c.Segment(l7.ToServer, ts, seqReq, 0x18, req, 0)
-			c.Segment(l7.ToClient, ts+500, seqResp, 0x18, resp, 0)
+			c.Segment(l7.ToServer, ts, seqReq, 0, 0x18, req, 0)
+			c.Segment(l7.ToClient, ts+500, seqResp, 0, 0x18, resp, 0)
 			seqReq += uint32(len(req))
 			seqResp += uint32(len(resp))
 		}
@@ -478,9 +478,9 @@ func BenchmarkEngine(b *testing.B) {
 		b.SetBytes(int64(len(req) + len(resp)))
 		for b.Loop() {
 			ts += 1000
-			c.Segment(l7.ToServer, ts, seqReq, 0x18, req[:5], 0)
-			c.Segment(l7.ToServer, ts, seqReq+5, 0x18, req[5:], 0)
-			c.Segment(l7.ToClient, ts+500, seqResp, 0x18, resp, 0)
+			c.Segment(l7.ToServer, ts, seqReq, 0, 0x18, req[:5], 0)
+			c.Segment(l7.ToServer, ts, seqReq+5, 0, 0x18, req[5:], 0)
+			c.Segment(l7.ToClient, ts+500, seqResp, 0, 0x18, resp, 0)
 			seqReq += uint32(len(req))
 			seqResp += uint32(len(resp))
 		}
@@ -506,5 +506,22 @@ func TestEngine_HeldBeforeInference(t *testing.T) {
 	h.expect("ODD x|y|Ok")
 	if st := h.eng.Stats(); st.UninferredBytes != 0 || st.BufferedBytes != 0 {
 		t.Errorf("uninferred %d buffered %d, want 0 0", st.UninferredBytes, st.BufferedBytes)
+	}
+}
+
+func TestEngine_AckedHole(t *testing.T) {
+	h := newHarness(t, l7.Config{})
+	c := h.open(1)
+	c.Segment(l7.ToServer, 0, 99, 0, 0x02, nil, 0)
+	c.Segment(l7.ToClient, 0, 999, 100, 0x12, nil, 0)
+	c.Segment(l7.ToServer, 1*ms, 100, 1000, 0x18, []byte("GET a\nGET lo"), 0)
+	c.Segment(l7.ToServer, 2*ms, 116, 1000, 0x18, []byte("ET c\nGET d\n"), 0)
+	// The server acknowledges past the hole: the capture lost it, so it is
+	// reported at once and "GET d" pairs with +D.
+	c.Segment(l7.ToClient, 3*ms, 1000, 127, 0x18, []byte("+A\n+D\n"), 0)
+	c.Close(4 * ms)
+	h.expect("GET a|A|Ok", "GET d|D|Ok")
+	if st := h.eng.Stats(); st.Gaps != 1 || st.GapBytes != 4 {
+		t.Errorf("gaps %d gap bytes %d, want 1 4", st.Gaps, st.GapBytes)
 	}
 }

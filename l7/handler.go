@@ -67,7 +67,7 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		if m.Truncated && m.PayloadLen > len(m.Payload) {
 			missing = m.PayloadLen - len(m.Payload)
 		}
-		c.segment(phys, m.Timestamp, m.Seq, m.TCPFlags, m.Payload, missing)
+		c.segment(phys, m.Timestamp, m.Seq, m.Ack, m.TCPFlags, m.Payload, missing)
 	} else if len(m.Payload) > 0 {
 		e.stats.Segments++
 		e.stats.Bytes += uint64(len(m.Payload))

@@ -192,6 +192,14 @@ func (r *reassembler) reportGap(env *reasmEnv, s streamSink, ts int64, n int) {
 	s.gap(ts, seq, n)
 }
 
+// acked skips the holes that the peer has acknowledged: the receiver got
+// those bytes, so the capture missed them and they will not come.
+func (r *reassembler) acked(env *reasmEnv, s streamSink, ts int64, ack uint32) {
+	for len(r.ooo) > 0 && r.rel(ack) >= r.rel(r.ooo[0].seq) {
+		r.skipHole(env, s, ts)
+	}
+}
+
 // flush delivers everything buffered, reporting the holes as gaps (end of
 // the connection).
 func (r *reassembler) flush(env *reasmEnv, s streamSink, ts int64) {
