@@ -1,0 +1,477 @@
+//go:build linux
+
+package capture
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// Layout of the TPACKET_V3 ring (include/uapi/linux/if_packet.h).
+const (
+	blkStatusOff   = 8  // tpacket_block_desc.hdr.bh1.block_status
+	blkNumPktsOff  = 12 // .num_pkts
+	blkFirstPktOff = 16 // .offset_to_first_pkt
+
+	pktNextOff    = 0  // tpacket3_hdr.tp_next_offset
+	pktSecOff     = 4  // .tp_sec
+	pktNsecOff    = 8  // .tp_nsec
+	pktSnaplenOff = 12 // .tp_snaplen
+	pktLenOff     = 16 // .tp_len
+	pktStatusOff  = 20 // .tp_status
+	pktMacOff     = 24 // .tp_mac (u16)
+	pktNetOff     = 26 // .tp_net (u16)
+	pktVlanTCIOff = 32 // .hv1.tp_vlan_tci
+	pktVlanTPOff  = 36 // .hv1.tp_vlan_tpid (u16)
+	pktSllOff     = 48 // TPACKET_ALIGN(sizeof(struct tpacket3_hdr)): struct sockaddr_ll
+	pktHdrLen     = 68 // TPACKET3_HDRLEN: header plus sockaddr_ll
+
+	sllProtocolOff = pktSllOff + 2  // sockaddr_ll.sll_protocol (network order)
+	sllHatypeOff   = pktSllOff + 8  // .sll_hatype
+	sllPkttypeOff  = pktSllOff + 10 // .sll_pkttype
+	sllHalenOff    = pktSllOff + 11 // .sll_halen
+	sllAddrOff     = pktSllOff + 12 // .sll_addr[8]
+
+	sllHdrLen   = 16 // Linux cooked header v1
+	frameSize   = 2048
+	etherVlanAt = 12 // offset of the EtherType in an Ethernet header
+	sllVlanAt   = 14 // offset of the protocol in a cooked header
+)
+
+// AFPacketSource captures live packets from a Linux AF_PACKET socket with a
+// TPACKET_V3 memory-mapped ring, without cgo.
+//
+// ReadPacket must be called from one goroutine at a time; Stats and Close
+// may be called from any goroutine. Packet.Data aliases a ring block that is
+// handed back to the kernel on the next ReadPacket, so it is valid until
+// then (or until Close).
+type AFPacketSource struct {
+	mu       sync.Mutex // held by ReadPacket; Close takes it to wait for the reader
+	closed   atomic.Bool
+	fd       int
+	efd      int // eventfd written by Close to wake a reader in poll
+	ring     []byte
+	pollfds  [2]unix.PollFd
+	efdBuf   [8]byte
+	link     LinkType
+	cooked   bool // SOCK_DGRAM: a cooked header is built in front of each packet
+	snaplen  int
+	blockSz  int
+	nblocks  int
+	cur      int  // index of the block being read
+	held     bool // the current block belongs to user space
+	left     uint32
+	pktAt    int  // offset in ring of the next packet header
+	loopback bool // the bound interface is a loopback: skip outgoing copies
+	scratch  []byte
+
+	packets, bytes, truncated atomic.Uint64
+
+	statsMu sync.Mutex // guards fd against Close and the kernel counters below
+	drops   uint64
+	freezes uint64
+}
+
+var _ Source = (*AFPacketSource)(nil)
+
+// OpenAFPacket opens a live capture on cfg.Interface. Errors match
+// ErrPermission when the process lacks CAP_NET_RAW (or CAP_NET_ADMIN for
+// promiscuous mode) and ErrNotSupported when the kernel lacks TPACKET_V3 or
+// the fan-out mode.
+func OpenAFPacket(cfg AFPacketConfig) (*AFPacketSource, error) {
+	cfg, err := cfg.withDefaults(os.Getpagesize())
+	if err != nil {
+		return nil, err
+	}
+	ifindex := 0
+	if cfg.Interface != "" && cfg.Interface != "any" {
+		ifi, err := net.InterfaceByName(cfg.Interface)
+		if err != nil {
+			return nil, fmt.Errorf("capture: interface %q: %w", cfg.Interface, err)
+		}
+		ifindex = ifi.Index
+	}
+	s := &AFPacketSource{fd: -1, efd: -1, snaplen: cfg.Snaplen, blockSz: cfg.BlockSize, nblocks: cfg.NumBlocks}
+	if err := s.open(cfg, ifindex); err != nil {
+		s.release()
+		return nil, err
+	}
+	return s, nil
+}
+
+func permissionError(op, capability string, err error) error {
+	return fmt.Errorf("%w: %s needs %s (%w)", ErrPermission, op, capability, err)
+}
+
+func isPerm(err error) bool { return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) }
+
+func (s *AFPacketSource) open(cfg AFPacketConfig, ifindex int) error {
+	// Decide the socket type from the interface's hardware type: link
+	// layers the decoders know are captured raw, anything else (and all
+	// interfaces at once) cooked.
+	sockType := unix.SOCK_DGRAM
+	s.link = LinkLinuxSLL
+	if ifindex != 0 {
+		hatype, err := hardwareType(cfg.Interface)
+		if err != nil {
+			return err
+		}
+		switch hatype {
+		case unix.ARPHRD_ETHER, unix.ARPHRD_LOOPBACK:
+			sockType, s.link = unix.SOCK_RAW, LinkEthernet
+		case unix.ARPHRD_NONE:
+			sockType, s.link = unix.SOCK_RAW, LinkRaw
+		}
+		s.loopback = hatype == unix.ARPHRD_LOOPBACK
+	}
+	s.cooked = sockType == unix.SOCK_DGRAM
+
+	// Protocol 0: nothing is queued until bind, after the filter is set.
+	fd, err := unix.Socket(unix.AF_PACKET, sockType|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		if isPerm(err) {
+			return permissionError("open AF_PACKET socket", "CAP_NET_RAW", err)
+		}
+		return fmt.Errorf("capture: open AF_PACKET socket: %w", err)
+	}
+	s.fd = fd
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
+		return fmt.Errorf("capture: set TPACKET_V3: %w (%w)", ErrNotSupported, err)
+	}
+
+	prog := cfg.BPF
+	if cfg.Filter != "" {
+		prog, err = cfg.FilterCompiler(cfg.Filter, s.link, cfg.Snaplen)
+		if err != nil {
+			return fmt.Errorf("capture: compile filter: %w", err)
+		}
+	}
+	if err := attachBPF(fd, clampBPF(prog, cfg.Snaplen)); err != nil {
+		return err
+	}
+
+	req := unix.TpacketReq3{
+		Block_size:     uint32(cfg.BlockSize),
+		Block_nr:       uint32(cfg.NumBlocks),
+		Frame_size:     frameSize,
+		Frame_nr:       uint32(cfg.BlockSize / frameSize * cfg.NumBlocks),
+		Retire_blk_tov: uint32(cfg.BlockTimeout / time.Millisecond),
+	}
+	if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return fmt.Errorf("capture: set PACKET_RX_RING (%d blocks of %d bytes): %w", cfg.NumBlocks, cfg.BlockSize, err)
+	}
+	// The ring's pages belong to the kernel; MAP_POPULATE maps them all now
+	// so the reader takes no page faults.
+	s.ring, err = unix.Mmap(fd, 0, cfg.BlockSize*cfg.NumBlocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
+	if err != nil {
+		return fmt.Errorf("capture: map ring: %w", err)
+	}
+
+	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}
+	if err := unix.Bind(fd, sa); err != nil {
+		return fmt.Errorf("capture: bind to %q: %w", cfg.Interface, err)
+	}
+	if cfg.Promiscuous && ifindex != 0 {
+		mreq := unix.PacketMreq{Ifindex: int32(ifindex), Type: unix.PACKET_MR_PROMISC}
+		if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
+			if isPerm(err) {
+				return permissionError("set promiscuous mode", "CAP_NET_ADMIN", err)
+			}
+			return fmt.Errorf("capture: set promiscuous mode: %w", err)
+		}
+	}
+	if cfg.Fanout != FanoutNone {
+		mode := unix.PACKET_FANOUT_HASH
+		switch cfg.Fanout {
+		case FanoutLB:
+			mode = unix.PACKET_FANOUT_LB
+		case FanoutCPU:
+			mode = unix.PACKET_FANOUT_CPU
+		}
+		if cfg.FanoutDefrag {
+			mode |= unix.PACKET_FANOUT_FLAG_DEFRAG
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, int(cfg.FanoutGroup)|mode<<16); err != nil {
+			if errors.Is(err, unix.EINVAL) {
+				return fmt.Errorf("capture: join fan-out group %d (%v): %w: mode differs from the group's or is unknown to the kernel (%w)", cfg.FanoutGroup, cfg.Fanout, ErrNotSupported, err)
+			}
+			return fmt.Errorf("capture: join fan-out group %d (%v): %w", cfg.FanoutGroup, cfg.Fanout, err)
+		}
+	}
+
+	s.efd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return fmt.Errorf("capture: eventfd: %w", err)
+	}
+	s.pollfds = [2]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN | unix.POLLERR}, {Fd: int32(s.efd), Events: unix.POLLIN}}
+	binary.NativeEndian.PutUint64(s.efdBuf[:], 1)
+	s.scratch = make([]byte, cfg.Snaplen+sllHdrLen+4)
+	return nil
+}
+
+// hardwareType returns the ARPHRD_ type of a named interface.
+func hardwareType(name string) (uint16, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("capture: interface %q type: %w", name, err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return 0, fmt.Errorf("capture: interface %q type: %w", name, err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
+		return 0, fmt.Errorf("capture: interface %q type: %w", name, err)
+	}
+	return ifr.Uint16(), nil // ifr_hwaddr.sa_family
+}
+
+func attachBPF(fd int, prog []bpf.RawInstruction) error {
+	filter := make([]unix.SockFilter, len(prog))
+	for i, ins := range prog {
+		filter[i] = unix.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K}
+	}
+	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
+		return fmt.Errorf("capture: attach BPF filter of %d instructions: %w", len(prog), err)
+	}
+	return nil
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// LinkType returns the link type of the packets this source delivers.
+func (s *AFPacketSource) LinkType() LinkType { return s.link }
+
+// Snaplen returns the snapshot length in force.
+func (s *AFPacketSource) Snaplen() int { return s.snaplen }
+
+func (s *AFPacketSource) blockStatus(b int) *uint32 {
+	return (*uint32)(unsafe.Pointer(&s.ring[b*s.blockSz+blkStatusOff]))
+}
+
+// ReadPacket blocks until a packet arrives and fills p with it. It returns
+// ErrClosed after Close (promptly, also when blocked), and a wrapped error if
+// the socket fails (for example when the interface goes away).
+func (s *AFPacketSource) ReadPacket(p *Packet) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if s.closed.Load() {
+			return ErrClosed
+		}
+		for s.left > 0 {
+			s.left--
+			h := s.pktAt
+			s.pktAt += int(binary.NativeEndian.Uint32(s.ring[h+pktNextOff:]))
+			if s.deliver(h, p) {
+				return nil
+			}
+		}
+		if s.held {
+			// Hand the block back, then move on to the next one.
+			atomic.StoreUint32(s.blockStatus(s.cur), unix.TP_STATUS_KERNEL)
+			s.held = false
+			s.cur++
+			if s.cur == s.nblocks {
+				s.cur = 0
+			}
+		}
+		if atomic.LoadUint32(s.blockStatus(s.cur))&unix.TP_STATUS_USER != 0 {
+			b := s.cur * s.blockSz
+			s.held = true
+			s.left = binary.NativeEndian.Uint32(s.ring[b+blkNumPktsOff:])
+			s.pktAt = b + int(binary.NativeEndian.Uint32(s.ring[b+blkFirstPktOff:]))
+			continue
+		}
+		if err := s.wait(); err != nil {
+			return err
+		}
+	}
+}
+
+// wait polls until the socket has a block ready, Close is called, or the
+// socket reports an error.
+func (s *AFPacketSource) wait() error {
+	s.pollfds[0].Revents, s.pollfds[1].Revents = 0, 0
+	_, err := unix.Poll(s.pollfds[:], -1)
+	if err != nil && err != unix.EINTR {
+		return fmt.Errorf("capture: poll: %w", err)
+	}
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if s.pollfds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
+		// A ready block beats a pending error: read it first.
+		if atomic.LoadUint32(s.blockStatus(s.cur))&unix.TP_STATUS_USER != 0 {
+			return nil
+		}
+		serr, gerr := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+		if gerr != nil {
+			return fmt.Errorf("capture: socket error: %w", gerr)
+		}
+		if serr != 0 {
+			return fmt.Errorf("capture: socket error: %w", unix.Errno(serr))
+		}
+	}
+	return nil
+}
+
+// deliver fills p from the packet header at ring offset h. It reports false
+// for packets that are skipped: the outgoing copy of each loopback packet,
+// which is seen once leaving and once arriving.
+func (s *AFPacketSource) deliver(h int, p *Packet) bool {
+	r := s.ring
+	pkttype := r[h+sllPkttypeOff]
+	if pkttype == unix.PACKET_OUTGOING && (s.loopback || (s.cooked && binary.NativeEndian.Uint16(r[h+sllHatypeOff:]) == unix.ARPHRD_LOOPBACK)) {
+		return false
+	}
+	caplen := int(binary.NativeEndian.Uint32(r[h+pktSnaplenOff:]))
+	wirelen := int(binary.NativeEndian.Uint32(r[h+pktLenOff:]))
+	status := binary.NativeEndian.Uint32(r[h+pktStatusOff:])
+	start := h + int(binary.NativeEndian.Uint16(r[h+pktMacOff:]))
+	if s.cooked {
+		// Build the cooked header in the room the kernel leaves between the
+		// packet header and the network header.
+		start = h + int(binary.NativeEndian.Uint16(r[h+pktNetOff:])) - sllHdrLen
+		c := r[start : start+sllHdrLen]
+		binary.BigEndian.PutUint16(c[0:], uint16(pkttype))
+		binary.BigEndian.PutUint16(c[2:], binary.NativeEndian.Uint16(r[h+sllHatypeOff:]))
+		halen := r[h+sllHalenOff]
+		binary.BigEndian.PutUint16(c[4:], uint16(halen))
+		copy(c[6:14], r[h+sllAddrOff:h+sllAddrOff+8])
+		if halen < 8 {
+			clear(c[6+halen : 14])
+		}
+		c[14], c[15] = r[h+sllProtocolOff], r[h+sllProtocolOff+1]
+		caplen += sllHdrLen
+		wirelen += sllHdrLen
+	}
+	data := r[start : start+caplen]
+	if status&unix.TP_STATUS_VLAN_VALID != 0 && s.link != LinkRaw {
+		data = s.insertVLAN(h, start, caplen, status)
+		wirelen += 4
+	}
+	p.Timestamp = time.Unix(int64(binary.NativeEndian.Uint32(r[h+pktSecOff:])), int64(binary.NativeEndian.Uint32(r[h+pktNsecOff:])))
+	p.Data = data
+	p.Length = wirelen
+	p.LinkType = s.link
+	p.Interface = 0
+	s.packets.Add(1)
+	s.bytes.Add(uint64(len(data)))
+	if len(data) < wirelen {
+		s.truncated.Add(1)
+	}
+	return true
+}
+
+// insertVLAN puts back the 802.1Q tag the kernel stripped into the frame
+// starting at ring offset start, in place when there is room before it
+// (there normally is), else in a scratch copy.
+func (s *AFPacketSource) insertVLAN(h, start, caplen int, status uint32) []byte {
+	r := s.ring
+	at := etherVlanAt
+	if s.cooked {
+		at = sllVlanAt
+	}
+	tpid := uint16(0x8100)
+	if status&unix.TP_STATUS_VLAN_TPID_VALID != 0 {
+		tpid = binary.NativeEndian.Uint16(r[h+pktVlanTPOff:])
+	}
+	tci := uint16(binary.NativeEndian.Uint32(r[h+pktVlanTCIOff:]))
+	if caplen < at {
+		return r[start : start+caplen]
+	}
+	var out []byte
+	if start-4 >= h+pktHdrLen {
+		out = r[start-4 : start+caplen]
+		copy(out, r[start:start+at])
+	} else {
+		out = s.scratch[:caplen+4]
+		copy(out, r[start:start+at])
+		copy(out[at+4:], r[start+at:start+caplen])
+	}
+	binary.BigEndian.PutUint16(out[at:], tpid)
+	binary.BigEndian.PutUint16(out[at+2:], tci)
+	if len(out) > s.snaplen {
+		out = out[:s.snaplen]
+	}
+	return out
+}
+
+// Stats returns the counters since Open. Dropped and Freezes come from the
+// kernel's PACKET_STATISTICS; Filtered stays 0 because the kernel does not
+// count packets its filter rejects.
+func (s *AFPacketSource) Stats() Stats {
+	s.statsMu.Lock()
+	s.pollKernelStats()
+	st := Stats{Dropped: s.drops, Freezes: s.freezes}
+	s.statsMu.Unlock()
+	st.Packets = s.packets.Load()
+	st.Bytes = s.bytes.Load()
+	st.Truncated = s.truncated.Load()
+	return st
+}
+
+// pollKernelStats adds the kernel's counters (which reset on each read) to
+// the totals. statsMu must be held.
+func (s *AFPacketSource) pollKernelStats() {
+	if s.fd < 0 {
+		return
+	}
+	ks, err := unix.GetsockoptTpacketStatsV3(s.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
+	if err != nil {
+		return
+	}
+	s.drops += uint64(ks.Drops)
+	s.freezes += uint64(ks.Freeze_q_cnt)
+}
+
+// Close stops the capture and releases the ring. A ReadPacket blocked in
+// another goroutine returns ErrClosed promptly. Close is idempotent.
+func (s *AFPacketSource) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if s.efd >= 0 {
+		unix.Write(s.efd, s.efdBuf[:])
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.release()
+}
+
+func (s *AFPacketSource) release() error {
+	var first error
+	s.statsMu.Lock()
+	if s.fd >= 0 {
+		s.pollKernelStats()
+		first = unix.Close(s.fd)
+		s.fd = -1
+	}
+	s.statsMu.Unlock()
+	if s.ring != nil {
+		if err := unix.Munmap(s.ring); err != nil && first == nil {
+			first = err
+		}
+		s.ring = nil
+	}
+	if s.efd >= 0 {
+		unix.Close(s.efd)
+		s.efd = -1
+	}
+	if first != nil {
+		return fmt.Errorf("capture: close: %w", first)
+	}
+	return nil
+}

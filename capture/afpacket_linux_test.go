@@ -1,0 +1,399 @@
+//go:build linux
+
+package capture_test
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/net/bpf"
+
+	"github.com/metaflow-go/metaflow/capture"
+	"github.com/metaflow-go/metaflow/internal/netns"
+	"github.com/metaflow-go/metaflow/internal/testutil"
+)
+
+const nsPrefix = "mf-h2-"
+
+func TestOpenAFPacket_Config(t *testing.T) {
+	page := os.Getpagesize()
+	for _, tc := range []struct {
+		name string
+		cfg  capture.AFPacketConfig
+	}{
+		{"block not page multiple", capture.AFPacketConfig{BlockSize: page + 1}},
+		{"block too big", capture.AFPacketConfig{BlockSize: capture.MaxAFPacketBlockSize * 2}},
+		{"ring too big", capture.AFPacketConfig{BlockSize: capture.MaxAFPacketBlockSize, NumBlocks: 64}},
+		{"timeout too short", capture.AFPacketConfig{BlockTimeout: time.Microsecond}},
+		{"snaplen too small", capture.AFPacketConfig{Snaplen: 10}},
+		{"snaplen over block", capture.AFPacketConfig{BlockSize: page, Snaplen: page}},
+		{"unknown fanout", capture.AFPacketConfig{Fanout: 9}},
+		{"filter and bpf", capture.AFPacketConfig{Filter: "tcp", BPF: []bpf.RawInstruction{{Op: 6}}}},
+		{"filter without compiler", capture.AFPacketConfig{Filter: "tcp"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := capture.OpenAFPacket(tc.cfg)
+			if err == nil {
+				src.Close()
+				t.Fatal("OpenAFPacket succeeded")
+			}
+			if !strings.Contains(err.Error(), "invalid AF_PACKET config") {
+				t.Errorf("error %q does not name the config", err)
+			}
+		})
+	}
+}
+
+// TestOpenAFPacket_Permission opens a socket in a child process without
+// privileges (and with CAP_NET_RAW alone) and checks the error names the
+// missing capability.
+func TestOpenAFPacket_Permission(t *testing.T) {
+	if mode := os.Getenv("MF_AFPACKET_CHILD"); mode != "" {
+		src, err := capture.OpenAFPacket(capture.AFPacketConfig{Interface: "lo", NumBlocks: 1})
+		switch mode {
+		case "none":
+			if !errors.Is(err, capture.ErrPermission) || !strings.Contains(err.Error(), "CAP_NET_RAW") {
+				t.Fatalf("without privilege: err = %v, want ErrPermission naming CAP_NET_RAW", err)
+			}
+			t.Logf("error text: %v", err)
+		case "netraw":
+			if err != nil {
+				t.Fatalf("with CAP_NET_RAW: %v", err)
+			}
+			src.Close()
+		}
+		return
+	}
+	if os.Geteuid() != 0 {
+		_, err := capture.OpenAFPacket(capture.AFPacketConfig{Interface: "lo", NumBlocks: 1})
+		if !errors.Is(err, capture.ErrPermission) || !strings.Contains(err.Error(), "CAP_NET_RAW") {
+			t.Fatalf("err = %v, want ErrPermission naming CAP_NET_RAW", err)
+		}
+		return
+	}
+	// As root, run this test's binary again as nobody.
+	dir, err := os.MkdirTemp("", "mf-h2-perm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "capture.test")
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mode string
+		caps []uintptr
+	}{{"none", nil}, {"netraw", []uintptr{13 /* CAP_NET_RAW */}}} {
+		t.Run(tc.mode, func(t *testing.T) {
+			cmd := exec.Command(bin, "-test.run=^TestOpenAFPacket_Permission$", "-test.v")
+			cmd.Env = append(os.Environ(), "MF_AFPACKET_CHILD="+tc.mode)
+			cmd.SysProcAttr = &syscall.SysProcAttr{
+				Credential:  &syscall.Credential{Uid: 65534, Gid: 65534},
+				AmbientCaps: tc.caps,
+			}
+			out, err := cmd.CombinedOutput()
+			t.Logf("child output:\n%s", out)
+			if err != nil {
+				t.Fatalf("child failed: %v", err)
+			}
+		})
+	}
+}
+
+// TestAFPacketSource_Veth captures a real TCP exchange across a veth pair
+// and checks every packet against tcpdump's capture of the same interface.
+func TestAFPacketSource_Veth(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireCommand(t, "tcpdump", "ip")
+	pair := netns.NewPairT(t, nsPrefix, 21)
+	for _, tc := range []struct {
+		name string
+		cfg  capture.AFPacketConfig
+	}{
+		{"defaults", capture.AFPacketConfig{Interface: pair.IfA}},
+		{"small blocks", capture.AFPacketConfig{Interface: pair.IfA, BlockSize: 1 << 17, NumBlocks: 64, BlockTimeout: 5 * time.Millisecond, Promiscuous: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := openIn(t, pair.A, tc.cfg)
+			if src.LinkType() != capture.LinkEthernet {
+				t.Errorf("LinkType = %v, want ETHERNET", src.LinkType())
+			}
+			col := collect(src)
+			td := startTcpdump(t, pair.A, pair.IfA)
+			tcpEcho(t, pair.A, pair.B, netip.AddrPortFrom(pair.AddrB, 31021), 4, 50, 3000)
+			settle(tc.cfg)
+			want, link, drops := td.stop(t)
+			got := col.stop(t)
+			if link != capture.LinkEthernet || drops != 0 {
+				t.Fatalf("tcpdump: link %v, %d drops", link, drops)
+			}
+			if len(want) < 4*50*2 {
+				t.Fatalf("tcpdump saw only %d packets", len(want))
+			}
+			compareRecs(t, "veth", got, want)
+			st := src.Stats()
+			if st.Packets != uint64(len(got)) || st.Dropped != 0 {
+				t.Errorf("Stats = %+v, want Packets %d and no drops", st, len(got))
+			}
+		})
+	}
+}
+
+// TestAFPacketSource_Any captures on all interfaces of a namespace (cooked
+// headers) and compares with tcpdump -i any writing LINUX_SLL.
+func TestAFPacketSource_Any(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireCommand(t, "tcpdump", "ip")
+	pair := netns.NewPairT(t, nsPrefix, 22)
+	cfg := capture.AFPacketConfig{Interface: "any"}
+	src := openIn(t, pair.A, cfg)
+	if src.LinkType() != capture.LinkLinuxSLL {
+		t.Errorf("LinkType = %v, want LINUX_SLL", src.LinkType())
+	}
+	col := collect(src)
+	td := startTcpdump(t, pair.A, "any", "-y", "LINUX_SLL")
+	tcpEcho(t, pair.A, pair.B, netip.AddrPortFrom(pair.AddrB, 31022), 2, 30, 2000)
+	// Loopback traffic inside A too: each packet once, not twice.
+	tcpEcho(t, pair.A, pair.A, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 31122), 1, 20, 500)
+	settle(cfg)
+	want, link, drops := td.stop(t)
+	got := col.stop(t)
+	if link != capture.LinkLinuxSLL || drops != 0 {
+		t.Fatalf("tcpdump: link %v, %d drops", link, drops)
+	}
+	compareRecs(t, "any", got, want)
+}
+
+// TestAFPacketSource_Loopback checks that a namespace's own loopback is
+// captured once per packet (not once leaving and once arriving), as
+// tcpdump -i lo does.
+func TestAFPacketSource_Loopback(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireCommand(t, "tcpdump", "ip")
+	ns := netns.NewT(t, nsPrefix+"lo-")
+	cfg := capture.AFPacketConfig{Interface: "lo"}
+	src := openIn(t, ns, cfg)
+	col := collect(src)
+	td := startTcpdump(t, ns, "lo")
+	tcpEcho(t, ns, ns, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 31023), 2, 20, 1000)
+	settle(cfg)
+	want, _, _ := td.stop(t)
+	got := col.stop(t)
+	compareRecs(t, "lo", got, want)
+}
+
+// TestAFPacketSource_Fanout runs two sources in one fan-out group and
+// checks that together they saw every packet tcpdump saw, each exactly once.
+func TestAFPacketSource_Fanout(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireCommand(t, "tcpdump", "ip")
+	pair := netns.NewPairT(t, nsPrefix, 23)
+	for i, mode := range []capture.FanoutMode{capture.FanoutHash, capture.FanoutLB, capture.FanoutCPU} {
+		t.Run(mode.String(), func(t *testing.T) {
+			cfg := capture.AFPacketConfig{Interface: pair.IfA, Fanout: mode, FanoutGroup: uint16(4200 + i)}
+			c1, c2 := collect(openIn(t, pair.A, cfg)), collect(openIn(t, pair.A, cfg))
+			td := startTcpdump(t, pair.A, pair.IfA)
+			tcpEcho(t, pair.A, pair.B, netip.AddrPortFrom(pair.AddrB, uint16(31030+i)), 8, 10, 1000)
+			settle(cfg)
+			want, _, drops := td.stop(t)
+			got1, got2 := c1.stop(t), c2.stop(t)
+			t.Logf("%v: reader 1 %d, reader 2 %d, tcpdump %d (%d drops)", mode, len(got1), len(got2), len(want), drops)
+			seen := map[string]int{}
+			for _, r := range want {
+				seen[string(r.data)]++
+			}
+			for _, r := range append(got1, got2...) {
+				seen[string(r.data)]--
+			}
+			for k, n := range seen {
+				if n != 0 {
+					t.Fatalf("packet % x: tcpdump count minus fan-out count = %d", head([]byte(k)), n)
+				}
+			}
+			if len(got1)+len(got2) != len(want) {
+				t.Fatalf("readers saw %d+%d, tcpdump %d", len(got1), len(got2), len(want))
+			}
+			if mode == capture.FanoutLB && (len(got1) == 0 || len(got2) == 0) {
+				t.Errorf("load balancing left a reader idle: %d and %d", len(got1), len(got2))
+			}
+		})
+	}
+}
+
+// TestAFPacketSource_CloseUnblocks checks that Close wakes a reader blocked
+// in poll on an idle interface within 200 ms.
+func TestAFPacketSource_CloseUnblocks(t *testing.T) {
+	testutil.RequireRoot(t)
+	pair := netns.NewPairT(t, nsPrefix, 24)
+	src := openIn(t, pair.A, capture.AFPacketConfig{Interface: pair.IfA, BlockTimeout: time.Minute})
+	done := make(chan error, 1)
+	go func() {
+		var p capture.Packet
+		done <- src.ReadPacket(&p)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("ReadPacket returned early on an idle link: %v", err)
+	default:
+	}
+	start := time.Now()
+	if err := src.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	select {
+	case err := <-done:
+		if el := time.Since(start); el > 200*time.Millisecond {
+			t.Errorf("reader returned %v after Close", el)
+		} else {
+			t.Logf("reader returned %v after Close", el)
+		}
+		if !errors.Is(err, capture.ErrClosed) {
+			t.Errorf("ReadPacket = %v, want ErrClosed", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("reader still blocked 1 s after Close")
+	}
+	var p capture.Packet
+	if err := src.ReadPacket(&p); !errors.Is(err, capture.ErrClosed) {
+		t.Errorf("ReadPacket after Close = %v, want ErrClosed", err)
+	}
+	if err := src.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestAFPacketSource_Drops stalls the reader on a tiny ring and checks that
+// every packet sent is either read or counted as dropped by the kernel.
+func TestAFPacketSource_Drops(t *testing.T) {
+	testutil.RequireRoot(t)
+	pair := netns.NewPairT(t, nsPrefix, 25)
+	page := os.Getpagesize()
+	cfg := capture.AFPacketConfig{Interface: pair.IfA, BlockSize: page, NumBlocks: 2, Snaplen: 128, BlockTimeout: time.Millisecond}
+	src := openIn(t, pair.A, cfg)
+	dst := netip.AddrPortFrom(pair.AddrA, 31025)
+	udpSink(t, pair.A, dst)
+	const sent = 2000
+	udpBlast(t, pair.B, dst, sent, 200, 100, time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	// Now drain what the ring kept.
+	col := collect(src)
+	deadline := time.Now().Add(3 * time.Second)
+	for last := -1; time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		if n := col.count(); n == last {
+			break
+		} else {
+			last = n
+		}
+	}
+	st := src.Stats()
+	got := col.stop(t)
+	t.Logf("sent %d, read %d, stats %+v", sent, len(got), st)
+	if st.Dropped == 0 || st.Freezes == 0 {
+		t.Errorf("Stats = %+v, want drops and freezes", st)
+	}
+	if uint64(len(got))+st.Dropped != sent {
+		t.Errorf("read %d + dropped %d != sent %d", len(got), st.Dropped, sent)
+	}
+	for _, r := range got {
+		if len(r.data) != 128 || r.length != 14+20+8+200 {
+			t.Fatalf("packet caplen %d len %d, want 128 of %d", len(r.data), r.length, 14+20+8+200)
+		}
+	}
+	if st.Truncated != uint64(len(got)) {
+		t.Errorf("Truncated = %d, want %d", st.Truncated, len(got))
+	}
+}
+
+// TestAFPacketSource_BPF attaches tcpdump's own compiled program for a
+// filter and checks the source selects exactly what tcpdump selects.
+func TestAFPacketSource_BPF(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireCommand(t, "tcpdump", "ip")
+	pair := netns.NewPairT(t, nsPrefix, 26)
+	const expr = "tcp port 31026 and tcp[tcpflags] & tcp-push != 0"
+	out, err := pair.A.Command(t.Context(), "tcpdump", "-i", pair.IfA, "-ddd", expr).Output()
+	if err != nil {
+		t.Fatalf("tcpdump -ddd: %v", err)
+	}
+	prog := parseDDD(t, string(out))
+	cfg := capture.AFPacketConfig{Interface: pair.IfA, BPF: prog}
+	src := openIn(t, pair.A, cfg)
+	col := collect(src)
+	td := startTcpdump(t, pair.A, pair.IfA, expr)
+	// Traffic the filter rejects (other port, UDP) mixed with traffic it keeps.
+	tcpEcho(t, pair.A, pair.B, netip.AddrPortFrom(pair.AddrB, 31126), 1, 20, 500)
+	udpSink(t, pair.A, netip.AddrPortFrom(pair.AddrA, 31226))
+	udpBlast(t, pair.B, netip.AddrPortFrom(pair.AddrA, 31226), 50, 100, 0, 0)
+	tcpEcho(t, pair.A, pair.B, netip.AddrPortFrom(pair.AddrB, 31026), 2, 20, 500)
+	settle(cfg)
+	want, _, _ := td.stop(t)
+	got := col.stop(t)
+	if len(want) == 0 {
+		t.Fatal("tcpdump selected nothing")
+	}
+	compareRecs(t, "bpf", got, want)
+}
+
+// parseDDD reads tcpdump -ddd output: a count line, then "op jt jf k" lines.
+func parseDDD(t *testing.T, s string) []bpf.RawInstruction {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	var prog []bpf.RawInstruction
+	for _, l := range lines[1:] {
+		var op uint16
+		var jt, jf uint8
+		var k uint32
+		if _, err := fmt.Sscan(l, &op, &jt, &jf, &k); err != nil {
+			t.Fatalf("parse %q: %v", l, err)
+		}
+		prog = append(prog, bpf.RawInstruction{Op: op, Jt: jt, Jf: jf, K: k})
+	}
+	return prog
+}
+
+// TestAFPacketSource_ReadPacketAllocs checks that reading packets from the
+// ring allocates nothing.
+func TestAFPacketSource_ReadPacketAllocs(t *testing.T) {
+	testutil.RequireRoot(t)
+	pair := netns.NewPairT(t, nsPrefix, 27)
+	cfg := capture.AFPacketConfig{Interface: pair.IfA, BlockSize: 1 << 16, NumBlocks: 64}
+	src := openIn(t, pair.A, cfg)
+	dst := netip.AddrPortFrom(pair.AddrA, 31027)
+	udpSink(t, pair.A, dst)
+	// Enough packets for the run, all in the ring before it starts (the ring
+	// holds about 20000 of them).
+	const sent = 1500
+	udpBlast(t, pair.B, dst, sent, 64, 250, time.Millisecond)
+	settle(cfg)
+	if st := src.Stats(); st.Dropped != 0 {
+		t.Fatalf("kernel dropped %d packets before the run", st.Dropped)
+	}
+	var p capture.Packet
+	if err := src.ReadPacket(&p); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		if err := src.ReadPacket(&p); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("ReadPacket allocates %v times per packet", allocs)
+	}
+}
