@@ -46,7 +46,7 @@ l7_counts() {
 			$5 != "" { n = split($5, c, " "); mysqlcmd += n }
 			$6 != "" { n = split($6, c, " "); mysqlresp += n }
 			$10 ~ /:resp/ { resp++ }
-			$9 != "" { n = split($9, c, " "); resperr += n }
+			$9 != "" { resperr++ }
 			$11 != "" { icmp[$11]++; nicmp++ }
 			$12 != "" { icmp6[$12]++; nicmp6++ }
 			END {
@@ -58,7 +58,7 @@ l7_counts() {
 				}
 				if (dnsq + dnsr) printf "dns: %d queries, %d responses\n", dnsq, dnsr
 				if (mysqlcmd + mysqlresp) printf "mysql: %d commands, %d OK/ERR/EOF responses\n", mysqlcmd, mysqlresp
-				if (resp) printf "resp: %d frames dissected as RESP, %d error replies\n", resp, resperr
+				if (resp) printf "resp: %d frames dissected as RESP, %d with error replies\n", resp, resperr
 				if (nicmp) { printf "icmp types:"; for (k in icmp) printf " %s=%d", k, icmp[k]; print "" }
 				if (nicmp6) { printf "icmpv6 types:"; for (k in icmp6) printf " %s=%d", k, icmp6[k]; print "" }
 			}'
