@@ -43,7 +43,7 @@ def tshark(path):
     for f in FIELDS:
         cmd += ["-e", f]
     out = subprocess.run(cmd, check=True, capture_output=True).stdout
-    return out.decode("utf-8", "backslashreplace").splitlines()
+    return [l for l in out.decode("utf-8", "backslashreplace").split("\n") if l]
 
 
 def ep(ip, port):
