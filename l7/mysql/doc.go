@@ -1,0 +1,44 @@
+// Package mysql decodes the MySQL and MariaDB client/server protocol for
+// the l7 engine: the handshake (server greeting, login request,
+// authentication result including auth switch and caching_sha2_password
+// fast and full authentication), the commands and their responses.
+//
+// Records (RECORDS.md): request_type is the command name ("COM_QUERY",
+// "COM_STMT_EXECUTE", ...); request_domain the current database (from the
+// login request, COM_INIT_DB or a "USE db" query once the server accepted
+// it); request_resource the SQL text of COM_QUERY and COM_STMT_PREPARE
+// (after any query attributes), the SQL of the prepared statement for
+// COM_STMT_EXECUTE when the parser saw it prepared, the database of
+// COM_INIT_DB, the table of COM_FIELD_LIST and the user of COM_CHANGE_USER;
+// request_id the statement id (from the request of COM_STMT_EXECUTE,
+// COM_STMT_CLOSE, COM_STMT_RESET, COM_STMT_FETCH and
+// COM_STMT_SEND_LONG_DATA, from the response of COM_STMT_PREPARE); version
+// the server version of the greeting. COM_QUIT, COM_STMT_CLOSE and
+// COM_STMT_SEND_LONG_DATA get no response (Message.NoResponse).
+//
+// Responses: OK and EOF are Ok with response_result "affected_rows=N"; a
+// result set is Ok with "rows=N" (rows of every result set of a multi-result
+// response), counted as the rows go by without buffering them; ERR is
+// ServerError with response_code the error code and response_exception the
+// message. An authentication that fails (ERR after the login request, or an
+// ERR instead of the greeting) is emitted as a lone response; the login
+// itself is not a request.
+//
+// Framing: packets are parsed with a bounded prefix (at most 8 KiB of a
+// packet is looked at); the rest of a long packet, and the continuation
+// packets of a 16 MiB-1 packet, are skipped as they arrive. Zero-length
+// packets and any sequence ids are accepted without panicking.
+//
+// The parser stops the flow with l7.ErrStop on a TLS upgrade (SSL request
+// from the client) and on the compressed protocol (CLIENT_COMPRESS in both
+// the greeting and the login request, or compressed framing recognised
+// mid-stream); (*Parser).Stopped tells which.
+//
+// Errors: Parse returns *l7.ParseError with Protocol "MySQL", the stream
+// offset and an Err matching l7.ErrMalformed for a command packet it cannot
+// read (empty, unknown command byte).
+//
+// A Decoder is stateless and safe for concurrent use; a Parser belongs to
+// one flow and one goroutine. Parse does not allocate in steady state:
+// message fields alias the input or fixed buffers in the Parser.
+package mysql

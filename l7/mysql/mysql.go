@@ -1,0 +1,346 @@
+package mysql
+
+import (
+	"github.com/metaflow-go/metaflow/l7"
+)
+
+// Name is the l7_protocol value of MySQL records.
+const Name = "MySQL"
+
+// Errors in the Err of a *l7.ParseError. Each matches l7.ErrMalformed.
+var (
+	// ErrEmptyCommand: a command packet without a command byte.
+	ErrEmptyCommand error = malformed("mysql: empty command packet")
+	// ErrUnknownCommand: a command byte no server knows.
+	ErrUnknownCommand error = malformed("mysql: unknown command")
+)
+
+type malformed string
+
+func (e malformed) Error() string        { return string(e) }
+func (e malformed) Is(target error) bool { return target == l7.ErrMalformed }
+
+// Command bytes.
+const (
+	ComSleep            = 0x00
+	ComQuit             = 0x01
+	ComInitDB           = 0x02
+	ComQuery            = 0x03
+	ComFieldList        = 0x04
+	ComCreateDB         = 0x05
+	ComDropDB           = 0x06
+	ComRefresh          = 0x07
+	ComShutdown         = 0x08
+	ComStatistics       = 0x09
+	ComProcessInfo      = 0x0a
+	ComConnect          = 0x0b
+	ComProcessKill      = 0x0c
+	ComDebug            = 0x0d
+	ComPing             = 0x0e
+	ComTime             = 0x0f
+	ComDelayedInsert    = 0x10
+	ComChangeUser       = 0x11
+	ComBinlogDump       = 0x12
+	ComTableDump        = 0x13
+	ComConnectOut       = 0x14
+	ComRegisterSlave    = 0x15
+	ComStmtPrepare      = 0x16
+	ComStmtExecute      = 0x17
+	ComStmtSendLongData = 0x18
+	ComStmtClose        = 0x19
+	ComStmtReset        = 0x1a
+	ComSetOption        = 0x1b
+	ComStmtFetch        = 0x1c
+	ComDaemon           = 0x1d
+	ComBinlogDumpGTID   = 0x1e
+	ComResetConnection  = 0x1f
+)
+
+var commandNames = [...]string{
+	"COM_SLEEP", "COM_QUIT", "COM_INIT_DB", "COM_QUERY", "COM_FIELD_LIST",
+	"COM_CREATE_DB", "COM_DROP_DB", "COM_REFRESH", "COM_SHUTDOWN",
+	"COM_STATISTICS", "COM_PROCESS_INFO", "COM_CONNECT", "COM_PROCESS_KILL",
+	"COM_DEBUG", "COM_PING", "COM_TIME", "COM_DELAYED_INSERT",
+	"COM_CHANGE_USER", "COM_BINLOG_DUMP", "COM_TABLE_DUMP",
+	"COM_CONNECT_OUT", "COM_REGISTER_SLAVE", "COM_STMT_PREPARE",
+	"COM_STMT_EXECUTE", "COM_STMT_SEND_LONG_DATA", "COM_STMT_CLOSE",
+	"COM_STMT_RESET", "COM_SET_OPTION", "COM_STMT_FETCH", "COM_DAEMON",
+	"COM_BINLOG_DUMP_GTID", "COM_RESET_CONNECTION",
+}
+
+// CommandName returns the name of a command byte ("COM_QUERY"), or "" for
+// a byte that is no command.
+func CommandName(c byte) string {
+	if int(c) < len(commandNames) {
+		return commandNames[c]
+	}
+	return ""
+}
+
+// Capability flags.
+const (
+	ClientConnectWithDB         = 1 << 3
+	ClientCompress              = 1 << 5
+	ClientProtocol41            = 1 << 9
+	ClientSSL                   = 1 << 11
+	ClientSecureConnection      = 1 << 15
+	ClientPluginAuth            = 1 << 19
+	ClientPluginAuthLenencData  = 1 << 21
+	ClientDeprecateEOF          = 1 << 24
+	ClientZstdCompression       = 1 << 26
+	ClientQueryAttributes       = 1 << 27
+	serverMoreResultsExists     = 0x0008
+	maxPayload                  = 0xffffff
+	headerLen                   = 4
+	greetingProtocol            = 10
+	loginFillerStart, loginSize = 9, 32
+)
+
+// Decoder is the MySQL decoder. The zero value is ready; it is stateless
+// and safe for concurrent use.
+type Decoder struct{}
+
+// New returns the MySQL decoder.
+func New() l7.Decoder { return Decoder{} }
+
+// Name returns "MySQL".
+func (Decoder) Name() string { return Name }
+
+// NewParser returns per-flow state.
+func (Decoder) NewParser(t l7.Transport) l7.Parser { return NewParser() }
+
+// Check recognises the first bytes of a MySQL flow: a server greeting
+// (protocol 10 and a printable version) or a greeting replaced by ERR, a
+// login or SSL request, a command packet (sequence 0, a known command, a
+// length that fits what was captured and, for SQL, text), an OK, ERR or
+// result-set start (column count then a column definition) from the
+// server, or a compressed-protocol frame wrapping one of these. MySQL runs
+// over TCP only; dir is not used.
+func (Decoder) Check(p []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
+	if t != l7.TCP || len(p) < headerLen+1 {
+		return l7.No
+	}
+	if v := checkPlain(p); v != l7.No {
+		return v
+	}
+	if isCompressed(p) {
+		if p[3] == 0 {
+			return l7.Request
+		}
+		return l7.Response
+	}
+	return l7.No
+}
+
+func checkPlain(p []byte) l7.Verdict {
+	plen := le24(p)
+	seq := p[3]
+	body := p[headerLen:]
+	if plen == 0 {
+		return l7.No
+	}
+	if len(body) > plen {
+		body = body[:plen]
+	}
+	switch {
+	case seq == 0 && body[0] == greetingProtocol:
+		if isGreeting(body, plen) {
+			return l7.Response
+		}
+	case seq == 0 && body[0] == 0xff:
+		if isErr(body, plen) {
+			return l7.Response // greeting replaced by an error (host blocked, too many connections)
+		}
+	case seq == 0:
+		if plen > 1<<20 && plen != maxPayload {
+			return l7.No
+		}
+		if isCommand(body, plen) {
+			return l7.Request
+		}
+	case seq == 1 && plen >= loginSize && len(body) >= loginSize:
+		if isLogin(body) {
+			return l7.Request
+		}
+		fallthrough
+	default:
+		if seq < 1 || len(body) < 1 {
+			return l7.No
+		}
+		switch body[0] {
+		case 0x00:
+			if plen >= 7 && plen <= 64 && plen == len(body) && len(p) == headerLen+plen {
+				return l7.Response // OK alone in its segment
+			}
+		case 0xff:
+			if isErr(body, plen) {
+				return l7.Response
+			}
+		default:
+			// A result set: a column count alone in its packet, then a
+			// column definition starting with catalog "def".
+			if plen == 1 && body[0] < 0xfb && body[0] > 0 && len(p) >= 2*headerLen+5 {
+				col := p[headerLen+1:]
+				if int(col[3]) == int(seq)+1 && col[4] == 3 && string(col[5:8]) == "def" {
+					return l7.Response
+				}
+			}
+		}
+	}
+	return l7.No
+}
+
+// isGreeting: protocol 10, a version of printable bytes ending in NUL,
+// then at least the connection id, scramble and capability bytes.
+func isGreeting(body []byte, plen int) bool {
+	if plen < 1+2+4+8+1+2 || plen > 1024 {
+		return false
+	}
+	for i := 1; i < len(body) && i < 64; i++ {
+		c := body[i]
+		if c == 0 {
+			return i > 1 && len(body) >= i+1+4+8+1+2
+		}
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return false
+}
+
+// isErr: 0xff, a plausible error code (1000-9999 server, 2000-2999
+// client), and either "#" and a 5-character SQLSTATE or printable text.
+func isErr(body []byte, plen int) bool {
+	if plen < 4 || plen > 1024 || len(body) < 4 {
+		return false
+	}
+	code := int(body[1]) | int(body[2])<<8
+	if code < 1000 || code > 9999 {
+		return false
+	}
+	if body[3] == '#' {
+		return len(body) >= 9
+	}
+	return printable(body[3:])
+}
+
+// isCommand judges a command packet's body.
+func isCommand(body []byte, plen int) bool {
+	switch body[0] {
+	case ComQuit, ComPing, ComStatistics, ComResetConnection, ComDebug, ComProcessInfo, ComTime:
+		return plen == 1
+	case ComQuery:
+		if plen < 2 {
+			return false
+		}
+		sql := body[1:]
+		if len(sql) >= 2 && sql[0] == 0 && sql[1] == 1 {
+			sql = sql[2:] // query attributes: none, one set
+		}
+		return looksSQL(sql)
+	case ComStmtPrepare, ComInitDB, ComCreateDB, ComDropDB:
+		return plen >= 2 && looksSQL(body[1:])
+	case ComFieldList:
+		return plen >= 2 && printable(body[1:min(len(body), 16)])
+	case ComStmtExecute:
+		// statement id, flags, iteration count 1.
+		return plen >= 10 && len(body) >= 10 && body[4] < 0x20 && body[6] == 1 && body[7] == 0 && body[8] == 0 && body[9] == 0
+	case ComStmtClose, ComStmtReset:
+		return plen == 5
+	case ComStmtFetch:
+		return plen == 9
+	case ComSetOption:
+		return plen == 3 && body[2] == 0 && body[1] <= 1
+	case ComProcessKill, ComRefresh:
+		return plen == 5 || plen == 2
+	case ComChangeUser:
+		return plen >= 3 && printable(body[1:2])
+	}
+	return false
+}
+
+// isLogin judges a HandshakeResponse41 or SSL request: capabilities with
+// PROTOCOL_41, then 23 zero filler bytes after max packet and charset.
+func isLogin(body []byte) bool {
+	caps := le32(body)
+	if caps&ClientProtocol41 == 0 {
+		return false
+	}
+	for _, c := range body[loginFillerStart:loginSize] {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// isCompressed recognises a compressed-protocol frame: a 7-byte header
+// (compressed length, sequence, uncompressed length) whose payload is a
+// zlib stream or, uncompressed, one whole MySQL packet.
+func isCompressed(p []byte) bool {
+	if len(p) < 7+headerLen+1 {
+		return false
+	}
+	clen, ulen := le24(p), le24(p[4:])
+	if clen < headerLen+1 {
+		return false
+	}
+	inner := p[7:]
+	if ulen == 0 {
+		return clen <= len(inner) && le24(inner)+headerLen == clen && checkPlain(inner[:clen]) != l7.No
+	}
+	// zlib: CMF 0x78 (deflate, 32 KiB window) and a valid FCHECK.
+	return ulen >= clen-11 && inner[0] == 0x78 && (uint16(inner[0])<<8|uint16(inner[1]))%31 == 0
+}
+
+// looksSQL: the first bytes are text a statement starts with.
+func looksSQL(b []byte) bool {
+	n := 0
+	for _, c := range b {
+		if n == 8 {
+			break
+		}
+		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+			continue
+		}
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '(' || c == '/' || c == '-' || c == '#' || c == '`' || c == '_' || c == '@' || c == '*') {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+func le16(b []byte) int { return int(b[0]) | int(b[1])<<8 }
+func le24(b []byte) int { return int(b[0]) | int(b[1])<<8 | int(b[2])<<16 }
+func le32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+
+// lenenc reads a length-encoded integer; ok is false when b is too short
+// or holds the NULL (0xfb) or ERR (0xff) marker.
+func lenenc(b []byte) (v uint64, n int, ok bool) {
+	if len(b) == 0 {
+		return 0, 0, false
+	}
+	switch c := b[0]; {
+	case c < 0xfb:
+		return uint64(c), 1, true
+	case c == 0xfc && len(b) >= 3:
+		return uint64(le16(b[1:])), 3, true
+	case c == 0xfd && len(b) >= 4:
+		return uint64(le24(b[1:])), 4, true
+	case c == 0xfe && len(b) >= 9:
+		return uint64(le32(b[1:])) | uint64(le32(b[5:]))<<32, 9, true
+	}
+	return 0, 0, false
+}

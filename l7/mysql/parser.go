@@ -1,0 +1,742 @@
+package mysql
+
+import (
+	"strconv"
+
+	"github.com/metaflow-go/metaflow/l7"
+)
+
+// StopReason says why a Parser stopped decoding its flow.
+type StopReason uint8
+
+// Stop reasons.
+const (
+	NotStopped     StopReason = iota
+	StopTLS                   // the client sent an SSL request
+	StopCompressed            // the compressed protocol was negotiated or seen
+)
+
+type phase uint8
+
+const (
+	phaseUnknown phase = iota // nothing seen yet: the capture may start mid-connection
+	phaseGreeted              // server greeting seen: the login request comes next
+	phaseAuth                 // login or COM_CHANGE_USER sent: authentication under way
+	phaseCommand              // commands and their responses
+)
+
+// respState tracks the server's response to the last command.
+type respState uint8
+
+const (
+	rsNone       respState = iota // no command seen: judge a response by its first packet
+	rsFirst                       // the response's first packet is next
+	rsColumns                     // column definitions
+	rsColumnsEnd                  // the EOF after the definitions (absent with CLIENT_DEPRECATE_EOF)
+	rsRows                        // rows until EOF, OK or ERR
+	rsFieldList                   // COM_FIELD_LIST: definitions until EOF
+	rsInfile                      // LOCAL INFILE: the final OK or ERR
+	rsDone                        // complete: ignore server packets until the next command
+)
+
+const (
+	client, server = 0, 1
+
+	// bodyCap is the most of one packet the parser looks at; the rest is
+	// skipped as it arrives.
+	bodyCap = 8 << 10
+	// stmtCache statements remember their SQL (stmtSQLCap bytes of it)
+	// for COM_STMT_EXECUTE's request_resource.
+	stmtCache  = 8
+	stmtSQLCap = 256
+	nameCap    = 64
+)
+
+type stmt struct {
+	id   uint32
+	used bool
+	n    int
+	sql  [stmtSQLCap]byte
+}
+
+// Parser holds one MySQL connection's state. It is not safe for concurrent
+// use.
+type Parser struct {
+	skip   [2]int   // bytes of the current packet still to skip
+	cont   [2]bool  // the current packet is 16 MiB-1 long: a continuation follows
+	resync [2]bool  // after a gap: drop bytes until a boundary is known
+	seen   [2]bool  // a packet was seen in this direction
+	base   [2]int64 // bytes consumed per direction (error offsets)
+
+	phase      phase
+	serverCaps uint32
+	clientCaps uint32
+	capsKnown  bool // both greeting and login were seen
+	stopped    StopReason
+	changeUser bool // the authentication under way is a COM_CHANGE_USER's
+
+	cmd       byte
+	rs        respState
+	cols      uint64
+	rows      uint64
+	affected  uint64
+	resultSet bool
+	respLen   int
+
+	version    [nameCap]byte
+	versionLen int
+	db         [nameCap]byte
+	dbLen      int
+	pendingDB  [nameCap]byte
+	pendingLen int // -1: no database change pending
+	prepSQL    [stmtSQLCap]byte
+	prepLen    int
+	stmts      [stmtCache]stmt
+	stmtNext   int
+
+	typ    [32]byte
+	result [40]byte
+}
+
+// NewParser returns a Parser for one connection.
+func NewParser() *Parser { return &Parser{pendingLen: -1} }
+
+// Stopped tells whether and why the parser stopped decoding its flow.
+func (p *Parser) Stopped() StopReason { return p.stopped }
+
+// Database returns the current database.
+func (p *Parser) Database() []byte { return p.db[:p.dbLen] }
+
+// ServerVersion returns the version of the server greeting, if seen.
+func (p *Parser) ServerVersion() []byte { return p.version[:p.versionLen] }
+
+// Gap drops the partial packet of direction dir. The client side
+// resynchronises on the next segment that starts with a command packet;
+// the server side drops bytes until the client sends its next command.
+func (p *Parser) Gap(dir l7.Direction, n int) {
+	d := int(dir & 1)
+	p.skip[d], p.cont[d], p.resync[d] = 0, false, true
+	if n > 0 {
+		p.base[d] += int64(n)
+	}
+	if d == client {
+		p.rs = rsNone
+	}
+}
+
+// Parse consumes whole packets (or a bounded prefix of a long one) from data
+// until one completes a message.
+func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool, error) {
+	d := int(dir & 1)
+	if p.stopped != NotStopped {
+		return 0, false, l7.ErrStop
+	}
+	if p.resync[d] {
+		if d == server || !startsCommand(data) {
+			p.base[d] += int64(len(data))
+			return len(data), false, nil
+		}
+		p.resync[d] = false
+	}
+	consumed := 0
+	for {
+		rest := data[consumed:]
+		if p.skip[d] > 0 {
+			if len(rest) == 0 {
+				break
+			}
+			k := min(p.skip[d], len(rest))
+			p.skip[d] -= k
+			consumed += k
+			continue
+		}
+		if len(rest) < headerLen {
+			break
+		}
+		plen, seq := le24(rest), rest[3]
+		if d == server {
+			p.respLen += headerLen + plen
+		}
+		if p.cont[d] {
+			// A continuation of a 16 MiB-1 packet: nothing to look at.
+			p.cont[d] = plen == maxPayload
+			p.skip[d] = plen
+			consumed += headerLen
+			continue
+		}
+		avail := len(rest) - headerLen
+		if avail < min(plen, bodyCap) {
+			if d == server {
+				p.respLen -= headerLen + plen // counted again when it is whole
+			}
+			break
+		}
+		if !p.seen[d] {
+			p.seen[d] = true
+			if p.phase == phaseUnknown && checkPlain(rest) == l7.No && isCompressed(rest) {
+				p.stopped = StopCompressed
+				p.base[d] += int64(consumed)
+				return consumed, false, l7.ErrStop
+			}
+		}
+		body := rest[headerLen : headerLen+min(plen, avail)]
+		p.skip[d] = plen - len(body)
+		p.cont[d] = plen == maxPayload
+		start := consumed
+		consumed += headerLen + len(body)
+		var ok bool
+		var err error
+		if d == client {
+			ok, err = p.client(body, plen, seq, m)
+		} else {
+			ok, err = p.server(body, plen, seq, m)
+		}
+		if err != nil {
+			p.base[d] += int64(consumed)
+			if err == l7.ErrStop {
+				return consumed, false, err
+			}
+			return consumed, false, &l7.ParseError{Protocol: Name, Offset: p.base[d] - int64(consumed-start), Err: err}
+		}
+		if ok {
+			p.base[d] += int64(consumed)
+			return consumed, true, nil
+		}
+	}
+	p.base[d] += int64(consumed)
+	if consumed == 0 {
+		return 0, false, l7.ErrNeedMore
+	}
+	return consumed, false, nil
+}
+
+// startsCommand: data starts with a command packet (after a gap).
+func startsCommand(data []byte) bool {
+	if len(data) < headerLen+1 || data[3] != 0 {
+		return false
+	}
+	body := data[headerLen:]
+	plen := le24(data)
+	if len(body) > plen {
+		body = body[:plen]
+	}
+	return plen > 0 && isCommand(body, plen)
+}
+
+func (p *Parser) client(body []byte, plen int, seq byte, m *l7.Message) (bool, error) {
+	if seq == 0 {
+		return p.command(body, plen, m)
+	}
+	if p.phase == phaseGreeted || p.phase == phaseUnknown && len(body) >= loginSize && isLogin(body) {
+		return false, p.login(body)
+	}
+	return false, nil // authentication data, LOCAL INFILE contents
+}
+
+// login reads a HandshakeResponse (4.1 or 3.20) or an SSL request.
+func (p *Parser) login(body []byte) error {
+	if len(body) < 4 {
+		return nil
+	}
+	caps := uint32(le16(body))
+	if caps&ClientProtocol41 != 0 {
+		caps = le32(body)
+	}
+	p.clientCaps = caps
+	p.capsKnown = p.phase == phaseGreeted
+	if caps&ClientSSL != 0 && len(body) == loginSize {
+		p.stopped = StopTLS
+		return l7.ErrStop
+	}
+	p.phase, p.changeUser = phaseAuth, false
+	if caps&ClientProtocol41 == 0 || len(body) < loginSize {
+		return nil
+	}
+	_, rest := cstring(body[loginSize:])
+	switch {
+	case caps&ClientPluginAuthLenencData != 0:
+		v, n, ok := lenenc(rest)
+		if !ok || uint64(len(rest)-n) < v {
+			return nil
+		}
+		rest = rest[n+int(v):]
+	case caps&ClientSecureConnection != 0:
+		if len(rest) < 1 || len(rest) < 1+int(rest[0]) {
+			return nil
+		}
+		rest = rest[1+int(rest[0]):]
+	default:
+		_, rest = cstring(rest)
+	}
+	if caps&ClientConnectWithDB != 0 {
+		if db, _ := cstring(rest); len(db) > 0 {
+			p.dbLen = copy(p.db[:], db)
+		}
+	}
+	return nil
+}
+
+// command decodes a command packet into a request.
+func (p *Parser) command(body []byte, plen int, m *l7.Message) (bool, error) {
+	if len(body) == 0 {
+		p.rs = rsNone
+		return false, ErrEmptyCommand
+	}
+	cmd := body[0]
+	name := CommandName(cmd)
+	if name == "" || cmd == ComSleep {
+		p.rs = rsNone
+		return false, ErrUnknownCommand
+	}
+	p.resync[server] = false
+	if p.phase != phaseAuth || cmd != ComChangeUser {
+		p.phase = phaseCommand
+	}
+	p.cmd, p.rs = cmd, rsFirst
+	p.cols, p.rows, p.affected, p.resultSet, p.respLen = 0, 0, 0, false, 0
+	p.pendingLen = -1
+
+	m.Kind = l7.KindRequest
+	m.Length = headerLen + plen
+	m.RequestType = append(p.typ[:0], name...)
+	if p.versionLen > 0 {
+		m.Version = p.version[:p.versionLen]
+	}
+	if p.dbLen > 0 {
+		m.RequestDomain = p.db[:p.dbLen]
+	}
+	arg := body[1:]
+	switch cmd {
+	case ComQuery:
+		sql := p.queryText(arg)
+		m.RequestResource = sql
+		if db, ok := useDatabase(sql); ok {
+			p.pendingLen = copy(p.pendingDB[:], db)
+		}
+	case ComStmtPrepare:
+		m.RequestResource = arg
+		p.prepLen = copy(p.prepSQL[:], arg)
+	case ComInitDB:
+		m.RequestResource = arg
+		m.RequestDomain = arg
+		p.pendingLen = copy(p.pendingDB[:], arg)
+	case ComStmtExecute, ComStmtClose, ComStmtReset, ComStmtFetch, ComStmtSendLongData:
+		if len(arg) >= 4 {
+			id := le32(arg)
+			m.RequestID, m.HasRequestID = id, true
+			if s := p.stmt(id); s != nil {
+				m.RequestResource = s.sql[:s.n]
+				if cmd == ComStmtClose {
+					s.used = false
+				}
+			}
+		}
+	case ComFieldList:
+		m.RequestResource, _ = cstring(arg)
+	case ComChangeUser:
+		m.RequestResource, _ = cstring(arg)
+		p.phase, p.changeUser = phaseAuth, true
+	}
+	switch cmd {
+	case ComQuit, ComStmtClose, ComStmtSendLongData:
+		m.NoResponse = true
+		p.rs = rsDone
+	}
+	return true, nil
+}
+
+// queryText returns the SQL of a COM_QUERY after its query attributes
+// (CLIENT_QUERY_ATTRIBUTES), nil when they cannot be walked.
+func (p *Parser) queryText(b []byte) []byte {
+	if !p.capsKnown {
+		// Mid-connection, attributes are recognised only in their
+		// common empty form: 0 parameters, 1 parameter set.
+		if len(b) >= 2 && b[0] == 0 && b[1] == 1 && looksSQL(b[2:]) {
+			return b[2:]
+		}
+		return b
+	}
+	if p.clientCaps&p.serverCaps&ClientQueryAttributes == 0 {
+		return b
+	}
+	count, n, ok := lenenc(b)
+	if !ok {
+		return nil
+	}
+	b = b[n:]
+	if _, n, ok = lenenc(b); !ok {
+		return nil
+	}
+	b = b[n:]
+	if count == 0 {
+		return b
+	}
+	if count > uint64(len(b)) {
+		return nil
+	}
+	nb := int(count+7) / 8
+	if len(b) < nb+1 {
+		return nil
+	}
+	nulls, bind := b[:nb], b[nb]
+	b = b[nb+1:]
+	if bind != 1 {
+		return b
+	}
+	// Types and names, then the values of the non-NULL parameters.
+	types := b
+	for i := 0; i < int(count); i++ {
+		if len(b) < 2 {
+			return nil
+		}
+		v, n, ok := lenenc(b[2:])
+		if !ok || uint64(len(b)-2-n) < v {
+			return nil
+		}
+		b = b[2+n+int(v):]
+	}
+	for i := 0; i < int(count); i++ {
+		typ := types[0]
+		v, n, _ := lenenc(types[2:])
+		types = types[2+n+int(v):]
+		if nulls[i/8]&(1<<(i%8)) != 0 {
+			continue
+		}
+		size, ok := binarySize(typ, b)
+		if !ok || size > len(b) {
+			return nil
+		}
+		b = b[size:]
+	}
+	return b
+}
+
+// binarySize is the length of a binary-protocol value of type typ at b.
+func binarySize(typ byte, b []byte) (int, bool) {
+	switch typ {
+	case 6: // NULL
+		return 0, true
+	case 1: // TINY
+		return 1, true
+	case 2, 13: // SHORT, YEAR
+		return 2, true
+	case 3, 4, 9: // LONG, FLOAT, INT24
+		return 4, true
+	case 5, 8: // DOUBLE, LONGLONG
+		return 8, true
+	case 7, 10, 11, 12: // TIMESTAMP, DATE, TIME, DATETIME
+		if len(b) < 1 {
+			return 0, false
+		}
+		return 1 + int(b[0]), true
+	}
+	v, n, ok := lenenc(b)
+	if !ok || v > uint64(len(b)) {
+		return 0, false
+	}
+	return n + int(v), true
+}
+
+// useDatabase recognises "USE db" (any case, optional backquotes and
+// trailing semicolon) and returns db.
+func useDatabase(sql []byte) ([]byte, bool) {
+	i := 0
+	for i < len(sql) && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r') {
+		i++
+	}
+	if len(sql)-i < 5 || sql[i]|0x20 != 'u' || sql[i+1]|0x20 != 's' || sql[i+2]|0x20 != 'e' ||
+		(sql[i+3] != ' ' && sql[i+3] != '\t' && sql[i+3] != '`') {
+		return nil, false
+	}
+	db := sql[i+3:]
+	for len(db) > 0 && (db[0] == ' ' || db[0] == '\t') {
+		db = db[1:]
+	}
+	for len(db) > 0 && (db[len(db)-1] == ';' || db[len(db)-1] == ' ' || db[len(db)-1] == '\n' || db[len(db)-1] == '\r') {
+		db = db[:len(db)-1]
+	}
+	if len(db) >= 2 && db[0] == '`' && db[len(db)-1] == '`' {
+		db = db[1 : len(db)-1]
+	}
+	if len(db) == 0 || len(db) > nameCap {
+		return nil, false
+	}
+	return db, true
+}
+
+func (p *Parser) stmt(id uint32) *stmt {
+	for i := range p.stmts {
+		if s := &p.stmts[i]; s.used && s.id == id {
+			return s
+		}
+	}
+	return nil
+}
+
+func (p *Parser) server(body []byte, plen int, seq byte, m *l7.Message) (bool, error) {
+	if len(body) == 0 {
+		return false, nil // an empty packet ends a 16 MiB-1 sequence or is noise
+	}
+	switch p.phase {
+	case phaseUnknown:
+		if seq == 0 && body[0] == greetingProtocol && isGreeting(body, plen) {
+			p.greeting(body)
+			return false, nil
+		}
+	case phaseGreeted:
+		if body[0] != 0xff {
+			return false, nil
+		}
+	case phaseAuth:
+		switch body[0] {
+		case 0x00:
+			p.phase = phaseCommand
+			if p.capsKnown && p.serverCaps&p.clientCaps&ClientCompress != 0 {
+				p.stopped = StopCompressed
+				return false, l7.ErrStop
+			}
+			if p.changeUser {
+				p.changeUser = false
+				p.rs = rsDone
+				return p.ok(body, m), nil
+			}
+			p.rs = rsDone
+			return false, nil
+		case 0xff:
+			p.phase, p.changeUser, p.rs = phaseCommand, false, rsDone
+			return p.errPacket(body, m), nil
+		}
+		return false, nil // auth switch (0xfe), more data (0x01), public key
+	}
+	return p.response(body, plen, m), nil
+}
+
+// greeting reads the server version and capabilities.
+func (p *Parser) greeting(body []byte) {
+	v, rest := cstring(body[1:])
+	p.versionLen = copy(p.version[:], v)
+	if len(rest) >= 4+8+1+2 {
+		p.serverCaps = uint32(le16(rest[13:]))
+		if len(rest) >= 4+8+1+2+1+2+2 {
+			p.serverCaps |= uint32(le16(rest[18:])) << 16
+		}
+	}
+	p.phase = phaseGreeted
+}
+
+// response advances the response state machine by one server packet.
+func (p *Parser) response(body []byte, plen int, m *l7.Message) bool {
+	first := body[0]
+	switch p.rs {
+	case rsDone:
+		return false
+	case rsNone, rsFirst:
+		if first == 0xff {
+			return p.errPacket(body, m)
+		}
+		cmd := p.cmd
+		if p.rs == rsNone {
+			cmd = ComQuery // a response to a command not seen: judge it as a query's
+		}
+		switch cmd {
+		case ComStmtPrepare:
+			if first == 0x00 && len(body) >= 12 {
+				return p.prepared(body, m)
+			}
+		case ComFieldList:
+			p.rs = rsFieldList
+			return p.response(body, plen, m)
+		case ComStatistics:
+			p.rs = rsDone
+			p.fill(m, l7.StatusOk)
+			return true
+		case ComStmtFetch:
+			p.rs, p.resultSet = rsRows, true
+			return p.row(body, plen, m)
+		}
+		switch {
+		case first == 0x00:
+			return p.ok(body, m)
+		case first == 0xfe && plen < 9:
+			return p.ok(body, m) // EOF: COM_SET_OPTION, COM_DEBUG
+		case first == 0xfb:
+			p.rs = rsInfile
+			return false
+		}
+		n, _, ok := lenenc(body)
+		if !ok {
+			p.rs = rsDone
+			p.fill(m, l7.StatusUnknown)
+			return true
+		}
+		p.cols, p.resultSet = n, true
+		p.rs = rsColumns
+		if n == 0 {
+			p.rs = rsColumnsEnd
+		}
+	case rsColumns:
+		if first == 0xff {
+			return p.errPacket(body, m)
+		}
+		if p.cols--; p.cols == 0 {
+			p.rs = rsColumnsEnd
+		}
+	case rsColumnsEnd:
+		p.rs = rsRows
+		// An EOF (5 bytes; an OK with the 0xfe header is at least 7)
+		// separates definitions from rows unless CLIENT_DEPRECATE_EOF.
+		if first == 0xfe && plen <= 5 {
+			return false
+		}
+		return p.row(body, plen, m)
+	case rsRows:
+		return p.row(body, plen, m)
+	case rsFieldList:
+		switch {
+		case first == 0xff:
+			return p.errPacket(body, m)
+		case first == 0xfe && plen < 9:
+			p.rs = rsDone
+			p.fill(m, l7.StatusOk)
+			return true
+		}
+	case rsInfile:
+		switch first {
+		case 0xff:
+			return p.errPacket(body, m)
+		case 0x00:
+			return p.ok(body, m)
+		}
+	}
+	return false
+}
+
+// row counts a row or ends the result set: 0xfe in a packet shorter than
+// 16 MiB-1 is EOF or OK (a row starting with 0xfe is at least that long).
+func (p *Parser) row(body []byte, plen int, m *l7.Message) bool {
+	switch {
+	case body[0] == 0xff:
+		return p.errPacket(body, m)
+	case body[0] == 0xfe && plen < maxPayload:
+		var status int
+		if plen <= 5 {
+			if len(body) >= 5 {
+				status = le16(body[3:])
+			}
+		} else {
+			status = okStatus(body)
+		}
+		if status&serverMoreResultsExists != 0 {
+			p.rs = rsFirst
+			return false
+		}
+		p.rs = rsDone
+		p.fill(m, l7.StatusOk)
+		return true
+	}
+	p.rows++
+	return false
+}
+
+// okStatus returns the status flags of an OK packet.
+func okStatus(body []byte) int {
+	b := body[1:]
+	for range 2 { // affected rows, last insert id
+		_, n, ok := lenenc(b)
+		if !ok {
+			return 0
+		}
+		b = b[n:]
+	}
+	if len(b) < 2 {
+		return 0
+	}
+	return le16(b)
+}
+
+// ok handles an OK (or EOF) packet ending a response.
+func (p *Parser) ok(body []byte, m *l7.Message) bool {
+	if body[0] == 0x00 {
+		if v, _, ok := lenenc(body[1:]); ok {
+			p.affected += v
+		}
+		if okStatus(body)&serverMoreResultsExists != 0 {
+			p.rs = rsFirst
+			return false
+		}
+	}
+	if p.pendingLen >= 0 {
+		p.dbLen = copy(p.db[:], p.pendingDB[:p.pendingLen])
+		p.pendingLen = -1
+	}
+	p.rs = rsDone
+	p.fill(m, l7.StatusOk)
+	return true
+}
+
+// prepared handles COM_STMT_PREPARE_OK: the statement id becomes the
+// response's request_id; the parameter and column definitions that follow
+// are ignored (rsDone).
+func (p *Parser) prepared(body []byte, m *l7.Message) bool {
+	id := le32(body[1:])
+	s := p.stmt(id)
+	if s == nil {
+		s = &p.stmts[p.stmtNext]
+		p.stmtNext = (p.stmtNext + 1) % stmtCache
+	}
+	s.id, s.used = id, true
+	s.n = copy(s.sql[:], p.prepSQL[:p.prepLen])
+	p.rs = rsDone
+	p.fill(m, l7.StatusOk)
+	m.RequestID, m.HasRequestID = id, true
+	return true
+}
+
+// errPacket handles an ERR packet: code, optional "#" and SQLSTATE,
+// message.
+func (p *Parser) errPacket(body []byte, m *l7.Message) bool {
+	p.rs = rsDone
+	p.pendingLen = -1
+	p.fill(m, l7.StatusServerError)
+	m.Result = nil
+	if len(body) >= 3 {
+		m.Code, m.HasCode = int32(le16(body[1:])), true
+	}
+	switch {
+	case len(body) >= 9 && body[3] == '#':
+		m.Exception = body[9:]
+	case len(body) > 3:
+		m.Exception = body[3:]
+	}
+	return true
+}
+
+// fill sets the fields every response has.
+func (p *Parser) fill(m *l7.Message, st l7.Status) {
+	m.Kind = l7.KindResponse
+	m.Status = st
+	m.Length = p.respLen
+	p.respLen = 0
+	if p.versionLen > 0 {
+		m.Version = p.version[:p.versionLen]
+	}
+	if st != l7.StatusOk {
+		return
+	}
+	if p.resultSet {
+		m.Result = strconv.AppendUint(append(p.result[:0], "rows="...), p.rows, 10)
+	} else if p.cmd != ComStmtPrepare && p.cmd != ComStatistics && p.cmd != ComFieldList {
+		m.Result = strconv.AppendUint(append(p.result[:0], "affected_rows="...), p.affected, 10)
+	}
+}
+
+// cstring splits b at its first NUL: the string and what follows it (all
+// of b and nothing when there is no NUL).
+func cstring(b []byte) ([]byte, []byte) {
+	for i, c := range b {
+		if c == 0 {
+			return b[:i], b[i+1:]
+		}
+	}
+	return b, nil
+}

@@ -1,0 +1,271 @@
+package mysql
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/metaflow-go/metaflow/capture"
+	"github.com/metaflow-go/metaflow/capture/decode"
+	"github.com/metaflow-go/metaflow/internal/testutil"
+	"github.com/metaflow-go/metaflow/l7"
+)
+
+// serverPorts are the MySQL server ports of the test captures (see the
+// corpus MANIFEST).
+var serverPorts = map[uint16]bool{3306: true, 20130: true, 2883: true, 6033: true, 30130: true}
+
+// segment is one TCP segment of a capture, payload copied.
+type segment struct {
+	frame          int
+	client, server netip.AddrPort
+	dir            l7.Direction
+	seq            uint32
+	syn            bool
+	payload        []byte
+}
+
+func readSegments(t testing.TB, path string) []segment {
+	t.Helper()
+	src, err := capture.OpenFile(path)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	defer src.Close()
+	dec := decode.NewDecoder(decode.Config{})
+	var out []segment
+	var pkt capture.Packet
+	var meta decode.Meta
+	for frame := 1; ; frame++ {
+		if err := src.ReadPacket(&pkt); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out
+			}
+			t.Fatalf("read %s: %v", path, err)
+		}
+		if dec.Decode(&pkt, &meta) != nil || !meta.L4Decoded || meta.Proto != decode.ProtoTCP {
+			continue
+		}
+		s := segment{frame: frame, seq: meta.Seq, syn: meta.TCPFlags&decode.TCPSyn != 0, payload: slices.Clone(meta.Payload)}
+		a, b := netip.AddrPortFrom(meta.Src, meta.SrcPort), netip.AddrPortFrom(meta.Dst, meta.DstPort)
+		switch {
+		case serverPorts[b.Port()]:
+			s.client, s.server, s.dir = a, b, l7.ToServer
+		case serverPorts[a.Port()]:
+			s.client, s.server, s.dir = b, a, l7.ToClient
+		default:
+			continue
+		}
+		out = append(out, s)
+	}
+}
+
+type halfStream struct {
+	init bool
+	next uint32
+	buf  []byte
+}
+
+type conn struct {
+	p    *Parser
+	half [2]halfStream
+	out  []string
+}
+
+// replay parses every MySQL connection of a capture with its own Parser,
+// after an in-order reassembly that reports holes as gaps, and returns the
+// golden lines per connection ("client server" keys) plus parse errors.
+func replay(t testing.TB, path string) (map[string]*conn, []string) {
+	conns := map[string]*conn{}
+	var errs []string
+	for _, s := range readSegments(t, path) {
+		key := s.client.String() + "\t" + s.server.String()
+		c := conns[key]
+		if c == nil {
+			c = &conn{p: NewParser()}
+			conns[key] = c
+		}
+		h := &c.half[s.dir]
+		if s.syn {
+			h.init, h.next = true, s.seq+1
+			continue
+		}
+		if len(s.payload) == 0 {
+			continue
+		}
+		if !h.init {
+			h.init, h.next = true, s.seq
+		}
+		data := s.payload
+		switch rel := int32(s.seq - h.next); {
+		case rel < 0 && int(-rel) >= len(data):
+			continue
+		case rel < 0:
+			data = data[-rel:]
+		case rel > 0:
+			c.p.Gap(s.dir, int(rel))
+			h.buf = h.buf[:0]
+		}
+		h.next = s.seq + uint32(len(s.payload))
+		h.buf = append(h.buf, data...)
+		for len(h.buf) > 0 {
+			var m l7.Message
+			n, ok, err := c.p.Parse(h.buf, s.dir, &m)
+			if err == l7.ErrNeedMore {
+				break
+			}
+			if n < 0 || n > len(h.buf) || ok && err != nil {
+				t.Fatalf("frame %d: Parse = (%d, %v, %v) for %d bytes", s.frame, n, ok, err, len(h.buf))
+			}
+			if ok {
+				if l := line(key, &m); l != "" {
+					c.out = append(c.out, l)
+				}
+			}
+			if err == l7.ErrStop {
+				h.buf = h.buf[:0]
+				break
+			}
+			if err != nil {
+				errs = append(errs, strconv.Itoa(s.frame)+": "+err.Error())
+				c.p.Gap(s.dir, -1)
+				if n == 0 {
+					n = len(h.buf)
+				}
+			}
+			h.buf = h.buf[n:]
+		}
+		h.buf = slices.Clone(h.buf)
+	}
+	return conns, errs
+}
+
+// clean renders a string field as tshark prints it: cut at the first NUL
+// (tshark's strings end there; the decoder keeps the bytes after it),
+// invalid UTF-8 replaced, tab, CR and LF escaped (not backslash).
+func clean(b []byte) string {
+	if i := slices.Index(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	s := strings.ToValidUTF8(string(b), "\ufffd")
+	return strings.NewReplacer("\t", "\\t", "\n", "\\n", "\r", "\\r").Replace(s)
+}
+
+// line renders a message as a golden line ("" for messages the golden
+// does not list: OK and result-set responses).
+func line(key string, m *l7.Message) string {
+	switch {
+	case m.Kind == l7.KindRequest:
+		arg, id := "", ""
+		switch string(m.RequestType) {
+		case "COM_QUERY", "COM_STMT_PREPARE", "COM_INIT_DB":
+			arg = clean(m.RequestResource)
+		}
+		if m.HasRequestID {
+			id = strconv.Itoa(int(m.RequestID))
+		}
+		return "req\t" + key + "\t" + string(m.RequestType) + "\t" + arg + "\t" + id
+	case m.HasCode:
+		return "err\t" + key + "\t" + strconv.Itoa(int(m.Code)) + "\t" + clean(m.Exception)
+	case m.HasRequestID:
+		return "stmt\t" + key + "\t" + strconv.Itoa(int(m.RequestID))
+	}
+	return ""
+}
+
+func goldenLines(t testing.TB, name string) []string {
+	t.Helper()
+	f, err := os.Open(testutil.Testdata(t, filepath.Join("l7", "mysql", name+".golden")))
+	if err != nil {
+		t.Fatalf("golden: %v (run scripts/l7-mysql-goldens.py)", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}
+
+// captures returns the MySQL captures with goldens.
+func captures(t testing.TB) []string {
+	var files []string
+	root := os.Getenv("METAFLOW_PCAPS")
+	if root == "" {
+		root = filepath.Join(filepath.Dir(testutil.ModuleRoot(t)), "shared", "pcaps")
+	}
+	m, _ := filepath.Glob(filepath.Join(root, "mysql", "*.pcap*"))
+	files = append(files, m...)
+	m, _ = filepath.Glob(testutil.Testdata(t, filepath.Join("l7", "mysql*.pcap*")))
+	return append(files, m...)
+}
+
+// TestOracle compares, connection by connection, the requests, errors and
+// prepared statement ids the Parser decodes with tshark's.
+func TestOracle(t *testing.T) {
+	files := captures(t)
+	if len(files) == 0 {
+		t.Skip("no MySQL captures")
+	}
+	for _, path := range files {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			want := goldenLines(t, name)
+			if ex, ok := oracleExceptions[name]; ok {
+				t.Logf("known difference from tshark: %s", ex.why)
+				want = slices.DeleteFunc(want, func(l string) bool { return slices.Contains(ex.drop, l) })
+			}
+			conns, errs := replay(t, path)
+			keys := make([]string, 0, len(conns))
+			for k := range conns {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			var got []string
+			for _, k := range keys {
+				got = append(got, conns[k].out...)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("messages differ from tshark's\n got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			if len(errs) > 0 {
+				t.Errorf("parse errors: %q", errs)
+			}
+		})
+	}
+}
+
+// exception lists golden lines the decoder does not produce, and why.
+type exception struct {
+	why  string
+	drop []string
+}
+
+var oracleExceptions = map[string]exception{
+	"deepflow_mysql-compressed-response.pcap": {
+		why:  "the capture starts after the handshake of a compressed-protocol connection; tshark reads the 7-byte compressed header as a plain packet and shows command 0 (COM_SLEEP); the decoder recognises the compressed framing and stops (ErrStop)",
+		drop: []string{"req\t10.233.102.189:50538\t10.233.23.125:30130\tCOM_SLEEP\t\t"},
+	},
+	"deepflow_partial-packet-compressed.pcap": {
+		why:  "as deepflow_mysql-compressed-response.pcap: compressed framing read as COM_SLEEP by tshark",
+		drop: []string{"req\t10.233.78.0:20871\t10.233.101.100:30130\tCOM_SLEEP\t\t"},
+	},
+	"zeek_caching_sha2_password.pcap": {
+		why:  "frame 22 is the client's caching_sha2_password full-authentication data (sequence 5) after an auth switch; tshark loses the handshake state and reads its first byte as command 202",
+		drop: []string{"req\t127.0.0.1:49352\t127.0.0.1:3306\tCOM_202\t\t"},
+	},
+	"zeek_mysql8-navicat-login-failed.pcap": {
+		why:  "frame 14 is authentication data (sequence 5) after an auth switch; tshark reads its first byte as command 125",
+		drop: []string{"req\t10.21.179.53:58227\t10.21.20.70:3306\tCOM_125\t\t"},
+	},
+}
