@@ -14,7 +14,7 @@ independent of the Go decoder. It writes testdata/l7/redis/<file>.golden:
 is the arguments joined by spaces, cut at 256 bytes; error text is cut at
 256 bytes. Pub/sub rules: "message"/"pmessage"/"smessage" arrays and RESP3
 pushes are streaming; a SUBSCRIBE-family command with k channels is
-confirmed k times, the first answering it. CLIENT REPLY OFF/SKIP mark
+confirmed k times, the first answering it and the others streaming. CLIENT REPLY OFF/SKIP mark
 commands that get no reply.
 
 Usage: scripts/l7-redis-goldens.py [PCAPS_ROOT]   (default ../shared/pcaps)
@@ -129,18 +129,28 @@ def streams(path):
     return sorted({int(x) for x in out.split() if x})
 
 
-def follow(path, n):
-    out = subprocess.run(["tshark", "-r", path, "-n", "-q", "-z", "follow,tcp,raw,%d" % n],
-                         check=True, capture_output=True).stdout.decode()
-    nodes, data = {}, {0: bytearray(), 1: bytearray()}
+def follow_all(path, ns):
+    """Reassembled bytes of every stream in ns, from one tshark run."""
+    cmd = ["tshark", "-r", path, "-n", "-q"]
+    for n in ns:
+        cmd += ["-z", "follow,tcp,raw,%d" % n]
+    out = subprocess.run(cmd, check=True, capture_output=True).stdout.decode()
+    res, cur = {}, None
     for line in out.splitlines():
+        m = re.match(r"Filter: tcp.stream eq (\d+)$", line)
+        if m:
+            cur = ({}, {0: bytearray(), 1: bytearray()})
+            res[int(m.group(1))] = cur
+            continue
+        if cur is None:
+            continue
         m = re.match(r"Node (\d): (.*):(\d+)$", line)
         if m:
-            nodes[int(m.group(1))] = (m.group(2), int(m.group(3)))
+            cur[0][int(m.group(1))] = (m.group(2), int(m.group(3)))
             continue
         if re.fullmatch(r"\t?[0-9a-f]+", line):
-            data[1 if line.startswith("\t") else 0] += bytes.fromhex(line.strip())
-    return nodes, data
+            cur[1][1 if line.startswith("\t") else 0] += bytes.fromhex(line.strip())
+    return res
 
 
 def ep(a):
@@ -149,8 +159,10 @@ def ep(a):
 
 def golden(path):
     lines = []
-    for n in streams(path):
-        nodes, data = follow(path, n)
+    ns = streams(path)
+    all_streams = follow_all(path, ns) if ns else {}
+    for n in ns:
+        nodes, data = all_streams.get(n, ({}, {}))
         if len(nodes) < 2:
             continue
         srv = 1
@@ -160,7 +172,7 @@ def golden(path):
             srv = 0
         cli = 1 - srv
         conn = ep(nodes[cli]) + "\t" + ep(nodes[srv])
-        reply_off, skip_next, sub_extra = False, False, 0
+        reply_off, skip_next, sub_wait = False, False, []
         for args in commands(bytes(data[cli])):
             cmd = args[0].upper()[:32]
             res = b" ".join(args)[:256]
@@ -178,8 +190,8 @@ def golden(path):
             elif skip_next:
                 skip_next, noreply = False, True
             if cmd in (b"SUBSCRIBE", b"PSUBSCRIBE", b"SSUBSCRIBE", b"UNSUBSCRIBE",
-                       b"PUNSUBSCRIBE", b"SUNSUBSCRIBE") and len(args) > 2:
-                sub_extra += len(args) - 2
+                       b"PUNSUBSCRIBE", b"SUNSUBSCRIBE") and len(args) > 1:
+                sub_wait.append([len(args) - 1, len(args) - 1])
             lines.append("req\t%s\t%s\t%s\t%d" % (conn, esc(cmd), esc(res), noreply))
         for t, p in replies(bytes(data[srv])):
             status, exc, streaming = "ok", b"", False
@@ -192,8 +204,12 @@ def golden(path):
                     streaming = True
                 elif first in (b"subscribe", b"psubscribe", b"ssubscribe", b"unsubscribe",
                                b"punsubscribe", b"sunsubscribe"):
-                    if sub_extra > 0:
-                        sub_extra, streaming = sub_extra - 1, True
+                    if sub_wait:
+                        left, total = sub_wait[0]
+                        streaming = left != total
+                        sub_wait[0][0] -= 1
+                        if sub_wait[0][0] == 0:
+                            sub_wait.pop(0)
                 else:
                     streaming = t == ">"
             lines.append("resp\t%s\t%s\t%d\t%s" % (conn, status, streaming, esc(exc)))

@@ -52,10 +52,16 @@ type Parser struct {
 	h     [2]half
 	stats Stats
 
-	subExtra int64 // subscribe confirmations still to come beyond the first of each command
-	replyOff bool  // CLIENT REPLY OFF in force
-	skipNext bool  // CLIENT REPLY SKIP: the next command gets no reply
+	// Confirmations still expected for SUBSCRIBE-family commands, oldest
+	// first: the first of each answers the command, the rest are Streaming.
+	subQ     [16]subWait
+	subHd    int
+	subLen   int
+	replyOff bool // CLIENT REPLY OFF in force
+	skipNext bool // CLIENT REPLY SKIP: the next command gets no reply
 }
+
+type subWait struct{ left, total int }
 
 // Stats returns the Parser's counters.
 func (p *Parser) Stats() Stats { return p.stats }
@@ -156,6 +162,9 @@ func (p *Parser) parse(h *half, data []byte, req bool, m *l7.Message) (int, bool
 		if h.depth == 0 && !h.inValue && len(line) == 0 {
 			pos = next // empty line between values
 			continue
+		}
+		if len(line) == 0 {
+			return next, false, p.fail(h, pos, ErrBadType) // an empty line inside a value
 		}
 		h.length += int64(next - pos)
 		complete, err := p.element(h, line, req)
@@ -398,8 +407,13 @@ func (p *Parser) emit(h *half, req bool, m *l7.Message) bool {
 		m.RequestType = h.cmd[:h.cmdN]
 		m.RequestResource = h.res[:h.resN]
 		m.NoResponse = p.noReply(h)
-		if isSubscribe(m.RequestType) && h.args > 2 {
-			p.subExtra += int64(h.args - 2)
+		if isSubscribe(m.RequestType) && h.args > 1 {
+			if p.subLen == len(p.subQ) {
+				p.subHd = (p.subHd + 1) % len(p.subQ)
+				p.subLen--
+			}
+			p.subQ[(p.subHd+p.subLen)%len(p.subQ)] = subWait{h.args - 1, h.args - 1}
+			p.subLen++
 		}
 		p.stats.Requests++
 	} else {
@@ -459,11 +473,16 @@ func (p *Parser) streaming(h *half) bool {
 	case equalFold(first, "message"), equalFold(first, "pmessage"), equalFold(first, "smessage"):
 		return true
 	case isConfirm(first):
-		if p.subExtra > 0 {
-			p.subExtra--
-			return true
+		if p.subLen == 0 {
+			return false
 		}
-		return false
+		w := &p.subQ[p.subHd]
+		streaming := w.left != w.total
+		if w.left--; w.left == 0 {
+			p.subHd = (p.subHd + 1) % len(p.subQ)
+			p.subLen--
+		}
+		return streaming
 	}
 	return h.top == '>'
 }

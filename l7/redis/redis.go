@@ -85,7 +85,7 @@ func (*Decoder) Check(p []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
 	if i := bytes.IndexByte(w, ' '); i >= 0 {
 		w = w[:i]
 	}
-	if isCommonCommand(w) {
+	if isCommonCommand(w) && !bytes.Contains(line, []byte(" HTTP/")) {
 		return l7.Request
 	}
 	return l7.No

@@ -35,6 +35,7 @@ type replayConn struct {
 	replayHalf     [2]replayHalf
 	stopped        bool
 	errs           int
+	raw            [2][]byte // the first bytes of each direction (fuzz seeds)
 }
 
 type replayMsg struct {
@@ -44,7 +45,8 @@ type replayMsg struct {
 
 type replayResult struct {
 	msgs []replayMsg
-	errs int // parse errors other than ErrNeedMore and ErrStop
+	errs int      // parse errors other than ErrNeedMore and ErrStop
+	raw  [][]byte // the first bytes of each direction of each connection
 }
 
 type connKey struct{ a, b netip.AddrPort }
@@ -121,6 +123,9 @@ func replay(t testing.TB, path string, d l7.Decoder) replayResult {
 		if len(meta.Payload) == 0 {
 			continue
 		}
+		if r := &c.raw[dir]; len(*r) < rawKeep {
+			*r = append(*r, meta.Payload[:min(len(meta.Payload), rawKeep-len(*r))]...)
+		}
 		c.add(h, meta.Seq, meta.Payload)
 		c.feed(dir, &res)
 	}
@@ -139,8 +144,17 @@ func replay(t testing.TB, path string, d l7.Decoder) replayResult {
 			}
 		}
 	}
+	for _, c := range order {
+		for _, r := range c.raw {
+			if len(r) > 0 {
+				res.raw = append(res.raw, r)
+			}
+		}
+	}
 	return res
 }
+
+const rawKeep = 2048
 
 func (c *replayConn) add(h *replayHalf, seq uint32, p []byte) {
 	if !h.init {
