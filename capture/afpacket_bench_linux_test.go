@@ -1,0 +1,158 @@
+//go:build linux
+
+package capture_test
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+
+	"github.com/metaflow-go/metaflow/capture"
+	"github.com/metaflow-go/metaflow/internal/netns"
+	"github.com/metaflow-go/metaflow/internal/testutil"
+)
+
+// BenchmarkAFPacket_Veth sends one UDP datagram (106 bytes on the wire) per
+// op (in sendmmsg batches of 64) across a veth pair while a capturer reads the receiving side: this
+// package's AF_PACKET source, or tcpdump -w /dev/null with a ring of the
+// same size. Each reports the packets it delivered and the kernel dropped
+// (drops/op is the fraction lost) and its CPU time per million packets.
+func BenchmarkAFPacket_Veth(b *testing.B) {
+	testutil.RequireRoot(b)
+	testutil.RequireCommand(b, "ip")
+	pair := netns.NewPairT(b, nsPrefix+"bench-", 41)
+	dst := netip.AddrPortFrom(pair.AddrA, 31041)
+	netns.UDPSink(b, pair.A, dst)
+	var conn *net.UDPConn
+	if err := pair.B.Do(func() (err error) {
+		conn, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	// Send in batches of 64 datagrams per sendmmsg so the sender, not the
+	// system call rate, sets the pace.
+	pc := ipv4.NewPacketConn(conn)
+	batch := make([]ipv4.Message, 64)
+	for i := range batch {
+		batch[i].Buffers = [][]byte{make([]byte, 64)}
+	}
+	queued := 0
+	send := func() {
+		queued++
+		if queued == len(batch) {
+			for sent := 0; sent < queued; {
+				n, err := pc.WriteBatch(batch[sent:queued], 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sent += n
+			}
+			queued = 0
+		}
+	}
+	const wire = 14 + 20 + 8 + 64
+
+	b.Run("afpacket", func(b *testing.B) {
+		src := openIn(b, pair.A, capture.AFPacketConfig{Interface: pair.IfA})
+		var read atomic.Uint64
+		cpu := make(chan time.Duration, 1)
+		go func() {
+			runtime.LockOSThread()
+			start := threadCPU()
+			var p capture.Packet
+			for src.ReadPacket(&p) == nil {
+				read.Add(1)
+			}
+			cpu <- threadCPU() - start
+		}()
+		b.ReportAllocs()
+		b.SetBytes(wire)
+		for b.Loop() {
+			send()
+		}
+		b.StopTimer()
+		waitIdle(&read)
+		st := src.Stats()
+		src.Close()
+		reportCapture(b, st.Packets, st.Dropped, <-cpu)
+	})
+
+	b.Run("tcpdump", func(b *testing.B) {
+		testutil.RequireCommand(b, "tcpdump")
+		cmd := pair.A.Command(context.Background(), "tcpdump", "-i", pair.IfA, "-n", "-B", "16384", "-w", "/dev/null")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		time.Sleep(300 * time.Millisecond) // let it start listening
+		b.ReportAllocs()
+		b.SetBytes(wire)
+		for b.Loop() {
+			send()
+		}
+		b.StopTimer()
+		time.Sleep(1100 * time.Millisecond) // libpcap's block timeout
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+		var captured, dropped uint64
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			n, _ := strconv.ParseUint(f[0], 10, 64)
+			switch {
+			case strings.HasSuffix(line, "packets captured"):
+				captured = n
+			case strings.HasSuffix(line, "packets dropped by kernel"):
+				dropped = n
+			}
+		}
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		reportCapture(b, captured, dropped, time.Duration(ru.Utime.Nano()+ru.Stime.Nano()))
+	})
+}
+
+func reportCapture(b *testing.B, delivered, dropped uint64, cpu time.Duration) {
+	b.ReportMetric(float64(delivered)/float64(b.N), "delivered/op")
+	b.ReportMetric(float64(dropped)/float64(b.N), "drops/op")
+	if delivered > 0 {
+		b.ReportMetric(cpu.Seconds()*1e3/(float64(delivered)/1e6), "cpu-ms/Mpkt")
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sent-pkt/s")
+}
+
+// waitIdle returns when the counter has stopped growing for 200 ms.
+func waitIdle(n *atomic.Uint64) {
+	for last := uint64(1<<64 - 1); ; {
+		time.Sleep(200 * time.Millisecond)
+		cur := n.Load()
+		if cur == last {
+			return
+		}
+		last = cur
+	}
+}
+
+// threadCPU returns the user plus system CPU time of the calling thread.
+func threadCPU() time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
