@@ -70,6 +70,16 @@ type Parser interface {
 	Gap(dir Direction, n int)
 }
 
+// Trailer is implemented by parsers that return a message before all of
+// its bytes are consumed, such as an HTTP message returned at the end of its
+// headers whose body is then skipped. Trailing reports whether the next
+// bytes of dir still belong to the message last returned, so that the engine
+// does not take them as the first bytes (time and sequence number) of the
+// next message.
+type Trailer interface {
+	Trailing(dir Direction) bool
+}
+
 // Errors returned by parsers.
 var (
 	// ErrNeedMore means the message is incomplete.

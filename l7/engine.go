@@ -161,6 +161,7 @@ type Conn struct {
 	state          uint8
 	dec            int32
 	parser         Parser
+	trailer        Trailer // parser as a Trailer, or nil
 	tries          int
 	swapper        interface{ Swap() bool } // the flow, during a Handler call
 
@@ -197,7 +198,7 @@ func (e *Engine) Open(info ConnInfo, ts int64) *Conn {
 	c.flip = 0
 	c.state = stateInfer
 	c.dec = -1
-	c.parser = nil
+	c.parser, c.trailer = nil, nil
 	c.tries = 0
 	c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts = 0, 0, 0, 0, 0
 	c.reported = ConnSummary{}
@@ -330,7 +331,7 @@ func (c *Conn) Close(ts int64) ConnSummary {
 	if c.slot >= 0 && c.slot < len(e.bySlot) && e.bySlot[c.slot] == c {
 		e.bySlot[c.slot] = nil
 	}
-	c.parser = nil
+	c.parser, c.trailer = nil, nil
 	c.swapper = nil
 	delete(e.conns, c.id)
 	e.freeConns = append(e.freeConns, c)
@@ -562,7 +563,10 @@ func (c *Conn) parse(s *side, data []byte, seq uint32, tsOld int64, boundary int
 		if c.state != stateParse {
 			return len(data)
 		}
-		if s.msgLen == 0 {
+		// Bytes that trail the previous message (a body skipped after
+		// its headers) must not start the next message.
+		trailing := s.msgLen == 0 && c.trailer != nil && c.trailer.Trailing(dir)
+		if s.msgLen == 0 && !trailing {
 			s.msgSeq = seq + uint32(off)
 			if off < boundary {
 				s.msgTs = tsOld
@@ -587,7 +591,9 @@ func (c *Conn) parse(s *side, data []byte, seq uint32, tsOld int64, boundary int
 			return len(data)
 		}
 		off += n
-		s.msgLen += n
+		if !trailing {
+			s.msgLen += n
+		}
 		if ok {
 			c.message(s, dir, m)
 			s.msgLen = 0
@@ -713,6 +719,7 @@ func (c *Conn) infer(s *side, ts int64, b []byte) bool {
 	}
 	c.dec = found
 	c.parser = e.decs[found].NewParser(c.transport)
+	c.trailer, _ = c.parser.(Trailer)
 	c.state = stateParse
 	ent := e.cache.put(endpointKey{addr: c.server.Addr(), port: c.server.Port(), transport: c.transport})
 	ent.dec = found
