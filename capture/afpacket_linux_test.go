@@ -5,6 +5,7 @@ package capture_test
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/metaflow-go/metaflow/capture"
 	"github.com/metaflow-go/metaflow/internal/netns"
@@ -395,5 +397,74 @@ func TestAFPacketSource_ReadPacketAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("ReadPacket allocates %v times per packet", allocs)
+	}
+}
+
+// TestAFPacketSource_VLAN injects 802.1Q and 802.1ad tagged frames into
+// the veth pair and captures them on the other side: the kernel strips the
+// outer tag into metadata and the source must put it back, as libpcap does.
+func TestAFPacketSource_VLAN(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireCommand(t, "tcpdump", "ip")
+	pair := netns.NewPairT(t, nsPrefix, 28)
+	var frames [][]byte
+	for i, tag := range []struct{ tpid, tci uint16 }{{0x8100, 100}, {0x88a8, 0x2000 | 7}, {0x8100, 4095}} {
+		for n := range 10 {
+			f := []byte{0x02, 0, 0x0a, 0xc9, 0, 1, 0x02, 0, 0x0a, 0xc9, 0, 2,
+				byte(tag.tpid >> 8), byte(tag.tpid), byte(tag.tci >> 8), byte(tag.tci), 0x08, 0x00,
+				0x45, 0, 0, 28, 0, byte(i*10 + n), 0, 0, 64, 17, 0, 0, 10, 201, 28, 2, 10, 201, 28, 1,
+				0x7a, 0x69, 0x7a, 0x6a, 0, 8, 0, 0}
+			frames = append(frames, append(f, make([]byte, n*7)...))
+		}
+	}
+	for _, tc := range []struct {
+		name, iface string
+		tdArgs      []string
+		at          int
+	}{{"ethernet", pair.IfA, nil, 12}, {"cooked", "any", []string{"-y", "LINUX_SLL"}, 14}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := capture.AFPacketConfig{Interface: tc.iface}
+			src := openIn(t, pair.A, cfg)
+			col := collect(src)
+			td := startTcpdump(t, pair.A, tc.iface, tc.tdArgs...)
+			inject(t, pair.B, pair.IfB, frames)
+			settle(cfg)
+			want, _, _ := td.stop(t)
+			got := col.stop(t)
+			tagged := 0
+			for _, r := range want {
+				if len(r.data) > tc.at+4 && (r.data[tc.at] == 0x81 || r.data[tc.at] == 0x88) {
+					tagged++
+				}
+			}
+			if tagged != len(frames) {
+				t.Fatalf("tcpdump saw %d tagged packets of %d sent", tagged, len(frames))
+			}
+			compareRecs(t, "vlan "+tc.name, got, want)
+		})
+	}
+}
+
+// inject sends raw Ethernet frames out of an interface in ns.
+func inject(t *testing.T, ns *netns.Namespace, iface string, frames [][]byte) {
+	t.Helper()
+	if err := ns.Do(func() error {
+		ifi, err := net.InterfaceByName(iface)
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		for _, f := range frames {
+			if err := unix.Sendto(fd, f, 0, &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("inject frames: %v", err)
 	}
 }
