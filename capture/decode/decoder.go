@@ -181,6 +181,7 @@ const (
 	ethertypeTEB    = 0x6558
 	ethertypeERSPAN = 0x88BE
 	ethertypeERSP3  = 0x22EB
+	ethertypeCMD    = 0x8909 // Cisco MetaData
 )
 
 func (d *Decoder) link(b []byte, lt capture.LinkType, m *Meta) error {
@@ -297,6 +298,13 @@ func (d *Decoder) ethertype(b []byte, off int, et uint16, m *Meta, depth int) er
 				return d.ipv6(b, off, m, depth)
 			}
 			return d.fail("mpls", off, ErrUnsupported)
+		case ethertypeCMD:
+			// Cisco MetaData: version, length, options, SGT, EtherType.
+			if len(b)-off < 8 {
+				return d.fail("cmd", off, ErrTruncated)
+			}
+			et = binary.BigEndian.Uint16(b[off+6:])
+			off += 8
 		case 0x8864: // PPPoE session
 			if len(b)-off < 8 {
 				return d.fail("pppoe", off, ErrTruncated)

@@ -217,6 +217,7 @@ func (d *Decoder) tcp(b []byte, off, end int, m *Meta) error {
 		cut := oend > len(b)
 		if cut {
 			oend = len(b)
+			m.Truncated = true
 		}
 		if !tcpOptions(b[off+20:oend], m) && !cut {
 			d.stats.TCPBadOptions++

@@ -87,6 +87,11 @@ func (d *Decoder) gre(b []byte, off, end int, m *Meta, depth int) error {
 		return d.notDecoded(b, off, end, m)
 	}
 	in := off + h
+	if pt == ethertypeCMD && len(b)-in >= 8 {
+		// Cisco MetaData (SGT tag): inside GRE its next type comes first.
+		pt = binary.BigEndian.Uint16(b[in:])
+		in += 8
+	}
 	switch pt {
 	case ethertypeIPv4, ethertypeIPv6:
 		if !d.enter(m, TunnelGRE, key, depth) {
