@@ -115,7 +115,7 @@ func (p *Parser) headers(data []byte, i int) (int, error) {
 			last = hNone
 			continue
 		}
-		k := headerKind(bytes.TrimRight(line[:c], " \t"))
+		k := headerKind(trimOWS(line[:c]))
 		last = hNone
 		if k != hNone && p.h.v[k] == nil {
 			p.h.v[k] = trimOWS(line[c+1:])
@@ -223,7 +223,7 @@ func splitTarget(t []byte) (path, authority []byte) {
 	}
 	if i := bytes.Index(t, []byte("://")); i > 0 {
 		rest := t[i+3:]
-		j := bytes.IndexAny(rest, "/?#")
+		j := indexAny3(rest, '/', '?', '#')
 		if j < 0 {
 			return nil, rest
 		}
@@ -233,10 +233,20 @@ func splitTarget(t []byte) (path, authority []byte) {
 }
 
 func cutQuery(t []byte) []byte {
-	if i := bytes.IndexAny(t, "?#"); i >= 0 {
+	if i := indexAny3(t, '?', '#', '?'); i >= 0 {
 		return t[:i]
 	}
 	return t
+}
+
+// indexAny3 returns the index of the first of a, b or c in t, or -1.
+func indexAny3(t []byte, a, b, c byte) int {
+	for i, x := range t {
+		if x == a || x == b || x == c {
+			return i
+		}
+	}
+	return -1
 }
 
 // tokenLen returns the length of the leading RFC 9110 token.

@@ -288,11 +288,11 @@ func (p *Parser) request(s *stream, data []byte, hdr int, line []byte, m *l7.Mes
 			target = rest
 		} else {
 			target = rest[:sp]
-			v := bytes.TrimLeft(rest[sp+1:], " ")
+			v := trimOWS(rest[sp+1:])
 			if len(v) < 5 || string(v[:5]) != "HTTP/" {
 				return hdr, false, p.fail(s, 0, ErrBadStartLine)
 			}
-			version = bytes.TrimRight(v[5:], " ")
+			version = v[5:]
 		}
 	}
 	end, err := p.headers(data, hdr)
@@ -346,7 +346,7 @@ func (p *Parser) response(s *stream, data []byte, hdr int, line []byte, m *l7.Me
 		return hdr, false, p.fail(s, 0, ErrBadStartLine)
 	}
 	version := rest[:sp]
-	rest = bytes.TrimLeft(rest[sp+1:], " ")
+	rest = trimOWS(rest[sp+1:])
 	if len(rest) < 3 || !isDigit(rest[0]) || !isDigit(rest[1]) || !isDigit(rest[2]) ||
 		(len(rest) > 3 && rest[3] != ' ') {
 		return hdr, false, p.fail(s, 0, ErrBadStartLine)
