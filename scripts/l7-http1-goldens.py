@@ -6,16 +6,22 @@ HTTP capture under testdata/l7/ (http*.pcap), write
 testdata/l7/http1/<capture file name>.golden with one line per HTTP message
 that tshark dissects, ordered by connection and frame:
 
-    req  <client ip>:<port>  <server ip>:<port>  <method>  <uri>  <host>  <user-agent>
-    resp <client ip>:<port>  <server ip>:<port>  <code>  <phrase>
+    req  <client ip>:<port>  <server ip>:<port>  <method>  <uri>  <host>  <user-agent>  <x-request-id>  <trace id>  <span id>
+    resp <client ip>:<port>  <server ip>:<port>  <code>  <phrase>  <x-request-id>
 
-(tab separated; the client is the side that sent the request). The test
+(tab separated; the client is the side that sent the request). The last
+columns come from tshark's header lines (http.request.line,
+http.response.line): X-Request-ID; the trace id and parent id of a W3C
+traceparent, or else the base64-decoded trace id and "segment-span" of a
+SkyWalking sw8. Where a frame holds several messages tshark's header lines
+cannot be told apart, and those columns are "?". The test
 l7/http1 TestOracle compares the parser's messages with these lines.
 
 Usage: scripts/l7-http1-goldens.py [PCAPS_ROOT]   (default ../shared/pcaps)
 Extra ports are dissected as HTTP with -d when a capture's server port is
 not one tshark knows (see PORTS).
 """
+import base64
 import glob
 import os
 import subprocess
@@ -32,7 +38,44 @@ FIELDS = [
     "frame.number", "ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst",
     "tcp.dstport", "http.request.method", "http.request.uri", "http.host",
     "http.user_agent", "http.response.code", "http.response.phrase",
+    "http.request.line", "http.response.line",
 ]
+
+
+def header(lines, name):
+    """The first value of header name among tshark's header lines."""
+    for l in lines:
+        if l.endswith("\\r\\n"):
+            l = l[:-4]
+        k, sep, v = l.partition(":")
+        if sep and k.strip().lower() == name:
+            return v.strip()
+    return ""
+
+
+def b64(v):
+    try:
+        return base64.b64decode(v, validate=True).decode("latin-1")
+    except Exception:
+        return None
+
+
+def tracing(lines):
+    """(trace id, span id) from traceparent, else from sw8."""
+    tp = header(lines, "traceparent").split("-")
+    hexd = lambda x: all(c in "0123456789abcdefABCDEF" for c in x)
+    if len(tp) == 4 and len(tp[1]) == 32 and len(tp[2]) == 16 and hexd(tp[1]) and hexd(tp[2]):
+        return tp[1], tp[2]
+    sw = header(lines, "sw8").split("-")
+    if len(sw) >= 4:
+        trace = b64(sw[1])
+        if trace:
+            seg = b64(sw[2])
+            if seg and sw[3].isdigit():
+                return trace, seg + "-" + sw[3]
+            return trace, ""
+    return "", ""
+
 
 
 def tshark(path):
@@ -66,17 +109,24 @@ def golden(path):
         split = lambda v: v.split(AGG) if v else []
         methods, uris, hosts, uas = (split(f[i]) for i in (7, 8, 9, 10))
         codes, phrases = split(f[11]), split(f[12])
+        reqlines, resplines = split(f[13]), split(f[14])
         # tshark lists the fields of every message in a frame; requests and
         # responses of one frame travel the same way, so a frame holds one
         # kind only.
         for i, m in enumerate(methods):
             g = lambda l: l[i] if i < len(l) else (l[0] if len(l) == 1 else "")
+            if len(methods) == 1:
+                xrid = header(reqlines, "x-request-id")
+                trace, span = tracing(reqlines)
+            else:
+                xrid = trace = span = "?"
             rows.append((ep(src, sport), ep(dst, dport), frame, i,
-                         "req", m, g(uris), g(hosts), g(uas)))
+                         "req", m, g(uris), g(hosts), g(uas), xrid, trace, span))
         for i, c in enumerate(codes):
             g = lambda l: l[i] if i < len(l) else ""
+            xrid = header(resplines, "x-request-id") if len(codes) == 1 else "?"
             rows.append((ep(dst, dport), ep(src, sport), frame, i,
-                         "resp", c, g(phrases)))
+                         "resp", c, g(phrases), xrid))
     rows.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
     out = []
     for r in rows:
