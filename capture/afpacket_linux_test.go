@@ -120,6 +120,7 @@ func TestOpenAFPacket_Permission(t *testing.T) {
 // and checks every packet against tcpdump's capture of the same interface.
 func TestAFPacketSource_Veth(t *testing.T) {
 	testutil.RequireRoot(t)
+	t.Parallel()
 	testutil.RequireCommand(t, "tcpdump", "ip")
 	pair := netns.NewPairT(t, nsPrefix, 21)
 	for _, tc := range []struct {
@@ -159,6 +160,7 @@ func TestAFPacketSource_Veth(t *testing.T) {
 // headers) and compares with tcpdump -i any writing LINUX_SLL.
 func TestAFPacketSource_Any(t *testing.T) {
 	testutil.RequireRoot(t)
+	t.Parallel()
 	testutil.RequireCommand(t, "tcpdump", "ip")
 	pair := netns.NewPairT(t, nsPrefix, 22)
 	cfg := capture.AFPacketConfig{Interface: "any"}
@@ -185,6 +187,7 @@ func TestAFPacketSource_Any(t *testing.T) {
 // tcpdump -i lo does.
 func TestAFPacketSource_Loopback(t *testing.T) {
 	testutil.RequireRoot(t)
+	t.Parallel()
 	testutil.RequireCommand(t, "tcpdump", "ip")
 	ns := netns.NewT(t, nsPrefix+"lo-")
 	cfg := capture.AFPacketConfig{Interface: "lo"}
@@ -202,6 +205,7 @@ func TestAFPacketSource_Loopback(t *testing.T) {
 // checks that together they saw every packet tcpdump saw, each exactly once.
 func TestAFPacketSource_Fanout(t *testing.T) {
 	testutil.RequireRoot(t)
+	t.Parallel()
 	testutil.RequireCommand(t, "tcpdump", "ip")
 	pair := netns.NewPairT(t, nsPrefix, 23)
 	for i, mode := range []capture.FanoutMode{capture.FanoutHash, capture.FanoutLB, capture.FanoutCPU} {
@@ -326,6 +330,7 @@ func TestAFPacketSource_Drops(t *testing.T) {
 // filter and checks the source selects exactly what tcpdump selects.
 func TestAFPacketSource_BPF(t *testing.T) {
 	testutil.RequireRoot(t)
+	t.Parallel()
 	testutil.RequireCommand(t, "tcpdump", "ip")
 	pair := netns.NewPairT(t, nsPrefix, 26)
 	const expr = "tcp port 31026 and tcp[tcpflags] & tcp-push != 0"
@@ -405,6 +410,7 @@ func TestAFPacketSource_ReadPacketAllocs(t *testing.T) {
 // outer tag into metadata and the source must put it back, as libpcap does.
 func TestAFPacketSource_VLAN(t *testing.T) {
 	testutil.RequireRoot(t)
+	t.Parallel()
 	testutil.RequireCommand(t, "tcpdump", "ip")
 	pair := netns.NewPairT(t, nsPrefix, 28)
 	var frames [][]byte
