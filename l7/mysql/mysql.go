@@ -275,22 +275,25 @@ func isLogin(body []byte) bool {
 }
 
 // isCompressed recognises a compressed-protocol frame: a 7-byte header
-// (compressed length, sequence, uncompressed length) whose payload is a
-// zlib stream or, uncompressed, one whole MySQL packet.
+// (compressed length, sequence, uncompressed length) whose payload is one
+// whole MySQL packet sent as is, or a zlib stream (CMF 0x78, a valid
+// FCHECK, no preset dictionary) of at least the 50 bytes below which
+// servers and clients do not compress. The frame must end within p unless
+// p is a full segment.
 func isCompressed(p []byte) bool {
-	if len(p) < 7+headerLen+1 {
+	if len(p) < 7+headerLen+1 || p[3] > 3 {
 		return false
 	}
 	clen, ulen := le24(p), le24(p[4:])
-	if clen < headerLen+1 {
+	if clen < headerLen+1 || clen+7 > len(p) && len(p) < 536 {
 		return false
 	}
 	inner := p[7:]
 	if ulen == 0 {
 		return clen <= len(inner) && le24(inner)+headerLen == clen && checkPlain(inner[:clen]) != l7.No
 	}
-	// zlib: CMF 0x78 (deflate, 32 KiB window) and a valid FCHECK.
-	return ulen >= clen-11 && inner[0] == 0x78 && (uint16(inner[0])<<8|uint16(inner[1]))%31 == 0
+	return ulen >= 50 && ulen+16 >= clen && inner[0] == 0x78 && inner[1]&0x20 == 0 &&
+		(uint16(inner[0])<<8|uint16(inner[1]))%31 == 0
 }
 
 // looksSQL: the first bytes are text a statement starts with.

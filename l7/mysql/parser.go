@@ -558,6 +558,10 @@ func (p *Parser) response(body []byte, plen int, m *l7.Message) bool {
 		case first == 0x00:
 			return p.ok(body, m)
 		case first == 0xfe && plen < 9:
+			if p.rs == rsNone {
+				p.rs = rsDone // the tail of a response begun before the capture
+				return false
+			}
 			return p.ok(body, m) // EOF: COM_SET_OPTION, COM_DEBUG
 		case first == 0xfb:
 			p.rs = rsInfile

@@ -269,3 +269,28 @@ var oracleExceptions = map[string]exception{
 		drop: []string{"req\t10.21.179.53:58227\t10.21.20.70:3306\tCOM_125\t\t"},
 	},
 }
+
+type seedStream struct {
+	data []byte
+	cuts uint64
+}
+
+// seedStreams returns the first segments of each capture's connections,
+// client bytes then server bytes, as fuzz seeds.
+func seedStreams(t testing.TB) []seedStream {
+	var out []seedStream
+	for _, path := range captures(t) {
+		var cli, srv []byte
+		for _, s := range readSegments(t, path) {
+			if s.dir == l7.ToServer && len(cli) < 2048 {
+				cli = append(cli, s.payload...)
+			} else if s.dir == l7.ToClient && len(srv) < 2048 {
+				srv = append(srv, s.payload...)
+			}
+		}
+		if len(cli)+len(srv) > 0 {
+			out = append(out, seedStream{append(cli, srv...), uint64(min(len(cli), 255))})
+		}
+	}
+	return out
+}

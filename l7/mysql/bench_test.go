@@ -1,0 +1,90 @@
+package mysql
+
+import (
+	"testing"
+
+	"github.com/metaflow-go/metaflow/l7"
+)
+
+type benchCase struct {
+	name string
+	dir  l7.Direction
+	cmd  []byte // the command that precedes a response case (nil for requests)
+	data []byte
+}
+
+func benchCases() []benchCase {
+	return []benchCase{
+		{"query", l7.ToServer, nil, query("SELECT id, name FROM users WHERE id = 42")},
+		{"ok", l7.ToClient, query("update t set a = 1"), okPkt(1, 1, 2)},
+		{"err", l7.ToClient, query("select nope"), errPkt(1, 1054, "Unknown column 'nope' in 'field list'")},
+		{"resultset-10rows", l7.ToClient, query("select a from t"), resultSet(10, false)},
+		{"resultset-100rows-deprecate-eof", l7.ToClient, query("select a from t"), resultSet(100, true)},
+		{"stmt-execute", l7.ToServer, nil, pkt(0, []byte{ComStmtExecute, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 0, 1, 0, 0, 0})},
+	}
+}
+
+// parseAll consumes data as Parse is meant to be called and returns
+// whether a message completed.
+func parseAll(p *Parser, data []byte, dir l7.Direction, m *l7.Message) bool {
+	done := false
+	for len(data) > 0 {
+		m.Reset()
+		n, ok, err := p.Parse(data, dir, m)
+		if err != nil {
+			return false
+		}
+		done = done || ok
+		data = data[n:]
+	}
+	return done
+}
+
+func TestAllocs(t *testing.T) {
+	for _, tc := range benchCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewParser()
+			var m l7.Message
+			allocs := testing.AllocsPerRun(100, func() {
+				if tc.cmd != nil {
+					parseAll(p, tc.cmd, l7.ToServer, &m)
+				}
+				if !parseAll(p, tc.data, tc.dir, &m) {
+					t.Fatal("no message")
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("%v allocs per message", allocs)
+			}
+			if a := testing.AllocsPerRun(100, func() { (Decoder{}).Check(tc.data, tc.dir, l7.TCP) }); a != 0 {
+				t.Errorf("%v allocs per Check", a)
+			}
+		})
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	for _, tc := range benchCases() {
+		b.Run(tc.name, func(b *testing.B) {
+			p := NewParser()
+			var m l7.Message
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.data)))
+			for b.Loop() {
+				if tc.cmd != nil {
+					parseAll(p, tc.cmd, l7.ToServer, &m)
+				}
+				parseAll(p, tc.data, tc.dir, &m)
+			}
+		})
+	}
+}
+
+func BenchmarkCheck(b *testing.B) {
+	q := query("SELECT id, name FROM users WHERE id = 42")
+	b.ReportAllocs()
+	b.SetBytes(int64(len(q)))
+	for b.Loop() {
+		(Decoder{}).Check(q, l7.ToServer, l7.TCP)
+	}
+}
