@@ -90,11 +90,14 @@ type AFPacketConfig struct {
 	// BPF is a classic BPF program attached in the kernel before the ring:
 	// packets it rejects cost nothing in user space (and are not counted
 	// in Stats().Filtered). Its return values above Snaplen are lowered to
-	// Snaplen. Default: none. Mutually exclusive with Filter.
+	// Snaplen. On all interfaces (cooked capture) the kernel runs it on the
+	// packet from its network header, so write it for LinkRaw there.
+	// Default: none. Mutually exclusive with Filter.
 	BPF []bpf.RawInstruction
 	// Filter is a tcpdump-syntax filter expression compiled with
-	// FilterCompiler for the source's link type and Snaplen, then attached
-	// like BPF. Default: none.
+	// FilterCompiler for the source's link type (LinkRaw on all
+	// interfaces, see BPF) and Snaplen, then attached like BPF. Default:
+	// none.
 	Filter string
 	// FilterCompiler compiles Filter; required when Filter is set. Pass
 	// capture/filter's Compile.

@@ -136,6 +136,13 @@ func (td *tcpdump) stop(t *testing.T) ([]rec, capture.LinkType, int) {
 	// tcpdump stops without reading ring blocks the kernel has not yet
 	// handed over; libpcap asks for them after 1 s at the latest.
 	time.Sleep(1100 * time.Millisecond)
+	return td.stopNow(t)
+}
+
+// stopNow is stop for a caller that has already waited a second since the
+// last packet.
+func (td *tcpdump) stopNow(t *testing.T) ([]rec, capture.LinkType, int) {
+	t.Helper()
 	td.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-td.done:

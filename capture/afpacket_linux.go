@@ -151,7 +151,12 @@ func (s *AFPacketSource) open(cfg AFPacketConfig, ifindex int) error {
 
 	prog := cfg.BPF
 	if cfg.Filter != "" {
-		prog, err = cfg.FilterCompiler(cfg.Filter, s.link, cfg.Snaplen)
+		// A cooked socket's filter sees the packet from its network header.
+		link := s.link
+		if s.cooked {
+			link = LinkRaw
+		}
+		prog, err = cfg.FilterCompiler(cfg.Filter, link, cfg.Snaplen)
 		if err != nil {
 			return fmt.Errorf("capture: compile filter: %w", err)
 		}
