@@ -84,17 +84,19 @@ type Meta struct {
 	Src, Dst  netip.Addr
 	Proto     uint8  // IP protocol of the L4 header (after IPv6 extension headers)
 	TTL       uint8  // TTL or hop limit
-	IPLen     int    // length of the (inner) IP packet per its header
+	IPLen     int    // length of the (inner) IP packet per its header; of the whole datagram when Reassembled
 	IPID      uint32 // IPv4 identification, or IPv6 fragment identification
 
-	// Fragments: a first fragment is decoded down to L4 with IsFragment set;
-	// a later fragment has IsFragment set and L4Decoded false, unless the
-	// Decoder reassembled the whole datagram, in which case Reassembled is
-	// set and the L4 fields describe the full datagram.
+	// Fragments (see the package documentation): every fragment has
+	// IsFragment set, with addresses and Proto filled in. With reassembly
+	// on, L4Decoded is false for each fragment except the one completing
+	// its datagram, which has Reassembled set and L4 fields describing the
+	// full datagram. With Config.NoReassembly, a first fragment is decoded
+	// down to L4 and later ones have L4Decoded false.
 	IsFragment  bool
 	Reassembled bool
 	FragOffset  uint16 // fragment offset in bytes
-	L4Decoded   bool   // the L4 header (ports, TCP fields) was decoded
+	L4Decoded   bool   // the L4 header (ports, TCP fields, ICMP type) was decoded; false for other protocols, cut headers and fragments
 
 	SrcPort, DstPort uint16 // TCP/UDP ports; for ICMP echo, the identifier in both
 
@@ -115,7 +117,10 @@ type Meta struct {
 	ICMPType, ICMPCode uint8
 	ICMPID, ICMPSeq    uint16 // echo identifier and sequence
 
-	Payload []byte // L4 payload (TCP/UDP data, ICMP body after the 8-byte header)
+	// L4 payload (TCP/UDP data, ICMP body after the 8-byte header), or for
+	// an IP protocol not decoded (L4Decoded false), the bytes after the
+	// last decoded header; nil for a fragment held in reassembly.
+	Payload []byte
 	// Truncated reports that the capture holds fewer payload bytes than the
 	// headers announce (snaplen); PayloadLen is the announced length.
 	Truncated  bool
