@@ -726,7 +726,11 @@ func (t *Table) seq(f *Flow, d int, seq, seglen uint32, flags uint8, now uint32)
 			if f.flags&(fHasSyn|fHasSynAck|fHasAck) == fHasSyn|fHasSynAck|fHasAck {
 				thr = f.ackT - f.synT
 			}
-			if now-p.advT < thr && end != p.maxEnd {
+			// A segment that starts the missing range while at least two
+			// segments' worth of data sits above it answers the receiver's
+			// duplicate ACKs: a fast retransmission, not reordering.
+			fast := seq == p.holeLo && p.maxEnd-p.holeHi >= 2*seglen
+			if !fast && now-p.advT < thr && end != p.maxEnd {
 				p.ooo++
 			} else {
 				p.retrans++
@@ -747,8 +751,13 @@ func (t *Table) seq(f *Flow, d int, seq, seglen uint32, flags uint8, now uint32)
 		}
 	} else if seq != p.maxEnd {
 		// A gap: the bytes between were lost before the capture point or
-		// are still on their way. Track the newest hole.
-		p.holeLo, p.holeHi = p.maxEnd, seq
+		// are still on their way. One range per direction tracks where
+		// bytes may be missing: a second gap widens it to span both (the
+		// bytes seen in between are then judged like missing ones).
+		if f.pflag[d]&pfHole == 0 {
+			p.holeLo = p.maxEnd
+		}
+		p.holeHi = seq
 		f.pflag[d] |= pfHole
 	}
 	if seqLT(p.maxEnd, end) {
