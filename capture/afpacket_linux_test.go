@@ -474,3 +474,29 @@ func inject(t *testing.T, ns *netns.Namespace, iface string, frames [][]byte) {
 		t.Fatalf("inject frames: %v", err)
 	}
 }
+
+// TestAFPacketSource_InterfaceGone deletes the captured interface under a
+// blocked reader, which must return an error rather than block forever.
+func TestAFPacketSource_InterfaceGone(t *testing.T) {
+	testutil.RequireRoot(t)
+	pair := netns.NewPairT(t, nsPrefix, 30)
+	src := openIn(t, pair.A, capture.AFPacketConfig{Interface: pair.IfA})
+	done := make(chan error, 1)
+	go func() {
+		var p capture.Packet
+		done <- src.ReadPacket(&p)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if err := pair.A.IP("link", "del", pair.IfA); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Logf("ReadPacket: %v", err)
+		if err == nil || errors.Is(err, capture.ErrClosed) {
+			t.Errorf("ReadPacket = %v, want a socket error", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("reader still blocked 2 s after the interface went away")
+	}
+}
