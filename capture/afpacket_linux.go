@@ -266,8 +266,9 @@ func (s *AFPacketSource) blockStatus(b int) *uint32 {
 }
 
 // ReadPacket blocks until a packet arrives and fills p with it. It returns
-// ErrClosed after Close (promptly, also when blocked), and a wrapped error if
-// the socket fails (for example when the interface goes away).
+// ErrClosed after Close (promptly, also when blocked), and an error wrapping
+// the errno if the socket fails, for example unix.ENETDOWN when the
+// interface goes away; the source should then be closed.
 func (s *AFPacketSource) ReadPacket(p *Packet) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
