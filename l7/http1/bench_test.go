@@ -86,3 +86,12 @@ func BenchmarkParse(b *testing.B) {
 		})
 	}
 }
+
+func TestDecoder_CheckAllocs(t *testing.T) {
+	d := New()
+	for _, in := range [][]byte{benchRequest, benchResponse, []byte("CCM_POST / HTTP/1.1\r\n"), []byte("\x16\x03\x01")} {
+		if a := testing.AllocsPerRun(100, func() { d.Check(in, l7.ToServer, l7.TCP) }); a != 0 {
+			t.Errorf("Check(%.10q): %v allocations", in, a)
+		}
+	}
+}

@@ -76,7 +76,7 @@ func (d *Decoder) Check(payload []byte, _ l7.Direction, t l7.Transport) l7.Verdi
 		return l7.Request
 	}
 	// An unusual method: demand the version on the first line.
-	line := payload
+	line := payload[:min(len(payload), 4096)]
 	if i := bytes.IndexByte(line, '\n'); i >= 0 {
 		line = line[:i]
 	}

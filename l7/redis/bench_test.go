@@ -71,3 +71,12 @@ func BenchmarkParse(b *testing.B) {
 		})
 	}
 }
+
+func TestDecoder_CheckAllocs(t *testing.T) {
+	d := New()
+	for _, in := range [][]byte{benchSet, benchGetResp, benchInline, []byte("\x16\x03\x01\x02\x00")} {
+		if a := testing.AllocsPerRun(100, func() { d.Check(in, l7.ToServer, l7.TCP) }); a != 0 {
+			t.Errorf("Check(%.10q): %v allocations", in, a)
+		}
+	}
+}

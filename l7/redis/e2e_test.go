@@ -31,7 +31,11 @@ func TestEngine_RedisCaptures(t *testing.T) {
 	for _, path := range append(files, rec...) {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			wantReq, wantResp, wantPairs := readGolden(t, testutil.Testdata(t, filepath.Join("l7", "redis", name+".golden")))
+			g := testutil.Testdata(t, filepath.Join("l7", "redis", name+".golden"))
+			if _, err := os.Stat(g); err != nil && !strings.HasPrefix(path, dir) {
+				t.Skip("recorded capture without a golden yet: run scripts/l7-redis-goldens.py")
+			}
+			wantReq, wantResp, wantPairs := readGolden(t, g)
 			recs := runEngine(t, path)
 			var gotReq, gotResp, gotPairs []string
 			for _, r := range recs {

@@ -27,6 +27,7 @@ const (
 	resourceSize = 256
 	cmdSize      = 32
 	excSize      = 256
+	checkWindow  = 512 // bytes of a payload Check looks at
 )
 
 // Decoder is the Redis decoder. It is stateless.
@@ -50,8 +51,14 @@ func (*Decoder) Check(p []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
 	if t != l7.TCP || len(p) < 3 {
 		return l7.No
 	}
-	eol := bytes.IndexByte(p, '\n')
-	if eol < 0 && len(p) < 64 {
+	head := p[:min(len(p), checkWindow)]
+	eol := bytes.IndexByte(head, '\n')
+	if eol < 0 {
+		// Only an inline command has a first line this long.
+		if i := bytes.IndexByte(head, ' '); i > 0 && isCommonCommand(head[:i]) &&
+			!bytes.Contains(head, []byte(" HTTP/")) {
+			return l7.Request
+		}
 		return l7.No
 	}
 	if eol < 1 || p[eol-1] != '\r' {
