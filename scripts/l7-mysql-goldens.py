@@ -10,9 +10,12 @@ frame order:
     req   <client>  <server>  <command name>  <argument>  <statement id>
     err   <client>  <server>  <error code>    <message>
     stmt  <client>  <server>  <statement id>          (COM_STMT_PREPARE_OK)
+    rows  <client>  <server>  <rows>                  (end of a result set)
 
 tab separated. <argument> is the SQL of COM_QUERY and COM_STMT_PREPARE, the
-schema of COM_INIT_DB, empty otherwise. The test l7/mysql TestOracle
+schema of COM_INIT_DB, empty otherwise. <rows> counts the row packets
+tshark dissects between a result set's column count and its final EOF, OK
+or ERR (from a -T pdml pass; no rows line after an ERR). The test l7/mysql TestOracle
 compares the parser's messages with these lines. Strings are as tshark
 prints them: tab, CR and LF escaped (backslash is not), cut at the first
 NUL.
@@ -23,6 +26,7 @@ import glob
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "testdata", "l7", "mysql")
@@ -56,6 +60,27 @@ def tshark(path):
     return out.split("\n") if out else []
 
 
+def pdu_kinds(path):
+    """frame number -> the showname suffixes of its MySQL PDUs, in order."""
+    cmd = ["tshark", "-r", path, "-n", "-Y", "mysql && !tcp.analysis.retransmission", "-T", "pdml"]
+    for p in PORTS:
+        cmd += ["-d", "tcp.port==%d,mysql" % p]
+    out = subprocess.run(cmd, check=True, capture_output=True).stdout
+    kinds = {}
+    for pkt in ET.fromstring(out).iter("packet"):
+        frame = None
+        seq = []
+        for proto in pkt.findall("proto"):
+            if proto.get("name") == "frame":
+                for f in proto.iter("field"):
+                    if f.get("name") == "frame.number":
+                        frame = f.get("show")
+            elif proto.get("name") == "mysql":
+                seq.append(proto.get("showname", "").replace("MySQL Protocol", "").strip(" -"))
+        kinds[frame] = seq
+    return kinds
+
+
 def ep(ip, port):
     return ("[%s]:%s" % (ip, port)) if ":" in ip else ("%s:%s" % (ip, port))
 
@@ -63,6 +88,8 @@ def ep(ip, port):
 def golden(path):
     conns = {}
     order = []
+    kinds = pdu_kinds(path)
+    result = {}  # (client, server) -> rows of the result set under way, or None
     for line in tshark(path):
         f = line.split("\t")
         frame, ip4s, ip6s, sport, ip4d, ip6d, dport = f[:7]
@@ -93,6 +120,17 @@ def golden(path):
             if not codes:
                 for sid in stmts:
                     rows.append("stmt\t%s\t%s\t%s" % (client, server, sid))
+            for k in kinds.get(frame, []):
+                n = result.get((client, server))
+                if k == "column count":
+                    result[(client, server)] = 0
+                elif k == "row packet" and n is not None:
+                    result[(client, server)] = n + 1
+                elif k in ("response EOF", "response OK") and n is not None:
+                    rows.append("rows\t%s\t%s\t%d" % (client, server, n))
+                    result[(client, server)] = None
+                elif k == "response ERROR":
+                    result[(client, server)] = None
         key = (client, server)
         if key not in conns:
             conns[key] = []

@@ -49,6 +49,9 @@ func engineLines(t *testing.T, path string) ([]string, l7.Stats) {
 		if r.HasResponse && r.HasResponseCode {
 			out = append(out, "err\t"+key+"\t"+strconv.Itoa(int(r.ResponseCode))+"\t"+clean(r.ResponseException))
 		}
+		if rows, ok := strings.CutPrefix(string(r.ResponseResult), "rows="); ok {
+			out = append(out, "rows\t"+key+"\t"+rows)
+		}
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +77,8 @@ func engineLines(t *testing.T, path string) ([]string, l7.Stats) {
 }
 
 // TestEngine runs every capture with a golden through the whole pipeline:
-// the records carry tshark's requests and errors, connection by connection
+// the records carry tshark's requests, errors and row counts, connection by
+// connection
 // (prepared statement ids of COM_STMT_PREPARE responses are compared by
 // TestOracle only: a paired record takes request_id from its request).
 func TestEngine(t *testing.T) {

@@ -266,6 +266,16 @@ resp Ok rows=2
 req COM_STMT_CLOSE select a from t where b = ? db= id=7 noresp`,
 		},
 		{
+			name: "mariadb cached metadata",
+			steps: []step{
+				{l7.ToServer, pkt(0, []byte{ComStmtExecute, 2, 0, 0, 0, 0, 1, 0, 0, 0})},
+				{l7.ToClient, cat(pkt(1, []byte{4, 0}), eofPkt(2, 2), pkt(3, []byte{0, 0, 1, 'x'}), eofPkt(4, 2))},
+				{l7.ToServer, pkt(0, []byte{ComStmtExecute, 2, 0, 0, 0, 0, 1, 0, 0, 0})},
+				{l7.ToClient, cat(pkt(1, []byte{1, 1}), colDef(2, "a"), eofPkt(3, 2), pkt(4, []byte{0, 0, 1, 'x'}), pkt(5, []byte{0, 0, 1, 'y'}), eofPkt(6, 2))},
+			},
+			want: "req COM_STMT_EXECUTE  db= id=2\nresp Ok rows=1\nreq COM_STMT_EXECUTE  db= id=2\nresp Ok rows=2",
+		},
+		{
 			name: "multi results",
 			steps: []step{
 				{l7.ToServer, query("call p()")},

@@ -567,7 +567,7 @@ func (p *Parser) response(body []byte, plen int, m *l7.Message) bool {
 			p.rs = rsInfile
 			return false
 		}
-		n, _, ok := lenenc(body)
+		n, k, ok := lenenc(body)
 		if !ok {
 			p.rs = rsDone
 			p.fill(m, l7.StatusUnknown)
@@ -575,7 +575,10 @@ func (p *Parser) response(body []byte, plen int, m *l7.Message) bool {
 		}
 		p.cols, p.resultSet = n, true
 		p.rs = rsColumns
-		if n == 0 {
+		// MariaDB's MARIADB_CLIENT_CACHE_METADATA adds a byte after the
+		// count: 0 when the client has the definitions cached and none
+		// are sent.
+		if n == 0 || len(body) > k && body[k] == 0 {
 			p.rs = rsColumnsEnd
 		}
 	case rsColumns:

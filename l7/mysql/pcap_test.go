@@ -160,7 +160,7 @@ func clean(b []byte) string {
 }
 
 // line renders a message as a golden line ("" for messages the golden
-// does not list: OK and result-set responses).
+// does not list: OK and EOF responses).
 func line(key string, m *l7.Message) string {
 	switch {
 	case m.Kind == l7.KindRequest:
@@ -177,6 +177,8 @@ func line(key string, m *l7.Message) string {
 		return "err\t" + key + "\t" + strconv.Itoa(int(m.Code)) + "\t" + clean(m.Exception)
 	case m.HasRequestID:
 		return "stmt\t" + key + "\t" + strconv.Itoa(int(m.RequestID))
+	case strings.HasPrefix(string(m.Result), "rows="):
+		return "rows\t" + key + "\t" + string(m.Result[len("rows="):])
 	}
 	return ""
 }
@@ -210,8 +212,9 @@ func captures(t testing.TB) []string {
 	return append(files, m...)
 }
 
-// TestOracle compares, connection by connection, the requests, errors and
-// prepared statement ids the Parser decodes with tshark's.
+// TestOracle compares, connection by connection, the requests, errors,
+// prepared statement ids and result-set row counts the Parser decodes with
+// tshark's.
 func TestOracle(t *testing.T) {
 	files := captures(t)
 	if len(files) == 0 {
