@@ -27,6 +27,7 @@ type stream struct {
 	remain    int64 // bytes left in a body or chunk
 	off       int64 // stream offset of the next byte Parse sees
 	midLine   bool  // in stResync: the next byte is not at a line start
+	broken    bool  // in stUntilClose: after broken framing, not a real body
 	messages  uint64
 	malformed uint64
 }
@@ -39,6 +40,7 @@ type Stats struct {
 	Malformed  uint64 // parse errors returned
 	Unanswered uint64 // request methods forgotten because too many were pending
 	Unmatched  uint64 // responses seen with no pending request (capture started late)
+	Skipped    uint64 // bytes skipped without a message: resynchronising, or after broken framing
 }
 
 // Parser is the per-flow state of the HTTP/1.x decoder. It is not safe for
@@ -117,7 +119,7 @@ func (p *Parser) fail(s *stream, at int, err error) error {
 // length is how requests are smuggled, so the direction is skipped to the
 // end of the connection instead.
 func (p *Parser) failBody(s *stream, err error) error {
-	s.state = stUntilClose
+	s.state, s.broken = stUntilClose, true
 	return &l7.ParseError{Protocol: Name, Offset: s.off, Err: err}
 }
 
@@ -141,6 +143,9 @@ func (p *Parser) parse(s *stream, data []byte, m *l7.Message) (int, bool, error)
 		}
 		return int(k), false, nil
 	case stUntilClose:
+		if s.broken {
+			p.stats.Skipped += uint64(len(data))
+		}
 		return len(data), false, nil
 	case stChunkSize:
 		i := bytes.IndexByte(data, '\n')
@@ -185,7 +190,11 @@ func (p *Parser) parse(s *stream, data []byte, m *l7.Message) (int, bool, error)
 		}
 		return i + 1, false, nil
 	case stResync:
-		return p.resync(s, data, m)
+		n, ok, err := p.resync(s, data, m)
+		if !ok && err == nil {
+			p.stats.Skipped += uint64(n)
+		}
+		return n, ok, err
 	}
 	return p.message(s, data, m)
 }
@@ -388,7 +397,7 @@ func (p *Parser) response(s *stream, data []byte, hdr int, line []byte, m *l7.Me
 	case hasCL:
 		s.state = stStart
 	default:
-		s.state = stUntilClose
+		s.state, s.broken = stUntilClose, false
 	}
 
 	m.Kind = l7.KindResponse

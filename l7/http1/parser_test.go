@@ -247,6 +247,10 @@ func TestParser_Gap(t *testing.T) {
 	if _, ok, _ := p.Parse(data[n:], l7.ToClient, &m); !ok || m.Code != 200 {
 		t.Fatalf("after resync: %v %d", ok, m.Code)
 	}
+	st := p.(*Parser).Stats()
+	if st.Skipped != uint64(len("tail of something\r\n")) || st.Responses != 3 || st.Unmatched != 3 {
+		t.Errorf("stats %+v", st)
+	}
 }
 
 func TestDecoder_Check(t *testing.T) {

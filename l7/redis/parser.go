@@ -44,6 +44,7 @@ type Stats struct {
 	Responses uint64 // replies emitted, Streaming ones included
 	Pushes    uint64 // replies marked Streaming
 	Malformed uint64 // parse errors returned
+	Skipped   uint64 // bytes skipped while looking for the next value after an error or a gap
 }
 
 // Parser is the per-flow state of the Redis decoder. It is not safe for
@@ -116,6 +117,7 @@ func (p *Parser) parse(h *half, data []byte, req bool, m *l7.Message) (int, bool
 	pos := 0
 	if h.resync {
 		n, found := h.seek(data, req)
+		p.stats.Skipped += uint64(n)
 		if !found {
 			if n == 0 {
 				return 0, false, l7.ErrNeedMore

@@ -176,6 +176,18 @@ func TestParser_GapInBulk(t *testing.T) {
 	if !ok || err != nil || n != len(tail) || string(m.RequestType) != "SET" || m.Length != len(head)+80+len(tail) {
 		t.Fatalf("tail: %d %v %v %q %d", n, ok, err, m.RequestType, m.Length)
 	}
+	p.Gap(l7.ToServer, -1)
+	junk := []byte("tail\r\n*1\r\n$4\r\nPING\r\n")
+	n, ok, err = p.Parse(junk, l7.ToServer, &m)
+	if ok || err != nil || n != 6 {
+		t.Fatalf("resync: %d %v %v", n, ok, err)
+	}
+	if n, ok, _ = p.Parse(junk[n:], l7.ToServer, &m); !ok || string(m.RequestType) != "PING" {
+		t.Fatalf("after resync: %d %v %q", n, ok, m.RequestType)
+	}
+	if st := p.(*Parser).Stats(); st.Skipped != 6 || st.Requests != 2 {
+		t.Errorf("stats %+v", st)
+	}
 }
 
 func TestDecoder_Check(t *testing.T) {
