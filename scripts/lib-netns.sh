@@ -34,6 +34,8 @@ NS_SRV=mfrec-srv
 NS_WIRE=mfrec-wire
 WIRE_CLI=mfrec-wc
 WIRE_SRV=mfrec-ws
+WIRE_MIRROR=mfrec-wm
+WIRE_TAP=mfrec-wt
 VETH_CLI=mfrec-c0
 VETH_SRV=mfrec-s0
 MAC_CLI=02:00:00:c9:00:01
@@ -52,18 +54,13 @@ MFREC_PIDS=()
 MFREC_TCPDUMP=
 
 mfrec_cleanup() {
-	local rc=$? i
+	local rc=$?
 	set +e
 	if [ -n "$MFREC_TCPDUMP" ]; then
 		kill -INT "$MFREC_TCPDUMP" 2>/dev/null
 		wait "$MFREC_TCPDUMP" 2>/dev/null
 	fi
-	for ((i = ${#MFREC_PIDS[@]} - 1; i >= 0; i--)); do
-		kill "${MFREC_PIDS[i]}" 2>/dev/null
-	done
-	for ((i = ${#MFREC_PIDS[@]} - 1; i >= 0; i--)); do
-		wait "${MFREC_PIDS[i]}" 2>/dev/null
-	done
+	ns_stop_all
 	netns_down
 	rm -rf "$MFREC_TMP"
 	exit "$rc"
@@ -86,7 +83,10 @@ netns_down() {
 # them, applying netem-like delay, loss and reordering to the server-to-client
 # direction: the endpoints keep their addresses and MACs, and the
 # impairments act on the path, not on either TCP stack. (The kernels these
-# scripts were written on lack sch_netem.) ARGS go to the relay.
+# scripts were written on lack sch_netem, and 802.1Q.) The relay can also
+# copy every frame it forwards, 802.1Q-tagged, to mfrec-wm, like a switch's
+# mirror port on a trunk; capture them on its peer mfrec-wt. ARGS go to the
+# relay.
 netns_up() {
 	netns_down
 	ip netns add "$NS_CLI"
@@ -96,8 +96,9 @@ netns_up() {
 		ip netns add "$NS_WIRE"
 		ip link add "$VETH_CLI" netns "$NS_CLI" address "$MAC_CLI" type veth peer name "$WIRE_CLI" netns "$NS_WIRE"
 		ip link add "$VETH_SRV" netns "$NS_SRV" address "$MAC_SRV" type veth peer name "$WIRE_SRV" netns "$NS_WIRE"
+		ip -n "$NS_WIRE" link add "$WIRE_MIRROR" type veth peer name "$WIRE_TAP"
 		local port
-		for port in "$WIRE_CLI" "$WIRE_SRV"; do
+		for port in "$WIRE_CLI" "$WIRE_SRV" "$WIRE_MIRROR" "$WIRE_TAP"; do
 			ip netns exec "$NS_WIRE" sysctl -qw "net.ipv6.conf.$port.disable_ipv6=1"
 			ip netns exec "$NS_WIRE" ethtool -K "$port" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
 			ip -n "$NS_WIRE" link set "$port" up
@@ -149,10 +150,17 @@ ns_bg() {
 	MFREC_LAST=$!
 }
 
-# ns_stop PID: stop one process started by ns_bg and wait for it.
-ns_stop() {
-	kill "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
+# ns_stop_all: stop the processes started by ns_bg, newest first, and wait
+# for them.
+ns_stop_all() {
+	local i
+	for ((i = ${#MFREC_PIDS[@]} - 1; i >= 0; i--)); do
+		kill "${MFREC_PIDS[i]}" 2>/dev/null || true
+	done
+	for ((i = ${#MFREC_PIDS[@]} - 1; i >= 0; i--)); do
+		wait "${MFREC_PIDS[i]}" 2>/dev/null || true
+	done
+	MFREC_PIDS=()
 }
 
 # wait_port NS ADDR PORT [tcp|udp]: wait up to 20 s for a listener.
@@ -231,12 +239,13 @@ CONF
 	ns_bg "$NS_SRV" nginx -p "$d" -c "$d/nginx.conf" -e "$d/logs/error.log"
 }
 
-# wire_relay [--delay MS] [--loss P] [--reorder P] [--seed N]: forward every
-# frame between mfrec-wc and mfrec-ws. Frames from the server are delayed by
-# MS, dropped with probability P (--loss) and, with probability P
-# (--reorder), sent at once instead, overtaking the delayed ones, as netem's
-# "delay MS reorder P" does. The random sequence is seeded: the same
-# traffic sees the same drops.
+# wire_relay [--delay MS] [--loss P] [--reorder P] [--seed N] [--vlan ID]:
+# forward every frame between mfrec-wc and mfrec-ws. Frames from the server
+# are delayed by MS, dropped with probability P (--loss) and, with
+# probability P (--reorder), sent at once instead, overtaking the delayed
+# ones, as netem's "delay MS reorder P" does. The random sequence is seeded:
+# the same traffic sees the same drops. With --vlan, a copy of each frame
+# forwarded, tagged with VLAN ID, goes out of mfrec-wm.
 wire_relay() {
 	cat >"$MFREC_TMP/wire.py" <<'PY'
 import argparse, heapq, random, select, socket, time
@@ -248,6 +257,8 @@ ap.add_argument("--delay", type=float, default=0)
 ap.add_argument("--loss", type=float, default=0)
 ap.add_argument("--reorder", type=float, default=0)
 ap.add_argument("--seed", type=int, default=201)
+ap.add_argument("--vlan", type=int, default=0)
+ap.add_argument("--mirror", default="mfrec-wm")
 a = ap.parse_args()
 rnd = random.Random(a.seed)
 
@@ -258,6 +269,14 @@ def port(dev):
     return s
 
 cli, srv = port(a.cli), port(a.srv)
+mirror = port(a.mirror) if a.vlan else None
+tag = b"\x81\x00" + a.vlan.to_bytes(2, "big")
+
+def send(s, frame):
+    s.send(frame)
+    if mirror:
+        mirror.send(frame[:12] + tag + frame[12:])
+
 queue, n = [], 0  # (due, n, frame): n keeps equal due times in order
 while True:
     timeout = max(0, queue[0][0] - time.monotonic()) if queue else None
@@ -267,7 +286,7 @@ while True:
         if addr[2] == socket.PACKET_OUTGOING:
             continue
         if s is cli:
-            srv.send(frame)
+            send(srv, frame)
             continue
         if rnd.random() < a.loss:
             continue
@@ -276,7 +295,7 @@ while True:
         heapq.heappush(queue, (time.monotonic() + delay, n, frame))
     now = time.monotonic()
     while queue and queue[0][0] <= now:
-        cli.send(heapq.heappop(queue)[2])
+        send(cli, heapq.heappop(queue)[2])
 PY
-	ns_bg "$NS_WIRE" python3 "$MFREC_TMP/wire.py" "$WIRE_CLI" "$WIRE_SRV" "$@"
+	ns_bg "$NS_WIRE" python3 "$MFREC_TMP/wire.py" "$WIRE_CLI" "$WIRE_SRV" --mirror "$WIRE_MIRROR" "$@"
 }

@@ -275,7 +275,6 @@ for sc in "${all[@]}"; do
 	netns_up # rec_loss and rec_reorder rebuild them with a wire in between
 	"$fn"
 	# Stop this scenario's servers before the next one rebuilds the namespaces.
-	for ((i = ${#MFREC_PIDS[@]} - 1; i >= 0; i--)); do ns_stop "${MFREC_PIDS[i]}"; done
-	MFREC_PIDS=()
+	ns_stop_all
 	summarize "$OUT/$sc.pcap"
 done

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # record-l7-http.sh: re-record testdata/l7/http-nginx.pcap (curl and nc
-# against nginx, with a python3 backend behind proxy_pass) and
-# testdata/l7/http-ipv6.pcap, between two network namespaces. Run as root;
-# needs nginx, curl, nc (netcat-openbsd), python3, tcpdump, tshark,
-# iproute2 and ethtool. See testdata/README.md.
+# against nginx, with a python3 backend behind proxy_pass), http-ipv6.pcap
+# and http-vlan.pcap, between network namespaces. Run as root; needs nginx,
+# curl, nc (netcat-openbsd), python3, tcpdump, tshark, iproute2 and ethtool.
+# See testdata/README.md.
+#
+# usage: scripts/record-l7-http.sh [nginx|ipv6|vlan ...]   (default: all)
 set -euo pipefail
 . "$(dirname "$0")/lib-netns.sh"
 
@@ -89,50 +91,75 @@ SW8="1-$(b64 "$TRACE_ID")-$(b64 5f0e5d8c2b1a4e3f9a8b7c6d5e4f3a2b)-3-$(b64 mfrec-
 curl_q() { in_cli curl -sS -o /dev/null "$@"; }
 
 record_http() {
-	local host=$1
 	# 1. Keep-alive: five requests on one connection (curl reuses it across
 	#    --next), each with its own X-Request-ID; the second also carries
 	#    traceparent and sw8; a 404, and last nginx's own 500 page, after
 	#    which nginx closes the connection.
-	curl_q -H "X-Request-ID: req-0001" "http://$host/" \
-		--next -o /dev/null -H "X-Request-ID: req-0002" -H "traceparent: $TRACEPARENT" -H "sw8: $SW8" "http://$host/a.json" \
-		--next -o /dev/null -H "X-Request-ID: req-0003" "http://$host/missing.html" \
-		--next -o /dev/null -H "X-Request-ID: req-0004" "http://$host/a.json?page=2&sort=name" \
-		--next -o /dev/null -H "X-Request-ID: req-0005" "http://$host/error"
+	curl_q -H "X-Request-ID: req-0001" "$URL/" \
+		--next -o /dev/null -H "X-Request-ID: req-0002" -H "traceparent: $TRACEPARENT" -H "sw8: $SW8" "$URL/a.json" \
+		--next -o /dev/null -H "X-Request-ID: req-0003" "$URL/missing.html" \
+		--next -o /dev/null -H "X-Request-ID: req-0004" "$URL/a.json?page=2&sort=name" \
+		--next -o /dev/null -H "X-Request-ID: req-0005" "$URL/error"
 	# 2. Pipelining: three requests in one segment before any response.
 	(
 		printf 'GET /index.html HTTP/1.1\r\nHost: mfrec.test\r\nUser-Agent: nc-pipeline\r\n\r\n'
 		printf 'GET /a.json HTTP/1.1\r\nHost: mfrec.test\r\nUser-Agent: nc-pipeline\r\n\r\n'
 		printf 'GET /missing HTTP/1.1\r\nHost: mfrec.test\r\nUser-Agent: nc-pipeline\r\nConnection: close\r\n\r\n'
 		sleep 1
-	) | in_cli nc -w 3 "${host//[\[\]]/}" 80 >/dev/null
+	) | in_cli nc -w 3 "$SRV_IP" 80 >/dev/null
 	# 3. Chunked: SSI (nginx does not know the length), gzip, and a chunked
 	#    response from the backend re-chunked by nginx.
-	curl_q --compressed "http://$host/gz/text.txt" \
-		--next -o /dev/null "http://$host/ssi/page.html" \
-		--next -o /dev/null "http://$host/api/chunked"
+	curl_q --compressed "$URL/gz/text.txt" \
+		--next -o /dev/null "$URL/ssi/page.html" \
+		--next -o /dev/null "$URL/api/chunked"
 	# 4. A ~100 KB body, then HEAD of the same resource on a new connection.
-	curl_q "http://$host/large.txt"
-	curl_q -I "http://$host/large.txt"
+	curl_q "$URL/large.txt"
+	curl_q -I "$URL/large.txt"
 	# 5. POST: a 20 KB body behind "Expect: 100-continue", then a small JSON
 	#    body on the same connection.
 	head -c 20480 "$HTML/large.txt" >"$MFREC_TMP/upload.txt"
-	curl_q -H "Expect: 100-continue" -H "Content-Type: text/plain" --data-binary "@$MFREC_TMP/upload.txt" "http://$host/api/upload" \
-		--next -o /dev/null -H "Content-Type: application/json" --data '{"k":"v"}' "http://$host/api/items"
+	curl_q -H "Expect: 100-continue" -H "Content-Type: text/plain" --data-binary "@$MFREC_TMP/upload.txt" "$URL/api/upload" \
+		--next -o /dev/null -H "Content-Type: application/json" --data '{"k":"v"}' "$URL/api/items"
 }
 
-netns_up
-web_start
-cap_start "$OUT/http-nginx.pcap" "$NS_CLI" "$VETH_CLI" ip
-record_http "$SRV_IP"
-cap_stop
-summarize "$OUT/http-nginx.pcap"
+rec_nginx() {
+	netns_up
+	web_start
+	cap_start "$OUT/http-nginx.pcap" "$NS_CLI" "$VETH_CLI" ip
+	record_http
+	cap_stop
+}
 
 # IPv6: the keep-alive connection with the tracing headers, and a POST.
-cap_start "$OUT/http-ipv6.pcap" "$NS_CLI" "$VETH_CLI" ip6 and tcp
-curl_q -g -H "X-Request-ID: req-v6-1" "http://[$SRV_IP6]/" \
-	--next -o /dev/null -g -H "X-Request-ID: req-v6-2" -H "traceparent: $TRACEPARENT" -H "sw8: $SW8" "http://[$SRV_IP6]/a.json" \
-	--next -o /dev/null -g "http://[$SRV_IP6]/missing.html"
-curl_q -g -H "Content-Type: application/json" --data '{"v6":true}' "http://[$SRV_IP6]/api/items"
-cap_stop
-summarize "$OUT/http-ipv6.pcap"
+rec_ipv6() {
+	netns_up
+	web_start
+	cap_start "$OUT/http-ipv6.pcap" "$NS_CLI" "$VETH_CLI" ip6 and tcp
+	curl_q -g -H "X-Request-ID: req-v6-1" "http://[$SRV_IP6]/" \
+		--next -o /dev/null -g -H "X-Request-ID: req-v6-2" -H "traceparent: $TRACEPARENT" -H "sw8: $SW8" "http://[$SRV_IP6]/a.json" \
+		--next -o /dev/null -g "http://[$SRV_IP6]/missing.html"
+	curl_q -g -H "Content-Type: application/json" --data '{"v6":true}' "http://[$SRV_IP6]/api/items"
+	cap_stop
+}
+
+# VLAN 100: the same server and client with the wire relay between them,
+# captured on its mirror port, where every frame carries an 802.1Q tag.
+rec_vlan() {
+	netns_up wire --vlan 100
+	web_start
+	cap_start "$OUT/http-vlan.pcap" "$NS_WIRE" "$WIRE_TAP"
+	curl_q -H "X-Request-ID: req-vlan-1" "$URL/" \
+		--next -o /dev/null -H "X-Request-ID: req-vlan-2" -H "traceparent: $TRACEPARENT" "$URL/a.json" \
+		--next -o /dev/null "$URL/missing.html"
+	cap_stop
+}
+
+all=(nginx ipv6 vlan)
+[ $# -gt 0 ] && all=("$@")
+for sc in "${all[@]}"; do
+	declare -F "rec_$sc" >/dev/null || { echo "unknown capture $sc (know: nginx ipv6 vlan)" >&2; exit 2; }
+	echo "### http-$sc"
+	"rec_$sc"
+	ns_stop_all
+	summarize "$OUT/http-$sc.pcap"
+done

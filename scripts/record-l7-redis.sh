@@ -4,6 +4,8 @@
 # pipelined), between two network namespaces. Run as root; needs
 # redis-server, redis-cli, redis-benchmark, nc (netcat-openbsd), tcpdump,
 # tshark, iproute2 and ethtool. See testdata/README.md.
+#
+# usage: scripts/record-l7-redis.sh [redis|redis-bench ...]   (default: both)
 set -euo pipefail
 . "$(dirname "$0")/lib-netns.sh"
 
@@ -63,9 +65,10 @@ session() { in_cli python3 "$MFREC_TMP/session.py" "$SRV_IP" "$PORT"; }
 # 50 KB of printable bytes for the big value.
 seq -w 1 5000 | sed 's/$/-value/' | head -c 51200 >"$MFREC_TMP/big.txt"
 
-cap_start "$OUT/redis.pcap" "$NS_CLI" "$VETH_CLI" ip
-# 1. One RESP2 session: every command waits for its reply.
-session <<'CMDS'
+rec_redis() {
+	cap_start "$OUT/redis.pcap" "$NS_CLI" "$VETH_CLI" ip
+	# 1. One RESP2 session: every command waits for its reply.
+	session <<'CMDS'
 SET user:1 alice
 GET user:1
 GET missing
@@ -86,12 +89,12 @@ XRANGE stream - +
 NOSUCHCOMMAND arg
 EXISTS name list missing
 CMDS
-# 2. A 50 KB value: SET from stdin (-x), then GET on another connection.
-cli -x SET big <"$MFREC_TMP/big.txt" >/dev/null
-cli GET big >/dev/null
-# 3. RESP2, then HELLO 3 switches the connection to RESP3: map, set,
-#    null, double and boolean replies.
-session <<'CMDS'
+	# 2. A 50 KB value: SET from stdin (-x), then GET on another connection.
+	cli -x SET big <"$MFREC_TMP/big.txt" >/dev/null
+	cli GET big >/dev/null
+	# 3. RESP2, then HELLO 3 switches the connection to RESP3: map, set,
+	#    null, double and boolean replies.
+	session <<'CMDS'
 PING
 HELLO 3
 HGETALL h
@@ -106,13 +109,23 @@ ZRANGE board 0 -1 WITHSCORES
 EVAL "redis.setresp(3) return true" 0
 XRANGE stream - +
 CMDS
-# 4. Inline commands (no RESP framing), as telnet users type them.
-printf 'PING\r\nSET inline "two words"\r\nGET inline\r\nQUIT\r\n' | in_cli nc -w 2 "$SRV_IP" "$PORT" >/dev/null
-cap_stop
-summarize "$OUT/redis.pcap"
+	# 4. Inline commands (no RESP framing), as telnet users type them.
+	printf 'PING\r\nSET inline "two words"\r\nGET inline\r\nQUIT\r\n' | in_cli nc -w 2 "$SRV_IP" "$PORT" >/dev/null
+	cap_stop
+}
 
 # Pipelined load: 2 clients, 8 commands per round trip, 200 SETs, 200 GETs.
-cap_start "$OUT/redis-bench.pcap" "$NS_CLI" "$VETH_CLI" ip
-in_cli redis-benchmark -h "$SRV_IP" -p "$PORT" -c 2 -P 8 -n 200 -t set,get -q
-cap_stop
-summarize "$OUT/redis-bench.pcap"
+rec_redis_bench() {
+	cap_start "$OUT/redis-bench.pcap" "$NS_CLI" "$VETH_CLI" ip
+	in_cli redis-benchmark -h "$SRV_IP" -p "$PORT" -c 2 -P 8 -n 200 -t set,get -q
+	cap_stop
+}
+
+all=(redis redis-bench)
+[ $# -gt 0 ] && all=("$@")
+for c in "${all[@]}"; do
+	fn=rec_${c//-/_}
+	declare -F "$fn" >/dev/null || { echo "unknown capture $c (know: redis redis-bench)" >&2; exit 2; }
+	"$fn"
+	summarize "$OUT/$c.pcap"
+done
