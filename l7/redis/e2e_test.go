@@ -15,12 +15,12 @@ import (
 	"github.com/metaflow-go/metaflow/flow"
 	"github.com/metaflow-go/metaflow/internal/testutil"
 	"github.com/metaflow-go/metaflow/l7"
-	"github.com/metaflow-go/metaflow/l7/http1"
+	"github.com/metaflow-go/metaflow/l7/builtin"
 	"github.com/metaflow-go/metaflow/l7/redis"
 )
 
 // TestEngine_RedisCaptures runs every Redis capture through capture, decode,
-// the flow table and the engine with the Redis decoder registered, and
+// the flow table and the engine with the built-in decoders, and
 // checks the records against the oracle goldens: the same commands, the
 // same replies, and pairs that zip each connection's commands expecting a
 // reply with its non-streaming replies in order.
@@ -68,7 +68,7 @@ func TestEngine_RedisCaptures(t *testing.T) {
 
 func runEngine(t *testing.T, path string) []l7.Record {
 	t.Helper()
-	reg, err := l7.NewRegistry(http1.New(), redis.New())
+	reg, err := builtin.Registry()
 	if err != nil {
 		t.Fatal(err)
 	}
