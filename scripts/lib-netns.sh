@@ -9,7 +9,7 @@
 # Topology, rebuilt from scratch by netns_up:
 #
 #   mfrec-cli: mfrec-c0 10.201.0.1/24 fd00:201::1/64 02:00:00:c9:00:01
-#        |  veth pair (or, with "netns_up wire", a bridge in mfrec-wire)
+#        |  veth pair (or, with "netns_up wire", a relay in mfrec-wire)
 #   mfrec-srv: mfrec-s0 10.201.0.2/24 fd00:201::2/64 02:00:00:c9:00:02
 #
 # Captures are taken on mfrec-c0 (the client's view) unless a script says
@@ -134,10 +134,9 @@ netns_up() {
 	sleep 2
 }
 
-# in_cli / in_srv / in_wire run a command inside that namespace.
+# in_cli / in_srv run a command inside that namespace.
 in_cli() { ip netns exec "$NS_CLI" "$@"; }
 in_srv() { ip netns exec "$NS_SRV" "$@"; }
-in_wire() { ip netns exec "$NS_WIRE" "$@"; }
 
 # ns_bg NS CMD...: start CMD in namespace NS in the background and remember
 # its pid (ip netns exec execs CMD, so the pid is CMD's) for the EXIT trap.
@@ -147,7 +146,6 @@ ns_bg() {
 	shift
 	ip netns exec "$ns" "$@" >>"$MFREC_TMP/$(basename "$1").log" 2>&1 &
 	MFREC_PIDS+=($!)
-	MFREC_LAST=$!
 }
 
 # ns_stop_all: stop the processes started by ns_bg, newest first, and wait

@@ -3,7 +3,7 @@
 # table (connection refused, silent server, resets, zero windows, loss,
 # reordering, clean and half closes, UDP and ICMP), between two network
 # namespaces. Run as root from anywhere; needs nginx, curl, python3, nft,
-# ping, tc, tcpdump, tshark, iproute2 and ethtool. See testdata/README.md.
+# ping, tcpdump, tshark, iproute2 and ethtool. See testdata/README.md.
 #
 # usage: scripts/record-flow.sh [SCENARIO...]   (default: all of them)
 set -euo pipefail
