@@ -21,6 +21,9 @@
 //   - A 101 Switching Protocols response, and a 2xx response to CONNECT, is
 //     emitted; the next call on the Parser returns l7.ErrStop, because the
 //     bytes that follow are no longer HTTP/1.x.
+//   - Because a message is emitted before its body, the Parser implements
+//     l7.Trailer: Trailing reports that the next bytes of a direction
+//     still belong to the body of the message last returned.
 //   - Header names match case-insensitively; obsolete line folding is
 //     joined with one space (into a bounded buffer of the Parser).
 //
@@ -36,10 +39,16 @@
 // Concurrency: the Decoder is stateless and safe for concurrent use; a
 // Parser belongs to one flow and one goroutine.
 //
+// Stats counts messages, interim responses, errors, unmatched responses
+// and skipped bytes per Parser.
+//
 // Errors: Parse returns l7.ErrNeedMore for an incomplete start line, header
 // block or chunk-size line; a *l7.ParseError wrapping one of this package's
 // sentinels (each matches l7.ErrMalformed with errors.Is) for bytes that
-// break the grammar, after which the Parser skips to the next line that
-// starts a message; and l7.ErrStop after a protocol switch. Parse does not
+// break the grammar. After a bad start line or header block the Parser
+// skips to the next line that starts a message; after broken body framing
+// (a bad chunk size or Content-Length) it skips the rest of that direction,
+// since guessing message starts inside such a body is how requests are
+// smuggled. l7.ErrStop follows a protocol switch. Parse does not
 // allocate.
 package http1

@@ -291,3 +291,16 @@ func TestParser_HeaderTooLarge(t *testing.T) {
 		t.Fatalf("got %v %v", ok, err)
 	}
 }
+
+func TestParser_Trailing(t *testing.T) {
+	p := New().NewParser(l7.TCP).(*Parser)
+	var m l7.Message
+	in := []byte("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody")
+	n, ok, _ := p.Parse(in, l7.ToClient, &m)
+	if !ok || !p.Trailing(l7.ToClient) || p.Trailing(l7.ToServer) {
+		t.Fatalf("after headers: ok %v trailing %v", ok, p.Trailing(l7.ToClient))
+	}
+	if k, _, err := p.Parse(in[n:], l7.ToClient, &m); k != 4 || err != nil || p.Trailing(l7.ToClient) {
+		t.Fatalf("after body: %d %v trailing %v", k, err, p.Trailing(l7.ToClient))
+	}
+}
