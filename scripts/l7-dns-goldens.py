@@ -7,10 +7,14 @@ testdata/l7/dns/<capture file name>.golden with one line per DNS message
 that tshark dissects, in frame order (several messages of one TCP segment
 in stream order):
 
-    <frame> <udp|tcp> <src ip:port> <dst ip:port> <id> <qr> <qname> <qtype> <rcode> <ancount>
+    <frame> <udp|tcp> <src ip:port> <dst ip:port> <id> <qr> <qname> <qtype> <rcode> <ancount> <answers>
 
 tab separated; id in decimal; qname as tshark shows it ("<Root>" for the
-root); qtype numeric; rcode empty for queries. Frames that tshark marks as
+root); qtype numeric; rcode empty for queries. <answers> lists the answer
+records of a response, ';' separated, as "<type>" or, for A, AAAA, CNAME,
+NS, PTR and MX, "<type> <value>" (type numeric, names without the trailing
+dot, MX as its exchange); tshark's per-type value fields hold the records
+of every section in order, so the answers are the first of them. Frames that tshark marks as
 retransmissions of a TCP segment are left out (their bytes are delivered
 once). The test l7/dns TestOracle compares parsed messages with these lines.
 
@@ -29,7 +33,13 @@ PORTS = [8053]
 FIELDS = ["frame.number", "udp.srcport", "tcp.srcport", "ip.src", "ipv6.src",
           "ip.dst", "ipv6.dst", "udp.dstport", "tcp.dstport", "dns.id",
           "dns.flags.response", "dns.qry.name", "dns.qry.type",
-          "dns.flags.rcode", "dns.count.answers", "dns.count.queries"]
+          "dns.flags.rcode", "dns.count.answers", "dns.count.queries",
+          "dns.count.auth_rr", "dns.count.add_rr", "dns.resp.type",
+          "dns.a", "dns.aaaa", "dns.cname", "dns.ns", "dns.ptr.domain_name",
+          "dns.mx.mail_exchange"]
+# Record types whose value the golden carries, by the index of their field
+# in FIELDS after dns.resp.type.
+VALUES = {1: 0, 28: 1, 5: 2, 2: 3, 12: 4, 15: 5}
 
 
 def tshark(path):
@@ -52,7 +62,10 @@ def golden(path):
     for line in tshark(path):
         f = line.split("\t")
         frame, usp, tsp, ip4s, ip6s, ip4d, ip6d, udp_, tdp = f[:9]
-        ids, qrs, names, types, rcodes, ans, qds = [x.split(AGG) for x in f[9:16]]
+        ids, qrs, names, types, rcodes, ans, qds, nss, ars, rtypes = [x.split(AGG) if x else [] for x in f[9:19]]
+        vals = [x.split(AGG) if x else [] for x in f[19:25]]
+        vpos = [0] * len(vals)
+        ri = 0
         proto = "udp" if usp else "tcp"
         src = ep(ip4s.split(AGG)[-1] or ip6s.split(AGG)[-1], usp or tsp)
         dst = ep(ip4d.split(AGG)[-1] or ip6d.split(AGG)[-1], udp_ or tdp)
@@ -66,8 +79,22 @@ def golden(path):
             qr = qrs[i] if i < len(qrs) else ""
             rcode = rcodes[i] if qr == "1" and i < len(rcodes) else ""
             an = ans[i] if i < len(ans) else ""
+            nrr = sum(int(c[i]) for c in (ans, nss, ars) if i < len(c) and c[i])
+            answers = []
+            for j, t in enumerate(rtypes[ri:ri + nrr]):
+                t = int(t)
+                item = str(t)
+                if t in VALUES:
+                    k = VALUES[t]
+                    v = vals[k][vpos[k]] if vpos[k] < len(vals[k]) else "?"
+                    vpos[k] += 1
+                    if j < int(an or 0):
+                        item += " " + v
+                if j < int(an or 0) and qr == "1":
+                    answers.append(item)
+            ri += nrr
             rows.append("\t".join([frame, proto, src, dst, str(int(mid, 16)), qr,
-                                   qname, qtype, rcode, an]))
+                                   qname, qtype, rcode, an, ";".join(answers)]))
     return rows
 
 

@@ -290,7 +290,7 @@ func TestParse_TC(t *testing.T) {
 		rr(TypeA, 1, []byte{10, 0, 0, 1}).ptr(12).u16(TypeA).b
 	p := NewParser(l7.UDP)
 	m := parseOne(t, p, b, l7.ToClient)
-	if string(m.Result) != "A 10.0.0.1" || !p.Header().Truncated() {
+	if string(m.Result) != "TC;A 10.0.0.1" || !p.Header().Truncated() {
 		t.Errorf("result %q header %+v", m.Result, p.Header())
 	}
 }

@@ -20,6 +20,8 @@
 //	SRV 0 5 5060 sip.example.;CAA 0 issue "ca.example"
 //	HTTPS 1 . alpn=h2,h3;SVCB 0 svc.example.
 //
+// A response with the TC bit set starts with the item "TC" ("TC" alone when
+// its answer section is empty, as servers send it over UDP).
 // Types whose rdata is not printed (RRSIG, DNSKEY, LOC, ...) appear as their
 // mnemonic or TYPEnnn alone. The list is cut at 512 bytes, ending in "...".
 // Bytes outside printable ASCII in names and strings are escaped as \DDD,

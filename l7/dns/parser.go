@@ -173,6 +173,9 @@ func (p *Parser) decode(msg []byte, m *l7.Message) (int, error) {
 
 	p.qname.reset(nameCap)
 	p.result.reset(resultCap)
+	if response && truncated {
+		p.result.str("TC")
+	}
 	off := headerLen
 	var qtype uint16
 	for i := 0; i < int(h.QDCount); i++ {
