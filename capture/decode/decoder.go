@@ -2,6 +2,7 @@ package decode
 
 import (
 	"encoding/binary"
+	"math"
 	"time"
 
 	"github.com/metaflow-go/metaflow/capture"
@@ -90,6 +91,7 @@ type Decoder struct {
 	tunPorts [65536 / 64]uint64 // bitmap: port is a VXLAN or GENEVE port
 
 	reasm *reassembler // nil when reassembly is off
+	lim   int          // announced end of the packet carrying the current one
 	err   DecodeError  // returned by Decode on failure; see DecodeError
 	stats Stats
 }
@@ -141,6 +143,7 @@ func (d *Decoder) Stats() Stats { return d.stats }
 func (d *Decoder) Decode(p *capture.Packet, m *Meta) error {
 	d.stats.Packets++
 	*m = Meta{Timestamp: p.Timestamp.UnixNano(), WireLen: p.Length, WinScale: -1}
+	d.lim = math.MaxInt
 	if d.reasm != nil && d.reasm.n > 0 {
 		d.reasm.expire(m.Timestamp, &d.stats)
 	}

@@ -38,6 +38,7 @@ func (d *Decoder) fragment(b []byte, ip, off, end, foff int, more bool, proto ui
 	d.stats.FragReassembled++
 	m.Reassembled = true
 	m.IPLen = off - ip + len(buf)
+	d.lim = len(buf)
 	return d.transport(buf, 0, 0, len(buf), first, m, depth)
 }
 

@@ -40,7 +40,7 @@ func (d *Decoder) ipv4(b []byte, off int, m *Meta, depth int) error {
 	} else if tot < hl {
 		return d.fail("ipv4", off+2, ErrMalformed)
 	}
-	end := off + tot
+	end := min(off+tot, d.lim) // a tunnelled packet ends with its carrier
 	if end < len(b) {
 		b = b[:end] // link-layer padding
 	}
@@ -71,7 +71,7 @@ func (d *Decoder) ipv6(b []byte, off int, m *Meta, depth int) error {
 		// is in a hop-by-hop option; take the packet as captured.
 		tot = len(b) - off
 	}
-	end := off + tot
+	end := min(off+tot, d.lim)
 	if end < len(b) {
 		b = b[:end]
 	}
@@ -98,11 +98,11 @@ func (d *Decoder) transport(b []byte, ip, off, end int, proto uint8, m *Meta, de
 		case ProtoICMP, ProtoICMPv6:
 			return d.icmp(b, off, end, m)
 		case protoIPIP:
-			if d.enter(m, TunnelIPIP, 0, depth) {
+			if d.enter(m, TunnelIPIP, 0, depth, end) {
 				return d.ipv4(b, off, m, depth+1)
 			}
 		case protoIPv6:
-			if d.enter(m, TunnelIP6inIP, 0, depth) {
+			if d.enter(m, TunnelIP6inIP, 0, depth, end) {
 				return d.ipv6(b, off, m, depth+1)
 			}
 		case protoGRE:
@@ -170,14 +170,16 @@ func (m *Meta) setPayload(b []byte, start, aend int) {
 }
 
 // enter strips one tunnel layer: it keeps the outermost tunnel identity and
-// the link-layer fields, and clears the rest for the inner packet. It
-// returns false, leaving m alone, when the tunnel is nested too deep.
-func (d *Decoder) enter(m *Meta, t TunnelType, id uint32, depth int) bool {
+// the link-layer fields, and clears the rest for the inner packet, which
+// cannot extend past end, the carrier's announced end. It returns false,
+// leaving m alone, when the tunnel is nested too deep.
+func (d *Decoder) enter(m *Meta, t TunnelType, id uint32, depth, end int) bool {
 	if depth >= d.maxDepth {
 		d.stats.TunnelTooDeep++
 		return false
 	}
 	d.stats.Tunnels[t]++
+	d.lim = end
 	tun := m.Tunnel
 	if tun.Type == TunnelNone {
 		tun = Tunnel{Type: t, ID: id, Src: m.Src, Dst: m.Dst}
@@ -303,12 +305,12 @@ func (d *Decoder) udp(b []byte, off, end int, m *Meta, depth int) error {
 		return nil // a partial datagram cannot be decapsulated
 	}
 	if d.tunPorts[m.DstPort/64]&(1<<(m.DstPort%64)) != 0 {
-		if done, err := d.udpTunnel(b, off+8, m, m.DstPort, depth); done {
+		if done, err := d.udpTunnel(b, off+8, end, m, m.DstPort, depth); done {
 			return err
 		}
 	}
 	if d.tunPorts[m.SrcPort/64]&(1<<(m.SrcPort%64)) != 0 {
-		if done, err := d.udpTunnel(b, off+8, m, m.SrcPort, depth); done {
+		if done, err := d.udpTunnel(b, off+8, end, m, m.SrcPort, depth); done {
 			return err
 		}
 	}

@@ -5,7 +5,7 @@ import "encoding/binary"
 // udpTunnel decapsulates a VXLAN or GENEVE header at b[off:] when port is
 // configured for one of them and the header passes a sanity check. done is
 // false when the datagram is to stay plain UDP.
-func (d *Decoder) udpTunnel(b []byte, off int, m *Meta, port uint16, depth int) (done bool, err error) {
+func (d *Decoder) udpTunnel(b []byte, off, end int, m *Meta, port uint16, depth int) (done bool, err error) {
 	if len(b)-off < 8 {
 		return false, nil
 	}
@@ -20,7 +20,7 @@ func (d *Decoder) udpTunnel(b []byte, off int, m *Meta, port uint16, depth int) 
 			return false, nil
 		}
 		vni := binary.BigEndian.Uint32(h[4:]) >> 8
-		if !d.enter(m, TunnelVXLAN, vni, depth) {
+		if !d.enter(m, TunnelVXLAN, vni, depth, end) {
 			return true, nil
 		}
 		return true, d.ether(b, off+8, m, depth+1)
@@ -39,7 +39,7 @@ func (d *Decoder) udpTunnel(b []byte, off int, m *Meta, port uint16, depth int) 
 			return false, nil
 		}
 		vni := binary.BigEndian.Uint32(h[4:]) >> 8
-		if !d.enter(m, TunnelGENEVE, vni, depth) {
+		if !d.enter(m, TunnelGENEVE, vni, depth, end) {
 			return true, nil
 		}
 		if pt == ethertypeTEB {
@@ -94,7 +94,7 @@ func (d *Decoder) gre(b []byte, off, end int, m *Meta, depth int) error {
 	}
 	switch pt {
 	case ethertypeIPv4, ethertypeIPv6:
-		if !d.enter(m, TunnelGRE, key, depth) {
+		if !d.enter(m, TunnelGRE, key, depth, end) {
 			break
 		}
 		if pt == ethertypeIPv4 {
@@ -102,13 +102,13 @@ func (d *Decoder) gre(b []byte, off, end int, m *Meta, depth int) error {
 		}
 		return d.ipv6(b, in, m, depth+1)
 	case ethertypeTEB:
-		if d.enter(m, TunnelTEB, key, depth) {
+		if d.enter(m, TunnelTEB, key, depth, end) {
 			return d.ether(b, in, m, depth+1)
 		}
 	case ethertypeERSPAN:
 		if fl&greSeq == 0 {
 			// Type I: no ERSPAN header, the mirrored frame follows.
-			if d.enter(m, TunnelERSPAN, 0, depth) {
+			if d.enter(m, TunnelERSPAN, 0, depth, end) {
 				return d.ether(b, in, m, depth+1)
 			}
 			break
@@ -117,7 +117,7 @@ func (d *Decoder) gre(b []byte, off, end int, m *Meta, depth int) error {
 		if len(b)-in < 8 || b[in]>>4 != 1 {
 			break
 		}
-		if d.enter(m, TunnelERSPAN, uint32(binary.BigEndian.Uint16(b[in+2:])&0x3FF), depth) {
+		if d.enter(m, TunnelERSPAN, uint32(binary.BigEndian.Uint16(b[in+2:])&0x3FF), depth, end) {
 			return d.ether(b, in+8, m, depth+1)
 		}
 	case ethertypeERSP3:
@@ -130,7 +130,7 @@ func (d *Decoder) gre(b []byte, off, end int, m *Meta, depth int) error {
 		if b[in+11]&1 != 0 {
 			n += 8
 		}
-		if d.enter(m, TunnelERSPAN, uint32(binary.BigEndian.Uint16(b[in+2:])&0x3FF), depth) {
+		if d.enter(m, TunnelERSPAN, uint32(binary.BigEndian.Uint16(b[in+2:])&0x3FF), depth, end) {
 			return d.ether(b, in+n, m, depth+1)
 		}
 	}
