@@ -7,20 +7,22 @@ import (
 )
 
 type benchCase struct {
-	name string
-	dir  l7.Direction
-	cmd  []byte // the command that precedes a response case (nil for requests)
-	data []byte
+	name       string
+	dir        l7.Direction
+	cmd        []byte // the command that precedes a response case (nil for requests)
+	data       []byte
+	compressed bool
 }
 
 func benchCases() []benchCase {
 	return []benchCase{
-		{"query", l7.ToServer, nil, query("SELECT id, name FROM users WHERE id = 42")},
-		{"ok", l7.ToClient, query("update t set a = 1"), okPkt(1, 1, 2)},
-		{"err", l7.ToClient, query("select nope"), errPkt(1, 1054, "Unknown column 'nope' in 'field list'")},
-		{"resultset-10rows", l7.ToClient, query("select a from t"), resultSet(10, false)},
-		{"resultset-100rows-deprecate-eof", l7.ToClient, query("select a from t"), resultSet(100, true)},
-		{"stmt-execute", l7.ToServer, nil, pkt(0, []byte{ComStmtExecute, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 0, 1, 0, 0, 0})},
+		{"query", l7.ToServer, nil, query("SELECT id, name FROM users WHERE id = 42"), false},
+		{"ok", l7.ToClient, query("update t set a = 1"), okPkt(1, 1, 2), false},
+		{"err", l7.ToClient, query("select nope"), errPkt(1, 1054, "Unknown column 'nope' in 'field list'"), false},
+		{"resultset-10rows", l7.ToClient, query("select a from t"), resultSet(10, false), false},
+		{"resultset-100rows-deprecate-eof", l7.ToClient, query("select a from t"), resultSet(100, true), false},
+		{"stmt-execute", l7.ToServer, nil, pkt(0, []byte{ComStmtExecute, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 0, 1, 0, 0, 0}), false},
+		{"compressed-resultset-10rows", l7.ToClient, compress(nil, 0, 0, query("select a from t")), compress(nil, 1, 6, resultSet(10, false)), true},
 	}
 }
 
@@ -44,6 +46,7 @@ func TestAllocs(t *testing.T) {
 	for _, tc := range benchCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			p := NewParser()
+			p.compressed = tc.compressed
 			var m l7.Message
 			allocs := testing.AllocsPerRun(100, func() {
 				if tc.cmd != nil {
@@ -67,6 +70,7 @@ func BenchmarkParse(b *testing.B) {
 	for _, tc := range benchCases() {
 		b.Run(tc.name, func(b *testing.B) {
 			p := NewParser()
+			p.compressed = tc.compressed
 			var m l7.Message
 			b.ReportAllocs()
 			b.SetBytes(int64(len(tc.data)))

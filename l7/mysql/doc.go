@@ -29,10 +29,17 @@
 // packets of a 16 MiB-1 packet, are skipped as they arrive. Zero-length
 // packets and any sequence ids are accepted without panicking.
 //
+// The compressed protocol (CLIENT_COMPRESS in both the greeting and the
+// login request, or compressed framing recognised when a capture starts
+// mid-connection) is decoded: whole compressed frames are inflated (zlib,
+// without checking its Adler-32) into a per-direction buffer of at most
+// 1 MiB and parsed as above, so packets may straddle frames.
+// (*Parser).Compressed reports it.
+//
 // The parser stops the flow with l7.ErrStop on a TLS upgrade (SSL request
-// from the client) and on the compressed protocol (CLIENT_COMPRESS in both
-// the greeting and the login request, or compressed framing recognised
-// mid-stream); (*Parser).Stopped tells which.
+// from the client), on zstd compression, on a compressed frame that does
+// not inflate or exceeds 1 MiB, and on a gap in a compressed connection;
+// (*Parser).Stopped tells which.
 //
 // Errors: Parse returns *l7.ParseError with Protocol "MySQL", the stream
 // offset and an Err matching l7.ErrMalformed for a command packet it cannot

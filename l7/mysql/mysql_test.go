@@ -1,6 +1,8 @@
 package mysql
 
 import (
+	"bytes"
+	"compress/zlib"
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
@@ -392,11 +394,11 @@ func TestParse_Stop(t *testing.T) {
 			t.Fatalf("err %v, stopped %v", err, p.Stopped())
 		}
 	})
-	t.Run("compress", func(t *testing.T) {
+	t.Run("zstd", func(t *testing.T) {
 		p := NewParser()
 		_, err := run(t, p, []step{
-			{l7.ToClient, greetingPkt("8.0.36", baseCaps|ClientCompress)},
-			{l7.ToServer, loginPkt(baseCaps|ClientCompress, "root", "")},
+			{l7.ToClient, greetingPkt("8.0.36", baseCaps|ClientZstdCompression)},
+			{l7.ToServer, loginPkt(baseCaps|ClientZstdCompression, "root", "")},
 			{l7.ToClient, okPkt(2, 0, 2)},
 		}, false)
 		if err != l7.ErrStop || p.Stopped() != StopCompressed {
@@ -407,13 +409,68 @@ func TestParse_Stop(t *testing.T) {
 			t.Fatalf("after stop: %v", err)
 		}
 	})
-	t.Run("compressed mid-stream", func(t *testing.T) {
-		inner := query("SELECT 1")
-		frame := cat([]byte{byte(len(inner)), 0, 0, 0, 0, 0, 0}, inner)
+}
+
+// compress frames packets as the compressed protocol does: as is when
+// level is 0, else deflated.
+func compress(t testing.TB, seq byte, level int, packets ...[]byte) []byte {
+	plain := cat(packets...)
+	if level == 0 {
+		return cat([]byte{byte(len(plain)), byte(len(plain) >> 8), byte(len(plain) >> 16), seq, 0, 0, 0}, plain)
+	}
+	var b bytes.Buffer
+	w, err := zlib.NewWriterLevel(&b, level)
+	if err != nil {
+		panic(err)
+	}
+	w.Write(plain)
+	w.Close()
+	z := b.Bytes()
+	return cat([]byte{byte(len(z)), byte(len(z) >> 8), byte(len(z) >> 16), seq, byte(len(plain)), byte(len(plain) >> 8), byte(len(plain) >> 16)}, z)
+}
+
+func TestParse_Compressed(t *testing.T) {
+	caps := uint32(baseCaps | ClientCompress)
+	rs := resultSet(40, false)
+	half := len(rs) / 2
+	steps := []step{
+		{l7.ToClient, greetingPkt("8.0.36", caps)},
+		{l7.ToServer, loginPkt(caps, "root", "shop")},
+		{l7.ToClient, okPkt(2, 0, 2)},
+		{l7.ToServer, compress(t, 0, 0, query("select a from t"))},
+		// A result set split across two deflated frames.
+		{l7.ToClient, cat(compress(t, 1, 6, rs[:half]), compress(t, 2, 6, rs[half:]))},
+		{l7.ToServer, compress(t, 0, 6, query("select nope from t where x = 'a long enough statement to be worth deflating'"))},
+		{l7.ToClient, compress(t, 1, 0, errPkt(1, 1054, "Unknown column 'nope'"))},
+	}
+	for _, split := range []bool{false, true} {
+		p := NewParser()
+		msgs, err := run(t, p, steps, split)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "req COM_QUERY select a from t db=shop\nresp Ok rows=40\n" +
+			"req COM_QUERY select nope from t where x = 'a long enough statement to be worth deflating' db=shop\n" +
+			"resp ServerError  code=1054 Unknown column 'nope'"
+		if got := summary(msgs); got != want || !p.Compressed() {
+			t.Errorf("split %v: got\n%s\nwant\n%s", split, got, want)
+		}
+	}
+	t.Run("mid-stream", func(t *testing.T) {
+		frame := compress(t, 0, 0, query("SELECT 1"))
 		if v := (Decoder{}).Check(frame, l7.ToServer, l7.TCP); v != l7.Request {
 			t.Errorf("Check = %v", v)
 		}
+		msgs, err := run(t, NewParser(), []step{{l7.ToServer, frame}}, false)
+		if err != nil || summary(msgs) != "req COM_QUERY SELECT 1 db=" {
+			t.Fatalf("%v %q", err, summary(msgs))
+		}
+	})
+	t.Run("corrupt", func(t *testing.T) {
+		frame := compress(t, 0, 6, query(strings.Repeat("select 1 ", 20)))
+		frame[8] ^= 0x01 // zlib FCHECK
 		p := NewParser()
+		p.compressed = true
 		var m l7.Message
 		if _, ok, err := p.Parse(frame, l7.ToServer, &m); ok || err != l7.ErrStop || p.Stopped() != StopCompressed {
 			t.Fatalf("ok %v err %v stopped %v", ok, err, p.Stopped())

@@ -1,6 +1,10 @@
 package mysql
 
 import (
+	"bytes"
+	"compress/flate"
+	"errors"
+	"io"
 	"strconv"
 
 	"github.com/metaflow-go/metaflow/l7"
@@ -13,7 +17,7 @@ type StopReason uint8
 const (
 	NotStopped     StopReason = iota
 	StopTLS                   // the client sent an SSL request
-	StopCompressed            // the compressed protocol was negotiated or seen
+	StopCompressed            // compressed frames that cannot be inflated (zstd, corrupt, over 1 MiB, a gap)
 )
 
 type phase uint8
@@ -50,6 +54,8 @@ const (
 	stmtCache  = 8
 	stmtSQLCap = 256
 	nameCap    = 64
+	// maxPlain bounds one compressed frame and what it inflates to.
+	maxPlain = 1 << 20
 )
 
 type stmt struct {
@@ -67,6 +73,13 @@ type Parser struct {
 	resync [2]bool  // after a gap: drop bytes until a boundary is known
 	seen   [2]bool  // a packet was seen in this direction
 	base   [2]int64 // bytes consumed per direction (error offsets)
+	errOff int      // offset of a packet error within the bytes consumed
+
+	compressed bool          // the compressed protocol is in use
+	plain      [2][]byte     // inflated bytes per direction
+	plainOff   [2]int        // bytes of plain already parsed
+	zr         io.ReadCloser // zlib reader, reused
+	zsrc       bytes.Reader  // the frame being inflated
 
 	phase      phase
 	serverCaps uint32
@@ -101,6 +114,9 @@ type Parser struct {
 // NewParser returns a Parser for one connection.
 func NewParser() *Parser { return &Parser{pendingLen: -1} }
 
+// Compressed tells whether the connection uses the compressed protocol.
+func (p *Parser) Compressed() bool { return p.compressed }
+
 // Stopped tells whether and why the parser stopped decoding its flow.
 func (p *Parser) Stopped() StopReason { return p.stopped }
 
@@ -115,6 +131,10 @@ func (p *Parser) ServerVersion() []byte { return p.version[:p.versionLen] }
 // the server side drops bytes until the client sends its next command.
 func (p *Parser) Gap(dir l7.Direction, n int) {
 	d := int(dir & 1)
+	if p.compressed {
+		p.stopped = StopCompressed // frame boundaries are lost
+		return
+	}
 	p.skip[d], p.cont[d], p.resync[d] = 0, false, true
 	if n > 0 {
 		p.base[d] += int64(n)
@@ -125,19 +145,48 @@ func (p *Parser) Gap(dir l7.Direction, n int) {
 }
 
 // Parse consumes whole packets (or a bounded prefix of a long one) from data
-// until one completes a message.
+// until one completes a message. Over the compressed protocol it consumes
+// whole compressed frames and parses the packets they inflate to; when one
+// frame holds the ends of two messages, the second is returned by the next
+// call with n = 0.
 func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool, error) {
 	d := int(dir & 1)
 	if p.stopped != NotStopped {
 		return 0, false, l7.ErrStop
 	}
 	if p.resync[d] {
-		if d == server || !startsCommand(data) {
+		if p.compressed || d == server || !startsCommand(data) {
 			p.base[d] += int64(len(data))
 			return len(data), false, nil
 		}
 		p.resync[d] = false
 	}
+	if !p.seen[d] && len(data) >= 7+headerLen+1 {
+		p.seen[d] = true
+		if p.phase == phaseUnknown && checkPlain(data) == l7.No && isCompressed(data) {
+			p.compressed = true
+		}
+	}
+	var n int
+	var ok bool
+	var err error
+	if p.compressed {
+		n, ok, err = p.frames(d, data, m)
+	} else {
+		n, ok, err = p.packets(d, data, m)
+	}
+	p.base[d] += int64(n)
+	switch {
+	case err == nil, err == l7.ErrNeedMore, err == l7.ErrStop:
+	default:
+		err = &l7.ParseError{Protocol: Name, Offset: p.base[d] - int64(n) + int64(p.errOff), Err: err}
+	}
+	return n, ok, err
+}
+
+// packets runs the packet loop over data. On a packet error p.errOff is
+// the packet's offset in data.
+func (p *Parser) packets(d int, data []byte, m *l7.Message) (int, bool, error) {
 	consumed := 0
 	for {
 		rest := data[consumed:]
@@ -171,14 +220,6 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 			}
 			break
 		}
-		if !p.seen[d] {
-			p.seen[d] = true
-			if p.phase == phaseUnknown && checkPlain(rest) == l7.No && isCompressed(rest) {
-				p.stopped = StopCompressed
-				p.base[d] += int64(consumed)
-				return consumed, false, l7.ErrStop
-			}
-		}
 		body := rest[headerLen : headerLen+min(plen, avail)]
 		p.skip[d] = plen - len(body)
 		p.cont[d] = plen == maxPayload
@@ -192,22 +233,103 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 			ok, err = p.server(body, plen, seq, m)
 		}
 		if err != nil {
-			p.base[d] += int64(consumed)
-			if err == l7.ErrStop {
-				return consumed, false, err
-			}
-			return consumed, false, &l7.ParseError{Protocol: Name, Offset: p.base[d] - int64(consumed-start), Err: err}
+			p.errOff = start
+			return consumed, false, err
 		}
 		if ok {
-			p.base[d] += int64(consumed)
 			return consumed, true, nil
 		}
 	}
-	p.base[d] += int64(consumed)
 	if consumed == 0 {
 		return 0, false, l7.ErrNeedMore
 	}
 	return consumed, false, nil
+}
+
+// frames consumes whole compressed frames (7-byte header: compressed
+// length, sequence, uncompressed length 0 for a frame sent as is), inflates
+// them into the direction's plain buffer and runs the packet loop over it.
+func (p *Parser) frames(d int, data []byte, m *l7.Message) (int, bool, error) {
+	consumed := 0
+	for {
+		if pl := p.plain[d][p.plainOff[d]:]; len(pl) > 0 {
+			n, ok, err := p.packets(d, pl, m)
+			p.plainOff[d] += n
+			switch {
+			case ok:
+				return consumed, true, nil
+			case err == l7.ErrStop:
+				return consumed, false, err
+			case err != nil && err != l7.ErrNeedMore:
+				p.errOff = consumed
+				return consumed, false, err
+			case n > 0:
+				continue
+			}
+		}
+		rest := data[consumed:]
+		if len(rest) < 7 {
+			break
+		}
+		clen, ulen := le24(rest), le24(rest[4:])
+		if ulen > maxPlain || 7+clen > maxPlain {
+			p.stopped = StopCompressed // too big to inflate within bounds
+			return consumed, false, l7.ErrStop
+		}
+		if 7+clen > len(rest) {
+			break
+		}
+		if err := p.inflate(d, rest[7:7+clen], ulen); err != nil {
+			p.stopped = StopCompressed
+			return consumed, false, l7.ErrStop
+		}
+		consumed += 7 + clen
+	}
+	if consumed == 0 {
+		return 0, false, l7.ErrNeedMore
+	}
+	return consumed, false, nil
+}
+
+var errBadFrame = errors.New("mysql: bad compressed frame")
+
+// inflate appends a frame's payload to the plain buffer of direction d,
+// after moving the bytes not parsed yet to its start.
+func (p *Parser) inflate(d int, frame []byte, ulen int) error {
+	left := copy(p.plain[d], p.plain[d][p.plainOff[d]:])
+	p.plain[d], p.plainOff[d] = p.plain[d][:left], 0
+	raw := ulen == 0
+	if raw {
+		ulen = len(frame)
+	}
+	if left+ulen > cap(p.plain[d]) {
+		b := make([]byte, left, max(left+ulen, 2*cap(p.plain[d])))
+		copy(b, p.plain[d])
+		p.plain[d] = b
+	}
+	out := p.plain[d][left : left+ulen]
+	if raw {
+		copy(out, frame)
+		p.plain[d] = p.plain[d][:left+ulen]
+		return nil
+	}
+	// A zlib stream: 2-byte header (deflate, no preset dictionary), the
+	// deflate data, an Adler-32 that is not checked (compress/zlib's
+	// Reset allocates a new checksum each time).
+	if len(frame) < 2 || frame[0]&0x0f != 8 || frame[1]&0x20 != 0 || (int(frame[0])<<8|int(frame[1]))%31 != 0 {
+		return errBadFrame
+	}
+	p.zsrc.Reset(frame[2:])
+	if p.zr == nil {
+		p.zr = flate.NewReader(&p.zsrc)
+	} else if err := p.zr.(flate.Resetter).Reset(&p.zsrc, nil); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(p.zr, out); err != nil {
+		return err
+	}
+	p.plain[d] = p.plain[d][:left+ulen]
+	return nil
 }
 
 // startsCommand: data starts with a command packet (after a gap).
@@ -491,9 +613,13 @@ func (p *Parser) server(body []byte, plen int, seq byte, m *l7.Message) (bool, e
 		switch body[0] {
 		case 0x00:
 			p.phase = phaseCommand
-			if p.capsKnown && p.serverCaps&p.clientCaps&ClientCompress != 0 {
-				p.stopped = StopCompressed
-				return false, l7.ErrStop
+			if both := p.serverCaps & p.clientCaps; p.capsKnown && both&(ClientCompress|ClientZstdCompression) != 0 {
+				// Every byte after this OK is framed compressed.
+				if both&ClientCompress == 0 {
+					p.stopped = StopCompressed // zstd only
+					return false, l7.ErrStop
+				}
+				p.compressed = true
 			}
 			if p.changeUser {
 				p.changeUser = false
