@@ -5,10 +5,16 @@ package pcap_test
 import (
 	"bytes"
 	"errors"
+	"net"
 	"net/netip"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 
 	"github.com/metaflow-go/metaflow/capture"
 	"github.com/metaflow-go/metaflow/capture/pcap"
@@ -134,4 +140,81 @@ func TestSource_ReadPacketAllocs(t *testing.T) {
 	}); a != 0 {
 		t.Errorf("ReadPacket allocates %v times per packet", a)
 	}
+}
+
+// BenchmarkSource_Veth sends one UDP datagram (106 bytes on the wire) per op
+// (in sendmmsg batches of 64) across a veth pair while the libpcap source
+// reads the receiving side; compare with capture's BenchmarkAFPacket_Veth.
+func BenchmarkSource_Veth(b *testing.B) {
+	testutil.RequireRoot(b)
+	pair := netns.NewPairT(b, "mf-h2-pcap-", 42)
+	dst := netip.AddrPortFrom(pair.AddrA, 31042)
+	netns.UDPSink(b, pair.A, dst)
+	var conn *net.UDPConn
+	var src *pcap.Source
+	if err := pair.B.Do(func() (err error) {
+		conn, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	if err := pair.A.Do(func() (err error) {
+		src, err = pcap.Open(pcap.Config{Interface: pair.IfA})
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	pc := ipv4.NewPacketConn(conn)
+	batch := make([]ipv4.Message, 64)
+	for i := range batch {
+		batch[i].Buffers = [][]byte{make([]byte, 64)}
+	}
+	var read atomic.Uint64
+	cpu := make(chan time.Duration, 1)
+	go func() {
+		runtime.LockOSThread()
+		start := threadCPU()
+		var p capture.Packet
+		for src.ReadPacket(&p) == nil {
+			read.Add(1)
+		}
+		cpu <- threadCPU() - start
+	}()
+	queued := 0
+	b.ReportAllocs()
+	b.SetBytes(14 + 20 + 8 + 64)
+	for b.Loop() {
+		if queued++; queued == len(batch) {
+			for sent := 0; sent < queued; {
+				n, err := pc.WriteBatch(batch[sent:queued], 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sent += n
+			}
+			queued = 0
+		}
+	}
+	b.StopTimer()
+	for last := uint64(1<<64 - 1); read.Load() != last; {
+		last = read.Load()
+		time.Sleep(200 * time.Millisecond)
+	}
+	st := src.Stats()
+	src.Close()
+	c := <-cpu
+	b.ReportMetric(float64(st.Packets)/float64(b.N), "delivered/op")
+	b.ReportMetric(float64(st.Dropped)/float64(b.N), "drops/op")
+	if st.Packets > 0 {
+		b.ReportMetric(c.Seconds()*1e3/(float64(st.Packets)/1e6), "cpu-ms/Mpkt")
+	}
+}
+
+func threadCPU() time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
