@@ -172,22 +172,21 @@ const (
 
 // Record types with a mnemonic.
 const (
-	TypeA      = 1
-	TypeNS     = 2
-	TypeCNAME  = 5
-	TypeSOA    = 6
-	TypePTR    = 12
-	TypeHINFO  = 13
-	TypeMX     = 15
-	TypeTXT    = 16
-	TypeAAAA   = 28
-	TypeSRV    = 33
-	TypeDNAME  = 39
-	TypeOPT    = 41
-	TypeSVCB   = 64
-	TypeHTTPS  = 65
-	TypeCAA    = 257
-	typeMaxNum = 65535
+	TypeA     = 1
+	TypeNS    = 2
+	TypeCNAME = 5
+	TypeSOA   = 6
+	TypePTR   = 12
+	TypeHINFO = 13
+	TypeMX    = 15
+	TypeTXT   = 16
+	TypeAAAA  = 28
+	TypeSRV   = 33
+	TypeDNAME = 39
+	TypeOPT   = 41
+	TypeSVCB  = 64
+	TypeHTTPS = 65
+	TypeCAA   = 257
 )
 
 // TypeName returns the mnemonic of a record type, or "" when it has none

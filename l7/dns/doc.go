@@ -9,7 +9,8 @@
 // rcode (12 bits when an OPT record extends it), response_status Ok for
 // rcode 0, ClientError for NXDOMAIN (3) and ServerError for any other rcode,
 // response_exception the rcode mnemonic ("NXDOMAIN", "SERVFAIL", ...) when
-// it is not 0.
+// it is not 0. request_length and response_length are the message sizes,
+// with the 2-byte length prefix over TCP.
 //
 // response_result lists the answer section in order, one record per item,
 // items separated by ';', each "TYPE rdata" in zone-file presentation with

@@ -67,11 +67,10 @@ func (p *Parser) Header() Header { return p.hdr }
 
 // Gap makes a TCP parser look for the next plausible message start.
 func (p *Parser) Gap(dir l7.Direction, n int) {
-	if p.tcp && dir <= l7.ToClient {
-		p.resync[dir] = true
-	}
-	if n > 0 && dir <= l7.ToClient {
-		p.base[dir] += int64(n)
+	d := int(dir & 1)
+	p.resync[d] = p.tcp
+	if n > 0 {
+		p.base[d] += int64(n)
 	}
 }
 
@@ -177,7 +176,6 @@ func (p *Parser) decode(msg []byte, m *l7.Message) (int, error) {
 		p.result.str("TC")
 	}
 	off := headerLen
-	var qtype uint16
 	for i := 0; i < int(h.QDCount); i++ {
 		w := &p.qname
 		if i > 0 {
@@ -191,8 +189,7 @@ func (p *Parser) decode(msg []byte, m *l7.Message) (int, error) {
 			return len(msg), ErrTruncated
 		}
 		if i == 0 {
-			qtype = be16(msg[next:])
-			h.QType = qtype
+			h.QType = be16(msg[next:])
 		}
 		off = next + 4
 	}
@@ -245,7 +242,7 @@ sections:
 	m.RequestID = uint32(h.ID)
 	m.HasRequestID = true
 	if h.QDCount > 0 {
-		m.RequestType = p.typeName(qtype)
+		m.RequestType = p.typeName(h.QType)
 		m.RequestResource = p.qname.b
 	}
 	if !response {
@@ -635,13 +632,11 @@ func (t *text) esc(c byte) {
 	}
 }
 
-// finish returns the text, ending in "..." when something was cut.
+// finish returns the text, ending in "..." (in the room reset kept for
+// it) when something was cut. Call it once per reset.
 func (t *text) finish() []byte {
 	if t.full {
 		t.b = append(t.b, "..."...)
-		t.full = false
-		t.limit = len(t.b)
-		t.full = true
 	}
 	return t.b
 }

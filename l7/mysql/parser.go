@@ -78,7 +78,7 @@ type Parser struct {
 	compressed bool          // the compressed protocol is in use
 	plain      [2][]byte     // inflated bytes per direction
 	plainOff   [2]int        // bytes of plain already parsed
-	zr         io.ReadCloser // zlib reader, reused
+	zr         io.ReadCloser // deflate reader, reused
 	zsrc       bytes.Reader  // the frame being inflated
 
 	phase      phase
