@@ -201,13 +201,13 @@ func TestParse_Session(t *testing.T) {
 	prepOK := pkt(1, []byte{0, 7, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0})
 	tests := []struct {
 		name  string
-		caps  uint32
+		user  string // after the steps
 		steps []step
 		want  string
 	}{
 		{
 			name: "classic",
-			caps: baseCaps,
+			user: "root",
 			steps: []step{
 				{l7.ToClient, greetingPkt("8.0.36", baseCaps)},
 				{l7.ToServer, loginPkt(baseCaps, "root", "shop")},
@@ -238,7 +238,7 @@ req COM_QUIT  db=other noresp`,
 		},
 		{
 			name: "deprecate eof and use",
-			caps: baseCaps | ClientDeprecateEOF,
+			user: "app",
 			steps: []step{
 				{l7.ToClient, greetingPkt("10.11.6-MariaDB", baseCaps|ClientDeprecateEOF)},
 				{l7.ToServer, loginPkt(baseCaps|ClientDeprecateEOF, "app", "")},
@@ -312,6 +312,7 @@ req COM_STMT_CLOSE select a from t where b = ? db= id=7 noresp`,
 		},
 		{
 			name: "change user",
+			user: "root2",
 			steps: []step{
 				{l7.ToServer, pkt(0, []byte{ComChangeUser}, []byte("root2\x00"), make([]byte, 22))},
 				{l7.ToClient, pkt(1, []byte{0xfe}, []byte("mysql_native_password\x00"), make([]byte, 21))},
@@ -347,12 +348,16 @@ req COM_STMT_CLOSE select a from t where b = ? db= id=7 noresp`,
 				name += "/byte by byte"
 			}
 			t.Run(name, func(t *testing.T) {
-				msgs, err := run(t, NewParser(), tc.steps, split)
+				p := NewParser()
+				msgs, err := run(t, p, tc.steps, split)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if got := summary(msgs); got != tc.want {
 					t.Errorf("got\n%s\nwant\n%s", got, tc.want)
+				}
+				if tc.user != "" && string(p.User()) != tc.user {
+					t.Errorf("user %q, want %q", p.User(), tc.user)
 				}
 			})
 		}

@@ -100,6 +100,8 @@ type Parser struct {
 	versionLen int
 	db         [nameCap]byte
 	dbLen      int
+	user       [nameCap]byte
+	userLen    int
 	pendingDB  [nameCap]byte
 	pendingLen int // -1: no database change pending
 	prepSQL    [stmtSQLCap]byte
@@ -119,6 +121,10 @@ func (p *Parser) Compressed() bool { return p.compressed }
 
 // Stopped tells whether and why the parser stopped decoding its flow.
 func (p *Parser) Stopped() StopReason { return p.stopped }
+
+// User returns the user of the login request or of the last
+// COM_CHANGE_USER, if seen.
+func (p *Parser) User() []byte { return p.user[:p.userLen] }
 
 // Database returns the current database.
 func (p *Parser) Database() []byte { return p.db[:p.dbLen] }
@@ -374,7 +380,8 @@ func (p *Parser) login(body []byte) error {
 	if caps&ClientProtocol41 == 0 || len(body) < loginSize {
 		return nil
 	}
-	_, rest := cstring(body[loginSize:])
+	user, rest := cstring(body[loginSize:])
+	p.userLen = copy(p.user[:], user)
 	switch {
 	case caps&ClientPluginAuthLenencData != 0:
 		v, n, ok := lenenc(rest)
@@ -457,6 +464,7 @@ func (p *Parser) command(body []byte, plen int, m *l7.Message) (bool, error) {
 		m.RequestResource, _ = cstring(arg)
 	case ComChangeUser:
 		m.RequestResource, _ = cstring(arg)
+		p.userLen = copy(p.user[:], m.RequestResource)
 		p.phase, p.changeUser = phaseAuth, true
 	}
 	switch cmd {
