@@ -85,6 +85,7 @@ func BenchmarkAFPacket_Veth(b *testing.B) {
 		b.StopTimer()
 		waitIdle(&read)
 		st := src.Stats()
+		b.Logf("stats %+v", st)
 		src.Close()
 		reportCapture(b, st.Packets, st.Dropped, <-cpu)
 	})
