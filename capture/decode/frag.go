@@ -177,7 +177,7 @@ func (r *reassembler) add(k fragKey, foff int, more bool, data []byte, proto uin
 	}
 	copy(e.buf[foff:], data)
 	if e.have == nil {
-		e.have = make([]uint64, (r.maxSize/8+63)/64)
+		e.have = make([]uint64, ((r.maxSize+7)/8+63)/64)
 	}
 	for blk := foff / 8; blk < (fend+7)/8; blk++ {
 		w, bit := blk/64, uint64(1)<<(blk%64)

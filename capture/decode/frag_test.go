@@ -195,6 +195,20 @@ func TestDecode_Fragments(t *testing.T) {
 		}
 	})
 
+	t.Run("odd size limit", func(t *testing.T) {
+		// The last block of a limit that is not a multiple of 8 (nor of
+		// 512 bytes of bitmap) still has its bit.
+		d := NewDecoder(Config{MaxDatagramSize: 4097})
+		payload := bigPayload(4097 - 8)
+		var m *Meta
+		for _, f := range frags4(ProtoUDP, 5, udpDgram(1, 2, payload), 2048) {
+			m = decodeAt(t, d, f, t0)
+		}
+		if !m.Reassembled || !bytes.Equal(m.Payload, payload) {
+			t.Fatalf("got %+v", m)
+		}
+	})
+
 	t.Run("inconsistent end", func(t *testing.T) {
 		d := NewDecoder(Config{})
 		fr := frags4(ProtoUDP, 42, dgram, 1480)

@@ -122,6 +122,9 @@ func (d *Decoder) transport(b []byte, ip, off, end int, proto uint8, m *Meta, de
 				n = (int(b[off+1]) + 1) * 8
 			}
 			if off+n > end {
+				if proto == protoAH {
+					return d.fail("ah", off, ErrMalformed)
+				}
 				return d.fail("ipv6-ext", off, ErrMalformed)
 			}
 			proto = b[off]
