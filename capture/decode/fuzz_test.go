@@ -19,19 +19,21 @@ var fuzzLinks = []capture.LinkType{
 func FuzzDecode(f *testing.F) {
 	for _, tc := range allocCases() {
 		for _, fr := range tc.frames {
-			f.Add(uint8(0), fr)
+			f.Add(uint8(0), uint16(0), fr)
 		}
 	}
-	f.Add(uint8(0), tcp4Frame())
-	f.Add(uint8(1), tcp4())
-	f.Add(uint8(3), udp6())
-	f.Add(uint8(4), cat(le32(2), udp4()))
-	f.Add(uint8(0), eth(0x0800, ip4(ProtoUDP, "1.1.1.1", "2.2.2.2", udpDgram(1, 6081, geneveHdr(9, 0x6558, make([]byte, 4), tcp4Frame())))))
-	f.Add(uint8(0), eth(0x0800, ip4(protoGRE, "1.1.1.1", "2.2.2.2", greHdr(greKey|greSeq, 0x22EB, 1, 1, cat(make([]byte, 12), tcp4Frame())))))
-	f.Add(uint8(0), eth(0x8847, cat([]byte{0, 0, 0x11, 64}, udp4())))
-	f.Add(uint8(0), eth(0x8864, cat([]byte{0x11, 0, 0, 1, 0, 40, 0, 0x21}, udp4())))
-	f.Fuzz(func(t *testing.T, link uint8, data []byte) {
-		d := NewDecoder(Config{MaxDatagrams: 4})
+	f.Add(uint8(0), uint16(0), tcp4Frame())
+	f.Add(uint8(1), uint16(0), tcp4())
+	f.Add(uint8(3), uint16(0), udp6())
+	f.Add(uint8(4), uint16(0), cat(le32(2), udp4()))
+	f.Add(uint8(0), uint16(0), eth(0x0800, ip4(ProtoUDP, "1.1.1.1", "2.2.2.2", udpDgram(1, 6081, geneveHdr(9, 0x6558, make([]byte, 4), tcp4Frame())))))
+	f.Add(uint8(0), uint16(0), eth(0x0800, ip4(protoGRE, "1.1.1.1", "2.2.2.2", greHdr(greKey|greSeq, 0x22EB, 1, 1, cat(make([]byte, 12), tcp4Frame())))))
+	f.Add(uint8(0), uint16(0), eth(0x8847, cat([]byte{0, 0, 0x11, 64}, udp4())))
+	f.Add(uint8(0), uint16(0), eth(0x8864, cat([]byte{0x11, 0, 0, 1, 0, 40, 0, 0x21}, udp4())))
+	f.Add(uint8(0), uint16(4097), frags4(ProtoUDP, 1, udpDgram(1, 2, bigPayload(4089)), 2048)[1])
+	f.Fuzz(func(t *testing.T, link uint8, maxSize uint16, data []byte) {
+		// maxSize varies the reassembly limit (0: default).
+		d := NewDecoder(Config{MaxDatagrams: 4, MaxDatagramSize: int(maxSize)})
 		p := pkt(fuzzLinks[int(link)%len(fuzzLinks)], data)
 		var m Meta
 		// Twice, so that a fragment meets itself in reassembly.
