@@ -536,6 +536,16 @@ func TestParse_Malformed(t *testing.T) {
 			}
 		})
 	}
+	// A capture starting inside a binary result set: rows (0x00 header)
+	// and the end are no response of their own.
+	msgs, err := run(t, NewParser(), []step{
+		{l7.ToClient, cat(pkt(5, []byte{0, 0, 1, 'x'}), pkt(6, []byte{0, 0, 1, 'y'}), eofPkt(7, 2))},
+		{l7.ToServer, query("select 1")},
+		{l7.ToClient, okPkt(1, 0, 2)},
+	}, false)
+	if err != nil || summary(msgs) != "req COM_QUERY select 1 db=\nresp Ok affected_rows=0" {
+		t.Fatalf("mid-response start: %v %q", err, summary(msgs))
+	}
 	// Zero-length packets from the server, odd sequence ids: no message, no
 	// error, no panic.
 	var m l7.Message

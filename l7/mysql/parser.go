@@ -642,7 +642,7 @@ func (p *Parser) server(body []byte, plen int, seq byte, m *l7.Message) (bool, e
 		}
 		return false, nil // auth switch (0xfe), more data (0x01), public key
 	}
-	return p.response(body, plen, m), nil
+	return p.response(body, plen, seq, m), nil
 }
 
 // greeting reads the server version and capabilities.
@@ -659,7 +659,7 @@ func (p *Parser) greeting(body []byte) {
 }
 
 // response advances the response state machine by one server packet.
-func (p *Parser) response(body []byte, plen int, m *l7.Message) bool {
+func (p *Parser) response(body []byte, plen int, seq byte, m *l7.Message) bool {
 	first := body[0]
 	switch p.rs {
 	case rsDone:
@@ -667,6 +667,11 @@ func (p *Parser) response(body []byte, plen int, m *l7.Message) bool {
 	case rsNone, rsFirst:
 		if first == 0xff {
 			return p.errPacket(body, m)
+		}
+		if p.rs == rsNone && seq != 1 {
+			// Mid-response when the capture started: only a response's
+			// first packet (sequence 1) can be judged.
+			return false
 		}
 		cmd := p.cmd
 		if p.rs == rsNone {
@@ -679,7 +684,7 @@ func (p *Parser) response(body []byte, plen int, m *l7.Message) bool {
 			}
 		case ComFieldList:
 			p.rs = rsFieldList
-			return p.response(body, plen, m)
+			return p.response(body, plen, seq, m)
 		case ComStatistics:
 			p.rs = rsDone
 			p.fill(m, l7.StatusOk)
