@@ -183,20 +183,15 @@ func (d *Decoder) enter(m *Meta, t TunnelType, id uint32, depth, end int) bool {
 	}
 	d.stats.Tunnels[t]++
 	d.lim = end
-	tun := m.Tunnel
-	if tun.Type == TunnelNone {
-		tun = Tunnel{Type: t, ID: id, Src: m.Src, Dst: m.Dst}
+	if m.Tunnel.Type == TunnelNone {
+		m.Tunnel = Tunnel{Type: t, ID: id, Src: m.Src, Dst: m.Dst}
 	}
-	*m = Meta{
-		Timestamp:   m.Timestamp,
-		WireLen:     m.WireLen,
-		VLAN:        m.VLAN,
-		VLANs:       m.VLANs,
-		NVLAN:       m.NVLAN,
-		Tunnel:      tun,
-		Reassembled: m.Reassembled,
-		WinScale:    -1,
-	}
+	// Clear what the carrier's IP and UDP headers set (GRE and IP-in-IP
+	// set nothing more); Reassembled stays, since the inner packet lives
+	// in the reassembly buffer.
+	m.IPVersion, m.Src, m.Dst, m.Proto, m.TTL, m.IPLen, m.IPID = 0, netip.Addr{}, netip.Addr{}, 0, 0, 0, 0
+	m.IsFragment, m.FragOffset, m.L4Decoded, m.SrcPort, m.DstPort = false, 0, false, 0, 0
+	m.Payload, m.PayloadLen, m.Truncated = nil, 0, false
 	return true
 }
 
