@@ -500,3 +500,53 @@ func TestAFPacketSource_InterfaceGone(t *testing.T) {
 		t.Fatal("reader still blocked 2 s after the interface went away")
 	}
 }
+
+// TestAFPacketSource_Tun captures on a layer-3 tun device (no link-layer
+// header): packets come as LinkRaw, as tcpdump writes them.
+func TestAFPacketSource_Tun(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireCommand(t, "tcpdump", "ip")
+	t.Parallel()
+	ns := netns.NewT(t, nsPrefix+"tun-")
+	var tun int
+	if err := ns.Do(func() error {
+		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		ifr, err := unix.NewIfreq("mftun0")
+		if err != nil {
+			return err
+		}
+		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+			unix.Close(fd)
+			return err
+		}
+		tun = fd
+		return nil
+	}); err != nil {
+		t.Skipf("no tun device: %v", err)
+	}
+	defer unix.Close(tun)
+	for _, step := range [][]string{{"addr", "add", "10.201.33.1/24", "dev", "mftun0"}, {"link", "set", "mftun0", "up"}} {
+		if err := ns.IP(step...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := capture.AFPacketConfig{Interface: "mftun0"}
+	src := openIn(t, ns, cfg)
+	if src.LinkType() != capture.LinkRaw {
+		t.Errorf("LinkType = %v, want RAW", src.LinkType())
+	}
+	col := collect(src)
+	td := startTcpdump(t, ns, "mftun0")
+	udpBlast(t, ns, netip.MustParseAddrPort("10.201.33.2:31033"), 40, 120, 0, 0)
+	settle(cfg)
+	want, link, _ := td.stop(t)
+	got := col.stop(t)
+	if link != capture.LinkRaw || len(want) != 40 {
+		t.Fatalf("tcpdump: link %v, %d packets", link, len(want))
+	}
+	compareRecs(t, "tun", got, want)
+}
