@@ -50,7 +50,7 @@ func TestTable_MemoryPerFlow(t *testing.T) {
 	}
 }
 
-func BenchmarkTable_MemoryPerFlow(b *testing.B) {
+func BenchmarkMemoryPerFlow(b *testing.B) {
 	for b.Loop() {
 		b.ReportMetric(concurrentFlows(b, 1_000_000), "bytes/flow")
 	}

@@ -261,6 +261,13 @@ func (k *key) hash(seed uint64) uint64 {
 	return h
 }
 
+// keyEq compares keys field by field, cheapest and most distinguishing
+// first (ports), without a call to the runtime's memequal.
+func keyEq(x, y *key) bool {
+	return x.pa == y.pa && x.pb == y.pb && x.a == y.a && x.b == y.b &&
+		x.vlan == y.vlan && x.proto == y.proto && x.tun == y.tun && x.tunID == y.tunID
+}
+
 // lookup returns the index position holding k, or the empty position where
 // it would go, and the slot+1 found (0 if absent).
 func (t *Table) lookup(k *key, h uint64) (uint64, uint32) {
@@ -270,7 +277,7 @@ func (t *Table) lookup(k *key, h uint64) (uint64, uint32) {
 		if r == nilSlot {
 			return i, 0
 		}
-		if t.ref(r).key == *k {
+		if keyEq(&t.ref(r).key, k) {
 			return i, r
 		}
 		i = (i + 1) & t.mask
