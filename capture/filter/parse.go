@@ -84,16 +84,16 @@ type qual struct {
 type primKind uint8
 
 const (
-	kProto     primKind = iota + 1 // ip, tcp, ...: protocol present
-	kHost                          // host or net: addr/mask
-	kEtherHost                     // ether host
-	kPort                          // port or portrange: lo..hi
-	kIPProto                       // [ip|ip6] proto N
-	kEtherProto                    // ether proto N
-	kBroadcast                     // ether broadcast
-	kMulticast                     // ether multicast
-	kLen                           // less/greater: op and lo
-	kVLAN                          // vlan [lo]
+	kProto      primKind = iota + 1 // ip, tcp, ...: protocol present
+	kHost                           // host or net: addr/mask
+	kEtherHost                      // ether host
+	kPort                           // port or portrange: lo..hi
+	kIPProto                        // [ip|ip6] proto N
+	kEtherProto                     // ether proto N
+	kBroadcast                      // ether broadcast
+	kMulticast                      // ether multicast
+	kLen                            // less/greater: op and lo
+	kVLAN                           // vlan [lo]
 )
 
 // prim is one primitive.
@@ -198,7 +198,7 @@ func parse(expr string) (node, error) {
 	return n, nil
 }
 
-func (p *parser) peek() token      { return p.toks[p.i] }
+func (p *parser) peek() token       { return p.toks[p.i] }
 func (p *parser) peekN(n int) token { return p.toks[min(p.i+n, len(p.toks)-1)] }
 func (p *parser) next() token {
 	t := p.toks[p.i]
