@@ -10,6 +10,7 @@ import (
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/dns"
 	"github.com/metaflow-go/metaflow/l7/http1"
+	"github.com/metaflow-go/metaflow/l7/mysql"
 	"github.com/metaflow-go/metaflow/l7/redis"
 )
 
@@ -19,6 +20,7 @@ func Decoders() []l7.Decoder {
 		http1.New(),
 		redis.New(),
 		dns.New(),
+		mysql.New(),
 	}
 }
 
