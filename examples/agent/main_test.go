@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/metaflow-go/metaflow/internal/testutil"
+)
+
+func TestRun_JSON(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"-r", testutil.Testdata(t, "l7/http-nginx.pcap")}, &out, io.Discard); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	counts := map[string]int{}
+	sc := bufio.NewScanner(&out)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("line %q is not JSON: %v", sc.Text(), err)
+		}
+		typ, _ := rec["type"].(string)
+		counts[typ]++
+		if typ == "l7_flow_log" && rec["l7_protocol"] != "HTTP" {
+			t.Errorf("l7 record with protocol %v, want HTTP", rec["l7_protocol"])
+		}
+	}
+	// tshark on this capture: -z conv,tcp lists 6 conversations, and
+	// -Y http.request -e http.request.method gives 15 methods in 13 frames
+	// (three requests pipelined in one segment).
+	if counts["l4_flow_log"] != 6 || counts["l7_flow_log"] != 15 {
+		t.Fatalf("records by type = %v, want 6 l4_flow_log and 15 l7_flow_log", counts)
+	}
+}
+
+func TestRun_FilterAndText(t *testing.T) {
+	file := testutil.Testdata(t, "l7/dns.pcap")
+	var all, tcp bytes.Buffer
+	if err := run([]string{"-r", file, "-o", "text"}, &all, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := run([]string{"-r", file, "-o", "text", "-f", "tcp"}, &tcp, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(tcp.String()), "\n") {
+		if strings.Contains(line, " UDP ") {
+			t.Errorf("filter tcp let through %q", line)
+		}
+	}
+	if tcp.Len() == 0 || tcp.Len() >= all.Len() {
+		t.Errorf("filtered output %d bytes, unfiltered %d: want a non-empty strict subset", tcp.Len(), all.Len())
+	}
+}
+
+func TestRun_BadArguments(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"none", nil, "need -r FILE or -i IFACE"},
+		{"both", []string{"-r", "x", "-i", "y"}, "exclusive"},
+		{"format", []string{"-r", "x", "-o", "xml"}, "-o must be"},
+		{"missing file", []string{"-r", "/nonexistent/file.pcap"}, "no such file"},
+		{"not a capture", []string{"-r", testutil.Testdata(t, "README.md")}, "capture"},
+		{"bad filter", []string{"-r", testutil.Testdata(t, "l7/dns.pcap"), "-f", "port"}, "filter"},
+		{"write without live", []string{"-r", "x", "-w", "y"}, "-w needs -i"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(tc.args, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("run(%q) = %v, want an error containing %q", tc.args, err, tc.want)
+			}
+		})
+	}
+}
