@@ -295,6 +295,43 @@ func TestParse_TC(t *testing.T) {
 	}
 }
 
+// A TCP message past bigMessage is decoded from its start, and the rest is
+// skipped segment by segment: nothing waits for the whole message.
+func TestParse_TCPBigMessage(t *testing.T) {
+	mb := newMsg(5, 0x8180, 1, 4000, 0, 0).name("zone.example").u16(TypeA, classIN)
+	for i := range 4000 {
+		mb.rr(TypeA, 1, []byte{10, byte(i >> 8), byte(i), 1})
+	}
+	stream := tcpFrame(mb.b, query(6, "next.example", TypeA))
+	big := len(mb.b) + 2
+	p := NewParser(l7.TCP)
+	var msgs []l7.Message
+	for off := 0; off < len(stream); {
+		end := min(off+1460, len(stream))
+		var m l7.Message
+		n, ok, err := p.Parse(stream[off:end], l7.ToClient, &m)
+		for err == l7.ErrNeedMore && end < len(stream) {
+			end = min(end+1460, len(stream)) // the engine keeps the bytes and adds the next segment
+			n, ok, err = p.Parse(stream[off:end], l7.ToClient, &m)
+		}
+		if err != nil {
+			t.Fatalf("at %d: %v", off, err)
+		}
+		if end-off > 2+bigMessage+1460 {
+			t.Fatalf("the parser wanted %d bytes at once", end-off)
+		}
+		if ok {
+			m.Result = append([]byte(nil), m.Result...)
+			msgs = append(msgs, m)
+		}
+		off += n
+	}
+	if len(msgs) != 2 || msgs[0].ID != 5 || msgs[0].Length != big || !strings.HasPrefix(string(msgs[0].Result), "A 10.0.0.1;A 10.0.1.1;") ||
+		!strings.HasSuffix(string(msgs[0].Result), "...") || msgs[1].ID != 6 {
+		t.Fatalf("messages: %d, first %+v", len(msgs), msgs[0])
+	}
+}
+
 func TestParse_ResultBound(t *testing.T) {
 	mb := newMsg(1, 0x8180, 1, 100, 0, 0).name("many.example").u16(TypeA, classIN)
 	for i := range 100 {

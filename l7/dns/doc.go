@@ -28,6 +28,11 @@
 // Bytes outside printable ASCII in names and strings are escaped as \DDD,
 // and a '.' or '\' inside a label as \. and \\.
 //
+// A TCP message longer than 16 KiB (a zone transfer, say) is decoded from
+// its first 16 KiB once they are there: the answers that end within them
+// are listed, the result ends in "...", and the rest of the message is
+// skipped as it arrives, so no message needs a buffer of its own size.
+//
 // EDNS: the OPT record of the additional section extends the rcode; its UDP
 // payload size, version and DO bit are available from (*Parser).Header for
 // the last decoded message.

@@ -35,12 +35,16 @@ const (
 	// Encoders emit one; chains of a few occur. Without a bound, a chain
 	// of pointers to pointers makes each name cost O(message size).
 	maxPointers = 16
+	// bigMessage: a TCP message longer than this is decoded from its
+	// first bigMessage bytes.
+	bigMessage = 16 << 10
 )
 
 // Parser holds one flow's DNS state. It is not safe for concurrent use.
 type Parser struct {
 	tcp    bool
 	resync [2]bool  // TCP: after a gap, look for a plausible message start
+	skip   [2]int   // TCP: bytes of a big message still to skip
 	base   [2]int64 // bytes consumed so far per direction (error offsets)
 	hdr    Header
 
@@ -68,7 +72,7 @@ func (p *Parser) Header() Header { return p.hdr }
 // Gap makes a TCP parser look for the next plausible message start.
 func (p *Parser) Gap(dir l7.Direction, n int) {
 	d := int(dir & 1)
-	p.resync[d] = p.tcp
+	p.resync[d], p.skip[d] = p.tcp, 0
 	if n > 0 {
 		p.base[d] += int64(n)
 	}
@@ -80,11 +84,17 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 	d := int(dir & 1)
 	if !p.tcp {
 		p.base[d] += int64(len(data))
-		if off, err := p.decode(data, m); err != nil {
+		if off, err := p.decode(data, false, m); err != nil {
 			return len(data), false, p.fail(d, int64(len(data)), off, err)
 		}
 		m.Length = len(data)
 		return len(data), true, nil
+	}
+	if p.skip[d] > 0 {
+		n := min(p.skip[d], len(data))
+		p.skip[d] -= n
+		p.base[d] += int64(n)
+		return n, false, nil
 	}
 	if p.resync[d] {
 		n, found := resyncTCP(data)
@@ -109,15 +119,22 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 		p.resync[d] = true
 		return 0, false, p.fail(d, 0, 0, ErrBadLength)
 	}
-	if len(data) < 2+size {
-		return 0, false, l7.ErrNeedMore
+	n, cut := 2+size, false
+	if len(data) < n {
+		// A message past bigMessage (zone transfers, large DNSSEC answers)
+		// is decoded from its first bigMessage bytes and the rest skipped
+		// as it arrives, so it needs no buffer of its own size.
+		if size <= bigMessage || len(data) < 2+bigMessage {
+			return 0, false, l7.ErrNeedMore
+		}
+		n, cut = len(data), true
+		p.skip[d] = 2 + size - n
 	}
-	n := 2 + size
 	p.base[d] += int64(n)
-	if off, err := p.decode(data[2:n], m); err != nil {
+	if off, err := p.decode(data[2:n], cut, m); err != nil {
 		return n, false, p.fail(d, int64(n), 2+off, err)
 	}
-	m.Length = n
+	m.Length = 2 + size
 	return n, true, nil
 }
 
@@ -154,8 +171,9 @@ func resyncTCP(data []byte) (int, bool) {
 }
 
 // decode parses one message into m. On error it returns the offset of the
-// fault within msg.
-func (p *Parser) decode(msg []byte, m *l7.Message) (int, error) {
+// fault within msg. cut says msg is only the start of a longer message:
+// the records that end within it are decoded, and the result ends in "...".
+func (p *Parser) decode(msg []byte, cut bool, m *l7.Message) (int, error) {
 	p.hdr = Header{}
 	if len(msg) < headerLen {
 		return len(msg), ErrTruncated
@@ -169,6 +187,7 @@ func (p *Parser) decode(msg []byte, m *l7.Message) (int, error) {
 	h.NSCount, h.ARCount = be16(msg[8:]), be16(msg[10:])
 	response := h.Flags&flagQR != 0
 	truncated := h.Flags&flagTC != 0
+	stopEarly := truncated || cut // the sections may end before their counts
 
 	p.qname.reset(nameCap)
 	p.result.reset(resultCap)
@@ -199,14 +218,14 @@ sections:
 	for sec, count := range counts {
 		for range int(count) {
 			next, err := readName(msg, off, nil, false)
-			if err == ErrTruncated && truncated {
+			if err == ErrTruncated && stopEarly {
 				break sections
 			}
 			if err != nil {
 				return next, err
 			}
 			if next+10 > len(msg) {
-				if truncated {
+				if stopEarly {
 					break sections
 				}
 				return len(msg), ErrTruncated
@@ -215,7 +234,7 @@ sections:
 			rdOff := next + 10
 			rdEnd := rdOff + int(be16(msg[next+8:]))
 			if rdEnd > len(msg) {
-				if truncated {
+				if stopEarly {
 					break sections
 				}
 				return len(msg), ErrTruncated
@@ -267,7 +286,10 @@ sections:
 			m.Exception = strconv.AppendUint(append(p.rcode[:0], "RCODE"...), uint64(h.Rcode), 10)
 		}
 	}
-	if len(p.result.b) > 0 {
+	if cut {
+		p.result.full = true // the answers went on past what was decoded
+	}
+	if len(p.result.b) > 0 || cut {
 		m.Result = p.result.finish()
 	}
 	return 0, nil
