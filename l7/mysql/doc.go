@@ -25,6 +25,13 @@
 // ERR instead of the greeting) is emitted as a lone response; the login
 // itself is not a request.
 //
+// response_length is the bytes of the response's packets up to the one that
+// completes it; for COM_STMT_PREPARE that is the PREPARE_OK packet alone
+// (the parameter and column definitions after it are not waited for). A
+// capture that starts mid-connection is judged from the first command on;
+// before it, only an ERR or the first packet of a response (sequence 1)
+// makes a lone response.
+//
 // Framing: packets are parsed with a bounded prefix (at most 8 KiB of a
 // packet is looked at); the rest of a long packet, and the continuation
 // packets of a 16 MiB-1 packet, are skipped as they arrive. Zero-length
