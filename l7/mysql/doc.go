@@ -13,9 +13,9 @@
 // request_id the statement id (from the request of COM_STMT_EXECUTE,
 // COM_STMT_CLOSE, COM_STMT_RESET, COM_STMT_FETCH and
 // COM_STMT_SEND_LONG_DATA, from the response of COM_STMT_PREPARE); version
-// the server version of the greeting ((*Parser).User gives the login user).
-// COM_QUIT, COM_STMT_CLOSE and
-// COM_STMT_SEND_LONG_DATA get no response (Message.NoResponse).
+// the server version of the greeting ((*Parser).User gives the login
+// user). COM_QUIT, COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA get no
+// response (Message.NoResponse).
 //
 // Responses: OK and EOF are Ok with response_result "affected_rows=N"; a
 // result set is Ok with "rows=N" (rows of every result set of a multi-result
