@@ -11,8 +11,9 @@
 // COM_STMT_EXECUTE when the parser saw it prepared, the database of
 // COM_INIT_DB, the table of COM_FIELD_LIST and the user of COM_CHANGE_USER;
 // request_id the statement id (from the request of COM_STMT_EXECUTE,
-// COM_STMT_CLOSE, COM_STMT_RESET, COM_STMT_FETCH and
-// COM_STMT_SEND_LONG_DATA, from the response of COM_STMT_PREPARE); version
+// COM_STMT_CLOSE, COM_STMT_RESET, COM_STMT_FETCH, COM_STMT_SEND_LONG_DATA
+// and MariaDB's COM_STMT_BULK_EXECUTE, from the response of
+// COM_STMT_PREPARE); version
 // the server version of the greeting ((*Parser).User gives the login
 // user). COM_QUIT, COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA get no
 // response (Message.NoResponse).

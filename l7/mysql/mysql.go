@@ -54,6 +54,7 @@ const (
 	ComDaemon           = 0x1d
 	ComBinlogDumpGTID   = 0x1e
 	ComResetConnection  = 0x1f
+	ComStmtBulkExecute  = 0xfa // MariaDB
 )
 
 var commandNames = [...]string{
@@ -73,6 +74,9 @@ var commandNames = [...]string{
 func CommandName(c byte) string {
 	if int(c) < len(commandNames) {
 		return commandNames[c]
+	}
+	if c == ComStmtBulkExecute {
+		return "COM_STMT_BULK_EXECUTE"
 	}
 	return ""
 }

@@ -259,12 +259,16 @@ req COM_QUIT  db=other noresp`,
 				{l7.ToClient, cat(prepOK, colDef(2, "b"), eofPkt(3, 2), colDef(4, "a"), eofPkt(5, 2))},
 				{l7.ToServer, pkt(0, []byte{ComStmtExecute, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 0, 1, 0, 0, 0})},
 				{l7.ToClient, cat(pkt(1, []byte{1}), colDef(2, "a"), eofPkt(3, 2), pkt(4, []byte{0, 0, 1, 'x'}), pkt(5, []byte{0, 0, 1, 'y'}), eofPkt(6, 2))},
+				{l7.ToServer, pkt(0, []byte{ComStmtBulkExecute, 7, 0, 0, 0, 0x80, 0, 0, 3, 0, 0, 1, 0, 0, 2})},
+				{l7.ToClient, okPkt(1, 2, 2)},
 				{l7.ToServer, pkt(0, []byte{ComStmtClose, 7, 0, 0, 0})},
 			},
 			want: `req COM_STMT_PREPARE select a from t where b = ? db=
 resp Ok  id=7
 req COM_STMT_EXECUTE select a from t where b = ? db= id=7
 resp Ok rows=2
+req COM_STMT_BULK_EXECUTE select a from t where b = ? db= id=7
+resp Ok affected_rows=2
 req COM_STMT_CLOSE select a from t where b = ? db= id=7 noresp`,
 		},
 		{

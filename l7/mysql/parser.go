@@ -418,9 +418,7 @@ func (p *Parser) command(body []byte, plen int, m *l7.Message) (bool, error) {
 		return false, ErrUnknownCommand
 	}
 	p.resync[server] = false
-	if p.phase != phaseAuth || cmd != ComChangeUser {
-		p.phase = phaseCommand
-	}
+	p.phase = phaseCommand
 	p.cmd, p.rs = cmd, rsFirst
 	p.cols, p.rows, p.affected, p.resultSet, p.respLen = 0, 0, 0, false, 0
 	p.pendingLen = -1
@@ -449,7 +447,7 @@ func (p *Parser) command(body []byte, plen int, m *l7.Message) (bool, error) {
 		m.RequestResource = arg
 		m.RequestDomain = arg
 		p.pendingLen = copy(p.pendingDB[:], arg)
-	case ComStmtExecute, ComStmtClose, ComStmtReset, ComStmtFetch, ComStmtSendLongData:
+	case ComStmtExecute, ComStmtClose, ComStmtReset, ComStmtFetch, ComStmtSendLongData, ComStmtBulkExecute:
 		if len(arg) >= 4 {
 			id := le32(arg)
 			m.RequestID, m.HasRequestID = id, true
