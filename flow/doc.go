@@ -14,6 +14,20 @@
 // server; an ICMP echo request the client); without a handshake the side
 // with the higher port, until the L7 engine calls Flow.Swap.
 //
+// Sequence analysis follows tshark's tcp.analysis: a segment that does not
+// advance its direction's sequence is a retransmission, or out-of-order
+// when it fills a range of possibly missing bytes within the handshake RTT
+// (3 ms when unknown) of the highest segment, unless it starts that range
+// with two segments' worth of data above it (a fast retransmission). One
+// such range is kept per direction; with heavy reordering the split between
+// the two counters drifts from tshark's while their sum stays equal.
+// Keep-alives are not counted. Zero windows are segments advertising
+// window 0 without SYN, FIN or RST.
+//
+// Keys include the VLAN and the tunnel id: a conversation whose directions
+// carry different VLAN tags or GRE keys yields two flows, where tshark's
+// conversation tables show one.
+//
 // Memory is bounded by Config.MaxFlows: flows live in fixed chunks of a
 // slab (a *Flow stays put while the flow lives) indexed by an
 // open-addressing table of uint32; each flow takes about 250 bytes

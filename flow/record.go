@@ -15,11 +15,13 @@ import (
 type Record struct {
 	// Snapshot marks a periodic report of a live flow (Config.
 	// SnapshotInterval): CloseType is CloseForcedReport and the counters
-	// cover only the time since the flow's previous record.
+	// (packets, bytes, retransmissions, SRT/ART, SYN/FIN counts) cover only
+	// the time since the flow's previous record, so summing a flow's
+	// records gives its totals. Times and RTTs are those of the whole flow.
 	Snapshot bool
 
 	FlowID     uint64
-	StartTime  int64 // unix ns: first packet (snapshots: the period start)
+	StartTime  int64 // unix ns: first packet of the flow
 	EndTime    int64 // unix ns: last packet
 	Duration   int64 // µs, EndTime - first packet of the flow
 	IP0, IP1   netip.Addr
