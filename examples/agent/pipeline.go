@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -79,16 +80,13 @@ func (p *pipeline) openLive() error {
 			src.Close()
 			return err
 		}
-		link := capture.LinkEthernet
-		if p.opts.iface == "any" {
-			link = capture.LinkLinuxSLL
-		}
-		if p.dump, err = capture.NewPcapWriter(f, link, 262144); err != nil {
+		bw := bufio.NewWriterSize(f, 1<<20)
+		if p.dump, err = capture.NewPcapWriter(bw, src.LinkType(), src.Snaplen()); err != nil {
 			f.Close()
 			src.Close()
 			return err
 		}
-		p.dumpTo = f
+		p.dumpTo = flushCloser{bw, f}
 	}
 	// Stop cleanly on SIGINT/SIGTERM: closing the source unblocks ReadPacket.
 	sig := make(chan os.Signal, 1)
@@ -154,4 +152,18 @@ func (p *pipeline) printStats(w io.Writer) {
 	e := p.engine.Stats()
 	fmt.Fprintf(w, "l7: requests=%d responses=%d records=%d parse_errors=%d gaps=%d timeouts=%d\n",
 		e.Requests, e.Responses, e.Records, e.ParseErrors, e.Gaps, e.Timeouts)
+}
+
+// flushCloser flushes a buffered writer before closing its file.
+type flushCloser struct {
+	w *bufio.Writer
+	f *os.File
+}
+
+func (c flushCloser) Close() error {
+	err := c.w.Flush()
+	if cerr := c.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
