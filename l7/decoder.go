@@ -70,12 +70,12 @@ type Parser interface {
 	Gap(dir Direction, n int)
 }
 
-// Trailer is implemented by parsers that return a message before all of
-// its bytes are consumed, such as an HTTP message returned at the end of its
-// headers whose body is then skipped. Trailing reports whether the next
-// bytes of dir still belong to the message last returned, so that the engine
+// Trailer is implemented by parsers that consume bytes belonging to no new
+// message: the body of a message already returned at the end of its headers
+// (HTTP), or a handshake that yields no request (MySQL login). Trailing
+// reports whether the next bytes of dir are such bytes, so that the engine
 // does not take them as the first bytes (time and sequence number) of the
-// next message.
+// next message. A message returned from such bytes starts where they start.
 type Trailer interface {
 	Trailing(dir Direction) bool
 }

@@ -563,10 +563,11 @@ func (c *Conn) parse(s *side, data []byte, seq uint32, tsOld int64, boundary int
 		if c.state != stateParse {
 			return len(data)
 		}
-		// Bytes that trail the previous message (a body skipped after
-		// its headers) must not start the next message.
+		// Bytes outside any message (a body skipped after its headers,
+		// a handshake) must not start the next message: they are not
+		// counted into it, so its start moves on with them.
 		trailing := s.msgLen == 0 && c.trailer != nil && c.trailer.Trailing(dir)
-		if s.msgLen == 0 && !trailing {
+		if s.msgLen == 0 {
 			s.msgSeq = seq + uint32(off)
 			if off < boundary {
 				s.msgTs = tsOld
@@ -591,7 +592,7 @@ func (c *Conn) parse(s *side, data []byte, seq uint32, tsOld int64, boundary int
 			return len(data)
 		}
 		off += n
-		if !trailing {
+		if !trailing || ok {
 			s.msgLen += n
 		}
 		if ok {
