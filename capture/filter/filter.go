@@ -39,7 +39,7 @@ func compileTree(n node, link capture.LinkType, snaplen int) ([]bpf.RawInstructi
 	if err != nil {
 		return nil, err
 	}
-	return assemble(c, uint32(snaplen))
+	return assemble(simplify(c, nil), uint32(snaplen))
 }
 
 // Filter matches replayed packets against an expression, with the program

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"reflect"
+	"slices"
 
 	"github.com/metaflow-go/metaflow/capture"
 )
@@ -482,7 +484,14 @@ func (g *gen) relation(r *relation) (cond, error) {
 	if negate {
 		c = cNot{t}
 	}
-	return ands(append(conds, c)...), nil
+	// A protocol loaded from twice is tested once.
+	var uniq []cond
+	for _, x := range conds {
+		if !slices.ContainsFunc(uniq, func(y cond) bool { return reflect.DeepEqual(x, y) }) {
+			uniq = append(uniq, x)
+		}
+	}
+	return ands(append(uniq, c)...), nil
 }
 
 // constOf reports the constant a straight-line computation loads, if it
@@ -653,4 +662,79 @@ func (g *gen) load(e *loadArith, conds *[]cond) ([]ins, error) {
 	code := append(off, ins{op: opST, k: slot}, ldxMSH(nl), ins{op: opLD | modeMEM, k: slot},
 		ins{op: opALU | aluADD | srcX}, ins{op: opMISC | miscTAX}, ins{op: opLD | size | modeIND, k: base})
 	return code, nil
+}
+
+// fact is what a path through the program knows about a value loaded
+// from a fixed offset: it equals v, or it differs from v.
+type fact struct {
+	load ins
+	v    uint32
+	eq   bool
+}
+
+// simple returns the load and constant of a leaf that tests one value at
+// a fixed offset for equality.
+func simple(c cond) (ins, uint32, bool) {
+	t, ok := c.(cTest)
+	if !ok || len(t.pre) != 1 || t.jop != jEq|srcK {
+		return ins{}, 0, false
+	}
+	if mode := t.pre[0].op & 0xe0; t.pre[0].op&0x07 != opLD || mode != modeABS {
+		return ins{}, 0, false
+	}
+	return t.pre[0], t.k, true
+}
+
+// implied returns facts plus what c being true (or false) tells.
+func implied(c cond, outcome bool, facts []fact) []fact {
+	switch c := c.(type) {
+	case cTest:
+		if load, k, ok := simple(c); ok {
+			return append(slices.Clip(facts), fact{load, k, outcome})
+		}
+	case cNot:
+		return implied(c.a, !outcome, facts)
+	case cAnd:
+		if outcome {
+			return implied(c.b, true, implied(c.a, true, facts))
+		}
+	case cOr:
+		if !outcome {
+			return implied(c.b, false, implied(c.a, false, facts))
+		}
+	}
+	return facts
+}
+
+// simplify removes tests whose outcome is known on every path that
+// reaches them, such as the IPv6 half of "tcp" in "ip and tcp". A removed
+// test reloads a value already loaded on that path, so no load that could
+// reject a short packet is lost.
+func simplify(c cond, facts []fact) cond {
+	switch c := c.(type) {
+	case cTest:
+		if load, k, ok := simple(c); ok {
+			for _, f := range facts {
+				if f.load != load {
+					continue
+				}
+				if f.eq {
+					return cConst(f.v == k)
+				}
+				if f.v == k {
+					return cConst(false)
+				}
+			}
+		}
+		return c
+	case cNot:
+		return not(simplify(c.a, facts))
+	case cAnd:
+		a := simplify(c.a, facts)
+		return and(a, simplify(c.b, implied(a, true, facts)))
+	case cOr:
+		a := simplify(c.a, facts)
+		return or(a, simplify(c.b, implied(a, false, facts)))
+	}
+	return c
 }

@@ -176,6 +176,19 @@ type parser struct {
 	i     int
 	depth int   // VLAN tags so far
 	last  *qual // qualifiers a bare id inherits; nil when none
+	nest  int   // nesting of not, parentheses and unary minus
+}
+
+// maxNesting bounds the recursion of the parser (and of everything that
+// walks the tree it builds).
+const maxNesting = 200
+
+func (p *parser) enter() error {
+	if p.nest++; p.nest > maxNesting {
+		t := p.peek()
+		return p.errAt(t, "expression nested too deeply")
+	}
+	return nil
 }
 
 // parse parses a whole expression. An empty expression matches everything.
@@ -245,6 +258,10 @@ func (p *parser) expr() (node, error) {
 
 // term: not term | ( expr ) | relation | primitive | bare id.
 func (p *parser) term() (node, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer func() { p.nest-- }()
 	t := p.peek()
 	if p.isNot() {
 		p.next()
@@ -716,6 +733,10 @@ func (p *parser) arith(minPrec int) (arith, error) {
 }
 
 func (p *parser) unary() (arith, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer func() { p.nest-- }()
 	t := p.next()
 	switch t.kind {
 	case tMinus:
