@@ -756,3 +756,48 @@ func FuzzFileSource(f *testing.F) {
 		}
 	})
 }
+
+// TestFileSource_TruncatedCorpus cuts small real captures (classic pcap and
+// pcapng) at every offset: every cut delivers a prefix of the file's
+// packets, never fewer than a shorter cut, then io.EOF or a *FormatError
+// at or before the cut.
+func TestFileSource_TruncatedCorpus(t *testing.T) {
+	dir := testutil.SharedPcaps(t, "")
+	for _, name := range []string{"dns/arkime_dns-update.pcap", "redis/zeek_start-with-server.pcapng", "dns/ndpi_dns-google-nsid.pcapng"} {
+		t.Run(name, func(t *testing.T) {
+			file, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := capture.NewFileSource(bytes.NewReader(file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			all, err := ftReadAll(t, s)
+			if err != io.EOF || len(all) == 0 {
+				t.Fatalf("whole file: %d packets, %v", len(all), err)
+			}
+			prev := 0
+			for cut := 0; cut < len(file); cut++ {
+				s, err := capture.NewFileSource(bytes.NewReader(file[:cut]))
+				var got []capture.Packet
+				if err == nil {
+					got, err = ftReadAll(t, s)
+				}
+				var fe *capture.FormatError
+				if err != io.EOF && (!errors.As(err, &fe) || fe.Offset > int64(cut)) {
+					t.Fatalf("cut %d: %v", cut, err)
+				}
+				if len(got) < prev || len(got) > len(all) {
+					t.Fatalf("cut %d: %d packets after %d at a shorter cut, of %d", cut, len(got), prev, len(all))
+				}
+				for i := range got {
+					if !bytes.Equal(got[i].Data, all[i].Data) || !got[i].Timestamp.Equal(all[i].Timestamp) {
+						t.Fatalf("cut %d: packet %d differs", cut, i)
+					}
+				}
+				prev = len(got)
+			}
+		})
+	}
+}
