@@ -84,6 +84,7 @@ const (
 const (
 	pfInit uint8 = 1 << iota // maxEnd valid
 	pfHole                   // hole valid
+	pfWinZero                // the peer's last segment advertised window 0
 )
 
 // ID returns the flow_id, unique per Table: the slot + 1 in the low 32 bits

@@ -679,6 +679,11 @@ func (t *Table) tcp(f *Flow, m *decode.Meta, d int, now uint32) uint8 {
 	if m.Window == 0 && flags&(decode.TCPSyn|decode.TCPFin|decode.TCPRst) == 0 {
 		p.zeroWin++
 	}
+	if m.Window == 0 && flags&decode.TCPRst == 0 {
+		f.pflag[d] |= pfWinZero
+	} else if flags&decode.TCPRst == 0 {
+		f.pflag[d] &^= pfWinZero
+	}
 
 	// Sequence analysis: retransmissions and out-of-order segments.
 	seglen := uint32(m.PayloadLen)
@@ -720,6 +725,12 @@ func (t *Table) seq(f *Flow, d int, seq, seglen uint32, flags uint8, now uint32)
 	if f.pflag[d]&pfInit == 0 {
 		f.pflag[d] |= pfInit
 		p.maxEnd, p.advT = end, now
+		return
+	}
+	// Zero-window probe: one byte at the next sequence while the other
+	// side advertises a zero window. It neither advances the sequence nor
+	// counts as a retransmission when it is sent again.
+	if seglen == 1 && seq == p.maxEnd && f.pflag[1-d]&pfWinZero != 0 && flags&(decode.TCPSyn|decode.TCPFin) == 0 {
 		return
 	}
 	if seqLT(seq, p.maxEnd) {
