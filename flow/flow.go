@@ -82,9 +82,9 @@ const (
 
 // Peer seq-tracking flags.
 const (
-	pfInit uint8 = 1 << iota // maxEnd valid
-	pfHole                   // hole valid
-	pfWinZero                // the peer's last segment advertised window 0
+	pfInit    uint8 = 1 << iota // maxEnd valid
+	pfHole                      // hole valid
+	pfWinZero                   // the peer's last segment advertised window 0
 )
 
 // ID returns the flow_id, unique per Table: the slot + 1 in the low 32 bits
