@@ -307,9 +307,11 @@ func (e *Engine) responseFromMessage(m *Message, s *side) {
 	r.HasResponse = true
 	if !r.HasRequest {
 		r.StartTime = s.msgTs
-		if !r.HasRequestID {
-			r.RequestID, r.HasRequestID = m.RequestID, m.HasRequestID
-		}
+	}
+	// Some ids are known only from the response (the statement id of
+	// COM_STMT_PREPARE).
+	if !r.HasRequestID {
+		r.RequestID, r.HasRequestID = m.RequestID, m.HasRequestID
 	}
 	r.EndTime = s.msgTs
 	r.RespTCPSeq = s.msgSeq
