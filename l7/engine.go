@@ -550,6 +550,10 @@ func (c *Conn) lost(s *side, n int) {
 	c.parser.Gap(Direction(s.phys^c.flip), n)
 }
 
+// maxZeroRuns bounds the messages a parser may return in a row without
+// consuming bytes, so that a faulty parser cannot loop forever.
+const maxZeroRuns = 64
+
 // parse runs the parser over data, whose first byte has sequence number
 // seq. Bytes before boundary arrived at tsOld, the rest at ts. It returns the
 // offset of the first byte left for later (len(data) when everything was
@@ -559,7 +563,9 @@ func (c *Conn) parse(s *side, data []byte, seq uint32, tsOld int64, boundary int
 	dir := Direction(s.phys ^ c.flip)
 	m := &e.msg
 	off := 0
-	for off < len(data) {
+	zeroRuns := 0
+	more := false // the last call returned a message: another may be ready
+	for off < len(data) || more && zeroRuns < maxZeroRuns {
 		if c.state != stateParse {
 			return len(data)
 		}
@@ -592,6 +598,7 @@ func (c *Conn) parse(s *side, data []byte, seq uint32, tsOld int64, boundary int
 			return len(data)
 		}
 		off += n
+		more = ok
 		if !trailing || ok {
 			s.msgLen += n
 		}
@@ -600,8 +607,17 @@ func (c *Conn) parse(s *side, data []byte, seq uint32, tsOld int64, boundary int
 			s.msgLen = 0
 		}
 		if n == 0 {
-			return off // no progress: wait for more bytes
+			// A parser may return several messages from bytes it
+			// consumed earlier (one compressed frame holding two
+			// MySQL packets); otherwise no progress means waiting for
+			// more bytes.
+			if ok && zeroRuns < maxZeroRuns {
+				zeroRuns++
+				continue
+			}
+			return off
 		}
+		zeroRuns = 0
 	}
 	return off
 }
