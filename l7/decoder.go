@@ -80,6 +80,18 @@ type Trailer interface {
 	Trailing(dir Direction) bool
 }
 
+// Flusher is implemented by parsers that can decode a message cut short.
+// When bytes are lost (a hole in the stream, or payload cut by the
+// capture's snaplen) while the engine holds the first bytes of a message
+// that Parse answered with ErrNeedMore, it passes them to Flush before Gap.
+// Flush fills m from what is there and reports whether it did, as an HTTP
+// parser does with a status line whose header block was cut. The parser's
+// state must then match what follows the message (its body, say); Gap comes
+// next as usual.
+type Flusher interface {
+	Flush(data []byte, dir Direction, m *Message) bool
+}
+
 // Errors returned by parsers.
 var (
 	// ErrNeedMore means the message is incomplete.

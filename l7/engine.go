@@ -162,6 +162,7 @@ type Conn struct {
 	dec            int32
 	parser         Parser
 	trailer        Trailer // parser as a Trailer, or nil
+	flusher        Flusher // parser as a Flusher, or nil
 	tries          int
 	swapper        interface{ Swap() bool } // the flow, during a Handler call
 
@@ -198,7 +199,7 @@ func (e *Engine) Open(info ConnInfo, ts int64) *Conn {
 	c.flip = 0
 	c.state = stateInfer
 	c.dec = -1
-	c.parser, c.trailer = nil, nil
+	c.parser, c.trailer, c.flusher = nil, nil, nil
 	c.tries = 0
 	c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts = 0, 0, 0, 0, 0
 	c.reported = ConnSummary{}
@@ -331,7 +332,7 @@ func (c *Conn) Close(ts int64) ConnSummary {
 	if c.slot >= 0 && c.slot < len(e.bySlot) && e.bySlot[c.slot] == c {
 		e.bySlot[c.slot] = nil
 	}
-	c.parser, c.trailer = nil, nil
+	c.parser, c.trailer, c.flusher = nil, nil, nil
 	c.swapper = nil
 	delete(e.conns, c.id)
 	e.freeConns = append(e.freeConns, c)
@@ -542,12 +543,27 @@ func (c *Conn) lost(s *side, n int) {
 	if c.state != stateParse || c.transport != TCP {
 		return
 	}
+	dir := Direction(s.phys ^ c.flip)
 	if s.buf != nil {
+		// The bytes of a message cut short by the hole: a parser that
+		// can may still make a message of them.
+		if c.flusher != nil {
+			m := &c.e.msg
+			m.Reset()
+			if c.flusher.Flush(s.buf, dir, m) {
+				s.msgLen = len(s.buf)
+				c.e.stats.CutMessages++
+				c.message(s, dir, m)
+			}
+		}
+		if c.state != stateParse {
+			return // the message stopped the flow; its buffers are gone
+		}
 		c.e.stats.DiscardedBytes += uint64(len(s.buf))
 		c.dropBuf(s)
 	}
 	s.msgLen = 0
-	c.parser.Gap(Direction(s.phys^c.flip), n)
+	c.parser.Gap(dir, n)
 }
 
 // maxZeroRuns bounds the messages a parser may return in a row without
@@ -737,6 +753,7 @@ func (c *Conn) infer(s *side, ts int64, b []byte) bool {
 	c.dec = found
 	c.parser = e.decs[found].NewParser(c.transport)
 	c.trailer, _ = c.parser.(Trailer)
+	c.flusher, _ = c.parser.(Flusher)
 	c.state = stateParse
 	ent := e.cache.put(endpointKey{addr: c.server.Addr(), port: c.server.Port(), transport: c.transport})
 	ent.dec = found

@@ -26,6 +26,7 @@ type Stats struct {
 	// Parsing and sessions.
 	ParseErrors        uint64 // Parse errors other than ErrNeedMore (all protocols)
 	Stopped            uint64 // flows whose parser returned ErrStop
+	CutMessages        uint64 // messages made from bytes cut short by a hole (Flusher)
 	Requests           uint64
 	Responses          uint64
 	SessionsOverflowed uint64 // requests emitted early with status Unknown (caps)

@@ -79,3 +79,40 @@ func TestRun_BadArguments(t *testing.T) {
 		})
 	}
 }
+
+// TestRun_SnaplenCut replays captures taken with a 256-byte snaplen under
+// loss and reordering: the HTTP response head is cut inside its header
+// block, yet the request pairs with it, with tshark's http.time latency.
+func TestRun_SnaplenCut(t *testing.T) {
+	for _, tc := range []struct {
+		file   string
+		wantUs float64 // tshark -Y http.response -e http.time
+	}{
+		{"flow/loss.pcap", 7180},
+		{"flow/reorder.pcap", 539709},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := run([]string{"-r", testutil.Testdata(t, tc.file)}, &out, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			var l7recs []map[string]any
+			for _, line := range bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n")) {
+				var rec map[string]any
+				if err := json.Unmarshal(line, &rec); err != nil {
+					t.Fatal(err)
+				}
+				if rec["type"] == "l7_flow_log" {
+					l7recs = append(l7recs, rec)
+				}
+			}
+			if len(l7recs) != 1 {
+				t.Fatalf("%d l7 records, want 1", len(l7recs))
+			}
+			r := l7recs[0]
+			if r["response_code"] != float64(200) || r["response_status"] != "Ok" || r["response_duration"] != tc.wantUs {
+				t.Errorf("record %v: want code 200, status Ok, response_duration %v", r, tc.wantUs)
+			}
+		})
+	}
+}

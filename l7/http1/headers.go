@@ -87,6 +87,11 @@ func (p *Parser) headers(data []byte, i int) (int, error) {
 	for {
 		j := bytes.IndexByte(data[i:], '\n')
 		if j < 0 {
+			if p.cut {
+				// Cut short (Flush): the lines so far are all
+				// there is; the partial one is dropped.
+				return len(data), nil
+			}
 			if len(data) >= p.maxHeader {
 				return len(data), ErrHeaderTooLarge
 			}

@@ -57,6 +57,7 @@ type Parser struct {
 	pLen    int
 
 	stop bool // a protocol switch happened: ErrStop from now on
+	cut  bool // in Flush: the header block ends where the bytes end
 
 	// Per-message buffers for values built rather than aliased.
 	fold  [foldBufSize]byte
