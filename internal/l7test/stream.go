@@ -125,3 +125,62 @@ func FuzzPieces(t testing.TB, p l7.Parser, in []byte, allowStop bool) {
 		}
 	}
 }
+
+// Chunk is bytes of one direction of a conversation.
+type Chunk struct {
+	Dir  l7.Direction
+	Data string
+}
+
+// Feed feeds the chunks to p in order, each cut in pieces of at most piece
+// bytes (0: whole), keeping the unconsumed bytes of each direction as the
+// engine does, and calls onMsg with each message (valid during the call).
+// A parse error other than l7.ErrNeedMore and l7.ErrStop is counted in errs
+// and followed by a gap of 0 bytes; l7.ErrStop ends the feed with stopped
+// true. Feed fails the test when p consumes outside its input, returns a
+// message with an error, or makes no progress without an error.
+func Feed(t testing.TB, p l7.Parser, chunks []Chunk, piece int, onMsg func(m *l7.Message)) (stopped bool, errs int) {
+	t.Helper()
+	var buf [2][]byte
+	var m l7.Message
+	for _, st := range chunks {
+		data := []byte(st.Data)
+		for len(data) > 0 {
+			k := len(data)
+			if piece > 0 && piece < k {
+				k = piece
+			}
+			buf[st.Dir] = append(buf[st.Dir], data[:k]...)
+			data = data[k:]
+			for len(buf[st.Dir]) > 0 {
+				m.Reset()
+				n, ok, err := p.Parse(buf[st.Dir], st.Dir, &m)
+				if n < 0 || n > len(buf[st.Dir]) {
+					t.Fatalf("consumed %d of %d", n, len(buf[st.Dir]))
+				}
+				if ok {
+					if err != nil {
+						t.Fatalf("message with error %v", err)
+					}
+					onMsg(&m)
+				}
+				buf[st.Dir] = buf[st.Dir][n:]
+				if errors.Is(err, l7.ErrStop) {
+					return true, errs
+				}
+				if errors.Is(err, l7.ErrNeedMore) {
+					break
+				}
+				if err != nil {
+					errs++
+					p.Gap(st.Dir, 0)
+					continue
+				}
+				if n == 0 && !ok {
+					t.Fatalf("no progress")
+				}
+			}
+		}
+	}
+	return false, errs
+}

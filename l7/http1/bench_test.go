@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/l7"
 )
 
@@ -20,24 +21,6 @@ var (
 	benchLarge = []byte("HTTP/1.1 200 OK\r\nContent-Length: 65536\r\n\r\n" + strings.Repeat("x", 65536))
 )
 
-// parseAll feeds in to p in direction dir until it is consumed and returns
-// the number of messages.
-func parseAll(p l7.Parser, in []byte, dir l7.Direction, m *l7.Message) int {
-	msgs := 0
-	for len(in) > 0 {
-		m.Reset()
-		n, ok, err := p.Parse(in, dir, m)
-		if ok {
-			msgs++
-		}
-		if err != nil && n == 0 {
-			break
-		}
-		in = in[n:]
-	}
-	return msgs
-}
-
 func TestParser_ParseAllocs(t *testing.T) {
 	cases := []struct {
 		name string
@@ -52,10 +35,10 @@ func TestParser_ParseAllocs(t *testing.T) {
 	for _, tc := range cases {
 		p := New().NewParser(l7.TCP)
 		var m l7.Message
-		if parseAll(p, tc.in, tc.dir, &m) != 1 {
+		if l7test.ParseAll(p, tc.in, tc.dir, &m) != 1 {
 			t.Fatalf("%s: no message", tc.name)
 		}
-		allocs := testing.AllocsPerRun(200, func() { parseAll(p, tc.in, tc.dir, &m) })
+		allocs := testing.AllocsPerRun(200, func() { l7test.ParseAll(p, tc.in, tc.dir, &m) })
 		if allocs != 0 {
 			t.Errorf("%s: %v allocations per message, want 0", tc.name, allocs)
 		}
@@ -81,7 +64,7 @@ func BenchmarkParse(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(tc.in)))
 			for b.Loop() {
-				parseAll(p, tc.in, tc.dir, &m)
+				l7test.ParseAll(p, tc.in, tc.dir, &m)
 			}
 		})
 	}

@@ -1,7 +1,6 @@
 package http1
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
 	"sort"
@@ -9,26 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/internal/testutil"
 	"github.com/metaflow-go/metaflow/l7"
 )
-
-// goldenLines reads a golden written by scripts/l7-http1-goldens.py.
-func goldenLines(t *testing.T, name string) []string {
-	t.Helper()
-	f, err := os.Open(testutil.Testdata(t, filepath.Join("l7", "http1", name+".golden")))
-	if err != nil {
-		t.Fatalf("golden: %v (run scripts/l7-http1-goldens.py)", err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
-}
 
 func esc(b []byte) string {
 	r := strings.NewReplacer("\t", `\t`, "\n", `\n`, "\r", `\r`)
@@ -37,11 +20,11 @@ func esc(b []byte) string {
 
 // messageLines renders replayed messages as golden lines. Reason phrases
 // are compared only where the decoder reports them (4xx, 5xx).
-func messageLines(msgs []replayMsg) []string {
+func messageLines(msgs []l7test.Msg) []string {
 	var out []string
 	for _, x := range msgs {
-		m := &x.m
-		conn := x.client.String() + "\t" + x.server.String()
+		m := &x.M
+		conn := x.Client.String() + "\t" + x.Server.String()
 		switch m.Kind {
 		case l7.KindRequest:
 			out = append(out, "req\t"+conn+"\t"+esc(m.RequestType)+"\t"+esc(m.RequestResource)+"\t"+
@@ -102,29 +85,26 @@ var oracleExceptions = map[string]oracleException{
 
 func TestOracle(t *testing.T) {
 	dir := testutil.SharedPcaps(t, "http1")
-	files, _ := filepath.Glob(filepath.Join(dir, "*.pcap*"))
-	rec, _ := filepath.Glob(testutil.Testdata(t, filepath.Join("l7", "http*.pcap*")))
-	files = append(files, rec...)
+	files := l7test.Captures(t, "http1", "http")
 	if len(files) == 0 {
 		t.Skip("no captures")
 	}
 	for _, path := range files {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			g := testutil.Testdata(t, filepath.Join("l7", "http1", name+".golden"))
-			if _, err := os.Stat(g); err != nil && !strings.HasPrefix(path, dir) {
+			if _, err := os.Stat(l7test.GoldenPath(t, "http1", name)); err != nil && !strings.HasPrefix(path, dir) {
 				t.Skipf("recorded capture without a golden yet: run scripts/l7-http1-goldens.py")
 			}
-			want := normalize(goldenLines(t, name))
-			res := replay(t, path, New())
-			got := normalize(messageLines(res.msgs))
+			want := normalize(l7test.GoldenLines(t, "http1", name))
+			res := l7test.ReplayTCP(t, path, New())
+			got := normalize(messageLines(res.Msgs))
 			if ex, ok := oracleExceptions[name]; ok {
 				t.Logf("known difference from tshark: %s", ex.why)
-				want = normalize(append(goldenLines(t, name), ex.extra...))
+				want = normalize(append(l7test.GoldenLines(t, "http1", name), ex.extra...))
 			}
 			diff := diffLines(want, got)
 			if len(diff) > 0 {
-				t.Errorf("%d messages differ from tshark (errors %d):\n%s", len(diff), res.errs, strings.Join(diff, "\n"))
+				t.Errorf("%d messages differ from tshark (errors %d):\n%s", len(diff), res.Errs, strings.Join(diff, "\n"))
 			}
 		})
 	}

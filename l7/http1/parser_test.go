@@ -5,14 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/l7"
 )
 
 // chunkMsg is one step of a conversation: bytes in one direction.
-type chunkMsg struct {
-	dir  l7.Direction
-	data string
-}
+type chunkMsg = l7test.Chunk
 
 type gotMsg struct {
 	kind                                            l7.Kind
@@ -28,60 +26,25 @@ type gotMsg struct {
 func run(t *testing.T, steps []chunkMsg, step int) (msgs []gotMsg, stopped bool, errs int) {
 	t.Helper()
 	p := New().NewParser(l7.TCP)
-	var buf [2][]byte
-	var m l7.Message
-	for _, st := range steps {
-		data := []byte(st.data)
-		for len(data) > 0 {
-			k := len(data)
-			if step > 0 && step < k {
-				k = step
-			}
-			buf[st.dir] = append(buf[st.dir], data[:k]...)
-			data = data[k:]
-			for len(buf[st.dir]) > 0 {
-				m.Reset()
-				n, ok, err := p.Parse(buf[st.dir], st.dir, &m)
-				if n < 0 || n > len(buf[st.dir]) {
-					t.Fatalf("consumed %d of %d", n, len(buf[st.dir]))
-				}
-				if ok {
-					if err != nil {
-						t.Fatalf("message with error %v", err)
-					}
-					msgs = append(msgs, gotMsg{m.Kind, string(m.RequestType), string(m.RequestResource),
-						string(m.Endpoint), string(m.RequestDomain), string(m.Version), string(m.UserAgent),
-						string(m.XRequestID), string(m.TraceID), string(m.SpanID), string(m.Exception),
-						m.Code, m.Status, m.Length})
-				}
-				buf[st.dir] = buf[st.dir][n:]
-				if errors.Is(err, l7.ErrStop) {
-					return msgs, true, errs
-				}
-				if errors.Is(err, l7.ErrNeedMore) {
-					break
-				}
-				if err != nil {
-					errs++
-					p.Gap(st.dir, 0)
-					continue
-				}
-				if n == 0 && !ok {
-					t.Fatalf("no progress")
-				}
-			}
-		}
+	stopped, errs = l7test.Feed(t, p, steps, step, func(m *l7.Message) {
+		msgs = append(msgs, gotMsg{m.Kind, string(m.RequestType), string(m.RequestResource),
+			string(m.Endpoint), string(m.RequestDomain), string(m.Version), string(m.UserAgent),
+			string(m.XRequestID), string(m.TraceID), string(m.SpanID), string(m.Exception),
+			m.Code, m.Status, m.Length})
+	})
+	if stopped {
+		return msgs, true, errs
 	}
 	// A protocol switch is reported on the next call.
-	m.Reset()
+	var m l7.Message
 	if _, _, err := p.Parse([]byte("x"), l7.ToServer, &m); errors.Is(err, l7.ErrStop) {
 		stopped = true
 	}
 	return msgs, stopped, errs
 }
 
-func req(s string) chunkMsg  { return chunkMsg{l7.ToServer, s} }
-func resp(s string) chunkMsg { return chunkMsg{l7.ToClient, s} }
+func req(s string) chunkMsg  { return chunkMsg{Dir: l7.ToServer, Data: s} }
+func resp(s string) chunkMsg { return chunkMsg{Dir: l7.ToClient, Data: s} }
 
 func TestParser_Parse(t *testing.T) {
 	tests := []struct {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/l7"
 )
 
@@ -15,22 +16,6 @@ var (
 	benchInline  = []byte("PING\r\n")
 	benchBig     = []byte("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$65536\r\n" + strings.Repeat("v", 65536) + "\r\n")
 )
-
-func parseAll(p l7.Parser, in []byte, dir l7.Direction, m *l7.Message) int {
-	msgs := 0
-	for len(in) > 0 {
-		m.Reset()
-		n, ok, err := p.Parse(in, dir, m)
-		if ok {
-			msgs++
-		}
-		if err != nil && n == 0 {
-			break
-		}
-		in = in[n:]
-	}
-	return msgs
-}
 
 var benchCases = []struct {
 	name string
@@ -49,10 +34,10 @@ func TestParser_ParseAllocs(t *testing.T) {
 	for _, tc := range benchCases {
 		p := New().NewParser(l7.TCP)
 		var m l7.Message
-		if parseAll(p, tc.in, tc.dir, &m) != 1 {
+		if l7test.ParseAll(p, tc.in, tc.dir, &m) != 1 {
 			t.Fatalf("%s: no message", tc.name)
 		}
-		if a := testing.AllocsPerRun(200, func() { parseAll(p, tc.in, tc.dir, &m) }); a != 0 {
+		if a := testing.AllocsPerRun(200, func() { l7test.ParseAll(p, tc.in, tc.dir, &m) }); a != 0 {
 			t.Errorf("%s: %v allocations per message, want 0", tc.name, a)
 		}
 	}
@@ -66,7 +51,7 @@ func BenchmarkParse(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(tc.in)))
 			for b.Loop() {
-				parseAll(p, tc.in, tc.dir, &m)
+				l7test.ParseAll(p, tc.in, tc.dir, &m)
 			}
 		})
 	}

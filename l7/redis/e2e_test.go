@@ -1,18 +1,12 @@
 package redis_test
 
 import (
-	"bufio"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/capture"
-	"github.com/metaflow-go/metaflow/capture/decode"
-	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/internal/testutil"
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/builtin"
@@ -26,12 +20,10 @@ import (
 // reply with its non-streaming replies in order.
 func TestEngine_RedisCaptures(t *testing.T) {
 	dir := testutil.SharedPcaps(t, "redis")
-	files, _ := filepath.Glob(filepath.Join(dir, "*.pcap*"))
-	rec, _ := filepath.Glob(testutil.Testdata(t, filepath.Join("l7", "redis*.pcap*")))
-	for _, path := range append(files, rec...) {
+	for _, path := range l7test.Captures(t, "redis", "redis") {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			g := testutil.Testdata(t, filepath.Join("l7", "redis", name+".golden"))
+			g := l7test.GoldenPath(t, "redis", name)
 			if _, err := os.Stat(g); err != nil && !strings.HasPrefix(path, dir) {
 				t.Skip("recorded capture without a golden yet: run scripts/l7-redis-goldens.py")
 			}
@@ -59,9 +51,9 @@ func TestEngine_RedisCaptures(t *testing.T) {
 					gotPairs = append(gotPairs, req+" -> "+status)
 				}
 			}
-			compare(t, "requests", gotReq, wantReq)
-			compare(t, "responses", gotResp, wantResp)
-			compare(t, "pairs", gotPairs, wantPairs)
+			l7test.CompareMultiset(t, "requests", gotReq, wantReq)
+			l7test.CompareMultiset(t, "responses", gotResp, wantResp)
+			l7test.CompareMultiset(t, "pairs", gotPairs, wantPairs)
 		})
 	}
 }
@@ -72,58 +64,18 @@ func runEngine(t *testing.T, path string) []l7.Record {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recs []l7.Record
 	// zeek_bulk-loading pipelines 1,000 SETs before the first reply: more
 	// than the engine's default 16 pending requests per flow.
-	eng, err := l7.NewEngine(l7.Config{Registry: reg, MaxPendingPerFlow: 2048, OnRecord: func(r *l7.Record) {
-		c := *r
-		for _, f := range []*[]byte{&c.RequestType, &c.RequestResource, &c.ResponseException} {
-			*f = slices.Clone(*f)
-		}
-		recs = append(recs, c)
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tab := flow.NewTable(flow.Config{Handler: eng})
-	src, err := capture.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dec := decode.NewDecoder(decode.Config{})
-	var pkt capture.Packet
-	var m decode.Meta
-	for {
-		err := src.ReadPacket(&pkt)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if dec.Decode(&pkt, &m) == nil {
-			tab.Packet(&m)
-		}
-	}
-	tab.Flush()
-	return recs
+	return l7test.Run(t, path, l7.Config{Registry: reg, MaxPendingPerFlow: 2048}).Records
 }
 
 // readGolden reads scripts/l7-redis-goldens.py output. Command lines are
 // cut at 256 bytes by both sides, within the engine's resource limit.
 func readGolden(t *testing.T, path string) (reqs, resps, pairs []string) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	pending := map[string][]string{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		fs := strings.Split(sc.Text(), "\t")
+	for _, l := range l7test.ReadLines(t, path) {
+		fs := strings.Split(l, "\t")
 		conn := fs[1] + " " + fs[2]
 		switch fs[0] {
 		case "req":
@@ -180,31 +132,4 @@ func unesc(s string) string {
 		b = append(b, s[i])
 	}
 	return string(b)
-}
-
-func compare(t *testing.T, what string, got, want []string) {
-	t.Helper()
-	g, w := slices.Clone(got), slices.Clone(want)
-	slices.Sort(g)
-	slices.Sort(w)
-	if slices.Equal(g, w) {
-		return
-	}
-	var missing, extra []string
-	i, j := 0, 0
-	for i < len(w) || j < len(g) {
-		switch {
-		case j == len(g) || (i < len(w) && w[i] < g[j]):
-			missing = append(missing, w[i])
-			i++
-		case i == len(w) || g[j] < w[i]:
-			extra = append(extra, g[j])
-			j++
-		default:
-			i++
-			j++
-		}
-	}
-	t.Errorf("%s: got %d, want %d; missing %d %q; extra %d %q", what, len(got), len(want),
-		len(missing), missing[:min(5, len(missing))], len(extra), extra[:min(5, len(extra))])
 }

@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,26 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/internal/testutil"
 	"github.com/metaflow-go/metaflow/l7"
 )
-
-// goldenLines reads a golden written by scripts/l7-redis-goldens.py.
-func goldenLines(t *testing.T, name string) []string {
-	t.Helper()
-	f, err := os.Open(testutil.Testdata(t, filepath.Join("l7", "redis", name+".golden")))
-	if err != nil {
-		t.Fatalf("golden: %v (run scripts/l7-redis-goldens.py)", err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
-}
 
 // esc renders bytes as the golden script does.
 func esc(b []byte) string {
@@ -53,11 +36,11 @@ func b2i(b bool) int {
 	return 0
 }
 
-func messageLines(msgs []replayMsg) []string {
+func messageLines(msgs []l7test.Msg) []string {
 	var out []string
 	for _, x := range msgs {
-		m := &x.m
-		conn := x.client.String() + "\t" + x.server.String()
+		m := &x.M
+		conn := x.Client.String() + "\t" + x.Server.String()
 		switch m.Kind {
 		case l7.KindRequest:
 			out = append(out, fmt.Sprintf("req\t%s\t%s\t%s\t%d", conn, esc(m.RequestType),
@@ -92,19 +75,16 @@ func normalize(lines []string) []string {
 
 func TestOracle(t *testing.T) {
 	dir := testutil.SharedPcaps(t, "redis")
-	files, _ := filepath.Glob(filepath.Join(dir, "*.pcap*"))
-	rec, _ := filepath.Glob(testutil.Testdata(t, filepath.Join("l7", "redis*.pcap*")))
-	files = append(files, rec...)
+	files := l7test.Captures(t, "redis", "redis")
 	for _, path := range files {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			g := testutil.Testdata(t, filepath.Join("l7", "redis", name+".golden"))
-			if _, err := os.Stat(g); err != nil && !strings.HasPrefix(path, dir) {
+			if _, err := os.Stat(l7test.GoldenPath(t, "redis", name)); err != nil && !strings.HasPrefix(path, dir) {
 				t.Skipf("recorded capture without a golden yet: run scripts/l7-redis-goldens.py")
 			}
-			want := normalize(goldenLines(t, name))
-			res := replay(t, path, New())
-			got := normalize(messageLines(res.msgs))
+			want := normalize(l7test.GoldenLines(t, "redis", name))
+			res := l7test.ReplayTCP(t, path, New())
+			got := normalize(messageLines(res.Msgs))
 			var diff []string
 			for i := range max(len(want), len(got)) {
 				var w, g string
@@ -123,7 +103,7 @@ func TestOracle(t *testing.T) {
 					diff = diff[:10]
 				}
 				t.Errorf("messages differ from the oracle (%d vs %d, errors %d):\n%s",
-					len(want), len(got), res.errs, strings.Join(diff, "\n"))
+					len(want), len(got), res.Errs, strings.Join(diff, "\n"))
 			}
 		})
 	}

@@ -1,17 +1,15 @@
 package redis
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
+	"github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/l7"
 )
 
-type step struct {
-	dir  l7.Direction
-	data string
-}
+// step is one step of a conversation: bytes in one direction.
+type step = l7test.Chunk
 
 type gotMsg struct {
 	kind       l7.Kind
@@ -23,50 +21,22 @@ type gotMsg struct {
 	length     int
 }
 
+// run feeds the steps to one parser, each split into pieces of at most
+// piece bytes (0: whole), keeping unconsumed bytes as the engine does.
 func run(t *testing.T, steps []step, piece int) (msgs []gotMsg, errs int) {
 	t.Helper()
-	p := New().NewParser(l7.TCP)
-	var buf [2][]byte
-	var m l7.Message
-	for _, st := range steps {
-		data := []byte(st.data)
-		for len(data) > 0 {
-			k := len(data)
-			if piece > 0 && piece < k {
-				k = piece
-			}
-			buf[st.dir] = append(buf[st.dir], data[:k]...)
-			data = data[k:]
-			for len(buf[st.dir]) > 0 {
-				m.Reset()
-				n, ok, err := p.Parse(buf[st.dir], st.dir, &m)
-				if n < 0 || n > len(buf[st.dir]) {
-					t.Fatalf("consumed %d of %d", n, len(buf[st.dir]))
-				}
-				if ok {
-					msgs = append(msgs, gotMsg{m.Kind, string(m.RequestType), string(m.RequestResource),
-						m.Status, string(m.Exception), m.Streaming, m.NoResponse, m.Length})
-				}
-				buf[st.dir] = buf[st.dir][n:]
-				if errors.Is(err, l7.ErrNeedMore) {
-					break
-				}
-				if err != nil {
-					errs++
-					p.Gap(st.dir, 0)
-					continue
-				}
-				if n == 0 && !ok {
-					t.Fatal("no progress")
-				}
-			}
-		}
+	stopped, errs := l7test.Feed(t, New().NewParser(l7.TCP), steps, piece, func(m *l7.Message) {
+		msgs = append(msgs, gotMsg{m.Kind, string(m.RequestType), string(m.RequestResource),
+			m.Status, string(m.Exception), m.Streaming, m.NoResponse, m.Length})
+	})
+	if stopped {
+		t.Fatal("l7.ErrStop from the Redis parser")
 	}
 	return msgs, errs
 }
 
-func cmd(s string) step   { return step{l7.ToServer, s} }
-func reply(s string) step { return step{l7.ToClient, s} }
+func cmd(s string) step   { return step{Dir: l7.ToServer, Data: s} }
+func reply(s string) step { return step{Dir: l7.ToClient, Data: s} }
 
 func TestParser_Parse(t *testing.T) {
 	big := strings.Repeat("v", 70000)
