@@ -1,40 +1,22 @@
 package l7_test
 
 import (
-	"bufio"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/capture"
-	"github.com/metaflow-go/metaflow/capture/decode"
-	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/internal/testutil"
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/builtin"
 )
 
-// pipeline runs a capture file through decode, the flow table and the
-// engine, and returns the l7 and l4 records.
-type pipeline struct {
-	l7recs []l7.Record // byte fields copied
-	l4recs []flow.Record
-	eng    *l7.Engine
-}
-
-func runCapture(t *testing.T, path string, cfg l7.Config) *pipeline {
+// runCapture runs a capture file through decode, the flow table and the
+// engine with the built-in decoders, and returns the l7 and l4 records.
+func runCapture(t *testing.T, path string, cfg l7.Config) *l7test.Pipeline {
 	t.Helper()
-	src, err := capture.OpenFile(path)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-	defer src.Close()
-	p := &pipeline{}
 	reg, err := builtin.Registry()
 	if err != nil {
 		t.Fatal(err)
@@ -47,40 +29,8 @@ func runCapture(t *testing.T, path string, cfg l7.Config) *pipeline {
 		if d, ok := r.ResponseDuration(); ok && d < 0 {
 			t.Errorf("%s: flow %d %s %s: response_duration %d µs < 0", path, r.FlowID, r.RequestType, r.RequestResource, d)
 		}
-		p.l7recs = append(p.l7recs, cloneRecord(r))
 	}
-	p.eng, err = l7.NewEngine(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tab := flow.NewTable(flow.Config{Handler: p.eng, OnRecord: func(r *flow.Record) { p.l4recs = append(p.l4recs, *r) }})
-	dec := decode.NewDecoder(decode.Config{})
-	var pkt capture.Packet
-	var m decode.Meta
-	for {
-		err := src.ReadPacket(&pkt)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("read %s: %v", path, err)
-		}
-		if dec.Decode(&pkt, &m) != nil {
-			continue
-		}
-		tab.Packet(&m)
-	}
-	tab.Flush()
-	return p
-}
-
-func cloneRecord(r *l7.Record) l7.Record {
-	c := *r
-	for _, f := range []*[]byte{&c.Version, &c.RequestType, &c.RequestDomain, &c.RequestResource, &c.Endpoint,
-		&c.ResponseException, &c.ResponseResult, &c.TraceID, &c.SpanID, &c.ParentSpanID, &c.XRequestID0, &c.XRequestID1, &c.UserAgent} {
-		*f = slices.Clone(*f)
-	}
-	return c
+	return l7test.Run(t, path, cfg)
 }
 
 // TestEngine_HTTPCaptures runs every HTTP capture that has a tshark-derived
@@ -112,7 +62,7 @@ func TestEngine_HTTPCaptures(t *testing.T) {
 			}
 			p := runCapture(t, pcap, l7.Config{})
 			var gotReq, gotResp, gotPairs []string
-			for _, r := range p.l7recs {
+			for _, r := range p.Records {
 				if r.L7Protocol != "HTTP" {
 					continue
 				}
@@ -129,11 +79,11 @@ func TestEngine_HTTPCaptures(t *testing.T) {
 					gotPairs = append(gotPairs, req+" -> "+strconv.Itoa(int(r.ResponseCode)))
 				}
 			}
-			compareMultiset(t, "requests", gotReq, wantReq)
-			compareMultiset(t, "responses", gotResp, wantResp)
-			compareMultiset(t, "pairs", gotPairs, wantPairs)
+			l7test.CompareMultiset(t, "requests", gotReq, wantReq)
+			l7test.CompareMultiset(t, "responses", gotResp, wantResp)
+			l7test.CompareMultiset(t, "pairs", gotPairs, wantPairs)
 			var l4req, l4resp uint32
-			for _, r := range p.l4recs {
+			for _, r := range p.Flows {
 				l4req += r.L7Request
 				l4resp += r.L7Response
 			}
@@ -163,16 +113,9 @@ var httpExceptions = map[string]struct {
 // connection, pairs ("client server METHOD URI -> CODE").
 // URIs are cut at maxURI bytes as the engine's records are.
 func readHTTPGolden(t *testing.T, path string, maxURI int) (reqs, resps, pairs []string) {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	pending := map[string][]string{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		fs := strings.Split(sc.Text(), "\t")
+	for _, l := range l7test.ReadLines(t, path) {
+		fs := strings.Split(l, "\t")
 		if len(fs) < 4 {
 			continue
 		}
@@ -201,37 +144,4 @@ func readHTTPGolden(t *testing.T, path string, maxURI int) (reqs, resps, pairs [
 		}
 	}
 	return reqs, resps, pairs
-}
-
-func compareMultiset(t *testing.T, what string, got, want []string) {
-	t.Helper()
-	g, w := slices.Clone(got), slices.Clone(want)
-	slices.Sort(g)
-	slices.Sort(w)
-	if slices.Equal(g, w) {
-		return
-	}
-	var missing, extra []string
-	i, j := 0, 0
-	for i < len(g) || j < len(w) {
-		switch {
-		case j >= len(w) || (i < len(g) && g[i] < w[j]):
-			extra = append(extra, g[i])
-			i++
-		case i >= len(g) || w[j] < g[i]:
-			missing = append(missing, w[j])
-			j++
-		default:
-			i++
-			j++
-		}
-	}
-	t.Errorf("%s: got %d want %d\nmissing: %s\nextra: %s", what, len(got), len(want), trunc(missing), trunc(extra))
-}
-
-func trunc(s []string) string {
-	if len(s) > 8 {
-		s = append(s[:8:8], "...")
-	}
-	return strings.Join(s, "\n  ")
 }
