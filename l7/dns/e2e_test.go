@@ -1,8 +1,6 @@
 package dns
 
 import (
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,9 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/capture"
-	"github.com/metaflow-go/metaflow/capture/decode"
-	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/internal/testutil"
 	"github.com/metaflow-go/metaflow/l7"
 )
@@ -23,16 +19,12 @@ import (
 // <status>".
 func records(t *testing.T, path string) (reqs, resps []string, stats l7.Stats) {
 	t.Helper()
-	src, err := capture.OpenFile(path)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-	defer src.Close()
 	reg, err := l7.NewRegistry(New())
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := l7.NewEngine(l7.Config{Registry: reg, OnRecord: func(r *l7.Record) {
+	p := l7test.Run(t, path, l7.Config{Registry: reg})
+	for _, r := range p.Records {
 		if r.L7Protocol != Name {
 			t.Errorf("record of protocol %q", r.L7Protocol)
 		}
@@ -43,30 +35,10 @@ func records(t *testing.T, path string) (reqs, resps []string, stats l7.Stats) {
 		if r.HasResponse {
 			resps = append(resps, "resp "+id+" "+strconv.Itoa(int(r.ResponseCode&0xf))+" "+r.Status.String())
 		}
-	}})
-	if err != nil {
-		t.Fatal(err)
 	}
-	tab := flow.NewTable(flow.Config{Handler: eng})
-	dec := decode.NewDecoder(decode.Config{})
-	var pkt capture.Packet
-	var m decode.Meta
-	for {
-		err := src.ReadPacket(&pkt)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("read %s: %v", path, err)
-		}
-		if dec.Decode(&pkt, &m) == nil {
-			tab.Packet(&m)
-		}
-	}
-	tab.Flush()
 	slices.Sort(reqs)
 	slices.Sort(resps)
-	return reqs, resps, eng.Stats()
+	return reqs, resps, p.Stats
 }
 
 // TestEngine runs every capture with a golden through the whole pipeline:
@@ -82,7 +54,7 @@ func TestEngine(t *testing.T) {
 			if _, err := os.Stat(path); err != nil {
 				path = filepath.Join(testutil.SharedPcaps(t, "dns"), name)
 			}
-			want := goldenLines(t, name)
+			want := l7test.GoldenLines(t, "dns", name)
 			if exp, ok := oracleExceptions[name]; ok {
 				want = exp.apply(want)
 			}

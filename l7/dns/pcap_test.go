@@ -1,76 +1,24 @@
 package dns
 
 import (
-	"bufio"
-	"errors"
-	"io"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/capture"
 	"github.com/metaflow-go/metaflow/capture/decode"
-	"github.com/metaflow-go/metaflow/internal/testutil"
+	"github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/l7"
 )
-
-// packet is one decoded UDP or TCP packet of a capture, payload copied.
-type packet struct {
-	frame    int
-	udp      bool
-	src, dst netip.AddrPort
-	seq      uint32
-	flags    uint8
-	payload  []byte
-}
-
-func readPackets(t testing.TB, path string) []packet {
-	t.Helper()
-	src, err := capture.OpenFile(path)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-	defer src.Close()
-	dec := decode.NewDecoder(decode.Config{})
-	var out []packet
-	var pkt capture.Packet
-	var meta decode.Meta
-	for frame := 1; ; frame++ {
-		if err := src.ReadPacket(&pkt); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out
-			}
-			t.Fatalf("read %s: %v", path, err)
-		}
-		if dec.Decode(&pkt, &meta) != nil || !meta.L4Decoded ||
-			(meta.Proto != decode.ProtoUDP && meta.Proto != decode.ProtoTCP) {
-			continue
-		}
-		out = append(out, packet{
-			frame: frame, udp: meta.Proto == decode.ProtoUDP,
-			src: netip.AddrPortFrom(meta.Src, meta.SrcPort), dst: netip.AddrPortFrom(meta.Dst, meta.DstPort),
-			seq: meta.Seq, flags: meta.TCPFlags, payload: slices.Clone(meta.Payload),
-		})
-	}
-}
 
 // serverPorts are the DNS server ports of the test captures.
 func isServerPort(p uint16) bool { return p == 53 || p == 8053 || p == 5353 }
 
-// halfStream is one direction of a TCP connection, reassembled in order.
-type halfStream struct {
-	init bool
-	next uint32
-	buf  []byte
-}
-
 type tcpConn struct {
 	p    *Parser
-	half [2]halfStream
+	half [2]l7test.InOrder
 }
 
 // replayLines parses every DNS message of the capture directly with
@@ -97,33 +45,33 @@ func replayLines(t testing.TB, path string) []string {
 		return strings.Join([]string{strconv.Itoa(frame), proto, src.String(), dst.String(),
 			strconv.Itoa(int(m.ID)), qr, qname, qtype, rcode, strconv.Itoa(int(h.ANCount)), answers}, "\t")
 	}
-	for _, pk := range readPackets(t, path) {
-		if len(pk.payload) == 0 && pk.flags&decode.TCPSyn == 0 {
+	for _, pk := range l7test.Packets(t, path) {
+		if len(pk.Payload) == 0 && pk.Flags&decode.TCPSyn == 0 {
 			continue
 		}
 		dir := l7.ToServer
-		if isServerPort(pk.src.Port()) {
+		if isServerPort(pk.Src.Port()) {
 			dir = l7.ToClient
 		}
 		var m l7.Message
-		if pk.udp {
-			if !isServerPort(pk.src.Port()) && !isServerPort(pk.dst.Port()) {
+		if pk.UDP {
+			if !isServerPort(pk.Src.Port()) && !isServerPort(pk.Dst.Port()) {
 				continue
 			}
-			n, ok, err := udp.Parse(pk.payload, dir, &m)
-			if n != len(pk.payload) {
-				t.Errorf("frame %d: UDP Parse consumed %d of %d", pk.frame, n, len(pk.payload))
+			n, ok, err := udp.Parse(pk.Payload, dir, &m)
+			if n != len(pk.Payload) {
+				t.Errorf("frame %d: UDP Parse consumed %d of %d", pk.Frame, n, len(pk.Payload))
 			}
 			if err != nil {
-				out = append(out, strconv.Itoa(pk.frame)+"\terror\t"+err.Error())
+				out = append(out, strconv.Itoa(pk.Frame)+"\terror\t"+err.Error())
 			} else if ok {
-				out = append(out, line(pk.frame, "udp", pk.src, pk.dst, udp, &m))
+				out = append(out, line(pk.Frame, "udp", pk.Src, pk.Dst, udp, &m))
 			}
 			continue
 		}
-		key := [2]netip.AddrPort{pk.src, pk.dst}
+		key := [2]netip.AddrPort{pk.Src, pk.Dst}
 		if dir == l7.ToClient {
-			key = [2]netip.AddrPort{pk.dst, pk.src}
+			key = [2]netip.AddrPort{pk.Dst, pk.Src}
 		}
 		c := conns[key]
 		if c == nil {
@@ -131,47 +79,34 @@ func replayLines(t testing.TB, path string) []string {
 			conns[key] = c
 		}
 		h := &c.half[dir]
-		if pk.flags&decode.TCPSyn != 0 {
-			h.init, h.next = true, pk.seq+1
+		gap, ok := h.Add(pk.Seq, pk.Flags&decode.TCPSyn != 0, pk.Payload)
+		if !ok {
 			continue
 		}
-		if !h.init {
-			h.init, h.next = true, pk.seq
+		if gap > 0 {
+			c.p.Gap(dir, gap)
 		}
-		data := pk.payload
-		switch rel := int32(pk.seq - h.next); {
-		case rel < 0 && int(-rel) >= len(data):
-			continue // retransmission
-		case rel < 0:
-			data = data[-rel:]
-		case rel > 0:
-			c.p.Gap(dir, int(rel))
-			h.buf = h.buf[:0]
-		}
-		h.next = pk.seq + uint32(len(pk.payload))
-		h.buf = append(h.buf, data...)
-		for len(h.buf) > 0 {
+		for len(h.Buf) > 0 {
 			m.Reset()
-			n, ok, err := c.p.Parse(h.buf, dir, &m)
+			n, ok, err := c.p.Parse(h.Buf, dir, &m)
 			if err == l7.ErrNeedMore {
 				break
 			}
-			if n > len(h.buf) {
-				t.Fatalf("frame %d: n %d > %d", pk.frame, n, len(h.buf))
+			if n > len(h.Buf) {
+				t.Fatalf("frame %d: n %d > %d", pk.Frame, n, len(h.Buf))
 			}
 			if ok {
-				out = append(out, line(pk.frame, "tcp", pk.src, pk.dst, c.p, &m))
+				out = append(out, line(pk.Frame, "tcp", pk.Src, pk.Dst, c.p, &m))
 			}
 			if err != nil {
-				out = append(out, strconv.Itoa(pk.frame)+"\terror\t"+err.Error())
+				out = append(out, strconv.Itoa(pk.Frame)+"\terror\t"+err.Error())
 				c.p.Gap(dir, -1)
 				if n == 0 {
-					n = len(h.buf)
+					n = len(h.Buf)
 				}
 			}
-			h.buf = h.buf[n:]
+			h.Buf = h.Buf[n:]
 		}
-		h.buf = slices.Clone(h.buf)
 	}
 	return out
 }
@@ -244,57 +179,18 @@ func digest(result []byte) string {
 	return s
 }
 
-func goldenLines(t testing.TB, name string) []string {
-	t.Helper()
-	f, err := os.Open(testutil.Testdata(t, filepath.Join("l7", "dns", name+".golden")))
-	if err != nil {
-		t.Fatalf("golden: %v (run scripts/l7-dns-goldens.py)", err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
-}
-
-// captures returns the DNS captures with goldens: the shared corpus and
-// the recorded ones under testdata/l7.
-func captures(t testing.TB) []string {
-	var files []string
-	if dir := sharedDNS(t); dir != "" {
-		m, _ := filepath.Glob(filepath.Join(dir, "*.pcap*"))
-		files = append(files, m...)
-	}
-	m, _ := filepath.Glob(testutil.Testdata(t, filepath.Join("l7", "dns*.pcap*")))
-	return append(files, m...)
-}
-
-func sharedDNS(t testing.TB) string {
-	root := os.Getenv("METAFLOW_PCAPS")
-	if root == "" {
-		root = filepath.Join(filepath.Dir(testutil.ModuleRoot(t)), "shared", "pcaps")
-	}
-	dir := filepath.Join(root, "dns")
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return ""
-	}
-	return dir
-}
-
 // TestOracle compares every message the Parser decodes from each capture
 // with the line tshark derived for it: header, question, answer count and
 // the answers (types, and values of the common types) in response_result.
 func TestOracle(t *testing.T) {
-	files := captures(t)
+	files := l7test.Captures(t, "dns", "dns")
 	if len(files) == 0 {
 		t.Skip("no DNS captures")
 	}
 	for _, path := range files {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			want := goldenLines(t, name)
+			want := l7test.GoldenLines(t, "dns", name)
 			got := replayLines(t, path)
 			if exp, ok := oracleExceptions[name]; ok {
 				want = exp.apply(want)
@@ -367,16 +263,16 @@ type seed struct {
 // TCP segments as captured) as fuzz seeds.
 func seedPayloads(t testing.TB) []seed {
 	var out []seed
-	for _, path := range captures(t) {
-		for _, pk := range readPackets(t, path) {
-			if len(pk.payload) == 0 || (!isServerPort(pk.src.Port()) && !isServerPort(pk.dst.Port())) {
+	for _, path := range l7test.Captures(t, "dns", "dns") {
+		for _, pk := range l7test.Packets(t, path) {
+			if len(pk.Payload) == 0 || (!isServerPort(pk.Src.Port()) && !isServerPort(pk.Dst.Port())) {
 				continue
 			}
-			s := seed{t: l7.TCP, dir: l7.ToServer, data: pk.payload}
-			if pk.udp {
+			s := seed{t: l7.TCP, dir: l7.ToServer, data: pk.Payload}
+			if pk.UDP {
 				s.t = l7.UDP
 			}
-			if isServerPort(pk.src.Port()) {
+			if isServerPort(pk.Src.Port()) {
 				s.dir = l7.ToClient
 			}
 			out = append(out, s)
