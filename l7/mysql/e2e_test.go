@@ -1,17 +1,13 @@
 package mysql
 
 import (
-	"errors"
-	"io"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/capture"
-	"github.com/metaflow-go/metaflow/capture/decode"
-	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/l7"
 )
 
@@ -20,17 +16,13 @@ import (
 // golden lines (requests and errors; a record with both gives two lines).
 func engineLines(t *testing.T, path string) ([]string, l7.Stats) {
 	t.Helper()
-	src, err := capture.OpenFile(path)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-	defer src.Close()
 	reg, err := l7.NewRegistry(New())
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := l7test.Run(t, path, l7.Config{Registry: reg, MaxResourceLen: bodyCap})
 	var out []string
-	eng, err := l7.NewEngine(l7.Config{Registry: reg, MaxResourceLen: bodyCap, OnRecord: func(r *l7.Record) {
+	for _, r := range p.Records {
 		if r.L7Protocol != Name {
 			t.Errorf("record of protocol %q", r.L7Protocol)
 		}
@@ -58,38 +50,18 @@ func engineLines(t *testing.T, path string) ([]string, l7.Stats) {
 		if rows, ok := strings.CutPrefix(string(r.ResponseResult), "rows="); ok {
 			out = append(out, "rows\t"+key+"\t"+rows)
 		}
-	}})
-	if err != nil {
-		t.Fatal(err)
 	}
-	tab := flow.NewTable(flow.Config{Handler: eng})
-	dec := decode.NewDecoder(decode.Config{})
-	var pkt capture.Packet
-	var m decode.Meta
-	for {
-		err := src.ReadPacket(&pkt)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("read %s: %v", path, err)
-		}
-		if dec.Decode(&pkt, &m) == nil {
-			tab.Packet(&m)
-		}
-	}
-	tab.Flush()
-	return out, eng.Stats()
+	return out, p.Stats
 }
 
 // TestEngine runs every capture with a golden through the whole pipeline:
 // the records carry tshark's requests, errors and row counts, connection by
 // connection, with the statement ids that COM_STMT_PREPARE responses assign.
 func TestEngine(t *testing.T) {
-	for _, path := range captures(t) {
+	for _, path := range l7test.Captures(t, "mysql", "mysql") {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			want := goldenLines(t, name)
+			want := l7test.GoldenLines(t, "mysql", name)
 			if ex, ok := oracleExceptions[name]; ok {
 				want = ex.apply(want)
 			}

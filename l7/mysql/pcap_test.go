@@ -1,11 +1,7 @@
 package mysql
 
 import (
-	"bufio"
-	"errors"
-	"io"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -13,9 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/capture"
 	"github.com/metaflow-go/metaflow/capture/decode"
-	"github.com/metaflow-go/metaflow/internal/testutil"
+	"github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/l7"
 )
 
@@ -33,50 +28,32 @@ type segment struct {
 	payload        []byte
 }
 
+// readSegments returns the TCP segments of a capture to or from a MySQL
+// server port, oriented by it.
 func readSegments(t testing.TB, path string) []segment {
 	t.Helper()
-	src, err := capture.OpenFile(path)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-	defer src.Close()
-	dec := decode.NewDecoder(decode.Config{})
 	var out []segment
-	var pkt capture.Packet
-	var meta decode.Meta
-	for frame := 1; ; frame++ {
-		if err := src.ReadPacket(&pkt); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out
-			}
-			t.Fatalf("read %s: %v", path, err)
-		}
-		if dec.Decode(&pkt, &meta) != nil || !meta.L4Decoded || meta.Proto != decode.ProtoTCP {
+	for _, pk := range l7test.Packets(t, path) {
+		if pk.UDP {
 			continue
 		}
-		s := segment{frame: frame, seq: meta.Seq, syn: meta.TCPFlags&decode.TCPSyn != 0, payload: slices.Clone(meta.Payload)}
-		a, b := netip.AddrPortFrom(meta.Src, meta.SrcPort), netip.AddrPortFrom(meta.Dst, meta.DstPort)
+		s := segment{frame: pk.Frame, seq: pk.Seq, syn: pk.Flags&decode.TCPSyn != 0, payload: pk.Payload}
 		switch {
-		case serverPorts[b.Port()]:
-			s.client, s.server, s.dir = a, b, l7.ToServer
-		case serverPorts[a.Port()]:
-			s.client, s.server, s.dir = b, a, l7.ToClient
+		case serverPorts[pk.Dst.Port()]:
+			s.client, s.server, s.dir = pk.Src, pk.Dst, l7.ToServer
+		case serverPorts[pk.Src.Port()]:
+			s.client, s.server, s.dir = pk.Dst, pk.Src, l7.ToClient
 		default:
 			continue
 		}
 		out = append(out, s)
 	}
-}
-
-type halfStream struct {
-	init bool
-	next uint32
-	buf  []byte
+	return out
 }
 
 type conn struct {
 	p    *Parser
-	half [2]halfStream
+	half [2]l7test.InOrder
 	out  []string
 }
 
@@ -94,36 +71,21 @@ func replay(t testing.TB, path string) (map[string]*conn, []string) {
 			conns[key] = c
 		}
 		h := &c.half[s.dir]
-		if s.syn {
-			h.init, h.next = true, s.seq+1
+		gap, ok := h.Add(s.seq, s.syn, s.payload)
+		if !ok {
 			continue
 		}
-		if len(s.payload) == 0 {
-			continue
+		if gap > 0 {
+			c.p.Gap(s.dir, gap)
 		}
-		if !h.init {
-			h.init, h.next = true, s.seq
-		}
-		data := s.payload
-		switch rel := int32(s.seq - h.next); {
-		case rel < 0 && int(-rel) >= len(data):
-			continue
-		case rel < 0:
-			data = data[-rel:]
-		case rel > 0:
-			c.p.Gap(s.dir, int(rel))
-			h.buf = h.buf[:0]
-		}
-		h.next = s.seq + uint32(len(s.payload))
-		h.buf = append(h.buf, data...)
-		for len(h.buf) > 0 {
+		for len(h.Buf) > 0 {
 			var m l7.Message
-			n, ok, err := c.p.Parse(h.buf, s.dir, &m)
+			n, ok, err := c.p.Parse(h.Buf, s.dir, &m)
 			if err == l7.ErrNeedMore {
 				break
 			}
-			if n < 0 || n > len(h.buf) || ok && err != nil {
-				t.Fatalf("frame %d: Parse = (%d, %v, %v) for %d bytes", s.frame, n, ok, err, len(h.buf))
+			if n < 0 || n > len(h.Buf) || ok && err != nil {
+				t.Fatalf("frame %d: Parse = (%d, %v, %v) for %d bytes", s.frame, n, ok, err, len(h.Buf))
 			}
 			if ok {
 				if l := line(key, &m); l != "" {
@@ -131,19 +93,18 @@ func replay(t testing.TB, path string) (map[string]*conn, []string) {
 				}
 			}
 			if err == l7.ErrStop {
-				h.buf = h.buf[:0]
+				h.Buf = h.Buf[:0]
 				break
 			}
 			if err != nil {
 				errs = append(errs, strconv.Itoa(s.frame)+": "+err.Error())
 				c.p.Gap(s.dir, -1)
 				if n == 0 {
-					n = len(h.buf)
+					n = len(h.Buf)
 				}
 			}
-			h.buf = h.buf[n:]
+			h.Buf = h.Buf[n:]
 		}
-		h.buf = slices.Clone(h.buf)
 	}
 	return conns, errs
 }
@@ -183,47 +144,18 @@ func line(key string, m *l7.Message) string {
 	return ""
 }
 
-func goldenLines(t testing.TB, name string) []string {
-	t.Helper()
-	f, err := os.Open(testutil.Testdata(t, filepath.Join("l7", "mysql", name+".golden")))
-	if err != nil {
-		t.Fatalf("golden: %v (run scripts/l7-mysql-goldens.py)", err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
-}
-
-// captures returns the MySQL captures with goldens.
-func captures(t testing.TB) []string {
-	var files []string
-	root := os.Getenv("METAFLOW_PCAPS")
-	if root == "" {
-		root = filepath.Join(filepath.Dir(testutil.ModuleRoot(t)), "shared", "pcaps")
-	}
-	m, _ := filepath.Glob(filepath.Join(root, "mysql", "*.pcap*"))
-	files = append(files, m...)
-	m, _ = filepath.Glob(testutil.Testdata(t, filepath.Join("l7", "mysql*.pcap*")))
-	return append(files, m...)
-}
-
 // TestOracle compares, connection by connection, the requests, errors,
 // prepared statement ids and result-set row counts the Parser decodes with
 // tshark's.
 func TestOracle(t *testing.T) {
-	files := captures(t)
+	files := l7test.Captures(t, "mysql", "mysql")
 	if len(files) == 0 {
 		t.Skip("no MySQL captures")
 	}
 	for _, path := range files {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			want := goldenLines(t, name)
+			want := l7test.GoldenLines(t, "mysql", name)
 			if ex, ok := oracleExceptions[name]; ok {
 				t.Logf("known difference from tshark: %s", ex.why)
 				want = ex.apply(want)
@@ -302,7 +234,7 @@ type seedStream struct {
 // client bytes then server bytes, as fuzz seeds.
 func seedStreams(t testing.TB) []seedStream {
 	var out []seedStream
-	for _, path := range captures(t) {
+	for _, path := range l7test.Captures(t, "mysql", "mysql") {
 		var cli, srv []byte
 		for _, s := range readSegments(t, path) {
 			if s.dir == l7.ToServer && len(cli) < 2048 {
