@@ -3,6 +3,8 @@ package http1
 import (
 	"bytes"
 	"math"
+
+	"github.com/metaflow-go/metaflow/internal/ascii"
 )
 
 // Header fields the decoder reads.
@@ -28,53 +30,35 @@ type headers struct {
 func headerKind(name []byte) int {
 	switch len(name) {
 	case 3:
-		if equalFold(name, "sw8") {
+		if ascii.EqualFoldLower(name, "sw8") {
 			return hSW8
 		}
 	case 4:
-		if equalFold(name, "host") {
+		if ascii.EqualFoldLower(name, "host") {
 			return hHost
 		}
 	case 10:
-		if equalFold(name, "user-agent") {
+		if ascii.EqualFoldLower(name, "user-agent") {
 			return hUserAgent
 		}
 	case 11:
-		if equalFold(name, "traceparent") {
+		if ascii.EqualFoldLower(name, "traceparent") {
 			return hTraceparent
 		}
 	case 12:
-		if equalFold(name, "x-request-id") {
+		if ascii.EqualFoldLower(name, "x-request-id") {
 			return hXRequestID
 		}
 	case 14:
-		if equalFold(name, "content-length") {
+		if ascii.EqualFoldLower(name, "content-length") {
 			return hContentLength
 		}
 	case 17:
-		if equalFold(name, "transfer-encoding") {
+		if ascii.EqualFoldLower(name, "transfer-encoding") {
 			return hTransferEncoding
 		}
 	}
 	return hNone
-}
-
-// equalFold compares b with the lower-case ASCII string lower, ignoring
-// the case of b.
-func equalFold(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := range len(b) {
-		c := b[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // headers parses the header block starting at data[i] into p.h. It returns
@@ -195,7 +179,7 @@ func isChunked(v []byte) bool {
 	if s := bytes.IndexByte(v, ';'); s >= 0 {
 		v = trimOWS(v[:s])
 	}
-	return equalFold(v, "chunked")
+	return ascii.EqualFoldLower(v, "chunked")
 }
 
 // parseChunkSize parses "hex-size [; extensions]". Sizes that do not fit in

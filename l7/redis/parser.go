@@ -3,6 +3,7 @@ package redis
 import (
 	"bytes"
 
+	"github.com/metaflow-go/metaflow/internal/ascii"
 	"github.com/metaflow-go/metaflow/l7"
 )
 
@@ -440,15 +441,15 @@ func (p *Parser) noReply(h *half) bool {
 	res := h.res[:h.resN]
 	if string(h.cmd[:h.cmdN]) == "CLIENT" {
 		var f [4][]byte
-		if n := fields(res, f[:]); n == 3 && equalFold(f[1], "reply") {
+		if n := fields(res, f[:]); n == 3 && ascii.EqualFoldLower(f[1], "reply") {
 			switch {
-			case equalFold(f[2], "off"):
+			case ascii.EqualFoldLower(f[2], "off"):
 				p.replyOff = true
 				return true
-			case equalFold(f[2], "on"):
+			case ascii.EqualFoldLower(f[2], "on"):
 				p.replyOff, p.skipNext = false, false
 				return false
-			case equalFold(f[2], "skip"):
+			case ascii.EqualFoldLower(f[2], "skip"):
 				p.skipNext = true
 				return true
 			}
@@ -472,7 +473,7 @@ func (p *Parser) streaming(h *half) bool {
 	}
 	first := h.first[:h.firstN]
 	switch {
-	case equalFold(first, "message"), equalFold(first, "pmessage"), equalFold(first, "smessage"):
+	case ascii.EqualFoldLower(first, "message"), ascii.EqualFoldLower(first, "pmessage"), ascii.EqualFoldLower(first, "smessage"):
 		return true
 	case isConfirm(first):
 		if p.subLen == 0 {
@@ -498,8 +499,8 @@ func isSubscribe(cmd []byte) bool {
 }
 
 func isConfirm(b []byte) bool {
-	return equalFold(b, "subscribe") || equalFold(b, "psubscribe") || equalFold(b, "ssubscribe") ||
-		equalFold(b, "unsubscribe") || equalFold(b, "punsubscribe") || equalFold(b, "sunsubscribe")
+	return ascii.EqualFoldLower(b, "subscribe") || ascii.EqualFoldLower(b, "psubscribe") || ascii.EqualFoldLower(b, "ssubscribe") ||
+		ascii.EqualFoldLower(b, "unsubscribe") || ascii.EqualFoldLower(b, "punsubscribe") || ascii.EqualFoldLower(b, "sunsubscribe")
 }
 
 // fields splits b at spaces into at most len(f) fields.
@@ -516,22 +517,4 @@ func fields(b []byte, f [][]byte) int {
 		n++
 	}
 	return n
-}
-
-// equalFold compares b with the lower-case ASCII string lower, ignoring
-// the case of b.
-func equalFold(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := range len(b) {
-		c := b[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
