@@ -22,59 +22,26 @@ var (
 )
 
 func TestParser_ParseAllocs(t *testing.T) {
-	cases := []struct {
-		name string
-		in   []byte
-		dir  l7.Direction
-	}{
-		{"request", benchRequest, l7.ToServer},
-		{"sw8", benchSW8Request, l7.ToServer},
-		{"response", benchResponse, l7.ToClient},
-		{"chunked", benchChunked, l7.ToClient},
-	}
-	for _, tc := range cases {
-		p := New().NewParser(l7.TCP)
-		var m l7.Message
-		if l7test.ParseAll(p, tc.in, tc.dir, &m) != 1 {
-			t.Fatalf("%s: no message", tc.name)
-		}
-		allocs := testing.AllocsPerRun(200, func() { l7test.ParseAll(p, tc.in, tc.dir, &m) })
-		if allocs != 0 {
-			t.Errorf("%s: %v allocations per message, want 0", tc.name, allocs)
-		}
+	for _, tc := range []l7test.Case{
+		{Name: "request", In: benchRequest, Dir: l7.ToServer},
+		{Name: "sw8", In: benchSW8Request, Dir: l7.ToServer},
+		{Name: "response", In: benchResponse, Dir: l7.ToClient},
+		{Name: "chunked", In: benchChunked, Dir: l7.ToClient},
+	} {
+		l7test.ParseAllocs(t, New(), tc)
 	}
 }
 
 func BenchmarkParse(b *testing.B) {
-	cases := []struct {
-		name string
-		in   []byte
-		dir  l7.Direction
-	}{
-		{"request", benchRequest, l7.ToServer},
-		{"request_sw8", benchSW8Request, l7.ToServer},
-		{"response", benchResponse, l7.ToClient},
-		{"response_chunked", benchChunked, l7.ToClient},
-		{"response_64KiB", benchLarge, l7.ToClient},
-	}
-	for _, tc := range cases {
-		b.Run(tc.name, func(b *testing.B) {
-			p := New().NewParser(l7.TCP)
-			var m l7.Message
-			b.ReportAllocs()
-			b.SetBytes(int64(len(tc.in)))
-			for b.Loop() {
-				l7test.ParseAll(p, tc.in, tc.dir, &m)
-			}
-		})
-	}
+	l7test.BenchmarkParse(b, New(), []l7test.Case{
+		{Name: "request", In: benchRequest, Dir: l7.ToServer},
+		{Name: "request_sw8", In: benchSW8Request, Dir: l7.ToServer},
+		{Name: "response", In: benchResponse, Dir: l7.ToClient},
+		{Name: "response_chunked", In: benchChunked, Dir: l7.ToClient},
+		{Name: "response_64KiB", In: benchLarge, Dir: l7.ToClient},
+	})
 }
 
 func TestDecoder_CheckAllocs(t *testing.T) {
-	d := New()
-	for _, in := range [][]byte{benchRequest, benchResponse, []byte("CCM_POST / HTTP/1.1\r\n"), []byte("\x16\x03\x01")} {
-		if a := testing.AllocsPerRun(100, func() { d.Check(in, l7.ToServer, l7.TCP) }); a != 0 {
-			t.Errorf("Check(%.10q): %v allocations", in, a)
-		}
-	}
+	l7test.CheckAllocs(t, New(), benchRequest, benchResponse, []byte("CCM_POST / HTTP/1.1\r\n"), []byte("\x16\x03\x01"))
 }
