@@ -40,7 +40,7 @@ derive() { # capture golden-name
 		function ep(a, p) { return (index(a, ":") ? "[" a "]" : a) ":" p }
 		function key(a, p) {
 			if (index(a, ":")) { return "6" a "|" sprintf("%05d", p) }
-			split(a, o, "."); return "4" sprintf("%03d%03d%03d%03d", o[1], o[2], o[3], o[4]) "|" sprintf("%05d", p)
+			split(a, oct, "."); return "4" sprintf("%03d%03d%03d%03d", oct[1], oct[2], oct[3], oct[4]) "|" sprintf("%05d", p)
 		}
 		{
 			n = split($2, st, ":"); tr = 0; ipl = ""; skip = 0
