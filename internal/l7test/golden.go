@@ -89,3 +89,25 @@ func trunc(s []string) string {
 	}
 	return strings.Join(s, "\n  ")
 }
+
+// SortByConn sorts golden lines in place by their first three
+// tab-separated fields (kind, client, server), keeping the order of lines
+// that share them: stream order within one connection.
+func SortByConn(lines []string) {
+	slices.SortStableFunc(lines, func(a, b string) int {
+		fa, fb := strings.SplitN(a, "\t", 4), strings.SplitN(b, "\t", 4)
+		for i := range 3 {
+			var x, y string
+			if i < len(fa) {
+				x = fa[i]
+			}
+			if i < len(fb) {
+				y = fb[i]
+			}
+			if c := strings.Compare(x, y); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+}

@@ -3,7 +3,6 @@ package http1
 import (
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -54,16 +53,7 @@ func normalize(lines []string) []string {
 		}
 		out = append(out, l)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := strings.SplitN(out[i], "\t", 4), strings.SplitN(out[j], "\t", 4)
-		if a[0] != b[0] {
-			return a[0] < b[0]
-		}
-		if a[1] != b[1] {
-			return a[1] < b[1]
-		}
-		return a[2] < b[2]
-	})
+	l7test.SortByConn(out)
 	return out
 }
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -60,16 +59,7 @@ func messageLines(msgs []l7test.Msg) []string {
 // within a connection.
 func normalize(lines []string) []string {
 	out := append([]string(nil), lines...)
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := strings.SplitN(out[i], "\t", 4), strings.SplitN(out[j], "\t", 4)
-		if a[0] != b[0] {
-			return a[0] < b[0]
-		}
-		if a[1] != b[1] {
-			return a[1] < b[1]
-		}
-		return a[2] < b[2]
-	})
+	l7test.SortByConn(out)
 	return out
 }
 
