@@ -184,3 +184,18 @@ func Feed(t testing.TB, p l7.Parser, chunks []Chunk, piece int, onMsg func(m *l7
 	}
 	return false, errs
 }
+
+// CompareMessages fails the test at once when got and want differ in
+// length, and reports each index where they differ otherwise. label
+// prefixes the messages ("piece 5").
+func CompareMessages[T comparable](t testing.TB, label string, got, want []T) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: got %d messages, want %d: %+v", label, len(got), len(want), got)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("%s: message %d\n got %+v\nwant %+v", label, i, got[i], want[i])
+		}
+	}
+}

@@ -2,6 +2,7 @@ package http1
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -162,14 +163,7 @@ func TestParser_Parse(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, step := range []int{0, 1, 7} {
 				got, stopped, errs := run(t, tc.steps, step)
-				if len(got) != len(tc.want) {
-					t.Fatalf("step %d: got %d messages, want %d: %+v", step, len(got), len(tc.want), got)
-				}
-				for i := range got {
-					if got[i] != tc.want[i] {
-						t.Errorf("step %d: message %d\n got %+v\nwant %+v", step, i, got[i], tc.want[i])
-					}
-				}
+				l7test.CompareMessages(t, "step "+strconv.Itoa(step), got, tc.want)
 				if stopped != tc.stopped || errs != tc.errs {
 					t.Errorf("step %d: stopped %v errs %d, want %v %d", step, stopped, errs, tc.stopped, tc.errs)
 				}

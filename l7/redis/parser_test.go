@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -116,14 +117,7 @@ func TestParser_Parse(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, piece := range []int{0, 1, 5} {
 				got, errs := run(t, tc.steps, piece)
-				if len(got) != len(tc.want) {
-					t.Fatalf("piece %d: got %d messages, want %d: %+v", piece, len(got), len(tc.want), got)
-				}
-				for i := range got {
-					if got[i] != tc.want[i] {
-						t.Errorf("piece %d: message %d\n got %+v\nwant %+v", piece, i, got[i], tc.want[i])
-					}
-				}
+				l7test.CompareMessages(t, "piece "+strconv.Itoa(piece), got, tc.want)
 				if errs != tc.errs {
 					t.Errorf("piece %d: %d errors, want %d", piece, errs, tc.errs)
 				}
