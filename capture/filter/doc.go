@@ -24,6 +24,14 @@
 // Host names and service names other than a small built-in table are not
 // resolved; this package never does I/O.
 //
+// VLAN tags on live Linux sockets: most drivers hand an AF_PACKET socket's
+// filter the frame with its outer 802.1Q tag already removed (VLAN
+// offload; the tag travels in metadata). A program from Compile looks for
+// tags in the frame bytes, as for files, so there "vlan" does not match an
+// offloaded tag and primitives after it look 4 bytes too far. libpcap
+// covers that case with ancillary loads (SKF_AD_VLAN_TAG_PRESENT); this
+// package does not yet. Replay and Match are not affected.
+//
 // Errors: a malformed expression gives a *SyntaxError naming the offending
 // token and its byte offset. A primitive the link type cannot express (vlan
 // on Linux cooked capture, say) is a *SyntaxError from Compile; New accepts

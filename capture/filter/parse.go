@@ -48,6 +48,9 @@ var protoIDs = map[string]uint32{
 	"icmp6": 58, "ospf": 89, "pim": 103, "vrrp": 112, "sctp": 132,
 }
 
+// Escaped names accepted as ids of "ether proto" (ether proto \ip).
+var etherNames = map[string]uint32{"ip": 0x0800, "ip6": 0x86dd, "arp": 0x0806, "rarp": 0x8035}
+
 // Directions.
 type dir uint8
 
@@ -476,9 +479,13 @@ func (p *parser) id(q qual, t token) (node, error) {
 	switch q.typ {
 	case tyProto:
 		if q.proto == pEther {
-			n, err := parseNumber(t.text)
-			if t.escaped || !isNumber(t.text) || err != nil || n > 0xffff {
-				return nil, p.errAt(t, "expected ethertype number 0-0xffff")
+			n, ok := etherNames[t.text]
+			if !t.escaped || !ok {
+				var err error
+				n, err = parseNumber(t.text)
+				if t.escaped || !isNumber(t.text) || err != nil || n > 0xffff {
+					return nil, p.errAt(t, "expected ethertype 0-0xffff or \\ip, \\ip6, \\arp, \\rarp")
+				}
 			}
 			pr.kind, pr.lo = kEtherProto, n
 			return pr, nil
