@@ -239,7 +239,7 @@ func (g *gen) node(n node) (cond, error) {
 	switch n := n.(type) {
 	case trueNode:
 		return cConst(true), nil
-	case andNode:
+	case binNode:
 		a, err := g.node(n.a)
 		if err != nil {
 			return nil, err
@@ -248,15 +248,8 @@ func (g *gen) node(n node) (cond, error) {
 		if err != nil {
 			return nil, err
 		}
-		return and(a, b), nil
-	case orNode:
-		a, err := g.node(n.a)
-		if err != nil {
-			return nil, err
-		}
-		b, err := g.node(n.b)
-		if err != nil {
-			return nil, err
+		if n.and {
+			return and(a, b), nil
 		}
 		return or(a, b), nil
 	case notNode:

@@ -11,8 +11,10 @@ import (
 
 type node interface{}
 
-type andNode struct{ a, b node }
-type orNode struct{ a, b node }
+type binNode struct {
+	and  bool // and, else or
+	a, b node
+}
 type notNode struct{ a node }
 type trueNode struct{}
 
@@ -75,6 +77,11 @@ const (
 	tyBroadcast
 	tyMulticast
 )
+
+var typeNames = map[string]ptype{
+	"host": tyHost, "net": tyNet, "port": tyPort, "portrange": tyPortRange, "proto": tyProto,
+	"broadcast": tyBroadcast, "multicast": tyMulticast,
+}
 
 // qual is the qualifier set of a primitive, inherited by bare ids that
 // follow it ("host a or b").
@@ -251,11 +258,7 @@ func (p *parser) expr() (node, error) {
 		if err != nil {
 			return nil, err
 		}
-		if and {
-			n = andNode{n, m}
-		} else {
-			n = orNode{n, m}
-		}
+		n = binNode{and, n, m}
 	}
 }
 
@@ -374,24 +377,10 @@ func (p *parser) primitive() (node, error) {
 	}
 	t = p.peek()
 	if t.kind == tWord && !t.escaped {
-		switch t.text {
-		case "host":
-			q.typ = tyHost
-		case "net":
-			q.typ = tyNet
-		case "port":
-			q.typ = tyPort
-		case "portrange":
-			q.typ = tyPortRange
-		case "proto":
-			q.typ = tyProto
-		case "broadcast":
-			q.typ = tyBroadcast
-		case "multicast":
-			q.typ = tyMulticast
-		case "gateway":
+		if t.text == "gateway" {
 			return nil, p.errAt(t, "gateway needs host name resolution, which this package does not do")
 		}
+		q.typ = typeNames[t.text]
 		if q.typ != tyDefault {
 			p.next()
 		}
@@ -463,11 +452,7 @@ func (p *parser) idList(q qual) (node, error) {
 		if err != nil {
 			return nil, err
 		}
-		if and {
-			n = andNode{n, m}
-		} else {
-			n = orNode{n, m}
-		}
+		n = binNode{and, n, m}
 	}
 	return n, nil
 }
