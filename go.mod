@@ -1,9 +1,9 @@
 module github.com/metaflow-go/metaflow
 
-go 1.26.8
+go 1.24.0
 
 require (
-	github.com/google/gopacket v1.1.19 // indirect
-	golang.org/x/net v0.62.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
+	github.com/google/gopacket v1.1.19
+	golang.org/x/net v0.46.0
+	golang.org/x/sys v0.40.0
 )
