@@ -3,9 +3,9 @@ package flow
 import (
 	"net/netip"
 	"strconv"
-	"time"
 
 	"github.com/metaflow-go/metaflow/capture/decode"
+	"github.com/metaflow-go/metaflow/internal/jsonw"
 )
 
 // Record is one l4_flow_log record (RECORDS.md). _0/Tx is the client side,
@@ -70,108 +70,74 @@ func ProtocolName(p uint8) string {
 	return strconv.Itoa(int(p))
 }
 
-func appendKey(b []byte, k string) []byte {
-	b = append(b, ',', '"')
-	b = append(b, k...)
-	return append(b, '"', ':')
-}
-
-func appendU(b []byte, k string, v uint64) []byte {
-	return strconv.AppendUint(appendKey(b, k), v, 10)
-}
-
-func appendStr(b []byte, k, v string) []byte {
-	b = appendKey(b, k)
-	b = append(b, '"')
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hexDigit[c>>4], hexDigit[c&15])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
-}
-
-const hexDigit = "0123456789abcdef"
-
-// appendTime writes t (unix ns) as RFC 3339 with nanoseconds, UTC.
-func appendTime(b []byte, ns int64) []byte {
-	return time.Unix(0, ns).UTC().AppendFormat(b, "2006-01-02T15:04:05.000000000Z07:00")
-}
-
 // AppendJSON appends r as one JSON object with exactly the RECORDS.md keys,
 // "type":"l4_flow_log" first. Fields that are unknown or do not apply
 // (vlan 0, no tunnel, RTT not measured) are omitted; counters are always
 // present. It does not allocate beyond growing b.
 func (r *Record) AppendJSON(b []byte) []byte {
 	b = append(b, `{"type":"l4_flow_log"`...)
-	b = appendU(b, "flow_id", r.FlowID)
-	b = append(appendKey(b, "start_time"), '"')
-	b = append(appendTime(b, r.StartTime), '"')
-	b = append(appendKey(b, "end_time"), '"')
-	b = append(appendTime(b, r.EndTime), '"')
-	b = strconv.AppendInt(appendKey(b, "duration"), r.Duration, 10)
-	b = append(appendKey(b, "ip_0"), '"')
+	b = jsonw.Uint(b, "flow_id", r.FlowID)
+	b = append(jsonw.Key(b, "start_time"), '"')
+	b = append(jsonw.AppendTime(b, r.StartTime), '"')
+	b = append(jsonw.Key(b, "end_time"), '"')
+	b = append(jsonw.AppendTime(b, r.EndTime), '"')
+	b = strconv.AppendInt(jsonw.Key(b, "duration"), r.Duration, 10)
+	b = append(jsonw.Key(b, "ip_0"), '"')
 	b = append(r.IP0.AppendTo(b), '"')
-	b = append(appendKey(b, "ip_1"), '"')
+	b = append(jsonw.Key(b, "ip_1"), '"')
 	b = append(r.IP1.AppendTo(b), '"')
-	b = appendU(b, "client_port", uint64(r.ClientPort))
-	b = appendU(b, "server_port", uint64(r.ServerPort))
-	b = appendStr(b, "protocol", ProtocolName(r.Protocol))
+	b = jsonw.Uint(b, "client_port", uint64(r.ClientPort))
+	b = jsonw.Uint(b, "server_port", uint64(r.ServerPort))
+	b = jsonw.String(b, "protocol", ProtocolName(r.Protocol))
 	if r.VLAN != 0 {
-		b = appendU(b, "vlan", uint64(r.VLAN))
+		b = jsonw.Uint(b, "vlan", uint64(r.VLAN))
 	}
 	if r.TunnelType != decode.TunnelNone {
-		b = appendStr(b, "tunnel_type", r.TunnelType.String())
+		b = jsonw.String(b, "tunnel_type", r.TunnelType.String())
 	}
 	l7 := r.L7Protocol
 	if l7 == "" {
 		l7 = "unknown"
 	}
-	b = appendStr(b, "l7_protocol", l7)
-	b = appendStr(b, "close_type", r.CloseType.String())
-	b = appendU(b, "packet_tx", r.PacketTx)
-	b = appendU(b, "packet_rx", r.PacketRx)
-	b = appendU(b, "byte_tx", r.ByteTx)
-	b = appendU(b, "byte_rx", r.ByteRx)
-	b = appendU(b, "l4_byte_tx", r.L4ByteTx)
-	b = appendU(b, "l4_byte_rx", r.L4ByteRx)
+	b = jsonw.String(b, "l7_protocol", l7)
+	b = jsonw.String(b, "close_type", r.CloseType.String())
+	b = jsonw.Uint(b, "packet_tx", r.PacketTx)
+	b = jsonw.Uint(b, "packet_rx", r.PacketRx)
+	b = jsonw.Uint(b, "byte_tx", r.ByteTx)
+	b = jsonw.Uint(b, "byte_rx", r.ByteRx)
+	b = jsonw.Uint(b, "l4_byte_tx", r.L4ByteTx)
+	b = jsonw.Uint(b, "l4_byte_rx", r.L4ByteRx)
 	if r.HasRTT {
-		b = appendU(b, "rtt", uint64(r.RTT))
+		b = jsonw.Uint(b, "rtt", uint64(r.RTT))
 	}
 	if r.HasRTTClient {
-		b = appendU(b, "rtt_client", uint64(r.RTTClient))
+		b = jsonw.Uint(b, "rtt_client", uint64(r.RTTClient))
 	}
 	if r.HasRTTServer {
-		b = appendU(b, "rtt_server", uint64(r.RTTServer))
+		b = jsonw.Uint(b, "rtt_server", uint64(r.RTTServer))
 	}
-	b = appendU(b, "srt_max", uint64(r.SRTMax))
-	b = appendU(b, "srt_sum", uint64(r.SRTSum))
-	b = appendU(b, "srt_count", uint64(r.SRTCount))
-	b = appendU(b, "art_max", uint64(r.ARTMax))
-	b = appendU(b, "art_sum", uint64(r.ARTSum))
-	b = appendU(b, "art_count", uint64(r.ARTCount))
-	b = appendU(b, "retrans_tx", uint64(r.RetransTx))
-	b = appendU(b, "retrans_rx", uint64(r.RetransRx))
-	b = appendU(b, "zero_win_tx", uint64(r.ZeroWinTx))
-	b = appendU(b, "zero_win_rx", uint64(r.ZeroWinRx))
-	b = appendU(b, "ooo_tx", uint64(r.OOOTx))
-	b = appendU(b, "ooo_rx", uint64(r.OOORx))
-	b = appendU(b, "syn_count", uint64(r.SynCount))
-	b = appendU(b, "synack_count", uint64(r.SynAckCount))
-	b = appendU(b, "retrans_syn", uint64(r.RetransSyn))
-	b = appendU(b, "retrans_synack", uint64(r.RetransSynAck))
-	b = appendU(b, "fin_count", uint64(r.FinCount))
-	b = appendU(b, "l7_request", uint64(r.L7Request))
-	b = appendU(b, "l7_response", uint64(r.L7Response))
-	b = appendU(b, "l7_client_error", uint64(r.L7ClientError))
-	b = appendU(b, "l7_server_error", uint64(r.L7ServerError))
-	b = appendU(b, "l7_server_timeout", uint64(r.L7ServerTimeout))
+	b = jsonw.Uint(b, "srt_max", uint64(r.SRTMax))
+	b = jsonw.Uint(b, "srt_sum", uint64(r.SRTSum))
+	b = jsonw.Uint(b, "srt_count", uint64(r.SRTCount))
+	b = jsonw.Uint(b, "art_max", uint64(r.ARTMax))
+	b = jsonw.Uint(b, "art_sum", uint64(r.ARTSum))
+	b = jsonw.Uint(b, "art_count", uint64(r.ARTCount))
+	b = jsonw.Uint(b, "retrans_tx", uint64(r.RetransTx))
+	b = jsonw.Uint(b, "retrans_rx", uint64(r.RetransRx))
+	b = jsonw.Uint(b, "zero_win_tx", uint64(r.ZeroWinTx))
+	b = jsonw.Uint(b, "zero_win_rx", uint64(r.ZeroWinRx))
+	b = jsonw.Uint(b, "ooo_tx", uint64(r.OOOTx))
+	b = jsonw.Uint(b, "ooo_rx", uint64(r.OOORx))
+	b = jsonw.Uint(b, "syn_count", uint64(r.SynCount))
+	b = jsonw.Uint(b, "synack_count", uint64(r.SynAckCount))
+	b = jsonw.Uint(b, "retrans_syn", uint64(r.RetransSyn))
+	b = jsonw.Uint(b, "retrans_synack", uint64(r.RetransSynAck))
+	b = jsonw.Uint(b, "fin_count", uint64(r.FinCount))
+	b = jsonw.Uint(b, "l7_request", uint64(r.L7Request))
+	b = jsonw.Uint(b, "l7_response", uint64(r.L7Response))
+	b = jsonw.Uint(b, "l7_client_error", uint64(r.L7ClientError))
+	b = jsonw.Uint(b, "l7_server_error", uint64(r.L7ServerError))
+	b = jsonw.Uint(b, "l7_server_timeout", uint64(r.L7ServerTimeout))
 	return append(b, '}')
 }
 

@@ -4,7 +4,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/metaflow-go/metaflow/internal/jsonw"
 )
 
 // Record is one l7_flow_log record (see RECORDS.md): a request with its
@@ -68,8 +69,6 @@ func (r *Record) ResponseDuration() (int64, bool) {
 	return (r.EndTime - r.StartTime) / 1e3, true
 }
 
-const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
-
 // AppendJSON appends r as one JSON object with the RECORDS.md keys,
 // "type":"l7_flow_log" first; unknown fields are omitted. It does not
 // allocate beyond growing b.
@@ -77,9 +76,9 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	b = append(b, `{"type":"l7_flow_log","flow_id":`...)
 	b = strconv.AppendUint(b, r.FlowID, 10)
 	b = append(b, `,"start_time":"`...)
-	b = time.Unix(0, r.StartTime).UTC().AppendFormat(b, timeLayout)
+	b = time.Unix(0, r.StartTime).UTC().AppendFormat(b, jsonw.TimeLayout)
 	b = append(b, `","end_time":"`...)
-	b = time.Unix(0, r.EndTime).UTC().AppendFormat(b, timeLayout)
+	b = time.Unix(0, r.EndTime).UTC().AppendFormat(b, jsonw.TimeLayout)
 	b = append(b, '"')
 	if d, ok := r.ResponseDuration(); ok {
 		b = append(b, `,"response_duration":`...)
@@ -105,8 +104,8 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	case UDP:
 		b = append(b, `,"protocol":"UDP"`...)
 	}
-	b = appendStringField(b, "l7_protocol", r.L7Protocol)
-	b = appendBytesField(b, "version", r.Version)
+	b = jsonw.OmitEmpty(b, "l7_protocol", r.L7Protocol)
+	b = jsonw.OmitEmpty(b, "version", r.Version)
 	if r.IsTLS {
 		b = append(b, `,"is_tls":true`...)
 	} else {
@@ -114,45 +113,45 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	}
 	if r.Transport == TCP {
 		if r.HasRequest {
-			b = appendUintField(b, "req_tcp_seq", uint64(r.ReqTCPSeq))
+			b = jsonw.Uint(b, "req_tcp_seq", uint64(r.ReqTCPSeq))
 		}
 		if r.HasResponse {
-			b = appendUintField(b, "resp_tcp_seq", uint64(r.RespTCPSeq))
+			b = jsonw.Uint(b, "resp_tcp_seq", uint64(r.RespTCPSeq))
 		}
 	}
 	if r.HasRequest && r.RequestLength > 0 {
-		b = appendUintField(b, "request_length", uint64(r.RequestLength))
+		b = jsonw.Uint(b, "request_length", uint64(r.RequestLength))
 	}
 	if r.HasResponse && r.ResponseLength > 0 {
-		b = appendUintField(b, "response_length", uint64(r.ResponseLength))
+		b = jsonw.Uint(b, "response_length", uint64(r.ResponseLength))
 	}
 	if r.HasRequest {
-		b = appendUintField(b, "captured_request_byte", uint64(r.CapturedRequestByte))
+		b = jsonw.Uint(b, "captured_request_byte", uint64(r.CapturedRequestByte))
 	}
 	if r.HasResponse {
-		b = appendUintField(b, "captured_response_byte", uint64(r.CapturedResponseByte))
+		b = jsonw.Uint(b, "captured_response_byte", uint64(r.CapturedResponseByte))
 	}
-	b = appendBytesField(b, "request_type", r.RequestType)
-	b = appendBytesField(b, "request_domain", r.RequestDomain)
-	b = appendBytesField(b, "request_resource", r.RequestResource)
-	b = appendBytesField(b, "endpoint", r.Endpoint)
+	b = jsonw.OmitEmpty(b, "request_type", r.RequestType)
+	b = jsonw.OmitEmpty(b, "request_domain", r.RequestDomain)
+	b = jsonw.OmitEmpty(b, "request_resource", r.RequestResource)
+	b = jsonw.OmitEmpty(b, "endpoint", r.Endpoint)
 	if r.HasRequestID {
-		b = appendUintField(b, "request_id", uint64(r.RequestID))
+		b = jsonw.Uint(b, "request_id", uint64(r.RequestID))
 	}
 	if r.HasStatus {
-		b = appendStringField(b, "response_status", r.Status.String())
+		b = jsonw.OmitEmpty(b, "response_status", r.Status.String())
 	}
 	if r.HasResponseCode {
 		b = append(b, `,"response_code":`...)
 		b = strconv.AppendInt(b, int64(r.ResponseCode), 10)
 	}
-	b = appendBytesField(b, "response_exception", r.ResponseException)
-	b = appendBytesField(b, "response_result", r.ResponseResult)
-	b = appendBytesField(b, "trace_id", r.TraceID)
-	b = appendBytesField(b, "span_id", r.SpanID)
-	b = appendBytesField(b, "parent_span_id", r.ParentSpanID)
-	b = appendBytesField(b, "x_request_id_0", r.XRequestID0)
-	b = appendBytesField(b, "x_request_id_1", r.XRequestID1)
+	b = jsonw.OmitEmpty(b, "response_exception", r.ResponseException)
+	b = jsonw.OmitEmpty(b, "response_result", r.ResponseResult)
+	b = jsonw.OmitEmpty(b, "trace_id", r.TraceID)
+	b = jsonw.OmitEmpty(b, "span_id", r.SpanID)
+	b = jsonw.OmitEmpty(b, "parent_span_id", r.ParentSpanID)
+	b = jsonw.OmitEmpty(b, "x_request_id_0", r.XRequestID0)
+	b = jsonw.OmitEmpty(b, "x_request_id_1", r.XRequestID1)
 	return append(b, '}')
 }
 
@@ -205,87 +204,4 @@ func appendTextField(b, v []byte) []byte {
 		b = append(b, c)
 	}
 	return b
-}
-
-func appendUintField(b []byte, key string, v uint64) []byte {
-	b = append(b, ',', '"')
-	b = append(b, key...)
-	b = append(b, '"', ':')
-	return strconv.AppendUint(b, v, 10)
-}
-
-func appendStringField(b []byte, key, v string) []byte {
-	if v == "" {
-		return b
-	}
-	b = append(b, ',', '"')
-	b = append(b, key...)
-	b = append(b, '"', ':')
-	return appendJSONString(b, v)
-}
-
-func appendBytesField(b []byte, key string, v []byte) []byte {
-	if len(v) == 0 {
-		return b
-	}
-	b = append(b, ',', '"')
-	b = append(b, key...)
-	b = append(b, '"', ':')
-	return appendJSONString(b, v)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendJSONString[T string | []byte](b []byte, s T) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		size := validRuneLen(s[i:])
-		if size == 0 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-// validRuneLen returns the length of the valid UTF-8 sequence at the start of
-// s (whose first byte is not ASCII), or 0 when it is invalid.
-func validRuneLen[T string | []byte](s T) int {
-	var buf [utf8.UTFMax]byte
-	n := copy(buf[:], s)
-	r, size := utf8.DecodeRune(buf[:n])
-	if r == utf8.RuneError && size <= 1 {
-		return 0
-	}
-	return size
 }
