@@ -31,6 +31,7 @@ type pipeline struct {
 	out    *output
 
 	decodeErrs uint64
+	filtered   uint64 // replayed packets the filter rejected
 }
 
 func newPipeline(o options, w io.Writer) (*pipeline, error) {
@@ -111,6 +112,7 @@ func (p *pipeline) run(stderr io.Writer) error {
 			break
 		}
 		if p.match != nil && !p.match.Match(&pkt) {
+			p.filtered++
 			continue
 		}
 		if p.dump != nil {
@@ -144,7 +146,7 @@ func (p *pipeline) run(stderr io.Writer) error {
 func (p *pipeline) printStats(w io.Writer) {
 	s := p.src.Stats()
 	fmt.Fprintf(w, "capture: packets=%d bytes=%d filtered=%d truncated=%d dropped=%d errors=%d\n",
-		s.Packets, s.Bytes, s.Filtered, s.Truncated, s.Dropped, s.Errors)
+		s.Packets, s.Bytes, s.Filtered+p.filtered, s.Truncated, s.Dropped, s.Errors)
 	fmt.Fprintf(w, "decode: errors=%d\n", p.decodeErrs)
 	t := p.table.Stats()
 	fmt.Fprintf(w, "flow: packets=%d flows=%d records=%d dropped_flows=%d not_l4=%d frag_unmatched=%d\n",
