@@ -170,6 +170,9 @@ type Conn struct {
 
 	phead, ptail *session // pending requests, oldest first
 	npending     int
+	// owed counts requests paired by order that overflow emitted early:
+	// the next responses by order answer them, not the requests behind.
+	owed uint32
 
 	requests, responses, clientErrors, serverErrors, timeouts uint32
 	reported                                                  ConnSummary // counts in the flow's previous snapshot

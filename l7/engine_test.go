@@ -167,9 +167,11 @@ func TestEngine_Caps(t *testing.T) {
 		h := newHarness(t, l7.Config{MaxPendingPerFlow: 2})
 		c := h.open(1)
 		c.Data(l7.ToServer, 1*ms, 1, []byte("GET a\nGET b\nGET c\n"))
-		c.Data(l7.ToClient, 2*ms, 1, []byte("+B\n"))
+		// Responses come by order: the first answers the request that
+		// overflow emitted early and must not pair with the next one.
+		c.Data(l7.ToClient, 2*ms, 1, []byte("+A\n+B\n"))
 		c.Close(3 * ms)
-		h.expect("GET a||Unknown", "GET b|B|Ok", "GET c||Timeout")
+		h.expect("GET a||Unknown", "|A|Ok", "GET b|B|Ok", "GET c||Timeout")
 		if st := h.eng.Stats(); st.SessionsOverflowed != 1 {
 			t.Errorf("SessionsOverflowed %d, want 1", st.SessionsOverflowed)
 		}

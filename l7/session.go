@@ -73,7 +73,13 @@ func (c *Conn) message(s *side, dir Direction, m *Message) {
 		case StatusServerError:
 			c.serverErrors++
 		}
-		if !m.Streaming {
+		if !m.Streaming && !m.HasID && c.owed > 0 {
+			// The answer to a request emitted early by overflow:
+			// pairing it with the next request would shift every
+			// later pair.
+			c.owed--
+			e.stats.OwedResponses++
+		} else if !m.Streaming {
 			if ss := c.match(m); ss != nil {
 				e.beginRecord(c)
 				e.requestFromSession(ss)
@@ -209,6 +215,9 @@ func (e *Engine) overflow(ss *session) {
 		return
 	}
 	e.stats.SessionsOverflowed++
+	if !ss.hasID {
+		ss.c.owed++
+	}
 	e.beginRecord(ss.c)
 	e.requestFromSession(ss)
 	e.rec.Status, e.rec.HasStatus = StatusUnknown, true

@@ -30,6 +30,7 @@ type Stats struct {
 	Requests           uint64
 	Responses          uint64
 	SessionsOverflowed uint64 // requests emitted early with status Unknown (caps)
+	OwedResponses      uint64 // responses to those requests, emitted alone (pairing by order)
 	Timeouts           uint64 // requests emitted with status Timeout
 	LoneResponses      uint64 // responses without a request
 	Truncations        uint64 // byte fields cut at their length limit
