@@ -20,12 +20,19 @@ type Pipeline struct {
 // settings and an l7.Engine made from cfg (cfg.Registry is required; pass
 // builtin.Registry() for the built-in decoders), flushes the table, and
 // returns the records. cfg.OnRecord, when set, is called first with each
-// record as the engine delivers it.
+// record as the engine delivers it. A record whose response precedes its
+// request fails the test.
 func Run(tb testing.TB, path string, cfg l7.Config) *Pipeline {
 	tb.Helper()
 	p := &Pipeline{}
 	onRecord := cfg.OnRecord
 	cfg.OnRecord = func(r *l7.Record) {
+		// A response's first byte never precedes its request's at one
+		// capture point: a negative latency means a message took its
+		// start from bytes of another (a body, a handshake).
+		if d, ok := r.ResponseDuration(); ok && d < 0 {
+			tb.Errorf("%s: flow %d %s %s: response_duration %d µs < 0", path, r.FlowID, r.RequestType, r.RequestResource, d)
+		}
 		if onRecord != nil {
 			onRecord(r)
 		}
