@@ -2,7 +2,7 @@
 // metaflow pipeline — decode, flow table, L7 engine — and prints l4_flow_log
 // and l7_flow_log records as JSON Lines or as a readable table.
 //
-//	agent -r FILE [-f FILTER] [-o json|text]
+//	agent -r FILE [-f FILTER] [-o json|text] [-snapshot 1s]
 //	agent -i IFACE [-f FILTER] [-w out.pcap] [-o json|text]
 package main
 
@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 )
 
 func main() {
@@ -32,6 +33,7 @@ type options struct {
 	write  string
 	output string
 	stats  bool
+	every  time.Duration
 }
 
 func parseArgs(args []string, stderr io.Writer) (options, error) {
@@ -44,6 +46,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.write, "w", "", "also write captured packets to a pcap `file` (live capture)")
 	fs.StringVar(&o.output, "o", "json", "output `format`: json (JSON Lines) or text")
 	fs.BoolVar(&o.stats, "stats", false, "print pipeline counters to stderr at the end")
+	fs.DurationVar(&o.every, "snapshot", 0, "also report live flows every `interval` of packet time (at least 1s; 0: only when flows end)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -56,6 +59,8 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-r and -i are exclusive")
 	case o.write != "" && o.iface == "":
 		return o, errors.New("-w needs -i")
+	case o.every != 0 && o.every < time.Second:
+		return o, fmt.Errorf("-snapshot must be at least 1s, not %v", o.every)
 	case o.output != "json" && o.output != "text":
 		return o, fmt.Errorf("-o must be json or text, not %q", o.output)
 	}

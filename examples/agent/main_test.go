@@ -70,6 +70,7 @@ func TestRun_BadArguments(t *testing.T) {
 		{"not a capture", []string{"-r", testutil.Testdata(t, "README.md")}, "capture"},
 		{"bad filter", []string{"-r", testutil.Testdata(t, "l7/dns.pcap"), "-f", "port"}, "filter"},
 		{"write without live", []string{"-r", "x", "-w", "y"}, "-w needs -i"},
+		{"short snapshot", []string{"-r", "x", "-snapshot", "10ms"}, "at least 1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := run(tc.args, io.Discard, io.Discard)
@@ -114,5 +115,32 @@ func TestRun_SnaplenCut(t *testing.T) {
 				t.Errorf("record %v: want code 200, status Ok, response_duration %v", r, tc.wantUs)
 			}
 		})
+	}
+}
+
+// TestRun_Snapshot checks that periodic reports split a long flow: the
+// packets of its records add up to tshark's count for the conversation.
+func TestRun_Snapshot(t *testing.T) {
+	var out bytes.Buffer
+	// zero-window.pcap: one TCP conversation over about 3 s; tshark
+	// -z conv,tcp counts 30 frames client→server and 54 back.
+	if err := run([]string{"-r", testutil.Testdata(t, "flow/zero-window.pcap"), "-snapshot", "1s"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var tx, rx float64
+	for _, line := range bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n")) {
+		var rec map[string]any
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec["type"] == "l4_flow_log" {
+			n++
+			tx += rec["packet_tx"].(float64)
+			rx += rec["packet_rx"].(float64)
+		}
+	}
+	if n < 3 || tx != 30 || rx != 54 {
+		t.Errorf("%d l4 records with %v+%v packets; want several records adding up to 30+54", n, tx, rx)
 	}
 }

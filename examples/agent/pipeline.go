@@ -44,7 +44,7 @@ func newPipeline(o options, w io.Writer) (*pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start l7 engine: %w", err)
 	}
-	p.table = flow.NewTable(flow.Config{Handler: p.engine, OnRecord: p.out.l4})
+	p.table = flow.NewTable(flow.Config{Handler: p.engine, OnRecord: p.out.l4, SnapshotInterval: o.every})
 	p.dec = decode.NewDecoder(decode.Config{})
 
 	if o.read != "" {
