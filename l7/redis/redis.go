@@ -61,8 +61,8 @@ func (*Decoder) Check(p []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
 		}
 		return l7.No
 	}
-	if eol < 1 || p[eol-1] != '\r' {
-		return l7.No
+	if eol < 2 || p[eol-1] != '\r' {
+		return l7.No // no line, or an empty one: nothing to judge
 	}
 	line := p[:eol-1]
 	switch line[0] {
