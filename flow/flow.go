@@ -54,6 +54,7 @@ type Flow struct {
 	tcpf  [2]uint8 // per peer: OR of TCP flags seen
 
 	syn, synAck, retransSyn, retransSynAck, fin uint16
+	altVLAN                                     uint16 // VLAN id of the side that arrives tagged differently (fAltVLAN)
 
 	// Handshake ticks (µs, mod 2^32) of the last SYN, the last SYN-ACK and
 	// the client's ACK completing the handshake.
@@ -78,6 +79,7 @@ const (
 	fLive                         // slot holds a live flow
 	fSeen0                        // the client sent a packet
 	fSeen1                        // the server sent a packet
+	fAltVLAN                      // altVLAN valid: one side's packets carry another VLAN id
 )
 
 // Peer seq-tracking flags.

@@ -100,8 +100,10 @@ var noTimeouts = Timeouts{
 //     it. Those fragments are kept out of this comparison (they are checked
 //     by TestTable_Fragments and counted in Stats).
 //   - Flows are also distinguished by VLAN and tunnel id; tshark merges
-//     them. Records with the same 5-tuple are summed before comparing when
-//     tshark lists that 5-tuple once.
+//     them. (A conversation tagged differently in each direction is one
+//     flow in the table too; copies on several VLANs and a GRE key per
+//     direction are not.) Records with the same 5-tuple are summed before
+//     comparing when tshark lists that 5-tuple once.
 func TestTable_Golden(t *testing.T) {
 	dir := testutil.Testdata(t, "flow/conv")
 	goldens, _ := filepath.Glob(filepath.Join(dir, "*.conv"))
