@@ -183,7 +183,7 @@ func (t *Table) fragCount(f *Flow, src [16]byte, n uint32, bytes uint64, ts int6
 		f.end = ts
 	}
 	c := f.class
-	if f.flags&(fSeen0|fSeen1) != fSeen0|fSeen1 {
+	if f.flags&(fSeen0|fSeen1) != fSeen0|fSeen1 && c != clsEstablished {
 		c = clsOther
 	}
 	t.touch(f, c)
@@ -644,7 +644,11 @@ func (t *Table) update(f *Flow, m *decode.Meta, fromB bool) {
 		}
 		class = clsClosingRst
 	}
-	if f.flags&(fSeen0|fSeen1) != fSeen0|fSeen1 {
+	if f.flags&(fSeen0|fSeen1) != fSeen0|fSeen1 && class != clsEstablished {
+		// One side unheard: a datagram nobody answers, a SYN to a
+		// silent port. An established TCP stream seen from one side
+		// only (asymmetric routing, a request awaiting a long poll)
+		// keeps its established timeout.
 		class = clsOther
 	}
 	t.touch(f, class)
