@@ -305,18 +305,11 @@ func (p *Parser) request(s *stream, data []byte, hdr int, line []byte, m *l7.Mes
 			version = v[5:]
 		}
 	}
-	end, err := p.headers(data, hdr)
+	end, cl, hasCL, err := p.headerBlock(s, data, hdr)
 	if err != nil {
-		return end, false, p.fail(s, 0, err)
-	}
-	if end == 0 {
-		return 0, false, l7.ErrNeedMore
+		return end, false, err
 	}
 	h := &p.h
-	cl, hasCL, ok := parseContentLength(h.v[hContentLength])
-	if !ok {
-		return end, false, p.failBody(s, ErrBadContentLength)
-	}
 	switch {
 	case isChunked(h.v[hTransferEncoding]):
 		s.state = stChunkSize
@@ -366,18 +359,11 @@ func (p *Parser) response(s *stream, data []byte, hdr int, line []byte, m *l7.Me
 	if len(rest) > 4 {
 		reason = rest[4:]
 	}
-	end, err := p.headers(data, hdr)
+	end, cl, hasCL, err := p.headerBlock(s, data, hdr)
 	if err != nil {
-		return end, false, p.fail(s, 0, err)
-	}
-	if end == 0 {
-		return 0, false, l7.ErrNeedMore
+		return end, false, err
 	}
 	h := &p.h
-	cl, hasCL, ok := parseContentLength(h.v[hContentLength])
-	if !ok {
-		return end, false, p.failBody(s, ErrBadContentLength)
-	}
 	if code >= 100 && code < 200 && code != 101 {
 		// Interim response: consumed without a message (see doc.go).
 		s.state = stStart
@@ -425,6 +411,26 @@ func (p *Parser) response(s *stream, data []byte, hdr int, line []byte, m *l7.Me
 	p.stats.Responses++
 	s.messages++
 	return end, true, nil
+}
+
+// headerBlock reads the header lines that follow a start line ending at
+// hdr, and the Content-Length among them. It returns the end of the block,
+// or an error: ErrNeedMore when the block is incomplete, a parse error
+// (the direction resynchronises) for a malformed block, and a framing error
+// (the rest of the direction is skipped) for a bad Content-Length.
+func (p *Parser) headerBlock(s *stream, data []byte, hdr int) (end int, cl int64, hasCL bool, err error) {
+	end, err = p.headers(data, hdr)
+	if err != nil {
+		return end, 0, false, p.fail(s, 0, err)
+	}
+	if end == 0 {
+		return 0, 0, false, l7.ErrNeedMore
+	}
+	cl, hasCL, ok := parseContentLength(p.h.v[hContentLength])
+	if !ok {
+		return end, 0, false, p.failBody(s, ErrBadContentLength)
+	}
+	return end, cl, hasCL, nil
 }
 
 // fillCommon copies the tracing headers of p.h into m.
