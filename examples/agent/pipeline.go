@@ -128,7 +128,6 @@ func (p *pipeline) run(stderr io.Writer) error {
 		p.table.Packet(&meta)
 	}
 	p.table.Flush()
-	p.engine.Flush()
 	if p.dumpTo != nil {
 		if err := p.dumpTo.Close(); err != nil && readErr == nil {
 			readErr = err
