@@ -11,7 +11,7 @@ import (
 // Decoders returns the built-in decoders, most specific first.
 func Decoders() []l7.Decoder {
 	return []l7.Decoder{
-		http1.New(),
+		http1.New(nil),
 		redis.New(),
 		dns.New(),
 		mysql.New(),

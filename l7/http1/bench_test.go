@@ -28,12 +28,12 @@ func TestParser_ParseAllocs(t *testing.T) {
 		{Name: "response", In: benchResponse, Dir: l7.ToClient},
 		{Name: "chunked", In: benchChunked, Dir: l7.ToClient},
 	} {
-		l7test.ParseAllocs(t, New(), tc)
+		l7test.ParseAllocs(t, New(nil), tc)
 	}
 }
 
 func BenchmarkParse(b *testing.B) {
-	l7test.BenchmarkParse(b, New(), []l7test.Case{
+	l7test.BenchmarkParse(b, New(nil), []l7test.Case{
 		{Name: "request", In: benchRequest, Dir: l7.ToServer},
 		{Name: "request_sw8", In: benchSW8Request, Dir: l7.ToServer},
 		{Name: "response", In: benchResponse, Dir: l7.ToClient},
@@ -43,5 +43,5 @@ func BenchmarkParse(b *testing.B) {
 }
 
 func TestDecoder_CheckAllocs(t *testing.T) {
-	l7test.CheckAllocs(t, New(), benchRequest, benchResponse, []byte("CCM_POST / HTTP/1.1\r\n"), []byte("\x16\x03\x01"))
+	l7test.CheckAllocs(t, New(nil), benchRequest, benchResponse, []byte("CCM_POST / HTTP/1.1\r\n"), []byte("\x16\x03\x01"))
 }

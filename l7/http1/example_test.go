@@ -11,7 +11,7 @@ import (
 // the other. The response to HEAD carries no body despite its
 // Content-Length, and 100 Continue emits nothing.
 func Example() {
-	d := http1.New()
+	d := http1.New(nil)
 	p := d.NewParser(l7.TCP)
 	var m l7.Message
 	feed := func(dir l7.Direction, s string) {

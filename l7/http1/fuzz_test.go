@@ -16,10 +16,10 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("\x00GET / HTTP/1.1\r\nHost: h\r\n\r\n"))
 	f.Add([]byte("\x03HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"))
 	f.Add([]byte("\x81HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching\r\n\r\n"))
-	for _, raw := range l7test.StreamSeeds(f, "http1", New()) {
+	for _, raw := range l7test.StreamSeeds(f, "http1", New(nil)) {
 		f.Add(append([]byte{0}, raw...))
 	}
-	d := New()
+	d := New(nil)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		l7test.FuzzPieces(t, d.NewParser(l7.TCP), in, true)
 	})

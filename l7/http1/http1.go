@@ -20,6 +20,15 @@ var (
 // Name is the l7_protocol value of this decoder.
 const Name = "HTTP"
 
+// The decoder's shape: a Decoder and a Parser with the optional
+// interfaces the engine uses.
+var (
+	_ l7.Decoder = (*Decoder)(nil)
+	_ l7.Parser  = (*Parser)(nil)
+	_ l7.Trailer = (*Parser)(nil)
+	_ l7.Flusher = (*Parser)(nil)
+)
+
 const (
 	defaultMaxHeaderBytes = 16 << 10
 	maxMaxHeaderBytes     = 1 << 20
@@ -36,21 +45,17 @@ type Config struct {
 	MaxHeaderBytes int
 }
 
-// Decoder is the HTTP/1.x decoder. It is stateless; use New or
-// NewWithConfig.
+// Decoder is the HTTP/1.x decoder. It is stateless and safe for concurrent
+// use; get one from New.
 type Decoder struct {
-	maxHeader int
+	cfg Config // defaults applied
 }
 
-// New returns the HTTP/1.x decoder with default configuration.
-func New() l7.Decoder { return NewWithConfig(nil) }
-
-// NewWithConfig returns the HTTP/1.x decoder configured by c (nil means
-// defaults).
-func NewWithConfig(c *Config) *Decoder {
-	d := &Decoder{maxHeader: defaultMaxHeaderBytes}
+// New returns the HTTP/1.x decoder configured by c; nil means defaults.
+func New(c *Config) *Decoder {
+	d := &Decoder{cfg: Config{MaxHeaderBytes: defaultMaxHeaderBytes}}
 	if c != nil && c.MaxHeaderBytes > 0 {
-		d.maxHeader = min(c.MaxHeaderBytes, maxMaxHeaderBytes)
+		d.cfg.MaxHeaderBytes = min(c.MaxHeaderBytes, maxMaxHeaderBytes)
 	}
 	return d
 }
@@ -86,9 +91,9 @@ func (d *Decoder) Check(payload []byte, _ l7.Direction, t l7.Transport) l7.Verdi
 	return l7.No
 }
 
-// NewParser returns the per-flow state of one connection.
+// NewParser returns the per-flow state of one connection, a *Parser.
 func (d *Decoder) NewParser(_ l7.Transport) l7.Parser {
-	return &Parser{maxHeader: d.maxHeader}
+	return &Parser{maxHeader: d.cfg.MaxHeaderBytes}
 }
 
 // isStatusLine reports whether b starts like an HTTP/1.x status line.

@@ -86,7 +86,7 @@ func TestOracle(t *testing.T) {
 				t.Skipf("recorded capture without a golden yet: run scripts/l7-http1-goldens.py")
 			}
 			want := normalize(l7test.GoldenLines(t, "http1", name))
-			res := l7test.ReplayTCP(t, path, New())
+			res := l7test.ReplayTCP(t, path, New(nil))
 			got := normalize(messageLines(res.Msgs))
 			if ex, ok := oracleExceptions[name]; ok {
 				t.Logf("known difference from tshark: %s", ex.why)

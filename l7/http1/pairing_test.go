@@ -70,7 +70,7 @@ func frame(fromClient bool, payload []byte) []byte {
 
 func newConn(tb testing.TB) *conn {
 	c := &conn{ts: time.Unix(1_700_000_000, 0), cseq: 1000, sseq: 90000}
-	reg, err := l7.NewRegistry(http1.New())
+	reg, err := l7.NewRegistry(http1.New(nil))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -26,7 +26,7 @@ type gotMsg struct {
 // step bytes (0: whole), keeping unconsumed bytes as the engine does.
 func run(t *testing.T, steps []chunkMsg, step int) (msgs []gotMsg, stopped bool, errs int) {
 	t.Helper()
-	p := New().NewParser(l7.TCP)
+	p := New(nil).NewParser(l7.TCP)
 	stopped, errs = l7test.Feed(t, p, steps, step, func(m *l7.Message) {
 		msgs = append(msgs, gotMsg{m.Kind, string(m.RequestType), string(m.RequestResource),
 			string(m.Endpoint), string(m.RequestDomain), string(m.Version), string(m.UserAgent),
@@ -173,7 +173,7 @@ func TestParser_Parse(t *testing.T) {
 }
 
 func TestParser_Gap(t *testing.T) {
-	p := New().NewParser(l7.TCP)
+	p := New(nil).NewParser(l7.TCP)
 	var m l7.Message
 	in := []byte("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
 	if _, ok, _ := p.Parse(in, l7.ToClient, &m); !ok {
@@ -211,7 +211,7 @@ func TestParser_Gap(t *testing.T) {
 }
 
 func TestDecoder_Check(t *testing.T) {
-	d := New()
+	d := New(nil)
 	tests := []struct {
 		in   string
 		t    l7.Transport
@@ -238,7 +238,7 @@ func TestDecoder_Check(t *testing.T) {
 }
 
 func TestParser_HeaderTooLarge(t *testing.T) {
-	d := NewWithConfig(&Config{MaxHeaderBytes: 64})
+	d := New(&Config{MaxHeaderBytes: 64})
 	p := d.NewParser(l7.TCP)
 	var m l7.Message
 	in := []byte("GET / HTTP/1.1\r\nX: " + strings.Repeat("a", 100) + "\r\n\r\n")
@@ -250,7 +250,7 @@ func TestParser_HeaderTooLarge(t *testing.T) {
 }
 
 func TestParser_Trailing(t *testing.T) {
-	p := New().NewParser(l7.TCP).(*Parser)
+	p := New(nil).NewParser(l7.TCP).(*Parser)
 	var m l7.Message
 	in := []byte("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody")
 	n, ok, _ := p.Parse(in, l7.ToClient, &m)
