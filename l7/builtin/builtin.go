@@ -12,7 +12,7 @@ import (
 func Decoders() []l7.Decoder {
 	return []l7.Decoder{
 		http1.New(nil),
-		redis.New(),
+		redis.New(nil),
 		dns.New(),
 		mysql.New(),
 	}

@@ -28,14 +28,14 @@ var benchCases = []l7test.Case{
 
 func TestParser_ParseAllocs(t *testing.T) {
 	for _, tc := range benchCases {
-		l7test.ParseAllocs(t, New(), tc)
+		l7test.ParseAllocs(t, New(nil), tc)
 	}
 }
 
 func BenchmarkParse(b *testing.B) {
-	l7test.BenchmarkParse(b, New(), benchCases)
+	l7test.BenchmarkParse(b, New(nil), benchCases)
 }
 
 func TestDecoder_CheckAllocs(t *testing.T) {
-	l7test.CheckAllocs(t, New(), benchSet, benchGetResp, benchInline, []byte("\x16\x03\x01\x02\x00"))
+	l7test.CheckAllocs(t, New(nil), benchSet, benchGetResp, benchInline, []byte("\x16\x03\x01\x02\x00"))
 }

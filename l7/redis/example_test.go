@@ -10,7 +10,7 @@ import (
 // Commands are parsed in the client's direction and replies in the
 // server's; they pair in order.
 func Example() {
-	p := redis.New().NewParser(l7.TCP)
+	p := redis.New(nil).NewParser(l7.TCP)
 	var m l7.Message
 	feed := func(dir l7.Direction, s string) {
 		b := []byte(s)

@@ -15,10 +15,10 @@ import (
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("\x00*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\nPING\r\n"))
 	f.Add([]byte("\x83|1\r\n+a\r\n:1\r\n*2\r\n%1\r\n+k\r\n~1\r\n_\r\n>2\r\n$7\r\nmessage\r\n!3\r\nERR\r\n"))
-	for _, raw := range l7test.StreamSeeds(f, "redis", New()) {
+	for _, raw := range l7test.StreamSeeds(f, "redis", New(nil)) {
 		f.Add(append([]byte{0}, raw...))
 	}
-	d := New()
+	d := New(nil)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		l7test.FuzzPieces(t, d.NewParser(l7.TCP), in, false)
 	})

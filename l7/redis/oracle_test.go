@@ -73,7 +73,7 @@ func TestOracle(t *testing.T) {
 				t.Skipf("recorded capture without a golden yet: run scripts/l7-redis-goldens.py")
 			}
 			want := normalize(l7test.GoldenLines(t, "redis", name))
-			res := l7test.ReplayTCP(t, path, New())
+			res := l7test.ReplayTCP(t, path, New(nil))
 			got := normalize(messageLines(res.Msgs))
 			var diff []string
 			for i := range max(len(want), len(got)) {

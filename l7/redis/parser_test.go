@@ -26,7 +26,7 @@ type gotMsg struct {
 // piece bytes (0: whole), keeping unconsumed bytes as the engine does.
 func run(t *testing.T, steps []step, piece int) (msgs []gotMsg, errs int) {
 	t.Helper()
-	stopped, errs := l7test.Feed(t, New().NewParser(l7.TCP), steps, piece, func(m *l7.Message) {
+	stopped, errs := l7test.Feed(t, New(nil).NewParser(l7.TCP), steps, piece, func(m *l7.Message) {
 		msgs = append(msgs, gotMsg{m.Kind, string(m.RequestType), string(m.RequestResource),
 			m.Status, string(m.Exception), m.Streaming, m.NoResponse, m.Length})
 	})
@@ -127,7 +127,7 @@ func TestParser_Parse(t *testing.T) {
 }
 
 func TestParser_GapInBulk(t *testing.T) {
-	p := New().NewParser(l7.TCP)
+	p := New(nil).NewParser(l7.TCP)
 	var m l7.Message
 	head := []byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\n0123456789")
 	n, ok, err := p.Parse(head, l7.ToServer, &m)
@@ -155,7 +155,7 @@ func TestParser_GapInBulk(t *testing.T) {
 }
 
 func TestDecoder_Check(t *testing.T) {
-	d := New()
+	d := New(nil)
 	tests := []struct {
 		in   string
 		dir  l7.Direction

@@ -30,16 +30,35 @@ const (
 	checkWindow  = 512 // bytes of a payload Check looks at
 )
 
-// Decoder is the Redis decoder. It is stateless.
-type Decoder struct{}
+// The decoder's shape.
+var (
+	_ l7.Decoder = (*Decoder)(nil)
+	_ l7.Parser  = (*Parser)(nil)
+)
 
-// New returns the Redis decoder.
-func New() l7.Decoder { return &Decoder{} }
+// Config tunes the decoder. It has no fields yet; the zero value (or a nil
+// *Config) means defaults.
+type Config struct{}
+
+// Decoder is the Redis decoder. It is stateless and safe for concurrent
+// use; get one from New.
+type Decoder struct {
+	cfg Config
+}
+
+// New returns the Redis decoder configured by c; nil means defaults.
+func New(c *Config) *Decoder {
+	d := &Decoder{}
+	if c != nil {
+		d.cfg = *c
+	}
+	return d
+}
 
 // Name returns "Redis".
 func (*Decoder) Name() string { return Name }
 
-// NewParser returns the per-flow state of one connection.
+// NewParser returns the per-flow state of one connection, a *Parser.
 func (*Decoder) NewParser(_ l7.Transport) l7.Parser { return &Parser{} }
 
 // Check accepts, on TCP, a command (an array of bulk strings "*N\r\n$",
