@@ -13,7 +13,7 @@ func Decoders() []l7.Decoder {
 	return []l7.Decoder{
 		http1.New(nil),
 		redis.New(nil),
-		dns.New(),
+		dns.New(nil),
 		mysql.New(),
 	}
 }

@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/metaflow-go/metaflow/l7"
@@ -12,49 +13,63 @@ const Name = "DNS"
 // SessionTimeout is how long a query waits for its response.
 const SessionTimeout = 15 * time.Second
 
-// Errors in the Err of a *l7.ParseError. Each matches l7.ErrMalformed with
-// errors.Is.
+// Errors in the Err of a *l7.ParseError that Parse returns. Each matches
+// l7.ErrMalformed with errors.Is.
 var (
 	// ErrTruncated: the message ends inside a section (snaplen, a lost
 	// fragment, a count larger than the records present).
-	ErrTruncated error = malformed("dns: truncated message")
+	ErrTruncated = fmt.Errorf("dns: truncated message: %w", l7.ErrMalformed)
 	// ErrBadName: a name with a forward or looping compression pointer, a
 	// reserved label type, or more than 255 octets.
-	ErrBadName error = malformed("dns: bad name")
+	ErrBadName = fmt.Errorf("dns: bad name: %w", l7.ErrMalformed)
 	// ErrBadRecord: a record whose rdata does not match its type.
-	ErrBadRecord error = malformed("dns: bad record data")
+	ErrBadRecord = fmt.Errorf("dns: bad record data: %w", l7.ErrMalformed)
 	// ErrBadLength: a TCP length prefix shorter than a DNS header.
-	ErrBadLength error = malformed("dns: bad TCP length prefix")
+	ErrBadLength = fmt.Errorf("dns: bad TCP length prefix: %w", l7.ErrMalformed)
 )
 
-type malformed string
+// The decoder's shape.
+var (
+	_ l7.Decoder          = (*Decoder)(nil)
+	_ l7.SessionTimeouter = (*Decoder)(nil)
+	_ l7.Parser           = (*Parser)(nil)
+)
 
-func (e malformed) Error() string        { return string(e) }
-func (e malformed) Is(target error) bool { return target == l7.ErrMalformed }
+// Config tunes the decoder. It has no fields yet; the zero value (or a nil
+// *Config) means defaults.
+type Config struct{}
 
-// Decoder is the DNS decoder. The zero value is ready; it is stateless and
-// safe for concurrent use.
-type Decoder struct{}
+// Decoder is the DNS decoder. It is stateless and safe for concurrent use;
+// get one from New.
+type Decoder struct {
+	cfg Config
+}
 
-// New returns the DNS decoder.
-func New() l7.Decoder { return Decoder{} }
+// New returns the DNS decoder configured by c; nil means defaults.
+func New(c *Config) *Decoder {
+	d := &Decoder{}
+	if c != nil {
+		d.cfg = *c
+	}
+	return d
+}
 
 // Name returns "DNS".
-func (Decoder) Name() string { return Name }
+func (*Decoder) Name() string { return Name }
 
-// SessionTimeout returns 15 s: a query with no response after that is a
-// Timeout.
-func (Decoder) SessionTimeout() time.Duration { return SessionTimeout }
+// SessionTimeout returns 15 s (l7.SessionTimeouter): a query with no
+// response after that is a Timeout.
+func (*Decoder) SessionTimeout() time.Duration { return SessionTimeout }
 
-// NewParser returns per-flow state for transport t.
-func (Decoder) NewParser(t l7.Transport) l7.Parser { return NewParser(t) }
+// NewParser returns per-flow state for transport t, a *Parser.
+func (*Decoder) NewParser(t l7.Transport) l7.Parser { return newParser(t) }
 
 // Check says whether payload starts a DNS message: over TCP after its
 // 2-byte length, a header whose counts, opcode and reserved bit are sane
 // and whose first question is a well-formed name with a known class. Random
 // bytes pass with a probability well below one in a million. dir is not
 // used: the QR bit tells requests from responses.
-func (Decoder) Check(payload []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
+func (*Decoder) Check(payload []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
 	msg := payload
 	if t == l7.TCP {
 		if len(payload) < 2 {

@@ -106,7 +106,7 @@ func TestParse_Records(t *testing.T) {
 		rr(TypeCAA, 60, caa).
 		rr(TypeHTTPS, 60, https).
 		rr(46, 60, []byte{1, 2, 3}).b
-	m := parseOne(t, NewParser(l7.UDP), resp, l7.ToClient)
+	m := parseOne(t, newParser(l7.UDP), resp, l7.ToClient)
 	want := `CNAME x.www.example.com.;A 93.184.216.34;AAAA 2001:db8::1;MX 10 mail.example.com.;` +
 		`TXT "hello" "a\"b";SOA ns1.example.com. hostmaster.example.com. 1 7200 3600 1209600 300;` +
 		`SRV 1 5 5060 sip.example.com.;CAA 0 issue "ca.example";HTTPS 1 . alpn=h2,h3 ipv4hint=1.2.3.4;RRSIG`
@@ -141,7 +141,7 @@ func TestParse_Status(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newMsg(7, 0x8180|tc.rcode, 1, 0, 0, 1).name("a.example").u16(TypeAAAA, classIN).
 				raw(0).u16(TypeOPT, 1232).u32(uint32(tc.ext)<<24 | 0x8000).u16(0).b
-			p := NewParser(l7.UDP)
+			p := newParser(l7.UDP)
 			m := parseOne(t, p, b, l7.ToClient)
 			if m.Status != tc.status || m.Code != tc.code || string(m.Exception) != tc.exc {
 				t.Errorf("status %v code %d exception %q", m.Status, m.Code, m.Exception)
@@ -171,10 +171,10 @@ func TestParse_Query(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			q := query(0xbeef, tc.qname, tc.qtype)
-			if (Decoder{}).Check(q, l7.ToServer, l7.UDP) != l7.Request {
+			if New(nil).Check(q, l7.ToServer, l7.UDP) != l7.Request {
 				t.Fatal("Check did not accept the query")
 			}
-			m := parseOne(t, NewParser(l7.UDP), q, l7.ToServer)
+			m := parseOne(t, newParser(l7.UDP), q, l7.ToServer)
 			if m.Kind != l7.KindRequest || m.ID != 0xbeef || !m.HasID || m.HasCode {
 				t.Errorf("message = %+v", m)
 			}
@@ -188,7 +188,7 @@ func TestParse_Query(t *testing.T) {
 func TestParse_TCP(t *testing.T) {
 	q1, q2 := query(1, "one.example", TypeA), query(2, "two.example", TypeAAAA)
 	stream := tcpFrame(q1, q2)
-	p := NewParser(l7.TCP)
+	p := newParser(l7.TCP)
 	var m l7.Message
 	// Split anywhere: needs more until a whole message is there.
 	for cut := 0; cut < len(q1)+2; cut++ {
@@ -206,14 +206,14 @@ func TestParse_TCP(t *testing.T) {
 	if n != len(q2)+2 || !ok || err != nil || m.ID != 2 || string(m.RequestType) != "AAAA" {
 		t.Fatalf("second: (%d, %v, %v) %+v", n, ok, err, m)
 	}
-	if (Decoder{}).Check(stream, l7.ToServer, l7.TCP) != l7.Request {
+	if New(nil).Check(stream, l7.ToServer, l7.TCP) != l7.Request {
 		t.Error("Check rejected a TCP query")
 	}
 }
 
 func TestParse_TCPGap(t *testing.T) {
 	q1, q2 := query(1, "one.example", TypeA), query(2, "two.example", TypeAAAA)
-	p := NewParser(l7.TCP)
+	p := newParser(l7.TCP)
 	p.Gap(l7.ToServer, 10)
 	// Data resumes in the middle of q1: the parser skips to q2.
 	stream := tcpFrame(q1, q2)[7:]
@@ -264,7 +264,7 @@ func TestParse_Errors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var m l7.Message
-			n, ok, err := NewParser(l7.UDP).Parse(tc.msg, l7.ToClient, &m)
+			n, ok, err := newParser(l7.UDP).Parse(tc.msg, l7.ToClient, &m)
 			var pe *l7.ParseError
 			if ok || n != len(tc.msg) || !errors.As(err, &pe) || pe.Protocol != Name ||
 				!errors.Is(err, tc.want) || !errors.Is(err, l7.ErrMalformed) {
@@ -277,7 +277,7 @@ func TestParse_Errors(t *testing.T) {
 	}
 	t.Run("tcp length", func(t *testing.T) {
 		var m l7.Message
-		_, ok, err := NewParser(l7.TCP).Parse([]byte{0, 3, 1, 2, 3}, l7.ToServer, &m)
+		_, ok, err := newParser(l7.TCP).Parse([]byte{0, 3, 1, 2, 3}, l7.ToServer, &m)
 		if ok || !errors.Is(err, ErrBadLength) {
 			t.Fatalf("err %v", err)
 		}
@@ -288,7 +288,7 @@ func TestParse_Errors(t *testing.T) {
 func TestParse_TC(t *testing.T) {
 	b := newMsg(9, 0x8380, 1, 3, 0, 0).name("big.example").u16(TypeTXT, classIN).
 		rr(TypeA, 1, []byte{10, 0, 0, 1}).ptr(12).u16(TypeA).b
-	p := NewParser(l7.UDP)
+	p := newParser(l7.UDP)
 	m := parseOne(t, p, b, l7.ToClient)
 	if string(m.Result) != "TC;A 10.0.0.1" || !p.Header().Truncated() {
 		t.Errorf("result %q header %+v", m.Result, p.Header())
@@ -304,7 +304,7 @@ func TestParse_TCPBigMessage(t *testing.T) {
 	}
 	stream := tcpFrame(mb.b, query(6, "next.example", TypeA))
 	big := len(mb.b) + 2
-	p := NewParser(l7.TCP)
+	p := newParser(l7.TCP)
 	var msgs []l7.Message
 	for off := 0; off < len(stream); {
 		end := min(off+1460, len(stream))
@@ -337,7 +337,7 @@ func TestParse_ResultBound(t *testing.T) {
 	for i := range 100 {
 		mb.rr(TypeA, 1, []byte{10, 0, byte(i), 1})
 	}
-	m := parseOne(t, NewParser(l7.UDP), mb.b, l7.ToClient)
+	m := parseOne(t, newParser(l7.UDP), mb.b, l7.ToClient)
 	if len(m.Result) > resultCap || !strings.HasSuffix(string(m.Result), "...") {
 		t.Errorf("result %d bytes: %q", len(m.Result), m.Result)
 	}
@@ -363,7 +363,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := (Decoder{}).Check(tc.data, l7.ToServer, tc.t); got != tc.want {
+			if got := New(nil).Check(tc.data, l7.ToServer, tc.t); got != tc.want {
 				t.Errorf("Check = %v, want %v", got, tc.want)
 			}
 		})
@@ -385,7 +385,7 @@ func TestCheck_Random(t *testing.T) {
 		if i%2 == 0 { // a plausible header, random rest
 			b[4], b[5] = 0, 1
 		}
-		if (Decoder{}).Check(b, l7.ToServer, l7.UDP) != l7.No {
+		if New(nil).Check(b, l7.ToServer, l7.UDP) != l7.No {
 			hits++
 		}
 	}
@@ -400,7 +400,7 @@ func TestCheck_Random(t *testing.T) {
 func TestAllocs(t *testing.T) {
 	for _, tc := range benchCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			p := NewParser(tc.t)
+			p := newParser(tc.t)
 			var m l7.Message
 			allocs := testing.AllocsPerRun(100, func() {
 				m.Reset()
@@ -411,7 +411,8 @@ func TestAllocs(t *testing.T) {
 			if allocs != 0 {
 				t.Errorf("%v allocs per Parse", allocs)
 			}
-			if a := testing.AllocsPerRun(100, func() { (Decoder{}).Check(tc.data, tc.dir, tc.t) }); a != 0 {
+			d := New(nil)
+			if a := testing.AllocsPerRun(100, func() { d.Check(tc.data, tc.dir, tc.t) }); a != 0 {
 				t.Errorf("%v allocs per Check", a)
 			}
 		})
@@ -445,7 +446,7 @@ func benchCases() []benchCase {
 func BenchmarkParse(b *testing.B) {
 	for _, tc := range benchCases() {
 		b.Run(tc.name, func(b *testing.B) {
-			p := NewParser(tc.t)
+			p := newParser(tc.t)
 			var m l7.Message
 			b.ReportAllocs()
 			b.SetBytes(int64(len(tc.data)))
@@ -461,7 +462,8 @@ func BenchmarkCheck(b *testing.B) {
 	q := query(0x1234, "www.example.com", TypeA)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(q)))
+	d := New(nil)
 	for b.Loop() {
-		(Decoder{}).Check(q, l7.ToServer, l7.UDP)
+		d.Check(q, l7.ToServer, l7.UDP)
 	}
 }

@@ -19,7 +19,7 @@ import (
 // <status>".
 func records(t *testing.T, path string) (reqs, resps []string, stats l7.Stats) {
 	t.Helper()
-	reg, err := l7.NewRegistry(New())
+	reg, err := l7.NewRegistry(New(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

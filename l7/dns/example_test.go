@@ -20,7 +20,7 @@ func Example() {
 		0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 6, 3, 'c', 'd', 'n', 0xc0, 16, // CNAME cdn.example.com.
 		0xc0, 45, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 93, 184, 216, 34, // A
 	)
-	d := dns.New()
+	d := dns.New(nil)
 	fmt.Println(d.Check(query, l7.ToServer, l7.UDP) == l7.Request)
 	p := d.NewParser(l7.UDP)
 	var m l7.Message

@@ -22,8 +22,8 @@ func FuzzParse(f *testing.F) {
 			tr = l7.TCP
 		}
 		d := l7.Direction(dir & 1)
-		(Decoder{}).Check(data, d, tr)
-		p := NewParser(tr)
+		New(nil).Check(data, d, tr)
+		p := newParser(tr)
 		if dir&2 != 0 {
 			p.Gap(d, -1)
 		}

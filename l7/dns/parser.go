@@ -40,7 +40,8 @@ const (
 	bigMessage = 16 << 10
 )
 
-// Parser holds one flow's DNS state. It is not safe for concurrent use.
+// Parser holds one flow's DNS state. It is not safe for concurrent use; get
+// one from Decoder.NewParser.
 type Parser struct {
 	tcp    bool
 	resync [2]bool  // TCP: after a gap, look for a plausible message start
@@ -57,8 +58,8 @@ type Parser struct {
 	resultBuf [resultCap]byte
 }
 
-// NewParser returns a Parser for one flow over transport t.
-func NewParser(t l7.Transport) *Parser {
+// newParser returns a Parser for one flow over transport t.
+func newParser(t l7.Transport) *Parser {
 	p := &Parser{tcp: t == l7.TCP}
 	p.qname.b = p.qnameBuf[:0]
 	p.result.b = p.resultBuf[:0]

@@ -28,7 +28,7 @@ type tcpConn struct {
 func replayLines(t testing.TB, path string) []string {
 	var out []string
 	conns := map[[2]netip.AddrPort]*tcpConn{}
-	udp := NewParser(l7.UDP)
+	udp := newParser(l7.UDP)
 	line := func(frame int, proto string, src, dst netip.AddrPort, p *Parser, m *l7.Message) string {
 		h := p.Header()
 		qname, qtype := string(m.RequestResource), ""
@@ -75,7 +75,7 @@ func replayLines(t testing.TB, path string) []string {
 		}
 		c := conns[key]
 		if c == nil {
-			c = &tcpConn{p: NewParser(l7.TCP)}
+			c = &tcpConn{p: newParser(l7.TCP)}
 			conns[key] = c
 		}
 		h := &c.half[dir]
@@ -246,10 +246,10 @@ var oracleExceptions = map[string]exception{
 	// names longer than 255 octets. tshark shows "<Name too long>" and
 	// goes on; the decoder rejects the message (ErrBadName).
 	"ndpi_malformed_dns.pcap": {replace: map[string]string{
-		"2\tudp\t127.0.0.1:53\t127.0.0.1:50435\t33972\t1\twww.xt.com\t1\t0\t2\t1 66.66.66.66;5 <Name too long>": "2\terror\tl7: DNS parse error: dns: bad name",
-		"3\tudp\t127.0.0.1:53\t127.0.0.1:50435\t33972\t1\twww.xt.com\t1\t0\t2\t1 66.66.66.66;5 <Name too long>": "3\terror\tl7: DNS parse error: dns: bad name",
-		"5\tudp\t127.0.0.1:53\t127.0.0.1:50435\t33972\t1\twww.xt.com\t1\t0\t2\t1 66.66.66.66;5 <Name too long>": "5\terror\tl7: DNS parse error: dns: bad name",
-		"6\tudp\t127.0.0.1:53\t127.0.0.1:50435\t33972\t1\twww.xt.com\t1\t0\t2\t1 66.66.66.66;5 <Name too long>": "6\terror\tl7: DNS parse error: dns: bad name",
+		"2\tudp\t127.0.0.1:53\t127.0.0.1:50435\t33972\t1\twww.xt.com\t1\t0\t2\t1 66.66.66.66;5 <Name too long>": "2\terror\tl7: DNS parse error: dns: bad name: l7: malformed message",
+		"3\tudp\t127.0.0.1:53\t127.0.0.1:50435\t33972\t1\twww.xt.com\t1\t0\t2\t1 66.66.66.66;5 <Name too long>": "3\terror\tl7: DNS parse error: dns: bad name: l7: malformed message",
+		"5\tudp\t127.0.0.1:53\t127.0.0.1:50435\t33972\t1\twww.xt.com\t1\t0\t2\t1 66.66.66.66;5 <Name too long>": "5\terror\tl7: DNS parse error: dns: bad name: l7: malformed message",
+		"6\tudp\t127.0.0.1:53\t127.0.0.1:50435\t33972\t1\twww.xt.com\t1\t0\t2\t1 66.66.66.66;5 <Name too long>": "6\terror\tl7: DNS parse error: dns: bad name: l7: malformed message",
 	}},
 }
 
