@@ -14,7 +14,7 @@ func Decoders() []l7.Decoder {
 		http1.New(nil),
 		redis.New(nil),
 		dns.New(nil),
-		mysql.New(),
+		mysql.New(nil),
 	}
 }
 

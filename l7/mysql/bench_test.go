@@ -45,7 +45,7 @@ func parseAll(p *Parser, data []byte, dir l7.Direction, m *l7.Message) bool {
 func TestAllocs(t *testing.T) {
 	for _, tc := range benchCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			p := NewParser()
+			p := newParser()
 			p.compressed = tc.compressed
 			var m l7.Message
 			allocs := testing.AllocsPerRun(100, func() {
@@ -59,7 +59,8 @@ func TestAllocs(t *testing.T) {
 			if allocs != 0 {
 				t.Errorf("%v allocs per message", allocs)
 			}
-			if a := testing.AllocsPerRun(100, func() { (Decoder{}).Check(tc.data, tc.dir, l7.TCP) }); a != 0 {
+			d := New(nil)
+			if a := testing.AllocsPerRun(100, func() { d.Check(tc.data, tc.dir, l7.TCP) }); a != 0 {
 				t.Errorf("%v allocs per Check", a)
 			}
 		})
@@ -69,7 +70,7 @@ func TestAllocs(t *testing.T) {
 func BenchmarkParse(b *testing.B) {
 	for _, tc := range benchCases() {
 		b.Run(tc.name, func(b *testing.B) {
-			p := NewParser()
+			p := newParser()
 			p.compressed = tc.compressed
 			var m l7.Message
 			b.ReportAllocs()
@@ -88,7 +89,8 @@ func BenchmarkCheck(b *testing.B) {
 	q := query("SELECT id, name FROM users WHERE id = 42")
 	b.ReportAllocs()
 	b.SetBytes(int64(len(q)))
+	d := New(nil)
 	for b.Loop() {
-		(Decoder{}).Check(q, l7.ToServer, l7.TCP)
+		d.Check(q, l7.ToServer, l7.TCP)
 	}
 }

@@ -50,10 +50,15 @@
 // not inflate or exceeds 1 MiB, and on a gap in a compressed connection;
 // (*Parser).Stopped tells which.
 //
-// Errors: Parse returns *l7.ParseError with Protocol "MySQL", the stream
-// offset and an Err matching l7.ErrMalformed for a command packet it cannot
-// read (empty, unknown command byte).
+// Errors: Parse returns l7.ErrNeedMore for an incomplete packet, and a
+// *l7.ParseError with Protocol "MySQL", the stream offset and one of this
+// package's sentinels as Err (ErrEmptyCommand, ErrUnknownCommand), each
+// matching l7.ErrMalformed with errors.Is, for a command packet it cannot
+// read.
 //
+// New returns the Decoder, named "MySQL"; a nil *Config means defaults. Its
+// NewParser returns a *Parser (assert the type for User, Database,
+// ServerVersion, Compressed and Stopped).
 // A Decoder is stateless and safe for concurrent use; a Parser belongs to
 // one flow and one goroutine. Parse does not allocate in steady state:
 // message fields alias the input or fixed buffers in the Parser.

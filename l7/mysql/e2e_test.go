@@ -16,7 +16,7 @@ import (
 // golden lines (requests and errors; a record with both gives two lines).
 func engineLines(t *testing.T, path string) ([]string, l7.Stats) {
 	t.Helper()
-	reg, err := l7.NewRegistry(New())
+	reg, err := l7.NewRegistry(New(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

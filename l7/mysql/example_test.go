@@ -25,7 +25,7 @@ func Example() {
 	}
 	failure := packet(1, append([]byte{0xff, 0x7a, 0x04, '#', '4', '2', 'S', '0', '2'}, "Table 'shop.t' doesn't exist"...)...)
 
-	p := mysql.New().NewParser(l7.TCP)
+	p := mysql.New(nil).NewParser(l7.TCP)
 	var m l7.Message
 	feed := func(dir l7.Direction, b []byte) {
 		for len(b) > 0 {

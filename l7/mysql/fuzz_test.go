@@ -18,8 +18,8 @@ func FuzzParse(f *testing.F) {
 		f.Add(s.data, s.cuts)
 	}
 	f.Fuzz(func(t *testing.T, data []byte, cuts uint64) {
-		(Decoder{}).Check(data, l7.ToServer, l7.TCP)
-		p := NewParser()
+		New(nil).Check(data, l7.ToServer, l7.TCP)
+		p := newParser()
 		dir := l7.ToServer
 		for len(data) > 0 {
 			k := int(cuts & 0xff)

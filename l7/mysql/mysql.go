@@ -1,24 +1,29 @@
 package mysql
 
 import (
+	"fmt"
+
 	"github.com/metaflow-go/metaflow/l7"
 )
 
 // Name is the l7_protocol value of MySQL records.
 const Name = "MySQL"
 
-// Errors in the Err of a *l7.ParseError. Each matches l7.ErrMalformed.
+// Errors in the Err of a *l7.ParseError that Parse returns. Each matches
+// l7.ErrMalformed with errors.Is.
 var (
 	// ErrEmptyCommand: a command packet without a command byte.
-	ErrEmptyCommand error = malformed("mysql: empty command packet")
+	ErrEmptyCommand = fmt.Errorf("mysql: empty command packet: %w", l7.ErrMalformed)
 	// ErrUnknownCommand: a command byte no server knows.
-	ErrUnknownCommand error = malformed("mysql: unknown command")
+	ErrUnknownCommand = fmt.Errorf("mysql: unknown command: %w", l7.ErrMalformed)
 )
 
-type malformed string
-
-func (e malformed) Error() string        { return string(e) }
-func (e malformed) Is(target error) bool { return target == l7.ErrMalformed }
+// The decoder's shape.
+var (
+	_ l7.Decoder = (*Decoder)(nil)
+	_ l7.Parser  = (*Parser)(nil)
+	_ l7.Trailer = (*Parser)(nil)
+)
 
 // Command bytes.
 const (
@@ -100,18 +105,30 @@ const (
 	loginFillerStart, loginSize = 9, 32
 )
 
-// Decoder is the MySQL decoder. The zero value is ready; it is stateless
-// and safe for concurrent use.
-type Decoder struct{}
+// Config tunes the decoder. It has no fields yet; the zero value (or a nil
+// *Config) means defaults.
+type Config struct{}
 
-// New returns the MySQL decoder.
-func New() l7.Decoder { return Decoder{} }
+// Decoder is the MySQL decoder. It is stateless and safe for concurrent
+// use; get one from New.
+type Decoder struct {
+	cfg Config
+}
+
+// New returns the MySQL decoder configured by c; nil means defaults.
+func New(c *Config) *Decoder {
+	d := &Decoder{}
+	if c != nil {
+		d.cfg = *c
+	}
+	return d
+}
 
 // Name returns "MySQL".
-func (Decoder) Name() string { return Name }
+func (*Decoder) Name() string { return Name }
 
-// NewParser returns per-flow state.
-func (Decoder) NewParser(t l7.Transport) l7.Parser { return NewParser() }
+// NewParser returns per-flow state, a *Parser.
+func (*Decoder) NewParser(t l7.Transport) l7.Parser { return newParser() }
 
 // Check recognises the first bytes of a MySQL flow: a server greeting
 // (protocol 10 and a printable version) or a greeting replaced by ERR, a
@@ -120,7 +137,7 @@ func (Decoder) NewParser(t l7.Transport) l7.Parser { return NewParser() }
 // result-set start (column count then a column definition) from the
 // server, or a compressed-protocol frame wrapping one of these. MySQL runs
 // over TCP only; dir is not used.
-func (Decoder) Check(p []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
+func (*Decoder) Check(p []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
 	if t != l7.TCP || len(p) < headerLen+1 {
 		return l7.No
 	}

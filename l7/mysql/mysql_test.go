@@ -352,7 +352,7 @@ req COM_STMT_CLOSE select a from t where b = ? db= id=7 noresp`,
 				name += "/byte by byte"
 			}
 			t.Run(name, func(t *testing.T) {
-				p := NewParser()
+				p := newParser()
 				msgs, err := run(t, p, tc.steps, split)
 				if err != nil {
 					t.Fatal(err)
@@ -383,7 +383,7 @@ func TestParse_QueryAttributes(t *testing.T) {
 		{l7.ToClient, okPkt(1, 0, 2)},
 		{l7.ToServer, pkt(0, []byte{ComQuery, 0, 1}, []byte("select 2"))},
 	}
-	msgs, err := run(t, NewParser(), steps, false)
+	msgs, err := run(t, newParser(), steps, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +394,7 @@ func TestParse_QueryAttributes(t *testing.T) {
 
 func TestParse_Stop(t *testing.T) {
 	t.Run("tls", func(t *testing.T) {
-		p := NewParser()
+		p := newParser()
 		_, err := run(t, p, []step{
 			{l7.ToClient, greetingPkt("8.0.36", baseCaps|ClientSSL)},
 			{l7.ToServer, loginPkt(baseCaps|ClientSSL, "", "")},
@@ -404,7 +404,7 @@ func TestParse_Stop(t *testing.T) {
 		}
 	})
 	t.Run("zstd", func(t *testing.T) {
-		p := NewParser()
+		p := newParser()
 		_, err := run(t, p, []step{
 			{l7.ToClient, greetingPkt("8.0.36", baseCaps|ClientZstdCompression)},
 			{l7.ToServer, loginPkt(baseCaps|ClientZstdCompression, "root", "")},
@@ -453,7 +453,7 @@ func TestParse_Compressed(t *testing.T) {
 		{l7.ToClient, compress(t, 1, 0, errPkt(1, 1054, "Unknown column 'nope'"))},
 	}
 	for _, split := range []bool{false, true} {
-		p := NewParser()
+		p := newParser()
 		msgs, err := run(t, p, steps, split)
 		if err != nil {
 			t.Fatal(err)
@@ -467,10 +467,10 @@ func TestParse_Compressed(t *testing.T) {
 	}
 	t.Run("mid-stream", func(t *testing.T) {
 		frame := compress(t, 0, 0, query("SELECT 1"))
-		if v := (Decoder{}).Check(frame, l7.ToServer, l7.TCP); v != l7.Request {
+		if v := New(nil).Check(frame, l7.ToServer, l7.TCP); v != l7.Request {
 			t.Errorf("Check = %v", v)
 		}
-		msgs, err := run(t, NewParser(), []step{{l7.ToServer, frame}}, false)
+		msgs, err := run(t, newParser(), []step{{l7.ToServer, frame}}, false)
 		if err != nil || summary(msgs) != "req COM_QUERY SELECT 1 db=" {
 			t.Fatalf("%v %q", err, summary(msgs))
 		}
@@ -478,7 +478,7 @@ func TestParse_Compressed(t *testing.T) {
 	t.Run("corrupt", func(t *testing.T) {
 		frame := compress(t, 0, 6, query(strings.Repeat("select 1 ", 20)))
 		frame[8] ^= 0x01 // zlib FCHECK
-		p := NewParser()
+		p := newParser()
 		p.compressed = true
 		var m l7.Message
 		if _, ok, err := p.Parse(frame, l7.ToServer, &m); ok || err != l7.ErrStop || p.Stopped() != StopCompressed {
@@ -490,7 +490,7 @@ func TestParse_Compressed(t *testing.T) {
 // A 16 MiB-1 packet and its continuation are skipped as they arrive; the
 // parser never holds more than its bounded prefix.
 func TestParse_LongPackets(t *testing.T) {
-	p := NewParser()
+	p := newParser()
 	sql := "insert into t values ('" + strings.Repeat("x", maxPayload) // fills the first packet
 	first := pkt(0, []byte{ComQuery}, []byte(sql[:maxPayload-1]))
 	cont := pkt(1, []byte("');"))
@@ -533,7 +533,7 @@ func TestParse_Malformed(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var m l7.Message
-			n, ok, err := NewParser().Parse(tc.data, l7.ToServer, &m)
+			n, ok, err := newParser().Parse(tc.data, l7.ToServer, &m)
 			var pe *l7.ParseError
 			if ok || n != len(tc.data) || !errors.As(err, &pe) || pe.Protocol != Name || !errors.Is(err, tc.want) || !errors.Is(err, l7.ErrMalformed) {
 				t.Fatalf("Parse = (%d, %v, %v)", n, ok, err)
@@ -542,7 +542,7 @@ func TestParse_Malformed(t *testing.T) {
 	}
 	// A capture starting inside a binary result set: rows (0x00 header)
 	// and the end are no response of their own.
-	msgs, err := run(t, NewParser(), []step{
+	msgs, err := run(t, newParser(), []step{
 		{l7.ToClient, cat(pkt(5, []byte{0, 0, 1, 'x'}), pkt(6, []byte{0, 0, 1, 'y'}), eofPkt(7, 2))},
 		{l7.ToServer, query("select 1")},
 		{l7.ToClient, okPkt(1, 0, 2)},
@@ -553,14 +553,14 @@ func TestParse_Malformed(t *testing.T) {
 	// Zero-length packets from the server, odd sequence ids: no message, no
 	// error, no panic.
 	var m l7.Message
-	p := NewParser()
+	p := newParser()
 	if n, ok, err := p.Parse(cat(pkt(7), pkt(200, []byte{0xfe})), l7.ToClient, &m); n != 9 || ok || err != nil {
 		t.Fatalf("server noise: (%d, %v, %v)", n, ok, err)
 	}
 }
 
 func TestParse_Gap(t *testing.T) {
-	p := NewParser()
+	p := newParser()
 	steps := []step{
 		{l7.ToServer, query("select a from t")},
 		{l7.ToClient, resultSet(3, false)[:30]},
@@ -603,12 +603,12 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := (Decoder{}).Check(tc.data, l7.ToServer, l7.TCP); got != tc.want {
+			if got := New(nil).Check(tc.data, l7.ToServer, l7.TCP); got != tc.want {
 				t.Errorf("Check = %v, want %v", got, tc.want)
 			}
 		})
 	}
-	if (Decoder{}).Check(query("select 1"), l7.ToServer, l7.UDP) != l7.No {
+	if New(nil).Check(query("select 1"), l7.ToServer, l7.UDP) != l7.No {
 		t.Error("Check accepted UDP")
 	}
 }
@@ -623,7 +623,7 @@ func TestCheck_Random(t *testing.T) {
 		for j := range b {
 			b[j] = byte(r.Uint32())
 		}
-		if (Decoder{}).Check(b, l7.ToServer, l7.TCP) != l7.No {
+		if New(nil).Check(b, l7.ToServer, l7.TCP) != l7.No {
 			hits++
 		}
 	}

@@ -66,7 +66,7 @@ type stmt struct {
 }
 
 // Parser holds one MySQL connection's state. It is not safe for concurrent
-// use.
+// use; get one from Decoder.NewParser.
 type Parser struct {
 	skip   [2]int   // bytes of the current packet still to skip
 	cont   [2]bool  // the current packet is 16 MiB-1 long: a continuation follows
@@ -113,8 +113,8 @@ type Parser struct {
 	result [40]byte
 }
 
-// NewParser returns a Parser for one connection.
-func NewParser() *Parser { return &Parser{pendingLen: -1} }
+// newParser returns a Parser for one connection.
+func newParser() *Parser { return &Parser{pendingLen: -1} }
 
 // Compressed tells whether the connection uses the compressed protocol.
 func (p *Parser) Compressed() bool { return p.compressed }

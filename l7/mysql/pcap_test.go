@@ -67,7 +67,7 @@ func replay(t testing.TB, path string) (map[string]*conn, []string) {
 		key := s.client.String() + "\t" + s.server.String()
 		c := conns[key]
 		if c == nil {
-			c = &conn{p: NewParser()}
+			c = &conn{p: newParser()}
 			conns[key] = c
 		}
 		h := &c.half[s.dir]
