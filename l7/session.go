@@ -20,8 +20,10 @@ type session struct {
 	length   int
 	id       uint64
 	hasID    bool
+	reverse  bool
 	reqID    uint32
 	hasReqID bool
+	proto    string // Message.Protocol
 
 	arena                                            []byte
 	version, rtype, domain, resource, endpoint       span
@@ -119,8 +121,9 @@ func (c *Conn) enqueue(m *Message, s *side) {
 	ss.seq = s.msgSeq
 	ss.captured = uint32(s.msgLen)
 	ss.length = m.Length
-	ss.id, ss.hasID = m.ID, m.HasID
+	ss.id, ss.hasID, ss.reverse = m.ID, m.HasID, m.Reverse
 	ss.reqID, ss.hasReqID = m.RequestID, m.HasRequestID
+	ss.proto = m.Protocol
 	ss.version = ss.put(m.Version, lim, st)
 	ss.rtype = ss.put(m.RequestType, lim, st)
 	ss.domain = ss.put(m.RequestDomain, lim, st)
@@ -153,14 +156,16 @@ func (c *Conn) enqueue(m *Message, s *side) {
 	e.nextExpire = min(e.nextExpire, ss.ts+e.timeouts[ss.dec])
 }
 
-// match removes and returns the pending request that response m answers:
-// the one with the same ID when m has one, else the oldest.
+// match returns the pending request that response m answers, among those
+// of the same Reverse value: the one with the same ID when m has one, else
+// the oldest without an ID (requests paired by ID and by order may share a
+// flow, as MQTT's PUBLISH and PINGREQ do).
 func (c *Conn) match(m *Message) *session {
-	if !m.HasID {
-		return c.phead
-	}
 	for ss := c.phead; ss != nil; ss = ss.fnext {
-		if ss.hasID && ss.id == m.ID {
+		if ss.reverse != m.Reverse || ss.hasID != m.HasID {
+			continue
+		}
+		if !m.HasID || ss.id == m.ID {
 			return ss
 		}
 	}
@@ -254,7 +259,9 @@ func (e *Engine) expire(now int64) {
 
 func (e *Engine) beginRecord(c *Conn) {
 	r := &e.rec
-	*r = Record{}
+	tags := r.Tags
+	*r = Record{Tags: tags}
+	r.Tags.Reset()
 	r.FlowID = c.id
 	r.Client, r.Server = c.client, c.server
 	r.Transport = c.transport
@@ -264,6 +271,9 @@ func (e *Engine) beginRecord(c *Conn) {
 func (e *Engine) requestFromSession(ss *session) {
 	r := &e.rec
 	r.HasRequest = true
+	if ss.proto != "" {
+		r.L7Protocol = ss.proto
+	}
 	r.StartTime, r.EndTime = ss.ts, ss.ts
 	r.ReqTCPSeq = ss.seq
 	r.RequestLength = ss.length
@@ -293,6 +303,9 @@ func (e *Engine) requestFromMessage(m *Message, s *side) {
 	r := &e.rec
 	lim := e.cfg.MaxFieldLen
 	r.HasRequest = true
+	if m.Protocol != "" {
+		r.L7Protocol = m.Protocol
+	}
 	r.StartTime, r.EndTime = s.msgTs, s.msgTs
 	r.ReqTCPSeq = s.msgSeq
 	r.RequestLength = m.Length
@@ -314,6 +327,9 @@ func (e *Engine) responseFromMessage(m *Message, s *side) {
 	r := &e.rec
 	lim := e.cfg.MaxFieldLen
 	r.HasResponse = true
+	if m.Protocol != "" {
+		r.L7Protocol = m.Protocol
+	}
 	if !r.HasRequest {
 		r.StartTime = s.msgTs
 	}
