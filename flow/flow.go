@@ -44,7 +44,7 @@ type Flow struct {
 	class uint8 // timeout class (cls*), the LRU list holding the flow
 	flags uint16
 
-	gen        uint32 // generation of the slot, for the flow id
+	gen        uint32 // generation of the slot (low 24 bits) and the table's shard (top 8), for the flow id
 	slot       uint32 // index of the flow in the Table
 	start, end int64  // first and last packet time, unix ns
 	prev, next uint32 // LRU list links (slot+1; 0 = none); next doubles as free list link
@@ -89,9 +89,17 @@ const (
 	pfWinZero                   // the peer's last segment advertised window 0
 )
 
-// ID returns the flow_id, unique per Table: the slot + 1 in the low 32 bits
-// and the number of earlier flows of the slot in the high 32 bits.
-func (f *Flow) ID() uint64 { return uint64(f.gen-1)<<32 | uint64(f.slot+1) }
+// ID returns the flow_id: the slot + 1 in the low 32 bits, the number of
+// earlier flows of the slot (mod 2^24) in the next 24 bits, and the
+// Table's Config.Shard in the top 8 bits, so ids are unique across the
+// shards of a pipeline.
+func (f *Flow) ID() uint64 {
+	return uint64(f.gen>>24)<<56 | uint64((f.gen-1)&genMask)<<32 | uint64(f.slot+1)
+}
+
+// genMask keeps the generation counter of Flow.gen; its top 8 bits hold
+// the Table's shard.
+const genMask = 1<<24 - 1
 
 // Slot returns the flow's index in its Table, in [0, MaxFlows). It is stable
 // while the flow lives and reused after its Close, so a Handler may keep

@@ -6,6 +6,7 @@ import (
 
 	"github.com/metaflow-go/metaflow/capture/decode"
 	"github.com/metaflow-go/metaflow/internal/jsonw"
+	"github.com/metaflow-go/metaflow/tag"
 )
 
 // Record is one l4_flow_log record (RECORDS.md). _0/Tx is the client side,
@@ -54,6 +55,18 @@ type Record struct {
 	FinCount             uint32
 
 	L7Request, L7Response, L7ClientError, L7ServerError, L7ServerTimeout uint32
+
+	// Tags are the resource and service tags of each side, attached by a
+	// pipeline's stages (AutoTagging); the Table leaves them empty.
+	Tags tag.Set
+}
+
+// Clone returns a copy of r that shares no memory with it, for keeping a
+// record past the callback that lent it.
+func (r *Record) Clone() *Record {
+	c := *r
+	c.Tags = r.Tags.Clone()
+	return &c
 }
 
 // ProtocolName returns the record value of a protocol number: "TCP", "UDP",
@@ -138,6 +151,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	b = jsonw.Uint(b, "l7_client_error", uint64(r.L7ClientError))
 	b = jsonw.Uint(b, "l7_server_error", uint64(r.L7ServerError))
 	b = jsonw.Uint(b, "l7_server_timeout", uint64(r.L7ServerTimeout))
+	b = jsonw.Tags(b, &r.Tags)
 	return append(b, '}')
 }
 

@@ -47,6 +47,10 @@ type Config struct {
 	MaxFlows int
 	// Timeouts by state; zero fields mean their defaults.
 	Timeouts Timeouts
+	// Shard is written into the top 8 bits of every flow id, so that the
+	// ids of several tables (the shards of a pipeline) never collide.
+	// Default 0.
+	Shard uint8
 }
 
 // Stats counts what a Table saw. Counters only grow except ActiveFlows.
@@ -238,8 +242,33 @@ func NewTable(cfg Config) *Table {
 	return t
 }
 
-// Stats returns the counters.
+// Stats returns the counters. Like every method of Table, it must be called
+// from the goroutine that drives the Table; a pipeline publishes copies for
+// other goroutines.
 func (t *Table) Stats() Stats { return t.stats }
+
+// Advancer is implemented by a Handler whose clock moves with the Table's
+// when time advances without a packet (Table.Advance), such as the L7
+// engine's session timeouts.
+type Advancer interface {
+	Advance(ts int64)
+}
+
+// Advance moves the Table's clock to now (unix ns) without a packet: flows
+// idle past their timeout are closed and snapshots that fall due are
+// emitted, then the Handler's clock is moved too when it implements
+// Advancer. A live source calls it with the wall clock while the link is
+// quiet, so that flows that ended are reported without waiting for more
+// packets. Times earlier than the Table's clock are ignored.
+func (t *Table) Advance(now int64) {
+	if now <= t.now {
+		return
+	}
+	t.advance(now)
+	if a, ok := t.cfg.Handler.(Advancer); ok {
+		a.Advance(now)
+	}
+}
 
 func (t *Table) flow(slot uint32) *Flow {
 	return &t.chunks[slot>>chunkBits][slot&(chunkSize-1)]
@@ -546,7 +575,7 @@ func (t *Table) newFlow(k *key, pos uint64, m *decode.Meta, fromB bool) *Flow {
 	if f == nil {
 		return nil
 	}
-	slot, gen := f.slot, f.gen+1
+	slot, gen := f.slot, (f.gen+1)&genMask|uint32(t.cfg.Shard)<<24
 	*f = Flow{key: *k, slot: slot, gen: gen, start: m.Timestamp, end: m.Timestamp}
 	f.flags = fLive
 	if m.IPVersion == 4 {
@@ -909,7 +938,9 @@ func (t *Table) close(f *Flow, pos uint64, ct CloseType) {
 
 // fill writes f's record.
 func (t *Table) fill(r *Record, f *Flow, ct CloseType) {
-	*r = Record{}
+	tags := r.Tags
+	*r = Record{Tags: tags}
+	r.Tags.Reset()
 	r.FlowID = f.ID()
 	r.StartTime = f.start
 	r.EndTime = f.end

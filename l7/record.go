@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/metaflow-go/metaflow/internal/jsonw"
+	"github.com/metaflow-go/metaflow/tag"
 )
 
 // Record is one l7_flow_log record (see RECORDS.md): a request with its
@@ -58,6 +59,43 @@ type Record struct {
 	XRequestID0  []byte // x_request_id_0: from the request
 	XRequestID1  []byte // x_request_id_1: from the response
 	UserAgent    []byte // not an l7_flow_log key; kept for callers
+
+	// Tags are the resource and service tags of each side, attached by a
+	// pipeline's stages (AutoTagging); the engine leaves them empty.
+	Tags tag.Set
+}
+
+// Clone returns a copy of r that shares no memory with it, for keeping a
+// record past the callback that lent it. The byte fields are copied into
+// one allocation.
+func (r *Record) Clone() *Record {
+	c := *r
+	fields := c.byteFields()
+	n := 0
+	for _, f := range fields {
+		n += len(*f)
+	}
+	buf := make([]byte, 0, n)
+	for _, f := range fields {
+		if len(*f) == 0 {
+			continue
+		}
+		start := len(buf)
+		buf = append(buf, *f...)
+		*f = buf[start:len(buf):len(buf)]
+	}
+	c.Tags = r.Tags.Clone()
+	return &c
+}
+
+// byteFields lists the byte-slice fields of r, for Clone.
+func (r *Record) byteFields() [13]*[]byte {
+	return [13]*[]byte{
+		&r.Version, &r.RequestType, &r.RequestDomain, &r.RequestResource,
+		&r.Endpoint, &r.ResponseException, &r.ResponseResult, &r.TraceID,
+		&r.SpanID, &r.ParentSpanID, &r.XRequestID0, &r.XRequestID1,
+		&r.UserAgent,
+	}
 }
 
 // ResponseDuration returns response_duration in microseconds and whether the
@@ -152,6 +190,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	b = jsonw.OmitEmpty(b, "parent_span_id", r.ParentSpanID)
 	b = jsonw.OmitEmpty(b, "x_request_id_0", r.XRequestID0)
 	b = jsonw.OmitEmpty(b, "x_request_id_1", r.XRequestID1)
+	b = jsonw.Tags(b, &r.Tags)
 	return append(b, '}')
 }
 

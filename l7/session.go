@@ -20,7 +20,6 @@ type session struct {
 	length   int
 	id       uint64
 	hasID    bool
-	reverse  bool
 	reqID    uint32
 	hasReqID bool
 	proto    string // Message.Protocol
@@ -121,7 +120,7 @@ func (c *Conn) enqueue(m *Message, s *side) {
 	ss.seq = s.msgSeq
 	ss.captured = uint32(s.msgLen)
 	ss.length = m.Length
-	ss.id, ss.hasID, ss.reverse = m.ID, m.HasID, m.Reverse
+	ss.id, ss.hasID = m.ID, m.HasID
 	ss.reqID, ss.hasReqID = m.RequestID, m.HasRequestID
 	ss.proto = m.Protocol
 	ss.version = ss.put(m.Version, lim, st)
@@ -156,16 +155,14 @@ func (c *Conn) enqueue(m *Message, s *side) {
 	e.nextExpire = min(e.nextExpire, ss.ts+e.timeouts[ss.dec])
 }
 
-// match returns the pending request that response m answers, among those
-// of the same Reverse value: the one with the same ID when m has one, else
-// the oldest without an ID (requests paired by ID and by order may share a
-// flow, as MQTT's PUBLISH and PINGREQ do).
+// match removes and returns the pending request that response m answers:
+// the one with the same ID when m has one, else the oldest.
 func (c *Conn) match(m *Message) *session {
+	if !m.HasID {
+		return c.phead
+	}
 	for ss := c.phead; ss != nil; ss = ss.fnext {
-		if ss.reverse != m.Reverse || ss.hasID != m.HasID {
-			continue
-		}
-		if !m.HasID || ss.id == m.ID {
+		if ss.hasID && ss.id == m.ID {
 			return ss
 		}
 	}
@@ -259,9 +256,7 @@ func (e *Engine) expire(now int64) {
 
 func (e *Engine) beginRecord(c *Conn) {
 	r := &e.rec
-	tags := r.Tags
-	*r = Record{Tags: tags}
-	r.Tags.Reset()
+	*r = Record{}
 	r.FlowID = c.id
 	r.Client, r.Server = c.client, c.server
 	r.Transport = c.transport

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/metaflow-go/metaflow/tag"
 )
 
 // TimeLayout is RFC 3339 with nanoseconds, the records' time format.
@@ -110,4 +112,20 @@ func validRuneLen[T string | []byte](s T) int {
 		return 0
 	}
 	return size
+}
+
+// Tags appends each tag of s as a member "<key>_0" (client side) or
+// "<key>_1" (server side), in the order they were added.
+func Tags(b []byte, s *tag.Set) []byte {
+	for side, suffix := range [2]string{"_0", "_1"} {
+		for _, t := range s.Side(tag.Side(side)) {
+			b = append(b, ',')
+			b = Quote(b, t.Key)
+			b = append(b[:len(b)-1], suffix...) // inside the closing quote
+			b = append(b, '"')
+			b = append(b, ':')
+			b = Quote(b, t.Value)
+		}
+	}
+	return b
 }
