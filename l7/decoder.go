@@ -176,6 +176,10 @@ type Message struct {
 	// Streaming marks a response that is one of several to the same
 	// request (Redis pub/sub pushes, ...): it is emitted as a lone response.
 	Streaming bool
+	// TLS marks the flow as carrying TLS (a TLS decoder sets it on each
+	// message): this message's record and every later record of the flow
+	// have is_tls true.
+	TLS bool
 	// Protocol is the record's l7_protocol when it differs from the
 	// decoder's Name ("gRPC" from the HTTP/2 decoder); "" means the
 	// decoder's Name. A request's Protocol names its record; a response's,

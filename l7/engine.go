@@ -164,6 +164,7 @@ type Conn struct {
 	trailer        Trailer // parser as a Trailer, or nil
 	flusher        Flusher // parser as a Flusher, or nil
 	tries          int
+	tls            bool                     // a message marked the flow TLS (Message.TLS)
 	swapper        interface{ Swap() bool } // the flow, during a Handler call
 
 	sides [2]side
@@ -204,6 +205,7 @@ func (e *Engine) Open(info ConnInfo, ts int64) *Conn {
 	c.dec = -1
 	c.parser, c.trailer, c.flusher = nil, nil, nil
 	c.tries = 0
+	c.tls = false
 	c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts = 0, 0, 0, 0, 0
 	c.reported = ConnSummary{}
 	e.conns[info.ID] = c

@@ -52,6 +52,9 @@ type sessList struct{ head, tail *session }
 // message handles a decoded message of side s.
 func (c *Conn) message(s *side, dir Direction, m *Message) {
 	e := c.e
+	if m.TLS {
+		c.tls = true
+	}
 	switch m.Kind {
 	case KindRequest:
 		c.requests++
@@ -261,6 +264,7 @@ func (e *Engine) beginRecord(c *Conn) {
 	r.Client, r.Server = c.client, c.server
 	r.Transport = c.transport
 	r.L7Protocol = e.names[c.dec]
+	r.IsTLS = c.tls
 }
 
 func (e *Engine) requestFromSession(ss *session) {
