@@ -40,8 +40,18 @@ type Config struct {
 	MaxFlowInferAttempts int
 	// PortHints maps a port to a decoder name that inference tries first
 	// for flows with that port on either side. A hint only orders the
-	// candidates: the decoder's Check still decides. Default none.
+	// candidates: the decoder's Check still decides, though a hint lets
+	// it take a WeakRequest verdict. Default none.
 	PortHints map[uint16]string
+	// ReinferAfterErrors is the number of consecutive parse errors in one
+	// direction of a flow (no message decoded in that direction between
+	// them) after which the flow's decoder is judged wrong: the requests
+	// still waiting for a response are dropped without a record (counted
+	// in Stats.AbandonedRequests, so that a misjudged flow yields no
+	// false Timeout), inference runs again on the flow's next bytes
+	// without that decoder, and the server endpoint's cache avoids it for
+	// InferBackoff. Default 3; negative: never.
+	ReinferAfterErrors int
 
 	// MaxPendingPerFlow bounds the requests of one flow waiting for their
 	// responses; at the cap the oldest is emitted with status Unknown.
@@ -72,6 +82,7 @@ const (
 	DefaultMaxInferFailures      = 128
 	DefaultInferBackoff          = 60 * time.Second
 	DefaultMaxFlowInferAttempts  = 8
+	DefaultReinferAfterErrors    = 3
 	DefaultMaxPendingPerFlow     = 16
 	DefaultMaxSessions           = 65536
 	DefaultSessionTimeout        = 120 * time.Second
@@ -105,6 +116,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.MaxFlowInferAttempts <= 0 {
 		d.MaxFlowInferAttempts = DefaultMaxFlowInferAttempts
+	}
+	if d.ReinferAfterErrors == 0 {
+		d.ReinferAfterErrors = DefaultReinferAfterErrors
 	}
 	if d.MaxPendingPerFlow <= 0 {
 		d.MaxPendingPerFlow = DefaultMaxPendingPerFlow

@@ -19,6 +19,15 @@ const (
 	No       Verdict = iota // not this protocol
 	Request                 // this protocol, and the bytes are a request (client → server)
 	Response                // this protocol, and the bytes are a response (server → client)
+	// WeakRequest: a request of this protocol, if the flow is already
+	// known to be it, since bytes of this shape are common to several
+	// protocols (a text line "get k" is a Redis inline command and a
+	// memcached command). The engine takes it only when the endpoint
+	// cache names this decoder for the server endpoint (another flow to
+	// it was recognised from unambiguous bytes) or a port hint of either
+	// port names it; otherwise it tries the next decoder and, if none
+	// recognises the bytes, keeps them in case the other direction tells.
+	WeakRequest
 )
 
 // Transport tells a decoder which transport carried the bytes.
@@ -38,8 +47,9 @@ type Decoder interface {
 	Name() string
 	// Check looks at the first payload bytes seen on a flow in direction dir
 	// (the engine's current belief) and says whether they are this protocol
-	// and whether they are a request or a response. It must be cheap, must
-	// not retain payload and must not allocate.
+	// and whether they are a request or a response. A decoder whose
+	// requests look like another protocol's returns WeakRequest for them.
+	// It must be cheap, must not retain payload and must not allocate.
 	Check(payload []byte, dir Direction, t Transport) Verdict
 	// NewParser returns fresh per-flow state for one flow.
 	NewParser(t Transport) Parser

@@ -20,10 +20,29 @@
 // LRU, and endpoints that fail Config.MaxInferFailures times are not tried
 // for Config.InferBackoff. Port hints only order the candidates. When the
 // first recognised message goes the wrong way, the flow is swapped unless
-// its orientation is certain.
+// its orientation is certain. Decoders are tried in registry order, so a
+// decoder of one's own placed first is tried before the built-in ones.
+//
+// Bytes that several protocols share (a text line "get k" is both a Redis
+// inline command and a memcached command) get the verdict WeakRequest: the
+// engine takes it only when the endpoint cache or a port hint already names
+// that decoder, so an ambiguous first line never claims a flow, and a
+// later decoder (a user's memcached) still gets its chance. Unrecognised
+// bytes are held (up to 4 KiB per direction) until the other direction
+// tells, so a request that only a WeakRequest named still pairs with its
+// response.
+//
+// Re-inference. A decoder that fails Config.ReinferAfterErrors times in a
+// row in one direction of a flow (default 3) is judged wrong for the flow:
+// the requests waiting on it are dropped, counted in
+// Stats.AbandonedRequests rather than emitted as false Timeouts, the
+// decoder is avoided on that flow and for Config.InferBackoff on its
+// server endpoint, and the flow's next bytes go through inference again
+// (Stats.Reinferred). Records already emitted stand.
 //
 // Sessions. Requests pair with responses by Message.ID when HasID, else in
-// order (pipelining included), under per-flow and engine caps (overflow
+// order (pipelining included), requests the server sends (Message.Reverse)
+// apart from the client's, under per-flow and engine caps (overflow
 // emits the oldest with status Unknown) and per-decoder timeouts by input
 // time (status Timeout, also for requests still waiting at close).
 //

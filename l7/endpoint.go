@@ -15,6 +15,8 @@ type endpointEntry struct {
 	dec        int32  // decoder index, -1 unknown
 	failures   uint32 // failed inference rounds since the last back-off
 	offUntil   int64  // no inference before this time (unix ns)
+	avoid      uint64 // decoders (bit i: index i < 64) abandoned on this endpoint's flows
+	avoidUntil int64  // avoid applies before this time (unix ns)
 	prev, next int32  // LRU list, most recent at head
 }
 

@@ -141,6 +141,8 @@ type side struct {
 	msgLen int    // bytes consumed for the message being decoded
 	msgSeq uint32 // sequence number of its first byte
 	msgTs  int64  // time of its first byte
+
+	errs int // parse errors since this direction's last message
 }
 
 func (s *side) data(ts int64, seq uint32, b []byte) { s.c.deliver(s, ts, seq, b) }
@@ -165,6 +167,7 @@ type Conn struct {
 	flusher        Flusher // parser as a Flusher, or nil
 	tries          int
 	tls            bool                     // a message marked the flow TLS (Message.TLS)
+	avoid          uint64                   // decoders abandoned on this flow (bit i: index i < 64)
 	swapper        interface{ Swap() bool } // the flow, during a Handler call
 
 	sides [2]side
@@ -206,6 +209,8 @@ func (e *Engine) Open(info ConnInfo, ts int64) *Conn {
 	c.parser, c.trailer, c.flusher = nil, nil, nil
 	c.tries = 0
 	c.tls = false
+	c.avoid = 0
+	c.sides[0].errs, c.sides[1].errs = 0, 0
 	c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts = 0, 0, 0, 0, 0
 	c.reported = ConnSummary{}
 	e.conns[info.ID] = c
@@ -624,6 +629,7 @@ func (c *Conn) parse(s *side, data []byte, seq uint32, tsOld int64, boundary int
 			s.msgLen += n
 		}
 		if ok {
+			s.errs = 0
 			c.message(s, dir, m)
 			s.msgLen = 0
 		}
@@ -655,6 +661,7 @@ func (c *Conn) datagram(s *side, ts int64, b []byte) {
 		return
 	}
 	if ok {
+		s.errs = 0
 		c.message(s, dir, m)
 	}
 	s.msgLen = 0
@@ -681,9 +688,59 @@ func (c *Conn) parseError(s *side, dir Direction, err error) {
 		c.dropBuf(s)
 	}
 	s.msgLen = 0
+	s.errs++
+	if n := e.cfg.ReinferAfterErrors; n > 0 && s.errs >= n {
+		c.reinfer()
+		return
+	}
 	if c.transport == TCP {
 		c.parser.Gap(dir, -1)
 	}
+}
+
+// reinfer abandons c's decoder after parse errors: the requests waiting on
+// it are dropped (they were decoded by a decoder now judged wrong, and
+// would come out as false timeouts), the decoder is avoided on this flow
+// and, for InferBackoff, on its server endpoint, and the flow's next bytes
+// go through inference again.
+func (c *Conn) reinfer() {
+	e := c.e
+	e.stats.Reinferred++
+	e.proto[c.dec].Reinferred++
+	for c.phead != nil {
+		e.stats.AbandonedRequests++
+		if c.requests > c.reported.Requests {
+			c.requests--
+		}
+		e.release(c.phead)
+	}
+	c.owed = 0
+	var bit uint64
+	if c.dec < 64 {
+		bit = 1 << uint(c.dec)
+	}
+	c.avoid |= bit
+	ent := e.cache.put(endpointKey{addr: c.server.Addr(), port: c.server.Port(), transport: c.transport})
+	if ent.dec == c.dec {
+		ent.dec = -1
+	}
+	if ent.avoidUntil <= e.now {
+		ent.avoid = 0
+	}
+	ent.avoid |= bit
+	ent.avoidUntil = e.now + int64(e.cfg.InferBackoff)
+	for i := range c.sides {
+		s := &c.sides[i]
+		if s.buf != nil {
+			e.stats.DiscardedBytes += uint64(len(s.buf))
+			c.dropBuf(s)
+		}
+		s.msgLen, s.errs = 0, 0
+	}
+	c.parser, c.trailer, c.flusher = nil, nil, nil
+	c.dec = -1
+	c.tries = 0
+	c.state = stateInfer
 }
 
 // infer looks for the decoder of c on the bytes b of side s. It reports
@@ -696,6 +753,7 @@ func (c *Conn) infer(s *side, ts int64, b []byte) bool {
 	}
 	key := endpointKey{addr: c.server.Addr(), port: c.server.Port(), transport: c.transport}
 	first := int32(-1)
+	avoid := c.avoid
 	if ent := e.cache.get(key); ent != nil {
 		if ent.offUntil > ts {
 			e.stats.InferSkipped++
@@ -703,6 +761,9 @@ func (c *Conn) infer(s *side, ts int64, b []byte) bool {
 			return false
 		}
 		first = ent.dec
+		if ent.avoidUntil > ts {
+			avoid |= ent.avoid
+		}
 	}
 	e.stats.InferAttempts++
 	dir := Direction(s.phys ^ c.flip)
@@ -729,8 +790,20 @@ func (c *Conn) infer(s *side, ts int64, b []byte) bool {
 				continue
 			}
 		}
-		if v = e.decs[i].Check(b, dir, c.transport); v == Request || v == Response {
+		if i < 64 && avoid&(1<<uint(i)) != 0 {
+			continue
+		}
+		switch v = e.decs[i].Check(b, dir, c.transport); v {
+		case Request, Response:
 			found = i
+		case WeakRequest:
+			// Taken only where the flow is known to be this
+			// protocol: the endpoint cache or a port hint names it.
+			if i == cand[0] || i == cand[1] || i == cand[2] {
+				found, v = i, Request
+			} else {
+				e.stats.WeakRejected++
+			}
 		}
 	}
 	if found < 0 {

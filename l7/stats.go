@@ -22,6 +22,11 @@ type Stats struct {
 	InferSkipped    uint64 // flows not tried because their endpoint is backed off
 	InferCacheHits  uint64 // rounds decided by the endpoint cache's protocol
 	UninferredBytes uint64 // payload bytes of flows with no protocol (yet)
+	WeakRejected    uint64 // WeakRequest verdicts not taken: no cache entry or port hint named the decoder
+	Reinferred      uint64 // flows whose decoder was abandoned after Config.ReinferAfterErrors parse errors in a row
+	// AbandonedRequests counts requests waiting on an abandoned decoder,
+	// dropped without a record.
+	AbandonedRequests uint64
 
 	// Parsing and sessions.
 	ParseErrors        uint64 // Parse errors other than ErrNeedMore (all protocols)
@@ -52,4 +57,5 @@ type ProtocolStats struct {
 	Requests    uint64
 	Responses   uint64
 	ParseErrors uint64
+	Reinferred  uint64 // flows on which this decoder was abandoned (Stats.Reinferred)
 }
