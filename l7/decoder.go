@@ -186,6 +186,12 @@ type Message struct {
 	// Streaming marks a response that is one of several to the same
 	// request (Redis pub/sub pushes, ...): it is emitted as a lone response.
 	Streaming bool
+	// Reverse marks a request that travels server→client (an MQTT broker's
+	// PUBLISH to a subscriber), and a response that answers one (travelling
+	// client→server). A response pairs only with a request of the same
+	// Reverse value, so that ids each side picks on its own do not mix. It
+	// does not change the flow's orientation: the client stays _0.
+	Reverse bool
 	// TLS marks the flow as carrying TLS (a TLS decoder sets it on each
 	// message): this message's record and every later record of the flow
 	// have is_tls true.

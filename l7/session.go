@@ -20,6 +20,7 @@ type session struct {
 	length   int
 	id       uint64
 	hasID    bool
+	reverse  bool
 	reqID    uint32
 	hasReqID bool
 	proto    string // Message.Protocol
@@ -123,7 +124,7 @@ func (c *Conn) enqueue(m *Message, s *side) {
 	ss.seq = s.msgSeq
 	ss.captured = uint32(s.msgLen)
 	ss.length = m.Length
-	ss.id, ss.hasID = m.ID, m.HasID
+	ss.id, ss.hasID, ss.reverse = m.ID, m.HasID, m.Reverse
 	ss.reqID, ss.hasReqID = m.RequestID, m.HasRequestID
 	ss.proto = m.Protocol
 	ss.version = ss.put(m.Version, lim, st)
@@ -158,14 +159,16 @@ func (c *Conn) enqueue(m *Message, s *side) {
 	e.nextExpire = min(e.nextExpire, ss.ts+e.timeouts[ss.dec])
 }
 
-// match removes and returns the pending request that response m answers:
-// the one with the same ID when m has one, else the oldest.
+// match returns the pending request that response m answers, among those
+// of the same Reverse value: the one with the same ID when m has one, else
+// the oldest without an ID (requests paired by ID and by order may share a
+// flow, as MQTT's PUBLISH and PINGREQ do).
 func (c *Conn) match(m *Message) *session {
-	if !m.HasID {
-		return c.phead
-	}
 	for ss := c.phead; ss != nil; ss = ss.fnext {
-		if ss.hasID && ss.id == m.ID {
+		if ss.reverse != m.Reverse || ss.hasID != m.HasID {
+			continue
+		}
+		if !m.HasID || ss.id == m.ID {
 			return ss
 		}
 	}
