@@ -46,11 +46,12 @@ type Config struct {
 	// ReinferAfterErrors is the number of consecutive parse errors in one
 	// direction of a flow (no message decoded in that direction between
 	// them) after which the flow's decoder is judged wrong: the requests
-	// still waiting for a response are dropped without a record (counted
-	// in Stats.AbandonedRequests, so that a misjudged flow yields no
-	// false Timeout), inference runs again on the flow's next bytes
-	// without that decoder, and the server endpoint's cache avoids it for
-	// InferBackoff. Default 3; negative: never.
+	// still waiting for a response are emitted at once with status
+	// Unknown (counted in Stats.AbandonedRequests; their responses will
+	// never be decoded, and a Timeout would be a false error), inference
+	// runs again on the flow's next bytes without that decoder, and the
+	// server endpoint's cache avoids it for InferBackoff. Default 3;
+	// negative: never.
 	ReinferAfterErrors int
 
 	// MaxPendingPerFlow bounds the requests of one flow waiting for their

@@ -34,11 +34,12 @@
 //
 // Re-inference. A decoder that fails Config.ReinferAfterErrors times in a
 // row in one direction of a flow (default 3) is judged wrong for the flow:
-// the requests waiting on it are dropped, counted in
-// Stats.AbandonedRequests rather than emitted as false Timeouts, the
+// the requests waiting on it are emitted at once with status Unknown
+// (Stats.AbandonedRequests) rather than later as false Timeouts, the
 // decoder is avoided on that flow and for Config.InferBackoff on its
 // server endpoint, and the flow's next bytes go through inference again
-// (Stats.Reinferred). Records already emitted stand.
+// (Stats.Reinferred). Records already emitted stand; the flow keeps the
+// abandoned decoder's name until another decoder takes it.
 //
 // Sessions. Requests pair with responses by Message.ID when HasID, else in
 // order (pipelining included), requests the server sends (Message.Reverse)

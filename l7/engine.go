@@ -168,6 +168,7 @@ type Conn struct {
 	tries          int
 	tls            bool                     // a message marked the flow TLS (Message.TLS)
 	avoid          uint64                   // decoders abandoned on this flow (bit i: index i < 64)
+	abandoned      int32                    // the decoder last abandoned, -1 none
 	swapper        interface{ Swap() bool } // the flow, during a Handler call
 
 	sides [2]side
@@ -210,6 +211,7 @@ func (e *Engine) Open(info ConnInfo, ts int64) *Conn {
 	c.tries = 0
 	c.tls = false
 	c.avoid = 0
+	c.abandoned = -1
 	c.sides[0].errs, c.sides[1].errs = 0, 0
 	c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts = 0, 0, 0, 0, 0
 	c.reported = ConnSummary{}
@@ -359,6 +361,10 @@ func (c *Conn) summary() ConnSummary {
 	}
 	if c.dec >= 0 {
 		sum.L7Protocol = c.e.names[c.dec]
+	} else if c.abandoned >= 0 {
+		// Its records are the flow's: name it until another decoder
+		// takes the flow.
+		sum.L7Protocol = c.e.names[c.abandoned]
 	}
 	return sum
 }
@@ -699,22 +705,25 @@ func (c *Conn) parseError(s *side, dir Direction, err error) {
 }
 
 // reinfer abandons c's decoder after parse errors: the requests waiting on
-// it are dropped (they were decoded by a decoder now judged wrong, and
-// would come out as false timeouts), the decoder is avoided on this flow
-// and, for InferBackoff, on its server endpoint, and the flow's next bytes
-// go through inference again.
+// it are emitted at once with status Unknown (their responses will never
+// be decoded; a Timeout would be a false error), the decoder is avoided on
+// this flow and, for InferBackoff, on its server endpoint, and the flow's
+// next bytes go through inference again.
 func (c *Conn) reinfer() {
 	e := c.e
 	e.stats.Reinferred++
 	e.proto[c.dec].Reinferred++
 	for c.phead != nil {
+		ss := c.phead
 		e.stats.AbandonedRequests++
-		if c.requests > c.reported.Requests {
-			c.requests--
-		}
-		e.release(c.phead)
+		e.beginRecord(c)
+		e.requestFromSession(ss)
+		e.rec.Status, e.rec.HasStatus = StatusUnknown, true
+		e.emit()
+		e.release(ss)
 	}
 	c.owed = 0
+	c.abandoned = c.dec
 	var bit uint64
 	if c.dec < 64 {
 		bit = 1 << uint(c.dec)

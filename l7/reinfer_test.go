@@ -133,8 +133,9 @@ func TestEngine_Reinfer(t *testing.T) {
 	h := newHarness(t, l7.Config{InferBackoff: 10 * time.Second}, wrongDecoder{}, lineDecoder{})
 	c := h.open(1)
 	ts := converse(c, 0, "GET a\n", "+A\n", "GET b\n", "+B\n", "GET c\n", "+C\n")
-	// Three responses in a row failed: the decoder is abandoned with the
-	// three requests waiting on it, and the flow is inferred again.
+	// Three responses in a row failed: the decoder is abandoned, the
+	// three requests waiting on it come out with status Unknown, not
+	// Timeout, and the flow is inferred again.
 	if p := c.Protocol(); p != "" {
 		t.Errorf("protocol %q after the errors, want none yet", p)
 	}
@@ -143,8 +144,8 @@ func TestEngine_Reinfer(t *testing.T) {
 		t.Errorf("protocol %q, want LINE", p)
 	}
 	sum := c.Close(ts + ms)
-	h.expect("GET d|D|Ok")
-	if want := (l7.ConnSummary{L7Protocol: "LINE", Requests: 1, Responses: 1}); sum != want {
+	h.expect("GET a||Unknown", "GET b||Unknown", "GET c||Unknown", "GET d|D|Ok")
+	if want := (l7.ConnSummary{L7Protocol: "LINE", Requests: 4, Responses: 1}); sum != want {
 		t.Errorf("summary %+v, want %+v", sum, want)
 	}
 	st := h.eng.Stats()
@@ -205,8 +206,11 @@ func TestEngine_ReinferThreshold(t *testing.T) {
 		h := newHarness(t, l7.Config{ReinferAfterErrors: 1}, wrongDecoder{}, lineDecoder{})
 		c := h.open(1)
 		ts := converse(c, 0, "GET a\n", "+A\n", "GET b\n", "+B\n")
-		c.Close(ts)
-		h.expect("GET b|B|Ok")
+		sum := c.Close(ts)
+		h.expect("GET a||Unknown", "GET b|B|Ok")
+		if sum.L7Protocol != "LINE" {
+			t.Errorf("protocol %q, want LINE", sum.L7Protocol)
+		}
 	})
 }
 
@@ -215,5 +219,16 @@ func TestEngine_ReinferUDP(t *testing.T) {
 	c := h.eng.Open(l7.ConnInfo{ID: 1, Client: cli, Server: srv, Transport: l7.UDP}, 0)
 	ts := converse(c, 0, "GET a\n", "+A\n", "GET b\n", "+B\n", "GET c\n", "+C\n", "GET d\n", "+D\n")
 	c.Close(ts)
-	h.expect("GET d|D|Ok")
+	h.expect("GET a||Unknown", "GET b||Unknown", "GET c||Unknown", "GET d|D|Ok")
+}
+
+func TestEngine_ReinferFindsNothing(t *testing.T) {
+	h := newHarness(t, l7.Config{}, wrongDecoder{})
+	c := h.open(1)
+	ts := converse(c, 0, "GET a\n", "+A\n", "GET b\n", "+B\n", "GET c\n", "+C\n", "GET d\n", "+D\n")
+	sum := c.Close(ts)
+	h.expect("GET a||Unknown", "GET b||Unknown", "GET c||Unknown")
+	if want := (l7.ConnSummary{L7Protocol: "WRONG", Requests: 3}); sum != want {
+		t.Errorf("summary %+v, want %+v (the records' protocol)", sum, want)
+	}
 }

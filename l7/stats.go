@@ -25,7 +25,7 @@ type Stats struct {
 	WeakRejected    uint64 // WeakRequest verdicts not taken: no cache entry or port hint named the decoder
 	Reinferred      uint64 // flows whose decoder was abandoned after Config.ReinferAfterErrors parse errors in a row
 	// AbandonedRequests counts requests waiting on an abandoned decoder,
-	// dropped without a record.
+	// emitted at once with status Unknown.
 	AbandonedRequests uint64
 
 	// Parsing and sessions.
