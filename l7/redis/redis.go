@@ -61,11 +61,14 @@ func (*Decoder) Name() string { return Name }
 // NewParser returns the per-flow state of one connection, a *Parser.
 func (*Decoder) NewParser(_ l7.Transport) l7.Parser { return &Parser{} }
 
-// Check accepts, on TCP, a command (an array of bulk strings "*N\r\n$",
-// or an inline command whose first word is a common Redis command) as a
-// Request, and a line starting with a RESP type byte and ending in CRLF as
-// a Response. An array is a Request when dir is l7.ToServer and a Response
-// otherwise.
+// Check accepts, on TCP, a command in RESP form (an array of bulk strings
+// "*N\r\n$") as a Request, and a line starting with a RESP type byte and
+// ending in CRLF as a Response. An array is a Request when dir is
+// l7.ToServer and a Response otherwise. An inline command (a line whose
+// first word is a common Redis command) is l7.WeakRequest: "get k" or
+// "set k 0 0 5" are memcached commands too, so the engine takes it only
+// where the flow is already known to be Redis (the endpoint cache or a port
+// hint says so; a RESP request or reply seen on the flow decides at once).
 func (*Decoder) Check(p []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
 	if t != l7.TCP || len(p) < 3 {
 		return l7.No
@@ -76,7 +79,7 @@ func (*Decoder) Check(p []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
 		// Only an inline command has a first line this long.
 		if i := bytes.IndexByte(head, ' '); i > 0 && isCommonCommand(head[:i]) &&
 			!bytes.Contains(head, []byte(" HTTP/")) {
-			return l7.Request
+			return l7.WeakRequest
 		}
 		return l7.No
 	}
@@ -112,7 +115,7 @@ func (*Decoder) Check(p []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
 		w = w[:i]
 	}
 	if isCommonCommand(w) && !bytes.Contains(line, []byte(" HTTP/")) {
-		return l7.Request
+		return l7.WeakRequest
 	}
 	return l7.No
 }
