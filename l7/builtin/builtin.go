@@ -24,3 +24,19 @@ func Decoders() []l7.Decoder {
 func Registry(extra ...l7.Decoder) (*l7.Registry, error) {
 	return l7.NewRegistry(append(Decoders(), extra...)...)
 }
+
+// RegistryFirst returns a registry of first (a user's own decoders) followed
+// by the built-in decoders, so that inference tries first before any
+// built-in one. It is l7.NewRegistry(append(first, Decoders()...)...)
+// without touching first's backing array.
+func RegistryFirst(first ...l7.Decoder) (*l7.Registry, error) {
+	return l7.NewRegistry(append(append([]l7.Decoder(nil), first...), Decoders()...)...)
+}
+
+// PortHints returns the well-known ports of the built-in decoders whose
+// Check cannot always decide alone, for l7.Config.PortHints: 6379 for
+// Redis, whose inline commands are an l7.WeakRequest. The map is fresh;
+// the caller may add its own ports.
+func PortHints() map[uint16]string {
+	return map[uint16]string{6379: redis.Name}
+}
