@@ -481,3 +481,7 @@ func (s *AFPacketSource) release() error {
 	}
 	return nil
 }
+
+// Live reports true: packets come from a network interface in real time
+// (capture.LiveSource).
+func (s *AFPacketSource) Live() bool { return true }

@@ -31,3 +31,7 @@ func (s *AFPacketSource) Stats() Stats { return Stats{} }
 
 // Close does nothing.
 func (s *AFPacketSource) Close() error { return nil }
+
+// Live reports true: packets come from a network interface in real time
+// (capture.LiveSource).
+func (s *AFPacketSource) Live() bool { return true }

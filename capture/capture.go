@@ -70,6 +70,16 @@ type Source interface {
 	Close() error
 }
 
+// LiveSource is implemented by sources whose packets arrive in real time
+// from a network interface (AF_PACKET, libpcap), as opposed to files. Live
+// reports true for them. A consumer of a live source moves its clocks with
+// the wall clock while no packet arrives, so that flows that ended on a
+// quiet link are still reported.
+type LiveSource interface {
+	Source
+	Live() bool
+}
+
 // Stats counts what a source saw and what it lost. Counters only grow.
 type Stats struct {
 	Packets   uint64 // packets delivered to the caller

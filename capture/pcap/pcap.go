@@ -168,3 +168,7 @@ func (s *Source) Close() error {
 	s.h.Close()
 	return nil
 }
+
+// Live reports true: packets come from a network interface in real time
+// (capture.LiveSource).
+func (s *Source) Live() bool { return true }

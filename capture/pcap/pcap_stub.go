@@ -30,3 +30,7 @@ func (s *Source) Stats() capture.Stats { return capture.Stats{} }
 
 // Close does nothing.
 func (s *Source) Close() error { return nil }
+
+// Live reports true: packets come from a network interface in real time
+// (capture.LiveSource).
+func (s *Source) Live() bool { return true }

@@ -1,0 +1,83 @@
+// Package pipeline runs the whole packet path for an embedding agent:
+// a capture.Source, decoding, N shards that each own a flow.Table and an
+// l7.Engine, then ordered stages and sinks for the records.
+//
+//	p, err := pipeline.New(pipeline.Config{
+//		Source: src,
+//		Shards: 4,
+//		Sinks:  []pipeline.SinkConfig{{Sink: pipeline.NewJSONSink(os.Stdout)}},
+//	})
+//	...
+//	err = p.Run(ctx) // returns after the last record, at the end of input or on cancellation
+//
+// # Shards
+//
+// One goroutine (the caller of Run) reads and decodes packets and hands
+// them, in batches, to the shard chosen by Hash: a symmetric hash of the
+// inner (post-tunnel) addresses and the IP protocol. Both directions of a
+// conversation, every IP fragment of a datagram (which has no ports past
+// the first) and every tunnelled flow land on one shard, and the flow
+// table's own rules (directions tagged with different VLANs or GRE keys
+// merged into one flow) stay within one shard. The price is that all flows
+// between one pair of hosts share a shard. With one shard and a file source
+// everything runs on the caller's goroutine, with no hand-off at all.
+//
+// Flow ids carry the shard in their top 8 bits (flow.Config.Shard), so they
+// are unique across shards and every l7 record joins its l4 flow by id.
+//
+// Limits: the table-wide caps of the configuration are totals, divided
+// evenly between the shards: flow.Config.MaxFlows, l7.Config.MaxSessions
+// and l7.Config.MaxBufferTotal (so with 4 shards and MaxFlows 1,000,000,
+// each table holds at most 250,000 flows; as hashing is not perfectly even,
+// one shard may reach its share first, counted in its Stats). Per-flow and
+// per-direction limits (l7.Config.MaxPendingPerFlow, MaxBufferPerDirection)
+// apply to each flow as configured. The inference endpoint cache
+// (l7.Config.InferCacheSize) is per shard: a server seen from clients on
+// several shards is learnt by each, so the total is Shards times the size.
+// The registry of decoders is shared (it is immutable); each decoder must
+// be safe for concurrent use, as l7.Decoder requires.
+//
+// # Clock
+//
+// Time is packet time: files replay deterministically at any speed. For a
+// live source (capture.LiveSource, or Config.Clock set to ClockWall) every
+// shard also moves its clock to the wall clock each Config.Tick when its
+// packets do not, so a flow that ended on a quiet link is reported within
+// its close timeout plus one tick, and partial batches are handed to the
+// shards within 50 ms.
+//
+// # Stages and sinks
+//
+// Each record passes through Config.Stages in order, then to every sink.
+// Stages run on the shard goroutines, synchronously, with the record
+// borrowed for the duration of the call: they may change it (attach tags)
+// or drop it (return false), and must be safe for concurrent use when there
+// are several shards. A sink is either synchronous (SinkConfig.Queue 0): it
+// is called on the shard goroutines, one call at a time (the pipeline holds
+// a lock per sink, so a sink need not be safe for concurrent use), with a
+// borrowed record that it must copy (Clone) to keep; or queued
+// (SinkConfig.Queue > 0): it receives owned copies through a bounded queue,
+// on a goroutine of its own, and may keep them. When a queue is full the
+// shards wait for it (the default, back-pressure up to the source; a live
+// source then drops in the kernel, counted in Stats.Capture.Dropped) or,
+// with SinkConfig.DropWhenFull, the record is dropped and counted in the
+// sink's stats. Sinks implementing Flusher are flushed every Config.Tick
+// and at the end. The first error a sink returns stops Run, which returns
+// it.
+//
+// Record order: records of one flow come in the order their producer
+// emits them; with several shards, records of different flows interleave
+// in no fixed order.
+//
+// Concurrency: New and Run are called once; Stats may be called from any
+// goroutine at any time, without allocating once its destination has
+// grown: shards publish copies of their counters after each batch (and
+// every 4,096 packets with one shard), so a live read lags by at most one
+// batch.
+//
+// Errors: New fails with ErrNoSource or a configuration error (a registry
+// that cannot be built); Run returns the source's read error, the first
+// error of Config.OnPacket or of a sink, ctx.Err() when cancelled, or nil
+// at the end of input. Packets that cannot be decoded are counted in
+// Stats.Decode, never returned as errors.
+package pipeline

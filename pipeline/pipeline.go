@@ -1,0 +1,343 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/metaflow-go/metaflow/capture"
+	"github.com/metaflow-go/metaflow/capture/decode"
+	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/builtin"
+)
+
+// Pipeline runs a source through decoding, sharded flow tables and L7
+// engines, stages and sinks. Build it with New and run it once with Run.
+type Pipeline struct {
+	cfg    Config
+	src    capture.Source
+	dec    *decode.Decoder
+	shards []*shard
+	sinks  []*sink
+	live   bool // ClockWall
+
+	started   atomic.Bool
+	stopping  atomic.Bool
+	closeOnce sync.Once
+	errOnce   sync.Once
+	err       error // first error of a sink or OnPacket
+
+	// The reader's counters, published for Stats.
+	readerMu    sync.Mutex
+	pubDecode   decode.Stats
+	pubFiltered uint64
+	filtered    uint64
+
+	// Partial batches waiting in the reader, handed off by the ticker
+	// when the source is live (guarded by handMu then).
+	handMu sync.Mutex
+	cur    []*batch
+}
+
+// New checks cfg and builds the shards. It fails with ErrNoSource, or when
+// the default registry or an L7 engine cannot be built.
+func New(cfg Config) (*Pipeline, error) {
+	if cfg.Source == nil {
+		return nil, ErrNoSource
+	}
+	c := cfg.withDefaults()
+	p := &Pipeline{cfg: c, src: c.Source, live: c.Clock == ClockWall}
+	p.dec = decode.NewDecoder(c.Decode)
+	for _, sc := range c.Sinks {
+		if sc.Sink == nil {
+			return nil, errors.New("pipeline: nil sink")
+		}
+		p.sinks = append(p.sinks, newSink(sc, p.fail))
+	}
+	lc := c.L7
+	if !c.NoL7 && lc.Registry == nil {
+		reg, err := builtin.Registry()
+		if err != nil {
+			return nil, fmt.Errorf("build decoder registry: %w", err)
+		}
+		lc.Registry = reg
+	}
+	lc.MaxSessions = share(lc.MaxSessions, c.Shards)
+	if lc.MaxBufferTotal > 0 {
+		lc.MaxBufferTotal = int64(share(int(lc.MaxBufferTotal), c.Shards))
+	}
+	fc := c.Flow
+	fc.MaxFlows = share(fc.MaxFlows, c.Shards)
+	for i := 0; i < c.Shards; i++ {
+		sh := &shard{p: p, id: i}
+		var h flow.Handler
+		if !c.NoL7 {
+			lci := lc
+			lci.OnRecord = sh.l7
+			eng, err := l7.NewEngine(lci)
+			if err != nil {
+				return nil, fmt.Errorf("start l7 engine: %w", err)
+			}
+			sh.eng = eng
+			h = eng
+		}
+		fci := fc
+		fci.Handler = h
+		fci.OnRecord = sh.l4
+		fci.Shard = uint8(i)
+		sh.table = flow.NewTable(fci)
+		p.shards = append(p.shards, sh)
+	}
+	return p, nil
+}
+
+// fail records the first error of a sink or of OnPacket and stops the
+// pipeline.
+func (p *Pipeline) fail(err error) {
+	p.errOnce.Do(func() { p.err = err })
+	p.stop()
+}
+
+// stop makes the reader stop at its next packet; a live source is closed
+// so that a blocked read returns.
+func (p *Pipeline) stop() {
+	p.stopping.Store(true)
+	if p.live {
+		p.closeSource()
+	}
+}
+
+func (p *Pipeline) closeSource() {
+	p.closeOnce.Do(func() { p.src.Close() })
+}
+
+// Run reads the source to its end (or until ctx is cancelled or a sink
+// fails), then flushes every shard, so that every flow and pending request
+// yields its record, flushes and drains the sinks, closes the source and
+// returns. It returns nil at the end of input, ctx.Err() after
+// cancellation, or the first error of the source, OnPacket or a sink. Run
+// may be called once.
+func (p *Pipeline) Run(ctx context.Context) error {
+	if !p.started.CompareAndSwap(false, true) {
+		return errors.New("pipeline: Run called twice")
+	}
+	for _, s := range p.sinks {
+		s.start()
+	}
+	done := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		select {
+		case <-ctx.Done():
+			p.stop()
+		case <-done:
+		}
+	}()
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		p.ticker(done)
+	}()
+
+	var readErr error
+	if len(p.shards) == 1 && !p.live {
+		readErr = p.runInline()
+	} else {
+		readErr = p.runSharded()
+	}
+	close(done)
+	bg.Wait()
+	for _, s := range p.sinks {
+		s.close()
+		s.flush()
+	}
+	p.closeSource()
+	p.publishReader()
+
+	switch {
+	case p.err != nil:
+		return p.err
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return readErr
+}
+
+// ticker flushes the sinks every Tick and, for a live source, hands
+// partial batches to the shards every liveHandOff.
+func (p *Pipeline) ticker(done <-chan struct{}) {
+	iv := p.cfg.Tick
+	if p.live {
+		iv = min(iv, liveHandOff)
+	}
+	t := time.NewTicker(iv)
+	defer t.Stop()
+	lastFlush := time.Now()
+	for {
+		select {
+		case <-done:
+			return
+		case now := <-t.C:
+			if p.live {
+				p.handOff()
+			}
+			if now.Sub(lastFlush) >= p.cfg.Tick-iv/2 {
+				lastFlush = now
+				for _, s := range p.sinks {
+					s.flush()
+				}
+			}
+		}
+	}
+}
+
+// read returns the next packet that passed the filter and OnPacket, or
+// the error that ends the input (nil at its end or after a stop).
+func (p *Pipeline) read(pkt *capture.Packet) (bool, error) {
+	for {
+		if p.stopping.Load() {
+			return false, nil
+		}
+		if err := p.src.ReadPacket(pkt); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, capture.ErrClosed) {
+				return false, nil
+			}
+			return false, err
+		}
+		if p.cfg.Filter != nil && !p.cfg.Filter.Match(pkt) {
+			p.filtered++
+			continue
+		}
+		if p.cfg.OnPacket != nil {
+			if err := p.cfg.OnPacket(pkt); err != nil {
+				p.fail(err)
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+}
+
+// runInline drives the only shard on the reading goroutine (packet clock).
+func (p *Pipeline) runInline() error {
+	sh := p.shards[0]
+	var pkt capture.Packet
+	var meta decode.Meta
+	var err error
+	for n := 1; ; n++ {
+		var ok bool
+		if ok, err = p.read(&pkt); !ok {
+			break
+		}
+		if p.dec.Decode(&pkt, &meta) != nil {
+			continue
+		}
+		sh.table.Packet(&meta)
+		sh.packets++
+		if n&4095 == 0 {
+			sh.publish()
+			p.publishReader()
+		}
+	}
+	sh.finish()
+	return err
+}
+
+// runSharded reads and decodes on this goroutine and hands packets in
+// batches to one goroutine per shard.
+func (p *Pipeline) runSharded() error {
+	var wg sync.WaitGroup
+	for _, sh := range p.shards {
+		sh.start(p.cfg.BatchSize, p.cfg.QueueBatches)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sh.run()
+		}()
+	}
+	p.handMu.Lock()
+	p.cur = make([]*batch, len(p.shards))
+	p.handMu.Unlock()
+	n := len(p.shards)
+	var pkt capture.Packet
+	var meta decode.Meta
+	var err error
+	for k := 1; ; k++ {
+		var ok bool
+		if ok, err = p.read(&pkt); !ok {
+			break
+		}
+		if p.dec.Decode(&pkt, &meta) != nil {
+			continue
+		}
+		i := 0
+		if n > 1 {
+			i = shardOf(Hash(&meta), n)
+		}
+		if p.live {
+			p.handMu.Lock()
+		}
+		p.add(i, &meta)
+		if p.live {
+			p.handMu.Unlock()
+		}
+		if k&1023 == 0 {
+			p.publishReader()
+		}
+	}
+	p.handMu.Lock()
+	for i, sh := range p.shards {
+		if b := p.cur[i]; b != nil {
+			sh.in <- b
+			p.cur[i] = nil
+		}
+		close(sh.in)
+	}
+	p.handMu.Unlock()
+	wg.Wait()
+	return err
+}
+
+// add appends m to shard i's current batch, handing it over when full.
+func (p *Pipeline) add(i int, m *decode.Meta) {
+	sh := p.shards[i]
+	b := p.cur[i]
+	if b == nil {
+		b = <-sh.free
+		p.cur[i] = b
+	}
+	b.add(m)
+	if b.n == len(b.metas) {
+		sh.in <- b
+		p.cur[i] = nil
+	}
+}
+
+// handOff sends the partial batches of a live source to their shards.
+func (p *Pipeline) handOff() {
+	p.handMu.Lock()
+	defer p.handMu.Unlock()
+	if p.cur == nil {
+		return
+	}
+	for i, b := range p.cur {
+		if b != nil && b.n > 0 {
+			p.shards[i].in <- b
+			p.cur[i] = nil
+		}
+	}
+}
+
+func (p *Pipeline) publishReader() {
+	p.readerMu.Lock()
+	p.pubDecode = p.dec.Stats()
+	p.pubFiltered = p.filtered
+	p.readerMu.Unlock()
+}

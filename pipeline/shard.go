@@ -1,0 +1,142 @@
+package pipeline
+
+import (
+	"sync"
+	"time"
+
+	"github.com/metaflow-go/metaflow/capture/decode"
+	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/l7"
+)
+
+// shard owns one flow table and one L7 engine, driven by one goroutine.
+type shard struct {
+	p     *Pipeline
+	id    int
+	table *flow.Table
+	eng   *l7.Engine // nil with Config.NoL7
+
+	in   chan *batch // batches to process; closed at the end of input
+	free chan *batch // processed batches for the reader to refill
+
+	packets      uint64 // packets handed to the table
+	stageDropped uint64 // records a stage dropped
+
+	// Copies of the counters for Stats, guarded by mu.
+	mu              sync.Mutex
+	pubFlow         flow.Stats
+	pubL7           l7.Stats
+	pubPackets      uint64
+	pubStageDropped uint64
+}
+
+// batch is a run of decoded packets for one shard, with their payloads
+// copied into an arena (the reader's packet buffer is reused).
+type batch struct {
+	metas []decode.Meta
+	n     int
+	data  []byte
+}
+
+func (b *batch) add(m *decode.Meta) {
+	d := &b.metas[b.n]
+	*d = *m
+	if len(m.Payload) > 0 {
+		off := len(b.data)
+		b.data = append(b.data, m.Payload...)
+		d.Payload = b.data[off:len(b.data):len(b.data)]
+	}
+	b.n++
+}
+
+func (b *batch) reset() {
+	for i := range b.metas[:b.n] {
+		b.metas[i].Payload = nil
+	}
+	b.n = 0
+	b.data = b.data[:0]
+}
+
+// start makes the shard's queues: QueueBatches waiting, one being filled
+// by the reader and one being processed never make the reader wait for a
+// free batch while the shard keeps up.
+func (sh *shard) start(size, queue int) {
+	sh.in = make(chan *batch, queue)
+	sh.free = make(chan *batch, queue+2)
+	for i := 0; i < queue+2; i++ {
+		sh.free <- &batch{metas: make([]decode.Meta, size), data: make([]byte, 0, 64<<10)}
+	}
+}
+
+// run processes batches until the input ends; with a wall clock it also
+// moves the table's clock every Tick.
+func (sh *shard) run() {
+	var tick <-chan time.Time
+	if sh.p.live {
+		t := time.NewTicker(sh.p.cfg.Tick)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case b, ok := <-sh.in:
+			if !ok {
+				sh.finish()
+				return
+			}
+			for i := range b.metas[:b.n] {
+				sh.table.Packet(&b.metas[i])
+			}
+			sh.packets += uint64(b.n)
+			b.reset()
+			sh.free <- b
+			sh.publish()
+		case now := <-tick:
+			sh.table.Advance(now.UnixNano())
+			sh.publish()
+		}
+	}
+}
+
+// finish ends the input: every flow and pending request yields its record.
+func (sh *shard) finish() {
+	sh.table.Flush()
+	sh.publish()
+}
+
+func (sh *shard) publish() {
+	sh.mu.Lock()
+	sh.pubFlow = sh.table.Stats()
+	if sh.eng != nil {
+		sh.eng.ReadStats(&sh.pubL7)
+	}
+	sh.pubPackets = sh.packets
+	sh.pubStageDropped = sh.stageDropped
+	sh.mu.Unlock()
+}
+
+// l4 passes a flow record through the stages to the sinks.
+func (sh *shard) l4(r *flow.Record) {
+	for _, st := range sh.p.cfg.Stages {
+		if !st.ProcessL4(r) {
+			sh.stageDropped++
+			return
+		}
+	}
+	for _, s := range sh.p.sinks {
+		s.l4(r)
+	}
+}
+
+// l7 passes a request record through the stages to the sinks.
+func (sh *shard) l7(r *l7.Record) {
+	for _, st := range sh.p.cfg.Stages {
+		if !st.ProcessL7(r) {
+			sh.stageDropped++
+			return
+		}
+	}
+	for _, s := range sh.p.sinks {
+		s.l7(r)
+	}
+}

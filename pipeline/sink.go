@@ -1,0 +1,174 @@
+package pipeline
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/l7"
+)
+
+// Stage sees every record before the sinks, on the shard goroutines,
+// synchronously: the record is borrowed for the call. A stage may change
+// the record (attach tags, say) and returns false to drop it. With several
+// shards a stage is called concurrently and must be safe for that.
+type Stage interface {
+	ProcessL4(r *flow.Record) bool
+	ProcessL7(r *l7.Record) bool
+}
+
+// Sink receives records. How (borrowed, one call at a time on the shard
+// goroutines; or owned copies on a goroutine of its own) depends on its
+// SinkConfig. An error stops the pipeline: Run returns the first one.
+type Sink interface {
+	WriteL4(r *flow.Record) error
+	WriteL7(r *l7.Record) error
+}
+
+// Flusher is implemented by sinks that buffer output: Flush is called
+// every Config.Tick and once at the end of Run, never concurrently with
+// the sink's Write methods.
+type Flusher interface {
+	Flush() error
+}
+
+// SinkConfig attaches a Sink to a pipeline.
+type SinkConfig struct {
+	Sink Sink
+	// Queue, when positive, delivers owned copies of the records (Clone)
+	// through a queue of this many records to a goroutine of the sink's
+	// own; the sink may keep them. Default 0: the sink is called on the
+	// shard goroutines, one call at a time, with borrowed records valid
+	// only during the call.
+	Queue int
+	// DropWhenFull drops (and counts in SinkStats.Dropped) a record that
+	// finds the queue full, instead of making the shards wait. Only with
+	// Queue > 0. Default false (wait).
+	DropWhenFull bool
+}
+
+// SinkStats counts what one sink received and lost.
+type SinkStats struct {
+	Records uint64 // records handed to the sink
+	Dropped uint64 // records dropped because its queue was full
+	Errors  uint64 // calls that returned an error
+}
+
+// item is one queued record: exactly one of l4 and l7 is set.
+type item struct {
+	l4 *flow.Record
+	l7 *l7.Record
+}
+
+// sink is the pipeline's handle on one SinkConfig.
+type sink struct {
+	cfg     SinkConfig
+	mu      sync.Mutex // serialises synchronous calls and Flush
+	q       chan item
+	done    chan struct{}
+	records atomic.Uint64
+	dropped atomic.Uint64
+	errors  atomic.Uint64
+	fail    func(error)
+}
+
+func newSink(cfg SinkConfig, fail func(error)) *sink {
+	s := &sink{cfg: cfg, fail: fail}
+	if cfg.Queue > 0 {
+		s.q = make(chan item, cfg.Queue)
+		s.done = make(chan struct{})
+	}
+	return s
+}
+
+// start starts a queued sink's goroutine.
+func (s *sink) start() {
+	if s.q != nil {
+		go s.drain()
+	}
+}
+
+func (s *sink) l4(r *flow.Record) {
+	if s.q != nil {
+		s.enqueue(item{l4: r.Clone()})
+		return
+	}
+	s.mu.Lock()
+	err := s.cfg.Sink.WriteL4(r)
+	s.mu.Unlock()
+	s.done1(err)
+}
+
+func (s *sink) l7(r *l7.Record) {
+	if s.q != nil {
+		s.enqueue(item{l7: r.Clone()})
+		return
+	}
+	s.mu.Lock()
+	err := s.cfg.Sink.WriteL7(r)
+	s.mu.Unlock()
+	s.done1(err)
+}
+
+func (s *sink) done1(err error) {
+	s.records.Add(1)
+	if err != nil {
+		s.errors.Add(1)
+		s.fail(err)
+	}
+}
+
+func (s *sink) enqueue(it item) {
+	if s.cfg.DropWhenFull {
+		select {
+		case s.q <- it:
+		default:
+			s.dropped.Add(1)
+		}
+		return
+	}
+	s.q <- it
+}
+
+// drain delivers queued records until the queue is closed.
+func (s *sink) drain() {
+	defer close(s.done)
+	for it := range s.q {
+		s.mu.Lock()
+		var err error
+		if it.l4 != nil {
+			err = s.cfg.Sink.WriteL4(it.l4)
+		} else {
+			err = s.cfg.Sink.WriteL7(it.l7)
+		}
+		s.mu.Unlock()
+		s.done1(err)
+	}
+}
+
+// flush flushes the sink if it buffers.
+func (s *sink) flush() {
+	f, ok := s.cfg.Sink.(Flusher)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	err := f.Flush()
+	s.mu.Unlock()
+	if err != nil {
+		s.errors.Add(1)
+		s.fail(err)
+	}
+}
+
+// close waits for a queued sink to deliver what it holds.
+func (s *sink) close() {
+	if s.q != nil {
+		close(s.q)
+		<-s.done
+	}
+}
+
+func (s *sink) stats() SinkStats {
+	return SinkStats{Records: s.records.Load(), Dropped: s.dropped.Load(), Errors: s.errors.Load()}
+}

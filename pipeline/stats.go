@@ -1,0 +1,54 @@
+package pipeline
+
+import (
+	"github.com/metaflow-go/metaflow/capture"
+	"github.com/metaflow-go/metaflow/capture/decode"
+	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/l7"
+)
+
+// Stats is every counter of every stage of a pipeline, merged across
+// shards.
+type Stats struct {
+	Capture  capture.Stats // the source's own counters
+	Filtered uint64        // packets Config.Filter rejected
+	Decode   decode.Stats  // decoding: errors by kind, tunnels, fragments
+	Flow     flow.Stats    // all flow tables
+	L7       l7.Stats      // all L7 engines (zero with NoL7)
+
+	StageDropped uint64      // records a stage dropped
+	Sinks        []SinkStats // per sink, in Config.Sinks order
+
+	// ShardPackets is the number of packets each shard processed, to
+	// judge the balance of the hash.
+	ShardPackets []uint64
+}
+
+// Stats fills s with the current counters. It is safe to call from any
+// goroutine, during and after Run, and does not allocate once s's slices
+// have grown to size. While Run goes on, the shards' counters lag by at
+// most one batch.
+func (p *Pipeline) Stats(s *Stats) {
+	s.Capture = p.src.Stats()
+	p.readerMu.Lock()
+	s.Decode = p.pubDecode
+	s.Filtered = p.pubFiltered
+	p.readerMu.Unlock()
+	s.Flow = flow.Stats{}
+	protos := s.L7.Protocols[:0]
+	s.L7 = l7.Stats{Protocols: protos}
+	s.StageDropped = 0
+	s.ShardPackets = s.ShardPackets[:0]
+	for _, sh := range p.shards {
+		sh.mu.Lock()
+		s.Flow.Add(&sh.pubFlow)
+		s.L7.Add(&sh.pubL7)
+		s.StageDropped += sh.pubStageDropped
+		s.ShardPackets = append(s.ShardPackets, sh.pubPackets)
+		sh.mu.Unlock()
+	}
+	s.Sinks = s.Sinks[:0]
+	for _, k := range p.sinks {
+		s.Sinks = append(s.Sinks, k.stats())
+	}
+}
