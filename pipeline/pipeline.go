@@ -103,13 +103,12 @@ func (p *Pipeline) fail(err error) {
 	p.stop()
 }
 
-// stop makes the reader stop at its next packet; a live source is closed
-// so that a blocked read returns.
+// stop makes the reader stop at its next packet, and closes the source so
+// that a read blocked on a quiet link or a pipe returns (capture.Source
+// allows Close during ReadPacket).
 func (p *Pipeline) stop() {
 	p.stopping.Store(true)
-	if p.live {
-		p.closeSource()
-	}
+	p.closeSource()
 }
 
 func (p *Pipeline) closeSource() {

@@ -1,12 +1,16 @@
 package main
 
 import (
-	"bufio"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"syscall"
 	"time"
 )
 
@@ -21,13 +25,17 @@ func main() {
 
 // options are the command-line settings.
 type options struct {
-	read   string
-	iface  string
-	filter string
-	write  string
-	output string
-	stats  bool
-	every  time.Duration
+	read     string
+	iface    string
+	filter   string
+	write    string
+	output   string
+	stats    bool
+	every    time.Duration
+	shards   int
+	progress bool
+	cpuProf  string
+	memProf  string
 }
 
 func parseArgs(args []string, stderr io.Writer) (options, error) {
@@ -37,10 +45,14 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.read, "r", "", "read packets from a pcap or pcapng `file`")
 	fs.StringVar(&o.iface, "i", "", "capture live on `interface` (\"any\" for all; needs CAP_NET_RAW)")
 	fs.StringVar(&o.filter, "f", "", "tcpdump-syntax packet `filter`")
-	fs.StringVar(&o.write, "w", "", "also write captured packets to a pcap `file` (live capture)")
+	fs.StringVar(&o.write, "w", "", "also write captured packets to a pcap `file` (live capture; flushed every second)")
 	fs.StringVar(&o.output, "o", "json", "output `format`: json (JSON Lines) or text")
-	fs.BoolVar(&o.stats, "stats", false, "print pipeline counters to stderr at the end")
+	fs.BoolVar(&o.stats, "stats", false, "print every counter of every stage to stderr at the end")
 	fs.DurationVar(&o.every, "snapshot", 0, "also report live flows every `interval` of packet time (at least 1s; 0: only when flows end)")
+	fs.IntVar(&o.shards, "shards", runtime.GOMAXPROCS(0), "number of flow table + L7 engine `shards`, each on its own goroutine")
+	fs.BoolVar(&o.progress, "progress", isTerminal(stderr), "show replay progress on stderr (default: when stderr is a terminal)")
+	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile to `file`")
+	fs.StringVar(&o.memProf, "memprofile", "", "write a heap profile to `file` at the end")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -57,20 +69,64 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-snapshot must be at least 1s, not %v", o.every)
 	case o.output != "json" && o.output != "text":
 		return o, fmt.Errorf("-o must be json or text, not %q", o.output)
+	case o.shards < 1 || o.shards > 256:
+		return o, fmt.Errorf("-shards must be between 1 and 256, not %d", o.shards)
 	}
 	return o, nil
 }
 
+// run runs the agent until the input ends or SIGINT/SIGTERM arrives; in
+// both cases every record is written before it returns.
 func run(args []string, stdout, stderr io.Writer) error {
 	o, err := parseArgs(args, stderr)
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriterSize(stdout, 64<<10)
-	defer w.Flush()
-	p, err := newPipeline(o, w)
+	if o.cpuProf != "" {
+		f, err := os.Create(o.cpuProf)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := newAgent(o, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	return p.run(stderr)
+	err = a.run(ctx)
+	if o.memProf != "" {
+		if perr := writeHeapProfile(o.memProf); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	return err
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

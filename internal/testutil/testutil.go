@@ -1,14 +1,16 @@
 package testutil
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 )
 
-// ModuleRoot returns the directory holding go.mod, walking up from the
-// test's working directory.
+// ModuleRoot returns the repository root: the directory holding the
+// library's go.mod (module github.com/metaflow-go/metaflow), walking up from
+// the test's working directory past nested modules such as examples/.
 func ModuleRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
@@ -16,7 +18,8 @@ func ModuleRoot(t testing.TB) string {
 		t.Fatalf("getwd: %v", err)
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
+			bytes.HasPrefix(b, []byte("module github.com/metaflow-go/metaflow\n")) {
 			return dir
 		}
 		parent := filepath.Dir(dir)

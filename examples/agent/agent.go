@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/metaflow-go/metaflow/capture"
+	"github.com/metaflow-go/metaflow/capture/filter"
+	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/l7/builtin"
+	"github.com/metaflow-go/metaflow/pipeline"
+)
+
+// agent is a thin user of pipeline: it opens the source, attaches a JSON or
+// text sink and, for live capture, a pcap writer, and reports counters.
+type agent struct {
+	opts   options
+	stderr io.Writer
+	p      *pipeline.Pipeline
+	dump   *dumper // -w, nil without
+	size   int64   // replayed file size, for progress
+}
+
+func newAgent(o options, stdout, stderr io.Writer) (*agent, error) {
+	a := &agent{opts: o, stderr: stderr}
+	reg, err := builtin.Registry()
+	if err != nil {
+		return nil, fmt.Errorf("build decoder registry: %w", err)
+	}
+	var sink *pipeline.WriterSink
+	if o.output == "text" {
+		sink = pipeline.NewTextSink(stdout)
+	} else {
+		sink = pipeline.NewJSONSink(stdout)
+	}
+	cfg := pipeline.Config{
+		Shards: o.shards,
+		Flow:   flow.Config{SnapshotInterval: o.every},
+		Sinks:  []pipeline.SinkConfig{{Sink: sink}},
+	}
+	cfg.L7.Registry = reg
+	if o.read != "" {
+		src, err := capture.OpenFile(o.read)
+		if err != nil {
+			return nil, err
+		}
+		if st, err := os.Stat(o.read); err == nil {
+			a.size = st.Size()
+		}
+		cfg.Source = src
+		if o.filter != "" {
+			m, err := filter.New(o.filter)
+			if err != nil {
+				src.Close()
+				return nil, err
+			}
+			cfg.Filter = m
+		}
+	} else {
+		src, err := capture.OpenAFPacket(capture.AFPacketConfig{
+			Interface:      o.iface,
+			Filter:         o.filter,
+			FilterCompiler: filter.Compile,
+		})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Source = src
+		if o.write != "" {
+			if a.dump, err = newDumper(o.write, src); err != nil {
+				src.Close()
+				return nil, err
+			}
+			cfg.OnPacket = a.dump.write
+		}
+	}
+	if a.p, err = pipeline.New(cfg); err != nil {
+		cfg.Source.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// run runs the pipeline to its end or until ctx is cancelled, which is a
+// normal way to stop: every record has been written when it returns.
+func (a *agent) run(ctx context.Context) error {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	if a.dump != nil || a.opts.progress {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.tick(done)
+		}()
+	}
+	err := a.p.Run(ctx)
+	close(done)
+	wg.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	if a.dump != nil {
+		if cerr := a.dump.close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	if a.opts.progress {
+		fmt.Fprint(a.stderr, "\r\033[K")
+	}
+	if a.opts.stats {
+		a.printStats()
+	}
+	return err
+}
+
+// tick flushes the pcap writer and shows progress every second.
+func (a *agent) tick(done <-chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var st pipeline.Stats
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			if a.dump != nil {
+				a.dump.flush()
+			}
+			if a.opts.progress {
+				a.p.Stats(&st)
+				a.showProgress(&st)
+			}
+		}
+	}
+}
+
+func (a *agent) showProgress(st *pipeline.Stats) {
+	fmt.Fprintf(a.stderr, "\r\033[K%d packets", st.Capture.Packets)
+	if a.size > 0 {
+		// Each pcap record has a 16-byte header; pcapng blocks more.
+		done := float64(st.Capture.Bytes+16*st.Capture.Packets) / float64(a.size)
+		fmt.Fprintf(a.stderr, " (%.0f%%)", min(done, 1)*100)
+	}
+	fmt.Fprintf(a.stderr, ", %d flows, %d l4 and %d l7 records", st.Flow.Flows, st.Flow.Records+st.Flow.Snapshots, st.L7.Records)
+}
+
+// printStats prints every counter of every stage, one line per stage.
+func (a *agent) printStats() {
+	var st pipeline.Stats
+	a.p.Stats(&st)
+	w := a.stderr
+	printCounters(w, "capture", st.Capture)
+	fmt.Fprintf(w, "filter: rejected=%d\n", st.Filtered)
+	printCounters(w, "decode", st.Decode)
+	printCounters(w, "flow", st.Flow)
+	l7 := st.L7
+	protos := l7.Protocols
+	l7.Protocols = nil
+	printCounters(w, "l7", l7)
+	for _, p := range protos {
+		printCounters(w, "l7 "+p.Name, p)
+	}
+	fmt.Fprintf(w, "pipeline: shards=%d stage_dropped=%d shard_packets=%v\n", len(st.ShardPackets), st.StageDropped, st.ShardPackets)
+	for i, s := range st.Sinks {
+		printCounters(w, fmt.Sprintf("sink %d", i), s)
+	}
+	if a.dump != nil {
+		fmt.Fprintf(w, "pcap writer: packets=%d\n", a.dump.packets)
+	}
+}
+
+// printCounters prints the numeric fields of a stats struct as
+// name=value pairs, so that no counter is left out.
+func printCounters(w io.Writer, stage string, s any) {
+	v := reflect.ValueOf(s)
+	fmt.Fprintf(w, "%s:", stage)
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		name := snake(v.Type().Field(i).Name)
+		switch f.Kind() {
+		case reflect.Uint64, reflect.Uint32, reflect.Uint, reflect.Int, reflect.Int64:
+			fmt.Fprintf(w, " %s=%v", name, f.Interface())
+		case reflect.Array:
+			fmt.Fprintf(w, " %s=%v", name, f.Interface())
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// snake turns a Go field name into snake_case: "FragUnmatched" ->
+// "frag_unmatched".
+func snake(s string) string {
+	b := make([]byte, 0, len(s)+4)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			if i > 0 && (s[i-1] < 'A' || s[i-1] > 'Z' || i+1 < len(s) && s[i+1] >= 'a' && s[i+1] <= 'z') {
+				b = append(b, '_')
+			}
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+// dumper writes live packets to a pcap file. The header is on disk at
+// once, and buffered packets are flushed every second, so that a killed
+// agent leaves a readable file.
+type dumper struct {
+	mu      sync.Mutex
+	f       *os.File
+	bw      *bufio.Writer
+	w       *capture.PcapWriter
+	packets uint64
+}
+
+func newDumper(path string, src *capture.AFPacketSource) (*dumper, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	d := &dumper{f: f, bw: bufio.NewWriterSize(f, 1<<20)}
+	if d.w, err = capture.NewPcapWriter(d.bw, src.LinkType(), src.Snaplen()); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := d.bw.Flush(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *dumper) write(p *capture.Packet) error {
+	d.mu.Lock()
+	err := d.w.WritePacket(p)
+	d.packets++
+	d.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("write pcap: %w", err)
+	}
+	return nil
+}
+
+func (d *dumper) flush() {
+	d.mu.Lock()
+	d.bw.Flush()
+	d.mu.Unlock()
+}
+
+func (d *dumper) close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	err := d.bw.Flush()
+	if cerr := d.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,91 @@
+package pipeline_test
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/metaflow-go/metaflow/capture"
+	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/internal/netns"
+	"github.com/metaflow-go/metaflow/internal/testutil"
+	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/pipeline"
+)
+
+// stamped is a sink that notes when each l4 record arrives.
+type stamped struct {
+	l4 chan flow.Record
+}
+
+func (s *stamped) WriteL4(r *flow.Record) error {
+	s.l4 <- *r.Clone()
+	return nil
+}
+
+func (s *stamped) WriteL7(*l7.Record) error { return nil }
+
+// TestRun_LiveQuietLink: a connection that closes with FIN on an
+// otherwise silent veth is reported within its close timeout (FinClosed,
+// 2 s by default) plus one tick, although no packet follows it.
+func TestRun_LiveQuietLink(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireCommand(t, "ip")
+	pair := netns.NewPairT(t, "mfpl", 61)
+	var src *capture.AFPacketSource
+	if err := pair.A.Do(func() (err error) {
+		src, err = capture.OpenAFPacket(capture.AFPacketConfig{Interface: pair.IfA})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sink := &stamped{l4: make(chan flow.Record, 16)}
+	const tick = 500 * time.Millisecond
+	p, err := pipeline.New(pipeline.Config{
+		Source: src,
+		Shards: 2,
+		Tick:   tick,
+		Sinks:  []pipeline.SinkConfig{{Sink: sink}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+
+	time.Sleep(200 * time.Millisecond) // the ring is open before; settle the goroutines
+	netns.TCPEcho(t, pair.A, pair.B, netip.AddrPortFrom(pair.AddrB, 31061), 1, 3, 100)
+	closed := time.Now()
+	const finClosed = 2 * time.Second
+	select {
+	case r := <-sink.l4:
+		took := time.Since(closed)
+		t.Logf("record %v %s after the last packet", r.CloseType, took)
+		if r.CloseType != flow.CloseFinish || r.ServerPort != 31061 {
+			t.Errorf("record: close type %v, server port %d; want Finish on 31061", r.CloseType, r.ServerPort)
+		}
+		// The block timeout of the ring (at most ~8 ms by default) and
+		// the hand-off (50 ms) come on top; allow 300 ms of scheduling.
+		if limit := finClosed + tick + 300*time.Millisecond; took > limit {
+			t.Errorf("reported %s after the connection closed; want at most %s", took, limit)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no record 10 s after the connection closed on a quiet link")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != context.Canceled {
+			t.Errorf("Run after cancel = %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	var st pipeline.Stats
+	p.Stats(&st)
+	if st.Flow.Records != 1 || st.Capture.Packets == 0 {
+		t.Errorf("stats: %d flow records, %d packets; want 1 record", st.Flow.Records, st.Capture.Packets)
+	}
+}
