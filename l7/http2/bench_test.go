@@ -1,0 +1,45 @@
+package http2_test
+
+import (
+	"testing"
+
+	"github.com/metaflow-go/metaflow/internal/l7test"
+	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/http2"
+)
+
+// benchCases are HEADERS frames as a browser-like client and a gRPC server
+// send them: the first request of a connection (literals, Huffman-coded,
+// inserted into the dynamic table), the same request again (dynamic table
+// references), a response and gRPC trailers.
+func benchCases() []l7test.Case {
+	c := newConv()
+	fields := req("GET", "/api/v1/items?id=42&x=y", "user-agent", "curl/8.5.0", "accept", "*/*",
+		"x-request-id", "7f9c2ba4-e88f-11ee",
+		"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	first := frame(1, 5, 1, c.block(cs, fields...))
+	again := frame(1, 5, 1, c.block(cs, fields...))
+	resp := frame(1, 4, 1, c.block(sc, ":status", "200", "content-type", "application/json", "server", "nginx", "date", "Thu, 26 Nov 2026 01:00:00 GMT"))
+	trailers := frame(1, 5, 1, c.block(sc, ":status", "200", "content-type", "application/grpc", "grpc-status", "5", "grpc-message", "user%20not%20found"))
+	return []l7test.Case{
+		{Name: "request_literal", In: first, Dir: l7.ToServer},
+		{Name: "request_indexed", In: again, Dir: l7.ToServer},
+		{Name: "response", In: resp, Dir: l7.ToClient},
+		{Name: "grpc_trailers_only", In: trailers, Dir: l7.ToClient},
+	}
+}
+
+func TestParser_ParseAllocs(t *testing.T) {
+	for _, tc := range benchCases() {
+		l7test.ParseAllocs(t, http2.New(nil), tc)
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	l7test.BenchmarkParse(b, http2.New(nil), benchCases())
+}
+
+func TestDecoder_CheckAllocs(t *testing.T) {
+	l7test.CheckAllocs(t, http2.New(nil), httpConv().bytes(), httpConv().chunks[5].b,
+		[]byte("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\n\r\n"), []byte("\x16\x03\x01"))
+}

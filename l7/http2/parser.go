@@ -1,0 +1,939 @@
+package http2
+
+import (
+	"bytes"
+
+	"github.com/metaflow-go/metaflow/internal/ascii"
+	"github.com/metaflow-go/metaflow/internal/trace"
+	"github.com/metaflow-go/metaflow/l7"
+)
+
+// Stats counts what a Parser met that records do not show.
+type Stats struct {
+	Frames         uint64 // frames read
+	StreamsDropped uint64 // streams dropped past Config.MaxStreams
+	UnknownFields  uint64 // header fields referring to HPACK entries never seen
+	HPACKErrors    uint64 // header blocks that broke HPACK's grammar
+	BadFrames      uint64 // frames skipped as malformed (bad padding, stray CONTINUATION, oversized block)
+	Resyncs        uint64 // times the parser looked for a frame boundary after lost bytes
+	Resets         uint64 // RST_STREAM frames
+	GoAways        uint64 // GOAWAY frames
+}
+
+// Direction modes.
+const (
+	modeStart  uint8 = iota // before the preface, an h2c upgrade or the first frame
+	modeFrames              // frame by frame
+	modeResync              // looking for a frame boundary after lost bytes
+	modeStop                // an h2c upgrade the server refused: HTTP/1.1 follows
+)
+
+// stream is the state of one stream between its request and its response.
+type stream struct {
+	id      uint32
+	age     uint64
+	grpc    bool  // the request or the response said application/grpc
+	resp    bool  // response headers seen (a gRPC call waits for its trailers)
+	status  int32 // :status of those headers, or -1
+	respLen int   // DATA bytes of the response
+	xrid    [64]byte
+	xridN   uint8
+}
+
+// fields holds the header fields of one block that the decoder reads.
+// Values are in dirState.vals.
+type fields struct {
+	method, path, authority, host, status, ctype []byte
+	grpcStatus, grpcMessage, agent, clen, xrid   []byte
+	traceparent, sw8, b3, b3t, b3s, b3p          []byte
+	unknown                                      int // fields whose name is unknown
+}
+
+// dirState is one direction's state.
+type dirState struct {
+	mode uint8
+	skip int // DATA payload bytes still to skip
+
+	// A header block split over CONTINUATION frames.
+	inBlock  bool
+	bStream  uint32
+	bPromise uint32
+	bFlags   uint8
+	block    []byte
+
+	hp   hpackDecoder
+	f    fields
+	vals []byte
+	tb   trace.Buf
+	max  int // the longest value kept
+}
+
+// Parser decodes the frames of one HTTP/2 connection. It is not safe for
+// concurrent use.
+type Parser struct {
+	cfg     *Config
+	dirs    [2]dirState
+	streams []stream // active streams, unordered
+	age     uint64
+	stats   Stats
+}
+
+func newParser(cfg *Config) *Parser {
+	p := &Parser{cfg: cfg, streams: make([]stream, 0, min(cfg.MaxStreams, 16))}
+	for i := range p.dirs {
+		d := &p.dirs[i]
+		d.hp.init(cfg.MaxTableSize)
+		d.vals = make([]byte, 0, 512)
+		d.max = 8 << 10
+	}
+	return p
+}
+
+// Stats returns the parser's counters.
+func (p *Parser) Stats() Stats {
+	s := p.stats
+	s.UnknownFields = p.dirs[0].hp.unknown + p.dirs[1].hp.unknown
+	return s
+}
+
+// Trailing reports true: bytes that complete no message (connection
+// frames, DATA, response headers of a gRPC call waiting for its trailers)
+// do not start the next one, so a record's time and sequence number are
+// those of the frame that completes its message.
+func (p *Parser) Trailing(dir l7.Direction) bool { return true }
+
+var (
+	version2  = []byte("2")
+	postBytes = []byte("POST")
+)
+
+// Parse decodes at most one message from data: the frame at its start,
+// the connection preface, or the HTTP/1.1 bytes of an h2c upgrade. A DATA
+// frame's payload is skipped without buffering it.
+func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool, error) {
+	dir &= 1
+	d := &p.dirs[dir]
+	if d.skip > 0 {
+		k := min(d.skip, len(data))
+		d.skip -= k
+		return k, false, nil
+	}
+	switch d.mode {
+	case modeStart:
+		return p.start(data, dir, m)
+	case modeResync:
+		return p.resync(data, dir, m)
+	case modeStop:
+		return 0, false, l7.ErrStop
+	}
+	return p.frame(data, dir, m)
+}
+
+// Gap drops partial state after lost bytes. Bytes lost inside a DATA
+// payload keep the frame boundaries; otherwise the parser looks for the
+// next frame and forgets the direction's HPACK table, whose later
+// references to entries inserted before come out unknown.
+func (p *Parser) Gap(dir l7.Direction, n int) {
+	d := &p.dirs[dir&1]
+	if n > 0 && d.skip >= n && !d.inBlock {
+		d.skip -= n
+		return
+	}
+	if d.mode == modeStop {
+		return
+	}
+	d.skip = 0
+	d.inBlock = false
+	d.hp.forget()
+	d.mode = modeResync
+}
+
+// Flush decodes a HEADERS frame cut short (snaplen, loss): the fields
+// before the cut make the message.
+func (p *Parser) Flush(data []byte, dir l7.Direction, m *l7.Message) bool {
+	dir &= 1
+	d := &p.dirs[dir]
+	if d.mode != modeFrames || d.skip > 0 || d.inBlock || len(data) < frameHeaderLen {
+		return false
+	}
+	h := readFrameHeader(data)
+	if h.typ != frameHeaders || h.stream == 0 || int(h.length)+frameHeaderLen <= len(data) {
+		return false
+	}
+	p.stats.Frames++
+	frag := data[frameHeaderLen:]
+	if h.flags&flagPadded != 0 {
+		if len(frag) == 0 {
+			return false
+		}
+		frag = frag[1:]
+	}
+	if h.flags&flagPriority != 0 {
+		if len(frag) < 5 {
+			return false
+		}
+		frag = frag[5:]
+	}
+	return p.headerBlock(dir, h.stream, 0, h.flags, frag, m)
+}
+
+// start handles the first bytes of a direction.
+func (p *Parser) start(data []byte, dir l7.Direction, m *l7.Message) (int, bool, error) {
+	d := &p.dirs[dir]
+	if len(data) == 0 {
+		return 0, false, l7.ErrNeedMore
+	}
+	if dir == l7.ToServer {
+		n := min(len(data), len(preface))
+		if string(data[:n]) == preface[:n] {
+			if n < len(preface) {
+				return 0, false, l7.ErrNeedMore
+			}
+			d.mode = modeFrames
+			return len(preface), false, nil
+		}
+		if data[0] >= 'A' && data[0] <= 'Z' {
+			return p.upgradeRequest(data, m)
+		}
+	} else if data[0] == 'H' {
+		const v = "HTTP/1."
+		n := min(len(data), len(v))
+		if string(data[:n]) == v[:n] {
+			return p.upgradeResponse(data, m)
+		}
+	}
+	d.mode = modeFrames
+	return p.frame(data, dir, m)
+}
+
+// headerEnd returns the offset past the blank line ending an HTTP/1.1
+// header block, 0 when it is not there yet, or -1 when it is too long.
+func (p *Parser) headerEnd(data []byte) int {
+	if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
+		return i + 4
+	}
+	if len(data) >= p.cfg.MaxHeaderBlock {
+		return -1
+	}
+	return 0
+}
+
+// upgradeRequest decodes an HTTP/1.1 request asking for h2c: it is the
+// request of stream 1 (RFC 7540, 3.2). The client's connection preface
+// follows it.
+func (p *Parser) upgradeRequest(data []byte, m *l7.Message) (int, bool, error) {
+	end := p.headerEnd(data)
+	if end < 0 {
+		p.dirs[l7.ToServer].mode = modeResync
+		return len(data), false, &l7.ParseError{Protocol: Name, Err: ErrUpgrade}
+	}
+	if end == 0 {
+		return 0, false, l7.ErrNeedMore
+	}
+	block := data[:end-4]
+	line, rest, _ := bytes.Cut(block, []byte("\r\n"))
+	method, line, ok1 := bytes.Cut(line, []byte(" "))
+	target, _, ok2 := bytes.Cut(line, []byte(" "))
+	if !ok1 || !ok2 || len(method) == 0 {
+		p.dirs[l7.ToServer].mode = modeResync
+		return end, false, &l7.ParseError{Protocol: Name, Err: ErrUpgrade}
+	}
+	var host, agent, xrid []byte
+	clen := -1
+	for len(rest) > 0 {
+		var l []byte
+		l, rest, _ = bytes.Cut(rest, []byte("\r\n"))
+		name, value, ok := bytes.Cut(l, []byte(":"))
+		if !ok {
+			continue
+		}
+		value = bytes.TrimSpace(value)
+		switch {
+		case ascii.EqualFoldLower(name, "host"):
+			host = value
+		case ascii.EqualFoldLower(name, "user-agent"):
+			agent = value
+		case ascii.EqualFoldLower(name, "x-request-id"):
+			xrid = value
+		case ascii.EqualFoldLower(name, "content-length"):
+			clen = atoi(value)
+		}
+	}
+	p.newStream(1)
+	m.Kind = l7.KindRequest
+	m.ID, m.HasID = 1, true
+	m.RequestID, m.HasRequestID = 1, true
+	m.Version = version2
+	m.RequestType = method
+	m.RequestDomain = host
+	m.RequestResource = target
+	m.Endpoint = cutQuery(target)
+	m.UserAgent = agent
+	m.XRequestID = xrid
+	m.Length = clen
+	if clen > 0 {
+		p.dirs[l7.ToServer].skip = clen
+	}
+	return end, true, nil
+}
+
+// upgradeResponse reads the server's answer to an h2c upgrade: "101
+// Switching Protocols" is followed by frames; any other status answers
+// stream 1 in HTTP/1.1, and the flow is HTTP/1.1 from then on.
+func (p *Parser) upgradeResponse(data []byte, m *l7.Message) (int, bool, error) {
+	d := &p.dirs[l7.ToClient]
+	end := p.headerEnd(data)
+	if end < 0 {
+		d.mode = modeResync
+		return len(data), false, &l7.ParseError{Protocol: Name, Err: ErrUpgrade}
+	}
+	if end == 0 {
+		return 0, false, l7.ErrNeedMore
+	}
+	code := -1
+	if len(data) >= 12 && data[8] == ' ' {
+		code = atoi(data[9:12])
+	}
+	if code == 101 {
+		d.mode = modeFrames
+		return end, false, nil
+	}
+	d.mode = modeStop
+	p.dirs[l7.ToServer].mode = modeStop
+	p.dropStream(1)
+	m.Kind = l7.KindResponse
+	m.ID, m.HasID = 1, true
+	m.RequestID, m.HasRequestID = 1, true
+	m.Version = version2
+	m.Length = -1
+	if code >= 0 {
+		m.Code, m.HasCode = int32(code), true
+		m.Status = httpStatus(code)
+	} else {
+		m.Status = l7.StatusUnknown
+	}
+	return end, true, nil
+}
+
+// frame decodes the frame at the start of data.
+func (p *Parser) frame(data []byte, dir l7.Direction, m *l7.Message) (int, bool, error) {
+	d := &p.dirs[dir]
+	if len(data) < frameHeaderLen {
+		return 0, false, l7.ErrNeedMore
+	}
+	h := readFrameHeader(data)
+	if h.typ == frameData {
+		p.stats.Frames++
+		k := min(len(data)-frameHeaderLen, int(h.length))
+		d.skip = int(h.length) - k
+		return frameHeaderLen + k, p.data(h, dir, m), nil
+	}
+	n := frameHeaderLen + int(h.length)
+	if len(data) < n {
+		return 0, false, l7.ErrNeedMore
+	}
+	p.stats.Frames++
+	payload := data[frameHeaderLen:n]
+	if d.inBlock && h.typ != frameContinuation {
+		// RFC 9113 forbids any frame inside a header block.
+		p.badBlock(d)
+	}
+	switch h.typ {
+	case frameHeaders, framePushPromise:
+		frag, promised, ok := fragment(h, payload)
+		if !ok || h.stream == 0 {
+			p.stats.BadFrames++
+			d.hp.forget()
+			return n, false, nil
+		}
+		if h.flags&flagEndHeaders != 0 {
+			return n, p.headerBlock(dir, h.stream, promised, h.flags, frag, m), nil
+		}
+		if len(frag) > p.cfg.MaxHeaderBlock {
+			p.badBlock(d)
+			return n, false, nil
+		}
+		d.block = append(d.block[:0], frag...)
+		d.inBlock, d.bStream, d.bPromise, d.bFlags = true, h.stream, promised, h.flags
+	case frameContinuation:
+		if !d.inBlock || h.stream != d.bStream {
+			p.stats.BadFrames++
+			return n, false, nil
+		}
+		if len(d.block)+len(payload) > p.cfg.MaxHeaderBlock {
+			p.badBlock(d)
+			return n, false, nil
+		}
+		d.block = append(d.block, payload...)
+		if h.flags&flagEndHeaders != 0 {
+			d.inBlock = false
+			return n, p.headerBlock(dir, d.bStream, d.bPromise, d.bFlags, d.block, m), nil
+		}
+	case frameRSTStream:
+		p.stats.Resets++
+		if len(payload) == 4 {
+			code := uint32(payload[0])<<24 | uint32(payload[1])<<16 | uint32(payload[2])<<8 | uint32(payload[3])
+			return n, p.reset(h.stream, code, dir, m), nil
+		}
+	case frameGoAway:
+		p.stats.GoAways++
+	}
+	return n, false, nil
+}
+
+// badBlock drops a header block that cannot be decoded; the table's
+// insertions in it are lost with it.
+func (p *Parser) badBlock(d *dirState) {
+	p.stats.BadFrames++
+	d.inBlock = false
+	d.block = d.block[:0]
+	d.hp.forget()
+}
+
+// fragment returns the header block fragment of a HEADERS or PUSH_PROMISE
+// payload, and the promised stream of the latter.
+func fragment(h frameHeader, p []byte) (frag []byte, promised uint32, ok bool) {
+	pad := 0
+	if h.flags&flagPadded != 0 {
+		if len(p) == 0 {
+			return nil, 0, false
+		}
+		pad = int(p[0])
+		p = p[1:]
+	}
+	if h.typ == framePushPromise {
+		if len(p) < 4 {
+			return nil, 0, false
+		}
+		promised = (uint32(p[0])<<24 | uint32(p[1])<<16 | uint32(p[2])<<8 | uint32(p[3])) & 0x7fffffff
+		p = p[4:]
+		if promised == 0 {
+			return nil, 0, false
+		}
+	} else if h.flags&flagPriority != 0 {
+		if len(p) < 5 {
+			return nil, 0, false
+		}
+		p = p[5:]
+	}
+	if pad > len(p) {
+		return nil, 0, false
+	}
+	return p[:len(p)-pad], promised, true
+}
+
+// data handles a DATA frame header: the response length of a stream, and
+// the end of a gRPC call that ends without trailers.
+func (p *Parser) data(h frameHeader, dir l7.Direction, m *l7.Message) bool {
+	if dir != l7.ToClient {
+		return false
+	}
+	s := p.find(h.stream)
+	if s == nil {
+		return false
+	}
+	s.respLen += int(h.length)
+	if h.flags&flagEndStream == 0 || !s.resp {
+		return false
+	}
+	d := &p.dirs[dir]
+	d.f = fields{}
+	d.vals = d.vals[:0]
+	p.response(s, h.stream, -1, &d.f, m, false)
+	return true
+}
+
+// reset ends a stream that an RST_STREAM frame cancels: a request still
+// waiting gets a response whose exception names the error code, a client
+// error when the client reset it, a server error otherwise.
+func (p *Parser) reset(id, code uint32, dir l7.Direction, m *l7.Message) bool {
+	s := p.find(id)
+	if s == nil {
+		return false
+	}
+	d := &p.dirs[dir]
+	d.f = fields{}
+	d.vals = d.vals[:0]
+	status := l7.StatusServerError
+	if dir == l7.ToServer {
+		status = l7.StatusClientError
+	}
+	p.response(s, id, -1, &d.f, m, false)
+	m.Status = status
+	m.Exception = errCodeName(code)
+	return true
+}
+
+// headerBlock decodes a complete header block of stream id (promised: the
+// stream a PUSH_PROMISE reserves) and fills m when it completes a message.
+func (p *Parser) headerBlock(dir l7.Direction, id, promised uint32, flags uint8, block []byte, m *l7.Message) bool {
+	d := &p.dirs[dir]
+	d.f = fields{}
+	d.vals = d.vals[:0]
+	if err := d.hp.decode(block, d); err != nil {
+		p.stats.HPACKErrors++
+	}
+	f := &d.f
+	if promised != 0 {
+		return p.request(d, promised, m)
+	}
+	switch {
+	case f.method != nil || f.path != nil:
+		return p.request(d, id, m)
+	case f.status != nil:
+		code := atoi(f.status)
+		if code >= 100 && code < 200 {
+			return false // informational
+		}
+		return p.responseHeaders(d, id, code, flags, m)
+	case dir == l7.ToServer:
+		if f.unknown > 0 && p.find(id) == nil {
+			// Joined mid-stream: a request whose pseudo fields are
+			// table entries never seen.
+			return p.request(d, id, m)
+		}
+		return false // request trailers
+	}
+	// Trailers, or response headers whose :status was never seen.
+	s := p.find(id)
+	switch {
+	case s != nil && s.resp:
+		p.response(s, id, -1, f, m, true)
+		return true
+	case f.grpcStatus != nil:
+		if s == nil {
+			s = p.newStream(id)
+		}
+		if s != nil {
+			s.grpc = true
+			p.response(s, id, -1, f, m, true)
+		} else {
+			p.lone(id, f, m)
+		}
+		return true
+	case s != nil && f.unknown > 0:
+		if s.grpc && flags&flagEndStream == 0 {
+			s.resp, s.status = true, -1
+			return false
+		}
+		p.response(s, id, -1, f, m, false)
+		return true
+	}
+	return false
+}
+
+// request fills m from the fields of a request header block.
+func (p *Parser) request(d *dirState, id uint32, m *l7.Message) bool {
+	f := &d.f
+	grpc := isGRPC(f.ctype)
+	if s := p.newStream(id); s != nil {
+		s.grpc = grpc
+	}
+	m.Kind = l7.KindRequest
+	m.ID, m.HasID = uint64(id), true
+	m.RequestID, m.HasRequestID = id, true
+	m.Version = version2
+	m.RequestType = f.method
+	m.RequestDomain = f.authority
+	if m.RequestDomain == nil {
+		m.RequestDomain = f.host
+	}
+	m.RequestResource = f.path
+	if grpc {
+		m.Protocol = GRPCName
+		m.Endpoint = f.path
+		if m.RequestType == nil {
+			m.RequestType = postBytes
+		}
+	} else {
+		m.Endpoint = cutQuery(f.path)
+	}
+	m.Length = -1
+	if f.clen != nil {
+		m.Length = atoi(f.clen)
+	}
+	m.UserAgent = f.agent
+	m.XRequestID = f.xrid
+	d.traceIDs(m)
+	return true
+}
+
+// responseHeaders handles response headers with a :status. A gRPC call
+// (by the request or the response content-type) that does not end here
+// waits for its trailers; any other response is complete.
+func (p *Parser) responseHeaders(d *dirState, id uint32, code int, flags uint8, m *l7.Message) bool {
+	f := &d.f
+	s := p.find(id)
+	grpc := s != nil && s.grpc || isGRPC(f.ctype) || f.grpcStatus != nil
+	if grpc && flags&flagEndStream == 0 {
+		if s == nil {
+			s = p.newStream(id)
+		}
+		if s != nil {
+			s.grpc, s.resp, s.status = true, true, int32(code)
+			s.xridN = uint8(copy(s.xrid[:], f.xrid))
+			return false
+		}
+	}
+	if s == nil {
+		p.lone(id, f, m)
+		m.Code, m.HasCode, m.Status = int32(code), true, httpStatus(code)
+		if grpc {
+			p.grpcResult(f, m)
+		}
+		return true
+	}
+	s.grpc = grpc
+	p.response(s, id, code, f, m, true)
+	return true
+}
+
+// lone fills m as a response to a stream the parser never saw.
+func (p *Parser) lone(id uint32, f *fields, m *l7.Message) {
+	m.Kind = l7.KindResponse
+	m.ID, m.HasID = uint64(id), true
+	m.RequestID, m.HasRequestID = id, true
+	m.Version = version2
+	m.Length = -1
+	if f.clen != nil {
+		m.Length = atoi(f.clen)
+	}
+	m.Status = l7.StatusUnknown
+	m.XRequestID = f.xrid
+}
+
+// response fills m with the response of stream s and frees s. code is the
+// :status of this block (-1: none, take the stream's); f holds the block's
+// fields (the trailers of a gRPC call). complete says the status can be
+// judged.
+func (p *Parser) response(s *stream, id uint32, code int, f *fields, m *l7.Message, complete bool) {
+	d := &p.dirs[l7.ToClient]
+	p.lone(id, f, m)
+	if code < 0 && s.resp {
+		code = int(s.status)
+	}
+	if m.XRequestID == nil && s.xridN > 0 {
+		start := len(d.vals)
+		d.vals = append(d.vals, s.xrid[:s.xridN]...)
+		m.XRequestID = d.vals[start:]
+	}
+	if code >= 0 {
+		m.Code, m.HasCode = int32(code), true
+		m.Status = httpStatus(code)
+	}
+	if s.grpc {
+		if s.resp && f.clen == nil {
+			m.Length = s.respLen
+		}
+		p.grpcResult(f, m)
+	}
+	if !complete && !m.HasCode {
+		m.Status = l7.StatusUnknown
+	}
+	p.dropStream(id)
+}
+
+// grpcResult names m gRPC and takes grpc-status and grpc-message.
+func (p *Parser) grpcResult(f *fields, m *l7.Message) {
+	m.Protocol = GRPCName
+	if f.grpcStatus == nil {
+		return
+	}
+	c := atoi(f.grpcStatus)
+	if c < 0 {
+		return
+	}
+	m.Code, m.HasCode = int32(c), true
+	m.Status = grpcStatus(c)
+	if len(f.grpcMessage) > 0 {
+		m.Exception = f.grpcMessage
+	}
+}
+
+// find returns the active stream id, or nil.
+func (p *Parser) find(id uint32) *stream {
+	for i := range p.streams {
+		if p.streams[i].id == id {
+			return &p.streams[i]
+		}
+	}
+	return nil
+}
+
+// newStream returns the state of stream id, created afresh; past
+// MaxStreams the oldest stream is dropped.
+func (p *Parser) newStream(id uint32) *stream {
+	if s := p.find(id); s != nil {
+		*s = stream{id: id, age: s.age}
+		return s
+	}
+	if len(p.streams) >= p.cfg.MaxStreams {
+		old := 0
+		for i := range p.streams {
+			if p.streams[i].age < p.streams[old].age {
+				old = i
+			}
+		}
+		p.stats.StreamsDropped++
+		p.dropAt(old)
+	}
+	p.age++
+	p.streams = append(p.streams, stream{id: id, age: p.age, status: -1})
+	return &p.streams[len(p.streams)-1]
+}
+
+func (p *Parser) dropStream(id uint32) {
+	for i := range p.streams {
+		if p.streams[i].id == id {
+			p.dropAt(i)
+			return
+		}
+	}
+}
+
+func (p *Parser) dropAt(i int) {
+	last := len(p.streams) - 1
+	p.streams[i] = p.streams[last]
+	p.streams = p.streams[:last]
+}
+
+// resync looks for a frame boundary: a plausible frame header followed by
+// another (or by the end of the bytes).
+func (p *Parser) resync(data []byte, dir l7.Direction, m *l7.Message) (int, bool, error) {
+	d := &p.dirs[dir]
+	for i := 0; i+frameHeaderLen <= len(data); i++ {
+		h := readFrameHeader(data[i:])
+		if !h.plausible(data[i:]) {
+			continue
+		}
+		next := i + frameHeaderLen + int(h.length)
+		switch {
+		case next == len(data) || next > len(data) && h.typ == frameData:
+		case next+frameHeaderLen <= len(data):
+			if !readFrameHeader(data[next:]).plausible(data[next:]) {
+				continue
+			}
+		default:
+			// The next header is not there yet: wait for it.
+			return i, false, l7.ErrNeedMore
+		}
+		p.stats.Resyncs++
+		d.mode = modeFrames
+		if i > 0 {
+			return i, false, nil
+		}
+		return p.frame(data, dir, m)
+	}
+	if len(data) < frameHeaderLen {
+		return 0, false, l7.ErrNeedMore
+	}
+	return len(data) - frameHeaderLen + 1, false, nil
+}
+
+// field takes one decoded header field (fieldSink). Values kept are
+// copied, since a later insertion may overwrite a table entry.
+func (d *dirState) field(name, value []byte) {
+	if name == nil {
+		d.f.unknown++
+		return
+	}
+	var dst *[]byte
+	f := &d.f
+	switch string(name) {
+	case ":method":
+		dst = &f.method
+	case ":path":
+		dst = &f.path
+	case ":authority":
+		dst = &f.authority
+	case ":status":
+		dst = &f.status
+	case "host":
+		dst = &f.host
+	case "content-type":
+		dst = &f.ctype
+	case "grpc-status":
+		dst = &f.grpcStatus
+	case "grpc-message":
+		dst = &f.grpcMessage
+	case "user-agent":
+		dst = &f.agent
+	case "content-length":
+		dst = &f.clen
+	default:
+		switch trace.KindOf(name) {
+		case trace.Traceparent:
+			dst = &f.traceparent
+		case trace.SW8:
+			dst = &f.sw8
+		case trace.B3:
+			dst = &f.b3
+		case trace.B3TraceID:
+			dst = &f.b3t
+		case trace.B3SpanID:
+			dst = &f.b3s
+		case trace.B3ParentSpanID:
+			dst = &f.b3p
+		case trace.XRequestID:
+			dst = &f.xrid
+		default:
+			return
+		}
+	}
+	if *dst != nil {
+		return // the first one counts
+	}
+	if len(value) > d.max {
+		value = value[:d.max]
+	}
+	start := len(d.vals)
+	if dst == &f.grpcMessage {
+		d.vals = percentDecode(d.vals, value)
+	} else {
+		d.vals = append(d.vals, value...)
+	}
+	*dst = d.vals[start:len(d.vals):len(d.vals)]
+}
+
+// traceIDs fills m's tracing fields: traceparent first, then sw8, then B3.
+func (d *dirState) traceIDs(m *l7.Message) {
+	f := &d.f
+	if f.traceparent != nil {
+		if ids, ok := trace.ParseTraceparent(f.traceparent); ok {
+			setIDs(m, ids)
+			return
+		}
+	}
+	if f.sw8 != nil {
+		if ids, ok := trace.ParseSW8(f.sw8, &d.tb); ok {
+			setIDs(m, ids)
+			return
+		}
+	}
+	if f.b3 != nil {
+		if ids, ok := trace.ParseB3(f.b3); ok {
+			setIDs(m, ids)
+			return
+		}
+	}
+	if f.b3t != nil && trace.IsB3ID(f.b3t) {
+		m.TraceID = f.b3t
+		if len(f.b3s) == 16 && trace.IsB3ID(f.b3s) {
+			m.SpanID = f.b3s
+		}
+		if len(f.b3p) == 16 && trace.IsB3ID(f.b3p) {
+			m.ParentSpanID = f.b3p
+		}
+	}
+}
+
+func setIDs(m *l7.Message, ids trace.IDs) {
+	m.TraceID, m.SpanID, m.ParentSpanID = ids.TraceID, ids.SpanID, ids.ParentSpanID
+}
+
+// isGRPC reports whether a content-type is gRPC's: application/grpc,
+// optionally followed by "+<codec>" or parameters.
+func isGRPC(ct []byte) bool {
+	const g = "application/grpc"
+	if len(ct) < len(g) || !ascii.EqualFoldLower(ct[:len(g)], g) {
+		return false
+	}
+	return len(ct) == len(g) || ct[len(g)] == '+' || ct[len(g)] == ';'
+}
+
+// httpStatus maps an HTTP status code to a response status.
+func httpStatus(code int) l7.Status {
+	switch {
+	case code >= 500:
+		return l7.StatusServerError
+	case code >= 400:
+		return l7.StatusClientError
+	}
+	return l7.StatusOk
+}
+
+// grpcStatus maps a gRPC status code (RECORDS.md).
+func grpcStatus(c int) l7.Status {
+	switch c {
+	case 0:
+		return l7.StatusOk
+	case 3, 5, 6, 7, 9, 11, 16:
+		return l7.StatusClientError
+	}
+	return l7.StatusServerError
+}
+
+// errCodes are the RST_STREAM and GOAWAY error code names (RFC 9113, 7).
+var errCodes = [...][]byte{
+	[]byte("NO_ERROR"), []byte("PROTOCOL_ERROR"), []byte("INTERNAL_ERROR"),
+	[]byte("FLOW_CONTROL_ERROR"), []byte("SETTINGS_TIMEOUT"), []byte("STREAM_CLOSED"),
+	[]byte("FRAME_SIZE_ERROR"), []byte("REFUSED_STREAM"), []byte("CANCEL"),
+	[]byte("COMPRESSION_ERROR"), []byte("CONNECT_ERROR"), []byte("ENHANCE_YOUR_CALM"),
+	[]byte("INADEQUATE_SECURITY"), []byte("HTTP_1_1_REQUIRED"),
+}
+
+var unknownErrCode = []byte("UNKNOWN_ERROR")
+
+func errCodeName(c uint32) []byte {
+	if c < uint32(len(errCodes)) {
+		return errCodes[c]
+	}
+	return unknownErrCode
+}
+
+// atoi parses a non-negative decimal number of at most 9 digits, or
+// returns -1.
+func atoi(b []byte) int {
+	if len(b) == 0 || len(b) > 9 {
+		return -1
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// cutQuery returns a path without its query and fragment.
+func cutQuery(t []byte) []byte {
+	for i, c := range t {
+		if c == '?' || c == '#' {
+			return t[:i]
+		}
+	}
+	return t
+}
+
+// percentDecode appends v to dst with %XX escapes decoded (grpc-message,
+// gRPC's HTTP/2 protocol spec); a malformed escape is kept as it is.
+func percentDecode(dst, v []byte) []byte {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '%' && i+2 < len(v) {
+			h, ok1 := unhex(v[i+1])
+			l, ok2 := unhex(v[i+2])
+			if ok1 && ok2 {
+				dst = append(dst, h<<4|l)
+				i += 2
+				continue
+			}
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
