@@ -51,7 +51,7 @@ func (d *lineDecoder) NewParser(t l7.Transport) l7.Parser {
 }
 
 type lineParser struct {
-	bug    string
+	bug  string
 	skip [2]bool  // after a gap or an error: drop bytes up to the next newline
 	off  [2]int64 // stream offset, for errors
 }

@@ -134,7 +134,7 @@ type oooSegment struct {
 type replayHalf struct {
 	init bool
 	next uint32
-	buf  []byte    // bytes not consumed by the parser yet
+	buf  []byte       // bytes not consumed by the parser yet
 	ooo  []oooSegment // segments past a hole
 }
 
