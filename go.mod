@@ -4,6 +4,7 @@ go 1.24.0
 
 require (
 	github.com/google/gopacket v1.1.19
+	github.com/klauspost/compress v1.18.7
 	golang.org/x/net v0.46.0
 	golang.org/x/sys v0.40.0
 )
