@@ -45,7 +45,9 @@ type Config struct {
 	PortHints map[uint16]string
 	// ReinferAfterErrors is the number of consecutive parse errors in one
 	// direction of a flow (no message decoded in that direction between
-	// them) after which the flow's decoder is judged wrong: the requests
+	// them), or in the replies of the flows to one server endpoint that
+	// decoded no reply (short connections of one command each), after
+	// which the flow's decoder is judged wrong: the requests
 	// still waiting for a response are emitted at once with status
 	// Unknown (counted in Stats.AbandonedRequests; their responses will
 	// never be decoded, and a Timeout would be a false error), inference

@@ -33,13 +33,17 @@
 // response.
 //
 // Re-inference. A decoder that fails Config.ReinferAfterErrors times in a
-// row in one direction of a flow (default 3) is judged wrong for the flow:
+// row in one direction of a flow (default 3), or on the replies of flows to
+// one server endpoint that decoded no reply yet (short connections), is
+// judged wrong for the flow:
 // the requests waiting on it are emitted at once with status Unknown
 // (Stats.AbandonedRequests) rather than later as false Timeouts, the
 // decoder is avoided on that flow and for Config.InferBackoff on its
 // server endpoint, and the flow's next bytes go through inference again
 // (Stats.Reinferred). Records already emitted stand; the flow keeps the
-// abandoned decoder's name until another decoder takes it.
+// abandoned decoder's name until another decoder takes it. Requests still
+// waiting when a flow closes after its replies failed to parse come out as
+// Unknown too: the replies were there.
 //
 // Sessions. Requests pair with responses by Message.ID when HasID, else in
 // order (pipelining included), requests the server sends (Message.Reverse)

@@ -12,12 +12,14 @@ type endpointKey struct {
 // endpointEntry is what inference remembers about a server endpoint.
 type endpointEntry struct {
 	key        endpointKey
-	dec        int32  // decoder index, -1 unknown
-	failures   uint32 // failed inference rounds since the last back-off
-	offUntil   int64  // no inference before this time (unix ns)
-	avoid      uint64 // decoders (bit i: index i < 64) abandoned on this endpoint's flows
-	avoidUntil int64  // avoid applies before this time (unix ns)
-	prev, next int32  // LRU list, most recent at head
+	dec        int32     // decoder index, -1 unknown
+	failures   uint32    // failed inference rounds since the last back-off
+	offUntil   int64     // no inference before this time (unix ns)
+	avoid      uint64    // decoders (bit i: index i < 64) abandoned on this endpoint's flows
+	avoidUntil int64     // avoid applies before this time (unix ns)
+	errDec     int32     // the decoder errs counts for, -1 none
+	errs       [2]uint16 // parse errors per direction of flows that decoded nothing in it (errDec)
+	prev, next int32     // LRU list, most recent at head
 }
 
 // endpointCache is a bounded LRU of endpoints. Entries live in one slice and
@@ -61,7 +63,7 @@ func (c *endpointCache) put(k endpointKey) *endpointEntry {
 		c.unlink(i)
 		delete(c.idx, c.ents[i].key)
 	}
-	c.ents[i] = endpointEntry{key: k, dec: -1, prev: -1, next: -1}
+	c.ents[i] = endpointEntry{key: k, dec: -1, errDec: -1, prev: -1, next: -1}
 	c.idx[k] = i
 	c.pushFront(i)
 	return &c.ents[i]

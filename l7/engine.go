@@ -142,7 +142,8 @@ type side struct {
 	msgSeq uint32 // sequence number of its first byte
 	msgTs  int64  // time of its first byte
 
-	errs int // parse errors since this direction's last message
+	errs    int  // parse errors since this direction's last message
+	decoded bool // a message of this direction was decoded
 }
 
 func (s *side) data(ts int64, seq uint32, b []byte) { s.c.deliver(s, ts, seq, b) }
@@ -213,6 +214,7 @@ func (e *Engine) Open(info ConnInfo, ts int64) *Conn {
 	c.avoid = 0
 	c.abandoned = -1
 	c.sides[0].errs, c.sides[1].errs = 0, 0
+	c.sides[0].decoded, c.sides[1].decoded = false, false
 	c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts = 0, 0, 0, 0, 0
 	c.reported = ConnSummary{}
 	e.conns[info.ID] = c
@@ -335,6 +337,11 @@ func (c *Conn) Close(ts int64) ConnSummary {
 			c.dropBuf(s)
 		}
 		s.msgLen = 0
+	}
+	if c.state == stateParse && c.sides[1^c.flip].errs > 0 {
+		// The replies failed to parse: they were there, and a Timeout
+		// would be a false error.
+		c.abandon()
 	}
 	for c.phead != nil {
 		e.timeout(c.phead)
@@ -636,6 +643,9 @@ func (c *Conn) parse(s *side, data []byte, seq uint32, tsOld int64, boundary int
 		}
 		if ok {
 			s.errs = 0
+			if !s.decoded {
+				c.decodedFirst(s, dir)
+			}
 			c.message(s, dir, m)
 			s.msgLen = 0
 		}
@@ -668,6 +678,9 @@ func (c *Conn) datagram(s *side, ts int64, b []byte) {
 	}
 	if ok {
 		s.errs = 0
+		if !s.decoded {
+			c.decodedFirst(s, dir)
+		}
 		c.message(s, dir, m)
 	}
 	s.msgLen = 0
@@ -695,13 +708,59 @@ func (c *Conn) parseError(s *side, dir Direction, err error) {
 	}
 	s.msgLen = 0
 	s.errs++
-	if n := e.cfg.ReinferAfterErrors; n > 0 && s.errs >= n {
-		c.reinfer()
-		return
+	if n := e.cfg.ReinferAfterErrors; n > 0 {
+		again := s.errs >= n
+		if dir == ToClient && !s.decoded {
+			// Flows whose replies all failed count together on their
+			// server endpoint, so that short connections (one command
+			// each) are judged as well. Requests do not: a scanner's
+			// garbage must not ban the server's real protocol.
+			ent := e.cache.put(c.endpoint())
+			if ent.errDec != c.dec {
+				ent.errDec, ent.errs = c.dec, [2]uint16{}
+			}
+			if ent.errs[dir&1] < math.MaxUint16 {
+				ent.errs[dir&1]++
+			}
+			again = again || int(ent.errs[dir&1]) >= n
+		}
+		if again {
+			c.reinfer()
+			return
+		}
 	}
 	if c.transport == TCP {
 		c.parser.Gap(dir, -1)
 	}
+}
+
+// decodedFirst notes the first message of side s (direction dir): the
+// server endpoint's count of flows failing in that direction starts over.
+func (c *Conn) decodedFirst(s *side, dir Direction) {
+	s.decoded = true
+	if ent := c.e.cache.get(c.endpoint()); ent != nil && ent.errDec == c.dec {
+		ent.errs[dir&1] = 0
+	}
+}
+
+func (c *Conn) endpoint() endpointKey {
+	return endpointKey{addr: c.server.Addr(), port: c.server.Port(), transport: c.transport}
+}
+
+// abandon emits the requests waiting on c's decoder at once with status
+// Unknown.
+func (c *Conn) abandon() {
+	e := c.e
+	for c.phead != nil {
+		ss := c.phead
+		e.stats.AbandonedRequests++
+		e.beginRecord(c)
+		e.requestFromSession(ss)
+		e.rec.Status, e.rec.HasStatus = StatusUnknown, true
+		e.emit()
+		e.release(ss)
+	}
+	c.owed = 0
 }
 
 // reinfer abandons c's decoder after parse errors: the requests waiting on
@@ -713,26 +772,18 @@ func (c *Conn) reinfer() {
 	e := c.e
 	e.stats.Reinferred++
 	e.proto[c.dec].Reinferred++
-	for c.phead != nil {
-		ss := c.phead
-		e.stats.AbandonedRequests++
-		e.beginRecord(c)
-		e.requestFromSession(ss)
-		e.rec.Status, e.rec.HasStatus = StatusUnknown, true
-		e.emit()
-		e.release(ss)
-	}
-	c.owed = 0
+	c.abandon()
 	c.abandoned = c.dec
 	var bit uint64
 	if c.dec < 64 {
 		bit = 1 << uint(c.dec)
 	}
 	c.avoid |= bit
-	ent := e.cache.put(endpointKey{addr: c.server.Addr(), port: c.server.Port(), transport: c.transport})
+	ent := e.cache.put(c.endpoint())
 	if ent.dec == c.dec {
 		ent.dec = -1
 	}
+	ent.errDec, ent.errs = -1, [2]uint16{}
 	if ent.avoidUntil <= e.now {
 		ent.avoid = 0
 	}
@@ -744,7 +795,7 @@ func (c *Conn) reinfer() {
 			e.stats.DiscardedBytes += uint64(len(s.buf))
 			c.dropBuf(s)
 		}
-		s.msgLen, s.errs = 0, 0
+		s.msgLen, s.errs, s.decoded = 0, 0, false
 	}
 	c.parser, c.trailer, c.flusher = nil, nil, nil
 	c.dec = -1

@@ -198,8 +198,11 @@ func TestEngine_ReinferThreshold(t *testing.T) {
 			t.Errorf("protocol %q, want WRONG", p)
 		}
 		c.Close(ts)
-		if st := h.eng.Stats(); st.Reinferred != 0 || st.Timeouts != 4 {
-			t.Errorf("reinferred %d timeouts %d, want 0 4", st.Reinferred, st.Timeouts)
+		// The replies were there but failed to parse: the requests
+		// come out as Unknown at the end, not as Timeout.
+		h.expect("GET a||Unknown", "GET b||Unknown", "GET c||Unknown", "GET d||Unknown")
+		if st := h.eng.Stats(); st.Reinferred != 0 || st.Timeouts != 0 || st.AbandonedRequests != 4 {
+			t.Errorf("reinferred %d timeouts %d abandoned %d, want 0 0 4", st.Reinferred, st.Timeouts, st.AbandonedRequests)
 		}
 	})
 	t.Run("one", func(t *testing.T) {
@@ -230,5 +233,40 @@ func TestEngine_ReinferFindsNothing(t *testing.T) {
 	h.expect("GET a||Unknown", "GET b||Unknown", "GET c||Unknown")
 	if want := (l7.ConnSummary{L7Protocol: "WRONG", Requests: 3}); sum != want {
 		t.Errorf("summary %+v, want %+v (the records' protocol)", sum, want)
+	}
+}
+
+func TestEngine_ReinferShortFlows(t *testing.T) {
+	h := newHarness(t, l7.Config{}, wrongDecoder{}, lineDecoder{})
+	// One command per connection, as command-line clients do: no flow
+	// sees three errors, but their server endpoint does.
+	var ts int64
+	for id := uint64(1); id <= 3; id++ {
+		c := h.open(id)
+		ts = converse(c, ts, "GET a\n", "+A\n")
+		c.Close(ts)
+	}
+	c := h.open(4)
+	ts = converse(c, ts, "GET d\n", "+D\n")
+	if p := c.Protocol(); p != "LINE" {
+		t.Errorf("fourth flow: protocol %q, want LINE", p)
+	}
+	c.Close(ts)
+	// Replies that failed to parse are no Timeout, even at close.
+	h.expect("GET a||Unknown", "GET a||Unknown", "GET a||Unknown", "GET d|D|Ok")
+	if st := h.eng.Stats(); st.Reinferred != 1 || st.Timeouts != 0 {
+		t.Errorf("reinferred %d timeouts %d, want 1 0", st.Reinferred, st.Timeouts)
+	}
+
+	// Garbage requests on short flows do not ban the server's protocol:
+	// a scanner's bytes say nothing about the server.
+	h = newHarness(t, l7.Config{}, lineDecoder{})
+	for id := uint64(1); id <= 5; id++ {
+		c := h.open(id)
+		ts = converse(c, ts, "GET a\n\n", "+A\n")
+		c.Close(ts)
+	}
+	if st := h.eng.Stats(); st.Reinferred != 0 || st.ParseErrors != 5 {
+		t.Errorf("garbage requests: reinferred %d parse errors %d, want 0 5", st.Reinferred, st.ParseErrors)
 	}
 }
