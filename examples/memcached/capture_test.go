@@ -257,3 +257,57 @@ func TestGoldenPresent(t *testing.T) {
 		t.Fatal("no golden: run scripts/memcached-goldens.sh")
 	}
 }
+
+// strongInline is the built-in Redis decoder as it was at issue 7: its
+// Check said Request, not l7.WeakRequest, for inline commands.
+type strongInline struct{ l7.Decoder }
+
+func (d strongInline) Check(p []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
+	if v := d.Decoder.Check(p, dir, t); v != l7.WeakRequest {
+		return v
+	}
+	return l7.Request
+}
+
+// TestCapture_Reinfer runs the capture as issue 7 did, the Redis decoder
+// taking "get k" for an inline command, to check the engine's second line
+// of defence: Redis fails on memcached's replies, the flows are inferred
+// again, the endpoint avoids Redis, and no request comes out as a false
+// Timeout.
+func TestCapture_Reinfer(t *testing.T) {
+	decs := builtin.Decoders()
+	for i, d := range decs {
+		if d.Name() == "Redis" {
+			decs[i] = strongInline{d}
+		}
+	}
+	reg, err := l7.NewRegistry(append(decs, memcached.New(nil))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, capturePath, l7.Config{Registry: reg, MaxPendingPerFlow: 64})
+	var redis, unknown int
+	for _, r := range res.recs {
+		if r.L7Protocol != memcached.Name {
+			redis++
+		}
+		if r.Status == l7.StatusUnknown {
+			unknown++
+		}
+		if r.Status == l7.StatusTimeout {
+			t.Errorf("record %s %q: false Timeout", r.Client, r.RequestResource)
+		}
+	}
+	var memc int
+	for _, f := range res.flows {
+		if f.L7Protocol == memcached.Name {
+			memc++
+		}
+	}
+	st := res.stats
+	t.Logf("records %d (not Memcached %d, Unknown %d); flows %d (Memcached %d); reinferred %d, abandoned requests %d, parse errors %d",
+		len(res.recs), redis, unknown, len(res.flows), memc, st.Reinferred, st.AbandonedRequests, st.ParseErrors)
+	if st.Reinferred == 0 || st.Timeouts != 0 {
+		t.Errorf("reinferred %d timeouts %d, want some and none", st.Reinferred, st.Timeouts)
+	}
+}
