@@ -181,7 +181,7 @@ func TestCheckContract_Broken(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.bug, func(t *testing.T) {
-			ft := capture(t, func(tb testing.TB) { l7test.CheckContract(tb, &lineDecoder{bug: tc.bug}, tc.conv) })
+			ft := runFake(t, func(tb testing.TB) { l7test.CheckContract(tb, &lineDecoder{bug: tc.bug}, tc.conv) })
 			if !ft.failed {
 				t.Fatalf("the contract check passed")
 			}
@@ -200,7 +200,7 @@ func TestCheckZeroAlloc(t *testing.T) {
 		{Name: "check only", In: []byte("\x16\x03\x01"), CheckOnly: true},
 	}
 	l7test.CheckZeroAlloc(t, &lineDecoder{}, cases...)
-	ft := capture(t, func(tb testing.TB) { l7test.CheckZeroAlloc(tb, &lineDecoder{bug: "allocates"}, cases...) })
+	ft := runFake(t, func(tb testing.TB) { l7test.CheckZeroAlloc(tb, &lineDecoder{bug: "allocates"}, cases...) })
 	if !ft.failed || !strings.Contains(strings.Join(ft.msgs, "\n"), "request: Parse allocates") {
 		t.Errorf("an allocating parser passed: %q", ft.msgs)
 	}
@@ -248,9 +248,9 @@ func (f *fakeTB) Logf(string, ...any) {
 
 var pcapPath = regexp.MustCompile(`frames of the variant: (\S+)`)
 
-// capture runs fn with a fakeTB in a goroutine of its own and returns it
+// runFake runs fn with a fakeTB in a goroutine of its own and returns it
 // once fn ends, removing the pcap files the failures name.
-func capture(t *testing.T, fn func(tb testing.TB)) *fakeTB {
+func runFake(t *testing.T, fn func(tb testing.TB)) *fakeTB {
 	ft := &fakeTB{TB: t}
 	done := make(chan struct{})
 	go func() {
