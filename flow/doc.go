@@ -6,9 +6,10 @@
 // Feed decoded packets to Table.Packet in capture order and call Flush at
 // the end of input. Each flow yields one Record when it closes: when it
 // stays idle past the timeout of its state, when a new SYN reuses the
-// 5-tuple of a finished connection, or at Flush. Time comes only from
-// packet timestamps, so replaying a capture gives the same records at any
-// speed.
+// 5-tuple of a finished connection, or at Flush. Time comes from packet
+// timestamps, so replaying a capture gives the same records at any speed;
+// Table.Advance moves the clock without a packet (a live source on a quiet
+// link, with the wall clock), closing the flows whose timeout has passed.
 //
 // Orientation: the client is the sender of the SYN (a SYN-ACK names the
 // server; an ICMP echo request the client); without a handshake the side
@@ -24,9 +25,16 @@
 // Keep-alives are not counted. Zero windows are segments advertising
 // window 0 without SYN, FIN or RST.
 //
-// Keys include the VLAN and the tunnel id: a conversation whose directions
-// carry different VLAN tags or GRE keys yields two flows, where tshark's
-// conversation tables show one.
+// Keys include the VLAN and the tunnel id. A conversation whose directions
+// carry different VLAN tags (a trunk seen from one side, the tag stripped on
+// the way back) is still one flow: a lookup that misses tries the few VLAN
+// ids seen recently for the other direction (mirror copies of one packet on
+// two VLANs stay apart). A GRE key that differs per direction still yields
+// two flows, where tshark's conversation tables show one.
+//
+// Flow ids (Flow.ID, Record.FlowID) are unique per Table and carry
+// Config.Shard in their top 8 bits, so that the tables of a sharded pipeline
+// never hand out the same id.
 //
 // Memory is bounded by Config.MaxFlows: flows live in fixed chunks of a
 // slab (a *Flow stays put while the flow lives) indexed by an
