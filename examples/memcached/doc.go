@@ -8,8 +8,10 @@
 // memcached's protocol.txt: get, gets, gat, gats; set, add, replace,
 // append, prepend and cas with their data blocks; incr, decr, delete,
 // touch, flush_all, verbosity, version, stats and quit. A command line the
-// parser does not know is still a request (the server answers it with
-// ERROR, and pairing by order must not slip). Responses are VALUE listings
+// parser does not know but shaped like one (lower-case letters, digits,
+// underscores) is still a request: the server answers it with ERROR, and
+// pairing by order must not slip. The meta commands (mg, ms, ...) are not
+// decoded: ms's data block would be taken for commands. Responses are VALUE listings
 // up to END, the STAT (and ITEM, PREFIX) listings of stats up to END, the
 // one-line replies STORED, NOT_STORED, EXISTS, NOT_FOUND, DELETED, TOUCHED,
 // OK, RESET, VERSION, the number an incr or decr returns, and ERROR,
@@ -50,5 +52,8 @@
 // *l7.ParseError wrapping ErrLineLong, ErrBadCommand (a command line with
 // control bytes) or ErrBadResponse (a line no memcached server sends), each
 // matching l7.ErrMalformed; the direction then skips to the next line that
-// starts a command or a response. Check and Parse do not allocate.
+// starts a command or a response, quietly for 8 lines (they may be a data
+// block's), then with an error per line, so that another protocol's bytes
+// keep failing and the engine infers the flow again. Check and Parse do
+// not allocate.
 package memcached

@@ -17,18 +17,26 @@ type Parser struct {
 
 // reqState is the client direction's state between calls.
 type reqState struct {
-	data   int  // bytes of a storage command's data block (and its CRLF) still to skip
-	resync bool // after a gap: skip to the next line that is a command
+	data    int  // bytes of a storage command's data block (and its CRLF) still to skip
+	resync  bool // after a gap: skip to the next line that is a command
+	skipped int  // lines skipped since the gap
 }
+
+// maxSkipped is the number of lines a direction skips quietly after a gap,
+// looking for a command or a reply (they may be lines of a data block
+// whose start was lost); past it every line skipped is a parse error, so
+// that bytes of another protocol keep failing and the engine re-infers.
+const maxSkipped = 8
 
 // respState is the server direction's state between calls.
 type respState struct {
-	multi  bool // inside a VALUE or STAT listing, until END
-	data   int  // bytes of a VALUE's data block (and its CRLF) still to skip
-	length int  // bytes of the listing so far
-	first  [firstSize]byte
-	nfirst int
-	resync bool // after a gap: skip to the next line that starts a response
+	multi   bool // inside a VALUE or STAT listing, until END
+	data    int  // bytes of a VALUE's data block (and its CRLF) still to skip
+	length  int  // bytes of the listing so far
+	first   [firstSize]byte
+	nfirst  int
+	resync  bool // after a gap: skip to the next line that starts a response
+	skipped int  // lines skipped since the gap
 }
 
 var _ l7.Trailer = (*Parser)(nil)
@@ -85,19 +93,21 @@ func (p *Parser) request(data []byte, m *l7.Message) (int, bool, error) {
 	if err != nil {
 		return n, false, err
 	}
-	if !printable(line) {
-		if q.resync {
-			return n, false, nil
-		}
-		return n, false, ErrBadCommand
-	}
 	var tok tokens
 	tok.split(line)
 	if q.resync {
-		if tok.n == 0 || !isRequest(&tok) {
+		if !printable(line) || tok.n == 0 || !isRequest(&tok) {
+			if q.skipped++; q.skipped > maxSkipped {
+				return n, false, ErrBadCommand
+			}
 			return n, false, nil
 		}
 		q.resync = false
+	}
+	if !printable(line) || !isWord(tok.at(0)) {
+		// The server answers ERROR to any line; this one is not even
+		// shaped like a command (a RESP "*2", binary bytes).
+		return n, false, ErrBadCommand
 	}
 	m.Kind = l7.KindRequest
 	m.RequestType = tok.at(0)
@@ -153,6 +163,9 @@ func (p *Parser) response(data []byte, m *l7.Message) (int, bool, error) {
 	word := tok.at(0)
 	if r.resync {
 		if !isResponse(&tok) && !isStatus(word) && !isNumber(line) {
+			if r.skipped++; r.skipped > maxSkipped {
+				return n, false, ErrBadResponse
+			}
 			return n, false, nil
 		}
 		r.resync = false
@@ -269,7 +282,7 @@ func (p *Parser) Gap(dir l7.Direction, n int) {
 			q.data -= n
 			return
 		}
-		q.data, q.resync = 0, true
+		q.data, q.resync, q.skipped = 0, true, 0
 		return
 	}
 	r := &p.resp
@@ -279,5 +292,17 @@ func (p *Parser) Gap(dir l7.Direction, n int) {
 		return
 	}
 	p.endListing()
-	r.resync = true
+	r.resync, r.skipped = true, 0
+}
+
+// isWord reports whether w is shaped like a command name: lower-case
+// letters, digits and underscores. An empty line counts: the server
+// answers it with ERROR.
+func isWord(w []byte) bool {
+	for _, c := range w {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
 }
