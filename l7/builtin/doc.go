@@ -19,7 +19,7 @@
 //     anywhere else, e.g. l7.NewRegistry(append([]l7.Decoder{mine},
 //     Decoders()...)...) is RegistryFirst(mine).
 //
-// A port hint (l7.Config.PortHints, e.g. {11211: "memcache"}) makes a
+// A port hint (l7.Config.PortHints, e.g. {11211: "Memcached"}) makes a
 // decoder the first candidate on that port whatever the order, and lets it
 // take an l7.WeakRequest verdict there. PortHints returns the built-in
 // decoders' hints (Redis on 6379) to start from. Should a decoder still
