@@ -165,7 +165,7 @@ func (d *Decoder) Check(p []byte, _ l7.Direction, t l7.Transport) l7.Verdict {
 	cl := int(int16(binary.BigEndian.Uint16(p[12:])))
 	switch {
 	case cl == -1:
-	case cl < 0 || cl > size-requestHeaderMin:
+	case cl <= 0 || cl > size-requestHeaderMin:
 		return l7.No
 	default:
 		id := p[14:min(len(p), 14+cl, 14+maxClientIDCheck)]

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // keyOf returns the API key of a request type (the name, or a decimal key

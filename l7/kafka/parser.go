@@ -24,6 +24,9 @@ type Parser struct {
 	pendHd  int
 	pendLen int
 
+	lastCorr int32 // correlation id of the last request
+	hasLast  bool
+
 	skip   [2]int   // bytes of the current message still to skip
 	resync [2]bool  // after a gap or an error: look for the next header
 	off    [2]int64 // stream offset of the next byte Parse sees
@@ -165,7 +168,7 @@ func (p *Parser) findHeader(data []byte, dir l7.Direction) (int, bool) {
 			continue
 		}
 		if dir == l7.ToServer {
-			if isRequest(b) && p.plausibleRequest(b, 4+size) {
+			if isRequest(b) && p.plausibleRequest(b, 4+size) && p.nextCorr(int32(binary.BigEndian.Uint32(b[8:]))) {
 				return i, true
 			}
 			continue
@@ -179,6 +182,13 @@ func (p *Parser) findHeader(data []byte, dir l7.Direction) (int, bool) {
 		return 0, false
 	}
 	return len(data) - need + 1, false
+}
+
+// nextCorr reports whether corr can follow the last request's
+// correlation id after lost requests: clients number a connection's
+// requests upward one by one, so it is above it by at most 4096.
+func (p *Parser) nextCorr(corr int32) bool {
+	return !p.hasLast || (corr-p.lastCorr > 0 && corr-p.lastCorr <= 4096)
 }
 
 // isRequest reports whether b starts with a Kafka request as
@@ -220,8 +230,12 @@ func (p *Parser) request(b []byte, total int, m *l7.Message) bool {
 	m.Length = total
 	m.Version = decimal(&p.ver, int(ver))
 	p.setType(key, m)
-	body := reader{b: b, off: r.off, flex: flex}
-	noResp := p.requestBody(&body, key, ver, m)
+	noResp := false
+	if known(key, ver) {
+		body := reader{b: b, off: r.off, flex: flex}
+		noResp = p.requestBody(&body, key, ver, m)
+	}
+	p.lastCorr, p.hasLast = corr, true
 	if noResp {
 		m.NoResponse = true
 	} else {
@@ -248,7 +262,9 @@ func (p *Parser) response(b []byte, total int, m *l7.Message) {
 	r.tags()
 	r.flex = Flexible(req.key, req.ver)
 	var e errs
-	p.responseBody(&r, req.key, req.ver, &e)
+	if known(req.key, req.ver) {
+		p.responseBody(&r, req.key, req.ver, &e)
+	}
 	switch {
 	case !e.has:
 		m.Status = l7.StatusOk
@@ -267,6 +283,12 @@ func (p *Parser) setType(key int16, m *l7.Message) {
 	} else {
 		m.RequestType = decimal(&p.keyName, int(key))
 	}
+}
+
+// known reports whether the bodies of API key at version ver have a
+// known layout; those of newer versions are not read.
+func known(key, ver int16) bool {
+	return key >= 0 && int(key) < len(apis) && ver <= apis[key].max
 }
 
 // push remembers a request; the oldest is forgotten when maxPending wait.
