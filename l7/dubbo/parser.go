@@ -1,0 +1,325 @@
+package dubbo
+
+import (
+	"github.com/metaflow-go/metaflow/internal/trace"
+	"github.com/metaflow-go/metaflow/l7"
+)
+
+// Stats counts what one Parser saw, both directions together.
+type Stats struct {
+	Frames     uint64 // frame headers read
+	Events     uint64 // heartbeats and other events
+	Truncated  uint64 // frames whose body was longer than Config.MaxBody
+	BodyErrors uint64 // hessian2 bodies that did not decode to the end of what was read
+	Resyncs    uint64 // frame boundaries searched for after a gap or an error
+}
+
+type dirState struct {
+	skip int  // bytes of the current frame's body still to skip
+	lost bool // framing lost: search for the magic
+}
+
+// Parser follows the Dubbo frames of one connection in both directions.
+// It is not safe for concurrent use.
+type Parser struct {
+	cfg   Config
+	d     [2]dirState
+	stats Stats
+
+	arena    [1024]byte // joined chunked strings
+	resource [256]byte  // "service.method"
+	endpoint [256]byte  // "service/method"
+	exc      [256]byte  // "class: detailMessage"
+	tb       trace.Buf
+	rank     int     // priority of the trace header that set the ids so far
+	hr       hreader // reused: its class table is large
+}
+
+// Stats returns the Parser's counters.
+func (p *Parser) Stats() Stats { return p.stats }
+
+// Trailing implements l7.Trailer: a message comes from a frame read (up to
+// Config.MaxBody) in one call, so the bytes before it never start it: the
+// rest of a long body, events not reported.
+func (p *Parser) Trailing(l7.Direction) bool { return true }
+
+// Gap drops partial state of direction dir: a hole inside a body being
+// skipped keeps the framing; any other makes the Parser look for the next
+// frame header.
+func (p *Parser) Gap(dir l7.Direction, n int) {
+	s := &p.d[dir&1]
+	if n > 0 && s.skip >= n && !s.lost {
+		s.skip -= n
+		return
+	}
+	s.skip = 0
+	s.lost = true
+}
+
+// Parse decodes the frame at the start of data (direction dir).
+func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool, error) {
+	s := &p.d[dir&1]
+	if s.skip > 0 {
+		if len(data) == 0 {
+			return 0, false, l7.ErrNeedMore
+		}
+		k := min(s.skip, len(data))
+		s.skip -= k
+		return k, false, nil
+	}
+	if s.lost {
+		i := resync(data)
+		if i < 0 {
+			if len(data) == 0 {
+				return 0, false, l7.ErrNeedMore
+			}
+			// Keep a last byte that may start the magic.
+			k := len(data)
+			if data[k-1] == magicHi {
+				k--
+			}
+			if k == 0 {
+				return 0, false, l7.ErrNeedMore
+			}
+			return k, false, nil
+		}
+		if i > 0 {
+			return i, false, nil
+		}
+		if len(data) < headerLen {
+			return 0, false, l7.ErrNeedMore
+		}
+		s.lost = false
+		p.stats.Resyncs++
+	}
+	if len(data) < headerLen {
+		return 0, false, l7.ErrNeedMore
+	}
+	if !validHeader(data) {
+		if data[0] == magicHi && data[1] == magicLo && bodyLen(data) > maxBodyLen {
+			return 0, false, &l7.ParseError{Protocol: Name, Err: ErrBadLength}
+		}
+		return 0, false, &l7.ParseError{Protocol: Name, Err: ErrBadHeader}
+	}
+	total := headerLen + bodyLen(data)
+	need := min(total, headerLen+p.cfg.MaxBody)
+	if len(data) < need {
+		return 0, false, l7.ErrNeedMore
+	}
+	p.stats.Frames++
+	if need < total {
+		p.stats.Truncated++
+	}
+	n := min(len(data), total)
+	s.skip = total - n
+	ok := p.frame(data[:headerLen], data[headerLen:need], total, m)
+	return n, ok, nil
+}
+
+// resync returns the offset of the first byte in data that may start a
+// frame header (all of it, or the part data holds), or -1.
+func resync(data []byte) int {
+	for i := 0; i < len(data); i++ {
+		if data[i] != magicHi {
+			continue
+		}
+		rest := data[i:]
+		switch {
+		case len(rest) == 1:
+			return -1 // the caller keeps it
+		case rest[1] != magicLo:
+			continue
+		case len(rest) < headerLen || validHeader(rest):
+			return i
+		}
+	}
+	return -1
+}
+
+// frame fills m from a frame header h and the first bytes of its body.
+func (p *Parser) frame(h, body []byte, total int, m *l7.Message) bool {
+	flag, status := h[2], h[3]
+	var id uint64
+	for _, b := range h[4:12] {
+		id = id<<8 | uint64(b)
+	}
+	event := flag&flagEvent != 0
+	if event {
+		p.stats.Events++
+		if !p.cfg.Events {
+			return false
+		}
+	}
+	m.ID, m.HasID = id, true
+	m.RequestID, m.HasRequestID = uint32(id), true
+	m.Length = total
+	hessian := flag&serialMask == serialHessian2
+	r := &p.hr
+	r.b, r.bad, r.depth, r.ncls, r.arena = body, false, 0, 0, p.arena[:0]
+	p.rank = 0
+	if flag&flagRequest != 0 {
+		m.Kind = l7.KindRequest
+		m.NoResponse = flag&flagTwoWay == 0
+		switch {
+		case event:
+			m.RequestType = eventName(body, hessian)
+		case hessian:
+			p.request(r, m)
+		}
+		return true
+	}
+	m.Kind = l7.KindResponse
+	m.Code, m.HasCode = int32(status), true
+	m.Status = statusClass(status)
+	if event || !hessian {
+		return true
+	}
+	if status != statusOK {
+		if msg, ok := r.str(); ok {
+			m.Exception = msg
+		} else {
+			p.stats.BodyErrors++
+		}
+		return true
+	}
+	kind, ok := r.int()
+	if !ok {
+		p.stats.BodyErrors++
+		return true
+	}
+	switch kind {
+	case 0, 3: // RESPONSE_WITH_EXCEPTION[_WITH_ATTACHMENTS]
+		name, detail := r.exception()
+		m.Status = l7.StatusServerError
+		e := appendCap(p.exc[:0], name)
+		if len(detail) > 0 {
+			if len(e) > 0 {
+				e = appendCap(e, []byte(": "))
+			}
+			e = appendCap(e, detail)
+		}
+		m.Exception = e
+	case 1, 4: // RESPONSE_VALUE[_WITH_ATTACHMENTS]
+		r.skip()
+	case 2, 5: // RESPONSE_NULL_VALUE[_WITH_ATTACHMENTS]
+	default:
+		r.fail()
+	}
+	if kind >= 3 && !r.bad {
+		r.mapStrings(func(k, v []byte) { p.attachment(k, v, m) })
+	}
+	if r.bad && len(body) == total-headerLen {
+		p.stats.BodyErrors++
+	}
+	return true
+}
+
+var (
+	heartbeat = []byte("heartbeat")
+	event     = []byte("event")
+)
+
+// eventName tells a heartbeat (a null body) from another event.
+func eventName(body []byte, hessian bool) []byte {
+	if len(body) == 0 || hessian && len(body) == 1 && body[0] == 'N' {
+		return heartbeat
+	}
+	return event
+}
+
+// request decodes the body of a hessian2 invocation: dubbo version,
+// service path, service version, method name, parameter descriptor, the
+// arguments (skipped) and the attachments.
+func (p *Parser) request(r *hreader, m *l7.Message) {
+	ver, _ := r.str()
+	path, _ := r.str()
+	r.str() // service version
+	method, _ := r.str()
+	desc, ok := r.str()
+	m.Version = ver
+	m.RequestType = method
+	m.RequestDomain = path
+	if len(path) > 0 && len(method) > 0 {
+		m.RequestResource = join(p.resource[:0], path, '.', method)
+		m.Endpoint = join(p.endpoint[:0], path, '/', method)
+	}
+	if !ok {
+		p.stats.BodyErrors++
+		return
+	}
+	for n := paramCount(desc); n > 0 && !r.bad; n-- {
+		r.skip()
+	}
+	r.mapStrings(func(k, v []byte) { p.attachment(k, v, m) })
+	if r.bad {
+		p.stats.BodyErrors++
+	}
+}
+
+func join(buf, a []byte, sep byte, b []byte) []byte {
+	buf = appendCap(buf, a)
+	buf = appendCap(buf, []byte{sep})
+	return appendCap(buf, b)
+}
+
+// paramCount counts the types of a JVM method descriptor's parameter list
+// ("Ljava/lang/String;I[J" has 3).
+func paramCount(desc []byte) int {
+	n := 0
+	for i := 0; i < len(desc); i++ {
+		switch c := desc[i]; c {
+		case '[':
+			continue
+		case 'L':
+			for i < len(desc) && desc[i] != ';' {
+				i++
+			}
+		}
+		n++
+	}
+	return n
+}
+
+// attachment takes the tracing fields of one attachment. Where several
+// headers carry ids, traceparent wins over sw8, and sw8 over B3.
+func (p *Parser) attachment(k, v []byte, m *l7.Message) {
+	kind := trace.KindOf(k)
+	var ids trace.IDs
+	ok := false
+	rank := 0
+	switch kind {
+	case trace.None:
+		return
+	case trace.XRequestID:
+		m.XRequestID = v
+		return
+	case trace.Traceparent:
+		ids, ok = trace.ParseTraceparent(v)
+		rank = 4
+	case trace.SW8:
+		ids, ok = trace.ParseSW8(v, &p.tb)
+		rank = 3
+	case trace.B3:
+		ids, ok = trace.ParseB3(v)
+		rank = 2
+	case trace.B3TraceID, trace.B3SpanID, trace.B3ParentSpanID:
+		if p.rank > 1 || !trace.IsB3ID(v) {
+			return
+		}
+		p.rank = 1
+		switch kind {
+		case trace.B3TraceID:
+			m.TraceID = v
+		case trace.B3SpanID:
+			m.SpanID = v
+		default:
+			m.ParentSpanID = v
+		}
+		return
+	}
+	if !ok || rank <= p.rank {
+		return
+	}
+	p.rank = rank
+	m.TraceID, m.SpanID, m.ParentSpanID = ids.TraceID, ids.SpanID, ids.ParentSpanID
+}
