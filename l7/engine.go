@@ -338,11 +338,6 @@ func (c *Conn) Close(ts int64) ConnSummary {
 		}
 		s.msgLen = 0
 	}
-	if c.state == stateParse && c.sides[1^c.flip].errs > 0 {
-		// The replies failed to parse: they were there, and a Timeout
-		// would be a false error.
-		c.abandon()
-	}
 	for c.phead != nil {
 		e.timeout(c.phead)
 	}

@@ -270,3 +270,26 @@ func TestEngine_ReinferShortFlows(t *testing.T) {
 		t.Errorf("garbage requests: reinferred %d parse errors %d, want 0 5", st.Reinferred, st.ParseErrors)
 	}
 }
+
+func TestEngine_TimeoutAfterBadReply(t *testing.T) {
+	h := newHarness(t, l7.Config{SessionTimeout: time.Second})
+	c := h.open(1)
+	c.Data(l7.ToServer, 1*ms, 0, []byte("GET a\nGET b\n"))
+	c.Data(l7.ToClient, 2*ms, 0, []byte("\n")) // lineParser rejects an empty line
+	// The session timeout passes with the flow still open: the reply
+	// that failed to parse makes the requests Unknown, not Timeout.
+	h.eng.Advance(2e9)
+	h.expect("GET a||Unknown", "GET b||Unknown")
+	c.Data(l7.ToServer, 3e9, 12, []byte("GET c\n"))
+	h.eng.Advance(5e9)
+	c.Close(5e9)
+	h.expect("GET a||Unknown", "GET b||Unknown", "GET c||Unknown")
+	// A reply that parsed since makes a later silence a Timeout again.
+	c = h.open(2)
+	c.Data(l7.ToServer, 6e9, 0, []byte("GET d\nGET e\n"))
+	c.Data(l7.ToClient, 6e9, 0, []byte("\n"))
+	c.Data(l7.ToClient, 6e9, 1, []byte("s\n+D\n"))
+	h.eng.Advance(8e9)
+	c.Close(8e9)
+	h.expect("GET a||Unknown", "GET b||Unknown", "GET c||Unknown", "GET d|D|Ok", "GET e||Timeout")
+}

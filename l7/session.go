@@ -235,6 +235,17 @@ func (e *Engine) overflow(ss *session) {
 
 // timeout emits ss with status Timeout.
 func (e *Engine) timeout(ss *session) {
+	if c := ss.c; c.state == stateParse && c.sides[1^c.flip].errs > 0 {
+		// The flow's latest replies failed to parse: its answer was
+		// likely there, and a Timeout would be a false error.
+		e.stats.AbandonedRequests++
+		e.beginRecord(c)
+		e.requestFromSession(ss)
+		e.rec.Status, e.rec.HasStatus = StatusUnknown, true
+		e.emit()
+		e.release(ss)
+		return
+	}
 	e.stats.Timeouts++
 	ss.c.timeouts++
 	e.beginRecord(ss.c)
