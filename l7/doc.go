@@ -41,9 +41,9 @@
 // decoder is avoided on that flow and for Config.InferBackoff on its
 // server endpoint, and the flow's next bytes go through inference again
 // (Stats.Reinferred). Records already emitted stand; the flow keeps the
-// abandoned decoder's name until another decoder takes it. Requests still
-// waiting when a flow closes after its replies failed to parse come out as
-// Unknown too: the replies were there.
+// abandoned decoder's name until another decoder takes it. A request that
+// times out (or is still waiting at close) while its flow's latest replies
+// failed to parse comes out as Unknown too: the reply was likely there.
 //
 // Sessions. Requests pair with responses by Message.ID when HasID, else in
 // order (pipelining included), requests the server sends (Message.Reverse)

@@ -24,8 +24,10 @@ type Stats struct {
 	UninferredBytes uint64 // payload bytes of flows with no protocol (yet)
 	WeakRejected    uint64 // WeakRequest verdicts not taken: no cache entry or port hint named the decoder
 	Reinferred      uint64 // flows whose decoder was abandoned after Config.ReinferAfterErrors parse errors in a row
-	// AbandonedRequests counts requests waiting on an abandoned decoder,
-	// emitted at once with status Unknown.
+	// AbandonedRequests counts requests emitted with status Unknown
+	// because their replies could not be decoded: those waiting on an
+	// abandoned decoder, and those timing out while their flow's latest
+	// replies failed to parse.
 	AbandonedRequests uint64
 
 	// Parsing and sessions.
