@@ -76,6 +76,9 @@ type Parser struct {
 	streams []stream // active streams, unordered
 	age     uint64
 	stats   Stats
+	// upgrading: the client asked for h2c in HTTP/1.1, so the server's
+	// first bytes are an HTTP/1.1 status line.
+	upgrading bool
 }
 
 func newParser(cfg *Config) *Parser {
@@ -195,7 +198,7 @@ func (p *Parser) start(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 		if data[0] >= 'A' && data[0] <= 'Z' {
 			return p.upgradeRequest(data, m)
 		}
-	} else if data[0] == 'H' {
+	} else if data[0] == 'H' && p.upgrading {
 		const v = "HTTP/1."
 		n := min(len(data), len(v))
 		if string(data[:n]) == v[:n] {
@@ -240,6 +243,7 @@ func (p *Parser) upgradeRequest(data []byte, m *l7.Message) (int, bool, error) {
 	}
 	var host, agent, xrid []byte
 	clen := -1
+	upgrade := false
 	for len(rest) > 0 {
 		var l []byte
 		l, rest, _ = bytes.Cut(rest, []byte("\r\n"))
@@ -257,8 +261,16 @@ func (p *Parser) upgradeRequest(data []byte, m *l7.Message) (int, bool, error) {
 			xrid = value
 		case ascii.EqualFoldLower(name, "content-length"):
 			clen = atoi(value)
+		case ascii.EqualFoldLower(name, "upgrade"):
+			upgrade = upgrade || hasToken(value, "h2c")
 		}
 	}
+	if !upgrade {
+		// HTTP/1.1 without an h2c upgrade is not this decoder's.
+		p.dirs[0].mode, p.dirs[1].mode = modeStop, modeStop
+		return 0, false, l7.ErrStop
+	}
+	p.upgrading = true
 	p.newStream(1)
 	m.Kind = l7.KindRequest
 	m.ID, m.HasID = 1, true
