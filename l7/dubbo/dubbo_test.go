@@ -5,7 +5,7 @@ import (
 	"testing"
 	"unicode/utf16"
 
-	"github.com/metaflow-go/metaflow/internal/l7test"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 	"github.com/metaflow-go/metaflow/l7"
 )
 
@@ -184,8 +184,11 @@ func TestParser_GapAndErrors(t *testing.T) {
 	// The first 16 KiB of the body are read, the rest skipped: a hole
 	// inside it keeps the framing.
 	n, ok, err := p.Parse(big[:16+defaultMaxBody+100], l7.ToServer, &m)
-	if !ok || err != nil || n != 16+defaultMaxBody+100 {
+	if !ok || err != nil || n != 16+defaultMaxBody {
 		t.Fatalf("Parse = %d, %v, %v", n, ok, err)
+	}
+	if n, ok, err = p.Parse(big[n:16+defaultMaxBody+100], l7.ToServer, &m); ok || err != nil || n != 100 {
+		t.Fatalf("Parse of the body = %d, %v, %v", n, ok, err)
 	}
 	p.Gap(l7.ToServer, 1000)
 	next := frame(0xc2, 0, 2, invocation(svc, "greet", "", nil, hmap()))
@@ -232,7 +235,7 @@ func TestDecoder_Check(t *testing.T) {
 			t.Errorf("%s: Check = %d, want %d", tc.name, got, tc.want)
 		}
 	}
-	l7test.CheckAllocs(t, d, reqF)
+	l7test.CheckZeroAlloc(t, d, l7test.Case{Name: "request", In: reqF, CheckOnly: true})
 }
 
 var benchCases = []l7test.Case{
@@ -246,9 +249,7 @@ var benchCases = []l7test.Case{
 }
 
 func TestParse_Allocs(t *testing.T) {
-	for _, c := range benchCases {
-		l7test.ParseAllocs(t, New(nil), c)
-	}
+	l7test.CheckZeroAlloc(t, New(nil), benchCases...)
 }
 
 func BenchmarkParse(b *testing.B) {
@@ -259,7 +260,7 @@ func FuzzParse(f *testing.F) {
 	for _, c := range benchCases {
 		f.Add(append([]byte{0x07}, c.In...))
 	}
-	for _, s := range l7test.StreamSeeds(f, "dubbo", New(nil)) {
+	for _, s := range l7test.StreamSeeds(f, New(nil), sharedCaptures(f, "dubbo")...) {
 		f.Add(append([]byte{0x20}, s...))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {

@@ -110,10 +110,12 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 	if need < total {
 		p.stats.Truncated++
 	}
-	n := min(len(data), total)
-	s.skip = total - n
+	// The bytes decoded are consumed now and the rest of a long body
+	// afterwards, so that what a message counts does not depend on how
+	// the bytes arrived.
+	s.skip = total - need
 	ok := p.frame(data[:headerLen], data[headerLen:need], total, m)
-	return n, ok, nil
+	return need, ok, nil
 }
 
 // resync returns the offset of the first byte in data that may start a

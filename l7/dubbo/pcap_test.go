@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/internal/l7test"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 	"github.com/metaflow-go/metaflow/l7"
 )
 
@@ -43,10 +43,11 @@ import (
 //	  id 3962657 (3c 77 21), lengths 798 and 17. Kryo bodies are not
 //	  decoded: requests carry the id only.
 func TestShared(t *testing.T) {
-	dir, ok := l7test.SharedDir(t, "dubbo")
-	if !ok {
+	files := sharedCaptures(t, "dubbo")
+	if len(files) == 0 {
 		t.Skip("shared Dubbo corpus not found")
 	}
+	dir := filepath.Dir(files[0])
 	hessianReq := msg{kind: l7.KindRequest, id: 22872, version: "2.0.2", typ: "login", domain: "my.demo.service.UserService",
 		res: "my.demo.service.UserService.login", endpoint: "my.demo.service.UserService/login"}
 	sw8Req := msg{kind: l7.KindRequest, id: 102499, version: "2.0.2", typ: "findItem", domain: "my.demo.service.ItemService",
@@ -83,10 +84,11 @@ func TestShared(t *testing.T) {
 // TestPipeline runs the hessian2 capture through the flow table and the
 // engine: one record, request and response paired by id.
 func TestPipeline(t *testing.T) {
-	dir, ok := l7test.SharedDir(t, "dubbo")
-	if !ok {
+	files := sharedCaptures(t, "dubbo")
+	if len(files) == 0 {
 		t.Skip("shared Dubbo corpus not found")
 	}
+	dir := filepath.Dir(files[0])
 	reg, err := l7.NewRegistry(New(nil))
 	if err != nil {
 		t.Fatal(err)

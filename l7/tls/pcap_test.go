@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/internal/l7test"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 	"github.com/metaflow-go/metaflow/l7"
 )
 
@@ -72,7 +72,7 @@ var sharedExtra = map[string][]string{
 // (skipped when it is absent), where the decoder must find every hello and
 // plaintext alert tshark finds, with the same fields.
 func TestOracle_Shared(t *testing.T) {
-	files := l7test.SharedCaptures(t, "tls")
+	files := sharedCaptures(t, "tls")
 	if len(files) == 0 {
 		t.Skip("shared TLS corpus not found")
 	}

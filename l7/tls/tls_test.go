@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/internal/l7test"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 	"github.com/metaflow-go/metaflow/l7"
 )
 
@@ -191,7 +191,8 @@ func TestDecoder_Check(t *testing.T) {
 			t.Errorf("%s: Check = %d, want %d", tc.name, got, tc.want)
 		}
 	}
-	l7test.CheckAllocs(t, d, ch, record(23, 0x0303, nil))
+	l7test.CheckZeroAlloc(t, d, l7test.Case{Name: "ClientHello", In: ch, CheckOnly: true},
+		l7test.Case{Name: "AppData", In: record(23, 0x0303, nil), CheckOnly: true})
 }
 
 var benchCases = []l7test.Case{
@@ -201,9 +202,7 @@ var benchCases = []l7test.Case{
 }
 
 func TestParse_Allocs(t *testing.T) {
-	for _, c := range benchCases {
-		l7test.ParseAllocs(t, New(nil), c)
-	}
+	l7test.CheckZeroAlloc(t, New(nil), benchCases...)
 	// Application data: skipped without a message, and without allocating.
 	p := New(nil).NewParser(l7.TCP)
 	var m l7.Message
@@ -222,7 +221,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(append([]byte{0x05}, benchCases[0].In...))
 	f.Add(append([]byte{0x85}, benchCases[1].In...))
 	f.Add(append([]byte{0x3f}, record(22, 0x0303, cat(buildServerHello(0xc02f), hs(11, make([]byte, 30))))...))
-	for _, s := range l7test.StreamSeeds(f, "tls", New(nil)) {
+	for _, s := range l7test.StreamSeeds(f, New(nil), sharedCaptures(f, "tls")...) {
 		f.Add(append([]byte{0x10}, s...))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
