@@ -20,7 +20,12 @@
 // table's own rules (directions tagged with different VLANs or GRE keys
 // merged into one flow) stay within one shard. The price is that all flows
 // between one pair of hosts share a shard. With one shard and a file source
-// everything runs on the caller's goroutine, with no hand-off at all.
+// everything runs on the caller's goroutine, with no hand-off at all. The
+// pipeline does not use the kernel's AF_PACKET fan-out to spread packets:
+// PACKET_FANOUT_HASH hashes the outer headers, which splits tunnelled flows
+// and IP fragments from their flow; one reader decodes and dispatches
+// instead (decoding is a small share of the work, see the README's
+// figures).
 //
 // Flow ids carry the shard in their top 8 bits (flow.Config.Shard), so they
 // are unique across shards and every l7 record joins its l4 flow by id.
