@@ -5,8 +5,8 @@ import (
 	"testing"
 	"unicode/utf16"
 
-	"github.com/metaflow-go/metaflow/l7/l7test"
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // Frames built from the specifications: the Dubbo 2 header

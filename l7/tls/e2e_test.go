@@ -3,8 +3,8 @@ package tls
 import (
 	"testing"
 
-	"github.com/metaflow-go/metaflow/l7/l7test"
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // TestPipeline runs the recorded capture through decode, the flow table

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/l7/l7test"
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // oracleLines turns the messages a capture's replay produced into the line

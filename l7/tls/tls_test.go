@@ -4,8 +4,8 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/l7/l7test"
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // Test messages built from RFC 8446 section 4.1.2 and 4.1.3 layouts.
