@@ -8,9 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/internal/l7test"
+	corpus "github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/internal/testutil"
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // records runs a capture through decode, the flow table and an engine
@@ -54,7 +55,7 @@ func TestEngine(t *testing.T) {
 			if _, err := os.Stat(path); err != nil {
 				path = filepath.Join(testutil.SharedPcaps(t, "dns"), name)
 			}
-			want := l7test.GoldenLines(t, "dns", name)
+			want := corpus.GoldenLines(t, "dns", name)
 			if exp, ok := oracleExceptions[name]; ok {
 				want = exp.apply(want)
 			}

@@ -9,8 +9,9 @@ import (
 	"testing"
 
 	"github.com/metaflow-go/metaflow/capture/decode"
-	"github.com/metaflow-go/metaflow/internal/l7test"
+	corpus "github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // serverPorts are the DNS server ports of the test captures.
@@ -183,14 +184,14 @@ func digest(result []byte) string {
 // with the line tshark derived for it: header, question, answer count and
 // the answers (types, and values of the common types) in response_result.
 func TestOracle(t *testing.T) {
-	files := l7test.Captures(t, "dns", "dns")
+	files := corpus.Captures(t, "dns", "dns")
 	if len(files) == 0 {
 		t.Skip("no DNS captures")
 	}
 	for _, path := range files {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			want := l7test.GoldenLines(t, "dns", name)
+			want := corpus.GoldenLines(t, "dns", name)
 			got := replayLines(t, path)
 			if exp, ok := oracleExceptions[name]; ok {
 				want = exp.apply(want)
@@ -263,7 +264,7 @@ type seed struct {
 // TCP segments as captured) as fuzz seeds.
 func seedPayloads(t testing.TB) []seed {
 	var out []seed
-	for _, path := range l7test.Captures(t, "dns", "dns") {
+	for _, path := range corpus.Captures(t, "dns", "dns") {
 		for _, pk := range l7test.Packets(t, path) {
 			if len(pk.Payload) == 0 || (!isServerPort(pk.Src.Port()) && !isServerPort(pk.Dst.Port())) {
 				continue

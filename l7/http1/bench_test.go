@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 var (
@@ -22,14 +22,12 @@ var (
 )
 
 func TestParser_ParseAllocs(t *testing.T) {
-	for _, tc := range []l7test.Case{
-		{Name: "request", In: benchRequest, Dir: l7.ToServer},
-		{Name: "sw8", In: benchSW8Request, Dir: l7.ToServer},
-		{Name: "response", In: benchResponse, Dir: l7.ToClient},
-		{Name: "chunked", In: benchChunked, Dir: l7.ToClient},
-	} {
-		l7test.ParseAllocs(t, New(nil), tc)
-	}
+	l7test.CheckZeroAlloc(t, New(nil),
+		l7test.Case{Name: "request", In: benchRequest, Dir: l7.ToServer},
+		l7test.Case{Name: "sw8", In: benchSW8Request, Dir: l7.ToServer},
+		l7test.Case{Name: "response", In: benchResponse, Dir: l7.ToClient},
+		l7test.Case{Name: "chunked", In: benchChunked, Dir: l7.ToClient},
+	)
 }
 
 func BenchmarkParse(b *testing.B) {
@@ -43,5 +41,8 @@ func BenchmarkParse(b *testing.B) {
 }
 
 func TestDecoder_CheckAllocs(t *testing.T) {
-	l7test.CheckAllocs(t, New(nil), benchRequest, benchResponse, []byte("CCM_POST / HTTP/1.1\r\n"), []byte("\x16\x03\x01"))
+	l7test.CheckZeroAlloc(t, New(nil),
+		l7test.Case{Name: "unknown method", In: []byte("CCM_POST / HTTP/1.1\r\n"), CheckOnly: true},
+		l7test.Case{Name: "TLS", In: []byte("\x16\x03\x01"), CheckOnly: true},
+	)
 }

@@ -7,9 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/internal/l7test"
+	corpus "github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/internal/testutil"
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 func esc(b []byte) string {
@@ -53,7 +54,7 @@ func normalize(lines []string) []string {
 		}
 		out = append(out, l)
 	}
-	l7test.SortByConn(out)
+	corpus.SortByConn(out)
 	return out
 }
 
@@ -75,22 +76,22 @@ var oracleExceptions = map[string]oracleException{
 
 func TestOracle(t *testing.T) {
 	dir := testutil.SharedPcaps(t, "http1")
-	files := l7test.Captures(t, "http1", "http")
+	files := corpus.Captures(t, "http1", "http")
 	if len(files) == 0 {
 		t.Skip("no captures")
 	}
 	for _, path := range files {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			if _, err := os.Stat(l7test.GoldenPath(t, "http1", name)); err != nil && !strings.HasPrefix(path, dir) {
+			if _, err := os.Stat(corpus.GoldenPath(t, "http1", name)); err != nil && !strings.HasPrefix(path, dir) {
 				t.Skipf("recorded capture without a golden yet: run scripts/l7-http1-goldens.py")
 			}
-			want := normalize(l7test.GoldenLines(t, "http1", name))
+			want := normalize(corpus.GoldenLines(t, "http1", name))
 			res := l7test.ReplayTCP(t, path, New(nil))
 			got := normalize(messageLines(res.Msgs))
 			if ex, ok := oracleExceptions[name]; ok {
 				t.Logf("known difference from tshark: %s", ex.why)
-				want = normalize(append(l7test.GoldenLines(t, "http1", name), ex.extra...))
+				want = normalize(append(corpus.GoldenLines(t, "http1", name), ex.extra...))
 			}
 			diff := diffLines(want, got)
 			if len(diff) > 0 {

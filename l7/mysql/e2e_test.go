@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/internal/l7test"
+	corpus "github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // engineLines runs a capture through decode, the flow table and an engine
@@ -58,10 +59,10 @@ func engineLines(t *testing.T, path string) ([]string, l7.Stats) {
 // the records carry tshark's requests, errors and row counts, connection by
 // connection, with the statement ids that COM_STMT_PREPARE responses assign.
 func TestEngine(t *testing.T) {
-	for _, path := range l7test.Captures(t, "mysql", "mysql") {
+	for _, path := range corpus.Captures(t, "mysql", "mysql") {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			want := l7test.GoldenLines(t, "mysql", name)
+			want := corpus.GoldenLines(t, "mysql", name)
 			if ex, ok := oracleExceptions[name]; ok {
 				want = ex.apply(want)
 			}

@@ -10,8 +10,9 @@ import (
 	"testing"
 
 	"github.com/metaflow-go/metaflow/capture/decode"
-	"github.com/metaflow-go/metaflow/internal/l7test"
+	corpus "github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // serverPorts are the MySQL server ports of the test captures (see the
@@ -148,14 +149,14 @@ func line(key string, m *l7.Message) string {
 // prepared statement ids and result-set row counts the Parser decodes with
 // tshark's.
 func TestOracle(t *testing.T) {
-	files := l7test.Captures(t, "mysql", "mysql")
+	files := corpus.Captures(t, "mysql", "mysql")
 	if len(files) == 0 {
 		t.Skip("no MySQL captures")
 	}
 	for _, path := range files {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			want := l7test.GoldenLines(t, "mysql", name)
+			want := corpus.GoldenLines(t, "mysql", name)
 			if ex, ok := oracleExceptions[name]; ok {
 				t.Logf("known difference from tshark: %s", ex.why)
 				want = ex.apply(want)
@@ -234,7 +235,7 @@ type seedStream struct {
 // client bytes then server bytes, as fuzz seeds.
 func seedStreams(t testing.TB) []seedStream {
 	var out []seedStream
-	for _, path := range l7test.Captures(t, "mysql", "mysql") {
+	for _, path := range corpus.Captures(t, "mysql", "mysql") {
 		var cli, srv []byte
 		for _, s := range readSegments(t, path) {
 			if s.dir == l7.ToServer && len(cli) < 2048 {

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 var (
@@ -27,9 +27,7 @@ var benchCases = []l7test.Case{
 }
 
 func TestParser_ParseAllocs(t *testing.T) {
-	for _, tc := range benchCases {
-		l7test.ParseAllocs(t, New(nil), tc)
-	}
+	l7test.CheckZeroAlloc(t, New(nil), benchCases...)
 }
 
 func BenchmarkParse(b *testing.B) {
@@ -37,5 +35,5 @@ func BenchmarkParse(b *testing.B) {
 }
 
 func TestDecoder_CheckAllocs(t *testing.T) {
-	l7test.CheckAllocs(t, New(nil), benchSet, benchGetResp, benchInline, []byte("\x16\x03\x01\x02\x00"))
+	l7test.CheckZeroAlloc(t, New(nil), l7test.Case{Name: "TLS", In: []byte("\x16\x03\x01\x02\x00"), CheckOnly: true})
 }

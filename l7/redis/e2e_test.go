@@ -6,10 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/internal/l7test"
+	corpus "github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/internal/testutil"
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/builtin"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 	"github.com/metaflow-go/metaflow/l7/redis"
 )
 
@@ -20,10 +21,10 @@ import (
 // reply with its non-streaming replies in order.
 func TestEngine_RedisCaptures(t *testing.T) {
 	dir := testutil.SharedPcaps(t, "redis")
-	for _, path := range l7test.Captures(t, "redis", "redis") {
+	for _, path := range corpus.Captures(t, "redis", "redis") {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			g := l7test.GoldenPath(t, "redis", name)
+			g := corpus.GoldenPath(t, "redis", name)
 			if _, err := os.Stat(g); err != nil && !strings.HasPrefix(path, dir) {
 				t.Skip("recorded capture without a golden yet: run scripts/l7-redis-goldens.py")
 			}

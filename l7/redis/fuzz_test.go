@@ -3,8 +3,9 @@ package redis
 import (
 	"testing"
 
-	"github.com/metaflow-go/metaflow/internal/l7test"
+	corpus "github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // FuzzParse checks the Parser contract on arbitrary bytes: no panic,
@@ -15,7 +16,7 @@ import (
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("\x00*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\nPING\r\n"))
 	f.Add([]byte("\x83|1\r\n+a\r\n:1\r\n*2\r\n%1\r\n+k\r\n~1\r\n_\r\n>2\r\n$7\r\nmessage\r\n!3\r\nERR\r\n"))
-	for _, raw := range l7test.StreamSeeds(f, "redis", New(nil)) {
+	for _, raw := range l7test.StreamSeeds(f, New(nil), corpus.SharedCaptures(f, "redis")...) {
 		f.Add(append([]byte{0}, raw...))
 	}
 	d := New(nil)

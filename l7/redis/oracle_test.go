@@ -7,9 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/internal/l7test"
+	corpus "github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/internal/testutil"
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // esc renders bytes as the golden script does.
@@ -59,20 +60,20 @@ func messageLines(msgs []l7test.Msg) []string {
 // within a connection.
 func normalize(lines []string) []string {
 	out := append([]string(nil), lines...)
-	l7test.SortByConn(out)
+	corpus.SortByConn(out)
 	return out
 }
 
 func TestOracle(t *testing.T) {
 	dir := testutil.SharedPcaps(t, "redis")
-	files := l7test.Captures(t, "redis", "redis")
+	files := corpus.Captures(t, "redis", "redis")
 	for _, path := range files {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			if _, err := os.Stat(l7test.GoldenPath(t, "redis", name)); err != nil && !strings.HasPrefix(path, dir) {
+			if _, err := os.Stat(corpus.GoldenPath(t, "redis", name)); err != nil && !strings.HasPrefix(path, dir) {
 				t.Skipf("recorded capture without a golden yet: run scripts/l7-redis-goldens.py")
 			}
-			want := normalize(l7test.GoldenLines(t, "redis", name))
+			want := normalize(corpus.GoldenLines(t, "redis", name))
 			res := l7test.ReplayTCP(t, path, New(nil))
 			got := normalize(messageLines(res.Msgs))
 			var diff []string
