@@ -216,3 +216,42 @@ func appendMicros(b []byte, us int64) []byte {
 	b = strconv.AppendFloat(b, float64(us)/1e6, 'f', -1, 64)
 	return append(b, 's')
 }
+
+// fill writes f's record.
+func (t *Table) fill(r *Record, f *Flow, ct CloseType) {
+	tags := r.Tags
+	*r = Record{Tags: tags}
+	r.Tags.Reset()
+	r.FlowID = f.ID()
+	r.StartTime = f.start
+	r.EndTime = f.end
+	r.Duration = (f.end - f.start) / 1000
+	c, s := f.Client(), f.Server()
+	r.IP0, r.ClientPort = c.Addr(), c.Port()
+	r.IP1, r.ServerPort = s.Addr(), s.Port()
+	r.Protocol = f.key.proto
+	r.VLAN = f.key.vlan
+	r.TunnelType = f.key.tun
+	r.CloseType = ct
+	tx, rx := &f.peers[0], &f.peers[1]
+	r.PacketTx, r.PacketRx = uint64(tx.pkts), uint64(rx.pkts)
+	r.ByteTx, r.ByteRx = tx.bytes, rx.bytes
+	r.L4ByteTx, r.L4ByteRx = tx.l4bytes, rx.l4bytes
+	if f.flags&(fHasSyn|fHasSynAck) == fHasSyn|fHasSynAck && int32(f.synAckT-f.synT) >= 0 {
+		r.RTTServer, r.HasRTTServer = f.synAckT-f.synT, true
+	}
+	if f.flags&(fHasSynAck|fHasAck) == fHasSynAck|fHasAck && int32(f.ackT-f.synAckT) >= 0 {
+		r.RTTClient, r.HasRTTClient = f.ackT-f.synAckT, true
+	}
+	if r.HasRTTServer && r.HasRTTClient {
+		r.RTT, r.HasRTT = r.RTTServer+r.RTTClient, true
+	}
+	r.SRTMax, r.SRTSum, r.SRTCount = f.srtMax, f.srtSum, f.srtCount
+	r.ARTMax, r.ARTSum, r.ARTCount = f.artMax, f.artSum, f.artCount
+	r.RetransTx, r.RetransRx = tx.retrans, rx.retrans
+	r.ZeroWinTx, r.ZeroWinRx = tx.zeroWin, rx.zeroWin
+	r.OOOTx, r.OOORx = tx.ooo, rx.ooo
+	r.SynCount, r.SynAckCount = uint32(f.syn), uint32(f.synAck)
+	r.RetransSyn, r.RetransSynAck = uint32(f.retransSyn), uint32(f.retransSynAck)
+	r.FinCount = uint32(f.fin)
+}

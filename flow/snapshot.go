@@ -1,0 +1,40 @@
+package flow
+
+// Snapshots: periodic records of live flows (Config.SnapshotInterval).
+
+// Snapshotter is implemented by a Handler that fills the L7 fields of
+// snapshot records too (optional).
+type Snapshotter interface {
+	// Snapshot fills r's L7 fields for the period since f's previous
+	// record. f stays open.
+	Snapshot(f *Flow, r *Record)
+}
+
+// snapshot reports every live flow and restarts its period counters.
+func (t *Table) snapshot() {
+	for s := uint32(0); s < t.nslots; s++ {
+		f := t.flow(s)
+		if f.flags&fLive == 0 {
+			continue
+		}
+		r := &t.rec
+		t.fill(r, f, CloseForcedReport)
+		r.Snapshot = true
+		if sn, ok := t.cfg.Handler.(Snapshotter); ok {
+			sn.Snapshot(f, r)
+		}
+		t.stats.Snapshots++
+		if t.cfg.OnRecord != nil {
+			t.cfg.OnRecord(r)
+		}
+		// The next record covers the next period only.
+		for d := range f.peers {
+			p := &f.peers[d]
+			p.pkts, p.bytes, p.l4bytes = 0, 0, 0
+			p.retrans, p.ooo, p.zeroWin = 0, 0, 0
+		}
+		f.syn, f.synAck, f.retransSyn, f.retransSynAck, f.fin = 0, 0, 0, 0, 0
+		f.srtMax, f.srtSum, f.srtCount = 0, 0, 0
+		f.artMax, f.artSum, f.artCount = 0, 0, 0
+	}
+}

@@ -1,0 +1,170 @@
+package flow
+
+// TCP: the state machine's inputs, handshake times and sequence analysis
+// (retransmissions, out-of-order segments, zero windows).
+
+import "github.com/metaflow-go/metaflow/capture/decode"
+
+// tick converts packet time to the µs clock (mod 2^32) used for samples.
+func tick(ns int64) uint32 { return uint32(ns / 1000) }
+
+func sat16(v uint16) uint16 {
+	if v == ^uint16(0) {
+		return v
+	}
+	return v + 1
+}
+
+// seqLT reports a < b in TCP sequence space (RFC 1982 style).
+func seqLT(a, b uint32) bool { return int32(a-b) < 0 }
+
+// oooThreshold is how soon after the highest segment a segment that fills a
+// hole must arrive to count as out-of-order rather than a retransmission,
+// when the handshake RTT is unknown.
+const oooThreshold = 3000 // µs
+
+// tcp runs the state machine and the TCP performance counters for a segment
+// sent by peer d (0 client, 1 server). It returns the timeout class.
+func (t *Table) tcp(f *Flow, m *decode.Meta, d int, now uint32) uint8 {
+	flags := m.TCPFlags
+	f.tcpf[d] |= flags
+	g := flagGroup(flags)
+	fromServer := d == 1
+	st, class := transition(f.state, g, fromServer)
+	f.state = st
+
+	switch g {
+	case gSyn:
+		if !fromServer {
+			if f.syn > 0 {
+				f.retransSyn = sat16(f.retransSyn)
+			}
+			f.syn = sat16(f.syn)
+			f.synT = now
+			f.flags |= fHasSyn
+		}
+	case gSynAck:
+		if fromServer {
+			if f.synAck > 0 {
+				f.retransSynAck = sat16(f.retransSynAck)
+			}
+			f.synAck = sat16(f.synAck)
+			f.synAckT = now
+			f.flags |= fHasSynAck
+		}
+	case gAck:
+		if !fromServer && f.flags&(fHasSynAck|fHasAck) == fHasSynAck {
+			f.ackT = now
+			f.flags |= fHasAck
+		}
+	}
+	if flags&decode.TCPFin != 0 {
+		f.fin = sat16(f.fin)
+	}
+	p := &f.peers[d]
+	if m.Window == 0 && flags&(decode.TCPSyn|decode.TCPFin|decode.TCPRst) == 0 {
+		p.zeroWin++
+	}
+	if m.Window == 0 && flags&decode.TCPRst == 0 {
+		f.pflag[d] |= pfWinZero
+	} else if flags&decode.TCPRst == 0 {
+		f.pflag[d] &^= pfWinZero
+	}
+
+	// Sequence analysis: retransmissions and out-of-order segments.
+	seglen := uint32(m.PayloadLen)
+	if flags&decode.TCPSyn != 0 {
+		seglen++
+	}
+	if flags&decode.TCPFin != 0 {
+		seglen++
+	}
+	if seglen > 0 && flags&decode.TCPRst == 0 {
+		t.seq(f, d, m.Seq, seglen, flags, now)
+	}
+
+	// SRT: client data, then the server's bare ACK covering it. ART:
+	// client data, then the server's first data.
+	if m.PayloadLen > 0 {
+		if fromServer {
+			if f.flags&fArtPend != 0 {
+				f.sampleART(now - f.artLastT)
+			}
+			f.flags &^= fSrtPend
+		} else {
+			f.srtPendEnd = m.Seq + uint32(m.PayloadLen)
+			f.srtPendT = now
+			f.artLastT = now
+			f.flags |= fSrtPend | fArtPend
+		}
+	} else if fromServer && flags&decode.TCPAck != 0 && f.flags&fSrtPend != 0 &&
+		!seqLT(m.Ack, f.srtPendEnd) {
+		f.sampleSRT(now - f.srtPendT)
+	}
+	return class
+}
+
+// seq classifies one segment of peer d occupying [seq, seq+seglen).
+func (t *Table) seq(f *Flow, d int, seq, seglen uint32, flags uint8, now uint32) {
+	p := &f.peers[d]
+	end := seq + seglen
+	if f.pflag[d]&pfInit == 0 {
+		f.pflag[d] |= pfInit
+		p.maxEnd, p.advT = end, now
+		return
+	}
+	// Zero-window probe: one byte at the next sequence while the other
+	// side advertises a zero window. It neither advances the sequence nor
+	// counts as a retransmission when it is sent again.
+	if seglen == 1 && seq == p.maxEnd && f.pflag[1-d]&pfWinZero != 0 && flags&(decode.TCPSyn|decode.TCPFin) == 0 {
+		return
+	}
+	if seqLT(seq, p.maxEnd) {
+		// Keep-alive: one byte (or none) just below the next sequence.
+		if seglen <= 1 && seq+1 == p.maxEnd && flags&(decode.TCPSyn|decode.TCPFin) == 0 {
+			return
+		}
+		inHole := f.pflag[d]&pfHole != 0 && seqLT(seq, p.holeHi) && seqLT(p.holeLo, end)
+		if inHole {
+			thr := uint32(oooThreshold)
+			if f.flags&(fHasSyn|fHasSynAck|fHasAck) == fHasSyn|fHasSynAck|fHasAck {
+				thr = f.ackT - f.synT
+			}
+			// A segment that starts the missing range while at least two
+			// segments' worth of data sits above it answers the receiver's
+			// duplicate ACKs: a fast retransmission, not reordering.
+			fast := seq == p.holeLo && p.maxEnd-p.holeHi >= 2*seglen
+			if !fast && now-p.advT < thr && end != p.maxEnd {
+				p.ooo++
+			} else {
+				p.retrans++
+			}
+			// Shrink the hole by what this segment filled.
+			switch {
+			case !seqLT(p.holeLo, seq) && !seqLT(end, p.holeHi):
+				f.pflag[d] &^= pfHole
+			case !seqLT(p.holeLo, seq):
+				p.holeLo = end
+			case !seqLT(end, p.holeHi):
+				p.holeHi = seq
+			default:
+				p.holeHi = seq // keep the lower part
+			}
+		} else {
+			p.retrans++
+		}
+	} else if seq != p.maxEnd {
+		// A gap: the bytes between were lost before the capture point or
+		// are still on their way. One range per direction tracks where
+		// bytes may be missing: a second gap widens it to span both (the
+		// bytes seen in between are then judged like missing ones).
+		if f.pflag[d]&pfHole == 0 {
+			p.holeLo = p.maxEnd
+		}
+		p.holeHi = seq
+		f.pflag[d] |= pfHole
+	}
+	if seqLT(p.maxEnd, end) {
+		p.maxEnd, p.advT = end, now
+	}
+}
