@@ -51,6 +51,50 @@
 // emits the oldest with status Unknown) and per-decoder timeouts by input
 // time (status Timeout, also for requests still waiting at close).
 //
+// Decoders. A decoder is an l7.Decoder value and its per-flow Parsers.
+// The built-in decoders (l7/http1, l7/dns, l7/mysql, l7/redis, ...) share
+// one shape, which a decoder of one's own may follow; the package example
+// is a complete one:
+//
+//	package line // l7/<proto>; doc.go says what it decodes and how fields map
+//
+//	const Name = "LINE" // the l7_protocol value of its records
+//
+//	// Sentinels, returned by Parse wrapped in a *l7.ParseError.
+//	var ErrLineTooLong = fmt.Errorf("line: line too long: %w", l7.ErrMalformed)
+//
+//	type Config struct{ MaxLine int } // zero value: defaults; each field says its default and limit
+//	type Decoder struct{ cfg Config } // stateless, safe for concurrent use
+//
+//	func New(c *Config) *Decoder // nil: defaults
+//	func (d *Decoder) Name() string
+//	func (d *Decoder) Check(payload []byte, dir l7.Direction, t l7.Transport) l7.Verdict
+//	func (d *Decoder) NewParser(t l7.Transport) l7.Parser // a *Parser
+//
+//	type Parser struct{ ... } // one flow's state, used by one goroutine
+//
+//	func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (n int, ok bool, err error)
+//	func (p *Parser) Gap(dir l7.Direction, n int)
+//
+// with, where they apply, SessionTimeouter on the Decoder and Trailer and
+// Flusher on the Parser. What the engine relies on, beyond the method
+// documentation: Check may see any prefix of a flow's first segment, down
+// to a single byte. Parse sees whatever contiguous bytes of a direction
+// the engine holds, so a message may come a byte at a time; it answers an
+// incomplete one with (0, false, ErrNeedMore), never modifies data, and is
+// called again after each message, with empty data once everything is
+// consumed. Its errors match ErrNeedMore, ErrStop or ErrMalformed; the
+// built-in decoders return a package sentinel that wraps ErrMalformed
+// inside a *ParseError{Protocol: Name, Offset: the fault's stream offset}.
+// After such an error the engine drops all the bytes of that direction it
+// holds (not only the n consumed) and, over TCP, calls Gap(dir, -1), so the
+// parser resynchronises on the next boundary it can recognise. Bytes
+// consumed without a message (a body after its headers, a handshake, bytes
+// skipped while resynchronising) must be reported through Trailer, or the
+// next message takes its start time and sequence number from them. Package
+// l7/l7test checks all of this through the real engine (CheckContract,
+// FuzzDecoder, CheckZeroAlloc).
+//
 // Concurrency: an Engine and its Conns are not safe for concurrent use;
 // drive each Engine from one goroutine (shard by flow for more). A Registry
 // is immutable and safe to share. Decoders are stateless values; their
@@ -58,7 +102,8 @@
 // only during the call.
 //
 // Errors: NewRegistry fails with errors matching ErrNilDecoder or
-// ErrDuplicateDecoder, NewEngine with ErrNoRegistry. Input never causes an
+// ErrDuplicateDecoder, NewEngine with ErrNoRegistry or an error naming a
+// port hint's unknown decoder. Input never causes an
 // error or a panic: parsers return ErrNeedMore, ErrMalformed, ErrStop or a
 // *ParseError, and the engine counts every failure, dropped byte, gap,
 // overflow and timeout in Stats.
