@@ -67,12 +67,15 @@ type Parser interface {
 	//     message (a body skipped without buffering it, say); call again.
 	//   - (0, false, ErrNeedMore): more bytes are needed; the engine keeps
 	//     data and calls again when more arrive (within its buffer budget).
-	//   - (n, false, err) for any other error: the bytes cannot be decoded;
-	//     n bytes (possibly 0) may be skipped. The engine counts the error,
-	//     and calls Gap to make the parser resynchronise.
-	// n never exceeds len(data). Slices in m may alias data or the parser's
-	// own buffers and are valid until the next call on this Parser.
-	// Parse must not allocate in steady state.
+	//   - (n, false, ErrStop): the flow is not decoded any further.
+	//   - (n, false, err) for any other error: the bytes cannot be decoded.
+	//     The engine counts the error, drops every byte of dir it holds
+	//     (data, not only n bytes of it) and, over TCP, calls Gap(dir, -1)
+	//     to make the parser resynchronise.
+	// n never exceeds len(data). data may be empty (the engine asks again
+	// after each message) and must not be modified. Slices in m may alias
+	// data or the parser's own buffers and are valid until the next call on
+	// this Parser. Parse must not allocate in steady state.
 	Parse(data []byte, dir Direction, m *Message) (n int, ok bool, err error)
 	// Gap tells the parser that n bytes of direction dir were lost (n<0:
 	// unknown). It should drop partial state and resynchronise on the next
