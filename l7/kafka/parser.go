@@ -66,6 +66,9 @@ func (p *Parser) Gap(dir l7.Direction, n int) {
 // a response toward the client. See the package documentation.
 func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool, error) {
 	dir &= 1
+	if len(data) == 0 {
+		return 0, false, l7.ErrNeedMore
+	}
 	if s := p.skip[dir]; s > 0 {
 		k := min(s, len(data))
 		p.skip[dir] -= k
@@ -92,18 +95,18 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 		hmin = responseHeaderMin
 	}
 	if size < hmin || size > p.d.cfg.MaxMessageSize {
-		return 0, false, p.fail(dir, ErrBadSize)
+		return p.fail(dir, ErrBadSize)
 	}
 	total := 4 + size
 	avail := min(total, p.d.cfg.MaxPeek)
 	if len(data) < avail {
 		if dir == l7.ToServer && len(data) >= 4+requestHeaderMin && !p.plausibleRequest(data, total) {
-			return 0, false, p.fail(dir, ErrBadHeader)
+			return p.fail(dir, ErrBadHeader)
 		}
 		return 0, false, l7.ErrNeedMore
 	}
 	if !p.decode(data[:avail], total, dir, m) {
-		return 0, false, p.fail(dir, ErrBadHeader)
+		return p.fail(dir, ErrBadHeader)
 	}
 	p.skip[dir] = total - avail
 	p.off[dir] += int64(avail)
@@ -134,8 +137,13 @@ func (p *Parser) Flush(data []byte, dir l7.Direction, m *l7.Message) bool {
 	return true
 }
 
-func (p *Parser) fail(dir l7.Direction, err error) error {
-	return &l7.ParseError{Protocol: Name, Offset: p.off[dir], Err: err}
+// fail returns a parse error at the current offset of dir, consuming one
+// byte: the search for the next header (after the Gap that follows) then
+// starts past this one.
+func (p *Parser) fail(dir l7.Direction, err error) (int, bool, error) {
+	e := &l7.ParseError{Protocol: Name, Offset: p.off[dir], Err: err}
+	p.off[dir]++
+	return 1, false, e
 }
 
 // plausibleRequest checks a request header (at least 14 bytes of data)

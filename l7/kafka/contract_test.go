@@ -1,0 +1,66 @@
+package kafka
+
+import (
+	"net/netip"
+	"path/filepath"
+	"testing"
+
+	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
+)
+
+// conversations are Kafka exchanges for the contract checks: flexible and
+// classic headers, pipelining, a Produce longer than MaxPeek, compressed
+// batches, acks 0, errors, and topics named by id.
+func conversations() []*l7test.Conversation {
+	cli, srv := netip.MustParseAddrPort("10.0.0.1:40000"), netip.MustParseAddrPort("10.0.0.2:9092")
+	conv := func() *l7test.Conversation { return l7test.NewConversation(cli, srv, l7.TCP) }
+	tp := []header{{"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}
+	avq, avs := apiVersions(3, 0, 0)
+	return []*l7test.Conversation{
+		conv().
+			Request(avq).Response(avs).
+			Request(metadataReq(12, 1, "orders")).Response(metadataResp(12, 1, "orders", topicID, 0)).
+			Request(produce(9, 2, -1, "orders", batch(codecGzip, 500, tp))).Response(produceResp(9, 2, "orders", 0)).
+			Request(fetchReq(13, 3, "", topicID)).Response(fetchResp(13, 3, "", topicID, 0, 1)),
+		conv().
+			Request(produce(7, 1, 1, "big", batch(codecNone, 40000, tp))).
+			Request(produce(7, 2, 0, "fire-and-forget", batch(codecZstd, 100, tp))).
+			Request(append(metadataReq(8, 3, "a"), fetchReq(11, 4, "a", nil)...)).
+			Response(produceResp(7, 1, "big", 0)).
+			Response(append(metadataResp(8, 3, "a", nil, 3), fetchResp(11, 4, "a", nil, 0, 6)...)),
+	}
+}
+
+func TestContract(t *testing.T) {
+	l7test.CheckContract(t, New(nil), conversations()...)
+}
+
+// FuzzContract fuzzes conversations through the engine under the contract
+// checks (l7test.FuzzDecoder).
+func FuzzContract(f *testing.F) {
+	l7test.FuzzDecoder(f, New(nil), conversations()...)
+}
+
+// FuzzParse checks the Parser contract on arbitrary bytes fed to one
+// parser in pieces (l7test.FuzzPieces): no panic, consumed <= len(input),
+// no message with an error, progress without an error. Seeds: hand-built
+// messages and the first bytes of the recorded captures' streams.
+func FuzzParse(f *testing.F) {
+	tp := []header{{"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}
+	avq, avs := apiVersions(3, 0, 0)
+	f.Add(append([]byte{0}, avq...))
+	f.Add(append([]byte{0x80}, avs...))
+	f.Add(append([]byte{3}, produce(9, 1, 1, "t", batch(codecGzip, 10, tp))...))
+	f.Add(append([]byte{5}, produce(3, 1, 1, "t", batch(codecSnappy, 10, tp))...))
+	f.Add(append([]byte{9}, produce(8, 1, 1, "t", batch(codecZstd, 10, tp))...))
+	f.Add(append([]byte{0x81}, metadataResp(12, 1, "t", topicID, 0)...))
+	for _, raw := range l7test.StreamSeeds(f, New(nil),
+		filepath.Join("testdata", "kafka-v2.4.pcap"), filepath.Join("testdata", "kafka-latest.pcap")) {
+		f.Add(append([]byte{0}, raw...))
+	}
+	d := New(nil)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		l7test.FuzzPieces(t, d.NewParser(l7.TCP), in, false)
+	})
+}
