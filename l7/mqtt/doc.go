@@ -31,7 +31,12 @@
 // PUBLISH the broker sends to a subscriber is a request travelling
 // server→client (l7.Message.Reverse), paired with the client's
 // acknowledgement apart from the client's own packets with the same ids. A
-// PUBLISH at QoS 0, DISCONNECT and AUTH expect no answer.
+// PUBLISH at QoS 0, DISCONNECT and AUTH expect no answer. A client may
+// have more QoS 1 and 2 messages in flight (MQTT 5 Receive Maximum,
+// mosquitto's max_inflight_messages: 20 by default) than the engine keeps
+// pending per flow (l7.Config.MaxPendingPerFlow, 16 by default): the
+// oldest are then emitted early with status Unknown and their
+// acknowledgements as lone responses; raise the cap where that matters.
 //
 // A PUBLISH of up to 4 KiB is returned once whole; a bigger one once its
 // topic and properties are there, its payload then skipped as it arrives
