@@ -53,8 +53,11 @@ type Flow struct {
 	pflag [2]uint8 // per peer: seq tracking state (pf*)
 	tcpf  [2]uint8 // per peer: OR of TCP flags seen
 
-	syn, synAck, retransSyn, retransSynAck, fin uint16
-	altVLAN                                     uint16 // VLAN id of the side that arrives tagged differently (fAltVLAN)
+	// SYNs from the client and SYN-ACKs from the server (saturating); all
+	// but the first of each are retransmissions (fRetransSynSat and
+	// fRetransSynAckSat mark those counts saturated too).
+	syn, synAck, fin uint16
+	altVLAN          uint16 // VLAN id of the side that arrives tagged differently (fAltVLAN)
 
 	// Handshake ticks (µs, mod 2^32) of the last SYN, the last SYN-ACK and
 	// the client's ACK completing the handshake.
@@ -62,8 +65,8 @@ type Flow struct {
 
 	srtMax, srtSum, srtCount uint32
 	artMax, artSum, artCount uint32
-	srtPendEnd, srtPendT     uint32 // client data waiting for the server's ACK
-	artLastT                 uint32 // last client data (request) time
+	srtPendEnd               uint32 // end of client data waiting for the server's ACK (fSrtPend)
+	artLastT                 uint32 // last client data (request) time; the SRT sample's start too
 }
 
 // Flow flags.
@@ -80,6 +83,8 @@ const (
 	fSeen0                        // the client sent a packet
 	fSeen1                        // the server sent a packet
 	fAltVLAN                      // altVLAN valid: one side's packets carry another VLAN id
+	fRetransSynSat                // retransmitted SYNs past 65535 (syn saturated before the last)
+	fRetransSynAckSat             // the same for SYN-ACKs
 )
 
 // Peer seq-tracking flags.

@@ -1,12 +1,18 @@
 package flow
 
-// The index: open addressing over the slab, keyed by the canonical flow key.
+// The index: open addressing with linear probing over the slab, keyed by
+// the canonical flow key. Each entry holds the key's 32-bit hash beside the
+// slot+1 it names, so that probes, deletions and growth compare and place
+// entries without reading the flows they name: a lookup dereferences a
+// flow only when the full hash matches (a miss touches no flow at all).
 
 import "encoding/binary"
 
 const minIndex = 1 << 10
 
-func (k *key) hash(seed uint64) uint64 {
+// hash returns the 32-bit hash of k that the index stores with each entry:
+// its low bits pick the home position, all of it is the entry's tag.
+func (k *key) hash(seed uint64) uint32 {
 	const m = 0x9E3779B97F4A7C15
 	h := seed
 	mix := func(x uint64) {
@@ -21,7 +27,7 @@ func (k *key) hash(seed uint64) uint64 {
 	mix(uint64(k.pa) | uint64(k.pb)<<16 | uint64(k.vlan)<<32 | uint64(k.proto)<<48 | uint64(k.tun)<<56)
 	mix(uint64(k.tunID))
 	h ^= h >> 32
-	return h
+	return uint32(h)
 }
 
 // keyEq compares keys field by field, cheapest and most distinguishing
@@ -31,38 +37,42 @@ func keyEq(x, y *key) bool {
 		x.vlan == y.vlan && x.proto == y.proto && x.tun == y.tun && x.tunID == y.tunID
 }
 
-// lookup returns the index position holding k, or the empty position where
-// it would go, and the slot+1 found (0 if absent).
-func (t *Table) lookup(k *key, h uint64) (uint64, uint32) {
-	i := h & t.mask
+// An index entry is hash<<32 | slot+1; 0 is empty.
+func entry(h uint32, r uint32) uint64 { return uint64(h)<<32 | uint64(r) }
+
+// lookup returns the index position holding k (whose hash is h), or the
+// empty position where it would go, and the slot+1 found (0 if absent).
+func (t *Table) lookup(k *key, h uint32) (uint64, uint32) {
+	tag := uint64(h) << 32
+	i := uint64(h) & t.mask
 	for {
-		r := t.index[i]
-		if r == nilSlot {
+		e := t.index[i]
+		if e == 0 {
 			return i, 0
 		}
-		if keyEq(&t.ref(r).key, k) {
-			return i, r
+		if e&^0xffffffff == tag && keyEq(&t.ref(uint32(e)).key, k) {
+			return i, uint32(e)
 		}
 		i = (i + 1) & t.mask
 	}
 }
 
-// indexDelete removes slot+1 r, found at position i, with backward-shift
-// deletion so that no tombstones are needed.
+// indexDelete empties position i, with backward-shift deletion so that no
+// tombstones are needed.
 func (t *Table) indexDelete(i uint64) {
 	for {
-		t.index[i] = nilSlot
+		t.index[i] = 0
 		j := i
 		for {
 			j = (j + 1) & t.mask
-			r := t.index[j]
-			if r == nilSlot {
+			e := t.index[j]
+			if e == 0 {
 				return
 			}
-			home := t.ref(r).key.hash(t.hseed) & t.mask
-			// Move r into the hole at i unless its home lies cyclically in (i, j].
+			home := e >> 32 & t.mask
+			// Move e into the hole at i unless its home lies cyclically in (i, j].
 			if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
-				t.index[i] = r
+				t.index[i] = e
 				i = j
 				break
 			}
@@ -70,27 +80,30 @@ func (t *Table) indexDelete(i uint64) {
 	}
 }
 
+// indexFind returns the position of live flow f.
 func (t *Table) indexFind(f *Flow) uint64 {
-	i := f.key.hash(t.hseed) & t.mask
-	want := f.slot + 1
+	h := f.key.hash(t.hseed)
+	i := uint64(h) & t.mask
+	want := entry(h, f.slot+1)
 	for t.index[i] != want {
 		i = (i + 1) & t.mask
 	}
 	return i
 }
 
+// grow doubles the index.
 func (t *Table) grow() {
 	old := t.index
-	t.index = make([]uint32, 2*len(old))
+	t.index = make([]uint64, 2*len(old))
 	t.mask = uint64(len(t.index) - 1)
-	for _, r := range old {
-		if r == nilSlot {
+	for _, e := range old {
+		if e == 0 {
 			continue
 		}
-		i := t.ref(r).key.hash(t.hseed) & t.mask
-		for t.index[i] != nilSlot {
+		i := e >> 32 & t.mask
+		for t.index[i] != 0 {
 			i = (i + 1) & t.mask
 		}
-		t.index[i] = r
+		t.index[i] = e
 	}
 }

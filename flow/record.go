@@ -252,6 +252,19 @@ func (t *Table) fill(r *Record, f *Flow, ct CloseType) {
 	r.ZeroWinTx, r.ZeroWinRx = tx.zeroWin, rx.zeroWin
 	r.OOOTx, r.OOORx = tx.ooo, rx.ooo
 	r.SynCount, r.SynAckCount = uint32(f.syn), uint32(f.synAck)
-	r.RetransSyn, r.RetransSynAck = uint32(f.retransSyn), uint32(f.retransSynAck)
+	r.RetransSyn = retrans(f.syn, f.flags&fRetransSynSat != 0)
+	r.RetransSynAck = retrans(f.synAck, f.flags&fRetransSynAckSat != 0)
 	r.FinCount = uint32(f.fin)
+}
+
+// retrans returns the retransmissions among n handshake segments: all but
+// the first, as a saturating counter would have counted them.
+func retrans(n uint16, sat bool) uint32 {
+	if sat {
+		return uint32(^uint16(0))
+	}
+	if n == 0 {
+		return 0
+	}
+	return uint32(n - 1)
 }

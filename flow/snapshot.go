@@ -33,7 +33,8 @@ func (t *Table) snapshot() {
 			p.pkts, p.bytes, p.l4bytes = 0, 0, 0
 			p.retrans, p.ooo, p.zeroWin = 0, 0, 0
 		}
-		f.syn, f.synAck, f.retransSyn, f.retransSynAck, f.fin = 0, 0, 0, 0, 0
+		f.syn, f.synAck, f.fin = 0, 0, 0
+		f.flags &^= fRetransSynSat | fRetransSynAckSat
 		f.srtMax, f.srtSum, f.srtCount = 0, 0, 0
 		f.artMax, f.artSum, f.artCount = 0, 0, 0
 	}

@@ -86,7 +86,7 @@ type Table struct {
 	nslots uint32 // slots handed out so far
 	free   uint32 // free slot list head (slot+1), linked through Flow.next
 
-	index []uint32 // open addressing, linear probing: slot+1, 0 empty
+	index []uint64 // open addressing, linear probing: hash<<32 | slot+1, 0 empty
 	mask  uint64
 	seed  maphash.Seed
 	hseed uint64
@@ -138,7 +138,7 @@ func NewTable(cfg Config) *Table {
 	var b [8]byte
 	h := maphash.Bytes(t.seed, b[:])
 	t.hseed = h | 1
-	t.index = make([]uint32, minIndex)
+	t.index = make([]uint64, minIndex)
 	t.mask = minIndex - 1
 	return t
 }
@@ -232,7 +232,7 @@ func (t *Table) Packet(m *decode.Meta) {
 		}
 	}
 	if f == nil {
-		f = t.newFlow(&k, pos, m, fromB)
+		f = t.newFlow(&k, pos, h, m, fromB)
 		if f == nil {
 			t.stats.DroppedFlows++
 			return
@@ -260,7 +260,7 @@ func cmpEnd(a [16]byte, pa uint16, b [16]byte, pb uint16) int {
 	return 0
 }
 
-func (t *Table) newFlow(k *key, pos uint64, m *decode.Meta, fromB bool) *Flow {
+func (t *Table) newFlow(k *key, pos uint64, h uint32, m *decode.Meta, fromB bool) *Flow {
 	f := t.alloc()
 	if f == nil {
 		return nil
@@ -303,9 +303,9 @@ func (t *Table) newFlow(k *key, pos uint64, m *decode.Meta, fromB bool) *Flow {
 	// Grow the index before it passes 3/4 full.
 	if (uint64(t.stats.ActiveFlows)+1)*4 > uint64(len(t.index))*3 {
 		t.grow()
-		pos, _ = t.lookup(k, k.hash(t.hseed))
+		pos, _ = t.lookup(k, h)
 	}
-	t.index[pos] = slot + 1
+	t.index[pos] = entry(h, slot+1)
 	f.class = clsOther
 	t.listAdd(f)
 	t.stats.Flows++

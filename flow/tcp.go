@@ -36,8 +36,8 @@ func (t *Table) tcp(f *Flow, m *decode.Meta, d int, now uint32) uint8 {
 	switch g {
 	case gSyn:
 		if !fromServer {
-			if f.syn > 0 {
-				f.retransSyn = sat16(f.retransSyn)
+			if f.syn == ^uint16(0) {
+				f.flags |= fRetransSynSat
 			}
 			f.syn = sat16(f.syn)
 			f.synT = now
@@ -45,8 +45,8 @@ func (t *Table) tcp(f *Flow, m *decode.Meta, d int, now uint32) uint8 {
 		}
 	case gSynAck:
 		if fromServer {
-			if f.synAck > 0 {
-				f.retransSynAck = sat16(f.retransSynAck)
+			if f.synAck == ^uint16(0) {
+				f.flags |= fRetransSynAckSat
 			}
 			f.synAck = sat16(f.synAck)
 			f.synAckT = now
@@ -93,13 +93,12 @@ func (t *Table) tcp(f *Flow, m *decode.Meta, d int, now uint32) uint8 {
 			f.flags &^= fSrtPend
 		} else {
 			f.srtPendEnd = m.Seq + uint32(m.PayloadLen)
-			f.srtPendT = now
 			f.artLastT = now
 			f.flags |= fSrtPend | fArtPend
 		}
 	} else if fromServer && flags&decode.TCPAck != 0 && f.flags&fSrtPend != 0 &&
 		!seqLT(m.Ack, f.srtPendEnd) {
-		f.sampleSRT(now - f.srtPendT)
+		f.sampleSRT(now - f.artLastT)
 	}
 	return class
 }
