@@ -71,20 +71,20 @@ type Flow struct {
 
 // Flow flags.
 const (
-	fClientB   uint16 = 1 << iota // the client is key side b
-	fOriented                     // orientation fixed by SYN / SYN-ACK / ICMP echo
-	fIPv4                         // endpoints are IPv4
-	fHasSyn                       // synT valid
-	fHasSynAck                    // synAckT valid
-	fHasAck                       // ackT valid
-	fSrtPend                      // srtPend* valid
-	fArtPend                      // artLastT valid: client data not yet answered
-	fLive                         // slot holds a live flow
-	fSeen0                        // the client sent a packet
-	fSeen1                        // the server sent a packet
-	fAltVLAN                      // altVLAN valid: one side's packets carry another VLAN id
-	fRetransSynSat                // retransmitted SYNs past 65535 (syn saturated before the last)
-	fRetransSynAckSat             // the same for SYN-ACKs
+	fClientB          uint16 = 1 << iota // the client is key side b
+	fOriented                            // orientation fixed by SYN / SYN-ACK / ICMP echo
+	fIPv4                                // endpoints are IPv4
+	fHasSyn                              // synT valid
+	fHasSynAck                           // synAckT valid
+	fHasAck                              // ackT valid
+	fSrtPend                             // srtPend* valid
+	fArtPend                             // artLastT valid: client data not yet answered
+	fLive                                // slot holds a live flow
+	fSeen0                               // the client sent a packet
+	fSeen1                               // the server sent a packet
+	fAltVLAN                             // altVLAN valid: one side's packets carry another VLAN id
+	fRetransSynSat                       // retransmitted SYNs past 65535 (syn saturated before the last)
+	fRetransSynAckSat                    // the same for SYN-ACKs
 )
 
 // Peer seq-tracking flags.
