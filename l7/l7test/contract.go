@@ -60,7 +60,8 @@ import (
 //
 // On the first violation the test fails with the variant's description,
 // the bytes involved, and the path of a pcap file holding the variant's
-// frames, which reproduces it with Run.
+// frames (in the system's temporary folder, left for the reader), to
+// replay with Run or to open in Wireshark.
 //
 // Limits: the kit wraps the decoder and its parsers to observe them; it
 // forwards the optional interfaces l7.SessionTimeouter, l7.Trailer and

@@ -70,10 +70,11 @@ func ParseAll(p l7.Parser, in []byte, dir l7.Direction, m *l7.Message) int {
 }
 
 // FuzzPieces checks the parser contract on arbitrary bytes for a stream
-// parser: no panic, consumed <= len(input), a message never comes with an
-// error and always has a kind, errors other than l7.ErrNeedMore match
-// l7.ErrMalformed (and are followed by a gap of 0 bytes), and every call
-// without an error makes progress. in[0] sets the size of the pieces the
+// parser fed directly, without the engine (FuzzDecoder runs the engine): no
+// panic, consumed <= len(input), a message never comes with an error and
+// always has a kind, errors other than l7.ErrNeedMore match l7.ErrMalformed
+// (and are followed by a gap of 0 bytes, the parser going on after the n
+// bytes it consumed), and every call without an error makes progress. in[0] sets the size of the pieces the
 // rest is fed in (low 6 bits + 1) and which direction gets it first (top
 // bit); the other direction gets it next. With allowStop, l7.ErrStop ends
 // the run; without, it fails the test as any unexpected error does.
@@ -134,10 +135,12 @@ type Chunk struct {
 
 // Feed feeds the chunks to p in order, each cut in pieces of at most piece
 // bytes (0: whole), keeping the unconsumed bytes of each direction as the
-// engine does, and calls onMsg with each message (valid during the call).
-// A parse error other than l7.ErrNeedMore and l7.ErrStop is counted in errs
-// and followed by a gap of 0 bytes; l7.ErrStop ends the feed with stopped
-// true. Feed fails the test when p consumes outside its input, returns a
+// engine does while a message is incomplete, and calls onMsg with each
+// message (valid during the call). A parse error other than l7.ErrNeedMore
+// and l7.ErrStop is counted in errs and followed by a gap of 0 bytes, and
+// the bytes after the n consumed are parsed on (the engine instead drops
+// the bytes it holds and reports a gap of unknown size: CheckContract runs
+// the engine); l7.ErrStop ends the feed with stopped true. Feed fails the test when p consumes outside its input, returns a
 // message with an error, or makes no progress without an error.
 func Feed(t testing.TB, p l7.Parser, chunks []Chunk, piece int, onMsg func(m *l7.Message)) (stopped bool, errs int) {
 	t.Helper()
