@@ -1,0 +1,690 @@
+package aggregate
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/tag"
+)
+
+// Window lengths.
+const (
+	Second = time.Second
+	Minute = time.Minute
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxSeries      = 200_000
+	DefaultMaxStrings     = 100_000
+	DefaultMaxFlows       = 1 << 20
+	DefaultSecondLateness = 2 * time.Second
+	// DefaultLateness covers the longest default session timeout (an l7
+	// request timing out is reported that long after its first byte) and
+	// the engine's 10 s of slack for reports and ticks.
+	DefaultLateness = l7.DefaultSessionTimeout + 10*time.Second
+)
+
+// Errors of New.
+var (
+	ErrTooManyTags = fmt.Errorf("aggregate: a view has more than %d tags", MaxTags)
+	ErrBadView     = errors.New("aggregate: a view needs a name and a kind")
+	ErrLateness    = errors.New("aggregate: SecondLateness exceeds Lateness")
+)
+
+// Config tunes an Aggregator. The zero value means defaults.
+type Config struct {
+	// Views are the metric tables. Default nil: DefaultViews().
+	Views []View
+	// MaxSeries caps the series of each view in each window; records of
+	// further keys fold into that window's one Overflow series, counted
+	// in Stats.Overflow. Default 200,000; limit 1<<24.
+	MaxSeries int
+	// MaxStrings caps the interned strings (L7 protocols, endpoints, tag
+	// values) over the Aggregator's life; further strings group under
+	// OtherString, counted in Stats.StringsFull. Default 100,000.
+	MaxStrings int
+	// MaxFlows caps the live flows remembered between their snapshot
+	// records (to count each flow once in new_flow and its handshake RTT
+	// once); past it a flow's later snapshot may count it again, counted
+	// in Stats.FlowsFull. Default 1<<20.
+	MaxFlows int
+	// SecondLateness is how far behind the newest record time (the
+	// watermark) a record may be and still land in its 1 s window; later
+	// records go to the 1 min window directly and into the late-second
+	// bucket. Default 2 s; at most Lateness.
+	SecondLateness time.Duration
+	// Lateness is the same for 1 min windows; later records go to the
+	// late-minute bucket only. Default DefaultLateness (130 s).
+	Lateness time.Duration
+	// OnWindow receives each window when it closes: 1 s windows first,
+	// then the 1 min windows they merged into. The Window and everything
+	// in it are borrowed for the call; OnWindow must not call the
+	// Aggregator. Default nil (windows are dropped after merging).
+	OnWindow func(*Window)
+}
+
+// Window is one closed window of one view.
+type Window struct {
+	View     *View
+	Interval time.Duration // Second or Minute
+	Start    time.Time     // the window is [Start, Start+Interval)
+	// Series are the window's series: Net is set for Network views, App
+	// for Application views.
+	Series []Series
+}
+
+// Series is one key's metrics in one window.
+type Series struct {
+	Key Key
+	Net *NetworkMetrics
+	App *AppMetrics
+}
+
+// Bucket holds what arrived too late for a window.
+type Bucket struct {
+	Net NetworkMetrics
+	App AppMetrics
+}
+
+// Stats counts what an Aggregator saw.
+type Stats struct {
+	L4Records   uint64 // WriteL4 calls
+	L7Records   uint64 // WriteL7 calls
+	LateSecond  uint64 // records too late for their 1 s window, in time for the minute
+	LateMinute  uint64 // records too late for their 1 min window too
+	Overflow    uint64 // updates of a view folded into an overflow series
+	StringsFull uint64 // strings grouped under OtherString
+	FlowsFull   uint64 // snapshot flows not remembered (MaxFlows)
+	Windows     uint64 // windows closed
+	OpenSeries  uint64 // series in the open windows now
+}
+
+// Aggregator turns flow and l7 records into 1 s and 1 min windows of
+// metrics. It is a pipeline.Sink. Its methods are safe for concurrent
+// use (one mutex); OnWindow runs under it.
+type Aggregator struct {
+	mu        sync.Mutex
+	cfg       Config
+	in        *interner
+	views     []*viewState
+	watermark int64
+	nextDue   int64
+	secLate   int64
+	minLate   int64
+	flows     map[uint64]uint8
+	stats     Stats
+	series    []Series
+	net       NetworkMetrics // delta of the record at hand
+}
+
+// flags of a remembered flow
+const (
+	flowRTT uint8 = 1 << iota
+	flowRTTClient
+	flowRTTServer
+)
+
+type viewState struct {
+	v        View
+	secs     []*window // open 1 s windows, by start
+	mins     []*window // open 1 min windows, by start
+	last     *window   // the 1 s window used last
+	lateSec  Bucket
+	lateMin  Bucket
+	free     []*window
+	tagKeys  []TagKey
+	maxSer   int
+	overflow ikey
+}
+
+type window struct {
+	start    int64
+	interval int64
+	idx      map[ikey]int32
+	keys     []ikey
+	net      []NetworkMetrics
+	app      []AppMetrics
+}
+
+// New returns an Aggregator; nil c means defaults.
+func New(c *Config) (*Aggregator, error) {
+	var cfg Config
+	if c != nil {
+		cfg = *c
+	}
+	if cfg.Views == nil {
+		cfg.Views = DefaultViews()
+	}
+	if cfg.MaxSeries <= 0 {
+		cfg.MaxSeries = DefaultMaxSeries
+	}
+	cfg.MaxSeries = min(cfg.MaxSeries, 1<<24)
+	if cfg.MaxStrings <= 0 {
+		cfg.MaxStrings = DefaultMaxStrings
+	}
+	if cfg.MaxFlows <= 0 {
+		cfg.MaxFlows = DefaultMaxFlows
+	}
+	if cfg.SecondLateness <= 0 {
+		cfg.SecondLateness = DefaultSecondLateness
+	}
+	if cfg.Lateness <= 0 {
+		cfg.Lateness = DefaultLateness
+	}
+	if cfg.SecondLateness > cfg.Lateness {
+		return nil, ErrLateness
+	}
+	a := &Aggregator{
+		cfg:     cfg,
+		in:      newInterner(cfg.MaxStrings),
+		secLate: int64(cfg.SecondLateness),
+		minLate: int64(cfg.Lateness),
+		flows:   make(map[uint64]uint8),
+	}
+	for _, v := range cfg.Views {
+		if v.Name == "" || (v.Kind != Network && v.Kind != Application) {
+			return nil, ErrBadView
+		}
+		if len(v.Tags) > MaxTags {
+			return nil, ErrTooManyTags
+		}
+		v.Tags = append([]TagKey(nil), v.Tags...)
+		a.views = append(a.views, &viewState{v: v, tagKeys: v.Tags, maxSer: cfg.MaxSeries, overflow: ikey{overflow: true}})
+	}
+	return a, nil
+}
+
+// Views returns the views, in the order of Config.Views.
+func (a *Aggregator) Views() []View {
+	out := make([]View, len(a.views))
+	for i, vs := range a.views {
+		out[i] = vs.v
+	}
+	return out
+}
+
+// WriteL4 counts a flow record into the network views. The record is
+// borrowed for the call. A record's counters land in the window of its
+// last packet (EndTime): with snapshots (flow.Config.SnapshotInterval)
+// that is the interval its packets were seen in. A record without packets
+// (an idle flow's snapshot, or a flow closed by its idle timeout after a
+// snapshot) lands at the watermark, the time it was reported.
+func (a *Aggregator) WriteL4(r *flow.Record) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stats.L4Records++
+	t := r.EndTime
+	if r.PacketTx+r.PacketRx == 0 && a.watermark > t {
+		t = a.watermark
+	}
+	d := &a.net
+	a.l4Delta(r, d)
+	l7p := r.L7Protocol
+	if l7p == "" {
+		l7p = "unknown"
+	}
+	var k ikey
+	for _, vs := range a.views {
+		if vs.v.Kind != Network {
+			continue
+		}
+		f := vs.v.Fields
+		k = ikey{}
+		if f&FieldClientIP != 0 {
+			k.client = r.IP0
+		}
+		if f&FieldServerIP != 0 {
+			k.server = r.IP1
+		}
+		if f&FieldServerPort != 0 {
+			k.port = r.ServerPort
+		}
+		if f&FieldProtocol != 0 {
+			k.proto = r.Protocol
+		}
+		if f&FieldL7Protocol != 0 {
+			k.l7 = a.in.str(l7p)
+		}
+		a.tags(vs, &k, &r.Tags)
+		w, late := a.windowFor(vs, t)
+		switch late {
+		case 0:
+			w.net[a.cell(vs, w, &k)].Merge(d)
+		case 1:
+			w.net[a.cell(vs, w, &k)].Merge(d)
+			vs.lateSec.Net.Merge(d)
+		default:
+			vs.lateMin.Net.Merge(d)
+		}
+	}
+	a.countLate(t)
+	a.advance(r.EndTime)
+	return nil
+}
+
+// l4Delta fills d with what r adds to a window.
+func (a *Aggregator) l4Delta(r *flow.Record, d *NetworkMetrics) {
+	*d = NetworkMetrics{
+		Records:  1,
+		PacketTx: r.PacketTx, PacketRx: r.PacketRx,
+		ByteTx: r.ByteTx, ByteRx: r.ByteRx,
+		L4ByteTx: r.L4ByteTx, L4ByteRx: r.L4ByteRx,
+		FlowLoad:  1,
+		RetransTx: uint64(r.RetransTx), RetransRx: uint64(r.RetransRx),
+		ZeroWinTx: uint64(r.ZeroWinTx), ZeroWinRx: uint64(r.ZeroWinRx),
+		OOOTx: uint64(r.OOOTx), OOORx: uint64(r.OOORx),
+		SynCount: uint64(r.SynCount), SynAckCount: uint64(r.SynAckCount),
+		RetransSyn: uint64(r.RetransSyn), RetransSynAck: uint64(r.RetransSynAck),
+		L7Request: uint64(r.L7Request), L7Response: uint64(r.L7Response),
+		SRT: Latency{Sum: uint64(r.SRTSum), Count: uint64(r.SRTCount), Max: uint64(r.SRTMax)},
+		ART: Latency{Sum: uint64(r.ARTSum), Count: uint64(r.ARTCount), Max: uint64(r.ARTMax)},
+	}
+	st, known := a.flows[r.FlowID]
+	if !known {
+		d.NewFlow = 1
+	}
+	if r.HasRTT && st&flowRTT == 0 {
+		d.RTT.Add(uint64(r.RTT))
+		st |= flowRTT
+	}
+	if r.HasRTTClient && st&flowRTTClient == 0 {
+		d.RTTClient.Add(uint64(r.RTTClient))
+		st |= flowRTTClient
+	}
+	if r.HasRTTServer && st&flowRTTServer == 0 {
+		d.RTTServer.Add(uint64(r.RTTServer))
+		st |= flowRTTServer
+	}
+	if r.Snapshot {
+		if known || len(a.flows) < a.cfg.MaxFlows {
+			a.flows[r.FlowID] = st
+		} else {
+			a.stats.FlowsFull++
+		}
+		return
+	}
+	if known {
+		delete(a.flows, r.FlowID)
+	}
+	d.ClosedFlow = 1
+	switch r.CloseType {
+	case flow.CloseTCPClientRst, flow.CloseTCPFinClientRst:
+		d.ClientRstFlow = 1
+	case flow.CloseTCPServerRst:
+		d.ServerRstFlow = 1
+	case flow.CloseClientSynRepeat:
+		d.ServerSynMiss = 1
+	case flow.CloseServerSynAckRepeat:
+		d.ClientAckMiss = 1
+	case flow.CloseClientHalfClose:
+		d.ClientHalfCloseFlow = 1
+	case flow.CloseServerHalfClose:
+		d.ServerHalfCloseFlow = 1
+	case flow.CloseClientSourcePortReuse:
+		d.ClientSourcePortReuse = 1
+	case flow.CloseClientEstablishReset:
+		d.ClientEstablishOtherRst = 1
+	case flow.CloseServerEstablishReset:
+		d.ServerEstablishOtherRst = 1
+	case flow.CloseServerReset:
+		d.ServerReset = 1
+	case flow.CloseServerQueueLack:
+		d.ServerQueueLack = 1
+	case flow.CloseTimeout:
+		if r.Protocol == 6 {
+			d.TCPTimeout = 1
+		}
+	}
+}
+
+// WriteL7 counts an l7 record into the application views, in the window
+// of its start time (the request's first byte, or a lone response's). The
+// record is borrowed for the call.
+func (a *Aggregator) WriteL7(r *l7.Record) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stats.L7Records++
+	t := r.StartTime
+	var req, resp, cerr, serr, tout uint64
+	if r.HasRequest {
+		req = 1
+	}
+	if r.HasResponse {
+		resp = 1
+	}
+	if r.HasStatus {
+		switch r.Status {
+		case l7.StatusClientError:
+			cerr = 1
+		case l7.StatusServerError:
+			serr = 1
+		case l7.StatusTimeout:
+			tout = 1
+		}
+	}
+	rrt, hasRRT := r.ResponseDuration()
+	if rrt < 0 {
+		rrt = 0
+	}
+	var k ikey
+	for _, vs := range a.views {
+		if vs.v.Kind != Application {
+			continue
+		}
+		f := vs.v.Fields
+		k = ikey{}
+		if f&FieldClientIP != 0 {
+			k.client = r.Client.Addr()
+		}
+		if f&FieldServerIP != 0 {
+			k.server = r.Server.Addr()
+		}
+		if f&FieldServerPort != 0 {
+			k.port = r.Server.Port()
+		}
+		if f&FieldProtocol != 0 {
+			k.proto = uint8(r.Transport)
+		}
+		if f&FieldL7Protocol != 0 {
+			k.l7 = a.in.str(r.L7Protocol)
+		}
+		if f&FieldEndpoint != 0 {
+			k.endpoint = a.in.bytes(r.Endpoint)
+		}
+		a.tags(vs, &k, &r.Tags)
+		var m *AppMetrics
+		w, late := a.windowFor(vs, t)
+		switch late {
+		case 0:
+			m = &w.app[a.cell(vs, w, &k)]
+		case 1:
+			addApp(&vs.lateSec.App, req, resp, cerr, serr, tout, rrt, hasRRT)
+			m = &w.app[a.cell(vs, w, &k)]
+		default:
+			m = &vs.lateMin.App
+		}
+		addApp(m, req, resp, cerr, serr, tout, rrt, hasRRT)
+	}
+	a.countLate(t)
+	a.advance(r.EndTime)
+	return nil
+}
+
+func addApp(m *AppMetrics, req, resp, cerr, serr, tout uint64, rrt int64, hasRRT bool) {
+	m.Request += req
+	m.Response += resp
+	m.ClientError += cerr
+	m.ServerError += serr
+	m.Timeout += tout
+	if hasRRT {
+		m.RRT.Add(uint64(rrt))
+		m.Latency.Add(float64(rrt))
+	}
+}
+
+// tags fills k's tag values from a record's tags.
+func (a *Aggregator) tags(vs *viewState, k *ikey, s *tag.Set) {
+	for i, tk := range vs.tagKeys {
+		if v, ok := s.Get(tk.Side, tk.Key); ok {
+			k.tags[i] = a.in.str(v)
+		}
+	}
+}
+
+// countLate counts a record that arrived late (the same for every view).
+func (a *Aggregator) countLate(t int64) {
+	switch lateness(t, a.watermark, a.secLate, a.minLate) {
+	case 1:
+		a.stats.LateSecond++
+	case 2:
+		a.stats.LateMinute++
+	}
+}
+
+// lateness says whether time t is in time for its 1 s window (0), only
+// for its 1 min window (1), or for neither (2), given the watermark.
+func lateness(t, wm, secLate, minLate int64) int {
+	sec := t - t%int64(Second)
+	if sec+int64(Second)+secLate > wm {
+		return 0
+	}
+	m := t - t%int64(Minute)
+	if m+int64(Minute)+minLate > wm {
+		return 1
+	}
+	return 2
+}
+
+// windowFor returns the window a record of time t goes to, and its
+// lateness: 0 its 1 s window, 1 its 1 min window (late for the second),
+// 2 none (late for the minute too).
+func (a *Aggregator) windowFor(vs *viewState, t int64) (*window, int) {
+	if w := vs.last; w != nil && t >= w.start && t < w.start+int64(Second) {
+		return w, 0
+	}
+	late := lateness(t, a.watermark, a.secLate, a.minLate)
+	switch late {
+	case 0:
+		w := a.open(vs, &vs.secs, t-t%int64(Second), int64(Second))
+		vs.last = w
+		return w, 0
+	case 1:
+		return a.open(vs, &vs.mins, t-t%int64(Minute), int64(Minute)), 1
+	}
+	return nil, 2
+}
+
+// open finds or creates the window starting at start in ws.
+func (a *Aggregator) open(vs *viewState, ws *[]*window, start, interval int64) *window {
+	l := *ws
+	for i := len(l) - 1; i >= 0; i-- {
+		if l[i].start == start {
+			return l[i]
+		}
+	}
+	var w *window
+	if n := len(vs.free); n > 0 {
+		w = vs.free[n-1]
+		vs.free = vs.free[:n-1]
+	} else {
+		w = &window{idx: make(map[ikey]int32)}
+	}
+	w.start, w.interval = start, interval
+	i := sort.Search(len(l), func(i int) bool { return l[i].start > start })
+	l = append(l, nil)
+	copy(l[i+1:], l[i:])
+	l[i] = w
+	*ws = l
+	if due := start + interval + a.lateFor(interval); a.nextDue == 0 || due < a.nextDue {
+		a.nextDue = due
+	}
+	return w
+}
+
+func (a *Aggregator) lateFor(interval int64) int64 {
+	if interval == int64(Second) {
+		return a.secLate
+	}
+	return a.minLate
+}
+
+// cell returns the index of k's series in w, creating it (or folding k
+// into the overflow series at the cap).
+func (a *Aggregator) cell(vs *viewState, w *window, k *ikey) int32 {
+	if i, ok := w.idx[*k]; ok {
+		return i
+	}
+	if len(w.idx) >= vs.maxSer {
+		a.stats.Overflow++
+		if i, ok := w.idx[vs.overflow]; ok {
+			return i
+		}
+		k = &vs.overflow
+	}
+	i := int32(len(w.keys))
+	w.keys = append(w.keys, *k)
+	w.idx[*k] = i
+	if vs.v.Kind == Network {
+		if int(i) < cap(w.net) {
+			w.net = w.net[:i+1]
+			w.net[i] = NetworkMetrics{}
+		} else {
+			w.net = append(w.net, NetworkMetrics{})
+		}
+	} else {
+		if int(i) < cap(w.app) {
+			w.app = w.app[:i+1]
+			w.app[i].reset()
+		} else {
+			w.app = append(w.app, AppMetrics{})
+		}
+	}
+	a.stats.OpenSeries++
+	return i
+}
+
+// advance moves the watermark to t and closes the windows that fall due.
+func (a *Aggregator) advance(t int64) {
+	if t <= a.watermark {
+		return
+	}
+	a.watermark = t
+	if a.nextDue != 0 && t >= a.nextDue {
+		a.closeDue(false)
+	}
+}
+
+// Advance moves the watermark to now, closing the windows that fall due:
+// for a live source with no traffic at all, an embedder may call it with
+// the wall clock. Replays need not call it.
+func (a *Aggregator) Advance(now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.advance(now.UnixNano())
+}
+
+// closeDue closes the windows due at the watermark (or all with all).
+func (a *Aggregator) closeDue(all bool) {
+	wm := a.watermark
+	a.nextDue = 0
+	for _, vs := range a.views {
+		n := 0
+		for _, w := range vs.secs {
+			if !all && w.start+w.interval+a.secLate > wm {
+				break
+			}
+			a.closeSecond(vs, w)
+			n++
+		}
+		vs.secs = vs.secs[:copy(vs.secs, vs.secs[n:])]
+		n = 0
+		for _, w := range vs.mins {
+			if !all && w.start+w.interval+a.minLate > wm {
+				break
+			}
+			a.deliver(vs, w)
+			a.release(vs, w)
+			n++
+		}
+		vs.mins = vs.mins[:copy(vs.mins, vs.mins[n:])]
+		if len(vs.secs) > 0 {
+			a.due(vs.secs[0].start + int64(Second) + a.secLate)
+		}
+		if len(vs.mins) > 0 {
+			a.due(vs.mins[0].start + int64(Minute) + a.minLate)
+		}
+	}
+}
+
+func (a *Aggregator) due(t int64) {
+	if a.nextDue == 0 || t < a.nextDue {
+		a.nextDue = t
+	}
+}
+
+// closeSecond delivers a 1 s window and merges it into its minute.
+func (a *Aggregator) closeSecond(vs *viewState, w *window) {
+	a.deliver(vs, w)
+	m := a.open(vs, &vs.mins, w.start-w.start%int64(Minute), int64(Minute))
+	for i := range w.keys {
+		j := a.cell(vs, m, &w.keys[i])
+		if vs.v.Kind == Network {
+			m.net[j].Merge(&w.net[i])
+		} else {
+			m.app[j].Merge(&w.app[i])
+		}
+	}
+	if vs.last == w {
+		vs.last = nil
+	}
+	a.release(vs, w)
+}
+
+// deliver hands a closed window to OnWindow.
+func (a *Aggregator) deliver(vs *viewState, w *window) {
+	a.stats.Windows++
+	if a.cfg.OnWindow == nil {
+		return
+	}
+	s := a.series[:0]
+	for i := range w.keys {
+		se := Series{Key: a.in.key(&w.keys[i])}
+		if vs.v.Kind == Network {
+			se.Net = &w.net[i]
+		} else {
+			se.App = &w.app[i]
+		}
+		s = append(s, se)
+	}
+	a.series = s
+	win := Window{View: &vs.v, Interval: time.Duration(w.interval), Start: time.Unix(0, w.start).UTC(), Series: s}
+	a.cfg.OnWindow(&win)
+}
+
+// release empties w and keeps it for reuse.
+func (a *Aggregator) release(vs *viewState, w *window) {
+	a.stats.OpenSeries -= uint64(len(w.keys))
+	clear(w.idx)
+	w.keys = w.keys[:0]
+	w.net = w.net[:0]
+	w.app = w.app[:0] // their sketches are reset when reused
+	vs.free = append(vs.free, w)
+}
+
+// Close closes every open window, whatever the watermark: call it once
+// the input has ended (after pipeline.Run returns). Records written after
+// Close open new windows.
+func (a *Aggregator) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closeDue(true)
+	return nil
+}
+
+// Stats returns the counters.
+func (a *Aggregator) Stats() Stats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.stats
+	s.StringsFull = a.in.full
+	return s
+}
+
+// Late returns copies of view i's late buckets: what came too late for
+// its 1 s window (and went to the 1 min window), and too late for the
+// 1 min window (and went nowhere else).
+func (a *Aggregator) Late(i int) (second, minute Bucket) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	vs := a.views[i]
+	second, minute = vs.lateSec, vs.lateMin
+	second.App = vs.lateSec.App.Clone()
+	minute.App = vs.lateMin.App.Clone()
+	return second, minute
+}

@@ -1,0 +1,87 @@
+// Package aggregate turns records into metrics (AutoMetrics): network
+// metrics from flow records and application (RED) metrics from l7
+// records, per endpoint and per client → server edge, in 1 s and 1 min
+// windows, and the universal service map built from them.
+//
+// An Aggregator is a pipeline.Sink: attach it to any pipeline (or feed it
+// records from anywhere) and call Close once the input has ended.
+//
+//	agg, _ := aggregate.New(&aggregate.Config{OnWindow: func(w *aggregate.Window) { ... }})
+//	p, _ := pipeline.New(pipeline.Config{..., Sinks: []pipeline.SinkConfig{{Sink: agg}}})
+//	err := p.Run(ctx)
+//	agg.Close() // flushes the windows still open
+//
+// # Views and keys
+//
+// Config.Views lists the metric tables. Each View has a Kind (Network:
+// counts flow records into NetworkMetrics; Application: counts l7 records
+// into AppMetrics) and an explicit grouping key: the Fields it keeps
+// (client IP, server IP, server port, IP protocol, L7 protocol, API
+// endpoint) and up to MaxTags tags attached by the pipeline's stages
+// (View.Tags). DefaultViews are DeepFlow's network, network_map,
+// application and application_map tables (METRICS-AND-TAGS.md). The client
+// is the record's side 0 (the SYN's sender, or the requests'), the server
+// side 1: edges are directed client → server.
+//
+// Cardinality is capped: a view's window holds at most Config.MaxSeries
+// series, and records of further keys fold into its one Overflow series
+// (Key.Overflow), counted in Stats.Overflow. Strings (L7 protocols,
+// endpoints, tag values) are interned in a table of at most
+// Config.MaxStrings entries; later ones group under OtherString.
+//
+// # Windows and time
+//
+// Time is record time, never the wall clock, so replaying a file gives the
+// same metrics as running live. An l7 record lands in the window of its
+// StartTime (the request's first byte); a flow record in the window of
+// its EndTime (the last packet it counts: with snapshots,
+// flow.Config.SnapshotInterval, the interval its packets were seen in), or
+// at the watermark when it counts no packets. The watermark is the newest
+// record time seen (EndTime of either record). A 1 s window closes when
+// the watermark passes its end by Config.SecondLateness (default 2 s), a
+// 1 min window when it passes its end by Config.Lateness (default 130 s,
+// which covers the default l7 session timeout: a request that times out
+// is reported 120 s after its first byte and still lands in its minute).
+// A closed 1 s window is delivered to Config.OnWindow and then merged into
+// its minute. A record too late for its second goes to its minute directly
+// and into the view's late-second bucket; one too late for its minute goes
+// to the late-minute bucket only (Late, Stats). So, per view and metric:
+//
+//	Σ 1 s windows + late-second bucket = Σ 1 min windows
+//	Σ 1 min windows + late-minute bucket = the records' totals
+//
+// where the overflow series are part of the windows.
+//
+// Flows: a flow reported by snapshots yields several records; the
+// Aggregator remembers the live flows (Config.MaxFlows) so that new_flow
+// and the handshake RTTs count once per flow, at its first record, and
+// closed_flow and the close-type anomalies at its last.
+//
+// # Latency percentiles
+//
+// AppMetrics.Latency is a DDSketch (github.com/DataDog/sketches-go) with
+// RelativeAccuracy 1%: any quantile read from it is within 1% of the exact
+// quantile of the response durations it holds, and sketches merge without
+// losing that bound.
+//
+// # Scale-out
+//
+// Windows merge exactly: counters add, maxima take the larger, sketches
+// merge (NetworkMetrics.Merge, AppMetrics.Merge, Rollup.Merge), so a
+// server can combine the windows of many agents by (view, interval,
+// start, Key). To spread that work over several servers, partition by the
+// server side of the key (server IP and port, or the server's service tag
+// once there is one): every edge into a server and every series of that
+// server's endpoint then meet on one server, which can also build that
+// part of the service map; a query for a client merges the partitions.
+//
+// Concurrency: an Aggregator's methods are safe for concurrent use (one
+// mutex, uncontended under a pipeline, which calls a sink one call at a
+// time); OnWindow runs under that mutex and must not call the Aggregator.
+// Writing a record does not allocate once its series exist in the open
+// windows (keys are structs of netip.Addr, ports and interned string ids;
+// windows and their sketches are recycled).
+//
+// Errors: New returns ErrBadView, ErrTooManyTags or ErrLateness for a bad
+// Config; WriteL4, WriteL7 and Close return nil.
+package aggregate
