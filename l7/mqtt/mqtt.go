@@ -84,7 +84,7 @@ const maxCheckPackets = 8
 // acknowledgements, DISCONNECT and AUTH in MQTT 5): for them the verdict
 // follows dir, so that the flow's orientation stays as it is.
 func (d *Decoder) Check(payload []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
-	if t != l7.TCP {
+	if t != l7.TCP || len(payload) == 0 {
 		return l7.No
 	}
 	b := payload
@@ -213,7 +213,7 @@ func checkConnect(body []byte, whole bool) bool {
 		return false
 	}
 	if level == level5 && !props(&r, nil) {
-		return !whole && r.off == len(body)
+		return !whole // perhaps cut by the end of b
 	}
 	r.str() // client id
 	return !r.bad || !whole

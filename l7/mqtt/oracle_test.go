@@ -55,7 +55,7 @@ func captures(t *testing.T) []capture {
 // sharedCaptures returns the captures of the shared corpus
 // ($METAFLOW_PCAPS/mqtt, else ../shared/pcaps/mqtt beside the module),
 // none when it is absent.
-func sharedCaptures(t *testing.T) []string {
+func sharedCaptures(t testing.TB) []string {
 	root := os.Getenv("METAFLOW_PCAPS")
 	if root == "" {
 		root = filepath.Join(filepath.Dir(testutil.ModuleRoot(t)), "shared", "pcaps")

@@ -91,10 +91,16 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 }
 
 func (p *Parser) parse(data []byte, d l7.Direction, m *l7.Message) (int, bool, error) {
+	if len(data) == 0 {
+		return 0, false, l7.ErrNeedMore
+	}
 	if s := p.skip[d]; s > 0 {
 		n := min(s, len(data))
 		p.skip[d] -= n
 		return n, false, nil
+	}
+	if p.resync[d] && len(data) > 0 && (data[0] == 0 || !flagsOK(data[0]>>4, data[0]&0x0f)) {
+		return len(data), false, nil
 	}
 	typ, flags, rem, hl := header(data)
 	if hl == 0 {
@@ -386,7 +392,12 @@ func (p *Parser) publish(data []byte, d l7.Direction, flags byte, hl, size int, 
 	m.Length = size
 	m.Version = versionBytes[p.version]
 	p.resync[d] = false
-	n := min(len(data), size)
+	// A big PUBLISH ends at its properties, whatever part of its payload
+	// is there: the payload is skipped (Trailing) as it comes.
+	n := size
+	if len(data) < size {
+		n = r.off
+	}
 	p.skip[d] = size - n
 	return n, true, nil
 }
