@@ -4,6 +4,7 @@ import (
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/dns"
 	"github.com/metaflow-go/metaflow/l7/http1"
+	"github.com/metaflow-go/metaflow/l7/kafka"
 	"github.com/metaflow-go/metaflow/l7/mysql"
 	"github.com/metaflow-go/metaflow/l7/redis"
 )
@@ -15,6 +16,7 @@ func Decoders() []l7.Decoder {
 		redis.New(nil),
 		dns.New(nil),
 		mysql.New(nil),
+		kafka.New(nil),
 	}
 }
 
