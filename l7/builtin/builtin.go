@@ -3,16 +3,20 @@ package builtin
 import (
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/dns"
+	"github.com/metaflow-go/metaflow/l7/dubbo"
 	"github.com/metaflow-go/metaflow/l7/http1"
 	"github.com/metaflow-go/metaflow/l7/kafka"
 	"github.com/metaflow-go/metaflow/l7/mysql"
 	"github.com/metaflow-go/metaflow/l7/redis"
+	"github.com/metaflow-go/metaflow/l7/tls"
 )
 
 // Decoders returns the built-in decoders, most specific first.
 func Decoders() []l7.Decoder {
 	return []l7.Decoder{
 		http1.New(nil),
+		dubbo.New(nil),
+		tls.New(nil),
 		redis.New(nil),
 		dns.New(nil),
 		mysql.New(nil),
