@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/netip"
 	"strings"
 	"sync"
@@ -256,5 +257,19 @@ func TestHash_Symmetric(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(100, func() { pipeline.Hash(&x) }); a != 0 {
 		t.Errorf("Hash allocates %v", a)
+	}
+}
+
+func TestWriterSink_NoAllocs(t *testing.T) {
+	for _, s := range []*pipeline.WriterSink{pipeline.NewJSONSink(io.Discard), pipeline.NewTextSink(io.Discard)} {
+		var r4 flow.Record
+		r4.Tags.Add(tag.Client, "pod", "a")
+		r7 := l7.Record{RequestResource: []byte("/index.html?q=\"x\""), L7Protocol: "HTTP"}
+		if n := testing.AllocsPerRun(100, func() {
+			s.WriteL4(&r4)
+			s.WriteL7(&r7)
+		}); n != 0 {
+			t.Errorf("WriterSink allocates %v times per two records", n)
+		}
 	}
 }

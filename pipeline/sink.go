@@ -27,9 +27,20 @@ type Sink interface {
 
 // Flusher is implemented by sinks that buffer output: Flush is called
 // every Config.Tick and once at the end of Run, never concurrently with
-// the sink's Write methods.
+// the sink's Write methods (except for a ConcurrentSink, which must
+// synchronise them itself).
 type Flusher interface {
 	Flush() error
+}
+
+// ConcurrentSink is implemented by synchronous sinks that are safe for
+// concurrent use: the pipeline then calls them from several shards at once,
+// without holding its lock, so that their work (encoding, say) runs in
+// parallel. WriterSink is one.
+type ConcurrentSink interface {
+	Sink
+	// ConcurrentSafe is a marker; it is never called.
+	ConcurrentSafe()
 }
 
 // SinkConfig attaches a Sink to a pipeline.
@@ -63,6 +74,7 @@ type item struct {
 // sink is the pipeline's handle on one SinkConfig.
 type sink struct {
 	cfg     SinkConfig
+	nolock  bool       // a ConcurrentSink, called without mu
 	mu      sync.Mutex // serialises synchronous calls and Flush
 	q       chan item
 	done    chan struct{}
@@ -74,6 +86,7 @@ type sink struct {
 
 func newSink(cfg SinkConfig, fail func(error)) *sink {
 	s := &sink{cfg: cfg, fail: fail}
+	_, s.nolock = cfg.Sink.(ConcurrentSink)
 	if cfg.Queue > 0 {
 		s.q = make(chan item, cfg.Queue)
 		s.done = make(chan struct{})
@@ -93,6 +106,10 @@ func (s *sink) l4(r *flow.Record) {
 		s.enqueue(item{l4: r.Clone()})
 		return
 	}
+	if s.nolock {
+		s.done1(s.cfg.Sink.WriteL4(r))
+		return
+	}
 	s.mu.Lock()
 	err := s.cfg.Sink.WriteL4(r)
 	s.mu.Unlock()
@@ -102,6 +119,10 @@ func (s *sink) l4(r *flow.Record) {
 func (s *sink) l7(r *l7.Record) {
 	if s.q != nil {
 		s.enqueue(item{l7: r.Clone()})
+		return
+	}
+	if s.nolock {
+		s.done1(s.cfg.Sink.WriteL7(r))
 		return
 	}
 	s.mu.Lock()
