@@ -181,6 +181,17 @@ func TestParser_Errors(t *testing.T) {
 			errs:   2,
 		},
 		{
+			name:   "ERROR with a reason",
+			chunks: []chunk{{l7.ToServer, "shutdown\r\n"}, {l7.ToClient, "ERROR: shutdown not enabled\r\n"}},
+			want:   []string{"req shutdown [shutdown] len=10", "resp ClientError [ERROR: shutdown not enabled] len=29"},
+		},
+		{
+			name:   "after a gap, an error reply is a reply",
+			chunks: []chunk{{l7.ToClient, "bad\r\n"}, {l7.ToClient, "ERROR\r\n"}},
+			want:   []string{"resp ClientError [ERROR] len=7"},
+			errs:   1,
+		},
+		{
 			name:   "a RESP command is not memcached",
 			chunks: []chunk{{l7.ToServer, "*2\r\n$3\r\nget\r\n$1\r\nk\r\n"}, {l7.ToServer, "GET k\r\n"}},
 			want:   []string{},

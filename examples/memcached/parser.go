@@ -162,7 +162,7 @@ func (p *Parser) response(data []byte, m *l7.Message) (int, bool, error) {
 	tok.split(line)
 	word := tok.at(0)
 	if r.resync {
-		if !isResponse(&tok) && !isStatus(word) && !isNumber(line) {
+		if !isResponse(&tok) && !isStatus(word) && !isNumber(line) && !isError(word) {
 			if r.skipped++; r.skipped > maxSkipped {
 				return n, false, ErrBadResponse
 			}
@@ -218,7 +218,7 @@ func (p *Parser) response(data []byte, m *l7.Message) (int, bool, error) {
 	case isNumber(line):
 		m.Status = l7.StatusOk
 		m.Result = line
-	case string(word) == "ERROR":
+	case isError(word):
 		m.Status = l7.StatusClientError
 		m.Exception = line
 	case string(word) == "CLIENT_ERROR":
@@ -256,6 +256,12 @@ func isStatus(w []byte) bool {
 		return true
 	}
 	return false
+}
+
+// isError reports whether w is the generic error reply: "ERROR", or
+// "ERROR:" followed by a reason ("ERROR: shutdown not enabled").
+func isError(w []byte) bool {
+	return string(w) == "ERROR" || string(w) == "ERROR:"
 }
 
 // isNumber reports whether line is an incr or decr result.
