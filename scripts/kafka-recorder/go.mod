@@ -9,6 +9,14 @@ require (
 )
 
 require (
+	golang.org/x/net v0.46.0 // indirect
+	golang.org/x/sys v0.40.0 // indirect
+)
+
+require (
 	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/metaflow-go/metaflow v0.0.0
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 )
+
+replace github.com/metaflow-go/metaflow => ../..
