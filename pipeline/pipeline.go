@@ -74,7 +74,7 @@ func New(cfg Config) (*Pipeline, error) {
 	fc := c.Flow
 	fc.MaxFlows = share(fc.MaxFlows, c.Shards)
 	for i := 0; i < c.Shards; i++ {
-		sh := &shard{p: p, id: i}
+		sh := &shard{p: p, id: i, sinkRecords: make([]uint64, len(p.sinks)), pubSinkRecords: make([]uint64, len(p.sinks))}
 		var h flow.Handler
 		if !c.NoL7 {
 			lci := lc

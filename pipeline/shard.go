@@ -19,8 +19,9 @@ type shard struct {
 	in   chan *batch // batches to process; closed at the end of input
 	free chan *batch // processed batches for the reader to refill
 
-	packets      uint64 // packets handed to the table
-	stageDropped uint64 // records a stage dropped
+	packets      uint64   // packets handed to the table
+	stageDropped uint64   // records a stage dropped
+	sinkRecords  []uint64 // records delivered, per sink
 
 	// Copies of the counters for Stats, guarded by mu.
 	mu              sync.Mutex
@@ -28,6 +29,7 @@ type shard struct {
 	pubL7           l7.Stats
 	pubPackets      uint64
 	pubStageDropped uint64
+	pubSinkRecords  []uint64
 }
 
 // batch is a run of decoded packets for one shard, with their payloads
@@ -112,6 +114,7 @@ func (sh *shard) publish() {
 	}
 	sh.pubPackets = sh.packets
 	sh.pubStageDropped = sh.stageDropped
+	copy(sh.pubSinkRecords, sh.sinkRecords)
 	sh.mu.Unlock()
 }
 
@@ -123,8 +126,10 @@ func (sh *shard) l4(r *flow.Record) {
 			return
 		}
 	}
-	for _, s := range sh.p.sinks {
-		s.l4(r)
+	for i, s := range sh.p.sinks {
+		if s.l4(r) {
+			sh.sinkRecords[i]++
+		}
 	}
 }
 
@@ -136,7 +141,9 @@ func (sh *shard) l7(r *l7.Record) {
 			return
 		}
 	}
-	for _, s := range sh.p.sinks {
-		s.l7(r)
+	for i, s := range sh.p.sinks {
+		if s.l7(r) {
+			sh.sinkRecords[i]++
+		}
 	}
 }

@@ -78,7 +78,6 @@ type sink struct {
 	mu      sync.Mutex // serialises synchronous calls and Flush
 	q       chan item
 	done    chan struct{}
-	records atomic.Uint64
 	dropped atomic.Uint64
 	errors  atomic.Uint64
 	fail    func(error)
@@ -101,54 +100,58 @@ func (s *sink) start() {
 	}
 }
 
-func (s *sink) l4(r *flow.Record) {
+// l4 hands r to the sink and reports whether it was delivered (queued
+// sinks: queued, not dropped); the shard counts deliveries.
+func (s *sink) l4(r *flow.Record) bool {
 	if s.q != nil {
-		s.enqueue(item{l4: r.Clone()})
-		return
+		return s.enqueue(item{l4: r.Clone()})
 	}
 	if s.nolock {
 		s.done1(s.cfg.Sink.WriteL4(r))
-		return
+		return true
 	}
 	s.mu.Lock()
 	err := s.cfg.Sink.WriteL4(r)
 	s.mu.Unlock()
 	s.done1(err)
+	return true
 }
 
-func (s *sink) l7(r *l7.Record) {
+func (s *sink) l7(r *l7.Record) bool {
 	if s.q != nil {
-		s.enqueue(item{l7: r.Clone()})
-		return
+		return s.enqueue(item{l7: r.Clone()})
 	}
 	if s.nolock {
 		s.done1(s.cfg.Sink.WriteL7(r))
-		return
+		return true
 	}
 	s.mu.Lock()
 	err := s.cfg.Sink.WriteL7(r)
 	s.mu.Unlock()
 	s.done1(err)
+	return true
 }
 
 func (s *sink) done1(err error) {
-	s.records.Add(1)
 	if err != nil {
 		s.errors.Add(1)
 		s.fail(err)
 	}
 }
 
-func (s *sink) enqueue(it item) {
+// enqueue queues it, or drops and counts it; it reports whether it queued.
+func (s *sink) enqueue(it item) bool {
 	if s.cfg.DropWhenFull {
 		select {
 		case s.q <- it:
+			return true
 		default:
 			s.dropped.Add(1)
+			return false
 		}
-		return
 	}
 	s.q <- it
+	return true
 }
 
 // drain delivers queued records until the queue is closed.
@@ -190,6 +193,8 @@ func (s *sink) close() {
 	}
 }
 
+// stats returns the sink's own counters; Records is summed from the shards
+// by Pipeline.Stats.
 func (s *sink) stats() SinkStats {
-	return SinkStats{Records: s.records.Load(), Dropped: s.dropped.Load(), Errors: s.errors.Load()}
+	return SinkStats{Dropped: s.dropped.Load(), Errors: s.errors.Load()}
 }

@@ -51,4 +51,11 @@ func (p *Pipeline) Stats(s *Stats) {
 	for _, k := range p.sinks {
 		s.Sinks = append(s.Sinks, k.stats())
 	}
+	for _, sh := range p.shards {
+		sh.mu.Lock()
+		for i, n := range sh.pubSinkRecords {
+			s.Sinks[i].Records += n
+		}
+		sh.mu.Unlock()
+	}
 }
