@@ -35,15 +35,15 @@
 // Re-inference. A decoder that fails Config.ReinferAfterErrors times in a
 // row in one direction of a flow (default 3), or on the replies of flows to
 // one server endpoint that decoded no reply yet (short connections), is
-// judged wrong for the flow:
-// the requests waiting on it are emitted at once with status Unknown
-// (Stats.AbandonedRequests) rather than later as false Timeouts, the
-// decoder is avoided on that flow and for Config.InferBackoff on its
-// server endpoint, and the flow's next bytes go through inference again
-// (Stats.Reinferred). Records already emitted stand; the flow keeps the
-// abandoned decoder's name until another decoder takes it. A request that
-// times out (or is still waiting at close) while its flow's latest replies
-// failed to parse comes out as Unknown too: the reply was likely there.
+// judged wrong for the flow: the requests waiting on it are emitted at once
+// with status Unknown (Stats.AbandonedRequests) rather than later as false
+// Timeouts, the decoder is avoided on that flow and for
+// Config.InferBackoff on its server endpoint, and the flow's next bytes go
+// through inference again (Stats.Reinferred). Records already emitted
+// stand; the flow keeps the abandoned decoder's name until another decoder
+// takes it. A request that times out (or is still waiting at close) while
+// its flow's latest replies failed to parse comes out as Unknown too: the
+// reply was likely there.
 //
 // Sessions. Requests pair with responses by Message.ID when HasID, else in
 // order (pipelining included), requests the server sends (Message.Reverse)
