@@ -267,3 +267,17 @@ func FuzzParse(f *testing.F) {
 		l7test.FuzzPieces(t, New(&Config{MaxBody: 256, Events: true}).NewParser(l7.TCP), in, false)
 	})
 }
+
+func TestParser_Stats(t *testing.T) {
+	p := New(&Config{MaxBody: 64}).NewParser(l7.TCP).(*Parser)
+	in := cat(frame(0xc2, 0, 1, invocation(svc, "put", "[B", cat([]byte{'B', 0x03, 0xe8}, make([]byte, 1000)), hmap())),
+		frame(0xe2, 0, 2, []byte{'N'}),
+		frame(0xc2, 0, 3, cat(hstr("2.0.2"), hstr(svc), hstr("1"), hstr("m"), hstr("I"), []byte{0x40})))
+	var m l7.Message
+	if got := l7test.ParseAll(p, in, l7.ToServer, &m); got != 2 {
+		t.Errorf("%d messages, want 2", got)
+	}
+	if st := p.Stats(); st.Frames != 3 || st.Truncated != 1 || st.Events != 1 || st.BodyErrors != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}

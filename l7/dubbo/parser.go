@@ -166,7 +166,7 @@ func (p *Parser) frame(h, body []byte, total int, m *l7.Message) bool {
 		case event:
 			m.RequestType = eventName(body, hessian)
 		case hessian:
-			p.request(r, m)
+			p.request(r, m, len(body) < total-headerLen)
 		}
 		return true
 	}
@@ -231,8 +231,9 @@ func eventName(body []byte, hessian bool) []byte {
 
 // request decodes the body of a hessian2 invocation: dubbo version,
 // service path, service version, method name, parameter descriptor, the
-// arguments (skipped) and the attachments.
-func (p *Parser) request(r *hreader, m *l7.Message) {
+// arguments (skipped) and the attachments. A body cut at Config.MaxBody
+// (truncated) is expected to end early.
+func (p *Parser) request(r *hreader, m *l7.Message, truncated bool) {
 	ver, _ := r.str()
 	path, _ := r.str()
 	r.str() // service version
@@ -246,14 +247,16 @@ func (p *Parser) request(r *hreader, m *l7.Message) {
 		m.Endpoint = join(p.endpoint[:0], path, '/', method)
 	}
 	if !ok {
-		p.stats.BodyErrors++
+		if !truncated {
+			p.stats.BodyErrors++
+		}
 		return
 	}
 	for n := paramCount(desc); n > 0 && !r.bad; n-- {
 		r.skip()
 	}
 	r.mapStrings(func(k, v []byte) { p.attachment(k, v, m) })
-	if r.bad {
+	if r.bad && !truncated {
 		p.stats.BodyErrors++
 	}
 }
