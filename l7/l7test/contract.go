@@ -42,8 +42,9 @@ import (
 //     Their records must only satisfy the invariants below.
 //
 // Every call into the decoder is checked as it happens: nothing panics;
-// Check returns a known verdict (Check is also called on every prefix of
-// the first bytes each side sends, over both transports); Parse consumes 0 <= n <= len(data), does not modify data,
+// Check returns a known verdict and leaves its input alone (it is also
+// called on every prefix of the first bytes each side sends, over both
+// transports); Parse consumes 0 <= n <= len(data), does not modify data,
 // never returns a message with an error, returns a message with a kind, a
 // status and a length >= -1, makes progress unless it returns an error,
 // and returns only errors matching l7.ErrNeedMore (with n == 0),
@@ -205,6 +206,7 @@ func (k *Contract) checkVerdicts(tb testing.TB, c *Conversation) {
 func (k *Contract) verdict(tb testing.TB, b []byte, dir l7.Direction, tr l7.Transport) l7.Verdict {
 	tb.Helper()
 	var v l7.Verdict
+	before := append([]byte(nil), b...)
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
@@ -213,9 +215,12 @@ func (k *Contract) verdict(tb testing.TB, b []byte, dir l7.Direction, tr l7.Tran
 		}()
 		v = k.Decoder.Check(b, dir, tr)
 	}()
-	// Verdicts a decoder may return: l7's own, which end with the
-	// response verdict or, where the engine knows it, a weak request.
-	if v > l7.Response+1 {
+	if !bytes.Equal(b, before) {
+		tb.Fatalf("l7test: %s Check(%s) modified its input", k.Decoder.Name(), quote(before))
+	}
+	switch v {
+	case l7.No, l7.Request, l7.Response, l7.WeakRequest:
+	default:
 		tb.Fatalf("l7test: %s Check(%s) returned unknown verdict %d", k.Decoder.Name(), quote(b), v)
 	}
 	return v
