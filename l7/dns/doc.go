@@ -41,15 +41,15 @@
 // otherwise a *l7.ParseError with Protocol "DNS", the stream offset of the
 // fault, and one of this package's sentinels as Err (ErrTruncated when the
 // message ends inside a section, ErrBadName, ErrBadRecord, ErrBadLength),
-// each matching l7.ErrMalformed with errors.Is. A response with the TC bit set may legitimately stop early: it
-// is decoded with the records that are complete. Compression pointers must
-// point strictly backwards and names are bounded to 255 octets, so no input
-// can loop or grow a name.
+// each matching l7.ErrMalformed with errors.Is. A response with the TC bit
+// set may legitimately stop early: it is decoded with the records that are
+// complete. Compression pointers must point strictly backwards and names
+// are bounded to 255 octets, so no input can loop or grow a name.
 //
 // New returns the Decoder, named "DNS"; a nil *Config means defaults. Its
 // NewParser returns a *Parser (assert the type to read Header). A Decoder
 // is stateless and safe for concurrent use; a Parser belongs to one flow
-// and one goroutine. Parse does not allocate: names and the result
-// are written into fixed buffers in the Parser and stay valid until its next
+// and one goroutine. Parse does not allocate: names and the result are
+// written into fixed buffers in the Parser and stay valid until its next
 // call.
 package dns
