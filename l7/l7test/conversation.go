@@ -34,6 +34,13 @@ const (
 // DefaultStart is the capture time of a Conversation's first frame.
 var DefaultStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// The largest TCP and UDP payloads of a frame: what fits the 16-bit
+// length of an IPv6 payload (and of an IPv4 packet) with the headers.
+const (
+	maxSegment  = 65535 - 40 - 20
+	maxDatagram = 65535 - 40 - 8
+)
+
 // The initial sequence numbers of a Conversation's client and server.
 const (
 	clientISN = 1_000_000
@@ -105,8 +112,8 @@ func (c *Conversation) Request(b []byte) *Conversation { return c.Send(l7.ToServ
 func (c *Conversation) Response(b []byte) *Conversation { return c.Send(l7.ToClient, b) }
 
 // Send adds bytes sent in direction dir: over TCP, as many segments as the
-// segment size requires; over UDP, one datagram. b is copied; an empty b
-// adds nothing.
+// segment size requires; over UDP, one datagram (cut at 65,487 bytes, the
+// most an IPv6 datagram carries). b is copied; an empty b adds nothing.
 func (c *Conversation) Send(dir l7.Direction, b []byte) *Conversation {
 	if len(b) == 0 {
 		return c
@@ -116,7 +123,8 @@ func (c *Conversation) Send(dir l7.Direction, b []byte) *Conversation {
 }
 
 // Segment sets the most payload bytes of each TCP segment sent from now
-// on; n <= 0 restores DefaultSegmentSize. Over UDP it has no effect.
+// on (at most 65,475, what fits an IPv6 packet); n <= 0 restores
+// DefaultSegmentSize. Over UDP it has no effect.
 func (c *Conversation) Segment(n int) *Conversation {
 	c.steps = append(c.steps, step{kind: stepSegment, n: n})
 	return c
@@ -221,7 +229,7 @@ func (c *Conversation) segments() []segment {
 	for i, s := range c.steps {
 		switch s.kind {
 		case stepSegment:
-			size = s.n
+			size = min(s.n, maxSegment)
 			if size <= 0 {
 				size = DefaultSegmentSize
 			}
@@ -233,7 +241,7 @@ func (c *Conversation) segments() []segment {
 			}
 		case stepSend:
 			if !tcp {
-				add(segment{dir: s.dir, data: s.data, chunk: i})
+				add(segment{dir: s.dir, data: s.data[:min(len(s.data), maxDatagram)], chunk: i})
 				continue
 			}
 			for b := s.data; len(b) > 0; {
