@@ -44,12 +44,14 @@
 // header only. Packets other than PUBLISH are decoded once whole, up to
 // Config.MaxPacket.
 //
-// Check accepts a payload of well-formed packets (see Decoder.Check); the
-// first bytes of each direction, and the bytes after a gap, are decoded
-// only from a packet that passes the same checks, the bytes before it
-// skipped (l7.Trailer) without an error, so a capture starting inside a
-// packet resynchronises on the first segment that starts one. A gap inside
-// the payload of a big PUBLISH keeps the framing.
+// Check accepts a payload of well-formed packets (see Decoder.Check).
+// After a gap (or a parse error, which the engine follows with one), the
+// parser decodes again only from a packet that passes the same checks at
+// the start of the bytes it is given, skipping the bytes before it
+// (l7.Trailer) without an error: a capture starting inside a packet costs
+// one parse error per direction, then resynchronises on the first segment
+// that starts a packet. A gap inside the payload of a big PUBLISH keeps
+// the framing.
 //
 // Errors: Parse returns *l7.ParseError with Protocol "MQTT", the offset of
 // the fault in its direction (counted from the first byte the parser saw,

@@ -69,7 +69,7 @@ func (*Decoder) Name() string { return Name }
 
 // NewParser returns the per-flow state of one connection, a *Parser.
 func (d *Decoder) NewParser(_ l7.Transport) l7.Parser {
-	return &Parser{max: d.cfg.MaxPacket, resync: [2]bool{true, true}}
+	return &Parser{max: d.cfg.MaxPacket}
 }
 
 // maxCheckPackets bounds the packets Check walks.

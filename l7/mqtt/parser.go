@@ -35,7 +35,7 @@ const (
 type Parser struct {
 	max     int
 	version byte     // protocol level (3, 4, 5); 0 before CONNECT
-	resync  [2]bool  // the next packet must pass checkPacket (start, gap)
+	resync  [2]bool  // the next packet must pass checkPacket (after a gap)
 	skip    [2]int   // payload bytes of a big PUBLISH still to skip
 	pos     [2]int64 // stream offset of the next byte (gaps of unknown size aside)
 	aliases [2]*aliasTable
@@ -56,8 +56,8 @@ type aliasTable struct {
 func (p *Parser) Version() []byte { return versionBytes[p.version] }
 
 // Trailing reports whether the next bytes of dir belong to no new message:
-// the payload of a big PUBLISH already returned, or bytes after a gap (or
-// at the start of a direction) before a packet the parser recognises.
+// the payload of a big PUBLISH already returned, or bytes after a gap
+// before a packet the parser recognises.
 func (p *Parser) Trailing(dir l7.Direction) bool {
 	d := dir & 1
 	return p.skip[d] > 0 || p.resync[d]
@@ -99,20 +99,21 @@ func (p *Parser) parse(data []byte, d l7.Direction, m *l7.Message) (int, bool, e
 		p.skip[d] -= n
 		return n, false, nil
 	}
-	if p.resync[d] && len(data) > 0 && (data[0] == 0 || !flagsOK(data[0]>>4, data[0]&0x0f)) {
-		return len(data), false, nil
+	// The first byte alone may show the bytes are no packet.
+	if t, f := data[0]>>4, data[0]&0x0f; t == 0 || t != tPublish && !flagsOK(t, f) || p.resync[d] && !flagsOK(t, f) {
+		return p.fail(d, data, 0, ErrBadHeader)
 	}
 	typ, flags, rem, hl := header(data)
 	if hl == 0 {
 		return 0, false, l7.ErrNeedMore
 	}
+	if hl < 0 {
+		return p.fail(d, data, 0, ErrBadHeader)
+	}
 	if p.resync[d] {
 		if _, _, ok := checkPacket(data, p.max); !ok {
 			return len(data), false, nil
 		}
-	}
-	if hl < 0 || typ == 0 || typ != tPublish && !flagsOK(typ, flags) {
-		return p.fail(d, data, 0, ErrBadHeader)
 	}
 	size := hl + rem
 	if typ == tPublish {
