@@ -42,3 +42,9 @@ func conversations() []*l7test.Conversation {
 func TestContract(t *testing.T) {
 	l7test.CheckContract(t, memcached.New(nil), conversations()...)
 }
+
+// FuzzContract fuzzes conversations through the engine with the public
+// decoder kit, seeded with the scripted ones.
+func FuzzContract(f *testing.F) {
+	l7test.FuzzDecoder(f, memcached.New(nil), conversations()...)
+}

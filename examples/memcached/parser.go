@@ -52,6 +52,9 @@ func (p *Parser) Trailing(dir l7.Direction) bool {
 // l7.ToClient responses. See the package documentation for the fields.
 func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (n int, ok bool, err error) {
 	d := dir & 1
+	if len(data) == 0 {
+		return 0, false, l7.ErrNeedMore
+	}
 	if d == l7.ToServer {
 		n, ok, err = p.request(data, m)
 	} else {
