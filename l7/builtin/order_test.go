@@ -2,6 +2,7 @@ package builtin
 
 import (
 	"errors"
+	"net/netip"
 	"testing"
 
 	"github.com/metaflow-go/metaflow/l7"
@@ -53,5 +54,44 @@ func TestRegistryOrder(t *testing.T) {
 	}
 	if _, err := l7.NewEngine(l7.Config{Registry: first, PortHints: PortHints()}); err != nil {
 		t.Errorf("NewEngine with PortHints: %v", err)
+	}
+}
+
+// TestPortHints_RedisInline: an inline command alone (its reply not
+// captured) is Redis only where a hint or the endpoint cache says so.
+func TestPortHints_RedisInline(t *testing.T) {
+	reg, err := Registry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proto := func(hints map[uint16]string, port uint16, cmd string) string {
+		e, err := l7.NewEngine(l7.Config{Registry: reg, PortHints: hints})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := e.Open(l7.ConnInfo{ID: 1, Transport: l7.TCP, Oriented: true,
+			Client: netip.MustParseAddrPort("10.0.0.1:40000"),
+			Server: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.2"), port)}, 0)
+		c.Data(l7.ToServer, 1, 0, []byte(cmd))
+		return c.Protocol()
+	}
+	for _, tc := range []struct {
+		hints map[uint16]string
+		port  uint16
+		cmd   string
+		want  string
+	}{
+		{nil, 6379, "get k\r\n", ""},
+		{PortHints(), 6379, "PING\r\n", redis.Name},
+		{PortHints(), 6379, "get k\r\n", redis.Name},
+		{PortHints(), 17111, "get k\r\n", ""},
+		// "GET k" is an HTTP/0.9 request line too: HTTP's Check takes
+		// it, but a hint puts Redis first.
+		{nil, 6379, "GET k\r\n", "HTTP"},
+		{PortHints(), 6379, "GET k\r\n", redis.Name},
+	} {
+		if got := proto(tc.hints, tc.port, tc.cmd); got != tc.want {
+			t.Errorf("hints %v, port %d, %q: protocol %q, want %q", tc.hints, tc.port, tc.cmd, got, tc.want)
+		}
 	}
 }
