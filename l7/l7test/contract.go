@@ -53,9 +53,10 @@ import (
 // Message.Protocol the parser returned), have a request or a response,
 // never a response before its request (a negative response_duration:
 // the parser made a message start at bytes of no message, which it should
-// have reported through l7.Trailer; not checked once bytes were lost,
-// since the engine may then deliver bytes held behind the hole after a
-// later request and pair them with it), a status with every response, the conversation's client as client over
+// have reported through l7.Trailer; not checked once requests may have
+// been lost, to a gap or a parse error, or responses held, behind a hole
+// or before inference, since the engine's pairing in order may then match
+// a response with a request sent after it), a status with every response, the conversation's client as client over
 // TCP with a handshake; every response the parser returned must make one
 // record, and no request more than one.
 //
@@ -332,10 +333,14 @@ type checker struct {
 	requests   int // messages the parsers returned
 	errors     int // parse errors other than l7.ErrNeedMore and l7.ErrStop
 	gaps       int // Gap calls
-	holes      int // Gap calls for a known number of lost bytes
-	responses  int
-	protocols  map[string]bool // record l7_protocol values the parsers named
-	before     []byte          // reused copy of a Parse input
+	// shifted: requests may have been lost (a gap or an error from the
+	// client) or responses held (behind a hole, or before inference), so
+	// that pairing in order may match a response with a request sent
+	// after it.
+	shifted   bool
+	responses int
+	protocols map[string]bool // record l7_protocol values the parsers named
+	before    []byte          // reused copy of a Parse input
 }
 
 func (ck *checker) fail(msg string) {
@@ -373,7 +378,7 @@ func (ck *checker) record(r *l7.Record) {
 		ck.fail("record with neither request nor response")
 	case r.HasResponse && !r.HasStatus:
 		ck.fail("response without a status")
-	case r.EndTime < r.StartTime && ck.holes == 0:
+	case r.EndTime < r.StartTime && !ck.shifted:
 		ck.fail(fmt.Sprintf("response %s before its request %s %s (a message took its start from bytes of another)",
 			time.Unix(0, r.EndTime).UTC().Format(time.RFC3339Nano), r.RequestType, quote(r.RequestResource)))
 	case ck.c.transport != l7.UDP && !ck.c.noHandshake && (r.Client != ck.c.client || r.Server != ck.c.server):
@@ -397,6 +402,13 @@ func (cd *checkedDecoder) NewParser(t l7.Transport) l7.Parser {
 	ck := cd.ck
 	if ck.inferFrame < 0 {
 		ck.inferFrame = ck.frame
+		// Server bytes before the frame that made the engine pick the
+		// decoder were held, and are parsed after it.
+		for _, s := range ck.segs[:min(ck.frame, len(ck.segs))] {
+			if s.dir == l7.ToClient && len(s.data) > 0 {
+				ck.shifted = true
+			}
+		}
 	}
 	var p l7.Parser
 	func() {
@@ -463,6 +475,9 @@ func (cp *checkedParser) Parse(data []byte, dir l7.Direction, m *l7.Message) (n 
 	case errors.Is(err, l7.ErrStop):
 	case errors.Is(err, l7.ErrMalformed):
 		ck.errors++
+		if dir == l7.ToServer {
+			ck.shifted = true
+		}
 		var pe *l7.ParseError
 		if errors.As(err, &pe) && (pe.Protocol != ck.k.Decoder.Name() || pe.Offset < 0) {
 			ck.fail(fmt.Sprintf("%s: *l7.ParseError with protocol %q, offset %d", call, pe.Protocol, pe.Offset))
@@ -478,8 +493,8 @@ func (cp *checkedParser) Parse(data []byte, dir l7.Direction, m *l7.Message) (n 
 
 func (cp *checkedParser) Gap(dir l7.Direction, n int) {
 	cp.ck.gaps++
-	if n > 0 {
-		cp.ck.holes++
+	if dir == l7.ToServer || n > 0 {
+		cp.ck.shifted = true
 	}
 	defer func() {
 		if r := recover(); r != nil {
