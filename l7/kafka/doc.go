@@ -66,12 +66,17 @@
 // sharing the Decoder can name the topic (a client sends Metadata and
 // Fetch on different connections). It holds at most Config.MaxTopicIDs
 // entries (4096 by default) and evicts the oldest; reads take a shared
-// lock and do not allocate; a new or renamed id allocates its name.
+// lock and do not allocate; a new or renamed id allocates its name. Only
+// the topics within the first MaxPeek bytes of a Metadata response are
+// mapped (a few hundred topics at the default 16 KiB; raise MaxPeek, up to
+// 64 KiB, for clusters with more).
 // l7/builtin makes one Decoder per Registry call, so the map is per
 // registry: engines sharing a registry share it.
 //
 // Check recognises requests only (a response has nothing distinctive);
-// see Decoder.Check.
+// see Decoder.Check. Decoder.Stats counts the record batches looked at,
+// inflated, skipped (lz4) and failing to inflate, and the topic id map's
+// size, evictions and misses.
 //
 // Concurrency: a Decoder is safe for concurrent use (the topic id map is
 // locked, counters atomic, decompressors pooled); a Parser belongs to one
