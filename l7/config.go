@@ -41,7 +41,8 @@ type Config struct {
 	// PortHints maps a port to a decoder name that inference tries first
 	// for flows with that port on either side. A hint only orders the
 	// candidates: the decoder's Check still decides, though a hint lets
-	// it take a WeakRequest verdict. Default none.
+	// it take a WeakRequest verdict. Default: the ports decoders declare
+	// (PortHinter: Redis 6379), which entries here override port by port.
 	PortHints map[uint16]string
 	// ReinferAfterErrors is the number of consecutive parse errors in one
 	// direction of a flow (no message decoded in that direction between

@@ -88,8 +88,23 @@ func NewEngine(cfg Config) (*Engine, error) {
 		}
 		e.timeouts[i] = int64(t)
 	}
+	for i, d := range e.decs {
+		if ph, ok := d.(PortHinter); ok {
+			for _, port := range ph.PortHints() {
+				if _, taken := e.hints[port]; taken {
+					continue
+				}
+				if e.hints == nil {
+					e.hints = make(map[uint16]int32)
+				}
+				e.hints[port] = int32(i)
+			}
+		}
+	}
 	if len(c.PortHints) > 0 {
-		e.hints = make(map[uint16]int32, len(c.PortHints))
+		if e.hints == nil {
+			e.hints = make(map[uint16]int32, len(c.PortHints))
+		}
 		for port, name := range c.PortHints {
 			i := c.Registry.index(name)
 			if i < 0 {

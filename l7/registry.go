@@ -25,6 +25,16 @@ type SessionTimeouter interface {
 	SessionTimeout() time.Duration
 }
 
+// PortHinter is an optional interface of a Decoder: the ports its protocol
+// is known to use (Redis: 6379). NewEngine takes each as a port hint
+// (Config.PortHints) for that decoder, unless Config.PortHints names the
+// port or an earlier decoder in the registry claimed it. A hint only orders
+// the candidates of inference and lets the decoder take its own
+// WeakRequest verdicts there; it never decides alone.
+type PortHinter interface {
+	PortHints() []uint16
+}
+
 // Registry is an ordered, immutable set of decoders with unique names. The
 // order is the order in which protocol inference tries them (after the
 // endpoint cache and port hints). It is safe for concurrent use.

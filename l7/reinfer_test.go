@@ -293,3 +293,27 @@ func TestEngine_TimeoutAfterBadReply(t *testing.T) {
 	c.Close(8e9)
 	h.expect("GET a||Unknown", "GET b||Unknown", "GET c||Unknown", "GET d|D|Ok", "GET e||Timeout")
 }
+
+// hintedWeak is weakDecoder declaring its own port.
+type hintedWeak struct{ weakDecoder }
+
+func (hintedWeak) PortHints() []uint16 { return []uint16{srv.Port()} }
+
+func TestEngine_DecoderPortHints(t *testing.T) {
+	// The decoder's own port hint lets it take its WeakRequest there.
+	h := newHarness(t, l7.Config{}, lineDecoder{}, hintedWeak{})
+	c := h.open(1)
+	c.Data(l7.ToServer, 1*ms, 0, []byte("GET a\n"))
+	if p := c.Protocol(); p != "WEAK" {
+		t.Errorf("protocol %q, want WEAK (its own hint)", p)
+	}
+	c.Close(2 * ms)
+	// A hint of the Config for the port wins over the decoder's.
+	h = newHarness(t, l7.Config{PortHints: map[uint16]string{srv.Port(): "LINE"}}, hintedWeak{}, lineDecoder{})
+	c = h.open(1)
+	c.Data(l7.ToServer, 1*ms, 0, []byte("GET a\n"))
+	if p := c.Protocol(); p != "LINE" {
+		t.Errorf("protocol %q, want LINE (the Config's hint)", p)
+	}
+	c.Close(2 * ms)
+}

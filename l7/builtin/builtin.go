@@ -38,11 +38,3 @@ func Registry(extra ...l7.Decoder) (*l7.Registry, error) {
 func RegistryFirst(first ...l7.Decoder) (*l7.Registry, error) {
 	return l7.NewRegistry(append(append([]l7.Decoder(nil), first...), Decoders()...)...)
 }
-
-// PortHints returns the well-known ports of the built-in decoders whose
-// Check cannot always decide alone, for l7.Config.PortHints: 6379 for
-// Redis, whose inline commands are an l7.WeakRequest. The map is fresh;
-// the caller may add its own ports.
-func PortHints() map[uint16]string {
-	return map[uint16]string{6379: redis.Name}
-}

@@ -21,8 +21,9 @@
 //
 // A port hint (l7.Config.PortHints, e.g. {11211: "Memcached"}) makes a
 // decoder the first candidate on that port whatever the order, and lets it
-// take an l7.WeakRequest verdict there. PortHints returns the built-in
-// decoders' hints (Redis on 6379) to start from. Should a decoder still
+// take an l7.WeakRequest verdict there. A decoder may declare its own
+// (l7.PortHinter): the built-in Redis decoder names 6379, so an inline
+// command there is Redis even before a RESP message. Should a decoder still
 // take a flow that is not its own, the engine abandons it after
 // l7.Config.ReinferAfterErrors parse errors in a row and infers again
 // without it.
