@@ -56,6 +56,10 @@ func New(c *Config) *Decoder {
 // Name returns "Memcached".
 func (*Decoder) Name() string { return Name }
 
+// PortHints implements l7.PortHinter: memcached's well-known port, 11211,
+// where inference tries this decoder first.
+func (*Decoder) PortHints() []uint16 { return []uint16{11211} }
+
 // NewParser returns the per-flow state of one connection, a *Parser.
 func (d *Decoder) NewParser(_ l7.Transport) l7.Parser { return &Parser{maxLine: d.cfg.MaxLine} }
 
