@@ -18,7 +18,8 @@
 // Inference. Each decoder's Check looks at a flow's first bytes; the result
 // is remembered per server endpoint (address, port, transport) in a bounded
 // LRU, and endpoints that fail Config.MaxInferFailures times are not tried
-// for Config.InferBackoff. Port hints only order the candidates. When the
+// for Config.InferBackoff. Port hints (Config.PortHints, and the ports
+// decoders declare through PortHinter) only order the candidates. When the
 // first recognised message goes the wrong way, the flow is swapped unless
 // its orientation is certain. Decoders are tried in registry order, so a
 // decoder of one's own placed first is tried before the built-in ones.
