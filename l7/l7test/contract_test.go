@@ -150,7 +150,10 @@ func errorConversation() *l7test.Conversation {
 }
 
 func TestCheckContract_Good(t *testing.T) {
-	l7test.CheckContract(t, &lineDecoder{}, lineConversation(), errorConversation(),
+	v6 := l7test.NewConversation(netip.MustParseAddrPort("[2001:db8::1]:41000"), netip.MustParseAddrPort("[2001:db8::2]:7000"), l7.TCP).
+		Request([]byte("GET alpha\nGET beta\n")).Response([]byte("+1\n+2\n"))
+	l7test.CheckContract(t, &lineDecoder{}, lineConversation(), errorConversation(), v6,
+		lineConversation().Snaplen(70),
 		l7test.NewConversation(client, server, l7.TCP).Segment(3).NoHandshake().
 			Request([]byte("PING\n")).Gap(l7.ToClient, 5).Response([]byte("+x\n+PONG\n")))
 }
