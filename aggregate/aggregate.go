@@ -77,6 +77,13 @@ type Window struct {
 	// Series are the window's series: Net is set for Network views, App
 	// for Application views.
 	Series []Series
+	// Late marks a window of records that came too late for their 1 s
+	// windows, by key: the late-second bucket, delivered each time 1 s
+	// windows close (Start is the watermark's second when the first such
+	// record came). Its records are in their 1 min windows already: who
+	// sums 1 s windows adds Late ones to see every record; who sums 1 min
+	// windows skips them.
+	Late bool
 }
 
 // Series is one key's metrics in one window.
@@ -136,6 +143,7 @@ type viewState struct {
 	mins     []*window // open 1 min windows, by start
 	last     *window   // the 1 s window used last
 	lateSec  Bucket
+	lateWin  *window // late-second records by key, delivered as a Late window
 	lateMin  Bucket
 	free     []*window
 	tagKeys  []TagKey
@@ -259,6 +267,8 @@ func (a *Aggregator) WriteL4(r *flow.Record) error {
 		case 1:
 			w.net[a.cell(vs, w, &k)].Merge(d)
 			vs.lateSec.Net.Merge(d)
+			lw := a.lateWindow(vs)
+			lw.net[a.cell(vs, lw, &k)].Merge(d)
 		default:
 			vs.lateMin.Net.Merge(d)
 		}
@@ -405,6 +415,8 @@ func (a *Aggregator) WriteL7(r *l7.Record) error {
 			m = &w.app[a.cell(vs, w, &k)]
 		case 1:
 			addApp(&vs.lateSec.App, req, resp, cerr, serr, tout, rrt, hasRRT)
+			lw := a.lateWindow(vs)
+			addApp(&lw.app[a.cell(vs, lw, &k)], req, resp, cerr, serr, tout, rrt, hasRRT)
 			m = &w.app[a.cell(vs, w, &k)]
 		default:
 			m = &vs.lateMin.App
@@ -514,6 +526,23 @@ func (a *Aggregator) lateFor(interval int64) int64 {
 	return a.minLate
 }
 
+// lateWindow returns the window that gathers vs's late-second records
+// until the next 1 s window closes.
+func (a *Aggregator) lateWindow(vs *viewState) *window {
+	if vs.lateWin == nil {
+		if n := len(vs.free); n > 0 {
+			vs.lateWin = vs.free[n-1]
+			vs.free = vs.free[:n-1]
+		} else {
+			vs.lateWin = &window{idx: make(map[ikey]int32)}
+		}
+		s := a.watermark - a.watermark%int64(Second)
+		vs.lateWin.start, vs.lateWin.interval = s, int64(Second)
+		a.due(s + int64(Second) + a.secLate)
+	}
+	return vs.lateWin
+}
+
 // cell returns the index of k's series in w, creating it (or folding k
 // into the overflow series at the cap).
 func (a *Aggregator) cell(vs *viewState, w *window, k *ikey) int32 {
@@ -583,6 +612,9 @@ func (a *Aggregator) closeDue(all bool) {
 			n++
 		}
 		vs.secs = vs.secs[:copy(vs.secs, vs.secs[n:])]
+		if lw := vs.lateWin; lw != nil && (all || lw.start+lw.interval+a.secLate <= wm) {
+			a.deliverLate(vs, lw)
+		}
 		n = 0
 		for _, w := range vs.mins {
 			if !all && w.start+w.interval+a.minLate > wm {
@@ -595,6 +627,9 @@ func (a *Aggregator) closeDue(all bool) {
 		vs.mins = vs.mins[:copy(vs.mins, vs.mins[n:])]
 		if len(vs.secs) > 0 {
 			a.due(vs.secs[0].start + int64(Second) + a.secLate)
+		}
+		if lw := vs.lateWin; lw != nil {
+			a.due(lw.start + lw.interval + a.secLate)
 		}
 		if len(vs.mins) > 0 {
 			a.due(vs.mins[0].start + int64(Minute) + a.minLate)
@@ -626,8 +661,19 @@ func (a *Aggregator) closeSecond(vs *viewState, w *window) {
 	a.release(vs, w)
 }
 
+// deliverLate hands the late-second window to OnWindow and drops it.
+func (a *Aggregator) deliverLate(vs *viewState, w *window) {
+	a.deliverAs(vs, w, true)
+	vs.lateWin = nil
+	a.release(vs, w)
+}
+
 // deliver hands a closed window to OnWindow.
 func (a *Aggregator) deliver(vs *viewState, w *window) {
+	a.deliverAs(vs, w, false)
+}
+
+func (a *Aggregator) deliverAs(vs *viewState, w *window, late bool) {
 	a.stats.Windows++
 	if a.cfg.OnWindow == nil {
 		return
@@ -643,7 +689,7 @@ func (a *Aggregator) deliver(vs *viewState, w *window) {
 		s = append(s, se)
 	}
 	a.series = s
-	win := Window{View: &vs.v, Interval: time.Duration(w.interval), Start: time.Unix(0, w.start).UTC(), Series: s}
+	win := Window{View: &vs.v, Interval: time.Duration(w.interval), Start: time.Unix(0, w.start).UTC(), Series: s, Late: late}
 	a.cfg.OnWindow(&win)
 }
 

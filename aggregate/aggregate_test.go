@@ -16,12 +16,12 @@ var t0 = time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC).UnixNano()
 
 // collector sums the delivered windows per view and interval.
 type collector struct {
-	sec, min map[string]*Rollup
+	sec, min, late map[string]*Rollup
 	windows  int
 }
 
 func newCollector() *collector {
-	return &collector{sec: map[string]*Rollup{}, min: map[string]*Rollup{}}
+	return &collector{sec: map[string]*Rollup{}, min: map[string]*Rollup{}, late: map[string]*Rollup{}}
 }
 
 func (c *collector) onWindow(w *Window) {
@@ -29,6 +29,9 @@ func (c *collector) onWindow(w *Window) {
 	m := c.sec
 	if w.Interval == Minute {
 		m = c.min
+	}
+	if w.Late {
+		m = c.late
 	}
 	r := m[w.View.Name]
 	if r == nil {
@@ -170,6 +173,9 @@ func TestAggregator_WindowsAddUp(t *testing.T) {
 			lateSec, lateMin := a.Late(i)
 			sec := c.get(c.sec, v.Name).TotalApp()
 			min := c.get(c.min, v.Name).TotalApp()
+			if late := c.get(c.late, v.Name).TotalApp(); !appEqual(&late, &lateSec.App) {
+				t.Errorf("seed %d %s: late windows %+v != late-second bucket %+v", seed, v.Name, late, lateSec.App)
+			}
 			if got := addApps(sec, lateSec.App); !appEqual(&got, &min) {
 				t.Errorf("seed %d %s: 1 s windows + late %+v != 1 min windows %+v", seed, v.Name, got, min)
 			}

@@ -44,7 +44,8 @@
 // is reported 120 s after its first byte and still lands in its minute).
 // A closed 1 s window is delivered to Config.OnWindow and then merged into
 // its minute. A record too late for its second goes to its minute directly
-// and into the view's late-second bucket; one too late for its minute goes
+// and into the view's late-second bucket (also delivered by key, as Late
+// windows, for exporters that sum 1 s windows); one too late for its minute goes
 // to the late-minute bucket only (Late, Stats). So, per view and metric:
 //
 //	Σ 1 s windows + late-second bucket = Σ 1 min windows
