@@ -17,7 +17,7 @@ var t0 = time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC).UnixNano()
 // collector sums the delivered windows per view and interval.
 type collector struct {
 	sec, min, late map[string]*Rollup
-	windows  int
+	windows        int
 }
 
 func newCollector() *collector {
