@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // msgBuilder assembles DNS messages for tests.
@@ -398,25 +399,16 @@ func TestCheck_Random(t *testing.T) {
 }
 
 func TestAllocs(t *testing.T) {
+	l7test.CheckZeroAlloc(t, New(nil), kitCases()...)
+}
+
+// kitCases are benchCases for l7test.
+func kitCases() []l7test.Case {
+	var out []l7test.Case
 	for _, tc := range benchCases() {
-		t.Run(tc.name, func(t *testing.T) {
-			p := newParser(tc.t)
-			var m l7.Message
-			allocs := testing.AllocsPerRun(100, func() {
-				m.Reset()
-				if _, ok, err := p.Parse(tc.data, tc.dir, &m); !ok || err != nil {
-					t.Fatal(err)
-				}
-			})
-			if allocs != 0 {
-				t.Errorf("%v allocs per Parse", allocs)
-			}
-			d := New(nil)
-			if a := testing.AllocsPerRun(100, func() { d.Check(tc.data, tc.dir, tc.t) }); a != 0 {
-				t.Errorf("%v allocs per Check", a)
-			}
-		})
+		out = append(out, l7test.Case{Name: tc.name, In: tc.data, Dir: tc.dir, Transport: tc.t})
 	}
+	return out
 }
 
 type benchCase struct {
@@ -444,18 +436,7 @@ func benchCases() []benchCase {
 }
 
 func BenchmarkParse(b *testing.B) {
-	for _, tc := range benchCases() {
-		b.Run(tc.name, func(b *testing.B) {
-			p := newParser(tc.t)
-			var m l7.Message
-			b.ReportAllocs()
-			b.SetBytes(int64(len(tc.data)))
-			for b.Loop() {
-				m.Reset()
-				p.Parse(tc.data, tc.dir, &m)
-			}
-		})
-	}
+	l7test.BenchmarkParse(b, New(nil), kitCases())
 }
 
 func BenchmarkCheck(b *testing.B) {
