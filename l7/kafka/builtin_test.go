@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/metaflow-go/metaflow/internal/testutil"
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/builtin"
 	"github.com/metaflow-go/metaflow/l7/kafka"
@@ -37,6 +38,38 @@ func TestBuiltin_Recorded(t *testing.T) {
 				if f.L7Protocol != kafka.Name {
 					t.Errorf("flow %d: l7_protocol %q", f.FlowID, f.L7Protocol)
 				}
+			}
+		})
+	}
+}
+
+// TestBuiltin_Shared runs the shared Kafka captures (skipped when absent)
+// through the engine with every built-in decoder: each request the parser
+// finds alone is recorded as Kafka.
+func TestBuiltin_Shared(t *testing.T) {
+	dir := testutil.SharedPcaps(t, "kafka")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.pcap*"))
+	reg, err := builtin.Registry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			reqs := 0
+			for _, m := range l7test.ReplayTCP(t, path, kafka.New(nil)).Msgs {
+				if m.M.Kind == l7.KindRequest {
+					reqs++
+				}
+			}
+			res := l7test.Run(t, path, l7.Config{Registry: reg})
+			got := 0
+			for _, r := range res.Records {
+				if r.L7Protocol == kafka.Name && r.HasRequest {
+					got++
+				}
+			}
+			if got != reqs {
+				t.Errorf("%d Kafka records with a request, the parser alone finds %d requests", got, reqs)
 			}
 		})
 	}

@@ -142,11 +142,13 @@ func (d *Decoder) Stats() Stats {
 // Check recognises a Kafka request on TCP: a size field below 16 MiB and
 // at least a request header, an API key of the protocol with a version no
 // newer than the newest known, a non-negative correlation id, and a client
-// id (null or printable ASCII) that fits in the message. Responses carry
+// id (null, empty or printable ASCII) that fits in the message. Bytes the
+// engine believes go to the client must have a client id of at least one
+// byte: the start of a response (a small correlation id, then zeros) can
+// read as a request header with an empty one. Responses themselves carry
 // nothing as distinctive (a size and a correlation id) and are never
-// recognised: inference waits for the flow's next request. dir is not
-// used: a request is a request whichever way the engine believed it went.
-func (d *Decoder) Check(p []byte, _ l7.Direction, t l7.Transport) l7.Verdict {
+// recognised: inference waits for the flow's next request.
+func (d *Decoder) Check(p []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
 	if t != l7.TCP || len(p) < 4+requestHeaderMin {
 		return l7.No
 	}
@@ -165,7 +167,7 @@ func (d *Decoder) Check(p []byte, _ l7.Direction, t l7.Transport) l7.Verdict {
 	cl := int(int16(binary.BigEndian.Uint16(p[12:])))
 	switch {
 	case cl == -1:
-	case cl <= 0 || cl > size-requestHeaderMin:
+	case cl < 0 || cl > size-requestHeaderMin || cl == 0 && dir == l7.ToClient:
 		return l7.No
 	default:
 		id := p[14:min(len(p), 14+cl, 14+maxClientIDCheck)]

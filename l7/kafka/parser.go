@@ -176,7 +176,10 @@ func (p *Parser) findHeader(data []byte, dir l7.Direction) (int, bool) {
 			continue
 		}
 		if dir == l7.ToServer {
-			if isRequest(b) && p.plausibleRequest(b, 4+size) && p.nextCorr(int32(binary.BigEndian.Uint32(b[8:]))) {
+			// An empty client id is allowed by Check but not here:
+			// runs of zeros inside a body would look like headers.
+			if isRequest(b) && p.plausibleRequest(b, 4+size) && binary.BigEndian.Uint16(b[12:]) != 0 &&
+				p.nextCorr(int32(binary.BigEndian.Uint32(b[8:]))) {
 				return i, true
 			}
 			continue

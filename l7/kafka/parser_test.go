@@ -481,25 +481,29 @@ func TestDecoder_Check(t *testing.T) {
 		name string
 		in   []byte
 		want l7.Verdict
+		dir  l7.Direction
 	}{
-		{"ApiVersions v3", avq, l7.Request},
-		{"Produce v9", produce(9, 1, 1, "t", nil), l7.Request},
-		{"header only, body not yet", metadataReq(12, 1, "t")[:14], l7.Request},
-		{"response", avs, l7.No},
-		{"too short", avq[:13], l7.No},
-		{"HTTP", []byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), l7.No},
-		{"MySQL COM_QUERY", []byte("\x21\x00\x00\x00\x03select 1"), l7.No},
-		{"Redis", []byte("*1\r\n$4\r\nPING\r\n"), l7.No},
-		{"unknown key", request(200, 0, 1, "c", false, func(*enc) {}), l7.No},
-		{"version above the newest", request(0, 14, 1, "c", true, func(*enc) {}), l7.No},
-		{"negative correlation id", request(0, 3, -5, "c", false, func(*enc) {}), l7.No},
-		{"client id not printable", request(0, 3, 1, "c\x01", false, func(*enc) {}), l7.No},
-		{"client id longer than the message", []byte("\x00\x00\x00\x0a\x00\x12\x00\x00\x00\x00\x00\x01\x00\x7f"), l7.No},
+		{"ApiVersions v3", avq, l7.Request, l7.ToServer},
+		{"Produce v9", produce(9, 1, 1, "t", nil), l7.Request, l7.ToServer},
+		{"header only, body not yet", metadataReq(12, 1, "t")[:14], l7.Request, l7.ToServer},
+		{"response", avs, l7.No, l7.ToClient},
+		{"empty client id", request(2, 0, 0, "", false, func(*enc) {}), l7.Request, l7.ToServer},
+		{"empty client id toward the client", request(2, 0, 0, "", false, func(*enc) {}), l7.No, l7.ToClient},
+		{"request toward the client", avq, l7.Request, l7.ToClient},
+		{"too short", avq[:13], l7.No, l7.ToServer},
+		{"HTTP", []byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), l7.No, l7.ToServer},
+		{"MySQL COM_QUERY", []byte("\x21\x00\x00\x00\x03select 1"), l7.No, l7.ToServer},
+		{"Redis", []byte("*1\r\n$4\r\nPING\r\n"), l7.No, l7.ToServer},
+		{"unknown key", request(200, 0, 1, "c", false, func(*enc) {}), l7.No, l7.ToServer},
+		{"version above the newest", request(0, 14, 1, "c", true, func(*enc) {}), l7.No, l7.ToServer},
+		{"negative correlation id", request(0, 3, -5, "c", false, func(*enc) {}), l7.No, l7.ToServer},
+		{"client id not printable", request(0, 3, 1, "c\x01", false, func(*enc) {}), l7.No, l7.ToServer},
+		{"client id longer than the message", []byte("\x00\x00\x00\x0a\x00\x12\x00\x00\x00\x00\x00\x01\x00\x7f"), l7.No, l7.ToServer},
 	}
 	d := New(nil)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := d.Check(tc.in, l7.ToServer, l7.TCP); got != tc.want {
+			if got := d.Check(tc.in, tc.dir, l7.TCP); got != tc.want {
 				t.Errorf("Check = %v, want %v", got, tc.want)
 			}
 			if got := d.Check(tc.in, l7.ToServer, l7.UDP); got != l7.No {
