@@ -115,17 +115,17 @@ func (d *Decoder) Check(payload []byte, dir l7.Direction, t l7.Transport) l7.Ver
 }
 
 // checkPacket judges the packet at the start of b, which may end before
-// the packet does: the fixed header must be complete with the flags its
-// type requires, and every field within b must be well formed for MQTT
-// 3.1.1 or 5 (for a CONNECT, for the level it names): a CONNECT names
-// "MQTT" or "MQIsdp", topic names are valid UTF-8
-// without control characters or wildcards (filters may have wildcards),
-// property lists hold known properties, fields fit in the remaining
-// length, and packets with nothing variable have their exact length (a
-// CONNECT of an unknown protocol level passes: the broker refuses it with a
-// CONNACK worth a record). A
-// packet other than PUBLISH must fit in maxPacket. It returns the packet
-// type and size.
+// the packet does. The fixed header must be complete, with the flags its
+// type requires. Only a CONNECT, PUBLISH, SUBSCRIBE or UNSUBSCRIBE may be
+// cut by the end of b, and only after the fields that tell it from other
+// protocols' bytes: a CONNECT's protocol name ("MQTT" or "MQIsdp"), a
+// PUBLISH's topic name (valid UTF-8 without control characters or
+// wildcards) and packet id, a (UN)SUBSCRIBE's first topic filter. Every
+// other packet must be whole, with the exact length (PINGREQ, PINGRESP)
+// or the fields of MQTT 3.1.1 or 5 (return and reason codes the
+// specification defines, property lists of known properties that fill the
+// packet). A packet other than PUBLISH must fit in maxPacket. It returns
+// the packet type and size.
 func checkPacket(b []byte, maxPacket int) (typ byte, size int, ok bool) {
 	typ, flags, rem, hl := header(b)
 	if hl <= 0 || !flagsOK(typ, flags) {
@@ -140,70 +140,95 @@ func checkPacket(b []byte, maxPacket int) (typ byte, size int, ok bool) {
 	switch typ {
 	case tConnect:
 		return typ, size, checkConnect(body, whole)
+	case tPublish:
+		return typ, size, checkPublish(body, flags, rem)
+	case tSubscribe, tUnsubscribe:
+		return typ, size, checkList(typ, body, whole, false) || checkList(typ, body, whole, true)
+	}
+	if !whole {
+		return 0, 0, false
+	}
+	switch typ {
 	case tPingreq, tPingresp:
 		return typ, size, rem == 0
 	case tConnack:
 		// 3.1.1: session-present flag and return code 0-5; 5: flag,
-		// reason code 0 or from 0x80, properties.
-		if rem < 2 || len(body) >= 1 && body[0]&0xfe != 0 {
+		// reason code, properties.
+		if rem < 2 || body[0]&0xfe != 0 {
 			return 0, 0, false
 		}
-		if len(body) >= 2 && (rem == 2 && body[1] > 5 || rem > 2 && body[1] != 0 && body[1] < 0x80) {
-			return 0, 0, false
-		}
-		if rem == 2 || !whole {
-			return typ, size, true
+		if rem == 2 {
+			return typ, size, body[1] <= 5
 		}
 		r := reader{b: body, off: 2}
-		return typ, size, props(&r, nil) && r.left() == 0
+		return typ, size, isCode(connackCodes, body[1]) && props(&r, nil) && r.left() == 0
 	case tPuback, tPubrec, tPubrel, tPubcomp:
-		// 3.1.1: a packet id; 5: and a reason code and properties.
-		if rem < 2 || whole && !ackV5OK(body) {
+		// A packet id; in MQTT 5, a reason code and properties may follow.
+		if rem < 2 || body[0]|body[1] == 0 {
 			return 0, 0, false
 		}
-		return typ, size, len(body) < 2 || body[0]|body[1] != 0
+		codes := pubackCodes
+		if typ == tPubrel || typ == tPubcomp {
+			codes = pubrelCodes
+		}
+		if rem == 2 || rem == 3 && isCode(codes, body[2]) {
+			return typ, size, true
+		}
+		r := reader{b: body, off: 3}
+		return typ, size, isCode(codes, body[2]) && props(&r, nil) && r.left() == 0
+	case tSuback, tUnsuback:
+		return typ, size, checkList(typ, body, true, false) || checkList(typ, body, true, true)
 	case tDisconnect, tAuth:
 		if rem == 0 {
 			return typ, size, typ == tDisconnect
 		}
-		if !whole {
-			return typ, size, true
+		codes := disconnectCodes
+		if typ == tAuth {
+			codes = authCodes
+		}
+		if !isCode(codes, body[0]) {
+			return 0, 0, false
 		}
 		r := reader{b: body, off: 1}
 		return typ, size, rem == 1 || props(&r, nil) && r.left() == 0
-	case tPublish:
-		return typ, size, checkPublish(body, flags, rem)
-	case tSubscribe, tUnsubscribe, tSuback, tUnsuback:
-		if rem < 2 {
-			return 0, 0, false
-		}
-		if !whole {
-			return typ, size, true
-		}
-		return typ, size, checkList(typ, body, false) || checkList(typ, body, true)
 	}
 	return 0, 0, false
 }
 
-// ackV5OK judges a whole PUBACK, PUBREC, PUBREL or PUBCOMP body.
-func ackV5OK(body []byte) bool {
-	if len(body) <= 3 {
-		return true
+// Reason codes (MQTT 5, 2.4) each packet type may carry, as bit sets.
+type codeSet [4]uint64
+
+func codes(c ...byte) (s codeSet) {
+	for _, x := range c {
+		s[x>>6] |= 1 << (x & 63)
 	}
-	r := reader{b: body, off: 3}
-	return props(&r, nil) && r.left() == 0
+	return s
 }
 
+func isCode(s codeSet, c byte) bool { return s[c>>6]&(1<<(c&63)) != 0 }
+
+var (
+	connackCodes = codes(0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a,
+		0x8c, 0x90, 0x95, 0x97, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9f)
+	pubackCodes     = codes(0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99)
+	pubrelCodes     = codes(0x00, 0x92)
+	subackCodes3    = codes(0x00, 0x01, 0x02, 0x80)
+	subackCodes5    = codes(0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8f, 0x91, 0x97, 0x9e, 0xa1, 0xa2)
+	unsubackCodes   = codes(0x00, 0x11, 0x80, 0x83, 0x87, 0x8f, 0x91)
+	authCodes       = codes(0x00, 0x18, 0x19)
+	disconnectCodes = codes(0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8b, 0x8d, 0x8e, 0x8f,
+		0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f, 0xa0, 0xa1, 0xa2)
+)
+
+// checkConnect judges a CONNECT body, whole or not: cut, it passes once
+// its protocol name is there and right.
 func checkConnect(body []byte, whole bool) bool {
 	r := reader{b: body}
 	name := r.str()
-	if r.bad {
-		return !whole && len(body) < 8
-	}
-	if string(name) != "MQTT" && string(name) != "MQIsdp" {
+	if r.bad || string(name) != "MQTT" && string(name) != "MQIsdp" {
 		return false
 	}
-	level := r.u8() & 0x7f
+	r.u8() // level: any, see checkPacket
 	flags := r.u8()
 	r.u16()
 	if r.bad {
@@ -212,37 +237,30 @@ func checkConnect(body []byte, whole bool) bool {
 	if flags&1 != 0 {
 		return false
 	}
-	if level == level5 && !props(&r, nil) {
+	if body[len(name)+2]&0x7f == level5 && !props(&r, nil) {
 		return !whole // perhaps cut by the end of b
 	}
 	r.str() // client id
 	return !r.bad || !whole
 }
 
+// checkPublish judges a PUBLISH body, whole or not: its topic name and,
+// at QoS 1 and 2, its packet id must be there.
 func checkPublish(body []byte, flags byte, rem int) bool {
 	r := reader{b: body}
 	topic := r.str()
-	if r.bad {
-		return len(body) < 2 || len(body) < rem && int(body[0])<<8|int(body[1]) <= rem-2
-	}
-	if !topicOK(topic, false) {
+	if r.bad || !topicOK(topic, false) {
 		return false
 	}
-	if flags&0x06 != 0 {
-		id := r.u16()
-		if r.bad {
-			return len(body) < rem
-		}
-		if id == 0 {
-			return false
-		}
+	if flags&0x06 != 0 && r.u16() == 0 {
+		return false // no packet id, or 0
 	}
-	return true
+	return r.off <= rem
 }
 
-// checkList judges a whole SUBSCRIBE, UNSUBSCRIBE, SUBACK or UNSUBACK
-// body, for MQTT 5 when v5.
-func checkList(typ byte, body []byte, v5 bool) bool {
+// checkList judges a SUBSCRIBE, UNSUBSCRIBE, SUBACK or UNSUBACK body, for
+// MQTT 5 when v5; a (UN)SUBSCRIBE may be cut after its first filter.
+func checkList(typ byte, body []byte, whole, v5 bool) bool {
 	r := reader{b: body}
 	if r.u16() == 0 {
 		return false
@@ -258,26 +276,38 @@ func checkList(typ byte, body []byte, v5 bool) bool {
 		if r.left() == 0 {
 			return false
 		}
+		set := subackCodes3
+		if v5 {
+			set = subackCodes5
+			if typ == tUnsuback {
+				set = unsubackCodes
+			}
+		}
 		for _, c := range r.b[r.off:] {
-			if !v5 && c > 2 && c != 0x80 || v5 && c > 2 && c < 0x80 && c != 0x11 {
+			if !isCode(set, c) {
 				return false
 			}
 		}
 		return true
 	}
-	if r.left() == 0 {
-		return false
-	}
-	for r.left() > 0 {
-		if !topicOK(r.str(), true) || r.bad {
+	n := 0
+	for ; r.left() > 0; n++ {
+		f := r.str()
+		if r.bad {
+			return n > 0 && !whole
+		}
+		if !topicOK(f, true) {
 			return false
 		}
 		if typ == tSubscribe {
 			opt := r.u8()
-			if r.bad || !v5 && opt > 2 || v5 && opt&0xc0 != 0 {
+			if r.bad {
+				return !whole
+			}
+			if !v5 && opt > 2 || v5 && (opt&0xc0 != 0 || opt&0x03 == 3 || opt&0x30 == 0x30) {
 				return false
 			}
 		}
 	}
-	return true
+	return n > 0
 }
