@@ -6,6 +6,7 @@ import (
 	"github.com/metaflow-go/metaflow/l7/dubbo"
 	"github.com/metaflow-go/metaflow/l7/http1"
 	"github.com/metaflow-go/metaflow/l7/kafka"
+	"github.com/metaflow-go/metaflow/l7/mqtt"
 	"github.com/metaflow-go/metaflow/l7/mysql"
 	"github.com/metaflow-go/metaflow/l7/redis"
 	"github.com/metaflow-go/metaflow/l7/tls"
@@ -21,6 +22,7 @@ func Decoders() []l7.Decoder {
 		dns.New(nil),
 		mysql.New(nil),
 		kafka.New(nil),
+		mqtt.New(nil),
 	}
 }
 
