@@ -1,9 +1,10 @@
 // Package http1 decodes HTTP/1.0 and HTTP/1.1 requests and responses for
 // the l7 engine.
 //
-// New returns the Decoder, named "HTTP". Its Check accepts a request line
-// (a method token and a space) or a status line ("HTTP/1."); its Parsers
-// follow one TCP connection in both directions:
+// New returns the Decoder, named "HTTP" (a nil *Config means defaults). Its
+// Check accepts a request line (a method token and a space) or a status
+// line ("HTTP/1."); its NewParser returns a *Parser, which follows one TCP
+// connection in both directions:
 //
 //   - A message is emitted when its start line and header block are
 //     complete. Its body is then skipped as it arrives, without buffering:

@@ -1,7 +1,8 @@
 // Package redis decodes the Redis serialization protocol (RESP2 and RESP3)
 // for the l7 engine.
 //
-// New returns the Decoder, named "Redis". Requests are the client's
+// New returns the Decoder, named "Redis" (a nil *Config means defaults);
+// its NewParser returns a *Parser. Requests are the client's
 // commands: arrays of bulk strings, or inline commands (a line of words).
 // Replies are any RESP value: simple strings (+), errors (-), integers (:),
 // bulk strings ($), arrays (*), and the RESP3 types null (_), double (,),
