@@ -31,7 +31,11 @@
 // (the parameter and column definitions after it are not waited for). A
 // capture that starts mid-connection is judged from the first command on;
 // before it, only an ERR or the first packet of a response (sequence 1)
-// makes a lone response.
+// makes a lone response. Such a response's start (resp_tcp_seq, end_time,
+// captured_response_byte) is that of the bytes delivered with its last
+// packet, so it depends on how segments cut the response: before a
+// command the parser cannot tell the engine (l7.Trailer) whether the next
+// bytes start a response or end one begun before the capture.
 //
 // Framing: packets are parsed with a bounded prefix (at most 8 KiB of a
 // packet is looked at); the rest of a long packet, and the continuation
