@@ -14,7 +14,8 @@ decoded (http2.header.name / http2.header.value, after its own HPACK
 decoding): a block with :method is a request (a PUSH_PROMISE's, of the
 promised stream); a response's code is the grpc-status of the stream's
 trailers (or of trailers-only headers) when it has one, else its final
-:status (1xx are skipped). The client is the side that sent the request
+:status (1xx are skipped); grpc-message is percent-decoded, as gRPC
+defines it (tshark shows it raw). The client is the side that sent the request
 (for a response, the side that received it). The test TestOracle in
 l7/http2 compares the decoder's messages with these lines.
 
@@ -28,6 +29,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTDATA = os.path.join(ROOT, "l7", "http2", "testdata")
@@ -165,7 +167,8 @@ def lines(data):
                 r.setdefault("status", st)
             if "grpc-status" in names:
                 r.setdefault("grpc", names["grpc-status"])
-                r.setdefault("msg", names.get("grpc-message", ""))
+                # gRPC percent-encodes grpc-message; tshark shows it raw.
+                r.setdefault("msg", urllib.parse.unquote(names.get("grpc-message", ""), errors="replace"))
     lines = list(reqs)
     for key in order:
         r = resp[key]
