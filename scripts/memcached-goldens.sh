@@ -140,6 +140,7 @@ for l in open(os.path.join(tmp, "dissected")):
     else:
         d[1].extend(x.encode() for x in f[3].split(",") if x)
 
+checked = [0, 0]
 for l in open(os.path.join(tmp, "streams")):
     s, csrc, cport, sdst, sport = l.split()
     client, server = "%s:%s" % (csrc, cport), "%s:%s" % (sdst, sport)
@@ -153,10 +154,13 @@ for l in open(os.path.join(tmp, "streams")):
     subsequence([x for x in dr if x != b"STAT"],
                 [b"END" if r[1].startswith((b"VALUE ", b"STAT ", b"ITEM ", b"PREFIX ")) else r[1].split(b" ")[0] for r in resps],
                 "reply", s)
+    checked[0] += len(dq)
+    checked[1] += len([x for x in dr if x != b"STAT"])
     for cmd, line, nr in reqs:
         print("req\t%s\t%s\t%s\t%s\t%d" % (client, server, esc(cmd), esc(line), nr))
     for st, line in resps:
         print("resp\t%s\t%s\t%s\t%s" % (client, server, st, esc(line)))
+print("tshark's dissector: %d commands and %d replies, all found in order" % tuple(checked), file=sys.stderr)
 PY
 	rm -rf "$tmp"
 	echo "$golden: $(grep -c '^req' "$golden") requests, $(grep -c '^resp' "$golden") responses" >&2
