@@ -45,7 +45,8 @@ func FuzzContract(f *testing.F) {
 // FuzzParse checks the Parser contract on arbitrary bytes fed to one
 // parser in pieces (l7test.FuzzPieces): no panic, consumed <= len(input),
 // no message with an error, progress without an error. Seeds: hand-built
-// messages and the first bytes of the recorded captures' streams.
+// messages and the first bytes of the streams of the recorded captures and
+// of the shared corpus.
 func FuzzParse(f *testing.F) {
 	tp := []header{{"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}
 	avq, avs := apiVersions(3, 0, 0)
@@ -55,8 +56,11 @@ func FuzzParse(f *testing.F) {
 	f.Add(append([]byte{5}, produce(3, 1, 1, "t", batch(codecSnappy, 10, tp))...))
 	f.Add(append([]byte{9}, produce(8, 1, 1, "t", batch(codecZstd, 10, tp))...))
 	f.Add(append([]byte{0x81}, metadataResp(12, 1, "t", topicID, 0)...))
-	for _, raw := range l7test.StreamSeeds(f, New(nil),
-		filepath.Join("testdata", "kafka-v2.4.pcap"), filepath.Join("testdata", "kafka-latest.pcap")) {
+	paths := []string{filepath.Join("testdata", "kafka-v2.4.pcap"), filepath.Join("testdata", "kafka-latest.pcap")}
+	if shared, err := filepath.Glob(filepath.Join("..", "..", "..", "shared", "pcaps", "kafka", "*.pcap*")); err == nil {
+		paths = append(paths, shared...) // the shared corpus beside the module, when there
+	}
+	for _, raw := range l7test.StreamSeeds(f, New(nil), paths...) {
 		f.Add(append([]byte{0}, raw...))
 	}
 	d := New(nil)
