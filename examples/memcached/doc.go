@@ -49,8 +49,8 @@
 // Parser belongs to one flow and one goroutine.
 //
 // Errors: Parse returns l7.ErrNeedMore for an incomplete line, and a
-// *l7.ParseError wrapping ErrLineLong, ErrBadCommand (a command line with
-// control bytes) or ErrBadResponse (a line no memcached server sends), each
+// *l7.ParseError wrapping ErrLineLong, ErrBadCommand (a line with control
+// bytes, or not starting with a word shaped like a command) or ErrBadResponse (a line no memcached server sends), each
 // matching l7.ErrMalformed; the direction then skips to the next line that
 // starts a command or a response, quietly for 8 lines (they may be a data
 // block's), then with an error per line, so that another protocol's bytes

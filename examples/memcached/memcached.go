@@ -14,7 +14,7 @@ const Name = "Memcached"
 // match l7.ErrMalformed with errors.Is.
 var (
 	ErrLineLong    = fmt.Errorf("memcached: line too long: %w", l7.ErrMalformed)
-	ErrBadCommand  = fmt.Errorf("memcached: command line is not text: %w", l7.ErrMalformed)
+	ErrBadCommand  = fmt.Errorf("memcached: not a command line: %w", l7.ErrMalformed)
 	ErrBadResponse = fmt.Errorf("memcached: not a response line: %w", l7.ErrMalformed)
 )
 
@@ -39,6 +39,11 @@ type Config struct {
 // Decoder is the memcached text-protocol decoder. It is stateless and safe
 // for concurrent use.
 type Decoder struct{ cfg Config }
+
+var (
+	_ l7.Decoder    = (*Decoder)(nil)
+	_ l7.PortHinter = (*Decoder)(nil)
+)
 
 // New returns a decoder for c; nil means defaults.
 func New(c *Config) *Decoder {
