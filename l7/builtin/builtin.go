@@ -5,6 +5,7 @@ import (
 	"github.com/metaflow-go/metaflow/l7/dns"
 	"github.com/metaflow-go/metaflow/l7/dubbo"
 	"github.com/metaflow-go/metaflow/l7/http1"
+	"github.com/metaflow-go/metaflow/l7/http2"
 	"github.com/metaflow-go/metaflow/l7/kafka"
 	"github.com/metaflow-go/metaflow/l7/mqtt"
 	"github.com/metaflow-go/metaflow/l7/mysql"
@@ -15,6 +16,7 @@ import (
 // Decoders returns the built-in decoders, most specific first.
 func Decoders() []l7.Decoder {
 	return []l7.Decoder{
+		http2.New(nil), // before http1: it takes HTTP/1.1 only with "Upgrade: h2c"
 		http1.New(nil),
 		dubbo.New(nil),
 		tls.New(nil),
