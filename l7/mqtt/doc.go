@@ -7,11 +7,13 @@
 // was not seen, unless a packet only MQTT 5 has tells); request_type the
 // packet type name ("CONNECT", "PUBLISH", "SUBSCRIBE", ...); request_domain
 // the client id of a CONNECT; request_resource and endpoint the topic of a
-// PUBLISH (an MQTT 5 topic alias resolved from the PUBLISH that set it) and
+// PUBLISH (an MQTT 5 topic alias resolved from the PUBLISH that set it, for
+// aliases 1 to 16 of topics up to 128 bytes, per direction) and
 // the topic filters of a SUBSCRIBE or UNSUBSCRIBE joined by ',';
 // request_id the packet id; response_result the response's packet type
-// name ("CONNACK", "PUBACK", "PUBREC", ...); response_code the CONNACK return or reason
-// code, the reason code of an MQTT 5 PUBACK, PUBREC or PUBCOMP, and for a
+// name ("CONNACK", "PUBACK", "PUBREC", ...); response_code the CONNACK
+// return or reason code, the reason code of an MQTT 5 PUBACK, PUBREC or
+// PUBCOMP (when the packet carries one), and for a
 // SUBACK or MQTT 5 UNSUBACK the first failure code among the per-filter
 // codes, else the first code. response_status is Ok for codes below 0x80
 // (and CONNACK 0), ServerError for the codes that say the server cannot
@@ -47,11 +49,11 @@
 // Check accepts a payload of well-formed packets (see Decoder.Check).
 // After a gap (or a parse error, which the engine follows with one), the
 // parser decodes again only from a packet that passes the same checks at
-// the start of the bytes it is given, skipping the bytes before it
-// (l7.Trailer) without an error: a capture starting inside a packet costs
-// one parse error per direction, then resynchronises on the first segment
-// that starts a packet. A gap inside the payload of a big PUBLISH keeps
-// the framing.
+// the start of the bytes it is given; bytes that do not start with one are
+// skipped whole (l7.Trailer) without an error. So a capture starting inside
+// a packet costs one parse error per direction, then resynchronises on the
+// first segment that starts a packet. A gap inside the payload of a big
+// PUBLISH, or up to its end, keeps the framing.
 //
 // Errors: Parse returns *l7.ParseError with Protocol "MQTT", the offset of
 // the fault in its direction (counted from the first byte the parser saw,

@@ -72,8 +72,8 @@ func (p *Parser) Gap(dir l7.Direction, n int) {
 	d := dir & 1
 	if n >= 0 {
 		p.pos[d] += int64(n)
-		if n < p.skip[d] {
-			p.skip[d] -= n
+		if p.skip[d] > 0 && n <= p.skip[d] {
+			p.skip[d] -= n // the next packet starts where it would have
 			return
 		}
 	}

@@ -299,3 +299,23 @@ func TestCodeStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestParser_GapToPayloadEnd checks that a gap ending where the payload of
+// a big PUBLISH ends leaves the next packet decoded.
+func TestParser_GapToPayloadEnd(t *testing.T) {
+	big := publish(false, 0, 0, "big", strings.Repeat("x", 10000))
+	p := New(nil).NewParser(l7.TCP).(*Parser)
+	var m l7.Message
+	n, ok, _ := p.Parse(big[:1000], l7.ToServer, &m)
+	if !ok {
+		t.Fatal("no PUBLISH")
+	}
+	p.Gap(l7.ToServer, len(big)-n)
+	if p.Trailing(l7.ToServer) {
+		t.Error("trailing after the payload")
+	}
+	m.Reset()
+	if n, ok, err := p.Parse(pingreq, l7.ToServer, &m); n != 2 || !ok || err != nil {
+		t.Fatalf("next packet: %d, %v, %v", n, ok, err)
+	}
+}
