@@ -11,7 +11,7 @@ import (
 // FuzzParse checks the l7.Parser contract on arbitrary bytes: no panic, at
 // most len(data) consumed, no message with an error, every error but
 // l7.ErrNeedMore a *l7.ParseError matching l7.ErrMalformed, and progress on
-// every call without an error. The first byte sets the size of the pieces
+// every call without an error, even one with no bytes. The first byte sets the size of the pieces
 // the rest is fed in (low 6 bits + 1) and which direction gets it first
 // (top bit); the other direction gets it next. Check runs on it too.
 func FuzzParse(f *testing.F) {
@@ -22,6 +22,7 @@ func FuzzParse(f *testing.F) {
 		"\x01SERVER_ERROR out of memory\r\nCLIENT_ERROR x\r\nERROR\r\n42\r\nVERSION 1\r\n",
 		"\x3fset big 0 0 99999999999999999999\r\n",
 		"\x10*2\r\n$3\r\nget\r\n$1\r\nk\r\n",
+		"\x00set k 0 0 0\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -42,9 +43,12 @@ func FuzzParse(f *testing.F) {
 				k := min(step, len(data)-off)
 				buf = append(buf, data[off:off+k]...)
 				off += k
-				for len(buf) > 0 {
+				// As the engine does, ask again after a message, even
+				// with no bytes left.
+				for more := false; len(buf) > 0 || more; {
 					m.Reset()
 					n, ok, err := p.Parse(buf, dir, &m)
+					more = ok && n > 0
 					if n < 0 || n > len(buf) {
 						t.Fatalf("consumed %d of %d", n, len(buf))
 					}
