@@ -66,8 +66,9 @@ import (
 // replay with Run or to open in Wireshark.
 //
 // Limits: the kit wraps the decoder and its parsers to observe them; it
-// forwards the optional interfaces l7.SessionTimeouter, l7.Trailer and
-// l7.Flusher, but not others an engine may learn to use later.
+// forwards the optional interfaces l7.SessionTimeouter, l7.PortHinter,
+// l7.Trailer and l7.Flusher, but not others an engine may learn to use
+// later.
 type Contract struct {
 	// Decoder is the decoder under test. Required.
 	Decoder l7.Decoder
@@ -242,11 +243,7 @@ func (k *Contract) once(tb testing.TB, c *Conversation, segs []segment, snaplen 
 	tb.Helper()
 	ck := &checker{tb: tb, k: k, c: c, segs: segs, snaplen: snaplen, desc: desc, inferFrame: -1,
 		protocols: map[string]bool{k.Decoder.Name(): true}}
-	var dec l7.Decoder = &checkedDecoder{ck: ck, d: k.Decoder}
-	if st, ok := k.Decoder.(l7.SessionTimeouter); ok {
-		dec = &timeoutDecoder{checkedDecoder{ck: ck, d: k.Decoder}, st}
-	}
-	reg, err := l7.NewRegistry(dec)
+	reg, err := l7.NewRegistry(&checkedDecoder{ck: ck, d: k.Decoder})
 	if err != nil {
 		tb.Fatalf("l7test: registry: %v", err)
 	}
@@ -386,10 +383,29 @@ func (ck *checker) record(r *l7.Record) {
 	}
 }
 
-// checkedDecoder observes a decoder for a checker.
+// checkedDecoder observes a decoder for a checker. Without the optional
+// interfaces, its SessionTimeout and PortHints answer as the engine treats
+// a decoder without them.
 type checkedDecoder struct {
 	ck *checker
 	d  l7.Decoder
+}
+
+// SessionTimeout forwards l7.SessionTimeouter; 0 makes the engine use its
+// own default.
+func (cd *checkedDecoder) SessionTimeout() time.Duration {
+	if st, ok := cd.d.(l7.SessionTimeouter); ok {
+		return st.SessionTimeout()
+	}
+	return 0
+}
+
+// PortHints forwards l7.PortHinter.
+func (cd *checkedDecoder) PortHints() []uint16 {
+	if ph, ok := cd.d.(l7.PortHinter); ok {
+		return ph.PortHints()
+	}
+	return nil
 }
 
 func (cd *checkedDecoder) Name() string { return cd.d.Name() }
@@ -427,15 +443,6 @@ func (cd *checkedDecoder) NewParser(t l7.Transport) l7.Parser {
 	cp.fl, _ = p.(l7.Flusher)
 	return cp
 }
-
-// timeoutDecoder is a checkedDecoder for a decoder with its own session
-// timeout.
-type timeoutDecoder struct {
-	checkedDecoder
-	st l7.SessionTimeouter
-}
-
-func (td *timeoutDecoder) SessionTimeout() time.Duration { return td.st.SessionTimeout() }
 
 // checkedParser observes a parser. Without the optional interfaces, its
 // Trailing and Flush answer as the engine treats a parser without them.
@@ -781,3 +788,11 @@ func DecodeFuzzInput(in []byte, client, server netip.AddrPort) (*Conversation, u
 	}
 	return c, seed
 }
+
+// The wrappers have every optional interface of the engine.
+var (
+	_ l7.SessionTimeouter = (*checkedDecoder)(nil)
+	_ l7.PortHinter       = (*checkedDecoder)(nil)
+	_ l7.Trailer          = (*checkedParser)(nil)
+	_ l7.Flusher          = (*checkedParser)(nil)
+)

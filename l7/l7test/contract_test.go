@@ -268,3 +268,21 @@ func runFake(t *testing.T, fn func(tb testing.TB)) *fakeTB {
 	}
 	return ft
 }
+
+// weakDecoder is a lineDecoder whose requests alone are ambiguous
+// (l7.WeakRequest) and whose responses Check does not recognise: only its
+// port hint lets the engine pick it.
+type weakDecoder struct{ lineDecoder }
+
+func (d *weakDecoder) Check(p []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
+	if v := d.lineDecoder.Check(p, dir, t); v == l7.Request {
+		return l7.WeakRequest
+	}
+	return l7.No
+}
+
+func (d *weakDecoder) PortHints() []uint16 { return []uint16{server.Port()} }
+
+func TestCheckContract_PortHints(t *testing.T) {
+	l7test.CheckContract(t, &weakDecoder{}, lineConversation())
+}
