@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/internal/l7test"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/http1"
 	"github.com/metaflow-go/metaflow/l7/http2"
@@ -16,7 +16,7 @@ import (
 // and the engine with the HTTP/2 decoder listed before HTTP/1's, as
 // l7/builtin lists them, and returns its records as recString lines
 // (sorted) with the flows' l7_protocol.
-func pipelineRecords(t *testing.T, name string) ([]string, *l7test.Pipeline) {
+func pipelineRecords(t *testing.T, name string) ([]string, *l7test.Result) {
 	reg, err := l7.NewRegistry(http2.New(nil), http1.New(nil))
 	if err != nil {
 		t.Fatal(err)

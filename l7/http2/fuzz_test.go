@@ -3,9 +3,9 @@ package http2_test
 import (
 	"testing"
 
-	"github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/http2"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // FuzzParse checks the Parser contract on arbitrary bytes: no panic,
@@ -19,7 +19,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(append([]byte{0x80}, httpConv().bytes()[24:]...))
 	f.Add([]byte("\x05GET / HTTP/1.1\r\nUpgrade: h2c\r\n\r\nPRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
 	f.Add([]byte("\x85HTTP/1.1 101 Switching\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"))
-	for _, raw := range l7test.StreamSeeds(f, "http2", http2.New(nil)) {
+	for _, raw := range l7test.StreamSeeds(f, http2.New(nil), captures(f)...) {
 		f.Add(append([]byte{0}, raw...))
 	}
 	d := http2.New(nil)

@@ -7,9 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/internal/l7test"
+	corpus "github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/http2"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 func esc(b []byte) string {
@@ -97,8 +98,8 @@ func resetRule(got, want []string) []string {
 
 // captures returns the shared HTTP/2 and gRPC captures and the recorded
 // ones.
-func captures(t *testing.T) []string {
-	files := append(l7test.SharedCaptures(t, "http2"), l7test.SharedCaptures(t, "grpc")...)
+func captures(t testing.TB) []string {
+	files := append(corpus.SharedCaptures(t, "http2"), corpus.SharedCaptures(t, "grpc")...)
 	rec, _ := filepath.Glob(filepath.Join("testdata", "*.pcap"))
 	return append(files, rec...)
 }
