@@ -2,6 +2,7 @@ package flow
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 
 	"github.com/metaflow-go/metaflow/capture/decode"
@@ -88,69 +89,70 @@ func ProtocolName(p uint8) string {
 // (vlan 0, no tunnel, RTT not measured) are omitted; counters are always
 // present. It does not allocate beyond growing b.
 func (r *Record) AppendJSON(b []byte) []byte {
+	// Keys are written with their punctuation as literals: one append a
+	// member.
+	b = slices.Grow(b, 1024)
 	b = append(b, `{"type":"l4_flow_log"`...)
-	b = jsonw.Uint(b, "flow_id", r.FlowID)
-	b = append(jsonw.Key(b, "start_time"), '"')
-	b = append(jsonw.AppendTime(b, r.StartTime), '"')
-	b = append(jsonw.Key(b, "end_time"), '"')
-	b = append(jsonw.AppendTime(b, r.EndTime), '"')
-	b = strconv.AppendInt(jsonw.Key(b, "duration"), r.Duration, 10)
-	b = append(jsonw.Key(b, "ip_0"), '"')
-	b = append(r.IP0.AppendTo(b), '"')
-	b = append(jsonw.Key(b, "ip_1"), '"')
-	b = append(r.IP1.AppendTo(b), '"')
-	b = jsonw.Uint(b, "client_port", uint64(r.ClientPort))
-	b = jsonw.Uint(b, "server_port", uint64(r.ServerPort))
-	b = jsonw.String(b, "protocol", ProtocolName(r.Protocol))
+	b = strconv.AppendUint(append(b, `,"flow_id":`...), r.FlowID, 10)
+	b = append(jsonw.AppendTime(append(b, `,"start_time":"`...), r.StartTime), '"')
+	b = append(jsonw.AppendTime(append(b, `,"end_time":"`...), r.EndTime), '"')
+	b = strconv.AppendInt(append(b, `,"duration":`...), r.Duration, 10)
+	b = append(r.IP0.AppendTo(append(b, `,"ip_0":"`...)), '"')
+	b = append(r.IP1.AppendTo(append(b, `,"ip_1":"`...)), '"')
+	b = strconv.AppendUint(append(b, `,"client_port":`...), uint64(r.ClientPort), 10)
+	b = strconv.AppendUint(append(b, `,"server_port":`...), uint64(r.ServerPort), 10)
+	b = append(append(b, `,"protocol":"`...), ProtocolName(r.Protocol)...)
+	b = append(b, '"')
 	if r.VLAN != 0 {
-		b = jsonw.Uint(b, "vlan", uint64(r.VLAN))
+		b = strconv.AppendUint(append(b, `,"vlan":`...), uint64(r.VLAN), 10)
 	}
 	if r.TunnelType != decode.TunnelNone {
-		b = jsonw.String(b, "tunnel_type", r.TunnelType.String())
+		b = jsonw.Quote(append(b, `,"tunnel_type":`...), r.TunnelType.String())
 	}
 	l7 := r.L7Protocol
 	if l7 == "" {
 		l7 = "unknown"
 	}
-	b = jsonw.String(b, "l7_protocol", l7)
-	b = jsonw.String(b, "close_type", r.CloseType.String())
-	b = jsonw.Uint(b, "packet_tx", r.PacketTx)
-	b = jsonw.Uint(b, "packet_rx", r.PacketRx)
-	b = jsonw.Uint(b, "byte_tx", r.ByteTx)
-	b = jsonw.Uint(b, "byte_rx", r.ByteRx)
-	b = jsonw.Uint(b, "l4_byte_tx", r.L4ByteTx)
-	b = jsonw.Uint(b, "l4_byte_rx", r.L4ByteRx)
+	b = jsonw.Quote(append(b, `,"l7_protocol":`...), l7)
+	b = append(append(b, `,"close_type":"`...), r.CloseType.String()...)
+	b = append(b, '"')
+	b = strconv.AppendUint(append(b, `,"packet_tx":`...), r.PacketTx, 10)
+	b = strconv.AppendUint(append(b, `,"packet_rx":`...), r.PacketRx, 10)
+	b = strconv.AppendUint(append(b, `,"byte_tx":`...), r.ByteTx, 10)
+	b = strconv.AppendUint(append(b, `,"byte_rx":`...), r.ByteRx, 10)
+	b = strconv.AppendUint(append(b, `,"l4_byte_tx":`...), r.L4ByteTx, 10)
+	b = strconv.AppendUint(append(b, `,"l4_byte_rx":`...), r.L4ByteRx, 10)
 	if r.HasRTT {
-		b = jsonw.Uint(b, "rtt", uint64(r.RTT))
+		b = strconv.AppendUint(append(b, `,"rtt":`...), uint64(r.RTT), 10)
 	}
 	if r.HasRTTClient {
-		b = jsonw.Uint(b, "rtt_client", uint64(r.RTTClient))
+		b = strconv.AppendUint(append(b, `,"rtt_client":`...), uint64(r.RTTClient), 10)
 	}
 	if r.HasRTTServer {
-		b = jsonw.Uint(b, "rtt_server", uint64(r.RTTServer))
+		b = strconv.AppendUint(append(b, `,"rtt_server":`...), uint64(r.RTTServer), 10)
 	}
-	b = jsonw.Uint(b, "srt_max", uint64(r.SRTMax))
-	b = jsonw.Uint(b, "srt_sum", uint64(r.SRTSum))
-	b = jsonw.Uint(b, "srt_count", uint64(r.SRTCount))
-	b = jsonw.Uint(b, "art_max", uint64(r.ARTMax))
-	b = jsonw.Uint(b, "art_sum", uint64(r.ARTSum))
-	b = jsonw.Uint(b, "art_count", uint64(r.ARTCount))
-	b = jsonw.Uint(b, "retrans_tx", uint64(r.RetransTx))
-	b = jsonw.Uint(b, "retrans_rx", uint64(r.RetransRx))
-	b = jsonw.Uint(b, "zero_win_tx", uint64(r.ZeroWinTx))
-	b = jsonw.Uint(b, "zero_win_rx", uint64(r.ZeroWinRx))
-	b = jsonw.Uint(b, "ooo_tx", uint64(r.OOOTx))
-	b = jsonw.Uint(b, "ooo_rx", uint64(r.OOORx))
-	b = jsonw.Uint(b, "syn_count", uint64(r.SynCount))
-	b = jsonw.Uint(b, "synack_count", uint64(r.SynAckCount))
-	b = jsonw.Uint(b, "retrans_syn", uint64(r.RetransSyn))
-	b = jsonw.Uint(b, "retrans_synack", uint64(r.RetransSynAck))
-	b = jsonw.Uint(b, "fin_count", uint64(r.FinCount))
-	b = jsonw.Uint(b, "l7_request", uint64(r.L7Request))
-	b = jsonw.Uint(b, "l7_response", uint64(r.L7Response))
-	b = jsonw.Uint(b, "l7_client_error", uint64(r.L7ClientError))
-	b = jsonw.Uint(b, "l7_server_error", uint64(r.L7ServerError))
-	b = jsonw.Uint(b, "l7_server_timeout", uint64(r.L7ServerTimeout))
+	b = strconv.AppendUint(append(b, `,"srt_max":`...), uint64(r.SRTMax), 10)
+	b = strconv.AppendUint(append(b, `,"srt_sum":`...), uint64(r.SRTSum), 10)
+	b = strconv.AppendUint(append(b, `,"srt_count":`...), uint64(r.SRTCount), 10)
+	b = strconv.AppendUint(append(b, `,"art_max":`...), uint64(r.ARTMax), 10)
+	b = strconv.AppendUint(append(b, `,"art_sum":`...), uint64(r.ARTSum), 10)
+	b = strconv.AppendUint(append(b, `,"art_count":`...), uint64(r.ARTCount), 10)
+	b = strconv.AppendUint(append(b, `,"retrans_tx":`...), uint64(r.RetransTx), 10)
+	b = strconv.AppendUint(append(b, `,"retrans_rx":`...), uint64(r.RetransRx), 10)
+	b = strconv.AppendUint(append(b, `,"zero_win_tx":`...), uint64(r.ZeroWinTx), 10)
+	b = strconv.AppendUint(append(b, `,"zero_win_rx":`...), uint64(r.ZeroWinRx), 10)
+	b = strconv.AppendUint(append(b, `,"ooo_tx":`...), uint64(r.OOOTx), 10)
+	b = strconv.AppendUint(append(b, `,"ooo_rx":`...), uint64(r.OOORx), 10)
+	b = strconv.AppendUint(append(b, `,"syn_count":`...), uint64(r.SynCount), 10)
+	b = strconv.AppendUint(append(b, `,"synack_count":`...), uint64(r.SynAckCount), 10)
+	b = strconv.AppendUint(append(b, `,"retrans_syn":`...), uint64(r.RetransSyn), 10)
+	b = strconv.AppendUint(append(b, `,"retrans_synack":`...), uint64(r.RetransSynAck), 10)
+	b = strconv.AppendUint(append(b, `,"fin_count":`...), uint64(r.FinCount), 10)
+	b = strconv.AppendUint(append(b, `,"l7_request":`...), uint64(r.L7Request), 10)
+	b = strconv.AppendUint(append(b, `,"l7_response":`...), uint64(r.L7Response), 10)
+	b = strconv.AppendUint(append(b, `,"l7_client_error":`...), uint64(r.L7ClientError), 10)
+	b = strconv.AppendUint(append(b, `,"l7_server_error":`...), uint64(r.L7ServerError), 10)
+	b = strconv.AppendUint(append(b, `,"l7_server_timeout":`...), uint64(r.L7ServerTimeout), 10)
 	b = jsonw.Tags(b, &r.Tags)
 	return append(b, '}')
 }

@@ -3,7 +3,6 @@ package l7
 import (
 	"net/netip"
 	"strconv"
-	"time"
 
 	"github.com/metaflow-go/metaflow/internal/jsonw"
 	"github.com/metaflow-go/metaflow/tag"
@@ -114,9 +113,9 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	b = append(b, `{"type":"l7_flow_log","flow_id":`...)
 	b = strconv.AppendUint(b, r.FlowID, 10)
 	b = append(b, `,"start_time":"`...)
-	b = time.Unix(0, r.StartTime).UTC().AppendFormat(b, jsonw.TimeLayout)
+	b = jsonw.AppendTime(b, r.StartTime)
 	b = append(b, `","end_time":"`...)
-	b = time.Unix(0, r.EndTime).UTC().AppendFormat(b, jsonw.TimeLayout)
+	b = jsonw.AppendTime(b, r.EndTime)
 	b = append(b, '"')
 	if d, ok := r.ResponseDuration(); ok {
 		b = append(b, `,"response_duration":`...)
@@ -236,11 +235,12 @@ func appendTextField(b, v []byte) []byte {
 		return b
 	}
 	b = append(b, ' ')
-	for _, c := range v {
+	start := 0
+	for i, c := range v {
 		if c < 0x20 || c == 0x7f {
-			c = '.'
+			b = append(append(b, v[start:i]...), '.')
+			start = i + 1
 		}
-		b = append(b, c)
 	}
-	return b
+	return append(b, v[start:]...)
 }

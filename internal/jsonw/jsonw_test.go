@@ -2,7 +2,12 @@ package jsonw
 
 import (
 	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 )
 
 func TestQuote(t *testing.T) {
@@ -64,6 +69,100 @@ func FuzzQuote(f *testing.F) {
 		var v string
 		if err := json.Unmarshal(Quote(nil, s), &v); err != nil {
 			t.Fatalf("Quote(%q) is not JSON: %v", s, err)
+		}
+	})
+}
+
+// quoteRef is Quote as it was before its eight-byte fast path: the
+// reference the fast path must match byte for byte.
+func quoteRef(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		size := validRuneLen(s[i:])
+		if size == 0 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+func TestQuote_MatchesReference(t *testing.T) {
+	var in []string
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 17; pos++ {
+			s := []byte(strings.Repeat("abcdefgh", 3))
+			s[pos] = byte(c)
+			in = append(in, string(s[:pos+1]), string(s))
+		}
+	}
+	in = append(in, "", "GET /index.html HTTP/1.1", "héllo 世界 and more text", "x\xe4\xb8", strings.Repeat("\"\\", 9))
+	for _, s := range in {
+		if got, want := Quote(nil, s), quoteRef(nil, s); string(got) != string(want) {
+			t.Fatalf("Quote(%q) = %s, want %s", s, got, want)
+		}
+	}
+}
+
+func FuzzQuote_Reference(f *testing.F) {
+	f.Add("a\"b\\c\x00\xff世 0123456789abcdef\x7f")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := Quote(nil, s), quoteRef(nil, s); string(got) != string(want) {
+			t.Fatalf("Quote(%q) = %s, want %s", s, got, want)
+		}
+	})
+}
+
+func TestAppendTime_MatchesTime(t *testing.T) {
+	ns := []int64{0, 1, -1, 999_999_999, -999_999_999, 1e9, -1e9, 86399_999_999_999, -86400_000_000_000,
+		1_700_000_000_123_456_789, 951_782_400e9, 4_107_542_400e9 - 1, math.MaxInt64, math.MinInt64, math.MinInt64 + 1}
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 200000; i++ {
+		ns = append(ns, int64(r.Uint64()))
+	}
+	for _, v := range ns {
+		want := time.Unix(0, v).UTC().AppendFormat(nil, TimeLayout)
+		if got := AppendTime(nil, v); string(got) != string(want) {
+			t.Fatalf("AppendTime(%d) = %s, want %s", v, got, want)
+		}
+	}
+}
+
+func FuzzAppendTime(f *testing.F) {
+	f.Add(int64(1_700_000_000_123_456_789))
+	f.Fuzz(func(t *testing.T, v int64) {
+		want := time.Unix(0, v).UTC().AppendFormat(nil, TimeLayout)
+		if got := AppendTime(nil, v); string(got) != string(want) {
+			t.Fatalf("AppendTime(%d) = %s, want %s", v, got, want)
 		}
 	})
 }
