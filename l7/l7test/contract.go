@@ -346,20 +346,20 @@ func (ck *checker) fail(msg string) {
 }
 
 // message checks a message a parser returned and counts it.
-func (ck *checker) message(call string, m *l7.Message) {
+func (ck *checker) message(call func() string, m *l7.Message) {
 	switch m.Kind {
 	case l7.KindRequest:
 		ck.requests++
 	case l7.KindResponse:
 		ck.responses++
 	default:
-		ck.fail(fmt.Sprintf("%s returned a message of kind %d", call, m.Kind))
+		ck.fail(fmt.Sprintf("%s returned a message of kind %d", call(), m.Kind))
 	}
 	if m.Status > l7.StatusParseFailed {
-		ck.fail(fmt.Sprintf("%s returned a message with status %d", call, m.Status))
+		ck.fail(fmt.Sprintf("%s returned a message with status %d", call(), m.Status))
 	}
 	if m.Length < -1 {
-		ck.fail(fmt.Sprintf("%s returned a message of length %d", call, m.Length))
+		ck.fail(fmt.Sprintf("%s returned a message of length %d", call(), m.Length))
 	}
 	if m.Protocol != "" {
 		ck.protocols[m.Protocol] = true
@@ -464,20 +464,23 @@ func (cp *checkedParser) Parse(data []byte, dir l7.Direction, m *l7.Message) (n 
 		}()
 		n, ok, err = cp.p.Parse(data, dir, m)
 	}()
-	call := fmt.Sprintf("Parse(%s, dir %d) = (%d, %v, %v)", quote(data), dir, n, ok, err)
+	// The description of the call is made only for a failure.
+	call := func() string {
+		return fmt.Sprintf("Parse(%s, dir %d) = (%d, %v, %v)", quote(ck.before), dir, n, ok, err)
+	}
 	switch {
 	case n < 0 || n > len(data):
-		ck.fail(call + ": consumed outside its input")
+		ck.fail(call() + ": consumed outside its input")
 	case !bytes.Equal(data, ck.before):
-		ck.fail(call + ": modified its input")
+		ck.fail(call() + ": modified its input")
 	case ok && err != nil:
-		ck.fail(call + ": a message with an error")
+		ck.fail(call() + ": a message with an error")
 	case err == nil && n == 0 && !ok:
-		ck.fail(call + ": no progress without an error (l7.ErrNeedMore asks for more bytes)")
+		ck.fail(call() + ": no progress without an error (l7.ErrNeedMore asks for more bytes)")
 	case err == nil:
 	case errors.Is(err, l7.ErrNeedMore):
 		if n != 0 {
-			ck.fail(call + ": l7.ErrNeedMore after consuming bytes")
+			ck.fail(call() + ": l7.ErrNeedMore after consuming bytes")
 		}
 	case errors.Is(err, l7.ErrStop):
 	case errors.Is(err, l7.ErrMalformed):
@@ -487,10 +490,10 @@ func (cp *checkedParser) Parse(data []byte, dir l7.Direction, m *l7.Message) (n 
 		}
 		var pe *l7.ParseError
 		if errors.As(err, &pe) && (pe.Protocol != ck.k.Decoder.Name() || pe.Offset < 0) {
-			ck.fail(fmt.Sprintf("%s: *l7.ParseError with protocol %q, offset %d", call, pe.Protocol, pe.Offset))
+			ck.fail(fmt.Sprintf("%s: *l7.ParseError with protocol %q, offset %d", call(), pe.Protocol, pe.Offset))
 		}
 	default:
-		ck.fail(call + ": an error matching none of l7.ErrNeedMore, l7.ErrStop, l7.ErrMalformed")
+		ck.fail(call() + ": an error matching none of l7.ErrNeedMore, l7.ErrStop, l7.ErrMalformed")
 	}
 	if ok {
 		ck.message(call, m)
@@ -537,9 +540,9 @@ func (cp *checkedParser) Flush(data []byte, dir l7.Direction, m *l7.Message) (ok
 		}()
 		ok = cp.fl.Flush(data, dir, m)
 	}()
-	call := fmt.Sprintf("Flush(%s, dir %d)", quote(data), dir)
+	call := func() string { return fmt.Sprintf("Flush(%s, dir %d)", quote(ck.before), dir) }
 	if !bytes.Equal(data, ck.before) {
-		ck.fail(call + ": modified its input")
+		ck.fail(call() + ": modified its input")
 	}
 	if ok {
 		ck.message(call, m)
