@@ -127,11 +127,16 @@ func BenchmarkConcurrent(b *testing.B) {
 			b.SetBytes(64)
 			b.ReportAllocs()
 			i := 0
+			cpu := cpuTime()
 			for b.Loop() {
 				w.packet(t, i, c.steps)
 				i++
 			}
+			cpu = cpuTime() - cpu
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpps")
+			if cpu > 0 {
+				b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+			}
 			b.ReportMetric(perFlow, "bytes/flow")
 			if st := t.Stats(); st.DroppedFlows != 0 || st.ActiveFlows != n && c.name == "established" {
 				b.Fatalf("stats %+v", st)
@@ -172,6 +177,7 @@ func BenchmarkFile(b *testing.B) {
 	b.SetBytes(int64(size / len(frames)))
 	b.ReportAllocs()
 	i, loop := 0, time.Duration(0)
+	cpu := cpuTime()
 	for b.Loop() {
 		f := &frames[i]
 		p.Data, p.Length, p.LinkType, p.Timestamp = f.data, f.n, f.lt, f.ts.Add(loop)
@@ -182,6 +188,10 @@ func BenchmarkFile(b *testing.B) {
 			i, loop = 0, loop+span
 		}
 	}
+	cpu = cpuTime() - cpu
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpps")
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+	}
 	b.ReportMetric(float64(tab.Stats().ActiveFlows), "flows")
 }
