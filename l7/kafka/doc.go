@@ -88,6 +88,6 @@
 // that cannot be Kafka. A body that does not read as its API says yields
 // the fields read before the fault; it is never an error. Parse does not
 // allocate in steady state: fields alias the input or fixed buffers in the
-// Parser; inflating allocates the Parser's buffer once and reuses pooled
-// decompressors.
+// Parser; inflating allocates the Parser's buffer once and reuses the
+// Decoder's idle decompressors (at most 16 kept per codec).
 package kafka

@@ -109,8 +109,40 @@ type Decoder struct {
 	cfg   Config
 	ids   topicIDs
 	st    stats
-	gzips sync.Pool // *gzipState
-	zstds sync.Pool // *zstdState
+	gzips freeList[*gzipState]
+	zstds freeList[*zstdState]
+}
+
+// maxFree bounds the idle decompressors a Decoder keeps of each codec.
+const maxFree = 16
+
+// freeList keeps up to maxFree idle values for reuse. Unlike a sync.Pool
+// it never drops them (at a GC, or at random under the race detector), so
+// that inflating stays free of allocations once warm.
+type freeList[T any] struct {
+	mu   sync.Mutex
+	free []T
+}
+
+func (f *freeList[T]) get() (T, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var zero T
+	if len(f.free) == 0 {
+		return zero, false
+	}
+	v := f.free[len(f.free)-1]
+	f.free[len(f.free)-1] = zero
+	f.free = f.free[:len(f.free)-1]
+	return v, true
+}
+
+func (f *freeList[T]) put(v T) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.free) < maxFree {
+		f.free = append(f.free, v)
+	}
 }
 
 // New returns a Kafka decoder configured by c (nil: defaults).

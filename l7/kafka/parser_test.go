@@ -541,3 +541,36 @@ func TestFlexible(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoder_Concurrent: parsers of one Decoder on several goroutines
+// share the topic id map and the decompressor pools (run with -race).
+func TestDecoder_Concurrent(t *testing.T) {
+	d := New(&Config{MaxTopicIDs: 8})
+	tp := []header{{"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			p := d.NewParser(l7.TCP)
+			var m l7.Message
+			for i := range 50 {
+				id := bytes.Repeat([]byte{byte(g*50 + i + 1)}, 16)
+				corr := int32(i)
+				for _, c := range []l7test.Chunk{
+					req(metadataReq(12, corr, "t")), resp(metadataResp(12, corr, fmt.Sprint("t", g, i), id, 0)),
+					req(fetchReq(13, corr+1000, "", id)),
+					req(produce(9, corr+2000, 0, "t", batch(codecGzip+i%3, 100, tp))),
+				} {
+					m.Reset()
+					l7test.ParseAll(p, []byte(c.Data), c.Dir, &m)
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	if st := d.Stats(); st.TopicIDs != 8 || st.TopicIDsEvicted != 200-8 {
+		t.Errorf("stats %+v: want 8 topic ids, 192 evicted", st)
+	}
+}

@@ -78,21 +78,21 @@ func (p *Parser) inflateBatch(codec uint16, src []byte) ([]byte, bool) {
 	var n int
 	switch codec {
 	case codecGzip:
-		st, _ := p.d.gzips.Get().(*gzipState)
-		if st == nil {
+		st, ok := p.d.gzips.get()
+		if !ok {
 			st = &gzipState{}
 		}
 		st.src.Reset(src)
 		if err := st.r.Reset(&st.src); err != nil {
-			p.d.gzips.Put(st)
+			p.d.gzips.put(st)
 			p.d.st.inflateErrs.Add(1)
 			return nil, false
 		}
 		n, _ = io.ReadFull(&st.r, buf)
-		p.d.gzips.Put(st)
+		p.d.gzips.put(st)
 	case codecZstd:
-		st, _ := p.d.zstds.Get().(*zstdState)
-		if st == nil {
+		st, ok := p.d.zstds.get()
+		if !ok {
 			dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
 				zstd.WithDecoderMaxWindow(8<<20))
 			if err != nil {
@@ -103,12 +103,12 @@ func (p *Parser) inflateBatch(codec uint16, src []byte) ([]byte, bool) {
 		}
 		st.src.Reset(src)
 		if err := st.dec.Reset(&st.src); err != nil {
-			p.d.zstds.Put(st)
+			p.d.zstds.put(st)
 			p.d.st.inflateErrs.Add(1)
 			return nil, false
 		}
 		n, _ = io.ReadFull(st.dec, buf)
-		p.d.zstds.Put(st)
+		p.d.zstds.put(st)
 	case codecSnappy:
 		n = p.snappy(src, buf)
 		if n < 0 {
