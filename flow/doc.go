@@ -38,9 +38,13 @@
 //
 // Memory is bounded by Config.MaxFlows: flows live in fixed chunks of a
 // slab (a *Flow stays put while the flow lives) indexed by an
-// open-addressing table of uint32; each flow takes about 250 bytes
-// including the index. Packets of new flows past the cap are counted in
-// Stats.DroppedFlows. Steady-state Packet calls do not allocate.
+// open-addressing table whose entries carry each key's 32-bit hash beside
+// its slot, so that a probe reads a flow only when the hash matches (a
+// lookup that misses reads none, and deleting or growing reads none
+// either); each flow takes about 250 bytes including the index (232 in the
+// slab, 16 of index at half load). Packets of new flows past the cap are
+// counted in Stats.DroppedFlows. Steady-state Packet calls do not
+// allocate: freed slots are reused.
 //
 // Concurrency: a Table is not safe for concurrent use; drive it from one
 // goroutine (shard by flow hash for more). Handler and OnRecord are called
