@@ -37,9 +37,11 @@
 // GetTelemetrySubscriptions and PushTelemetry. Status is Ok for 0 and
 // ServerError for any other code, as DeepFlow and RECORDS.md judge Kafka
 // (even codes a client caused, such as UNKNOWN_TOPIC_OR_PARTITION: the
-// protocol does not classify them). Other responses are Ok without a code;
-// a response whose request was not seen (a capture starting mid-flow) is
-// a lone response with status Unknown.
+// protocol does not classify them). Other responses (other APIs, versions
+// newer than known, bodies cut before their first error code) have no code
+// and status Unknown, as RECORDS.md says of a status that cannot be
+// judged; so has a response whose request was not seen (a capture starting
+// mid-flow), which is a lone response.
 //
 // Tracing: trace_id, span_id and parent_span_id come from the record
 // headers of a Produce request's first partition: the first record that

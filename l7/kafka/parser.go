@@ -278,7 +278,7 @@ func (p *Parser) response(b []byte, total int, m *l7.Message) {
 	}
 	switch {
 	case !e.has:
-		m.Status = l7.StatusOk
+		m.Status = l7.StatusUnknown // no error code read: cannot be judged
 	case e.code == 0:
 		m.Status, m.Code, m.HasCode = l7.StatusOk, 0, true
 	default:

@@ -338,14 +338,14 @@ func TestParser_Messages(t *testing.T) {
 			resp(response(30, true, true, func(e *enc) { e.raw([]byte{0, 5}) })),
 		}, []got{
 			{Kind: l7.KindRequest, Type: "Produce", Version: "40", ID: 30},
-			{Kind: l7.KindResponse, Type: "Produce", Version: "40", ID: 30, Status: l7.StatusOk, Code: "-"},
+			{Kind: l7.KindResponse, Type: "Produce", Version: "40", ID: 30, Status: l7.StatusUnknown, Code: "-"},
 		}},
 		{"an API key beyond the table", []l7test.Chunk{
 			req(request(100, 0, 31, "cli", true, func(e *enc) {})),
 			resp(response(31, true, true, func(e *enc) {})),
 		}, []got{
 			{Kind: l7.KindRequest, Type: "100", Version: "0", ID: 31},
-			{Kind: l7.KindResponse, Type: "100", Version: "0", ID: 31, Status: l7.StatusOk, Code: "-"},
+			{Kind: l7.KindResponse, Type: "100", Version: "0", ID: 31, Status: l7.StatusUnknown, Code: "-"},
 		}},
 		{"a response whose request was not seen", []l7test.Chunk{resp(produceResp(3, 99, "a", 0))}, []got{
 			{Kind: l7.KindResponse, ID: 99, Status: l7.StatusUnknown, Code: "-"},
