@@ -48,13 +48,13 @@ type Config struct {
 	// direction of a flow (no message decoded in that direction between
 	// them), or in the replies of the flows to one server endpoint that
 	// decoded no reply (short connections of one command each), after
-	// which the flow's decoder is judged wrong: the requests
-	// still waiting for a response are emitted at once with status
-	// Unknown (counted in Stats.AbandonedRequests; their responses will
-	// never be decoded, and a Timeout would be a false error), inference
-	// runs again on the flow's next bytes without that decoder, and the
-	// server endpoint's cache avoids it for InferBackoff. Default 3;
-	// negative: never.
+	// which the flow's decoder is judged wrong: the requests still
+	// waiting for a response are emitted at once with status Unknown
+	// (counted in Stats.AbandonedRequests; their responses will never be
+	// decoded, and a Timeout would be a false error), inference runs
+	// again on the flow's next bytes without that decoder, and the server
+	// endpoint's cache avoids it for InferBackoff. Default 3; negative:
+	// never.
 	ReinferAfterErrors int
 
 	// MaxPendingPerFlow bounds the requests of one flow waiting for their
