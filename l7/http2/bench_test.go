@@ -3,9 +3,9 @@ package http2_test
 import (
 	"testing"
 
-	"github.com/metaflow-go/metaflow/l7/l7test"
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/http2"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // benchCases are HEADERS frames as a browser-like client and a gRPC server

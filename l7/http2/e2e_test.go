@@ -6,10 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/l7/l7test"
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/http1"
 	"github.com/metaflow-go/metaflow/l7/http2"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // pipelineRecords runs a recorded capture through decode, the flow table

@@ -18,6 +18,7 @@ type Stats struct {
 	Resyncs        uint64 // times the parser looked for a frame boundary after lost bytes
 	Resets         uint64 // RST_STREAM frames
 	GoAways        uint64 // GOAWAY frames
+	Misdirected    uint64 // request headers sent by the server or response headers by the client, ignored
 }
 
 // Direction modes.
@@ -489,22 +490,29 @@ func (p *Parser) headerBlock(dir l7.Direction, id, promised uint32, flags uint8,
 	if promised != 0 {
 		return p.request(d, promised, m)
 	}
+	if dir == l7.ToServer {
+		if f.method != nil || f.path != nil || f.unknown > 0 && p.find(id) == nil {
+			// With unknown fields only: joined mid-stream, a request
+			// whose pseudo fields are table entries never seen.
+			return p.request(d, id, m)
+		}
+		if f.status != nil {
+			p.stats.Misdirected++
+		}
+		return false // request trailers
+	}
 	switch {
 	case f.method != nil || f.path != nil:
-		return p.request(d, id, m)
+		// Requests travel to the server only (pushed ones come in
+		// PUSH_PROMISE frames).
+		p.stats.Misdirected++
+		return false
 	case f.status != nil:
 		code := atoi(f.status)
 		if code >= 100 && code < 200 {
 			return false // informational
 		}
 		return p.responseHeaders(d, id, code, flags, m)
-	case dir == l7.ToServer:
-		if f.unknown > 0 && p.find(id) == nil {
-			// Joined mid-stream: a request whose pseudo fields are
-			// table entries never seen.
-			return p.request(d, id, m)
-		}
-		return false // request trailers
 	}
 	// Trailers, or response headers whose :status was never seen.
 	s := p.find(id)
@@ -726,8 +734,12 @@ func (p *Parser) resync(data []byte, dir l7.Direction, m *l7.Message) (int, bool
 				continue
 			}
 		default:
-			// The next header is not there yet: wait for it.
-			return i, false, l7.ErrNeedMore
+			// The next header is not there yet: skip what comes
+			// before the candidate, then wait for it.
+			if i > 0 {
+				return i, false, nil
+			}
+			return 0, false, l7.ErrNeedMore
 		}
 		p.stats.Resyncs++
 		d.mode = modeFrames
