@@ -100,6 +100,9 @@ func frame(b []byte) []byte {
 
 type header struct{ key, val string }
 
+// snappyXerial asks batch for snappy in the Java client's xerial framing.
+const snappyXerial = 102
+
 // batch builds a record batch (magic 2) of records, each with a value of
 // vlen bytes and the given headers, compressed with codec.
 func batch(codec int, vlen int, recs ...[]header) []byte {
@@ -132,6 +135,16 @@ func batch(codec int, vlen int, recs ...[]header) []byte {
 		data = buf.Bytes()
 	case codecSnappy:
 		data = s2.EncodeSnappy(nil, data)
+	case snappyXerial:
+		// The Java client's framing: magic, version 1, compatible 1, then
+		// chunks of a 4-byte length and a raw block.
+		block := s2.EncodeSnappy(nil, data)
+		x := append([]byte(nil), xerialMagic...)
+		x = binary.BigEndian.AppendUint32(x, 1)
+		x = binary.BigEndian.AppendUint32(x, 1)
+		x = binary.BigEndian.AppendUint32(x, uint32(len(block)))
+		data = append(x, block...)
+		codec = codecSnappy
 	case codecZstd:
 		w, _ := zstd.NewWriter(nil)
 		data = w.EncodeAll(data, nil)

@@ -309,6 +309,11 @@ func TestParser_Messages(t *testing.T) {
 				Trace: "0af7651916cd43dd8448eb211c80319c/b7ad6b7169203331/"},
 			{Kind: l7.KindResponse, Type: "Produce", Version: "7", ID: 3, Status: l7.StatusOk, Code: "0"},
 		}},
+		{"Produce v8 snappy in xerial framing, sw8", []l7test.Chunk{
+			req(produce(8, 6, 1, "a", batch(snappyXerial, 10, []header{{"sw8", "1-MTIzNDU2Nzg5MA==-YWJjZGVm-2-c2VydmljZQ==-aW5zdGFuY2U=-L2FwaQ==-MTI3LjAuMC4xOjkwOTI="}}))),
+		}, []got{
+			{Kind: l7.KindRequest, Type: "Produce", Version: "8", ID: 6, Resource: "a", Trace: "1234567890/abcdef-2/"},
+		}},
 		{"Produce lz4: no trace", []l7test.Chunk{req(produce(8, 5, 1, "a", batch(codecLz4, 10, tp)))}, []got{
 			{Kind: l7.KindRequest, Type: "Produce", Version: "8", ID: 5, Resource: "a"},
 		}},
