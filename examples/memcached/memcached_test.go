@@ -330,3 +330,35 @@ func BenchmarkCheck(b *testing.B) {
 		d.Check(in, l7.ToServer, l7.TCP)
 	}
 }
+
+// TestEngine_SkippedLinesStartNothing: lines skipped after a gap are
+// reported through l7.Trailer, so the next request starts at its own first
+// byte (req_tcp_seq, captured_request_byte).
+func TestEngine_SkippedLinesStartNothing(t *testing.T) {
+	reg, err := l7.NewRegistry(memcached.New(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []l7.Record
+	eng, err := l7.NewEngine(l7.Config{Registry: reg, OnRecord: func(r *l7.Record) { recs = append(recs, *r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := eng.Open(l7.ConnInfo{ID: 1, Transport: l7.TCP, Oriented: true,
+		Client: kitClient, Server: kitServer}, 0)
+	c.Data(l7.ToServer, 1, 100, []byte("get a\r\n"))
+	c.Data(l7.ToClient, 2, 500, []byte("END\r\n"))
+	c.Gap(l7.ToServer, 3, -1)
+	c.Data(l7.ToServer, 4, 200, []byte("lost tail\r\nget b\r\n"))
+	c.Gap(l7.ToClient, 5, -1)
+	c.Data(l7.ToClient, 6, 600, []byte("tail\r\nEND\r\n"))
+	c.Close(7)
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2", len(recs))
+	}
+	r := recs[1]
+	if string(r.RequestResource) != "get b" || r.ReqTCPSeq != 211 || r.CapturedRequestByte != 7 || r.RespTCPSeq != 606 || r.CapturedResponseByte != 5 {
+		t.Errorf("record %q: req seq %d captured %d, resp seq %d captured %d; want 211 7 606 5",
+			r.RequestResource, r.ReqTCPSeq, r.CapturedRequestByte, r.RespTCPSeq, r.CapturedResponseByte)
+	}
+}

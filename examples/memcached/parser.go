@@ -42,10 +42,14 @@ type respState struct {
 var _ l7.Trailer = (*Parser)(nil)
 
 // Trailing implements l7.Trailer: the data block of a storage command is
-// part of a request already returned (at its command line), so it must not
-// start the next one.
+// part of a request already returned (at its command line), and lines
+// skipped after a gap belong to no message, so neither may start the next
+// one.
 func (p *Parser) Trailing(dir l7.Direction) bool {
-	return dir == l7.ToServer && p.req.data > 0
+	if dir&1 == l7.ToServer {
+		return p.req.data > 0 || p.req.resync
+	}
+	return p.resp.resync
 }
 
 // Parse implements l7.Parser: bytes of l7.ToServer are commands, of
