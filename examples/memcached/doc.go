@@ -21,8 +21,8 @@
 // l7.Message.NoResponse, so that they take no reply.
 //
 // Nothing is buffered but a line: a request is returned at its command
-// line and its data block is skipped as it arrives (l7.Trailer keeps it
-// from starting the next request); a VALUE listing is consumed value by
+// line and its data block is skipped as it arrives (l7.Trailer keeps it,
+// and lines skipped after a gap, from starting the next message); a VALUE listing is consumed value by
 // value and returned at END, keeping its first line. A hole inside a data
 // block of known size keeps the parser in step.
 //
