@@ -5,6 +5,8 @@
 #   resp <client port> <api key> <correlation id> <first non-zero kafka.error, 0, or ->
 # for the recorded captures (l7/kafka/testdata/*.pcap) and, when the shared
 # corpus is there, for its Kafka captures (goldens in testdata/shared/).
+# tshark's JSON output (-T json -J "tcp kafka") is read rather than -T fields,
+# which merges the fields of several Kafka PDUs in one frame into one row.
 # Usage: scripts/kafka-goldens.sh [shared corpus dir]
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
