@@ -21,11 +21,12 @@ import (
 // agent is a thin user of pipeline: it opens the source, attaches a JSON or
 // text sink and, for live capture, a pcap writer, and reports counters.
 type agent struct {
-	opts   options
-	stderr io.Writer
-	p      *pipeline.Pipeline
-	dump   *dumper // -w, nil without
-	size   int64   // replayed file size, for progress
+	opts    options
+	stderr  io.Writer
+	p       *pipeline.Pipeline
+	dump    *dumper      // -w, nil without
+	size    int64        // replayed file size, for progress
+	metrics *metricsHook // -map, -metrics-addr, -otlp-endpoint (metrics.go); nil without
 }
 
 func newAgent(o options, stdout, stderr io.Writer) (*agent, error) {
@@ -81,6 +82,10 @@ func newAgent(o options, stdout, stderr io.Writer) (*agent, error) {
 			cfg.OnPacket = a.dump.write
 		}
 	}
+	if a.metrics, err = attachMetrics(&cfg, stderr); err != nil {
+		cfg.Source.Close()
+		return nil, err
+	}
 	if a.p, err = pipeline.New(cfg); err != nil {
 		cfg.Source.Close()
 		return nil, err
@@ -101,6 +106,7 @@ func (a *agent) run(ctx context.Context) error {
 		}()
 	}
 	err := a.p.Run(ctx)
+	err = a.metrics.finish(ctx, err)
 	close(done)
 	wg.Wait()
 	if errors.Is(err, context.Canceled) {

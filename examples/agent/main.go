@@ -53,6 +53,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.progress, "progress", isTerminal(stderr), "show replay progress on stderr (default: when stderr is a terminal)")
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile to `file`")
 	fs.StringVar(&o.memProf, "memprofile", "", "write a heap profile to `file` at the end")
+	registerMetricsFlags(fs) // -map, -metrics-addr, -otlp-endpoint (metrics.go)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
