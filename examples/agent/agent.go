@@ -47,6 +47,12 @@ func newAgent(o options, stdout, stderr io.Writer) (*agent, error) {
 		Sinks:  []pipeline.SinkConfig{{Sink: sink}},
 	}
 	cfg.L7.Registry = reg
+	cfg.L7.PortHints = o.hints
+	for port, name := range o.hints {
+		if _, ok := reg.Lookup(name); !ok {
+			return nil, fmt.Errorf("-port-hint %d=%s: no decoder named %q", port, name, name)
+		}
+	}
 	if o.read != "" {
 		src, err := capture.OpenFile(o.read)
 		if err != nil {

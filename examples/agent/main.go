@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -36,6 +38,25 @@ type options struct {
 	progress bool
 	cpuProf  string
 	memProf  string
+	hints    portHints
+}
+
+// portHints collects repeated -port-hint PORT=NAME flags.
+type portHints map[uint16]string
+
+func (h *portHints) String() string { return fmt.Sprint(map[uint16]string(*h)) }
+
+func (h *portHints) Set(v string) error {
+	port, name, ok := strings.Cut(v, "=")
+	n, err := strconv.ParseUint(port, 10, 16)
+	if !ok || err != nil || n == 0 || name == "" {
+		return fmt.Errorf("want PORT=DECODER (e.g. 7000=Redis), not %q", v)
+	}
+	if *h == nil {
+		*h = portHints{}
+	}
+	(*h)[uint16(n)] = name
+	return nil
 }
 
 func parseArgs(args []string, stderr io.Writer) (options, error) {
@@ -53,6 +74,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.progress, "progress", isTerminal(stderr), "show replay progress on stderr (default: when stderr is a terminal)")
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile to `file`")
 	fs.StringVar(&o.memProf, "memprofile", "", "write a heap profile to `file` at the end")
+	fs.Var(&o.hints, "port-hint", "try decoder `PORT=NAME` first for flows on PORT (repeatable; e.g. 7000=Redis)")
 	registerMetricsFlags(fs) // -map, -metrics-addr, -otlp-endpoint (metrics.go)
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -71,6 +71,8 @@ func TestRun_BadArguments(t *testing.T) {
 		{"bad filter", []string{"-r", testutil.Testdata(t, "l7/dns.pcap"), "-f", "port"}, "filter"},
 		{"write without live", []string{"-r", "x", "-w", "y"}, "-w needs -i"},
 		{"short snapshot", []string{"-r", "x", "-snapshot", "10ms"}, "at least 1s"},
+		{"bad port hint", []string{"-r", "x", "-port-hint", "http"}, "PORT=DECODER"},
+		{"unknown decoder", []string{"-r", testutil.Testdata(t, "l7/dns.pcap"), "-port-hint", "53=Nope"}, "no decoder"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := run(tc.args, io.Discard, io.Discard)
