@@ -25,22 +25,21 @@ var (
 
 // Defaults and limits of Config.
 const (
-	DefaultMaxPeek         = 16 << 10
-	MaxPeekLimit           = 64 << 10
-	DefaultMaxInflate      = 32 << 10
-	MaxInflateLimit        = 1 << 20
-	DefaultMaxTopicIDs     = 4096
-	MaxTopicIDsLimit       = 1 << 20
-	DefaultMaxMessageSize  = 100 << 20
-	checkMaxSize           = 1<<24 - 1 // Check: larger sizes are taken for other protocols
-	requestHeaderMin       = 10        // key, version, correlation id, client id length
-	responseHeaderMin      = 4         // correlation id
-	maxTopicLen            = 255       // Kafka allows 249
-	uuidTextLen            = 22        // unpadded URL-safe base64 of 16 bytes
-	maxPending             = 64        // requests of one flow awaiting their responses
-	maxClientIDCheck       = 256       // client id bytes Check looks at
-	maxVersionParseSlack   = 64        // versions above the newest known that Parse still takes
-	flexibleUnknownVersion = 0         // an API key beyond the table: treated as flexible from v0
+	DefaultMaxPeek        = 16 << 10
+	MaxPeekLimit          = 64 << 10
+	DefaultMaxInflate     = 32 << 10
+	MaxInflateLimit       = 1 << 20
+	DefaultMaxTopicIDs    = 4096
+	MaxTopicIDsLimit      = 1 << 20
+	DefaultMaxMessageSize = 100 << 20
+	checkMaxSize          = 1<<24 - 1 // Check: larger sizes are taken for other protocols
+	requestHeaderMin      = 10        // key, version, correlation id, client id length
+	responseHeaderMin     = 4         // correlation id
+	maxTopicLen           = 255       // Kafka allows 249
+	uuidTextLen           = 22        // unpadded URL-safe base64 of 16 bytes
+	maxPending            = 64        // requests of one flow awaiting their responses
+	maxClientIDCheck      = 256       // client id bytes Check looks at
+	maxVersionParseSlack  = 64        // versions above the newest known that Parse still takes
 )
 
 // Config configures the Kafka decoder. The zero value (or a nil *Config)

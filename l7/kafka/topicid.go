@@ -25,14 +25,15 @@ func (t *topicIDs) len() int {
 	return len(t.m)
 }
 
-// put records that id names topic name. It reports how many entries it
-// evicted (0 or 1).
+// put records that id names topic name (its first maxTopicLen bytes). It
+// reports how many entries it evicted (0 or 1).
 func (t *topicIDs) put(id, name []byte) int {
 	var k [16]byte
 	copy(k[:], id)
 	if k == ([16]byte{}) || len(name) == 0 {
 		return 0
 	}
+	name = name[:min(len(name), maxTopicLen)]
 	t.mu.RLock()
 	old, ok := t.m[k]
 	t.mu.RUnlock()
@@ -61,15 +62,15 @@ func (t *topicIDs) put(id, name []byte) int {
 	return evicted
 }
 
-// get copies the name of topic id into dst and returns it, or returns nil
-// when the id is unknown.
+// get copies the name of topic id into dst (up to its capacity) and
+// returns it, or returns nil when the id is unknown.
 func (t *topicIDs) get(id []byte, dst []byte) []byte {
 	var k [16]byte
 	copy(k[:], id)
 	t.mu.RLock()
 	name, ok := t.m[k]
 	if ok {
-		dst = append(dst[:0], name...)
+		dst = dst[:copy(dst[:cap(dst)], name)]
 	}
 	t.mu.RUnlock()
 	if !ok {
