@@ -40,6 +40,7 @@ const (
 	maxPending            = 64        // requests of one flow awaiting their responses
 	maxClientIDCheck      = 256       // client id bytes Check looks at
 	maxVersionParseSlack  = 64        // versions above the newest known that Parse still takes
+	checkVersionSlack     = 8         // and that Check takes (a newer client's first request)
 )
 
 // Config configures the Kafka decoder. The zero value (or a nil *Config)
@@ -171,8 +172,10 @@ func (d *Decoder) Stats() Stats {
 }
 
 // Check recognises a Kafka request on TCP: a size field below 16 MiB and
-// at least a request header, an API key of the protocol with a version no
-// newer than the newest known, a non-negative correlation id, and a client
+// at least a request header, an API key of the protocol with a version at
+// most 8 above the newest known (a client newer than this table opens with
+// ApiVersions of a version it does not know), a non-negative correlation
+// id, and a client
 // id (null, empty or printable ASCII) that fits in the message. Bytes the
 // engine believes go to the client must have a client id of at least one
 // byte: the start of a response (a small correlation id, then zeros) can
@@ -189,7 +192,7 @@ func (d *Decoder) Check(p []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
 	}
 	key := int16(binary.BigEndian.Uint16(p[4:]))
 	ver := int16(binary.BigEndian.Uint16(p[6:]))
-	if key < 0 || int(key) >= len(apis) || ver < 0 || ver > apis[key].max {
+	if key < 0 || int(key) >= len(apis) || ver < 0 || ver > apis[key].max+checkVersionSlack {
 		return l7.No
 	}
 	if int32(binary.BigEndian.Uint32(p[8:])) < 0 {
