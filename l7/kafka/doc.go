@@ -11,8 +11,9 @@
 // the parser remembers the API key and version of each request by
 // correlation id (up to 64 per flow) and pairs the response with it.
 // Requests of a version newer than the newest known (up to 64 above it),
-// and of API keys beyond the table, are recorded with what the header
-// gives; only their bodies are not read.
+// and of API keys beyond the table (up to 126), are recorded with what the
+// header gives on a flow already taken as Kafka; only their bodies are not
+// read. Check, which starts a flow, is stricter (see Decoder.Check).
 //
 // Records (RECORDS.md): request_type is the API name ("Produce", "Fetch",
 // ...; the decimal key for a key beyond the table); version the API
