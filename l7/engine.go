@@ -353,8 +353,15 @@ func (c *Conn) Close(ts int64) ConnSummary {
 		}
 		s.msgLen = 0
 	}
+	// Requests still waiting: Timeout only when their session timeout
+	// has passed; a flow that closed (or input that ended) earlier leaves
+	// them Unknown (RECORDS.md).
 	for c.phead != nil {
-		e.timeout(c.phead)
+		if ss := c.phead; e.now-ss.ts >= e.timeouts[ss.dec] {
+			e.timeout(ss)
+		} else {
+			e.unanswered(ss)
+		}
 	}
 	sum := c.summary()
 	c.state = stateClosed

@@ -233,6 +233,21 @@ func (e *Engine) overflow(ss *session) {
 	e.release(ss)
 }
 
+// unanswered emits ss, still waiting when its flow closed or the input
+// ended before its session timeout, with status Unknown.
+func (e *Engine) unanswered(ss *session) {
+	if c := ss.c; c.state == stateParse && c.sides[1^c.flip].errs > 0 {
+		e.stats.AbandonedRequests++ // its replies failed to parse
+	} else {
+		e.stats.Unanswered++
+	}
+	e.beginRecord(ss.c)
+	e.requestFromSession(ss)
+	e.rec.Status, e.rec.HasStatus = StatusUnknown, true
+	e.emit()
+	e.release(ss)
+}
+
 // timeout emits ss with status Timeout.
 func (e *Engine) timeout(ss *session) {
 	if c := ss.c; c.state == stateParse && c.sides[1^c.flip].errs > 0 {
@@ -273,7 +288,9 @@ func (e *Engine) expire(now int64) {
 
 func (e *Engine) beginRecord(c *Conn) {
 	r := &e.rec
-	*r = Record{}
+	tags := r.Tags
+	*r = Record{Tags: tags}
+	r.Tags.Reset()
 	r.FlowID = c.id
 	r.Client, r.Server = c.client, c.server
 	r.Transport = c.transport

@@ -38,7 +38,8 @@ type Stats struct {
 	Responses          uint64
 	SessionsOverflowed uint64 // requests emitted early with status Unknown (caps)
 	OwedResponses      uint64 // responses to those requests, emitted alone (pairing by order)
-	Timeouts           uint64 // requests emitted with status Timeout
+	Timeouts           uint64 // requests emitted with status Timeout (their session timeout passed)
+	Unanswered         uint64 // requests still waiting when their flow closed or the input ended, before their session timeout: status Unknown
 	LoneResponses      uint64 // responses without a request
 	Truncations        uint64 // byte fields cut at their length limit
 	Records            uint64 // records passed to OnRecord
