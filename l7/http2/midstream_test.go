@@ -1,9 +1,12 @@
 package http2_test
 
 import (
+	"encoding/binary"
+	"path/filepath"
 	"testing"
 
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // TestParser_MidStream joins the HTTP conversation after its first
@@ -83,5 +86,66 @@ func TestParser_Gap(t *testing.T) {
 	want := []string{"HTTP2 GET example.com /one /one id=1 Ok 200", "HTTP2     id=3 Ok 201"} // request 3 lost: a lone response
 	if len(*recs) != len(want) || (*recs)[0] != want[0] || (*recs)[1] != want[1] {
 		t.Errorf("records %q, want %q", *recs, want)
+	}
+}
+
+// TestParser_MidStreamCapture joins the recorded gRPC connection after its
+// first three calls: both directions start at the frame that opens stream
+// 7, and the packets keep their capture order. The HPACK entries grpc-go
+// inserted before (content-type, :authority, te, grpc-status...) are
+// unknown, so the calls that reuse them degrade to HTTP/2 records without
+// a domain, while literals (each new :path), static entries (:method POST,
+// :status 200) and the entries inserted after the join decode, every call
+// pairs by stream id, and nothing fails.
+func TestParser_MidStreamCapture(t *testing.T) {
+	pkts := l7test.Packets(t, filepath.Join("testdata", "grpc.pcap"))
+	const srvPort = 17201
+	var cli, srv []byte
+	for _, p := range pkts {
+		if p.Dst.Port() == srvPort {
+			cli = append(cli, p.Payload...)
+		} else {
+			srv = append(srv, p.Payload...)
+		}
+	}
+	// startOf returns the offset of the first frame of stream id.
+	startOf := func(b []byte, off int, id uint32) int {
+		for off+9 <= len(b) {
+			l := int(b[off])<<16 | int(b[off+1])<<8 | int(b[off+2])
+			if binary.BigEndian.Uint32(b[off+5:])&0x7fffffff == id {
+				return off
+			}
+			off += 9 + l
+		}
+		t.Fatalf("no frame of stream %d", id)
+		return 0
+	}
+	cut := [2]int{startOf(cli, 24, 7), startOf(srv, 0, 7)} // 24: the preface
+	var chunks []chunk
+	var seen [2]int
+	for _, p := range pkts {
+		dir := sc
+		if p.Dst.Port() == srvPort {
+			dir = cs
+		}
+		b := p.Payload
+		skip := cut[dir] - seen[dir]
+		seen[dir] += len(b)
+		if skip > 0 {
+			b = b[min(skip, len(b)):]
+		}
+		if len(b) > 0 {
+			chunks = append(chunks, chunk{dir, b})
+		}
+	}
+	got, st := run(t, chunks, 0, nil)
+	expect(t, got,
+		"HTTP2 POST  /demo.Echo/ServerStream /demo.Echo/ServerStream id=7 Ok 200",
+		"HTTP2 POST  /demo.Echo/ClientStream /demo.Echo/ClientStream id=9 Ok 200",
+		"HTTP2 POST  /demo.Echo/Bidi /demo.Echo/Bidi id=11 Ok 200",
+		"HTTP2 POST  /demo.Echo/Bidi /demo.Echo/Bidi id=13 Ok 200",
+		"HTTP2 POST  /grpc.health.v1.Health/Check /grpc.health.v1.Health/Check id=15 Ok 200")
+	if st.ParseErrors != 0 {
+		t.Errorf("%d parse errors", st.ParseErrors)
 	}
 }
