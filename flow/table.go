@@ -386,6 +386,15 @@ func (t *Table) update(f *Flow, m *decode.Meta, fromB bool) {
 // close ends f: the Handler's Close, the record, and the slot freed. pos is
 // f's position in the index.
 func (t *Table) close(f *Flow, pos uint64, ct CloseType) {
+	t.emit(f, ct)
+	t.listRemove(f)
+	t.indexDelete(pos)
+	t.release(f)
+}
+
+// emit fills f's final record, lets the Handler complete it and hands it to
+// OnRecord.
+func (t *Table) emit(f *Flow, ct CloseType) {
 	r := &t.rec
 	t.fill(r, f, ct)
 	if h := t.cfg.Handler; h != nil {
@@ -395,8 +404,10 @@ func (t *Table) close(f *Flow, pos uint64, ct CloseType) {
 	if t.cfg.OnRecord != nil {
 		t.cfg.OnRecord(r)
 	}
-	t.listRemove(f)
-	t.indexDelete(pos)
+}
+
+// release frees f's slot, once f is out of the index and the lists.
+func (t *Table) release(f *Flow) {
 	gen, slot := f.gen, f.slot
 	*f = Flow{gen: gen, slot: slot}
 	f.next = t.free
@@ -412,7 +423,14 @@ func (t *Table) Flush() {
 		if f.flags&fLive == 0 {
 			continue
 		}
-		t.close(f, t.indexFind(f), f.closeType())
+		t.emit(f, f.closeType())
+		t.release(f)
+	}
+	// Every flow is gone: empty the index and the lists at once rather than
+	// entry by entry (a cache miss or more each).
+	clear(t.index)
+	for c := range t.lists {
+		t.lists[c].head, t.lists[c].tail = nilSlot, nilSlot
 	}
 	for i := range t.frags {
 		e := &t.frags[i]

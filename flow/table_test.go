@@ -3,6 +3,7 @@ package flow
 import (
 	"encoding/json"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -544,5 +545,37 @@ func TestTable_RetransSynSaturates(t *testing.T) {
 				t.Errorf("syn %d/%d synack %d/%d, want %d/%d", r.SynCount, r.RetransSyn, r.SynAckCount, r.RetransSynAck, tc.count, tc.rt)
 			}
 		})
+	}
+}
+
+// TestTable_FlushThenReuse: after Flush the table is empty and takes new
+// flows in the freed slots, newest freed first, with the next generation.
+func TestTable_FlushThenReuse(t *testing.T) {
+	var ids []uint64
+	tab := NewTable(Config{OnRecord: func(r *Record) { ids = append(ids, r.FlowID) }})
+	m := decode.Meta{IPVersion: 4, Proto: decode.ProtoUDP, L4Decoded: true, Src: cliAddr, Dst: srvAddr,
+		DstPort: 53, WireLen: 80, Timestamp: 1}
+	send := func(ports ...uint16) {
+		for _, p := range ports {
+			m.SrcPort = p
+			m.Timestamp++
+			tab.Packet(&m)
+		}
+	}
+	send(1000, 1001, 1002, 1000)
+	tab.Flush()
+	if st := tab.Stats(); st.ActiveFlows != 0 || st.Records != 3 {
+		t.Fatalf("after the first Flush: %+v", st)
+	}
+	send(1001, 1003, 1001, 1004, 1005)
+	tab.Flush()
+	// Slots 2, 1, 0 are reused in that order, then slot 3 is new; Flush
+	// reports in slot order.
+	want := []uint64{1, 2, 3, 1<<32 | 1, 1<<32 | 2, 1<<32 | 3, 4}
+	if !slices.Equal(ids, want) {
+		t.Errorf("ids %x, want %x", ids, want)
+	}
+	if st := tab.Stats(); st.ActiveFlows != 0 || st.Records != 7 || st.Flows != 7 {
+		t.Errorf("stats %+v", st)
 	}
 }
