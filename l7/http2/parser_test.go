@@ -219,3 +219,47 @@ func TestDecoder_Check(t *testing.T) {
 		t.Errorf("Check on UDP: not No")
 	}
 }
+
+// TestParser_Bounds: streams that never get a response are bounded per
+// connection (the oldest dropped and counted), informational responses are
+// skipped, and the parser counts what it met.
+func TestParser_Bounds(t *testing.T) {
+	c := newConv().preface()
+	for i := range 40 {
+		c.headers(cs, uint32(2*i+1), true, req("GET", "/pending")...)
+	}
+	c.headers(cs, 101, false, req("POST", "/upload", "expect", "100-continue")...)
+	c.headers(sc, 101, false, ":status", "100")
+	c.data(cs, 101, true, 10)
+	c.headers(sc, 101, true, ":status", "201")
+	got, _ := run(t, c.chunks, 0, &http2.Config{MaxStreams: 8})
+	if n := len(got); n != 41 {
+		t.Fatalf("%d records, want 41", n)
+	}
+	// The engine emits requests past its own per-flow cap early, as
+	// Unknown; the upload pairs past its 100 Continue.
+	found := false
+	for _, r := range got {
+		found = found || r == "HTTP2 POST example.com /upload /upload id=101 Ok 201"
+	}
+	if !found {
+		t.Errorf("no upload record in %q", got)
+	}
+
+	p := http2.New(&http2.Config{MaxStreams: 8}).NewParser(l7.TCP).(*http2.Parser)
+	var m l7.Message
+	for _, ch := range c.chunks {
+		for b := ch.b; len(b) > 0; {
+			m.Reset()
+			n, _, err := p.Parse(b, ch.dir, &m)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			b = b[n:]
+		}
+	}
+	st := p.Stats()
+	if st.StreamsDropped != 33 || st.Frames == 0 || st.UnknownFields != 0 {
+		t.Errorf("stats %+v, want 33 streams dropped", st)
+	}
+}
