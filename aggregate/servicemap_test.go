@@ -6,9 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,18 +41,27 @@ func (s *recordSink) WriteL7(r *l7.Record) error {
 // replay runs a capture through a pipeline with an Aggregator feeding a
 // ServiceMap, and a sink recording the l7 records beside it.
 func replay(t *testing.T, path string, snapshot bool) (*aggregate.ServiceMap, *aggregate.Aggregator, *recordSink) {
+	return replayShards(t, path, snapshot, 1, nil)
+}
+
+func replayShards(t *testing.T, path string, snapshot bool, shards int, onWindow func(*aggregate.Window)) (*aggregate.ServiceMap, *aggregate.Aggregator, *recordSink) {
 	t.Helper()
 	src, err := capture.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sm := aggregate.NewServiceMap()
-	agg, err := aggregate.New(&aggregate.Config{OnWindow: sm.Add})
+	agg, err := aggregate.New(&aggregate.Config{OnWindow: func(w *aggregate.Window) {
+		sm.Add(w)
+		if onWindow != nil {
+			onWindow(w)
+		}
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rs := &recordSink{requests: map[string]uint64{}}
-	cfg := pipeline.Config{Source: src, Sinks: []pipeline.SinkConfig{{Sink: agg}, {Sink: rs}}}
+	cfg := pipeline.Config{Source: src, Shards: shards, Sinks: []pipeline.SinkConfig{{Sink: agg}, {Sink: rs}}}
 	if snapshot {
 		cfg.Flow.SnapshotInterval = aggregate.Second
 	}
@@ -302,6 +313,46 @@ func TestServiceMap_Output(t *testing.T) {
 			}
 		} else if len(doc.Edges[0].Application) == 0 || doc.Edges[0].Application[0]["request"].(float64) == 0 {
 			t.Errorf("%s: no application metrics: %s", c.file, js.String())
+		}
+	}
+}
+
+// TestAggregator_ShardsAgree: the 1 min windows of a replay are the same
+// whatever the number of shards (records of different flows interleave
+// differently, but windows close by record time), but for the number of
+// flow reports.
+func TestAggregator_ShardsAgree(t *testing.T) {
+	root := testutil.ModuleRoot(t)
+	for _, f := range []string{"testdata/l7/redis-bench.pcap", "testdata/l7/http-nginx.pcap", "testdata/l7/dns.pcap", "testdata/flow/udp-mixed.pcap"} {
+		windows := func(shards int) string {
+			out := map[string]*aggregate.Rollup{}
+			replayShards(t, filepath.Join(root, f), true, shards, func(w *aggregate.Window) {
+				if w.Interval != aggregate.Minute {
+					return
+				}
+				k := w.View.Name + " " + w.Start.String()
+				if out[k] == nil {
+					out[k] = aggregate.NewRollup()
+				}
+				out[k].Add(w)
+			})
+			var b strings.Builder
+			for _, k := range slices.Sorted(maps.Keys(out)) {
+				r := out[k]
+				fmt.Fprintf(&b, "%s net %d app %d: ", k, len(r.Net), len(r.App))
+				n, a := r.TotalNet(), r.TotalApp()
+				// How many snapshot reports a flow gets depends on its
+				// shard's clock (a shard moves it with its own packets), so
+				// the report counts may differ; every counter they carry
+				// may not.
+				n.Records, n.FlowLoad = 0, 0
+				fmt.Fprintf(&b, "%+v %d %d %d %d %d %+v\n", n, a.Request, a.Response, a.ClientError, a.ServerError, a.Timeout, a.RRT)
+			}
+			return b.String()
+		}
+		one, four := windows(1), windows(4)
+		if one != four || one == "" {
+			t.Errorf("%s: 1 shard\n%s\n4 shards\n%s", f, one, four)
 		}
 	}
 }
