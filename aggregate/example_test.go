@@ -31,9 +31,9 @@ func Example() {
 		t := start.Add(time.Duration(i) * 100 * time.Millisecond)
 		r := &l7.Record{
 			StartTime: t.UnixNano(), EndTime: t.Add(time.Duration(1000+i*100) * time.Microsecond).UnixNano(),
-			Client:     netip.MustParseAddrPort("10.0.0.1:40000"),
-			Server:     netip.MustParseAddrPort("10.0.0.2:80"),
-			Transport:  l7.TCP, L7Protocol: "HTTP", Endpoint: []byte("/api"),
+			Client:    netip.MustParseAddrPort("10.0.0.1:40000"),
+			Server:    netip.MustParseAddrPort("10.0.0.2:80"),
+			Transport: l7.TCP, L7Protocol: "HTTP", Endpoint: []byte("/api"),
 			HasRequest: true, HasResponse: true, HasStatus: true,
 		}
 		if i == 9 {
