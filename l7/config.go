@@ -58,9 +58,15 @@ type Config struct {
 	ReinferAfterErrors int
 
 	// MaxPendingPerFlow bounds the requests of one flow waiting for their
-	// responses; at the cap the oldest is emitted with status Unknown.
-	// Default 16.
+	// responses, for every decoder; at the cap the oldest is emitted with
+	// status Unknown. Default 0: each decoder's own limit (PendingLimiter:
+	// thousands for protocols that clients pipeline deeply, such as
+	// Redis), else 16.
 	MaxPendingPerFlow int
+	// MaxPendingBytesPerFlow bounds the memory the waiting requests of one
+	// flow hold (their fields as stored, plus a fixed cost per request);
+	// at the cap the oldest is emitted with status Unknown. Default 1 MiB.
+	MaxPendingBytesPerFlow int
 	// MaxSessions bounds the requests waiting across the engine; at the cap
 	// the oldest is emitted with status Unknown. Default 65,536.
 	MaxSessions int
@@ -88,6 +94,7 @@ const (
 	DefaultMaxFlowInferAttempts  = 8
 	DefaultReinferAfterErrors    = 3
 	DefaultMaxPendingPerFlow     = 16
+	DefaultMaxPendingBytes       = 1 << 20
 	DefaultMaxSessions           = 65536
 	DefaultSessionTimeout        = 120 * time.Second
 	DefaultDNSSessionTimeout     = 15 * time.Second
@@ -124,8 +131,8 @@ func (c *Config) withDefaults() Config {
 	if d.ReinferAfterErrors == 0 {
 		d.ReinferAfterErrors = DefaultReinferAfterErrors
 	}
-	if d.MaxPendingPerFlow <= 0 {
-		d.MaxPendingPerFlow = DefaultMaxPendingPerFlow
+	if d.MaxPendingBytesPerFlow <= 0 {
+		d.MaxPendingBytesPerFlow = DefaultMaxPendingBytes
 	}
 	if d.MaxSessions <= 0 {
 		d.MaxSessions = DefaultMaxSessions

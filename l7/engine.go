@@ -46,6 +46,7 @@ type Engine struct {
 	nextExpire int64 // earliest session deadline (math.MaxInt64: none)
 
 	lists        []sessList // pending sessions per decoder, oldest first
+	maxPending   []int      // per decoder: requests one flow may hold
 	freeSessions *session
 	npending     int
 
@@ -76,6 +77,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	e.proto = make([]ProtocolStats, len(e.decs))
 	e.names = make([]string, len(e.decs))
 	e.timeouts = make([]int64, len(e.decs))
+	e.maxPending = make([]int, len(e.decs))
 	e.nextExpire = math.MaxInt64
 	for i, d := range e.decs {
 		e.names[i] = d.Name()
@@ -87,6 +89,13 @@ func NewEngine(cfg Config) (*Engine, error) {
 			t = DefaultDNSSessionTimeout
 		}
 		e.timeouts[i] = int64(t)
+		e.maxPending[i] = DefaultMaxPendingPerFlow
+		if pl, ok := d.(PendingLimiter); ok && pl.MaxPending() > 0 {
+			e.maxPending[i] = pl.MaxPending()
+		}
+		if cfg.MaxPendingPerFlow > 0 {
+			e.maxPending[i] = cfg.MaxPendingPerFlow
+		}
 	}
 	for i, d := range e.decs {
 		if ph, ok := d.(PortHinter); ok {
@@ -191,6 +200,7 @@ type Conn struct {
 
 	phead, ptail *session // pending requests, oldest first
 	npending     int
+	pendBytes    int // memory the pending requests hold (sessionCost each)
 	// owed counts requests paired by order that overflow emitted early:
 	// the next responses by order answer them, not the requests behind.
 	owed uint32

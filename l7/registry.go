@@ -35,6 +35,15 @@ type PortHinter interface {
 	PortHints() []uint16
 }
 
+// PendingLimiter is an optional interface of a Decoder: how many requests
+// of one flow may wait for their responses (pipelining depth). Without it
+// the engine allows DefaultMaxPendingPerFlow; Config.MaxPendingPerFlow
+// overrides both. Config.MaxPendingBytesPerFlow bounds the memory either
+// way.
+type PendingLimiter interface {
+	MaxPending() int
+}
+
 // Registry is an ordered, immutable set of decoders with unique names. The
 // order is the order in which protocol inference tries them (after the
 // endpoint cache and port hints). It is safe for concurrent use.

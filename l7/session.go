@@ -24,11 +24,16 @@ type session struct {
 	reqID    uint32
 	hasReqID bool
 	proto    string // Message.Protocol
+	cost     int    // bytes held: sessionCost + the arena
 
 	arena                                            []byte
 	version, rtype, domain, resource, endpoint       span
 	traceID, spanID, parentSpanID, xRequestID, agent span
 }
+
+// sessionCost is the fixed memory of one waiting request (the session
+// struct, rounded up).
+const sessionCost = 256
 
 func (s *session) put(b []byte, limit int, st *Stats) span {
 	if len(b) > limit {
@@ -104,7 +109,7 @@ func (c *Conn) message(s *side, dir Direction, m *Message) {
 // enqueue stores request m until its response, within the caps.
 func (c *Conn) enqueue(m *Message, s *side) {
 	e := c.e
-	if c.npending >= e.cfg.MaxPendingPerFlow {
+	for c.phead != nil && (c.npending >= e.maxPending[c.dec] || c.pendBytes >= e.cfg.MaxPendingBytesPerFlow) {
 		e.overflow(c.phead)
 	}
 	if e.npending >= e.cfg.MaxSessions {
@@ -137,6 +142,8 @@ func (c *Conn) enqueue(m *Message, s *side) {
 	ss.parentSpanID = ss.put(m.ParentSpanID, lim, st)
 	ss.xRequestID = ss.put(m.XRequestID, lim, st)
 	ss.agent = ss.put(m.UserAgent, lim, st)
+	ss.cost = sessionCost + cap(ss.arena)
+	c.pendBytes += ss.cost
 
 	ss.fnext, ss.fprev = nil, c.ptail
 	if c.ptail != nil {
@@ -189,6 +196,7 @@ func (e *Engine) release(ss *session) {
 		c.ptail = ss.fprev
 	}
 	c.npending--
+	c.pendBytes -= ss.cost
 	l := &e.lists[ss.dec]
 	if ss.gprev != nil {
 		ss.gprev.gnext = ss.gnext

@@ -57,6 +57,10 @@ func New(c *Config) *Decoder {
 // Name returns "DNS".
 func (*Decoder) Name() string { return Name }
 
+// MaxPending returns the requests one flow may hold waiting for their
+// responses (l7.PendingLimiter): 1024, as one UDP flow (a resolver's socket) carries many queries at once.
+func (*Decoder) MaxPending() int { return 1024 }
+
 // SessionTimeout returns 15 s (l7.SessionTimeouter): a query with no
 // response after that is a Timeout.
 func (*Decoder) SessionTimeout() time.Duration { return SessionTimeout }

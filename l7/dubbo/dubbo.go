@@ -80,6 +80,10 @@ func New(c *Config) *Decoder {
 // Name returns "Dubbo".
 func (d *Decoder) Name() string { return Name }
 
+// MaxPending returns the requests one flow may hold waiting for their
+// responses (l7.PendingLimiter): 4096, as Dubbo multiplexes many concurrent requests on one connection.
+func (*Decoder) MaxPending() int { return 4096 }
+
 // NewParser returns the per-flow state of one connection.
 func (d *Decoder) NewParser(_ l7.Transport) l7.Parser {
 	return &Parser{cfg: d.cfg}

@@ -63,6 +63,10 @@ func New(c *Config) *Decoder {
 // Name returns "HTTP".
 func (d *Decoder) Name() string { return Name }
 
+// MaxPending returns the requests one flow may hold waiting for their
+// responses (l7.PendingLimiter): 64, as HTTP/1 pipelining is rare and shallow.
+func (*Decoder) MaxPending() int { return 64 }
+
 // Check reports Response for a payload starting with "HTTP/1.", Request for
 // a known method followed by a space, or for any method token followed by
 // a space whose first line ends in an HTTP/1.x version; No otherwise.

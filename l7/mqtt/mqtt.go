@@ -67,6 +67,10 @@ func New(c *Config) *Decoder {
 // Name returns "MQTT".
 func (*Decoder) Name() string { return Name }
 
+// MaxPending returns the requests one flow may hold waiting for their
+// responses (l7.PendingLimiter): 1024, as a client or broker may have many QoS 1/2 messages in flight (mosquitto's default window is 20).
+func (*Decoder) MaxPending() int { return 1024 }
+
 // NewParser returns the per-flow state of one connection, a *Parser.
 func (d *Decoder) NewParser(_ l7.Transport) l7.Parser {
 	return &Parser{max: d.cfg.MaxPacket}

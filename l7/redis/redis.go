@@ -58,6 +58,10 @@ func New(c *Config) *Decoder {
 // Name returns "Redis".
 func (*Decoder) Name() string { return Name }
 
+// MaxPending returns the requests one flow may hold waiting for their
+// responses (l7.PendingLimiter): 10000, as clients pipeline thousands of commands (redis-benchmark -P, redis-cli --pipe).
+func (*Decoder) MaxPending() int { return 10000 }
+
 // NewParser returns the per-flow state of one connection, a *Parser.
 func (*Decoder) NewParser(_ l7.Transport) l7.Parser { return &Parser{} }
 
