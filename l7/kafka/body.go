@@ -378,37 +378,16 @@ func (p *Parser) metadata(r *reader, ver int16, e *errs) {
 	if ver >= 1 {
 		r.int32() // controller id
 	}
-	for nt := r.array(); nt > 0 && !r.bad; nt-- {
-		e.add(r, r.int16())
-		name := r.str()
-		if ver >= 10 {
-			if id := r.uuid(); !r.bad && name != nil {
-				if p.d.ids.put(id, name) > 0 {
-					p.d.st.evicted.Add(1)
-				}
-			}
+	nt := r.count()
+	for i := 0; i < nt && !r.bad; i++ {
+		start := r.off
+		p.metadataTopic(r, ver, e)
+		if r.bad && p.cut && ver >= 10 {
+			// The rest of the topics arrive while the message's rest
+			// is skipped: map their ids then (metaMore).
+			p.metaStart(r.b[start:], nt-i, ver, r.flex)
+			return
 		}
-		if ver >= 1 {
-			r.int8() // is internal
-		}
-		for np := r.array(); np > 0 && !r.bad; np-- {
-			e.add(r, r.int16())
-			r.int32() // partition
-			r.int32() // leader
-			if ver >= 7 {
-				r.int32() // leader epoch
-			}
-			r.skip(4 * r.array()) // replicas
-			r.skip(4 * r.array()) // isr
-			if ver >= 5 {
-				r.skip(4 * r.array()) // offline replicas
-			}
-			r.tags()
-		}
-		if ver >= 8 {
-			r.int32() // authorized operations
-		}
-		r.tags()
 	}
 	if ver >= 8 && ver <= 10 {
 		r.int32()
@@ -416,4 +395,87 @@ func (p *Parser) metadata(r *reader, ver int16, e *errs) {
 	if ver >= 13 {
 		e.add(r, r.int16())
 	}
+}
+
+// metadataTopic reads one topic entry of a Metadata response, mapping its
+// id to its name (v10+).
+func (p *Parser) metadataTopic(r *reader, ver int16, e *errs) {
+	e.add(r, r.int16())
+	name := r.str()
+	var id []byte
+	if ver >= 10 {
+		id = r.uuid()
+	}
+	if ver >= 1 {
+		r.int8() // is internal
+	}
+	for np := r.array(); np > 0 && !r.bad; np-- {
+		e.add(r, r.int16())
+		r.int32() // partition
+		r.int32() // leader
+		if ver >= 7 {
+			r.int32() // leader epoch
+		}
+		r.skip(4 * r.array()) // replicas
+		r.skip(4 * r.array()) // isr
+		if ver >= 5 {
+			r.skip(4 * r.array()) // offline replicas
+		}
+		r.tags()
+	}
+	if ver >= 8 {
+		r.int32() // authorized operations
+	}
+	r.tags()
+	// Map only a whole entry: a name or id cut short is not one.
+	if !r.bad && id != nil && name != nil && p.d.ids.put(id, name) > 0 {
+		p.d.st.evicted.Add(1)
+	}
+}
+
+// metaCarry bounds the bytes of one topic entry of a Metadata response
+// longer than MaxPeek that the parser holds while the rest arrives.
+const metaCarry = 16 << 10
+
+// metaStart begins mapping the topics of a Metadata response beyond
+// MaxPeek: rest is the start of the first topic entry not read, left the
+// entries still to come.
+func (p *Parser) metaStart(rest []byte, left int, ver int16, flex bool) {
+	if p.carry == nil {
+		p.carry = make([]byte, 0, metaCarry)
+	}
+	p.meta = metaState{left: left, ver: ver, flex: flex}
+	p.carry = p.carry[:0]
+	p.metaMore(rest)
+}
+
+// metaMore takes more bytes of the Metadata response being mapped.
+func (p *Parser) metaMore(b []byte) {
+	for len(b) > 0 && p.meta.left > 0 {
+		room := cap(p.carry) - len(p.carry)
+		if room == 0 {
+			p.metaStop() // an entry larger than the buffer
+			return
+		}
+		n := min(room, len(b))
+		p.carry = append(p.carry, b[:n]...)
+		b = b[n:]
+		r := reader{b: p.carry, flex: p.meta.flex}
+		var e errs
+		for p.meta.left > 0 {
+			start := r.off
+			p.metadataTopic(&r, p.meta.ver, &e)
+			if r.bad {
+				r.off = start
+				break
+			}
+			p.meta.left--
+		}
+		p.carry = p.carry[:copy(p.carry, p.carry[r.off:])]
+	}
+}
+
+func (p *Parser) metaStop() {
+	p.meta.left = 0
+	p.carry = p.carry[:0]
 }

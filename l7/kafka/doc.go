@@ -69,10 +69,12 @@
 // sharing the Decoder can name the topic (a client sends Metadata and
 // Fetch on different connections). It holds at most Config.MaxTopicIDs
 // entries (4096 by default) and evicts the oldest; reads take a shared
-// lock and do not allocate; a new or renamed id allocates its name. Only
-// the topics within the first MaxPeek bytes of a Metadata response are
-// mapped (a few hundred topics at the default 16 KiB; raise MaxPeek, up to
-// 64 KiB, for clusters with more).
+// lock and do not allocate; a new or renamed id allocates its name. A
+// Metadata response longer than MaxPeek is mapped whole: the topic entries
+// past MaxPeek are read as the rest of the message goes by, each held (at
+// most 16 KiB, in a buffer the Parser makes once) until it is complete; a
+// gap in it ends the mapping of that response. Its response_code comes
+// from its first MaxPeek bytes.
 // l7/builtin makes one Decoder per Registry call, so the map is per
 // registry: engines sharing a registry share it.
 //

@@ -38,6 +38,18 @@ type Parser struct {
 	trace   [64]byte
 	span    [96]byte
 	inflate []byte // decompressed records of one batch; made at first use
+
+	cut   bool      // the message being decoded is longer than its view
+	meta  metaState // a Metadata response longer than MaxPeek being mapped
+	carry []byte    // its topic entry in progress; made at first use
+}
+
+// metaState follows the topic entries of a Metadata response past
+// MaxPeek, to map the ids of all its topics.
+type metaState struct {
+	left int // entries still to read
+	ver  int16
+	flex bool
 }
 
 // Trailing reports whether the next bytes of dir are the rest of a
@@ -51,6 +63,9 @@ func (p *Parser) Trailing(dir l7.Direction) bool { return p.skip[dir&1] > 0 }
 // response whose correlation id a pending request has toward the client.
 func (p *Parser) Gap(dir l7.Direction, n int) {
 	dir &= 1
+	if dir == l7.ToClient {
+		p.metaStop() // the topic entries after a hole cannot be followed
+	}
 	if n > 0 {
 		p.off[dir] += int64(n)
 		if p.skip[dir] >= n {
@@ -71,7 +86,13 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 	}
 	if s := p.skip[dir]; s > 0 {
 		k := min(s, len(data))
+		if dir == l7.ToClient && p.meta.left > 0 {
+			p.metaMore(data[:k])
+		}
 		p.skip[dir] -= k
+		if p.skip[dir] == 0 && dir == l7.ToClient {
+			p.metaStop()
+		}
 		p.off[dir] += int64(k)
 		return k, false, nil
 	}
@@ -213,6 +234,7 @@ func isRequest(b []byte) bool {
 // message total bytes long. It reports false for a request whose header
 // cannot be right.
 func (p *Parser) decode(view []byte, total int, dir l7.Direction, m *l7.Message) bool {
+	p.cut = len(view) < total
 	if dir == l7.ToServer {
 		return p.request(view, total, m)
 	}

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"testing"
@@ -578,5 +579,62 @@ func TestDecoder_Concurrent(t *testing.T) {
 	}
 	if st := d.Stats(); st.TopicIDs != 8 || st.TopicIDsEvicted != 200-8 {
 		t.Errorf("stats %+v: want 8 topic ids, 192 evicted", st)
+	}
+}
+
+// TestParser_BigMetadata: a Metadata response longer than MaxPeek maps the
+// ids of all its topics, those past MaxPeek as the rest arrives, whatever
+// the pieces it comes in.
+func TestParser_BigMetadata(t *testing.T) {
+	const n = 600
+	id := func(i int) []byte {
+		b := bytes.Repeat([]byte{0xab}, 16)
+		binary.BigEndian.PutUint32(b, uint32(i+1))
+		return b
+	}
+	big := response(1, true, true, func(e *enc) {
+		e.i32(0)   // throttle
+		e.arr(0)   // brokers
+		e.str("c") // cluster id
+		e.i32(0)   // controller
+		e.arr(n)
+		for i := range n {
+			e.i16(0)
+			e.str(fmt.Sprintf("topic-with-a-longish-name-%04d", i))
+			e.raw(id(i))
+			e.i8(0)
+			e.arr(1) // one partition
+			e.i16(0)
+			e.i32(0)
+			e.i32(1)
+			e.i32(0)
+			e.arr(1)
+			e.i32(1)
+			e.arr(1)
+			e.i32(1)
+			e.arr(0)
+			e.tags()
+			e.i32(0)
+			e.tags()
+		}
+		e.tags()
+	})
+	if len(big) <= DefaultMaxPeek {
+		t.Fatalf("response of %d bytes is not longer than MaxPeek", len(big))
+	}
+	for _, piece := range []int{0, 1, 7, 1000} {
+		d := New(nil)
+		var out []got
+		l7test.Feed(t, d.NewParser(l7.TCP), []l7test.Chunk{req(metadataReq(12, 1, "")), resp(big), resp(fetchResp(12, 9, "x", nil, 0, 0))}, piece,
+			func(m *l7.Message) { out = append(out, summary(m)) })
+		if len(out) != 3 || out[1].Code != "0" {
+			t.Errorf("piece %d: %+v", piece, out)
+		}
+		if st := d.Stats(); st.TopicIDs != n {
+			t.Errorf("piece %d: %d topic ids mapped, want %d", piece, st.TopicIDs, n)
+		}
+		if name := d.ids.get(id(n-1), make([]byte, 0, 64)); string(name) != fmt.Sprintf("topic-with-a-longish-name-%04d", n-1) {
+			t.Errorf("piece %d: last topic %q", piece, name)
+		}
 	}
 }

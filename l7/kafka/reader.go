@@ -193,3 +193,21 @@ func (r *reader) uuid() []byte {
 	r.off += 16
 	return u
 }
+
+// count reads an array length as written (not bounded by the bytes left);
+// null is 0.
+func (r *reader) count() int {
+	var n int
+	if r.flex {
+		n = int(r.uvarint()) - 1
+	} else {
+		n = int(r.int32())
+	}
+	if r.bad || n < 0 {
+		if n < -1 {
+			r.bad = true
+		}
+		return 0
+	}
+	return n
+}
