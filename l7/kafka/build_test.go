@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"fmt"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
@@ -213,6 +214,45 @@ func produceResp(ver int16, corr int32, topic string, code int16) []byte {
 		e.tags()
 		e.tags()
 		e.i32(0) // throttle
+		e.tags()
+	})
+}
+
+// bigID is the topic id of topic i of bigMetadata.
+func bigID(i int) []byte {
+	b := bytes.Repeat([]byte{0xab}, 16)
+	binary.BigEndian.PutUint32(b, uint32(i+1))
+	return b
+}
+
+// bigMetadata builds a Metadata v12 response of n topics with ids, each
+// with one partition: about 60 bytes a topic.
+func bigMetadata(corr int32, n int) []byte {
+	return response(corr, true, true, func(e *enc) {
+		e.i32(0)   // throttle
+		e.arr(0)   // brokers
+		e.str("c") // cluster id
+		e.i32(0)   // controller
+		e.arr(n)
+		for i := range n {
+			e.i16(0)
+			e.str(fmt.Sprintf("topic-with-a-longish-name-%04d", i))
+			e.raw(bigID(i))
+			e.i8(0)
+			e.arr(1) // one partition
+			e.i16(0)
+			e.i32(0)
+			e.i32(1)
+			e.i32(0)
+			e.arr(1)
+			e.i32(1)
+			e.arr(1)
+			e.i32(1)
+			e.arr(0)
+			e.tags()
+			e.i32(0)
+			e.tags()
+		}
 		e.tags()
 	})
 }

@@ -29,6 +29,11 @@ func conversations() []*l7test.Conversation {
 			Request(append(metadataReq(8, 3, "a"), fetchReq(11, 4, "a", nil)...)).
 			Response(produceResp(7, 1, "big", 0)).
 			Response(append(metadataResp(8, 3, "a", nil, 3), fetchResp(11, 4, "a", nil, 0, 6)...)),
+		// A Metadata response longer than MaxPeek, then a Fetch naming
+		// the last of its topics by id.
+		conv().
+			Request(metadataReq(12, 1, "")).Response(bigMetadata(1, 600)).
+			Request(fetchReq(13, 2, "", bigID(599))).Response(fetchResp(13, 2, "", bigID(599), 0, 0)),
 	}
 }
 
@@ -67,4 +72,24 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		l7test.FuzzPieces(t, d.NewParser(l7.TCP), in, false)
 	})
+}
+
+// TestEngine_BigMetadata: through the engine, a Fetch names by id a topic
+// that only the part of a Metadata response past MaxPeek mapped.
+func TestEngine_BigMetadata(t *testing.T) {
+	c := conversations()[2]
+	reg, err := l7.NewRegistry(New(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := l7test.RunConversation(t, c, l7.Config{Registry: reg})
+	var fetch string
+	for _, r := range res.Records {
+		if string(r.RequestType) == "Fetch" {
+			fetch = string(r.RequestResource)
+		}
+	}
+	if fetch != "topic-with-a-longish-name-0599" {
+		t.Errorf("Fetch topic %q, want topic-with-a-longish-name-0599 (%d records)", fetch, len(res.Records))
+	}
 }

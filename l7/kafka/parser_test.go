@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"testing"
@@ -587,38 +586,7 @@ func TestDecoder_Concurrent(t *testing.T) {
 // the pieces it comes in.
 func TestParser_BigMetadata(t *testing.T) {
 	const n = 600
-	id := func(i int) []byte {
-		b := bytes.Repeat([]byte{0xab}, 16)
-		binary.BigEndian.PutUint32(b, uint32(i+1))
-		return b
-	}
-	big := response(1, true, true, func(e *enc) {
-		e.i32(0)   // throttle
-		e.arr(0)   // brokers
-		e.str("c") // cluster id
-		e.i32(0)   // controller
-		e.arr(n)
-		for i := range n {
-			e.i16(0)
-			e.str(fmt.Sprintf("topic-with-a-longish-name-%04d", i))
-			e.raw(id(i))
-			e.i8(0)
-			e.arr(1) // one partition
-			e.i16(0)
-			e.i32(0)
-			e.i32(1)
-			e.i32(0)
-			e.arr(1)
-			e.i32(1)
-			e.arr(1)
-			e.i32(1)
-			e.arr(0)
-			e.tags()
-			e.i32(0)
-			e.tags()
-		}
-		e.tags()
-	})
+	big := bigMetadata(1, n)
 	if len(big) <= DefaultMaxPeek {
 		t.Fatalf("response of %d bytes is not longer than MaxPeek", len(big))
 	}
@@ -633,7 +601,7 @@ func TestParser_BigMetadata(t *testing.T) {
 		if st := d.Stats(); st.TopicIDs != n {
 			t.Errorf("piece %d: %d topic ids mapped, want %d", piece, st.TopicIDs, n)
 		}
-		if name := d.ids.get(id(n-1), make([]byte, 0, 64)); string(name) != fmt.Sprintf("topic-with-a-longish-name-%04d", n-1) {
+		if name := d.ids.get(bigID(n-1), make([]byte, 0, 64)); string(name) != fmt.Sprintf("topic-with-a-longish-name-%04d", n-1) {
 			t.Errorf("piece %d: last topic %q", piece, name)
 		}
 	}
