@@ -27,7 +27,9 @@
 // (-1 without it); a gRPC response at its trailers (END_STREAM), with
 // response_length the DATA bytes of the call, so that a streaming call
 // (client, server or bidirectional) gives one record with the status of
-// its trailers. A call ended by RST_STREAM gives a response whose
+// its trailers (a call longer than the engine's session timeout, 120 s by
+// default, comes out as a Timeout request and a lone response). A call
+// ended by RST_STREAM gives a response whose
 // exception names the error code: a client error when the client reset
 // it, a server error otherwise. The parser is an l7.Trailer whose bytes
 // are all trailing: a record's time and sequence number are those of the
