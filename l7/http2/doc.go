@@ -29,9 +29,11 @@
 // (client, server or bidirectional) gives one record with the status of
 // its trailers (a call longer than the engine's session timeout, 120 s by
 // default, comes out as a Timeout request and a lone response). A call
-// ended by RST_STREAM gives a response whose
-// exception names the error code: a client error when the client reset
-// it, a server error otherwise. The parser is an l7.Trailer whose bytes
+// ended by RST_STREAM gives a response whose exception names the error
+// code: a client error when the client reset it, a server error
+// otherwise. Request headers count only from the client (pushed requests
+// from PUSH_PROMISE), response headers only from the server; others are
+// counted in Stats.Misdirected. The parser is an l7.Trailer whose bytes
 // are all trailing: a record's time and sequence number are those of the
 // frame that completes its message (the trailers of a gRPC call).
 //
@@ -42,6 +44,8 @@
 // entries inserted since the join are decoded, because the dynamic table
 // indexes from its newest entry. A request whose :method and :path are
 // unknown still gives a record with its stream id, so its response pairs.
+// A gRPC call whose content-type is such an entry is an "HTTP2" record,
+// with :status as its code (TestParser_MidStreamCapture).
 // The HPACK decoder is this package's own (Huffman strings through
 // golang.org/x/net/http2/hpack) because hpack.Decoder fails a block at
 // the first unknown reference and allocates its strings.
