@@ -212,11 +212,43 @@ func appendMicros(b []byte, us int64) []byte {
 		b = strconv.AppendInt(b, us, 10)
 		return append(b, "us"...)
 	case us < 1000000 && us > -1000000:
-		b = strconv.AppendFloat(b, float64(us)/1e3, 'f', -1, 64)
-		return append(b, "ms"...)
+		return append(appendScaled(b, us, 3), "ms"...)
 	}
-	b = strconv.AppendFloat(b, float64(us)/1e6, 'f', -1, 64)
-	return append(b, 's')
+	return append(appendScaled(b, us, 6), 's')
+}
+
+// appendScaled writes v/10^k in decimal with no trailing zeros, as
+// strconv.AppendFloat(b, float64(v)/10^k, 'f', -1, 64) would: with at most
+// 15 significant digits, v's digits with the point moved are that float's
+// shortest decimal (decimals of up to 15 digits map to distinct floats and
+// back). Larger magnitudes go through AppendFloat.
+func appendScaled(b []byte, v int64, k int) []byte {
+	pow := int64(1000)
+	if k == 6 {
+		pow = 1000000
+	}
+	if v >= 1e15 || v <= -1e15 {
+		return strconv.AppendFloat(b, float64(v)/float64(pow), 'f', -1, 64)
+	}
+	if v < 0 {
+		b = append(b, '-')
+		v = -v
+	}
+	b = strconv.AppendInt(b, v/pow, 10)
+	frac := v % pow
+	if frac == 0 {
+		return b
+	}
+	var d [6]byte
+	for i := k - 1; i >= 0; i-- {
+		d[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	n := k
+	for d[n-1] == '0' {
+		n--
+	}
+	return append(append(b, '.'), d[:n]...)
 }
 
 // fill writes f's record.

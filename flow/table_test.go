@@ -2,8 +2,11 @@ package flow
 
 import (
 	"encoding/json"
+	"math"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -577,5 +580,32 @@ func TestTable_FlushThenReuse(t *testing.T) {
 	}
 	if st := tab.Stats(); st.ActiveFlows != 0 || st.Records != 7 || st.Flows != 7 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestAppendMicros_MatchesFloat(t *testing.T) {
+	ref := func(us int64) string {
+		switch {
+		case us < 1000 && us > -1000:
+			return strconv.FormatInt(us, 10) + "us"
+		case us < 1000000 && us > -1000000:
+			return strconv.FormatFloat(float64(us)/1e3, 'f', -1, 64) + "ms"
+		}
+		return strconv.FormatFloat(float64(us)/1e6, 'f', -1, 64) + "s"
+	}
+	vals := []int64{0, 1, -1, 999, -999, 1000, -1000, 1001, 1500, -1500, 999999, -999999, 1000000, -1000000,
+		1234567, 3200000, 1e15 - 1, 1e15, -1e15 + 1, -1e15, 1 << 53, 1<<53 - 1, -(1 << 53), -(1<<53 - 1), math.MaxInt64, math.MinInt64, math.MinInt64 + 1}
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 300000; i++ {
+		v := int64(r.Uint64() >> (r.Uint64() % 64))
+		if r.Uint64()&1 == 0 {
+			v = -v
+		}
+		vals = append(vals, v)
+	}
+	for _, v := range vals {
+		if got, want := string(appendMicros(nil, v)), ref(v); got != want {
+			t.Fatalf("appendMicros(%d) = %s, want %s", v, got, want)
+		}
 	}
 }
