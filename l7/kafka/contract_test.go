@@ -93,3 +93,23 @@ func TestEngine_BigMetadata(t *testing.T) {
 		t.Errorf("Fetch topic %q, want topic-with-a-longish-name-0599 (%d records)", fetch, len(res.Records))
 	}
 }
+
+// FuzzTraces feeds arbitrary bytes to the record batch and record header
+// readers, which FuzzParse reaches only through a valid Produce request:
+// no panic, no trace field longer than its input allows.
+func FuzzTraces(f *testing.F) {
+	tp := []header{{"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}
+	sw := []header{{"sw8", "1-MTIzNDU2Nzg5MA==-YWJjZGVm-2-c2VydmljZQ==-aW5zdGFuY2U=-L2FwaQ==-MTI3LjAuMC4xOjkwOTI="}}
+	b3 := []header{{"b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90"}}
+	for _, c := range []int{codecNone, codecGzip, codecSnappy, codecZstd, snappyXerial} {
+		f.Add(batch(c, 20, tp, sw, b3))
+	}
+	d := New(nil)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		p := d.NewParser(l7.TCP).(*Parser)
+		var m l7.Message
+		p.traces(in, &m)
+		m.Reset()
+		scanRecords(in, 64, p, &m)
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/metaflow-go/metaflow/l7"
@@ -313,6 +314,12 @@ func TestParser_Messages(t *testing.T) {
 			req(produce(8, 6, 1, "a", batch(snappyXerial, 10, []header{{"sw8", "1-MTIzNDU2Nzg5MA==-YWJjZGVm-2-c2VydmljZQ==-aW5zdGFuY2U=-L2FwaQ==-MTI3LjAuMC4xOjkwOTI="}}))),
 		}, []got{
 			{Kind: l7.KindRequest, Type: "Produce", Version: "8", ID: 6, Resource: "a", Trace: "1234567890/abcdef-2/"},
+		}},
+		{"Produce sw8 with ids longer than the buffers", []l7test.Chunk{
+			req(produce(8, 7, 1, "a", batch(codecNone, 10, []header{{"sw8", "1-" + strings.Repeat("QUJD", 40) + "-" + strings.Repeat("QUJD", 40) + "-3-x"}}))),
+		}, []got{
+			{Kind: l7.KindRequest, Type: "Produce", Version: "8", ID: 7, Resource: "a",
+				Trace: strings.Repeat("ABC", 21) + "/" + strings.Repeat("ABC", 21) + "-3/"},
 		}},
 		{"Produce lz4: no trace", []l7test.Chunk{req(produce(8, 5, 1, "a", batch(codecLz4, 10, tp)))}, []got{
 			{Kind: l7.KindRequest, Type: "Produce", Version: "8", ID: 5, Resource: "a"},

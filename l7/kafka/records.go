@@ -288,13 +288,13 @@ func (p *Parser) sw8(v []byte, m *l7.Message) bool {
 	if len(t) == 0 || len(seg) == 0 {
 		return false
 	}
-	tn, err := base64.StdEncoding.Decode(p.trace[:], t[:min(len(t), base64.StdEncoding.EncodedLen(len(p.trace)))])
+	tn, err := base64.StdEncoding.Decode(p.trace[:], t[:min(len(t), b64Fits(len(p.trace)))])
 	if err != nil || tn == 0 {
 		m.TraceID = t
 	} else {
 		m.TraceID = p.trace[:tn]
 	}
-	sn, err := base64.StdEncoding.Decode(p.span[:64], seg[:min(len(seg), base64.StdEncoding.EncodedLen(64))])
+	sn, err := base64.StdEncoding.Decode(p.span[:64], seg[:min(len(seg), b64Fits(64))])
 	out := p.span[:0]
 	if err != nil || sn == 0 {
 		out = append(out, seg[:min(len(seg), 64)]...)
@@ -308,3 +308,7 @@ func (p *Parser) sw8(v []byte, m *l7.Message) bool {
 	m.SpanID = out
 	return true
 }
+
+// b64Fits returns the longest base64 text (a multiple of 4) whose decoded
+// bytes fit in n: Decode needs room for DecodedLen of its input.
+func b64Fits(n int) int { return n / 3 * 4 }
