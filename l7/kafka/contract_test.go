@@ -113,3 +113,37 @@ func FuzzTraces(f *testing.F) {
 		scanRecords(in, 64, p, &m)
 	})
 }
+
+// FuzzResponses reaches the response body readers of every API with
+// arbitrary bytes (FuzzParse rarely pairs a response with a request): the
+// first two bytes choose the API key and version of a request the parser
+// sees first, the rest is the response body after the correlation id.
+func FuzzResponses(f *testing.F) {
+	f.Add([]byte{3, 12, 0, 0, 0, 0, 1, 1, 0})
+	for _, c := range []struct {
+		key, ver byte
+		resp     []byte
+	}{
+		{0, 9, produceResp(9, 1, "t", 3)}, {1, 12, fetchResp(12, 1, "t", nil, 0, 1)},
+		{1, 13, fetchResp(13, 1, "", topicID, 0, 1)}, {3, 12, metadataResp(12, 1, "t", topicID, 0)},
+		{3, 12, bigMetadata(1, 300)},
+	} {
+		f.Add(append([]byte{c.key, c.ver}, c.resp[8:]...))
+	}
+	d := New(nil)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) < 2 {
+			return
+		}
+		key := int16(in[0]) % int16(len(apis))
+		ver := int16(in[1]) % (apis[key].max + 1)
+		p := d.NewParser(l7.TCP)
+		var m l7.Message
+		rq := request(key, ver, 1, "f", Flexible(key, ver), func(*enc) {})
+		if _, ok, _ := p.Parse(rq, l7.ToServer, &m); !ok {
+			t.Fatalf("request %d v%d not parsed", key, ver)
+		}
+		rs := frame(append([]byte{0, 0, 0, 1}, in[2:]...))
+		l7test.FuzzPieces(t, p, append([]byte{0x80 | in[1]&0x3f}, rs...), false)
+	})
+}
