@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -145,5 +146,37 @@ func FuzzResponses(f *testing.F) {
 		}
 		rs := frame(append([]byte{0, 0, 0, 1}, in[2:]...))
 		l7test.FuzzPieces(t, p, append([]byte{0x80 | in[1]&0x3f}, rs...), false)
+	})
+}
+
+// FuzzRequests reaches the request body readers of every API with
+// arbitrary bytes: the first two bytes choose the API key and version, the
+// rest is the body after the request header.
+func FuzzRequests(f *testing.F) {
+	tp := []header{{"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}
+	for _, c := range []struct {
+		key, ver byte
+		rq       []byte
+	}{
+		{0, 9, produce(9, 1, 1, "t", batch(codecGzip, 10, tp))}, {0, 3, produce(3, 1, 1, "t", batch(codecZstd, 10, tp))},
+		{1, 13, fetchReq(13, 1, "", topicID)}, {3, 12, metadataReq(12, 1, "t")},
+	} {
+		// The body starts after size, key, version, correlation id, the
+		// client id and, when flexible, the tagged fields.
+		off := 14 + int(binary.BigEndian.Uint16(c.rq[12:]))
+		if Flexible(int16(c.key), int16(c.ver)) {
+			off++
+		}
+		f.Add(append([]byte{c.key, c.ver}, c.rq[off:]...))
+	}
+	d := New(nil)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) < 2 {
+			return
+		}
+		key := int16(in[0]) % int16(len(apis))
+		ver := int16(in[1]) % (apis[key].max + 1)
+		rq := request(key, ver, 1, "f", Flexible(key, ver), func(e *enc) { e.raw(in[2:]) })
+		l7test.FuzzPieces(t, d.NewParser(l7.TCP), append([]byte{in[1] & 0x3f}, rq...), false)
 	})
 }
