@@ -168,10 +168,16 @@ type side struct {
 
 	errs    int  // parse errors since this direction's last message
 	decoded bool // a message of this direction was decoded
+
+	// TCP acknowledgements this direction sent: the latest, and the one
+	// current when the message being decoded started (valid when has*).
+	ack, msgAck       uint32
+	hasAck, msgHasAck bool // ack is meaningful: it has moved
+	ackSeen           bool
 }
 
 func (s *side) data(ts int64, seq uint32, b []byte) { s.c.deliver(s, ts, seq, b) }
-func (s *side) gap(ts int64, seq uint32, n int)     { s.c.lost(s, n) }
+func (s *side) gap(ts int64, seq uint32, n int)     { s.c.lost(s, seq, n) }
 
 // Conn is the L7 state of one connection. Input directions are relative to
 // the ConnInfo given to Open (for the flow.Handler adapter, to the flow's
@@ -198,6 +204,8 @@ type Conn struct {
 
 	sides [2]side
 
+	respGapEnd   uint32 // server sequence number just past the last hole in responses
+	respGap      bool   // a hole in responses not yet weighed by lostReplies
 	phead, ptail *session // pending requests, oldest first
 	npending     int
 	pendBytes    int // memory the pending requests hold (sessionCost each)
@@ -235,6 +243,11 @@ func (e *Engine) Open(info ConnInfo, ts int64) *Conn {
 	c.dec = -1
 	c.parser, c.trailer, c.flusher = nil, nil, nil
 	c.tries = 0
+	c.respGap = false
+	for i := range c.sides {
+		sd := &c.sides[i]
+		sd.ack, sd.msgAck, sd.hasAck, sd.msgHasAck, sd.ackSeen = 0, 0, false, false, false
+	}
 	c.tls = false
 	c.avoid = 0
 	c.abandoned = -1
@@ -290,7 +303,7 @@ func (c *Conn) Gap(dir Direction, ts int64, n int) {
 	if n > 0 {
 		e.stats.GapBytes += uint64(n)
 	}
-	c.lost(&c.sides[dir&1], n)
+	c.lost(&c.sides[dir&1], 0, n) // no sequence numbers: lostReplies has no acknowledgements to weigh
 }
 
 // Segment hands one TCP segment of direction dir through the reassembler:
@@ -315,6 +328,14 @@ func (c *Conn) segment(phys uint8, ts int64, seq, ack uint32, flags uint8, b []b
 		}
 	}
 	s := &c.sides[phys]
+	if flags&flagAck != 0 {
+		// Acknowledgements tell something only once they move (crafted
+		// and synthetic streams may repeat one value throughout).
+		if s.ackSeen && ack != s.ack {
+			s.hasAck = true
+		}
+		s.ack, s.ackSeen = ack, true
+	}
 	if flags&flagSyn != 0 {
 		s.r.syn(seq)
 		seq++
@@ -340,8 +361,10 @@ func (c *Conn) segment(phys uint8, ts int64, seq, ack uint32, flags uint8, b []b
 }
 
 // Close ends the connection at time ts: buffered out-of-order data is
-// delivered (holes reported as gaps), requests still waiting are emitted
-// with status Timeout, and the summary is returned. c must not be used
+// delivered (holes reported as gaps), a message cut short by the end is
+// handed to a Flusher, requests still waiting are emitted (Timeout when
+// their session timeout has passed, else Unknown), and the summary is
+// returned. c must not be used
 // afterwards.
 func (c *Conn) Close(ts int64) ConnSummary {
 	if c.state == stateClosed {
@@ -349,11 +372,19 @@ func (c *Conn) Close(ts int64) ConnSummary {
 	}
 	e := c.e
 	e.advance(ts)
+	if c.state == stateParse {
+		for i := range c.sides {
+			c.sides[i].r.flush(&e.env, &c.sides[i], ts)
+		}
+		// A message whose head the flow's end cut short (end of input,
+		// timeout, loss at the end) still gives what was parsed:
+		// requests first, so that a cut response pairs with them.
+		for d := Direction(0); d < 2 && c.state == stateParse; d++ {
+			c.cut(&c.sides[uint8(d)^c.flip], d)
+		}
+	}
 	for i := range c.sides {
 		s := &c.sides[i]
-		if c.state == stateParse {
-			s.r.flush(&e.env, s, ts)
-		}
 		s.r.reset(&e.env)
 		if c.state == stateInfer {
 			c.dropHeld(s)
@@ -584,8 +615,9 @@ func (c *Conn) dropBuf(s *side) {
 	}
 }
 
-// lost handles a hole of n bytes in side s.
-func (c *Conn) lost(s *side, n int) {
+// lost handles a hole of n bytes in side s, starting at sequence number
+// seq.
+func (c *Conn) lost(s *side, seq uint32, n int) {
 	if c.state == stateInfer {
 		c.dropHeld(s)
 		return
@@ -594,18 +626,15 @@ func (c *Conn) lost(s *side, n int) {
 		return
 	}
 	dir := Direction(s.phys ^ c.flip)
+	if dir == ToClient && n > 0 {
+		// Responses may be lost in the hole: requests sent after the
+		// client received its end show which (see Conn.lostReplies).
+		c.respGapEnd, c.respGap = seq+uint32(n), true
+	}
 	if s.buf != nil {
 		// The bytes of a message cut short by the hole: a parser that
 		// can may still make a message of them.
-		if c.flusher != nil {
-			m := &c.e.msg
-			m.Reset()
-			if c.flusher.Flush(s.buf, dir, m) {
-				s.msgLen = len(s.buf)
-				c.e.stats.CutMessages++
-				c.message(s, dir, m)
-			}
-		}
+		c.cut(s, dir)
 		if c.state != stateParse {
 			return // the message stopped the flow; its buffers are gone
 		}
@@ -614,6 +643,22 @@ func (c *Conn) lost(s *side, n int) {
 	}
 	s.msgLen = 0
 	c.parser.Gap(dir, n)
+}
+
+// cut passes the bytes of a message cut short (by a hole, or by the end
+// of the flow) to a parser that implements Flusher, and handles the message
+// it makes of them.
+func (c *Conn) cut(s *side, dir Direction) {
+	if c.flusher == nil || len(s.buf) == 0 {
+		return
+	}
+	m := &c.e.msg
+	m.Reset()
+	if c.flusher.Flush(s.buf, dir, m) {
+		s.msgLen = len(s.buf)
+		c.e.stats.CutMessages++
+		c.message(s, dir, m)
+	}
 }
 
 // maxZeroRuns bounds the messages a parser may return in a row without
@@ -641,6 +686,7 @@ func (c *Conn) parse(s *side, data []byte, seq uint32, tsOld int64, boundary int
 		trailing := s.msgLen == 0 && c.trailer != nil && c.trailer.Trailing(dir)
 		if s.msgLen == 0 {
 			s.msgSeq = seq + uint32(off)
+			s.msgAck, s.msgHasAck = s.ack, s.hasAck
 			if off < boundary {
 				s.msgTs = tsOld
 			} else {

@@ -21,6 +21,8 @@ type session struct {
 	id       uint64
 	hasID    bool
 	reverse  bool
+	ack      uint32 // the client's acknowledgement when it sent the request (TCP)
+	hasAck   bool
 	reqID    uint32
 	hasReqID bool
 	proto    string // Message.Protocol
@@ -90,7 +92,18 @@ func (c *Conn) message(s *side, dir Direction, m *Message) {
 			c.owed--
 			e.stats.OwedResponses++
 		} else if !m.Streaming {
-			if ss := c.match(m); ss != nil {
+			if c.respGap && !m.HasID {
+				c.lostReplies()
+			}
+			ss := c.match(m)
+			if ss != nil && !m.HasID && s.msgHasAck && ss.hasAck && int32(s.msgAck-ss.seq) < 0 {
+				// The server had not received the bytes before the
+				// oldest request when it sent this response (its
+				// acknowledgement says so): a request lost in a hole
+				// gets this answer, not the request behind it.
+				ss = nil
+			}
+			if ss != nil {
 				e.beginRecord(c)
 				e.requestFromSession(ss)
 				e.responseFromMessage(m, s)
@@ -127,6 +140,7 @@ func (c *Conn) enqueue(m *Message, s *side) {
 	ss.dec = c.dec
 	ss.ts = s.msgTs
 	ss.seq = s.msgSeq
+	ss.ack, ss.hasAck = s.msgAck, s.msgHasAck
 	ss.captured = uint32(s.msgLen)
 	ss.length = m.Length
 	ss.id, ss.hasID, ss.reverse = m.ID, m.HasID, m.Reverse
@@ -239,6 +253,37 @@ func (e *Engine) overflow(ss *session) {
 	e.rec.Status, e.rec.HasStatus = StatusUnknown, true
 	e.emit()
 	e.release(ss)
+}
+
+// lostReplies weighs a hole in the responses against the requests waiting
+// in order: when a request was sent after the client had received every
+// byte of the hole (its acknowledgement covers the hole's end), the
+// requests before it were answered in the hole, so they are emitted now
+// with status Unknown instead of taking later responses.
+func (c *Conn) lostReplies() {
+	c.respGap = false
+	var last *session
+	for ss := c.phead; ss != nil; ss = ss.fnext {
+		if !ss.hasID && !ss.reverse && ss.hasAck && int32(ss.ack-c.respGapEnd) >= 0 {
+			last = ss
+		}
+	}
+	if last == nil {
+		return
+	}
+	e := c.e
+	for ss := c.phead; ss != nil && ss != last; {
+		next := ss.fnext
+		if !ss.hasID && !ss.reverse {
+			e.stats.LostReplies++
+			e.beginRecord(c)
+			e.requestFromSession(ss)
+			e.rec.Status, e.rec.HasStatus = StatusUnknown, true
+			e.emit()
+			e.release(ss)
+		}
+		ss = next
+	}
 }
 
 // unanswered emits ss, still waiting when its flow closed or the input

@@ -41,6 +41,7 @@ type Stats struct {
 	Timeouts           uint64 // requests emitted with status Timeout (their session timeout passed)
 	Unanswered         uint64 // requests still waiting when their flow closed or the input ended, before their session timeout: status Unknown
 	LoneResponses      uint64 // responses without a request
+	LostReplies        uint64 // requests emitted Unknown because their responses fell in a hole (TCP acknowledgements show it)
 	Truncations        uint64 // byte fields cut at their length limit
 	Records            uint64 // records passed to OnRecord
 

@@ -204,6 +204,16 @@ func (p *Parser) parse(s *stream, data []byte, m *l7.Message) (int, bool, error)
 func (p *Parser) resync(s *stream, data []byte, m *l7.Message) (int, bool, error) {
 	pos := 0
 	if s.midLine {
+		// A hole that ended on a message boundary: the bytes after it
+		// start a message.
+		switch candidate(data) {
+		case 1:
+			s.midLine = false
+			s.state = stStart
+			return p.message(s, data, m)
+		case -1:
+			return 0, false, l7.ErrNeedMore
+		}
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
 			return len(data), false, nil
