@@ -74,3 +74,27 @@ func TestCutAndGaps(t *testing.T) {
 		})
 	}
 }
+
+func TestEndpointSegments(t *testing.T) {
+	for _, tc := range []struct {
+		segs       int
+		path, want string
+	}{
+		{0, "/api/v1/users/42?x=1", "/api/v1/users/42"},
+		{2, "/api/v1/users/42?x=1", "/api/v1"},
+		{2, "/api", "/api"},
+		{1, "/api/v1/", "/api"},
+		{3, "/a/b/", "/a/b/"},
+	} {
+		reg, err := l7.NewRegistry(http1.New(&http1.Config{EndpointSegments: tc.segs}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := l7test.NewConversation(netip.MustParseAddrPort("10.0.0.1:40000"), netip.MustParseAddrPort("10.0.0.2:80"), l7.TCP).
+			Request([]byte("GET " + tc.path + " HTTP/1.1\r\nHost: a\r\n\r\n")).Response([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+		res := l7test.RunConversation(t, c, l7.Config{Registry: reg})
+		if len(res.Records) != 1 || string(res.Records[0].Endpoint) != tc.want {
+			t.Errorf("EndpointSegments %d, %s: records %d, endpoint %q; want %q", tc.segs, tc.path, len(res.Records), res.Records[0].Endpoint, tc.want)
+		}
+	}
+}

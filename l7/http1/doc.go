@@ -30,7 +30,8 @@
 //
 // Fields follow RECORDS.md: method (RequestType), Host or the absolute
 // target's authority (RequestDomain), target with query (RequestResource),
-// path without query (Endpoint), version "1.1" (Version), status code
+// path without query (Endpoint; Config.EndpointSegments may cut it to its
+// first N segments), version "1.1" (Version), status code
 // (Code), reason phrase into Exception for 4xx and 5xx (ClientError and
 // ServerError), Content-Length (Length, -1 without one), User-Agent,
 // X-Request-ID, W3C traceparent (TraceID, and SpanID from its parent-id

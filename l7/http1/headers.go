@@ -221,6 +221,21 @@ func splitTarget(t []byte) (path, authority []byte) {
 	return nil, t
 }
 
+// firstSegments returns path cut to its first n segments ("/a/b/c", 2 ->
+// "/a/b"); a path with n segments or fewer is returned whole.
+func firstSegments(path []byte, n int) []byte {
+	seen := 0
+	for i := 1; i < len(path); i++ {
+		if path[i] == '/' {
+			seen++
+			if seen == n {
+				return path[:i]
+			}
+		}
+	}
+	return path
+}
+
 func cutQuery(t []byte) []byte {
 	if i := indexAny3(t, '?', '#', '?'); i >= 0 {
 		return t[:i]

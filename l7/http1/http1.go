@@ -43,6 +43,11 @@ type Config struct {
 	// MaxHeaderBytes bounds the start line and header block of one
 	// message; a longer block is malformed. Default 16 KiB; limit 1 MiB.
 	MaxHeaderBytes int
+	// EndpointSegments cuts the endpoint (the path without its query) to
+	// its first N segments, so that paths carrying ids group together:
+	// with 2, "/api/v1/users/42" gives "/api/v1". Default 0: the whole
+	// path.
+	EndpointSegments int
 }
 
 // Decoder is the HTTP/1.x decoder. It is stateless and safe for concurrent
@@ -56,6 +61,9 @@ func New(c *Config) *Decoder {
 	d := &Decoder{cfg: Config{MaxHeaderBytes: defaultMaxHeaderBytes}}
 	if c != nil && c.MaxHeaderBytes > 0 {
 		d.cfg.MaxHeaderBytes = min(c.MaxHeaderBytes, maxMaxHeaderBytes)
+	}
+	if c != nil && c.EndpointSegments > 0 {
+		d.cfg.EndpointSegments = c.EndpointSegments
 	}
 	return d
 }
@@ -97,7 +105,7 @@ func (d *Decoder) Check(payload []byte, _ l7.Direction, t l7.Transport) l7.Verdi
 
 // NewParser returns the per-flow state of one connection, a *Parser.
 func (d *Decoder) NewParser(_ l7.Transport) l7.Parser {
-	return &Parser{maxHeader: d.cfg.MaxHeaderBytes}
+	return &Parser{maxHeader: d.cfg.MaxHeaderBytes, segments: d.cfg.EndpointSegments}
 }
 
 // isStatusLine reports whether b starts like an HTTP/1.x status line.

@@ -48,6 +48,7 @@ type Stats struct {
 // Decoder.NewParser.
 type Parser struct {
 	maxHeader int
+	segments  int // Config.EndpointSegments
 	s         [2]stream
 	stats     Stats
 
@@ -338,6 +339,9 @@ func (p *Parser) request(s *stream, data []byte, hdr int, line []byte, m *l7.Mes
 	m.RequestType = meth
 	m.RequestResource = target
 	m.Endpoint, m.RequestDomain = splitTarget(target)
+	if p.segments > 0 {
+		m.Endpoint = firstSegments(m.Endpoint, p.segments)
+	}
 	if len(h.v[hHost]) > 0 {
 		m.RequestDomain = h.v[hHost]
 	}
