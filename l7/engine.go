@@ -204,6 +204,7 @@ type Conn struct {
 
 	sides [2]side
 
+	msgProto     string // the latest request's Message.Protocol, naming the flow when set
 	respGapEnd   uint32 // server sequence number just past the last hole in responses
 	respGap      bool   // a hole in responses not yet weighed by lostReplies
 	phead, ptail *session // pending requests, oldest first
@@ -244,6 +245,7 @@ func (e *Engine) Open(info ConnInfo, ts int64) *Conn {
 	c.parser, c.trailer, c.flusher = nil, nil, nil
 	c.tries = 0
 	c.respGap = false
+	c.msgProto = ""
 	for i := range c.sides {
 		sd := &c.sides[i]
 		sd.ack, sd.msgAck, sd.hasAck, sd.msgHasAck, sd.ackSeen = 0, 0, false, false, false
@@ -272,6 +274,9 @@ func (c *Conn) Server() netip.AddrPort { return c.server }
 func (c *Conn) Protocol() string {
 	if c.dec < 0 {
 		return ""
+	}
+	if c.msgProto != "" {
+		return c.msgProto
 	}
 	return c.e.names[c.dec]
 }
@@ -426,6 +431,9 @@ func (c *Conn) summary() ConnSummary {
 	}
 	if c.dec >= 0 {
 		sum.L7Protocol = c.e.names[c.dec]
+		if c.msgProto != "" {
+			sum.L7Protocol = c.msgProto // gRPC over the HTTP/2 decoder
+		}
 	} else if c.abandoned >= 0 {
 		// Its records are the flow's: name it until another decoder
 		// takes the flow.

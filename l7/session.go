@@ -65,6 +65,9 @@ func (c *Conn) message(s *side, dir Direction, m *Message) {
 	}
 	switch m.Kind {
 	case KindRequest:
+		if m.Protocol != "" {
+			c.msgProto = m.Protocol
+		}
 		c.requests++
 		e.stats.Requests++
 		e.proto[c.dec].Requests++
