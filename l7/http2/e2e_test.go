@@ -80,9 +80,14 @@ func TestPipeline_Recorded(t *testing.T) {
 			if p.Stats.ParseErrors != 0 {
 				t.Errorf("%d parse errors", p.Stats.ParseErrors)
 			}
+			// A flow carrying gRPC calls is named gRPC, as its records.
+			want := http2.Name
+			if strings.Contains(tc.name, "grpc") {
+				want = "gRPC"
+			}
 			for _, f := range p.Flows {
-				if f.L7Protocol != http2.Name {
-					t.Errorf("flow %d: l7_protocol %q, want %q", f.FlowID, f.L7Protocol, http2.Name)
+				if f.L7Protocol != want {
+					t.Errorf("flow %d: l7_protocol %q, want %q", f.FlowID, f.L7Protocol, want)
 				}
 			}
 		})
