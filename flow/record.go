@@ -97,8 +97,8 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	b = append(jsonw.AppendTime(append(b, `,"start_time":"`...), r.StartTime), '"')
 	b = append(jsonw.AppendTime(append(b, `,"end_time":"`...), r.EndTime), '"')
 	b = strconv.AppendInt(append(b, `,"duration":`...), r.Duration, 10)
-	b = append(appendAddr(append(b, `,"ip_0":"`...), r.IP0), '"')
-	b = append(appendAddr(append(b, `,"ip_1":"`...), r.IP1), '"')
+	b = append(jsonw.AppendAddr(append(b, `,"ip_0":"`...), r.IP0), '"')
+	b = append(jsonw.AppendAddr(append(b, `,"ip_1":"`...), r.IP1), '"')
 	b = strconv.AppendUint(append(b, `,"client_port":`...), uint64(r.ClientPort), 10)
 	b = strconv.AppendUint(append(b, `,"server_port":`...), uint64(r.ServerPort), 10)
 	b = append(append(b, `,"protocol":"`...), ProtocolName(r.Protocol)...)
@@ -166,9 +166,9 @@ func (r *Record) AppendText(b []byte) []byte {
 	b = append(b, ' ')
 	b = append(b, ProtocolName(r.Protocol)...)
 	b = append(b, ' ')
-	b = appendAddrPort(b, r.IP0, r.ClientPort)
+	b = jsonw.AppendAddrPort(b, r.IP0, r.ClientPort)
 	b = append(b, " -> "...)
-	b = appendAddrPort(b, r.IP1, r.ServerPort)
+	b = jsonw.AppendAddrPort(b, r.IP1, r.ServerPort)
 	if r.VLAN != 0 {
 		b = append(b, " vlan "...)
 		b = strconv.AppendUint(b, uint64(r.VLAN), 10)
@@ -203,37 +203,6 @@ func (r *Record) AppendText(b []byte) []byte {
 		b = strconv.AppendUint(b, uint64(n), 10)
 	}
 	return b
-}
-
-// appendAddr writes a as netip.Addr.AppendTo does, IPv4 without its
-// detour through a generic formatter.
-func appendAddr(b []byte, a netip.Addr) []byte {
-	if !a.Is4() {
-		return a.AppendTo(b)
-	}
-	v := a.As4()
-	b = appendOctet(b, v[0])
-	b = appendOctet(append(b, '.'), v[1])
-	b = appendOctet(append(b, '.'), v[2])
-	return appendOctet(append(b, '.'), v[3])
-}
-
-// appendAddrPort writes a and port as netip.AddrPort.AppendTo does.
-func appendAddrPort(b []byte, a netip.Addr, port uint16) []byte {
-	if !a.Is4() {
-		return netip.AddrPortFrom(a, port).AppendTo(b)
-	}
-	return strconv.AppendUint(append(appendAddr(b, a), ':'), uint64(port), 10)
-}
-
-func appendOctet(b []byte, v byte) []byte {
-	switch {
-	case v >= 100:
-		return append(b, '0'+v/100, '0'+v/10%10, '0'+v%10)
-	case v >= 10:
-		return append(b, '0'+v/10, '0'+v%10)
-	}
-	return append(b, '0'+v)
 }
 
 // appendMicros writes a µs duration with a unit: "850us", "2.5ms", "3.2s".

@@ -609,25 +609,3 @@ func TestAppendMicros_MatchesFloat(t *testing.T) {
 		}
 	}
 }
-
-func TestAppendAddrPort_MatchesNetip(t *testing.T) {
-	addrs := []netip.Addr{{}, netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("255.255.255.255"),
-		netip.MustParseAddr("10.0.100.9"), netip.MustParseAddr("::ffff:1.2.3.4"), netip.MustParseAddr("2001:db8::1")}
-	r := rand.New(rand.NewPCG(5, 6))
-	for i := 0; i < 100000; i++ {
-		var v [4]byte
-		for j := range v {
-			v[j] = byte(r.Uint32())
-		}
-		addrs = append(addrs, netip.AddrFrom4(v))
-	}
-	for i, a := range addrs {
-		port := uint16(i * 7919)
-		if got, want := string(appendAddr(nil, a)), string(a.AppendTo(nil)); got != want {
-			t.Fatalf("appendAddr(%v) = %s, want %s", a, got, want)
-		}
-		if got, want := string(appendAddrPort(nil, a, port)), string(netip.AddrPortFrom(a, port).AppendTo(nil)); got != want {
-			t.Fatalf("appendAddrPort(%v, %d) = %s, want %s", a, port, got, want)
-		}
-	}
-}
