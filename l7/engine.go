@@ -204,9 +204,9 @@ type Conn struct {
 
 	sides [2]side
 
-	msgProto     string // the latest request's Message.Protocol, naming the flow when set
-	respGapEnd   uint32 // server sequence number just past the last hole in responses
-	respGap      bool   // a hole in responses not yet weighed by lostReplies
+	msgProto     string   // the latest request's Message.Protocol, naming the flow when set
+	respGapEnd   uint32   // server sequence number just past the last hole in responses
+	respGap      bool     // a hole in responses not yet weighed by lostReplies
 	phead, ptail *session // pending requests, oldest first
 	npending     int
 	pendBytes    int // memory the pending requests hold (sessionCost each)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/metaflow-go/metaflow/internal/ascii"
 	"github.com/metaflow-go/metaflow/l7"
 )
 
@@ -90,6 +91,12 @@ func (d *Decoder) Check(payload []byte, _ l7.Direction, t l7.Transport) l7.Verdi
 		return l7.No
 	}
 	if methodKind(payload[:n]) != methodUnknown {
+		if upgradesToH2C(payload) {
+			// HTTP/2's decoder takes the Upgrade request and what
+			// follows the 101 (the endpoint cache would otherwise keep
+			// every later upgrade to this server on HTTP/1).
+			return l7.No
+		}
 		return l7.Request
 	}
 	// An unusual method: demand the version on the first line.
@@ -101,6 +108,25 @@ func (d *Decoder) Check(payload []byte, _ l7.Direction, t l7.Transport) l7.Verdi
 		return l7.Request
 	}
 	return l7.No
+}
+
+// upgradesToH2C reports whether a request's header block (as far as the
+// payload holds it) asks for an Upgrade to h2c.
+func upgradesToH2C(p []byte) bool {
+	p = p[:min(len(p), 4096)]
+	for {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 || i+1 >= len(p) || p[i+1] == '\r' || p[i+1] == '\n' {
+			return false
+		}
+		p = p[i+1:]
+		if len(p) >= 12 && ascii.EqualFoldLower(p[:8], "upgrade:") {
+			v := bytes.TrimLeft(p[8:], " \t")
+			if len(v) >= 3 && ascii.EqualFoldLower(v[:3], "h2c") {
+				return true
+			}
+		}
+	}
 }
 
 // NewParser returns the per-flow state of one connection, a *Parser.

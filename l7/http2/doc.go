@@ -55,12 +55,9 @@
 // l7/http1, so that such a flow is HTTP/2's from its first byte. If the
 // server refuses the upgrade (any status but 101), its response answers
 // stream 1 and the parser stops (l7.ErrStop): the flow is HTTP/1.1 from
-// then on and this decoder does not read it. Limit: the engine first tries
-// the decoder its endpoint cache names for the server, so once a plain
-// HTTP/1.1 flow to a server was HTTP/1's, the next upgrade request to it
-// is HTTP/1's too (l7/http1 takes any HTTP/1.1 request and stops at the
-// 101). l7/http1's Check declining a request that carries "Upgrade: h2c"
-// would lift this.
+// then on and this decoder does not read it. l7/http1's Check declines a
+// request carrying "Upgrade: h2c", so an upgrade is HTTP/2's even where
+// the endpoint cache names HTTP/1 for the server.
 //
 // Memory: streams are bounded per connection (Config.MaxStreams; the
 // oldest is dropped past it and counted), header blocks split over
