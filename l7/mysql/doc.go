@@ -6,10 +6,18 @@
 // Records (RECORDS.md): request_type is the command name ("COM_QUERY",
 // "COM_STMT_EXECUTE", ...); request_domain the current database (from the
 // login request, COM_INIT_DB or a "USE db" query once the server accepted
-// it); request_resource the SQL text of COM_QUERY and COM_STMT_PREPARE
+// it, also as the first of several statements; one the server refuses
+// leaves the old name; a COM_INIT_DB request itself carries the database
+// it asks for, a USE query the one before it); request_resource the SQL text of COM_QUERY and COM_STMT_PREPARE
 // (after any query attributes), the SQL of the prepared statement for
 // COM_STMT_EXECUTE when the parser saw it prepared, the database of
 // COM_INIT_DB, the table of COM_FIELD_LIST and the user of COM_CHANGE_USER;
+// endpoint "<OP> <table>" for the SQL of COM_QUERY, COM_STMT_PREPARE and
+// the statement commands: the first keyword upper-cased, then the first
+// table after FROM, INTO, UPDATE, TABLE or JOIN in the first statement, as
+// written without its quotes ("db.t" kept whole), comments skipped, a CTE
+// giving its main statement's, the keyword alone when no table is named
+// ("SELECT");
 // request_id the statement id (from the request of COM_STMT_EXECUTE,
 // COM_STMT_CLOSE, COM_STMT_RESET, COM_STMT_FETCH, COM_STMT_SEND_LONG_DATA
 // and MariaDB's COM_STMT_BULK_EXECUTE, from the response of

@@ -143,6 +143,7 @@ func run(t *testing.T, p *Parser, steps []step, split bool) ([]l7.Message, error
 				m.RequestType = append([]byte(nil), m.RequestType...)
 				m.RequestResource = append([]byte(nil), m.RequestResource...)
 				m.RequestDomain = append([]byte(nil), m.RequestDomain...)
+				m.Endpoint = append([]byte(nil), m.Endpoint...)
 				m.Result = append([]byte(nil), m.Result...)
 				m.Exception = append([]byte(nil), m.Exception...)
 				out = append(out, m)

@@ -111,6 +111,7 @@ type Parser struct {
 
 	typ    [32]byte
 	result [40]byte
+	ep     [endpointCap]byte
 }
 
 // newParser returns a Parser for one connection.
@@ -437,11 +438,13 @@ func (p *Parser) command(body []byte, plen int, m *l7.Message) (bool, error) {
 	case ComQuery:
 		sql := p.queryText(arg)
 		m.RequestResource = sql
+		m.Endpoint = appendEndpoint(p.ep[:0], sql)
 		if db, ok := useDatabase(sql); ok {
 			p.pendingLen = copy(p.pendingDB[:], db)
 		}
 	case ComStmtPrepare:
 		m.RequestResource = arg
+		m.Endpoint = appendEndpoint(p.ep[:0], arg)
 		p.prepLen = copy(p.prepSQL[:], arg)
 	case ComInitDB:
 		m.RequestResource = arg
@@ -453,6 +456,7 @@ func (p *Parser) command(body []byte, plen int, m *l7.Message) (bool, error) {
 			m.RequestID, m.HasRequestID = id, true
 			if s := p.stmt(id); s != nil {
 				m.RequestResource = s.sql[:s.n]
+				m.Endpoint = appendEndpoint(p.ep[:0], m.RequestResource)
 				if cmd == ComStmtClose {
 					s.used = false
 				}
@@ -565,28 +569,27 @@ func binarySize(typ byte, b []byte) (int, bool) {
 	return n + int(v), true
 }
 
-// useDatabase recognises "USE db" (any case, optional backquotes and
-// trailing semicolon) and returns db.
+// useDatabase recognises "USE db" (any case, comments before it, db bare
+// or quoted, then the end, a semicolon or the next statement) and returns
+// db without its quotes.
 func useDatabase(sql []byte) ([]byte, bool) {
-	i := 0
-	for i < len(sql) && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r') {
-		i++
-	}
-	if len(sql)-i < 5 || sql[i]|0x20 != 'u' || sql[i+1]|0x20 != 's' || sql[i+2]|0x20 != 'e' ||
-		(sql[i+3] != ' ' && sql[i+3] != '\t' && sql[i+3] != '`') {
+	s := scanner{b: sql}
+	if w, _ := s.next(); w == nil || !upperIs(w, "USE") {
 		return nil, false
 	}
-	db := sql[i+3:]
-	for len(db) > 0 && (db[0] == ' ' || db[0] == '\t') {
-		db = db[1:]
+	s.skip()
+	db, ok := s.ident()
+	if !ok || len(db) == 0 {
+		return nil, false
 	}
-	for len(db) > 0 && (db[len(db)-1] == ';' || db[len(db)-1] == ' ' || db[len(db)-1] == '\n' || db[len(db)-1] == '\r') {
-		db = db[:len(db)-1]
-	}
-	if len(db) >= 2 && db[0] == '`' && db[len(db)-1] == '`' {
+	if q := db[0]; q == '`' || q == '"' {
+		if len(db) < 3 || db[len(db)-1] != q {
+			return nil, false
+		}
 		db = db[1 : len(db)-1]
 	}
-	if len(db) == 0 || len(db) > nameCap {
+	s.skip()
+	if s.i < len(s.b) && s.b[s.i] != ';' || len(db) > nameCap {
 		return nil, false
 	}
 	return db, true
@@ -800,6 +803,12 @@ func okStatus(body []byte) int {
 
 // ok handles an OK (or EOF) packet ending a response.
 func (p *Parser) ok(body []byte, m *l7.Message) bool {
+	if p.pendingLen >= 0 {
+		// The USE or COM_INIT_DB succeeded (with "USE d; SELECT ...",
+		// the OK of its first statement).
+		p.dbLen = copy(p.db[:], p.pendingDB[:p.pendingLen])
+		p.pendingLen = -1
+	}
 	if body[0] == 0x00 {
 		if v, _, ok := lenenc(body[1:]); ok {
 			p.affected += v
@@ -808,10 +817,6 @@ func (p *Parser) ok(body []byte, m *l7.Message) bool {
 			p.rs = rsFirst
 			return false
 		}
-	}
-	if p.pendingLen >= 0 {
-		p.dbLen = copy(p.db[:], p.pendingDB[:p.pendingLen])
-		p.pendingLen = -1
 	}
 	p.rs = rsDone
 	p.fill(m, l7.StatusOk)
