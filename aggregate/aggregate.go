@@ -158,6 +158,11 @@ type window struct {
 	keys     []ikey
 	net      []NetworkMetrics
 	app      []AppMetrics
+	// A 1 s window's minute, and the minute's cell of each of its cells:
+	// latencies go straight into the minute's sketch, and closing the
+	// second merges its counters without a lookup.
+	min    *window
+	minRef []int32
 }
 
 // New returns an Aggregator; nil c means defaults.
@@ -263,7 +268,7 @@ func (a *Aggregator) WriteL4(r *flow.Record) error {
 		w, late := a.windowFor(vs, t)
 		switch late {
 		case 0:
-			w.net[a.cell(vs, w, &k)].Merge(d)
+			w.net[a.secCell(vs, w, &k)].Merge(d)
 		case 1:
 			w.net[a.cell(vs, w, &k)].Merge(d)
 			vs.lateSec.Net.Merge(d)
@@ -408,27 +413,30 @@ func (a *Aggregator) WriteL7(r *l7.Record) error {
 			k.endpoint = a.in.bytes(r.Endpoint)
 		}
 		a.tags(vs, &k, &r.Tags)
-		var m *AppMetrics
 		w, late := a.windowFor(vs, t)
 		switch late {
 		case 0:
-			m = &w.app[a.cell(vs, w, &k)]
+			i := a.secCell(vs, w, &k)
+			addApp(&w.app[i], req, resp, cerr, serr, tout, rrt, hasRRT, false)
+			if hasRRT {
+				w.min.app[w.minRef[i]].Latency.Add(float64(rrt))
+			}
 		case 1:
-			addApp(&vs.lateSec.App, req, resp, cerr, serr, tout, rrt, hasRRT)
+			addApp(&vs.lateSec.App, req, resp, cerr, serr, tout, rrt, hasRRT, false)
 			lw := a.lateWindow(vs)
-			addApp(&lw.app[a.cell(vs, lw, &k)], req, resp, cerr, serr, tout, rrt, hasRRT)
-			m = &w.app[a.cell(vs, w, &k)]
+			addApp(&lw.app[a.cell(vs, lw, &k)], req, resp, cerr, serr, tout, rrt, hasRRT, false)
+			addApp(&w.app[a.cell(vs, w, &k)], req, resp, cerr, serr, tout, rrt, hasRRT, true)
 		default:
-			m = &vs.lateMin.App
+			addApp(&vs.lateMin.App, req, resp, cerr, serr, tout, rrt, hasRRT, true)
 		}
-		addApp(m, req, resp, cerr, serr, tout, rrt, hasRRT)
 	}
 	a.countLate(t)
 	a.advance(r.EndTime)
 	return nil
 }
 
-func addApp(m *AppMetrics, req, resp, cerr, serr, tout uint64, rrt int64, hasRRT bool) {
+// addApp adds one record to m; its latency to m's sketch too with sketch.
+func addApp(m *AppMetrics, req, resp, cerr, serr, tout uint64, rrt int64, hasRRT, sketch bool) {
 	m.Request += req
 	m.Response += resp
 	m.ClientError += cerr
@@ -436,7 +444,9 @@ func addApp(m *AppMetrics, req, resp, cerr, serr, tout uint64, rrt int64, hasRRT
 	m.Timeout += tout
 	if hasRRT {
 		m.RRT.Add(uint64(rrt))
-		m.Latency.Add(float64(rrt))
+		if sketch {
+			m.Latency.Add(float64(rrt))
+		}
 	}
 }
 
@@ -543,6 +553,20 @@ func (a *Aggregator) lateWindow(vs *viewState) *window {
 	return vs.lateWin
 }
 
+// secCell is cell for a 1 s window: a new cell also gets its cell in the
+// minute window.
+func (a *Aggregator) secCell(vs *viewState, w *window, k *ikey) int32 {
+	i := a.cell(vs, w, k)
+	if int(i) < len(w.minRef) {
+		return i
+	}
+	if w.min == nil {
+		w.min = a.open(vs, &vs.mins, w.start-w.start%int64(Minute), int64(Minute))
+	}
+	w.minRef = append(w.minRef, a.cell(vs, w.min, &w.keys[i]))
+	return i
+}
+
 // cell returns the index of k's series in w, creating it (or folding k
 // into the overflow series at the cap).
 func (a *Aggregator) cell(vs *viewState, w *window, k *ikey) int32 {
@@ -646,13 +670,13 @@ func (a *Aggregator) due(t int64) {
 // closeSecond delivers a 1 s window and merges it into its minute.
 func (a *Aggregator) closeSecond(vs *viewState, w *window) {
 	a.deliver(vs, w)
-	m := a.open(vs, &vs.mins, w.start-w.start%int64(Minute), int64(Minute))
-	for i := range w.keys {
-		j := a.cell(vs, m, &w.keys[i])
-		if vs.v.Kind == Network {
-			m.net[j].Merge(&w.net[i])
-		} else {
-			m.app[j].Merge(&w.app[i])
+	if m := w.min; m != nil {
+		for i, j := range w.minRef {
+			if vs.v.Kind == Network {
+				m.net[j].Merge(&w.net[i])
+			} else {
+				m.app[j].mergeCounters(&w.app[i])
+			}
 		}
 	}
 	if vs.last == w {
@@ -700,6 +724,7 @@ func (a *Aggregator) release(vs *viewState, w *window) {
 	w.keys = w.keys[:0]
 	w.net = w.net[:0]
 	w.app = w.app[:0] // their sketches are reset when reused
+	w.min, w.minRef = nil, w.minRef[:0]
 	vs.free = append(vs.free, w)
 }
 

@@ -63,7 +63,10 @@
 // AppMetrics.Latency is a DDSketch (github.com/DataDog/sketches-go) with
 // RelativeAccuracy 1%: any quantile read from it is within 1% of the exact
 // quantile of the response durations it holds, and sketches merge without
-// losing that bound.
+// losing that bound. Sketches live in the 1 min windows only: a record's
+// latency goes straight into its minute's sketch, and 1 s windows keep
+// rrt_sum, rrt_count and rrt_max but an empty Latency, which saves a
+// sketch per series and second.
 //
 // # Scale-out
 //

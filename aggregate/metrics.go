@@ -252,7 +252,10 @@ type AppMetrics struct {
 	ServerError uint64  // server_error: status ServerError
 	Timeout     uint64  // timeout: status Timeout
 	RRT         Latency // rrt_sum, rrt_count, rrt_max: response_duration, µs
-	// Latency holds the same response durations as RRT, for percentiles.
+	// Latency holds the same response durations as RRT, for percentiles,
+	// in 1 min windows and the late-minute bucket only: 1 s windows (and
+	// the late-second bucket) leave it empty, which saves a sketch per
+	// series and second.
 	Latency Sketch
 }
 
@@ -265,6 +268,16 @@ func (m *AppMetrics) Merge(o *AppMetrics) {
 	m.Timeout += o.Timeout
 	m.RRT.Merge(&o.RRT)
 	m.Latency.Merge(&o.Latency)
+}
+
+// mergeCounters is Merge without the sketch.
+func (m *AppMetrics) mergeCounters(o *AppMetrics) {
+	m.Request += o.Request
+	m.Response += o.Response
+	m.ClientError += o.ClientError
+	m.ServerError += o.ServerError
+	m.Timeout += o.Timeout
+	m.RRT.Merge(&o.RRT)
 }
 
 // Clone returns a copy of m that shares nothing with it.

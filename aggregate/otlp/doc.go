@@ -28,7 +28,8 @@
 //	metaflow.<view>.<latency>       Summary, s: count and sum of rtt, rtt_client,
 //	                                rtt_server, srt, art (network) and rrt
 //	                                (application, with quantiles 0.5, 0.9, 0.99
-//	                                from its DDSketch: 1% relative error)
+//	                                from its DDSketch: 1% relative error;
+//	                                1 min windows only: 1 s ones carry no sketch)
 //	metaflow.<view>.<latency>.max   Gauge, s: the window's largest value
 //
 // Attributes are the view's grouping fields, with OpenTelemetry's

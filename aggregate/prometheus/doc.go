@@ -11,7 +11,9 @@
 //
 // Counters are cumulative since the Exporter started: Add sums every 1 s
 // window, and the Late windows (records that missed their second), so a
-// scrape sees each record about SecondLateness after it was reported. For
+// scrape sees each record about SecondLateness after it was reported. The
+// latency quantiles come from the 1 min windows' sketches (1 s windows
+// carry none), so they lag by a minute plus the Lateness. For
 // each view (aggregate.View) the metric names are
 // "<namespace>_<view>_<metric>", namespace "metaflow" by default, with
 // DeepFlow's metric names turned into Prometheus's conventions:

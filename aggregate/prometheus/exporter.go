@@ -43,13 +43,11 @@ func New(c *Config) *Exporter {
 	return e
 }
 
-// Add sums a window into the cumulative metrics: 1 s windows, Late ones
-// included; 1 min windows are skipped (their records are in the 1 s ones).
-// Use it as aggregate.Config.OnWindow, or call it from there.
+// Add sums a window into the cumulative metrics: the counters of 1 s
+// windows, Late ones included, and the latency sketches of 1 min windows
+// (1 s windows carry none). Use it as aggregate.Config.OnWindow, or call
+// it from there.
 func (e *Exporter) Add(w *aggregate.Window) {
-	if w.Interval != aggregate.Second {
-		return
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	vs := e.views[w.View.Name]
@@ -58,7 +56,22 @@ func (e *Exporter) Add(w *aggregate.Window) {
 		e.views[w.View.Name] = vs
 		e.order = append(e.order, w.View.Name)
 	}
-	vs.r.Add(w)
+	if w.Interval == aggregate.Second {
+		vs.r.Add(w)
+		return
+	}
+	for i := range w.Series {
+		sr := &w.Series[i]
+		if sr.App == nil || sr.App.Latency.Count() == 0 {
+			continue
+		}
+		m := vs.r.App[sr.Key]
+		if m == nil {
+			m = new(aggregate.AppMetrics)
+			vs.r.App[sr.Key] = m
+		}
+		m.Latency.Merge(&sr.App.Latency)
+	}
 }
 
 // labelNames returns the label names of a view's keys.
