@@ -168,6 +168,9 @@ func TestAggregator_WindowsAddUp(t *testing.T) {
 		}
 		a.Close()
 		st := a.Stats()
+		if st.OpenSeries != 0 {
+			t.Errorf("seed %d: %d series still open after Close", seed, st.OpenSeries)
+		}
 		if st.LateSecond == 0 || st.LateMinute == 0 || st.Overflow == 0 {
 			t.Fatalf("seed %d: the test should exercise lateness and overflow: %+v", seed, st)
 		}
@@ -407,5 +410,65 @@ func TestAggregator_ZeroAlloc(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(1000, func() { a.WriteL4(l4) }); n != 0 {
 		t.Errorf("WriteL4: %v allocs", n)
+	}
+}
+
+// TestRollup_MergeAgents: the windows of two agents that each saw half of
+// the records merge into exactly the windows of one agent that saw them
+// all: counters add and the merged sketches give the same quantiles.
+func TestRollup_MergeAgents(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	var recs []*l7.Record
+	for i := range 5000 {
+		recs = append(recs, l7rec(rng, t0+int64(i)*int64(5*time.Millisecond), rng.IntN(10), rng.IntN(5)))
+	}
+	run := func(recs []*l7.Record) map[string]*Rollup {
+		out := map[string]*Rollup{}
+		a, _ := New(&Config{OnWindow: func(w *Window) {
+			if w.Interval != Minute {
+				return
+			}
+			k := w.View.Name + w.Start.String()
+			if out[k] == nil {
+				out[k] = NewRollup()
+			}
+			out[k].Add(w)
+		}})
+		for _, r := range recs {
+			a.WriteL7(r)
+		}
+		a.Close()
+		return out
+	}
+	var half [2][]*l7.Record
+	for i, r := range recs {
+		half[i%2] = append(half[i%2], r)
+	}
+	all, a, b := run(recs), run(half[0]), run(half[1])
+	for k, r := range b {
+		if a[k] == nil {
+			a[k] = NewRollup()
+		}
+		a[k].Merge(r)
+	}
+	if len(all) != len(a) || len(all) == 0 {
+		t.Fatalf("%d windows, merged %d", len(all), len(a))
+	}
+	for k, want := range all {
+		got := a[k]
+		if len(got.App) != len(want.App) {
+			t.Fatalf("%s: %d series, merged %d", k, len(want.App), len(got.App))
+		}
+		for key, w := range want.App {
+			g := got.App[key]
+			if g == nil || !appEqual(g, w, true) {
+				t.Fatalf("%s %+v: merged %+v, want %+v", k, key, g, w)
+			}
+			for _, q := range []float64{0.5, 0.99} {
+				if g.Latency.Quantile(q) != w.Latency.Quantile(q) {
+					t.Errorf("%s %+v: merged q%v %v, one agent %v", k, key, q, g.Latency.Quantile(q), w.Latency.Quantile(q))
+				}
+			}
+		}
 	}
 }
