@@ -250,10 +250,10 @@ func (a *Aggregator) WriteL4(r *flow.Record) error {
 		f := vs.v.Fields
 		k = ikey{}
 		if f&FieldClientIP != 0 {
-			k.client = r.IP0
+			putAddr(&k.client, &k.cfam, r.IP0)
 		}
 		if f&FieldServerIP != 0 {
-			k.server = r.IP1
+			putAddr(&k.server, &k.sfam, r.IP1)
 		}
 		if f&FieldServerPort != 0 {
 			k.port = r.ServerPort
@@ -395,10 +395,10 @@ func (a *Aggregator) WriteL7(r *l7.Record) error {
 		f := vs.v.Fields
 		k = ikey{}
 		if f&FieldClientIP != 0 {
-			k.client = r.Client.Addr()
+			putAddr(&k.client, &k.cfam, r.Client.Addr())
 		}
 		if f&FieldServerIP != 0 {
-			k.server = r.Server.Addr()
+			putAddr(&k.server, &k.sfam, r.Server.Addr())
 		}
 		if f&FieldServerPort != 0 {
 			k.port = r.Server.Port()

@@ -84,14 +84,37 @@ type Key struct {
 	Tags       [MaxTags]string // values of View.Tags, in order
 }
 
-// ikey is a Key with interned strings: what the hot path hashes.
+// ikey is a Key with interned strings and addresses as plain bytes: what
+// the hot path hashes. It holds no pointers (netip.Addr does), so the
+// windows' maps are smaller and the garbage collector skips them.
 type ikey struct {
-	client, server netip.Addr
+	client, server [16]byte // IPv4 as IPv4-mapped IPv6
+	cfam, sfam     uint8    // 0 none, 4, 6
 	port           uint16
 	proto          uint8
 	overflow       bool
 	l7, endpoint   uint32
 	tags           [MaxTags]uint32
+}
+
+// putAddr stores a into b and its family into f (zones are dropped).
+func putAddr(b *[16]byte, f *uint8, a netip.Addr) {
+	switch {
+	case a.Is4():
+		*b, *f = a.As16(), 4
+	case a.IsValid():
+		*b, *f = a.As16(), 6
+	}
+}
+
+func getAddr(b [16]byte, f uint8) netip.Addr {
+	switch f {
+	case 4:
+		return netip.AddrFrom16(b).Unmap()
+	case 6:
+		return netip.AddrFrom16(b)
+	}
+	return netip.Addr{}
 }
 
 // strOther is the interned id of every string past the intern table's
@@ -164,7 +187,7 @@ func (in *interner) add(s string) uint32 {
 // key turns an ikey back into a Key.
 func (in *interner) key(k *ikey) Key {
 	out := Key{
-		ClientIP: k.client, ServerIP: k.server, ServerPort: k.port, Protocol: k.proto,
+		ClientIP: getAddr(k.client, k.cfam), ServerIP: getAddr(k.server, k.sfam), ServerPort: k.port, Protocol: k.proto,
 		Overflow: k.overflow, L7Protocol: in.strs[k.l7], Endpoint: in.strs[k.endpoint],
 	}
 	for i, t := range k.tags {
