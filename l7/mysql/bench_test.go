@@ -1,6 +1,8 @@
 package mysql
 
 import (
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/metaflow-go/metaflow/l7"
@@ -92,5 +94,34 @@ func BenchmarkCheck(b *testing.B) {
 	d := New(nil)
 	for b.Loop() {
 		d.Check(q, l7.ToServer, l7.TCP)
+	}
+}
+
+// BenchmarkCheckOther: Check on a full segment of another protocol, which
+// it rejects after looking for a packet chain at every offset.
+func BenchmarkCheckOther(b *testing.B) {
+	text := []byte(strings.Repeat("GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\n", 40))[:1448]
+	bin := make([]byte, 1448)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range bin {
+		bin[i] = byte(r.Uint32())
+	}
+	small := make([]byte, 1448) // small integers, as in many binary protocols
+	for i := range small {
+		small[i] = byte(i % 7)
+	}
+	d := New(nil)
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{{"text", text}, {"random", bin}, {"small", small}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(tc.data)))
+			for b.Loop() {
+				if d.Check(tc.data, l7.ToServer, l7.TCP) != l7.No {
+					b.Fatal("accepted")
+				}
+			}
+		})
 	}
 }

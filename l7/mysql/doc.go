@@ -39,7 +39,12 @@
 // (the parameter and column definitions after it are not waited for). A
 // capture that starts mid-connection is judged from the first command on;
 // before it, only an ERR or the first packet of a response (sequence 1)
-// makes a lone response. Such a response's start (resp_tcp_seq, end_time,
+// makes a lone response, and the rest of a response under way is passed
+// over to its end. The first bytes of each direction may start inside a
+// packet: the parser skips to the first chain of whole packets (at least
+// three with consecutive sequence ids, within the first 4 KiB) or, finding
+// none, waits for the next command; over the compressed protocol it does
+// the same with the first inflated frame numbered past 0. Such a response's start (resp_tcp_seq, end_time,
 // captured_response_byte) is that of the bytes delivered with its last
 // packet, so it depends on how segments cut the response: before a
 // command the parser cannot tell the engine (l7.Trailer) whether the next
@@ -57,10 +62,15 @@
 // 1 MiB and parsed as above, so packets may straddle frames.
 // (*Parser).Compressed reports it.
 //
+// After a gap, the client side resumes at the next segment that starts
+// with a command packet (over the compressed protocol, a frame of sequence
+// 0), the server side at the response to that command. A packet cut short
+// by a hole or the end of the flow (l7.Flusher) still makes a request from
+// its header and the SQL there is, or a response from an OK or ERR.
+//
 // The parser stops the flow with l7.ErrStop on a TLS upgrade (SSL request
-// from the client), on zstd compression, on a compressed frame that does
-// not inflate or exceeds 1 MiB, and on a gap in a compressed connection;
-// (*Parser).Stopped tells which.
+// from the client), on zstd compression, and on a compressed frame that
+// does not inflate or exceeds 1 MiB; (*Parser).Stopped tells which.
 //
 // Errors: Parse returns l7.ErrNeedMore for an incomplete packet, and a
 // *l7.ParseError with Protocol "MySQL", the stream offset and one of this

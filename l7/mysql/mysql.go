@@ -23,6 +23,7 @@ var (
 	_ l7.Decoder = (*Decoder)(nil)
 	_ l7.Parser  = (*Parser)(nil)
 	_ l7.Trailer = (*Parser)(nil)
+	_ l7.Flusher = (*Parser)(nil)
 )
 
 // Command bytes.
@@ -135,8 +136,10 @@ func (*Decoder) NewParser(t l7.Transport) l7.Parser { return newParser() }
 // login or SSL request, a command packet (sequence 0, a known command, a
 // length that fits what was captured and, for SQL, text), an OK, ERR or
 // result-set start (column count then a column definition) from the
-// server, or a compressed-protocol frame wrapping one of these. MySQL runs
-// over TCP only; dir is not used.
+// server, a compressed-protocol frame wrapping one of these (or any
+// deflated frame), or, from a connection joined in the middle of a
+// response, a chain of at least three whole packets with consecutive
+// sequence ids after a cut one (starting within the first 256 bytes). MySQL runs over TCP only; dir is not used.
 func (*Decoder) Check(p []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
 	if t != l7.TCP || len(p) < headerLen+1 {
 		return l7.No
@@ -150,7 +153,75 @@ func (*Decoder) Check(p []byte, dir l7.Direction, t l7.Transport) l7.Verdict {
 		}
 		return l7.Response
 	}
+	if resyncOffset(p, checkScan) > 0 {
+		// Joined in the middle of a response: after its cut first
+		// packet, a chain of whole packets numbered in sequence.
+		return l7.Response
+	}
 	return l7.No
+}
+
+// Bounds of the packet chains resyncOffset looks for.
+const (
+	resyncScan    = 4096    // offsets the parser tries
+	checkScan     = 256     // offsets Check tries (each segment is another try)
+	resyncMaxPlen = 1 << 20 // longest packet of a chain
+	resyncMinRun  = 3       // packets of a chain after a cut one
+)
+
+// chainEnds tells whether b[o:] is a chain of packets (lengths 1 to
+// resyncMaxPlen, sequence ids consecutive) ending at the end of b or with
+// a packet that runs past it, how many packets it has and whether it ends
+// exactly at the end of b.
+func chainEnds(b []byte, o int) (n int, ok, exact bool) {
+	var prev byte
+	for {
+		if o == len(b) {
+			return n, n > 0, true
+		}
+		if len(b)-o < headerLen {
+			return n, n > 0, false // a header cut by the end
+		}
+		plen, seq := le24(b[o:]), b[o+3]
+		if plen == 0 || plen > resyncMaxPlen || n > 0 && seq != prev+1 {
+			return n, false, false
+		}
+		prev = seq
+		n++
+		o += headerLen + plen
+		if o > len(b) {
+			return n, true, false
+		}
+	}
+}
+
+// resyncOffset finds where whole packets start in b, bytes of a
+// connection joined in the middle of a packet: 0 when b starts with
+// packets that end with it, or with two or more in sequence; else the
+// offset of the first chain of at least resyncMinRun packets within the
+// first scan bytes; else 0 when b starts with one packet longer
+// than b (a long packet, or a cut one: it cannot be told); -1 when
+// nothing fits.
+func resyncOffset(b []byte, scan int) int {
+	n, ok, exact := chainEnds(b, 0)
+	if ok && (exact || n >= 2) {
+		return 0
+	}
+	for o := 1; o < len(b)-headerLen && o < scan; o++ {
+		// Cheap test first: a chain of three starts with a whole packet
+		// followed by a header of the next one in sequence.
+		next := o + headerLen + le24(b[o:])
+		if next == o+headerLen || next+headerLen > len(b) || b[next+3] != b[o+3]+1 {
+			continue
+		}
+		if n, ok, _ := chainEnds(b, o); ok && n >= resyncMinRun {
+			return o
+		}
+	}
+	if ok {
+		return 0
+	}
+	return -1
 }
 
 func checkPlain(p []byte) l7.Verdict {
@@ -297,12 +368,12 @@ func isLogin(body []byte) bool {
 
 // isCompressed recognises a compressed-protocol frame: a 7-byte header
 // (compressed length, sequence, uncompressed length) whose payload is one
-// whole MySQL packet sent as is, or a zlib stream (CMF 0x78, a valid
-// FCHECK, no preset dictionary) of at least the 50 bytes below which
-// servers and clients do not compress. The frame must end within p unless
+// whole MySQL packet sent as is (sequence 0 to 3), or a zlib stream (CMF
+// 0x78, a valid FCHECK, no preset dictionary) of at least the 50 bytes
+// below which servers and clients do not compress. The frame must end within p unless
 // p is a full segment.
 func isCompressed(p []byte) bool {
-	if len(p) < 7+headerLen+1 || p[3] > 3 {
+	if len(p) < 7+headerLen+1 {
 		return false
 	}
 	clen, ulen := le24(p), le24(p[4:])
@@ -311,8 +382,11 @@ func isCompressed(p []byte) bool {
 	}
 	inner := p[7:]
 	if ulen == 0 {
-		return clen <= len(inner) && le24(inner)+headerLen == clen && checkPlain(inner[:clen]) != l7.No
+		// A frame sent as is: early in an exchange (sequence 0-3).
+		return p[3] <= 3 && clen <= len(inner) && le24(inner)+headerLen == clen && checkPlain(inner[:clen]) != l7.No
 	}
+	// A deflated frame, at any sequence id: the frames of a long
+	// response are numbered on.
 	return ulen >= 50 && ulen+16 >= clen && inner[0] == 0x78 && inner[1]&0x20 == 0 &&
 		(uint16(inner[0])<<8|uint16(inner[1]))%31 == 0
 }

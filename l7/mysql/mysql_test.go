@@ -480,7 +480,7 @@ func TestParse_Compressed(t *testing.T) {
 		frame := compress(t, 0, 6, query(strings.Repeat("select 1 ", 20)))
 		frame[8] ^= 0x01 // zlib FCHECK
 		p := newParser()
-		p.compressed = true
+		p.compressed, p.phase = true, phaseCommand
 		var m l7.Message
 		if _, ok, err := p.Parse(frame, l7.ToServer, &m); ok || err != l7.ErrStop || p.Stopped() != StopCompressed {
 			t.Fatalf("ok %v err %v stopped %v", ok, err, p.Stopped())

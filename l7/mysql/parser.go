@@ -17,7 +17,7 @@ type StopReason uint8
 const (
 	NotStopped     StopReason = iota
 	StopTLS                   // the client sent an SSL request
-	StopCompressed            // compressed frames that cannot be inflated (zstd, corrupt, over 1 MiB, a gap)
+	StopCompressed            // compressed frames that cannot be inflated (zstd, corrupt, over 1 MiB)
 )
 
 type phase uint8
@@ -41,6 +41,7 @@ const (
 	rsFieldList                   // COM_FIELD_LIST: definitions until EOF
 	rsInfile                      // LOCAL INFILE: the final OK or ERR
 	rsDone                        // complete: ignore server packets until the next command
+	rsTail                        // the rest of a response begun before the capture: until its end
 )
 
 const (
@@ -78,6 +79,7 @@ type Parser struct {
 	compressed bool          // the compressed protocol is in use
 	plain      [2][]byte     // inflated bytes per direction
 	plainOff   [2]int        // bytes of plain already parsed
+	plainSync  [2]bool       // joined mid-exchange: find the first packet boundary in plain
 	zr         io.ReadCloser // deflate reader, reused
 	zsrc       bytes.Reader  // the frame being inflated
 
@@ -134,13 +136,16 @@ func (p *Parser) Database() []byte { return p.db[:p.dbLen] }
 func (p *Parser) ServerVersion() []byte { return p.version[:p.versionLen] }
 
 // Gap drops the partial packet of direction dir. The client side
-// resynchronises on the next segment that starts with a command packet;
-// the server side drops bytes until the client sends its next command.
+// resynchronises on the next segment that starts with a command packet
+// (over the compressed protocol, with a frame of sequence 0); the server
+// side drops bytes until the client sends its next command.
 func (p *Parser) Gap(dir l7.Direction, n int) {
 	d := int(dir & 1)
 	if p.compressed {
-		p.stopped = StopCompressed // frame boundaries are lost
-		return
+		// Frame boundaries are lost: the inflated bytes not parsed yet
+		// go, and the direction waits for the next exchange's first
+		// frame (sequence 0 from the client).
+		p.plain[d], p.plainOff[d] = p.plain[d][:0], 0
 	}
 	p.skip[d], p.cont[d], p.resync[d] = 0, false, true
 	if n > 0 {
@@ -161,18 +166,22 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 	if p.stopped != NotStopped {
 		return 0, false, l7.ErrStop
 	}
+	if !p.seen[d] && len(data) >= 7+headerLen+1 {
+		p.seen[d] = true
+		if o := p.join(d, data); o != 0 {
+			if o < 0 {
+				o = len(data)
+			}
+			p.base[d] += int64(o)
+			return o, false, nil
+		}
+	}
 	if p.resync[d] {
-		if p.compressed || d == server || !startsCommand(data) {
+		if d == server || !p.startsExchange(data) {
 			p.base[d] += int64(len(data))
 			return len(data), false, nil
 		}
 		p.resync[d] = false
-	}
-	if !p.seen[d] && len(data) >= 7+headerLen+1 {
-		p.seen[d] = true
-		if p.phase == phaseUnknown && checkPlain(data) == l7.No && isCompressed(data) {
-			p.compressed = true
-		}
 	}
 	var n int
 	var ok bool
@@ -291,6 +300,17 @@ func (p *Parser) frames(d int, data []byte, m *l7.Message) (int, bool, error) {
 			return consumed, false, l7.ErrStop
 		}
 		consumed += 7 + clen
+		if p.plainSync[d] {
+			// Skip the cut packet the frame starts with, or the
+			// whole frame when no boundary shows.
+			pl := p.plain[d][p.plainOff[d]:]
+			if o := resyncOffset(pl, resyncScan); o >= 0 {
+				p.plainOff[d] += o
+				p.plainSync[d] = false
+			} else {
+				p.plainOff[d] += len(pl)
+			}
+		}
 	}
 	if consumed == 0 {
 		return 0, false, l7.ErrNeedMore
@@ -337,6 +357,47 @@ func (p *Parser) inflate(d int, frame []byte, ulen int) error {
 	}
 	p.plain[d] = p.plain[d][:left+ulen]
 	return nil
+}
+
+// join looks at the first bytes of a direction. Before the greeting (a
+// capture started mid-connection) they may start in the middle of a
+// packet or, over the compressed protocol, of a frame: join recognises
+// compressed framing, and returns the bytes to skip to the first whole
+// packet, or -1 when no packet boundary can be found (the direction then
+// waits for the next exchange, as after a gap).
+func (p *Parser) join(d int, data []byte) int {
+	if p.phase != phaseUnknown || checkPlain(data) != l7.No {
+		return 0
+	}
+	if isCompressed(data) {
+		// A frame numbered past 0 may carry the middle of a packet
+		// that began in the frame before.
+		p.compressed, p.plainSync[d] = true, data[3] != 0
+		return 0
+	}
+	o := -1
+	if !p.compressed {
+		o = resyncOffset(data, resyncScan)
+	}
+	if o < 0 {
+		p.resync[d] = true
+		if d == client {
+			p.rs = rsNone
+		}
+	}
+	return o
+}
+
+// startsExchange: data starts with a command packet, or over the
+// compressed protocol with a frame of sequence 0 (after a gap).
+func (p *Parser) startsExchange(data []byte) bool {
+	if !p.compressed {
+		return startsCommand(data)
+	}
+	if len(data) < 7+headerLen+1 || data[3] != 0 || !isCompressed(data) {
+		return false
+	}
+	return le24(data[4:]) != 0 || startsCommand(data[7:])
 }
 
 // startsCommand: data starts with a command packet (after a gap).
@@ -671,8 +732,11 @@ func (p *Parser) response(body []byte, plen int, seq byte, m *l7.Message) bool {
 		}
 		if p.rs == rsNone && seq != 1 {
 			// Mid-response when the capture started: only a response's
-			// first packet (sequence 1) can be judged.
-			return false
+			// first packet (sequence 1) can be judged. The rest of this
+			// one is passed over up to its end, even where its sequence
+			// ids wrap to 1.
+			p.rs = rsTail
+			return p.response(body, plen, seq, m)
 		}
 		cmd := p.cmd
 		if p.rs == rsNone {
@@ -738,6 +802,15 @@ func (p *Parser) response(body []byte, plen int, seq byte, m *l7.Message) bool {
 		return p.row(body, plen, m)
 	case rsRows:
 		return p.row(body, plen, m)
+	case rsTail:
+		switch {
+		case first == 0xff:
+			return p.errPacket(body, m)
+		case first == 0xfe && plen < 9:
+			p.rs = rsDone // EOF, or OK with CLIENT_DEPRECATE_EOF
+		case first == 0x00 && plen < 9:
+			p.rs = rsDone // OK
+		}
 	case rsFieldList:
 		switch {
 		case first == 0xff:

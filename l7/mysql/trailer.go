@@ -14,3 +14,28 @@ func (p *Parser) Trailing(dir l7.Direction) bool {
 	}
 	return dir == l7.ToClient && p.rs == rsDone
 }
+
+// Flush decodes a packet cut short (l7.Flusher) — by a hole or by the end
+// of the flow — from its header and the bytes there are: a command
+// becomes a request (its SQL cut), an ERR or OK ending a response a
+// response. Nothing is made of compressed frames.
+func (p *Parser) Flush(data []byte, dir l7.Direction, m *l7.Message) bool {
+	d := int(dir & 1)
+	if p.stopped != NotStopped || p.compressed || p.resync[d] || p.skip[d] > 0 || p.cont[d] ||
+		len(data) < headerLen+1 {
+		return false
+	}
+	plen, seq := le24(data), data[3]
+	body := data[headerLen:]
+	if len(body) >= min(plen, bodyCap) {
+		return false // whole packets are Parse's
+	}
+	var ok bool
+	if d == client {
+		ok, _ = p.client(body, plen, seq, m)
+	} else {
+		p.respLen += headerLen + plen
+		ok, _ = p.server(body, plen, seq, m)
+	}
+	return ok
+}
