@@ -91,6 +91,9 @@ type Parser struct {
 	changeUser bool // the authentication under way is a COM_CHANGE_USER's
 
 	cmd       byte
+	cmds      uint32    // commands seen
+	cutAt     [2]uint32 // cmds when the packet waiting for its bytes began (Flush)
+	cutKnown  [2]bool
 	rs        respState
 	cols      uint64
 	rows      uint64
@@ -147,12 +150,13 @@ func (p *Parser) Gap(dir l7.Direction, n int) {
 		// frame (sequence 0 from the client).
 		p.plain[d], p.plainOff[d] = p.plain[d][:0], 0
 	}
-	p.skip[d], p.cont[d], p.resync[d] = 0, false, true
+	p.skip[d], p.cont[d], p.resync[d], p.cutKnown[d] = 0, false, true, false
 	if n > 0 {
 		p.base[d] += int64(n)
 	}
 	if d == client {
 		p.rs = rsNone
+		p.cols, p.rows, p.affected, p.resultSet = 0, 0, 0, false
 	}
 }
 
@@ -177,7 +181,7 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 		}
 	}
 	if p.resync[d] {
-		if d == server || !p.startsExchange(data) {
+		if !p.resyncEnds(d, data) {
 			p.base[d] += int64(len(data))
 			return len(data), false, nil
 		}
@@ -234,8 +238,12 @@ func (p *Parser) packets(d int, data []byte, m *l7.Message) (int, bool, error) {
 			if d == server {
 				p.respLen -= headerLen + plen // counted again when it is whole
 			}
+			if !p.cutKnown[d] {
+				p.cutAt[d], p.cutKnown[d] = p.cmds, true
+			}
 			break
 		}
+		p.cutKnown[d] = false
 		body := rest[headerLen : headerLen+min(plen, avail)]
 		p.skip[d] = plen - len(body)
 		p.cont[d] = plen == maxPayload
@@ -388,6 +396,28 @@ func (p *Parser) join(d int, data []byte) int {
 	return o
 }
 
+// resyncEnds tells whether data, the next bytes of direction d after a
+// gap, start a message: a command from the client; from the server, the
+// first packet of the response to a command seen since (a hole that ended
+// on the boundary of that response).
+func (p *Parser) resyncEnds(d int, data []byte) bool {
+	if d == client {
+		return p.startsExchange(data)
+	}
+	if p.compressed || p.rs != rsFirst || len(data) < headerLen+1 || data[3] != 1 {
+		return false
+	}
+	n, ok, exact := chainEnds(data, 0)
+	if !ok || n == 1 && !exact {
+		return false
+	}
+	switch data[headerLen] {
+	case 0x00, 0xff, 0xfe:
+		return le24(data) < 1<<16
+	}
+	return true
+}
+
 // startsExchange: data starts with a command packet, or over the
 // compressed protocol with a frame of sequence 0 (after a gap).
 func (p *Parser) startsExchange(data []byte) bool {
@@ -480,6 +510,7 @@ func (p *Parser) command(body []byte, plen int, m *l7.Message) (bool, error) {
 		return false, ErrUnknownCommand
 	}
 	p.resync[server] = false
+	p.cmds++
 	p.phase = phaseCommand
 	p.cmd, p.rs = cmd, rsFirst
 	p.cols, p.rows, p.affected, p.resultSet, p.respLen = 0, 0, 0, false, 0
@@ -725,7 +756,14 @@ func (p *Parser) response(body []byte, plen int, seq byte, m *l7.Message) bool {
 	first := body[0]
 	switch p.rs {
 	case rsDone:
-		return false
+		if seq != 1 {
+			return false
+		}
+		// A response's first packet when none is due: the answer to
+		// a command lost in a hole of the capture.
+		p.rs = rsNone
+		p.cols, p.rows, p.affected, p.resultSet = 0, 0, 0, false
+		return p.response(body, plen, seq, m)
 	case rsNone, rsFirst:
 		if first == 0xff {
 			return p.errPacket(body, m)
@@ -806,10 +844,8 @@ func (p *Parser) response(body []byte, plen int, seq byte, m *l7.Message) bool {
 		switch {
 		case first == 0xff:
 			return p.errPacket(body, m)
-		case first == 0xfe && plen < 9:
-			p.rs = rsDone // EOF, or OK with CLIENT_DEPRECATE_EOF
-		case first == 0x00 && plen < 9:
-			p.rs = rsDone // OK
+		case first == 0xfe && plen < maxPayload:
+			p.rs = rsDone // EOF, or OK with CLIENT_DEPRECATE_EOF (rows starting 0xfe are longer)
 		}
 	case rsFieldList:
 		switch {

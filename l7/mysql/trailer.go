@@ -7,12 +7,14 @@ import "github.com/metaflow-go/metaflow/l7"
 // authentication exchange yield no request), or, from the server, the
 // packets after a response already returned (the parameter and column
 // definitions that follow COM_STMT_PREPARE_OK), so that they do not count as
-// the start of the next command's response.
+// the start of the next command's response; also the bytes dropped after
+// a gap until a message starts, and the rest of a response begun before
+// the capture.
 func (p *Parser) Trailing(dir l7.Direction) bool {
-	if p.phase != phaseCommand {
+	if p.phase != phaseCommand || p.resync[dir&1] {
 		return true
 	}
-	return dir == l7.ToClient && p.rs == rsDone
+	return dir == l7.ToClient && (p.rs == rsDone || p.rs == rsTail)
 }
 
 // Flush decodes a packet cut short (l7.Flusher) — by a hole or by the end
@@ -33,6 +35,10 @@ func (p *Parser) Flush(data []byte, dir l7.Direction, m *l7.Message) bool {
 	var ok bool
 	if d == client {
 		ok, _ = p.client(body, plen, seq, m)
+	} else if !p.cutKnown[d] || p.cutAt[d] != p.cmds {
+		// The packet began before the last command (cut from the
+		// capture with it): it answers an earlier one.
+		return false
 	} else {
 		p.respLen += headerLen + plen
 		ok, _ = p.server(body, plen, seq, m)
