@@ -33,6 +33,11 @@
 // sent while CLIENT REPLY is OFF, CLIENT REPLY OFF and SKIP themselves, and
 // the command after SKIP are marked NoResponse.
 //
+// Holes: a hole inside a bulk string is absorbed; any other drops the value
+// in progress, and the parser takes the next line that starts a value,
+// the first after the hole included. The bytes it skips meanwhile are
+// Trailing (l7.Trailer): the next message is dated from its own start.
+//
 // Concurrency: the Decoder is stateless and safe for concurrent use; a
 // Parser belongs to one flow and one goroutine.
 //

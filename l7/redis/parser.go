@@ -70,7 +70,9 @@ func (p *Parser) Stats() Stats { return p.stats }
 
 // Gap tells the parser that n bytes of direction dir were lost. A gap
 // inside a bulk string is absorbed; any other gap drops the value in
-// progress and looks for the next line that can start one.
+// progress and looks for the next line that can start one, starting with
+// the line the bytes after the gap begin with (a gap ending on a value
+// boundary loses no value after it).
 func (p *Parser) Gap(dir l7.Direction, n int) {
 	h := &p.h[dir&1]
 	if n == 0 {
@@ -87,6 +89,11 @@ func (p *Parser) Gap(dir l7.Direction, n int) {
 	h.reset()
 	h.resync, h.midLine = true, true
 }
+
+// Trailing reports (l7.Trailer) whether the next bytes of dir are skipped
+// while looking for the next value after a gap or an error, so that the
+// engine does not date the next message from them.
+func (p *Parser) Trailing(dir l7.Direction) bool { return p.h[dir&1].resync }
 
 func (h *half) reset() {
 	h.depth, h.inValue, h.top, h.bulk, h.bulkLen, h.collect = 0, false, 0, 0, 0, false
@@ -349,12 +356,17 @@ func (h *half) inline(line []byte) {
 func (h *half) seek(data []byte, req bool) (int, bool) {
 	pos := 0
 	if h.midLine {
+		// A hole may end on a value boundary: take a line that starts
+		// one; else skip to the next line.
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
 			return len(data), false
 		}
-		pos = i + 1
 		h.midLine = false
+		if startsValue(data[:i], req) {
+			return 0, true
+		}
+		pos = i + 1
 	}
 	for pos < len(data) {
 		eol := bytes.IndexByte(data[pos:], '\n')

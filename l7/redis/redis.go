@@ -34,6 +34,7 @@ const (
 var (
 	_ l7.Decoder = (*Decoder)(nil)
 	_ l7.Parser  = (*Parser)(nil)
+	_ l7.Trailer = (*Parser)(nil)
 )
 
 // Config tunes the decoder. It has no fields yet; the zero value (or a nil
