@@ -31,13 +31,22 @@ func seriesRecords(n int) []l7.Record {
 }
 
 // BenchmarkWriteL7 writes l7 records into the four default views' 1 s and
-// 1 min windows, hitting 100,000 series of each application view in random
+// 1 min windows (or into application_map alone), hitting 100,000 series of each application view in random
 // order while record time runs at 100,000 records per second (each 1 s
 // window holds most of the series, and windows close and are recycled as
 // they would be live: the warm-up covers several seconds of record time).
 func BenchmarkWriteL7(b *testing.B) {
-	for _, n := range []int{1000, 100_000} {
-		b.Run("series="+strconv.Itoa(n), func(b *testing.B) {
+	edge := []View{DefaultViews()[3]}
+	for _, c := range []struct {
+		n     int
+		views []View
+	}{{1000, nil}, {100_000, nil}, {100_000, edge}} {
+		n := c.n
+		name := "series=" + strconv.Itoa(n)
+		if c.views != nil {
+			name += "/views=application_map"
+		}
+		b.Run(name, func(b *testing.B) {
 			recs := seriesRecords(n)
 			rng := rand.New(rand.NewPCG(1, 2))
 			order := make([]int32, 1<<20)
@@ -48,7 +57,7 @@ func BenchmarkWriteL7(b *testing.B) {
 			for i := range lat {
 				lat[i] = int64(rng.ExpFloat64() * 5e6)
 			}
-			a, _ := New(nil)
+			a, _ := New(&Config{Views: c.views})
 			now := t0
 			i := 0
 			write := func() {
@@ -114,10 +123,11 @@ func BenchmarkWriteL4(b *testing.B) {
 	c.report(b)
 }
 
-// BenchmarkMemory reports the heap held per 100,000 active series: one
-// second of 100,000 distinct series in both default application views,
-// then again a minute later, so that the open windows hold 1 s and 1 min
-// copies as they do live.
+// BenchmarkMemory reports the heap held by 100,000 active series: three
+// seconds of 20 records a second for each of 100,000 distinct series (one
+// series in each default application view per record), so that the open
+// windows hold what they do live: two 1 s windows and the 1 min window of
+// each view, 600,000 series-windows in all. Run it with -benchtime 1x.
 func BenchmarkMemory(b *testing.B) {
 	const n = 100_000
 	for b.Loop() {
