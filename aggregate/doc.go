@@ -79,6 +79,20 @@
 // server's endpoint then meet on one server, which can also build that
 // part of the service map; a query for a client merges the partitions.
 //
+// # Cost
+//
+// Measured with the package's benchmarks on a shared 2-core machine under
+// heavy load from other jobs (so the figures are upper bounds; CPU time
+// per record, from getrusage): l7 records into the four default views,
+// 1,000 series hit in random order, 0.5 to 1.1 µs; 100,000 series (each
+// application view) in random order, 2.6 to 3.6 µs, about half of it in
+// application_map alone (1.6 µs), the rest cache misses on the windows'
+// maps and sketches; flow snapshot records, 100,000 flows, 2.3 µs. No
+// allocation per record once the series exist. Memory: 100,000 series in
+// both application views, with two 1 s windows and the 1 min window open,
+// hold 263 MiB (about 440 bytes per series and window, the minute's
+// sketch included).
+//
 // Concurrency: an Aggregator's methods are safe for concurrent use (one
 // mutex, uncontended under a pipeline, which calls a sink one call at a
 // time); OnWindow runs under that mutex and must not call the Aggregator.
