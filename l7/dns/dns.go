@@ -33,6 +33,7 @@ var (
 	_ l7.Decoder          = (*Decoder)(nil)
 	_ l7.SessionTimeouter = (*Decoder)(nil)
 	_ l7.Parser           = (*Parser)(nil)
+	_ l7.Trailer          = (*Parser)(nil)
 )
 
 // Config tunes the decoder. It has no fields yet; the zero value (or a nil

@@ -32,6 +32,10 @@
 // its first 16 KiB once they are there: the answers that end within them
 // are listed, the result ends in "...", and the rest of the message is
 // skipped as it arrives, so no message needs a buffer of its own size.
+// After a hole in a TCP stream the parser looks for the next length prefix
+// followed by a sane header and question, starting right at the end of the
+// hole. The skipped rest, and the bytes dropped after a hole, are Trailing
+// (l7.Trailer): the next message is dated from its own start.
 //
 // EDNS: the OPT record of the additional section extends the rcode; its UDP
 // payload size, version and DO bit are available from (*Parser).Header for

@@ -79,6 +79,15 @@ func (p *Parser) Gap(dir l7.Direction, n int) {
 	}
 }
 
+// Trailing reports (l7.Trailer) whether the next bytes of dir over TCP
+// belong to no new message: the rest of a long message already returned,
+// or bytes skipped after a gap until a message starts. The engine then
+// dates the next message from its own start.
+func (p *Parser) Trailing(dir l7.Direction) bool {
+	d := int(dir & 1)
+	return p.resync[d] || p.skip[d] > 0
+}
+
 // Parse decodes one message: the whole datagram over UDP, one
 // length-prefixed message over TCP.
 func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool, error) {
