@@ -8,19 +8,38 @@ import (
 	"strconv"
 
 	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/tag"
 )
 
 // EdgeKey is a directed service-map edge: a client address to a server
-// address and port, over one IP protocol.
+// address and port, over one IP protocol; or, where the records carry the
+// map's ServiceTag, a client service to a server service.
 type EdgeKey struct {
 	Client     netip.Addr
 	Server     netip.Addr
 	ServerPort uint16
 	Protocol   uint8
+	// ClientService and ServerService are the ServiceTag values of each
+	// side ("" without); a side with one is named by it and its address
+	// left zero, so that a service's instances make one node.
+	ClientService, ServerService string
 }
 
-// ServerNode returns the edge's server node id, "10.0.0.2:80" ("[::1]:80").
+// ClientNode returns the edge's client node id: its service, or its
+// address, "10.0.0.1".
+func (k EdgeKey) ClientNode() string {
+	if k.ClientService != "" {
+		return k.ClientService
+	}
+	return k.Client.String()
+}
+
+// ServerNode returns the edge's server node id: its service, or its
+// address and port, "10.0.0.2:80" ("[::1]:80").
 func (k EdgeKey) ServerNode() string {
+	if k.ServerService != "" {
+		return k.ServerService
+	}
 	return netip.AddrPortFrom(k.Server, k.ServerPort).String()
 }
 
@@ -41,7 +60,11 @@ type ServiceMap struct {
 	// NetView and AppView name the views Add takes; other windows are
 	// ignored. Defaults "network_map" and "application_map".
 	NetView, AppView string
-	Edges            map[EdgeKey]*Edge
+	// ServiceTag, when set, names nodes by this tag (for example
+	// "service") where the views group by it (View.Tags with tag.Client
+	// and tag.Server) and a record carries it. Default "": addresses.
+	ServiceTag string
+	Edges      map[EdgeKey]*Edge
 }
 
 // NewServiceMap returns an empty map fed by the default edge views.
@@ -56,12 +79,28 @@ func (m *ServiceMap) Add(w *Window) {
 	if w.Interval != Minute || (w.View.Name != m.NetView && w.View.Name != m.AppView) {
 		return
 	}
+	ct, st := -1, -1
+	for i, t := range w.View.Tags {
+		if m.ServiceTag != "" && t.Key == m.ServiceTag {
+			if t.Side == tag.Client {
+				ct = i
+			} else {
+				st = i
+			}
+		}
+	}
 	for i := range w.Series {
 		s := &w.Series[i]
 		if s.Key.Overflow {
 			continue
 		}
 		k := EdgeKey{Client: s.Key.ClientIP, Server: s.Key.ServerIP, ServerPort: s.Key.ServerPort, Protocol: s.Key.Protocol}
+		if ct >= 0 && s.Key.Tags[ct] != "" {
+			k.ClientService, k.Client = s.Key.Tags[ct], netip.Addr{}
+		}
+		if st >= 0 && s.Key.Tags[st] != "" {
+			k.ServerService, k.Server, k.ServerPort = s.Key.Tags[st], netip.Addr{}, 0
+		}
 		e := m.Edges[k]
 		if e == nil {
 			e = &Edge{EdgeKey: k, App: map[string]*AppMetrics{}}
@@ -88,7 +127,8 @@ func (m *ServiceMap) sorted() []*Edge {
 		es = append(es, e)
 	}
 	slices.SortFunc(es, func(a, b *Edge) int {
-		return cmp.Or(a.Client.Compare(b.Client), a.Server.Compare(b.Server),
+		return cmp.Or(cmp.Compare(a.ClientService, b.ClientService), a.Client.Compare(b.Client),
+			cmp.Compare(a.ServerService, b.ServerService), a.Server.Compare(b.Server),
 			cmp.Compare(a.ServerPort, b.ServerPort), cmp.Compare(a.Protocol, b.Protocol))
 	})
 	return es
@@ -104,7 +144,8 @@ func (e *Edge) protocols() []string {
 	return ps
 }
 
-// WriteJSON writes the map as one JSON object:
+// WriteJSON writes the map as one JSON object (node ids are services
+// where ServiceTag names them):
 //
 //	{"nodes":[{"id":"10.0.0.1","role":"client"},{"id":"10.0.0.2:80","role":"server"}],
 //	 "edges":[{"client":"10.0.0.1","server":"10.0.0.2:80","protocol":"TCP",
@@ -125,7 +166,7 @@ func (m *ServiceMap) WriteJSON(w io.Writer) error {
 		roles[id] |= r
 	}
 	for _, e := range es {
-		role(e.Client.String(), 1)
+		role(e.ClientNode(), 1)
 		role(e.ServerNode(), 2)
 	}
 	b := []byte(`{"nodes":[`)
@@ -145,7 +186,7 @@ func (m *ServiceMap) WriteJSON(w io.Writer) error {
 			b = append(b, ',')
 		}
 		b = append(b, "\n"+`{"client":`...)
-		b = strconv.AppendQuote(b, e.Client.String())
+		b = strconv.AppendQuote(b, e.ClientNode())
 		b = append(b, `,"server":`...)
 		b = strconv.AppendQuote(b, e.ServerNode())
 		b = append(b, `,"protocol":`...)
@@ -220,7 +261,7 @@ func (m *ServiceMap) WriteDOT(w io.Writer) error {
 		b = append(b, "];\n"...)
 	}
 	for _, e := range es {
-		node(e.Client.String(), "ellipse")
+		node(e.ClientNode(), "ellipse")
 		node(e.ServerNode(), "box")
 	}
 	for _, e := range es {
@@ -244,7 +285,7 @@ func (m *ServiceMap) WriteDOT(w io.Writer) error {
 			label += "\\n" + strconv.FormatUint(fails, 10) + " failed/reset"
 		}
 		b = append(b, '\t')
-		b = strconv.AppendQuote(b, e.Client.String())
+		b = strconv.AppendQuote(b, e.ClientNode())
 		b = append(b, " -> "...)
 		b = strconv.AppendQuote(b, e.ServerNode())
 		b = append(b, ` [label="`...)

@@ -21,6 +21,7 @@ import (
 	"github.com/metaflow-go/metaflow/internal/testutil"
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/pipeline"
+	"github.com/metaflow-go/metaflow/tag"
 )
 
 // recordSink keeps copies of the l7 records and counts requests per edge
@@ -354,5 +355,45 @@ func TestAggregator_ShardsAgree(t *testing.T) {
 		if one != four || one == "" {
 			t.Errorf("%s: 1 shard\n%s\n4 shards\n%s", f, one, four)
 		}
+	}
+}
+
+// TestServiceMap_ServiceTag: with the service tag in the edge views, a
+// service's instances make one node, and untagged sides keep addresses.
+func TestServiceMap_ServiceTag(t *testing.T) {
+	svc := []aggregate.TagKey{{Side: tag.Client, Key: "service"}, {Side: tag.Server, Key: "service"}}
+	views := aggregate.DefaultViews()
+	for i := range views {
+		if views[i].Fields&aggregate.FieldClientIP != 0 {
+			views[i].Tags = svc
+		}
+	}
+	sm := aggregate.NewServiceMap()
+	sm.ServiceTag = "service"
+	agg, _ := aggregate.New(&aggregate.Config{Views: views, OnWindow: sm.Add})
+	for i := range 6 {
+		r := &l7.Record{
+			StartTime: int64(i) * 1e6, EndTime: int64(i)*1e6 + 5e5, HasRequest: true, HasResponse: true,
+			Client:    netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i % 3)}), 40000),
+			Server:    netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(i % 2)}), 8080),
+			Transport: l7.TCP, L7Protocol: "HTTP",
+		}
+		r.Tags.Add(tag.Server, "service", "api")
+		if i%3 == 0 {
+			r.Tags.Add(tag.Client, "service", "web")
+		}
+		agg.WriteL7(r)
+	}
+	agg.Close()
+	var b bytes.Buffer
+	sm.WriteDOT(&b)
+	got := b.String()
+	for _, want := range []string{`"web" -> "api"`, `"10.0.0.1" -> "api"`, `"10.0.0.2" -> "api"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %s in\n%s", want, got)
+		}
+	}
+	if len(sm.Edges) != 3 {
+		t.Errorf("%d edges, want 3 (web, 10.0.0.1 and 10.0.0.2 to api)", len(sm.Edges))
 	}
 }
