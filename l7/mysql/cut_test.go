@@ -29,6 +29,14 @@ func TestCutAndGaps(t *testing.T) {
 	ok := func(affected byte) []byte { return okPkt(1, affected, 2) }
 	rs := resultSet(20, false)
 	bigRS := resultSet(600, true) // sequence ids wrap past 255 to 0 and 1
+	// The compressed protocol, from the handshake.
+	zcaps := uint32(baseCaps | ClientCompress)
+	zconv := func() *l7test.Conversation {
+		return conv().Response(greetingPkt("10.11.6-MariaDB", zcaps)).Request(loginPkt(zcaps, "app", "")).Response(okPkt(2, 0, 2))
+	}
+	zq := func(n int) []byte { return compress(t, 0, 0, q(n)) }
+	zok := func(affected byte) []byte { return compress(t, 1, 0, ok(affected)) }
+	zrs := compress(t, 1, 6, rs)
 	for _, tc := range []struct {
 		name string
 		c    *l7test.Conversation
@@ -56,6 +64,14 @@ func TestCutAndGaps(t *testing.T) {
 			[]string{"SELECT * FROM t1 WHERE id = 1|Ok|affected_rows=1", "SELECT * FROM t2 WHERE id = 1|Ok|rows=20"}},
 		{"joined inside a command", conv().NoHandshake().Request(q(1)[7:]).Response(ok(1)).Request(q(2)).Response(ok(2)),
 			[]string{"|Ok|affected_rows=1", "SELECT * FROM t2 WHERE id = 1|Ok|affected_rows=2"}},
+		{"compressed: hole on a command boundary", zconv().Request(zq(1)).Response(zok(1)).Gap(l7.ToServer, len(zq(2))).Response(zok(2)).Request(zq(3)).Response(zok(3)),
+			[]string{"SELECT * FROM t1 WHERE id = 1|Ok|affected_rows=1", "|Ok|affected_rows=2", "SELECT * FROM t3 WHERE id = 1|Ok|affected_rows=3"}},
+		{"compressed: response lost in a hole", zconv().Request(zq(1)).Response(zok(1)).Request(zq(2)).Gap(l7.ToClient, len(zok(2))).Request(zq(3)).Response(zok(3)),
+			[]string{"SELECT * FROM t1 WHERE id = 1|Ok|affected_rows=1", "SELECT * FROM t2 WHERE id = 1|Unknown|", "SELECT * FROM t3 WHERE id = 1|Ok|affected_rows=3"}},
+		{"compressed: hole inside a deflated result set", zconv().Request(zq(1)).Response(zrs[:30]).Gap(l7.ToClient, 20).Response(zrs[50:]).Request(zq(2)).Response(zok(2)).Request(zq(3)).Response(zrs),
+			[]string{"SELECT * FROM t1 WHERE id = 1|Unknown|", "SELECT * FROM t2 WHERE id = 1|Ok|affected_rows=2", "SELECT * FROM t3 WHERE id = 1|Ok|rows=20"}},
+		{"compressed: hole inside a command", zconv().Request(zq(1)).Response(zok(1)).Request(zq(2)[:10]).Gap(l7.ToServer, 5).Request(zq(2)[15:]).Response(zok(2)).Request(zq(3)).Response(zok(3)),
+			[]string{"SELECT * FROM t1 WHERE id = 1|Ok|affected_rows=1", "|Ok|affected_rows=2", "SELECT * FROM t3 WHERE id = 1|Ok|affected_rows=3"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := l7test.RunConversation(t, tc.c, l7.Config{Registry: reg})

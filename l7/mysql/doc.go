@@ -41,10 +41,11 @@
 // before it, only an ERR or the first packet of a response (sequence 1)
 // makes a lone response, and the rest of a response under way is passed
 // over to its end. The first bytes of each direction may start inside a
-// packet: the parser skips to the first chain of whole packets (at least
-// three with consecutive sequence ids, within the first 4 KiB) or, finding
-// none, waits for the next command; over the compressed protocol it does
-// the same with the first inflated frame numbered past 0. Such a response's start (resp_tcp_seq, end_time,
+// packet: when their first header cannot start one (a length over 1 MiB)
+// the direction waits for the next command, as after a gap. Over the
+// compressed protocol, the first inflated frame numbered past 0 is read
+// from its first chain of whole packets (at least three with consecutive
+// sequence ids, within its first 4 KiB), or passed over when it has none. Such a response's start (resp_tcp_seq, end_time,
 // captured_response_byte) is that of the bytes delivered with its last
 // packet, so it depends on how segments cut the response: before a
 // command the parser cannot tell the engine (l7.Trailer) whether the next

@@ -196,6 +196,9 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 		n, ok, err = p.packets(d, data, m)
 	}
 	p.base[d] += int64(n)
+	if n > 0 {
+		p.seen[d] = true // join judges the first bytes of a direction only
+	}
 	switch {
 	case err == nil, err == l7.ErrNeedMore, err == l7.ErrStop:
 	default:
@@ -370,9 +373,10 @@ func (p *Parser) inflate(d int, frame []byte, ulen int) error {
 // join looks at the first bytes of a direction. Before the greeting (a
 // capture started mid-connection) they may start in the middle of a
 // packet or, over the compressed protocol, of a frame: join recognises
-// compressed framing, and returns the bytes to skip to the first whole
-// packet, or -1 when no packet boundary can be found (the direction then
-// waits for the next exchange, as after a gap).
+// compressed framing, and returns -1 when the first header cannot start a
+// packet (the direction then waits for the next exchange, as after a gap).
+// A cut packet that looks whole is parsed; the rest of the response it
+// belongs to is then passed over (rsTail).
 func (p *Parser) join(d int, data []byte) int {
 	if p.phase != phaseUnknown || checkPlain(data) != l7.No {
 		return 0
@@ -383,9 +387,12 @@ func (p *Parser) join(d int, data []byte) int {
 		p.compressed, p.plainSync[d] = true, data[3] != 0
 		return 0
 	}
+	// Only the first header is judged, so that the decision does not
+	// depend on how much of the stream has arrived: a length past
+	// resyncMaxPlen is the middle of a packet.
 	o := -1
-	if !p.compressed {
-		o = resyncOffset(data, resyncScan)
+	if !p.compressed && le24(data) <= resyncMaxPlen {
+		o = 0
 	}
 	if o < 0 {
 		p.resync[d] = true
@@ -398,14 +405,17 @@ func (p *Parser) join(d int, data []byte) int {
 
 // resyncEnds tells whether data, the next bytes of direction d after a
 // gap, start a message: a command from the client; from the server, the
-// first packet of the response to a command seen since (a hole that ended
-// on the boundary of that response).
+// first packet (or compressed frame) of the response to a command seen
+// since (a hole that ended on the boundary of that response).
 func (p *Parser) resyncEnds(d int, data []byte) bool {
 	if d == client {
 		return p.startsExchange(data)
 	}
-	if p.compressed || p.rs != rsFirst || len(data) < headerLen+1 || data[3] != 1 {
+	if p.rs != rsFirst || len(data) < headerLen+1 || data[3] != 1 {
 		return false
+	}
+	if p.compressed {
+		return isCompressed(data) // the response's first frame is numbered 1
 	}
 	n, ok, exact := chainEnds(data, 0)
 	if !ok || n == 1 && !exact {
