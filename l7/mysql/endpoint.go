@@ -67,8 +67,15 @@ func appendTable(dst, t []byte, start int) []byte {
 }
 
 func isTableKeyword(w []byte) bool {
-	return upperIs(w, "FROM") || upperIs(w, "INTO") || upperIs(w, "UPDATE") ||
-		upperIs(w, "TABLE") || upperIs(w, "JOIN")
+	switch len(w) {
+	case 4:
+		return upperIs(w, "FROM") || upperIs(w, "INTO") || upperIs(w, "JOIN")
+	case 5:
+		return upperIs(w, "TABLE")
+	case 6:
+		return upperIs(w, "UPDATE")
+	}
+	return false
 }
 
 // scanner walks SQL tokens: words (bare identifiers and keywords), quoted
@@ -85,7 +92,7 @@ func (s *scanner) skip() {
 	for s.i < len(s.b) {
 		c := s.b[s.i]
 		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+		case byteClass[c] == classBlank:
 			s.i++
 		case c == '/' && s.i+1 < len(s.b) && s.b[s.i+1] == '*':
 			end := s.i + 2
@@ -103,9 +110,25 @@ func (s *scanner) skip() {
 	}
 }
 
-func isWordByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '$' || c >= 0x80
-}
+const (
+	classOther = iota
+	classWord  // identifier and keyword bytes
+	classBlank // white space
+)
+
+var byteClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '$', c >= 0x80:
+			t[c] = classWord
+		case c == ' ', c == '\t', c == '\n', c == '\r', c == '\f', c == '\v':
+			t[c] = classBlank
+		}
+	}
+	return t
+}()
+
+func isWordByte(c byte) bool { return byteClass[c] == classWord }
 
 // next consumes one token; w is the word when the token is a bare word.
 // ok is false at the end of the input.

@@ -541,6 +541,9 @@ func (p *Parser) command(body []byte, plen int, m *l7.Message) (bool, error) {
 		sql := p.queryText(arg)
 		m.RequestResource = sql
 		m.Endpoint = appendEndpoint(p.ep[:0], sql)
+		if string(m.Endpoint) != "USE" {
+			break
+		}
 		if db, ok := useDatabase(sql); ok {
 			p.pendingLen = copy(p.pendingDB[:], db)
 		}
