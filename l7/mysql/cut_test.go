@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/metaflow-go/metaflow/l7"
@@ -90,5 +91,29 @@ func TestCutAndGaps(t *testing.T) {
 				t.Errorf("records\n got %q\nwant %q", got, want)
 			}
 		})
+	}
+}
+
+// TestCheck_MidStream: Check recognises a connection joined inside a
+// response: whole packets in sequence after a cut one, or a deflated frame
+// numbered past 3; it declines text and a lone cut packet.
+func TestCheck_MidStream(t *testing.T) {
+	d := New(nil)
+	rs := resultSet(40, false)
+	big := compress(t, 9, 6, rs)
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want l7.Verdict
+	}{
+		{"rows after a cut one", rs[60:], l7.Response},
+		{"deflated frame 9", big, l7.Response},
+		{"cut row alone", textRow(5, strings.Repeat("x", 200))[50:], l7.No},
+		{"text", []byte(strings.Repeat("SELECT 1 FROM t; ", 20)), l7.No},
+		{"rows starting past 256 bytes", append([]byte(strings.Repeat("y", 300)), rs[60:]...), l7.No},
+	} {
+		if got := d.Check(tc.data, l7.ToClient, l7.TCP); got != tc.want {
+			t.Errorf("%s: Check = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
