@@ -36,12 +36,13 @@ type hent struct {
 
 // hpackDecoder is one direction's decoding context.
 type hpackDecoder struct {
-	ring    []byte // entry bytes, a FIFO laid out as a bip buffer of 2*maxSize
+	ring    []byte // entry bytes, a FIFO laid out as a bip buffer of 2*eff
 	wr      int    // next write offset in ring
 	ents    []hent // entries, a ring: oldest at head
 	head, n int
 	size    int // table size as RFC 7541 counts it (bytes + 32 per entry)
 	maxSize int // current limit, from size updates (default 4096)
+	eff     int // the table size the ring and ents are laid out for (<= maxSize, grows on demand)
 	limit   int // the most this decoder keeps (Config.MaxTableSize)
 
 	scratch []byte // Huffman-decoded strings and names of the current block
@@ -232,13 +233,21 @@ func (d *hpackDecoder) insert(name, value []byte, noName bool) {
 		return
 	}
 	d.evict(sz)
-	if cap(d.ring) < 2*d.maxSize || len(d.ents) < d.maxSize/32+1 {
+	if d.size+sz > d.eff {
+		// Lay the rings out for what the table holds, doubling up to
+		// maxSize: most connections never fill the 4 KiB a peer allows.
+		e := max(d.eff, minEff)
+		for e < d.size+sz {
+			e *= 2
+		}
+		d.eff = min(e, d.maxSize)
 		d.grow()
 	}
 	need := len(name) + len(value)
-	// Bip buffer: live bytes never exceed maxSize-need, and the ring
-	// holds 2*maxSize, so a contiguous run of need bytes is free either
-	// at wr or, when the live bytes do not wrap yet, at 0.
+	// Bip buffer: live bytes plus need never exceed eff (size counts 32
+	// more per entry), and the ring holds 2*eff, so a contiguous run of
+	// need bytes is free either at wr or, when the live bytes do not wrap
+	// yet, at 0.
 	wrapped := d.n > 0 && int(d.ents[d.head].off) > d.wr
 	if !wrapped && d.wr+need > len(d.ring) {
 		d.wr = 0
@@ -256,11 +265,13 @@ func (d *hpackDecoder) insert(name, value []byte, noName bool) {
 // than the table.
 func (d *hpackDecoder) forgetKnown() { d.forget() }
 
-// grow resizes the ring and the entry ring for maxSize, keeping the
-// entries.
+// minEff is the smallest table the rings are laid out for.
+const minEff = 512
+
+// grow resizes the ring and the entry ring for eff, keeping the entries.
 func (d *hpackDecoder) grow() {
-	ring := make([]byte, 2*d.maxSize)
-	ents := make([]hent, d.maxSize/32+1)
+	ring := make([]byte, 2*d.eff)
+	ents := make([]hent, d.eff/32+1)
 	wr := 0
 	for i := 0; i < d.n; i++ {
 		e := d.ents[(d.head+i)%len(d.ents)]
