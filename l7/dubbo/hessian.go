@@ -25,7 +25,7 @@ type hreader struct {
 	b       []byte
 	bad     bool
 	depth   int
-	classes [maxClasses]class
+	classes []class // allocated on the first class definition, up to maxClasses
 	ncls    int
 	arena   []byte // appended to; its capacity is fixed
 }
@@ -257,6 +257,11 @@ func (r *hreader) classDef() {
 	if r.ncls >= maxClasses {
 		r.fail()
 		return
+	}
+	if r.classes == nil {
+		// Most messages define no class (exceptions do): a parser pays
+		// for the table only once it meets one.
+		r.classes = make([]class, maxClasses)
 	}
 	r.classes[r.ncls] = cl
 	r.ncls++
