@@ -83,11 +83,12 @@ type Parser struct {
 }
 
 func newParser(cfg *Config) *Parser {
-	p := &Parser{cfg: cfg, streams: make([]stream, 0, min(cfg.MaxStreams, 16))}
+	// Streams and header values grow with use (most connections carry a
+	// few concurrent streams): a parser starts small.
+	p := &Parser{cfg: cfg, streams: make([]stream, 0, min(cfg.MaxStreams, 4))}
 	for i := range p.dirs {
 		d := &p.dirs[i]
 		d.hp.init(cfg.MaxTableSize)
-		d.vals = make([]byte, 0, 512)
 		d.max = 8 << 10
 	}
 	return p
