@@ -4,6 +4,7 @@
 //
 // The packages, from the top of the path down:
 //
+//	aggregate       1 s and 1 min network and RED metrics, the service map (a pipeline sink)
 //	pipeline        source -> decode -> N shards (flow table + L7 engine) -> stages -> sinks, Run(ctx)
 //	l7/builtin      the built-in decoders as a registry
 //	l7/<proto>      protocol decoders (http1, dns, redis, mysql, ...), one shape for all
