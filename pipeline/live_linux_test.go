@@ -67,8 +67,9 @@ func TestRun_LiveQuietLink(t *testing.T) {
 			t.Errorf("record: close type %v, server port %d; want Finish on 31061", r.CloseType, r.ServerPort)
 		}
 		// The block timeout of the ring (at most ~8 ms by default) and
-		// the hand-off (50 ms) come on top; allow 300 ms of scheduling.
-		if limit := finClosed + tick + 300*time.Millisecond; took > limit {
+		// the hand-off (50 ms) come on top; allow 700 ms of scheduling
+		// on a loaded machine.
+		if limit := finClosed + tick + 700*time.Millisecond; took > limit {
 			t.Errorf("reported %s after the connection closed; want at most %s", took, limit)
 		}
 	case <-time.After(10 * time.Second):

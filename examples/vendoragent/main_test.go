@@ -77,13 +77,14 @@ func TestRun_FourShards(t *testing.T) {
 // waits (as a quiet live link would) until it is closed.
 type blocking struct {
 	capture.Source
-	once   sync.Once
-	closed chan struct{}
+	once, eofOnce sync.Once
+	closed, eof   chan struct{}
 }
 
 func (b *blocking) ReadPacket(p *capture.Packet) error {
 	err := b.Source.ReadPacket(p)
 	if errors.Is(err, io.EOF) {
+		b.eofOnce.Do(func() { close(b.eof) })
 		<-b.closed
 		return capture.ErrClosed
 	}
@@ -103,7 +104,7 @@ func TestRun_Cancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := &blocking{Source: open(t), closed: make(chan struct{})}
+	src := &blocking{Source: open(t), closed: make(chan struct{}), eof: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	type result struct {
 		s   *Summary
@@ -115,7 +116,11 @@ func TestRun_Cancel(t *testing.T) {
 		s, err := Run(ctx, src, 4)
 		done <- result{s, err}
 	}()
-	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-src.eof: // every packet read; the source now waits
+	case <-time.After(10 * time.Second):
+		t.Fatal("the source never reached the end of its file")
+	}
 	cancel()
 	select {
 	case r := <-done:
