@@ -53,8 +53,9 @@ func TestAgent_SIGINTDuringReplay(t *testing.T) {
 	if _, err := w.Write(data); err != nil {
 		t.Fatal(err)
 	}
-	// The pipe stays open: the agent waits for more packets.
-	time.Sleep(500 * time.Millisecond)
+	// The pipe stays open: the agent waits for more packets. Give it a
+	// second to read and decode what was written (a few kilobytes).
+	time.Sleep(time.Second)
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
