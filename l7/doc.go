@@ -48,9 +48,21 @@
 //
 // Sessions. Requests pair with responses by Message.ID when HasID, else in
 // order (pipelining included), requests the server sends (Message.Reverse)
-// apart from the client's, under per-flow and engine caps (overflow
-// emits the oldest with status Unknown) and per-decoder timeouts by input
-// time (status Timeout, also for requests still waiting at close).
+// apart from the client's. The requests one flow may hold are bounded per
+// decoder (PendingLimiter; Config.MaxPendingPerFlow overrides) and by the
+// bytes they hold (Config.MaxPendingBytesPerFlow), and the engine's total
+// by Config.MaxSessions; overflow emits the oldest with status Unknown. A
+// request whose decoder's session timeout passes (input time) is emitted
+// with status Timeout; one still waiting when its flow closes or the input
+// ends before that is Unknown (Stats.Unanswered). Over TCP, a hole in the
+// responses is weighed with the client's acknowledgements: requests sent
+// after the client had received the hole's bytes show that the requests
+// before them were answered in the hole, so those come out Unknown
+// (Stats.LostReplies) instead of taking later responses; and a response
+// whose acknowledgement shows the server had not yet received the oldest
+// waiting request is not paired with it. At close, a message head cut
+// short is handed to the parser's Flusher, so that what was parsed still
+// makes a record.
 //
 // Decoders. A decoder is an l7.Decoder value and its per-flow Parsers.
 // The built-in decoders (l7/http1, l7/dns, l7/mysql, l7/redis, ...) share
