@@ -96,11 +96,12 @@ type Trailer interface {
 // Flusher is implemented by parsers that can decode a message cut short.
 // When bytes are lost (a hole in the stream, or payload cut by the
 // capture's snaplen) while the engine holds the first bytes of a message
-// that Parse answered with ErrNeedMore, it passes them to Flush before Gap.
-// Flush fills m from what is there and reports whether it did, as an HTTP
-// parser does with a status line whose header block was cut. The parser's
-// state must then match what follows the message (its body, say); Gap comes
-// next as usual.
+// that Parse answered with ErrNeedMore, it passes them to Flush before Gap;
+// it does the same when the flow closes (end of input, timeout) with such
+// bytes held, requests' direction first. Flush fills m from what is there
+// and reports whether it did, as an HTTP parser does with a status line
+// whose header block was cut. The parser's state must then match what
+// follows the message (its body, say); Gap comes next as usual.
 type Flusher interface {
 	Flush(data []byte, dir Direction, m *Message) bool
 }
