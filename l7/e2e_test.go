@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/internal/l7test"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 	"github.com/metaflow-go/metaflow/internal/testutil"
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/builtin"
@@ -15,7 +15,7 @@ import (
 
 // runCapture runs a capture file through decode, the flow table and the
 // engine with the built-in decoders, and returns the l7 and l4 records.
-func runCapture(t *testing.T, path string, cfg l7.Config) *l7test.Pipeline {
+func runCapture(t *testing.T, path string, cfg l7.Config) *l7test.Result {
 	t.Helper()
 	reg, err := builtin.Registry()
 	if err != nil {

@@ -183,7 +183,7 @@ func TestOracle(t *testing.T) {
 				var gotRows, wantRows []string
 				got, gotRows = ex.splitRows(got)
 				want, wantRows = ex.splitRows(want)
-				corpus.CompareMultiset(t, "row counts", gotRows, wantRows)
+				l7test.CompareMultiset(t, "row counts", gotRows, wantRows)
 			}
 			if !slices.Equal(got, want) {
 				t.Errorf("messages differ from tshark's\n got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -367,7 +367,7 @@ func TestContext(t *testing.T) {
 					recs = append(recs, contextLine(key, string(r.RequestType), r.RequestDomain, r.Endpoint))
 				}
 			}
-			corpus.CompareMultiset(t, "engine records against the parser's requests", recs, got)
+			l7test.CompareMultiset(t, "engine records against the parser's requests", recs, got)
 		})
 	}
 }
