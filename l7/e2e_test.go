@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/l7/l7test"
 	"github.com/metaflow-go/metaflow/internal/testutil"
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/builtin"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // runCapture runs a capture file through decode, the flow table and the
