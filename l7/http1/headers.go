@@ -294,15 +294,6 @@ func trimOWS(b []byte) []byte {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-func isDigits(b []byte) bool {
-	for _, c := range b {
-		if !isDigit(c) {
-			return false
-		}
-	}
-	return len(b) > 0
-}
-
 func hexVal(c byte) (byte, bool) {
 	switch {
 	case c >= '0' && c <= '9':
@@ -313,32 +304,6 @@ func hexVal(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
-}
-
-func isHex(b []byte) bool {
-	for _, c := range b {
-		if _, ok := hexVal(c); !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// splitN splits b at sep into at most len(f) fields and returns how many
-// it found; the last field keeps the rest.
-func splitN(b []byte, sep byte, f [][]byte) int {
-	n := 0
-	for n < len(f)-1 {
-		i := bytes.IndexByte(b, sep)
-		if i < 0 {
-			break
-		}
-		f[n] = b[:i]
-		b = b[i+1:]
-		n++
-	}
-	f[n] = b
-	return n + 1
 }
 
 func clampInt(v int64) int {

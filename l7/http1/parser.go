@@ -2,8 +2,8 @@ package http1
 
 import (
 	"bytes"
-	"encoding/base64"
 
+	"github.com/metaflow-go/metaflow/internal/trace"
 	"github.com/metaflow-go/metaflow/l7"
 )
 
@@ -63,8 +63,7 @@ type Parser struct {
 	// Per-message buffers for values built rather than aliased.
 	fold  [foldBufSize]byte
 	foldN int
-	trace [64]byte
-	span  [160]byte
+	tb    trace.Buf // decoded sw8 ids
 	h     headers
 }
 
@@ -447,59 +446,23 @@ func (p *Parser) headerBlock(s *stream, data []byte, hdr int) (end int, cl int64
 	return end, cl, hasCL, nil
 }
 
-// fillCommon copies the tracing headers of p.h into m.
+// fillCommon copies the tracing headers of p.h into m: traceparent first,
+// else sw8 (internal/trace reads both, as for the other decoders).
 func (p *Parser) fillCommon(m *l7.Message) {
 	h := &p.h
 	m.UserAgent = h.v[hUserAgent]
 	m.XRequestID = h.v[hXRequestID]
-	if tp := h.v[hTraceparent]; len(tp) > 0 && p.traceparent(tp, m) {
-		return
+	if tp := h.v[hTraceparent]; len(tp) > 0 {
+		if ids, ok := trace.ParseTraceparent(tp); ok {
+			m.TraceID, m.SpanID = ids.TraceID, ids.SpanID
+			return
+		}
 	}
 	if sw := h.v[hSW8]; len(sw) > 0 {
-		p.sw8(sw, m)
+		if ids, ok := trace.ParseSW8(sw, &p.tb); ok {
+			m.TraceID, m.SpanID = ids.TraceID, ids.SpanID
+		}
 	}
-}
-
-// traceparent takes the trace-id and parent-id of a W3C traceparent value
-// "version-traceid-parentid-flags".
-func (p *Parser) traceparent(v []byte, m *l7.Message) bool {
-	var f [4][]byte
-	if splitN(v, '-', f[:]) != 4 || len(f[1]) != 32 || len(f[2]) != 16 ||
-		!isHex(f[1]) || !isHex(f[2]) {
-		return false
-	}
-	m.TraceID, m.SpanID = f[1], f[2]
-	return true
-}
-
-// sw8 takes the trace id and "segment-span" of a SkyWalking sw8 value
-// "sample-traceId-segmentId-spanId-service-instance-endpoint-target", whose
-// ids are base64.
-func (p *Parser) sw8(v []byte, m *l7.Message) {
-	var f [8][]byte
-	if splitN(v, '-', f[:]) < 4 {
-		return
-	}
-	enc := base64.StdEncoding
-	if enc.DecodedLen(len(f[1])) > len(p.trace) {
-		return
-	}
-	n, err := enc.Decode(p.trace[:], f[1])
-	if err != nil || n == 0 {
-		return
-	}
-	m.TraceID = p.trace[:n]
-	if enc.DecodedLen(len(f[2]))+1+len(f[3]) > len(p.span) || !isDigits(f[3]) {
-		return
-	}
-	k, err := enc.Decode(p.span[:], f[2])
-	if err != nil || k == 0 {
-		return
-	}
-	p.span[k] = '-'
-	k++
-	k += copy(p.span[k:], f[3])
-	m.SpanID = p.span[:k]
 }
 
 // push records the method of a request waiting for its response.
