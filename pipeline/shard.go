@@ -51,10 +51,8 @@ func (b *batch) add(m *decode.Meta) {
 	b.n++
 }
 
+// reset empties b for reuse; add overwrites each Meta whole.
 func (b *batch) reset() {
-	for i := range b.metas[:b.n] {
-		b.metas[i].Payload = nil
-	}
 	b.n = 0
 	b.data = b.data[:0]
 }

@@ -107,13 +107,13 @@ func (s *sink) l4(r *flow.Record) bool {
 		return s.enqueue(item{l4: r.Clone()})
 	}
 	if s.nolock {
-		s.done1(s.cfg.Sink.WriteL4(r))
+		s.check(s.cfg.Sink.WriteL4(r))
 		return true
 	}
 	s.mu.Lock()
 	err := s.cfg.Sink.WriteL4(r)
 	s.mu.Unlock()
-	s.done1(err)
+	s.check(err)
 	return true
 }
 
@@ -122,17 +122,18 @@ func (s *sink) l7(r *l7.Record) bool {
 		return s.enqueue(item{l7: r.Clone()})
 	}
 	if s.nolock {
-		s.done1(s.cfg.Sink.WriteL7(r))
+		s.check(s.cfg.Sink.WriteL7(r))
 		return true
 	}
 	s.mu.Lock()
 	err := s.cfg.Sink.WriteL7(r)
 	s.mu.Unlock()
-	s.done1(err)
+	s.check(err)
 	return true
 }
 
-func (s *sink) done1(err error) {
+// check counts a sink's error and stops the pipeline with the first one.
+func (s *sink) check(err error) {
 	if err != nil {
 		s.errors.Add(1)
 		s.fail(err)
@@ -166,7 +167,7 @@ func (s *sink) drain() {
 			err = s.cfg.Sink.WriteL7(it.l7)
 		}
 		s.mu.Unlock()
-		s.done1(err)
+		s.check(err)
 	}
 }
 

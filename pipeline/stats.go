@@ -38,6 +38,10 @@ func (p *Pipeline) Stats(s *Stats) {
 	protos := s.L7.Protocols[:0]
 	s.L7 = l7.Stats{Protocols: protos}
 	s.StageDropped = 0
+	s.Sinks = s.Sinks[:0]
+	for _, k := range p.sinks {
+		s.Sinks = append(s.Sinks, k.stats())
+	}
 	s.ShardPackets = s.ShardPackets[:0]
 	for _, sh := range p.shards {
 		sh.mu.Lock()
@@ -45,14 +49,6 @@ func (p *Pipeline) Stats(s *Stats) {
 		s.L7.Add(&sh.pubL7)
 		s.StageDropped += sh.pubStageDropped
 		s.ShardPackets = append(s.ShardPackets, sh.pubPackets)
-		sh.mu.Unlock()
-	}
-	s.Sinks = s.Sinks[:0]
-	for _, k := range p.sinks {
-		s.Sinks = append(s.Sinks, k.stats())
-	}
-	for _, sh := range p.shards {
-		sh.mu.Lock()
 		for i, n := range sh.pubSinkRecords {
 			s.Sinks[i].Records += n
 		}
