@@ -251,11 +251,7 @@ func (e *Engine) overflow(ss *session) {
 	if !ss.hasID {
 		ss.c.owed++
 	}
-	e.beginRecord(ss.c)
-	e.requestFromSession(ss)
-	e.rec.Status, e.rec.HasStatus = StatusUnknown, true
-	e.emit()
-	e.release(ss)
+	e.emitAlone(ss, StatusUnknown)
 }
 
 // lostReplies weighs a hole in the responses against the requests waiting
@@ -279,11 +275,7 @@ func (c *Conn) lostReplies() {
 		next := ss.fnext
 		if !ss.hasID && !ss.reverse {
 			e.stats.LostReplies++
-			e.beginRecord(c)
-			e.requestFromSession(ss)
-			e.rec.Status, e.rec.HasStatus = StatusUnknown, true
-			e.emit()
-			e.release(ss)
+			e.emitAlone(ss, StatusUnknown)
 		}
 		ss = next
 	}
@@ -292,36 +284,39 @@ func (c *Conn) lostReplies() {
 // unanswered emits ss, still waiting when its flow closed or the input
 // ended before its session timeout, with status Unknown.
 func (e *Engine) unanswered(ss *session) {
-	if c := ss.c; c.state == stateParse && c.sides[1^c.flip].errs > 0 {
-		e.stats.AbandonedRequests++ // its replies failed to parse
+	if ss.c.repliesFailed() {
+		e.stats.AbandonedRequests++
 	} else {
 		e.stats.Unanswered++
 	}
-	e.beginRecord(ss.c)
-	e.requestFromSession(ss)
-	e.rec.Status, e.rec.HasStatus = StatusUnknown, true
-	e.emit()
-	e.release(ss)
+	e.emitAlone(ss, StatusUnknown)
 }
 
-// timeout emits ss with status Timeout.
+// timeout emits ss with status Timeout, or Unknown when the flow's latest
+// replies failed to parse: its answer was likely there, and a Timeout
+// would be a false error.
 func (e *Engine) timeout(ss *session) {
-	if c := ss.c; c.state == stateParse && c.sides[1^c.flip].errs > 0 {
-		// The flow's latest replies failed to parse: its answer was
-		// likely there, and a Timeout would be a false error.
+	if ss.c.repliesFailed() {
 		e.stats.AbandonedRequests++
-		e.beginRecord(c)
-		e.requestFromSession(ss)
-		e.rec.Status, e.rec.HasStatus = StatusUnknown, true
-		e.emit()
-		e.release(ss)
+		e.emitAlone(ss, StatusUnknown)
 		return
 	}
 	e.stats.Timeouts++
 	ss.c.timeouts++
+	e.emitAlone(ss, StatusTimeout)
+}
+
+// repliesFailed reports whether the latest replies of c failed to parse.
+func (c *Conn) repliesFailed() bool {
+	return c.state == stateParse && c.sides[1^c.flip].errs > 0
+}
+
+// emitAlone emits waiting request ss without a response, with status st,
+// and releases it.
+func (e *Engine) emitAlone(ss *session, st Status) {
 	e.beginRecord(ss.c)
 	e.requestFromSession(ss)
-	e.rec.Status, e.rec.HasStatus = StatusTimeout, true
+	e.rec.Status, e.rec.HasStatus = st, true
 	e.emit()
 	e.release(ss)
 }
