@@ -58,7 +58,7 @@ type Record struct {
 	L7Request, L7Response, L7ClientError, L7ServerError, L7ServerTimeout uint32
 
 	// Tags are the resource and service tags of each side, attached by a
-	// pipeline's stages (AutoTagging); the Table leaves them empty.
+	// pipeline's stages (pipeline.Stage); the Table leaves them empty.
 	Tags tag.Set
 }
 

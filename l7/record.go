@@ -60,7 +60,7 @@ type Record struct {
 	UserAgent    []byte // not an l7_flow_log key; kept for callers
 
 	// Tags are the resource and service tags of each side, attached by a
-	// pipeline's stages (AutoTagging); the engine leaves them empty.
+	// pipeline's stages (pipeline.Stage); the engine leaves them empty.
 	Tags tag.Set
 }
 

@@ -3,7 +3,7 @@
 // Both record types (flow.Record and l7.Record) carry a Set: tags that
 // describe the client side (ip_0) and tags that describe the server side
 // (ip_1). The record producers (the flow table and the L7 engine) leave the
-// Set empty; stages of a pipeline, such as AutoTagging, fill it. Writers
+// Set empty; stages of a pipeline (pipeline.Stage) fill it. Writers
 // emit each tag as "<key>_0" or "<key>_1", DeepFlow's column convention
 // (RECORDS.md lists the names).
 //
