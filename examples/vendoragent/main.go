@@ -1,11 +1,3 @@
-// Command vendoragent is a small agent built the way an embedder builds
-// one: it imports only the library's public packages, registers a decoder
-// of its own (the memcached decoder of examples/memcached) after the
-// built-in ones, runs four shards, stops on SIGINT or SIGTERM, and keeps
-// its records in a typed sink of its own that prints a summary per
-// protocol at the end.
-//
-//	vendoragent -r FILE [-shards 4]
 package main
 
 import (
