@@ -90,8 +90,15 @@ const (
 	liveHandOff         = 50 * time.Millisecond
 )
 
-// ErrNoSource is returned by New when Config.Source is nil.
-var ErrNoSource = errors.New("pipeline: no source")
+// Errors of New and Run.
+var (
+	// ErrNoSource is returned by New when Config.Source is nil.
+	ErrNoSource = errors.New("pipeline: no source")
+	// ErrNilSink is returned by New when a SinkConfig has no Sink.
+	ErrNilSink = errors.New("pipeline: nil sink")
+	// ErrRunTwice is returned by a second call of Run.
+	ErrRunTwice = errors.New("pipeline: Run called twice")
+)
 
 func (c *Config) withDefaults() Config {
 	d := *c

@@ -55,7 +55,7 @@ func New(cfg Config) (*Pipeline, error) {
 	p.dec = decode.NewDecoder(c.Decode)
 	for _, sc := range c.Sinks {
 		if sc.Sink == nil {
-			return nil, errors.New("pipeline: nil sink")
+			return nil, ErrNilSink
 		}
 		p.sinks = append(p.sinks, newSink(sc, p.fail))
 	}
@@ -123,7 +123,7 @@ func (p *Pipeline) closeSource() {
 // may be called once.
 func (p *Pipeline) Run(ctx context.Context) error {
 	if !p.started.CompareAndSwap(false, true) {
-		return errors.New("pipeline: Run called twice")
+		return ErrRunTwice
 	}
 	for _, s := range p.sinks {
 		s.start()

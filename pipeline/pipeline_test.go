@@ -210,8 +210,11 @@ func TestNew_Errors(t *testing.T) {
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Run(context.Background()); err == nil {
-		t.Error("second Run succeeded")
+	if err := p.Run(context.Background()); !errors.Is(err, pipeline.ErrRunTwice) {
+		t.Errorf("second Run = %v, want ErrRunTwice", err)
+	}
+	if _, err := pipeline.New(pipeline.Config{Source: openT(t, "l7/dns.pcap"), Sinks: []pipeline.SinkConfig{{}}}); !errors.Is(err, pipeline.ErrNilSink) {
+		t.Errorf("New with a nil sink = %v, want ErrNilSink", err)
 	}
 }
 
