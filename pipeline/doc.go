@@ -81,9 +81,9 @@
 // batch.
 //
 // Errors: New fails with ErrNoSource, ErrNilSink or a configuration error
-// (a registry that cannot be built); a second Run returns ErrRunTwice; Run
-// returns the source's read error, the first
-// error of Config.OnPacket or of a sink, ctx.Err() when cancelled, or nil
-// at the end of input. Packets that cannot be decoded are counted in
-// Stats.Decode, never returned as errors.
+// (a registry that cannot be built); a second Run returns ErrRunTwice. Run
+// returns the source's read error, the first error of Config.OnPacket or
+// of a sink, ctx.Err() when cancelled, or nil at the end of input. Packets
+// that cannot be decoded are counted in Stats.Decode, never returned as
+// errors.
 package pipeline
