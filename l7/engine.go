@@ -137,6 +137,17 @@ type ConnInfo struct {
 	// Oriented says the orientation is certain (a handshake was seen), so
 	// inference never reverses it.
 	Oriented bool
+	// TLS says the bytes are TLS plaintext (taken from a TLS library by a
+	// socket tracer): every record of the connection carries is_tls.
+	TLS bool
+}
+
+// CallMeta identifies the call (a system call, or a TLS library call) that
+// carried bytes handed to a Conn, for input that knows it: socket events.
+// The zero value means unknown (packet capture).
+type CallMeta struct {
+	TID     uint32 // thread id: syscall_thread_0 / syscall_thread_1
+	TraceID uint64 // syscall trace id: syscall_trace_id_request / _response
 }
 
 // ConnSummary is what a connection amounted to, returned by Conn.Close: the
@@ -165,6 +176,11 @@ type side struct {
 	msgLen int    // bytes consumed for the message being decoded
 	msgSeq uint32 // sequence number of its first byte
 	msgTs  int64  // time of its first byte
+
+	// The call of the next bytes (Conn.SetCall), of the chunk holding
+	// buf[0], and of the message being decoded's first byte: kept like
+	// bufTs and msgTs.
+	call, bufCall, msgCall CallMeta
 
 	errs    int  // parse errors since this direction's last message
 	decoded bool // a message of this direction was decoded
@@ -250,7 +266,11 @@ func (e *Engine) Open(info ConnInfo, ts int64) *Conn {
 		sd := &c.sides[i]
 		sd.ack, sd.msgAck, sd.hasAck, sd.msgHasAck, sd.ackSeen = 0, 0, false, false, false
 	}
-	c.tls = false
+	c.tls = info.TLS
+	for i := range c.sides {
+		sd := &c.sides[i]
+		sd.call, sd.bufCall, sd.msgCall = CallMeta{}, CallMeta{}, CallMeta{}
+	}
 	c.avoid = 0
 	c.abandoned = -1
 	c.sides[0].errs, c.sides[1].errs = 0, 0
@@ -294,6 +314,14 @@ func (c *Conn) Data(dir Direction, ts int64, seq uint32, b []byte) {
 	e.stats.Segments++
 	e.stats.Bytes += uint64(len(b))
 	c.deliver(&c.sides[dir&1], ts, seq, b)
+}
+
+// SetCall says which call carries the next bytes of direction dir (as
+// given to Data), until the next SetCall: the records take the call of
+// their request's first byte and of their response's first byte. Input
+// without calls (packets) never sets it.
+func (c *Conn) SetCall(dir Direction, m CallMeta) {
+	c.sides[dir&1].call = m
 }
 
 // Gap reports that n bytes of direction dir were lost (n < 0: unknown). The
@@ -495,7 +523,11 @@ func (c *Conn) deliver(s *side, ts int64, seq uint32, b []byte) {
 		// did not recognise still pairs with its response.
 		c.dropHeld(s)
 		if o := &c.sides[s.phys^1]; o.buf != nil {
+			// Dated, like their time, from their first chunk.
+			cur := o.call
+			o.call = o.bufCall
 			c.parseBuf(o, 0, o.bufTs)
+			o.call = cur
 		}
 	case stateOff:
 		e.stats.UninferredBytes += uint64(len(b))
@@ -556,6 +588,7 @@ func (c *Conn) parseBuf(s *side, boundary int, ts int64) {
 		s.bufSeq += uint32(off)
 		if off >= boundary {
 			s.bufTs = ts
+			s.bufCall = s.call
 		}
 	}
 }
@@ -582,7 +615,7 @@ func (c *Conn) hold(s *side, ts int64, seq uint32, b []byte) {
 			e.stats.UninferredBytes += uint64(len(b))
 			return
 		}
-		s.bufSeq, s.bufTs = seq, ts
+		s.bufSeq, s.bufTs, s.bufCall = seq, ts, s.call
 	}
 	s.buf = append(s.buf, b...)
 }
@@ -614,6 +647,7 @@ func (c *Conn) keep(s *side, ts int64, seq uint32, rest []byte) {
 	s.buf = append(b, rest...)
 	s.bufSeq = seq
 	s.bufTs = ts
+	s.bufCall = s.call
 }
 
 func (c *Conn) dropBuf(s *side) {
@@ -696,9 +730,9 @@ func (c *Conn) parse(s *side, data []byte, seq uint32, tsOld int64, boundary int
 			s.msgSeq = seq + uint32(off)
 			s.msgAck, s.msgHasAck = s.ack, s.hasAck
 			if off < boundary {
-				s.msgTs = tsOld
+				s.msgTs, s.msgCall = tsOld, s.bufCall
 			} else {
-				s.msgTs = ts
+				s.msgTs, s.msgCall = ts, s.call
 			}
 		}
 		m.Reset()
@@ -751,7 +785,7 @@ func (c *Conn) datagram(s *side, ts int64, b []byte) {
 	dir := Direction(s.phys ^ c.flip)
 	m := &c.e.msg
 	m.Reset()
-	s.msgSeq, s.msgTs, s.msgLen = 0, ts, len(b)
+	s.msgSeq, s.msgTs, s.msgLen, s.msgCall = 0, ts, len(b), s.call
 	_, ok, err := c.parser.Parse(b, dir, m)
 	if err != nil {
 		c.parseError(s, dir, err)

@@ -59,6 +59,18 @@ type Record struct {
 	XRequestID1  []byte // x_request_id_1: from the response
 	UserAgent    []byte // not an l7_flow_log key; kept for callers
 
+	// eBPF only (socket events; zero from packets). ProcessID0 and
+	// ProcessKName0 are the client process (pid and command name),
+	// ProcessID1 and ProcessKName1 the server's; a socket seen from one
+	// process fills one side. SyscallThread0 is the thread of the call
+	// that carried the request's first byte and SyscallTraceIDRequest its
+	// syscall trace id; SyscallThread1 and SyscallTraceIDResponse the same
+	// for the response (CallMeta, Conn.SetCall).
+	ProcessID0, ProcessID1                        uint32
+	ProcessKName0, ProcessKName1                  []byte
+	SyscallTraceIDRequest, SyscallTraceIDResponse uint64
+	SyscallThread0, SyscallThread1                uint32
+
 	// Tags are the resource and service tags of each side, attached by a
 	// pipeline's stages (pipeline.Stage); the engine leaves them empty.
 	Tags tag.Set
@@ -88,12 +100,12 @@ func (r *Record) Clone() *Record {
 }
 
 // byteFields lists the byte-slice fields of r, for Clone.
-func (r *Record) byteFields() [13]*[]byte {
-	return [13]*[]byte{
+func (r *Record) byteFields() [15]*[]byte {
+	return [15]*[]byte{
 		&r.Version, &r.RequestType, &r.RequestDomain, &r.RequestResource,
 		&r.Endpoint, &r.ResponseException, &r.ResponseResult, &r.TraceID,
 		&r.SpanID, &r.ParentSpanID, &r.XRequestID0, &r.XRequestID1,
-		&r.UserAgent,
+		&r.UserAgent, &r.ProcessKName0, &r.ProcessKName1,
 	}
 }
 
@@ -189,6 +201,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	b = jsonw.OmitEmpty(b, "parent_span_id", r.ParentSpanID)
 	b = jsonw.OmitEmpty(b, "x_request_id_0", r.XRequestID0)
 	b = jsonw.OmitEmpty(b, "x_request_id_1", r.XRequestID1)
+	b = r.appendEBPF(b)
 	b = jsonw.Tags(b, &r.Tags)
 	return append(b, '}')
 }
@@ -227,7 +240,57 @@ func (r *Record) AppendText(b []byte) []byte {
 		b = strconv.AppendInt(b, d, 10)
 		b = append(b, "us"...)
 	}
+	if r.ProcessID0 != 0 || r.ProcessID1 != 0 {
+		// Which process saw it: [redis-cli/4242 > redis-server/4200].
+		b = append(b, " ["...)
+		b = appendTextProcess(b, r.ProcessKName0, r.ProcessID0)
+		b = append(b, " > "...)
+		b = appendTextProcess(b, r.ProcessKName1, r.ProcessID1)
+		b = append(b, ']')
+	}
 	return b
+}
+
+// appendEBPF appends the eBPF-only keys that are set.
+func (r *Record) appendEBPF(b []byte) []byte {
+	if r.ProcessID0 != 0 {
+		b = jsonw.Uint(b, "process_id_0", uint64(r.ProcessID0))
+	}
+	if r.ProcessID1 != 0 {
+		b = jsonw.Uint(b, "process_id_1", uint64(r.ProcessID1))
+	}
+	b = jsonw.OmitEmpty(b, "process_kname_0", r.ProcessKName0)
+	b = jsonw.OmitEmpty(b, "process_kname_1", r.ProcessKName1)
+	if r.SyscallTraceIDRequest != 0 {
+		b = jsonw.Uint(b, "syscall_trace_id_request", r.SyscallTraceIDRequest)
+	}
+	if r.SyscallTraceIDResponse != 0 {
+		b = jsonw.Uint(b, "syscall_trace_id_response", r.SyscallTraceIDResponse)
+	}
+	if r.SyscallThread0 != 0 {
+		b = jsonw.Uint(b, "syscall_thread_0", uint64(r.SyscallThread0))
+	}
+	if r.SyscallThread1 != 0 {
+		b = jsonw.Uint(b, "syscall_thread_1", uint64(r.SyscallThread1))
+	}
+	return b
+}
+
+// appendTextProcess appends name/pid, or "-" when the side is unknown.
+func appendTextProcess(b, name []byte, pid uint32) []byte {
+	if pid == 0 {
+		return append(b, '-')
+	}
+	for _, c := range name {
+		if c <= 0x20 || c == 0x7f {
+			c = '.'
+		}
+		b = append(b, c)
+	}
+	if len(name) > 0 {
+		b = append(b, '/')
+	}
+	return strconv.AppendUint(b, uint64(pid), 10)
 }
 
 func appendTextField(b, v []byte) []byte {

@@ -25,8 +25,9 @@ type session struct {
 	hasAck   bool
 	reqID    uint32
 	hasReqID bool
-	proto    string // Message.Protocol
-	cost     int    // bytes held: sessionCost + the arena
+	call     CallMeta // the call of the request's first byte
+	proto    string   // Message.Protocol
+	cost     int      // bytes held: sessionCost + the arena
 
 	arena                                            []byte
 	version, rtype, domain, resource, endpoint       span
@@ -143,6 +144,7 @@ func (c *Conn) enqueue(m *Message, s *side) {
 	ss.dec = c.dec
 	ss.ts = s.msgTs
 	ss.seq = s.msgSeq
+	ss.call = s.msgCall
 	ss.ack, ss.hasAck = s.msgAck, s.msgHasAck
 	ss.captured = uint32(s.msgLen)
 	ss.length = m.Length
@@ -357,6 +359,7 @@ func (e *Engine) requestFromSession(ss *session) {
 	}
 	r.StartTime, r.EndTime = ss.ts, ss.ts
 	r.ReqTCPSeq = ss.seq
+	r.SyscallThread0, r.SyscallTraceIDRequest = ss.call.TID, ss.call.TraceID
 	r.RequestLength = ss.length
 	r.CapturedRequestByte = ss.captured
 	r.Version = ss.get(ss.version)
@@ -389,6 +392,7 @@ func (e *Engine) requestFromMessage(m *Message, s *side) {
 	}
 	r.StartTime, r.EndTime = s.msgTs, s.msgTs
 	r.ReqTCPSeq = s.msgSeq
+	r.SyscallThread0, r.SyscallTraceIDRequest = s.msgCall.TID, s.msgCall.TraceID
 	r.RequestLength = m.Length
 	r.CapturedRequestByte = uint32(s.msgLen)
 	r.Version = e.limit(m.Version, lim)
@@ -421,6 +425,7 @@ func (e *Engine) responseFromMessage(m *Message, s *side) {
 	}
 	r.EndTime = s.msgTs
 	r.RespTCPSeq = s.msgSeq
+	r.SyscallThread1, r.SyscallTraceIDResponse = s.msgCall.TID, s.msgCall.TraceID
 	r.ResponseLength = m.Length
 	r.CapturedResponseByte = uint32(s.msgLen)
 	if len(r.Version) == 0 {
