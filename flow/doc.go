@@ -15,6 +15,12 @@
 // server; an ICMP echo request the client); without a handshake the side
 // with the higher port, until the L7 engine calls Flow.Swap.
 //
+// Timing and counters take the record contract's definitions, DeepFlow's
+// (timing.go states them): handshake RTTs only for a handshake seen in
+// order from its first SYN, rtt_client only from a pure ACK, ART only for a
+// reply that follows the server's previous segment with no client pure ACK
+// in between, no zero-µs samples.
+//
 // Sequence analysis follows tshark's tcp.analysis: a segment that does not
 // advance its direction's sequence is a retransmission, or out-of-order
 // when it fills a range of possibly missing bytes within the handshake RTT
@@ -22,8 +28,11 @@
 // with two segments' worth of data above it (a fast retransmission). One
 // such range is kept per direction; with heavy reordering the split between
 // the two counters drifts from tshark's while their sum stays equal.
-// Keep-alives are not counted. Zero windows are segments advertising
-// window 0 without SYN, FIN or RST.
+// Keep-alives are not counted. Retransmissions count only segments with
+// more than one byte of payload and repeated SYNs and SYN-ACKs (a repeated
+// bare FIN is not one), and none across the 2^32 sequence wrap, as DeepFlow
+// counts them. Zero windows are segments advertising window 0 without FIN
+// or RST, SYN and SYN-ACK included.
 //
 // Keys include the VLAN and the tunnel id. A conversation whose directions
 // carry different VLAN tags (a trunk seen from one side, the tag stripped on

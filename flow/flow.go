@@ -59,9 +59,14 @@ type Flow struct {
 	syn, synAck, fin uint16
 	altVLAN          uint16 // VLAN id of the side that arrives tagged differently (fAltVLAN)
 
-	// Handshake ticks (µs, mod 2^32) of the last SYN, the last SYN-ACK and
-	// the client's ACK completing the handshake.
-	synT, synAckT, ackT uint32
+	// Handshake timing, kept only for a handshake seen in order from its
+	// first SYN (see timing.go). Until the handshake ACK (fHasAck), synT
+	// and synAckT are the ticks (µs, mod 2^32) of the first SYN and the
+	// first SYN-ACK answering it; the ACK turns them into durations: rtt
+	// (ACK - first SYN) and rtt_client (ACK - first SYN-ACK). rttServer is
+	// the latest SYN-ACK answering the SYN before the ACK, minus the
+	// first SYN. One field each keeps Flow within its size budget.
+	synT, synAckT, rttServer uint32
 
 	srtMax, srtSum, srtCount uint32
 	artMax, artSum, artCount uint32
@@ -74,9 +79,10 @@ const (
 	fClientB          uint16 = 1 << iota // the client is key side b
 	fOriented                            // orientation fixed by SYN / SYN-ACK / ICMP echo
 	fIPv4                                // endpoints are IPv4
-	fHasSyn                              // synT valid
-	fHasSynAck                           // synAckT valid
-	fHasAck                              // ackT valid
+	fHasSyn                              // synT valid: the flow began with this SYN
+	fHasSynAck                           // synAckT and synAckLastT valid
+	fHasAck                              // ackT valid: a pure ACK completed the handshake
+	fHsDone                              // the client spoke after the SYN-ACK: the handshake phase is over
 	fSrtPend                             // srtPend* valid
 	fArtPend                             // artLastT valid: client data not yet answered
 	fLive                                // slot holds a live flow

@@ -271,15 +271,7 @@ func (t *Table) fill(r *Record, f *Flow, ct CloseType) {
 	r.PacketTx, r.PacketRx = uint64(tx.pkts), uint64(rx.pkts)
 	r.ByteTx, r.ByteRx = tx.bytes, rx.bytes
 	r.L4ByteTx, r.L4ByteRx = tx.l4bytes, rx.l4bytes
-	if f.flags&(fHasSyn|fHasSynAck) == fHasSyn|fHasSynAck && int32(f.synAckT-f.synT) >= 0 {
-		r.RTTServer, r.HasRTTServer = f.synAckT-f.synT, true
-	}
-	if f.flags&(fHasSynAck|fHasAck) == fHasSynAck|fHasAck && int32(f.ackT-f.synAckT) >= 0 {
-		r.RTTClient, r.HasRTTClient = f.ackT-f.synAckT, true
-	}
-	if r.HasRTTServer && r.HasRTTClient {
-		r.RTT, r.HasRTT = r.RTTServer+r.RTTClient, true
-	}
+	r.RTTServer, r.RTTClient, r.RTT, r.HasRTTServer, r.HasRTTClient, r.HasRTT = f.handshakeRTTs()
 	r.SRTMax, r.SRTSum, r.SRTCount = f.srtMax, f.srtSum, f.srtCount
 	r.ARTMax, r.ARTSum, r.ARTCount = f.artMax, f.artSum, f.artCount
 	r.RetransTx, r.RetransRx = tx.retrans, rx.retrans

@@ -170,7 +170,8 @@ func TestTable_CloseTypes(t *testing.T) {
 			c.handshake().send(1, fF|fA, 0).send(0, fA, 0)
 		}, CloseClientHalfClose, nil},
 		{"Timeout established", func(c *conn) {
-			c.handshake().send(0, fP|fA, 10).send(1, fA, 0)
+			// A zero-µs sample would not count (DeepFlow's rule): time passes.
+			c.handshake().send(0, fP|fA, 10).after(time.Millisecond).send(1, fA, 0)
 		}, CloseTimeout, func(t *testing.T, r Record) {
 			if r.SRTCount != 1 {
 				t.Errorf("srt count %d", r.SRTCount)

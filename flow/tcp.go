@@ -23,6 +23,13 @@ func seqLT(a, b uint32) bool { return int32(a-b) < 0 }
 // when the handshake RTT is unknown.
 const oooThreshold = 3000 // µs
 
+// The quarters of the sequence space that tell a wrap (DeepFlow's
+// thresholds).
+const (
+	seqLow  = 0x40000000
+	seqHigh = 0xc0000000
+)
+
 // tcp runs the state machine and the TCP performance counters for a segment
 // sent by peer d (0 client, 1 server). It returns the timeout class.
 func (t *Table) tcp(f *Flow, m *decode.Meta, d int, now uint32) uint8 {
@@ -40,8 +47,6 @@ func (t *Table) tcp(f *Flow, m *decode.Meta, d int, now uint32) uint8 {
 				f.flags |= fRetransSynSat
 			}
 			f.syn = sat16(f.syn)
-			f.synT = now
-			f.flags |= fHasSyn
 		}
 	case gSynAck:
 		if fromServer {
@@ -49,20 +54,19 @@ func (t *Table) tcp(f *Flow, m *decode.Meta, d int, now uint32) uint8 {
 				f.flags |= fRetransSynAckSat
 			}
 			f.synAck = sat16(f.synAck)
-			f.synAckT = now
-			f.flags |= fHasSynAck
 		}
-	case gAck:
-		if !fromServer && f.flags&(fHasSynAck|fHasAck) == fHasSynAck {
-			f.ackT = now
-			f.flags |= fHasAck
-		}
+	}
+	if f.flags&fHsDone == 0 {
+		f.handshake(m, g, d, now)
 	}
 	if flags&decode.TCPFin != 0 {
 		f.fin = sat16(f.fin)
 	}
 	p := &f.peers[d]
-	if m.Window == 0 && flags&(decode.TCPSyn|decode.TCPFin|decode.TCPRst) == 0 {
+	// Zero windows: every segment but FIN and RST ones, the handshake's
+	// SYN and SYN-ACK included (DeepFlow's definition; tshark's
+	// tcp.analysis.zero_window leaves SYNs out).
+	if m.Window == 0 && flags&(decode.TCPFin|decode.TCPRst) == 0 {
 		p.zeroWin++
 	}
 	if m.Window == 0 && flags&decode.TCPRst == 0 {
@@ -79,32 +83,29 @@ func (t *Table) tcp(f *Flow, m *decode.Meta, d int, now uint32) uint8 {
 	if flags&decode.TCPFin != 0 {
 		seglen++
 	}
+	// The server's data follows its previous segment in sequence (judged
+	// before the segment moves the sequence): the condition of an ART
+	// sample.
+	inSeq := fromServer && f.pflag[1]&pfInit != 0 && m.Seq == f.peers[1].maxEnd
 	if seglen > 0 && flags&decode.TCPRst == 0 {
-		t.seq(f, d, m.Seq, seglen, flags, now)
+		t.seq(f, d, m.Seq, seglen, m.PayloadLen, flags, now)
 	}
-
-	// SRT: client data, then the server's bare ACK covering it. ART:
-	// client data, then the server's first data.
-	if m.PayloadLen > 0 {
-		if fromServer {
-			if f.flags&fArtPend != 0 {
-				f.sampleART(now - f.artLastT)
-			}
-			f.flags &^= fSrtPend
-		} else {
-			f.srtPendEnd = m.Seq + uint32(m.PayloadLen)
-			f.artLastT = now
-			f.flags |= fSrtPend | fArtPend
-		}
-	} else if fromServer && flags&decode.TCPAck != 0 && f.flags&fSrtPend != 0 &&
-		!seqLT(m.Ack, f.srtPendEnd) {
-		f.sampleSRT(now - f.artLastT)
-	}
+	f.turnaround(m, fromServer, inSeq, now)
 	return class
 }
 
-// seq classifies one segment of peer d occupying [seq, seq+seglen).
-func (t *Table) seq(f *Flow, d int, seq, seglen uint32, flags uint8, now uint32) {
+// seq classifies one segment of peer d occupying [seq, seq+seglen) and
+// carrying payload bytes of data.
+//
+// Retransmissions count, as DeepFlow's agent counts them, only segments
+// with more than one byte of payload, and SYNs and SYN-ACKs sent again (a
+// repeated bare FIN or a one-byte probe is not one); segments near the 2^32
+// wrap are judged as DeepFlow does: one that crosses it, or one from the
+// top quarter of the sequence space while the highest segment ends in the
+// bottom quarter (data from before the wrap), is not counted. The sequence
+// still advances as usual; out-of-order segments are counted whatever their
+// size.
+func (t *Table) seq(f *Flow, d int, seq, seglen uint32, payload int, flags uint8, now uint32) {
 	p := &f.peers[d]
 	end := seq + seglen
 	if f.pflag[d]&pfInit == 0 {
@@ -112,6 +113,8 @@ func (t *Table) seq(f *Flow, d int, seq, seglen uint32, flags uint8, now uint32)
 		p.maxEnd, p.advT = end, now
 		return
 	}
+	countable := (payload > 1 || flags&decode.TCPSyn != 0) && !(end < seq) &&
+		!(seq >= seqHigh && p.maxEnd < seqLow)
 	// Zero-window probe: one byte at the next sequence while the other
 	// side advertises a zero window. It neither advances the sequence nor
 	// counts as a retransmission when it is sent again.
@@ -126,8 +129,8 @@ func (t *Table) seq(f *Flow, d int, seq, seglen uint32, flags uint8, now uint32)
 		inHole := f.pflag[d]&pfHole != 0 && seqLT(seq, p.holeHi) && seqLT(p.holeLo, end)
 		if inHole {
 			thr := uint32(oooThreshold)
-			if f.flags&(fHasSyn|fHasSynAck|fHasAck) == fHasSyn|fHasSynAck|fHasAck {
-				thr = f.ackT - f.synT
+			if rtt, ok := f.rtt(); ok {
+				thr = rtt
 			}
 			// A segment that starts the missing range while at least two
 			// segments' worth of data sits above it answers the receiver's
@@ -135,7 +138,7 @@ func (t *Table) seq(f *Flow, d int, seq, seglen uint32, flags uint8, now uint32)
 			fast := seq == p.holeLo && p.maxEnd-p.holeHi >= 2*seglen
 			if !fast && now-p.advT < thr && end != p.maxEnd {
 				p.ooo++
-			} else {
+			} else if countable {
 				p.retrans++
 			}
 			// Shrink the hole by what this segment filled.
@@ -149,7 +152,7 @@ func (t *Table) seq(f *Flow, d int, seq, seglen uint32, flags uint8, now uint32)
 			default:
 				p.holeHi = seq // keep the lower part
 			}
-		} else {
+		} else if countable {
 			p.retrans++
 		}
 	} else if seq != p.maxEnd {

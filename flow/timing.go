@@ -1,11 +1,126 @@
 package flow
 
-// SRT and ART samples.
+// Handshake RTTs and SRT and ART samples, by DeepFlow's definitions (its
+// agent's flow_generator/perf/tcp.rs), so values compare across tools:
+//
+//   - The handshake counts only when seen in order from its beginning: the
+//     flow's first packet is the client's SYN. rtt_server is the latest
+//     SYN-ACK answering that SYN (acknowledging its sequence number) before
+//     the handshake ends, minus the first SYN; rtt_client is the client's
+//     pure ACK of the SYN-ACK (no payload, acknowledging the server's
+//     SYN) minus the first SYN-ACK; rtt is that ACK minus the first SYN.
+//     The handshake ends with the client's first segment after a SYN-ACK;
+//     when that is data standing in for a lost ACK, there is no rtt_client
+//     (nor rtt): the data's time adds the client's own wait. SYN-ACKs sent
+//     after the end (retransmissions) change nothing.
+//   - SRT: the client's data, then the server's pure ACK covering it.
+//   - ART: the client's data, then the server's next data, when that data
+//     follows the server's previous segment in sequence (server data the
+//     capture missed gives no sample); a client pure ACK in between cancels
+//     the sample.
+//   - A sample of zero µs is not taken; handshake RTTs over 30 s, SRTs over
+//     10 s and ARTs over 30 s are not taken either (DeepFlow's bounds).
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/metaflow-go/metaflow/capture/decode"
+)
+
+// Bounds of the samples, µs.
+const (
+	rttMax = 30_000_000
+	srtMax = 10_000_000
+	artMax = 30_000_000
+)
+
+// handshake follows the handshake of f for a segment of peer d in group g
+// (called until fHsDone).
+func (f *Flow) handshake(m *decode.Meta, g uint8, d int, now uint32) {
+	switch {
+	case g == gSyn && d == 0:
+		// Only the flow's first packet starts the timing.
+		if f.flags&(fHasSyn|fHasSynAck) == 0 && f.peers[0].pkts == 1 && f.peers[1].pkts == 0 {
+			f.synT = now
+			f.flags |= fHasSyn
+		}
+	case g == gSynAck && d == 1:
+		// A SYN-ACK answering the SYN: it acknowledges the SYN's sequence
+		// number (the client's highest sequence, the SYN alone so far).
+		if f.flags&fHasSyn == 0 || f.pflag[0]&pfInit == 0 || m.Ack != f.peers[0].maxEnd {
+			return
+		}
+		if f.flags&fHasSynAck == 0 {
+			f.synAckT = now
+			f.flags |= fHasSynAck
+		}
+		f.rttServer = now - f.synT
+	case d == 0 && f.flags&fHasSynAck != 0:
+		// The client's first segment after the SYN-ACK ends the handshake.
+		f.flags |= fHsDone
+		if g == gAck && m.PayloadLen == 0 && f.pflag[1]&pfInit != 0 && m.Ack == f.peers[1].maxEnd {
+			f.synT = now - f.synT       // rtt
+			f.synAckT = now - f.synAckT // rtt_client
+			f.flags |= fHasAck
+		}
+	case d == 0 && g != gSyn:
+		// Client data or an ACK with no SYN-ACK seen: no handshake timing.
+		f.flags |= fHsDone
+	}
+}
+
+// rtt returns the handshake RTT (ACK - first SYN).
+func (f *Flow) rtt() (uint32, bool) {
+	if f.flags&fHasAck == 0 {
+		return 0, false
+	}
+	return f.synT, true
+}
+
+// handshakeRTTs returns rtt_server, rtt_client and rtt with their validity.
+func (f *Flow) handshakeRTTs() (srv, cli, rtt uint32, okSrv, okCli, okRTT bool) {
+	ok := func(v uint32) bool { return v != 0 && v <= rttMax }
+	if f.flags&fHasSynAck != 0 {
+		srv, okSrv = f.rttServer, ok(f.rttServer)
+	}
+	if f.flags&fHasAck != 0 {
+		cli, okCli = f.synAckT, ok(f.synAckT)
+		rtt, okRTT = f.synT, ok(f.synT)
+	}
+	return
+}
+
+// turnaround takes SRT and ART samples for a segment (inSeq: server data
+// that follows the server's previous segment).
+func (f *Flow) turnaround(m *decode.Meta, fromServer, inSeq bool, now uint32) {
+	switch {
+	case m.PayloadLen == 0 && m.TCPFlags&decode.TCPSyn != 0:
+		// The handshake.
+	case m.PayloadLen > 0 && fromServer:
+		if f.flags&fArtPend != 0 && inSeq {
+			f.sampleART(now - f.artLastT)
+		}
+		f.flags &^= fSrtPend | fArtPend
+	case m.PayloadLen > 0:
+		f.srtPendEnd = m.Seq + uint32(m.PayloadLen)
+		f.artLastT = now
+		f.flags |= fSrtPend | fArtPend
+	case fromServer:
+		if m.TCPFlags&decode.TCPAck != 0 && f.flags&fSrtPend != 0 && !seqLT(m.Ack, f.srtPendEnd) {
+			f.sampleSRT(now - f.artLastT)
+		}
+	case m.TCPFlags&(decode.TCPFin|decode.TCPRst) == 0:
+		// A client pure ACK between the request and the reply: the reply
+		// no longer measures the server alone.
+		f.flags &^= fArtPend
+	}
+}
 
 func (f *Flow) sampleART(d uint32) {
 	f.flags &^= fArtPend
+	if d == 0 || d > artMax {
+		return
+	}
 	if d > f.artMax {
 		f.artMax = d
 	}
@@ -15,6 +130,9 @@ func (f *Flow) sampleART(d uint32) {
 
 func (f *Flow) sampleSRT(d uint32) {
 	f.flags &^= fSrtPend
+	if d == 0 || d > srtMax {
+		return
+	}
 	if d > f.srtMax {
 		f.srtMax = d
 	}

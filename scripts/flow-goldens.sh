@@ -12,8 +12,11 @@
 # are frame.len: the numbers of `tshark -q -z conv,tcp` / `conv,udp`, whose
 # tables round large byte counts to kB, so they are summed here instead.
 # retrans counts frames flagged tcp.analysis.retransmission, fast_ or
-# spurious_retransmission; ooo tcp.analysis.out_of_order; zerowin
-# tcp.analysis.zero_window.
+# spurious_retransmission that carry more than one byte of payload or a SYN
+# (the record contract's definition, DeepFlow's: a repeated bare FIN or a
+# one-byte segment is not a retransmission); ooo tcp.analysis.out_of_order;
+# zerowin tcp.analysis.zero_window, plus SYN and SYN-ACK segments with a
+# zero window (the contract counts those; tshark's flag leaves them out).
 #
 # Tunnelled frames count under their inner 5-tuple (the last IP and TCP/UDP
 # headers), as in tshark's conversation tables. Two kinds of frames are
@@ -35,7 +38,8 @@ derive() { # capture golden-name
 		-e tcp.srcport -e tcp.dstport -e udp.srcport -e udp.dstport \
 		-e tcp.analysis.retransmission -e tcp.analysis.fast_retransmission \
 		-e tcp.analysis.spurious_retransmission -e tcp.analysis.out_of_order \
-		-e tcp.analysis.zero_window 2>/dev/null |
+		-e tcp.analysis.zero_window -e tcp.len -e tcp.flags.syn -e tcp.flags.fin \
+		-e tcp.flags.reset -e tcp.window_size_value 2>/dev/null |
 		awk -F'\t' '
 		function ep(a, p) { return (index(a, ":") ? "[" a "]" : a) ":" p }
 		function key(a, p) {
@@ -62,9 +66,10 @@ derive() { # capture golden-name
 			}
 			d = (ep(src, sp) == A[s] && !(A[s] == B[s] && flip[s]++ % 2)) ? 0 : 1
 			f[s, d]++; b[s, d] += $1
-			if ($13 != "" || $14 != "" || $15 != "") r[s, d]++
+			syn = ($19 == "1" || $19 == "True")
+			if (($13 != "" || $14 != "" || $15 != "") && ($18 + 0 > 1 || syn)) r[s, d]++
 			if ($16 != "") o[s, d]++
-			if ($17 != "") z[s, d]++
+			if ($17 != "" || (proto == "TCP" && syn && $22 == "0" && $21 != "1" && $21 != "True" && $20 != "1" && $20 != "True")) z[s, d]++
 		}
 		END {
 			for (s in A) printf "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", P[s], A[s], B[s],
