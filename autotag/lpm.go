@@ -1,0 +1,300 @@
+package autotag
+
+import (
+	"math/bits"
+	"net/netip"
+	"slices"
+)
+
+// The longest-prefix match is a flattened range table: the prefixes of one
+// VPC and family, nested as they may be, are cut into disjoint intervals
+// that each carry the value of the longest prefix covering them, sorted by
+// their first address. A lookup finds the last interval starting at or
+// before the address. For IPv4 a small guide table, indexed by the top bits
+// of the address's offset into the VPC's span, narrows that search to the
+// one or two intervals of its bucket: one cache line of the guide and one or
+// two of the intervals per lookup. IPv6 tables, far fewer in practice, use a
+// plain binary search over 128-bit starts.
+//
+// Why not a trie or DIR-24-8: a DIR-24-8 table costs 32 MiB per VPC, and a
+// poptrie or binary trie walks up to one node per stride or bit with a
+// dependent load each; the flattened table is at most 2n+1 intervals of 8
+// bytes for n prefixes, is built with one sort and one sweep, and its
+// lookup is two or three dependent loads.
+
+// u128 is an address as a 128-bit number; IPv4 addresses use lo only.
+type u128 struct{ hi, lo uint64 }
+
+func (a u128) less(b u128) bool { return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo) }
+
+func (a u128) add1() u128 {
+	lo, c := bits.Add64(a.lo, 1, 0)
+	return u128{a.hi + c, lo}
+}
+
+// prefixRange returns the first and last address of p as numbers, and the
+// family's largest address.
+func prefixRange(p netip.Prefix) (lo, hi, max u128) {
+	a := p.Addr()
+	n := p.Bits()
+	if a.Is4() {
+		b := a.As4()
+		v := uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])
+		host := uint64(1)<<(32-n) - 1
+		return u128{0, v}, u128{0, v | host}, u128{0, 1<<32 - 1}
+	}
+	b := a.As16()
+	var x u128
+	for i := 0; i < 8; i++ {
+		x.hi = x.hi<<8 | uint64(b[i])
+		x.lo = x.lo<<8 | uint64(b[8+i])
+	}
+	y := x
+	switch {
+	case n == 0:
+		y = u128{^uint64(0), ^uint64(0)}
+	case n < 64:
+		y.hi |= ^uint64(0) >> n
+		y.lo = ^uint64(0)
+	case n < 128:
+		y.lo |= ^uint64(0) >> (n - 64)
+	}
+	return x, y, u128{^uint64(0), ^uint64(0)}
+}
+
+// pfx is one prefix being built: its range, length and value.
+type pfx struct {
+	lo, hi u128
+	bits   int
+	val    uint32
+}
+
+// sortPrefixes orders prefixes by first address, shorter (outer) first.
+func sortPrefixes(ps []pfx) {
+	slices.SortFunc(ps, func(a, b pfx) int {
+		if a.lo != b.lo {
+			if a.lo.less(b.lo) {
+				return -1
+			}
+			return 1
+		}
+		return a.bits - b.bits
+	})
+}
+
+// span is one interval of a flattened table: from start to the next span's
+// start, the value is val (0: no prefix).
+type span struct {
+	start u128
+	val   uint32
+}
+
+// flatten cuts sorted, distinct prefixes of one family into disjoint spans;
+// the first span starts at 0. max is the family's largest address.
+func flatten(ps []pfx, max u128) []span {
+	out := make([]span, 1, 2*len(ps)+1)
+	emit := func(at u128, val uint32) {
+		last := &out[len(out)-1]
+		if last.start == at {
+			last.val = val
+			if len(out) > 1 && out[len(out)-2].val == val {
+				out = out[:len(out)-1]
+			}
+			return
+		}
+		if last.val != val {
+			out = append(out, span{at, val})
+		}
+	}
+	var stack []pfx
+	pop := func() {
+		top := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if top.hi == max {
+			return
+		}
+		var v uint32
+		if len(stack) > 0 {
+			v = stack[len(stack)-1].val
+		}
+		emit(top.hi.add1(), v)
+	}
+	for _, p := range ps {
+		for len(stack) > 0 && stack[len(stack)-1].hi.less(p.lo) {
+			pop()
+		}
+		stack = append(stack, p)
+		emit(p.lo, p.val)
+	}
+	for len(stack) > 0 {
+		pop()
+	}
+	return out
+}
+
+// span4 is a span of an IPv4 table.
+type span4 struct{ start, val uint32 }
+
+// table4 is the IPv4 table of one VPC: the spans, and a multibit trie of
+// stride 8 over them whose entries each name the few spans (at most
+// leafSpans) that meet their bucket, or a child node for a denser bucket.
+// Nodes exist only where prefixes are dense, so a table is small for
+// prefixes spread over the address space and for prefixes packed in one
+// /8 alike, and a lookup reads one to four node entries and one or two
+// cache lines of spans.
+type table4 struct {
+	spans []span4
+	nodes [][256]uint32 // nodes[0] is the root, over the top 8 bits
+}
+
+// A node entry is a leaf, the index of the first span that meets its
+// bucket (top bit clear), or childFlag | a child node's index.
+const (
+	childFlag = 1 << 31
+	leafSpans = 16
+)
+
+func newTable4(sp []span) table4 {
+	// The spans are preceded by leafSpans-1 copies of the first, so that
+	// every leaf's fixed window of leafSpans spans lies in the slice.
+	t := table4{spans: make([]span4, leafSpans-1+len(sp))}
+	for i := range leafSpans - 1 {
+		t.spans[i] = span4{0, sp[0].val}
+	}
+	for i, s := range sp {
+		t.spans[leafSpans-1+i] = span4{uint32(s.start.lo), s.val}
+	}
+	t.node(0, 24)
+	return t
+}
+
+// node builds the node over the 2^(shift+8) addresses from base and
+// returns its index.
+func (t *table4) node(base uint32, shift uint8) uint32 {
+	id := uint32(len(t.nodes))
+	t.nodes = append(t.nodes, [256]uint32{})
+	s := t.spans
+	// last returns the index of the last span starting at or before a.
+	last := func(a uint64) int {
+		lo, hi := 0, len(s)-1
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if uint64(s[mid].start) <= a {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		return lo
+	}
+	for k := range 256 {
+		b0 := uint64(base) + uint64(k)<<shift
+		b1 := b0 + 1<<shift - 1
+		i, j := last(b0), last(b1)
+		if j-i+1 > leafSpans && shift > 0 {
+			c := t.node(uint32(b0), shift-8)
+			t.nodes[id][k] = childFlag | c
+			continue
+		}
+		t.nodes[id][k] = uint32(i)
+	}
+	return id
+}
+
+// lookup returns the value of the longest prefix containing a, 0 for none.
+func (t *table4) lookup(a uint32) uint32 {
+	e := t.nodes[0][a>>24]
+	for shift := 16; e&childFlag != 0; shift -= 8 {
+		e = t.nodes[e&^childFlag][(a>>shift)&255]
+	}
+	// The answer is the last span starting at or before a, among the at
+	// most leafSpans from the entry's first; every span before it starts at
+	// or before a too and every span after it, after a. So it is found by
+	// counting, over a fixed window that holds those spans, the ones that
+	// start at or before a: no data-dependent branch to mispredict.
+	w := int(e)
+	if m := len(t.spans) - leafSpans; w > m {
+		w = m
+	}
+	win := (*[leafSpans]span4)(t.spans[w : w+leafSpans])
+	n := uint64(0)
+	for k := range win {
+		// start - a - 1 wraps (sets bit 63) when start <= a.
+		n += (uint64(win[k].start) - uint64(a) - 1) >> 63
+	}
+	return win[n-1].val
+}
+
+// table6 is the IPv6 table of one VPC.
+type table6 struct {
+	spans []span
+}
+
+func (t *table6) lookup(a u128) uint32 {
+	s := t.spans
+	if len(s) == 0 {
+		return 0
+	}
+	i, n := 0, len(s)
+	for n > 1 {
+		half := n >> 1
+		if !a.less(s[i+half].start) {
+			i += half
+		}
+		n -= half
+	}
+	return s[i].val
+}
+
+// vpcIndex maps VPC ids to table indexes: open addressing, linear probing,
+// a power-of-two table at most half full.
+type vpcIndex struct {
+	keys  []int32
+	idx   []int32 // -1: empty slot
+	shift uint8
+}
+
+func newVPCIndex(ids []int32) vpcIndex {
+	b := bits.Len(uint(2*len(ids))) + 1
+	v := vpcIndex{keys: make([]int32, 1<<b), idx: make([]int32, 1<<b), shift: uint8(32 - b)}
+	for i := range v.idx {
+		v.idx[i] = -1
+	}
+	for i, id := range ids {
+		h := v.hash(id)
+		for v.idx[h] >= 0 {
+			h = (h + 1) & uint32(len(v.idx)-1)
+		}
+		v.keys[h], v.idx[h] = id, int32(i)
+	}
+	return v
+}
+
+func (v *vpcIndex) hash(id int32) uint32 { return (uint32(id) * 0x9E3779B9) >> v.shift }
+
+// find returns the index of VPC id, or -1.
+func (v *vpcIndex) find(id int32) int32 {
+	mask := uint32(len(v.idx) - 1)
+	for h := v.hash(id); ; h = (h + 1) & mask {
+		i := v.idx[h]
+		if i < 0 || v.keys[h] == id {
+			return i
+		}
+	}
+}
+
+// addrKey returns a as a number and whether it is IPv4 (IPv4-mapped IPv6
+// addresses count as IPv4).
+func addrKey(a netip.Addr) (u128, bool) {
+	if a.Is4() || a.Is4In6() {
+		b := a.As4()
+		return u128{0, uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])}, true
+	}
+	b := a.As16()
+	var x u128
+	for i := 0; i < 8; i++ {
+		x.hi = x.hi<<8 | uint64(b[i])
+		x.lo = x.lo<<8 | uint64(b[8+i])
+	}
+	return x, false
+}

@@ -1,0 +1,397 @@
+package autotag
+
+import (
+	"net/netip"
+	"slices"
+)
+
+// Keys are the tag names a Stage writes, in Resource's field order
+// (RECORDS.md): region, az, host, chost, l3_epc, subnet, natgw, lb,
+// pod_cluster, pod_node, pod_ns, pod_group, pod, service, ingress, gprocess,
+// container_id.
+var Keys = [numKeys]string{
+	"region", "az", "host", "chost", "l3_epc", "subnet", "natgw", "lb",
+	"pod_cluster", "pod_node", "pod_ns", "pod_group", "pod", "service",
+	"ingress", "gprocess", "container_id",
+}
+
+const numKeys = 17
+
+// values is a Resource's tag values, indexed like Keys.
+type values [numKeys]string
+
+func (r *Resource) values() values {
+	return values{
+		r.Region, r.AZ, r.Host, r.CHost, r.L3EPC, r.Subnet, r.NATGW, r.LB,
+		r.PodCluster, r.PodNode, r.PodNS, r.PodGroup, r.Pod, r.Service,
+		r.Ingress, r.GProcess, r.ContainerID,
+	}
+}
+
+// fillFrom sets every empty field of r from o (identity fields too).
+func (r *Resource) fillFrom(o *Resource) {
+	f := func(d *string, s string) {
+		if *d == "" {
+			*d = s
+		}
+	}
+	f(&r.Region, o.Region)
+	f(&r.AZ, o.AZ)
+	f(&r.Host, o.Host)
+	f(&r.CHost, o.CHost)
+	f(&r.L3EPC, o.L3EPC)
+	f(&r.Subnet, o.Subnet)
+	f(&r.NATGW, o.NATGW)
+	f(&r.LB, o.LB)
+	f(&r.PodCluster, o.PodCluster)
+	f(&r.PodNode, o.PodNode)
+	f(&r.PodNS, o.PodNS)
+	f(&r.PodGroup, o.PodGroup)
+	f(&r.Pod, o.Pod)
+	f(&r.Service, o.Service)
+	f(&r.Ingress, o.Ingress)
+	f(&r.GProcess, o.GProcess)
+	f(&r.ContainerID, o.ContainerID)
+	f(&r.PodUID, o.PodUID)
+	if r.PID == 0 {
+		r.PID = o.PID
+	}
+}
+
+// Snapshot is an immutable view of every source's entries, merged. Its
+// methods are safe for concurrent use and do not allocate. A *Resource it
+// returns is the snapshot's own: read it, never modify it; it stays valid
+// (and unchanged) as long as the caller holds it.
+type Snapshot struct {
+	vpcs vpcIndex
+	v4   []table4
+	v6   []table6
+	res  []Resource // res[0] is the empty Resource: no match
+
+	pods       map[string]*Resource
+	containers map[string]*Resource
+	procs      map[uint32]*Resource // merged with container and pod
+	sockets    map[sockKey]uint32
+	labels     map[labelKey]map[string]string
+
+	prefixes int
+	skipped  uint64
+}
+
+type sockKey struct {
+	proto uint8
+	ap    netip.AddrPort
+}
+
+type labelKey struct{ kind, key string }
+
+// Lookup returns the resource of the longest prefix of VPC vpc that
+// contains a, or nil. IPv4-mapped IPv6 addresses are looked up as IPv4.
+func (s *Snapshot) Lookup(vpc int32, a netip.Addr) *Resource {
+	if v := s.lookup(vpc, a); v != 0 {
+		return &s.res[v]
+	}
+	return nil
+}
+
+func (s *Snapshot) lookup(vpc int32, a netip.Addr) uint32 {
+	if s == nil || !a.IsValid() {
+		return 0
+	}
+	i := s.vpcs.find(vpc)
+	if i < 0 {
+		return 0
+	}
+	k, is4 := addrKey(a)
+	if is4 {
+		return s.v4[i].lookup(uint32(k.lo))
+	}
+	return s.v6[i].lookup(k)
+}
+
+// Process returns the process pid merged with its container and pod, or
+// nil.
+func (s *Snapshot) Process(pid uint32) *Resource {
+	if s == nil {
+		return nil
+	}
+	return s.procs[pid]
+}
+
+// Pod returns the pod with uid, or nil.
+func (s *Snapshot) Pod(uid string) *Resource {
+	if s == nil {
+		return nil
+	}
+	return s.pods[uid]
+}
+
+// Container returns the container with id merged with its pod, or nil.
+func (s *Snapshot) Container(id string) *Resource {
+	if s == nil {
+		return nil
+	}
+	return s.containers[id]
+}
+
+// Socket returns the pid owning the local socket (proto, ap): an exact
+// match first, then a socket bound to the unspecified address of ap's
+// family on the same port.
+func (s *Snapshot) Socket(proto uint8, ap netip.AddrPort) (uint32, bool) {
+	if s == nil || len(s.sockets) == 0 {
+		return 0, false
+	}
+	a := ap.Addr().Unmap()
+	if pid, ok := s.sockets[sockKey{proto, netip.AddrPortFrom(a, ap.Port())}]; ok {
+		return pid, true
+	}
+	u := netip.IPv4Unspecified()
+	if a.Is6() {
+		u = netip.IPv6Unspecified()
+	}
+	pid, ok := s.sockets[sockKey{proto, netip.AddrPortFrom(u, ap.Port())}]
+	if !ok && a.Is4() {
+		// A dual-stack socket bound to [::] takes IPv4 too.
+		pid, ok = s.sockets[sockKey{proto, netip.AddrPortFrom(netip.IPv6Unspecified(), ap.Port())}]
+	}
+	return pid, ok
+}
+
+// Labels returns the labels of a resource (kind "pod" with its uid,
+// "service" with "namespace/name", ...), or nil. The map is the snapshot's:
+// do not modify it.
+func (s *Snapshot) Labels(kind, key string) map[string]string {
+	if s == nil {
+		return nil
+	}
+	return s.labels[labelKey{kind, key}]
+}
+
+// Prefixes returns the number of distinct (VPC, prefix) entries.
+func (s *Snapshot) Prefixes() int {
+	if s == nil {
+		return 0
+	}
+	return s.prefixes
+}
+
+type prefixKey struct {
+	vpc int32
+	p   netip.Prefix
+}
+
+// build merges the entries of the sources, the first taking precedence:
+// for one key, a field comes from the first source that sets it.
+func build(srcs []*Entries) *Snapshot {
+	s := &Snapshot{
+		res:        []Resource{{}},
+		pods:       map[string]*Resource{},
+		containers: map[string]*Resource{},
+		procs:      map[uint32]*Resource{},
+		sockets:    map[sockKey]uint32{},
+		labels:     map[labelKey]map[string]string{},
+	}
+
+	// Addresses: one resource per (VPC, prefix), merged across sources.
+	addrs := map[prefixKey]*Resource{}
+	var order []prefixKey
+	for _, e := range srcs {
+		if e == nil {
+			continue
+		}
+		for i := range e.Addrs {
+			a := &e.Addrs[i]
+			if !a.Prefix.IsValid() {
+				s.skipped++
+				continue
+			}
+			p := a.Prefix.Masked()
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
+			k := prefixKey{a.VPC, p}
+			if r, ok := addrs[k]; ok {
+				r.fillFrom(&a.Resource)
+				continue
+			}
+			r := a.Resource
+			addrs[k] = &r
+			order = append(order, k)
+		}
+	}
+	s.prefixes = len(order)
+
+	// Per VPC and family, sort, inherit from enclosing prefixes, intern
+	// and flatten.
+	slices.SortFunc(order, func(a, b prefixKey) int {
+		if a.vpc != b.vpc {
+			if a.vpc < b.vpc {
+				return -1
+			}
+			return 1
+		}
+		if a.p.Addr().Is4() != b.p.Addr().Is4() {
+			if a.p.Addr().Is4() {
+				return -1
+			}
+			return 1
+		}
+		return 0
+	})
+	intern := map[Resource]uint32{}
+	var ids []int32
+	for i := 0; i < len(order); {
+		vpc := order[i].vpc
+		ids = append(ids, vpc)
+		var t4 table4
+		var t6 table6
+		t4 = newTable4(make([]span, 1))
+		for i < len(order) && order[i].vpc == vpc {
+			is4 := order[i].p.Addr().Is4()
+			j := i
+			for j < len(order) && order[j].vpc == vpc && order[j].p.Addr().Is4() == is4 {
+				j++
+			}
+			ps := make([]pfx, 0, j-i)
+			var max u128
+			for _, k := range order[i:j] {
+				lo, hi, m := prefixRange(k.p)
+				max = m
+				ps = append(ps, pfx{lo: lo, hi: hi, bits: k.p.Bits(), val: uint32(len(ps))})
+			}
+			rs := make([]*Resource, len(ps))
+			for n, k := range order[i:j] {
+				rs[n] = addrs[k]
+			}
+			sortPrefixes(ps)
+			// Inherit: the stack holds the prefixes enclosing the current one.
+			var stack []pfx
+			for n := range ps {
+				p := &ps[n]
+				for len(stack) > 0 && stack[len(stack)-1].hi.less(p.lo) {
+					stack = stack[:len(stack)-1]
+				}
+				if len(stack) > 0 {
+					rs[p.val].fillFrom(rs[stack[len(stack)-1].val])
+				}
+				stack = append(stack, *p)
+			}
+			for n := range ps {
+				r := *rs[ps[n].val]
+				v, ok := intern[r]
+				if !ok {
+					v = uint32(len(s.res))
+					s.res = append(s.res, r)
+					intern[r] = v
+				}
+				ps[n].val = v
+			}
+			sp := flatten(ps, max)
+			if is4 {
+				t4 = newTable4(sp)
+			} else {
+				t6 = table6{spans: sp}
+			}
+			i = j
+		}
+		s.v4 = append(s.v4, t4)
+		s.v6 = append(s.v6, t6)
+	}
+	s.vpcs = newVPCIndex(ids)
+
+	// Pods, containers (completed by their pod), processes (completed by
+	// their container and pod).
+	for _, e := range srcs {
+		if e == nil {
+			continue
+		}
+		for i := range e.Pods {
+			p := &e.Pods[i]
+			if p.UID == "" {
+				s.skipped++
+				continue
+			}
+			mergeInto(s.pods, p.UID, &p.Resource)
+		}
+	}
+	for uid, r := range s.pods {
+		r.PodUID = uid
+	}
+	for _, e := range srcs {
+		if e == nil {
+			continue
+		}
+		for i := range e.Containers {
+			c := &e.Containers[i]
+			if c.ID == "" {
+				s.skipped++
+				continue
+			}
+			mergeInto(s.containers, c.ID, &c.Resource)
+		}
+	}
+	for id, r := range s.containers {
+		r.ContainerID = id
+		if p := s.pods[r.PodUID]; p != nil {
+			r.fillFrom(p)
+		}
+	}
+	for _, e := range srcs {
+		if e == nil {
+			continue
+		}
+		for i := range e.Processes {
+			p := &e.Processes[i]
+			if p.PID == 0 {
+				s.skipped++
+				continue
+			}
+			if r, ok := s.procs[p.PID]; ok {
+				r.fillFrom(&p.Resource)
+				continue
+			}
+			r := p.Resource
+			s.procs[p.PID] = &r
+		}
+	}
+	for pid, r := range s.procs {
+		r.PID = pid
+		if c := s.containers[r.ContainerID]; c != nil {
+			r.fillFrom(c)
+		}
+		if p := s.pods[r.PodUID]; p != nil {
+			r.fillFrom(p)
+		}
+	}
+	for _, e := range srcs {
+		if e == nil {
+			continue
+		}
+		for _, k := range e.Sockets {
+			if !k.Local.IsValid() || k.PID == 0 {
+				s.skipped++
+				continue
+			}
+			key := sockKey{k.Proto, netip.AddrPortFrom(k.Local.Addr().Unmap(), k.Local.Port())}
+			if _, ok := s.sockets[key]; !ok {
+				s.sockets[key] = k.PID
+			}
+		}
+		for _, l := range e.Labels {
+			key := labelKey{l.Kind, l.Key}
+			if _, ok := s.labels[key]; !ok && l.Labels != nil {
+				s.labels[key] = l.Labels
+			}
+		}
+	}
+	return s
+}
+
+func mergeInto[K comparable](m map[K]*Resource, k K, r *Resource) {
+	if o, ok := m[k]; ok {
+		o.fillFrom(r)
+		return
+	}
+	c := *r
+	m[k] = &c
+}
