@@ -1,0 +1,544 @@
+package encoding
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/metaflow-go/metaflow/tag"
+)
+
+// DecoderConfig configures a Decoder. The zero value (or a nil pointer)
+// means defaults.
+type DecoderConfig struct {
+	// MaxFrameSize is the largest frame accepted, header included. Default
+	// 64 MiB; limit 4 GiB.
+	MaxFrameSize int
+	// MaxBodySize is the largest decompressed body accepted (what a zstd
+	// bomb would inflate to). Default 256 MiB; limit 4 GiB.
+	MaxBodySize int
+	// MaxRows is the largest row count of one table. Default 1<<22.
+	MaxRows int
+}
+
+// Decoder defaults.
+const (
+	DefaultMaxFrameSize = 64 << 20
+	DefaultMaxBodySize  = 256 << 20
+	DefaultMaxRows      = 1 << 22
+)
+
+// DecoderStats counts a Decoder's work.
+type DecoderStats struct {
+	Frames  uint64 // frames decoded
+	Errors  uint64 // frames rejected
+	Rows    uint64 // rows decoded
+	Unknown uint64 // columns of a type this decoder does not know (kept raw)
+}
+
+// Decoder decodes frames. It is safe for concurrent use by several
+// goroutines, each with its own Batch (it holds only its configuration,
+// a zstd decoder and counters).
+type Decoder struct {
+	cfg   DecoderConfig
+	zdec  *zstd.Decoder
+	mu    sync.Mutex
+	stats DecoderStats
+}
+
+// NewDecoder returns a Decoder.
+func NewDecoder(cfg *DecoderConfig) (*Decoder, error) {
+	d := &Decoder{}
+	if cfg != nil {
+		d.cfg = *cfg
+	}
+	if d.cfg.MaxFrameSize <= 0 {
+		d.cfg.MaxFrameSize = DefaultMaxFrameSize
+	}
+	if d.cfg.MaxBodySize <= 0 {
+		d.cfg.MaxBodySize = DefaultMaxBodySize
+	}
+	d.cfg.MaxFrameSize = min(d.cfg.MaxFrameSize, 1<<32-1)
+	d.cfg.MaxBodySize = min(d.cfg.MaxBodySize, 1<<32-1)
+	if d.cfg.MaxRows <= 0 {
+		d.cfg.MaxRows = DefaultMaxRows
+	}
+	z, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxMemory(uint64(d.cfg.MaxBodySize)), zstd.WithDecoderMaxWindow(uint64(min(d.cfg.MaxBodySize, 1<<29))))
+	if err != nil {
+		return nil, err
+	}
+	d.zdec = z
+	return d, nil
+}
+
+// Stats returns the decoder's counters.
+func (d *Decoder) Stats() DecoderStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stats
+}
+
+// Batch is a decoded frame. Its strings (Strings, column names, raw
+// columns) are copies that do not alias the frame.
+type Batch struct {
+	Major, Minor uint8
+	Flags        uint16
+	Epoch        uint64 // the agent dictionary's epoch the ids belong to (0: none)
+	DictVersion  uint64 // the agent dictionary's version when the batch was written
+	Strings      []string
+	Tables       []Table
+
+	seen map[string]bool
+}
+
+// Table is one table of a batch: Rows rows of Type in columns. A column
+// that is absent holds zero (absent, empty) in every row.
+type Table struct {
+	Type    TableType
+	Rows    int
+	Columns []Column
+
+	batch *Batch
+	fixed []int // index of each known column of the type, or -1
+}
+
+// Column is one decoded column. Which slice holds the values depends on
+// Type:
+//   - ColUvarint, ColVarint, ColDelta, ColOptUvarint, ColOptVarint: Vals
+//     (read them with Uint, Int, OptUint, OptInt);
+//   - ColString: Strs, indexes in Batch.Strings;
+//   - ColTag, ColTagString: IDs (dictionary ids, 0 when absent or inline)
+//     and Inline (index+1 in Batch.Strings of a value sent as a string, 0
+//     otherwise; nil when no cell is inline), with the tag's Key and Side
+//     from the column name "<key>_id_0" ("<key>_0" for ColTagString);
+//   - ColAddr: Addrs;
+//   - other types: Raw, the undecoded bytes.
+type Column struct {
+	Name   string
+	Type   ColumnType
+	Key    string   // tag columns: the tag key
+	Side   tag.Side // tag columns: the side
+	Vals   []uint64
+	Strs   []uint32
+	IDs    []uint32
+	Inline []uint32
+	Addrs  []netip.Addr
+	Raw    string
+}
+
+// Uint returns row i of an unsigned column.
+func (c *Column) Uint(i int) uint64 { return c.Vals[i] }
+
+// Int returns row i of a signed column.
+func (c *Column) Int(i int) int64 { return int64(c.Vals[i]) }
+
+// OptUint returns row i of a ColOptUvarint column.
+func (c *Column) OptUint(i int) (uint64, bool) {
+	v := c.Vals[i]
+	return v - 1, v != 0
+}
+
+// OptInt returns row i of a ColOptVarint column.
+func (c *Column) OptInt(i int) (int64, bool) {
+	v := c.Vals[i]
+	return unzigzag(v - 1), v != 0
+}
+
+var (
+	defaultDecoderOnce sync.Once
+	defaultDecoder     *Decoder
+	defaultDecoderErr  error
+)
+
+// Decode decodes one frame with a default Decoder into a new Batch.
+func Decode(frame []byte) (*Batch, error) {
+	defaultDecoderOnce.Do(func() { defaultDecoder, defaultDecoderErr = NewDecoder(nil) })
+	if defaultDecoderErr != nil {
+		return nil, defaultDecoderErr
+	}
+	b := &Batch{}
+	if err := defaultDecoder.Decode(frame, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Decode decodes exactly one frame into b, reusing b's slices. Errors:
+// ErrMagic, ErrVersion, ErrFlags, ErrChecksum, ErrTooLarge, or a
+// *FormatError (ErrTruncated, ErrCorrupt, ErrTooLarge) for a bad body. On
+// error b holds no usable batch. Decoding never panics, whatever frame is.
+func (d *Decoder) Decode(frame []byte, b *Batch) error {
+	rows, unknown, err := d.decode(frame, b)
+	d.mu.Lock()
+	if err != nil {
+		d.stats.Errors++
+	} else {
+		d.stats.Frames++
+		d.stats.Rows += uint64(rows)
+		d.stats.Unknown += uint64(unknown)
+	}
+	d.mu.Unlock()
+	if err != nil {
+		b.Tables = b.Tables[:0]
+		b.Strings = b.Strings[:0]
+	}
+	return err
+}
+
+func (d *Decoder) decode(frame []byte, b *Batch) (rows, unknown int, err error) {
+	if len(frame) >= 4 && [4]byte(frame[:4]) != frameMagic {
+		return 0, 0, ErrMagic
+	}
+	if len(frame) < HeaderSize {
+		return 0, 0, &FormatError{Offset: len(frame), What: "frame header", Err: ErrTruncated}
+	}
+	if frame[4] != Major {
+		return 0, 0, ErrVersion
+	}
+	flags := binary.LittleEndian.Uint16(frame[6:])
+	if flags&requiredMask&^knownFlags != 0 {
+		return 0, 0, ErrFlags
+	}
+	if len(frame) > d.cfg.MaxFrameSize {
+		return 0, 0, ErrTooLarge
+	}
+	plen := int64(binary.LittleEndian.Uint32(frame[8:]))
+	blen := int64(binary.LittleEndian.Uint32(frame[12:]))
+	if HeaderSize+plen > int64(len(frame)) {
+		return 0, 0, &FormatError{Offset: len(frame), What: "payload", Err: ErrTruncated}
+	}
+	if HeaderSize+plen < int64(len(frame)) {
+		return 0, 0, &FormatError{Offset: int(HeaderSize + plen), What: "bytes after the payload", Err: ErrCorrupt}
+	}
+	if blen > int64(d.cfg.MaxBodySize) {
+		return 0, 0, ErrTooLarge
+	}
+	c := crc32.Update(0, castagnoli, frame[:16])
+	c = crc32.Update(c, castagnoli, frame[HeaderSize:])
+	if c != binary.LittleEndian.Uint32(frame[16:]) {
+		return 0, 0, ErrChecksum
+	}
+	payload := frame[HeaderSize:]
+	var body []byte
+	if flags&FlagZstd != 0 {
+		body, err = d.zdec.DecodeAll(payload, make([]byte, 0, blen))
+		if err != nil {
+			if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
+				return 0, 0, ErrTooLarge
+			}
+			return 0, 0, &FormatError{Offset: HeaderSize, What: "zstd payload: " + err.Error(), Err: ErrCorrupt}
+		}
+	} else {
+		body = payload
+	}
+	if int64(len(body)) != blen {
+		if int64(len(body)) > blen {
+			return 0, 0, &FormatError{Offset: HeaderSize, What: "body longer than its header says", Err: ErrTooLarge}
+		}
+		return 0, 0, &FormatError{Offset: len(body), What: "body shorter than its header says", Err: ErrTruncated}
+	}
+	b.Major, b.Minor, b.Flags = frame[4], frame[5], flags
+	return d.parseBody(string(body), b)
+}
+
+// parseBody decodes a body held in one string: every string of the batch
+// is a substring of it.
+func (d *Decoder) parseBody(s string, b *Batch) (rows, unknown int, err error) {
+	r := sreader{s: s}
+	b.Epoch = r.uvarint("epoch")
+	b.DictVersion = r.uvarint("dictionary version")
+	n := r.uvarint("string count")
+	if r.err == nil && n > uint64(len(s)-r.off) {
+		r.fail("string count", ErrCorrupt)
+	}
+	if r.err != nil {
+		return 0, 0, r.err
+	}
+	b.Strings = append(b.Strings[:0], "")
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		b.Strings = append(b.Strings, r.str("string"))
+	}
+	ntab := r.uvarint("table count")
+	if r.err == nil && ntab > uint64(len(s)-r.off) {
+		r.fail("table count", ErrCorrupt)
+	}
+	if r.err != nil {
+		return 0, 0, r.err
+	}
+	nStrings := len(b.Strings) // before ColTagString columns add theirs
+	if b.seen == nil {
+		b.seen = make(map[string]bool)
+	}
+	b.Tables = b.Tables[:0]
+	for i := uint64(0); i < ntab && r.err == nil; i++ {
+		if len(b.Tables) < cap(b.Tables) {
+			b.Tables = b.Tables[:len(b.Tables)+1]
+		} else {
+			b.Tables = append(b.Tables, Table{})
+		}
+		t := &b.Tables[len(b.Tables)-1]
+		t.batch = b
+		typ := r.uvarint("table type")
+		nrows := r.uvarint("row count")
+		ncols := r.uvarint("column count")
+		if r.err != nil {
+			break
+		}
+		if typ > 255 {
+			r.fail("table type", ErrCorrupt)
+			break
+		}
+		if nrows > uint64(d.cfg.MaxRows) {
+			r.fail("row count", ErrTooLarge)
+			break
+		}
+		if ncols > uint64(len(s)-r.off) {
+			r.fail("column count", ErrCorrupt)
+			break
+		}
+		t.Type, t.Rows = TableType(typ), int(nrows)
+		rows += t.Rows
+		clear(b.seen)
+		t.Columns = t.Columns[:0]
+		for j := uint64(0); j < ncols && r.err == nil; j++ {
+			if len(t.Columns) < cap(t.Columns) {
+				t.Columns = t.Columns[:len(t.Columns)+1]
+			} else {
+				t.Columns = append(t.Columns, Column{})
+			}
+			c := &t.Columns[len(t.Columns)-1]
+			name := r.str("column name")
+			ctyp := r.byte("column type")
+			data := r.str("column data")
+			if r.err != nil {
+				break
+			}
+			if b.seen[name] {
+				r.fail("column "+name+" repeated", ErrCorrupt)
+				break
+			}
+			b.seen[name] = true
+			if !d.column(c, name, ColumnType(ctyp), data, t.Rows, b, nStrings, &r) {
+				unknown++
+			}
+		}
+		if r.err == nil {
+			t.index()
+		}
+	}
+	if r.err == nil && r.off != len(s) {
+		r.fail("bytes after the last table", ErrCorrupt)
+	}
+	return rows, unknown, r.err
+}
+
+// column decodes one column's data; it reports false for an unknown type
+// (kept raw). Errors go to r, at the offset of the column's data.
+func (d *Decoder) column(c *Column, name string, typ ColumnType, data string, rows int, b *Batch, nStrings int, r *sreader) bool {
+	*c = Column{Name: name, Type: typ, Vals: c.Vals[:0], Strs: c.Strs[:0], IDs: c.IDs[:0], Inline: c.Inline[:0], Addrs: c.Addrs[:0]}
+	at := r.off - len(data)
+	cr := sreader{s: data, base: at}
+	what := "column " + name
+	if typ >= ColUvarint && typ <= ColTagString && rows > len(data) {
+		// Every value takes at least one byte.
+		r.fail(what, ErrTruncated)
+		return true
+	}
+	switch typ {
+	case ColUvarint, ColVarint, ColDelta, ColOptUvarint, ColOptVarint:
+		c.Vals = grow(c.Vals, rows)
+		var prev int64
+		for i := range rows {
+			v := cr.uvarint(what)
+			if typ == ColDelta {
+				prev += unzigzag(v)
+				v = uint64(prev)
+			} else if typ == ColVarint {
+				v = uint64(unzigzag(v))
+			}
+			c.Vals[i] = v
+		}
+	case ColString:
+		c.Strs = grow(c.Strs, rows)
+		for i := range rows {
+			v := cr.uvarint(what)
+			if v >= uint64(nStrings) {
+				cr.fail(what+": string index", ErrCorrupt)
+			}
+			c.Strs[i] = uint32(v)
+		}
+	case ColTag, ColTagString:
+		var key string
+		ok := false
+		if len(name) > 0 && (name[len(name)-1] == '0' || name[len(name)-1] == '1') {
+			if typ == ColTag {
+				key, ok = strings.CutSuffix(name[:len(name)-1], "_id_")
+			} else {
+				key, ok = strings.CutSuffix(name[:len(name)-1], "_")
+			}
+		}
+		if !ok || key == "" {
+			r.fail(what+": not a tag column name", ErrCorrupt)
+			return true
+		}
+		c.Key, c.Side = key, tag.Side(name[len(name)-1]-'0')
+		c.IDs = grow(c.IDs, rows)
+		for i := range rows {
+			v := cr.uvarint(what)
+			switch {
+			case v == 0:
+				c.IDs[i] = 0
+			case typ == ColTagString:
+				v--
+				if v > uint64(len(cr.s)-cr.off) {
+					cr.fail(what, ErrTruncated)
+					break
+				}
+				c.IDs[i] = 0
+				c.setInline(i, rows, len(b.Strings))
+				b.Strings = append(b.Strings, cr.s[cr.off:cr.off+int(v)])
+				cr.off += int(v)
+			case v&1 == 1:
+				if v>>1 >= uint64(nStrings) {
+					cr.fail(what+": string index", ErrCorrupt)
+					break
+				}
+				c.IDs[i] = 0
+				c.setInline(i, rows, int(v>>1))
+			default:
+				if v>>1 > MaxIDs {
+					cr.fail(what+": id", ErrCorrupt)
+					break
+				}
+				c.IDs[i] = uint32(v >> 1)
+			}
+		}
+	case ColAddr:
+		c.Addrs = grow(c.Addrs, rows)
+		for i := range rows {
+			switch n := cr.byte(what); n {
+			case 0:
+				c.Addrs[i] = netip.Addr{}
+			case 4:
+				if len(cr.s)-cr.off < 4 {
+					cr.fail(what, ErrTruncated)
+					break
+				}
+				var a [4]byte
+				copy(a[:], cr.s[cr.off:])
+				c.Addrs[i] = netip.AddrFrom4(a)
+				cr.off += 4
+			case 16:
+				if len(cr.s)-cr.off < 16 {
+					cr.fail(what, ErrTruncated)
+					break
+				}
+				var a [16]byte
+				copy(a[:], cr.s[cr.off:])
+				c.Addrs[i] = netip.AddrFrom16(a)
+				cr.off += 16
+			default:
+				cr.fail(what+": address length", ErrCorrupt)
+			}
+		}
+	default:
+		c.Raw = data
+		return false
+	}
+	if cr.err == nil && cr.off != len(cr.s) {
+		cr.fail(what+": bytes after the last row", ErrCorrupt)
+	}
+	if cr.err != nil && r.err == nil {
+		r.err = cr.err
+	}
+	return true
+}
+
+// setInline records that row i holds string idx (Inline holds idx+1).
+func (c *Column) setInline(i, rows, idx int) {
+	if len(c.Inline) == 0 {
+		c.Inline = grow(c.Inline, rows)
+		clear(c.Inline)
+	}
+	c.Inline[i] = uint32(idx) + 1
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// sreader is reader over a string.
+type sreader struct {
+	s    string
+	off  int
+	base int
+	err  error
+}
+
+func (r *sreader) fail(what string, err error) {
+	if r.err == nil {
+		r.err = &FormatError{Offset: r.base + r.off, What: what, Err: err}
+	}
+}
+
+func (r *sreader) uvarint(what string) uint64 {
+	if r.err != nil {
+		return 0
+	}
+	if r.off < len(r.s) && r.s[r.off] < 0x80 {
+		r.off++
+		return uint64(r.s[r.off-1])
+	}
+	var v uint64
+	for shift := uint(0); ; shift += 7 {
+		if r.off >= len(r.s) {
+			r.fail(what, ErrTruncated)
+			return 0
+		}
+		c := r.s[r.off]
+		r.off++
+		if shift == 63 && c > 1 {
+			r.fail(what, ErrCorrupt)
+			return 0
+		}
+		v |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			return v
+		}
+	}
+}
+
+func (r *sreader) byte(what string) byte {
+	if r.err != nil {
+		return 0
+	}
+	if r.off >= len(r.s) {
+		r.fail(what, ErrTruncated)
+		return 0
+	}
+	r.off++
+	return r.s[r.off-1]
+}
+
+func (r *sreader) str(what string) string {
+	n := r.uvarint(what)
+	if r.err != nil {
+		return ""
+	}
+	if n > uint64(len(r.s)-r.off) {
+		r.fail(what, ErrTruncated)
+		return ""
+	}
+	v := r.s[r.off : r.off+int(n)]
+	r.off += int(n)
+	return v
+}

@@ -1,0 +1,40 @@
+// Package encoding is SmartEncoding: the agent-to-server wire format of
+// metaflow's records, with tag values sent as integer ids of dictionaries
+// that the server owns.
+//
+// # Dictionaries
+//
+// The server keeps a Dictionary: per tag key (pod, service, region, ...),
+// value <-> uint32 id, ids 1, 2, 3 ... in order of assignment, never
+// reused. Every assignment is a new version; an agent keeps an AgentDict
+// learnt from Deltas. An Encoder writes the ids its AgentDict knows and
+// sends other values as strings, once per batch; the server assigns them
+// (Dictionary.Resolve) and answers with Dictionary.Sync, the delta since
+// the agent's version, which the agent applies. A server that restarts
+// restores its dictionary (WriteTo, AppendDelta, ReadFrom) and gives every
+// value its old id. A dictionary has a random epoch: an agent of another
+// epoch, or one ahead of the server (which lost state), gets ErrResync and
+// starts again from version 0, as does a batch with ids of another epoch.
+//
+// Kubernetes labels are kept apart from records, in Labels: per (pod or
+// service, id), a map of labels, versioned and synced with deltas the same
+// way.
+//
+// # Frames
+//
+// A batch of l4_flow_log and l7_flow_log rows is written in columns: each
+// column named as in RECORDS.md (tag columns "<key>_id_0" and "<key>_id_1")
+// with its encoding (uvarints, zigzag deltas for times and flow ids, string
+// table indexes, addresses), compressed with zstd, behind a versioned
+// header with a CRC32C. FORMAT.md specifies the bytes and the rules for
+// evolving them.
+//
+// Concurrency: Dictionary, AgentDict, Labels and Decoder are safe for
+// concurrent use; an Encoder and a Batch belong to one goroutine.
+//
+// Errors: decoding untrusted bytes (Decode, ParseDelta, ParseLabelDelta)
+// never panics; it returns ErrMagic, ErrVersion, ErrFlags, ErrChecksum or
+// ErrTooLarge for a bad frame, and a *FormatError (Offset, Err:
+// ErrTruncated, ErrCorrupt, ErrTooLarge) for a bad body. Dictionary sync
+// errors are *ResyncError (ErrResync), ErrGap and ErrConflict.
+package encoding

@@ -1,0 +1,589 @@
+package encoding
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"unsafe"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/tag"
+)
+
+// EncoderConfig configures an Encoder. The zero value (or a nil pointer)
+// means defaults.
+type EncoderConfig struct {
+	// Dict is the agent's dictionary: tag values it knows go out as ids,
+	// the others as strings (once per batch) for the server to assign.
+	// Default nil: every tag value goes out as a string of the batch's
+	// string table.
+	Dict *AgentDict
+	// TagStrings writes each tag cell as its string (ColTagString), with
+	// no dictionary and no string table: the "String column" layout, for
+	// comparison and for receivers that keep no dictionary. Default false.
+	TagStrings bool
+	// Level is the zstd level. Default zstd.SpeedFastest.
+	Level zstd.EncoderLevel
+	// NoCompression writes the body as it is (no FlagZstd). Default false.
+	NoCompression bool
+}
+
+// EncoderStats counts an Encoder's work.
+type EncoderStats struct {
+	Frames     uint64 // frames written
+	Rows       uint64 // rows written (both tables)
+	BodyBytes  uint64 // bodies before compression
+	FrameBytes uint64 // frames, headers included
+	TagIDs     uint64 // tag cells sent as dictionary ids
+	TagInline  uint64 // tag cells sent as strings of the string table
+	DupTags    uint64 // tags dropped because the record had the key twice on one side (the last one is kept)
+}
+
+// Encoder builds batches of records in columns and writes them as frames.
+// Add records with AddL4 and AddL7; AppendFrame writes the batch and
+// starts the next one. The records are read during the call only.
+//
+// An Encoder is not safe for concurrent use; the AgentDict it reads may be
+// shared by several.
+//
+// Tag values are looked up through a small cache per tag key indexed by
+// the address of the string's bytes (and checked by comparing the
+// strings): tag values that are the same string (as a tagging stage that
+// interns its values hands out) cost a few nanoseconds; others are found
+// in the dictionary.
+type Encoder struct {
+	cfg   EncoderConfig
+	zenc  *zstd.Encoder
+	l4    tableEnc
+	l7    tableEnc
+	keys  map[string]*keyState
+	guess [2][32]*keyState // per side, the key at that position in the last record
+
+	// String table of the batch: index 0 is "".
+	strs    map[string]uint32
+	strList []string
+
+	epoch, version uint64 // of the AgentDict when the batch started
+	dictGen        uint64
+	batch          uint32 // batch number, tags inline codes in the caches
+	batchIDs       int    // dictionary ids in the batch
+	noIDs          bool   // the dictionary changed after ids were written: strings only
+	body           []byte
+	stats          EncoderStats
+}
+
+type colEnc struct {
+	name string
+	typ  ColumnType
+	buf  []byte
+	prev int64
+	nz   uint64 // OR of the values: 0 means the column is all zero and is omitted
+}
+
+func (c *colEnc) u(v uint64) {
+	c.nz |= v
+	if v < 0x80 {
+		c.buf = append(c.buf, byte(v))
+		return
+	}
+	c.buf = binary.AppendUvarint(c.buf, v)
+}
+
+func (c *colEnc) i(v int64) { c.u(zigzag(v)) }
+
+func (c *colEnc) delta(v int64) {
+	c.u(zigzag(v - c.prev))
+	c.prev = v
+}
+
+func (c *colEnc) addr(a netip.Addr) {
+	switch {
+	case a.Is4():
+		b := a.As4()
+		c.buf = append(c.buf, 4, b[0], b[1], b[2], b[3])
+		c.nz = 1
+	case a.Is6():
+		b := a.As16()
+		c.buf = append(append(c.buf, 16), b[:]...)
+		c.nz = 1
+	default:
+		c.buf = append(c.buf, 0)
+	}
+}
+
+func (c *colEnc) reset() {
+	c.buf, c.prev, c.nz = c.buf[:0], 0, 0
+}
+
+// tagCol is one tag column of a table: key and side.
+type tagCol struct {
+	colEnc
+	cur  uint64 // this row's code
+	curS string // this row's value (TagStrings)
+	mark int    // row+1 when cur was set for that row
+}
+
+// tableEnc is the columns of one table being built.
+type tableEnc struct {
+	typ    TableType
+	rows   int
+	cols   []colEnc
+	tags   []*tagCol
+}
+
+func (t *tableEnc) reset() {
+	t.rows = 0
+	for i := range t.cols {
+		t.cols[i].reset()
+	}
+	for _, c := range t.tags {
+		c.reset()
+		c.mark = 0
+	}
+}
+
+// keyState is what an Encoder knows about one tag key.
+type keyState struct {
+	key   string
+	cache []cacheEnt
+	shift uint
+	fills int
+	cols  [3][2]*tagCol // per table type, per side
+}
+
+type cacheEnt struct {
+	s     string
+	code  uint64
+	batch uint32 // 0: a dictionary id (valid for the epoch); else the batch of an inline code
+}
+
+const (
+	cacheMinBits = 8
+	cacheMaxBits = 14
+)
+
+// NewEncoder returns an Encoder.
+func NewEncoder(cfg *EncoderConfig) (*Encoder, error) {
+	e := &Encoder{keys: make(map[string]*keyState), strs: make(map[string]uint32)}
+	if cfg != nil {
+		e.cfg = *cfg
+	}
+	if e.cfg.Level == 0 {
+		e.cfg.Level = zstd.SpeedFastest
+	}
+	if !e.cfg.NoCompression {
+		z, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(e.cfg.Level), zstd.WithEncoderConcurrency(1),
+			zstd.WithZeroFrames(true))
+		if err != nil {
+			return nil, err
+		}
+		e.zenc = z
+	}
+	e.l4 = tableEnc{typ: TableL4, cols: newCols(l4Columns)}
+	e.l7 = tableEnc{typ: TableL7, cols: newCols(l7Columns)}
+	e.start()
+	return e, nil
+}
+
+func newCols(spec []colSpec) []colEnc {
+	c := make([]colEnc, len(spec))
+	for i, s := range spec {
+		c[i] = colEnc{name: s.name, typ: s.typ}
+	}
+	return c
+}
+
+// start begins a batch.
+func (e *Encoder) start() {
+	e.batchIDs, e.noIDs = 0, false
+	e.batch++
+	if e.batch == 0 {
+		e.batch = 1
+		e.flushCaches()
+	}
+	clear(e.strs)
+	e.strList = append(e.strList[:0], "")
+	if d := e.cfg.Dict; d != nil {
+		if g := d.gen.Load(); g != e.dictGen {
+			e.dictGen = g
+			e.flushCaches()
+		}
+		e.epoch, e.version = d.Version()
+	}
+}
+
+// dictChanged handles a dictionary that was replaced (a first sync or a
+// resync) during a batch: the cached ids are dropped; a batch that holds no
+// id yet adopts the new epoch, one that does keeps its epoch and sends the
+// rest of its values as strings (ids of the new dictionary would not mean
+// the same as the ones already written).
+func (e *Encoder) dictChanged(d *AgentDict) {
+	e.dictGen = d.gen.Load()
+	e.flushCaches()
+	if e.batchIDs == 0 {
+		e.epoch, e.version = d.Version()
+	} else {
+		e.noIDs = true
+	}
+}
+
+func (e *Encoder) flushCaches() {
+	for _, k := range e.keys {
+		clear(k.cache)
+	}
+}
+
+// Rows returns the number of rows in the batch being built.
+func (e *Encoder) Rows() int { return e.l4.rows + e.l7.rows }
+
+// Stats returns the encoder's counters.
+func (e *Encoder) Stats() EncoderStats { return e.stats }
+
+// AddL4 adds an l4_flow_log record to the batch.
+func (e *Encoder) AddL4(r *flow.Record) {
+	c := e.l4.cols
+	c[l4FlowID].delta(int64(r.FlowID))
+	c[l4StartTime].delta(r.StartTime)
+	c[l4EndTime].delta(r.EndTime)
+	c[l4Duration].i(r.Duration)
+	c[l4IP0].addr(r.IP0)
+	c[l4IP1].addr(r.IP1)
+	c[l4ClientPort].u(uint64(r.ClientPort))
+	c[l4ServerPort].u(uint64(r.ServerPort))
+	c[l4Protocol].u(uint64(r.Protocol))
+	c[l4VLAN].u(uint64(r.VLAN))
+	c[l4TunnelType].u(uint64(r.TunnelType))
+	c[l4L7Protocol].u(uint64(e.str(r.L7Protocol)))
+	c[l4CloseType].u(uint64(r.CloseType))
+	c[l4Snapshot].u(b2u(r.Snapshot))
+	c[l4PacketTx].u(r.PacketTx)
+	c[l4PacketRx].u(r.PacketRx)
+	c[l4ByteTx].u(r.ByteTx)
+	c[l4ByteRx].u(r.ByteRx)
+	c[l4L4ByteTx].u(r.L4ByteTx)
+	c[l4L4ByteRx].u(r.L4ByteRx)
+	c[l4RTT].u(opt(r.RTT, r.HasRTT))
+	c[l4RTTClient].u(opt(r.RTTClient, r.HasRTTClient))
+	c[l4RTTServer].u(opt(r.RTTServer, r.HasRTTServer))
+	c[l4SRTMax].u(uint64(r.SRTMax))
+	c[l4SRTSum].u(uint64(r.SRTSum))
+	c[l4SRTCount].u(uint64(r.SRTCount))
+	c[l4ARTMax].u(uint64(r.ARTMax))
+	c[l4ARTSum].u(uint64(r.ARTSum))
+	c[l4ARTCount].u(uint64(r.ARTCount))
+	c[l4RetransTx].u(uint64(r.RetransTx))
+	c[l4RetransRx].u(uint64(r.RetransRx))
+	c[l4ZeroWinTx].u(uint64(r.ZeroWinTx))
+	c[l4ZeroWinRx].u(uint64(r.ZeroWinRx))
+	c[l4OOOTx].u(uint64(r.OOOTx))
+	c[l4OOORx].u(uint64(r.OOORx))
+	c[l4SynCount].u(uint64(r.SynCount))
+	c[l4SynAckCount].u(uint64(r.SynAckCount))
+	c[l4RetransSyn].u(uint64(r.RetransSyn))
+	c[l4RetransSynAck].u(uint64(r.RetransSynAck))
+	c[l4FinCount].u(uint64(r.FinCount))
+	c[l4L7Request].u(uint64(r.L7Request))
+	c[l4L7Response].u(uint64(r.L7Response))
+	c[l4L7ClientError].u(uint64(r.L7ClientError))
+	c[l4L7ServerError].u(uint64(r.L7ServerError))
+	c[l4L7ServerTimeout].u(uint64(r.L7ServerTimeout))
+	e.tags(&e.l4, &r.Tags)
+	e.l4.rows++
+}
+
+// AddL7 adds an l7_flow_log record to the batch.
+func (e *Encoder) AddL7(r *l7.Record) {
+	c := e.l7.cols
+	c[l7FlowID].delta(int64(r.FlowID))
+	c[l7StartTime].delta(r.StartTime)
+	c[l7EndTime].delta(r.EndTime)
+	c[l7IP0].addr(r.Client.Addr())
+	c[l7IP1].addr(r.Server.Addr())
+	c[l7ClientPort].u(uint64(r.Client.Port()))
+	c[l7ServerPort].u(uint64(r.Server.Port()))
+	c[l7Protocol].u(uint64(r.Transport))
+	c[l7L7Protocol].u(uint64(e.str(r.L7Protocol)))
+	c[l7IsTLS].u(b2u(r.IsTLS))
+	c[l7HasRequest].u(b2u(r.HasRequest))
+	c[l7HasResponse].u(b2u(r.HasResponse))
+	c[l7Version].u(uint64(e.bstr(r.Version)))
+	c[l7ReqTCPSeq].u(uint64(r.ReqTCPSeq))
+	c[l7RespTCPSeq].u(uint64(r.RespTCPSeq))
+	c[l7RequestLength].i(int64(r.RequestLength))
+	c[l7ResponseLength].i(int64(r.ResponseLength))
+	c[l7CapturedRequestByte].u(uint64(r.CapturedRequestByte))
+	c[l7CapturedResponseByte].u(uint64(r.CapturedResponseByte))
+	c[l7RequestType].u(uint64(e.bstr(r.RequestType)))
+	c[l7RequestDomain].u(uint64(e.bstr(r.RequestDomain)))
+	c[l7RequestResource].u(uint64(e.bstr(r.RequestResource)))
+	c[l7Endpoint].u(uint64(e.bstr(r.Endpoint)))
+	c[l7RequestID].u(opt(r.RequestID, r.HasRequestID))
+	c[l7ResponseStatus].u(opt(uint32(r.Status), r.HasStatus))
+	if r.HasResponseCode {
+		c[l7ResponseCode].u(zigzag(int64(r.ResponseCode)) + 1)
+	} else {
+		c[l7ResponseCode].u(0)
+	}
+	c[l7ResponseException].u(uint64(e.bstr(r.ResponseException)))
+	c[l7ResponseResult].u(uint64(e.bstr(r.ResponseResult)))
+	c[l7TraceID].u(uint64(e.bstr(r.TraceID)))
+	c[l7SpanID].u(uint64(e.bstr(r.SpanID)))
+	c[l7ParentSpanID].u(uint64(e.bstr(r.ParentSpanID)))
+	c[l7XRequestID0].u(uint64(e.bstr(r.XRequestID0)))
+	c[l7XRequestID1].u(uint64(e.bstr(r.XRequestID1)))
+	c[l7UserAgent].u(uint64(e.bstr(r.UserAgent)))
+	e.tags(&e.l7, &r.Tags)
+	e.l7.rows++
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func opt(v uint32, ok bool) uint64 {
+	if ok {
+		return uint64(v) + 1
+	}
+	return 0
+}
+
+// str returns the index of s in the batch's string table.
+func (e *Encoder) str(s string) uint32 {
+	if s == "" {
+		return 0
+	}
+	if i, ok := e.strs[s]; ok {
+		return i
+	}
+	i := uint32(len(e.strList))
+	e.strList = append(e.strList, s)
+	e.strs[s] = i
+	return i
+}
+
+// bstr is str for bytes: the lookup does not allocate; a new string is
+// copied once per batch.
+func (e *Encoder) bstr(b []byte) uint32 {
+	if len(b) == 0 {
+		return 0
+	}
+	if i, ok := e.strs[string(b)]; ok {
+		return i
+	}
+	return e.str(string(b))
+}
+
+// tags writes the tag columns of one row.
+func (e *Encoder) tags(t *tableEnc, s *tag.Set) {
+	row := t.rows + 1
+	if d := e.cfg.Dict; d != nil && d.gen.Load() != e.dictGen {
+		e.dictChanged(d)
+	}
+	for side := range 2 {
+		for i, tg := range s.Side(tag.Side(side)) {
+			var ks *keyState
+			if i < len(e.guess[side]) {
+				if g := e.guess[side][i]; g != nil && g.key == tg.Key {
+					ks = g
+				} else {
+					ks = e.keyState(tg.Key)
+					e.guess[side][i] = ks
+				}
+			} else {
+				ks = e.keyState(tg.Key)
+			}
+			col := ks.cols[t.typ][side]
+			if col == nil {
+				col = e.newTagCol(t, ks, side)
+			}
+			if col.mark == row {
+				e.stats.DupTags++
+			}
+			col.mark = row
+			if e.cfg.TagStrings {
+				col.curS = tg.Value
+				continue
+			}
+			col.cur = e.code(ks, tg.Value)
+		}
+	}
+	for _, col := range t.tags {
+		switch {
+		case col.mark != row:
+			col.buf = append(col.buf, 0)
+		case e.cfg.TagStrings:
+			col.buf = append(binary.AppendUvarint(col.buf, uint64(len(col.curS))+1), col.curS...)
+			col.nz = 1
+		default:
+			col.u(col.cur)
+		}
+	}
+}
+
+func (e *Encoder) keyState(key string) *keyState {
+	ks := e.keys[key]
+	if ks == nil {
+		ks = &keyState{key: clone(key)}
+		e.keys[ks.key] = ks
+	}
+	return ks
+}
+
+func (e *Encoder) newTagCol(t *tableEnc, ks *keyState, side int) *tagCol {
+	name := ks.key + "_id_0"
+	if side == 1 {
+		name = ks.key + "_id_1"
+	}
+	typ := ColTag
+	if e.cfg.TagStrings {
+		name = ks.key + "_0"
+		if side == 1 {
+			name = ks.key + "_1"
+		}
+		typ = ColTagString
+	}
+	col := &tagCol{colEnc: colEnc{name: name, typ: typ}}
+	col.buf = make([]byte, t.rows, max(t.rows, 1024)) // the rows before this one: absent
+	ks.cols[t.typ][side] = col
+	t.tags = append(t.tags, col)
+	return col
+}
+
+// code returns the ColTag code of value v under key ks.
+func (e *Encoder) code(ks *keyState, v string) uint64 {
+	if ks.cache == nil {
+		ks.shift = 64 - cacheMinBits
+		ks.cache = make([]cacheEnt, 1<<cacheMinBits)
+	}
+	h := (uint64(uintptr(unsafe.Pointer(unsafe.StringData(v)))) ^ uint64(len(v))) * 0x9E3779B97F4A7C15 >> ks.shift
+	ent := &ks.cache[h]
+	if ent.s == v && (ent.batch == 0 || ent.batch == e.batch) && ent.code != 0 {
+		if ent.batch == 0 {
+			e.batchIDs++
+			e.stats.TagIDs++
+		} else {
+			e.stats.TagInline++
+		}
+		return ent.code
+	}
+	var code uint64
+	var batch uint32
+	if d := e.cfg.Dict; d != nil {
+		if id, ep, ok := d.lookup(ks.key, v); ok && ep == e.epoch && ep != 0 && !e.noIDs {
+			code = uint64(id) << 1
+			e.batchIDs++
+		}
+	}
+	if code == 0 {
+		code = uint64(e.str(v))<<1 | 1
+		batch = e.batch
+		e.stats.TagInline++
+	} else {
+		e.stats.TagIDs++
+	}
+	if ent.code != 0 {
+		ks.fills++
+		if ks.fills > 2<<(64-ks.shift) && ks.shift > 64-cacheMaxBits {
+			// Too many values for the cache: double it.
+			ks.shift--
+			ks.cache = make([]cacheEnt, 1<<(64-ks.shift))
+			ks.fills = 0
+			h = (uint64(uintptr(unsafe.Pointer(unsafe.StringData(v)))) ^ uint64(len(v))) * 0x9E3779B97F4A7C15 >> ks.shift
+			ent = &ks.cache[h]
+		}
+	}
+	// The cache keeps the caller's string and compares contents, so a hit
+	// is right whatever the address; the address only picks the slot.
+	*ent = cacheEnt{s: v, code: code, batch: batch}
+	return code
+}
+
+// AppendFrame appends the batch as one frame to dst, starts a new batch
+// and returns the extended slice. A batch with no rows still makes a frame
+// (it carries the dictionary version). The only errors come from
+// compression.
+func (e *Encoder) AppendFrame(dst []byte) ([]byte, error) {
+	version := e.version
+	if d := e.cfg.Dict; d != nil {
+		if ep, v := d.Version(); ep == e.epoch && !e.noIDs {
+			version = v
+		}
+	}
+	b := e.body[:0]
+	b = binary.AppendUvarint(b, e.epoch)
+	b = binary.AppendUvarint(b, version)
+	b = binary.AppendUvarint(b, uint64(len(e.strList)-1))
+	for _, s := range e.strList[1:] {
+		b = appendString(b, s)
+	}
+	ntab := 0
+	for _, t := range []*tableEnc{&e.l4, &e.l7} {
+		if t.rows > 0 {
+			ntab++
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(ntab))
+	for _, t := range []*tableEnc{&e.l4, &e.l7} {
+		if t.rows == 0 {
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(t.typ))
+		b = binary.AppendUvarint(b, uint64(t.rows))
+		n := 0
+		for i := range t.cols {
+			if t.cols[i].nz != 0 {
+				n++
+			}
+		}
+		for _, c := range t.tags {
+			if c.nz != 0 {
+				n++
+			}
+		}
+		b = binary.AppendUvarint(b, uint64(n))
+		for i := range t.cols {
+			b = appendColumn(b, &t.cols[i])
+		}
+		for _, c := range t.tags {
+			b = appendColumn(b, &c.colEnc)
+		}
+		e.stats.Rows += uint64(t.rows)
+	}
+	e.body = b
+	start := len(dst)
+	flags := uint16(0)
+	if e.zenc != nil {
+		flags |= FlagZstd
+	}
+	dst = appendHeader(dst, flags, 0, len(b))
+	if e.zenc != nil {
+		dst = e.zenc.EncodeAll(b, dst)
+	} else {
+		dst = append(dst, b...)
+	}
+	frame := dst[start:]
+	binary.LittleEndian.PutUint32(frame[8:], uint32(len(frame)-HeaderSize))
+	sealFrame(frame)
+	e.stats.Frames++
+	e.stats.BodyBytes += uint64(len(b))
+	e.stats.FrameBytes += uint64(len(frame))
+	e.l4.reset()
+	e.l7.reset()
+	e.start()
+	return dst, nil
+}
+
+func appendColumn(b []byte, c *colEnc) []byte {
+	if c.nz == 0 {
+		return b
+	}
+	b = appendString(b, c.name)
+	b = append(b, byte(c.typ))
+	b = binary.AppendUvarint(b, uint64(len(c.buf)))
+	return append(b, c.buf...)
+}

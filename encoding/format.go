@@ -1,0 +1,105 @@
+package encoding
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+)
+
+// Frame layout (FORMAT.md is the reference):
+//
+//	0  magic "MFEB"
+//	4  major version (1)
+//	5  minor version (0)
+//	6  flags, uint16 little endian: bits 0-7 required, 8-15 optional
+//	8  payload length, uint32 little endian
+//	12 body length (decompressed), uint32 little endian
+//	16 CRC32C (Castagnoli) of bytes 0-15 and the payload, uint32 little endian
+//	20 payload: the body, zstd-compressed when FlagZstd is set
+const HeaderSize = 20
+
+// Format versions this package writes and reads.
+const (
+	Major = 1
+	Minor = 0
+)
+
+var frameMagic = [4]byte{'M', 'F', 'E', 'B'}
+
+// Frame flags. The low byte holds required flags: a decoder that finds one
+// it does not know rejects the frame (ErrFlags). The high byte holds
+// optional flags, which a decoder ignores when it does not know them.
+const (
+	FlagZstd     uint16 = 1 << 0 // the payload is one zstd frame holding the body
+	requiredMask uint16 = 0x00ff
+	knownFlags          = FlagZstd
+)
+
+// TableType says which records a table holds. A decoder decodes tables of
+// any type (every column names itself); it is the reader's business to
+// ignore types it does not know.
+type TableType uint8
+
+// Table types.
+const (
+	TableL4 TableType = 1 // l4_flow_log rows
+	TableL7 TableType = 2 // l7_flow_log rows
+)
+
+// ColumnType says how a column's values are encoded. The types a decoder
+// does not know are kept as raw bytes (Column.Raw), never an error.
+type ColumnType uint8
+
+// Column types. Every value is a uvarint unless said otherwise; zigzag maps
+// signed to unsigned (0, -1, 1, -2 ... to 0, 1, 2, 3 ...).
+const (
+	ColUvarint    ColumnType = 1 // unsigned integers
+	ColVarint     ColumnType = 2 // signed integers, zigzag
+	ColDelta      ColumnType = 3 // signed integers, zigzag of the difference from the previous row (the first from 0)
+	ColOptUvarint ColumnType = 4 // 0: absent, else value+1
+	ColOptVarint  ColumnType = 5 // 0: absent, else zigzag(value)+1
+	ColString     ColumnType = 6 // index in the batch's string table, 0 the empty string
+	ColTag        ColumnType = 7 // 0: absent; id<<1: dictionary id; index<<1|1: a string of the batch's table
+	ColAddr       ColumnType = 8 // one length byte (0, 4 or 16) and the address bytes
+	ColTagString  ColumnType = 9 // 0: absent, else the length+1 and the bytes of the value
+)
+
+func appendHeader(b []byte, flags uint16, payload, body int) []byte {
+	b = append(b, frameMagic[:]...)
+	b = append(b, Major, Minor)
+	b = binary.LittleEndian.AppendUint16(b, flags)
+	b = binary.LittleEndian.AppendUint32(b, uint32(payload))
+	b = binary.LittleEndian.AppendUint32(b, uint32(body))
+	return append(b, 0, 0, 0, 0)
+}
+
+// sealFrame writes the checksum of a frame whose header and payload are in
+// place.
+func sealFrame(frame []byte) {
+	c := crc32.Update(0, castagnoli, frame[:16])
+	c = crc32.Update(c, castagnoli, frame[HeaderSize:])
+	binary.LittleEndian.PutUint32(frame[16:], c)
+}
+
+// FrameLen returns the total length of the frame whose header starts hdr
+// (at least HeaderSize bytes), to read a stream of frames: read HeaderSize
+// bytes, then FrameLen(hdr)-HeaderSize more. Errors: ErrMagic, ErrVersion,
+// ErrTruncated (short header), ErrTooLarge (beyond max, when max > 0).
+func FrameLen(hdr []byte, max int) (int, error) {
+	if len(hdr) < HeaderSize {
+		return 0, ErrTruncated
+	}
+	if [4]byte(hdr[:4]) != frameMagic {
+		return 0, ErrMagic
+	}
+	if hdr[4] != Major {
+		return 0, ErrVersion
+	}
+	n := int64(binary.LittleEndian.Uint32(hdr[8:])) + HeaderSize
+	if max > 0 && n > int64(max) {
+		return 0, ErrTooLarge
+	}
+	return int(n), nil
+}
+
+func zigzag(v int64) uint64   { return uint64(v<<1) ^ uint64(v>>63) }
+func unzigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
