@@ -238,4 +238,3 @@ func (r *reader) bytes(what string) []byte {
 	r.off += int(n)
 	return s
 }
-

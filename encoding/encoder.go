@@ -127,10 +127,10 @@ type tagCol struct {
 
 // tableEnc is the columns of one table being built.
 type tableEnc struct {
-	typ    TableType
-	rows   int
-	cols   []colEnc
-	tags   []*tagCol
+	typ  TableType
+	rows int
+	cols []colEnc
+	tags []*tagCol
 }
 
 func (t *tableEnc) reset() {
