@@ -6,6 +6,7 @@ import (
 
 	"github.com/metaflow-go/metaflow/capture"
 	"github.com/metaflow-go/metaflow/capture/decode"
+	"github.com/metaflow-go/metaflow/capture/socket"
 	"github.com/metaflow-go/metaflow/flow"
 	"github.com/metaflow-go/metaflow/l7"
 )
@@ -16,7 +17,8 @@ type Clock uint8
 // Clocks.
 const (
 	// ClockAuto is ClockWall for a capture.LiveSource whose Live reports
-	// true, ClockPacket otherwise.
+	// true (or a socket source with a Live method that does), ClockPacket
+	// otherwise.
 	ClockAuto Clock = iota
 	// ClockPacket moves time only with packet timestamps (files).
 	ClockPacket
@@ -30,11 +32,18 @@ type Matcher interface {
 }
 
 // Config configures a Pipeline. The zero value of every field but Source
-// means its default.
+// and Sockets means its default.
 type Config struct {
-	// Source provides the packets. Required. Run closes it when it
-	// returns.
+	// Source provides the packets. Source or Sockets (or both) is
+	// required. Run closes it when it returns.
 	Source capture.Source
+	// Sockets provides socket events (capture/ebpf's Tracer, say): their
+	// payloads go through an L7 engine of their own into the same stages
+	// and sinks, beside the packets (see the package documentation's
+	// Socket events). Run closes it when it returns. Default none.
+	Sockets socket.Source
+	// Socket configures the socket input.
+	Socket SocketConfig
 	// Filter, when set, drops the packets it does not match before they
 	// are decoded (counted in Stats.Filtered). Live sources usually filter
 	// in the kernel instead. Default none.
@@ -92,7 +101,8 @@ const (
 
 // Errors of New and Run.
 var (
-	// ErrNoSource is returned by New when Config.Source is nil.
+	// ErrNoSource is returned by New when Config.Source and
+	// Config.Sockets are both nil.
 	ErrNoSource = errors.New("pipeline: no source")
 	// ErrNilSink is returned by New when a SinkConfig has no Sink.
 	ErrNilSink = errors.New("pipeline: nil sink")
@@ -120,6 +130,9 @@ func (c *Config) withDefaults() Config {
 	if d.Clock == ClockAuto {
 		d.Clock = ClockPacket
 		if ls, ok := d.Source.(capture.LiveSource); ok && ls.Live() {
+			d.Clock = ClockWall
+		}
+		if ls, ok := d.Sockets.(interface{ Live() bool }); ok && ls.Live() {
 			d.Clock = ClockWall
 		}
 	}

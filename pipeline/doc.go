@@ -74,13 +74,61 @@
 // emits them; with several shards, records of different flows interleave
 // in no fixed order.
 //
+// # Socket events
+//
+// Config.Sockets adds a socket.Source (capture/ebpf's Tracer): payloads
+// that system calls and TLS libraries carried, and the sockets' life.
+// Packets and socket events may come together or alone; each socket event
+// source runs on a goroutine of its own with its own L7 engine, and its
+// records go through the same stages and sinks (which then see two
+// producers even with one shard). Run returns when every input has ended.
+//
+// Each socket (for UDP, each socket and peer) is a connection of the
+// engine, opened at its first data: egress and ingress bytes are its two
+// ordered directions, numbered by the event's TCP sequence number when it
+// has one (so req_tcp_seq and resp_tcp_seq equal what packet capture sees)
+// and by a running offset otherwise. A hole between sequence numbers
+// (events lost) and a payload cut by the capture size (Length beyond the
+// payload) are gaps; bytes delivered already are skipped. Orientation: a
+// socket the process connected makes it the client, one it accepted the
+// server; for a socket opened before tracing began, the higher port is the
+// client until the L7 decoder judges otherwise. The process's pid and
+// command name fill process_id_0 / process_kname_0 when it is the client,
+// _1 when it is the server: one socket is one process's view, so a request
+// between two traced processes gives two records (one from each end, with
+// the same TCP sequence numbers). syscall_thread_0 / _1 and
+// syscall_trace_id_request / _response are the thread and trace id of the
+// calls that carried the request's and the response's first bytes.
+//
+// TLS: the syscall bytes of a socket are decoded until TLS plaintext
+// events (Origin OpenSSL or GoTLS) appear on it; its connection then ends
+// (giving the handshake's TLS record), and a new one with the same flow id
+// decodes the plaintext (is_tls true, offsets counted from 0); later
+// syscall data of the socket is dropped (SocketStats.TLSSuppressed). A
+// socket whose library the tracer cannot hook is decoded as ciphertext.
+//
+// Flow ids of socket connections have bit 31 set, a bit packet flow ids
+// never have (their low 32 bits are a slot of a table of at most 2^28
+// flows). A connection ends when the process closes the descriptor, the
+// kernel moves the socket to TCP CLOSE, no event came for
+// SocketConfig.IdleTimeout, or the input ends; then, unless
+// SocketConfig.NoSocketLog, an "ebpf_socket_log" record (SocketRecord,
+// whose documentation lists its keys) goes to the stages implementing
+// SocketStage and the sinks implementing SocketSink (WriterSink does):
+// addresses, process, duration, bytes and calls per direction, TCP state
+// changes, retransmissions and the l7 counts. Filters by pid, cgroup or
+// command name belong in the tracer's configuration, which applies them in
+// the kernel; SocketConfig.Filter is a user-space fallback. Stats.Socket
+// counts events read, filtered, suppressed, truncated, lost (the source's
+// own Stats when it has them) and invalid ones (dropped, never an error).
+//
 // Concurrency: New and Run are called once; Stats may be called from any
 // goroutine at any time, without allocating once its destination has
 // grown: shards publish copies of their counters after each batch (and
 // every 4,096 packets with one shard), so a live read lags by at most one
 // batch.
 //
-// Errors: New fails with ErrNoSource, ErrNilSink or a configuration error
+// Errors: New fails with ErrNoSource (neither Source nor Sockets), ErrNilSink or a configuration error
 // (a registry that cannot be built); a second Run returns ErrRunTwice. Run
 // returns the source's read error, the first error of Config.OnPacket or
 // of a sink, ctx.Err() when cancelled, or nil at the end of input. Packets

@@ -24,7 +24,8 @@ type Pipeline struct {
 	dec    *decode.Decoder
 	shards []*shard
 	sinks  []*sink
-	live   bool // ClockWall
+	socks  *sockInput // nil without Config.Sockets
+	live   bool       // ClockWall
 
 	started   atomic.Bool
 	stopping  atomic.Bool
@@ -47,7 +48,7 @@ type Pipeline struct {
 // New checks cfg and builds the shards. It fails with ErrNoSource, or when
 // the default registry or an L7 engine cannot be built.
 func New(cfg Config) (*Pipeline, error) {
-	if cfg.Source == nil {
+	if cfg.Source == nil && cfg.Sockets == nil {
 		return nil, ErrNoSource
 	}
 	c := cfg.withDefaults()
@@ -70,6 +71,16 @@ func New(cfg Config) (*Pipeline, error) {
 	lc.MaxSessions = share(lc.MaxSessions, c.Shards)
 	if lc.MaxBufferTotal > 0 {
 		lc.MaxBufferTotal = int64(share(int(lc.MaxBufferTotal), c.Shards))
+	}
+	if c.Sockets != nil {
+		si, err := newSockInput(p, c.Sockets, c.Socket, lc, c.NoL7)
+		if err != nil {
+			return nil, fmt.Errorf("start l7 engine: %w", err)
+		}
+		p.socks = si
+	}
+	if c.Source == nil {
+		return p, nil
 	}
 	fc := c.Flow
 	fc.MaxFlows = share(fc.MaxFlows, c.Shards)
@@ -112,7 +123,14 @@ func (p *Pipeline) stop() {
 }
 
 func (p *Pipeline) closeSource() {
-	p.closeOnce.Do(func() { p.src.Close() })
+	p.closeOnce.Do(func() {
+		if p.src != nil {
+			p.src.Close()
+		}
+	})
+	if p.socks != nil {
+		p.socks.close()
+	}
 }
 
 // Run reads the source to its end (or until ctx is cancelled or a sink
@@ -145,11 +163,26 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		p.ticker(done)
 	}()
 
+	var sockErr error
+	var socks sync.WaitGroup
+	if p.socks != nil {
+		socks.Add(1)
+		go func() {
+			defer socks.Done()
+			sockErr = p.socks.run()
+		}()
+	}
 	var readErr error
-	if len(p.shards) == 1 && !p.live {
+	switch {
+	case p.src == nil:
+	case len(p.shards) == 1 && !p.live:
 		readErr = p.runInline()
-	} else {
+	default:
 		readErr = p.runSharded()
+	}
+	socks.Wait()
+	if readErr == nil {
+		readErr = sockErr
 	}
 	close(done)
 	bg.Wait()
@@ -186,6 +219,9 @@ func (p *Pipeline) ticker(done <-chan struct{}) {
 		case now := <-t.C:
 			if p.live {
 				p.handOff()
+				if p.socks != nil {
+					p.socks.tick(now.UnixNano())
+				}
 			}
 			if now.Sub(lastFlush) >= p.cfg.Tick-iv/2 {
 				lastFlush = now
@@ -335,6 +371,9 @@ func (p *Pipeline) handOff() {
 }
 
 func (p *Pipeline) publishReader() {
+	if p.src == nil {
+		return
+	}
 	p.readerMu.Lock()
 	p.pubDecode = p.dec.Stats()
 	p.pubFiltered = p.filtered

@@ -106,7 +106,9 @@ func (sh *shard) finish() {
 
 func (sh *shard) publish() {
 	sh.mu.Lock()
-	sh.pubFlow = sh.table.Stats()
+	if sh.table != nil {
+		sh.pubFlow = sh.table.Stats()
+	}
 	if sh.eng != nil {
 		sh.eng.ReadStats(&sh.pubL7)
 	}
@@ -126,6 +128,22 @@ func (sh *shard) l4(r *flow.Record) {
 	}
 	for i, s := range sh.p.sinks {
 		if s.l4(r) {
+			sh.sinkRecords[i]++
+		}
+	}
+}
+
+// socket passes a socket record through the stages that take it
+// (SocketStage) to the sinks that take it (SocketSink).
+func (sh *shard) socket(r *SocketRecord) {
+	for _, st := range sh.p.cfg.Stages {
+		if ss, ok := st.(SocketStage); ok && !ss.ProcessSocket(r) {
+			sh.stageDropped++
+			return
+		}
+	}
+	for i, s := range sh.p.sinks {
+		if s.socket(r) {
 			sh.sinkRecords[i]++
 		}
 	}

@@ -25,6 +25,19 @@ type Sink interface {
 	WriteL7(r *l7.Record) error
 }
 
+// SocketStage is implemented by stages that also see the ebpf_socket_log
+// records of the socket input (Config.Sockets); other stages let them
+// through untouched.
+type SocketStage interface {
+	ProcessSocket(r *SocketRecord) bool
+}
+
+// SocketSink is implemented by sinks that take the ebpf_socket_log records
+// of the socket input; other sinks do not receive them. WriterSink is one.
+type SocketSink interface {
+	WriteSocket(r *SocketRecord) error
+}
+
 // Flusher is implemented by sinks that buffer output: Flush is called
 // every Config.Tick and once at the end of Run, never concurrently with
 // the sink's Write methods (except for a ConcurrentSink, which must
@@ -65,15 +78,17 @@ type SinkStats struct {
 	Errors  uint64 // calls that returned an error
 }
 
-// item is one queued record: exactly one of l4 and l7 is set.
+// item is one queued record: exactly one of l4, l7 and sock is set.
 type item struct {
-	l4 *flow.Record
-	l7 *l7.Record
+	l4   *flow.Record
+	l7   *l7.Record
+	sock *SocketRecord
 }
 
 // sink is the pipeline's handle on one SinkConfig.
 type sink struct {
 	cfg     SinkConfig
+	socks   SocketSink // the sink as a SocketSink, or nil
 	nolock  bool       // a ConcurrentSink, called without mu
 	mu      sync.Mutex // serialises synchronous calls and Flush
 	q       chan item
@@ -86,6 +101,7 @@ type sink struct {
 func newSink(cfg SinkConfig, fail func(error)) *sink {
 	s := &sink{cfg: cfg, fail: fail}
 	_, s.nolock = cfg.Sink.(ConcurrentSink)
+	s.socks, _ = cfg.Sink.(SocketSink)
 	if cfg.Queue > 0 {
 		s.q = make(chan item, cfg.Queue)
 		s.done = make(chan struct{})
@@ -132,6 +148,28 @@ func (s *sink) l7(r *l7.Record) bool {
 	return true
 }
 
+// socket hands a socket record to a SocketSink; other sinks do not get
+// it (false).
+func (s *sink) socket(r *SocketRecord) bool {
+	if s.socks == nil {
+		return false
+	}
+	if s.q != nil {
+		c := *r
+		c.Comm = append([]byte(nil), r.Comm...)
+		return s.enqueue(item{sock: &c})
+	}
+	if s.nolock {
+		s.check(s.socks.WriteSocket(r))
+		return true
+	}
+	s.mu.Lock()
+	err := s.socks.WriteSocket(r)
+	s.mu.Unlock()
+	s.check(err)
+	return true
+}
+
 // check counts a sink's error and stops the pipeline with the first one.
 func (s *sink) check(err error) {
 	if err != nil {
@@ -161,9 +199,12 @@ func (s *sink) drain() {
 	for it := range s.q {
 		s.mu.Lock()
 		var err error
-		if it.l4 != nil {
+		switch {
+		case it.l4 != nil:
 			err = s.cfg.Sink.WriteL4(it.l4)
-		} else {
+		case it.sock != nil:
+			err = s.socks.WriteSocket(it.sock)
+		default:
 			err = s.cfg.Sink.WriteL7(it.l7)
 		}
 		s.mu.Unlock()

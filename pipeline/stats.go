@@ -14,7 +14,8 @@ type Stats struct {
 	Filtered uint64        // packets Config.Filter rejected
 	Decode   decode.Stats  // decoding: errors by kind, tunnels, fragments
 	Flow     flow.Stats    // all flow tables
-	L7       l7.Stats      // all L7 engines (zero with NoL7)
+	L7       l7.Stats      // all L7 engines, the socket input's too (zero with NoL7)
+	Socket   SocketStats   // the socket input (zero without Config.Sockets)
 
 	StageDropped uint64      // records a stage dropped
 	Sinks        []SinkStats // per sink, in Config.Sinks order
@@ -29,7 +30,9 @@ type Stats struct {
 // have grown to size. While Run goes on, the shards' counters lag by at
 // most one batch.
 func (p *Pipeline) Stats(s *Stats) {
-	s.Capture = p.src.Stats()
+	if p.src != nil {
+		s.Capture = p.src.Stats()
+	}
 	p.readerMu.Lock()
 	s.Decode = p.pubDecode
 	s.Filtered = p.pubFiltered
@@ -43,6 +46,19 @@ func (p *Pipeline) Stats(s *Stats) {
 		s.Sinks = append(s.Sinks, k.stats())
 	}
 	s.ShardPackets = s.ShardPackets[:0]
+	if si := p.socks; si != nil {
+		si.pubMu.Lock()
+		s.Socket = si.pub
+		si.pubMu.Unlock()
+		sh := si.sh
+		sh.mu.Lock()
+		s.L7.Add(&sh.pubL7)
+		s.StageDropped += sh.pubStageDropped
+		for i, n := range sh.pubSinkRecords {
+			s.Sinks[i].Records += n
+		}
+		sh.mu.Unlock()
+	}
 	for _, sh := range p.shards {
 		sh.mu.Lock()
 		s.Flow.Add(&sh.pubFlow)

@@ -61,6 +61,17 @@ func (s *WriterSink) WriteL7(r *l7.Record) error {
 	return s.write(bp)
 }
 
+// WriteSocket writes one ebpf_socket_log record.
+func (s *WriterSink) WriteSocket(r *SocketRecord) error {
+	bp := s.bufs.Get().(*[]byte)
+	if s.text {
+		*bp = r.AppendText((*bp)[:0])
+	} else {
+		*bp = r.AppendJSON((*bp)[:0])
+	}
+	return s.write(bp)
+}
+
 func (s *WriterSink) write(bp *[]byte) error {
 	*bp = append(*bp, '\n')
 	s.mu.Lock()
