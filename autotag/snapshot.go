@@ -72,6 +72,7 @@ type Snapshot struct {
 	containers map[string]*Resource
 	procs      map[uint32]*Resource // merged with container and pod
 	sockets    map[sockKey]uint32
+	ports      *[2][1024]uint64 // per TCP/UDP: a bit per port with a socket
 	labels     map[labelKey]map[string]string
 
 	prefixes int
@@ -138,7 +139,10 @@ func (s *Snapshot) Container(id string) *Resource {
 // match first, then a socket bound to the unspecified address of ap's
 // family on the same port.
 func (s *Snapshot) Socket(proto uint8, ap netip.AddrPort) (uint32, bool) {
-	if s == nil || len(s.sockets) == 0 {
+	if s == nil || s.ports == nil {
+		return 0, false
+	}
+	if pi := protoIndex(proto); pi < 0 || s.ports[pi][ap.Port()>>6]&(1<<(ap.Port()&63)) == 0 {
 		return 0, false
 	}
 	a := ap.Addr().Unmap()
@@ -238,7 +242,7 @@ func build(srcs []*Entries) *Snapshot {
 		}
 		return 0
 	})
-	intern := map[Resource]uint32{}
+	intern := map[Resource]uint32{{}: 0} // an empty resource is no match
 	var ids []int32
 	for i := 0; i < len(order); {
 		vpc := order[i].vpc
@@ -376,6 +380,12 @@ func build(srcs []*Entries) *Snapshot {
 			if _, ok := s.sockets[key]; !ok {
 				s.sockets[key] = k.PID
 			}
+			if pi := protoIndex(k.Proto); pi >= 0 {
+				if s.ports == nil {
+					s.ports = new([2][1024]uint64)
+				}
+				s.ports[pi][k.Local.Port()>>6] |= 1 << (k.Local.Port() & 63)
+			}
 		}
 		for _, l := range e.Labels {
 			key := labelKey{l.Kind, l.Key}
@@ -385,6 +395,18 @@ func build(srcs []*Entries) *Snapshot {
 		}
 	}
 	return s
+}
+
+// protoIndex returns the index of TCP (0) and UDP (1) in Snapshot.ports, or
+// -1: sockets of other protocols are never matched.
+func protoIndex(p uint8) int {
+	switch p {
+	case 6:
+		return 0
+	case 17:
+		return 1
+	}
+	return -1
 }
 
 func mergeInto[K comparable](m map[K]*Resource, k K, r *Resource) {
