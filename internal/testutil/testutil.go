@@ -79,3 +79,22 @@ func SkipShort(t testing.TB) {
 		t.Skip("slow; skipped with -short")
 	}
 }
+
+// RequireEBPF skips the test unless it can load and attach eBPF tracing
+// programs: root, kernel BTF at /sys/kernel/btf/vmlinux, and tracefs
+// mounted at /sys/kernel/tracing (mounted here when possible, as the
+// syscall tracepoints need it).
+func RequireEBPF(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_BPF, CAP_PERFMON) to load eBPF programs")
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		t.Skipf("needs kernel BTF: %v", err)
+	}
+	if _, err := os.Stat("/sys/kernel/tracing/events/syscalls"); err != nil {
+		if out, err := exec.Command("mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing").CombinedOutput(); err != nil {
+			t.Logf("mount tracefs: %v: %s (raw tracepoints only)", err, bytes.TrimSpace(out))
+		}
+	}
+}

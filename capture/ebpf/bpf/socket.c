@@ -1,0 +1,795 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+//
+// socket.c: the socket tracer. System call enter/exit hooks see what
+// processes read from and write to TCP and UDP sockets (payload prefix,
+// length, TCP sequence, addresses), which connections they open and close;
+// the sock:inet_sock_set_state and tcp:tcp_retransmit_skb raw tracepoints
+// see the sockets' TCP life and retransmissions.
+//
+// The syscall hooks come in two forms with one body: classic tracepoints
+// (syscalls:sys_enter_X / sys_exit_X, one program attached to each, which
+// needs tracefs) and the raw tracepoints sys_enter / sys_exit that fire on
+// every system call and dispatch on its number (no tracefs needed).
+//
+// Enter saves the call (fd, buffer, the socket found behind the fd, the
+// egress TCP sequence) in `pending`, keyed by thread; exit reads the
+// result, copies the payload into a per-CPU scratch and writes one record
+// into the `events` ring (common.h).
+
+#include "common.h"
+#include <bpf/bpf_endian.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define EINPROGRESS 115
+#define TCP_CLOSE 7
+
+// clamp bounds a payload size to MF_MAX_PAYLOAD in a way the verifier sees
+// (barrier_var keeps clang from folding the check).
+static __always_inline __u64 clamp(__u64 n)
+{
+	barrier_var(n);
+	if (n > MF_MAX_PAYLOAD)
+		n = MF_MAX_PAYLOAD;
+	barrier_var(n);
+	return n;
+}
+
+#define MAX_IOV 32  // iovecs copied per message
+#define MAX_MMSG 16 // messages reported per sendmmsg/recvmmsg call
+
+// Operations: what the enter hook saw.
+#define OP_BUF 1     // read, write, sendto, recvfrom: one buffer
+#define OP_IOV 2     // readv, writev: an iovec array
+#define OP_MSG 3     // sendmsg, recvmsg: a msghdr
+#define OP_MMSG 4    // sendmmsg, recvmmsg: an mmsghdr array
+#define OP_CONNECT 5 // connect
+#define OP_ACCEPT 6  // accept, accept4
+#define OP_CLOSE 7   // close
+
+// capture_size: payload bytes copied per data event (<= MF_MAX_PAYLOAD).
+volatile const __u32 capture_size = 4096;
+
+struct pending {
+	__u64 enter_ns;
+	__u64 buf;  // buffer, iovec array, msghdr or mmsghdr array
+	__u64 sk;   // struct sock * behind fd (0 for accept)
+	__u64 ino;  // the socket's inode number (sockfs)
+	__s32 fd;
+	__u32 vlen; // iovcnt or mmsg vlen
+	__u32 seq;  // TCP: write_seq (egress) or copied_seq (ingress) at enter
+	__u8 op;
+	__u8 dir;
+	__u8 tls;   // a TLS probe owns the call
+	__u8 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); // pid_tgid
+	__type(value, struct pending);
+} pending SEC(".maps");
+
+// sock_info: what the tracer knows of a socket, keyed by its struct sock
+// pointer. The id is allocated on first sight; the sockfs inode number
+// tells a reused struct sock from the one it replaced. A TCP socket's
+// entry is marked dead when it reaches TCP_CLOSE (then only calls on the
+// same sockfs inode, such as the final close(), still find it); a UDP one
+// is deleted at close().
+struct sock_info {
+	__u64 id;
+	__u64 ino;
+	__u32 pid;
+	__u32 tid;
+	__u8 role;
+	__u8 dead; // reached TCP_CLOSE: only the same socket's calls may reuse the entry
+	__u8 _pad[6];
+	char comm[MF_COMM_LEN];
+	__u64 cgroup_id;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct sock_info);
+} sock_info SEC(".maps");
+
+// thread_trace: the syscall trace id of a thread (AUTOTRACING.md).
+struct trace_state {
+	__u64 id;
+	__u64 sk;  // socket of the last ingress call
+	__u8 dir;  // direction of the thread's last data call
+	__u8 _pad[7];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct trace_state);
+} thread_trace SEC(".maps");
+
+// id_counter[0]: per-CPU counter for socket and trace ids.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} id_counter SEC(".maps");
+
+// scratch: one record under construction per CPU (a plain array indexed
+// by CPU: the payload area is twice the capture limit so that the verifier
+// can bound a copy at any offset below the limit).
+struct scratch {
+	struct mf_event e;
+	__u8 payload[2 * MF_MAX_PAYLOAD];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); // set to the number of possible CPUs at load
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+// Shapes of the classic syscall tracepoint records (see the format files).
+struct tp_enter {
+	__u64 common;
+	__s32 nr;
+	__u32 _pad;
+	__u64 args[6];
+};
+
+struct tp_exit {
+	__u64 common;
+	__s32 nr;
+	__u32 _pad;
+	__s64 ret;
+};
+
+// User-space ABI structs (64-bit).
+struct u_iovec {
+	__u64 base;
+	__u64 len;
+};
+
+struct u_msghdr {
+	__u64 name;
+	__u32 namelen;
+	__u32 _pad0;
+	__u64 iov;
+	__u64 iovlen;
+	__u64 control;
+	__u64 controllen;
+	__u32 flags;
+	__u32 _pad1;
+};
+
+struct u_mmsghdr {
+	struct u_msghdr hdr;
+	__u32 len;
+	__u32 _pad;
+};
+
+static __always_inline __u64 new_id(void)
+{
+	__u32 zero = 0;
+	__u64 *c = bpf_map_lookup_elem(&id_counter, &zero);
+	if (!c)
+		return 0;
+	*c += 1;
+	return ((__u64)(bpf_get_smp_processor_id() + 1) << 48) | (*c & 0xffffffffffffULL);
+}
+
+// fd_sock returns the TCP or UDP (IPv4/IPv6) socket behind fd in the
+// current task, or 0, and its sockfs inode number.
+static __always_inline struct sock *fd_sock(__s32 fd, __u64 *ino)
+{
+	if (fd < 0)
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt)
+		return 0;
+	unsigned int max = BPF_CORE_READ(fdt, max_fds);
+	if ((unsigned int)fd >= max)
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (!f)
+		return 0;
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	if (!inode)
+		return 0;
+	umode_t mode = BPF_CORE_READ(inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	if (!sock)
+		return 0;
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return 0;
+	*ino = BPF_CORE_READ(inode, i_ino);
+	return sk;
+}
+
+// fill_sock fills the socket fields of e from sk.
+static __always_inline void fill_sock(struct mf_event *e, struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->family = family;
+	e->transport = BPF_CORE_READ(sk, sk_protocol);
+	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(e->laddr, &l, 4);
+		__builtin_memcpy(e->raddr, &r, 4);
+	} else {
+		BPF_CORE_READ_INTO(&e->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&e->raddr, sk, __sk_common.skc_v6_daddr);
+	}
+	e->flags |= MF_FLAG_HAS_ADDR;
+}
+
+// sock_lookup returns the socket's entry, creating or renewing it. ino 0
+// means unknown (softirq hooks): an existing entry is then trusted. owner:
+// the current task owns the socket (syscall context).
+static __always_inline struct sock_info *sock_lookup(struct sock *sk, __u64 ino, int owner)
+{
+	__u64 key = (__u64)sk;
+	struct sock_info *si = bpf_map_lookup_elem(&sock_info, &key);
+	if (si && si->dead ? (ino != 0 && si->ino == ino)
+		       : (si && (ino == 0 || si->ino == 0 || si->ino == ino))) {
+		if (ino && !si->ino)
+			si->ino = ino;
+		if (owner && si->pid == 0) {
+			__u64 id = bpf_get_current_pid_tgid();
+			si->pid = id >> 32;
+			si->tid = (__u32)id;
+			si->cgroup_id = bpf_get_current_cgroup_id();
+			bpf_get_current_comm(si->comm, sizeof(si->comm));
+		}
+		return si;
+	}
+	struct sock_info n = {};
+	n.id = new_id();
+	n.ino = ino;
+	if (owner) {
+		__u64 id = bpf_get_current_pid_tgid();
+		n.pid = id >> 32;
+		n.tid = (__u32)id;
+		n.cgroup_id = bpf_get_current_cgroup_id();
+		bpf_get_current_comm(n.comm, sizeof(n.comm));
+	}
+	bpf_map_update_elem(&sock_info, &key, &n, BPF_ANY);
+	return bpf_map_lookup_elem(&sock_info, &key);
+}
+
+static __always_inline struct scratch *get_scratch(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&scratch, &cpu);
+}
+
+// ---- enter ----
+
+static __always_inline int on_enter(__u8 op, __u8 dir, __s32 fd, __u64 buf, __u64 vlen)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!mf_traced(id))
+		return 0;
+	struct pending p = {};
+	p.op = op;
+	p.dir = dir;
+	p.fd = fd;
+	p.buf = buf;
+	p.vlen = vlen;
+	if (op != OP_ACCEPT) {
+		struct sock *sk = fd_sock(fd, &p.ino);
+		if (!sk)
+			return 0;
+		p.sk = (__u64)sk;
+		if (dir && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP)
+			p.seq = dir == MF_EGRESS ? BPF_CORE_READ((struct tcp_sock *)sk, write_seq)
+						 : BPF_CORE_READ((struct tcp_sock *)sk, copied_seq);
+		if (dir) {
+			struct tls_active_val *t = bpf_map_lookup_elem(&tls_active, &id);
+			if (t) {
+				t->fd = fd;
+				p.tls = 1;
+			}
+		}
+	}
+	p.enter_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&pending, &id, &p, BPF_ANY);
+	return 0;
+}
+
+// Syscall numbers of the traced calls.
+#if defined(__TARGET_ARCH_arm64)
+#define NR_read 63
+#define NR_write 64
+#define NR_readv 65
+#define NR_writev 66
+#define NR_close 57
+#define NR_connect 203
+#define NR_accept 202
+#define NR_accept4 242
+#define NR_sendto 206
+#define NR_recvfrom 207
+#define NR_sendmsg 211
+#define NR_recvmsg 212
+#define NR_recvmmsg 243
+#define NR_sendmmsg 269
+#else
+#define NR_read 0
+#define NR_write 1
+#define NR_close 3
+#define NR_readv 19
+#define NR_writev 20
+#define NR_connect 42
+#define NR_accept 43
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+#define NR_accept4 288
+#define NR_recvmmsg 299
+#define NR_sendmmsg 307
+#endif
+
+static __always_inline int dispatch_enter(long nr, __u64 a0, __u64 a1, __u64 a2)
+{
+	__s32 fd = (__s32)a0;
+	switch (nr) {
+	case NR_read:
+	case NR_recvfrom:
+		return on_enter(OP_BUF, MF_INGRESS, fd, a1, 0);
+	case NR_write:
+	case NR_sendto:
+		return on_enter(OP_BUF, MF_EGRESS, fd, a1, 0);
+	case NR_readv:
+		return on_enter(OP_IOV, MF_INGRESS, fd, a1, a2);
+	case NR_writev:
+		return on_enter(OP_IOV, MF_EGRESS, fd, a1, a2);
+	case NR_recvmsg:
+		return on_enter(OP_MSG, MF_INGRESS, fd, a1, 0);
+	case NR_sendmsg:
+		return on_enter(OP_MSG, MF_EGRESS, fd, a1, 0);
+	case NR_recvmmsg:
+		return on_enter(OP_MMSG, MF_INGRESS, fd, a1, a2);
+	case NR_sendmmsg:
+		return on_enter(OP_MMSG, MF_EGRESS, fd, a1, a2);
+	case NR_connect:
+		return on_enter(OP_CONNECT, 0, fd, 0, 0);
+	case NR_accept:
+	case NR_accept4:
+		return on_enter(OP_ACCEPT, 0, fd, 0, 0);
+	case NR_close:
+		return on_enter(OP_CLOSE, 0, fd, 0, 0);
+	}
+	return 0;
+}
+
+// ---- exit ----
+
+// copy_iov appends up to want bytes of the iovec array to the payload at
+// *off, stopping at capture_size, and returns the bytes the iovecs held
+// (capped at want). A global function: the verifier checks it once.
+__noinline int copy_iov(struct scratch *s, __u64 iov, __u64 iovcnt, __u64 want, __u32 *off)
+{
+	if (!s || !off)
+		return 0;
+	__u32 cap = capture_size;
+	if (cap > MF_MAX_PAYLOAD)
+		cap = MF_MAX_PAYLOAD;
+	if (iovcnt > MAX_IOV)
+		iovcnt = MAX_IOV;
+	__u64 seen = 0;
+	for (int i = 0; i < MAX_IOV; i++) {
+		if (i >= iovcnt || seen >= want)
+			break;
+		struct u_iovec v = {};
+		if (bpf_probe_read_user(&v, sizeof(v), (void *)(iov + i * sizeof(v))))
+			break;
+		__u64 n = v.len;
+		if (n > want - seen)
+			n = want - seen;
+		seen += n;
+		__u64 o = *off;
+		if (o >= cap)
+			continue;
+		if (n > cap - o)
+			n = cap - o;
+		o &= MF_MAX_PAYLOAD - 1; // o < cap <= MF_MAX_PAYLOAD
+		n = clamp(n);
+		if (bpf_probe_read_user(&s->payload[o], n, (void *)v.base))
+			break;
+		*off = o + n;
+	}
+	return seen;
+}
+
+// trace_id applies the syscall trace id rule: an ingress call starts an id
+// (or keeps the thread's when its previous data call was an ingress on the
+// same socket); egress calls carry the id of the thread's last ingress.
+static __always_inline __u64 trace_id(__u64 pid_tgid, __u8 dir, __u64 sk)
+{
+	struct trace_state *ts = bpf_map_lookup_elem(&thread_trace, &pid_tgid);
+	if (dir == MF_INGRESS) {
+		if (ts && ts->dir == MF_INGRESS && ts->sk == sk && ts->id)
+			return ts->id;
+		struct trace_state n = {.id = new_id(), .sk = sk, .dir = MF_INGRESS};
+		bpf_map_update_elem(&thread_trace, &pid_tgid, &n, BPF_ANY);
+		return n.id;
+	}
+	if (!ts)
+		return 0;
+	ts->dir = MF_EGRESS;
+	return ts->id;
+}
+
+// head fills the header of a data or open/close event.
+static __always_inline void head(struct mf_event *e, __u8 kind, struct pending *p, __u64 pid_tgid, struct sock *sk, struct sock_info *si)
+{
+	__builtin_memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->origin = MF_ORIGIN_SYSCALL;
+	e->direction = p->dir;
+	e->fd = p->fd;
+	mf_fill_task(e, pid_tgid);
+	e->enter_ns = p->enter_ns;
+	e->exit_ns = bpf_ktime_get_ns();
+	fill_sock(e, sk);
+	if (si) {
+		e->socket_id = si->id;
+		e->role = si->role;
+	}
+}
+
+static __always_inline void emit(struct scratch *s, __u64 n)
+{
+	n = clamp(n);
+	s->e.payload_len = n;
+	n &= 2 * MF_MAX_PAYLOAD - 1; // a no-op the verifier can read
+	mf_submit(s, sizeof(struct mf_event) + n);
+}
+
+// ingress_seq returns the TCP sequence of the first byte a read returned:
+// copied_seq at exit minus the bytes read. Reading a FIN also advances
+// copied_seq by one, so when that value is the enter value or one past it,
+// the enter value (copied_seq before the call) is the answer; otherwise
+// another reader of the socket ran meanwhile and the exit value is.
+static __always_inline __u32 ingress_seq(struct sock *sk, __u32 enter, __u64 n)
+{
+	__u32 s = BPF_CORE_READ((struct tcp_sock *)sk, copied_seq) - (__u32)n;
+	if ((__u32)(s - enter) <= 1)
+		return enter;
+	return s;
+}
+
+// data emits the data events of a finished call.
+__noinline int data(struct pending *p, __u64 pid_tgid, __s64 ret)
+{
+	if (!p)
+		return 0;
+	struct sock *sk = (struct sock *)p->sk;
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	struct sock_info *si = sock_lookup(sk, p->ino, 1);
+	__u32 cap = capture_size;
+	if (cap > MF_MAX_PAYLOAD)
+		cap = MF_MAX_PAYLOAD;
+	__u8 tcp = BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
+	__u32 seq = p->seq;
+	if (tcp && p->dir == MF_INGRESS)
+		seq = ingress_seq(sk, p->seq, ret);
+	__u64 tid = trace_id(pid_tgid, p->dir, p->sk);
+
+	if (p->op == OP_MMSG) {
+		// ret is the number of messages; each has its own length.
+		__u64 vlen = ret;
+		if (vlen > MAX_MMSG)
+			vlen = MAX_MMSG;
+		__u64 total = 0;
+		for (int i = 0; i < MAX_MMSG; i++) {
+			if (i >= vlen)
+				break;
+			struct u_mmsghdr m = {};
+			if (bpf_probe_read_user(&m, sizeof(m), (void *)(p->buf + i * sizeof(m))))
+				break;
+			total += m.len;
+		}
+		if (tcp && p->dir == MF_INGRESS)
+			seq = ingress_seq(sk, p->seq, total);
+		for (int i = 0; i < MAX_MMSG; i++) {
+			if (i >= vlen)
+				break;
+			struct u_mmsghdr m = {};
+			if (bpf_probe_read_user(&m, sizeof(m), (void *)(p->buf + i * sizeof(m))))
+				break;
+			head(&s->e, MF_KIND_DATA, p, pid_tgid, sk, si);
+			s->e.length = m.len;
+			s->e.syscall_trace_id = tid;
+			if (tcp) {
+				s->e.tcp_seq = seq;
+				s->e.flags |= MF_FLAG_HAS_SEQ;
+				seq += m.len;
+			}
+			__u32 off = 0;
+			if (!p->tls)
+				copy_iov(s, m.hdr.iov, m.hdr.iovlen, m.len, &off);
+			if (off < m.len && !p->tls)
+				s->e.flags |= MF_FLAG_TRUNCATED;
+			if (!p->tls)
+				emit(s, off);
+		}
+		return 0;
+	}
+
+	if (p->tls)
+		return 0; // the TLS probe reports the plaintext
+	head(&s->e, MF_KIND_DATA, p, pid_tgid, sk, si);
+	s->e.length = ret;
+	s->e.syscall_trace_id = tid;
+	if (tcp) {
+		s->e.tcp_seq = seq;
+		s->e.flags |= MF_FLAG_HAS_SEQ;
+	}
+	__u32 off = 0;
+	if (p->op == OP_BUF) {
+		__u64 n = ret;
+		if (n > cap)
+			n = cap;
+		n = clamp(n);
+		if (bpf_probe_read_user(s->payload, n, (void *)p->buf) == 0)
+			off = n;
+	} else if (p->op == OP_IOV) {
+		copy_iov(s, p->buf, p->vlen, ret, &off);
+	} else if (p->op == OP_MSG) {
+		struct u_msghdr m = {};
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)p->buf) == 0)
+			copy_iov(s, m.iov, m.iovlen, ret, &off);
+	}
+	if (off < ret)
+		s->e.flags |= MF_FLAG_TRUNCATED;
+	emit(s, off);
+	return 0;
+}
+
+// life emits open and close events.
+__noinline int life(struct pending *p, __u64 pid_tgid, __s64 ret)
+{
+	if (!p)
+		return 0;
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	struct sock *sk = (struct sock *)p->sk;
+	__u64 ino = p->ino;
+	__u8 kind = MF_KIND_OPEN;
+	__u8 role = 0;
+	switch (p->op) {
+	case OP_CONNECT:
+		if (ret != 0 && ret != -EINPROGRESS)
+			return 0;
+		role = MF_ROLE_CLIENT;
+		break;
+	case OP_ACCEPT:
+		if (ret < 0)
+			return 0;
+		p->fd = ret;
+		sk = fd_sock(ret, &ino);
+		if (!sk)
+			return 0;
+		role = MF_ROLE_SERVER;
+		break;
+	case OP_CLOSE:
+		if (ret != 0)
+			return 0;
+		kind = MF_KIND_CLOSE;
+		break;
+	default:
+		return 0;
+	}
+	struct sock_info *si = sock_lookup(sk, ino, 1);
+	if (si && role)
+		si->role = role;
+	head(&s->e, kind, p, pid_tgid, sk, si);
+	emit(s, 0);
+	if (kind == MF_KIND_CLOSE && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_UDP) {
+		__u64 key = (__u64)sk;
+		bpf_map_delete_elem(&sock_info, &key);
+	}
+	return 0;
+}
+
+static __always_inline int on_exit(__s64 ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct pending *p = bpf_map_lookup_elem(&pending, &id);
+	if (!p)
+		return 0;
+	struct pending c = *p;
+	bpf_map_delete_elem(&pending, &id);
+	if (c.dir) {
+		if (ret <= 0)
+			return 0;
+		return data(&c, id, ret);
+	}
+	return life(&c, id, ret);
+}
+
+// ---- classic tracepoints: one program for every sys_enter_X, one for
+// every sys_exit_X ----
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int tp_sys_enter(struct tp_enter *ctx)
+{
+	return dispatch_enter(ctx->nr, ctx->args[0], ctx->args[1], ctx->args[2]);
+}
+
+// close's record has one argument: a program that reads further into the
+// record may not attach to it (the kernel checks the context size).
+struct tp_enter1 {
+	__u64 common;
+	__s32 nr;
+	__u32 _pad;
+	__u64 fd;
+};
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int tp_sys_enter_close(struct tp_enter1 *ctx)
+{
+	return on_enter(OP_CLOSE, 0, (__s32)ctx->fd, 0, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_write")
+int tp_sys_exit(struct tp_exit *ctx)
+{
+	return on_exit(ctx->ret);
+}
+
+// ---- raw tracepoints: every system call ----
+
+// Offsets in struct pt_regs of the first three syscall arguments.
+#if defined(__TARGET_ARCH_arm64)
+#define REG_ARG0 0
+#define REG_ARG1 8
+#define REG_ARG2 16
+#else
+#define REG_ARG0 (14 * 8) // di
+#define REG_ARG1 (13 * 8) // si
+#define REG_ARG2 (12 * 8) // dx
+#endif
+
+SEC("raw_tracepoint/sys_enter")
+int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	long nr = ctx->args[1];
+	switch (nr) {
+	case NR_read: case NR_write: case NR_readv: case NR_writev:
+	case NR_close: case NR_connect: case NR_accept: case NR_accept4:
+	case NR_sendto: case NR_recvfrom: case NR_sendmsg: case NR_recvmsg:
+	case NR_recvmmsg: case NR_sendmmsg:
+		break;
+	default:
+		return 0;
+	}
+	void *regs = (void *)ctx->args[0];
+	__u64 a0 = 0, a1 = 0, a2 = 0;
+	bpf_probe_read_kernel(&a0, 8, regs + REG_ARG0);
+	bpf_probe_read_kernel(&a1, 8, regs + REG_ARG1);
+	bpf_probe_read_kernel(&a2, 8, regs + REG_ARG2);
+	return dispatch_enter(nr, a0, a1, a2);
+}
+
+SEC("raw_tracepoint/sys_exit")
+int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_exit((__s64)ctx->args[1]);
+}
+
+// ---- socket life and TCP health (softirq and timer context: the owner
+// comes from sock_info) ----
+
+// owner_event fills e for a socket event outside the owner's syscalls, and
+// reports whether it passes the filters.
+static __always_inline int owner_event(struct mf_event *e, struct sock *sk, __u8 kind, int proc_ctx)
+{
+	__builtin_memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->fd = -1;
+	e->enter_ns = bpf_ktime_get_ns();
+	e->exit_ns = e->enter_ns;
+	struct sock_info *si = sock_lookup(sk, 0, proc_ctx);
+	if (si) {
+		e->socket_id = si->id;
+		e->role = si->role;
+		e->pid = si->pid;
+		e->tid = si->tid;
+		e->cgroup_id = si->cgroup_id;
+		__builtin_memcpy(e->comm, si->comm, sizeof(e->comm));
+	}
+	if (filter_pids) {
+		__u32 pid = e->pid;
+		if (!bpf_map_lookup_elem(&pid_filter, &pid))
+			return 0;
+	}
+	if (filter_cgroups) {
+		__u64 cg = e->cgroup_id;
+		if (!bpf_map_lookup_elem(&cgroup_filter, &cg))
+			return 0;
+	}
+	fill_sock(e, sk);
+	return 1;
+}
+
+SEC("raw_tracepoint/inet_sock_set_state")
+int raw_set_state(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct sock *sk = (struct sock *)ctx->args[0];
+	int oldstate = ctx->args[1];
+	int newstate = ctx->args[2];
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	// Leaving TCP_CLOSE (connect, listen) happens in the owner's call.
+	int proc_ctx = oldstate == TCP_CLOSE;
+	if (owner_event(&s->e, sk, MF_KIND_STATE, proc_ctx)) {
+		s->e.old_state = oldstate;
+		s->e.new_state = newstate;
+		emit(s, 0);
+	}
+	if (newstate == TCP_CLOSE) {
+		__u64 key = (__u64)sk;
+		struct sock_info *si = bpf_map_lookup_elem(&sock_info, &key);
+		if (si)
+			si->dead = 1;
+	}
+	return 0;
+}
+
+SEC("raw_tracepoint/tcp_retransmit_skb")
+int raw_retransmit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct sock *sk = (struct sock *)ctx->args[0];
+	struct sk_buff *skb = (struct sk_buff *)ctx->args[1];
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	if (!owner_event(&s->e, sk, MF_KIND_RETRANSMIT, 0))
+		return 0;
+	// TCP_SKB_CB(skb)->seq: the first field of skb->cb.
+	__u32 seq = 0;
+	bpf_probe_read_kernel(&seq, sizeof(seq), (void *)skb + bpf_core_field_offset(struct sk_buff, cb));
+	s->e.tcp_seq = seq;
+	s->e.flags |= MF_FLAG_HAS_SEQ;
+	s->e.new_state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	emit(s, 0);
+	return 0;
+}

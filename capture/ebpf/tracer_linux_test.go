@@ -1,0 +1,272 @@
+//go:build linux
+
+package ebpf
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/metaflow-go/metaflow/capture/socket"
+	"github.com/metaflow-go/metaflow/internal/testutil"
+)
+
+// ev is an Event with its payload copied out of the tracer's buffer.
+type ev struct {
+	socket.Event
+	data []byte
+}
+
+// collector reads a tracer's events in the background.
+type collector struct {
+	tr   *Tracer
+	mu   sync.Mutex
+	evs  []ev
+	done chan struct{}
+	err  error
+}
+
+func startTracer(t *testing.T, cfg Config) *collector {
+	t.Helper()
+	testutil.RequireEBPF(t)
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	c := &collector{tr: tr, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		var e socket.Event
+		for {
+			err := tr.ReadEvent(&e)
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					c.err = err
+				}
+				return
+			}
+			c.mu.Lock()
+			c.evs = append(c.evs, ev{Event: e, data: bytes.Clone(e.Payload)})
+			c.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { c.stop(t) })
+	return c
+}
+
+// wait returns the events seen once cond holds on them, or after timeout.
+func (c *collector) wait(timeout time.Duration, cond func([]ev) bool) []ev {
+	deadline := time.Now().Add(timeout)
+	for {
+		c.mu.Lock()
+		evs := append([]ev(nil), c.evs...)
+		c.mu.Unlock()
+		if cond(evs) || time.Now().After(deadline) {
+			return evs
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (c *collector) stop(t *testing.T) {
+	t.Helper()
+	c.tr.Close()
+	select {
+	case <-c.done:
+	case <-time.After(5 * time.Second):
+		t.Errorf("ReadEvent did not return after Close")
+	}
+	if c.err != nil {
+		t.Errorf("ReadEvent: %v", c.err)
+	}
+}
+
+// dataOn returns the data events of one local port and direction.
+func dataOn(evs []ev, local netip.AddrPort, dir socket.Direction) []ev {
+	var out []ev
+	for _, e := range evs {
+		if e.Kind == socket.KindData && e.Local == local && e.Direction == dir {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func concat(evs []ev) []byte {
+	var b []byte
+	for _, e := range evs {
+		b = append(b, e.data...)
+	}
+	return b
+}
+
+// echoExchange runs a TCP exchange inside the test process: the client
+// writes req, the server reads it and writes resp back.
+func echoExchange(t *testing.T, port string, req, resp []byte) (client, server netip.AddrPort) {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:"+port)
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	defer ln.Close()
+	errc := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, len(req))
+		if _, err := io.ReadFull(c, buf); err != nil {
+			errc <- err
+			return
+		}
+		_, err = c.Write(resp)
+		errc <- err
+	}()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	if _, err := c.Write(req); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if _, err := io.ReadFull(c, make([]byte, len(resp))); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("server: %v", err)
+	}
+	return netip.MustParseAddrPort(c.LocalAddr().String()), netip.MustParseAddrPort(c.RemoteAddr().String())
+}
+
+func TestTracer_ReadEvent(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		raw  bool
+		port string
+	}{
+		{"tracepoints", false, "26301"},
+		{"raw_tracepoints", true, "26302"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startTracer(t, Config{Pids: []uint32{uint32(os.Getpid())}, PayloadSize: MaxPayloadSize, ForceRawTracepoints: tc.raw, Logger: testLogger(t)})
+			if c.tr.RawTracepoints() != tc.raw {
+				t.Fatalf("RawTracepoints() = %v, want %v", c.tr.RawTracepoints(), tc.raw)
+			}
+			req := []byte("PING " + strings.Repeat("q", 100) + "\r\n")
+			resp := []byte("PONG " + strings.Repeat("r", 5000) + "\r\n")
+			cli, srv := echoExchange(t, tc.port, req, resp)
+			evs := c.wait(3*time.Second, func(evs []ev) bool {
+				return len(concat(dataOn(evs, cli, socket.Ingress))) >= len(resp)
+			})
+
+			cw := dataOn(evs, cli, socket.Egress)
+			sr := dataOn(evs, srv, socket.Ingress)
+			sw := dataOn(evs, srv, socket.Egress)
+			cr := dataOn(evs, cli, socket.Ingress)
+			for _, d := range []struct {
+				name string
+				evs  []ev
+				want []byte
+				role socket.Role
+				peer netip.AddrPort
+			}{
+				{"client write", cw, req, socket.RoleClient, srv},
+				{"server read", sr, req, socket.RoleServer, cli},
+				{"server write", sw, resp, socket.RoleServer, cli},
+				{"client read", cr, resp, socket.RoleClient, srv},
+			} {
+				if got := concat(d.evs); !bytes.Equal(got, d.want) {
+					t.Errorf("%s: payloads %q, want %q", d.name, trunc(got), trunc(d.want))
+					continue
+				}
+				var n int64
+				for _, e := range d.evs {
+					n += e.Length
+					if e.Role != d.role || e.Remote != d.peer || e.Transport != socket.TCP ||
+						e.Pid != uint32(os.Getpid()) || e.CommString() != commOf(t) || !e.HasSeq ||
+						e.SocketID == 0 || e.Fd < 0 || e.Origin != socket.OriginSyscall {
+						t.Errorf("%s: event %+v", d.name, e.Event)
+					}
+					if e.ExitNs < e.EnterNs || abs(time.Now().UnixNano()-e.ExitNs) > int64(10*time.Second) {
+						t.Errorf("%s: times enter %d exit %d not near now", d.name, e.EnterNs, e.ExitNs)
+					}
+				}
+				if n != int64(len(d.want)) {
+					t.Errorf("%s: lengths sum to %d, want %d", d.name, n, len(d.want))
+				}
+			}
+			if len(cw) > 0 && len(sr) > 0 && cw[0].TCPSeq != sr[0].TCPSeq {
+				t.Errorf("request: client write seq %d != server read seq %d", cw[0].TCPSeq, sr[0].TCPSeq)
+			}
+			if len(sw) > 0 && len(cr) > 0 && sw[0].TCPSeq != cr[0].TCPSeq {
+				t.Errorf("response: server write seq %d != client read seq %d", sw[0].TCPSeq, cr[0].TCPSeq)
+			}
+			// The server thread read then wrote: one syscall trace id.
+			if len(sr) > 0 && len(sw) > 0 && sr[0].Tid == sw[0].Tid &&
+				(sr[0].SyscallTraceID == 0 || sr[0].SyscallTraceID != sw[0].SyscallTraceID) {
+				t.Errorf("server trace ids: read %d write %d", sr[0].SyscallTraceID, sw[0].SyscallTraceID)
+			}
+			if st := c.tr.Stats(); st.Lost != 0 || st.Events == 0 {
+				t.Errorf("Stats = %+v", st)
+			}
+		})
+	}
+}
+
+func commOf(t *testing.T) string {
+	b, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func trunc(b []byte) []byte {
+	if len(b) > 80 {
+		return append(b[:80:80], "..."...)
+	}
+	return b
+}
+
+func TestNew_Config(t *testing.T) {
+	for _, cfg := range []Config{
+		{PayloadSize: MaxPayloadSize + 1},
+		{PayloadSize: -1},
+		{RingSize: 3 << 20},
+		{Pids: make([]uint32, maxFilterItems+1)},
+	} {
+		if _, err := New(cfg); !errors.Is(err, ErrConfig) {
+			t.Errorf("New(%+v) = %v, want ErrConfig", cfg, err)
+		}
+	}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
