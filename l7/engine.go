@@ -51,6 +51,7 @@ type Engine struct {
 	npending     int
 
 	msg   Message
+	cmsg  Message // the message a cut makes while msg is in use (Conn.answeredCut)
 	rec   Record
 	stats Stats
 	proto []ProtocolStats
@@ -185,6 +186,11 @@ type side struct {
 	errs    int  // parse errors since this direction's last message
 	decoded bool // a message of this direction was decoded
 
+	// Bytes below skipEnd (when skip) belong to a message already made of
+	// its start (Conn.answeredCut): they are dropped on arrival.
+	skipEnd uint32
+	skip    bool
+
 	// TCP acknowledgements this direction sent: the latest, and the one
 	// current when the message being decoded started (valid when has*).
 	ack, msgAck       uint32
@@ -275,6 +281,7 @@ func (e *Engine) Open(info ConnInfo, ts int64) *Conn {
 	c.abandoned = -1
 	c.sides[0].errs, c.sides[1].errs = 0, 0
 	c.sides[0].decoded, c.sides[1].decoded = false, false
+	c.sides[0].skip, c.sides[1].skip = false, false
 	c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts = 0, 0, 0, 0, 0
 	c.reported = ConnSummary{}
 	e.conns[info.ID] = c
@@ -539,6 +546,19 @@ func (c *Conn) deliver(s *side, ts int64, seq uint32, b []byte) {
 		c.datagram(s, ts, b)
 		return
 	}
+	if s.skip {
+		if d := s.skipEnd - seq; int32(d) > 0 {
+			n := min(int(d), len(b))
+			e.stats.DiscardedBytes += uint64(n)
+			b, seq = b[n:], seq+uint32(n)
+		}
+		if int32(s.skipEnd-seq) <= 0 {
+			s.skip = false
+		}
+		if len(b) == 0 {
+			return
+		}
+	}
 	if s.buf == nil {
 		off := c.parse(s, b, seq, ts, 0, ts)
 		if off < len(b) {
@@ -694,7 +714,7 @@ func (c *Conn) cut(s *side, dir Direction) {
 	if c.flusher == nil || len(s.buf) == 0 {
 		return
 	}
-	m := &c.e.msg
+	m := &c.e.cmsg
 	m.Reset()
 	if c.flusher.Flush(s.buf, dir, m) {
 		s.msgLen = len(s.buf)

@@ -99,6 +99,9 @@ func (c *Conn) message(s *side, dir Direction, m *Message) {
 			if c.respGap && !m.HasID {
 				c.lostReplies()
 			}
+			if c.phead == nil && !m.HasID {
+				c.answeredCut(s)
+			}
 			ss := c.match(m)
 			if ss != nil && !m.HasID && s.msgHasAck && ss.hasAck && int32(s.msgAck-ss.seq) < 0 {
 				// The server had not received the bytes before the
@@ -121,6 +124,34 @@ func (c *Conn) message(s *side, dir Direction, m *Message) {
 		e.responseFromMessage(m, s)
 		e.emit()
 	}
+}
+
+// answeredCut handles a response that arrives while no request waits but
+// the client's side holds the start of one: the server answered it, so
+// its end was sent; when the capture lost that end (a hole the client's
+// next bytes will reveal), waiting for it would pair this response with
+// nothing and the cut request with the next request's response. The
+// parser, if it can (Flusher), makes the request of what is held, and the
+// held bytes are dropped (counted in Stats.DiscardedBytes); so is the rest
+// of the request if it arrives after all (a capture that reordered the
+// directions): the server's acknowledgement when it began the response (of
+// side resp) says where the request ended.
+func (c *Conn) answeredCut(resp *side) {
+	rs := &c.sides[uint8(ToServer)^c.flip]
+	if len(rs.buf) == 0 || c.flusher == nil {
+		return
+	}
+	end := rs.bufSeq + uint32(len(rs.buf))
+	if resp.msgHasAck && int32(resp.msgAck-end) > 0 {
+		rs.skipEnd, rs.skip = resp.msgAck, true
+	}
+	c.cut(rs, ToServer)
+	if c.state != stateParse {
+		return
+	}
+	c.e.stats.DiscardedBytes += uint64(len(rs.buf))
+	c.dropBuf(rs)
+	rs.msgLen = 0
 }
 
 // enqueue stores request m until its response, within the caps.

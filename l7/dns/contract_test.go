@@ -26,6 +26,17 @@ func conversations() []*l7test.Conversation {
 			Response(answer).
 			Request(query(0x78, "big.example", TypeTXT)).
 			Response(tc),
+		// One query per round trip over TCP: the kit's hole cases run on it.
+		l7test.NewConversation(cli, srv, l7.TCP).
+			Request(tcpFrame(query(0x1234, "www.example.com", TypeA))).
+			Response(tcpFrame(answer)).
+			Request(tcpFrame(query(0x77, "nope.example", TypeAAAA))).
+			Response(tcpFrame(nx)).
+			Request(tcpFrame(query(0x78, "big.example", TypeTXT))).
+			Response(tcpFrame(tc)).
+			Request(tcpFrame(query(0x79, "www.example.com", TypeA))).
+			Response(tcpFrame(newMsg(0x79, 0x8180, 1, 1, 0, 0).name("www.example.com").u16(TypeA, classIN).
+				rr(TypeA, 60, []byte{93, 184, 216, 34}).b)),
 		l7test.NewConversation(cli, netip.MustParseAddrPort("10.0.0.53:53"), l7.TCP).
 			Request(tcpFrame(query(0x1234, "www.example.com", TypeA), query(0x77, "nope.example", TypeAAAA))).
 			Response(tcpFrame(answer)).

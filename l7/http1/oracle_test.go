@@ -66,6 +66,11 @@ type oracleException struct {
 }
 
 var oracleExceptions = map[string]oracleException{
+	"http-post-cut.pcap": {
+		why: "the capture ends in the middle of a 400 KB upload's body; tshark waits for the " +
+			"whole body and never dissects the request; the parser emits it at its header block",
+		extra: []string{"req\t10.201.0.1:35068\t10.201.0.2:30080\tPOST\t/upload?name=big.bin\t10.201.0.2:30080\tcurl/7.88.1\t\t\t"},
+	},
 	"zeek_entity_gap.pcap": {
 		why: "a segment of the response body is missing; tshark waits for the whole body " +
 			"(http.desegment_body) and never dissects the response, which it does show " +

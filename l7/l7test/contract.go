@@ -41,6 +41,15 @@ import (
 //     through Gap, or through Flush first) and cut frames at a snaplen.
 //     Their records must only satisfy the invariants below.
 //
+// A TCP conversation that alternates requests and responses (one message
+// per Request and Response call, at least three exchanges, each making one
+// record that pairs them) also runs the hole cases: the second exchange,
+// and the one before the last, lose their request or their response, whole
+// (a hole ending on a message boundary) or from the middle on (a hole
+// cutting the message); every exchange after the hole must still make its
+// record as scripted, its request paired with its own response. Every
+// decoder is expected to pass them: give it such a conversation.
+//
 // Every call into the decoder is checked as it happens: nothing panics;
 // Check returns a known verdict and leaves its input alone (it is also
 // called on every prefix of the first bytes each side sends, over both
@@ -159,6 +168,7 @@ func (k *Contract) run(tb testing.TB, c *Conversation, seed uint64, variants int
 	if ref.inferFrame < 0 {
 		return // never recognised: variants would not reach the parser
 	}
+	k.holes(tb, c, segs, ref)
 	for v := range variants {
 		rng := rand.New(rand.NewPCG(seed, uint64(v)))
 		lossy := v%2 == 1
@@ -176,6 +186,97 @@ func (k *Contract) run(tb testing.TB, c *Conversation, seed uint64, variants int
 			k.report(tb, c, vsegs, snaplen, desc, fmt.Sprintf(
 				"records differ from those of the conversation as scripted, though the parser got the same bytes\n got %d:\n  %s\nwant %d:\n  %s",
 				len(got.keys), strings.Join(got.keys, "\n  "), len(ref.keys), strings.Join(ref.keys, "\n  ")))
+		}
+	}
+}
+
+// holes runs the gap cases of a TCP conversation that alternates requests
+// and responses, one message per Request and Response call, and that makes
+// one record pairing each request with its response as scripted: for the
+// second exchange and the one before the last, each in turn loses its
+// request or its response, whole (the hole ends on a message boundary) or
+// from the middle of the message on (the hole cuts it). Every exchange
+// after the hole must still make its record as scripted: its request
+// paired with its own response. What the damaged exchange makes is not
+// checked beyond the invariants.
+func (k *Contract) holes(tb testing.TB, c *Conversation, segs []segment, ref outcome) {
+	tb.Helper()
+	if c.transport == l7.UDP || ref.errors > 0 || ref.gaps > 0 {
+		return
+	}
+	var msgs []int // Send step index of each message, in script order
+	for i, s := range c.steps {
+		switch s.kind {
+		case stepSend:
+			if len(msgs)%2 == 0 && s.dir != l7.ToServer || len(msgs)%2 == 1 && s.dir != l7.ToClient {
+				return // not alternating
+			}
+			msgs = append(msgs, i)
+		case stepGap:
+			return
+		}
+	}
+	n := len(msgs) / 2
+	if n < 3 || len(msgs)%2 != 0 || len(ref.keys) != n || ref.pairs != n {
+		return
+	}
+	victims := []int{1}
+	if n-2 > 1 {
+		victims = append(victims, n-2)
+	}
+	for _, v := range victims {
+		for side := range 2 {
+			step := msgs[2*v+side]
+			for _, half := range []bool{false, true} {
+				size := len(c.steps[step].data)
+				cut := 0
+				if half {
+					if size < 2 {
+						continue
+					}
+					cut = size / 2
+				}
+				var vsegs []segment
+				for _, sg := range segs {
+					if sg.chunk != step {
+						vsegs = append(vsegs, sg)
+						continue
+					}
+					// Offset of this segment in its message: its sequence
+					// number against the message's first segment's.
+					off := 0
+					for _, f := range segs {
+						if f.chunk == step {
+							off = int(sg.seq - f.seq)
+							break
+						}
+					}
+					if keep := cut - off; keep > 0 {
+						sg.data = sg.data[:min(keep, len(sg.data))]
+						vsegs = append(vsegs, sg)
+					}
+				}
+				what := [2]string{"request", "response"}[side]
+				desc := fmt.Sprintf("hole: exchange %d loses its %s", v, what)
+				if half {
+					desc += fmt.Sprintf(" from byte %d of %d on", cut, size)
+				} else {
+					desc += " whole"
+				}
+				got := k.once(tb, c, vsegs, c.snaplen, desc)
+				have := map[string]int{}
+				for _, key := range got.keys {
+					have[key]++
+				}
+				for j := v + 1; j < n; j++ {
+					if have[ref.keys[j]] == 0 {
+						k.report(tb, c, vsegs, c.snaplen, desc, fmt.Sprintf(
+							"exchange %d, after the hole, does not make its record as scripted (its request paired with its own response)\nwant:\n  %s\ngot %d:\n  %s",
+							j, ref.keys[j], len(got.keys), strings.Join(got.keys, "\n  ")))
+					}
+					have[ref.keys[j]]--
+				}
+			}
 		}
 	}
 }
@@ -231,6 +332,7 @@ func (k *Contract) verdict(tb testing.TB, b []byte, dir l7.Direction, tr l7.Tran
 // outcome is what one run of segments produced.
 type outcome struct {
 	keys       []string // records, times and flow ids left out
+	pairs      int      // records with a request and a response
 	inferFrame int      // index of the frame during which inference chose the decoder; -1: never
 	errors     int      // parse errors other than l7.ErrNeedMore and l7.ErrStop
 	gaps       int      // Gap calls
@@ -258,6 +360,9 @@ func (k *Contract) once(tb testing.TB, c *Conversation, segs []segment, snaplen 
 		}
 		if r.HasResponse {
 			responses++
+		}
+		if r.HasRequest && r.HasResponse {
+			out.pairs++
 		}
 		cl := r.Clone()
 		cl.FlowID, cl.StartTime, cl.EndTime = 0, 0, 0

@@ -43,6 +43,18 @@ func conversations() []*l7test.Conversation {
 			Response(suback(true, 5, 0x87)).
 			Request(newPkt(tAuth, 0).u8(0x19).props(propStr(0x15, "SCRAM")).bytes()).
 			Response(newPkt(tDisconnect, 0).u8(0x8e).props().bytes()),
+		// One packet per round trip: the kit's hole cases run on it.
+		l7test.NewConversation(cli, srv, l7.TCP).
+			Request(connect(level311, "dev-2")).
+			Response(connack(false, 0)).
+			Request(subscribe(false, 1, "a/#")).
+			Response(suback(false, 1, 1)).
+			Request(publish(false, 1, 2, "a/1", strings.Repeat("m", 100))).
+			Response(ack(tPuback, 2)).
+			Request(pingreq).
+			Response(pingresp).
+			Request(newPkt(tUnsubscribe, 2).u16(4).str("a/#").bytes()).
+			Response(ack(tUnsuback, 4)),
 		l7test.NewConversation(cli, srv, l7.TCP).NoHandshake().
 			Request([]byte(strings.Repeat("x", 300))).
 			Response(publish(false, 1, 7, "late", "x")).

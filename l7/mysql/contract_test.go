@@ -33,6 +33,16 @@ func conversations() []*l7test.Conversation {
 			Request(execute).
 			Response(resultSet(2, false)).
 			Request(pkt(0, []byte{ComQuit})),
+		// One statement per round trip: the kit's hole cases run on it.
+		l7test.NewConversation(cli, srv, l7.TCP).NoHandshake().
+			Request(query("SELECT a FROM t")).
+			Response(resultSet(3, false)).
+			Request(query("UPDATE t SET a = 2")).
+			Response(okPkt(1, 3, 2)).
+			Request(query("SELECT b FROM u")).
+			Response(resultSet(40, false)).
+			Request(query("DELETE FROM t")).
+			Response(errPkt(1, 1142, "DELETE command denied")),
 		l7test.NewConversation(cli, srv, l7.TCP).NoHandshake().
 			Request(query("select 1")).
 			Response(resultSet(1, false)).

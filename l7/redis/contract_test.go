@@ -29,6 +29,16 @@ func conversations() []*l7test.Conversation {
 			Request([]byte("*3\r\n$9\r\nSUBSCRIBE\r\n$1\r\na\r\n$1\r\nb\r\n")).
 			Response([]byte(">3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n>3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n")).
 			Response([]byte(">3\r\n$7\r\nmessage\r\n$1\r\na\r\n$2\r\nhi\r\n")),
+		// One command per round trip: the kit's hole cases run on it.
+		conv().
+			Request([]byte("*3\r\n$3\r\nSET\r\n$2\r\nk1\r\n$2\r\nv1\r\n")).
+			Response([]byte("+OK\r\n")).
+			Request([]byte("*2\r\n$3\r\nGET\r\n$2\r\nk1\r\n")).
+			Response([]byte("$2\r\nv1\r\n")).
+			Request([]byte("*2\r\n$4\r\nINCR\r\n$2\r\nk1\r\n")).
+			Response([]byte("-ERR value is not an integer or out of range\r\n")).
+			Request([]byte("*2\r\n$4\r\nLLEN\r\n$1\r\nl\r\n")).
+			Response([]byte(":7\r\n")),
 		conv().
 			Request([]byte("*1\r\n$4\r\nPING\r\n")).
 			Response([]byte("+PONG\r\n")).
