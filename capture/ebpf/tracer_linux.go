@@ -280,6 +280,21 @@ func (t *Tracer) attachClassic() error {
 	return nil
 }
 
+// AddPids adds processes to the kernel's pid filter of a Tracer made with
+// Config.Pids (for processes started after New). It returns ErrConfig when
+// the tracer does not filter by pid, and an error when the filter is full.
+func (t *Tracer) AddPids(pids ...uint32) error {
+	if !t.filterPid {
+		return fmt.Errorf("%w: AddPids on a tracer without a pid filter", ErrConfig)
+	}
+	for _, p := range pids {
+		if err := t.objs.PidFilter.Put(p, uint8(1)); err != nil {
+			return fmt.Errorf("capture/ebpf: pid filter: %w", err)
+		}
+	}
+	return nil
+}
+
 // RawTracepoints reports whether the syscall hooks are the raw tracepoints
 // sys_enter/sys_exit rather than the classic syscall tracepoints.
 func (t *Tracer) RawTracepoints() bool { return t.raw }
