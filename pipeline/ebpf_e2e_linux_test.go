@@ -378,3 +378,126 @@ func openFile(t *testing.T, path string) capture.Source {
 	}
 	return src
 }
+
+// nginxConf writes an nginx configuration serving 200 on port web and
+// proxying port front to it, in dir.
+func nginxConf(t *testing.T, dir string, web, front int) string {
+	t.Helper()
+	conf := fmt.Sprintf(`daemon off;
+user root;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events { worker_connections 64; }
+http {
+	access_log off;
+	sendfile off;
+	client_body_temp_path %[1]s/body;
+	proxy_temp_path %[1]s/proxy;
+	fastcgi_temp_path %[1]s/fastcgi;
+	uwsgi_temp_path %[1]s/uwsgi;
+	scgi_temp_path %[1]s/scgi;
+	server {
+		listen 127.0.0.1:%[2]d;
+		location / { return 200 "hello\n"; }
+		location /missing { return 404; }
+	}
+	server {
+		listen 127.0.0.1:%[3]d;
+		location / { proxy_pass http://127.0.0.1:%[2]d; }
+	}
+}
+`, dir, web, front)
+	path := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestEBPF_NginxCurl runs nginx and curl under the tracer: HTTP records
+// from curl's end and nginx's (method, path, status, processes), and the
+// syscall trace id that links each request nginx received on its front
+// port to the request it proxied upstream.
+func TestEBPF_NginxCurl(t *testing.T) {
+	testutil.RequireCommand(t, "nginx", "curl")
+	r := startEBPF(t, ebpf.Config{}, nil, 26451, 26452)
+	dir := t.TempDir()
+	conf := nginxConf(t, dir, 26451, 26452)
+	startServer(t, "127.0.0.1:26452", "nginx", "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"))
+	curl := runClient(t, "curl", "-sf", "http://127.0.0.1:26451/hello?x=1")
+	runClient(t, "curl", "-s", "http://127.0.0.1:26451/missing")
+	for i := 0; i < 3; i++ {
+		runClient(t, "curl", "-sf", fmt.Sprintf("http://127.0.0.1:26452/proxied/%d", i))
+	}
+	recs := r.wait(func(recs []*l7.Record) bool {
+		n := 0
+		for _, x := range recs {
+			if strings.HasPrefix(string(x.RequestResource), "/proxied/2") && x.HasResponse {
+				n++
+			}
+		}
+		return n == 4 // curl's, nginx front's, nginx upstream client's, upstream server's
+	})
+	recs = r.stop(t)
+	var hello, missing int
+	fronts := map[string]*l7.Record{}
+	ups := map[string]*l7.Record{}
+	for _, x := range recs {
+		if x.L7Protocol != "HTTP" || !x.HasRequest {
+			t.Errorf("unexpected record %s", x.AppendJSON(nil))
+			continue
+		}
+		path := string(x.RequestResource)
+		switch {
+		case path == "/hello?x=1":
+			hello++
+			if x.ResponseCode != 200 || x.Status != l7.StatusOk || string(x.RequestType) != "GET" || string(x.Endpoint) != "/hello" {
+				t.Errorf("GET /hello: %s", x.AppendJSON(nil))
+			}
+			if x.ProcessID0 != 0 && (string(x.ProcessKName0) != "curl" || x.ProcessID0 != uint32(curl)) {
+				t.Errorf("curl's end: process %d %q, want curl %d", x.ProcessID0, x.ProcessKName0, curl)
+			}
+			if x.ProcessID1 != 0 && string(x.ProcessKName1) != "nginx" {
+				t.Errorf("nginx's end: process %q", x.ProcessKName1)
+			}
+		case path == "/missing":
+			missing++
+			if x.ResponseCode != 404 || x.Status != l7.StatusClientError {
+				t.Errorf("GET /missing: %s", x.AppendJSON(nil))
+			}
+		case strings.HasPrefix(path, "/proxied/"):
+			switch {
+			case x.Server.Port() == 26452 && x.ProcessID1 != 0:
+				fronts[path] = x // nginx received it from curl
+			case x.Server.Port() == 26451 && x.ProcessID0 != 0:
+				ups[path] = x // nginx sent it upstream
+			}
+		}
+	}
+	if hello != 2 || missing != 2 {
+		t.Errorf("%d /hello and %d /missing records, want 2 each (curl's end and nginx's):\n%s", hello, missing, describe(recs))
+	}
+	for i := 0; i < 3; i++ {
+		path := fmt.Sprintf("/proxied/%d", i)
+		f, u := fronts[path], ups[path]
+		if f == nil || u == nil {
+			t.Errorf("%s: front record %v, upstream record %v:\n%s", path, f != nil, u != nil, describe(recs))
+			continue
+		}
+		if f.SyscallTraceIDRequest == 0 || f.SyscallTraceIDRequest != u.SyscallTraceIDRequest {
+			t.Errorf("%s: front request's syscall trace id %d, upstream request's %d: want equal, nonzero",
+				path, f.SyscallTraceIDRequest, u.SyscallTraceIDRequest)
+		}
+		if f.ProcessID1 != u.ProcessID0 || f.SyscallThread0 != u.SyscallThread0 {
+			t.Errorf("%s: front handled by %d/%d, upstream sent by %d/%d", path, f.ProcessID1, f.SyscallThread0, u.ProcessID0, u.SyscallThread0)
+		}
+	}
+	ids := map[uint64]bool{}
+	for _, f := range fronts {
+		ids[f.SyscallTraceIDRequest] = true
+	}
+	if len(ids) != 3 {
+		t.Errorf("the 3 front requests share trace ids: %v", ids)
+	}
+}
