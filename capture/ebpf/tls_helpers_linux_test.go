@@ -1,0 +1,132 @@
+//go:build linux
+
+package ebpf
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/metaflow-go/metaflow/capture"
+	"github.com/metaflow-go/metaflow/capture/socket"
+	"github.com/metaflow-go/metaflow/internal/testutil"
+)
+
+// tlsEvent is a copy of a socket.Event that outlives the next ReadEvent.
+type tlsEvent struct {
+	socket.Event
+	Data []byte
+}
+
+// tlsRecorder runs a Tracer with TLS probes and keeps every event of the
+// processes it is told about.
+type tlsRecorder struct {
+	tr   *Tracer
+	tls  *TLS
+	done chan struct{}
+
+	mu     sync.Mutex
+	events []tlsEvent
+}
+
+// startTLSRecorder starts a tracer for the given command names with the TLS
+// probes of cfg, or skips the test when the machine cannot run them.
+func startTLSRecorder(t *testing.T, comms []string, cfg TLSConfig) *tlsRecorder {
+	t.Helper()
+	testutil.RequireRoot(t)
+	tr, err := New(Config{Comms: comms, PayloadSize: MaxPayloadSize})
+	if errors.Is(err, capture.ErrNotSupported) || errors.Is(err, ErrPermission) {
+		t.Skipf("eBPF tracer unavailable here: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	x, err := NewTLS(tr, cfg, nil)
+	if err != nil {
+		tr.Close()
+		if errors.Is(err, capture.ErrNotSupported) {
+			t.Skipf("TLS probes unavailable here: %v", err)
+		}
+		t.Fatalf("NewTLS: %v", err)
+	}
+	r := &tlsRecorder{tr: tr, tls: x, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		var e socket.Event
+		for tr.ReadEvent(&e) == nil {
+			c := tlsEvent{Event: e, Data: append([]byte(nil), e.Payload...)}
+			c.Payload = nil
+			r.mu.Lock()
+			r.events = append(r.events, c)
+			r.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { r.stop() })
+	return r
+}
+
+// stop waits for the ring to drain, closes the probes and the tracer, and
+// returns the events.
+func (r *tlsRecorder) stop() []tlsEvent {
+	select {
+	case <-r.done:
+	default:
+		time.Sleep(100 * time.Millisecond) // the reader polls every 10 ms
+		r.tls.Close()
+		r.tr.Close()
+		<-r.done
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.events
+}
+
+// ofPids keeps the events of the given processes.
+func ofPids(evs []tlsEvent, pids ...int) []tlsEvent {
+	var out []tlsEvent
+	for _, e := range evs {
+		for _, p := range pids {
+			if int(e.Pid) == p {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// buildGoTLSApp builds testdata/gotlsapp into dir with the current Go
+// toolchain (stripped with -s -w when strip) and returns its path.
+func buildGoTLSApp(t *testing.T, dir, name string, strip bool) string {
+	t.Helper()
+	testutil.RequireCommand(t, "go")
+	src, err := os.ReadFile(filepath.Join("testdata", "gotlsapp", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := filepath.Join(dir, "src-"+name)
+	if err := os.MkdirAll(mod, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mod, "main.go"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module gotlsapp\n\ngo 1.24\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, name)
+	args := []string{"build", "-o", out}
+	if strip {
+		args = append(args, "-ldflags=-s -w")
+	}
+	cmd := exec.Command("go", append(args, ".")...)
+	cmd.Dir = mod
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=", "CGO_ENABLED=0", "GOTOOLCHAIN=local")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build gotlsapp: %v\n%s", err, b)
+	}
+	return out
+}

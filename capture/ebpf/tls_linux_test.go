@@ -1,0 +1,236 @@
+//go:build linux
+
+package ebpf
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/metaflow-go/metaflow/capture/socket"
+	"github.com/metaflow-go/metaflow/internal/testutil"
+)
+
+// writeSelfSigned writes cert.pem and key.pem for 127.0.0.1 into dir.
+func writeSelfSigned(t *testing.T, dir string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, blk := range map[string]*pem.Block{
+		"cert.pem": {Type: "CERTIFICATE", Bytes: der},
+		"key.pem":  {Type: "EC PRIVATE KEY", Bytes: kder},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(blk), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// startNginx runs nginx in the foreground, one process, serving dir/www
+// over TLS on 127.0.0.1:port, and stops it (by its pid) at cleanup.
+func startNginx(t *testing.T, dir string, port int) *exec.Cmd {
+	t.Helper()
+	writeSelfSigned(t, dir)
+	conf := fmt.Sprintf(`daemon off;
+master_process off;
+worker_processes 1;
+error_log %[1]s/error.log warn;
+pid %[1]s/nginx.pid;
+events { worker_connections 64; }
+http {
+	access_log off;
+	sendfile off;
+	client_body_temp_path %[1]s/body;
+	proxy_temp_path %[1]s/proxy;
+	fastcgi_temp_path %[1]s/fastcgi;
+	uwsgi_temp_path %[1]s/uwsgi;
+	scgi_temp_path %[1]s/scgi;
+	server {
+		listen 127.0.0.1:%[2]d ssl;
+		ssl_certificate %[1]s/cert.pem;
+		ssl_certificate_key %[1]s/key.pem;
+		root %[1]s/www;
+	}
+}
+`, dir, port)
+	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("nginx", "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", filepath.Join(dir, "error.log"))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start nginx: %v", err)
+	}
+	waited := make(chan struct{})
+	go func() { cmd.Wait(); close(waited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-waited
+	})
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case <-waited:
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Fatalf("nginx exited: %s\n%s", out.String(), log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx not listening on %d: %v", port, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return cmd
+}
+
+// TestTLS_OpenSSL serves a small page and a 100 KiB file with nginx over
+// TLS and fetches them with curl, both linked with libssl, under the
+// OpenSSL probes: the plaintext of both sides arrives, with the socket's
+// fd, addresses and id, and the large response arrives whole across the
+// library calls.
+func TestTLS_OpenSSL(t *testing.T) {
+	testutil.RequireCommand(t, "nginx", "curl")
+	dir := t.TempDir()
+	const port = 26420
+	www := filepath.Join(dir, "www")
+	if err := os.MkdirAll(www, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	index := []byte("<html>metaflow tls probe index</html>\n")
+	big := make([]byte, 100<<10)
+	for i := range big {
+		big[i] = "0123456789abcdefghijklmnopqrstuvwxyz"[(i*7+i/1000)%36]
+	}
+	copy(big, "BIG-FILE-START")
+	copy(big[len(big)-12:], "BIG-FILE-END")
+	for name, b := range map[string][]byte{"index.html": index, "big.txt": big} {
+		if err := os.WriteFile(filepath.Join(www, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	rec := startTLSRecorder(t, []string{"nginx", "curl"}, TLSConfig{OpenSSL: true, Rescan: -1})
+	if st := rec.tls.Stats(); st.Libraries == 0 || st.Probes < 4 {
+		t.Fatalf("stats after attach: %+v", st)
+	}
+	ngx := startNginx(t, dir, port)
+	var curls []int
+	for _, path := range []string{"/", "/big.txt"} {
+		cmd := exec.Command("curl", "-sk", "--http1.1", "--max-time", "10", "https://127.0.0.1:"+strconv.Itoa(port)+path)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("curl %s: %v", path, err)
+		}
+		want := index
+		if path != "/" {
+			want = big
+		}
+		if !bytes.Equal(out, want) {
+			t.Fatalf("curl %s: %d bytes, want %d", path, len(out), len(want))
+		}
+		curls = append(curls, cmd.Process.Pid)
+	}
+	evs := rec.stop()
+	server := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)
+
+	// plain returns the plaintext of one process in one direction, in order.
+	plain := func(pid int, d socket.Direction) []byte {
+		var b []byte
+		for _, e := range ofPids(evs, pid) {
+			if e.Origin != socket.OriginOpenSSL || e.Direction != d {
+				continue
+			}
+			if e.Kind != socket.KindData || e.Fd < 0 || e.SocketID == 0 {
+				t.Fatalf("OpenSSL event without fd or socket: %+v", e.Event)
+			}
+			if e.Local != server && e.Remote != server {
+				t.Fatalf("OpenSSL event on another socket: %v -> %v", e.Local, e.Remote)
+			}
+			if int64(len(e.Data)) != e.Length {
+				t.Fatalf("payload %d bytes, length %d", len(e.Data), e.Length)
+			}
+			b = append(b, e.Data...)
+		}
+		return b
+	}
+	for i, pid := range curls {
+		path := []string{"/", "/big.txt"}[i]
+		req := "GET " + path + " HTTP/1.1\r\n"
+		if got := plain(pid, socket.Egress); !bytes.HasPrefix(got, []byte(req)) {
+			t.Errorf("curl %s: SSL_write plaintext %.60q, want %q", path, got, req)
+		}
+		got := plain(pid, socket.Ingress)
+		if !bytes.HasPrefix(got, []byte("HTTP/1.1 200 OK\r\n")) {
+			t.Errorf("curl %s: SSL_read plaintext %.60q", path, got)
+		}
+		want := index
+		if i == 1 {
+			want = big
+		}
+		if _, body, ok := bytes.Cut(got, []byte("\r\n\r\n")); !ok || !bytes.Equal(body, want) {
+			t.Errorf("curl %s: response body in plaintext: %d bytes, want %d", path, len(body), len(want))
+		}
+	}
+	srvIn, srvOut := plain(ngx.Process.Pid, socket.Ingress), plain(ngx.Process.Pid, socket.Egress)
+	for _, path := range []string{"/", "/big.txt"} {
+		if !bytes.Contains(srvIn, []byte("GET "+path+" HTTP/1.1\r\n")) {
+			t.Errorf("nginx SSL_read plaintext lacks the request for %s: %.80q", path, srvIn)
+		}
+	}
+	if !bytes.HasPrefix(srvOut, []byte("HTTP/1.1 200 OK\r\n")) || !bytes.Contains(srvOut, big) || !bytes.Contains(srvOut, index) {
+		t.Errorf("nginx SSL_write plaintext: %d bytes, starts %.40q; want both responses whole", len(srvOut), srvOut)
+	}
+	// The syscall probes saw the same sockets under the same ids, and
+	// left the ciphertext of these calls out.
+	ids := map[uint64]bool{}
+	for _, e := range ofPids(evs, append(curls, ngx.Process.Pid)...) {
+		if e.Origin == socket.OriginOpenSSL {
+			ids[e.SocketID] = true
+		}
+	}
+	seen := map[uint64]bool{}
+	for _, e := range ofPids(evs, append(curls, ngx.Process.Pid)...) {
+		if e.Origin == socket.OriginSyscall && ids[e.SocketID] {
+			seen[e.SocketID] = true
+		}
+	}
+	if len(ids) != 4 || len(seen) != len(ids) {
+		t.Errorf("%d sockets with plaintext (want 4: two connections, two sides), %d of them seen by the syscall probes", len(ids), len(seen))
+	}
+}
