@@ -33,6 +33,10 @@ type Config struct {
 	// when tracefs is mounted: for tests and for systems without tracefs.
 	// Default false: classic syscall tracepoints, raw ones as the fallback.
 	ForceRawTracepoints bool
+	// TLS captures TLS plaintext from library calls (OpenSSL, Go
+	// crypto/tls) as KindData events with Origin OriginOpenSSL or
+	// OriginGoTLS; see TLSConfig. Default none.
+	TLS TLSConfig
 	// Logger receives setup messages (which hooks were attached). Default
 	// none.
 	Logger *slog.Logger

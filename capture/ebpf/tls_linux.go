@@ -474,3 +474,12 @@ func procPids() []int {
 	}
 	return out
 }
+
+// TLSStats returns the counters of the TLS probes that Config.TLS started,
+// zero when none were.
+func (t *Tracer) TLSStats() TLSStats {
+	if t.tls == nil {
+		return TLSStats{}
+	}
+	return t.tls.Stats()
+}

@@ -84,6 +84,7 @@ type Tracer struct {
 	wakeup              uint64
 	monoToUnix          int64
 
+	tls       *TLS // the TLS plaintext probes (Config.TLS), or nil
 	closeOnce sync.Once
 	closed    atomic.Bool
 
@@ -187,6 +188,12 @@ func New(cfg Config) (*Tracer, error) {
 	}
 	t.rd.SetDeadline(time.Now().Add(pollInterval))
 	t.monoToUnix = monoOffset()
+	if cfg.TLS.enabled() {
+		if t.tls, err = NewTLS(t, cfg.TLS, log); err != nil {
+			t.Close()
+			return nil, err
+		}
+	}
 	return t, nil
 }
 
@@ -406,6 +413,9 @@ func (t *Tracer) decode(e *socket.Event, b []byte) bool {
 func (t *Tracer) Close() error {
 	t.closeOnce.Do(func() {
 		t.closed.Store(true)
+		if t.tls != nil {
+			t.tls.Close()
+		}
 		for _, l := range t.links {
 			l.Close()
 		}
