@@ -501,3 +501,65 @@ func TestEBPF_NginxCurl(t *testing.T) {
 		t.Errorf("the 3 front requests share trace ids: %v", ids)
 	}
 }
+
+// TestEBPF_MariaDB runs mariadbd (its own datadir in a temporary folder)
+// and the mysql client under the tracer: MySQL records of a query and of a
+// failing one, from both ends, with their processes. Setting up the
+// server takes about 4 s, so it runs under -short too.
+func TestEBPF_MariaDB(t *testing.T) {
+	testutil.RequireCommand(t, "mariadb-install-db", "mariadbd", "mysql")
+	testutil.RequireEBPF(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if out, err := exec.Command("mariadb-install-db", "--no-defaults", "--datadir="+data, "--user=root",
+		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput(); err != nil {
+		t.Fatalf("mariadb-install-db: %v: %s", err, out)
+	}
+	r := startEBPF(t, ebpf.Config{}, nil, 26455, 26455)
+	srv := startServer(t, "127.0.0.1:26455", "mariadbd", "--no-defaults", "--datadir="+data, "--user=root",
+		"--port=26455", "--bind-address=127.0.0.1", "--socket="+filepath.Join(dir, "sock"),
+		"--pid-file="+filepath.Join(dir, "pid"), "--skip-log-bin", "--innodb-buffer-pool-size=16M")
+	mysql := []string{"--no-defaults", "-h127.0.0.1", "-P26455", "-uroot", "-e"}
+	cli := runClient(t, "mysql", append(mysql, "SELECT 1")...)
+	if out, err := exec.Command("mysql", append(mysql, "SELECT * FROM mysql.nosuch")...).CombinedOutput(); err == nil {
+		t.Fatalf("a query of a missing table succeeded: %s", out)
+	}
+	r.wait(func(recs []*l7.Record) bool {
+		n := 0
+		for _, x := range recs {
+			if strings.Contains(string(x.RequestResource), "nosuch") && x.HasResponse {
+				n++
+			}
+		}
+		return n == 2
+	})
+	recs := r.stop(t)
+	var ok, failed int
+	for _, x := range recs {
+		if x.L7Protocol != "MySQL" {
+			t.Errorf("unexpected record %s", x.AppendJSON(nil))
+			continue
+		}
+		switch string(x.RequestResource) {
+		case "SELECT 1":
+			ok++
+			if string(x.RequestType) != "COM_QUERY" || x.Status != l7.StatusOk {
+				t.Errorf("SELECT 1: %s", x.AppendJSON(nil))
+			}
+			if x.ProcessID0 != 0 && (string(x.ProcessKName0) != "mysql" || x.ProcessID0 != uint32(cli)) {
+				t.Errorf("client's end: %d %q, want mysql %d", x.ProcessID0, x.ProcessKName0, cli)
+			}
+			if x.ProcessID1 != 0 && (string(x.ProcessKName1) != "mariadbd" || x.ProcessID1 != uint32(srv.Process.Pid)) {
+				t.Errorf("server's end: %d %q, want mariadbd %d", x.ProcessID1, x.ProcessKName1, srv.Process.Pid)
+			}
+		case "SELECT * FROM mysql.nosuch":
+			failed++
+			if x.Status != l7.StatusServerError || x.ResponseCode != 1146 || string(x.Endpoint) != "SELECT mysql.nosuch" {
+				t.Errorf("failing query: %s", x.AppendJSON(nil))
+			}
+		}
+	}
+	if ok != 2 || failed != 2 {
+		t.Errorf("%d SELECT 1 and %d failing records, want 2 each (one per end):\n%s", ok, failed, describe(recs))
+	}
+}
