@@ -1,0 +1,155 @@
+//go:build linux
+
+package ebpf
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/metaflow-go/metaflow/capture/socket"
+	"github.com/metaflow-go/metaflow/internal/testutil"
+)
+
+// lossyNetns makes a network namespace whose loopback (MTU 1500) drops loss
+// percent (two digits) of its packets, or skips the test when neither netem
+// nor iptables can drop them.
+func lossyNetns(t *testing.T, name, loss string) {
+	t.Helper()
+	testutil.RequireCommand(t, "ip", "tc")
+	run := func(args ...string) error {
+		out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	exec.Command("ip", "netns", "del", name).Run()
+	if err := run("ip", "netns", "add", name); err != nil {
+		t.Skipf("needs network namespaces: %v", err)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	if err := run("ip", "-n", name, "link", "set", "lo", "up", "mtu", "1500"); err != nil {
+		t.Fatal(err)
+	}
+	// netem where the kernel has it, else iptables' statistic match.
+	err := run("ip", "netns", "exec", name, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "loss", loss+"%")
+	if err != nil {
+		err2 := run("ip", "netns", "exec", name, "iptables", "-A", "INPUT", "-p", "tcp", "-m", "statistic",
+			"--mode", "random", "--probability", fmt.Sprintf("0.%02s", loss), "-j", "DROP")
+		if err2 != nil {
+			t.Skipf("needs tc netem (%v) or iptables' statistic match (%v) to drop packets", err, err2)
+		}
+	}
+}
+
+// The client sends 200 KB to the server over the lossy loopback, which
+// echoes a short acknowledgement, then both close.
+const lossyScript = `
+import socket, threading
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 26330))
+srv.listen()
+def serve():
+    c, _ = srv.accept()
+    n = 0
+    while n < 200000:
+        b = c.recv(65536)
+        if not b:
+            break
+        n += len(b)
+    c.sendall(b"got %d" % n)
+    c.close()
+t = threading.Thread(target=serve)
+t.start()
+cli = socket.create_connection(("127.0.0.1", 26330))
+cli.sendall(b"z" * 200000)
+print(cli.recv(100).decode())
+cli.close()
+t.join()
+srv.close()
+`
+
+// TestTracer_TCPLife checks KindState (the client's and server's TCP state
+// changes, attributed to the process) and KindRetransmit (segments netem
+// dropped), in a network namespace whose loopback loses 10% of packets.
+func TestTracer_TCPLife(t *testing.T) {
+	testutil.RequireEBPF(t)
+	testutil.RequireCommand(t, "python3")
+	lossyNetns(t, "mfebpf26330", "10")
+	cmd, out, release := heldCommand(t, "ip", "netns", "exec", "mfebpf26330", "python3", "-c", lossyScript)
+	pid := uint32(cmd.Process.Pid)
+	c := startTracer(t, Config{Pids: []uint32{pid}})
+	release(nil)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil || strings.TrimSpace(out.String()) != "got 200000" {
+			t.Fatalf("python: %v %q", err, out)
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("python did not finish over the lossy loopback")
+	}
+	evs := c.wait(3*time.Second, func(evs []ev) bool {
+		n := 0
+		for _, e := range evs {
+			if e.Kind == socket.KindState && e.NewState == 7 {
+				n++
+			}
+		}
+		return n >= 3 // client, server child, listener
+	})
+
+	// The client socket: its first data event is the 200 KB send.
+	var cli ev
+	for _, e := range evs {
+		if e.Kind == socket.KindData && e.Direction == socket.Egress && e.Role == socket.RoleClient {
+			cli = e
+			break
+		}
+	}
+	if cli.SocketID == 0 {
+		t.Fatalf("no client data event among %d events", len(evs))
+	}
+	var states []string
+	var retrans []ev
+	for _, e := range evs {
+		if e.Pid != pid && e.Kind >= socket.KindState {
+			t.Errorf("event of pid %d, want %d: %+v", e.Pid, pid, e.Event)
+		}
+		if e.SocketID != cli.SocketID {
+			continue
+		}
+		switch e.Kind {
+		case socket.KindState:
+			states = append(states, fmt.Sprintf("%d>%d", e.OldState, e.NewState))
+			if e.Local.Port() != cli.Local.Port() && e.NewState != 7 && e.OldState != 7 {
+				t.Errorf("state event local %v, want %v", e.Local, cli.Local)
+			}
+		case socket.KindRetransmit:
+			retrans = append(retrans, e)
+		}
+	}
+	// CLOSE>SYN_SENT, SYN_SENT>ESTABLISHED, then the close handshake down
+	// to CLOSE (FIN_WAIT1, FIN_WAIT2, TIME_WAIT or CLOSING, ...).
+	got := strings.Join(states, " ")
+	if !strings.HasPrefix(got, "7>2 2>1 1>") || !strings.HasSuffix(got, ">7") {
+		t.Errorf("client states %q, want 7>2 2>1 1>... >7", got)
+	}
+	if len(retrans) == 0 {
+		t.Errorf("no retransmission of the client socket reported under 10%% loss")
+	}
+	for _, e := range retrans {
+		off := e.TCPSeq - cli.TCPSeq
+		if !e.HasSeq || off > 200000 || // 200000: the FIN
+			e.Comm != cli.Comm || e.Remote != cli.Remote {
+			t.Errorf("retransmit seq %d (offset %d in the send), comm %q, remote %v", e.TCPSeq, off, e.CommString(), e.Remote)
+		}
+	}
+	t.Logf("client states %s; %d retransmissions", got, len(retrans))
+}
