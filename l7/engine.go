@@ -688,20 +688,22 @@ func (c *Conn) lost(s *side, seq uint32, n int) {
 		return
 	}
 	dir := Direction(s.phys ^ c.flip)
-	if dir == ToClient && n > 0 {
-		// Responses may be lost in the hole: requests sent after the
-		// client received its end show which (see Conn.lostReplies).
-		c.respGapEnd, c.respGap = seq+uint32(n), true
-	}
 	if s.buf != nil {
 		// The bytes of a message cut short by the hole: a parser that
-		// can may still make a message of them.
+		// can may still make a message of them. It answers a request
+		// sent before the hole (its start was), so it is paired before
+		// the hole is weighed.
 		c.cut(s, dir)
 		if c.state != stateParse {
 			return // the message stopped the flow; its buffers are gone
 		}
 		c.e.stats.DiscardedBytes += uint64(len(s.buf))
 		c.dropBuf(s)
+	}
+	if dir == ToClient && n > 0 {
+		// Responses may be lost in the hole: requests sent after the
+		// client received its end show which (see Conn.lostReplies).
+		c.respGapEnd, c.respGap = seq+uint32(n), true
 	}
 	s.msgLen = 0
 	c.parser.Gap(dir, n)

@@ -21,6 +21,12 @@ func conversations() []*l7test.Conversation {
 			Request(call(1)).Response(ok(1)).
 			Request(frame(0xe2, 0, 2, []byte{'N'})).Response(frame(0x22, 20, 2, []byte{'N'})).
 			Request(cat(call(3), call(4))).Response(cat(ok(4), frame(0x02, 70, 3, hstr("failed")))),
+		// One call per round trip: the kit's hole and cut cases run on it.
+		l7test.NewConversation(cli, srv, l7.TCP).
+			Request(call(11)).Response(ok(11)).
+			Request(call(12)).Response(frame(0x02, 70, 12, hstr("failed"))).
+			Request(call(13)).Response(ok(13)).
+			Request(call(14)).Response(ok(14)),
 		l7test.NewConversation(cli, srv, l7.TCP).
 			Request(frame(0xc2, 0, 9, invocation(svc, "put", "[B", cat([]byte{'B', 0x4e, 0x20}, make([]byte, 20000)), hmap()))).
 			Response(ok(9)),

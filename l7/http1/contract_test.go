@@ -30,6 +30,17 @@ func conversations() []*l7test.Conversation {
 			Wait(time.Second).
 			Request([]byte("GET /close HTTP/1.0\r\n\r\n")).
 			Response([]byte("HTTP/1.0 200 OK\r\n\r\n" + strings.Repeat("body ", 400))),
+		// One request per round trip, a body each way: the kit's hole and
+		// cut cases run on it.
+		conv().
+			Request([]byte("GET /one HTTP/1.1\r\nHost: h\r\n\r\n")).
+			Response([]byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")).
+			Request([]byte("POST /two HTTP/1.1\r\nHost: h\r\nContent-Length: 300\r\n\r\n" + strings.Repeat("p", 300))).
+			Response([]byte("HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")).
+			Request([]byte("GET /three HTTP/1.1\r\nHost: h\r\n\r\n")).
+			Response([]byte("HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found")).
+			Request([]byte("DELETE /four HTTP/1.1\r\nHost: h\r\n\r\n")).
+			Response([]byte("HTTP/1.1 503 Unavailable\r\nContent-Length: 4\r\n\r\nbusy")),
 		conv().
 			Request([]byte("GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")).
 			Response([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello")).

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -47,8 +48,11 @@ import (
 // and the one before the last, lose their request or their response, whole
 // (a hole ending on a message boundary) or from the middle on (a hole
 // cutting the message); every exchange after the hole must still make its
-// record as scripted, its request paired with its own response. Every
-// decoder is expected to pass them: give it such a conversation.
+// record as scripted, its request paired with its own response. Then the
+// cut-message cases: the capture ends in the middle of the last request,
+// or of the last response; the exchanges before must make their records as
+// scripted, and a cut response must still leave a record of its request.
+// Every decoder is expected to pass them: give it such a conversation.
 //
 // Every call into the decoder is checked as it happens: nothing panics;
 // Check returns a known verdict and leaves its input alone (it is also
@@ -220,6 +224,21 @@ func (k *Contract) holes(tb testing.TB, c *Conversation, segs []segment, ref out
 	if n < 3 || len(msgs)%2 != 0 || len(ref.keys) != n || ref.pairs != n {
 		return
 	}
+	// Each record as scripted must be one exchange, in order: its request's
+	// and its response's first bytes are those of the exchange's messages.
+	firstSeq := func(step int) uint32 {
+		for _, sg := range segs {
+			if sg.chunk == step {
+				return sg.seq
+			}
+		}
+		return 0
+	}
+	for j := range n {
+		if ref.seqPairs[j] != [2]uint32{firstSeq(msgs[2*j]), firstSeq(msgs[2*j+1])} {
+			return
+		}
+	}
 	victims := []int{1}
 	if n-2 > 1 {
 		victims = append(victims, n-2)
@@ -279,6 +298,72 @@ func (k *Contract) holes(tb testing.TB, c *Conversation, segs []segment, ref out
 			}
 		}
 	}
+	k.cuts(tb, c, segs, ref, msgs)
+}
+
+// cuts runs the cut-message cases of a conversation that qualifies for the
+// hole cases: the capture ends in the middle of the last request, or of
+// the last response (no FIN). The exchanges before must make their records
+// as scripted, and, when the response is cut, a record must carry the
+// last request.
+func (k *Contract) cuts(tb testing.TB, c *Conversation, segs []segment, ref outcome, msgs []int) {
+	tb.Helper()
+	n := len(msgs) / 2
+	last := n - 1
+	var lastReqSeq uint32
+	for _, sg := range segs {
+		if sg.chunk == msgs[2*last] {
+			lastReqSeq = sg.seq
+			break
+		}
+	}
+	for side := range 2 {
+		step := msgs[2*last+side]
+		size := len(c.steps[step].data)
+		if size < 2 {
+			continue
+		}
+		cut := size / 2
+		var vsegs []segment
+		var first uint32
+		seen := false
+		for _, sg := range segs {
+			if sg.chunk != step {
+				if seen {
+					break // the capture ends here
+				}
+				vsegs = append(vsegs, sg)
+				continue
+			}
+			if !seen {
+				first, seen = sg.seq, true
+			}
+			if keep := cut - int(sg.seq-first); keep > 0 {
+				sg.data = sg.data[:min(keep, len(sg.data))]
+				vsegs = append(vsegs, sg)
+			}
+		}
+		what := [2]string{"request", "response"}[side]
+		desc := fmt.Sprintf("cut: the capture ends at byte %d of %d of the last %s", cut, size, what)
+		got := k.once(tb, c, vsegs, c.snaplen, desc)
+		have := map[string]int{}
+		for _, key := range got.keys {
+			have[key]++
+		}
+		for j := 0; j < last; j++ {
+			if have[ref.keys[j]] == 0 {
+				k.report(tb, c, vsegs, c.snaplen, desc, fmt.Sprintf(
+					"exchange %d, before the cut, does not make its record as scripted\nwant:\n  %s\ngot %d:\n  %s",
+					j, ref.keys[j], len(got.keys), strings.Join(got.keys, "\n  ")))
+			}
+			have[ref.keys[j]]--
+		}
+		if side == 1 && !slices.Contains(got.reqSeqs, lastReqSeq) {
+			k.report(tb, c, vsegs, c.snaplen, desc, fmt.Sprintf(
+				"no record carries the last request (req_tcp_seq %d), whose response the capture cut\ngot %d:\n  %s",
+				lastReqSeq, len(got.keys), strings.Join(got.keys, "\n  ")))
+		}
+	}
 }
 
 // checkVerdicts calls Check on every prefix (up to 256 bytes, and whole)
@@ -331,11 +416,13 @@ func (k *Contract) verdict(tb testing.TB, b []byte, dir l7.Direction, tr l7.Tran
 
 // outcome is what one run of segments produced.
 type outcome struct {
-	keys       []string // records, times and flow ids left out
-	pairs      int      // records with a request and a response
-	inferFrame int      // index of the frame during which inference chose the decoder; -1: never
-	errors     int      // parse errors other than l7.ErrNeedMore and l7.ErrStop
-	gaps       int      // Gap calls
+	keys       []string    // records, times and flow ids left out
+	pairs      int         // records with a request and a response
+	reqSeqs    []uint32    // req_tcp_seq of the records with a request
+	seqPairs   [][2]uint32 // req_tcp_seq and resp_tcp_seq of each record, in order
+	inferFrame int         // index of the frame during which inference chose the decoder; -1: never
+	errors     int         // parse errors other than l7.ErrNeedMore and l7.ErrStop
+	gaps       int         // Gap calls
 	stats      l7.Stats
 }
 
@@ -364,6 +451,10 @@ func (k *Contract) once(tb testing.TB, c *Conversation, segs []segment, snaplen 
 		if r.HasRequest && r.HasResponse {
 			out.pairs++
 		}
+		if r.HasRequest {
+			out.reqSeqs = append(out.reqSeqs, r.ReqTCPSeq)
+		}
+		out.seqPairs = append(out.seqPairs, [2]uint32{r.ReqTCPSeq, r.RespTCPSeq})
 		cl := r.Clone()
 		cl.FlowID, cl.StartTime, cl.EndTime = 0, 0, 0
 		out.keys = append(out.keys, string(cl.AppendJSON(nil)))
