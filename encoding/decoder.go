@@ -307,12 +307,7 @@ func (d *Decoder) parseBody(s string, b *Batch) (rows, unknown int, err error) {
 		clear(b.seen)
 		t.Columns = t.Columns[:0]
 		for j := uint64(0); j < ncols && r.err == nil; j++ {
-			if len(t.Columns) < cap(t.Columns) {
-				t.Columns = t.Columns[:len(t.Columns)+1]
-			} else {
-				t.Columns = append(t.Columns, Column{})
-			}
-			c := &t.Columns[len(t.Columns)-1]
+			c := t.next()
 			name := r.str("column name")
 			ctyp := r.byte("column type")
 			data := r.str("column data")
@@ -324,34 +319,124 @@ func (d *Decoder) parseBody(s string, b *Batch) (rows, unknown int, err error) {
 				break
 			}
 			b.seen[name] = true
-			if !d.column(c, name, ColumnType(ctyp), data, t.Rows, b, nStrings, &r) {
+			if !d.column(c, t.Type, name, ColumnType(ctyp), data, t.Rows, b, nStrings, &r) {
 				unknown++
 			}
-		}
-		if r.err == nil {
-			t.index()
 		}
 	}
 	if r.err == nil && r.off != len(s) {
 		r.fail("bytes after the last table", ErrCorrupt)
 	}
+	if r.err == nil {
+		r.err = d.expand(b, len(s))
+	}
+	if r.err == nil {
+		for i := range b.Tables {
+			b.Tables[i].index()
+		}
+	}
 	return rows, unknown, r.err
+}
+
+// next returns a new last column of t, reusing the slices of an earlier
+// decode.
+func (t *Table) next() *Column {
+	if len(t.Columns) < cap(t.Columns) {
+		t.Columns = t.Columns[:len(t.Columns)+1]
+	} else {
+		t.Columns = append(t.Columns, Column{})
+	}
+	return &t.Columns[len(t.Columns)-1]
+}
+
+// expand gives the tables with ColTagSet columns a ColTag column per key
+// and side, from the rows of the batch's tag set table.
+func (d *Decoder) expand(b *Batch, end int) error {
+	var sets *Table
+	for i := range b.Tables {
+		if b.Tables[i].Type == TableTagSets {
+			if sets != nil {
+				return &FormatError{Offset: end, What: "two tag set tables", Err: ErrCorrupt}
+			}
+			sets = &b.Tables[i]
+		}
+	}
+	for ti := range b.Tables {
+		t := &b.Tables[ti]
+		if t == sets {
+			continue
+		}
+		n := len(t.Columns)
+		for ci := range n {
+			if t.Columns[ci].Type != ColTagSet {
+				continue
+			}
+			set := &t.Columns[ci]
+			side := set.Side
+			var ncols int
+			if sets != nil {
+				ncols = len(sets.Columns)
+			}
+			for _, v := range set.Vals {
+				if v != 0 && (sets == nil || v > uint64(sets.Rows)) {
+					return &FormatError{Offset: end, What: "column " + set.Name + ": tag set index", Err: ErrCorrupt}
+				}
+			}
+			if sets == nil {
+				continue
+			}
+			if t.Rows*ncols > d.cfg.MaxRows*64 {
+				return &FormatError{Offset: end, What: "column " + set.Name + ": tag cells", Err: ErrTooLarge}
+			}
+			for ki := range sets.Columns {
+				k := &sets.Columns[ki]
+				if k.Type != ColTag {
+					continue
+				}
+				name := k.Key + "_id_" + string('0'+byte(side))
+				if t.Column(name) != nil {
+					return &FormatError{Offset: end, What: "column " + name + " repeated", Err: ErrCorrupt}
+				}
+				c := t.next()
+				set = &t.Columns[ci] // t.Columns may have moved
+				*c = Column{Name: name, Type: ColTag, Key: k.Key, Side: side, IDs: grow(c.IDs, t.Rows), Inline: c.Inline[:0]}
+				for row, v := range set.Vals {
+					if v == 0 {
+						c.IDs[row] = 0
+						continue
+					}
+					c.IDs[row] = k.IDs[v-1]
+					if len(k.Inline) > 0 && k.Inline[v-1] != 0 {
+						c.setInline(row, t.Rows, int(k.Inline[v-1]-1))
+					}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // column decodes one column's data; it reports false for an unknown type
 // (kept raw). Errors go to r, at the offset of the column's data.
-func (d *Decoder) column(c *Column, name string, typ ColumnType, data string, rows int, b *Batch, nStrings int, r *sreader) bool {
+func (d *Decoder) column(c *Column, ttyp TableType, name string, typ ColumnType, data string, rows int, b *Batch, nStrings int, r *sreader) bool {
 	*c = Column{Name: name, Type: typ, Vals: c.Vals[:0], Strs: c.Strs[:0], IDs: c.IDs[:0], Inline: c.Inline[:0], Addrs: c.Addrs[:0]}
 	at := r.off - len(data)
 	cr := sreader{s: data, base: at}
 	what := "column " + name
-	if typ >= ColUvarint && typ <= ColTagString && rows > len(data) {
+	if typ >= ColUvarint && typ <= ColTagSet && rows > len(data) {
 		// Every value takes at least one byte.
 		r.fail(what, ErrTruncated)
 		return true
 	}
 	switch typ {
-	case ColUvarint, ColVarint, ColDelta, ColOptUvarint, ColOptVarint:
+	case ColUvarint, ColVarint, ColDelta, ColOptUvarint, ColOptVarint, ColTagSet:
+		if typ == ColTagSet {
+			if name != "tagset_0" && name != "tagset_1" {
+				r.fail(what+": not a tag set column name", ErrCorrupt)
+				return true
+			}
+			c.Side = tag.Side(name[len(name)-1] - '0')
+		}
 		c.Vals = grow(c.Vals, rows)
 		var prev int64
 		for i := range rows {
@@ -376,7 +461,9 @@ func (d *Decoder) column(c *Column, name string, typ ColumnType, data string, ro
 	case ColTag, ColTagString:
 		var key string
 		ok := false
-		if len(name) > 0 && (name[len(name)-1] == '0' || name[len(name)-1] == '1') {
+		if ttyp == TableTagSets && typ == ColTag {
+			key, ok = name, true
+		} else if len(name) > 0 && (name[len(name)-1] == '0' || name[len(name)-1] == '1') {
 			if typ == ColTag {
 				key, ok = strings.CutSuffix(name[:len(name)-1], "_id_")
 			} else {

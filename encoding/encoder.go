@@ -38,6 +38,7 @@ type EncoderStats struct {
 	FrameBytes uint64 // frames, headers included
 	TagIDs     uint64 // tag cells sent as dictionary ids
 	TagInline  uint64 // tag cells sent as strings of the string table
+	SetHits    uint64 // record sides whose tags were found with one cache lookup
 	DupTags    uint64 // tags dropped because the record had the key twice on one side (the last one is kept)
 }
 
@@ -54,12 +55,15 @@ type EncoderStats struct {
 // interns its values hands out) cost a few nanoseconds; others are found
 // in the dictionary.
 type Encoder struct {
-	cfg   EncoderConfig
-	zenc  *zstd.Encoder
-	l4    tableEnc
-	l7    tableEnc
-	keys  map[string]*keyState
-	guess [2][32]*keyState // per side, the key at that position in the last record
+	cfg      EncoderConfig
+	zenc     *zstd.Encoder
+	l4       tableEnc
+	l7       tableEnc
+	keys     map[string]*keyState
+	keyCache [1 << keyCacheBits]keyCacheEnt
+	setCache []setEnt
+	sets     tableEnc // the batch's tag set table
+	sideGen  uint64
 
 	// String table of the batch: index 0 is "".
 	strs    map[string]uint32
@@ -130,6 +134,7 @@ type tableEnc struct {
 	typ  TableType
 	rows int
 	cols []colEnc
+	set  [2]colEnc // tagset_0, tagset_1: index+1 in the tag set table
 	tags []*tagCol
 }
 
@@ -138,6 +143,8 @@ func (t *tableEnc) reset() {
 	for i := range t.cols {
 		t.cols[i].reset()
 	}
+	t.set[0].reset()
+	t.set[1].reset()
 	for _, c := range t.tags {
 		c.reset()
 		c.mark = 0
@@ -146,11 +153,36 @@ func (t *tableEnc) reset() {
 
 // keyState is what an Encoder knows about one tag key.
 type keyState struct {
-	key   string
-	cache []cacheEnt
-	shift uint
-	fills int
-	cols  [3][2]*tagCol // per table type, per side
+	key    string
+	cache  []cacheEnt
+	shift  uint
+	fills  int
+	cols   [3][2]*tagCol // ColTagString columns per table type, per side
+	setCol *tagCol       // the key's column in the tag set table
+}
+
+const (
+	keyCacheBits = 6
+	setCacheBits = 15
+)
+
+// setEnt caches the codes of one side's tags (see setLookup) and their
+// row in the batch's tag set table.
+type setEnt struct {
+	h        uint64
+	gen      uint64 // Encoder.sideGen when filled
+	batch    uint32 // 0, or the batch of the inline codes among codes
+	ids      int    // codes that are dictionary ids
+	tags     []tag.Tag
+	keys     []*keyState
+	codes    []uint64
+	set      uint64 // index+1 in the tag set table of batch setBatch
+	setBatch uint32
+}
+
+type keyCacheEnt struct {
+	key string
+	ks  *keyState
 }
 
 type cacheEnt struct {
@@ -175,7 +207,7 @@ func NewEncoder(cfg *EncoderConfig) (*Encoder, error) {
 	}
 	if !e.cfg.NoCompression {
 		z, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(e.cfg.Level), zstd.WithEncoderConcurrency(1),
-			zstd.WithZeroFrames(true))
+			zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false))
 		if err != nil {
 			return nil, err
 		}
@@ -183,6 +215,11 @@ func NewEncoder(cfg *EncoderConfig) (*Encoder, error) {
 	}
 	e.l4 = tableEnc{typ: TableL4, cols: newCols(l4Columns)}
 	e.l7 = tableEnc{typ: TableL7, cols: newCols(l7Columns)}
+	e.sets = tableEnc{typ: TableTagSets}
+	for _, t := range []*tableEnc{&e.l4, &e.l7} {
+		t.set[0] = colEnc{name: "tagset_0", typ: ColTagSet}
+		t.set[1] = colEnc{name: "tagset_1", typ: ColTagSet}
+	}
 	e.start()
 	return e, nil
 }
@@ -230,6 +267,7 @@ func (e *Encoder) dictChanged(d *AgentDict) {
 }
 
 func (e *Encoder) flushCaches() {
+	e.sideGen++
 	for _, k := range e.keys {
 		clear(k.cache)
 	}
@@ -378,51 +416,157 @@ func (e *Encoder) bstr(b []byte) uint32 {
 	return e.str(string(b))
 }
 
-// tags writes the tag columns of one row.
+// tags writes the tag columns of one row: with TagStrings, one string
+// column per key and side; otherwise the two tag set columns.
 func (e *Encoder) tags(t *tableEnc, s *tag.Set) {
-	row := t.rows + 1
+	if e.cfg.TagStrings {
+		e.tagStrings(t, s)
+		return
+	}
 	if d := e.cfg.Dict; d != nil && d.gen.Load() != e.dictGen {
 		e.dictChanged(d)
 	}
 	for side := range 2 {
-		for i, tg := range s.Side(tag.Side(side)) {
-			var ks *keyState
-			if i < len(e.guess[side]) {
-				if g := e.guess[side][i]; g != nil && g.key == tg.Key {
-					ks = g
-				} else {
-					ks = e.keyState(tg.Key)
-					e.guess[side][i] = ks
-				}
-			} else {
+		var set uint64
+		if ts := s.Side(tag.Side(side)); len(ts) > 0 {
+			set = e.tagSet(ts)
+		}
+		t.set[side].u(set)
+	}
+}
+
+// tagSet returns the index+1 of the tags ts in the batch's tag set table,
+// adding them when they are new.
+func (e *Encoder) tagSet(ts []tag.Tag) uint64 {
+	ent, hit := e.setLookup(ts)
+	if hit {
+		e.stats.SetHits++
+		if ent.setBatch == e.batch {
+			return ent.set
+		}
+	} else {
+		ent.keys, ent.codes, ent.ids = ent.keys[:0], ent.codes[:0], 0
+		ent.tags = append(ent.tags[:0], ts...)
+		ent.batch, ent.gen = 0, e.sideGen
+		for _, tg := range ts {
+			// Keys are few and usually the same strings (constants of
+			// the tagging stage): a slot picked by the string's address.
+			ke := &e.keyCache[strHash(tg.Key)>>(64-keyCacheBits)]
+			ks := ke.ks
+			if ks == nil || ke.key != tg.Key {
 				ks = e.keyState(tg.Key)
+				*ke = keyCacheEnt{key: tg.Key, ks: ks}
+			}
+			code := e.code(ks, tg.Value)
+			ent.keys = append(ent.keys, ks)
+			ent.codes = append(ent.codes, code)
+			if code&1 == 0 {
+				ent.ids++
+			} else {
+				ent.batch = e.batch
+			}
+		}
+	}
+	// A new row of the tag set table.
+	sets := &e.sets
+	row := sets.rows + 1
+	for i, ks := range ent.keys {
+		col := ks.setCol
+		if col == nil {
+			col = e.newTagCol(sets, ks, ks.key, ColTag)
+			ks.setCol = col
+		}
+		if col.mark == row {
+			e.stats.DupTags++
+		}
+		col.cur, col.mark = ent.codes[i], row
+	}
+	for _, col := range sets.tags {
+		if col.mark == row {
+			col.u(col.cur)
+		} else {
+			col.buf = append(col.buf, 0)
+		}
+	}
+	sets.rows++
+	e.batchIDs += ent.ids
+	e.stats.TagIDs += uint64(ent.ids)
+	e.stats.TagInline += uint64(len(ent.codes) - ent.ids)
+	ent.set, ent.setBatch = uint64(row), e.batch
+	return ent.set
+}
+
+// tagStrings writes one ColTagString column per key and side.
+func (e *Encoder) tagStrings(t *tableEnc, s *tag.Set) {
+	row := t.rows + 1
+	for side := range 2 {
+		for _, tg := range s.Side(tag.Side(side)) {
+			ke := &e.keyCache[strHash(tg.Key)>>(64-keyCacheBits)]
+			ks := ke.ks
+			if ks == nil || ke.key != tg.Key {
+				ks = e.keyState(tg.Key)
+				*ke = keyCacheEnt{key: tg.Key, ks: ks}
 			}
 			col := ks.cols[t.typ][side]
 			if col == nil {
-				col = e.newTagCol(t, ks, side)
+				col = e.newTagCol(t, ks, ks.key+"_"+string('0'+byte(side)), ColTagString)
+				ks.cols[t.typ][side] = col
 			}
 			if col.mark == row {
 				e.stats.DupTags++
 			}
-			col.mark = row
-			if e.cfg.TagStrings {
-				col.curS = tg.Value
-				continue
-			}
-			col.cur = e.code(ks, tg.Value)
+			col.curS, col.mark = tg.Value, row
 		}
 	}
 	for _, col := range t.tags {
-		switch {
-		case col.mark != row:
+		if col.mark != row {
 			col.buf = append(col.buf, 0)
-		case e.cfg.TagStrings:
-			col.buf = append(binary.AppendUvarint(col.buf, uint64(len(col.curS))+1), col.curS...)
-			col.nz = 1
-		default:
-			col.u(col.cur)
+			continue
+		}
+		col.buf = append(binary.AppendUvarint(col.buf, uint64(len(col.curS))+1), col.curS...)
+		col.nz = 1
+	}
+}
+
+// strHash mixes the address and length of a string's bytes.
+func strHash(s string) uint64 {
+	return (uint64(uintptr(unsafe.Pointer(unsafe.StringData(s)))) ^ uint64(len(s))<<48) * 0x9E3779B97F4A7C15
+}
+
+// same reports whether a and b are the same string: the same bytes at the
+// same address. Strings are immutable, and the cache holds its own
+// reference to a, so the bytes cannot have been reused for another value.
+func same(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
+}
+
+// setLookup finds the cached codes of a side's tags: records of one
+// endpoint share the very same tag strings (a tagging stage hands out
+// interned values), and one lookup then replaces one per tag. It returns
+// the slot, to fill on a miss.
+func (e *Encoder) setLookup(ts []tag.Tag) (*setEnt, bool) {
+	h := uint64(len(ts))
+	for i := range ts {
+		h = (h ^ strHash(ts[i].Value)) * 0xff51afd7ed558ccd
+		h ^= strHash(ts[i].Key)
+	}
+	if e.setCache == nil {
+		e.setCache = make([]setEnt, 1<<setCacheBits)
+	}
+	ent := &e.setCache[h>>(64-setCacheBits)]
+	if ent.h != h || ent.gen != e.sideGen || len(ent.tags) != len(ts) ||
+		(ent.batch != 0 && ent.batch != e.batch) || (e.noIDs && ent.ids > 0) {
+		ent.h = h
+		ent.setBatch = 0
+		return ent, false
+	}
+	for i := range ts {
+		if !same(ent.tags[i].Value, ts[i].Value) || !same(ent.tags[i].Key, ts[i].Key) {
+			ent.setBatch = 0
+			return ent, false
 		}
 	}
+	return ent, true
 }
 
 func (e *Encoder) keyState(key string) *keyState {
@@ -434,22 +578,11 @@ func (e *Encoder) keyState(key string) *keyState {
 	return ks
 }
 
-func (e *Encoder) newTagCol(t *tableEnc, ks *keyState, side int) *tagCol {
-	name := ks.key + "_id_0"
-	if side == 1 {
-		name = ks.key + "_id_1"
-	}
-	typ := ColTag
-	if e.cfg.TagStrings {
-		name = ks.key + "_0"
-		if side == 1 {
-			name = ks.key + "_1"
-		}
-		typ = ColTagString
-	}
+// newTagCol adds a tag column to t; the rows before the current one are
+// absent.
+func (e *Encoder) newTagCol(t *tableEnc, ks *keyState, name string, typ ColumnType) *tagCol {
 	col := &tagCol{colEnc: colEnc{name: name, typ: typ}}
-	col.buf = make([]byte, t.rows, max(t.rows, 1024)) // the rows before this one: absent
-	ks.cols[t.typ][side] = col
+	col.buf = make([]byte, t.rows, max(t.rows, 1024))
 	t.tags = append(t.tags, col)
 	return col
 }
@@ -460,7 +593,7 @@ func (e *Encoder) code(ks *keyState, v string) uint64 {
 		ks.shift = 64 - cacheMinBits
 		ks.cache = make([]cacheEnt, 1<<cacheMinBits)
 	}
-	h := (uint64(uintptr(unsafe.Pointer(unsafe.StringData(v)))) ^ uint64(len(v))) * 0x9E3779B97F4A7C15 >> ks.shift
+	h := strHash(v) >> ks.shift
 	ent := &ks.cache[h]
 	if ent.s == v && (ent.batch == 0 || ent.batch == e.batch) && ent.code != 0 {
 		if ent.batch == 0 {
@@ -493,7 +626,7 @@ func (e *Encoder) code(ks *keyState, v string) uint64 {
 			ks.shift--
 			ks.cache = make([]cacheEnt, 1<<(64-ks.shift))
 			ks.fills = 0
-			h = (uint64(uintptr(unsafe.Pointer(unsafe.StringData(v)))) ^ uint64(len(v))) * 0x9E3779B97F4A7C15 >> ks.shift
+			h = strHash(v) >> ks.shift
 			ent = &ks.cache[h]
 		}
 	}
@@ -521,14 +654,15 @@ func (e *Encoder) AppendFrame(dst []byte) ([]byte, error) {
 	for _, s := range e.strList[1:] {
 		b = appendString(b, s)
 	}
+	tables := [...]*tableEnc{&e.sets, &e.l4, &e.l7}
 	ntab := 0
-	for _, t := range []*tableEnc{&e.l4, &e.l7} {
+	for _, t := range tables {
 		if t.rows > 0 {
 			ntab++
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(ntab))
-	for _, t := range []*tableEnc{&e.l4, &e.l7} {
+	for _, t := range tables {
 		if t.rows == 0 {
 			continue
 		}
@@ -537,6 +671,11 @@ func (e *Encoder) AppendFrame(dst []byte) ([]byte, error) {
 		n := 0
 		for i := range t.cols {
 			if t.cols[i].nz != 0 {
+				n++
+			}
+		}
+		for i := range t.set {
+			if t.set[i].nz != 0 {
 				n++
 			}
 		}
@@ -549,10 +688,15 @@ func (e *Encoder) AppendFrame(dst []byte) ([]byte, error) {
 		for i := range t.cols {
 			b = appendColumn(b, &t.cols[i])
 		}
+		for i := range t.set {
+			b = appendColumn(b, &t.set[i])
+		}
 		for _, c := range t.tags {
 			b = appendColumn(b, &c.colEnc)
 		}
-		e.stats.Rows += uint64(t.rows)
+		if t != &e.sets {
+			e.stats.Rows += uint64(t.rows)
+		}
 	}
 	e.body = b
 	start := len(dst)
@@ -574,6 +718,7 @@ func (e *Encoder) AppendFrame(dst []byte) ([]byte, error) {
 	e.stats.FrameBytes += uint64(len(frame))
 	e.l4.reset()
 	e.l7.reset()
+	e.sets.reset()
 	e.start()
 	return dst, nil
 }

@@ -43,6 +43,10 @@ type TableType uint8
 const (
 	TableL4 TableType = 1 // l4_flow_log rows
 	TableL7 TableType = 2 // l7_flow_log rows
+	// TableTagSets holds the distinct tag sets of the batch, one a row, a
+	// ColTag column per key (named after the key); ColTagSet columns of the
+	// other tables refer to its rows. At most one a batch.
+	TableTagSets TableType = 3
 )
 
 // ColumnType says how a column's values are encoded. The types a decoder
@@ -52,15 +56,16 @@ type ColumnType uint8
 // Column types. Every value is a uvarint unless said otherwise; zigzag maps
 // signed to unsigned (0, -1, 1, -2 ... to 0, 1, 2, 3 ...).
 const (
-	ColUvarint    ColumnType = 1 // unsigned integers
-	ColVarint     ColumnType = 2 // signed integers, zigzag
-	ColDelta      ColumnType = 3 // signed integers, zigzag of the difference from the previous row (the first from 0)
-	ColOptUvarint ColumnType = 4 // 0: absent, else value+1
-	ColOptVarint  ColumnType = 5 // 0: absent, else zigzag(value)+1
-	ColString     ColumnType = 6 // index in the batch's string table, 0 the empty string
-	ColTag        ColumnType = 7 // 0: absent; id<<1: dictionary id; index<<1|1: a string of the batch's table
-	ColAddr       ColumnType = 8 // one length byte (0, 4 or 16) and the address bytes
-	ColTagString  ColumnType = 9 // 0: absent, else the length+1 and the bytes of the value
+	ColUvarint    ColumnType = 1  // unsigned integers
+	ColVarint     ColumnType = 2  // signed integers, zigzag
+	ColDelta      ColumnType = 3  // signed integers, zigzag of the difference from the previous row (the first from 0)
+	ColOptUvarint ColumnType = 4  // 0: absent, else value+1
+	ColOptVarint  ColumnType = 5  // 0: absent, else zigzag(value)+1
+	ColString     ColumnType = 6  // index in the batch's string table, 0 the empty string
+	ColTag        ColumnType = 7  // 0: absent; id<<1: dictionary id; index<<1|1: a string of the batch's table
+	ColAddr       ColumnType = 8  // one length byte (0, 4 or 16) and the address bytes
+	ColTagString  ColumnType = 9  // 0: absent, else the length+1 and the bytes of the value
+	ColTagSet     ColumnType = 10 // "tagset_0", "tagset_1": 0 no tags, else index+1 of a row of the TableTagSets table
 )
 
 func appendHeader(b []byte, flags uint16, payload, body int) []byte {
