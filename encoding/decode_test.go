@@ -1,0 +1,147 @@
+package encoding_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/metaflow-go/metaflow/encoding"
+	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/l7"
+)
+
+// reseal fixes the payload length and checksum of a frame whose bytes were
+// changed, so that decoding gets past them.
+func reseal(f []byte) []byte {
+	if len(f) < encoding.HeaderSize {
+		return f
+	}
+	f = bytes.Clone(f)
+	binary.LittleEndian.PutUint32(f[8:], uint32(len(f)-encoding.HeaderSize))
+	tab := crc32.MakeTable(crc32.Castagnoli)
+	c := crc32.Update(0, tab, f[:16])
+	c = crc32.Update(c, tab, f[encoding.HeaderSize:])
+	binary.LittleEndian.PutUint32(f[16:], c)
+	return f
+}
+
+func encodeFrame(t testing.TB, cfg *encoding.EncoderConfig, l4s []*flow.Record, l7s []*l7.Record) []byte {
+	enc, err := encoding.NewEncoder(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range l4s {
+		enc.AddL4(r)
+	}
+	for _, r := range l7s {
+		enc.AddL7(r)
+	}
+	f, err := enc.AppendFrame(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestDecoder_Errors(t *testing.T) {
+	l4s, l7s := captureRecords(t)
+	good := encodeFrame(t, nil, l4s[:5], l7s[:5])
+	raw := encodeFrame(t, &encoding.EncoderConfig{NoCompression: true}, l4s[:5], l7s[:5])
+	if _, err := encoding.Decode(raw); err != nil {
+		t.Fatalf("uncompressed frame: %v", err)
+	}
+	set := func(f []byte, i int, v byte) []byte { f = bytes.Clone(f); f[i] = v; return f }
+	// A zstd bomb: 64 MiB of zeros in a small frame, claimed as small.
+	bombBody := make([]byte, 64<<20)
+	z, _ := zstd.NewWriter(nil)
+	payload := z.EncodeAll(bombBody, nil)
+	bomb := append(bytes.Clone(good[:encoding.HeaderSize]), payload...)
+	binary.LittleEndian.PutUint32(bomb[12:], 100)
+	bomb = reseal(bomb)
+	small, _ := encoding.NewDecoder(&encoding.DecoderConfig{MaxBodySize: 1 << 20})
+
+	var fe *encoding.FormatError
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		dec   *encoding.Decoder
+		want  error
+	}{
+		{"empty", nil, nil, encoding.ErrTruncated},
+		{"magic", set(good, 0, 'X'), nil, encoding.ErrMagic},
+		{"version", reseal(set(good, 4, 2)), nil, encoding.ErrVersion},
+		{"required flag", reseal(set(good, 6, 0x81)), nil, encoding.ErrFlags},
+		{"optional flag", reseal(set(good, 7, 0x80)), nil, nil},
+		{"newer minor", reseal(set(good, 5, 9)), nil, nil},
+		{"checksum", set(good, len(good)-1, good[len(good)-1]^1), nil, encoding.ErrChecksum},
+		{"header checksum", set(good, 13, good[13]^1), nil, encoding.ErrChecksum},
+		{"truncated", good[:len(good)-1], nil, encoding.ErrTruncated},
+		{"trailing", append(bytes.Clone(good), 0), nil, encoding.ErrCorrupt},
+		{"body length", reseal(set(raw, 12, raw[12]+1)), nil, encoding.ErrTruncated},
+		{"body cut", reseal(raw[:len(raw)-3]), nil, encoding.ErrTruncated},
+		{"zstd bomb", bomb, small, encoding.ErrTooLarge},
+		{"frame too large", good, mustDecoder(t, &encoding.DecoderConfig{MaxFrameSize: 64}), encoding.ErrTooLarge},
+		{"bad zstd", reseal(set(good, encoding.HeaderSize+6, 0xff)), nil, encoding.ErrCorrupt},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dec := tc.dec
+			if dec == nil {
+				dec = mustDecoder(t, nil)
+			}
+			var b encoding.Batch
+			err := dec.Decode(tc.frame, &b)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if errors.Is(err, encoding.ErrTruncated) && !errors.As(err, &fe) {
+				t.Fatalf("%v is not a *FormatError", err)
+			}
+		})
+	}
+}
+
+func mustDecoder(t testing.TB, cfg *encoding.DecoderConfig) *encoding.Decoder {
+	d, err := encoding.NewDecoder(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestDecoder_UnknownColumns checks the evolution rule: a column of an
+// unknown type is kept raw, unknown names are kept, and the known columns
+// still decode.
+func TestDecoder_UnknownColumns(t *testing.T) {
+	// A body by hand: epoch 0, version 0, no strings, one l4 table of two
+	// rows with a known column, a column of an unknown type and an
+	// unknown name.
+	var body []byte
+	body = append(body, 0, 0, 0, 1) // epoch, version, strings, tables
+	body = append(body, 1, 2, 3)    // l4, 2 rows, 3 columns
+	body = append(body, 7, 'f', 'l', 'o', 'w', '_', 'i', 'd', byte(encoding.ColDelta), 2, 10, 2)
+	body = append(body, 4, 'n', 'e', 'w', '1', 200, 3, 1, 2, 3)
+	body = append(body, 4, 'n', 'e', 'w', '2', byte(encoding.ColUvarint), 2, 5, 6)
+	frame := make([]byte, encoding.HeaderSize)
+	copy(frame, "MFEB\x01\x00")
+	binary.LittleEndian.PutUint32(frame[12:], uint32(len(body)))
+	frame = reseal(append(frame, body...))
+	b, err := encoding.Decode(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := &b.Tables[0]
+	if c := tb.Column("new1"); c == nil || c.Raw != "\x01\x02\x03" {
+		t.Fatalf("unknown column: %+v", c)
+	}
+	if c := tb.Column("new2"); c == nil || c.Uint(1) != 6 {
+		t.Fatalf("unknown name: %+v", c)
+	}
+	var r flow.Record
+	if err := tb.L4(1, nil, &r); err != nil || r.FlowID != 6 || r.PacketTx != 0 {
+		t.Fatalf("row 1: %v flow %d", err, r.FlowID)
+	}
+}
