@@ -1,0 +1,139 @@
+//go:build linux
+
+package ebpf
+
+import (
+	"encoding/csv"
+	"errors"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/metaflow-go/metaflow/capture/socket"
+	"github.com/metaflow-go/metaflow/internal/testutil"
+)
+
+// benchRPS parses redis-benchmark --csv output: requests per second per
+// test.
+func benchRPS(t *testing.T, out string) map[string]float64 {
+	t.Helper()
+	rps := map[string]float64{}
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatalf("redis-benchmark output: %v: %q", err, out)
+	}
+	for _, r := range recs {
+		if len(r) < 2 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(r[1], 64); err == nil {
+			rps[r[0]] = v
+		}
+	}
+	if len(rps) == 0 {
+		t.Fatalf("no rates in redis-benchmark output %q", out)
+	}
+	return rps
+}
+
+// TestTracer_Measure prints the tracer's costs under redis-benchmark:
+// kernel ns per traced system call (BPF run-time statistics), events per
+// second delivered with zero loss, the reader's user+system CPU per 100,000
+// events, and redis-benchmark's throughput with and without tracing. It
+// takes about 20 s and runs only with METAFLOW_EBPF_MEASURE=1.
+func TestTracer_Measure(t *testing.T) {
+	if os.Getenv("METAFLOW_EBPF_MEASURE") == "" {
+		t.Skip("measurement; run with METAFLOW_EBPF_MEASURE=1")
+	}
+	testutil.RequireEBPF(t)
+	testutil.RequireCommand(t, "redis-benchmark")
+	const port = 26340
+	srv := startRedis(t, port)
+	args := []string{"-p", strconv.Itoa(port), "-n", "100000", "-c", "20", "-t", "set,get", "-d", "64", "--csv"}
+	// Without tracing.
+	base, baseOut, release := heldCommand(t, "redis-benchmark", args...)
+	release(nil)
+	if err := base.Wait(); err != nil {
+		t.Fatalf("redis-benchmark: %v %s", err, baseOut)
+	}
+	without := benchRPS(t, baseOut.String())
+
+	// With tracing, filtered on the server and the benchmark.
+	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		t.Fatalf("enable BPF statistics: %v", err)
+	}
+	defer stats.Close()
+	bench, benchOut, release := heldCommand(t, "redis-benchmark", args...)
+	tr, err := New(Config{Pids: []uint32{uint32(srv.Process.Pid), uint32(bench.Process.Pid)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	var events, bytes atomic.Uint64
+	var cpu time.Duration
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		runtime.LockOSThread()
+		var r0, r1 unix.Rusage
+		unix.Getrusage(unix.RUSAGE_THREAD, &r0)
+		var e socket.Event
+		for {
+			if err := tr.ReadEvent(&e); err != nil {
+				if !errors.Is(err, io.EOF) {
+					t.Errorf("ReadEvent: %v", err)
+				}
+				break
+			}
+			events.Add(1)
+			bytes.Add(uint64(len(e.Payload)))
+		}
+		unix.Getrusage(unix.RUSAGE_THREAD, &r1)
+		cpu = time.Duration(r1.Utime.Nano() - r0.Utime.Nano() + r1.Stime.Nano() - r0.Stime.Nano())
+	}()
+	start := time.Now()
+	release(nil)
+	if err := bench.Wait(); err != nil {
+		t.Fatalf("redis-benchmark: %v %s", err, benchOut)
+	}
+	elapsed := time.Since(start)
+	time.Sleep(200 * time.Millisecond) // let the reader drain
+	st := tr.Stats()
+	progStats := map[string]*ebpf.ProgramStats{}
+	for name, p := range map[string]*ebpf.Program{"enter": tr.objs.TpSysEnter, "exit": tr.objs.TpSysExit, "state": tr.objs.RawSetState} {
+		if s, err := p.Stats(); err == nil {
+			progStats[name] = s
+		}
+	}
+	tr.Close()
+	<-readerDone
+	with := benchRPS(t, benchOut.String())
+
+	n := events.Load()
+	if n == 0 {
+		t.Fatalf("no events")
+	}
+	t.Logf("events %d in %v: %.0f events/s, %d lost, %.1f MB payload", n, elapsed.Round(time.Millisecond),
+		float64(n)/elapsed.Seconds(), st.Lost, float64(bytes.Load())/1e6)
+	t.Logf("reader CPU (user+sys) %v: %.1f ms per 100,000 events", cpu, float64(cpu.Milliseconds())*1e5/float64(n))
+	for name, s := range progStats {
+		if s.RunCount > 0 {
+			t.Logf("program %s: %d runs, %.0f ns per run", name, s.RunCount, float64(s.Runtime.Nanoseconds())/float64(s.RunCount))
+		}
+	}
+	for k, v := range without {
+		t.Logf("redis-benchmark %s: %.0f req/s without tracing, %.0f with (%.1f%%)", k, v, with[k], 100*(with[k]-v)/v)
+	}
+	if st.Lost != 0 {
+		t.Errorf("lost %d events", st.Lost)
+	}
+}
