@@ -145,3 +145,17 @@ func TestDecoder_UnknownColumns(t *testing.T) {
 		t.Fatalf("row 1: %v flow %d", err, r.FlowID)
 	}
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// resealDelta fixes the length and checksum of a delta whose bytes were
+// changed.
+func resealDelta(b []byte) []byte {
+	if len(b) < 12 {
+		return b
+	}
+	b = bytes.Clone(b)
+	binary.LittleEndian.PutUint32(b[4:], uint32(len(b)-12))
+	binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], crc32.MakeTable(crc32.Castagnoli)))
+	return b
+}

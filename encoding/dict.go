@@ -323,6 +323,23 @@ func (d *Dictionary) Apply(delta *Delta) error {
 	return nil
 }
 
+// Rebase gives the dictionary a new random epoch and returns it, keeping
+// every value's id. Every agent then resyncs from 0 and batches with ids of
+// the old epoch are refused. Call it after restoring from a store that may
+// have lost assignments (a journal written after acknowledging, a lost
+// journal): an agent that has not talked to the server since could hold
+// ids that the server would otherwise assign again to other values.
+func (d *Dictionary) Rebase() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e := randomEpoch()
+	for e == d.t.epoch {
+		e = randomEpoch()
+	}
+	d.t.epoch = e
+	return e
+}
+
 // Stats returns the dictionary's counters.
 func (d *Dictionary) Stats() DictStats {
 	d.mu.RLock()

@@ -221,3 +221,18 @@ func TestLabels(t *testing.T) {
 		t.Fatalf("gap: %v", err)
 	}
 }
+
+func TestDictionary_Rebase(t *testing.T) {
+	d := encoding.NewDictionary(nil)
+	d.Assign("pod", "a")
+	old := d.Epoch()
+	if e := d.Rebase(); e == old || d.Epoch() != e {
+		t.Fatal("Rebase kept the epoch")
+	}
+	if id, ok := d.Lookup("pod", "a"); !ok || id != 1 {
+		t.Fatal("Rebase lost an id")
+	}
+	if _, err := d.Delta(old, 1); !errors.Is(err, encoding.ErrResync) {
+		t.Fatalf("agent of the old epoch: %v", err)
+	}
+}
