@@ -48,7 +48,7 @@ func benchRPS(t *testing.T, out string) map[string]float64 {
 // kernel ns per traced system call (BPF run-time statistics), events per
 // second delivered with zero loss, the reader's user+system CPU per 100,000
 // events, and redis-benchmark's throughput with and without tracing. It
-// takes about 20 s and runs only with METAFLOW_EBPF_MEASURE=1.
+// takes about a minute and runs only with METAFLOW_EBPF_MEASURE=1.
 func TestTracer_Measure(t *testing.T) {
 	if os.Getenv("METAFLOW_EBPF_MEASURE") == "" {
 		t.Skip("measurement; run with METAFLOW_EBPF_MEASURE=1")
