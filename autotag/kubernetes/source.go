@@ -178,8 +178,11 @@ func (s *Source) Run(ctx context.Context, u autotag.Updater) error {
 	}
 	f.Start(ctx.Done())
 	cf.Start(ctx.Done())
-	defer f.Shutdown()
-	defer cf.Shutdown()
+	defer func() {
+		cancel() // Shutdown waits for the informers, which stop with ctx
+		f.Shutdown()
+		cf.Shutdown()
+	}()
 
 	syncCtx, syncCancel := context.WithTimeout(ctx, s.cfg.SyncTimeout)
 	var missing []string
