@@ -3,28 +3,39 @@
 package ebpf
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net/netip"
 	"os/exec"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/metaflow-go/metaflow/capture/socket"
+	"github.com/metaflow-go/metaflow/internal/testutil"
 )
 
-// TestTLS_GoPlaintext runs a Go HTTPS server and 8 clients x 100 requests in
-// one process under the Go TLS probes, unstripped (offsets from DWARF) and
-// stripped (offsets from the build-info table), and checks that every
-// request and response is seen in plaintext on both sides, with the fd,
-// addresses and socket id of the connection, and that the target exits 0.
+// TestTLS_GoPlaintext runs a Go HTTPS server and its clients in one process
+// under the Go TLS probes, unstripped (offsets from DWARF) and stripped
+// (offsets from the build-info table): 8 clients x 100 requests, and 100 KB
+// responses written in one call (several events each). Every request and
+// response must be seen in plaintext on both sides, with the fd, addresses
+// and socket id of the connection, and the target must exit 0.
 func TestTLS_GoPlaintext(t *testing.T) {
 	dir := t.TempDir()
 	for i, tc := range []struct {
-		name  string
-		strip bool
-	}{{"gotlsapp", false}, {"gotlsapp-strip", true}} {
+		name                    string
+		strip                   bool
+		clients, requests, size int
+	}{
+		{"gotlsapp", false, 8, 100, 3000},
+		{"gotlsapp-strip", true, 8, 100, 3000},
+		{"gotlsapp-big", false, 2, 5, 100000},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bin := buildGoTLSApp(t, dir, tc.name, tc.strip)
 			b, err := analyzeGoBinary(bin)
@@ -35,13 +46,12 @@ func TestTLS_GoPlaintext(t *testing.T) {
 				t.Fatalf("offsets of %s: %+v known=%v", tc.name, b.Offsets, b.KnownOffsets)
 			}
 			port := 26410 + i
-			const clients, requests = 8, 100
-			rec := startTLSRecorder(t, []string{tc.name}, TLSConfig{GoBinaries: []string{bin}})
-			if st := rec.tls.Stats(); st.GoBinaries != 1 || st.Probes < 4 {
+			rec := startTLSRecorder(t, Config{Comms: []string{tc.name}, TLS: TLSConfig{GoBinaries: []string{bin}}})
+			if st := rec.tr.TLSStats(); st.GoBinaries != 1 || st.Probes < 4 {
 				t.Fatalf("stats after attach: %+v", st)
 			}
-			cmd := exec.Command(bin, "-addr", "127.0.0.1:"+strconv.Itoa(port),
-				"-clients", strconv.Itoa(clients), "-requests", strconv.Itoa(requests), "-size", "3000")
+			cmd := exec.Command(bin, "-addr", "127.0.0.1:"+strconv.Itoa(port), "-clients", strconv.Itoa(tc.clients),
+				"-requests", strconv.Itoa(tc.requests), "-size", strconv.Itoa(tc.size))
 			start := time.Now()
 			out, err := cmd.CombinedOutput()
 			if err != nil {
@@ -49,13 +59,56 @@ func TestTLS_GoPlaintext(t *testing.T) {
 			}
 			elapsed := time.Since(start)
 			evs := ofPids(rec.stop(), cmd.Process.Pid)
-			checkGoTLSEvents(t, evs, port, clients, requests)
-			t.Logf("%s: %d requests in %v, %d events of the target", tc.name, clients*requests, elapsed, len(evs))
+			checkGoTLSEvents(t, evs, port, tc.clients, tc.requests, tc.size)
+			t.Logf("%s: %d requests in %v, %d events of the target, stats %+v", tc.name, tc.clients*tc.requests, elapsed, len(evs), rec.tr.Stats())
 		})
 	}
 }
 
-func checkGoTLSEvents(t *testing.T, evs []tlsEvent, port, clients, requests int) {
+// TestTLS_GoScanProcs finds a Go program that is already running through
+// /proc and traces its TLS calls.
+func TestTLS_GoScanProcs(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := buildGoTLSApp(t, t.TempDir(), "gotlsapp-scan", true)
+	const port = 26413
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:"+strconv.Itoa(port), "-clients", "2", "-requests", "20", "-wait")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := false
+	defer func() {
+		if !exited {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "listening") {
+		t.Fatalf("target: %q %v", line, err)
+	}
+	rec := startTLSRecorder(t, Config{Pids: []uint32{uint32(cmd.Process.Pid)}, TLS: TLSConfig{GoScanProcs: true, Rescan: -1}})
+	if st := rec.tr.TLSStats(); st.GoBinaries == 0 || st.Scans != 1 {
+		t.Fatalf("stats after the scan: %+v", st)
+	}
+	if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, stdout)
+	err = cmd.Wait()
+	exited = true
+	if err != nil {
+		t.Fatalf("target failed under the probes: %v\n%s", err, stderr.Bytes())
+	}
+	checkGoTLSEvents(t, ofPids(rec.stop(), cmd.Process.Pid), port, 2, 20, 64)
+}
+
+func checkGoTLSEvents(t *testing.T, evs []tlsEvent, port, clients, requests, size int) {
 	t.Helper()
 	server := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
 	// Plaintext per direction and side, in event order per socket.
@@ -114,7 +167,8 @@ func checkGoTLSEvents(t *testing.T, evs []tlsEvent, port, clients, requests int)
 	for c := 0; c < clients; c++ {
 		for r := 0; r < requests; r++ {
 			req := []byte(fmt.Sprintf("GET /c%d/r%d HTTP/1.1\r\n", c, r))
-			resp := []byte(fmt.Sprintf("pong c%d/r%d.", c, r))
+			resp := fmt.Appendf(nil, "pong c%d/r%d", c, r)
+			resp = append(resp, bytes.Repeat([]byte("."), size-len(resp))...)
 			for _, w := range []struct {
 				role string
 				dir  socket.Direction
@@ -124,7 +178,9 @@ func checkGoTLSEvents(t *testing.T, evs []tlsEvent, port, clients, requests int)
 				{"server", socket.Egress, resp}, {"client", socket.Ingress, resp},
 			} {
 				if !bytes.Contains(get(w.role, w.dir), w.want) {
-					t.Fatalf("%s %v plaintext lacks %q (%d TLS events)", w.role, w.dir, w.want, nTLS)
+					got := get(w.role, w.dir)
+					i := bytes.Index(got, w.want[:10])
+					t.Fatalf("%s %v plaintext lacks %.40q (%d TLS events); around: %q", w.role, w.dir, w.want, nTLS, bytes.ReplaceAll(got[max(i, 0)-100:max(i, 0)+len(w.want)+100], []byte(".........."), []byte("_")))
 				}
 			}
 		}

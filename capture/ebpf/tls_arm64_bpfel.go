@@ -20,6 +20,18 @@ type tlsGoCall struct {
 	Goid    uint64
 	Fd      int32
 	Pad     uint32
+	Sk      struct {
+		_         structs.HostLayout
+		SocketId  uint64
+		Ok        uint8
+		Family    uint8
+		Transport uint8
+		Role      uint8
+		Lport     uint16
+		Rport     uint16
+		Laddr     [16]uint8
+		Raddr     [16]uint8
+	}
 }
 
 type tlsGoKey struct {

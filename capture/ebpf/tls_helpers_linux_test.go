@@ -33,27 +33,22 @@ type tlsRecorder struct {
 	events []tlsEvent
 }
 
-// startTLSRecorder starts a tracer for the given command names with the TLS
-// probes of cfg, or skips the test when the machine cannot run them.
-func startTLSRecorder(t *testing.T, comms []string, cfg TLSConfig) *tlsRecorder {
+// startTLSRecorder starts a tracer with the TLS probes of cfg.TLS, or skips
+// the test when the machine cannot run them.
+func startTLSRecorder(t *testing.T, cfg Config) *tlsRecorder {
 	t.Helper()
 	testutil.RequireRoot(t)
-	tr, err := New(Config{Comms: comms, PayloadSize: MaxPayloadSize})
+	if cfg.PayloadSize == 0 {
+		cfg.PayloadSize = MaxPayloadSize
+	}
+	tr, err := New(cfg)
 	if errors.Is(err, capture.ErrNotSupported) || errors.Is(err, ErrPermission) {
-		t.Skipf("eBPF tracer unavailable here: %v", err)
+		t.Skipf("eBPF tracer or TLS probes unavailable here: %v", err)
 	}
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	x, err := NewTLS(tr, cfg, nil)
-	if err != nil {
-		tr.Close()
-		if errors.Is(err, capture.ErrNotSupported) {
-			t.Skipf("TLS probes unavailable here: %v", err)
-		}
-		t.Fatalf("NewTLS: %v", err)
-	}
-	r := &tlsRecorder{tr: tr, tls: x, done: make(chan struct{})}
+	r := &tlsRecorder{tr: tr, tls: tr.tls, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
 		var e socket.Event
@@ -76,7 +71,6 @@ func (r *tlsRecorder) stop() []tlsEvent {
 	case <-r.done:
 	default:
 		time.Sleep(100 * time.Millisecond) // the reader polls every 10 ms
-		r.tls.Close()
 		r.tr.Close()
 		<-r.done
 	}

@@ -145,7 +145,7 @@ func TestTLS_OpenSSL(t *testing.T) {
 		}
 	}
 
-	rec := startTLSRecorder(t, []string{"nginx", "curl"}, TLSConfig{OpenSSL: true, Rescan: -1})
+	rec := startTLSRecorder(t, Config{Comms: []string{"nginx", "curl"}, TLS: TLSConfig{OpenSSL: true, Rescan: -1}})
 	if st := rec.tls.Stats(); st.Libraries == 0 || st.Probes < 4 {
 		t.Fatalf("stats after attach: %+v", st)
 	}

@@ -91,6 +91,19 @@ struct {
 	__type(value, __s32);
 } ssl_fds SEC(".maps");
 
+// tls_sock: the socket fields of an event, resolved once per call.
+struct tls_sock {
+	__u64 socket_id;
+	__u8 ok; // the fd is a TCP or UDP socket
+	__u8 family;
+	__u8 transport;
+	__u8 role;
+	__u16 lport;
+	__u16 rport;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
 // A Go TLS call in progress, keyed by process, g and direction.
 struct go_key {
 	__u64 g;
@@ -104,6 +117,7 @@ struct go_call {
 	__u64 goid;
 	__s32 fd;
 	__u32 _pad;
+	struct tls_sock sk; // resolved at entry: the fd may be closed by the RET
 };
 
 struct {
@@ -168,41 +182,55 @@ static __always_inline struct sock *tls_sock(__s32 fd, __u64 *ino)
 	return sk;
 }
 
-// tls_fill_sock fills the socket fields of e from fd, when it is a socket.
-static __always_inline void tls_fill_sock(struct mf_event *e, __s32 fd)
+// tls_resolve fills ts from fd, when it is a TCP or UDP socket of the
+// current task; the id is the syscall probes' (sock_info).
+static __always_inline void tls_resolve(struct tls_sock *ts, __s32 fd)
 {
 	__u64 ino = 0;
 	struct sock *sk = tls_sock(fd, &ino);
 	if (!sk)
 		return;
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	e->family = family;
-	e->transport = BPF_CORE_READ(sk, sk_protocol);
-	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	ts->ok = 1;
+	ts->family = family;
+	ts->transport = BPF_CORE_READ(sk, sk_protocol);
+	ts->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	ts->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (family == AF_INET) {
 		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
 		__u32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-		__builtin_memcpy(e->laddr, &l, 4);
-		__builtin_memcpy(e->raddr, &r, 4);
+		__builtin_memcpy(ts->laddr, &l, 4);
+		__builtin_memcpy(ts->raddr, &r, 4);
 	} else {
-		BPF_CORE_READ_INTO(&e->laddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&e->raddr, sk, __sk_common.skc_v6_daddr);
+		BPF_CORE_READ_INTO(&ts->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&ts->raddr, sk, __sk_common.skc_v6_daddr);
 	}
-	e->flags |= MF_FLAG_HAS_ADDR;
 	__u64 key = (__u64)sk;
 	struct tls_sock_info *si = bpf_map_lookup_elem(&sock_info, &key);
 	if (si && (si->ino == 0 || si->ino == ino)) {
-		e->socket_id = si->id;
-		e->role = si->role;
+		ts->socket_id = si->id;
+		ts->role = si->role;
 	}
 }
+
+// tls_emit: what emit_data needs of a call.
+struct tls_emit {
+	__u64 buf;      // plaintext in the caller's memory
+	__s64 n;        // bytes the call returned
+	__u64 enter_ns;
+	__u64 goid;
+	__s32 fd;
+	__u8 origin;
+	__u8 dir;
+	__u8 _pad[2];
+	struct tls_sock sk;
+};
 
 // emit_data sends the plaintext at buf (n bytes the call returned) as up to
 // tls_chunks events of at most TLS_CHUNK bytes each. Each event's length is
 // its own chunk's length; the last one also counts the bytes past the
 // chunks (MF_FLAG_TRUNCATED then).
-static __noinline int emit_data(__u64 buf, __s64 n, __s32 fd, __u64 enter_ns, __u64 meta)
+static __noinline int emit_data(struct tls_emit *c)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct tls_scratch *s = bpf_map_lookup_elem(&tls_scratch, &cpu);
@@ -212,14 +240,26 @@ static __noinline int emit_data(__u64 buf, __s64 n, __s32 fd, __u64 enter_ns, __
 	struct mf_event *e = &s->e;
 	__builtin_memset(e, 0, sizeof(*e));
 	e->kind = MF_KIND_DATA;
-	e->origin = meta & 0xff;
-	e->direction = (meta >> 8) & 0xff;
-	e->fd = fd;
+	e->origin = c->origin;
+	e->direction = c->dir;
+	e->fd = c->fd;
 	mf_fill_task(e, id);
-	tls_fill_sock(e, fd);
-	e->enter_ns = enter_ns;
+	if (c->sk.ok) {
+		e->flags |= MF_FLAG_HAS_ADDR;
+		e->family = c->sk.family;
+		e->transport = c->sk.transport;
+		e->role = c->sk.role;
+		e->socket_id = c->sk.socket_id;
+		e->lport = c->sk.lport;
+		e->rport = c->sk.rport;
+		__builtin_memcpy(e->laddr, c->sk.laddr, 16);
+		__builtin_memcpy(e->raddr, c->sk.raddr, 16);
+	}
+	e->enter_ns = c->enter_ns;
 	e->exit_ns = bpf_ktime_get_ns();
-	e->goroutine = meta >> 16;
+	e->goroutine = c->goid;
+	__s64 n = c->n;
+	__u64 buf = c->buf;
 	__u32 chunks = tls_chunks;
 	if (chunks > TLS_MAX_CHUNKS)
 		chunks = TLS_MAX_CHUNKS;
@@ -292,8 +332,15 @@ static __always_inline int ssl_exit(struct pt_regs *ctx)
 		n = n == 1 ? (__s64)got : 0;
 	}
 	if (n > 0) {
-		__u64 meta = MF_ORIGIN_OPENSSL | ((cookie & TLS_COOKIE_READ ? MF_INGRESS : MF_EGRESS) << 8);
-		emit_data(c->buf, n, fd, c->enter_ns, meta);
+		struct tls_emit m = {};
+		m.buf = c->buf;
+		m.n = n;
+		m.enter_ns = c->enter_ns;
+		m.fd = fd;
+		m.origin = MF_ORIGIN_OPENSSL;
+		m.dir = cookie & TLS_COOKIE_READ ? MF_INGRESS : MF_EGRESS;
+		tls_resolve(&m.sk, fd);
+		emit_data(&m);
 	}
 	bpf_map_delete_elem(&ssl_calls, &id);
 	bpf_map_delete_elem(&tls_active, &id);
@@ -358,6 +405,7 @@ int tls_go_enter(struct pt_regs *ctx)
 	c.buf = GO_ARG2(ctx);
 	c.enter_ns = bpf_ktime_get_ns();
 	c.fd = go_fd(GO_ARG1(ctx), cookie);
+	tls_resolve(&c.sk, c.fd);
 	if (cookie & GO_COOKIE_KNOWN)
 		bpf_probe_read_user(&c.goid, sizeof(c.goid), (void *)(k.g + ((cookie >> 48) & 0x3fff)));
 	bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY);
@@ -376,8 +424,16 @@ int tls_go_ret(struct pt_regs *ctx)
 		return 0;
 	__s64 n = (__s64)GO_RET1(ctx);
 	if (n > 0) {
-		__u64 meta = MF_ORIGIN_GOTLS | ((__u64)k.dir << 8) | (c->goid << 16);
-		emit_data(c->buf, n, c->fd, c->enter_ns, meta);
+		struct tls_emit m = {};
+		m.buf = c->buf;
+		m.n = n;
+		m.enter_ns = c->enter_ns;
+		m.goid = c->goid;
+		m.fd = c->fd;
+		m.origin = MF_ORIGIN_GOTLS;
+		m.dir = k.dir;
+		m.sk = c->sk;
+		emit_data(&m);
 	}
 	bpf_map_delete_elem(&go_calls, &k);
 	return 0;

@@ -2,7 +2,9 @@
 // its clients in one process. It serves on 127.0.0.1:PORT with a fresh
 // self-signed certificate, runs -clients goroutines that each make -requests
 // requests over one keep-alive connection, checks every response, and exits
-// 0 when all succeeded.
+// 0 when all succeeded. It prints "listening ADDR" once it listens; with
+// -wait it then waits for SIGUSR1, so that a tracer can find it running
+// before the traffic starts.
 //
 // Each request is GET /c<client>/r<request>; the server answers
 // 200 with the body "pong c<client>/r<request>" padded to -size bytes.
@@ -22,8 +24,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -32,14 +37,17 @@ func main() {
 	clients := flag.Int("clients", 8, "concurrent clients")
 	requests := flag.Int("requests", 100, "requests per client")
 	size := flag.Int("size", 64, "response body size")
+	wait := flag.Bool("wait", false, "after listening, wait for SIGUSR1 before the clients start")
 	flag.Parse()
-	if err := run(*addr, *clients, *requests, *size); err != nil {
+	if err := run(*addr, *clients, *requests, *size, *wait); err != nil {
 		fmt.Fprintln(os.Stderr, "gotlsapp:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, clients, requests, size int) error {
+func run(addr string, clients, requests, size int, wait bool) error {
+	start := make(chan os.Signal, 1)
+	signal.Notify(start, syscall.SIGUSR1)
 	cert, err := selfSigned()
 	if err != nil {
 		return err
@@ -54,14 +62,23 @@ func run(addr string, clients, requests, size int) error {
 			if len(body) < size {
 				body += strings.Repeat(".", size-len(body))
 			}
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 			io.WriteString(w, body)
 		}),
 		// HTTP/1.1 only: the tests look for request lines in the plaintext.
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
+	fmt.Println("listening", ln.Addr())
 	tlsLn := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}})
 	go srv.Serve(tlsLn)
 	defer srv.Close()
+	if wait {
+		select {
+		case <-start:
+		case <-time.After(30 * time.Second):
+			return fmt.Errorf("no SIGUSR1 within 30 s")
+		}
+	}
 
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
