@@ -53,6 +53,14 @@ func newAgent(o options, stdout, stderr io.Writer) (*agent, error) {
 			return nil, fmt.Errorf("-port-hint %d=%s: no decoder named %q", port, name, name)
 		}
 	}
+	if o.ebpf.on {
+		src, err := openTracer(&o.ebpf)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Sockets = src
+		cfg.Clock = pipeline.ClockWall
+	}
 	if o.read != "" {
 		src, err := capture.OpenFile(o.read)
 		if err != nil {
@@ -70,33 +78,44 @@ func newAgent(o options, stdout, stderr io.Writer) (*agent, error) {
 			}
 			cfg.Filter = m
 		}
-	} else {
+	} else if o.iface != "" {
 		src, err := capture.OpenAFPacket(capture.AFPacketConfig{
 			Interface:      o.iface,
 			Filter:         o.filter,
 			FilterCompiler: filter.Compile,
 		})
 		if err != nil {
+			closeSources(&cfg)
 			return nil, err
 		}
 		cfg.Source = src
 		if o.write != "" {
 			if a.dump, err = newDumper(o.write, src); err != nil {
-				src.Close()
+				closeSources(&cfg)
 				return nil, err
 			}
 			cfg.OnPacket = a.dump.write
 		}
 	}
 	if a.metrics, err = attachMetrics(&cfg, stderr); err != nil {
-		cfg.Source.Close()
+		closeSources(&cfg)
 		return nil, err
 	}
 	if a.p, err = pipeline.New(cfg); err != nil {
-		cfg.Source.Close()
+		closeSources(&cfg)
 		return nil, err
 	}
 	return a, nil
+}
+
+// closeSources closes the packet and socket sources of cfg that are open.
+func closeSources(cfg *pipeline.Config) {
+	if cfg.Source != nil {
+		cfg.Source.Close()
+	}
+	if cfg.Sockets != nil {
+		cfg.Sockets.Close()
+	}
 }
 
 // run runs the pipeline to its end or until ctx is cancelled, which is a
@@ -178,6 +197,11 @@ func (a *agent) printStats() {
 	printCounters(w, "l7", l7)
 	for _, p := range protos {
 		printCounters(w, "l7 "+p.Name, p)
+	}
+	if a.opts.ebpf.on {
+		sock := st.Socket
+		printCounters(w, "socket source", sock.Source)
+		printCounters(w, "socket", sock)
 	}
 	fmt.Fprintf(w, "pipeline: shards=%d stage_dropped=%d shard_packets=%v\n", len(st.ShardPackets), st.StageDropped, st.ShardPackets)
 	for i, s := range st.Sinks {

@@ -39,6 +39,7 @@ type options struct {
 	cpuProf  string
 	memProf  string
 	hints    portHints
+	ebpf     ebpfOptions
 }
 
 // portHints collects repeated -port-hint PORT=NAME flags.
@@ -75,15 +76,16 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile to `file`")
 	fs.StringVar(&o.memProf, "memprofile", "", "write a heap profile to `file` at the end")
 	fs.Var(&o.hints, "port-hint", "try decoder `PORT=NAME` first for flows on PORT (repeatable; e.g. 7000=Redis)")
-	registerMetricsFlags(fs) // -map, -metrics-addr, -otlp-endpoint (metrics.go)
+	registerMetricsFlags(fs)       // -map, -metrics-addr, -otlp-endpoint (metrics.go)
+	registerEBPFFlags(fs, &o.ebpf) // -ebpf, -pid, -comm, -ebpf-payload (ebpf.go)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	switch {
 	case fs.NArg() > 0:
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case o.read == "" && o.iface == "":
-		return o, errors.New("need -r FILE or -i IFACE")
+	case o.read == "" && o.iface == "" && !o.ebpf.on:
+		return o, errors.New("need -r FILE, -i IFACE or -ebpf")
 	case o.read != "" && o.iface != "":
 		return o, errors.New("-r and -i are exclusive")
 	case o.write != "" && o.iface == "":
@@ -94,6 +96,9 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-o must be json or text, not %q", o.output)
 	case o.shards < 1 || o.shards > 256:
 		return o, fmt.Errorf("-shards must be between 1 and 256, not %d", o.shards)
+	}
+	if err := checkEBPF(&o); err != nil {
+		return o, err
 	}
 	return o, nil
 }
