@@ -26,41 +26,53 @@ import (
 // response must be seen in plaintext on both sides, with the fd, addresses
 // and socket id of the connection, and the target must exit 0.
 func TestTLS_GoPlaintext(t *testing.T) {
+	testutil.RequireRoot(t)
 	dir := t.TempDir()
-	for i, tc := range []struct {
+	cases := []struct {
 		name                    string
 		strip                   bool
 		clients, requests, size int
+		bin                     string
 	}{
-		{"gotlsapp", false, 8, 100, 3000},
-		{"gotlsapp-strip", true, 8, 100, 3000},
-		{"gotlsapp-big", false, 2, 5, 100000},
-	} {
+		{name: "gotlsapp", clients: 8, requests: 100, size: 3000},
+		{name: "gotlsapp-strip", strip: true, clients: 8, requests: 100, size: 3000},
+		{name: "gotlsapp-big", clients: 2, requests: 5, size: 100000},
+	}
+	var cfg Config
+	for i := range cases {
+		tc := &cases[i]
+		tc.bin = buildGoTLSApp(t, dir, tc.name, tc.strip)
+		b, err := analyzeGoBinary(tc.bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Offsets.FromDWARF == tc.strip || !b.KnownOffsets {
+			t.Fatalf("offsets of %s: %+v known=%v", tc.name, b.Offsets, b.KnownOffsets)
+		}
+		cfg.Comms = append(cfg.Comms, tc.name)
+		cfg.TLS.GoBinaries = append(cfg.TLS.GoBinaries, tc.bin)
+	}
+	rec := startTLSRecorder(t, cfg)
+	if st := rec.tr.TLSStats(); st.GoBinaries != uint64(len(cases)) || st.Probes < 4*uint64(len(cases)) {
+		t.Fatalf("stats after attach: %+v", st)
+	}
+	pids := make([]int, len(cases))
+	for i, tc := range cases {
+		cmd := exec.Command(tc.bin, "-addr", "127.0.0.1:"+strconv.Itoa(26410+i), "-clients", strconv.Itoa(tc.clients),
+			"-requests", strconv.Itoa(tc.requests), "-size", strconv.Itoa(tc.size))
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s failed under the probes: %v\n%s", tc.name, err, out)
+		}
+		pids[i] = cmd.Process.Pid
+		t.Logf("%s: %d requests in %v", tc.name, tc.clients*tc.requests, time.Since(start))
+	}
+	evs := rec.stop()
+	t.Logf("tracer stats %+v", rec.tr.Stats())
+	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			bin := buildGoTLSApp(t, dir, tc.name, tc.strip)
-			b, err := analyzeGoBinary(bin)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if b.Offsets.FromDWARF == tc.strip || !b.KnownOffsets {
-				t.Fatalf("offsets of %s: %+v known=%v", tc.name, b.Offsets, b.KnownOffsets)
-			}
-			port := 26410 + i
-			rec := startTLSRecorder(t, Config{Comms: []string{tc.name}, TLS: TLSConfig{GoBinaries: []string{bin}}})
-			if st := rec.tr.TLSStats(); st.GoBinaries != 1 || st.Probes < 4 {
-				t.Fatalf("stats after attach: %+v", st)
-			}
-			cmd := exec.Command(bin, "-addr", "127.0.0.1:"+strconv.Itoa(port), "-clients", strconv.Itoa(tc.clients),
-				"-requests", strconv.Itoa(tc.requests), "-size", strconv.Itoa(tc.size))
-			start := time.Now()
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("target failed under the probes: %v\n%s", err, out)
-			}
-			elapsed := time.Since(start)
-			evs := ofPids(rec.stop(), cmd.Process.Pid)
-			checkGoTLSEvents(t, evs, port, tc.clients, tc.requests, tc.size)
-			t.Logf("%s: %d requests in %v, %d events of the target, stats %+v", tc.name, tc.clients*tc.requests, elapsed, len(evs), rec.tr.Stats())
+			checkGoTLSEvents(t, ofPids(evs, pids[i]), 26410+i, tc.clients, tc.requests, tc.size)
 		})
 	}
 }

@@ -150,7 +150,7 @@ func (x *TLS) Close() error {
 		return nil
 	}
 	x.closed = true
-	closeLinks(x.links)
+	closeTLSLinks(x.links)
 	x.links = nil
 	x.objs.Close()
 	return nil
@@ -225,7 +225,7 @@ func (x *TLS) keep(id fileID, ls []link.Link) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.closed {
-		closeLinks(ls)
+		closeTLSLinks(ls)
 		return false
 	}
 	x.seen[id] = true
@@ -234,7 +234,7 @@ func (x *TLS) keep(id fileID, ls []link.Link) bool {
 	return true
 }
 
-func closeLinks(ls []link.Link) {
+func closeTLSLinks(ls []link.Link) {
 	for _, l := range ls {
 		l.Close()
 	}
@@ -283,13 +283,13 @@ func (x *TLS) opensslLinks(path string) ([]link.Link, error) {
 			if fn.optional && errors.Is(err, link.ErrNoSymbol) {
 				continue
 			}
-			closeLinks(ls)
+			closeTLSLinks(ls)
 			return nil, fmt.Errorf("uprobe %s: %w", fn.sym, err)
 		}
 		ls = append(ls, enter)
 		exit, err := ex.Uretprobe(fn.sym, x.objs.TlsSslExit, opts)
 		if err != nil {
-			closeLinks(ls)
+			closeTLSLinks(ls)
 			return nil, fmt.Errorf("uretprobe %s: %w", fn.sym, err)
 		}
 		ls = append(ls, exit)
@@ -377,14 +377,14 @@ func (x *TLS) goLinks(b *goBinary) ([]link.Link, error) {
 		cookie := goCookie(b, fn.read)
 		l, err := ex.Uprobe(fn.sym, x.objs.TlsGoEnter, &link.UprobeOptions{Address: fn.f.Entry, Cookie: cookie})
 		if err != nil {
-			closeLinks(ls)
+			closeTLSLinks(ls)
 			return nil, fmt.Errorf("uprobe %s: %w", fn.sym, err)
 		}
 		ls = append(ls, l)
 		for _, r := range fn.f.Rets {
 			l, err := ex.Uprobe(fn.sym, x.objs.TlsGoRet, &link.UprobeOptions{Address: r, Cookie: cookie})
 			if err != nil {
-				closeLinks(ls)
+				closeTLSLinks(ls)
 				return nil, fmt.Errorf("uprobe %s+%#x: %w", fn.sym, r-fn.f.Entry, err)
 			}
 			ls = append(ls, l)
