@@ -19,6 +19,7 @@ type socketPending struct {
 	Buf     uint64
 	Sk      uint64
 	Ino     uint64
+	Addr    uint64
 	Fd      int32
 	Vlen    uint32
 	Seq     uint32
@@ -109,6 +110,7 @@ const (
 	socketProgRawSysEnter     = "raw_sys_enter"
 	socketProgRawSysExit      = "raw_sys_exit"
 	socketProgTpSysEnter      = "tp_sys_enter"
+	socketProgTpSysEnterAddr  = "tp_sys_enter_addr"
 	socketProgTpSysEnterClose = "tp_sys_enter_close"
 	socketProgTpSysExit       = "tp_sys_exit"
 	socketVarCaptureSize      = "capture_size"
@@ -164,6 +166,7 @@ type socketProgramSpecs struct {
 	RawSysEnter     *ebpf.ProgramSpec `ebpf:"raw_sys_enter"`
 	RawSysExit      *ebpf.ProgramSpec `ebpf:"raw_sys_exit"`
 	TpSysEnter      *ebpf.ProgramSpec `ebpf:"tp_sys_enter"`
+	TpSysEnterAddr  *ebpf.ProgramSpec `ebpf:"tp_sys_enter_addr"`
 	TpSysEnterClose *ebpf.ProgramSpec `ebpf:"tp_sys_enter_close"`
 	TpSysExit       *ebpf.ProgramSpec `ebpf:"tp_sys_exit"`
 }
@@ -260,6 +263,7 @@ type socketPrograms struct {
 	RawSysEnter     *ebpf.Program `ebpf:"raw_sys_enter"`
 	RawSysExit      *ebpf.Program `ebpf:"raw_sys_exit"`
 	TpSysEnter      *ebpf.Program `ebpf:"tp_sys_enter"`
+	TpSysEnterAddr  *ebpf.Program `ebpf:"tp_sys_enter_addr"`
 	TpSysEnterClose *ebpf.Program `ebpf:"tp_sys_enter_close"`
 	TpSysExit       *ebpf.Program `ebpf:"tp_sys_exit"`
 }
@@ -271,6 +275,7 @@ func (p *socketPrograms) Close() error {
 		p.RawSysEnter,
 		p.RawSysExit,
 		p.TpSysEnter,
+		p.TpSysEnterAddr,
 		p.TpSysEnterClose,
 		p.TpSysExit,
 	)

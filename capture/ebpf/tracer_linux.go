@@ -270,8 +270,14 @@ func (t *Tracer) attachClassic() error {
 			name string
 			prog *ebpf.Program
 		}{{"sys_enter_" + sc, t.objs.TpSysEnter}, {"sys_exit_" + sc, t.objs.TpSysExit}} {
-			if sc == "close" && a.prog == t.objs.TpSysEnter {
-				a.prog = t.objs.TpSysEnterClose
+			// Programs may read only as far as the record goes.
+			if a.prog == t.objs.TpSysEnter {
+				switch sc {
+				case "close":
+					a.prog = t.objs.TpSysEnterClose
+				case "sendto", "recvfrom":
+					a.prog = t.objs.TpSysEnterAddr
+				}
 			}
 			l, err := link.Tracepoint("syscalls", a.name, a.prog, nil)
 			if err != nil {
@@ -300,6 +306,16 @@ func (t *Tracer) AddPids(pids ...uint32) error {
 		}
 	}
 	return nil
+}
+
+// detachAll detaches links in parallel: each detach waits for an RCU
+// grace period, which the kernel can share between concurrent detaches.
+func detachAll(links []link.Link) {
+	var wg sync.WaitGroup
+	for _, l := range links {
+		wg.Go(func() { l.Close() })
+	}
+	wg.Wait()
 }
 
 // RawTracepoints reports whether the syscall hooks are the raw tracepoints
@@ -416,9 +432,7 @@ func (t *Tracer) Close() error {
 		if t.tls != nil {
 			t.tls.Close()
 		}
-		for _, l := range t.links {
-			l.Close()
-		}
+		detachAll(t.links)
 		if t.rd != nil {
 			t.rd.Close()
 		}

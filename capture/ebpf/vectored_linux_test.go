@@ -47,9 +47,14 @@ func rawDo(t *testing.T, c syscall.Conn, write bool, f func(fd int) (int, error)
 // recvmsg, sendmmsg and recvmmsg reaches the payload, and that each
 // message of sendmmsg/recvmmsg is an event of its own.
 func TestTracer_Vectored(t *testing.T) {
-	c := startTracer(t, Config{Pids: []uint32{uint32(os.Getpid())}, PayloadSize: MaxPayloadSize})
+	t.Run("tracepoints", func(t *testing.T) { testVectored(t, false, 26320) })
+	t.Run("raw_tracepoints", func(t *testing.T) { testVectored(t, true, 26325) })
+}
 
-	ln, err := net.Listen("tcp4", "127.0.0.1:26320")
+func testVectored(t *testing.T, raw bool, port int) {
+	c := startTracer(t, Config{Pids: []uint32{uint32(os.Getpid())}, PayloadSize: MaxPayloadSize, ForceRawTracepoints: raw})
+
+	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,12 +106,12 @@ func TestTracer_Vectored(t *testing.T) {
 	}
 
 	// sendmmsg of three UDP messages of two buffers each; recvmmsg.
-	u1, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 26321})
+	u1, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port + 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer u1.Close()
-	u2, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 26322}, u1.LocalAddr().(*net.UDPAddr))
+	u2, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port + 2}, u1.LocalAddr().(*net.UDPAddr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,9 +142,31 @@ func TestTracer_Vectored(t *testing.T) {
 	u1Addr := netip.MustParseAddrPort(u1.LocalAddr().String())
 	u2Addr := netip.MustParseAddrPort(u2.LocalAddr().String())
 
+	// sendto and recvfrom on unconnected sockets: the peer comes from the
+	// call's address.
+	u3, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port + 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u3.Close()
+	u3Addr := netip.MustParseAddrPort(u3.LocalAddr().String())
+	if _, err := u3.WriteToUDPAddrPort([]byte("to-u1"), u1Addr); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 100)
+	if n, from, err := u1.ReadFromUDPAddrPort(buf); err != nil || string(buf[:n]) != "to-u1" || from != u3Addr {
+		t.Fatalf("ReadFrom: %q %v %v", buf[:n], from, err)
+	}
+
 	evs := c.wait(3*time.Second, func(evs []ev) bool {
-		return len(dataOn(evs, u1Addr, socket.Ingress)) >= 3
+		return len(dataOn(evs, u1Addr, socket.Ingress)) >= 4
 	})
+	if g := dataOn(evs, u3Addr, socket.Egress); len(g) != 1 || string(g[0].data) != "to-u1" || g[0].Remote != u1Addr {
+		t.Errorf("sendto: %d events, want one to %v: %+v", len(g), u1Addr, g)
+	}
+	if g := dataOn(evs, u1Addr, socket.Ingress); len(g) != 4 || string(g[3].data) != "to-u1" || g[3].Remote != u3Addr {
+		t.Errorf("recvfrom: want the 4th event of %v from %v: %+v", u1Addr, u3Addr, g)
+	}
 	want := append(append([]byte(nil), msg1...), msg2...)
 	if g := concat(dataOn(evs, cliAddr, socket.Egress)); !bytes.Equal(g, want) {
 		t.Errorf("writev+sendmsg: payloads %q, want %q", trunc(g), trunc(want))
@@ -155,17 +182,18 @@ func TestTracer_Vectored(t *testing.T) {
 		local netip.AddrPort
 		dir   socket.Direction
 		peer  netip.AddrPort
-	}{{"sendmmsg", u2Addr, socket.Egress, u1Addr}, {"recvmmsg", u1Addr, socket.Ingress, netip.AddrPort{}}} {
+	}{{"sendmmsg", u2Addr, socket.Egress, u1Addr}, {"recvmmsg", u1Addr, socket.Ingress, u2Addr}} {
 		g := dataOn(evs, d.local, d.dir)
-		if len(g) != 3 {
+		if len(g) < 3 {
 			t.Errorf("%s: %d events, want 3", d.name, len(g))
 			continue
 		}
+		g = g[:3]
 		for i, e := range g {
 			if !bytes.Equal(e.data, sent[i]) || e.Length != int64(len(sent[i])) || e.Transport != socket.UDP || e.HasSeq {
 				t.Errorf("%s message %d: %q (length %d, %v), want %q", d.name, i, trunc(e.data), e.Length, e.Transport, trunc(sent[i]))
 			}
-			if d.peer.IsValid() && e.Remote != d.peer {
+			if e.Remote != d.peer {
 				t.Errorf("%s message %d: remote %v, want %v", d.name, i, e.Remote, d.peer)
 			}
 		}

@@ -61,6 +61,7 @@ struct pending {
 	__u64 buf;  // buffer, iovec array, msghdr or mmsghdr array
 	__u64 sk;   // struct sock * behind fd (0 for accept)
 	__u64 ino;  // the socket's inode number (sockfs)
+	__u64 addr; // sendto/recvfrom: the peer's sockaddr (unconnected UDP)
 	__s32 fd;
 	__u32 vlen; // iovcnt or mmsg vlen
 	__u32 seq;  // TCP: write_seq (egress) or copied_seq (ingress) at enter
@@ -291,7 +292,7 @@ static __always_inline struct scratch *get_scratch(void)
 
 // ---- enter ----
 
-static __always_inline int on_enter(__u8 op, __u8 dir, __s32 fd, __u64 buf, __u64 vlen)
+static __always_inline int on_enter(__u8 op, __u8 dir, __s32 fd, __u64 buf, __u64 vlen, __u64 addr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	if (!mf_traced(id))
@@ -302,6 +303,7 @@ static __always_inline int on_enter(__u8 op, __u8 dir, __s32 fd, __u64 buf, __u6
 	p.fd = fd;
 	p.buf = buf;
 	p.vlen = vlen;
+	p.addr = addr;
 	if (op != OP_ACCEPT) {
 		struct sock *sk = fd_sock(fd, &p.ino);
 		if (!sk)
@@ -356,35 +358,37 @@ static __always_inline int on_enter(__u8 op, __u8 dir, __s32 fd, __u64 buf, __u6
 #define NR_sendmmsg 307
 #endif
 
-static __always_inline int dispatch_enter(long nr, __u64 a0, __u64 a1, __u64 a2)
+static __always_inline int dispatch_enter(long nr, __u64 a0, __u64 a1, __u64 a2, __u64 a4)
 {
 	__s32 fd = (__s32)a0;
 	switch (nr) {
 	case NR_read:
+		return on_enter(OP_BUF, MF_INGRESS, fd, a1, 0, 0);
 	case NR_recvfrom:
-		return on_enter(OP_BUF, MF_INGRESS, fd, a1, 0);
+		return on_enter(OP_BUF, MF_INGRESS, fd, a1, 0, a4);
 	case NR_write:
+		return on_enter(OP_BUF, MF_EGRESS, fd, a1, 0, 0);
 	case NR_sendto:
-		return on_enter(OP_BUF, MF_EGRESS, fd, a1, 0);
+		return on_enter(OP_BUF, MF_EGRESS, fd, a1, 0, a4);
 	case NR_readv:
-		return on_enter(OP_IOV, MF_INGRESS, fd, a1, a2);
+		return on_enter(OP_IOV, MF_INGRESS, fd, a1, a2, 0);
 	case NR_writev:
-		return on_enter(OP_IOV, MF_EGRESS, fd, a1, a2);
+		return on_enter(OP_IOV, MF_EGRESS, fd, a1, a2, 0);
 	case NR_recvmsg:
-		return on_enter(OP_MSG, MF_INGRESS, fd, a1, 0);
+		return on_enter(OP_MSG, MF_INGRESS, fd, a1, 0, 0);
 	case NR_sendmsg:
-		return on_enter(OP_MSG, MF_EGRESS, fd, a1, 0);
+		return on_enter(OP_MSG, MF_EGRESS, fd, a1, 0, 0);
 	case NR_recvmmsg:
-		return on_enter(OP_MMSG, MF_INGRESS, fd, a1, a2);
+		return on_enter(OP_MMSG, MF_INGRESS, fd, a1, a2, 0);
 	case NR_sendmmsg:
-		return on_enter(OP_MMSG, MF_EGRESS, fd, a1, a2);
+		return on_enter(OP_MMSG, MF_EGRESS, fd, a1, a2, 0);
 	case NR_connect:
-		return on_enter(OP_CONNECT, 0, fd, 0, 0);
+		return on_enter(OP_CONNECT, 0, fd, 0, 0, 0);
 	case NR_accept:
 	case NR_accept4:
-		return on_enter(OP_ACCEPT, 0, fd, 0, 0);
+		return on_enter(OP_ACCEPT, 0, fd, 0, 0, 0);
 	case NR_close:
-		return on_enter(OP_CLOSE, 0, fd, 0, 0);
+		return on_enter(OP_CLOSE, 0, fd, 0, 0, 0);
 	}
 	return 0;
 }
@@ -473,6 +477,30 @@ static __always_inline void emit(struct scratch *s, __u64 n)
 	mf_submit(s, sizeof(struct mf_event) + n);
 }
 
+// user_peer fills the remote address of an unconnected socket's event from
+// the sockaddr the call named (sendto, recvfrom, msg_name).
+static __always_inline void user_peer(struct mf_event *e, __u64 uaddr)
+{
+	if (!uaddr || e->rport != 0)
+		return;
+	struct {
+		__u16 family;
+		__u16 port;
+		__u32 v4;      // sockaddr_in: the address; sockaddr_in6: flowinfo
+		__u8 v6[16];
+	} sa = {};
+	if (bpf_probe_read_user(&sa, sizeof(sa), (void *)uaddr))
+		return;
+	if (sa.family == AF_INET && e->family == AF_INET) {
+		__builtin_memcpy(e->raddr, &sa.v4, 4);
+	} else if (sa.family == AF_INET6 && e->family == AF_INET6) {
+		__builtin_memcpy(e->raddr, sa.v6, 16);
+	} else {
+		return;
+	}
+	e->rport = bpf_ntohs(sa.port);
+}
+
 // ingress_seq returns the TCP sequence of the first byte a read returned:
 // copied_seq at exit minus the bytes read. Reading a FIN also advances
 // copied_seq by one, so when that value is the enter value or one past it,
@@ -528,6 +556,7 @@ __noinline int data(struct pending *p, __u64 pid_tgid, __s64 ret)
 			if (bpf_probe_read_user(&m, sizeof(m), (void *)(p->buf + i * sizeof(m))))
 				break;
 			head(&s->e, MF_KIND_DATA, p, pid_tgid, sk, si);
+			user_peer(&s->e, m.hdr.name);
 			s->e.length = m.len;
 			s->e.syscall_trace_id = tid;
 			if (tcp) {
@@ -563,12 +592,15 @@ __noinline int data(struct pending *p, __u64 pid_tgid, __s64 ret)
 		n = clamp(n);
 		if (bpf_probe_read_user(s->payload, n, (void *)p->buf) == 0)
 			off = n;
+		user_peer(&s->e, p->addr);
 	} else if (p->op == OP_IOV) {
 		copy_iov(s, p->buf, p->vlen, ret, &off);
 	} else if (p->op == OP_MSG) {
 		struct u_msghdr m = {};
-		if (bpf_probe_read_user(&m, sizeof(m), (void *)p->buf) == 0)
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)p->buf) == 0) {
 			copy_iov(s, m.iov, m.iovlen, ret, &off);
+			user_peer(&s->e, m.name);
+		}
 	}
 	if (off < ret)
 		s->e.flags |= MF_FLAG_TRUNCATED;
@@ -645,7 +677,15 @@ static __always_inline int on_exit(__s64 ret)
 SEC("tracepoint/syscalls/sys_enter_write")
 int tp_sys_enter(struct tp_enter *ctx)
 {
-	return dispatch_enter(ctx->nr, ctx->args[0], ctx->args[1], ctx->args[2]);
+	return dispatch_enter(ctx->nr, ctx->args[0], ctx->args[1], ctx->args[2], 0);
+}
+
+// sendto and recvfrom: their records have six arguments; the fifth is the
+// peer's address.
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int tp_sys_enter_addr(struct tp_enter *ctx)
+{
+	return dispatch_enter(ctx->nr, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[4]);
 }
 
 // close's record has one argument: a program that reads further into the
@@ -660,7 +700,7 @@ struct tp_enter1 {
 SEC("tracepoint/syscalls/sys_enter_close")
 int tp_sys_enter_close(struct tp_enter1 *ctx)
 {
-	return on_enter(OP_CLOSE, 0, (__s32)ctx->fd, 0, 0);
+	return on_enter(OP_CLOSE, 0, (__s32)ctx->fd, 0, 0, 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_write")
@@ -676,10 +716,12 @@ int tp_sys_exit(struct tp_exit *ctx)
 #define REG_ARG0 0
 #define REG_ARG1 8
 #define REG_ARG2 16
+#define REG_ARG4 32
 #else
 #define REG_ARG0 (14 * 8) // di
 #define REG_ARG1 (13 * 8) // si
 #define REG_ARG2 (12 * 8) // dx
+#define REG_ARG4 (9 * 8)  // r8
 #endif
 
 SEC("raw_tracepoint/sys_enter")
@@ -696,11 +738,13 @@ int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	}
 	void *regs = (void *)ctx->args[0];
-	__u64 a0 = 0, a1 = 0, a2 = 0;
+	__u64 a0 = 0, a1 = 0, a2 = 0, a4 = 0;
 	bpf_probe_read_kernel(&a0, 8, regs + REG_ARG0);
 	bpf_probe_read_kernel(&a1, 8, regs + REG_ARG1);
 	bpf_probe_read_kernel(&a2, 8, regs + REG_ARG2);
-	return dispatch_enter(nr, a0, a1, a2);
+	if (nr == NR_sendto || nr == NR_recvfrom)
+		bpf_probe_read_kernel(&a4, 8, regs + REG_ARG4);
+	return dispatch_enter(nr, a0, a1, a2, a4);
 }
 
 SEC("raw_tracepoint/sys_exit")
