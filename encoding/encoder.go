@@ -2,6 +2,7 @@ package encoding
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"unsafe"
 
@@ -61,7 +62,8 @@ type Encoder struct {
 	l7       tableEnc
 	keys     map[string]*keyState
 	keyCache [1 << keyCacheBits]keyCacheEnt
-	setCache []setEnt
+	setHot   []setHot
+	setCold  []setCold
 	sets     tableEnc // the batch's tag set table
 	sideGen  uint64
 
@@ -166,18 +168,24 @@ const (
 	setCacheBits = 15
 )
 
-// setEnt caches the codes of one side's tags (see setLookup) and their
-// row in the batch's tag set table.
-type setEnt struct {
-	h        uint64
+// setHot and setCold cache the codes of one side's tags (see setLookup)
+// and their row in the batch's tag set table. The hot part, what a hit
+// reads, is one cache line.
+type setHot struct {
+	h1, h2   uint64 // two hashes of the tags' string addresses and lengths
 	gen      uint64 // Encoder.sideGen when filled
-	batch    uint32 // 0, or the batch of the inline codes among codes
-	ids      int    // codes that are dictionary ids
-	tags     []tag.Tag
-	keys     []*keyState
-	codes    []uint64
 	set      uint64 // index+1 in the tag set table of batch setBatch
+	batch    uint32 // 0, or the batch of the inline codes among the codes
 	setBatch uint32
+	ids      int32 // codes that are dictionary ids
+	n        int32 // tags
+	_        [16]byte
+}
+
+type setCold struct {
+	tags  []tag.Tag // keeps the strings whose addresses are hashed alive
+	keys  []*keyState
+	codes []uint64
 }
 
 type keyCacheEnt struct {
@@ -438,16 +446,17 @@ func (e *Encoder) tags(t *tableEnc, s *tag.Set) {
 // tagSet returns the index+1 of the tags ts in the batch's tag set table,
 // adding them when they are new.
 func (e *Encoder) tagSet(ts []tag.Tag) uint64 {
-	ent, hit := e.setLookup(ts)
+	i, hit := e.setLookup(ts)
+	hot, cold := &e.setHot[i], &e.setCold[i]
 	if hit {
 		e.stats.SetHits++
-		if ent.setBatch == e.batch {
-			return ent.set
+		if hot.setBatch == e.batch {
+			return hot.set
 		}
 	} else {
-		ent.keys, ent.codes, ent.ids = ent.keys[:0], ent.codes[:0], 0
-		ent.tags = append(ent.tags[:0], ts...)
-		ent.batch, ent.gen = 0, e.sideGen
+		cold.keys, cold.codes, hot.ids = cold.keys[:0], cold.codes[:0], 0
+		cold.tags = append(cold.tags[:0], ts...)
+		hot.batch, hot.gen, hot.n = 0, e.sideGen, int32(len(ts))
 		for _, tg := range ts {
 			// Keys are few and usually the same strings (constants of
 			// the tagging stage): a slot picked by the string's address.
@@ -458,19 +467,19 @@ func (e *Encoder) tagSet(ts []tag.Tag) uint64 {
 				*ke = keyCacheEnt{key: tg.Key, ks: ks}
 			}
 			code := e.code(ks, tg.Value)
-			ent.keys = append(ent.keys, ks)
-			ent.codes = append(ent.codes, code)
+			cold.keys = append(cold.keys, ks)
+			cold.codes = append(cold.codes, code)
 			if code&1 == 0 {
-				ent.ids++
+				hot.ids++
 			} else {
-				ent.batch = e.batch
+				hot.batch = e.batch
 			}
 		}
 	}
 	// A new row of the tag set table.
 	sets := &e.sets
 	row := sets.rows + 1
-	for i, ks := range ent.keys {
+	for i, ks := range cold.keys {
 		col := ks.setCol
 		if col == nil {
 			col = e.newTagCol(sets, ks, ks.key, ColTag)
@@ -479,7 +488,7 @@ func (e *Encoder) tagSet(ts []tag.Tag) uint64 {
 		if col.mark == row {
 			e.stats.DupTags++
 		}
-		col.cur, col.mark = ent.codes[i], row
+		col.cur, col.mark = cold.codes[i], row
 	}
 	for _, col := range sets.tags {
 		if col.mark == row {
@@ -489,11 +498,11 @@ func (e *Encoder) tagSet(ts []tag.Tag) uint64 {
 		}
 	}
 	sets.rows++
-	e.batchIDs += ent.ids
-	e.stats.TagIDs += uint64(ent.ids)
-	e.stats.TagInline += uint64(len(ent.codes) - ent.ids)
-	ent.set, ent.setBatch = uint64(row), e.batch
-	return ent.set
+	e.batchIDs += int(hot.ids)
+	e.stats.TagIDs += uint64(hot.ids)
+	e.stats.TagInline += uint64(len(cold.codes) - int(hot.ids))
+	hot.set, hot.setBatch = uint64(row), e.batch
+	return hot.set
 }
 
 // tagStrings writes one ColTagString column per key and side.
@@ -542,31 +551,34 @@ func same(a, b string) bool {
 
 // setLookup finds the cached codes of a side's tags: records of one
 // endpoint share the very same tag strings (a tagging stage hands out
-// interned values), and one lookup then replaces one per tag. It returns
-// the slot, to fill on a miss.
-func (e *Encoder) setLookup(ts []tag.Tag) (*setEnt, bool) {
-	h := uint64(len(ts))
+// interned values), and one lookup then replaces one per tag. A hit is two
+// 64-bit hashes of the strings' addresses and lengths matching: the cache
+// holds its own references to the strings it hashed, so no other string can
+// have their addresses, and a false hit would take a 128-bit collision. It
+// returns the slot, to fill on a miss.
+func (e *Encoder) setLookup(ts []tag.Tag) (int, bool) {
+	h1, h2 := uint64(len(ts)), uint64(0x243F6A8885A308D3)
 	for i := range ts {
-		h = (h ^ strHash(ts[i].Value)) * 0xff51afd7ed558ccd
-		h ^= strHash(ts[i].Key)
+		x := uint64(uintptr(unsafe.Pointer(unsafe.StringData(ts[i].Value)))) ^ uint64(len(ts[i].Value))<<48
+		y := uint64(uintptr(unsafe.Pointer(unsafe.StringData(ts[i].Key)))) ^ uint64(len(ts[i].Key))<<48
+		h1 = (h1 ^ x) * 0x9E3779B97F4A7C15
+		h1 = (h1 ^ y ^ h1>>29) * 0xff51afd7ed558ccd
+		h2 = bits.RotateLeft64(h2+x*0xc4ceb9fe1a85ec53, 27) ^ y
+		h2 *= 0x94D049BB133111EB
 	}
-	if e.setCache == nil {
-		e.setCache = make([]setEnt, 1<<setCacheBits)
+	h1 ^= h1 >> 32
+	if e.setHot == nil {
+		e.setHot = make([]setHot, 1<<setCacheBits)
+		e.setCold = make([]setCold, 1<<setCacheBits)
 	}
-	ent := &e.setCache[h>>(64-setCacheBits)]
-	if ent.h != h || ent.gen != e.sideGen || len(ent.tags) != len(ts) ||
-		(ent.batch != 0 && ent.batch != e.batch) || (e.noIDs && ent.ids > 0) {
-		ent.h = h
-		ent.setBatch = 0
-		return ent, false
+	i := int(h1 >> (64 - setCacheBits))
+	hot := &e.setHot[i]
+	if hot.h1 != h1 || hot.h2 != h2 || hot.gen != e.sideGen || hot.n != int32(len(ts)) ||
+		(hot.batch != 0 && hot.batch != e.batch) || (e.noIDs && hot.ids > 0) {
+		hot.h1, hot.h2, hot.setBatch = h1, h2, 0
+		return i, false
 	}
-	for i := range ts {
-		if !same(ent.tags[i].Value, ts[i].Value) || !same(ent.tags[i].Key, ts[i].Key) {
-			ent.setBatch = 0
-			return ent, false
-		}
-	}
-	return ent, true
+	return i, true
 }
 
 func (e *Encoder) keyState(key string) *keyState {
