@@ -213,6 +213,12 @@ func TestTracer_Redis(t *testing.T) {
 		return n >= int64(5+len(getReply))
 	})
 	pcap := stop()
+	for _, e := range evs {
+		if p := e.Pid; p != srvPid && p != uint32(cli.Process.Pid) && p != uint32(get.Process.Pid) {
+			t.Errorf("event of pid %d passed the pid filter: %+v", p, e.Event)
+			break
+		}
+	}
 
 	// Group data events by (pid, socket, direction).
 	type key struct {

@@ -26,3 +26,9 @@ func (t *Tracer) Close() error { return nil }
 
 // Stats returns zero counters.
 func (t *Tracer) Stats() socket.Stats { return socket.Stats{} }
+
+// AddPids returns capture.ErrNotSupported.
+func (t *Tracer) AddPids(pids ...uint32) error { return capture.ErrNotSupported }
+
+// RawTracepoints reports false.
+func (t *Tracer) RawTracepoints() bool { return false }

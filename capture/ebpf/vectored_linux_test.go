@@ -51,8 +51,34 @@ func TestTracer_Vectored(t *testing.T) {
 	t.Run("raw_tracepoints", func(t *testing.T) { testVectored(t, true, 26325) })
 }
 
+// ownCgroup returns the cgroup v2 id (the inode of its directory) of the
+// test process.
+func ownCgroup(t *testing.T) uint64 {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Skipf("cgroup: %v", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if p, ok := strings.CutPrefix(l, "0::"); ok {
+			var st unix.Stat_t
+			if err := unix.Stat("/sys/fs/cgroup"+p, &st); err != nil {
+				t.Skipf("cgroup v2 not mounted at /sys/fs/cgroup: %v", err)
+			}
+			return st.Ino
+		}
+	}
+	t.Skip("no cgroup v2")
+	return 0
+}
+
 func testVectored(t *testing.T, raw bool, port int) {
-	c := startTracer(t, Config{Pids: []uint32{uint32(os.Getpid())}, PayloadSize: MaxPayloadSize, ForceRawTracepoints: raw})
+	cfg := Config{Pids: []uint32{uint32(os.Getpid())}, PayloadSize: MaxPayloadSize, ForceRawTracepoints: raw}
+	if raw {
+		// The other filters pass the process too.
+		cfg.CgroupIDs = []uint64{ownCgroup(t)}
+		cfg.Comms = []string{commOf(t)}
+	}
+	c := startTracer(t, cfg)
 
 	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
 	if err != nil {
@@ -198,7 +224,10 @@ func testVectored(t *testing.T, raw bool, port int) {
 			}
 		}
 	}
-	if !strings.HasPrefix(string(want), "abcdef") {
-		t.Fatal("unreachable")
+	for _, e := range evs {
+		if e.CgroupID == 0 || (cfg.CgroupIDs != nil && e.CgroupID != cfg.CgroupIDs[0]) {
+			t.Errorf("event of cgroup %d, want %v", e.CgroupID, cfg.CgroupIDs)
+			break
+		}
 	}
 }
