@@ -9,6 +9,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -235,9 +236,13 @@ func (x *TLS) keep(id fileID, ls []link.Link) bool {
 }
 
 func closeTLSLinks(ls []link.Link) {
+	// In parallel: each detach waits for an RCU grace period, which
+	// concurrent detaches share.
+	var wg sync.WaitGroup
 	for _, l := range ls {
-		l.Close()
+		wg.Go(func() { l.Close() })
 	}
+	wg.Wait()
 }
 
 // attachOpenSSL attaches the OpenSSL probes to a libssl file.
@@ -435,7 +440,7 @@ func parseLdconfig(b []byte) []string {
 
 // parseMapsLibssl returns the distinct libssl paths mapped executable in a
 // /proc/PID/maps file.
-func parseMapsLibssl(r interface{ Read([]byte) (int, error) }) []string {
+func parseMapsLibssl(r io.Reader) []string {
 	var out []string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 1<<16)

@@ -17,7 +17,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -233,4 +235,63 @@ func TestTLS_OpenSSL(t *testing.T) {
 	if len(ids) != 4 || len(seen) != len(ids) {
 		t.Errorf("%d sockets with plaintext (want 4: two connections, two sides), %d of them seen by the syscall probes", len(ids), len(seen))
 	}
+}
+
+func TestParseMapsLibssl(t *testing.T) {
+	maps := `55d0c8a00000-55d0c8a2c000 r--p 00000000 00:1f 1234 /usr/sbin/nginx
+7f6b58468000-7f6b58486000 r--p 00000000 00:1f 5678 /usr/lib/x86_64-linux-gnu/libssl.so.3
+7f6b58486000-7f6b584e3000 r-xp 0001e000 00:1f 5678 /usr/lib/x86_64-linux-gnu/libssl.so.3
+7f6b584e3000-7f6b58500000 r-xp 0007b000 00:1f 5678 /usr/lib/x86_64-linux-gnu/libssl.so.3
+7f6b58600000-7f6b58700000 r-xp 00000000 00:1f 9999 /opt/my app/lib/libssl.so.1.1
+7f6b58700000-7f6b58800000 r-xp 00000000 00:1f 9998 /tmp/libssl.so.3 (deleted)
+7f6b58800000-7f6b58900000 r-xp 00000000 00:1f 9997 /usr/lib/x86_64-linux-gnu/libcrypto.so.3
+7ffd1c5f0000-7ffd1c611000 rw-p 00000000 00:00 0 [stack]
+short line
+`
+	got := parseMapsLibssl(strings.NewReader(maps))
+	want := []string{"/usr/lib/x86_64-linux-gnu/libssl.so.3", "/opt/my app/lib/libssl.so.1.1"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func TestParseLdconfig(t *testing.T) {
+	out := []byte("1234 libs found in cache `/etc/ld.so.cache'\n" +
+		"\tlibssl.so.3 (libc6,x86-64) => /lib/x86_64-linux-gnu/libssl.so.3\n" +
+		"\tlibssl3.so (libc6,x86-64) => /lib/x86_64-linux-gnu/libssl3.so\n" +
+		"\tlibssl.so (libc6,x86-64) => /lib/x86_64-linux-gnu/libssl.so\n" +
+		"\tlibcrypto.so.3 (libc6,x86-64) => /lib/x86_64-linux-gnu/libcrypto.so.3\n" +
+		"\tlibssl.so.1.1 (libc6,x86-64) =>\n")
+	got := parseLdconfig(out)
+	want := []string{"/lib/x86_64-linux-gnu/libssl.so.3", "/lib/x86_64-linux-gnu/libssl.so"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	// The machine's own cache, when there is one, names libssl files that
+	// exist and export SSL_write.
+	if b, err := exec.Command("ldconfig", "-p").Output(); err == nil {
+		for _, p := range parseLdconfig(b) {
+			if !exportsSSLWrite(p) {
+				t.Errorf("%s from ldconfig -p does not export SSL_write", p)
+			}
+		}
+	}
+}
+
+// FuzzParseMapsLibssl: /proc/PID/maps lines with any path.
+func FuzzParseMapsLibssl(f *testing.F) {
+	f.Add("7f6b58486000-7f6b584e3000 r-xp 0001e000 00:1f 5678 /usr/lib/libssl.so.3\n")
+	f.Add("x x\n\n   \n")
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, p := range parseMapsLibssl(strings.NewReader(s)) {
+			if !strings.HasPrefix(p, "/") || !strings.Contains(p, "libssl.so") {
+				t.Fatalf("path %q", p)
+			}
+		}
+		for _, p := range parseLdconfig([]byte(s)) {
+			if !strings.HasPrefix(p, "/") {
+				t.Fatalf("ldconfig path %q", p)
+			}
+		}
+	})
 }
