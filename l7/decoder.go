@@ -98,7 +98,8 @@ type Trailer interface {
 // capture's snaplen) while the engine holds the first bytes of a message
 // that Parse answered with ErrNeedMore, it passes them to Flush before Gap;
 // it does the same when the flow closes (end of input, timeout) with such
-// bytes held, requests' direction first. Flush fills m from what is there
+// bytes held, or with a message in progress whose bytes Parse consumed
+// (data may then be empty), requests' direction first. Flush fills m from what is there
 // and reports whether it did, as an HTTP parser does with a status line
 // whose header block was cut. The parser's state must then match what
 // follows the message (its body, say); Gap comes next as usual.

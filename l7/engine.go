@@ -52,6 +52,9 @@ type Engine struct {
 
 	msg   Message
 	cmsg  Message // the message a cut makes while msg is in use (Conn.answeredCut)
+	// cutting: the message being handled is one a Flusher made of bytes
+	// cut short.
+	cutting bool
 	rec   Record
 	stats Stats
 	proto []ProtocolStats
@@ -713,15 +716,17 @@ func (c *Conn) lost(s *side, seq uint32, n int) {
 // of the flow) to a parser that implements Flusher, and handles the message
 // it makes of them.
 func (c *Conn) cut(s *side, dir Direction) {
-	if c.flusher == nil || len(s.buf) == 0 {
+	if c.flusher == nil || len(s.buf) == 0 && s.msgLen == 0 {
 		return
 	}
 	m := &c.e.cmsg
 	m.Reset()
 	if c.flusher.Flush(s.buf, dir, m) {
-		s.msgLen = len(s.buf)
+		s.msgLen += len(s.buf)
 		c.e.stats.CutMessages++
+		c.e.cutting = true
 		c.message(s, dir, m)
+		c.e.cutting = false
 	}
 }
 

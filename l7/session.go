@@ -110,6 +110,12 @@ func (c *Conn) message(s *side, dir Direction, m *Message) {
 				// gets this answer, not the request behind it.
 				ss = nil
 			}
+			if ss != nil && e.cutting && ss.ts > s.msgTs {
+				// A response cut short, made at a hole or at the end
+				// of the flow, whose start came before the oldest
+				// request waiting: it answers none of them.
+				ss = nil
+			}
 			if ss != nil {
 				e.beginRecord(c)
 				e.requestFromSession(ss)
@@ -138,7 +144,7 @@ func (c *Conn) message(s *side, dir Direction, m *Message) {
 // side resp) says where the request ended.
 func (c *Conn) answeredCut(resp *side) {
 	rs := &c.sides[uint8(ToServer)^c.flip]
-	if len(rs.buf) == 0 || c.flusher == nil {
+	if len(rs.buf) == 0 && rs.msgLen == 0 || c.flusher == nil {
 		return
 	}
 	end := rs.bufSeq + uint32(len(rs.buf))

@@ -17,7 +17,9 @@ import (
 // command or reply is found; a command cut by a hole is dropped and its
 // reply comes out alone, not paired with the next command; a reply lost
 // in a hole leaves its command unanswered; every complete exchange after a
-// hole is paired with its own reply.
+// hole is paired with its own reply; a value cut short by the end of the
+// capture, or a reply whose type line a hole cut, still makes its message
+// from what was read.
 func TestCutAndGaps(t *testing.T) {
 	reg, err := l7.NewRegistry(redis.New(nil))
 	if err != nil {
@@ -45,8 +47,18 @@ func TestCutAndGaps(t *testing.T) {
 			[]string{"GET k1|Ok", "GET k2|Ok", "GET k3|Ok"}},
 		{"hole on a reply boundary after an array", conv().Request(get("k1")).Response([]byte("*2\r\n$1\r\na\r\n$1\r\nb\r\n")).Request(get("k2")).Gap(l7.ToClient, len(val("v2"))).Request(get("k3")).Response(val("v3")),
 			[]string{"GET k1|Ok", "GET k2|Unknown", "GET k3|Ok"}},
+		// The cut error line still says the reply was an error (Flush).
 		{"hole cutting a reply line", conv().Request(get("k1")).Response(val("v1")).Request(get("k2")).Response([]byte("-ERR wr")).Gap(l7.ToClient, 3).Response([]byte("ng\r\n")).Request(get("k3")).Response(val("v3")),
-			[]string{"GET k1|Ok", "GET k2|Unknown", "GET k3|Ok"}},
+			[]string{"GET k1|Ok", "GET k2|ServerError", "GET k3|Ok"}},
+		// The capture ends inside a large reply, or inside its type line:
+		// the reply is still there, Ok, and the command paired with it.
+		{"capture ends inside a reply", conv().Request(get("k1")).Response(val("v1")).Request(get("big")).Response([]byte("$50000\r\n" + strings.Repeat("x", 3000))).NoClose(),
+			[]string{"GET k1|Ok", "GET big|Ok"}},
+		{"capture ends inside a reply's type line", conv().Request(get("k1")).Response(val("v1")).Request(get("big")).Response([]byte("$500")).NoClose(),
+			[]string{"GET k1|Ok", "GET big|Ok"}},
+		// The capture ends inside a command: what was read of it is kept.
+		{"capture ends inside a command", conv().Request(get("k1")).Response(val("v1")).Request([]byte("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$9000\r\nvvvv")).NoClose(),
+			[]string{"GET k1|Ok", "SET key vvvv|Unknown"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := l7test.RunConversation(t, tc.c, l7.Config{Registry: reg})

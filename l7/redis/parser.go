@@ -95,6 +95,44 @@ func (p *Parser) Gap(dir l7.Direction, n int) {
 // engine does not date the next message from them.
 func (p *Parser) Trailing(dir l7.Direction) bool { return p.h[dir&1].resync }
 
+// Flush makes a message of a value cut short (l7.Flusher) by the end of
+// the flow, or by a hole that cut one of its type lines: a command with the
+// name and arguments read so far, a reply with its type (an error reply
+// with the text read). data is the cut line, if any. Nothing is made of
+// bytes skipped while looking for a value after an error or a gap, or of a
+// command whose name is not there.
+func (p *Parser) Flush(data []byte, dir l7.Direction, m *l7.Message) bool {
+	h := &p.h[dir&1]
+	req := dir == l7.ToServer
+	if h.resync {
+		return false
+	}
+	if h.bulk == 0 && len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line = line[:i]
+		}
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		// A line that starts a value, or one inside a value already
+		// begun; a number cut short may not parse: the value keeps what
+		// the lines before gave.
+		if len(line) > 0 && (h.inValue || startsValue(data, req)) {
+			h.length += int64(len(data))
+			if _, err := p.element(h, line, req); err == ErrBadType {
+				h.reset()
+				return false
+			}
+		}
+	}
+	if !h.inValue || h.top == 0 || req && h.cmdN == 0 {
+		h.reset()
+		return false
+	}
+	return p.emit(h, req, m)
+}
+
 func (h *half) reset() {
 	h.depth, h.inValue, h.top, h.bulk, h.bulkLen, h.collect = 0, false, 0, 0, 0, false
 	h.length, h.args, h.cmdN, h.resN, h.excN, h.firstN = 0, 0, 0, 0, 0, 0
