@@ -50,14 +50,14 @@ type Engine struct {
 	freeSessions *session
 	npending     int
 
-	msg   Message
-	cmsg  Message // the message a cut makes while msg is in use (Conn.answeredCut)
+	msg  Message
+	cmsg Message // the message a cut makes while msg is in use (Conn.answeredCut)
 	// cutting: the message being handled is one a Flusher made of bytes
 	// cut short.
 	cutting bool
-	rec   Record
-	stats Stats
-	proto []ProtocolStats
+	rec     Record
+	stats   Stats
+	proto   []ProtocolStats
 }
 
 // NewEngine returns an engine for cfg. It fails with ErrNoRegistry when
