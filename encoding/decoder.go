@@ -112,11 +112,15 @@ type Table struct {
 // Type:
 //   - ColUvarint, ColVarint, ColDelta, ColOptUvarint, ColOptVarint: Vals
 //     (read them with Uint, Int, OptUint, OptInt);
+//   - ColTagSet ("tagset_0", "tagset_1"): Vals, rows of the TableTagSets
+//     table (index+1, 0 for none), and Side; Decode has already expanded
+//     them into ColTag columns "<key>_id_0" and "<key>_id_1";
 //   - ColString: Strs, indexes in Batch.Strings;
 //   - ColTag, ColTagString: IDs (dictionary ids, 0 when absent or inline)
 //     and Inline (index+1 in Batch.Strings of a value sent as a string, 0
 //     otherwise; nil when no cell is inline), with the tag's Key and Side
-//     from the column name "<key>_id_0" ("<key>_0" for ColTagString);
+//     from the column name "<key>_id_0" ("<key>_0" for ColTagString; the
+//     key alone in a TableTagSets table);
 //   - ColAddr: Addrs;
 //   - other types: Raw, the undecoded bytes.
 type Column struct {

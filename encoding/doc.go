@@ -23,11 +23,19 @@
 // # Frames
 //
 // A batch of l4_flow_log and l7_flow_log rows is written in columns: each
-// column named as in RECORDS.md (tag columns "<key>_id_0" and "<key>_id_1")
-// with its encoding (uvarints, zigzag deltas for times and flow ids, string
-// table indexes, addresses), compressed with zstd, behind a versioned
-// header with a CRC32C. FORMAT.md specifies the bytes and the rules for
-// evolving them.
+// column named as in RECORDS.md with its encoding (uvarints, zigzag deltas
+// for times and flow ids, string table indexes, addresses), compressed
+// with zstd, behind a versioned header with a CRC32C. Tags go as tag sets:
+// the distinct tag sets of a batch (an endpoint's region, az, host, pod,
+// service ... ids) once each, and per row one index a side; the decoder
+// expands them into DeepFlow's integer columns "<key>_id_0" and
+// "<key>_id_1". FORMAT.md specifies the bytes and the rules for evolving
+// them.
+//
+// The Encoder finds a record side's tag set with one cache lookup keyed by
+// the addresses of its strings, so a tagging stage that hands out the same
+// (interned) strings for an endpoint's tags makes tag encoding nearly free;
+// other strings are found through per-key caches and the AgentDict.
 //
 // Concurrency: Dictionary, AgentDict, Labels and Decoder are safe for
 // concurrent use; an Encoder and a Batch belong to one goroutine.

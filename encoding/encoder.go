@@ -608,12 +608,6 @@ func (e *Encoder) code(ks *keyState, v string) uint64 {
 	h := strHash(v) >> ks.shift
 	ent := &ks.cache[h]
 	if ent.s == v && (ent.batch == 0 || ent.batch == e.batch) && ent.code != 0 {
-		if ent.batch == 0 {
-			e.batchIDs++
-			e.stats.TagIDs++
-		} else {
-			e.stats.TagInline++
-		}
 		return ent.code
 	}
 	var code uint64
@@ -621,15 +615,11 @@ func (e *Encoder) code(ks *keyState, v string) uint64 {
 	if d := e.cfg.Dict; d != nil {
 		if id, ep, ok := d.lookup(ks.key, v); ok && ep == e.epoch && ep != 0 && !e.noIDs {
 			code = uint64(id) << 1
-			e.batchIDs++
 		}
 	}
 	if code == 0 {
 		code = uint64(e.str(v))<<1 | 1
 		batch = e.batch
-		e.stats.TagInline++
-	} else {
-		e.stats.TagIDs++
 	}
 	if ent.code != 0 {
 		ks.fills++

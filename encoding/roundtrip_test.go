@@ -68,10 +68,25 @@ func (c *collect) WriteL7(r *l7.Record) error {
 	return nil
 }
 
+var captured struct {
+	once sync.Once
+	l4   []*flow.Record
+	l7   []*l7.Record
+}
+
 // captureRecords runs the pipeline on the project's test captures with
-// tagStage and returns the records.
+// tagStage and returns the records (the same slices for every caller: not
+// to be modified).
 func captureRecords(t testing.TB) ([]*flow.Record, []*l7.Record) {
 	t.Helper()
+	captured.once.Do(func() { captured.l4, captured.l7 = runCaptures(t) })
+	if len(captured.l4) == 0 || len(captured.l7) == 0 {
+		t.Fatalf("got %d l4 and %d l7 records", len(captured.l4), len(captured.l7))
+	}
+	return captured.l4, captured.l7
+}
+
+func runCaptures(t testing.TB) ([]*flow.Record, []*l7.Record) {
 	var files []string
 	for _, g := range []string{"l7/*.pcap", "flow/*.pcap"} {
 		m, _ := filepath.Glob(testutil.Testdata(t, g))
@@ -94,9 +109,6 @@ func captureRecords(t testing.TB) ([]*flow.Record, []*l7.Record) {
 		if err := p.Run(context.Background()); err != nil {
 			t.Fatalf("run %s: %v", f, err)
 		}
-	}
-	if len(c.l4) == 0 || len(c.l7) == 0 {
-		t.Fatalf("got %d l4 and %d l7 records", len(c.l4), len(c.l7))
 	}
 	return c.l4, c.l7
 }

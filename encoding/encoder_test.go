@@ -1,0 +1,77 @@
+package encoding_test
+
+import (
+	"testing"
+
+	"github.com/metaflow-go/metaflow/encoding"
+	"github.com/metaflow-go/metaflow/flow"
+)
+
+// TestEncoder_Allocs: in steady state (values known, buffers grown),
+// adding l4 records and writing frames does not allocate; l7 records cost
+// one allocation per distinct string of the batch (the string table keeps
+// a copy: the record's bytes are borrowed).
+func TestEncoder_Allocs(t *testing.T) {
+	l4s, l7s := captureRecords(t)
+	l7s = l7s[:50]
+	distinct := map[string]bool{}
+	for _, r := range l7s {
+		for _, b := range [][]byte{r.Version, r.RequestType, r.RequestDomain, r.RequestResource, r.Endpoint,
+			r.ResponseException, r.ResponseResult, r.TraceID, r.SpanID, r.ParentSpanID, r.XRequestID0,
+			r.XRequestID1, r.UserAgent} {
+			if len(b) > 0 {
+				distinct[string(b)] = true
+			}
+		}
+		distinct[r.L7Protocol] = true
+	}
+	g := newGenerator(2000)
+	_, agent := g.dictionaries()
+	enc, err := encoding.NewEncoder(&encoding.EncoderConfig{Dict: agent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r flow.Record
+	var frame []byte
+	run := func() {
+		for i := range g.rows {
+			g.fill(i, &r)
+			enc.AddL4(&r)
+		}
+		for _, r := range l7s {
+			enc.AddL7(r)
+		}
+		enc.AddL4(l4s[0])
+		frame, _ = enc.AppendFrame(frame[:0])
+	}
+	for range 3 {
+		run()
+	}
+	if n := testing.AllocsPerRun(5, run); n > float64(len(distinct)) {
+		t.Fatalf("%v allocations per batch, want at most %d", n, len(distinct))
+	}
+	l7s = nil
+	if n := testing.AllocsPerRun(5, run); n != 0 {
+		t.Fatalf("%v allocations per batch of l4 records", n)
+	}
+}
+
+// TestSmartEncoding_Size checks the size target on 100,000 rows of the
+// benchmark's generator: SmartEncoding at least 5 times smaller than JSON
+// Lines with string tags, and smaller than string-tagged columns with zstd.
+func TestSmartEncoding_Size(t *testing.T) {
+	g := newGenerator(100_000)
+	_, agent := g.dictionaries()
+	n := len(g.rows)
+	smart := smartEncode(&encoding.EncoderConfig{Dict: agent})(t)(g, n)
+	strs := smartEncode(&encoding.EncoderConfig{TagStrings: true})(t)(g, n)
+	json := jsonEncode(false)(t)(g, n)
+	t.Logf("bytes/row: smart %.1f, string columns %.1f, JSON %.1f (%.1fx)", float64(smart)/float64(n),
+		float64(strs)/float64(n), float64(json)/float64(n), float64(json)/float64(smart))
+	if smart*5 > json {
+		t.Errorf("smart %d bytes, JSON %d: less than 5x smaller", smart, json)
+	}
+	if smart >= strs {
+		t.Errorf("smart %d bytes, string columns %d", smart, strs)
+	}
+}
