@@ -347,7 +347,7 @@ func (si *sockInput) data(e *socket.Event, ts int64) {
 		// id starts on plaintext, its offsets counted from 0.
 		sc.tls = true
 		si.closeConn(sc)
-		sc.hasNext = [2]bool{}
+		sc.next, sc.hasNext = [2]uint32{}, [2]bool{}
 	} else if !tlsEv && sc.tls {
 		si.stats.TLSSuppressed++
 		return
