@@ -97,6 +97,10 @@ func newAgent(o options, stdout, stderr io.Writer) (*agent, error) {
 			cfg.OnPacket = a.dump.write
 		}
 	}
+	if err = attachTags(&cfg); err != nil { // -tags, -tags-proc (tags.go)
+		closeSources(&cfg)
+		return nil, err
+	}
 	if a.metrics, err = attachMetrics(&cfg, stderr); err != nil {
 		closeSources(&cfg)
 		return nil, err

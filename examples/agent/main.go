@@ -78,6 +78,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.Var(&o.hints, "port-hint", "try decoder `PORT=NAME` first for flows on PORT (repeatable; e.g. 7000=Redis)")
 	registerMetricsFlags(fs)       // -map, -metrics-addr, -otlp-endpoint (metrics.go)
 	registerEBPFFlags(fs, &o.ebpf) // -ebpf, -pid, -comm, -ebpf-payload (ebpf.go)
+	registerTagsFlags(fs)          // -tags, -tags-proc, -vpc (tags.go)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
