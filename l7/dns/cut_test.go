@@ -12,8 +12,9 @@ import (
 // TestCutAndGaps (DNS over TCP): after a hole ending on a message
 // boundary the next message is found; a query cut by a hole is dropped
 // and its answer comes out alone, not paired with the next query; an
-// answer lost in a hole leaves its query unanswered; every complete
-// exchange after a hole is paired with its own answer.
+// answer lost in a hole leaves its query unanswered; an answer cut by a
+// hole or by the end of the capture is made from what there is (Flush);
+// every complete exchange after a hole is paired with its own answer.
 func TestCutAndGaps(t *testing.T) {
 	reg, err := l7.NewRegistry(New(nil))
 	if err != nil {
@@ -38,8 +39,15 @@ func TestCutAndGaps(t *testing.T) {
 			[]string{"one.example|Ok", "|Ok", "three.example|Ok"}},
 		{"answer lost in a hole", conv().Request(q(1)).Response(a(1)).Request(q(2)).Gap(l7.ToClient, len(a(2))).Request(q(3)).Response(a(3)),
 			[]string{"one.example|Ok", "two.example|Unknown", "three.example|Ok"}},
+		// The answer's header and question were there: Flush makes it.
 		{"hole inside an answer", conv().Request(q(1)).Response(a(1)).Request(q(2)).Response(a(2)[:20]).Gap(l7.ToClient, 10).Response(a(2)[30:]).Request(q(3)).Response(a(3)),
-			[]string{"one.example|Ok", "two.example|Unknown", "three.example|Ok"}},
+			[]string{"one.example|Ok", "two.example|Ok", "three.example|Ok"}},
+		// The capture ends inside the last answer, after its header: an
+		// NXDOMAIN still says ClientError.
+		{"capture ends inside an answer", conv().Request(q(1)).Response(a(1)).Request(q(2)).
+			Response(tcpFrame(newMsg(2, 0x8183, 1, 0, 1, 0).name(names[2]).u16(TypeA, classIN).
+				rr(TypeSOA, 60, make([]byte, 40)).b)[:2+headerLen+4]).NoClose(),
+			[]string{"one.example|Ok", "two.example|ClientError"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := l7test.RunConversation(t, tc.c, l7.Config{Registry: reg})

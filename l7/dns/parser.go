@@ -88,6 +88,27 @@ func (p *Parser) Trailing(dir l7.Direction) bool {
 	return p.resync[d] || p.skip[d] > 0
 }
 
+// Flush decodes a message over TCP cut short (l7.Flusher) by a hole or by
+// the end of the flow: its header (id, flags, rcode) and the question and
+// records that end within the bytes there are, as a message past
+// bigMessage is. A message whose question is cut gives what its header
+// says: its id, and for a response its rcode.
+func (p *Parser) Flush(data []byte, dir l7.Direction, m *l7.Message) bool {
+	d := int(dir & 1)
+	if !p.tcp || p.skip[d] > 0 || p.resync[d] || len(data) < 2+headerLen {
+		return false
+	}
+	size := int(be16(data))
+	if size < headerLen || len(data) >= 2+size {
+		return false
+	}
+	if _, err := p.decode(data[2:], true, m); err != nil {
+		return false
+	}
+	m.Length = 2 + size
+	return true
+}
+
 // Parse decodes one message: the whole datagram over UDP, one
 // length-prefixed message over TCP.
 func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool, error) {
@@ -205,16 +226,25 @@ func (p *Parser) decode(msg []byte, cut bool, m *l7.Message) (int, error) {
 		p.result.str("TC")
 	}
 	off := headerLen
+	qcut := false // cut (Flush) inside the question: the header alone counts
 	for i := 0; i < int(h.QDCount); i++ {
 		w := &p.qname
 		if i > 0 {
 			w = nil
 		}
 		next, err := readName(msg, off, w, false)
+		if err == ErrTruncated && cut {
+			qcut = true
+			break
+		}
 		if err != nil {
 			return next, err
 		}
 		if next+4 > len(msg) {
+			if cut {
+				qcut = true
+				break
+			}
 			return len(msg), ErrTruncated
 		}
 		if i == 0 {
@@ -224,6 +254,9 @@ func (p *Parser) decode(msg []byte, cut bool, m *l7.Message) (int, error) {
 	}
 
 	counts := [3]uint16{h.ANCount, h.NSCount, h.ARCount}
+	if qcut {
+		counts = [3]uint16{}
+	}
 sections:
 	for sec, count := range counts {
 		for range int(count) {
@@ -270,7 +303,7 @@ sections:
 	m.HasID = true
 	m.RequestID = uint32(h.ID)
 	m.HasRequestID = true
-	if h.QDCount > 0 {
+	if h.QDCount > 0 && !qcut {
 		m.RequestType = p.typeName(h.QType)
 		m.RequestResource = p.qname.b
 	}
