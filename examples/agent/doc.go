@@ -4,7 +4,7 @@
 //
 //	agent -r FILE [-f FILTER] [-o json|text] [-snapshot 1s] [-shards N] [-stats]
 //	agent -i IFACE [-f FILTER] [-w out.pcap] [-o json|text]
-//	agent -ebpf [-pid PID,...] [-comm NAME,...] [-ebpf-payload BYTES] [-i IFACE] [-o json|text]
+//	agent -ebpf [-pid PID,...] [-comm NAME,...] [-ebpf-payload BYTES] [-ebpf-tls] [-i IFACE] [-o json|text]
 //
 // -ebpf traces the machine's sockets with eBPF (capture/ebpf) and decodes
 // what processes read and write: l7_flow_log records with process_id,
@@ -12,7 +12,8 @@
 // ebpf_socket_log record per socket (pipeline.SocketRecord). With -i it
 // runs beside packet capture. It needs Linux, root (or CAP_BPF and
 // CAP_PERFMON) and kernel BTF; when one is missing the agent exits with a
-// message naming it. -pid and -comm filter in the tracer.
+// message naming it. -pid and -comm filter in the tracer; -ebpf-tls adds
+// the TLS plaintext of OpenSSL and Go crypto/tls (is_tls records).
 //
 // It is a thin user of the pipeline package: SIGINT and SIGTERM cancel the
 // run in replay and live mode alike, and every record is written before it

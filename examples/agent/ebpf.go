@@ -20,6 +20,7 @@ type ebpfOptions struct {
 	pids    pidList
 	comms   commList
 	payload int
+	tls     bool
 }
 
 // pidList collects -pid values: comma-separated, repeatable.
@@ -58,6 +59,7 @@ func registerEBPFFlags(fs *flag.FlagSet, o *ebpfOptions) {
 	fs.BoolVar(&o.on, "ebpf", false, "trace the machine's sockets with eBPF (Linux, root or CAP_BPF+CAP_PERFMON, kernel BTF): records from what processes read and write, with their pids and names")
 	fs.Var(&o.pids, "pid", "with -ebpf, trace only these process `ids` (comma-separated, repeatable; filtered in the kernel)")
 	fs.Var(&o.comms, "comm", "with -ebpf, trace only threads with these command `names` (comma-separated, repeatable)")
+	fs.BoolVar(&o.tls, "ebpf-tls", false, "with -ebpf, also capture TLS plaintext: uprobes on every libssl (OpenSSL) and on running Go programs' crypto/tls")
 	fs.IntVar(&o.payload, "ebpf-payload", ebpf.DefaultPayloadSize, fmt.Sprintf("with -ebpf, payload `bytes` captured per call (at most %d)", ebpf.MaxPayloadSize))
 }
 
@@ -65,8 +67,8 @@ func registerEBPFFlags(fs *flag.FlagSet, o *ebpfOptions) {
 func checkEBPF(o *options) error {
 	e := &o.ebpf
 	switch {
-	case !e.on && (len(e.pids) > 0 || len(e.comms) > 0 || e.payload != ebpf.DefaultPayloadSize):
-		return fmt.Errorf("-pid, -comm and -ebpf-payload need -ebpf")
+	case !e.on && (len(e.pids) > 0 || len(e.comms) > 0 || e.payload != ebpf.DefaultPayloadSize || e.tls):
+		return fmt.Errorf("-pid, -comm, -ebpf-payload and -ebpf-tls need -ebpf")
 	case e.on && o.read != "":
 		return fmt.Errorf("-ebpf traces live sockets; it cannot be combined with -r")
 	case e.on && (e.payload <= 0 || e.payload > ebpf.MaxPayloadSize):
@@ -81,7 +83,11 @@ func openTracer(e *ebpfOptions) (socket.Source, error) {
 	if runtime.GOOS != "linux" {
 		return nil, fmt.Errorf("-ebpf: not supported on %s: eBPF socket tracing needs Linux", runtime.GOOS)
 	}
-	tr, err := ebpf.New(ebpf.Config{PayloadSize: e.payload, Pids: e.pids, Comms: e.comms})
+	cfg := ebpf.Config{PayloadSize: e.payload, Pids: e.pids, Comms: e.comms}
+	if e.tls {
+		cfg.TLS = ebpf.TLSConfig{OpenSSL: true, GoScanProcs: true}
+	}
+	tr, err := ebpf.New(cfg)
 	switch {
 	case errors.Is(err, os.ErrPermission):
 		return nil, fmt.Errorf("-ebpf: permission denied: run as root, or with CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE: %w", err)
