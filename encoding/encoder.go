@@ -65,7 +65,7 @@ type Encoder struct {
 	setHot   []setHot
 	setCold  []setCold
 	sets     tableEnc // the batch's tag set table
-	sideGen  uint64
+	sideGen  uint32
 
 	// String table of the batch: index 0 is "".
 	strs    map[string]uint32
@@ -172,15 +172,19 @@ const (
 // and their row in the batch's tag set table. The hot part, what a hit
 // reads, is one cache line.
 type setHot struct {
-	h1, h2   uint64 // two hashes of the tags' string addresses and lengths
-	gen      uint64 // Encoder.sideGen when filled
-	set      uint64 // index+1 in the tag set table of batch setBatch
+	h1       uint64 // two hashes of the tags' string addresses and lengths (96 bits)
+	h2       uint32
+	gen      uint32 // Encoder.sideGen when filled
+	set      uint32 // index+1 in the tag set table of batch setBatch
 	batch    uint32 // 0, or the batch of the inline codes among the codes
 	setBatch uint32
-	ids      int32 // codes that are dictionary ids
-	n        int32 // tags
-	_        [16]byte
+	ids      uint16 // codes that are dictionary ids
+	n        uint16 // tags (a side with more never hits)
 }
+
+// setWays is the associativity of the tag set cache: a slot is two
+// entries in one 64-byte line.
+const setWays = 2
 
 type setCold struct {
 	tags  []tag.Tag // keeps the strings whose addresses are hashed alive
@@ -451,12 +455,12 @@ func (e *Encoder) tagSet(ts []tag.Tag) uint64 {
 	if hit {
 		e.stats.SetHits++
 		if hot.setBatch == e.batch {
-			return hot.set
+			return uint64(hot.set)
 		}
 	} else {
 		cold.keys, cold.codes, hot.ids = cold.keys[:0], cold.codes[:0], 0
 		cold.tags = append(cold.tags[:0], ts...)
-		hot.batch, hot.gen, hot.n = 0, e.sideGen, int32(len(ts))
+		hot.batch, hot.gen, hot.n = 0, e.sideGen, uint16(len(ts))
 		for _, tg := range ts {
 			// Keys are few and usually the same strings (constants of
 			// the tagging stage): a slot picked by the string's address.
@@ -501,8 +505,8 @@ func (e *Encoder) tagSet(ts []tag.Tag) uint64 {
 	e.batchIDs += int(hot.ids)
 	e.stats.TagIDs += uint64(hot.ids)
 	e.stats.TagInline += uint64(len(cold.codes) - int(hot.ids))
-	hot.set, hot.setBatch = uint64(row), e.batch
-	return hot.set
+	hot.set, hot.setBatch = uint32(row), e.batch
+	return uint64(row)
 }
 
 // tagStrings writes one ColTagString column per key and side.
@@ -567,18 +571,27 @@ func (e *Encoder) setLookup(ts []tag.Tag) (int, bool) {
 		h2 *= 0x94D049BB133111EB
 	}
 	h1 ^= h1 >> 32
+	h2l := uint32(h2 ^ h2>>32)
 	if e.setHot == nil {
 		e.setHot = make([]setHot, 1<<setCacheBits)
 		e.setCold = make([]setCold, 1<<setCacheBits)
 	}
-	i := int(h1 >> (64 - setCacheBits))
-	hot := &e.setHot[i]
-	if hot.h1 != h1 || hot.h2 != h2 || hot.gen != e.sideGen || hot.n != int32(len(ts)) ||
-		(hot.batch != 0 && hot.batch != e.batch) || (e.noIDs && hot.ids > 0) {
-		hot.h1, hot.h2, hot.setBatch = h1, h2, 0
-		return i, false
+	base := int(h1>>(64-setCacheBits)) &^ (setWays - 1)
+	for w := range setWays {
+		hot := &e.setHot[base+w]
+		if hot.h1 == h1 && hot.h2 == h2l && hot.gen == e.sideGen && int(hot.n) == len(ts) &&
+			(hot.batch == 0 || hot.batch == e.batch) && !(e.noIDs && hot.ids > 0) {
+			return base + w, true
+		}
 	}
-	return i, true
+	// Replace the way not used by this batch, else the second.
+	i := base + setWays - 1
+	if e.setHot[base].setBatch != e.batch {
+		i = base
+	}
+	hot := &e.setHot[i]
+	hot.h1, hot.h2, hot.setBatch = h1, h2l, 0
+	return i, false
 }
 
 func (e *Encoder) keyState(key string) *keyState {
