@@ -260,12 +260,20 @@ func findRets(arch elf.Machine, code []byte) ([]uint64, error) {
 	var rets []uint64
 	switch arch {
 	case elf.EM_X86_64:
-		for pc := 0; pc < len(code); {
+		// The decoder may index past a truncated instruction at the end
+		// of its input (an EVEX prefix, for one): give it 15 zero bytes
+		// of slack, the longest x86 instruction, and stop at the end.
+		n := len(code)
+		code = append(code[:n:n], make([]byte, 15)...)
+		for pc := 0; pc < n; {
 			inst, err := x86asm.Decode(code[pc:], 64)
+			if err == nil && pc+inst.Len > n {
+				break // an instruction cut by the end of the function
+			}
 			if err != nil {
 				// Padding after the last instruction (INT3 decodes; anything
 				// else undecodable ends the walk only at the tail).
-				if len(code)-pc < 16 {
+				if n-pc < 16 {
 					break
 				}
 				return nil, fmt.Errorf("offset %#x: %w", pc, err)
