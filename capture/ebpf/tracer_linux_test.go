@@ -12,8 +12,11 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/metaflow-go/metaflow/capture/socket"
 	"github.com/metaflow-go/metaflow/internal/testutil"
@@ -37,10 +40,12 @@ type collector struct {
 func startTracer(t *testing.T, cfg Config) *collector {
 	t.Helper()
 	testutil.RequireEBPF(t)
+	start := time.Now()
 	tr, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Logf("New took %v", time.Since(start).Round(time.Millisecond))
 	c := &collector{tr: tr, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
@@ -78,7 +83,9 @@ func (c *collector) wait(timeout time.Duration, cond func([]ev) bool) []ev {
 
 func (c *collector) stop(t *testing.T) {
 	t.Helper()
+	start := time.Now()
 	c.tr.Close()
+	t.Logf("Close took %v", time.Since(start).Round(time.Millisecond))
 	select {
 	case <-c.done:
 	case <-time.After(5 * time.Second):
@@ -110,9 +117,13 @@ func concat(evs []ev) []byte {
 
 // echoExchange runs a TCP exchange inside the test process: the client
 // writes req, the server reads it and writes resp back.
-func echoExchange(t *testing.T, port string, req, resp []byte) (client, server netip.AddrPort) {
+func echoExchange(t *testing.T, network, port string, req, resp []byte) (client, server netip.AddrPort) {
 	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:"+port)
+	host := "127.0.0.1"
+	if network == "tcp6" {
+		host = "[::1]"
+	}
+	ln, err := net.Listen(network, host+":"+port)
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
@@ -133,7 +144,7 @@ func echoExchange(t *testing.T, port string, req, resp []byte) (client, server n
 		_, err = c.Write(resp)
 		errc <- err
 	}()
-	c, err := net.Dial("tcp4", ln.Addr().String())
+	c, err := net.Dial(network, ln.Addr().String())
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
@@ -152,12 +163,14 @@ func echoExchange(t *testing.T, port string, req, resp []byte) (client, server n
 
 func TestTracer_ReadEvent(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		raw  bool
-		port string
+		name    string
+		raw     bool
+		network string
+		port    string
 	}{
-		{"tracepoints", false, "26301"},
-		{"raw_tracepoints", true, "26302"},
+		{"tracepoints", false, "tcp4", "26301"},
+		{"raw_tracepoints", true, "tcp4", "26302"},
+		{"tracepoints_ipv6", false, "tcp6", "26303"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := startTracer(t, Config{Pids: []uint32{uint32(os.Getpid())}, PayloadSize: MaxPayloadSize, ForceRawTracepoints: tc.raw, Logger: testLogger(t)})
@@ -166,7 +179,10 @@ func TestTracer_ReadEvent(t *testing.T) {
 			}
 			req := []byte("PING " + strings.Repeat("q", 100) + "\r\n")
 			resp := []byte("PONG " + strings.Repeat("r", 5000) + "\r\n")
-			cli, srv := echoExchange(t, tc.port, req, resp)
+			cli, srv := echoExchange(t, tc.network, tc.port, req, resp)
+			if tc.network == "tcp6" && !cli.Addr().Is6() {
+				t.Fatalf("client address %v is not IPv6", cli)
+			}
 			evs := c.wait(3*time.Second, func(evs []ev) bool {
 				return len(concat(dataOn(evs, cli, socket.Ingress))) >= len(resp)
 			})
@@ -269,4 +285,98 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))
 	return len(b), nil
+}
+
+// TestTracer_Stats fills a small ring buffer while nothing reads it: the
+// events that did not fit are counted in Lost, and every send is either
+// delivered or lost.
+func TestTracer_Stats(t *testing.T) {
+	testutil.RequireEBPF(t)
+	tr, err := New(Config{Pids: []uint32{uint32(os.Getpid())}, RingSize: 64 << 10, PayloadSize: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 26304})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	tx, err := net.DialUDP("udp4", nil, rx.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	txAddr := netip.MustParseAddrPort(tx.LocalAddr().String())
+	const sends = 500
+	msg := bytes.Repeat([]byte("L"), 1000)
+	for range sends {
+		if _, err := tx.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Read what the ring held.
+	got := 0
+	var e socket.Event
+	done := time.AfterFunc(2*time.Second, func() { tr.Close() })
+	defer done.Stop()
+	for tr.ReadEvent(&e) == nil {
+		if e.Kind == socket.KindData && e.Local == txAddr {
+			got++
+			if len(e.Payload) != 1000 || e.Length != 1000 {
+				t.Fatalf("event of %d bytes (length %d)", len(e.Payload), e.Length)
+			}
+		}
+		if got+int(tr.Stats().Lost) >= sends {
+			break
+		}
+	}
+	st := tr.Stats()
+	if st.Lost == 0 || got == 0 || got+int(st.Lost) < sends || st.Events < uint64(got) {
+		t.Errorf("%d sends: %d delivered, stats %+v", sends, got, st)
+	}
+	t.Logf("%d sends into a 64 KiB ring: %d delivered, %d lost", sends, got, st.Lost)
+}
+
+// TestTracer_Peek: a MSG_PEEK read is not reported; the read that takes
+// the bytes is, once, with the sequence of its first byte.
+func TestTracer_Peek(t *testing.T) {
+	c := startTracer(t, Config{Pids: []uint32{uint32(os.Getpid())}})
+	ln, err := net.Listen("tcp4", "127.0.0.1:26305")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cli, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	srv, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if _, err := cli.Write([]byte("peek-me")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 100)
+	n := rawDo(t, srv.(syscall.Conn), false, func(fd int) (int, error) {
+		n, _, err := unix.Recvfrom(fd, buf, unix.MSG_PEEK)
+		return n, err
+	})
+	if string(buf[:n]) != "peek-me" {
+		t.Fatalf("peeked %q", buf[:n])
+	}
+	if n, err := srv.Read(buf); err != nil || string(buf[:n]) != "peek-me" {
+		t.Fatalf("read %q %v", buf[:n], err)
+	}
+	srvAddr := netip.MustParseAddrPort(srv.LocalAddr().String())
+	cliAddr := netip.MustParseAddrPort(cli.LocalAddr().String())
+	evs := c.wait(2*time.Second, func(evs []ev) bool { return len(dataOn(evs, srvAddr, socket.Ingress)) >= 2 })
+	in := dataOn(evs, srvAddr, socket.Ingress)
+	out := dataOn(evs, cliAddr, socket.Egress)
+	if len(in) != 1 || len(out) != 1 || string(in[0].data) != "peek-me" || in[0].TCPSeq != out[0].TCPSeq {
+		t.Errorf("ingress %+v, egress %+v: want one read of \"peek-me\" at the write's sequence", in, out)
+	}
 }

@@ -71,9 +71,10 @@ struct pending {
 	__u8 _pad;
 };
 
+// An LRU map: entries of threads that died inside a call are evicted.
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
 	__type(key, __u64); // pid_tgid
 	__type(value, struct pending);
 } pending SEC(".maps");
@@ -514,6 +515,24 @@ static __always_inline __u32 ingress_seq(struct sock *sk, __u32 enter, __u64 n)
 	return s;
 }
 
+// emit_msg completes the header in s with one message's length, payload
+// (its iovecs) and peer (name, for unconnected sockets), and emits it. A
+// global function: the verifier checks it once, not once per message.
+__noinline int emit_msg(struct scratch *s, __u64 iov, __u64 iovlen, __u64 len, __u64 name)
+{
+	if (!s)
+		return 0;
+	__u32 off = 0;
+	copy_iov(s, iov, iovlen, len, &off);
+	user_peer(&s->e, name);
+	s->e.length = len;
+	s->e.flags &= ~MF_FLAG_TRUNCATED;
+	if (off < len)
+		s->e.flags |= MF_FLAG_TRUNCATED;
+	emit(s, off);
+	return 0;
+}
+
 // data emits the data events of a finished call.
 __noinline int data(struct pending *p, __u64 pid_tgid, __s64 ret)
 {
@@ -529,82 +548,75 @@ __noinline int data(struct pending *p, __u64 pid_tgid, __s64 ret)
 		cap = MF_MAX_PAYLOAD;
 	__u8 tcp = BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
 	__u32 seq = p->seq;
-	if (tcp && p->dir == MF_INGRESS)
+	if (tcp && p->dir == MF_INGRESS) {
+		// A read that left copied_seq alone peeked (MSG_PEEK): the bytes
+		// will be read again, and reported then.
+		if (BPF_CORE_READ((struct tcp_sock *)sk, copied_seq) == p->seq)
+			return 0;
 		seq = ingress_seq(sk, p->seq, ret);
+	}
 	__u64 tid = trace_id(pid_tgid, p->dir, p->sk);
+	if (p->tls)
+		return 0; // the TLS probe reports the plaintext
+
+	// The header every event of the call shares.
+	head(&s->e, MF_KIND_DATA, p, pid_tgid, sk, si);
+	s->e.syscall_trace_id = tid;
+	if (tcp)
+		s->e.flags |= MF_FLAG_HAS_SEQ;
+	s->e.tcp_seq = seq;
+	__u16 rport = s->e.rport;
 
 	if (p->op == OP_MMSG) {
 		// ret is the number of messages; each has its own length.
 		__u64 vlen = ret;
 		if (vlen > MAX_MMSG)
 			vlen = MAX_MMSG;
-		__u64 total = 0;
-		for (int i = 0; i < MAX_MMSG; i++) {
-			if (i >= vlen)
-				break;
-			struct u_mmsghdr m = {};
-			if (bpf_probe_read_user(&m, sizeof(m), (void *)(p->buf + i * sizeof(m))))
-				break;
-			total += m.len;
-		}
-		if (tcp && p->dir == MF_INGRESS)
-			seq = ingress_seq(sk, p->seq, total);
-		for (int i = 0; i < MAX_MMSG; i++) {
-			if (i >= vlen)
-				break;
-			struct u_mmsghdr m = {};
-			if (bpf_probe_read_user(&m, sizeof(m), (void *)(p->buf + i * sizeof(m))))
-				break;
-			head(&s->e, MF_KIND_DATA, p, pid_tgid, sk, si);
-			user_peer(&s->e, m.hdr.name);
-			s->e.length = m.len;
-			s->e.syscall_trace_id = tid;
-			if (tcp) {
-				s->e.tcp_seq = seq;
-				s->e.flags |= MF_FLAG_HAS_SEQ;
-				seq += m.len;
+		if (tcp && p->dir == MF_INGRESS) {
+			__u64 total = 0;
+			for (int i = 0; i < MAX_MMSG; i++) {
+				if (i >= vlen)
+					break;
+				__u32 len = 0;
+				if (bpf_probe_read_user(&len, sizeof(len), (void *)(p->buf + i * sizeof(struct u_mmsghdr) + offsetof(struct u_mmsghdr, len))))
+					break;
+				total += len;
 			}
-			__u32 off = 0;
-			if (!p->tls)
-				copy_iov(s, m.hdr.iov, m.hdr.iovlen, m.len, &off);
-			if (off < m.len && !p->tls)
-				s->e.flags |= MF_FLAG_TRUNCATED;
-			if (!p->tls)
-				emit(s, off);
+			s->e.tcp_seq = ingress_seq(sk, p->seq, total);
+		}
+		for (int i = 0; i < MAX_MMSG; i++) {
+			if (i >= vlen)
+				break;
+			struct u_mmsghdr m = {};
+			if (bpf_probe_read_user(&m, sizeof(m), (void *)(p->buf + i * sizeof(m))))
+				break;
+			s->e.rport = rport;
+			emit_msg(s, m.hdr.iov, m.hdr.iovlen, m.len, m.hdr.name);
+			s->e.tcp_seq += m.len;
 		}
 		return 0;
 	}
-
-	if (p->tls)
-		return 0; // the TLS probe reports the plaintext
-	head(&s->e, MF_KIND_DATA, p, pid_tgid, sk, si);
-	s->e.length = ret;
-	s->e.syscall_trace_id = tid;
-	if (tcp) {
-		s->e.tcp_seq = seq;
-		s->e.flags |= MF_FLAG_HAS_SEQ;
-	}
-	__u32 off = 0;
 	if (p->op == OP_BUF) {
+		// One buffer, copied directly (copy_iov reads iovec arrays).
 		__u64 n = ret;
 		if (n > cap)
 			n = cap;
 		n = clamp(n);
+		__u64 off = 0;
 		if (bpf_probe_read_user(s->payload, n, (void *)p->buf) == 0)
 			off = n;
 		user_peer(&s->e, p->addr);
+		s->e.length = ret;
+		if (off < ret)
+			s->e.flags |= MF_FLAG_TRUNCATED;
+		emit(s, off);
 	} else if (p->op == OP_IOV) {
-		copy_iov(s, p->buf, p->vlen, ret, &off);
+		emit_msg(s, p->buf, p->vlen, ret, 0);
 	} else if (p->op == OP_MSG) {
 		struct u_msghdr m = {};
-		if (bpf_probe_read_user(&m, sizeof(m), (void *)p->buf) == 0) {
-			copy_iov(s, m.iov, m.iovlen, ret, &off);
-			user_peer(&s->e, m.name);
-		}
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)p->buf) == 0)
+			emit_msg(s, m.iov, m.iovlen, ret, m.name);
 	}
-	if (off < ret)
-		s->e.flags |= MF_FLAG_TRUNCATED;
-	emit(s, off);
 	return 0;
 }
 
