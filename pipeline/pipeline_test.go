@@ -21,7 +21,7 @@ import (
 	"github.com/metaflow-go/metaflow/tag"
 )
 
-func openT(t *testing.T, name string) capture.Source {
+func openT(t testing.TB, name string) capture.Source {
 	t.Helper()
 	src, err := capture.OpenFile(testutil.Testdata(t, name))
 	if err != nil {
