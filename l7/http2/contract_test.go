@@ -54,3 +54,41 @@ func TestContract(t *testing.T) {
 func FuzzContract(f *testing.F) {
 	l7test.FuzzDecoder(f, http2.New(nil), conversations()...)
 }
+
+// TestContract_Holes runs the kit's hole and cut cases on one request per
+// round trip: the preface and SETTINGS travel with the first request and
+// response, each later message is one HEADERS frame whose fields are
+// literals not indexed (a hole in a block that added to the dynamic table
+// would leave the decoder's table behind the peer's for the rest of the
+// connection, which no decoder can repair).
+func TestContract_Holes(t *testing.T) {
+	k := l7test.NewConversation(cliAddr, srvAddr, l7.TCP)
+	preface := append([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), frame(4, 0, 0, nil)...)
+	for i, path := range []string{"/one", "/two", "/three", "/four"} {
+		id := uint32(2*i + 1)
+		reqBlock := literal(":method", "GET", ":scheme", "http", ":authority", "example.com", ":path", path)
+		respBlock := literal(":status", []string{"200", "404", "500", "204"}[i])
+		r := frame(1, 5, id, reqBlock)
+		w := frame(1, 5, id, respBlock)
+		if i == 0 {
+			r = append(preface, r...)
+			w = append(frame(4, 0, 0, nil), w...)
+		}
+		k.Request(r).Response(w)
+	}
+	l7test.CheckContract(t, http2.New(nil), k)
+}
+
+// literal encodes header fields as HPACK literals without indexing, with
+// literal names (RFC 7541 6.2.2), strings not Huffman-coded.
+func literal(kv ...string) []byte {
+	var b []byte
+	for i := 0; i+1 < len(kv); i += 2 {
+		b = append(b, 0)
+		for _, s := range kv[i : i+2] {
+			b = append(b, byte(len(s)))
+			b = append(b, s...)
+		}
+	}
+	return b
+}
