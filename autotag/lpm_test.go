@@ -3,6 +3,7 @@ package autotag
 import (
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"testing"
 )
@@ -232,3 +233,5 @@ func BenchmarkLookup(b *testing.B) {
 		})
 	}
 }
+
+func testingYield() { runtime.Gosched() }

@@ -197,8 +197,19 @@ func build(srcs []*Entries) *Snapshot {
 	}
 
 	// Addresses: one resource per (VPC, prefix), merged across sources.
-	addrs := map[prefixKey]*Resource{}
-	var order []prefixKey
+	total := 0
+	for _, e := range srcs {
+		if e != nil {
+			total += len(e.Addrs)
+		}
+	}
+	type keyed struct {
+		k  prefixKey
+		ri int32 // index in pool
+	}
+	index := make(map[prefixKey]int32, total)
+	pool := make([]Resource, 0, total)
+	order := make([]keyed, 0, total)
 	for _, e := range srcs {
 		if e == nil {
 			continue
@@ -214,58 +225,57 @@ func build(srcs []*Entries) *Snapshot {
 				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 			}
 			k := prefixKey{a.VPC, p}
-			if r, ok := addrs[k]; ok {
-				r.fillFrom(&a.Resource)
+			if ri, ok := index[k]; ok {
+				pool[ri].fillFrom(&a.Resource)
 				continue
 			}
-			r := a.Resource
-			addrs[k] = &r
-			order = append(order, k)
+			index[k] = int32(len(pool))
+			order = append(order, keyed{k, int32(len(pool))})
+			pool = append(pool, a.Resource)
 		}
 	}
 	s.prefixes = len(order)
 
 	// Per VPC and family, sort, inherit from enclosing prefixes, intern
 	// and flatten.
-	slices.SortFunc(order, func(a, b prefixKey) int {
-		if a.vpc != b.vpc {
-			if a.vpc < b.vpc {
+	slices.SortFunc(order, func(a, b keyed) int {
+		if a.k.vpc != b.k.vpc {
+			if a.k.vpc < b.k.vpc {
 				return -1
 			}
 			return 1
 		}
-		if a.p.Addr().Is4() != b.p.Addr().Is4() {
-			if a.p.Addr().Is4() {
+		if a.k.p.Addr().Is4() != b.k.p.Addr().Is4() {
+			if a.k.p.Addr().Is4() {
 				return -1
 			}
 			return 1
 		}
 		return 0
 	})
-	intern := map[Resource]uint32{{}: 0} // an empty resource is no match
+	intern := make(map[Resource]uint32, len(order)+1)
+	intern[Resource{}] = 0 // an empty resource is no match
+	s.res = make([]Resource, 1, len(order)+1)
 	var ids []int32
+	var ps []pfx
 	for i := 0; i < len(order); {
-		vpc := order[i].vpc
+		vpc := order[i].k.vpc
 		ids = append(ids, vpc)
 		var t4 table4
 		var t6 table6
 		t4 = newTable4(make([]span, 1))
-		for i < len(order) && order[i].vpc == vpc {
-			is4 := order[i].p.Addr().Is4()
+		for i < len(order) && order[i].k.vpc == vpc {
+			is4 := order[i].k.p.Addr().Is4()
 			j := i
-			for j < len(order) && order[j].vpc == vpc && order[j].p.Addr().Is4() == is4 {
+			for j < len(order) && order[j].k.vpc == vpc && order[j].k.p.Addr().Is4() == is4 {
 				j++
 			}
-			ps := make([]pfx, 0, j-i)
+			ps = ps[:0]
 			var max u128
-			for _, k := range order[i:j] {
-				lo, hi, m := prefixRange(k.p)
+			for _, o := range order[i:j] {
+				lo, hi, m := prefixRange(o.k.p)
 				max = m
-				ps = append(ps, pfx{lo: lo, hi: hi, bits: k.p.Bits(), val: uint32(len(ps))})
-			}
-			rs := make([]*Resource, len(ps))
-			for n, k := range order[i:j] {
-				rs[n] = addrs[k]
+				ps = append(ps, pfx{lo: lo, hi: hi, bits: o.k.p.Bits(), val: uint32(o.ri)})
 			}
 			sortPrefixes(ps)
 			// Inherit: the stack holds the prefixes enclosing the current one.
@@ -276,17 +286,17 @@ func build(srcs []*Entries) *Snapshot {
 					stack = stack[:len(stack)-1]
 				}
 				if len(stack) > 0 {
-					rs[p.val].fillFrom(rs[stack[len(stack)-1].val])
+					pool[p.val].fillFrom(&pool[stack[len(stack)-1].val])
 				}
 				stack = append(stack, *p)
 			}
 			for n := range ps {
-				r := *rs[ps[n].val]
-				v, ok := intern[r]
+				r := &pool[ps[n].val]
+				v, ok := intern[*r]
 				if !ok {
 					v = uint32(len(s.res))
-					s.res = append(s.res, r)
-					intern[r] = v
+					s.res = append(s.res, *r)
+					intern[*r] = v
 				}
 				ps[n].val = v
 			}
