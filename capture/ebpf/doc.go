@@ -17,6 +17,15 @@
 // kernel reuses for another socket gets a new id. A TCP socket's entry is
 // dropped when it reaches TCP_CLOSE, a UDP socket's at close().
 //
+// TLS plaintext: Config.TLS (or NewTLS beside a running Tracer) adds
+// uprobes on OpenSSL's SSL_read/SSL_write/SSL_read_ex/SSL_write_ex (libssl
+// 1.1 and 3, attached per library file so later processes are covered)
+// and on Go's crypto/tls.(*Conn).Read/Write (stripped binaries too). Their
+// events are KindData with Origin OriginOpenSSL or OriginGoTLS and the
+// SocketID of the same socket's syscall events. Go functions are probed
+// at their entry and at each RET instruction, never with uretprobes, which
+// break Go's stack unwinding.
+//
 // Concurrency: a Tracer's ReadEvent is for one goroutine; Stats and Close
 // may be called from any goroutine.
 //
