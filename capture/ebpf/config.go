@@ -20,7 +20,9 @@ type Config struct {
 	// and the reader, a power of two at least the page size. Default 16 MiB.
 	RingSize int
 	// Pids, when not empty, traces only these processes (thread group
-	// ids), filtered in the kernel. At most 1024.
+	// ids), filtered in the kernel. At most 1024. When empty, every process
+	// but the tracer's own is traced (its system calls only: its sockets'
+	// TCP state changes are still reported).
 	Pids []uint32
 	// CgroupIDs, when not empty, traces only tasks in these cgroup v2
 	// groups, filtered in the kernel. At most 1024.

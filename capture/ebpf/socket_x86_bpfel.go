@@ -116,6 +116,7 @@ const (
 	socketVarCaptureSize      = "capture_size"
 	socketVarFilterCgroups    = "filter_cgroups"
 	socketVarFilterPids       = "filter_pids"
+	socketVarSelfTgid         = "self_tgid"
 	socketVarWakeupBytes      = "wakeup_bytes"
 )
 
@@ -194,6 +195,7 @@ type socketVariableSpecs struct {
 	CaptureSize   *ebpf.VariableSpec `ebpf:"capture_size"`
 	FilterCgroups *ebpf.VariableSpec `ebpf:"filter_cgroups"`
 	FilterPids    *ebpf.VariableSpec `ebpf:"filter_pids"`
+	SelfTgid      *ebpf.VariableSpec `ebpf:"self_tgid"`
 	WakeupBytes   *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
 
@@ -251,6 +253,7 @@ type socketVariables struct {
 	CaptureSize   *ebpf.Variable `ebpf:"capture_size"`
 	FilterCgroups *ebpf.Variable `ebpf:"filter_cgroups"`
 	FilterPids    *ebpf.Variable `ebpf:"filter_pids"`
+	SelfTgid      *ebpf.Variable `ebpf:"self_tgid"`
 	WakeupBytes   *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
 

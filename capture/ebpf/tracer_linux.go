@@ -147,11 +147,17 @@ func New(cfg Config) (*Tracer, error) {
 		return nil, fmt.Errorf("capture/ebpf: possible CPUs: %w", err)
 	}
 	spec.Maps["scratch"].MaxEntries = uint32(ncpu)
+	// Tracing the whole machine leaves out the tracer's own calls.
+	var self uint32
+	if len(cfg.Pids) == 0 {
+		self = uint32(os.Getpid())
+	}
 	sets := []struct {
 		name string
 		v    any
 	}{
 		{"capture_size", uint32(cfg.PayloadSize)},
+		{"self_tgid", self},
 		{"filter_pids", b2u8(t.filterPid)},
 		{"filter_cgroups", b2u8(t.filterCg)},
 		{"wakeup_bytes", t.wakeup},

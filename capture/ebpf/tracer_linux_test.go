@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -378,5 +379,48 @@ func TestTracer_Peek(t *testing.T) {
 	out := dataOn(evs, cliAddr, socket.Egress)
 	if len(in) != 1 || len(out) != 1 || string(in[0].data) != "peek-me" || in[0].TCPSeq != out[0].TCPSeq {
 		t.Errorf("ingress %+v, egress %+v: want one read of \"peek-me\" at the write's sequence", in, out)
+	}
+}
+
+// TestTracer_Self: tracing the whole machine leaves out the tracer's own
+// system calls and keeps other processes'.
+func TestTracer_Self(t *testing.T) {
+	testutil.RequireCommand(t, "python3")
+	c := startTracer(t, Config{})
+	ln, err := net.Listen("tcp4", "127.0.0.1:26306")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		s, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, s)
+		s.Close()
+	}()
+	child := exec.Command("python3", "-c", `import socket; s = socket.create_connection(("127.0.0.1", 26306)); s.sendall(b"from-child"); s.close()`)
+	if out, err := child.CombinedOutput(); err != nil {
+		t.Fatalf("python3: %v %s", err, out)
+	}
+	pid := uint32(child.Process.Pid)
+	evs := c.wait(3*time.Second, func(evs []ev) bool {
+		for _, e := range evs {
+			if e.Pid == pid && string(e.data) == "from-child" {
+				return true
+			}
+		}
+		return false
+	})
+	seen := false
+	for _, e := range evs {
+		if e.Kind == socket.KindData && e.Pid == uint32(os.Getpid()) {
+			t.Fatalf("the tracer's own call was traced: %+v", e.Event)
+		}
+		seen = seen || (e.Pid == pid && string(e.data) == "from-child")
+	}
+	if !seen {
+		t.Errorf("the child's send was not traced (%d events)", len(evs))
 	}
 }

@@ -55,6 +55,9 @@ static __always_inline __u64 clamp(__u64 n)
 
 // capture_size: payload bytes copied per data event (<= MF_MAX_PAYLOAD).
 volatile const __u32 capture_size = 4096;
+// self_tgid: a process whose system calls are not traced (the tracer's own,
+// so that what it sends of the events is not traced again); 0 for none.
+volatile const __u32 self_tgid = 0;
 
 struct pending {
 	__u64 enter_ns;
@@ -296,7 +299,7 @@ static __always_inline struct scratch *get_scratch(void)
 static __always_inline int on_enter(__u8 op, __u8 dir, __s32 fd, __u64 buf, __u64 vlen, __u64 addr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	if (!mf_traced(id))
+	if ((__u32)(id >> 32) == self_tgid || !mf_traced(id))
 		return 0;
 	struct pending p = {};
 	p.op = op;
