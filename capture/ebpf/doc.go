@@ -11,11 +11,49 @@
 // the machine and dispatch on its number (amd64 and arm64). kprobes and
 // fentry are not used.
 //
+// What the system call hooks see: read, write, readv, writev, sendto,
+// recvfrom, sendmsg, recvmsg (every iovec, up to 32, copied until the
+// capture size), sendmmsg and recvmmsg (one event per message, up to 16 per
+// call), connect and accept/accept4 (KindOpen, and the Role of the
+// socket's later events), close (KindClose). The descriptor is checked in
+// the kernel (fd table -> file -> socket inode -> struct sock), so calls on
+// files, pipes and Unix sockets cost little and emit nothing; only IPv4
+// and IPv6 TCP and UDP sockets are reported. Reads with MSG_PEEK are not
+// reported (the bytes are reported when read). sendfile, splice, io_uring
+// and kernel TLS bypass these hooks and are not seen.
+//
+// Event fields: EnterNs/ExitNs are the kernel's monotonic clock converted
+// to unix time at New. TCPSeq is the sequence number of the first payload
+// byte: write_seq at the enter of a write; for a read, copied_seq before
+// the call, checked against copied_seq after it minus the bytes read (a
+// FIN read advances it by one; another reader of the socket in between
+// makes the after value the answer). For unconnected UDP sockets Remote
+// is the address the call named (sendto, recvfrom, msg_name).
+// SyscallTraceID follows DeepFlow's rule (per thread): an ingress call
+// starts an id, or keeps the thread's when its previous data call was an
+// ingress on the same socket; the thread's egress calls that follow carry
+// it, until its next new ingress.
+//
 // Socket identity: Event.SocketID is an id the tracer allocates the first
 // time it sees a struct sock, kept in a kernel map keyed by the sock's
 // address together with its sockfs inode number, so that a struct sock the
 // kernel reuses for another socket gets a new id. A TCP socket's entry is
-// dropped when it reaches TCP_CLOSE, a UDP socket's at close().
+// marked dead when it reaches TCP_CLOSE (the final close() on the same
+// inode still finds it), a UDP socket's is dropped at close().
+//
+// Socket life and TCP health come from the raw tracepoints
+// inet_sock_set_state (KindState) and tcp_retransmit_skb (KindRetransmit,
+// TCPSeq the segment's first byte). They fire in softirq and timer
+// context, so the process is the one recorded for the socket at its system
+// calls (a socket the tracer saw only there has Pid 0, and filters by pid
+// or cgroup drop it).
+//
+// Delivery: every object writes into one ring buffer (Config.RingSize,
+// 16 MiB by default) and wakes the reader only when 256 KiB wait; the
+// reader also polls every 10 ms. Records the ring has no room for are
+// counted per CPU in the kernel and reported as Stats().Lost. bpf/common.h
+// holds the record layout, the ring and the maps other objects share;
+// (*Tracer).Share hands them to another object at load.
 //
 // TLS plaintext: Config.TLS (or NewTLS beside a running Tracer) adds
 // uprobes on OpenSSL's SSL_read/SSL_write/SSL_read_ex/SSL_write_ex (libssl
