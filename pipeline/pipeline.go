@@ -192,6 +192,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	p.closeSource()
 	p.publishReader()
+	if p.socks != nil {
+		p.socks.publish() // the source's last counters
+	}
 
 	switch {
 	case p.err != nil:

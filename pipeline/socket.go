@@ -139,6 +139,12 @@ type sockInput struct {
 	rec      SocketRecord
 
 	closeOnce sync.Once
+	// srcMu serialises the source's Stats and Close (a tracer's Stats
+	// may read kernel maps that Close frees); srcStats is the latest
+	// reading, kept after Close.
+	srcMu     sync.Mutex
+	srcClosed bool
+	srcStats  socket.Stats
 
 	pubMu sync.Mutex
 	pub   SocketStats
@@ -164,9 +170,33 @@ func newSockInput(p *Pipeline, src socket.Source, cfg SocketConfig, lc l7.Config
 	return si, nil
 }
 
-// close closes the source once (a blocked ReadEvent returns io.EOF).
+// close closes the source once (a blocked ReadEvent returns io.EOF),
+// reading its counters one last time.
 func (si *sockInput) close() {
-	si.closeOnce.Do(func() { si.src.Close() })
+	si.closeOnce.Do(func() {
+		si.srcMu.Lock()
+		si.readSourceStats()
+		si.srcClosed = true
+		si.src.Close()
+		si.srcMu.Unlock()
+	})
+}
+
+// sourceStats returns the source's counters: read now while it is open,
+// the last reading after Close.
+func (si *sockInput) sourceStats() socket.Stats {
+	si.srcMu.Lock()
+	defer si.srcMu.Unlock()
+	if !si.srcClosed {
+		si.readSourceStats()
+	}
+	return si.srcStats
+}
+
+func (si *sockInput) readSourceStats() {
+	if st, ok := si.src.(interface{ Stats() socket.Stats }); ok {
+		si.srcStats = st.Stats()
+	}
 }
 
 // run reads events until the source ends, the pipeline stops or a read
@@ -518,10 +548,7 @@ func (si *sockInput) l7(r *l7.Record) {
 
 // publish copies the counters for Stats.
 func (si *sockInput) publish() {
-	var src socket.Stats
-	if st, ok := si.src.(interface{ Stats() socket.Stats }); ok {
-		src = st.Stats()
-	}
+	src := si.sourceStats()
 	si.mu.Lock()
 	s := si.stats
 	s.OpenSockets = len(si.conns)
