@@ -4,6 +4,7 @@ package ebpf
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -75,4 +76,21 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("payload of %d bytes from a %d-byte record", len(e.Payload), len(b))
 		}
 	})
+}
+
+func BenchmarkTracer_decode(b *testing.B) {
+	tr := &Tracer{}
+	var e socket.Event
+	for _, n := range []int{0, 1024, 16384} {
+		rec := record(1, 1, afInet, make([]byte, n))
+		b.Run(fmt.Sprintf("payload_%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(rec)))
+			for b.Loop() {
+				if !tr.decode(&e, rec) {
+					b.Fatal("refused")
+				}
+			}
+		})
+	}
 }

@@ -116,7 +116,8 @@ func TestTracer_Measure(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // let the reader drain
 	st := tr.Stats()
 	progStats := map[string]*ebpf.ProgramStats{}
-	for name, p := range map[string]*ebpf.Program{"enter": tr.objs.TpSysEnter, "exit": tr.objs.TpSysExit, "state": tr.objs.RawSetState} {
+	for name, p := range map[string]*ebpf.Program{"enter": tr.objs.TpSysEnter, "enter_addr": tr.objs.TpSysEnterAddr,
+		"exit": tr.objs.TpSysExit, "state": tr.objs.RawSetState} {
 		if s, err := p.Stats(); err == nil {
 			progStats[name] = s
 		}
@@ -137,6 +138,9 @@ func TestTracer_Measure(t *testing.T) {
 		if s.RunCount > 0 {
 			t.Logf("program %s: %d runs, %.0f ns per run", name, s.RunCount, float64(s.Runtime.Nanoseconds())/float64(s.RunCount))
 		}
+	}
+	if en, ea, ex := progStats["enter"], progStats["enter_addr"], progStats["exit"]; en != nil && ea != nil && ex != nil && ex.RunCount > 0 {
+		t.Logf("per traced system call (enter + exit): %.0f ns", float64((en.Runtime+ea.Runtime+ex.Runtime).Nanoseconds())/float64(ex.RunCount))
 	}
 	for k, v := range without {
 		t.Logf("redis-benchmark %s: %.0f req/s without tracing, %.0f with (%.1f%%)", k, v, with[k], 100*(with[k]-v)/v)

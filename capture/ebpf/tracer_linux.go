@@ -89,6 +89,7 @@ type Tracer struct {
 	closed    atomic.Bool
 
 	events, truncated, filtered atomic.Uint64
+	lostAtClose                 atomic.Uint64
 }
 
 var _ socket.Source = (*Tracer)(nil)
@@ -434,6 +435,7 @@ func (t *Tracer) decode(e *socket.Event, b []byte) bool {
 // return io.EOF. It is safe to call more than once and from any goroutine.
 func (t *Tracer) Close() error {
 	t.closeOnce.Do(func() {
+		t.lostAtClose.Store(t.kernelLost())
 		t.closed.Store(true)
 		if t.tls != nil {
 			t.tls.Close()
@@ -455,15 +457,27 @@ func (t *Tracer) Stats() socket.Stats {
 		Truncated: t.truncated.Load(),
 		Filtered:  t.filtered.Load(),
 	}
-	if !t.closed.Load() && t.objs.LostEvents != nil {
-		var per []uint64
-		if err := t.objs.LostEvents.Lookup(uint32(0), &per); err == nil {
-			for _, v := range per {
-				s.Lost += v
-			}
-		}
+	if t.closed.Load() {
+		s.Lost = t.lostAtClose.Load()
+	} else {
+		s.Lost = t.kernelLost()
 	}
 	return s
+}
+
+// kernelLost sums the kernel's per-CPU loss counter.
+func (t *Tracer) kernelLost() uint64 {
+	if t.objs.LostEvents == nil {
+		return 0
+	}
+	var per []uint64
+	var n uint64
+	if err := t.objs.LostEvents.Lookup(uint32(0), &per); err == nil {
+		for _, v := range per {
+			n += v
+		}
+	}
+	return n
 }
 
 // Maps the TLS probes share with the tracer (bpf/common.h).

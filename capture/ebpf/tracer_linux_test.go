@@ -333,6 +333,10 @@ func TestTracer_Stats(t *testing.T) {
 		}
 	}
 	st := tr.Stats()
+	tr.Close()
+	if after := tr.Stats(); after.Lost != st.Lost {
+		t.Errorf("Lost after Close %d, before %d", after.Lost, st.Lost)
+	}
 	if st.Lost == 0 || got == 0 || got+int(st.Lost) < sends || st.Events < uint64(got) {
 		t.Errorf("%d sends: %d delivered, stats %+v", sends, got, st)
 	}
