@@ -58,13 +58,13 @@ type EncoderStats struct {
 type Encoder struct {
 	cfg      EncoderConfig
 	zenc     *zstd.Encoder
-	l4       tableEnc
-	l7       tableEnc
+	l4       *tableEnc
+	l7       *tableEnc
 	keys     map[string]*keyState
 	keyCache [1 << keyCacheBits]keyCacheEnt
 	setHot   []setHot
 	setCold  []setCold
-	sets     tableEnc // the batch's tag set table
+	sets     *tableEnc // the batch's tag set table
 	sideGen  uint32
 
 	// String table of the batch: index 0 is "".
@@ -97,28 +97,6 @@ func (c *colEnc) u(v uint64) {
 	c.buf = binary.AppendUvarint(c.buf, v)
 }
 
-func (c *colEnc) i(v int64) { c.u(zigzag(v)) }
-
-func (c *colEnc) delta(v int64) {
-	c.u(zigzag(v - c.prev))
-	c.prev = v
-}
-
-func (c *colEnc) addr(a netip.Addr) {
-	switch {
-	case a.Is4():
-		b := a.As4()
-		c.buf = append(c.buf, 4, b[0], b[1], b[2], b[3])
-		c.nz = 1
-	case a.Is6():
-		b := a.As16()
-		c.buf = append(append(c.buf, 16), b[:]...)
-		c.nz = 1
-	default:
-		c.buf = append(c.buf, 0)
-	}
-}
-
 func (c *colEnc) reset() {
 	c.buf, c.prev, c.nz = c.buf[:0], 0, 0
 }
@@ -131,17 +109,89 @@ type tagCol struct {
 	mark int    // row+1 when cur was set for that row
 }
 
+// stageRows is how many rows a table stages before writing them into its
+// columns: the record's fields are stored in arrays (a few stores a
+// record), then each column is encoded in a tight loop over them, with
+// what it needs in registers.
+const (
+	stageRows    = 128
+	maxStageCols = max(l4NumColumns, l7NumColumns)
+)
+
 // tableEnc is the columns of one table being built.
 type tableEnc struct {
-	typ  TableType
-	rows int
+	typ   TableType
+	rows  int
+	n     int // staged rows
+	st    [maxStageCols][stageRows]uint64
+	addrs [2][stageRows]netip.Addr
+	addrC [2]int   // the columns of addrs
+	proto struct { // the last l7_protocol and its string index
+		s     string
+		i     uint32
+		batch uint32
+	}
 	cols []colEnc
 	set  [2]colEnc // tagset_0, tagset_1: index+1 in the tag set table
 	tags []*tagCol
 }
 
+// flush encodes the staged rows into the columns.
+func (t *tableEnc) flush() {
+	n := t.n
+	t.n = 0
+	for j := range t.cols {
+		c := &t.cols[j]
+		buf, nz := c.buf, c.nz
+		switch c.typ {
+		case ColAddr:
+			a := &t.addrs[0]
+			if j == t.addrC[1] {
+				a = &t.addrs[1]
+			}
+			for i := range n {
+				switch ip := a[i]; {
+				case ip.Is4():
+					b := ip.As4()
+					buf = append(buf, 4, b[0], b[1], b[2], b[3])
+					nz = 1
+				case ip.Is6():
+					b := ip.As16()
+					buf = append(append(buf, 16), b[:]...)
+					nz = 1
+				default:
+					buf = append(buf, 0)
+				}
+			}
+		case ColDelta:
+			prev := c.prev
+			for _, v := range t.st[j][:n] {
+				u := zigzag(int64(v) - prev)
+				prev = int64(v)
+				nz |= u
+				if u < 0x80 {
+					buf = append(buf, byte(u))
+				} else {
+					buf = binary.AppendUvarint(buf, u)
+				}
+			}
+			c.prev = prev
+		default:
+			for _, v := range t.st[j][:n] {
+				nz |= v
+				if v < 0x80 {
+					buf = append(buf, byte(v))
+				} else {
+					buf = binary.AppendUvarint(buf, v)
+				}
+			}
+		}
+		c.buf, c.nz = buf, nz
+	}
+}
+
 func (t *tableEnc) reset() {
-	t.rows = 0
+	t.rows, t.n = 0, 0
 	for i := range t.cols {
 		t.cols[i].reset()
 	}
@@ -225,10 +275,10 @@ func NewEncoder(cfg *EncoderConfig) (*Encoder, error) {
 		}
 		e.zenc = z
 	}
-	e.l4 = tableEnc{typ: TableL4, cols: newCols(l4Columns)}
-	e.l7 = tableEnc{typ: TableL7, cols: newCols(l7Columns)}
-	e.sets = tableEnc{typ: TableTagSets}
-	for _, t := range []*tableEnc{&e.l4, &e.l7} {
+	e.l4 = &tableEnc{typ: TableL4, cols: newCols(l4Columns), addrC: [2]int{l4IP0, l4IP1}}
+	e.l7 = &tableEnc{typ: TableL7, cols: newCols(l7Columns), addrC: [2]int{l7IP0, l7IP1}}
+	e.sets = &tableEnc{typ: TableTagSets}
+	for _, t := range []*tableEnc{e.l4, e.l7} {
 		t.set[0] = colEnc{name: "tagset_0", typ: ColTagSet}
 		t.set[1] = colEnc{name: "tagset_1", typ: ColTagSet}
 	}
@@ -293,99 +343,109 @@ func (e *Encoder) Stats() EncoderStats { return e.stats }
 
 // AddL4 adds an l4_flow_log record to the batch.
 func (e *Encoder) AddL4(r *flow.Record) {
-	c := e.l4.cols
-	c[l4FlowID].delta(int64(r.FlowID))
-	c[l4StartTime].delta(r.StartTime)
-	c[l4EndTime].delta(r.EndTime)
-	c[l4Duration].i(r.Duration)
-	c[l4IP0].addr(r.IP0)
-	c[l4IP1].addr(r.IP1)
-	c[l4ClientPort].u(uint64(r.ClientPort))
-	c[l4ServerPort].u(uint64(r.ServerPort))
-	c[l4Protocol].u(uint64(r.Protocol))
-	c[l4VLAN].u(uint64(r.VLAN))
-	c[l4TunnelType].u(uint64(r.TunnelType))
-	c[l4L7Protocol].u(uint64(e.str(r.L7Protocol)))
-	c[l4CloseType].u(uint64(r.CloseType))
-	c[l4Snapshot].u(b2u(r.Snapshot))
-	c[l4PacketTx].u(r.PacketTx)
-	c[l4PacketRx].u(r.PacketRx)
-	c[l4ByteTx].u(r.ByteTx)
-	c[l4ByteRx].u(r.ByteRx)
-	c[l4L4ByteTx].u(r.L4ByteTx)
-	c[l4L4ByteRx].u(r.L4ByteRx)
-	c[l4RTT].u(opt(r.RTT, r.HasRTT))
-	c[l4RTTClient].u(opt(r.RTTClient, r.HasRTTClient))
-	c[l4RTTServer].u(opt(r.RTTServer, r.HasRTTServer))
-	c[l4SRTMax].u(uint64(r.SRTMax))
-	c[l4SRTSum].u(uint64(r.SRTSum))
-	c[l4SRTCount].u(uint64(r.SRTCount))
-	c[l4ARTMax].u(uint64(r.ARTMax))
-	c[l4ARTSum].u(uint64(r.ARTSum))
-	c[l4ARTCount].u(uint64(r.ARTCount))
-	c[l4RetransTx].u(uint64(r.RetransTx))
-	c[l4RetransRx].u(uint64(r.RetransRx))
-	c[l4ZeroWinTx].u(uint64(r.ZeroWinTx))
-	c[l4ZeroWinRx].u(uint64(r.ZeroWinRx))
-	c[l4OOOTx].u(uint64(r.OOOTx))
-	c[l4OOORx].u(uint64(r.OOORx))
-	c[l4SynCount].u(uint64(r.SynCount))
-	c[l4SynAckCount].u(uint64(r.SynAckCount))
-	c[l4RetransSyn].u(uint64(r.RetransSyn))
-	c[l4RetransSynAck].u(uint64(r.RetransSynAck))
-	c[l4FinCount].u(uint64(r.FinCount))
-	c[l4L7Request].u(uint64(r.L7Request))
-	c[l4L7Response].u(uint64(r.L7Response))
-	c[l4L7ClientError].u(uint64(r.L7ClientError))
-	c[l4L7ServerError].u(uint64(r.L7ServerError))
-	c[l4L7ServerTimeout].u(uint64(r.L7ServerTimeout))
-	e.tags(&e.l4, &r.Tags)
-	e.l4.rows++
+	t := e.l4
+	n := t.n
+	s := &t.st
+	s[l4FlowID][n] = uint64(int64(r.FlowID))
+	s[l4StartTime][n] = uint64(r.StartTime)
+	s[l4EndTime][n] = uint64(r.EndTime)
+	s[l4Duration][n] = zigzag(r.Duration)
+	t.addrs[0][n] = r.IP0
+	t.addrs[1][n] = r.IP1
+	s[l4ClientPort][n] = uint64(r.ClientPort)
+	s[l4ServerPort][n] = uint64(r.ServerPort)
+	s[l4Protocol][n] = uint64(r.Protocol)
+	s[l4VLAN][n] = uint64(r.VLAN)
+	s[l4TunnelType][n] = uint64(r.TunnelType)
+	s[l4L7Protocol][n] = uint64(e.protoStr(t, r.L7Protocol))
+	s[l4CloseType][n] = uint64(r.CloseType)
+	s[l4Snapshot][n] = b2u(r.Snapshot)
+	s[l4PacketTx][n] = r.PacketTx
+	s[l4PacketRx][n] = r.PacketRx
+	s[l4ByteTx][n] = r.ByteTx
+	s[l4ByteRx][n] = r.ByteRx
+	s[l4L4ByteTx][n] = r.L4ByteTx
+	s[l4L4ByteRx][n] = r.L4ByteRx
+	s[l4RTT][n] = opt(r.RTT, r.HasRTT)
+	s[l4RTTClient][n] = opt(r.RTTClient, r.HasRTTClient)
+	s[l4RTTServer][n] = opt(r.RTTServer, r.HasRTTServer)
+	s[l4SRTMax][n] = uint64(r.SRTMax)
+	s[l4SRTSum][n] = uint64(r.SRTSum)
+	s[l4SRTCount][n] = uint64(r.SRTCount)
+	s[l4ARTMax][n] = uint64(r.ARTMax)
+	s[l4ARTSum][n] = uint64(r.ARTSum)
+	s[l4ARTCount][n] = uint64(r.ARTCount)
+	s[l4RetransTx][n] = uint64(r.RetransTx)
+	s[l4RetransRx][n] = uint64(r.RetransRx)
+	s[l4ZeroWinTx][n] = uint64(r.ZeroWinTx)
+	s[l4ZeroWinRx][n] = uint64(r.ZeroWinRx)
+	s[l4OOOTx][n] = uint64(r.OOOTx)
+	s[l4OOORx][n] = uint64(r.OOORx)
+	s[l4SynCount][n] = uint64(r.SynCount)
+	s[l4SynAckCount][n] = uint64(r.SynAckCount)
+	s[l4RetransSyn][n] = uint64(r.RetransSyn)
+	s[l4RetransSynAck][n] = uint64(r.RetransSynAck)
+	s[l4FinCount][n] = uint64(r.FinCount)
+	s[l4L7Request][n] = uint64(r.L7Request)
+	s[l4L7Response][n] = uint64(r.L7Response)
+	s[l4L7ClientError][n] = uint64(r.L7ClientError)
+	s[l4L7ServerError][n] = uint64(r.L7ServerError)
+	s[l4L7ServerTimeout][n] = uint64(r.L7ServerTimeout)
+	e.tags(t, &r.Tags)
+	t.rows++
+	if t.n++; t.n == stageRows {
+		t.flush()
+	}
 }
 
 // AddL7 adds an l7_flow_log record to the batch.
 func (e *Encoder) AddL7(r *l7.Record) {
-	c := e.l7.cols
-	c[l7FlowID].delta(int64(r.FlowID))
-	c[l7StartTime].delta(r.StartTime)
-	c[l7EndTime].delta(r.EndTime)
-	c[l7IP0].addr(r.Client.Addr())
-	c[l7IP1].addr(r.Server.Addr())
-	c[l7ClientPort].u(uint64(r.Client.Port()))
-	c[l7ServerPort].u(uint64(r.Server.Port()))
-	c[l7Protocol].u(uint64(r.Transport))
-	c[l7L7Protocol].u(uint64(e.str(r.L7Protocol)))
-	c[l7IsTLS].u(b2u(r.IsTLS))
-	c[l7HasRequest].u(b2u(r.HasRequest))
-	c[l7HasResponse].u(b2u(r.HasResponse))
-	c[l7Version].u(uint64(e.bstr(r.Version)))
-	c[l7ReqTCPSeq].u(uint64(r.ReqTCPSeq))
-	c[l7RespTCPSeq].u(uint64(r.RespTCPSeq))
-	c[l7RequestLength].i(int64(r.RequestLength))
-	c[l7ResponseLength].i(int64(r.ResponseLength))
-	c[l7CapturedRequestByte].u(uint64(r.CapturedRequestByte))
-	c[l7CapturedResponseByte].u(uint64(r.CapturedResponseByte))
-	c[l7RequestType].u(uint64(e.bstr(r.RequestType)))
-	c[l7RequestDomain].u(uint64(e.bstr(r.RequestDomain)))
-	c[l7RequestResource].u(uint64(e.bstr(r.RequestResource)))
-	c[l7Endpoint].u(uint64(e.bstr(r.Endpoint)))
-	c[l7RequestID].u(opt(r.RequestID, r.HasRequestID))
-	c[l7ResponseStatus].u(opt(uint32(r.Status), r.HasStatus))
+	t := e.l7
+	n := t.n
+	s := &t.st
+	s[l7FlowID][n] = uint64(int64(r.FlowID))
+	s[l7StartTime][n] = uint64(r.StartTime)
+	s[l7EndTime][n] = uint64(r.EndTime)
+	t.addrs[0][n] = r.Client.Addr()
+	t.addrs[1][n] = r.Server.Addr()
+	s[l7ClientPort][n] = uint64(r.Client.Port())
+	s[l7ServerPort][n] = uint64(r.Server.Port())
+	s[l7Protocol][n] = uint64(r.Transport)
+	s[l7L7Protocol][n] = uint64(e.protoStr(t, r.L7Protocol))
+	s[l7IsTLS][n] = b2u(r.IsTLS)
+	s[l7HasRequest][n] = b2u(r.HasRequest)
+	s[l7HasResponse][n] = b2u(r.HasResponse)
+	s[l7Version][n] = uint64(e.bstr(r.Version))
+	s[l7ReqTCPSeq][n] = uint64(r.ReqTCPSeq)
+	s[l7RespTCPSeq][n] = uint64(r.RespTCPSeq)
+	s[l7RequestLength][n] = zigzag(int64(r.RequestLength))
+	s[l7ResponseLength][n] = zigzag(int64(r.ResponseLength))
+	s[l7CapturedRequestByte][n] = uint64(r.CapturedRequestByte)
+	s[l7CapturedResponseByte][n] = uint64(r.CapturedResponseByte)
+	s[l7RequestType][n] = uint64(e.bstr(r.RequestType))
+	s[l7RequestDomain][n] = uint64(e.bstr(r.RequestDomain))
+	s[l7RequestResource][n] = uint64(e.bstr(r.RequestResource))
+	s[l7Endpoint][n] = uint64(e.bstr(r.Endpoint))
+	s[l7RequestID][n] = opt(r.RequestID, r.HasRequestID)
+	s[l7ResponseStatus][n] = opt(uint32(r.Status), r.HasStatus)
 	if r.HasResponseCode {
-		c[l7ResponseCode].u(zigzag(int64(r.ResponseCode)) + 1)
+		s[l7ResponseCode][n] = zigzag(int64(r.ResponseCode)) + 1
 	} else {
-		c[l7ResponseCode].u(0)
+		s[l7ResponseCode][n] = 0
 	}
-	c[l7ResponseException].u(uint64(e.bstr(r.ResponseException)))
-	c[l7ResponseResult].u(uint64(e.bstr(r.ResponseResult)))
-	c[l7TraceID].u(uint64(e.bstr(r.TraceID)))
-	c[l7SpanID].u(uint64(e.bstr(r.SpanID)))
-	c[l7ParentSpanID].u(uint64(e.bstr(r.ParentSpanID)))
-	c[l7XRequestID0].u(uint64(e.bstr(r.XRequestID0)))
-	c[l7XRequestID1].u(uint64(e.bstr(r.XRequestID1)))
-	c[l7UserAgent].u(uint64(e.bstr(r.UserAgent)))
-	e.tags(&e.l7, &r.Tags)
-	e.l7.rows++
+	s[l7ResponseException][n] = uint64(e.bstr(r.ResponseException))
+	s[l7ResponseResult][n] = uint64(e.bstr(r.ResponseResult))
+	s[l7TraceID][n] = uint64(e.bstr(r.TraceID))
+	s[l7SpanID][n] = uint64(e.bstr(r.SpanID))
+	s[l7ParentSpanID][n] = uint64(e.bstr(r.ParentSpanID))
+	s[l7XRequestID0][n] = uint64(e.bstr(r.XRequestID0))
+	s[l7XRequestID1][n] = uint64(e.bstr(r.XRequestID1))
+	s[l7UserAgent][n] = uint64(e.bstr(r.UserAgent))
+	e.tags(t, &r.Tags)
+	t.rows++
+	if t.n++; t.n == stageRows {
+		t.flush()
+	}
 }
 
 func b2u(b bool) uint64 {
@@ -413,6 +473,17 @@ func (e *Encoder) str(s string) uint32 {
 	i := uint32(len(e.strList))
 	e.strList = append(e.strList, s)
 	e.strs[s] = i
+	return i
+}
+
+// protoStr is str for l7_protocol, with the last value remembered: the
+// protocol names are a few constants.
+func (e *Encoder) protoStr(t *tableEnc, s string) uint32 {
+	if p := &t.proto; p.batch == e.batch && same(p.s, s) {
+		return p.i
+	}
+	i := e.str(s)
+	t.proto.s, t.proto.i, t.proto.batch = s, i, e.batch
 	return i
 }
 
@@ -481,7 +552,7 @@ func (e *Encoder) tagSet(ts []tag.Tag) uint64 {
 		}
 	}
 	// A new row of the tag set table.
-	sets := &e.sets
+	sets := e.sets
 	row := sets.rows + 1
 	for i, ks := range cold.keys {
 		col := ks.setCol
@@ -669,7 +740,9 @@ func (e *Encoder) AppendFrame(dst []byte) ([]byte, error) {
 	for _, s := range e.strList[1:] {
 		b = appendString(b, s)
 	}
-	tables := [...]*tableEnc{&e.sets, &e.l4, &e.l7}
+	e.l4.flush()
+	e.l7.flush()
+	tables := [...]*tableEnc{e.sets, e.l4, e.l7}
 	ntab := 0
 	for _, t := range tables {
 		if t.rows > 0 {
@@ -709,7 +782,7 @@ func (e *Encoder) AppendFrame(dst []byte) ([]byte, error) {
 		for _, c := range t.tags {
 			b = appendColumn(b, &c.colEnc)
 		}
-		if t != &e.sets {
+		if t != e.sets {
 			e.stats.Rows += uint64(t.rows)
 		}
 	}
