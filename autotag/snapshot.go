@@ -3,6 +3,8 @@ package autotag
 import (
 	"net/netip"
 	"slices"
+
+	"github.com/metaflow-go/metaflow/tag"
 )
 
 // Keys are the tag names a Stage writes, in Resource's field order
@@ -68,15 +70,55 @@ type Snapshot struct {
 	v6   []table6
 	res  []Resource // res[0] is the empty Resource: no match
 
+	// The tags of res[v] for a Stage, compact: arena[meta[v].off :
+	// meta[v+1].off], keys in Keys order, meta[v].mask a bit per key
+	// present. A stage reads these two or three cache lines instead of
+	// the whole Resource.
+	meta  []tagMeta
+	arena []tag.Tag
+
 	pods       map[string]*Resource
 	containers map[string]*Resource
 	procs      map[uint32]*Resource // merged with container and pod
+	procTags   map[uint32]tagList   // the tags of procs, for a Stage
 	sockets    map[sockKey]uint32
 	ports      *[2][1024]uint64 // per TCP/UDP: a bit per port with a socket
 	labels     map[labelKey]map[string]string
 
 	prefixes int
 	skipped  uint64
+}
+
+type tagMeta struct{ off, mask uint32 }
+
+// tagList is the tags of one resource and a bit per key present.
+type tagList struct {
+	tags []tag.Tag
+	mask uint32
+}
+
+// appendTags appends the non-empty tags of r to arena and returns it with
+// the mask of their keys.
+func appendTags(arena []tag.Tag, r *Resource) ([]tag.Tag, uint32) {
+	var mask uint32
+	v := r.values()
+	for i := range v {
+		if v[i] != "" {
+			arena = append(arena, tag.Tag{Key: Keys[i], Value: v[i]})
+			mask |= 1 << i
+		}
+	}
+	return arena, mask
+}
+
+// addrTags returns the tags of the longest prefix of vpc holding a.
+func (s *Snapshot) addrTags(vpc int32, a netip.Addr) ([]tag.Tag, uint32) {
+	v := s.lookup(vpc, a)
+	if v == 0 {
+		return nil, 0
+	}
+	m := s.meta[v : v+2 : v+2]
+	return s.arena[m[0].off:m[1].off], m[0].mask
 }
 
 type sockKey struct {
@@ -192,6 +234,7 @@ func build(srcs []*Entries) *Snapshot {
 		pods:       map[string]*Resource{},
 		containers: map[string]*Resource{},
 		procs:      map[uint32]*Resource{},
+		procTags:   map[uint32]tagList{},
 		sockets:    map[sockKey]uint32{},
 		labels:     map[labelKey]map[string]string{},
 	}
@@ -312,6 +355,13 @@ func build(srcs []*Entries) *Snapshot {
 		s.v6 = append(s.v6, t6)
 	}
 	s.vpcs = newVPCIndex(ids)
+	s.meta = make([]tagMeta, len(s.res)+1)
+	s.arena = make([]tag.Tag, 0, 4*len(s.res))
+	for v := range s.res {
+		s.meta[v].off = uint32(len(s.arena))
+		s.arena, s.meta[v].mask = appendTags(s.arena, &s.res[v])
+	}
+	s.meta[len(s.res)].off = uint32(len(s.arena))
 
 	// Pods, containers (completed by their pod), processes (completed by
 	// their container and pod).
@@ -376,6 +426,9 @@ func build(srcs []*Entries) *Snapshot {
 		if p := s.pods[r.PodUID]; p != nil {
 			r.fillFrom(p)
 		}
+		var l tagList
+		l.tags, l.mask = appendTags(nil, r)
+		s.procTags[pid] = l
 	}
 	for _, e := range srcs {
 		if e == nil {

@@ -86,45 +86,42 @@ func (s *Stage) Stats() StageStats {
 
 // side fills the tags of one side and returns 1 when it set any.
 func (s *Stage) side(snap *Snapshot, ts *tag.Set, side tag.Side, pid uint32, proto uint8, ap netip.AddrPort) uint64 {
-	var v values
-	found := false
 	if pid == 0 && !s.cfg.NoSockets {
 		pid, _ = snap.Socket(proto, ap)
 	}
+	var proc tagList
 	if pid != 0 {
-		if p := snap.Process(pid); p != nil {
-			v = p.values()
-			found = true
-		}
+		proc = snap.procTags[pid]
 	}
-	if r := snap.Lookup(s.cfg.VPC, ap.Addr()); r != nil {
-		if found {
-			w := r.values()
-			for i := range v {
-				if v[i] == "" {
-					v[i] = w[i]
-				}
-			}
-		} else {
-			v = r.values()
-			found = true
-		}
-	}
-	if !found {
+	addr, mask := snap.addrTags(s.cfg.VPC, ap.Addr())
+	if len(proc.tags) == 0 && len(addr) == 0 {
 		return 0
 	}
 	fresh := len(ts.Side(side)) == 0
-	n := uint64(0)
-	for i := range v {
-		if v[i] == "" {
-			continue
-		}
-		n = 1
+	put := func(t tag.Tag) {
 		if fresh {
-			ts.Add(side, Keys[i], v[i])
+			ts.Add(side, t.Key, t.Value)
 		} else {
-			ts.Set(side, Keys[i], v[i])
+			ts.Set(side, t.Key, t.Value)
 		}
 	}
-	return n
+	if len(proc.tags) == 0 {
+		for _, t := range addr {
+			put(t)
+		}
+		return 1
+	}
+	// The process's tags first; the address's fill the keys it lacks.
+	// Both lists are in Keys order: walk the address's set bits alongside.
+	for _, t := range proc.tags {
+		put(t)
+	}
+	for i := range addr {
+		low := mask & -mask // the key of addr[i]
+		mask &^= low
+		if proc.mask&low == 0 {
+			put(addr[i])
+		}
+	}
+	return 1
 }

@@ -191,25 +191,3 @@ func TestStage_Allocs(t *testing.T) {
 		t.Fatal("no tags")
 	}
 }
-
-func BenchmarkStage(b *testing.B) {
-	st := snapshotOf(testEntries).NewStage(autotag.StageConfig{})
-	b.Run("l4", func(b *testing.B) {
-		r := &flow.Record{IP0: netip.MustParseAddr("10.1.2.3"), ClientPort: 50000,
-			IP1: netip.MustParseAddr("10.5.5.5"), ServerPort: 8080, Protocol: 6}
-		b.ReportAllocs()
-		for b.Loop() {
-			r.Tags.Reset()
-			st.ProcessL4(r)
-		}
-	})
-	b.Run("l7-pid", func(b *testing.B) {
-		r := &l7.Record{Client: netip.MustParseAddrPort("10.1.2.3:1"), Server: netip.MustParseAddrPort("10.1.2.4:2"),
-			Transport: l7.TCP, ProcessID0: 100}
-		b.ReportAllocs()
-		for b.Loop() {
-			r.Tags.Reset()
-			st.ProcessL7(r)
-		}
-	})
-}
