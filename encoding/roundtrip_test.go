@@ -350,3 +350,55 @@ func TestDictionary_Restart(t *testing.T) {
 		t.Fatalf("delta for an agent of another epoch: %v", err)
 	}
 }
+
+// TestSink runs the pipeline into a Sink with small batches and decodes
+// every frame it sends: the records of the capture, in order.
+func TestSink(t *testing.T) {
+	server := encoding.NewDictionary(nil)
+	agent := encoding.NewAgentDict()
+	enc, _ := encoding.NewEncoder(&encoding.EncoderConfig{Dict: agent})
+	var frames int
+	var got4 []*flow.Record
+	var r4 flow.Record
+	sink := encoding.NewSink(enc, 7, func(frame []byte) error {
+		frames++
+		b, err := encoding.Decode(frame)
+		if err != nil {
+			return err
+		}
+		if err := server.Resolve(b); err != nil {
+			return err
+		}
+		for i := range b.Tables {
+			if tb := &b.Tables[i]; tb.Type == encoding.TableL4 {
+				for row := range tb.Rows {
+					if err := tb.L4(row, server, &r4); err != nil {
+						return err
+					}
+					got4 = append(got4, r4.Clone())
+				}
+			}
+		}
+		return agent.Apply(server.Sync(b.Epoch, b.DictVersion))
+	})
+	want := &collect{}
+	src, err := capture.OpenFile(testutil.Testdata(t, "l7/dns.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.New(pipeline.Config{Source: src, Stages: []pipeline.Stage{tagStage{}},
+		Sinks: []pipeline.SinkConfig{{Sink: sink}, {Sink: want}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(got4) != len(want.l4) || len(got4) == 0 || frames < len(got4)/7 {
+		t.Fatalf("%d frames, %d l4 records, want %d", frames, len(got4), len(want.l4))
+	}
+	for i := range got4 {
+		equalL4(t, i, want.l4[i], got4[i])
+	}
+	t.Logf("%d l4 records in %d frames", len(got4), frames)
+}
