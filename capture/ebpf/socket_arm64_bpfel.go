@@ -116,6 +116,7 @@ const (
 	socketVarCaptureSize      = "capture_size"
 	socketVarFilterCgroups    = "filter_cgroups"
 	socketVarFilterPids       = "filter_pids"
+	socketVarIdEpoch          = "id_epoch"
 	socketVarSelfTgid         = "self_tgid"
 	socketVarWakeupBytes      = "wakeup_bytes"
 )
@@ -195,6 +196,7 @@ type socketVariableSpecs struct {
 	CaptureSize   *ebpf.VariableSpec `ebpf:"capture_size"`
 	FilterCgroups *ebpf.VariableSpec `ebpf:"filter_cgroups"`
 	FilterPids    *ebpf.VariableSpec `ebpf:"filter_pids"`
+	IdEpoch       *ebpf.VariableSpec `ebpf:"id_epoch"`
 	SelfTgid      *ebpf.VariableSpec `ebpf:"self_tgid"`
 	WakeupBytes   *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
@@ -253,6 +255,7 @@ type socketVariables struct {
 	CaptureSize   *ebpf.Variable `ebpf:"capture_size"`
 	FilterCgroups *ebpf.Variable `ebpf:"filter_cgroups"`
 	FilterPids    *ebpf.Variable `ebpf:"filter_pids"`
+	IdEpoch       *ebpf.Variable `ebpf:"id_epoch"`
 	SelfTgid      *ebpf.Variable `ebpf:"self_tgid"`
 	WakeupBytes   *ebpf.Variable `ebpf:"wakeup_bytes"`
 }

@@ -159,6 +159,7 @@ func New(cfg Config) (*Tracer, error) {
 	}{
 		{"capture_size", uint32(cfg.PayloadSize)},
 		{"self_tgid", self},
+		{"id_epoch", uint64(time.Now().Unix()&0xffff) << 48},
 		{"filter_pids", b2u8(t.filterPid)},
 		{"filter_cgroups", b2u8(t.filterCg)},
 		{"wakeup_bytes", t.wakeup},

@@ -58,6 +58,10 @@ volatile const __u32 capture_size = 4096;
 // self_tgid: a process whose system calls are not traced (the tracer's own,
 // so that what it sends of the events is not traced again); 0 for none.
 volatile const __u32 self_tgid = 0;
+// id_epoch: the top 16 bits of the socket and trace ids this load makes
+// (the loader's clock), so that ids of two runs of the tracer differ; the
+// CPU (12 bits) and a per-CPU counter (36 bits) make the rest.
+volatile const __u64 id_epoch = 0;
 
 struct pending {
 	__u64 enter_ns;
@@ -191,7 +195,7 @@ static __always_inline __u64 new_id(void)
 	if (!c)
 		return 0;
 	*c += 1;
-	return ((__u64)(bpf_get_smp_processor_id() + 1) << 48) | (*c & 0xffffffffffffULL);
+	return id_epoch | ((__u64)(bpf_get_smp_processor_id() + 1) << 36) | (*c & ((1ULL << 36) - 1));
 }
 
 // fd_sock returns the TCP or UDP (IPv4/IPv6) socket behind fd in the
