@@ -63,7 +63,7 @@ func TestRun_BadArguments(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"none", nil, "need -r FILE or -i IFACE"},
+		{"none", nil, "need -r FILE, -i IFACE or -ebpf"},
 		{"both", []string{"-r", "x", "-i", "y"}, "exclusive"},
 		{"format", []string{"-r", "x", "-o", "xml"}, "-o must be"},
 		{"missing file", []string{"-r", "/nonexistent/file.pcap"}, "no such file"},
