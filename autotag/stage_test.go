@@ -19,10 +19,16 @@ import (
 
 var _ pipeline.Stage = (*autotag.Stage)(nil)
 
-// TestStage_Pipeline replays a capture of curl fetching from nginx through
-// the pipeline with a Stage fed by the file source, and checks the tags in
-// the JSON records of both kinds.
+// TestStage_Pipeline replays captures of curl fetching from nginx (IPv4
+// and IPv6) through the pipeline, on two shards, with a Stage fed by the
+// file source, and checks the tags in the JSON records of both kinds.
 func TestStage_Pipeline(t *testing.T) {
+	for _, pcap := range []string{"l7/http-nginx.pcap", "l7/http-ipv6.pcap"} {
+		t.Run(pcap, func(t *testing.T) { testStagePipeline(t, pcap) })
+	}
+}
+
+func testStagePipeline(t *testing.T, pcap string) {
 	tg := autotag.New()
 	src := file.New(file.Config{Path: "testdata/http-nginx.json", Interval: -1})
 	if err := src.Reload(); err != nil {
@@ -41,7 +47,7 @@ func TestStage_Pipeline(t *testing.T) {
 		testingYield()
 	}
 
-	in, err := capture.OpenFile(testutil.Testdata(t, "l7/http-nginx.pcap"))
+	in, err := capture.OpenFile(testutil.Testdata(t, pcap))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +55,7 @@ func TestStage_Pipeline(t *testing.T) {
 	var out bytes.Buffer
 	p, err := pipeline.New(pipeline.Config{
 		Source: in,
+		Shards: 2,
 		Stages: []pipeline.Stage{stage},
 		Sinks:  []pipeline.SinkConfig{{Sink: pipeline.NewJSONSink(&out)}},
 	})

@@ -190,3 +190,33 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSource_Reload(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "tags.json")
+	os.WriteFile(p, []byte(`{"pods": [{"uid": "u1", "tags": {"pod": "a"}}]}`), 0o644)
+	src := New(Config{Path: p, Interval: -1}) // no polling: Reload only
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	u := make(updates, 10)
+	go src.Run(ctx, u)
+	if e := <-u; e.Pods[0].Resource.Pod != "a" {
+		t.Fatalf("first: %+v", e)
+	}
+	os.WriteFile(p, []byte(`{"pods": [{"uid": "u1", "tags": {"pod": "b"}}]}`), 0o644)
+	if err := src.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if e := <-u; e.Pods[0].Resource.Pod != "b" {
+		t.Fatalf("reloaded: %+v", e)
+	}
+	os.WriteFile(p, []byte(`{"pods": [{"uid": ""}]}`), 0o644)
+	var fe *Error
+	if err := src.Reload(); !errors.As(err, &fe) || fe.Field != "pods[0].uid" {
+		t.Fatalf("bad reload: %v", err)
+	}
+	select {
+	case e := <-u:
+		t.Fatalf("a bad file was published: %+v", e)
+	default:
+	}
+}
