@@ -60,8 +60,18 @@ func TestFindRets(t *testing.T) {
 	}
 }
 
-// buildApp builds testdata/gotlsapp with the given toolchain and
-// environment into dir.
+// toolchainCached reports whether a Go toolchain (e.g. "go1.24.0") runs
+// without downloading anything.
+func toolchainCached(dir, tc string) bool {
+	probe := exec.Command("go", "version")
+	probe.Env = append(os.Environ(), "GOTOOLCHAIN="+tc, "GOPROXY=off", "GOWORK=off")
+	probe.Dir = dir
+	out, err := probe.CombinedOutput()
+	return err == nil && bytes.Contains(out, []byte(tc+" "))
+}
+
+// buildApp builds testdata/gotlsapp with the given toolchain ("local" for
+// the running one) and environment into dir.
 func buildApp(t *testing.T, dir, name, toolchain string, env []string, ldflags string) string {
 	t.Helper()
 	testutil.RequireCommand(t, "go")
@@ -168,10 +178,7 @@ func TestGoOffsetTable_Toolchains(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []string{"go1.24.0", "go1.25.0"} {
 		t.Run(tc, func(t *testing.T) {
-			probe := exec.Command("go", "version")
-			probe.Env = append(os.Environ(), "GOTOOLCHAIN="+tc, "GOPROXY=off", "GOWORK=off")
-			probe.Dir = dir
-			if out, err := probe.CombinedOutput(); err != nil || !bytes.Contains(out, []byte(tc)) {
+			if !toolchainCached(dir, tc) {
 				t.Skipf("toolchain %s not in the module cache", tc)
 			}
 			full := buildApp(t, dir, "app-"+tc, tc, []string{"GOPROXY=off"}, "")

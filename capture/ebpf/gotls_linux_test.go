@@ -28,20 +28,33 @@ import (
 func TestTLS_GoPlaintext(t *testing.T) {
 	testutil.RequireRoot(t)
 	dir := t.TempDir()
-	cases := []struct {
+	type target struct {
 		name                    string
+		toolchain               string
 		strip                   bool
 		clients, requests, size int
 		bin                     string
-	}{
-		{name: "gotlsapp", clients: 8, requests: 100, size: 3000},
-		{name: "gotlsapp-strip", strip: true, clients: 8, requests: 100, size: 3000},
-		{name: "gotlsapp-big", clients: 2, requests: 5, size: 100000},
+	}
+	cases := []target{
+		{name: "gotlsapp", toolchain: "local", clients: 8, requests: 100, size: 3000},
+		{name: "gotlsapp-strip", toolchain: "local", strip: true, clients: 8, requests: 100, size: 3000},
+		{name: "gotlsapp-big", toolchain: "local", clients: 2, requests: 5, size: 100000},
+	}
+	// Stripped builds of older Go versions whose toolchains are at hand:
+	// their offsets come from the table.
+	for _, tc := range []string{"go1.24.0", "go1.25.0"} {
+		if !testing.Short() && toolchainCached(dir, tc) {
+			cases = append(cases, target{name: "gotlsapp-" + tc, toolchain: tc, strip: true, clients: 4, requests: 25, size: 3000})
+		}
 	}
 	var cfg Config
 	for i := range cases {
 		tc := &cases[i]
-		tc.bin = buildGoTLSApp(t, dir, tc.name, tc.strip)
+		ldflags := ""
+		if tc.strip {
+			ldflags = "-s -w"
+		}
+		tc.bin = buildApp(t, dir, tc.name, tc.toolchain, []string{"GOPROXY=off"}, ldflags)
 		b, err := analyzeGoBinary(tc.bin)
 		if err != nil {
 			t.Fatal(err)
@@ -81,8 +94,8 @@ func TestTLS_GoPlaintext(t *testing.T) {
 // /proc and traces its TLS calls.
 func TestTLS_GoScanProcs(t *testing.T) {
 	testutil.RequireRoot(t)
-	bin := buildGoTLSApp(t, t.TempDir(), "gotlsapp-scan", true)
-	const port = 26413
+	bin := buildApp(t, t.TempDir(), "gotlsapp-scan", "local", nil, "-s -w")
+	const port = 26419
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:"+strconv.Itoa(port), "-clients", "2", "-requests", "20", "-wait")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -137,7 +150,8 @@ func checkGoTLSEvents(t *testing.T, evs []tlsEvent, port, clients, requests, siz
 			continue
 		}
 		nTLS++
-		if e.Kind != socket.KindData || e.Fd < 0 || e.Goroutine == 0 || e.SocketID == 0 {
+		// A goroutine id read at a wrong offset would not be a small number.
+		if e.Kind != socket.KindData || e.Fd < 0 || e.Goroutine == 0 || e.Goroutine > 1<<20 || e.SocketID == 0 {
 			t.Fatalf("TLS event without kind/fd/goroutine/socket: %+v", e.Event)
 		}
 		var s side

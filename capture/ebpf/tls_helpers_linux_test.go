@@ -4,9 +4,6 @@ package ebpf
 
 import (
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -88,39 +85,6 @@ func ofPids(evs []tlsEvent, pids ...int) []tlsEvent {
 				out = append(out, e)
 			}
 		}
-	}
-	return out
-}
-
-// buildGoTLSApp builds testdata/gotlsapp into dir with the current Go
-// toolchain (stripped with -s -w when strip) and returns its path.
-func buildGoTLSApp(t *testing.T, dir, name string, strip bool) string {
-	t.Helper()
-	testutil.RequireCommand(t, "go")
-	src, err := os.ReadFile(filepath.Join("testdata", "gotlsapp", "main.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod := filepath.Join(dir, "src-"+name)
-	if err := os.MkdirAll(mod, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(mod, "main.go"), src, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module gotlsapp\n\ngo 1.24\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, name)
-	args := []string{"build", "-o", out}
-	if strip {
-		args = append(args, "-ldflags=-s -w")
-	}
-	cmd := exec.Command("go", append(args, ".")...)
-	cmd.Dir = mod
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=", "CGO_ENABLED=0", "GOTOOLCHAIN=local")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build gotlsapp: %v\n%s", err, b)
 	}
 	return out
 }
