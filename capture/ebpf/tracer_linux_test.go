@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -426,5 +427,70 @@ func TestTracer_Self(t *testing.T) {
 	}
 	if !seen {
 		t.Errorf("the child's send was not traced (%d events)", len(evs))
+	}
+}
+
+// TestTracer_TLSActive: while a thread is marked in tls_active (a TLS
+// library call in progress), its socket writes are not reported and the
+// socket's descriptor is written into the entry; unmarked, they are.
+func TestTracer_TLSActive(t *testing.T) {
+	c := startTracer(t, Config{Pids: []uint32{uint32(os.Getpid())}})
+	ln, err := net.Listen("tcp4", "127.0.0.1:26307")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		s, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, s)
+		s.Close()
+	}()
+	cli, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	f, err := cli.(*net.TCPConn).File() // a blocking duplicate descriptor
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	key := uint64(os.Getpid())<<32 | uint64(unix.Gettid())
+	type tlsVal struct{ Fd, Flags uint32 }
+	m := c.tr.TLSActiveMap()
+	if err := m.Put(key, tlsVal{Fd: ^uint32(0)}); err != nil {
+		t.Fatalf("tls_active: %v", err)
+	}
+	if _, err := unix.Write(fd, []byte("inside-tls")); err != nil {
+		t.Fatal(err)
+	}
+	var v tlsVal
+	if err := m.Lookup(key, &v); err != nil || v.Fd != uint32(fd) {
+		t.Errorf("tls_active entry after the write: %+v %v, want fd %d", v, err, fd)
+	}
+	if err := m.Delete(key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Write(fd, []byte("outside-tls")); err != nil {
+		t.Fatal(err)
+	}
+	local := netip.MustParseAddrPort(cli.LocalAddr().String())
+	evs := c.wait(2*time.Second, func(evs []ev) bool { return len(dataOn(evs, local, socket.Egress)) >= 1 })
+	time.Sleep(50 * time.Millisecond)
+	evs = c.wait(0, func([]ev) bool { return true })
+	g := dataOn(evs, local, socket.Egress)
+	if len(g) != 1 || string(g[0].data) != "outside-tls" {
+		var got []string
+		for _, e := range g {
+			got = append(got, string(e.data))
+		}
+		t.Errorf("egress payloads %q, want only \"outside-tls\"", got)
 	}
 }
