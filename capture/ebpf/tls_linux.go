@@ -75,14 +75,14 @@ type TLS struct {
 // probes cannot be loaded, when a listed Go binary cannot be attached, or
 // when OpenSSL was asked for and no libssl could be attached.
 func NewTLS(t *Tracer, cfg TLSConfig, log *slog.Logger) (*TLS, error) {
-	if t == nil || t.closed.Load() {
-		return nil, fmt.Errorf("%w: NewTLS needs an open Tracer", ErrConfig)
-	}
 	if cfg.MaxCallBytes == 0 {
 		cfg.MaxCallBytes = DefaultTLSMaxCallBytes
 	}
 	if cfg.MaxCallBytes < 0 || cfg.MaxCallBytes > MaxTLSMaxCallBytes {
 		return nil, fmt.Errorf("%w: TLS MaxCallBytes %d not in 0..%d", ErrConfig, cfg.MaxCallBytes, MaxTLSMaxCallBytes)
+	}
+	if t == nil || t.closed.Load() {
+		return nil, fmt.Errorf("%w: NewTLS needs an open Tracer", ErrConfig)
 	}
 	if cfg.Rescan == 0 {
 		cfg.Rescan = DefaultTLSRescan

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -294,4 +295,21 @@ func FuzzParseMapsLibssl(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestNewTLS_Config(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  TLSConfig
+	}{
+		{"negative MaxCallBytes", TLSConfig{OpenSSL: true, MaxCallBytes: -1}},
+		{"MaxCallBytes too large", TLSConfig{OpenSSL: true, MaxCallBytes: MaxTLSMaxCallBytes + 1}},
+		{"no tracer", TLSConfig{OpenSSL: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := NewTLS(nil, tc.cfg, nil); !errors.Is(err, ErrConfig) {
+				t.Fatalf("err %v, want ErrConfig", err)
+			}
+		})
+	}
 }
