@@ -38,8 +38,13 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		c = nil
 	}
 	if c == nil {
-		if len(m.Payload) == 0 && m.TCPFlags&decode.TCPSyn == 0 {
-			return // nothing to learn yet
+		if m.PayloadLen == 0 {
+			// Nothing to parse yet; a SYN's sequence number is kept
+			// for the Conn the first payload opens.
+			if t == TCP && m.TCPFlags&decode.TCPSyn != 0 {
+				e.noteSyn(slot, f.ID(), uint8(dir&1), m.Seq)
+			}
+			return
 		}
 		c = e.Open(ConnInfo{ID: f.ID(), Client: f.Client(), Server: f.Server(), Transport: t, Oriented: f.Oriented()}, m.Timestamp)
 		for slot >= len(e.bySlot) {
@@ -47,6 +52,15 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		}
 		e.bySlot[slot] = c
 		c.slot = slot
+		if t == TCP && slot < len(e.syns) && e.syns[slot].id == f.ID() {
+			ss := &e.syns[slot]
+			for d := range ss.has {
+				if ss.has[d] {
+					c.sides[uint8(d)^c.flip].r.syn(ss.isn[d])
+				}
+			}
+			*ss = synSeen{}
+		}
 	} else {
 		e.advance(m.Timestamp)
 		if c.state == stateClosed {
@@ -76,11 +90,37 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 	c.swapper = nil
 }
 
+// synSeen is what the SYNs of a flow without a Conn yet announced, per
+// direction of the flow.
+type synSeen struct {
+	id  uint64 // flow id; 0: none
+	isn [2]uint32
+	has [2]bool
+}
+
+// noteSyn keeps the initial sequence number seq of direction d of the flow
+// id in slot.
+func (e *Engine) noteSyn(slot int, id uint64, d uint8, seq uint32) {
+	for slot >= len(e.syns) {
+		e.syns = append(e.syns, synSeen{})
+	}
+	ss := &e.syns[slot]
+	if ss.id != id {
+		*ss = synSeen{id: id}
+	}
+	if !ss.has[d&1] {
+		ss.isn[d&1], ss.has[d&1] = seq, true
+	}
+}
+
 // Close implements flow.Handler: it ends f's connection (see Conn.Close)
 // and fills r's l7_protocol and l7_* counters (since the previous
 // snapshot, if any).
 func (e *Engine) Close(f *flow.Flow, r *flow.Record) {
 	slot := int(f.Slot())
+	if slot < len(e.syns) && e.syns[slot].id == f.ID() {
+		e.syns[slot] = synSeen{}
+	}
 	if slot >= len(e.bySlot) || e.bySlot[slot] == nil || e.bySlot[slot].id != f.ID() {
 		return
 	}

@@ -77,3 +77,53 @@ func TestEngine_HandlerAllocs(t *testing.T) {
 		t.Errorf("l4 record l7 %q req %d resp %d, l7 records %d; want LINE %d %d %d", r.L7Protocol, r.L7Request, r.L7Response, n, want, want, want)
 	}
 }
+
+// TestEngine_LazyConn: a flow gets L7 state only at its first payload (a
+// SYN, SYN-ACK and RST make none), and that state still reassembles from
+// the handshake's sequence numbers: a first request whose two segments
+// arrive swapped is decoded whole.
+func TestEngine_LazyConn(t *testing.T) {
+	reg := mustRegistry(t)
+	var got []string
+	eng, err := l7.NewEngine(l7.Config{Registry: reg, OnRecord: func(r *l7.Record) {
+		got = append(got, string(r.RequestType)+" "+string(r.RequestResource)+"|"+r.Status.String())
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := flow.NewTable(flow.Config{Handler: eng})
+	c, s := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	ts := int64(1_700_000_000e9)
+	pkt := func(fromClient bool, port uint16, flags uint8, seq, ack uint32, payload []byte) {
+		ts += 10_000
+		m := decode.Meta{IPVersion: 4, Proto: decode.ProtoTCP, L4Decoded: true, TTL: 64, WinScale: -1,
+			Timestamp: ts, TCPFlags: flags, Seq: seq, Ack: ack, Payload: payload, PayloadLen: len(payload),
+			WireLen: 54 + len(payload), IPLen: 40 + len(payload), Window: 1000}
+		if fromClient {
+			m.Src, m.Dst, m.SrcPort, m.DstPort = c, s, port, 7000
+		} else {
+			m.Src, m.Dst, m.SrcPort, m.DstPort = s, c, 7000, port
+		}
+		tab.Packet(&m)
+	}
+	// A refused connection: no L7 state.
+	pkt(true, 40001, decode.TCPSyn, 100, 0, nil)
+	pkt(false, 40001, decode.TCPRst|decode.TCPAck, 0, 101, nil)
+	// A handshake, then the first request's second segment before its first.
+	pkt(true, 40002, decode.TCPSyn, 1000, 0, nil)
+	pkt(false, 40002, decode.TCPSyn|decode.TCPAck, 5000, 1001, nil)
+	pkt(true, 40002, decode.TCPAck, 1001, 5001, nil)
+	if st := eng.Stats(); st.OpenConns != 0 {
+		t.Errorf("%d conns open before any payload, want 0", st.OpenConns)
+	}
+	pkt(true, 40002, decode.TCPAck|decode.TCPPsh, 1005, 5001, []byte("swapped\n"))
+	pkt(true, 40002, decode.TCPAck, 1001, 5001, []byte("GET "))
+	pkt(false, 40002, decode.TCPAck|decode.TCPPsh, 5001, 1013, []byte("+ok\n"))
+	if st := eng.Stats(); st.OpenConns != 1 {
+		t.Errorf("%d conns open, want 1", st.OpenConns)
+	}
+	tab.Flush()
+	if len(got) != 1 || got[0] != "GET swapped|Ok" {
+		t.Errorf("records %q, want [\"GET swapped|Ok\"]", got)
+	}
+}
