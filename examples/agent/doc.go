@@ -15,6 +15,12 @@
 // message naming it. -pid and -comm filter in the tracer; -ebpf-tls adds
 // the TLS plaintext of OpenSSL and Go crypto/tls (is_tls records).
 //
+// -tags FILE tags both sides of every record (pod_0, service_1, az_0, ...)
+// from a JSON file of CIDRs and addresses per VPC (autotag/file), reloaded
+// when it changes; -vpc names the VPC of the captured addresses;
+// -tags-proc adds the local processes and their sockets from /proc
+// (gprocess, container_id, and the pod through the file's pods).
+//
 // It is a thin user of the pipeline package: SIGINT and SIGTERM cancel the
 // run in replay and live mode alike, and every record is written before it
 // exits; output (and the -w file) is flushed at least every second; -stats
