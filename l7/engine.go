@@ -38,14 +38,14 @@ type Engine struct {
 	env   reasmEnv
 	cache *endpointCache
 
-	conns     map[uint64]*Conn
-	bySlot    []*Conn // the flow.Handler's conns by flow slot
+	conns  map[uint64]*Conn
+	bySlot []*Conn // the flow.Handler's conns by flow slot
 	// syns holds, by flow slot, the initial sequence numbers of flows
 	// whose SYNs came before any payload: a Conn is opened only at a
 	// flow's first payload (most of a busy link's flows may carry none:
 	// scans, refused and idle connections) and starts its reassembly from
 	// them.
-	syns []synSeen
+	syns      []synSeen
 	freeConns []*Conn
 
 	now        int64 // latest input time
