@@ -45,8 +45,9 @@
 // never block: readers load the current snapshot with one atomic load and
 // never see a half-built one. A snapshot is never modified once published;
 // the *Resource and label maps it returns stay valid and unchanged for as
-// long as the caller holds them. Updates are serialised by the Tagger; each
-// rebuilds the whole snapshot (about 0.3 s of CPU for 100,000 prefixes), so
+// long as the caller holds them. The Tagger builds one snapshot at a time
+// and coalesces the updates that arrive during a build into the next; each
+// build covers every source (about 0.3 s of CPU for 100,000 prefixes), so
 // sources should publish on change, not on a fast timer.
 //
 // Errors: sources report fatal errors from Run; Tagger.Run returns the

@@ -107,10 +107,11 @@ type Entries struct {
 // coalesced update cannot leave stale entries behind. The Updater takes
 // ownership of e and everything it points to: the source must not modify
 // them after the call (build a new Entries for the next update). Update
-// builds a new snapshot of all sources and swaps it in before it returns;
-// it is safe for concurrent use (updates of different sources are
-// serialised). It never fails on content: entries with invalid keys
-// (an invalid prefix, an empty uid) are skipped and counted in Stats.
+// returns once a snapshot that includes e is published; it is safe for
+// concurrent use: one snapshot is built at a time, and updates that arrive
+// during a build are coalesced into the next. It never fails on content:
+// entries with invalid keys (an invalid prefix, an empty uid) are skipped
+// and counted in Stats.
 type Updater interface {
 	Update(e *Entries)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -23,9 +24,13 @@ var ErrRunTwice = errors.New("autotag: Run called twice")
 type Tagger struct {
 	cur atomic.Pointer[Snapshot]
 
-	mu      sync.Mutex // serialises updates and registration
+	mu      sync.Mutex // guards entries, names, gen and built
 	entries []*Entries // per source, in precedence order
 	names   []string
+	gen     uint64 // bumped by every Update
+	built   uint64 // the gen of the current snapshot
+
+	buildMu sync.Mutex // one build at a time
 	ran     atomic.Bool
 
 	updates  atomic.Uint64
@@ -67,15 +72,34 @@ type updater struct {
 	i int
 }
 
+// Update stores e, then builds and publishes a snapshot unless one that
+// already includes e was published while it waited for the build lock:
+// updates that arrive during a build are coalesced into the next one.
 func (u *updater) Update(e *Entries) {
 	t := u.t
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.entries[u.i] = e
-	s := build(t.entries)
+	t.gen++
+	t.mu.Unlock()
+
+	t.buildMu.Lock()
+	defer t.buildMu.Unlock()
+	t.mu.Lock()
+	if t.built == t.gen {
+		t.mu.Unlock()
+		return
+	}
+	g := t.gen
+	srcs := slices.Clone(t.entries)
+	t.mu.Unlock()
+
+	s := build(srcs)
 	t.skipped.Add(s.skipped)
 	t.updates.Add(1)
 	t.cur.Store(s)
+	t.mu.Lock()
+	t.built = g
+	t.mu.Unlock()
 }
 
 // Run registers the sources in order (the first takes precedence) and runs

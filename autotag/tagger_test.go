@@ -150,3 +150,38 @@ func TestTagger_ConcurrentReads(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// TestTagger_CoalescedUpdates sends updates from several sources at once:
+// every Update returns with its entries published, and builds that would
+// only repeat a newer one are skipped.
+func TestTagger_CoalescedUpdates(t *testing.T) {
+	tg := New()
+	const sources, updates = 4, 50
+	var wg sync.WaitGroup
+	for i := range sources {
+		u := tg.Updater("s")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range updates {
+				a := netip.AddrFrom4([4]byte{10, byte(i), 0, 1})
+				u.Update(&Entries{Addrs: []AddrEntry{{Prefix: netip.PrefixFrom(a, 32), Resource: Resource{Pod: string(rune('a' + n%26))}}}})
+				if r := tg.Snapshot().Lookup(0, a); r == nil {
+					t.Errorf("source %d: update %d not published on return", i, n)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	last := string(rune('a' + (updates-1)%26))
+	for i := range sources {
+		if r := tg.Snapshot().Lookup(0, netip.AddrFrom4([4]byte{10, byte(i), 0, 1})); r == nil || r.Pod != last {
+			t.Errorf("source %d: %+v, want pod %s", i, r, last)
+		}
+	}
+	if st := tg.Stats(); st.Updates > sources*updates || st.Updates == 0 {
+		t.Errorf("%d builds for %d updates", st.Updates, sources*updates)
+	}
+	t.Logf("%d builds for %d updates", tg.Stats().Updates, sources*updates)
+}
