@@ -62,8 +62,9 @@ type TLS struct {
 	seen   map[fileID]bool // attached (true) or not to attach (false)
 	closed bool
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel   context.CancelFunc
+	done     chan struct{} // closed when the rescans have stopped
+	stopOnce sync.Once
 
 	libs, gos, probes, fails, scans atomic.Uint64
 }
@@ -140,11 +141,12 @@ func NewTLS(t *Tracer, cfg TLSConfig, log *slog.Logger) (*TLS, error) {
 // Close detaches the probes and frees their maps. It is safe to call more
 // than once.
 func (x *TLS) Close() error {
-	if x.cancel != nil {
-		x.cancel()
-		<-x.done
-		x.cancel = nil
-	}
+	x.stopOnce.Do(func() {
+		if x.cancel != nil { // set once the rescans started (or were not wanted)
+			x.cancel()
+			<-x.done
+		}
+	})
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.closed {

@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/metaflow-go/metaflow/capture"
 	"github.com/metaflow-go/metaflow/capture/socket"
 	"github.com/metaflow-go/metaflow/internal/testutil"
 )
@@ -311,5 +312,22 @@ func TestNewTLS_Config(t *testing.T) {
 				t.Fatalf("err %v, want ErrConfig", err)
 			}
 		})
+	}
+}
+
+// TestNewTLS_NotGo: a listed Go binary that is not one fails New, which
+// cleans up after itself.
+func TestNewTLS_NotGo(t *testing.T) {
+	testutil.RequireRoot(t)
+	tr, err := New(Config{TLS: TLSConfig{GoBinaries: []string{"/bin/sh"}}})
+	if err == nil {
+		tr.Close()
+		t.Fatal("New with /bin/sh as a Go binary succeeded")
+	}
+	if errors.Is(err, capture.ErrNotSupported) || errors.Is(err, ErrPermission) {
+		t.Skipf("eBPF tracer unavailable here: %v", err)
+	}
+	if !errors.Is(err, ErrNotGo) {
+		t.Fatalf("err %v, want ErrNotGo", err)
 	}
 }
