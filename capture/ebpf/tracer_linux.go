@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,7 +74,8 @@ var syscalls = []string{
 // Tracer is a loaded and attached socket tracer. It implements
 // socket.Source.
 type Tracer struct {
-	objs  socketObjects
+	objs  socketObjects // programs are loaded as needed: nil when not
+	spec  *ebpf.CollectionSpec
 	links []link.Link
 	rd    *ringbuf.Reader
 	rec   ringbuf.Record
@@ -169,9 +171,16 @@ func New(cfg Config) (*Tracer, error) {
 			return nil, fmt.Errorf("capture/ebpf: set %s: %w", s.name, err)
 		}
 	}
-	if err := spec.LoadAndAssign(&t.objs, nil); err != nil {
+	// Maps first; then only the programs of the hooks that attach.
+	var mv struct {
+		socketMaps
+		socketVariables
+	}
+	if err := spec.LoadAndAssign(&mv, nil); err != nil {
 		return nil, loadError(err)
 	}
+	t.objs.socketMaps, t.objs.socketVariables = mv.socketMaps, mv.socketVariables
+	t.spec = spec
 	one := uint8(1)
 	for _, p := range cfg.Pids {
 		if err := t.objs.PidFilter.Put(p, one); err != nil {
@@ -233,8 +242,21 @@ func loadError(err error) error {
 // attach attaches the syscall hooks (classic tracepoints, else raw ones)
 // and the TCP hooks.
 func (t *Tracer) attach(forceRaw bool, log *slog.Logger) error {
+	p := &t.objs.socketPrograms
+	if err := t.loadPrograms(map[string]**ebpf.Program{
+		"raw_set_state": &p.RawSetState, "raw_retransmit": &p.RawRetransmit,
+	}); err != nil {
+		return err
+	}
 	var tpErr error
 	if !forceRaw {
+		tpErr = t.loadPrograms(map[string]**ebpf.Program{
+			"tp_sys_enter": &p.TpSysEnter, "tp_sys_enter_addr": &p.TpSysEnterAddr,
+			"tp_sys_enter_close": &p.TpSysEnterClose, "tp_sys_exit": &p.TpSysExit,
+		})
+		if tpErr != nil {
+			return tpErr
+		}
 		tpErr = t.attachClassic()
 		if tpErr == nil {
 			log.Debug("capture/ebpf: attached syscall tracepoints", "count", 2*len(syscalls))
@@ -244,6 +266,9 @@ func (t *Tracer) attach(forceRaw bool, log *slog.Logger) error {
 	}
 	if forceRaw || tpErr != nil {
 		t.raw = true
+		if err := t.loadPrograms(map[string]**ebpf.Program{"raw_sys_enter": &p.RawSysEnter, "raw_sys_exit": &p.RawSysExit}); err != nil {
+			return err
+		}
 		for _, a := range []struct {
 			name string
 			prog *ebpf.Program
@@ -267,6 +292,46 @@ func (t *Tracer) attach(forceRaw bool, log *slog.Logger) error {
 			return fmt.Errorf("capture/ebpf: raw tracepoint %s %w: %w", a.name, capture.ErrNotSupported, err)
 		}
 		t.links = append(t.links, l)
+	}
+	return nil
+}
+
+// loadPrograms loads the named programs of the object against the maps
+// New made and stores each in its field.
+func (t *Tracer) loadPrograms(progs map[string]**ebpf.Program) error {
+	m := &t.objs.socketMaps
+	shared := map[string]*ebpf.Map{
+		"cgroup_filter": m.CgroupFilter, "events": m.Events, "id_counter": m.IdCounter,
+		"lost_events": m.LostEvents, "pending": m.Pending, "pid_filter": m.PidFilter,
+		"scratch": m.Scratch, "sock_info": m.SockInfo, "thread_trace": m.ThreadTrace,
+		"tls_active": m.TlsActive,
+	}
+	cs := t.spec.Copy()
+	for name := range cs.Programs {
+		if _, ok := progs[name]; !ok {
+			delete(cs.Programs, name)
+		}
+	}
+	opts := ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{}}
+	for name := range cs.Maps {
+		if strings.HasPrefix(name, ".") {
+			continue // .rodata and friends: the spec's values, set before
+		}
+		sm, ok := shared[name]
+		if !ok {
+			panic("capture/ebpf: map " + name + " missing from loadPrograms") // a new map in socket.c
+		}
+		opts.MapReplacements[name] = sm
+	}
+	coll, err := ebpf.NewCollectionWithOptions(cs, opts)
+	if err != nil {
+		return loadError(err)
+	}
+	defer coll.Close()
+	for name, dst := range progs {
+		if *dst = coll.DetachProgram(name); *dst == nil {
+			return fmt.Errorf("capture/ebpf: program %s missing from the object", name)
+		}
 	}
 	return nil
 }
