@@ -277,7 +277,7 @@ func (si *sockInput) event(e *socket.Event) {
 	case socket.KindOpen:
 		si.conn(e, ts, true)
 	case socket.KindClose:
-		si.closeSocket(e.SocketID, closeClosed)
+		si.closeSocket(e.SocketID, ts)
 	case socket.KindState:
 		sc := si.conns[sockKey{id: e.SocketID}]
 		if sc == nil {
@@ -471,10 +471,11 @@ func (si *sockInput) closeConn(sc *sockConn) l7.ConnSummary {
 	return c.Close(si.now)
 }
 
-// closeSocket ends every connection of socket id.
-func (si *sockInput) closeSocket(id uint64, how closeType) {
+// closeSocket ends every connection of socket id, closed at ts.
+func (si *sockInput) closeSocket(id uint64, ts int64) {
 	if sc := si.conns[sockKey{id: id}]; sc != nil {
-		si.end(sc, how)
+		sc.last = max(sc.last, ts)
+		si.end(sc, closeClosed)
 		return
 	}
 	peers, ok := si.udp[id]
@@ -483,7 +484,8 @@ func (si *sockInput) closeSocket(id uint64, how closeType) {
 		return
 	}
 	for _, sc := range append([]*sockConn(nil), peers...) {
-		si.end(sc, how)
+		sc.last = max(sc.last, ts)
+		si.end(sc, closeClosed)
 	}
 }
 
