@@ -152,11 +152,13 @@ type table4 struct {
 	nodes [][256]uint32 // nodes[0] is the root, over the top 8 bits
 }
 
-// A node entry is a leaf, the index of the first span that meets its
-// bucket (top bit clear), or childFlag | a child node's index.
+// A node entry is childFlag | a child node's index; or directFlag | the
+// value, when one span covers the whole bucket; or else a leaf, the index
+// of the first span that meets its bucket.
 const (
-	childFlag = 1 << 31
-	leafSpans = 16
+	childFlag  = 1 << 31
+	directFlag = 1 << 30
+	leafSpans  = 16
 )
 
 func newTable4(sp []span) table4 {
@@ -201,6 +203,10 @@ func (t *table4) node(base uint32, shift uint8) uint32 {
 			t.nodes[id][k] = childFlag | c
 			continue
 		}
+		if i == j && s[i].val < directFlag {
+			t.nodes[id][k] = directFlag | s[i].val
+			continue
+		}
 		t.nodes[id][k] = uint32(i)
 	}
 	return id
@@ -211,6 +217,9 @@ func (t *table4) lookup(a uint32) uint32 {
 	e := t.nodes[0][a>>24]
 	for shift := 16; e&childFlag != 0; shift -= 8 {
 		e = t.nodes[e&^childFlag][(a>>shift)&255]
+	}
+	if e&directFlag != 0 {
+		return e &^ directFlag
 	}
 	// The answer is the last span starting at or before a, among the at
 	// most leafSpans from the entry's first; every span before it starts at
@@ -256,25 +265,28 @@ func (t *table6) lookup(a u128) uint32 {
 }
 
 // vpcIndex maps VPC ids to table indexes: open addressing, linear probing,
-// a power-of-two table at most half full.
+// a power-of-two table at most half full, key and index side by side.
 type vpcIndex struct {
-	keys  []int32
-	idx   []int32 // -1: empty slot
+	slots []vpcSlot
 	shift uint8
+}
+
+type vpcSlot struct {
+	key, idx int32 // idx -1: empty slot
 }
 
 func newVPCIndex(ids []int32) vpcIndex {
 	b := bits.Len(uint(2*len(ids))) + 1
-	v := vpcIndex{keys: make([]int32, 1<<b), idx: make([]int32, 1<<b), shift: uint8(32 - b)}
-	for i := range v.idx {
-		v.idx[i] = -1
+	v := vpcIndex{slots: make([]vpcSlot, 1<<b), shift: uint8(32 - b)}
+	for i := range v.slots {
+		v.slots[i].idx = -1
 	}
 	for i, id := range ids {
 		h := v.hash(id)
-		for v.idx[h] >= 0 {
-			h = (h + 1) & uint32(len(v.idx)-1)
+		for v.slots[h].idx >= 0 {
+			h = (h + 1) & uint32(len(v.slots)-1)
 		}
-		v.keys[h], v.idx[h] = id, int32(i)
+		v.slots[h] = vpcSlot{id, int32(i)}
 	}
 	return v
 }
@@ -283,11 +295,11 @@ func (v *vpcIndex) hash(id int32) uint32 { return (uint32(id) * 0x9E3779B9) >> v
 
 // find returns the index of VPC id, or -1.
 func (v *vpcIndex) find(id int32) int32 {
-	mask := uint32(len(v.idx) - 1)
+	mask := uint32(len(v.slots) - 1)
 	for h := v.hash(id); ; h = (h + 1) & mask {
-		i := v.idx[h]
-		if i < 0 || v.keys[h] == id {
-			return i
+		sl := v.slots[h&mask]
+		if sl.idx < 0 || sl.key == id {
+			return sl.idx
 		}
 	}
 }
