@@ -507,6 +507,9 @@ func TestEBPF_NginxCurl(t *testing.T) {
 // failing one, from both ends, with their processes. Setting up the
 // server takes about 4 s, so it runs under -short too.
 func TestEBPF_MariaDB(t *testing.T) {
+	if raceEnabled {
+		t.Skip("slow under the race detector; the Redis and nginx tests cover the socket input's concurrency")
+	}
 	testutil.RequireCommand(t, "mariadb-install-db", "mariadbd", "mysql")
 	testutil.RequireEBPF(t)
 	dir := t.TempDir()

@@ -151,6 +151,9 @@ http {
 // capture/ebpf's test target) under the tracer with the Go crypto/tls
 // probes: HTTP records from the plaintext at both ends, is_tls.
 func TestEBPF_GoTLS(t *testing.T) {
+	if raceEnabled {
+		t.Skip("slow under the race detector; the Redis and nginx tests cover the socket input's concurrency")
+	}
 	testutil.RequireEBPF(t)
 	bin := filepath.Join(t.TempDir(), "gotlsapp")
 	build := exec.Command("go", "build", "-o", bin, "./capture/ebpf/testdata/gotlsapp")
