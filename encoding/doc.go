@@ -37,7 +37,10 @@
 // (interned) strings for an endpoint's tags makes tag encoding nearly free;
 // other strings are found through per-key caches and the AgentDict.
 //
-// Concurrency: Dictionary, AgentDict, Labels and Decoder are safe for
+// An agent plugs a Sink into its pipeline (pipeline.SinkConfig): it batches
+// the records and hands each frame to a sender.
+//
+// Concurrency: Dictionary, AgentDict, Labels, Decoder and Sink are safe for
 // concurrent use; an Encoder and a Batch belong to one goroutine.
 //
 // Errors: decoding untrusted bytes (Decode, ParseDelta, ParseLabelDelta)
