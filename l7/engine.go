@@ -38,8 +38,9 @@ type Engine struct {
 	env   reasmEnv
 	cache *endpointCache
 
-	conns  map[uint64]*Conn
-	bySlot []*Conn // the flow.Handler's conns by flow slot
+	conns  map[uint64]*Conn // conns opened by Open
+	nconns int              // open conns, Open's and the flow.Handler's
+	bySlot []*Conn          // the flow.Handler's conns by flow slot
 	// syns holds, by flow slot, the initial sequence numbers of flows
 	// whose SYNs came before any payload: a Conn is opened only at a
 	// flow's first payload (most of a busy link's flows may carry none:
@@ -251,10 +252,20 @@ type Conn struct {
 
 // Open returns the Conn for info.ID, creating it at time ts (unix ns).
 func (e *Engine) Open(info ConnInfo, ts int64) *Conn {
-	if c := e.conns[info.ID]; c != nil {
+	if c := e.Conn(info.ID); c != nil {
 		return c
 	}
+	c := e.open(info, ts)
+	e.conns[info.ID] = c
+	return c
+}
+
+// open makes a Conn. Conns of the flow.Handler are found by flow slot
+// (Engine.bySlot), others by id (Engine.conns), which is the caller's to
+// record.
+func (e *Engine) open(info ConnInfo, ts int64) *Conn {
 	e.advance(ts)
+	e.nconns++
 	var c *Conn
 	if n := len(e.freeConns); n > 0 {
 		c = e.freeConns[n-1]
@@ -293,12 +304,19 @@ func (e *Engine) Open(info ConnInfo, ts int64) *Conn {
 	c.sides[0].skip, c.sides[1].skip = false, false
 	c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts = 0, 0, 0, 0, 0
 	c.reported = ConnSummary{}
-	e.conns[info.ID] = c
 	return c
 }
 
 // Conn returns the open connection with flow id id, or nil.
-func (e *Engine) Conn(id uint64) *Conn { return e.conns[id] }
+func (e *Engine) Conn(id uint64) *Conn {
+	// A flow's id holds its slot + 1 in its low 32 bits (flow.Flow.ID).
+	if slot := int(uint32(id)) - 1; slot >= 0 && slot < len(e.bySlot) {
+		if c := e.bySlot[slot]; c != nil && c.id == id {
+			return c
+		}
+	}
+	return e.conns[id]
+}
 
 // Client returns the client side as currently believed.
 func (c *Conn) Client() netip.AddrPort { return c.client }
@@ -455,12 +473,16 @@ func (c *Conn) Close(ts int64) ConnSummary {
 	}
 	sum := c.summary()
 	c.state = stateClosed
-	if c.slot >= 0 && c.slot < len(e.bySlot) && e.bySlot[c.slot] == c {
-		e.bySlot[c.slot] = nil
+	if c.slot >= 0 {
+		if c.slot < len(e.bySlot) && e.bySlot[c.slot] == c {
+			e.bySlot[c.slot] = nil
+		}
+	} else {
+		delete(e.conns, c.id)
 	}
+	e.nconns--
 	c.parser, c.trailer, c.flusher = nil, nil, nil
 	c.swapper = nil
-	delete(e.conns, c.id)
 	e.freeConns = append(e.freeConns, c)
 	return sum
 }
@@ -494,20 +516,27 @@ func (e *Engine) Advance(ts int64) {
 
 // Flush closes every open connection (end of input), in flow id order.
 func (e *Engine) Flush() {
-	ids := make([]uint64, 0, len(e.conns))
+	ids := make([]uint64, 0, e.nconns)
 	for id := range e.conns {
 		ids = append(ids, id)
 	}
+	for _, c := range e.bySlot {
+		if c != nil {
+			ids = append(ids, c.id)
+		}
+	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		e.conns[id].Close(e.now)
+		if c := e.Conn(id); c != nil {
+			c.Close(e.now)
+		}
 	}
 }
 
 // Stats returns the engine's counters.
 func (e *Engine) Stats() Stats {
 	s := e.stats
-	s.OpenConns = len(e.conns)
+	s.OpenConns = e.nconns
 	s.PendingSessions = e.npending
 	s.BufferedBytes = e.pool.inUse
 	s.Protocols = append([]ProtocolStats(nil), e.proto...)

@@ -46,7 +46,7 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 			}
 			return
 		}
-		c = e.Open(ConnInfo{ID: f.ID(), Client: f.Client(), Server: f.Server(), Transport: t, Oriented: f.Oriented()}, m.Timestamp)
+		c = e.open(ConnInfo{ID: f.ID(), Client: f.Client(), Server: f.Server(), Transport: t, Oriented: f.Oriented()}, m.Timestamp)
 		for slot >= len(e.bySlot) {
 			e.bySlot = append(e.bySlot, nil)
 		}

@@ -40,7 +40,7 @@ func addFields(dst, src reflect.Value) {
 func (e *Engine) ReadStats(s *Stats) {
 	protos := s.Protocols[:0]
 	*s = e.stats
-	s.OpenConns = len(e.conns)
+	s.OpenConns = e.nconns
 	s.PendingSessions = e.npending
 	s.BufferedBytes = e.pool.inUse
 	s.Protocols = append(protos, e.proto...)
