@@ -159,3 +159,52 @@ func resealDelta(b []byte) []byte {
 	binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], crc32.MakeTable(crc32.Castagnoli)))
 	return b
 }
+
+func TestFrameLen(t *testing.T) {
+	l4s, l7s := captureRecords(t)
+	f := encodeFrame(t, nil, l4s[:3], l7s[:3])
+	stream := append(bytes.Clone(f), f...)
+	n, err := encoding.FrameLen(stream, 0)
+	if err != nil || n != len(f) {
+		t.Fatalf("FrameLen = %d, %v; want %d", n, err, len(f))
+	}
+	if _, err := encoding.FrameLen(f[:10], 0); !errors.Is(err, encoding.ErrTruncated) {
+		t.Fatalf("short header: %v", err)
+	}
+	if _, err := encoding.FrameLen(f, 32); !errors.Is(err, encoding.ErrTooLarge) {
+		t.Fatalf("limit: %v", err)
+	}
+}
+
+// TestDictionary_ResolveUnknownID: ids the dictionary never assigned are
+// refused, even in the right epoch.
+func TestDictionary_ResolveUnknownID(t *testing.T) {
+	a := encoding.NewDictionary(&encoding.DictConfig{Epoch: 5})
+	a.Assign("pod", "a")
+	a.Assign("pod", "b")
+	agent := encoding.NewAgentDict()
+	if err := agent.Apply(a.Sync(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	b := encoding.NewDictionary(&encoding.DictConfig{Epoch: 5})
+	b.Assign("service", "x")
+	b.Assign("service", "y")
+	b.Assign("service", "z")
+	r := &flow.Record{FlowID: 1}
+	r.Tags.Add(0, "pod", "b")
+	frame := encodeFrame(t, &encoding.EncoderConfig{Dict: agent}, []*flow.Record{r}, nil)
+	batch, err := encoding.Decode(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Resolve(batch); !errors.Is(err, encoding.ErrUnknownID) {
+		t.Fatalf("Resolve = %v, want ErrUnknownID", err)
+	}
+	batch, _ = encoding.Decode(frame)
+	if err := a.Resolve(batch); err != nil {
+		t.Fatal(err)
+	}
+	if c := batch.Tables[len(batch.Tables)-1].Column("pod_id_0"); c == nil || c.IDs[0] != 2 {
+		t.Fatalf("pod_id_0: %+v", c)
+	}
+}
