@@ -37,6 +37,15 @@ func TestRun_Tags(t *testing.T) {
 	if types["l4"] == 0 || types["l7"] == 0 {
 		t.Fatalf("records %v", types)
 	}
+	// With the local processes too (none of them owns the capture's
+	// sockets): the same tags.
+	out.Reset()
+	if err := run([]string{"-r", testutil.Testdata(t, "l7/http-nginx.pcap"), "-tags", tags, "-tags-proc"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); !strings.Contains(s, `"pod_0":"curl-7f9c"`) || !strings.Contains(s, `"service_1":"nginx"`) {
+		t.Errorf("-tags-proc: %s", s)
+	}
 	// The same capture in another VPC gets only the other VPC's entries.
 	out.Reset()
 	if err := run([]string{"-r", testutil.Testdata(t, "l7/http-nginx.pcap"), "-tags", tags, "-vpc", "7"}, &out, io.Discard); err != nil {
