@@ -18,8 +18,8 @@
 // Limits: a scan reads every process's file descriptors (about 40 ms for
 // 100 processes on a loaded machine), so Config.Interval should stay in
 // seconds. Socket entries are not keyed by network namespace: when two
-// namespaces have a socket on the same local address and port, the lowest
-// pid scanned first wins. Processes whose /proc entries the scanner may not
+// namespaces have a socket on the same local address and port, the one of
+// the namespace scanned first wins. Processes whose /proc entries the scanner may not
 // read (another user's, without privileges) get no socket entries.
 //
 // Concurrency: ParseCgroup and ParseNet are pure functions. A Source's Run
