@@ -19,8 +19,9 @@
 // 100 processes on a loaded machine), so Config.Interval should stay in
 // seconds. Socket entries are not keyed by network namespace: when two
 // namespaces have a socket on the same local address and port, the one of
-// the namespace scanned first wins. Processes whose /proc entries the scanner may not
-// read (another user's, without privileges) get no socket entries.
+// the namespace scanned first wins. Processes whose /proc entries the
+// scanner may not read (another user's, without privileges) get no socket
+// entries.
 //
 // Concurrency: ParseCgroup and ParseNet are pure functions. A Source's Run
 // is called once; Scan and Stats may be called from any goroutine.
