@@ -62,41 +62,6 @@ type tlsTlsActiveVal struct {
 	Flags uint32
 }
 
-type tlsTlsScratch struct {
-	_ structs.HostLayout
-	E struct {
-		_              structs.HostLayout
-		Kind           uint8
-		Origin         uint8
-		Direction      uint8
-		Role           uint8
-		Transport      uint8
-		Family         uint8
-		OldState       uint8
-		NewState       uint8
-		Pid            uint32
-		Tid            uint32
-		Fd             int32
-		Flags          uint32
-		Comm           [16]int8
-		CgroupId       uint64
-		Goroutine      uint64
-		SocketId       uint64
-		EnterNs        uint64
-		ExitNs         uint64
-		Length         int64
-		SyscallTraceId uint64
-		TcpSeq         uint32
-		Lport          uint16
-		Rport          uint16
-		Laddr          [16]uint8
-		Raddr          [16]uint8
-		PayloadLen     uint32
-		Pad            uint32
-	}
-	Payload [32768]uint8
-}
-
 type tlsTlsSockInfo struct {
 	_        structs.HostLayout
 	Id       uint64
@@ -122,7 +87,6 @@ const (
 	tlsMapSslCalls      = "ssl_calls"
 	tlsMapSslFds        = "ssl_fds"
 	tlsMapTlsActive     = "tls_active"
-	tlsMapTlsScratch    = "tls_scratch"
 	tlsProgTlsGoEnter   = "tls_go_enter"
 	tlsProgTlsGoRet     = "tls_go_ret"
 	tlsProgTlsSslEnter  = "tls_ssl_enter"
@@ -196,7 +160,6 @@ type tlsMapSpecs struct {
 	SslCalls     *ebpf.MapSpec `ebpf:"ssl_calls"`
 	SslFds       *ebpf.MapSpec `ebpf:"ssl_fds"`
 	TlsActive    *ebpf.MapSpec `ebpf:"tls_active"`
-	TlsScratch   *ebpf.MapSpec `ebpf:"tls_scratch"`
 }
 
 // tlsVariableSpecs contains global variables before they are loaded into the kernel.
@@ -238,7 +201,6 @@ type tlsMaps struct {
 	SslCalls     *ebpf.Map `ebpf:"ssl_calls"`
 	SslFds       *ebpf.Map `ebpf:"ssl_fds"`
 	TlsActive    *ebpf.Map `ebpf:"tls_active"`
-	TlsScratch   *ebpf.Map `ebpf:"tls_scratch"`
 }
 
 func (m *tlsMaps) Close() error {
@@ -252,7 +214,6 @@ func (m *tlsMaps) Close() error {
 		m.SslCalls,
 		m.SslFds,
 		m.TlsActive,
-		m.TlsScratch,
 	)
 }
 

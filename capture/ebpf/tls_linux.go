@@ -21,7 +21,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 
 	"github.com/metaflow-go/metaflow/capture"
@@ -95,11 +94,6 @@ func NewTLS(t *Tracer, cfg TLSConfig, log *slog.Logger) (*TLS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("capture/ebpf: load tls object: %w", err)
 	}
-	ncpu, err := ebpf.PossibleCPU()
-	if err != nil {
-		return nil, fmt.Errorf("capture/ebpf: possible CPUs: %w", err)
-	}
-	spec.Maps["tls_scratch"].MaxEntries = uint32(ncpu)
 	chunks := uint32((cfg.MaxCallBytes + TLSChunkSize - 1) / TLSChunkSize)
 	if err := spec.Variables["tls_chunks"].Set(chunks); err != nil {
 		return nil, fmt.Errorf("capture/ebpf: set tls_chunks: %w", err)

@@ -127,20 +127,6 @@ struct {
 	__type(value, struct go_call);
 } go_calls SEC(".maps");
 
-// tls_scratch: one record under construction per CPU (an array indexed by
-// CPU; the loader sets max_entries to the number of possible CPUs). The
-// payload area is twice the chunk so that the verifier can bound the copy.
-struct tls_scratch {
-	struct mf_event e;
-	__u8 payload[2 * TLS_CHUNK];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct tls_scratch);
-} tls_scratch SEC(".maps");
 
 // tls_sock returns the TCP or UDP socket behind fd in the current task, or
 // 0, and its sockfs inode number (as socket.c's fd_sock).
@@ -226,44 +212,85 @@ struct tls_emit {
 	struct tls_sock sk;
 };
 
-// emit_data sends the plaintext at buf (n bytes the call returned) as up to
-// tls_chunks events of at most TLS_CHUNK bytes each. Each event's length is
-// its own chunk's length; the last one also counts the bytes past the
-// chunks (MF_FLAG_TRUNCATED then).
+// TLS_RESERVE reserves a record of the header and SZ payload bytes in the
+// ring, when len fits, and fills and submits it. Records are reserved in a
+// few fixed sizes (the verifier wants a constant), so a record may end
+// with unused bytes: the reader goes by payload_len. Writing straight into
+// the ring needs no per-CPU scratch buffer, which a preempted uprobe
+// program (they run with migration, not preemption, disabled) could share
+// with another.
+#define TLS_RESERVE(SZ)                                                              \
+	if (len <= SZ) {                                                             \
+		struct {                                                             \
+			struct mf_event e;                                           \
+			__u8 p[SZ];                                                  \
+		} *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);                  \
+		if (!r) {                                                            \
+			mf_count_lost();                                             \
+			return;                                                      \
+		}                                                                    \
+		__builtin_memcpy(&r->e, h, sizeof(*h));                              \
+		asm volatile("" : "+r"(len)); /* keep the clamp for the verifier */  \
+		if (len > SZ)                                                        \
+			len = SZ;                                                    \
+		if (bpf_probe_read_user(r->p, len, (void *)src) < 0)                 \
+			len = 0;                                                     \
+		r->e.payload_len = len;                                              \
+		bpf_ringbuf_submit(r, tls_wakeup());                                 \
+		return;                                                              \
+	}
+
+// tls_wakeup: wake the reader only once wakeup_bytes wait (as mf_submit).
+static __always_inline __u64 tls_wakeup(void)
+{
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+// emit_chunk sends one event: the header h and len (<= TLS_CHUNK) bytes
+// copied from the caller's memory at src.
+static __always_inline void emit_chunk(struct mf_event *h, __u64 src, __u64 len)
+{
+	TLS_RESERVE(256)
+	TLS_RESERVE(1024)
+	TLS_RESERVE(4096)
+	TLS_RESERVE(TLS_CHUNK)
+}
+
+// emit_data sends the plaintext at c->buf (c->n bytes the call returned)
+// as up to tls_chunks events of at most TLS_CHUNK bytes each. Each event's
+// length is its own chunk's length; the last one also counts the bytes
+// past the chunks (MF_FLAG_TRUNCATED then).
 static __noinline int emit_data(struct tls_emit *c)
 {
-	__u32 cpu = bpf_get_smp_processor_id();
-	struct tls_scratch *s = bpf_map_lookup_elem(&tls_scratch, &cpu);
-	if (!s)
-		return 0;
+	struct mf_event h = {};
 	__u64 id = bpf_get_current_pid_tgid();
-	struct mf_event *e = &s->e;
-	__builtin_memset(e, 0, sizeof(*e));
-	e->kind = MF_KIND_DATA;
-	e->origin = c->origin;
-	e->direction = c->dir;
-	e->fd = c->fd;
-	mf_fill_task(e, id);
+	h.kind = MF_KIND_DATA;
+	h.origin = c->origin;
+	h.direction = c->dir;
+	h.fd = c->fd;
+	mf_fill_task(&h, id);
 	if (c->sk.ok) {
-		e->flags |= MF_FLAG_HAS_ADDR;
-		e->family = c->sk.family;
-		e->transport = c->sk.transport;
-		e->role = c->sk.role;
-		e->socket_id = c->sk.socket_id;
-		e->lport = c->sk.lport;
-		e->rport = c->sk.rport;
-		__builtin_memcpy(e->laddr, c->sk.laddr, 16);
-		__builtin_memcpy(e->raddr, c->sk.raddr, 16);
+		h.flags |= MF_FLAG_HAS_ADDR;
+		h.family = c->sk.family;
+		h.transport = c->sk.transport;
+		h.role = c->sk.role;
+		h.socket_id = c->sk.socket_id;
+		h.lport = c->sk.lport;
+		h.rport = c->sk.rport;
+		__builtin_memcpy(h.laddr, c->sk.laddr, 16);
+		__builtin_memcpy(h.raddr, c->sk.raddr, 16);
 	}
-	e->enter_ns = c->enter_ns;
-	e->exit_ns = bpf_ktime_get_ns();
-	e->goroutine = c->goid;
+	h.enter_ns = c->enter_ns;
+	h.exit_ns = bpf_ktime_get_ns();
+	h.goroutine = c->goid;
 	__s64 n = c->n;
 	__u64 buf = c->buf;
 	__u32 chunks = tls_chunks;
 	if (chunks > TLS_MAX_CHUNKS)
 		chunks = TLS_MAX_CHUNKS;
-	__u32 base_flags = e->flags;
+	__u32 base_flags = h.flags;
 	for (__u32 i = 0; i < TLS_MAX_CHUNKS; i++) {
 		if (i >= chunks)
 			break;
@@ -272,17 +299,13 @@ static __noinline int emit_data(struct tls_emit *c)
 			break;
 		__s64 left = n - off;
 		__u32 len = left > TLS_CHUNK ? TLS_CHUNK : (__u32)left;
-		e->flags = base_flags;
-		e->length = len;
+		h.flags = base_flags;
+		h.length = len;
 		if (i + 1 == chunks && left > TLS_CHUNK) {
-			e->length = left;
-			e->flags |= MF_FLAG_TRUNCATED;
+			h.length = left;
+			h.flags |= MF_FLAG_TRUNCATED;
 		}
-		len &= 2 * TLS_CHUNK - 1;
-		if (bpf_probe_read_user(s->payload, len, (void *)(buf + off)) < 0)
-			len = 0;
-		e->payload_len = len;
-		mf_submit(s, sizeof(*e) + len);
+		emit_chunk(&h, buf + off, len);
 	}
 	return 0;
 }
