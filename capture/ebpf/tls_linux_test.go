@@ -123,6 +123,24 @@ http {
 	return cmd
 }
 
+// pyRequest is what pyClient sends; it prints the whole response.
+const pyRequest = "GET /big.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
+const pyClient = `import socket, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))))
+s.sendall(b"GET /big.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+sys.stdout.buffer.write(out)
+`
+
 // TestTLS_OpenSSL serves a small page and a 100 KiB file with nginx over
 // TLS and fetches them with curl, both linked with libssl, under the
 // OpenSSL probes: the plaintext of both sides arrives, with the socket's
@@ -149,7 +167,15 @@ func TestTLS_OpenSSL(t *testing.T) {
 		}
 	}
 
-	rec := startTLSRecorder(t, Config{Comms: []string{"nginx", "curl"}, TLS: TLSConfig{OpenSSL: true, Rescan: -1}})
+	// Python's ssl module calls SSL_read_ex and SSL_write_ex, where curl
+	// and nginx call SSL_read and SSL_write.
+	comms := []string{"nginx", "curl"}
+	pyComm := ""
+	if out, err := exec.Command("python3", "-c", "import ssl; print(open('/proc/self/comm').read().strip())").Output(); err == nil {
+		pyComm = strings.TrimSpace(string(out))
+		comms = append(comms, pyComm)
+	}
+	rec := startTLSRecorder(t, Config{Comms: comms, TLS: TLSConfig{OpenSSL: true, Rescan: -1}})
 	if st := rec.tls.Stats(); st.Libraries == 0 || st.Probes < 4 {
 		t.Fatalf("stats after attach: %+v", st)
 	}
@@ -169,6 +195,19 @@ func TestTLS_OpenSSL(t *testing.T) {
 			t.Fatalf("curl %s: %d bytes, want %d", path, len(out), len(want))
 		}
 		curls = append(curls, cmd.Process.Pid)
+	}
+	var pyPid int
+	var pyOut []byte
+	if pyComm != "" {
+		cmd := exec.Command("python3", "-c", pyClient, strconv.Itoa(port))
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("python client: %v", err)
+		}
+		pyPid, pyOut = cmd.Process.Pid, out
+		if !bytes.HasSuffix(pyOut, big) {
+			t.Fatalf("python client got %d bytes", len(pyOut))
+		}
 	}
 	evs := rec.stop()
 	server := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)
@@ -211,6 +250,16 @@ func TestTLS_OpenSSL(t *testing.T) {
 			t.Errorf("curl %s: response body in plaintext: %d bytes, want %d", path, len(body), len(want))
 		}
 	}
+	if pyPid != 0 {
+		if got := plain(pyPid, socket.Egress); string(got) != pyRequest {
+			t.Errorf("python SSL_write_ex plaintext %q, want %q", got, pyRequest)
+		}
+		if got := plain(pyPid, socket.Ingress); !bytes.Equal(got, pyOut) {
+			t.Errorf("python SSL_read_ex plaintext: %d bytes, the client read %d", len(got), len(pyOut))
+		}
+	} else {
+		t.Log("no python3: SSL_read_ex/SSL_write_ex not exercised")
+	}
 	srvIn, srvOut := plain(ngx.Process.Pid, socket.Ingress), plain(ngx.Process.Pid, socket.Egress)
 	for _, path := range []string{"/", "/big.txt"} {
 		if !bytes.Contains(srvIn, []byte("GET "+path+" HTTP/1.1\r\n")) {
@@ -223,19 +272,23 @@ func TestTLS_OpenSSL(t *testing.T) {
 	// The syscall probes saw the same sockets under the same ids, and
 	// left the ciphertext of these calls out.
 	ids := map[uint64]bool{}
-	for _, e := range ofPids(evs, append(curls, ngx.Process.Pid)...) {
+	for _, e := range ofPids(evs, append(curls, ngx.Process.Pid, pyPid)...) {
 		if e.Origin == socket.OriginOpenSSL {
 			ids[e.SocketID] = true
 		}
 	}
 	seen := map[uint64]bool{}
-	for _, e := range ofPids(evs, append(curls, ngx.Process.Pid)...) {
+	for _, e := range ofPids(evs, append(curls, ngx.Process.Pid, pyPid)...) {
 		if e.Origin == socket.OriginSyscall && ids[e.SocketID] {
 			seen[e.SocketID] = true
 		}
 	}
-	if len(ids) != 4 || len(seen) != len(ids) {
-		t.Errorf("%d sockets with plaintext (want 4: two connections, two sides), %d of them seen by the syscall probes", len(ids), len(seen))
+	want := 4 // two curl connections, both sides
+	if pyPid != 0 {
+		want = 6
+	}
+	if len(ids) != want || len(seen) != len(ids) {
+		t.Errorf("%d sockets with plaintext (want %d: each connection's two sides), %d of them seen by the syscall probes", len(ids), want, len(seen))
 	}
 }
 
