@@ -205,6 +205,36 @@ func TestSnapshot_LookupAllocs(t *testing.T) {
 	}
 }
 
+// BenchmarkMemoryBaseline reads one random 8-byte word per op from an
+// array as large as the 100k-prefix snapshot's spans and trie (4 MiB), with
+// BenchmarkLookup's loop: the machine's cost of the one cache miss a lookup
+// cannot avoid, to read BenchmarkLookup's figures against on a shared or
+// loaded machine.
+func BenchmarkMemoryBaseline(b *testing.B) {
+	mem := make([]uint64, 4<<20/8)
+	for i := range mem {
+		mem[i] = uint64(i)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	idx := make([]uint32, 1<<20)
+	for i := range idx {
+		idx[i] = uint32(rng.IntN(len(mem)))
+	}
+	runtime.GC()
+	b.ReportAllocs()
+	cpu := cpuTime()
+	i, sum := 0, uint64(0)
+	for b.Loop() {
+		sum += mem[idx[i]]
+		i = (i + 1) & (1<<20 - 1)
+	}
+	cpu = cpuTime() - cpu
+	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+	if sum == 1 {
+		b.Log(sum)
+	}
+}
+
 func BenchmarkLookup(b *testing.B) {
 	for _, tc := range []struct {
 		name          string
