@@ -145,10 +145,11 @@ func (s *Snapshot) lookup(vpc int32, a netip.Addr) uint32 {
 	if i < 0 {
 		return 0
 	}
-	k, is4 := addrKey(a)
-	if is4 {
-		return s.v4[i].lookup(uint32(k.lo))
+	if a.Is4() || a.Is4In6() {
+		b := a.As4()
+		return s.v4[i].lookup(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
 	}
+	k, _ := addrKey(a)
 	return s.v6[i].lookup(k)
 }
 
