@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -73,6 +74,10 @@ type recording struct {
 type apiServer struct {
 	t   *testing.T
 	srv *httptest.Server
+
+	// watchList makes the server answer sendInitialEvents=true as an API
+	// server with the WatchList feature does.
+	watchList bool
 
 	mu       sync.Mutex
 	rec      map[string]*recording
@@ -170,7 +175,8 @@ func (a *apiServer) serve(w http.ResponseWriter, req *http.Request) {
 		w.Write(body)
 		return
 	}
-	if q["sendInitialEvents"] == "true" {
+	initial := q["sendInitialEvents"] == "true"
+	if initial && !a.watchList {
 		writeStatus(w, http.StatusUnprocessableEntity, "Invalid",
 			`ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled`)
 		return
@@ -179,6 +185,19 @@ func (a *apiServer) serve(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Transfer-Encoding", "chunked")
 	w.WriteHeader(http.StatusOK)
 	w.(http.Flusher).Flush()
+	if initial {
+		// The streaming list: the recorded list's items as ADDED events,
+		// then a bookmark at the list's resourceVersion annotated
+		// k8s.io/initial-events-end, then the watch goes on.
+		a.mu.Lock()
+		body := r.lists[min(r.nlists, len(r.lists)-1)]
+		r.nlists++
+		a.mu.Unlock()
+		if err := streamList(w, body); err != nil {
+			a.t.Errorf("%s: %v", name, err)
+			return
+		}
+	}
 	var timeout <-chan time.Time
 	if s := q["timeoutSeconds"]; s != "" {
 		d, err := time.ParseDuration(s + "s")
@@ -217,6 +236,42 @@ func (a *apiServer) serve(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
+}
+
+// streamList writes a List document as the events of a streaming list.
+func streamList(w http.ResponseWriter, list []byte) error {
+	var l struct {
+		Kind       string `json:"kind"`
+		APIVersion string `json:"apiVersion"`
+		Metadata   struct {
+			ResourceVersion string `json:"resourceVersion"`
+		} `json:"metadata"`
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal(list, &l); err != nil {
+		return err
+	}
+	kind, ok := strings.CutSuffix(l.Kind, "List")
+	if !ok {
+		return fmt.Errorf("list kind %q", l.Kind)
+	}
+	enc := json.NewEncoder(w)
+	for _, it := range l.Items {
+		it["kind"], it["apiVersion"] = kind, l.APIVersion
+		if err := enc.Encode(map[string]any{"type": "ADDED", "object": it}); err != nil {
+			return err
+		}
+		w.(http.Flusher).Flush()
+	}
+	err := enc.Encode(map[string]any{"type": "BOOKMARK", "object": map[string]any{
+		"kind": kind, "apiVersion": l.APIVersion,
+		"metadata": map[string]any{
+			"resourceVersion": l.Metadata.ResourceVersion,
+			"annotations":     map[string]string{"k8s.io/initial-events-end": "true"},
+		},
+	}})
+	w.(http.Flusher).Flush()
+	return err
 }
 
 // writeStatus writes a metav1.Status failure as the API server does.

@@ -104,6 +104,40 @@ func podRes(pod, uid, ns, node, az, group, svc, ing string) *autotag.Resource {
 func TestSource_Run(t *testing.T) {
 	api := newAPIServer(t, "testdata/cluster")
 	src, tg := run(t, api.srv.URL)
+	testSequence(t, api, src, tg)
+
+	// The reflector's requests, in order: the streaming list refused, list
+	// from the watch cache (rv 0), watch from the list, re-watch from the
+	// bookmark, then after 410 a re-list at least as fresh as the last
+	// resourceVersion seen (client-go keeps it: a list at rv 1500 may be
+	// served by the watch cache), a watch from the re-list's resourceVersion,
+	// and a re-watch from the delete.
+	checkRequests(t, api, []string{
+		`WATCHLIST pods rv=""`, `LIST pods rv="0"`, `WATCH pods rv="1000"`, `WATCH pods rv="1500"`,
+		`WATCHLIST pods rv="1500"`, `LIST pods rv="1500"`, `WATCH pods rv="2000"`, `WATCH pods rv="2100"`,
+	})
+}
+
+// TestSource_Run_watchList: the same steps against an API server that
+// streams the initial list (sendInitialEvents, client-go's default
+// WatchListClient protocol) instead of answering a LIST.
+func TestSource_Run_watchList(t *testing.T) {
+	api := newAPIServer(t, "testdata/cluster")
+	api.watchList = true
+	src, tg := run(t, api.srv.URL)
+	testSequence(t, api, src, tg)
+	// The streaming list is a watch: its chunks follow the initial events
+	// on the same stream, so the bookmark's re-watch is the first plain
+	// WATCH; after 410 the stream is asked for again from the last
+	// resourceVersion seen.
+	checkRequests(t, api, []string{
+		`WATCHLIST pods rv=""`, `WATCH pods rv="1500"`,
+		`WATCHLIST pods rv="1500"`, `WATCH pods rv="2100"`,
+	})
+}
+
+func testSequence(t *testing.T, api *apiServer, src *Source, tg *autotag.Tagger) {
+	t.Helper()
 
 	nodeA := &autotag.Resource{Region: "eu-west-1", AZ: "eu-west-1a", Host: "node-a", PodCluster: "prod-eu", PodNode: "node-a"}
 	nodeB := &autotag.Resource{Region: "eu-west-1", AZ: "eu-west-1b", Host: "node-b", PodCluster: "prod-eu", PodNode: "node-b"}
@@ -191,7 +225,6 @@ func TestSource_Run(t *testing.T) {
 	}
 
 	// 4. A delete.
-	waitForRequest(t, api, "pods", `WATCH pods rv="2000"`)
 	api.release("pods")
 	waitFor(t, tg, "the delete", func(s *autotag.Snapshot) bool { return s.Pod(uidAPI) == nil })
 	checkAddrs(t, tg.Snapshot(), "delete", []want{
@@ -201,31 +234,23 @@ func TestSource_Run(t *testing.T) {
 	})
 	waitForRequest(t, api, "pods", `WATCH pods rv="2100"`)
 
-	// The reflector's requests, in order: the streaming list refused, list
-	// from the watch cache (rv 0), watch from the list, re-watch from the
-	// bookmark, then after 410 a re-list at least as fresh as the last
-	// resourceVersion seen (client-go keeps it: a list at rv 1500 may be
-	// served by the watch cache), a watch from the re-list's resourceVersion,
-	// and a re-watch from the delete.
-	var seq []string
-	for _, r := range api.log("pods") {
-		seq = append(seq, r.String())
-		if r.Watch && r.Query["sendInitialEvents"] == "" {
-			if r.Query["allowWatchBookmarks"] != "true" || r.Query["timeoutSeconds"] == "" {
-				t.Errorf("%s: allowWatchBookmarks=%q timeoutSeconds=%q", r, r.Query["allowWatchBookmarks"], r.Query["timeoutSeconds"])
-			}
-		}
-	}
-	wantSeq := []string{
-		`WATCHLIST pods rv=""`, `LIST pods rv="0"`, `WATCH pods rv="1000"`, `WATCH pods rv="1500"`,
-		`WATCHLIST pods rv="1500"`, `LIST pods rv="1500"`, `WATCH pods rv="2000"`, `WATCH pods rv="2100"`,
-	}
-	if !slices.Equal(seq, wantSeq) {
-		t.Errorf("pods requests:\n got %s\nwant %s", strings.Join(seq, "\n     "), strings.Join(wantSeq, "\n     "))
-	}
 	st := src.Stats()
 	if st.Publishes < 4 || st.Events == 0 || st.Pods != 5 {
 		t.Errorf("Stats: %+v, want >= 4 publishes, events, 5 pods", st)
+	}
+}
+
+func checkRequests(t *testing.T, api *apiServer, wantSeq []string) {
+	t.Helper()
+	var seq []string
+	for _, r := range api.log("pods") {
+		seq = append(seq, r.String())
+		if r.Watch && (r.Query["allowWatchBookmarks"] != "true" || r.Query["timeoutSeconds"] == "") {
+			t.Errorf("%s: allowWatchBookmarks=%q timeoutSeconds=%q", r, r.Query["allowWatchBookmarks"], r.Query["timeoutSeconds"])
+		}
+	}
+	if !slices.Equal(seq, wantSeq) {
+		t.Errorf("pods requests:\n got %s\nwant %s", strings.Join(seq, "\n     "), strings.Join(wantSeq, "\n     "))
 	}
 }
 
