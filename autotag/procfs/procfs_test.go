@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/metaflow-go/metaflow/autotag"
+	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/tag"
 )
 
 const (
@@ -218,6 +220,20 @@ func TestSource_ScanRecorded(t *testing.T) {
 	}
 	if st := src.Stats(); st.Scans != 1 || st.Processes != int64(len(exp)) || st.BadTables != 0 {
 		t.Errorf("stats: %+v", st)
+	}
+
+	// A packet flow to the python listener gets its process, container
+	// and (with a Kubernetes-like source naming the pod uid) pod tags.
+	tg.Updater("pods").Update(&autotag.Entries{Pods: []autotag.PodEntry{{UID: exp[0].PodUID, Resource: autotag.Resource{Pod: "web-0", PodNS: "shop"}}}})
+	r := &flow.Record{IP0: netip.MustParseAddr("127.0.0.1"), ClientPort: 40000, IP1: netip.MustParseAddr("127.0.0.1"), ServerPort: 26501, Protocol: 6}
+	tg.NewStage(autotag.StageConfig{}).ProcessL4(r)
+	for k, want := range map[string]string{"gprocess": exp[0].Comm, "container_id": exp[0].ContainerID, "pod": "web-0", "pod_ns": "shop"} {
+		if v, _ := r.Tags.Get(tag.Server, k); v != want {
+			t.Errorf("server %s = %q, want %q (%v)", k, v, want, r.Tags.Side(tag.Server))
+		}
+	}
+	if r.Tags.Len() != len(r.Tags.Side(tag.Server)) {
+		t.Errorf("client side tagged: %v", r.Tags.Side(tag.Client))
 	}
 }
 
