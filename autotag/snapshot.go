@@ -240,6 +240,43 @@ func build(srcs []*Entries) *Snapshot {
 		labels:     map[labelKey]map[string]string{},
 	}
 
+	// Pods, then containers completed by their pod.
+	for _, e := range srcs {
+		if e == nil {
+			continue
+		}
+		for i := range e.Pods {
+			p := &e.Pods[i]
+			if p.UID == "" {
+				s.skipped++
+				continue
+			}
+			mergeInto(s.pods, p.UID, &p.Resource)
+		}
+	}
+	for uid, r := range s.pods {
+		r.PodUID = uid
+	}
+	for _, e := range srcs {
+		if e == nil {
+			continue
+		}
+		for i := range e.Containers {
+			c := &e.Containers[i]
+			if c.ID == "" {
+				s.skipped++
+				continue
+			}
+			mergeInto(s.containers, c.ID, &c.Resource)
+		}
+	}
+	for id, r := range s.containers {
+		r.ContainerID = id
+		if p := s.pods[r.PodUID]; p != nil {
+			r.fillFrom(p)
+		}
+	}
+
 	// Addresses: one resource per (VPC, prefix), merged across sources.
 	total := 0
 	for _, e := range srcs {
@@ -279,6 +316,15 @@ func build(srcs []*Entries) *Snapshot {
 		}
 	}
 	s.prefixes = len(order)
+	// An address of a pod is completed by the pod, before the prefixes
+	// that enclose it.
+	for i := range pool {
+		if uid := pool[i].PodUID; uid != "" {
+			if p := s.pods[uid]; p != nil {
+				pool[i].fillFrom(p)
+			}
+		}
+	}
 
 	// Per VPC and family, sort, inherit from enclosing prefixes, intern
 	// and flatten.
@@ -364,43 +410,7 @@ func build(srcs []*Entries) *Snapshot {
 	}
 	s.meta[len(s.res)].off = uint32(len(s.arena))
 
-	// Pods, containers (completed by their pod), processes (completed by
-	// their container and pod).
-	for _, e := range srcs {
-		if e == nil {
-			continue
-		}
-		for i := range e.Pods {
-			p := &e.Pods[i]
-			if p.UID == "" {
-				s.skipped++
-				continue
-			}
-			mergeInto(s.pods, p.UID, &p.Resource)
-		}
-	}
-	for uid, r := range s.pods {
-		r.PodUID = uid
-	}
-	for _, e := range srcs {
-		if e == nil {
-			continue
-		}
-		for i := range e.Containers {
-			c := &e.Containers[i]
-			if c.ID == "" {
-				s.skipped++
-				continue
-			}
-			mergeInto(s.containers, c.ID, &c.Resource)
-		}
-	}
-	for id, r := range s.containers {
-		r.ContainerID = id
-		if p := s.pods[r.PodUID]; p != nil {
-			r.fillFrom(p)
-		}
-	}
+	// Processes, completed by their container and pod.
 	for _, e := range srcs {
 		if e == nil {
 			continue

@@ -41,10 +41,12 @@ type Resource struct {
 
 // AddrEntry describes every address of Prefix in the VPC: a pod or node
 // address (/32, /128), a service's cluster IP, a subnet, a whole VPC.
-// Lookups take the longest matching prefix of the record's VPC; the
-// Resource of a prefix inherits the fields it leaves empty from the shorter
-// prefixes of the same VPC that contain it (a pod's /32 gets its subnet's
-// az and region).
+// Lookups take the longest matching prefix of the record's VPC. A
+// Resource with a PodUID is completed by that pod (Entries.Pods, from any
+// source), so a pod's address may carry only its uid; then a prefix
+// inherits the fields it still leaves empty from the shorter prefixes of
+// the same VPC that contain it (a pod's /32 gets its subnet's az and
+// region).
 type AddrEntry struct {
 	VPC      int32 // 0 is the default VPC (Config.VPC of a Stage)
 	Prefix   netip.Prefix

@@ -185,3 +185,22 @@ func TestTagger_CoalescedUpdates(t *testing.T) {
 	}
 	t.Logf("%d builds for %d updates", tg.Stats().Updates, sources*updates)
 }
+
+func TestSnapshot_LookupPodAddress(t *testing.T) {
+	tg := New()
+	// One source knows the network, another the pods and their addresses
+	// by uid only.
+	tg.Updater("kubernetes").Update(&Entries{
+		Addrs: []AddrEntry{{Prefix: netip.MustParsePrefix("10.2.0.9/32"), Resource: Resource{PodUID: "u9"}}},
+		Pods:  []PodEntry{{UID: "u9", Resource: Resource{Pod: "db-0", PodNS: "data", AZ: "pod-az"}}},
+	})
+	tg.Updater("cloud").Update(&Entries{
+		Addrs: []AddrEntry{{Prefix: netip.MustParsePrefix("10.2.0.0/16"), Resource: Resource{Subnet: "data-net", AZ: "subnet-az", Region: "r"}}},
+	})
+	r := tg.Snapshot().Lookup(0, netip.MustParseAddr("10.2.0.9"))
+	// The pod's fields come before the enclosing subnet's.
+	want := Resource{Pod: "db-0", PodNS: "data", AZ: "pod-az", Subnet: "data-net", Region: "r", PodUID: "u9"}
+	if r == nil || *r != want {
+		t.Fatalf("got %+v, want %+v", r, want)
+	}
+}
