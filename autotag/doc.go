@@ -28,10 +28,10 @@
 // Every update builds a new immutable Snapshot from the latest entries of
 // all sources. For one key, each field comes from the first source (in
 // registration order: Updater calls, or Run's arguments) that sets it. An
-// address entry inherits the fields it leaves empty from the shorter
-// prefixes of its VPC that contain it (a pod's /32 gets its subnet's az and
-// region); a container is completed by its pod, a process by its container
-// and pod. A Stage then follows DeepFlow's lookup order for each side of a
+// address entry with a pod uid is completed by that pod, then inherits the
+// fields it still leaves empty from the shorter prefixes of its VPC that
+// contain it (a pod's /32 gets its subnet's az and region); a container is
+// completed by its pod, a process by its container and pod. A Stage then follows DeepFlow's lookup order for each side of a
 // record: the process (the record's pid, or the owner of the local socket)
 // with its container and pod first, then the longest prefix of the
 // configured VPC that holds the side's address, each filling only the tags
