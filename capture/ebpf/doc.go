@@ -4,8 +4,10 @@
 // and UDP sockets, with connection life and retransmissions, as
 // socket.Events (capture/socket).
 //
-// It needs Linux, root (or CAP_BPF, CAP_PERFMON and read access to
-// tracefs), kernel BTF (/sys/kernel/btf/vmlinux) and ring buffers (5.8+).
+// It needs Linux 6.2 or later (ring buffers, bpf_get_current_task_btf and
+// the bpf_rdonly_cast kfunc, which let the probes follow kernel pointers
+// with plain loads instead of helper calls), root (or CAP_BPF, CAP_PERFMON
+// and read access to tracefs) and kernel BTF (/sys/kernel/btf/vmlinux).
 // Classic syscall tracepoints are used when tracefs is mounted; otherwise
 // the raw tracepoints sys_enter/sys_exit, which see every system call of
 // the machine and dispatch on its number (amd64 and arm64). kprobes and

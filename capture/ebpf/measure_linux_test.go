@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -148,4 +149,67 @@ func TestTracer_Measure(t *testing.T) {
 	if st.Lost != 0 {
 		t.Errorf("lost %d events", st.Lost)
 	}
+}
+
+// BenchmarkTracer_Write measures what tracing adds to a system call: a
+// 64-byte UDP write, untraced, then traced (pid filter on the benchmark,
+// a reader draining the ring), with the kernel's run time of the enter
+// and exit programs per call as the bpf-ns/op metric.
+func BenchmarkTracer_Write(b *testing.B) {
+	testutil.RequireEBPF(b)
+	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 26341})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rx.Close()
+	tx, err := net.DialUDP("udp4", nil, rx.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Close()
+	f, err := tx.File()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	msg := make([]byte, 64)
+	write := func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(msg)))
+		for b.Loop() {
+			unix.Write(fd, msg)
+		}
+	}
+	b.Run("untraced", write)
+	b.Run("traced", func(b *testing.B) {
+		stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer stats.Close()
+		tr, err := New(Config{Pids: []uint32{uint32(os.Getpid())}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			var e socket.Event
+			for tr.ReadEvent(&e) == nil {
+			}
+		}()
+		write(b)
+		en, _ := tr.objs.TpSysEnter.Stats()
+		ex, _ := tr.objs.TpSysExit.Stats()
+		st := tr.Stats()
+		tr.Close()
+		<-done
+		if en != nil && ex != nil && ex.RunCount > 0 {
+			b.ReportMetric(float64(en.Runtime.Nanoseconds())/float64(en.RunCount), "enter-ns/op")
+			b.ReportMetric(float64(ex.Runtime.Nanoseconds())/float64(ex.RunCount), "exit-ns/op")
+			b.ReportMetric(float64((en.Runtime+ex.Runtime).Nanoseconds())/float64(ex.RunCount), "bpf-ns/op")
+		}
+		b.ReportMetric(float64(st.Lost), "lost")
+	})
 }

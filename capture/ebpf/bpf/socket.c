@@ -21,6 +21,10 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+// bpf_rdonly_cast (kfunc, 6.2+): a kernel pointer read from memory becomes
+// a BTF pointer again, read with plain (fault-safe) loads.
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
@@ -78,7 +82,8 @@ struct pending {
 	__u8 _pad;
 };
 
-// An LRU map: entries of threads that died inside a call are evicted.
+// One entry per thread that made a traced call, op 0 between calls; an LRU
+// map, so that entries of threads that ended are evicted.
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 32768);
@@ -204,56 +209,60 @@ static __always_inline struct sock *fd_sock(__s32 fd, __u64 *ino)
 {
 	if (fd < 0)
 		return 0;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	// BTF pointers: plain loads (fault-safe), no helper calls.
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
 	if (!fdt)
 		return 0;
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
+	unsigned int max = fdt->max_fds;
 	if ((unsigned int)fd >= max)
 		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = 0;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	if (!f)
+	struct file **fds = fdt->fd;
+	void *fp = 0;
+	bpf_probe_read_kernel(&fp, sizeof(fp), &fds[fd]);
+	if (!fp)
 		return 0;
-	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	struct file *f = bpf_rdonly_cast(fp, bpf_core_type_id_kernel(struct file));
+	struct inode *inode = f->f_inode;
 	if (!inode)
 		return 0;
-	umode_t mode = BPF_CORE_READ(inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
+	if ((inode->i_mode & S_IFMT) != S_IFSOCK)
 		return 0;
-	struct socket *sock = BPF_CORE_READ(f, private_data);
+	struct socket *sock = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
 	if (!sock)
 		return 0;
-	struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct sock *sk = sock->sk;
 	if (!sk)
 		return 0;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
-	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
+	__u16 proto = sk->sk_protocol;
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return 0;
-	*ino = BPF_CORE_READ(inode, i_ino);
+	*ino = inode->i_ino;
 	return sk;
 }
 
 // fill_sock fills the socket fields of e from sk.
-static __always_inline void fill_sock(struct mf_event *e, struct sock *sk)
+// fill_sock reads the socket through a BTF pointer: plain loads.
+static __always_inline void fill_sock(struct mf_event *e, struct sock *skp)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	struct sock *sk = bpf_rdonly_cast(skp, bpf_core_type_id_kernel(struct sock));
+	struct sock_common *c = &sk->__sk_common;
+	__u16 family = c->skc_family;
 	e->family = family;
-	e->transport = BPF_CORE_READ(sk, sk_protocol);
-	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->transport = sk->sk_protocol;
+	e->lport = c->skc_num;
+	e->rport = bpf_ntohs(c->skc_dport);
 	if (family == AF_INET) {
-		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__u32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__u32 l = c->skc_rcv_saddr, r = c->skc_daddr;
 		__builtin_memcpy(e->laddr, &l, 4);
 		__builtin_memcpy(e->raddr, &r, 4);
 	} else {
-		BPF_CORE_READ_INTO(&e->laddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&e->raddr, sk, __sk_common.skc_v6_daddr);
+		struct in6_addr l = c->skc_v6_rcv_saddr, r = c->skc_v6_daddr;
+		__builtin_memcpy(e->laddr, &l, 16);
+		__builtin_memcpy(e->raddr, &r, 16);
 	}
 	e->flags |= MF_FLAG_HAS_ADDR;
 }
@@ -329,7 +338,12 @@ static __always_inline int on_enter(__u8 op, __u8 dir, __s32 fd, __u64 buf, __u6
 		}
 	}
 	p.enter_ns = bpf_ktime_get_ns();
-	bpf_map_update_elem(&pending, &id, &p, BPF_ANY);
+	// The thread's entry is rewritten in place: an update allocates.
+	struct pending *cur = bpf_map_lookup_elem(&pending, &id);
+	if (cur)
+		*cur = p;
+	else
+		bpf_map_update_elem(&pending, &id, &p, BPF_ANY);
 	return 0;
 }
 
@@ -678,10 +692,10 @@ static __always_inline int on_exit(__s64 ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct pending *p = bpf_map_lookup_elem(&pending, &id);
-	if (!p)
+	if (!p || !p->op)
 		return 0;
 	struct pending c = *p;
-	bpf_map_delete_elem(&pending, &id);
+	p->op = 0; // done; the entry stays for the thread's next call
 	if (c.dir) {
 		if (ret <= 0)
 			return 0;
