@@ -12,8 +12,15 @@ import (
 // BenchmarkStage tags records whose two addresses are drawn at random from
 // a snapshot of 100,000 prefixes in 100 VPCs (one VPC per record), as a
 // pipeline's stage does; l7-pid records also carry a known client pid.
+// The 1k cases draw from 1,000 prefixes in one VPC, a snapshot that stays
+// in cache.
 func BenchmarkStage(b *testing.B) {
-	es, qv, qa := benchEntries(100000, 100, 1<<16)
+	b.Run("100k", func(b *testing.B) { benchStage(b, 100000, 100) })
+	b.Run("1k", func(b *testing.B) { benchStage(b, 1000, 1) })
+}
+
+func benchStage(b *testing.B, prefixes, vpcs int) {
+	es, qv, qa := benchEntries(prefixes, vpcs, 1<<16)
 	tg := New()
 	tg.Updater("bench").Update(&Entries{
 		Addrs:     es,
