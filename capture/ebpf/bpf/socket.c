@@ -25,6 +25,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 // a BTF pointer again, read with plain (fault-safe) loads.
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
+// BTF views of kernel pointers held as numbers.
+#define AS_SOCK(p) ((struct sock *)bpf_rdonly_cast((void *)(p), bpf_core_type_id_kernel(struct sock)))
+#define AS_TCP(p) ((struct tcp_sock *)bpf_rdonly_cast((void *)(p), bpf_core_type_id_kernel(struct tcp_sock)))
+
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
@@ -326,9 +330,8 @@ static __always_inline int on_enter(__u8 op, __u8 dir, __s32 fd, __u64 buf, __u6
 		if (!sk)
 			return 0;
 		p.sk = (__u64)sk;
-		if (dir && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP)
-			p.seq = dir == MF_EGRESS ? BPF_CORE_READ((struct tcp_sock *)sk, write_seq)
-						 : BPF_CORE_READ((struct tcp_sock *)sk, copied_seq);
+		if (dir && sk->sk_protocol == IPPROTO_TCP)
+			p.seq = dir == MF_EGRESS ? AS_TCP(sk)->write_seq : AS_TCP(sk)->copied_seq;
 		if (dir) {
 			struct tls_active_val *t = bpf_map_lookup_elem(&tls_active, &id);
 			if (t) {
@@ -530,7 +533,7 @@ static __always_inline void user_peer(struct mf_event *e, __u64 uaddr)
 // another reader of the socket ran meanwhile and the exit value is.
 static __always_inline __u32 ingress_seq(struct sock *sk, __u32 enter, __u64 n)
 {
-	__u32 s = BPF_CORE_READ((struct tcp_sock *)sk, copied_seq) - (__u32)n;
+	__u32 s = AS_TCP(sk)->copied_seq - (__u32)n;
 	if ((__u32)(s - enter) <= 1)
 		return enter;
 	return s;
@@ -567,12 +570,12 @@ __noinline int data(struct pending *p, __u64 pid_tgid, __s64 ret)
 	__u32 cap = capture_size;
 	if (cap > MF_MAX_PAYLOAD)
 		cap = MF_MAX_PAYLOAD;
-	__u8 tcp = BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
+	__u8 tcp = AS_SOCK(sk)->sk_protocol == IPPROTO_TCP;
 	__u32 seq = p->seq;
 	if (tcp && p->dir == MF_INGRESS) {
 		// A read that left copied_seq alone peeked (MSG_PEEK): the bytes
 		// will be read again, and reported then.
-		if (BPF_CORE_READ((struct tcp_sock *)sk, copied_seq) == p->seq)
+		if (AS_TCP(sk)->copied_seq == p->seq)
 			return 0;
 		seq = ingress_seq(sk, p->seq, ret);
 	}
