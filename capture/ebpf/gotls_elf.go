@@ -37,17 +37,20 @@ type goOffsets struct {
 	ConnIface uint16 // crypto/tls.Conn.conn: the net.Conn interface (itab, data)
 	NetFD     uint16 // net.conn.fd: *netFD inside the *net.TCPConn the interface holds
 	Sysfd     uint16 // net.netFD.pfd + internal/poll.FD.Sysfd
-	Goid      uint16 // runtime.g.goid
+	Goid      uint16 // runtime.g.goid; 0: unknown, not read
 	// FromDWARF says the offsets were read from the binary's debug
 	// information rather than the table of known Go versions.
 	FromDWARF bool
 }
 
 // goOffsetTable holds the offsets of the Go versions checked against the
-// DWARF of real builds (amd64 and arm64 share them: every field before them
-// is pointer- or 8-byte-sized). Keyed by "go1.N"; the stripped binaries of
-// these versions (-ldflags='-s -w') resolve through it.
+// DWARF of real builds (go1.22.0, go1.23.0, go1.24.0, go1.25.0, go1.26.8;
+// amd64 and arm64 share them: every field before them is pointer- or
+// 8-byte-sized). Keyed by "go1.N"; the stripped binaries of these versions
+// (-ldflags='-s -w') resolve through it.
 var goOffsetTable = map[string]goOffsets{
+	"go1.22": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 152},
+	"go1.23": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 160},
 	"go1.24": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 160},
 	"go1.25": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 152},
 	"go1.26": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 152},
@@ -68,9 +71,12 @@ type goBinary struct {
 	Write     goFunc
 	Read      goFunc
 	Offsets   goOffsets
-	// KnownOffsets is false when neither DWARF nor the table knew the
-	// version: the probes then report Fd -1.
-	KnownOffsets bool
+	// KnownOffsets is false when the offsets are unknown: the probes then
+	// report Fd -1. GuessedOffsets: neither DWARF nor the table knew the
+	// version; the fd path is assumed as in every version since Go 1.9 and
+	// the goroutine id is not read (Goid 0).
+	KnownOffsets   bool
+	GuessedOffsets bool
 }
 
 // analyzeGoBinary reads a Go executable: its Go version, the entry and RET
@@ -129,6 +135,12 @@ func analyzeGoFile(r io.ReaderAt, path string) (*goBinary, error) {
 		b.Offsets, b.KnownOffsets = off, true
 	} else if off, ok := goOffsetTable[goMinor(bi.GoVersion)]; ok {
 		b.Offsets, b.KnownOffsets = off, true
+	} else if goMinor(bi.GoVersion) != "" {
+		// Another version: the descriptor's path (tls.Conn.conn, net.conn.fd,
+		// netFD.pfd.Sysfd) has not moved since Go 1.9, the goroutine id has
+		// (152 or 160 bytes into the g): fds are reported, goroutine ids not.
+		b.Offsets = goOffsets{ConnIface: 0, NetFD: 0, Sysfd: 16}
+		b.KnownOffsets, b.GuessedOffsets = true, true
 	}
 	return b, nil
 }
@@ -384,6 +396,9 @@ func (b *goBinary) String() string {
 	src := "table"
 	if b.Offsets.FromDWARF {
 		src = "dwarf"
+	}
+	if b.GuessedOffsets {
+		src = "guessed"
 	}
 	if !b.KnownOffsets {
 		src = "unknown"

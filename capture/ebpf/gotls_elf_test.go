@@ -148,6 +148,19 @@ func TestAnalyzeGoBinary(t *testing.T) {
 				len(a.Write.Rets) != len(s.Write.Rets) || len(a.Read.Rets) != len(s.Read.Rets) {
 				t.Fatalf("symbol table and pclntab disagree: %v / %v", a, s)
 			}
+			// A version missing from the table: the fd path is assumed,
+			// the goroutine id is not read.
+			minor := goMinor(runtime.Version())
+			saved := goOffsetTable[minor]
+			delete(goOffsetTable, minor)
+			g, err := analyzeGoBinary(stripped)
+			goOffsetTable[minor] = saved
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (goOffsets{ConnIface: sa.ConnIface, NetFD: sa.NetFD, Sysfd: sa.Sysfd}); !g.GuessedOffsets || !g.KnownOffsets || g.Offsets != want {
+				t.Fatalf("guessed offsets %+v (guessed %v), want %+v", g.Offsets, g.GuessedOffsets, want)
+			}
 			for _, fn := range []struct {
 				sym string
 				f   goFunc

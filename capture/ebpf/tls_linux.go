@@ -344,8 +344,8 @@ func (x *TLS) attachGo(path string) (bool, error) {
 		return false, nil
 	}
 	x.gos.Add(1)
-	if !b.KnownOffsets {
-		x.log.Info("capture/ebpf: Go version without known struct offsets: TLS events carry no fd", "path", path, "go", b.GoVersion)
+	if b.GuessedOffsets {
+		x.log.Info("capture/ebpf: Go version without known struct offsets: fds assumed as in other versions, goroutine ids not read", "path", path, "go", b.GoVersion)
 	}
 	x.log.Debug("capture/ebpf: attached Go TLS", "binary", b.String(), "probes", len(ls))
 	return true, nil

@@ -429,8 +429,9 @@ int tls_go_enter(struct pt_regs *ctx)
 	c.enter_ns = bpf_ktime_get_ns();
 	c.fd = go_fd(GO_ARG1(ctx), cookie);
 	tls_resolve(&c.sk, c.fd);
-	if (cookie & GO_COOKIE_KNOWN)
-		bpf_probe_read_user(&c.goid, sizeof(c.goid), (void *)(k.g + ((cookie >> 48) & 0x3fff)));
+	__u64 goid_off = (cookie >> 48) & 0x3fff; // 0: unknown
+	if ((cookie & GO_COOKIE_KNOWN) && goid_off)
+		bpf_probe_read_user(&c.goid, sizeof(c.goid), (void *)(k.g + goid_off));
 	bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY);
 	return 0;
 }

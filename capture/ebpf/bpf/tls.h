@@ -49,7 +49,8 @@ struct tls_regs {
 #define TLS_COOKIE_READ (1ull << 0)
 #define TLS_COOKIE_EX (1ull << 1)
 // Go probes: bits 0-15 tls.Conn.conn, 16-31 net.conn.fd, 32-47
-// netFD.pfd.Sysfd, 48-61 g.goid, bit 62 read, bit 63 offsets known.
+// netFD.pfd.Sysfd, 48-61 g.goid (0: unknown), bit 62 read, bit 63 offsets
+// known.
 #define GO_COOKIE_READ (1ull << 62)
 #define GO_COOKIE_KNOWN (1ull << 63)
 
