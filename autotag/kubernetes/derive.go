@@ -36,7 +36,12 @@ type nsName struct{ ns, name string }
 // derive computes the entries of a snapshot. It never fails: objects
 // missing fields yield entries with fewer tags.
 func derive(o *objects) *autotag.Entries {
-	s := &autotag.Entries{}
+	s := &autotag.Entries{
+		Addrs:      make([]autotag.AddrEntry, 0, len(o.pods)+len(o.services)+2*len(o.nodes)+len(o.ingresses)),
+		Pods:       make([]autotag.PodEntry, 0, len(o.pods)),
+		Containers: make([]autotag.ContainerEntry, 0, len(o.pods)),
+		Labels:     make([]autotag.LabelEntry, 0, len(o.pods)+len(o.services)+len(o.nodes)+len(o.namespaces)),
+	}
 
 	nodes := make(map[string]*corev1.Node, len(o.nodes))
 	for _, n := range o.nodes {
@@ -67,8 +72,8 @@ func derive(o *objects) *autotag.Entries {
 	}
 
 	// Which services an address or pod belongs to, from EndpointSlices.
-	svcByIP := map[netip.Addr][]string{}
-	svcByPod := map[nsName][]string{}
+	svcByIP := make(map[netip.Addr][]string, len(o.pods))
+	svcByPod := make(map[nsName][]string, len(o.pods))
 	for _, es := range o.slices {
 		svc := es.Labels[discoveryv1.LabelServiceName]
 		if svc == "" {
