@@ -140,16 +140,17 @@ func flatten(ps []pfx, max u128) []span {
 // span4 is a span of an IPv4 table.
 type span4 struct{ start, val uint32 }
 
-// table4 is the IPv4 table of one VPC: the spans, and a multibit trie of
-// stride 8 over them whose entries each name the few spans (at most
-// leafSpans) that meet their bucket, or a child node for a denser bucket.
-// Nodes exist only where prefixes are dense, so a table is small for
-// prefixes spread over the address space and for prefixes packed in one
-// /8 alike, and a lookup reads one to four node entries and one or two
-// cache lines of spans.
+// table4 holds the IPv4 tables of every VPC of a snapshot: their spans,
+// one run per VPC, and a multibit trie of stride 8 over each run whose
+// entries each name the first of the few spans (at most leafSpans) that
+// meet their bucket, or a child node for a denser bucket. Nodes exist only
+// where prefixes are dense, so a table is small for prefixes spread over
+// the address space and for prefixes packed in one /8 alike. A VPC's root
+// node index is kept in its vpcIndex slot, so a lookup goes from the slot
+// to one to four node entries and one window of spans.
 type table4 struct {
-	spans []span4
-	nodes [][256]uint32 // nodes[0] is the root, over the top 8 bits
+	spans []span4 // each VPC's run, then leafSpans-1 sentinels
+	nodes [][256]uint32
 }
 
 // A node entry is childFlag | a child node's index; or directFlag | the
@@ -161,45 +162,48 @@ const (
 	leafSpans  = 16
 )
 
-func newTable4(sp []span) table4 {
-	// The spans are preceded by leafSpans-1 copies of the first, so that
-	// every leaf's fixed window of leafSpans spans lies in the slice.
-	t := table4{spans: make([]span4, leafSpans-1+len(sp))}
-	for i := range leafSpans - 1 {
-		t.spans[i] = span4{0, sp[0].val}
+// add appends the spans of one VPC (sp[0] starts at 0) and their trie, and
+// returns the root node's index. The run is followed by leafSpans-1
+// sentinels that start at the last address and carry the run's last value,
+// so that every leaf's fixed window of leafSpans spans lies in the slice
+// and a sentinel, when it does start at or before an address, gives the
+// right answer.
+func (t *table4) add(sp []span) uint32 {
+	base := len(t.spans)
+	for _, s := range sp {
+		t.spans = append(t.spans, span4{uint32(s.start.lo), s.val})
 	}
-	for i, s := range sp {
-		t.spans[leafSpans-1+i] = span4{uint32(s.start.lo), s.val}
+	lastVal := t.spans[len(t.spans)-1].val
+	for range leafSpans - 1 {
+		t.spans = append(t.spans, span4{^uint32(0), lastVal})
 	}
-	t.node(0, 24)
-	return t
+	return t.node(t.spans[base:base+len(sp)], base, 0, 24)
 }
 
-// node builds the node over the 2^(shift+8) addresses from base and
-// returns its index.
-func (t *table4) node(base uint32, shift uint8) uint32 {
+// node builds the node over the 2^(shift+8) addresses from lo, for the
+// run s whose first span is t.spans[base], and returns its index.
+func (t *table4) node(s []span4, base int, lo uint32, shift uint8) uint32 {
 	id := uint32(len(t.nodes))
 	t.nodes = append(t.nodes, [256]uint32{})
-	s := t.spans
-	// last returns the index of the last span starting at or before a.
+	// last returns the index in s of the last span starting at or before a.
 	last := func(a uint64) int {
-		lo, hi := 0, len(s)-1
-		for lo < hi {
-			mid := (lo + hi + 1) / 2
+		l, h := 0, len(s)-1
+		for l < h {
+			mid := (l + h + 1) / 2
 			if uint64(s[mid].start) <= a {
-				lo = mid
+				l = mid
 			} else {
-				hi = mid - 1
+				h = mid - 1
 			}
 		}
-		return lo
+		return l
 	}
 	for k := range 256 {
-		b0 := uint64(base) + uint64(k)<<shift
+		b0 := uint64(lo) + uint64(k)<<shift
 		b1 := b0 + 1<<shift - 1
 		i, j := last(b0), last(b1)
 		if j-i+1 > leafSpans && shift > 0 {
-			c := t.node(uint32(b0), shift-8)
+			c := t.node(s, base, uint32(b0), shift-8)
 			t.nodes[id][k] = childFlag | c
 			continue
 		}
@@ -207,14 +211,15 @@ func (t *table4) node(base uint32, shift uint8) uint32 {
 			t.nodes[id][k] = directFlag | s[i].val
 			continue
 		}
-		t.nodes[id][k] = uint32(i)
+		t.nodes[id][k] = uint32(base + i)
 	}
 	return id
 }
 
-// lookup returns the value of the longest prefix containing a, 0 for none.
-func (t *table4) lookup(a uint32) uint32 {
-	e := t.nodes[0][a>>24]
+// lookup returns the value of the longest prefix containing a in the VPC
+// whose root node is root, 0 for none.
+func (t *table4) lookup(root, a uint32) uint32 {
+	e := t.nodes[root][a>>24]
 	for shift := 16; e&childFlag != 0; shift -= 8 {
 		e = t.nodes[e&^childFlag][(a>>shift)&255]
 	}
@@ -222,15 +227,10 @@ func (t *table4) lookup(a uint32) uint32 {
 		return e &^ directFlag
 	}
 	// The answer is the last span starting at or before a, among the at
-	// most leafSpans from the entry's first; every span before it starts at
-	// or before a too and every span after it, after a. So it lies in any
-	// window of leafSpans spans that starts at or before the entry's first
-	// and holds its last.
-	w := int(e)
-	if m := len(t.spans) - leafSpans; w > m {
-		w = m
-	}
-	win := (*[leafSpans]span4)(t.spans[w : w+leafSpans])
+	// most leafSpans from the entry's: every span before it starts at or
+	// before a too, every span after it in the window starts after a (or
+	// is a sentinel with the same value).
+	win := (*[leafSpans]span4)(t.spans[e : e+leafSpans])
 	// A branch-free binary search of the window: win[0] starts at or
 	// before a; each step moves up when the probed span does too
 	// (a - start does not wrap).
@@ -264,8 +264,9 @@ func (t *table6) lookup(a u128) uint32 {
 	return s[i].val
 }
 
-// vpcIndex maps VPC ids to table indexes: open addressing, linear probing,
-// a power-of-two table at most half full, key and index side by side.
+// vpcIndex maps VPC ids to their index and IPv4 root node: open
+// addressing, linear probing, a power-of-two table at most half full, the
+// key and what it maps to side by side.
 type vpcIndex struct {
 	slots []vpcSlot
 	shift uint8
@@ -273,9 +274,10 @@ type vpcIndex struct {
 
 type vpcSlot struct {
 	key, idx int32 // idx -1: empty slot
+	root4    uint32
 }
 
-func newVPCIndex(ids []int32) vpcIndex {
+func newVPCIndex(ids []int32, roots []uint32) vpcIndex {
 	b := bits.Len(uint(2*len(ids))) + 1
 	v := vpcIndex{slots: make([]vpcSlot, 1<<b), shift: uint8(32 - b)}
 	for i := range v.slots {
@@ -286,20 +288,20 @@ func newVPCIndex(ids []int32) vpcIndex {
 		for v.slots[h].idx >= 0 {
 			h = (h + 1) & uint32(len(v.slots)-1)
 		}
-		v.slots[h] = vpcSlot{id, int32(i)}
+		v.slots[h] = vpcSlot{id, int32(i), roots[i]}
 	}
 	return v
 }
 
 func (v *vpcIndex) hash(id int32) uint32 { return (uint32(id) * 0x9E3779B9) >> v.shift }
 
-// find returns the index of VPC id, or -1.
-func (v *vpcIndex) find(id int32) int32 {
+// find returns the slot of VPC id; its idx is -1 when there is none.
+func (v *vpcIndex) find(id int32) vpcSlot {
 	mask := uint32(len(v.slots) - 1)
 	for h := v.hash(id); ; h = (h + 1) & mask {
 		sl := v.slots[h&mask]
 		if sl.idx < 0 || sl.key == id {
-			return sl.idx
+			return sl
 		}
 	}
 }

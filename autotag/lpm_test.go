@@ -136,15 +136,16 @@ func TestSnapshot_LookupEdges(t *testing.T) {
 
 func TestVPCIndex_Find(t *testing.T) {
 	ids := []int32{0, 1, -1, 1 << 30, -1 << 31, 77, 78}
-	v := newVPCIndex(ids)
+	roots := []uint32{10, 11, 12, 13, 14, 15, 16}
+	v := newVPCIndex(ids, roots)
 	for i, id := range ids {
-		if got := v.find(id); got != int32(i) {
-			t.Errorf("find(%d) = %d, want %d", id, got, i)
+		if got := v.find(id); got.idx != int32(i) || got.root4 != roots[i] {
+			t.Errorf("find(%d) = %+v, want %d", id, got, i)
 		}
 	}
 	for _, id := range []int32{2, 3, 79, -2} {
-		if got := v.find(id); got != -1 {
-			t.Errorf("find(%d) = %d, want -1", id, got)
+		if got := v.find(id); got.idx != -1 {
+			t.Errorf("find(%d) = %+v, want -1", id, got)
 		}
 	}
 }

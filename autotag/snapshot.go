@@ -66,7 +66,7 @@ func (r *Resource) fillFrom(o *Resource) {
 // (and unchanged) as long as the caller holds it.
 type Snapshot struct {
 	vpcs vpcIndex
-	v4   []table4
+	v4   table4 // every VPC's; roots in vpcs
 	v6   []table6
 	res  []Resource // res[0] is the empty Resource: no match
 
@@ -141,16 +141,16 @@ func (s *Snapshot) lookup(vpc int32, a netip.Addr) uint32 {
 	if s == nil || !a.IsValid() {
 		return 0
 	}
-	i := s.vpcs.find(vpc)
-	if i < 0 {
+	sl := s.vpcs.find(vpc)
+	if sl.idx < 0 {
 		return 0
 	}
 	if a.Is4() || a.Is4In6() {
 		b := a.As4()
-		return s.v4[i].lookup(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
+		return s.v4.lookup(sl.root4, uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3]))
 	}
 	k, _ := addrKey(a)
-	return s.v6[i].lookup(k)
+	return s.v6[sl.idx].lookup(k)
 }
 
 // Process returns the process pid merged with its container and pod, or
@@ -347,13 +347,13 @@ func build(srcs []*Entries) *Snapshot {
 	intern[Resource{}] = 0 // an empty resource is no match
 	s.res = make([]Resource, 1, len(order)+1)
 	var ids []int32
+	var roots []uint32
 	var ps []pfx
 	for i := 0; i < len(order); {
 		vpc := order[i].k.vpc
 		ids = append(ids, vpc)
-		var t4 table4
+		sp4 := []span{{}} // no IPv4 prefix: one span, no value
 		var t6 table6
-		t4 = newTable4(make([]span, 1))
 		for i < len(order) && order[i].k.vpc == vpc {
 			is4 := order[i].k.p.Addr().Is4()
 			j := i
@@ -392,16 +392,16 @@ func build(srcs []*Entries) *Snapshot {
 			}
 			sp := flatten(ps, max)
 			if is4 {
-				t4 = newTable4(sp)
+				sp4 = sp
 			} else {
 				t6 = table6{spans: sp}
 			}
 			i = j
 		}
-		s.v4 = append(s.v4, t4)
+		roots = append(roots, s.v4.add(sp4))
 		s.v6 = append(s.v6, t6)
 	}
-	s.vpcs = newVPCIndex(ids)
+	s.vpcs = newVPCIndex(ids, roots)
 	s.meta = make([]tagMeta, len(s.res)+1)
 	s.arena = make([]tag.Tag, 0, 4*len(s.res))
 	for v := range s.res {
