@@ -98,8 +98,15 @@ func TestSource_Run_refresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cur atomic.Pointer[[]byte]
+	var failing atomic.Bool
 	cur.Store(&doc)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusInternalServerError)
+			w.Write([]byte(`{"error": "Internal server error"}`))
+			return
+		}
 		if r.Header.Get("Metadata") != "true" || r.URL.Path != "/metadata/instance" {
 			http.Error(w, `{"error": "Bad request"}`, http.StatusBadRequest)
 			return
@@ -138,6 +145,19 @@ func TestSource_Run_refresh(t *testing.T) {
 	}
 	if st := src.Stats(); st.Publishes != 2 || st.Provider != "azure" {
 		t.Errorf("stats %+v, want 2 publishes from azure", st)
+	}
+
+	// A failing refresh is counted; the last entries stay.
+	failing.Store(true)
+	deadline = time.Now().Add(5 * time.Second)
+	for src.Stats().Failures == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failure counted; stats %+v", src.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := lookup(tg, "10.144.133.140"); r == nil || r.CHost == "" {
+		t.Errorf("entries lost after a failed refresh: %+v", r)
 	}
 }
 
