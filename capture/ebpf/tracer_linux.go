@@ -88,6 +88,7 @@ type Tracer struct {
 
 	tls       *TLS // the TLS plaintext probes (Config.TLS), or nil
 	closeOnce sync.Once
+	statsMu   sync.RWMutex // Stats reads the loss map while Close has not closed it
 	closed    atomic.Bool
 
 	events, truncated, filtered atomic.Uint64
@@ -501,8 +502,10 @@ func (t *Tracer) decode(e *socket.Event, b []byte) bool {
 // return io.EOF. It is safe to call more than once and from any goroutine.
 func (t *Tracer) Close() error {
 	t.closeOnce.Do(func() {
+		t.statsMu.Lock()
 		t.lostAtClose.Store(t.kernelLost())
 		t.closed.Store(true)
+		t.statsMu.Unlock()
 		if t.tls != nil {
 			t.tls.Close()
 		}
@@ -523,6 +526,8 @@ func (t *Tracer) Stats() socket.Stats {
 		Truncated: t.truncated.Load(),
 		Filtered:  t.filtered.Load(),
 	}
+	t.statsMu.RLock()
+	defer t.statsMu.RUnlock()
 	if t.closed.Load() {
 		s.Lost = t.lostAtClose.Load()
 	} else {
