@@ -106,6 +106,10 @@
 // decodes the plaintext (is_tls true, offsets counted from 0); later
 // syscall data of the socket is dropped (SocketStats.TLSSuppressed). A
 // socket whose library the tracer cannot hook is decoded as ciphertext.
+// TLS library calls are reported when they return, so a write may be
+// reported after a read (or a close) that it preceded: TLS reads and the
+// ends of TLS sockets wait SocketConfig.TLSReorderWindow (20 ms of event
+// time) for such writes (SocketStats.Reordered).
 //
 // Flow ids of socket connections have bit 31 set, a bit packet flow ids
 // never have (their low 32 bits are a slot of a table of at most 2^28

@@ -29,6 +29,11 @@ type SocketConfig struct {
 	Filter func(e *socket.Event) bool
 	// NoSocketLog turns the ebpf_socket_log records off. Default false.
 	NoSocketLog bool
+	// TLSReorderWindow is how long TLS plaintext that was read waits for
+	// a write of its socket that began before the read returned but was
+	// reported after it (see socket_reorder.go). Default 20 ms; negative:
+	// none.
+	TLSReorderWindow time.Duration
 }
 
 // DefaultSocketIdleTimeout is SocketConfig.IdleTimeout's default.
@@ -66,6 +71,9 @@ type SocketStats struct {
 	// Invalid counts events that make no sense (unknown kind or
 	// direction, negative length, no socket id); they are dropped.
 	Invalid uint64
+	// Reordered counts TLS reads held in the reorder window
+	// (SocketConfig.TLSReorderWindow).
+	Reordered uint64
 
 	Sockets     uint64 // connections opened (a UDP socket: one per peer)
 	OpenSockets int    // connections open now
@@ -138,6 +146,14 @@ type sockInput struct {
 	stats    SocketStats
 	rec      SocketRecord
 
+	// The TLS reorder window: held reads in arrival order from heldHead,
+	// heldDone of them released, buffers for reuse.
+	reorder  int64
+	held     []heldEvent
+	heldHead int
+	heldDone int
+	freeBufs [][]byte
+
 	closeOnce sync.Once
 	// srcMu serialises the source's Stats and Close (a tracer's Stats
 	// may read kernel maps that Close frees); srcStats is the latest
@@ -158,6 +174,12 @@ func newSockInput(p *Pipeline, src socket.Source, cfg SocketConfig, lc l7.Config
 	}
 	si.cfg.IdleTimeout = max(si.cfg.IdleTimeout, time.Second)
 	si.idle = int64(si.cfg.IdleTimeout)
+	switch {
+	case si.cfg.TLSReorderWindow == 0:
+		si.reorder = DefaultTLSReorderWindow
+	case si.cfg.TLSReorderWindow > 0:
+		si.reorder = int64(si.cfg.TLSReorderWindow)
+	}
 	si.sh = &shard{p: p, id: -1, sinkRecords: make([]uint64, len(p.sinks)), pubSinkRecords: make([]uint64, len(p.sinks))}
 	if !noL7 {
 		lc.OnRecord = si.l7
@@ -245,6 +267,9 @@ func (si *sockInput) advance(ts int64) {
 	if si.sh.eng != nil {
 		si.sh.eng.Advance(ts)
 	}
+	if len(si.held) > 0 {
+		si.releaseOld(false)
+	}
 	if si.now-si.swept >= int64(time.Second) {
 		si.swept = si.now
 		for _, sc := range si.conns {
@@ -271,9 +296,23 @@ func (si *sockInput) event(e *socket.Event) {
 		ts = e.EnterNs
 	}
 	si.advance(ts)
-	switch e.Kind {
-	case socket.KindData:
+	if si.hold(e, ts) {
+		return
+	}
+	if len(si.held) > 0 {
+		si.releaseFor(e)
+	}
+	if e.Kind == socket.KindData {
 		si.data(e, ts)
+		return
+	}
+	si.life(e, ts)
+}
+
+// life handles the events of a socket's life: open, close, TCP state
+// changes, retransmissions.
+func (si *sockInput) life(e *socket.Event, ts int64) {
+	switch e.Kind {
 	case socket.KindOpen:
 		si.conn(e, ts, true)
 	case socket.KindClose:
@@ -371,13 +410,7 @@ func (si *sockInput) data(e *socket.Event, ts int64) {
 	sc.last = max(sc.last, ts)
 	tlsEv := e.TLS()
 	if tlsEv && !sc.tls {
-		// From now on the socket's plaintext is decoded, its syscall
-		// ciphertext not: the connection decoded so far (the TLS
-		// handshake's record) ends, and a fresh one of the same flow
-		// id starts on plaintext, its offsets counted from 0.
-		sc.tls = true
-		si.closeConn(sc)
-		sc.next, sc.hasNext = [2]uint32{}, [2]bool{}
+		si.toTLS(sc)
 	} else if !tlsEv && sc.tls {
 		si.stats.TLSSuppressed++
 		return
@@ -456,6 +489,16 @@ func (si *sockInput) data(e *socket.Event, ts int64) {
 	}
 }
 
+// toTLS switches sc to TLS plaintext: from now on the socket's plaintext
+// is decoded, its syscall ciphertext not. The connection decoded so far
+// (the TLS handshake's record) ends, and a fresh one of the same flow id
+// starts on plaintext, its offsets counted from 0.
+func (si *sockInput) toTLS(sc *sockConn) {
+	sc.tls = true
+	si.closeConn(sc)
+	sc.next, sc.hasNext = [2]uint32{}, [2]bool{}
+}
+
 // closeConn closes sc's L7 connection, if any, keeping its counters.
 func (si *sockInput) closeConn(sc *sockConn) l7.ConnSummary {
 	if sc.conn == nil {
@@ -523,6 +566,7 @@ func (si *sockInput) end(sc *sockConn, how closeType) {
 
 // flush ends every connection (end of input), oldest first.
 func (si *sockInput) flush() {
+	si.releaseOld(true)
 	for len(si.conns) > 0 {
 		var o *sockConn
 		for _, sc := range si.conns {

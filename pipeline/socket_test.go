@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/metaflow-go/metaflow/capture"
 	"github.com/metaflow-go/metaflow/capture/decode"
@@ -644,4 +645,67 @@ func FuzzSockets(f *testing.F) {
 			t.Fatalf("stats %+v for %d events", st.Socket, len(evs))
 		}
 	})
+}
+
+// TestSockets_TLSReorder checks the TLS reorder window: a request written
+// on one thread but reported after the response read on another (its call
+// began first) still pairs with it, and a response read before the next
+// request began goes before that request.
+func TestSockets_TLSReorder(t *testing.T) {
+	tlsEv := func(dir socket.Direction, enter, exit int64, s string) socket.Event {
+		e := ev(socket.KindData, dir, exit, 0, s)
+		e.Origin, e.HasSeq, e.EnterNs = socket.OriginGoTLS, false, enter
+		return e
+	}
+	const ms = int64(1e6)
+	req := func(i int) string { return fmt.Sprintf("GET /r%d HTTP/1.1\r\nHost: a\r\n\r\n", i) }
+	resp := "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+	evs := []socket.Event{
+		// r0's write began at 1 ms but returned (and was reported)
+		// after the response's read at 2 ms.
+		tlsEv(socket.Ingress, 1*ms+100, 2*ms, resp),
+		tlsEv(socket.Egress, 1*ms, 2*ms+500, req(0)),
+		// r1 in order; its response is held, and r2's write, begun
+		// after that read returned, lets it go first.
+		tlsEv(socket.Egress, 3*ms, 3*ms+10, req(1)),
+		tlsEv(socket.Ingress, 3*ms+50, 4*ms, resp),
+		tlsEv(socket.Egress, 5*ms, 5*ms+10, req(2)),
+		tlsEv(socket.Ingress, 5*ms+50, 6*ms, resp),
+		// r3: the socket's close and state change are reported before
+		// the response's write, which began before them (a server).
+		tlsEv(socket.Ingress, 7*ms, 7*ms+10, req(3)),
+		{Kind: socket.KindState, SocketID: 99, OldState: 1, NewState: 8, ExitNs: 8 * ms},
+		{Kind: socket.KindClose, SocketID: 99, ExitNs: 9 * ms},
+		tlsEv(socket.Egress, 7*ms+500, 10*ms, resp),
+		// Released by the window (time moves on with another socket).
+		{Kind: socket.KindOpen, SocketID: 5, Transport: socket.TCP, Local: cliAP, Remote: srvAP, ExitNs: 100 * ms},
+	}
+	for _, window := range []time.Duration{0, -1} {
+		c := &sockCollect{}
+		p, err := pipeline.New(pipeline.Config{Sockets: &replay{events: evs},
+			Socket: pipeline.SocketConfig{TLSReorderWindow: window}, Sinks: []pipeline.SinkConfig{{Sink: c}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		paired := 0
+		for _, r := range c.recs {
+			if r.HasRequest && r.HasResponse && r.ResponseCode == 200 {
+				paired++
+			}
+		}
+		var st pipeline.Stats
+		p.Stats(&st)
+		if window == 0 && (paired != 4 || len(c.recs) != 4 || st.Socket.Reordered != 6 || len(c.sock) != 2 || c.sock[0].CloseType != "Close" || c.sock[0].L7.Requests != 4) {
+			t.Errorf("with the window: %d records, %d paired, %d held, socket records %+v; want 4, 4, 6, socket 99 closed with 4 requests:\n%s",
+				len(c.recs), paired, st.Socket.Reordered, c.sock, strings.Join(c.l7, "\n"))
+		}
+		if window < 0 && paired != 2 {
+			// Without the window the first response finds no request,
+			// and the last comes after the socket's end.
+			t.Errorf("without the window: %d paired, want 2:\n%s", paired, strings.Join(c.l7, "\n"))
+		}
+	}
 }
