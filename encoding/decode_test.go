@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"testing"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/metaflow-go/metaflow/encoding"
@@ -50,6 +51,15 @@ func encodeFrame(t testing.TB, cfg *encoding.EncoderConfig, l4s []*flow.Record, 
 func TestDecoder_Errors(t *testing.T) {
 	l4s, l7s := captureRecords(t)
 	good := encodeFrame(t, nil, l4s[:5], l7s[:5])
+	zgood := encodeFrame(t, &encoding.EncoderConfig{Compression: encoding.CompressZstd}, l4s[:5], l7s[:5])
+	if good[6] != byte(encoding.FlagS2) || zgood[6] != byte(encoding.FlagZstd) {
+		t.Fatalf("flags %#x and %#x", good[6], zgood[6])
+	}
+	for _, f := range [][]byte{good, zgood} {
+		if _, err := encoding.Decode(f); err != nil {
+			t.Fatalf("frame with flags %#x: %v", f[6], err)
+		}
+	}
 	raw := encodeFrame(t, &encoding.EncoderConfig{NoCompression: true}, l4s[:5], l7s[:5])
 	if _, err := encoding.Decode(raw); err != nil {
 		t.Fatalf("uncompressed frame: %v", err)
@@ -59,9 +69,17 @@ func TestDecoder_Errors(t *testing.T) {
 	bombBody := make([]byte, 64<<20)
 	z, _ := zstd.NewWriter(nil)
 	payload := z.EncodeAll(bombBody, nil)
-	bomb := append(bytes.Clone(good[:encoding.HeaderSize]), payload...)
+	bomb := append(bytes.Clone(zgood[:encoding.HeaderSize]), payload...)
 	binary.LittleEndian.PutUint32(bomb[12:], 100)
 	bomb = reseal(bomb)
+	// The same in S2: the block says 64 MiB, the header 100 bytes.
+	s2bomb := append(bytes.Clone(good[:encoding.HeaderSize]), s2.Encode(nil, bombBody)...)
+	binary.LittleEndian.PutUint32(s2bomb[12:], 100)
+	s2bomb = reseal(s2bomb)
+	// Both say 64 MiB, more than the decoder takes.
+	s2big := bytes.Clone(s2bomb)
+	binary.LittleEndian.PutUint32(s2big[12:], uint32(len(bombBody)))
+	s2big = reseal(s2big)
 	small, _ := encoding.NewDecoder(&encoding.DecoderConfig{MaxBodySize: 1 << 20})
 
 	var fe *encoding.FormatError
@@ -85,7 +103,12 @@ func TestDecoder_Errors(t *testing.T) {
 		{"body cut", reseal(raw[:len(raw)-3]), nil, encoding.ErrTruncated},
 		{"zstd bomb", bomb, small, encoding.ErrTooLarge},
 		{"frame too large", good, mustDecoder(t, &encoding.DecoderConfig{MaxFrameSize: 64}), encoding.ErrTooLarge},
-		{"bad zstd", reseal(set(good, encoding.HeaderSize+6, 0xff)), nil, encoding.ErrCorrupt},
+		{"bad zstd", reseal(set(zgood, encoding.HeaderSize+6, 0xff)), nil, encoding.ErrCorrupt},
+		{"s2 bomb", s2bomb, nil, encoding.ErrTooLarge},
+		{"s2 too large", s2big, small, encoding.ErrTooLarge},
+		{"s2 cut", reseal(good[:len(good)-1]), nil, encoding.ErrCorrupt},
+		{"s2 length", reseal(set(good, 12, good[12]+1)), nil, encoding.ErrTruncated},
+		{"two compressions", reseal(set(good, 6, byte(encoding.FlagS2|encoding.FlagZstd))), nil, encoding.ErrCorrupt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dec := tc.dec

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/metaflow-go/metaflow/tag"
@@ -230,7 +231,25 @@ func (d *Decoder) decode(frame []byte, b *Batch) (rows, unknown int, err error) 
 	}
 	payload := frame[HeaderSize:]
 	var body []byte
-	if flags&FlagZstd != 0 {
+	switch {
+	case flags&FlagZstd != 0 && flags&FlagS2 != 0:
+		return 0, 0, &FormatError{Offset: 6, What: "flags: two compressions", Err: ErrCorrupt}
+	case flags&FlagS2 != 0:
+		n, err := s2.DecodedLen(payload)
+		if err != nil {
+			return 0, 0, &FormatError{Offset: HeaderSize, What: "s2 payload: " + err.Error(), Err: ErrCorrupt}
+		}
+		if int64(n) != blen {
+			if int64(n) > blen {
+				return 0, 0, &FormatError{Offset: HeaderSize, What: "body longer than its header says", Err: ErrTooLarge}
+			}
+			return 0, 0, &FormatError{Offset: HeaderSize, What: "body shorter than its header says", Err: ErrTruncated}
+		}
+		body, err = s2.Decode(make([]byte, n), payload)
+		if err != nil {
+			return 0, 0, &FormatError{Offset: HeaderSize, What: "s2 payload: " + err.Error(), Err: ErrCorrupt}
+		}
+	case flags&FlagZstd != 0:
 		body, err = d.zdec.DecodeAll(payload, make([]byte, 0, blen))
 		if err != nil {
 			if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
@@ -238,7 +257,7 @@ func (d *Decoder) decode(frame []byte, b *Batch) (rows, unknown int, err error) 
 			}
 			return 0, 0, &FormatError{Offset: HeaderSize, What: "zstd payload: " + err.Error(), Err: ErrCorrupt}
 		}
-	} else {
+	default:
 		body = payload
 	}
 	if int64(len(body)) != blen {

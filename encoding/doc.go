@@ -25,7 +25,7 @@
 // A batch of l4_flow_log and l7_flow_log rows is written in columns: each
 // column named as in RECORDS.md with its encoding (uvarints, zigzag deltas
 // for times and flow ids, string table indexes, addresses), compressed
-// with zstd, behind a versioned header with a CRC32C. Tags go as tag sets:
+// with S2 (the default) or zstd, behind a versioned header with a CRC32C. Tags go as tag sets:
 // the distinct tag sets of a batch (an endpoint's region, az, host, pod,
 // service ... ids) once each, and per row one index a side; the decoder
 // expands them into DeepFlow's integer columns "<key>_id_0" and

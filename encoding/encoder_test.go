@@ -64,7 +64,7 @@ func TestSmartEncoding_Size(t *testing.T) {
 	_, agent := g.dictionaries()
 	n := len(g.rows)
 	smart := smartEncode(&encoding.EncoderConfig{Dict: agent})(t)(g, n)
-	strs := smartEncode(&encoding.EncoderConfig{TagStrings: true})(t)(g, n)
+	strs := smartEncode(&encoding.EncoderConfig{TagStrings: true, Compression: encoding.CompressZstd})(t)(g, n)
 	json := jsonEncode(false)(t)(g, n)
 	t.Logf("bytes/row: smart %.1f, string columns %.1f, JSON %.1f (%.1fx)", float64(smart)/float64(n),
 		float64(strs)/float64(n), float64(json)/float64(n), float64(json)/float64(smart))

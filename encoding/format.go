@@ -9,18 +9,18 @@ import (
 //
 //	0  magic "MFEB"
 //	4  major version (1)
-//	5  minor version (0)
+//	5  minor version (1)
 //	6  flags, uint16 little endian: bits 0-7 required, 8-15 optional
 //	8  payload length, uint32 little endian
 //	12 body length (decompressed), uint32 little endian
 //	16 CRC32C (Castagnoli) of bytes 0-15 and the payload, uint32 little endian
-//	20 payload: the body, zstd-compressed when FlagZstd is set
+//	20 payload: the body, compressed as FlagZstd or FlagS2 say
 const HeaderSize = 20
 
 // Format versions this package writes and reads.
 const (
 	Major = 1
-	Minor = 0
+	Minor = 1
 )
 
 var frameMagic = [4]byte{'M', 'F', 'E', 'B'}
@@ -30,8 +30,9 @@ var frameMagic = [4]byte{'M', 'F', 'E', 'B'}
 // optional flags, which a decoder ignores when it does not know them.
 const (
 	FlagZstd     uint16 = 1 << 0 // the payload is one zstd frame holding the body
+	FlagS2       uint16 = 1 << 1 // the payload is one S2 block holding the body (since 1.1)
 	requiredMask uint16 = 0x00ff
-	knownFlags          = FlagZstd
+	knownFlags          = FlagZstd | FlagS2
 )
 
 // TableType says which records a table holds. A decoder decodes tables of

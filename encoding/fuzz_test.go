@@ -18,7 +18,8 @@ func FuzzDecode(f *testing.F) {
 	agent := encoding.NewAgentDict()
 	for _, n := range []int{1, 3, 20} {
 		for _, cfg := range []*encoding.EncoderConfig{
-			{NoCompression: true}, {}, {TagStrings: true, NoCompression: true}, {Dict: agent, NoCompression: true},
+			{NoCompression: true}, {}, {Compression: encoding.CompressZstd}, {TagStrings: true, NoCompression: true},
+			{Dict: agent, NoCompression: true},
 		} {
 			frame := encodeFrame(f, cfg, l4s[:min(n, len(l4s))], l7s[:min(n, len(l7s))])
 			f.Add(frame)
