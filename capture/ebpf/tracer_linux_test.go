@@ -236,6 +236,45 @@ func TestTracer_ReadEvent(t *testing.T) {
 				(sr[0].SyscallTraceID == 0 || sr[0].SyscallTraceID != sw[0].SyscallTraceID) {
 				t.Errorf("server trace ids: read %d write %d", sr[0].SyscallTraceID, sw[0].SyscallTraceID)
 			}
+			// connect and accept open the sockets with their roles; the
+			// sockets' close() calls close them, under the same ids.
+			evs = c.wait(2*time.Second, func(evs []ev) bool {
+				n := 0
+				for _, e := range evs {
+					if e.Kind == socket.KindClose && (e.Local == cli || e.Local == srv) {
+						n++
+					}
+				}
+				return n >= 2
+			})
+			for _, d := range []struct {
+				name       string
+				data       []ev
+				local, rem netip.AddrPort
+				role       socket.Role
+			}{{"client", cw, cli, srv, socket.RoleClient}, {"server", sr, srv, cli, socket.RoleServer}} {
+				var open, closed int
+				for _, e := range evs {
+					if len(d.data) == 0 || e.SocketID != d.data[0].SocketID {
+						continue
+					}
+					switch e.Kind {
+					case socket.KindOpen:
+						open++
+						if e.Role != d.role || e.Local != d.local || e.Remote != d.rem || e.Fd != d.data[0].Fd {
+							t.Errorf("%s open event %+v", d.name, e.Event)
+						}
+					case socket.KindClose:
+						closed++
+						if e.Fd != d.data[0].Fd {
+							t.Errorf("%s close event fd %d, data fd %d", d.name, e.Fd, d.data[0].Fd)
+						}
+					}
+				}
+				if open != 1 || closed != 1 {
+					t.Errorf("%s socket: %d open and %d close events, want 1 and 1", d.name, open, closed)
+				}
+			}
 			if st := c.tr.Stats(); st.Lost != 0 || st.Events == 0 {
 				t.Errorf("Stats = %+v", st)
 			}
