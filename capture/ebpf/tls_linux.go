@@ -22,8 +22,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf/link"
-
-	"github.com/metaflow-go/metaflow/capture"
 )
 
 // Attach cookies of the TLS probes (bpf/tls.h).
@@ -72,8 +70,9 @@ type TLS struct {
 // cfg says: to libssl files, to the Go binaries listed and, with
 // GoScanProcs, to the running Go programs. A file that cannot be attached
 // is logged and counted in Stats().AttachFails; NewTLS fails only when the
-// probes cannot be loaded, when a listed Go binary cannot be attached, or
-// when OpenSSL was asked for and no libssl could be attached.
+// probes cannot be loaded or a listed Go binary cannot be attached. No
+// libssl on the machine yet is not an error: Stats().Libraries stays 0
+// until a rescan finds one.
 func NewTLS(t *Tracer, cfg TLSConfig, log *slog.Logger) (*TLS, error) {
 	if cfg.MaxCallBytes == 0 {
 		cfg.MaxCallBytes = DefaultTLSMaxCallBytes
@@ -119,8 +118,8 @@ func NewTLS(t *Tracer, cfg TLSConfig, log *slog.Logger) (*TLS, error) {
 	}
 	x.scan()
 	if cfg.OpenSSL && x.libs.Load() == 0 {
-		x.Close()
-		return nil, fmt.Errorf("capture/ebpf: no libssl found to attach to: %w", capture.ErrNotSupported)
+		// Not an error: a libssl may appear later (a container starts).
+		log.Info("capture/ebpf: no libssl found yet; looking again every rescan", "rescan", cfg.Rescan)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	x.cancel = cancel
