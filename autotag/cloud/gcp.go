@@ -35,11 +35,11 @@ type gcpInstance struct {
 	Hostname          string      `json:"hostname"`
 	Zone              string      `json:"zone"` // projects/<number>/zones/<zone>
 	NetworkInterfaces []struct {
-		IP            string `json:"ip"`
-		IPv6s         []string
-		MAC           string `json:"mac"`
-		Network       string `json:"network"` // projects/<number>/networks/<name>
-		Subnetmask    string `json:"subnetmask"`
+		IP            string   `json:"ip"`
+		IPv6s         []string `json:"ipv6s"`
+		MAC           string   `json:"mac"`
+		Network       string   `json:"network"` // projects/<number>/networks/<name>
+		Subnetmask    string   `json:"subnetmask"`
 		AccessConfigs []struct {
 			ExternalIP string `json:"externalIp"`
 		} `json:"accessConfigs"`
