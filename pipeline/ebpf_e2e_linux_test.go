@@ -566,3 +566,87 @@ func TestEBPF_MariaDB(t *testing.T) {
 		t.Errorf("%d SELECT 1 and %d failing records, want 2 each (one per end):\n%s", ok, failed, describe(recs))
 	}
 }
+
+// TestEBPF_DNS resolves a name over UDP through Go's resolver against a
+// DNS responder on 127.0.0.1:26458, both in the test process, under the
+// tracer: DNS records of the query from the client's socket and the
+// server's, with the answer.
+func TestEBPF_DNS(t *testing.T) {
+	// The tracer leaves its own process out unless asked for it.
+	r := startEBPF(t, ebpf.Config{Pids: []uint32{uint32(os.Getpid())}}, nil, 26458, 26458)
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:26458")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if n < 12 {
+				continue
+			}
+			// The query with QR, RA and one answer: A 127.0.0.7.
+			resp := append([]byte(nil), buf[:n]...)
+			resp[2] |= 0x80
+			resp[3] |= 0x80
+			resp[7] = 1
+			resp[10], resp[11] = 0, 0 // no additional records (EDNS)
+			end := 12                 // the question's name ends at a zero length
+			for end < n && resp[end] != 0 {
+				end += int(resp[end]) + 1
+			}
+			if end+5 > n {
+				continue
+			}
+			resp = resp[:end+5]   // header and question, without EDNS
+			if resp[end+2] == 1 { // QTYPE A
+				resp = append(resp, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 7)
+			} else {
+				resp[7] = 0
+			}
+			pc.WriteTo(resp, from)
+		}
+	}()
+	res := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp4", "127.0.0.1:26458")
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ips, err := res.LookupIP(ctx, "ip4", "ebpf-test.example.")
+	if err != nil || len(ips) != 1 || !ips[0].Equal(net.IPv4(127, 0, 0, 7)) {
+		t.Fatalf("lookup: %v %v", ips, err)
+	}
+	r.wait(func(recs []*l7.Record) bool {
+		n := 0
+		for _, x := range recs {
+			if x.L7Protocol == "DNS" && x.HasResponse {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	recs := r.stop(t)
+	var client, server int
+	for _, x := range recs {
+		if x.L7Protocol != "DNS" || string(x.RequestResource) != "ebpf-test.example" || string(x.RequestType) != "A" {
+			continue
+		}
+		if x.Transport != l7.UDP || x.Status != l7.StatusOk || !strings.Contains(string(x.ResponseResult), "127.0.0.7") {
+			t.Errorf("DNS record %s", x.AppendJSON(nil))
+		}
+		if x.ProcessID0 == uint32(os.Getpid()) {
+			client++
+		}
+		if x.ProcessID1 == uint32(os.Getpid()) {
+			server++
+		}
+	}
+	if client != 1 || server != 1 {
+		t.Errorf("%d A records from the resolver's socket and %d from the responder's, want 1 each:\n%s", client, server, describe(recs))
+	}
+}
