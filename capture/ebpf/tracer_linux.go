@@ -226,7 +226,9 @@ func b2u8(b bool) uint8 {
 func loadError(err error) error {
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) {
-		return fmt.Errorf("capture/ebpf: the kernel's verifier rejected a program: %w", err)
+		// The programs load on the kernels this package supports: a
+		// rejection means an older or differently built kernel.
+		return fmt.Errorf("capture/ebpf: the kernel's verifier rejected a program (Linux 6.2 or later needed): %w: %w", capture.ErrNotSupported, err)
 	}
 	if errors.Is(err, unix.EPERM) || errors.Is(err, os.ErrPermission) {
 		if os.Geteuid() != 0 {
