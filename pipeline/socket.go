@@ -1,9 +1,11 @@
 package pipeline
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -567,14 +569,13 @@ func (si *sockInput) end(sc *sockConn, how closeType) {
 // flush ends every connection (end of input), oldest first.
 func (si *sockInput) flush() {
 	si.releaseOld(true)
-	for len(si.conns) > 0 {
-		var o *sockConn
-		for _, sc := range si.conns {
-			if o == nil || sc.flowID < o.flowID {
-				o = sc
-			}
-		}
-		si.end(o, closeForced)
+	all := make([]*sockConn, 0, len(si.conns))
+	for _, sc := range si.conns {
+		all = append(all, sc)
+	}
+	slices.SortFunc(all, func(a, b *sockConn) int { return cmp.Compare(a.flowID, b.flowID) })
+	for _, sc := range all {
+		si.end(sc, closeForced)
 	}
 }
 
