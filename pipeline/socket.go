@@ -31,6 +31,10 @@ type SocketConfig struct {
 	Filter func(e *socket.Event) bool
 	// NoSocketLog turns the ebpf_socket_log records off. Default false.
 	NoSocketLog bool
+	// MaxSockets bounds the connections tracked at once (a UDP socket
+	// counts once per peer); events of new sockets beyond it are dropped
+	// and counted in SocketStats.DroppedSockets. Default 262,144.
+	MaxSockets int
 	// TLSReorderWindow is how long TLS plaintext that was read waits for
 	// a write of its socket that began before the read returned but was
 	// reported after it (see socket_reorder.go). Default 20 ms; negative:
@@ -38,8 +42,11 @@ type SocketConfig struct {
 	TLSReorderWindow time.Duration
 }
 
-// DefaultSocketIdleTimeout is SocketConfig.IdleTimeout's default.
-const DefaultSocketIdleTimeout = 2 * time.Minute
+// Defaults of SocketConfig.
+const (
+	DefaultSocketIdleTimeout = 2 * time.Minute
+	DefaultMaxSockets        = 1 << 18
+)
 
 // SocketStats counts the socket input's work. Counters only grow, except
 // OpenSockets.
@@ -77,9 +84,10 @@ type SocketStats struct {
 	// (SocketConfig.TLSReorderWindow).
 	Reordered uint64
 
-	Sockets     uint64 // connections opened (a UDP socket: one per peer)
-	OpenSockets int    // connections open now
-	Records     uint64 // ebpf_socket_log records emitted
+	Sockets        uint64 // connections opened (a UDP socket: one per peer)
+	DroppedSockets uint64 // events of new sockets dropped at MaxSockets
+	OpenSockets    int    // connections open now
+	Records        uint64 // ebpf_socket_log records emitted
 }
 
 // socketFlowBit marks the flow ids of socket connections. Packet flow ids
@@ -176,6 +184,9 @@ func newSockInput(p *Pipeline, src socket.Source, cfg SocketConfig, lc l7.Config
 	}
 	si.cfg.IdleTimeout = max(si.cfg.IdleTimeout, time.Second)
 	si.idle = int64(si.cfg.IdleTimeout)
+	if si.cfg.MaxSockets <= 0 {
+		si.cfg.MaxSockets = DefaultMaxSockets
+	}
 	switch {
 	case si.cfg.TLSReorderWindow == 0:
 		si.reorder = DefaultTLSReorderWindow
@@ -358,6 +369,10 @@ func (si *sockInput) conn(e *socket.Event, ts int64, open bool) *sockConn {
 		}
 		return sc
 	}
+	if len(si.conns) >= si.cfg.MaxSockets {
+		si.stats.DroppedSockets++
+		return nil
+	}
 	si.nextFlow++
 	n := si.nextFlow
 	sc := &sockConn{key: k, transport: e.Transport, local: e.Local, remote: e.Remote, role: e.Role,
@@ -409,6 +424,9 @@ func (si *sockInput) data(e *socket.Event, ts int64) {
 		return
 	}
 	sc := si.conn(e, ts, false)
+	if sc == nil {
+		return
+	}
 	sc.last = max(sc.last, ts)
 	tlsEv := e.TLS()
 	if tlsEv && !sc.tls {

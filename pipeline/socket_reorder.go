@@ -37,7 +37,11 @@ func (si *sockInput) hold(e *socket.Event, ts int64) bool {
 	switch {
 	case e.Kind == socket.KindData && e.TLS() && e.Direction == socket.Ingress:
 		// The socket is TLS from now: its ciphertext stops here.
-		if sc := si.conn(e, ts, false); !sc.tls {
+		sc := si.conn(e, ts, false)
+		if sc == nil {
+			return false // over MaxSockets: data drops it
+		}
+		if !sc.tls {
 			si.toTLS(sc)
 		}
 	case e.Kind == socket.KindClose || e.Kind == socket.KindState || e.Kind == socket.KindRetransmit:

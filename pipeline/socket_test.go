@@ -709,3 +709,27 @@ func TestSockets_TLSReorder(t *testing.T) {
 		}
 	}
 }
+
+// TestSockets_MaxSockets checks the cap on tracked connections.
+func TestSockets_MaxSockets(t *testing.T) {
+	var evs []socket.Event
+	for i := 1; i <= 3; i++ {
+		e := ev(socket.KindData, socket.Egress, int64(i)*1e6, 1, "*1\r\n$4\r\nPING\r\n")
+		e.SocketID = uint64(i)
+		evs = append(evs, e)
+	}
+	var st pipeline.Stats
+	c := &sockCollect{}
+	p, err := pipeline.New(pipeline.Config{Sockets: &replay{events: evs}, Socket: pipeline.SocketConfig{MaxSockets: 2},
+		Sinks: []pipeline.SinkConfig{{Sink: c}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.Stats(&st)
+	if st.Socket.Sockets != 2 || st.Socket.DroppedSockets != 1 || len(c.sock) != 2 {
+		t.Errorf("stats %+v, %d socket records: want 2 sockets, 1 dropped", st.Socket, len(c.sock))
+	}
+}
