@@ -3,6 +3,7 @@
 package ebpf
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/netip"
@@ -126,8 +128,9 @@ http {
 // pyRequest is what pyClient sends; it prints the whole response.
 const pyRequest = "GET /big.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 
-const pyClient = `import socket, ssl, sys
-ctx = ssl.create_default_context()
+const pyClient = "import socket, ssl, sys\n" + pyClientBody
+
+const pyClientBody = `ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
 s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))))
@@ -382,5 +385,92 @@ func TestNewTLS_NotGo(t *testing.T) {
 	}
 	if !errors.Is(err, ErrNotGo) {
 		t.Fatalf("err %v, want ErrNotGo", err)
+	}
+}
+
+// pyWaitClient imports ssl (mapping libssl), says "ready", waits for a line
+// on stdin, then makes the pyClient request.
+const pyWaitClient = `import socket, ssl, sys
+print("ready", flush=True)
+sys.stdin.readline()
+` + pyClientBody
+
+// TestTLS_OpenSSLRescan: a process started after the tracer loads a libssl
+// file no scan saw before (a copy in a temporary folder, as a container
+// would bring): a rescan finds it in /proc/PID/maps and attaches it, once.
+func TestTLS_OpenSSLRescan(t *testing.T) {
+	testutil.RequireCommand(t, "nginx", "python3")
+	libs := findLibssl()
+	var lib string
+	for _, p := range libs {
+		if strings.HasPrefix(filepath.Base(p), "libssl.so.3") && exportsSSLWrite(p) {
+			lib = p
+			break
+		}
+	}
+	if lib == "" {
+		t.Skip("no libssl.so.3 on this machine")
+	}
+	dir := t.TempDir()
+	libDir := filepath.Join(dir, "lib")
+	os.MkdirAll(libDir, 0o755)
+	b, err := os.ReadFile(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(libDir, "libssl.so.3"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const port = 26422
+	www := filepath.Join(dir, "www")
+	os.MkdirAll(www, 0o755)
+	big := bytes.Repeat([]byte("rescan "), 3000)
+	os.WriteFile(filepath.Join(www, "big.txt"), big, 0o644)
+	startNginx(t, dir, port)
+
+	comm, err := exec.Command("python3", "-c", "print(open('/proc/self/comm').read().strip())").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := startTLSRecorder(t, Config{Comms: []string{strings.TrimSpace(string(comm))}, TLS: TLSConfig{OpenSSL: true, Rescan: 100 * time.Millisecond}})
+	st0 := rec.tr.TLSStats()
+
+	cmd := exec.Command("python3", "-c", pyWaitClient, strconv.Itoa(port))
+	cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH="+libDir)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	rd := bufio.NewReader(stdout)
+	if line, err := rd.ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("python: %q %v", line, err)
+	}
+	// A rescan finds the copy in the process's maps and attaches it once.
+	deadline := time.Now().Add(10 * time.Second)
+	for rec.tr.TLSStats().Libraries == st0.Libraries && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	st := rec.tr.TLSStats()
+	if st.Libraries != st0.Libraries+1 || st.Scans <= st0.Scans {
+		t.Fatalf("stats %+v, then %+v: want the copy attached by a rescan", st0, st)
+	}
+	stdin.Write([]byte("go\n"))
+	out, err := io.ReadAll(rd)
+	if err != nil || cmd.Wait() != nil || !bytes.HasSuffix(out, big) {
+		t.Fatalf("python client: %d bytes, %v", len(out), err)
+	}
+	if st2 := rec.tr.TLSStats(); st2.Libraries != st.Libraries {
+		t.Errorf("libraries attached again by rescans: %+v then %+v", st, st2)
+	}
+	var in []byte
+	for _, e := range ofPids(rec.stop(), cmd.Process.Pid) {
+		if e.Origin == socket.OriginOpenSSL && e.Direction == socket.Ingress {
+			in = append(in, e.Data...)
+		}
+	}
+	if !bytes.Equal(in, out) {
+		t.Fatalf("plaintext read through the copied libssl: %d bytes, the client read %d", len(in), len(out))
 	}
 }
