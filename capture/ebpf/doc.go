@@ -47,8 +47,9 @@
 // inet_sock_set_state (KindState) and tcp_retransmit_skb (KindRetransmit,
 // TCPSeq the segment's first byte). They fire in softirq and timer
 // context, so the process is the one recorded for the socket at its system
-// calls (a socket the tracer saw only there has Pid 0, and filters by pid
-// or cgroup drop it).
+// calls, or for a connection not accepted yet, the one that put its local
+// port in LISTEN (Role server); a socket known by neither has Pid 0, and
+// filters by pid or cgroup drop its events.
 //
 // Delivery: every object writes into one ring buffer (Config.RingSize,
 // 16 MiB by default) and wakes the reader only when 256 KiB wait; the

@@ -29,6 +29,14 @@ type socketPending struct {
 	Pad     uint8
 }
 
+type socketPortOwner struct {
+	_        structs.HostLayout
+	Pid      uint32
+	Tid      uint32
+	CgroupId uint64
+	Comm     [16]int8
+}
+
 type socketScratch struct {
 	_ structs.HostLayout
 	E struct {
@@ -98,6 +106,7 @@ const (
 	socketMapCgroupFilter     = "cgroup_filter"
 	socketMapEvents           = "events"
 	socketMapIdCounter        = "id_counter"
+	socketMapListeners        = "listeners"
 	socketMapLostEvents       = "lost_events"
 	socketMapPending          = "pending"
 	socketMapPidFilter        = "pid_filter"
@@ -180,6 +189,7 @@ type socketMapSpecs struct {
 	CgroupFilter *ebpf.MapSpec `ebpf:"cgroup_filter"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
 	IdCounter    *ebpf.MapSpec `ebpf:"id_counter"`
+	Listeners    *ebpf.MapSpec `ebpf:"listeners"`
 	LostEvents   *ebpf.MapSpec `ebpf:"lost_events"`
 	Pending      *ebpf.MapSpec `ebpf:"pending"`
 	PidFilter    *ebpf.MapSpec `ebpf:"pid_filter"`
@@ -224,6 +234,7 @@ type socketMaps struct {
 	CgroupFilter *ebpf.Map `ebpf:"cgroup_filter"`
 	Events       *ebpf.Map `ebpf:"events"`
 	IdCounter    *ebpf.Map `ebpf:"id_counter"`
+	Listeners    *ebpf.Map `ebpf:"listeners"`
 	LostEvents   *ebpf.Map `ebpf:"lost_events"`
 	Pending      *ebpf.Map `ebpf:"pending"`
 	PidFilter    *ebpf.Map `ebpf:"pid_filter"`
@@ -238,6 +249,7 @@ func (m *socketMaps) Close() error {
 		m.CgroupFilter,
 		m.Events,
 		m.IdCounter,
+		m.Listeners,
 		m.LostEvents,
 		m.Pending,
 		m.PidFilter,

@@ -153,6 +153,18 @@ func TestTracer_TCPLife(t *testing.T) {
 			}
 		}
 	}
+	// The server's connection, created by the kernel before accept(),
+	// belongs to the process that listens on the port: the listener's
+	// LISTEN, then the connection's SYN_RECV>ESTABLISHED.
+	var srvStates []string
+	for _, e := range evs {
+		if e.Kind == socket.KindState && e.Local.Port() == 26330 && e.Pid == pid {
+			srvStates = append(srvStates, fmt.Sprintf("%d>%d", e.OldState, e.NewState))
+		}
+	}
+	if s := strings.Join(srvStates, " "); !strings.Contains(s, "7>10") || !strings.Contains(s, "3>1") {
+		t.Errorf("server port states of pid %d: %q, want 7>10 (listen) and 3>1 (connection established)", pid, s)
+	}
 	// CLOSE>SYN_SENT, SYN_SENT>ESTABLISHED, then the close handshake down
 	// to CLOSE (FIN_WAIT1, FIN_WAIT2, TIME_WAIT or CLOSING, ...).
 	got := strings.Join(states, " ")
@@ -175,5 +187,5 @@ func TestTracer_TCPLife(t *testing.T) {
 			t.Errorf("retransmit seq %d (offset %d of %d sent), comm %q, remote %v", e.TCPSeq, off, st.n, e.CommString(), e.Remote)
 		}
 	}
-	t.Logf("client states %s; %d retransmissions", got, len(retrans))
+	t.Logf("client states %s; server port states %s; %d retransmissions", got, strings.Join(srvStates, " "), len(retrans))
 }

@@ -307,7 +307,7 @@ func (t *Tracer) loadPrograms(progs map[string]**ebpf.Program) error {
 		"cgroup_filter": m.CgroupFilter, "events": m.Events, "id_counter": m.IdCounter,
 		"lost_events": m.LostEvents, "pending": m.Pending, "pid_filter": m.PidFilter,
 		"scratch": m.Scratch, "sock_info": m.SockInfo, "thread_trace": m.ThreadTrace,
-		"tls_active": m.TlsActive,
+		"tls_active": m.TlsActive, "listeners": m.Listeners,
 	}
 	cs := t.spec.Copy()
 	for name := range cs.Programs {

@@ -37,6 +37,7 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 #define S_IFSOCK 0140000
 #define EINPROGRESS 115
 #define TCP_CLOSE 7
+#define TCP_LISTEN 10
 
 // clamp bounds a payload size to MF_MAX_PAYLOAD in a way the verifier sees
 // (barrier_var keeps clang from folding the check).
@@ -119,6 +120,23 @@ struct {
 	__type(key, __u64);
 	__type(value, struct sock_info);
 } sock_info SEC(".maps");
+
+// listeners: the process that put a local TCP port in LISTEN (its listen()
+// call runs the state change), so that the sockets the kernel creates for
+// that port's connections before accept() are attributed to it.
+struct port_owner {
+	__u32 pid;
+	__u32 tid;
+	__u64 cgroup_id;
+	char comm[MF_COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u16); // local port
+	__type(value, struct port_owner);
+} listeners SEC(".maps");
 
 // thread_trace: the syscall trace id of a thread (AUTOTRACING.md).
 struct trace_state {
@@ -802,6 +820,18 @@ static __always_inline int owner_event(struct mf_event *e, struct sock *sk, __u8
 	e->enter_ns = bpf_ktime_get_ns();
 	e->exit_ns = e->enter_ns;
 	struct sock_info *si = sock_lookup(sk, 0, proc_ctx);
+	if (si && si->pid == 0) {
+		// A connection to a listening port, not accepted yet.
+		__u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		struct port_owner *l = bpf_map_lookup_elem(&listeners, &port);
+		if (l) {
+			si->pid = l->pid;
+			si->tid = l->tid;
+			si->cgroup_id = l->cgroup_id;
+			__builtin_memcpy(si->comm, l->comm, sizeof(si->comm));
+			si->role = MF_ROLE_SERVER;
+		}
+	}
 	if (si) {
 		e->socket_id = si->id;
 		e->role = si->role;
@@ -840,6 +870,18 @@ int raw_set_state(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	// Leaving TCP_CLOSE (connect, listen) happens in the owner's call.
 	int proc_ctx = oldstate == TCP_CLOSE;
+	__u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (proc_ctx && newstate == TCP_LISTEN) {
+		struct port_owner l = {};
+		__u64 id = bpf_get_current_pid_tgid();
+		l.pid = id >> 32;
+		l.tid = (__u32)id;
+		l.cgroup_id = bpf_get_current_cgroup_id();
+		bpf_get_current_comm(l.comm, sizeof(l.comm));
+		bpf_map_update_elem(&listeners, &port, &l, BPF_ANY);
+	} else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
+		bpf_map_delete_elem(&listeners, &port);
+	}
 	if (owner_event(&s->e, sk, MF_KIND_STATE, proc_ctx)) {
 		s->e.old_state = oldstate;
 		s->e.new_state = newstate;
