@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 )
 
@@ -294,8 +295,13 @@ func (x *TLS) opensslLinks(path string) ([]link.Link, error) {
 		}
 		ls = append(ls, exit)
 	}
-	if l, err := ex.Uprobe("SSL_set_fd", x.objs.TlsSslSetFd, nil); err == nil {
-		ls = append(ls, l)
+	for _, fn := range []struct {
+		sym  string
+		prog *ebpf.Program
+	}{{"SSL_set_fd", x.objs.TlsSslSetFd}, {"SSL_free", x.objs.TlsSslFree}} {
+		if l, err := ex.Uprobe(fn.sym, fn.prog, nil); err == nil {
+			ls = append(ls, l)
+		}
 	}
 	return ls, nil
 }

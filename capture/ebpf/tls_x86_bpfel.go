@@ -91,6 +91,7 @@ const (
 	tlsProgTlsGoRet     = "tls_go_ret"
 	tlsProgTlsSslEnter  = "tls_ssl_enter"
 	tlsProgTlsSslExit   = "tls_ssl_exit"
+	tlsProgTlsSslFree   = "tls_ssl_free"
 	tlsProgTlsSslSetFd  = "tls_ssl_set_fd"
 	tlsVarFilterCgroups = "filter_cgroups"
 	tlsVarFilterPids    = "filter_pids"
@@ -144,6 +145,7 @@ type tlsProgramSpecs struct {
 	TlsGoRet    *ebpf.ProgramSpec `ebpf:"tls_go_ret"`
 	TlsSslEnter *ebpf.ProgramSpec `ebpf:"tls_ssl_enter"`
 	TlsSslExit  *ebpf.ProgramSpec `ebpf:"tls_ssl_exit"`
+	TlsSslFree  *ebpf.ProgramSpec `ebpf:"tls_ssl_free"`
 	TlsSslSetFd *ebpf.ProgramSpec `ebpf:"tls_ssl_set_fd"`
 }
 
@@ -235,6 +237,7 @@ type tlsPrograms struct {
 	TlsGoRet    *ebpf.Program `ebpf:"tls_go_ret"`
 	TlsSslEnter *ebpf.Program `ebpf:"tls_ssl_enter"`
 	TlsSslExit  *ebpf.Program `ebpf:"tls_ssl_exit"`
+	TlsSslFree  *ebpf.Program `ebpf:"tls_ssl_free"`
 	TlsSslSetFd *ebpf.Program `ebpf:"tls_ssl_set_fd"`
 }
 
@@ -244,6 +247,7 @@ func (p *tlsPrograms) Close() error {
 		p.TlsGoRet,
 		p.TlsSslEnter,
 		p.TlsSslExit,
+		p.TlsSslFree,
 		p.TlsSslSetFd,
 	)
 }

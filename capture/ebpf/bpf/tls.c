@@ -395,6 +395,17 @@ int tls_ssl_set_fd(struct pt_regs *ctx)
 	return 0;
 }
 
+// SSL_free(ssl): forget its fd, so that an SSL object allocated later at
+// the same address does not inherit it.
+SEC("uprobe/ssl_free")
+int tls_ssl_free(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_key k = {.ssl = C_ARG1(ctx), .tgid = id >> 32};
+	bpf_map_delete_elem(&ssl_fds, &k);
+	return 0;
+}
+
 // ---- Go crypto/tls ----
 
 // go_fd follows tls.Conn.conn (an interface: itab, data) to the *net.TCPConn,
