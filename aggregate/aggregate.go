@@ -3,6 +3,7 @@ package aggregate
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"sort"
 	"sync"
 	"time"
@@ -127,6 +128,7 @@ type Aggregator struct {
 	flows     map[uint64]uint8
 	stats     Stats
 	series    []Series
+	secs      []AppMetrics // the series of a 1 s window being delivered
 	net       NetworkMetrics // delta of the record at hand
 }
 
@@ -139,30 +141,52 @@ const (
 
 type viewState struct {
 	v        View
+	t        table     // the keys of the open windows, by index
 	secs     []*window // open 1 s windows, by start
 	mins     []*window // open 1 min windows, by start
 	last     *window   // the 1 s window used last
 	lateSec  Bucket
 	lateWin  *window // late-second records by key, delivered as a Late window
 	lateMin  Bucket
-	free     []*window
+	freeSec  []*window
+	freeMin  []*window
 	tagKeys  []TagKey
 	maxSer   int
+	maxKeys  int // cap of t: maxKeysPerSeries × maxSer
 	overflow ikey
+	ref      bitset // scratch of sweep
 }
 
+// maxKeysPerSeries bounds a view's key table: the keys of its open windows
+// (about four seconds and four minutes at the default latenesses) number
+// at most this many times Config.MaxSeries; past it new keys fold into the
+// overflow series.
+const maxKeysPerSeries = 8
+
+// A window is an array of cells indexed by the view's key indexes (only
+// the cells in mark hold anything; the others are zero).
 type window struct {
 	start    int64
 	interval int64
-	idx      map[ikey]int32
-	keys     []ikey
-	net      []NetworkMetrics
-	app      []AppMetrics
-	// A 1 s window's minute, and the minute's cell of each of its cells:
-	// latencies go straight into the minute's sketch, and closing the
-	// second merges its counters without a lookup.
-	min    *window
-	minRef []int32
+	n        int    // cells in use
+	mark     bitset // cells in use
+	sec      []secApp         // Application 1 s windows and the late window
+	app      []AppMetrics     // Application 1 min windows
+	net      []NetworkMetrics // Network windows
+	// A 1 s window's minute, opened when first needed: closing the second
+	// folds its cells into it.
+	min *window
+}
+
+// secApp is an application series in a 1 s window: the counters (a
+// second's worth fits 32 bits) and the sketch buckets of the latest
+// latencies, which move to the minute's sketch when the second closes (or
+// when the buffer is full). 64 bytes: one cache line.
+type secApp struct {
+	req, resp, cerr, serr, tout uint32
+	nlat                        uint32
+	rrt                         Latency
+	lat                         [8]int16 // latIndex of buffered latencies
 }
 
 // New returns an Aggregator; nil c means defaults.
@@ -208,7 +232,8 @@ func New(c *Config) (*Aggregator, error) {
 			return nil, ErrTooManyTags
 		}
 		v.Tags = append([]TagKey(nil), v.Tags...)
-		a.views = append(a.views, &viewState{v: v, tagKeys: v.Tags, maxSer: cfg.MaxSeries, overflow: ikey{overflow: true}})
+		a.views = append(a.views, &viewState{v: v, tagKeys: v.Tags, maxSer: cfg.MaxSeries,
+			maxKeys: maxKeysPerSeries * cfg.MaxSeries, overflow: ikey{overflow: true}})
 	}
 	return a, nil
 }
@@ -268,12 +293,13 @@ func (a *Aggregator) WriteL4(r *flow.Record) error {
 		w, late := a.windowFor(vs, t)
 		switch late {
 		case 0:
-			w.net[a.secCell(vs, w, &k)].Merge(d)
+			w.net[a.slot(vs, w, a.index(vs, &k))].Merge(d)
 		case 1:
-			w.net[a.cell(vs, w, &k)].Merge(d)
+			j := a.index(vs, &k)
+			w.net[a.slot(vs, w, j)].Merge(d)
 			vs.lateSec.Net.Merge(d)
 			lw := a.lateWindow(vs)
-			lw.net[a.cell(vs, lw, &k)].Merge(d)
+			lw.net[a.slot(vs, lw, j)].Merge(d)
 		default:
 			vs.lateMin.Net.Merge(d)
 		}
@@ -387,12 +413,21 @@ func (a *Aggregator) WriteL7(r *l7.Record) error {
 	if rrt < 0 {
 		rrt = 0
 	}
+	var li int16
+	if hasRRT {
+		li = latIndex(rrt)
+	}
 	var k ikey
+	var l7id, epid uint32
+	interned := false
 	for _, vs := range a.views {
 		if vs.v.Kind != Application {
 			continue
 		}
 		f := vs.v.Fields
+		if !interned && f&(FieldL7Protocol|FieldEndpoint) != 0 {
+			l7id, epid, interned = a.in.str(r.L7Protocol), a.in.bytes(r.Endpoint), true
+		}
 		k = ikey{}
 		if f&FieldClientIP != 0 {
 			putAddr(&k.client, &k.cfam, r.Client.Addr())
@@ -407,27 +442,53 @@ func (a *Aggregator) WriteL7(r *l7.Record) error {
 			k.proto = uint8(r.Transport)
 		}
 		if f&FieldL7Protocol != 0 {
-			k.l7 = a.in.str(r.L7Protocol)
+			k.l7 = l7id
 		}
 		if f&FieldEndpoint != 0 {
-			k.endpoint = a.in.bytes(r.Endpoint)
+			k.endpoint = epid
 		}
 		a.tags(vs, &k, &r.Tags)
 		w, late := a.windowFor(vs, t)
 		switch late {
 		case 0:
-			i := a.secCell(vs, w, &k)
-			addApp(&w.app[i], req, resp, cerr, serr, tout, rrt, hasRRT, false)
+			j := a.slot(vs, w, a.index(vs, &k))
+			c := &w.sec[j]
+			c.req += uint32(req)
+			c.resp += uint32(resp)
+			c.cerr += uint32(cerr)
+			c.serr += uint32(serr)
+			c.tout += uint32(tout)
 			if hasRRT {
-				w.min.app[w.minRef[i]].Latency.Add(float64(rrt))
+				c.rrt.Add(uint64(rrt))
+				if int(c.nlat) == len(c.lat) {
+					a.flushLat(vs, w, j)
+				}
+				c.lat[c.nlat] = li
+				c.nlat++
 			}
 		case 1:
-			addApp(&vs.lateSec.App, req, resp, cerr, serr, tout, rrt, hasRRT, false)
+			j := a.index(vs, &k)
+			m := &w.app[a.slot(vs, w, j)]
+			addApp(m, req, resp, cerr, serr, tout, rrt, hasRRT)
+			if hasRRT {
+				m.Latency.addLat(li)
+			}
+			addApp(&vs.lateSec.App, req, resp, cerr, serr, tout, rrt, hasRRT)
 			lw := a.lateWindow(vs)
-			addApp(&lw.app[a.cell(vs, lw, &k)], req, resp, cerr, serr, tout, rrt, hasRRT, false)
-			addApp(&w.app[a.cell(vs, w, &k)], req, resp, cerr, serr, tout, rrt, hasRRT, true)
+			c := &lw.sec[a.slot(vs, lw, j)]
+			c.req += uint32(req)
+			c.resp += uint32(resp)
+			c.cerr += uint32(cerr)
+			c.serr += uint32(serr)
+			c.tout += uint32(tout)
+			if hasRRT {
+				c.rrt.Add(uint64(rrt))
+			}
 		default:
-			addApp(&vs.lateMin.App, req, resp, cerr, serr, tout, rrt, hasRRT, true)
+			addApp(&vs.lateMin.App, req, resp, cerr, serr, tout, rrt, hasRRT)
+			if hasRRT {
+				vs.lateMin.App.Latency.addLat(li)
+			}
 		}
 	}
 	a.countLate(t)
@@ -435,8 +496,8 @@ func (a *Aggregator) WriteL7(r *l7.Record) error {
 	return nil
 }
 
-// addApp adds one record to m; its latency to m's sketch too with sketch.
-func addApp(m *AppMetrics, req, resp, cerr, serr, tout uint64, rrt int64, hasRRT, sketch bool) {
+// addApp adds one record's counters to m.
+func addApp(m *AppMetrics, req, resp, cerr, serr, tout uint64, rrt int64, hasRRT bool) {
 	m.Request += req
 	m.Response += resp
 	m.ClientError += cerr
@@ -444,10 +505,19 @@ func addApp(m *AppMetrics, req, resp, cerr, serr, tout uint64, rrt int64, hasRRT
 	m.Timeout += tout
 	if hasRRT {
 		m.RRT.Add(uint64(rrt))
-		if sketch {
-			m.Latency.Add(float64(rrt))
-		}
 	}
+}
+
+// flushLat moves the buffered latencies of cell j of 1 s window w into
+// its minute's sketch.
+func (a *Aggregator) flushLat(vs *viewState, w *window, j int32) {
+	m := a.minuteOf(vs, w)
+	c := &w.sec[j]
+	sk := &m.app[a.slot(vs, m, j)].Latency
+	for _, li := range c.lat[:c.nlat] {
+		sk.addLat(li)
+	}
+	c.nlat = 0
 }
 
 // tags fills k's tag values from a record's tags.
@@ -510,14 +580,8 @@ func (a *Aggregator) open(vs *viewState, ws *[]*window, start, interval int64) *
 			return l[i]
 		}
 	}
-	var w *window
-	if n := len(vs.free); n > 0 {
-		w = vs.free[n-1]
-		vs.free = vs.free[:n-1]
-	} else {
-		w = &window{idx: make(map[ikey]int32)}
-	}
-	w.start, w.interval = start, interval
+	w := a.newWindow(vs, interval)
+	w.start = start
 	i := sort.Search(len(l), func(i int) bool { return l[i].start > start })
 	l = append(l, nil)
 	copy(l[i+1:], l[i:])
@@ -540,66 +604,110 @@ func (a *Aggregator) lateFor(interval int64) int64 {
 // until the next 1 s window closes.
 func (a *Aggregator) lateWindow(vs *viewState) *window {
 	if vs.lateWin == nil {
-		if n := len(vs.free); n > 0 {
-			vs.lateWin = vs.free[n-1]
-			vs.free = vs.free[:n-1]
-		} else {
-			vs.lateWin = &window{idx: make(map[ikey]int32)}
-		}
+		vs.lateWin = a.newWindow(vs, int64(Second))
 		s := a.watermark - a.watermark%int64(Second)
-		vs.lateWin.start, vs.lateWin.interval = s, int64(Second)
+		vs.lateWin.start = s
 		a.due(s + int64(Second) + a.secLate)
 	}
 	return vs.lateWin
 }
 
-// secCell is cell for a 1 s window: a new cell also gets its cell in the
-// minute window.
-func (a *Aggregator) secCell(vs *viewState, w *window, k *ikey) int32 {
-	i := a.cell(vs, w, k)
-	if int(i) < len(w.minRef) {
-		return i
+// newWindow takes a window of the interval from the free list, or makes
+// one.
+func (a *Aggregator) newWindow(vs *viewState, interval int64) *window {
+	free := &vs.freeSec
+	if interval != int64(Second) {
+		free = &vs.freeMin
 	}
+	var w *window
+	if n := len(*free); n > 0 {
+		w = (*free)[n-1]
+		*free = (*free)[:n-1]
+	} else {
+		w = &window{}
+	}
+	w.interval = interval
+	return w
+}
+
+// minuteOf returns the 1 min window of 1 s window w.
+func (a *Aggregator) minuteOf(vs *viewState, w *window) *window {
 	if w.min == nil {
 		w.min = a.open(vs, &vs.mins, w.start-w.start%int64(Minute), int64(Minute))
 	}
-	w.minRef = append(w.minRef, a.cell(vs, w.min, &w.keys[i]))
-	return i
+	return w.min
 }
 
-// cell returns the index of k's series in w, creating it (or folding k
-// into the overflow series at the cap).
-func (a *Aggregator) cell(vs *viewState, w *window, k *ikey) int32 {
-	if i, ok := w.idx[*k]; ok {
-		return i
+// index returns k's index in vs's key table, adding k; -1 when the table
+// is full.
+func (a *Aggregator) index(vs *viewState, k *ikey) int32 {
+	h := k.hash()
+	if j := vs.t.find(k, h); j >= 0 {
+		return j
 	}
-	if len(w.idx) >= vs.maxSer {
+	if vs.t.n >= vs.maxKeys {
+		return -1
+	}
+	return vs.t.insert(k, h)
+}
+
+// slot returns the cell of w that key index j (-1: the table is full)
+// uses: j itself, or the overflow series' when w is at the series cap.
+// The cell is in use when it returns.
+func (a *Aggregator) slot(vs *viewState, w *window, j int32) int32 {
+	if j >= 0 && w.mark.has(j) {
+		return j
+	}
+	if j < 0 || w.n >= vs.maxSer {
 		a.stats.Overflow++
-		if i, ok := w.idx[vs.overflow]; ok {
-			return i
+		h := vs.overflow.hash()
+		if j = vs.t.find(&vs.overflow, h); j < 0 {
+			j = vs.t.insert(&vs.overflow, h)
 		}
-		k = &vs.overflow
-	}
-	i := int32(len(w.keys))
-	w.keys = append(w.keys, *k)
-	w.idx[*k] = i
-	if vs.v.Kind == Network {
-		if int(i) < cap(w.net) {
-			w.net = w.net[:i+1]
-			w.net[i] = NetworkMetrics{}
-		} else {
-			w.net = append(w.net, NetworkMetrics{})
-		}
-	} else {
-		if int(i) < cap(w.app) {
-			w.app = w.app[:i+1]
-			w.app[i].reset()
-		} else {
-			w.app = append(w.app, AppMetrics{})
+		if w.mark.has(j) {
+			return j
 		}
 	}
+	if n := len(vs.t.keys); int(j) >= w.cells() {
+		w.grow(vs, n)
+	}
+	w.mark.set(j)
+	w.n++
 	a.stats.OpenSeries++
-	return i
+	return j
+}
+
+func (w *window) cells() int {
+	return len(w.mark) * 64
+}
+
+// grow makes room for n cells (all zero).
+func (w *window) grow(vs *viewState, n int) {
+	n = (n + 63) &^ 63
+	w.mark.grow(n)
+	switch {
+	case vs.v.Kind == Network:
+		w.net = growZero(w.net, n)
+	case w.interval == int64(Second):
+		w.sec = growZero(w.sec, n)
+	default:
+		w.app = growZero(w.app, n)
+	}
+}
+
+func growZero[T any](s []T, n int) []T {
+	if n <= len(s) {
+		return s
+	}
+	if n <= cap(s) {
+		l := len(s)
+		s = s[:n]
+		clear(s[l:])
+		return s
+	}
+	t := make([]T, n, max(n, 2*cap(s)))
+	copy(t, s)
+	return t
 }
 
 // advance moves the watermark to t and closes the windows that fall due.
@@ -628,16 +736,19 @@ func (a *Aggregator) closeDue(all bool) {
 	a.nextDue = 0
 	for _, vs := range a.views {
 		n := 0
+		closed := false
 		for _, w := range vs.secs {
 			if !all && w.start+w.interval+a.secLate > wm {
 				break
 			}
 			a.closeSecond(vs, w)
+			closed = true
 			n++
 		}
 		vs.secs = vs.secs[:copy(vs.secs, vs.secs[n:])]
 		if lw := vs.lateWin; lw != nil && (all || lw.start+lw.interval+a.secLate <= wm) {
 			a.deliverLate(vs, lw)
+			closed = true
 		}
 		n = 0
 		for _, w := range vs.mins {
@@ -646,9 +757,13 @@ func (a *Aggregator) closeDue(all bool) {
 			}
 			a.deliver(vs, w)
 			a.release(vs, w)
+			closed = true
 			n++
 		}
 		vs.mins = vs.mins[:copy(vs.mins, vs.mins[n:])]
+		if closed {
+			a.sweep(vs)
+		}
 		if len(vs.secs) > 0 {
 			a.due(vs.secs[0].start + int64(Second) + a.secLate)
 		}
@@ -667,15 +782,30 @@ func (a *Aggregator) due(t int64) {
 	}
 }
 
-// closeSecond delivers a 1 s window and merges it into its minute.
+// closeSecond delivers a 1 s window and folds it into its minute.
 func (a *Aggregator) closeSecond(vs *viewState, w *window) {
 	a.deliver(vs, w)
-	if m := w.min; m != nil {
-		for i, j := range w.minRef {
-			if vs.v.Kind == Network {
-				m.net[j].Merge(&w.net[i])
-			} else {
-				m.app[j].mergeCounters(&w.app[i])
+	if w.n > 0 {
+		m := a.minuteOf(vs, w)
+		for wi, word := range w.mark {
+			for word != 0 {
+				j := int32(wi<<6 | bits.TrailingZeros64(word))
+				word &= word - 1
+				mj := a.slot(vs, m, j)
+				if vs.v.Kind == Network {
+					m.net[mj].Merge(&w.net[j])
+					continue
+				}
+				c, mm := &w.sec[j], &m.app[mj]
+				mm.Request += uint64(c.req)
+				mm.Response += uint64(c.resp)
+				mm.ClientError += uint64(c.cerr)
+				mm.ServerError += uint64(c.serr)
+				mm.Timeout += uint64(c.tout)
+				mm.RRT.Merge(&c.rrt)
+				for _, li := range c.lat[:c.nlat] {
+					mm.Latency.addLat(li)
+				}
 			}
 		}
 	}
@@ -683,6 +813,34 @@ func (a *Aggregator) closeSecond(vs *viewState, w *window) {
 		vs.last = nil
 	}
 	a.release(vs, w)
+}
+
+// sweep frees the keys no open window of vs holds.
+func (a *Aggregator) sweep(vs *viewState) {
+	ref := vs.ref[:0]
+	ref = growZero(ref, len(vs.t.live))
+	or := func(w *window) {
+		for i, x := range w.mark[:min(len(w.mark), len(ref))] {
+			ref[i] |= x
+		}
+	}
+	for _, w := range vs.secs {
+		or(w)
+	}
+	for _, w := range vs.mins {
+		or(w)
+	}
+	if vs.lateWin != nil {
+		or(vs.lateWin)
+	}
+	vs.ref = ref
+	for i, x := range vs.t.live {
+		dead := x &^ ref[i]
+		for dead != 0 {
+			vs.t.remove(int32(i<<6 | bits.TrailingZeros64(dead)))
+			dead &= dead - 1
+		}
+	}
 }
 
 // deliverLate hands the late-second window to OnWindow and drops it.
@@ -703,14 +861,28 @@ func (a *Aggregator) deliverAs(vs *viewState, w *window, late bool) {
 		return
 	}
 	s := a.series[:0]
-	for i := range w.keys {
-		se := Series{Key: a.in.key(&w.keys[i])}
-		if vs.v.Kind == Network {
-			se.Net = &w.net[i]
-		} else {
-			se.App = &w.app[i]
+	secApp := vs.v.Kind == Application && w.interval == int64(Second)
+	if secApp {
+		a.secs = growZero(a.secs[:0], w.n)
+	}
+	for wi, word := range w.mark {
+		for word != 0 {
+			j := int32(wi<<6 | bits.TrailingZeros64(word))
+			word &= word - 1
+			se := Series{Key: a.in.key(&vs.t.keys[j])}
+			switch {
+			case vs.v.Kind == Network:
+				se.Net = &w.net[j]
+			case secApp:
+				c, m := &w.sec[j], &a.secs[len(s)]
+				*m = AppMetrics{Request: uint64(c.req), Response: uint64(c.resp), ClientError: uint64(c.cerr),
+					ServerError: uint64(c.serr), Timeout: uint64(c.tout), RRT: c.rrt}
+				se.App = m
+			default:
+				se.App = &w.app[j]
+			}
+			s = append(s, se)
 		}
-		s = append(s, se)
 	}
 	a.series = s
 	win := Window{View: &vs.v, Interval: time.Duration(w.interval), Start: time.Unix(0, w.start).UTC(), Series: s, Late: late}
@@ -719,13 +891,28 @@ func (a *Aggregator) deliverAs(vs *viewState, w *window, late bool) {
 
 // release empties w and keeps it for reuse.
 func (a *Aggregator) release(vs *viewState, w *window) {
-	a.stats.OpenSeries -= uint64(len(w.keys))
-	clear(w.idx)
-	w.keys = w.keys[:0]
-	w.net = w.net[:0]
-	w.app = w.app[:0] // their sketches are reset when reused
-	w.min, w.minRef = nil, w.minRef[:0]
-	vs.free = append(vs.free, w)
+	a.stats.OpenSeries -= uint64(w.n)
+	for wi, word := range w.mark {
+		for word != 0 {
+			j := wi<<6 | bits.TrailingZeros64(word)
+			word &= word - 1
+			switch {
+			case vs.v.Kind == Network:
+				w.net[j] = NetworkMetrics{}
+			case w.interval == int64(Second):
+				w.sec[j] = secApp{}
+			default:
+				w.app[j].reset()
+			}
+		}
+	}
+	clear(w.mark)
+	w.n, w.min = 0, nil
+	if w.interval == int64(Second) {
+		vs.freeSec = append(vs.freeSec, w)
+	} else {
+		vs.freeMin = append(vs.freeMin, w)
+	}
 }
 
 // Close closes every open window, whatever the watermark: call it once

@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"math/bits"
 	"net/netip"
 	"unsafe"
 
@@ -93,9 +94,143 @@ type ikey struct {
 	port           uint16
 	proto          uint8
 	overflow       bool
+	_              uint16 // explicit padding: an ikey is 8 words, all of them set
 	l7, endpoint   uint32
 	tags           [MaxTags]uint32
 }
+
+// hash mixes the 8 words of k (its padding included: it is always zero).
+func (k *ikey) hash() uint64 {
+	w := (*[8]uint64)(unsafe.Pointer(k))
+	const m1, m2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9
+	h := uint64(0x243F6A8885A308D3)
+	for _, x := range w {
+		h = bits.RotateLeft64(h^(x*m1), 29) * m2
+	}
+	h ^= h >> 31
+	h *= 0x94D049BB133111EB
+	h ^= h >> 29
+	return h
+}
+
+// table gives each distinct key of a view a dense index, the same in every
+// window while any open window holds the key (so a window is an array by
+// index): open addressing with linear probing, each slot the key's hash
+// (high 32 bits) and index+1, the keys by index.
+type table struct {
+	slots []uint64 // hash>>32<<32 | index+1; 0 is empty
+	mask  uint64
+	keys  []ikey  // by index
+	live  bitset  // indexes in use
+	free  []int32 // indexes not in use, below len(keys)
+	n     int     // indexes in use
+}
+
+// find returns k's index, or -1.
+func (t *table) find(k *ikey, h uint64) int32 {
+	if t.slots == nil {
+		return -1
+	}
+	tag := h >> 32
+	for i := tag & t.mask; ; i = (i + 1) & t.mask {
+		s := t.slots[i]
+		if s == 0 {
+			return -1
+		}
+		if s>>32 == tag {
+			if j := int32(uint32(s) - 1); t.keys[j] == *k {
+				return j
+			}
+		}
+	}
+}
+
+// insert adds k (not in t) and returns its index.
+func (t *table) insert(k *ikey, h uint64) int32 {
+	if 2*(t.n+1) > len(t.slots) {
+		t.grow()
+	}
+	var j int32
+	if n := len(t.free); n > 0 {
+		j = t.free[n-1]
+		t.free = t.free[:n-1]
+		t.keys[j] = *k
+	} else {
+		j = int32(len(t.keys))
+		t.keys = append(t.keys, *k)
+		t.live.grow(len(t.keys))
+	}
+	t.live.set(j)
+	t.n++
+	tag := h >> 32
+	i := tag & t.mask
+	for t.slots[i] != 0 {
+		i = (i + 1) & t.mask
+	}
+	t.slots[i] = tag<<32 | uint64(j+1)
+	return j
+}
+
+func (t *table) grow() {
+	n := max(1024, 2*len(t.slots))
+	old := t.slots
+	t.slots, t.mask = make([]uint64, n), uint64(n-1)
+	for _, s := range old {
+		if s == 0 {
+			continue
+		}
+		i := (s >> 32) & t.mask
+		for t.slots[i] != 0 {
+			i = (i + 1) & t.mask
+		}
+		t.slots[i] = s
+	}
+}
+
+// remove frees index j (in use): backward-shift deletion keeps every key
+// reachable from its home slot without tombstones.
+func (t *table) remove(j int32) {
+	tag := t.keys[j].hash() >> 32
+	i := tag & t.mask
+	for uint32(t.slots[i]) != uint32(j+1) {
+		i = (i + 1) & t.mask
+	}
+	for k := i; ; {
+		k = (k + 1) & t.mask
+		s := t.slots[k]
+		if s == 0 {
+			break
+		}
+		home := (s >> 32) & t.mask
+		// s may move to i unless its home lies cyclically in (i, k]
+		if (i <= k && (home <= i || home > k)) || (i > k && home <= i && home > k) {
+			t.slots[i] = s
+			i = k
+		}
+	}
+	t.slots[i] = 0
+	t.keys[j] = ikey{}
+	t.live.clear(j)
+	t.free = append(t.free, j)
+	t.n--
+}
+
+// bitset is a set of indexes.
+type bitset []uint64
+
+func (b *bitset) grow(n int) {
+	for len(*b)*64 < n {
+		*b = append(*b, 0)
+	}
+}
+
+func (b bitset) has(i int32) bool {
+	w := int(i >> 6)
+	return w < len(b) && b[w]&(1<<(uint(i)&63)) != 0
+}
+
+func (b bitset) set(i int32)   { b[i>>6] |= 1 << (uint(i) & 63) }
+func (b bitset) clear(i int32) { b[i>>6] &^= 1 << (uint(i) & 63) }
 
 // putAddr stores a into b and its family into f (zones are dropped).
 func putAddr(b *[16]byte, f *uint8, a netip.Addr) {

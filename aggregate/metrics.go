@@ -3,9 +3,7 @@ package aggregate
 import (
 	"math"
 
-	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
-	"github.com/DataDog/sketches-go/ddsketch/store"
 )
 
 // RelativeAccuracy is the relative error of every latency percentile: a
@@ -25,80 +23,158 @@ var sketchMapping = func() mapping.IndexMapping {
 	return m
 }()
 
-// noNegatives is the negative-value store of every sketch: latencies are
-// never negative (Add clamps them), so it stays empty and is shared.
-var noNegatives = store.NewBufferedPaginatedStore()
+// Bounds of the values a Sketch indexes: smaller ones (0 µs) count in
+// its zero bucket, larger ones in the top bucket.
+var (
+	sketchMin = sketchMapping.MinIndexableValue()
+	sketchMax = sketchMapping.MaxIndexableValue()
+)
 
-// Sketch is a mergeable latency distribution in microseconds (DDSketch
-// with a buffered paginated store: a few values cost a few words, many
-// cost pages of 32 bins). The zero value is empty and ready to use. A
-// Sketch is not safe for concurrent use.
+// latIndex returns the sketch bucket of a latency in µs (≥ 0): -1 for the
+// zero bucket, else the mapping's index (at most about 2,200 for any
+// int64, so it fits an int16).
+func latIndex(us int64) int16 {
+	if float64(us) <= sketchMin {
+		return -1
+	}
+	return int16(sketchMapping.Index(float64(us)))
+}
+
+// bin is one bucket of a Sketch: the mapping's index and its count. A
+// count past 1<<32-1 continues in a second bin of the same index.
+type bin struct {
+	idx int32
+	n   uint32
+}
+
+// Sketch is a mergeable latency distribution in µs: DDSketch (DataDog's
+// sketches-go) with its logarithmic index mapping of RelativeAccuracy,
+// its buckets held as a sorted sparse list (a few words for a few
+// distinct latencies), and DDSketch's quantile rule, so it answers as a
+// ddsketch.DDSketch holding the same values would. The zero value is
+// empty and ready to use. A Sketch is not safe for concurrent use.
 type Sketch struct {
-	s *ddsketch.DDSketch
+	count uint64 // values added
+	zero  uint64 // values ≤ the mapping's smallest indexable value (0 µs)
+	bins  []bin  // sorted by idx
 }
 
-func (k *Sketch) init() {
-	if k.s == nil {
-		k.s = ddsketch.NewDDSketch(sketchMapping, store.NewBufferedPaginatedStore(), noNegatives)
-	}
-}
-
-// Add adds one latency in µs; negative values count as 0.
+// Add adds one latency in µs; negative values count as 0, values past
+// the mapping's range as its largest value.
 func (k *Sketch) Add(us float64) {
-	k.init()
-	if us < 0 || math.IsNaN(us) {
-		us = 0
+	switch {
+	case !(us > sketchMin): // NaN, negative, 0
+		k.addZero(1)
+	case us > sketchMax:
+		k.addIndex(int32(sketchMapping.Index(sketchMax)), 1)
+	default:
+		k.addIndex(int32(sketchMapping.Index(us)), 1)
 	}
-	_ = k.s.Add(us) // never fails for a finite value ≥ 0
+}
+
+func (k *Sketch) addZero(c uint64) {
+	k.zero += c
+	k.count += c
+}
+
+// addLat adds one value of bucket li (latIndex).
+func (k *Sketch) addLat(li int16) {
+	if li < 0 {
+		k.addZero(1)
+		return
+	}
+	k.addIndex(int32(li), 1)
+}
+
+// addIndex adds c values to bucket idx.
+func (k *Sketch) addIndex(idx int32, c uint64) {
+	k.count += c
+	b := k.bins
+	// the common cases first: the last bin, or past it
+	p := len(b)
+	if p == 0 || b[p-1].idx < idx {
+		// append
+	} else {
+		lo, hi := 0, p
+		for lo < hi {
+			m := int(uint(lo+hi) >> 1)
+			if b[m].idx < idx {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		p = lo
+	}
+	for c > 0 {
+		if p < len(b) && b[p].idx == idx {
+			d := min(uint64(math.MaxUint32-b[p].n), c)
+			b[p].n += uint32(d)
+			c -= d
+			p++
+			continue
+		}
+		d := min(c, math.MaxUint32)
+		b = append(b, bin{})
+		copy(b[p+1:], b[p:])
+		b[p] = bin{idx: idx, n: uint32(d)}
+		c -= d
+		p++
+	}
+	k.bins = b
 }
 
 // Count returns the number of values added.
 func (k *Sketch) Count() float64 {
-	if k.s == nil {
-		return 0
-	}
-	return k.s.GetCount()
+	return float64(k.count)
 }
 
 // Quantile returns the q-quantile (0 ≤ q ≤ 1) within RelativeAccuracy, or
-// 0 when the sketch is empty.
+// 0 when the sketch is empty: DDSketch's value of rank q·(count-1).
 func (k *Sketch) Quantile(q float64) float64 {
-	if k.s == nil || k.s.IsEmpty() {
+	if k.count == 0 || !(q >= 0 && q <= 1) {
 		return 0
 	}
-	v, err := k.s.GetValueAtQuantile(q)
-	if err != nil {
+	rank := float64(q * float64(k.count-1)) // no fused multiply-add, as in DDSketch
+	if rank < float64(k.zero) {
 		return 0
 	}
-	return v
+	rank -= float64(k.zero)
+	var cum float64
+	for _, b := range k.bins {
+		cum += float64(b.n)
+		if cum > rank {
+			return sketchMapping.Value(int(b.idx))
+		}
+	}
+	if n := len(k.bins); n > 0 {
+		return sketchMapping.Value(int(k.bins[n-1].idx))
+	}
+	return 0
 }
 
 // Merge adds the values of o into k. Counts add exactly; quantiles keep
 // their relative accuracy.
 func (k *Sketch) Merge(o *Sketch) {
-	if o.s == nil || o.s.IsEmpty() {
+	if o.count == 0 {
 		return
 	}
-	k.init()
-	_ = k.s.MergeWith(o.s) // same mapping: cannot fail
+	k.addZero(o.zero)
+	for _, b := range o.bins {
+		k.addIndex(b.idx, uint64(b.n))
+	}
 }
 
 // Clone returns a copy of k that shares nothing with it.
 func (k *Sketch) Clone() Sketch {
-	if k.s == nil {
-		return Sketch{}
-	}
-	c := Sketch{}
-	c.init()
-	_ = c.s.MergeWith(k.s)
+	c := *k
+	c.bins = append([]bin(nil), k.bins...)
 	return c
 }
 
 // reset empties k, keeping its memory.
 func (k *Sketch) reset() {
-	if k.s != nil {
-		k.s.Clear()
-	}
+	k.count, k.zero, k.bins = 0, 0, k.bins[:0]
 }
 
 // Latency is a latency metric in µs as DeepFlow keeps it: _sum, _count and
