@@ -128,7 +128,7 @@ type Aggregator struct {
 	flows     map[uint64]uint8
 	stats     Stats
 	series    []Series
-	secs      []AppMetrics // the series of a 1 s window being delivered
+	secs      []AppMetrics   // the series of a 1 s window being delivered
 	net       NetworkMetrics // delta of the record at hand
 }
 
@@ -168,8 +168,8 @@ const maxKeysPerSeries = 8
 type window struct {
 	start    int64
 	interval int64
-	n        int    // cells in use
-	mark     bitset // cells in use
+	n        int              // cells in use
+	mark     bitset           // cells in use
 	sec      []secApp         // Application 1 s windows and the late window
 	app      []AppMetrics     // Application 1 min windows
 	net      []NetworkMetrics // Network windows
