@@ -124,6 +124,10 @@ func New(cfg Config) (*Tracer, error) {
 		return nil, fmt.Errorf("capture/ebpf: kernel BTF (/sys/kernel/btf/vmlinux) %w: %w", capture.ErrNotSupported, err)
 	}
 	if err := rlimit.RemoveMemlock(); err != nil {
+		// cilium/ebpf probes map creation first: refused without privileges.
+		if errors.Is(err, unix.EPERM) || os.Geteuid() != 0 {
+			return nil, fmt.Errorf("%w: loading eBPF programs needs root or CAP_BPF and CAP_PERFMON (memlock limit: %w)", ErrPermission, err)
+		}
 		return nil, fmt.Errorf("capture/ebpf: remove memlock limit: %w", err)
 	}
 

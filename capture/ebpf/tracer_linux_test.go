@@ -5,12 +5,14 @@ package ebpf
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -20,6 +22,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/metaflow-go/metaflow/capture"
 	"github.com/metaflow-go/metaflow/capture/socket"
 	"github.com/metaflow-go/metaflow/internal/testutil"
 )
@@ -532,4 +535,43 @@ func TestTracer_TLSActive(t *testing.T) {
 		}
 		t.Errorf("egress payloads %q, want only \"outside-tls\"", got)
 	}
+}
+
+// TestNew_NotRoot: without privileges New says what is missing, and the
+// error matches ErrPermission.
+func TestNew_NotRoot(t *testing.T) {
+	if os.Getenv("METAFLOW_EBPF_UNPRIVILEGED") == "1" {
+		_, err := New(Config{})
+		fmt.Printf("permission=%v notsupported=%v err=%v\n", errors.Is(err, ErrPermission), errors.Is(err, capture.ErrNotSupported), err)
+		return
+	}
+	testutil.RequireRoot(t)
+	// Run this test again, as nobody, from a copy everyone may execute.
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755) // t.TempDir makes both 0700
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "ebpf.test")
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestNew_NotRoot$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "METAFLOW_EBPF_UNPRIVILEGED=1")
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Skipf("cannot run the test as nobody: %v %s", err, out)
+	}
+	if !strings.Contains(string(out), "permission=true") || !strings.Contains(string(out), "CAP_BPF") {
+		t.Errorf("New as nobody: %s", out)
+	}
+	t.Logf("%s", bytes.TrimSpace(out))
 }
