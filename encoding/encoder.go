@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/bits"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"unsafe"
@@ -83,8 +84,10 @@ type Encoder struct {
 	keyCache [1 << keyCacheBits]keyCacheEnt
 	setHot   []setHot
 	setCold  []setCold
+	setEnts  []setEnt
 	sets     *tableEnc // the batch's tag set table
-	sideGen  uint32
+	nh       [2 * maxSetTags]uint64
+	stamp    int // of the tag set cache's fills
 
 	// String table of the batch: index 0 is "".
 	strs    map[string]uint32
@@ -105,6 +108,8 @@ type colEnc struct {
 	buf  []byte
 	prev int64
 	nz   uint64 // OR of the values: 0 means the column is all zero and is omitted
+	// zeros is the rows of an all-zero column not written yet (flush).
+	zeros int
 }
 
 func (c *colEnc) u(v uint64) {
@@ -117,7 +122,7 @@ func (c *colEnc) u(v uint64) {
 }
 
 func (c *colEnc) reset() {
-	c.buf, c.prev, c.nz = c.buf[:0], 0, 0
+	c.buf, c.prev, c.nz, c.zeros = c.buf[:0], 0, 0, 0
 }
 
 // tagCol is one tag column of a table: key and side.
@@ -125,7 +130,8 @@ type tagCol struct {
 	colEnc
 	cur  uint64 // this row's code
 	curS string // this row's value (TagStrings)
-	mark int    // row+1 when cur was set for that row
+	mark int    // row+1 when cur was set for that row; in the tag set table, the stamp of the last fill that used it
+	rows int    // rows written (tag set table)
 }
 
 // stageRows is how many rows a table stages before writing them into its
@@ -145,7 +151,7 @@ type tableEnc struct {
 	st    [maxStageCols][stageRows]uint64
 	addrs [2][stageRows]netip.Addr
 	addrC [2]int   // the columns of addrs
-	proto struct { // the last l7_protocol and its string index
+	proto [4]struct { // l7_protocol values and their string indexes, by address
 		s     string
 		i     uint32
 		batch uint32
@@ -155,58 +161,123 @@ type tableEnc struct {
 	tags []*tagCol
 }
 
-// flush encodes the staged rows into the columns.
+// flush encodes the staged rows into the columns. A column whose rows
+// have all been zero so far writes nothing: it counts them (zeros), and
+// writes them only if a value comes (an all-zero column is left out of
+// the frame).
 func (t *tableEnc) flush() {
 	n := t.n
 	t.n = 0
+	if n == 0 {
+		return
+	}
 	for j := range t.cols {
 		c := &t.cols[j]
-		buf, nz := c.buf, c.nz
-		switch c.typ {
-		case ColAddr:
+		if c.typ == ColAddr {
 			a := &t.addrs[0]
 			if j == t.addrC[1] {
 				a = &t.addrs[1]
 			}
-			for i := range n {
-				switch ip := a[i]; {
-				case ip.Is4():
-					b := ip.As4()
-					buf = append(buf, 4, b[0], b[1], b[2], b[3])
-					nz = 1
-				case ip.Is6():
-					b := ip.As16()
-					buf = append(append(buf, 16), b[:]...)
-					nz = 1
-				default:
-					buf = append(buf, 0)
-				}
-			}
-		case ColDelta:
+			c.addrs(a[:n])
+			continue
+		}
+		vals := t.st[j][:n]
+		if c.typ == ColDelta {
 			prev := c.prev
-			for _, v := range t.st[j][:n] {
-				u := zigzag(int64(v) - prev)
+			for i, v := range vals {
+				vals[i] = zigzag(int64(v) - prev)
 				prev = int64(v)
-				nz |= u
-				if u < 0x80 {
-					buf = append(buf, byte(u))
-				} else {
-					buf = binary.AppendUvarint(buf, u)
-				}
 			}
 			c.prev = prev
-		default:
-			for _, v := range t.st[j][:n] {
-				nz |= v
-				if v < 0x80 {
-					buf = append(buf, byte(v))
-				} else {
-					buf = binary.AppendUvarint(buf, v)
-				}
-			}
 		}
-		c.buf, c.nz = buf, nz
+		var or uint64
+		for _, v := range vals {
+			or |= v
+		}
+		if or == 0 && c.nz == 0 {
+			c.zeros += n
+			continue
+		}
+		if c.zeros > 0 {
+			c.buf = append(c.buf, make([]byte, c.zeros)...)
+			c.zeros = 0
+		}
+		c.nz |= or
+		c.buf = appendUvarints(c.buf, vals, or)
 	}
+}
+
+// appendUvarints appends the uvarints of vals, whose OR is or.
+func appendUvarints(buf []byte, vals []uint64, or uint64) []byte {
+	p := len(buf)
+	if or < 0x80 {
+		// One byte each.
+		buf = slices.Grow(buf, len(vals))[:p+len(vals)]
+		dst := buf[p:]
+		for i, v := range vals {
+			dst[i] = byte(v)
+		}
+		return buf
+	}
+	buf = slices.Grow(buf, len(vals)*binary.MaxVarintLen64)
+	dst := buf[:cap(buf)]
+	for _, v := range vals {
+		if p+binary.MaxVarintLen64 > len(dst) {
+			break // not reached: room was made for every value
+		}
+		switch {
+		case v < 1<<7:
+			dst[p] = byte(v)
+			p++
+		case v < 1<<14:
+			dst[p] = byte(v) | 0x80
+			dst[p+1] = byte(v >> 7)
+			p += 2
+		case v < 1<<21:
+			dst[p] = byte(v) | 0x80
+			dst[p+1] = byte(v>>7) | 0x80
+			dst[p+2] = byte(v >> 14)
+			p += 3
+		default:
+			for v >= 0x80 {
+				dst[p] = byte(v) | 0x80
+				v >>= 7
+				p++
+			}
+			dst[p] = byte(v)
+			p++
+		}
+	}
+	return dst[:p]
+}
+
+// addrs appends the addresses a.
+func (c *colEnc) addrs(a []netip.Addr) {
+	p := len(c.buf)
+	c.buf = slices.Grow(c.buf, 17*len(a))
+	dst := c.buf[:cap(c.buf)]
+	for i := range a {
+		if p+17 > len(dst) {
+			break // not reached: room was made for every address
+		}
+		switch ip := &a[i]; {
+		case ip.Is4():
+			b := ip.As4()
+			dst[p], dst[p+1], dst[p+2], dst[p+3], dst[p+4] = 4, b[0], b[1], b[2], b[3]
+			p += 5
+			c.nz = 1
+		case ip.Is6():
+			b := ip.As16()
+			dst[p] = 16
+			copy(dst[p+1:p+17], b[:])
+			p += 17
+			c.nz = 1
+		default:
+			dst[p] = 0
+			p++
+		}
+	}
+	c.buf = dst[:p]
 }
 
 func (t *tableEnc) reset() {
@@ -218,7 +289,7 @@ func (t *tableEnc) reset() {
 	t.set[1].reset()
 	for _, c := range t.tags {
 		c.reset()
-		c.mark = 0
+		c.mark, c.rows = 0, 0
 	}
 }
 
@@ -237,29 +308,41 @@ const (
 	setCacheBits = 15
 )
 
-// setHot and setCold cache the codes of one side's tags (see setLookup)
+// setHot and setCold cache the codes of one side's tags (see nhash)
 // and their row in the batch's tag set table. The hot part, what a hit
 // reads, is one cache line.
 type setHot struct {
-	h1       uint64 // two hashes of the tags' string addresses and lengths (96 bits)
-	h2       uint32
-	gen      uint32 // Encoder.sideGen when filled
+	h1, h2   uint64 // the 128-bit NH hash of the tags' string addresses and lengths
 	set      uint32 // index+1 in the tag set table of batch setBatch
 	batch    uint32 // 0, or the batch of the inline codes among the codes
 	setBatch uint32
-	ids      uint16 // codes that are dictionary ids
-	n        uint16 // tags (a side with more never hits)
+	ids      uint8  // codes that are dictionary ids
+	dups     uint8  // tags dropped: their key came again (the last one is kept)
+	n        uint16 // tags; 0 for an empty slot and for a side of more than maxSetTags (never hits)
 }
 
+// setEnt is one tag of a cached tag set: its column in the tag set table
+// and its code. A slot's entries are in Encoder.setEnts (setStride a slot)
+// or, when more, in its setCold.
+type setEnt struct {
+	col  *tagCol
+	code uint64
+}
+
+const setStride = 16
+
 // setWays is the associativity of the tag set cache: a slot is two
-// entries in one 64-byte line.
+// entries in one 64-byte line (probe relies on two).
 const setWays = 2
 
 type setCold struct {
-	tags  []tag.Tag // keeps the strings whose addresses are hashed alive
-	keys  []*keyState
-	codes []uint64
+	keep []unsafe.Pointer // keeps the strings whose addresses are hashed alive
+	ents []setEnt         // the entries of a set of more than setStride tags
 }
+
+// maxSetTags is the most tags a side may have for its tag set to be
+// cached: the hash has keys for that many.
+const maxSetTags = 32
 
 type keyCacheEnt struct {
 	key string
@@ -280,6 +363,9 @@ const (
 // NewEncoder returns an Encoder.
 func NewEncoder(cfg *EncoderConfig) (*Encoder, error) {
 	e := &Encoder{keys: make(map[string]*keyState), strs: make(map[string]uint32)}
+	for i := range e.nh {
+		e.nh[i] = rand.Uint64()
+	}
 	if cfg != nil {
 		e.cfg = *cfg
 	}
@@ -354,7 +440,7 @@ func (e *Encoder) dictChanged(d *AgentDict) {
 }
 
 func (e *Encoder) flushCaches() {
-	e.sideGen++
+	clear(e.setHot)
 	for _, k := range e.keys {
 		clear(k.cache)
 	}
@@ -501,14 +587,15 @@ func (e *Encoder) str(s string) uint32 {
 	return i
 }
 
-// protoStr is str for l7_protocol, with the last value remembered: the
-// protocol names are a few constants.
+// protoStr is str for l7_protocol, with the last values remembered in
+// slots picked by their address: the protocol names are a few constants.
 func (e *Encoder) protoStr(t *tableEnc, s string) uint32 {
-	if p := &t.proto; p.batch == e.batch && same(p.s, s) {
+	p := &t.proto[strHash(s)>>62]
+	if p.batch == e.batch && same(p.s, s) {
 		return p.i
 	}
 	i := e.str(s)
-	t.proto.s, t.proto.i, t.proto.batch = s, i, e.batch
+	p.s, p.i, p.batch = s, i, e.batch
 	return i
 }
 
@@ -534,75 +621,130 @@ func (e *Encoder) tags(t *tableEnc, s *tag.Set) {
 	if d := e.cfg.Dict; d != nil && d.gen.Load() != e.dictGen {
 		e.dictChanged(d)
 	}
-	for side := range 2 {
-		var set uint64
-		if ts := s.Side(tag.Side(side)); len(ts) > 0 {
-			set = e.tagSet(ts)
-		}
-		t.set[side].u(set)
+	if e.setHot == nil {
+		e.setHot = make([]setHot, 1<<setCacheBits)
+		e.setCold = make([]setCold, 1<<setCacheBits)
+		e.setEnts = make([]setEnt, setStride<<setCacheBits)
 	}
+	// Both sides are hashed and looked up before either is used, so that
+	// the two cache lines are fetched at the same time.
+	ts0, ts1 := s.Side(tag.Client), s.Side(tag.Server)
+	lo0, hi0, ok0 := e.nhash(ts0)
+	lo1, hi1, ok1 := e.nhash(ts1)
+	i0, hit0 := e.probe(lo0, hi0, len(ts0), ok0, -1)
+	i1, hit1 := e.probe(lo1, hi1, len(ts1), ok1, i0)
+	var set0, set1 uint64
+	if len(ts0) > 0 {
+		set0 = e.tagSet(ts0, i0, hit0)
+	}
+	if len(ts1) > 0 {
+		set1 = e.tagSet(ts1, i1, hit1)
+	}
+	t.set[0].u(set0)
+	t.set[1].u(set1)
 }
 
 // tagSet returns the index+1 of the tags ts in the batch's tag set table,
-// adding them when they are new.
-func (e *Encoder) tagSet(ts []tag.Tag) uint64 {
-	i, hit := e.setLookup(ts)
-	hot, cold := &e.setHot[i], &e.setCold[i]
+// adding them when they are new: i and hit are the slot of the tag set
+// cache and whether it holds ts (probe).
+func (e *Encoder) tagSet(ts []tag.Tag, i int, hit bool) uint64 {
+	hot := &e.setHot[i]
 	if hit {
 		e.stats.SetHits++
 		if hot.setBatch == e.batch {
 			return uint64(hot.set)
 		}
 	} else {
-		cold.keys, cold.codes, hot.ids = cold.keys[:0], cold.codes[:0], 0
-		cold.tags = append(cold.tags[:0], ts...)
-		hot.batch, hot.gen, hot.n = 0, e.sideGen, uint16(len(ts))
-		for _, tg := range ts {
-			// Keys are few and usually the same strings (constants of
-			// the tagging stage): a slot picked by the string's address.
-			ke := &e.keyCache[strHash(tg.Key)>>(64-keyCacheBits)]
-			ks := ke.ks
-			if ks == nil || ke.key != tg.Key {
-				ks = e.keyState(tg.Key)
-				*ke = keyCacheEnt{key: tg.Key, ks: ks}
-			}
-			code := e.code(ks, tg.Value)
-			cold.keys = append(cold.keys, ks)
-			cold.codes = append(cold.codes, code)
-			if code&1 == 0 {
-				hot.ids++
-			} else {
-				hot.batch = e.batch
-			}
-		}
+		e.fillSet(i, hot, ts)
 	}
-	// A new row of the tag set table.
+	// A new row of the tag set table: a column that has no value for the
+	// rows since its last one gets zeros (absent) first.
 	sets := e.sets
 	row := sets.rows + 1
-	for i, ks := range cold.keys {
-		col := ks.setCol
-		if col == nil {
-			col = e.newTagCol(sets, ks, ks.key, ColTag)
-			ks.setCol = col
+	ents := e.ents(i, len(ts)-int(hot.dups))
+	for _, ent := range ents {
+		col := ent.col
+		if pad := row - 1 - col.rows; pad > 0 {
+			col.buf = append(col.buf, make([]byte, pad)...)
 		}
-		if col.mark == row {
-			e.stats.DupTags++
-		}
-		col.cur, col.mark = cold.codes[i], row
+		col.u(ent.code)
+		col.rows = row
 	}
-	for _, col := range sets.tags {
-		if col.mark == row {
-			col.u(col.cur)
-		} else {
-			col.buf = append(col.buf, 0)
-		}
-	}
-	sets.rows++
+	sets.rows = row
 	e.batchIDs += int(hot.ids)
 	e.stats.TagIDs += uint64(hot.ids)
-	e.stats.TagInline += uint64(len(cold.codes) - int(hot.ids))
+	e.stats.TagInline += uint64(len(ents) - int(hot.ids))
+	e.stats.DupTags += uint64(hot.dups)
 	hot.set, hot.setBatch = uint32(row), e.batch
 	return uint64(row)
+}
+
+// ents returns the n entries of slot i.
+func (e *Encoder) ents(i, n int) []setEnt {
+	if n <= setStride {
+		return e.setEnts[i*setStride : i*setStride+n]
+	}
+	return e.setCold[i].ents[:n]
+}
+
+// fillSet computes the codes of the tags ts into slot i of the tag set
+// cache.
+func (e *Encoder) fillSet(i int, hot *setHot, ts []tag.Tag) {
+	e.stamp++
+	cold := &e.setCold[i]
+	var ents []setEnt
+	if len(ts) <= setStride {
+		ents = e.setEnts[i*setStride : i*setStride : (i+1)*setStride]
+	} else {
+		ents = cold.ents[:0]
+	}
+	keep := cold.keep[:0]
+	dups := 0
+	for _, tg := range ts {
+		keep = append(keep, unsafe.Pointer(unsafe.StringData(tg.Key)), unsafe.Pointer(unsafe.StringData(tg.Value)))
+		// Keys are few and usually the same strings (constants of the
+		// tagging stage): a slot picked by the string's address.
+		ke := &e.keyCache[strHash(tg.Key)>>(64-keyCacheBits)]
+		ks := ke.ks
+		if ks == nil || ke.key != tg.Key {
+			ks = e.keyState(tg.Key)
+			*ke = keyCacheEnt{key: tg.Key, ks: ks}
+		}
+		col := ks.setCol
+		if col == nil {
+			col = &tagCol{colEnc: colEnc{name: ks.key, typ: ColTag}}
+			e.sets.tags = append(e.sets.tags, col)
+			ks.setCol = col
+		}
+		code := e.code(ks, tg.Value)
+		if col.mark == e.stamp {
+			// The key again: the last value is kept.
+			dups++
+			for j := range ents {
+				if ents[j].col == col {
+					ents[j].code = code
+				}
+			}
+			continue
+		}
+		col.mark = e.stamp
+		ents = append(ents, setEnt{col: col, code: code})
+	}
+	if len(ts) > setStride {
+		cold.ents = ents
+	}
+	cold.keep = keep
+	hot.batch, hot.ids, hot.dups, hot.n = 0, 0, uint8(dups), uint16(len(ts))
+	if _, _, ok := e.nhash(ts); !ok {
+		hot.n = 0
+	}
+	for _, ent := range ents {
+		if ent.code&1 == 0 {
+			hot.ids++
+		} else {
+			hot.batch = e.batch
+		}
+	}
 }
 
 // tagStrings writes one ColTagString column per key and side.
@@ -649,44 +791,58 @@ func same(a, b string) bool {
 	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
 }
 
-// setLookup finds the cached codes of a side's tags: records of one
+// nhash hashes a side's tags for the tag set cache: records of one
 // endpoint share the very same tag strings (a tagging stage hands out
-// interned values), and one lookup then replaces one per tag. A hit is two
-// 64-bit hashes of the strings' addresses and lengths matching: the cache
-// holds its own references to the strings it hashed, so no other string can
-// have their addresses, and a false hit would take a 128-bit collision. It
-// returns the slot, to fill on a miss.
-func (e *Encoder) setLookup(ts []tag.Tag) (int, bool) {
-	h1, h2 := uint64(len(ts)), uint64(0x243F6A8885A308D3)
+// interned values), and one lookup then replaces one per tag. The hash is
+// NH (UMAC's: the sum of (a+k)*(b+k') over pairs of 64-bit words, mod
+// 2^128, with random keys k), over one word per string: its address and
+// its length (below 2^48 and 2^16; ok is false otherwise, and for more
+// than maxSetTags tags: such a side is not cached). A hit is the 128 bits
+// matching: the cache holds its own references to the strings it hashed,
+// so no other string can have their addresses, and NH makes a collision of
+// two different lists a 2^-64 event. The multiplications are independent:
+// the hash costs a few cycles a tag.
+func (e *Encoder) nhash(ts []tag.Tag) (lo, hi uint64, ok bool) {
+	if len(ts) > maxSetTags {
+		return 0, 0, false
+	}
+	var c, big uint64
 	for i := range ts {
-		x := uint64(uintptr(unsafe.Pointer(unsafe.StringData(ts[i].Value)))) ^ uint64(len(ts[i].Value))<<48
-		y := uint64(uintptr(unsafe.Pointer(unsafe.StringData(ts[i].Key)))) ^ uint64(len(ts[i].Key))<<48
-		h1 = (h1 ^ x) * 0x9E3779B97F4A7C15
-		h1 = (h1 ^ y ^ h1>>29) * 0xff51afd7ed558ccd
-		h2 = bits.RotateLeft64(h2+x*0xc4ceb9fe1a85ec53, 27) ^ y
-		h2 *= 0x94D049BB133111EB
+		k := (*[2]uint64)(e.nh[2*i:])
+		t := &ts[i]
+		v := uint64(uintptr(unsafe.Pointer(unsafe.StringData(t.Value))))
+		key := uint64(uintptr(unsafe.Pointer(unsafe.StringData(t.Key))))
+		vl, kl := uint64(len(t.Value)), uint64(len(t.Key))
+		big |= (v|key)>>48 | (vl|kl)>>16
+		h, l := bits.Mul64(v|vl<<48+k[0], key|kl<<48+k[1])
+		lo, c = bits.Add64(lo, l, 0)
+		hi += h + c
 	}
-	h1 ^= h1 >> 32
-	h2l := uint32(h2 ^ h2>>32)
-	if e.setHot == nil {
-		e.setHot = make([]setHot, 1<<setCacheBits)
-		e.setCold = make([]setCold, 1<<setCacheBits)
-	}
-	base := int(h1>>(64-setCacheBits)) &^ (setWays - 1)
+	return lo, hi, big == 0
+}
+
+// probe looks up the hash of a side of n tags in the tag set cache and
+// returns its slot and whether it hit; on a miss, the slot to fill (never
+// avoid, the other side's slot), marked empty.
+func (e *Encoder) probe(lo, hi uint64, n int, ok bool, avoid int) (int, bool) {
+	base := int(((lo^hi)*0x9E3779B97F4A7C15)>>(64-setCacheBits)) &^ (setWays - 1)
 	for w := range setWays {
 		hot := &e.setHot[base+w]
-		if hot.h1 == h1 && hot.h2 == h2l && hot.gen == e.sideGen && int(hot.n) == len(ts) &&
+		if hot.h1 == lo && hot.h2 == hi && int(hot.n) == n && ok &&
 			(hot.batch == 0 || hot.batch == e.batch) && !(e.noIDs && hot.ids > 0) {
 			return base + w, true
 		}
 	}
 	// Replace the way not used by this batch, else the second.
-	i := base + setWays - 1
+	i := base + 1
 	if e.setHot[base].setBatch != e.batch {
 		i = base
 	}
+	if i == avoid {
+		i ^= 1
+	}
 	hot := &e.setHot[i]
-	hot.h1, hot.h2, hot.setBatch = h1, h2l, 0
+	hot.h1, hot.h2, hot.setBatch, hot.n = lo, hi, 0, 0
 	return i, false
 }
 
@@ -767,6 +923,12 @@ func (e *Encoder) AppendFrame(dst []byte) ([]byte, error) {
 	}
 	e.l4.flush()
 	e.l7.flush()
+	for _, col := range e.sets.tags {
+		if pad := e.sets.rows - col.rows; pad > 0 {
+			col.buf = append(col.buf, make([]byte, pad)...)
+			col.rows = e.sets.rows
+		}
+	}
 	tables := [...]*tableEnc{e.sets, e.l4, e.l7}
 	ntab := 0
 	for _, t := range tables {
