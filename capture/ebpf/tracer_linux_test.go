@@ -45,6 +45,13 @@ type collector struct {
 func startTracer(t *testing.T, cfg Config) *collector {
 	t.Helper()
 	testutil.RequireEBPF(t)
+	return newCollector(t, cfg)
+}
+
+// newCollector is startTracer without the environment check (which mounts
+// tracefs).
+func newCollector(t *testing.T, cfg Config) *collector {
+	t.Helper()
 	start := time.Now()
 	tr, err := New(cfg)
 	if err != nil {
@@ -572,6 +579,43 @@ func TestNew_NotRoot(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "permission=true") || !strings.Contains(string(out), "CAP_BPF") {
 		t.Errorf("New as nobody: %s", out)
+	}
+	t.Logf("%s", bytes.TrimSpace(out))
+}
+
+// TestNew_NoTracefs: where tracefs is not mounted, New falls back to the
+// raw tracepoints by itself and still delivers data events. The test runs
+// itself again in a private mount namespace without tracefs.
+func TestNew_NoTracefs(t *testing.T) {
+	if os.Getenv("METAFLOW_EBPF_NO_TRACEFS") == "1" {
+		if _, err := os.Stat("/sys/kernel/tracing/events/syscalls"); err == nil {
+			t.Fatal("tracefs still mounted")
+		}
+		c := newCollector(t, Config{Pids: []uint32{uint32(os.Getpid())}})
+		if !c.tr.RawTracepoints() {
+			t.Fatal("classic tracepoints attached without tracefs")
+		}
+		req, resp := []byte("no-tracefs-request"), []byte("no-tracefs-response")
+		cli, _ := echoExchange(t, "tcp4", "26308", req, resp)
+		evs := c.wait(3*time.Second, func(evs []ev) bool { return len(dataOn(evs, cli, socket.Ingress)) > 0 })
+		if g := concat(dataOn(evs, cli, socket.Egress)); !bytes.Equal(g, req) {
+			t.Errorf("client writes %q, want %q", g, req)
+		}
+		fmt.Println("fallback ok")
+		return
+	}
+	testutil.RequireEBPF(t)
+	testutil.RequireCommand(t, "unshare", "umount")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
+		`umount -l /sys/kernel/tracing 2>/dev/null; umount -l /sys/kernel/debug 2>/dev/null; exec "$0" -test.run='^TestNew_NoTracefs$' -test.count=1 -test.v`, exe)
+	cmd.Env = append(os.Environ(), "METAFLOW_EBPF_NO_TRACEFS=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "fallback ok") {
+		t.Errorf("without tracefs: %v\n%s", err, out)
 	}
 	t.Logf("%s", bytes.TrimSpace(out))
 }
