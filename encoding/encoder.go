@@ -150,7 +150,7 @@ type tableEnc struct {
 	n     int // staged rows
 	st    [maxStageCols][stageRows]uint64
 	addrs [2][stageRows]netip.Addr
-	addrC [2]int   // the columns of addrs
+	addrC [2]int      // the columns of addrs
 	proto [4]struct { // l7_protocol values and their string indexes, by address
 		s     string
 		i     uint32
