@@ -202,19 +202,19 @@ func (x *TLS) scan() {
 
 // claim returns the file's identity and whether it is new; a new file is
 // marked as handled either way.
-func (x *TLS) claim(path string) (fileID, bool) {
+func (x *TLS) claim(path string) (fileID, bool, error) {
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
-		return fileID{}, false
+		return fileID{}, false, &os.PathError{Op: "stat", Path: path, Err: err}
 	}
 	id := fileID{uint64(st.Dev), st.Ino}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if _, ok := x.seen[id]; ok {
-		return id, false
+		return id, false, nil
 	}
 	x.seen[id] = false
-	return id, true
+	return id, true, nil
 }
 
 // keep records the links of a file attached in full.
@@ -243,7 +243,7 @@ func closeTLSLinks(ls []link.Link) {
 
 // attachOpenSSL attaches the OpenSSL probes to a libssl file.
 func (x *TLS) attachOpenSSL(path string) {
-	id, fresh := x.claim(path)
+	id, fresh, _ := x.claim(path) // a file gone since the scan: nothing to do
 	if !fresh {
 		return
 	}
@@ -328,7 +328,10 @@ func exportsSSLWrite(path string) bool {
 // attachGo attaches the Go TLS probes to a Go executable: its entry and
 // RET instructions. It returns false, nil for a file already handled.
 func (x *TLS) attachGo(path string) (bool, error) {
-	id, fresh := x.claim(path)
+	id, fresh, err := x.claim(path)
+	if err != nil {
+		return false, fmt.Errorf("capture/ebpf: go tls: %w", err)
+	}
 	if !fresh {
 		return false, nil
 	}

@@ -371,20 +371,25 @@ func TestNewTLS_Config(t *testing.T) {
 	}
 }
 
-// TestNewTLS_NotGo: a listed Go binary that is not one fails New, which
-// cleans up after itself.
+// TestNewTLS_NotGo: a listed Go binary that is not one, or is missing,
+// fails New, which cleans up after itself.
 func TestNewTLS_NotGo(t *testing.T) {
 	testutil.RequireRoot(t)
-	tr, err := New(Config{TLS: TLSConfig{GoBinaries: []string{"/bin/sh"}}})
-	if err == nil {
-		tr.Close()
-		t.Fatal("New with /bin/sh as a Go binary succeeded")
-	}
-	if errors.Is(err, capture.ErrNotSupported) || errors.Is(err, ErrPermission) {
-		t.Skipf("eBPF tracer unavailable here: %v", err)
-	}
-	if !errors.Is(err, ErrNotGo) {
-		t.Fatalf("err %v, want ErrNotGo", err)
+	for _, tc := range []struct {
+		path string
+		want error
+	}{{"/bin/sh", ErrNotGo}, {filepath.Join(t.TempDir(), "missing"), os.ErrNotExist}} {
+		tr, err := New(Config{TLS: TLSConfig{GoBinaries: []string{tc.path}}})
+		if err == nil {
+			tr.Close()
+			t.Fatalf("New with %s as a Go binary succeeded", tc.path)
+		}
+		if errors.Is(err, capture.ErrNotSupported) || errors.Is(err, ErrPermission) {
+			t.Skipf("eBPF tracer unavailable here: %v", err)
+		}
+		if !errors.Is(err, tc.want) {
+			t.Fatalf("%s: err %v, want %v", tc.path, err, tc.want)
+		}
 	}
 }
 
