@@ -34,7 +34,11 @@ type TLSConfig struct {
 	// are covered. Default false.
 	OpenSSL bool
 	// GoBinaries are paths of Go executables whose crypto/tls
-	// (*Conn).Read and Write to trace, stripped or not. Default none.
+	// (*Conn).Read and Write to trace, stripped or not (amd64, arm64).
+	// The fd is found through struct offsets read from the binary's DWARF
+	// or, when stripped, from a table of Go 1.22 to 1.26; other versions
+	// get the fd path all recent versions share and Goroutine 0. Events
+	// carry the goroutine id in Goroutine. Default none.
 	GoBinaries []string
 	// GoScanProcs also traces every running Go program that links
 	// crypto/tls (found through /proc/PID/exe), except the calling
