@@ -791,6 +791,12 @@ int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	default:
 		return 0;
 	}
+#if defined(__TARGET_ARCH_x86)
+	// 32-bit (ia32) system calls have other numbers and registers: skip.
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (bpf_core_field_exists(task->thread_info.status) && (task->thread_info.status & 0x0002)) // TS_COMPAT
+		return 0;
+#endif
 	void *regs = (void *)ctx->args[0];
 	__u64 a0 = 0, a1 = 0, a2 = 0, a4 = 0;
 	bpf_probe_read_kernel(&a0, 8, regs + REG_ARG0);
