@@ -132,6 +132,8 @@ type tagCol struct {
 	curS string // this row's value (TagStrings)
 	mark int    // row+1 when cur was set for that row; in the tag set table, the stamp of the last fill that used it
 	rows int    // rows written (tag set table)
+	// index is the column's place in the tag set table's tags.
+	index int
 }
 
 // stageRows is how many rows a table stages before writing them into its
@@ -139,7 +141,7 @@ type tagCol struct {
 // record), then each column is encoded in a tight loop over them, with
 // what it needs in registers.
 const (
-	stageRows    = 128
+	stageRows    = 64
 	maxStageCols = max(l4NumColumns, l7NumColumns)
 )
 
@@ -321,13 +323,11 @@ type setHot struct {
 	n        uint16 // tags; 0 for an empty slot and for a side of more than maxSetTags (never hits)
 }
 
-// setEnt is one tag of a cached tag set: its column in the tag set table
-// and its code. A slot's entries are in Encoder.setEnts (setStride a slot)
-// or, when more, in its setCold.
-type setEnt struct {
-	col  *tagCol
-	code uint64
-}
+// setEnt is one tag of a cached tag set: its code<<24 | the index of its
+// column in the tag set table (codes are below 2^34, a table has fewer
+// than 2^24 columns). A slot's entries are in Encoder.setEnts (setStride,
+// two cache lines, a slot) or, when more, in its setCold.
+type setEnt uint64
 
 const setStride = 16
 
@@ -662,12 +662,13 @@ func (e *Encoder) tagSet(ts []tag.Tag, i int, hit bool) uint64 {
 	sets := e.sets
 	row := sets.rows + 1
 	ents := e.ents(i, len(ts)-int(hot.dups))
+	cols := sets.tags
 	for _, ent := range ents {
-		col := ent.col
+		col := cols[ent&(1<<24-1)]
 		if pad := row - 1 - col.rows; pad > 0 {
 			col.buf = append(col.buf, make([]byte, pad)...)
 		}
-		col.u(ent.code)
+		col.u(uint64(ent >> 24))
 		col.rows = row
 	}
 	sets.rows = row
@@ -712,23 +713,23 @@ func (e *Encoder) fillSet(i int, hot *setHot, ts []tag.Tag) {
 		}
 		col := ks.setCol
 		if col == nil {
-			col = &tagCol{colEnc: colEnc{name: ks.key, typ: ColTag}}
+			col = &tagCol{colEnc: colEnc{name: ks.key, typ: ColTag}, index: len(e.sets.tags)}
 			e.sets.tags = append(e.sets.tags, col)
 			ks.setCol = col
 		}
-		code := e.code(ks, tg.Value)
+		ent := setEnt(e.code(ks, tg.Value)<<24 | uint64(col.index))
 		if col.mark == e.stamp {
 			// The key again: the last value is kept.
 			dups++
 			for j := range ents {
-				if ents[j].col == col {
-					ents[j].code = code
+				if ents[j]&(1<<24-1) == ent&(1<<24-1) {
+					ents[j] = ent
 				}
 			}
 			continue
 		}
 		col.mark = e.stamp
-		ents = append(ents, setEnt{col: col, code: code})
+		ents = append(ents, ent)
 	}
 	if len(ts) > setStride {
 		cold.ents = ents
@@ -739,7 +740,7 @@ func (e *Encoder) fillSet(i int, hot *setHot, ts []tag.Tag) {
 		hot.n = 0
 	}
 	for _, ent := range ents {
-		if ent.code&1 == 0 {
+		if ent>>24&1 == 0 {
 			hot.ids++
 		} else {
 			hot.batch = e.batch
@@ -806,19 +807,20 @@ func (e *Encoder) nhash(ts []tag.Tag) (lo, hi uint64, ok bool) {
 	if len(ts) > maxSetTags {
 		return 0, 0, false
 	}
-	var c, big uint64
+	var c, ptrs, lens uint64
 	for i := range ts {
 		k := (*[2]uint64)(e.nh[2*i:])
 		t := &ts[i]
 		v := uint64(uintptr(unsafe.Pointer(unsafe.StringData(t.Value))))
 		key := uint64(uintptr(unsafe.Pointer(unsafe.StringData(t.Key))))
 		vl, kl := uint64(len(t.Value)), uint64(len(t.Key))
-		big |= (v|key)>>48 | (vl|kl)>>16
+		ptrs |= v | key
+		lens |= vl | kl
 		h, l := bits.Mul64(v|vl<<48+k[0], key|kl<<48+k[1])
 		lo, c = bits.Add64(lo, l, 0)
 		hi += h + c
 	}
-	return lo, hi, big == 0
+	return lo, hi, ptrs>>48|lens>>16 == 0
 }
 
 // probe looks up the hash of a side of n tags in the tag set cache and
