@@ -75,3 +75,52 @@ func TestSmartEncoding_Size(t *testing.T) {
 		t.Errorf("smart %d bytes, string columns %d", smart, strs)
 	}
 }
+
+// TestEncoder_RoundTripGenerated encodes 5 frames of the benchmark's rows
+// (thousands of endpoints, 15 tags a side, the tag set cache in use across
+// frames) and decodes every row back equal, tags resolved by the server.
+func TestEncoder_RoundTripGenerated(t *testing.T) {
+	const rows = 5 * 4096
+	g := newGenerator(rows)
+	server, agent := g.dictionaries()
+	for _, cfg := range []*encoding.EncoderConfig{{Dict: agent}, {}, {Dict: agent, Compression: encoding.CompressZstd}} {
+		enc, err := encoding.NewEncoder(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := mustDecoder(t, nil)
+		var want, got flow.Record
+		var b encoding.Batch
+		var frame []byte
+		for start := 0; start < rows; start += 4096 {
+			for i := start; i < start+4096; i++ {
+				g.fill(i, &want)
+				enc.AddL4(&want)
+			}
+			if frame, err = enc.AppendFrame(frame[:0]); err != nil {
+				t.Fatal(err)
+			}
+			if err := dec.Decode(frame, &b); err != nil {
+				t.Fatal(err)
+			}
+			if err := server.Resolve(&b); err != nil {
+				t.Fatal(err)
+			}
+			tb := &b.Tables[len(b.Tables)-1]
+			if tb.Type != encoding.TableL4 || tb.Rows != 4096 {
+				t.Fatalf("last table: type %d, %d rows", tb.Type, tb.Rows)
+			}
+			for row := range tb.Rows {
+				if err := tb.L4(row, server, &got); err != nil {
+					t.Fatal(err)
+				}
+				g.fill(start+row, &want)
+				equalL4(t, start+row, &want, &got)
+			}
+		}
+		st := enc.Stats()
+		if cfg.Dict != nil && (st.SetHits < rows || st.TagInline != 0) {
+			t.Fatalf("%+v: want most sides found in the tag set cache, every tag an id", st)
+		}
+	}
+}
