@@ -67,6 +67,13 @@
 // at their entry and at each RET instruction, never with uretprobes, which
 // break Go's stack unwinding.
 //
+// Cost, measured on a loaded 2-vCPU VM (TestTracer_Measure with
+// METAFLOW_EBPF_MEASURE=1, BenchmarkTracer_Write): about 0.5 µs in the
+// kernel at a traced call's enter and 1 µs at its exit; 60,000-90,000
+// events/s through redis-benchmark with no loss; the reader about 11-13 ms
+// of CPU per 100,000 events. Calls the filters leave out cost a map
+// lookup.
+//
 // Concurrency: a Tracer's ReadEvent is for one goroutine; Stats and Close
 // may be called from any goroutine.
 //
