@@ -130,6 +130,18 @@ type Aggregator struct {
 	series    []Series
 	secs      []AppMetrics   // the series of a 1 s window being delivered
 	net       NetworkMetrics // delta of the record at hand
+	appViews  []*viewState   // the Application views
+	pend      []pending      // WriteL7's work on each of appViews
+	sink      uint32         // of loads made to overlap cache misses
+}
+
+// pending is WriteL7's work on one view.
+type pending struct {
+	k    ikey
+	h    uint64
+	w    *window
+	j    int32
+	late int
 }
 
 // flags of a remembered flow
@@ -235,6 +247,12 @@ func New(c *Config) (*Aggregator, error) {
 		a.views = append(a.views, &viewState{v: v, tagKeys: v.Tags, maxSer: cfg.MaxSeries,
 			maxKeys: maxKeysPerSeries * cfg.MaxSeries, overflow: ikey{overflow: true}})
 	}
+	for _, vs := range a.views {
+		if vs.v.Kind == Application {
+			a.appViews = append(a.appViews, vs)
+		}
+	}
+	a.pend = make([]pending, len(a.appViews))
 	return a, nil
 }
 
@@ -417,42 +435,64 @@ func (a *Aggregator) WriteL7(r *l7.Record) error {
 	if hasRRT {
 		li = latIndex(rrt)
 	}
-	var k ikey
-	var l7id, epid uint32
+	// Three passes over the views, so that their cache misses overlap:
+	// the keys and their table slots (the views without an endpoint
+	// first, overlapping the endpoint's interning), the cells, the writes.
+	views, p := a.appViews, a.pend
+	var sink uint32
+	l7id := a.in.str(r.L7Protocol)
+	var epid uint32
 	interned := false
-	for _, vs := range a.views {
-		if vs.v.Kind != Application {
-			continue
+	for pass := range 2 {
+		for i, vs := range views {
+			f := vs.v.Fields
+			if (f&FieldEndpoint != 0) != (pass == 1) {
+				continue
+			}
+			if pass == 1 && !interned {
+				epid, interned = a.in.bytes(r.Endpoint), true
+			}
+			e := &p[i]
+			k := &e.k
+			*k = ikey{}
+			if f&FieldClientIP != 0 {
+				putAddr(&k.client, &k.cfam, r.Client.Addr())
+			}
+			if f&FieldServerIP != 0 {
+				putAddr(&k.server, &k.sfam, r.Server.Addr())
+			}
+			if f&FieldServerPort != 0 {
+				k.port = r.Server.Port()
+			}
+			if f&FieldProtocol != 0 {
+				k.proto = uint8(r.Transport)
+			}
+			if f&FieldL7Protocol != 0 {
+				k.l7 = l7id
+			}
+			if f&FieldEndpoint != 0 {
+				k.endpoint = epid
+			}
+			a.tags(vs, k, &r.Tags)
+			e.h = k.hash()
+			sink += vs.t.touch(e.h)
 		}
-		f := vs.v.Fields
-		if !interned && f&(FieldL7Protocol|FieldEndpoint) != 0 {
-			l7id, epid, interned = a.in.str(r.L7Protocol), a.in.bytes(r.Endpoint), true
+	}
+	for i, vs := range views {
+		e := &p[i]
+		e.w, e.late = a.windowFor(vs, t)
+		if e.late == 0 {
+			e.j = a.slot(vs, e.w, a.indexH(vs, &e.k, e.h))
+			sink += e.w.sec[e.j].req
 		}
-		k = ikey{}
-		if f&FieldClientIP != 0 {
-			putAddr(&k.client, &k.cfam, r.Client.Addr())
-		}
-		if f&FieldServerIP != 0 {
-			putAddr(&k.server, &k.sfam, r.Server.Addr())
-		}
-		if f&FieldServerPort != 0 {
-			k.port = r.Server.Port()
-		}
-		if f&FieldProtocol != 0 {
-			k.proto = uint8(r.Transport)
-		}
-		if f&FieldL7Protocol != 0 {
-			k.l7 = l7id
-		}
-		if f&FieldEndpoint != 0 {
-			k.endpoint = epid
-		}
-		a.tags(vs, &k, &r.Tags)
-		w, late := a.windowFor(vs, t)
-		switch late {
+	}
+	a.sink = sink
+	for i, vs := range views {
+		e := &p[i]
+		w := e.w
+		switch e.late {
 		case 0:
-			j := a.slot(vs, w, a.index(vs, &k))
-			c := &w.sec[j]
+			c := &w.sec[e.j]
 			c.req += uint32(req)
 			c.resp += uint32(resp)
 			c.cerr += uint32(cerr)
@@ -461,13 +501,13 @@ func (a *Aggregator) WriteL7(r *l7.Record) error {
 			if hasRRT {
 				c.rrt.Add(uint64(rrt))
 				if int(c.nlat) == len(c.lat) {
-					a.flushLat(vs, w, j)
+					a.flushLat(vs, w, e.j)
 				}
 				c.lat[c.nlat] = li
 				c.nlat++
 			}
 		case 1:
-			j := a.index(vs, &k)
+			j := a.indexH(vs, &e.k, e.h)
 			m := &w.app[a.slot(vs, w, j)]
 			addApp(m, req, resp, cerr, serr, tout, rrt, hasRRT)
 			if hasRRT {
@@ -522,11 +562,16 @@ func (a *Aggregator) flushLat(vs *viewState, w *window, j int32) {
 
 // tags fills k's tag values from a record's tags.
 func (a *Aggregator) tags(vs *viewState, k *ikey, s *tag.Set) {
+	if len(vs.tagKeys) == 0 {
+		return
+	}
+	var t [MaxTags]uint32
 	for i, tk := range vs.tagKeys {
 		if v, ok := s.Get(tk.Side, tk.Key); ok {
-			k.tags[i] = a.in.str(v)
+			t[i] = a.in.str(v)
 		}
 	}
+	k.tags = a.in.tuple(&t)
 }
 
 // countLate counts a record that arrived late (the same for every view).
@@ -641,7 +686,11 @@ func (a *Aggregator) minuteOf(vs *viewState, w *window) *window {
 // index returns k's index in vs's key table, adding k; -1 when the table
 // is full.
 func (a *Aggregator) index(vs *viewState, k *ikey) int32 {
-	h := k.hash()
+	return a.indexH(vs, k, k.hash())
+}
+
+// indexH is index with k's hash.
+func (a *Aggregator) indexH(vs *viewState, k *ikey, h uint64) int32 {
 	if j := vs.t.find(k, h); j >= 0 {
 		return j
 	}
@@ -668,7 +717,7 @@ func (a *Aggregator) slot(vs *viewState, w *window, j int32) int32 {
 			return j
 		}
 	}
-	if n := len(vs.t.keys); int(j) >= w.cells() {
+	if n := len(vs.t.pos); int(j) >= w.cells() {
 		w.grow(vs, n)
 	}
 	w.mark.set(j)
@@ -706,6 +755,7 @@ func growZero[T any](s []T, n int) []T {
 		return s
 	}
 	t := make([]T, n, max(n, 2*cap(s)))
+	adviseHuge(t)
 	copy(t, s)
 	return t
 }
@@ -869,7 +919,7 @@ func (a *Aggregator) deliverAs(vs *viewState, w *window, late bool) {
 		for word != 0 {
 			j := int32(wi<<6 | bits.TrailingZeros64(word))
 			word &= word - 1
-			se := Series{Key: a.in.key(&vs.t.keys[j])}
+			se := Series{Key: a.in.key(vs.t.key(j))}
 			switch {
 			case vs.v.Kind == Network:
 				se.Net = &w.net[j]

@@ -94,14 +94,21 @@ type ikey struct {
 	port           uint16
 	proto          uint8
 	overflow       bool
-	_              uint16 // explicit padding: an ikey is 8 words, all of them set
+	_              uint16 // explicit padding: an ikey is 7 words, all of them set
 	l7, endpoint   uint32
-	tags           [MaxTags]uint32
+	tags           uint32 // the interned tuple of tag values (0: none)
+	_              uint32
 }
+
+// An ikey is 56 bytes: with its index and hash, a table slot fills one
+// cache line.
+var _ [56 - unsafe.Sizeof(ikey{})]byte
+var _ [unsafe.Sizeof(ikey{}) - 56]byte
+var _ [64 - unsafe.Sizeof(slot{})]byte
 
 // hash mixes the 8 words of k (its padding included: it is always zero).
 func (k *ikey) hash() uint64 {
-	w := (*[8]uint64)(unsafe.Pointer(k))
+	w := (*[7]uint64)(unsafe.Pointer(k))
 	const m1, m2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9
 	h := uint64(0x243F6A8885A308D3)
 	for _, x := range w {
@@ -115,15 +122,26 @@ func (k *ikey) hash() uint64 {
 
 // table gives each distinct key of a view a dense index, the same in every
 // window while any open window holds the key (so a window is an array by
-// index): open addressing with linear probing, each slot the key's hash
-// (high 32 bits) and index+1, the keys by index.
+// index): open addressing with linear probing, each slot a cache line with
+// the key, its index and its hash, so that a lookup costs one miss.
 type table struct {
-	slots []uint64 // hash>>32<<32 | index+1; 0 is empty
+	slots []slot
 	mask  uint64
-	keys  []ikey  // by index
-	live  bitset  // indexes in use
-	free  []int32 // indexes not in use, below len(keys)
-	n     int     // indexes in use
+	pos   []uint32 // slot of each index
+	live  bitset   // indexes in use
+	free  []int32  // indexes not in use, below len(pos)
+	n     int      // indexes in use
+}
+
+type slot struct {
+	k   ikey
+	tag uint32 // hash>>32; home slot tag&mask
+	idx uint32 // index+1; 0: empty
+}
+
+// key returns the key of index j.
+func (t *table) key(j int32) *ikey {
+	return &t.slots[t.pos[j]].k
 }
 
 // find returns k's index, or -1.
@@ -131,85 +149,91 @@ func (t *table) find(k *ikey, h uint64) int32 {
 	if t.slots == nil {
 		return -1
 	}
-	tag := h >> 32
-	for i := tag & t.mask; ; i = (i + 1) & t.mask {
-		s := t.slots[i]
-		if s == 0 {
+	tag := uint32(h >> 32)
+	for i := uint64(tag) & t.mask; ; i = (i + 1) & t.mask {
+		s := &t.slots[i]
+		if s.idx == 0 {
 			return -1
 		}
-		if s>>32 == tag {
-			if j := int32(uint32(s) - 1); t.keys[j] == *k {
-				return j
-			}
+		if s.tag == tag && s.k == *k {
+			return int32(s.idx - 1)
 		}
 	}
 }
 
+// touch loads k's home slot (so that lookups of several views overlap
+// their cache misses) and returns a value of it.
+func (t *table) touch(h uint64) uint32 {
+	if t.slots == nil {
+		return 0
+	}
+	return t.slots[(h>>32)&t.mask].idx
+}
+
 // insert adds k (not in t) and returns its index.
 func (t *table) insert(k *ikey, h uint64) int32 {
-	if 2*(t.n+1) > len(t.slots) {
+	if 4*(t.n+1) > 3*len(t.slots) {
 		t.grow()
 	}
 	var j int32
 	if n := len(t.free); n > 0 {
 		j = t.free[n-1]
 		t.free = t.free[:n-1]
-		t.keys[j] = *k
 	} else {
-		j = int32(len(t.keys))
-		t.keys = append(t.keys, *k)
-		t.live.grow(len(t.keys))
+		j = int32(len(t.pos))
+		t.pos = append(t.pos, 0)
+		t.live.grow(len(t.pos))
 	}
 	t.live.set(j)
 	t.n++
-	tag := h >> 32
-	i := tag & t.mask
-	for t.slots[i] != 0 {
+	tag := uint32(h >> 32)
+	i := uint64(tag) & t.mask
+	for t.slots[i].idx != 0 {
 		i = (i + 1) & t.mask
 	}
-	t.slots[i] = tag<<32 | uint64(j+1)
+	t.slots[i] = slot{k: *k, tag: tag, idx: uint32(j + 1)}
+	t.pos[j] = uint32(i)
 	return j
 }
 
 func (t *table) grow() {
 	n := max(1024, 2*len(t.slots))
 	old := t.slots
-	t.slots, t.mask = make([]uint64, n), uint64(n-1)
-	for _, s := range old {
-		if s == 0 {
+	t.slots, t.mask = make([]slot, n), uint64(n-1)
+	adviseHuge(t.slots)
+	for o := range old {
+		s := &old[o]
+		if s.idx == 0 {
 			continue
 		}
-		i := (s >> 32) & t.mask
-		for t.slots[i] != 0 {
+		i := uint64(s.tag) & t.mask
+		for t.slots[i].idx != 0 {
 			i = (i + 1) & t.mask
 		}
-		t.slots[i] = s
+		t.slots[i] = *s
+		t.pos[s.idx-1] = uint32(i)
 	}
 }
 
 // remove frees index j (in use): backward-shift deletion keeps every key
 // reachable from its home slot without tombstones.
 func (t *table) remove(j int32) {
-	tag := t.keys[j].hash() >> 32
-	i := tag & t.mask
-	for uint32(t.slots[i]) != uint32(j+1) {
-		i = (i + 1) & t.mask
-	}
+	i := uint64(t.pos[j])
 	for k := i; ; {
 		k = (k + 1) & t.mask
-		s := t.slots[k]
-		if s == 0 {
+		s := &t.slots[k]
+		if s.idx == 0 {
 			break
 		}
-		home := (s >> 32) & t.mask
+		home := uint64(s.tag) & t.mask
 		// s may move to i unless its home lies cyclically in (i, k]
 		if (i <= k && (home <= i || home > k)) || (i > k && home <= i && home > k) {
-			t.slots[i] = s
+			t.slots[i] = *s
+			t.pos[s.idx-1] = uint32(i)
 			i = k
 		}
 	}
-	t.slots[i] = 0
-	t.keys[j] = ikey{}
+	t.slots[i] = slot{}
 	t.live.clear(j)
 	t.free = append(t.free, j)
 	t.n--
@@ -267,8 +291,11 @@ const OtherString = "__other__"
 type interner struct {
 	ids  map[string]uint32
 	strs []string
-	max  int
-	full uint64 // lookups that found the table full
+	// tuples of tag values, by id (0: all empty), and their ids
+	tuples  [][MaxTags]uint32
+	tupleID map[[MaxTags]uint32]uint32
+	max     int
+	full    uint64 // lookups that found the table full
 	// last-used cache for strings that are usually the same constant
 	// (l7_protocol values come from the decoders' Name constants).
 	cachePtr *byte
@@ -277,7 +304,8 @@ type interner struct {
 }
 
 func newInterner(max int) *interner {
-	return &interner{ids: make(map[string]uint32), strs: []string{"", OtherString}, max: max}
+	return &interner{ids: make(map[string]uint32), strs: []string{"", OtherString}, max: max,
+		tuples: [][MaxTags]uint32{{}, {strOther, strOther, strOther, strOther}}, tupleID: make(map[[MaxTags]uint32]uint32)}
 }
 
 // str interns a string, allocating only when it is new.
@@ -319,13 +347,32 @@ func (in *interner) add(s string) uint32 {
 	return id
 }
 
+// tuple interns a tuple of tag values; past the bound, every new one is
+// the tuple of OtherString.
+func (in *interner) tuple(t *[MaxTags]uint32) uint32 {
+	if *t == ([MaxTags]uint32{}) {
+		return 0
+	}
+	if id, ok := in.tupleID[*t]; ok {
+		return id
+	}
+	if len(in.tuples) >= in.max+2 {
+		in.full++
+		return 1
+	}
+	id := uint32(len(in.tuples))
+	in.tuples = append(in.tuples, *t)
+	in.tupleID[*t] = id
+	return id
+}
+
 // key turns an ikey back into a Key.
 func (in *interner) key(k *ikey) Key {
 	out := Key{
 		ClientIP: getAddr(k.client, k.cfam), ServerIP: getAddr(k.server, k.sfam), ServerPort: k.port, Protocol: k.proto,
 		Overflow: k.overflow, L7Protocol: in.strs[k.l7], Endpoint: in.strs[k.endpoint],
 	}
-	for i, t := range k.tags {
+	for i, t := range in.tuples[k.tags] {
 		out.Tags[i] = in.strs[t]
 	}
 	return out

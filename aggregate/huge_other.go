@@ -1,0 +1,5 @@
+//go:build !linux
+
+package aggregate
+
+func adviseHuge[T any](s []T) {}
