@@ -28,9 +28,9 @@ type encodeFunc func(g *generator, n int) int
 // fillChunk is how many records the benchmark builds before it encodes
 // them: the building and the encoding are timed apart, so that every case
 // can be compared with or without the (identical) cost of building the
-// records. 32 records stay in the first levels of cache, as the one record
+// records. 16 records stay in the first level of cache, as the one record
 // a pipeline hands its sink.
-const fillChunk = 32
+const fillChunk = 16
 
 // phaseTimes is the time spent building records and encoding them: wall
 // clock per phase, and the process's CPU time for both.
@@ -41,7 +41,7 @@ type phaseTimes struct {
 
 // encCPU returns the CPU time of the encoding phase: the process's CPU
 // time shared in proportion to the phases' wall-clock times (reading the
-// CPU clock costs a system call, too much to do every 32 rows; the
+// CPU clock costs a system call, too much to do every 16 rows; the
 // machine's other load falls on both phases in proportion to their
 // length).
 func (pt *phaseTimes) encCPU() float64 {
@@ -198,7 +198,7 @@ func encodeCases(agent *encoding.AgentDict) []struct {
 // (uncompressed, as the JSON sink writes them), string-tagged columns with
 // zstd, and for reference JSON with zstd, SmartEncoding with zstd,
 // SmartEncoding without a dictionary (strings in a per-batch table) and
-// the records alone. The records are built 32 at a time, then encoded:
+// the records alone. The records are built 16 at a time, then encoded:
 // cpu-ns/row counts both (the building is the same in every case),
 // enc-cpu-ns/row the encoding (and compression) alone, fill-cpu-ns/row
 // the building (the CPU time shared by the phases' wall-clock times).

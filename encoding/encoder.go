@@ -223,35 +223,52 @@ func appendUvarints(buf []byte, vals []uint64, or uint64) []byte {
 	}
 	buf = slices.Grow(buf, len(vals)*binary.MaxVarintLen64)
 	dst := buf[:cap(buf)]
-	for _, v := range vals {
-		if p+binary.MaxVarintLen64 > len(dst) {
-			break // not reached: room was made for every value
+	if or < 1<<28 {
+		// At most four bytes each: the bytes are spread without a
+		// branch (sizes that vary from row to row defeat the branch
+		// predictor), four stored at once.
+		for _, v := range vals {
+			d := (*[4]byte)(dst[p:])
+			x := uint32(v)
+			n := varintLen[bits.Len32(x)]
+			w := x&0x7f | x<<1&0x7f00 | x<<2&0x7f0000 | x<<3&0x7f000000 | 0x808080&(1<<(8*(n-1))-1)
+			binary.LittleEndian.PutUint32(d[:], w)
+			p += int(n)
 		}
+		return dst[:p]
+	}
+	for _, v := range vals {
+		// Room was made for every value: one bounds check a value.
+		d := (*[binary.MaxVarintLen64]byte)(dst[p:])
 		switch {
 		case v < 1<<7:
-			dst[p] = byte(v)
+			d[0] = byte(v)
 			p++
 		case v < 1<<14:
-			dst[p] = byte(v) | 0x80
-			dst[p+1] = byte(v >> 7)
+			d[0] = byte(v) | 0x80
+			d[1] = byte(v >> 7)
 			p += 2
 		case v < 1<<21:
-			dst[p] = byte(v) | 0x80
-			dst[p+1] = byte(v>>7) | 0x80
-			dst[p+2] = byte(v >> 14)
+			d[0] = byte(v) | 0x80
+			d[1] = byte(v>>7) | 0x80
+			d[2] = byte(v >> 14)
 			p += 3
 		default:
-			for v >= 0x80 {
-				dst[p] = byte(v) | 0x80
+			i := 0
+			for v >= 0x80 && i < len(d)-1 {
+				d[i] = byte(v) | 0x80
 				v >>= 7
-				p++
+				i++
 			}
-			dst[p] = byte(v)
-			p++
+			d[i] = byte(v)
+			p += i + 1
 		}
 	}
 	return dst[:p]
 }
+
+// varintLen is the length of the uvarint of a value of 0 to 32 bits.
+var varintLen = [33]uint32{1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5}
 
 // addrs appends the addresses a.
 func (c *colEnc) addrs(a []netip.Addr) {
