@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/metaflow-go/metaflow/flow"
 	"github.com/metaflow-go/metaflow/l7"
@@ -131,17 +132,18 @@ type Aggregator struct {
 	secs      []AppMetrics   // the series of a 1 s window being delivered
 	net       NetworkMetrics // delta of the record at hand
 	appViews  []*viewState   // the Application views
-	pend      []pending      // WriteL7's work on each of appViews
-	sink      uint32         // of loads made to overlap cache misses
+	// the held l7 records (WriteL7): a ring, and their keys in each of
+	// appViews (l7Lag × len(appViews))
+	ring     [l7Lag]l7Entry
+	ringHead int
+	ringN    int
+	pend     []pending
 }
 
-// pending is WriteL7's work on one view.
+// pending is a held l7 record's key in one view.
 type pending struct {
-	k    ikey
-	h    uint64
-	w    *window
-	j    int32
-	late int
+	k ikey
+	h uint64
 }
 
 // flags of a remembered flow
@@ -252,7 +254,7 @@ func New(c *Config) (*Aggregator, error) {
 			a.appViews = append(a.appViews, vs)
 		}
 	}
-	a.pend = make([]pending, len(a.appViews))
+	a.pend = make([]pending, l7Lag*len(a.appViews))
 	return a, nil
 }
 
@@ -274,6 +276,7 @@ func (a *Aggregator) Views() []View {
 func (a *Aggregator) WriteL4(r *flow.Record) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.drainL7()
 	a.stats.L4Records++
 	t := r.EndTime
 	if r.PacketTx+r.PacketRx == 0 && a.watermark > t {
@@ -402,97 +405,147 @@ func (a *Aggregator) l4Delta(r *flow.Record, d *NetworkMetrics) {
 	}
 }
 
+// l7Lag is how many l7 records WriteL7 holds before counting them: the
+// memory of a record's series (key table slots, then window cells) is
+// prefetched while the records before it are counted, so that the cache
+// misses of several records overlap.
+const l7Lag = 8
+
+// l7Stale is how far (in record time) a held record may trail the newest
+// one: older ones are counted at once, so that a slow source's windows do
+// not wait for l7Lag more records.
+const l7Stale = int64(100 * time.Millisecond)
+
+// l7Entry is a held l7 record: what counting it needs (its keys are in
+// Aggregator.pend).
+type l7Entry struct {
+	start, end                  int64
+	rrt                         int64
+	req, resp, cerr, serr, tout uint64
+	hasRRT                      bool
+	li                          int16
+}
+
 // WriteL7 counts an l7 record into the application views, in the window
 // of its start time (the request's first byte, or a lone response's). The
-// record is borrowed for the call.
+// record is borrowed for the call: what counting it needs is copied, and
+// it is counted within the next l7Lag calls (or at the next call of any
+// other method, or once a record 100 ms newer comes), so that the cache
+// misses of consecutive records overlap.
 func (a *Aggregator) WriteL7(r *l7.Record) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.stats.L7Records++
-	t := r.StartTime
-	var req, resp, cerr, serr, tout uint64
+	nv := len(a.appViews)
+	if nv == 0 {
+		a.countLate(r.StartTime)
+		a.advance(r.EndTime)
+		return nil
+	}
+	for a.ringN > 0 && (a.ringN == l7Lag || a.ring[a.ringHead].end+l7Stale < r.EndTime) {
+		a.countOldest()
+	}
+	slotI := (a.ringHead + a.ringN) % l7Lag
+	a.ringN++
+	e := &a.ring[slotI]
+	*e = l7Entry{start: r.StartTime, end: r.EndTime}
 	if r.HasRequest {
-		req = 1
+		e.req = 1
 	}
 	if r.HasResponse {
-		resp = 1
+		e.resp = 1
 	}
 	if r.HasStatus {
 		switch r.Status {
 		case l7.StatusClientError:
-			cerr = 1
+			e.cerr = 1
 		case l7.StatusServerError:
-			serr = 1
+			e.serr = 1
 		case l7.StatusTimeout:
-			tout = 1
+			e.tout = 1
 		}
 	}
-	rrt, hasRRT := r.ResponseDuration()
-	if rrt < 0 {
-		rrt = 0
+	e.rrt, e.hasRRT = r.ResponseDuration()
+	if e.rrt < 0 {
+		e.rrt = 0
 	}
-	var li int16
-	if hasRRT {
-		li = latIndex(rrt)
+	if e.hasRRT {
+		e.li = latIndex(e.rrt)
 	}
-	// Three passes over the views, so that their cache misses overlap:
-	// the keys and their table slots (the views without an endpoint
-	// first, overlapping the endpoint's interning), the cells, the writes.
-	views, p := a.appViews, a.pend
-	var sink uint32
+	p := a.pend[slotI*nv : (slotI+1)*nv]
 	l7id := a.in.str(r.L7Protocol)
 	var epid uint32
 	interned := false
-	for pass := range 2 {
-		for i, vs := range views {
-			f := vs.v.Fields
-			if (f&FieldEndpoint != 0) != (pass == 1) {
-				continue
+	for i, vs := range a.appViews {
+		f := vs.v.Fields
+		if f&FieldEndpoint != 0 && !interned {
+			epid, interned = a.in.bytes(r.Endpoint), true
+		}
+		k := &p[i].k
+		*k = ikey{}
+		if f&FieldClientIP != 0 {
+			putAddr(&k.client, &k.cfam, r.Client.Addr())
+		}
+		if f&FieldServerIP != 0 {
+			putAddr(&k.server, &k.sfam, r.Server.Addr())
+		}
+		if f&FieldServerPort != 0 {
+			k.port = r.Server.Port()
+		}
+		if f&FieldProtocol != 0 {
+			k.proto = uint8(r.Transport)
+		}
+		if f&FieldL7Protocol != 0 {
+			k.l7 = l7id
+		}
+		if f&FieldEndpoint != 0 {
+			k.endpoint = epid
+		}
+		a.tags(vs, k, &r.Tags)
+		h := k.hash()
+		p[i].h = h
+		vs.t.prefetch(h)
+	}
+	// Halfway down the ring, the slots have come: prefetch the cells of
+	// the current 1 s windows.
+	if a.ringN > l7Lag/2 {
+		mid := (a.ringHead + a.ringN - 1 - l7Lag/2) % l7Lag
+		for i, vs := range a.appViews {
+			pe := &a.pend[mid*nv+i]
+			if w := vs.last; w != nil {
+				if j := vs.t.find(&pe.k, pe.h); j >= 0 && int(j) < len(w.sec) {
+					prefetch(unsafe.Pointer(&w.sec[j]))
+				}
 			}
-			if pass == 1 && !interned {
-				epid, interned = a.in.bytes(r.Endpoint), true
-			}
-			e := &p[i]
-			k := &e.k
-			*k = ikey{}
-			if f&FieldClientIP != 0 {
-				putAddr(&k.client, &k.cfam, r.Client.Addr())
-			}
-			if f&FieldServerIP != 0 {
-				putAddr(&k.server, &k.sfam, r.Server.Addr())
-			}
-			if f&FieldServerPort != 0 {
-				k.port = r.Server.Port()
-			}
-			if f&FieldProtocol != 0 {
-				k.proto = uint8(r.Transport)
-			}
-			if f&FieldL7Protocol != 0 {
-				k.l7 = l7id
-			}
-			if f&FieldEndpoint != 0 {
-				k.endpoint = epid
-			}
-			a.tags(vs, k, &r.Tags)
-			e.h = k.hash()
-			sink += vs.t.touch(e.h)
 		}
 	}
-	for i, vs := range views {
-		e := &p[i]
-		e.w, e.late = a.windowFor(vs, t)
-		if e.late == 0 {
-			e.j = a.slot(vs, e.w, a.indexH(vs, &e.k, e.h))
-			sink += e.w.sec[e.j].req
-		}
+	return nil
+}
+
+// drainL7 counts the held l7 records.
+func (a *Aggregator) drainL7() {
+	for a.ringN > 0 {
+		a.countOldest()
 	}
-	a.sink = sink
-	for i, vs := range views {
-		e := &p[i]
-		w := e.w
-		switch e.late {
+}
+
+// countOldest counts the oldest held l7 record.
+func (a *Aggregator) countOldest() {
+	e := &a.ring[a.ringHead]
+	nv := len(a.appViews)
+	p := a.pend[a.ringHead*nv : (a.ringHead+1)*nv]
+	a.ringHead = (a.ringHead + 1) % l7Lag
+	a.ringN--
+	req, resp, cerr, serr, tout := e.req, e.resp, e.cerr, e.serr, e.tout
+	rrt, hasRRT, li := e.rrt, e.hasRRT, e.li
+	t := e.start
+	for i, vs := range a.appViews {
+		pe := &p[i]
+		w, late := a.windowFor(vs, t)
+		switch late {
 		case 0:
-			c := &w.sec[e.j]
+			j := a.slot(vs, w, a.indexH(vs, &pe.k, pe.h))
+			c := &w.sec[j]
 			c.req += uint32(req)
 			c.resp += uint32(resp)
 			c.cerr += uint32(cerr)
@@ -501,13 +554,13 @@ func (a *Aggregator) WriteL7(r *l7.Record) error {
 			if hasRRT {
 				c.rrt.Add(uint64(rrt))
 				if int(c.nlat) == len(c.lat) {
-					a.flushLat(vs, w, e.j)
+					a.flushLat(vs, w, j)
 				}
 				c.lat[c.nlat] = li
 				c.nlat++
 			}
 		case 1:
-			j := a.indexH(vs, &e.k, e.h)
+			j := a.indexH(vs, &pe.k, pe.h)
 			m := &w.app[a.slot(vs, w, j)]
 			addApp(m, req, resp, cerr, serr, tout, rrt, hasRRT)
 			if hasRRT {
@@ -532,8 +585,7 @@ func (a *Aggregator) WriteL7(r *l7.Record) error {
 		}
 	}
 	a.countLate(t)
-	a.advance(r.EndTime)
-	return nil
+	a.advance(e.end)
 }
 
 // addApp adds one record's counters to m.
@@ -777,6 +829,7 @@ func (a *Aggregator) advance(t int64) {
 func (a *Aggregator) Advance(now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.drainL7()
 	a.advance(now.UnixNano())
 }
 
@@ -971,6 +1024,7 @@ func (a *Aggregator) release(vs *viewState, w *window) {
 func (a *Aggregator) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.drainL7()
 	a.closeDue(true)
 	return nil
 }
@@ -979,6 +1033,7 @@ func (a *Aggregator) Close() error {
 func (a *Aggregator) Stats() Stats {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.drainL7()
 	s := a.stats
 	s.StringsFull = a.in.full
 	return s
@@ -990,6 +1045,7 @@ func (a *Aggregator) Stats() Stats {
 func (a *Aggregator) Late(i int) (second, minute Bucket) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.drainL7()
 	vs := a.views[i]
 	second, minute = vs.lateSec, vs.lateMin
 	second.App = vs.lateSec.App.Clone()

@@ -161,13 +161,11 @@ func (t *table) find(k *ikey, h uint64) int32 {
 	}
 }
 
-// touch loads k's home slot (so that lookups of several views overlap
-// their cache misses) and returns a value of it.
-func (t *table) touch(h uint64) uint32 {
-	if t.slots == nil {
-		return 0
+// prefetch asks for the home slot of hash h.
+func (t *table) prefetch(h uint64) {
+	if t.slots != nil {
+		prefetch(unsafe.Pointer(&t.slots[(h>>32)&t.mask]))
 	}
-	return t.slots[(h>>32)&t.mask].idx
 }
 
 // insert adds k (not in t) and returns its index.
