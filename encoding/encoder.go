@@ -42,9 +42,10 @@ type EncoderConfig struct {
 // Compression is the compression of a frame's payload.
 type Compression uint8
 
-// Compressions. S2 (FlagS2, format 1.1) costs a small fraction of zstd's
+// Compressions. S2 (FlagS2, format 1.1) costs a fifth or less of zstd's
 // fastest level on a batch of records; zstd (FlagZstd) makes frames about
-// a fifth smaller, for links where bytes cost more than the agent's CPU.
+// a tenth smaller, for links where bytes cost more than the agent's CPU,
+// and is what a 1.0 decoder reads.
 const (
 	CompressS2   Compression = iota // an S2 block (the default)
 	CompressZstd                    // a zstd frame
