@@ -130,6 +130,7 @@ type Aggregator struct {
 	stats     Stats
 	series    []Series
 	secs      []AppMetrics   // the series of a 1 s window being delivered
+	idx       []int32        // the cells of a 1 s window being folded
 	net       NetworkMetrics // delta of the record at hand
 	appViews  []*viewState   // the Application views
 	// the held l7 records (WriteL7): a ring, and their keys in each of
@@ -890,25 +891,35 @@ func (a *Aggregator) closeSecond(vs *viewState, w *window) {
 	a.deliver(vs, w)
 	if w.n > 0 {
 		m := a.minuteOf(vs, w)
+		idx := a.idx[:0]
 		for wi, word := range w.mark {
 			for word != 0 {
-				j := int32(wi<<6 | bits.TrailingZeros64(word))
+				idx = append(idx, int32(wi<<6|bits.TrailingZeros64(word)))
 				word &= word - 1
-				mj := a.slot(vs, m, j)
-				if vs.v.Kind == Network {
-					m.net[mj].Merge(&w.net[j])
-					continue
+			}
+		}
+		a.idx = idx
+		const ahead = 8 // cells: prefetch the sketch of the cell this far ahead
+		for n, j := range idx {
+			mj := a.slot(vs, m, j)
+			if vs.v.Kind == Network {
+				m.net[mj].Merge(&w.net[j])
+				continue
+			}
+			if n+ahead < len(idx) {
+				if jj := idx[n+ahead]; int(jj) < len(m.app) && cap(m.app[jj].Latency.bins) > 0 {
+					prefetch(unsafe.Pointer(unsafe.SliceData(m.app[jj].Latency.bins)))
 				}
-				c, mm := &w.sec[j], &m.app[mj]
-				mm.Request += uint64(c.req)
-				mm.Response += uint64(c.resp)
-				mm.ClientError += uint64(c.cerr)
-				mm.ServerError += uint64(c.serr)
-				mm.Timeout += uint64(c.tout)
-				mm.RRT.Merge(&c.rrt)
-				for _, li := range c.lat[:c.nlat] {
-					mm.Latency.addLat(li)
-				}
+			}
+			c, mm := &w.sec[j], &m.app[mj]
+			mm.Request += uint64(c.req)
+			mm.Response += uint64(c.resp)
+			mm.ClientError += uint64(c.cerr)
+			mm.ServerError += uint64(c.serr)
+			mm.Timeout += uint64(c.tout)
+			mm.RRT.Merge(&c.rrt)
+			for _, li := range c.lat[:c.nlat] {
+				mm.Latency.addLat(li)
 			}
 		}
 	}
