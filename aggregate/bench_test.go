@@ -35,16 +35,24 @@ func seriesRecords(n int) []l7.Record {
 // order while record time runs at 100,000 records per second (each 1 s
 // window holds most of the series, and windows close and are recycled as
 // they would be live: the warm-up covers several seconds of record time).
+// Each record written is one of n records in memory, picked at random
+// (so reading it is a cache miss too), except with record=hot: there one
+// record is refilled with the series' fields each time, as a decoder
+// hands a sink the record it has just built.
 func BenchmarkWriteL7(b *testing.B) {
 	edge := []View{DefaultViews()[3]}
 	for _, c := range []struct {
 		n     int
 		views []View
-	}{{1000, nil}, {100_000, nil}, {100_000, edge}} {
+		hot   bool
+	}{{1000, nil, false}, {100_000, nil, false}, {100_000, edge, false}, {100_000, nil, true}} {
 		n := c.n
 		name := "series=" + strconv.Itoa(n)
 		if c.views != nil {
 			name += "/views=application_map"
+		}
+		if c.hot {
+			name += "/record=hot"
 		}
 		b.Run(name, func(b *testing.B) {
 			recs := seriesRecords(n)
@@ -60,8 +68,25 @@ func BenchmarkWriteL7(b *testing.B) {
 			a, _ := New(&Config{Views: c.views})
 			now := t0
 			i := 0
+			var hot l7.Record
+			var endpoints [1000][]byte
+			for e := range endpoints {
+				endpoints[e] = []byte("/api/v1/items/" + strconv.Itoa(e))
+			}
 			write := func() {
 				r := &recs[order[i&(len(order)-1)]]
+				if c.hot {
+					s := order[i&(len(order)-1)]
+					ip := func(a byte) netip.Addr {
+						return netip.AddrFrom4([4]byte{a, byte(s >> 16), byte(s >> 8), byte(s)})
+					}
+					hot = l7.Record{
+						Client: netip.AddrPortFrom(ip(10), 40000), Server: netip.AddrPortFrom(ip(11), 8080),
+						Transport: l7.TCP, L7Protocol: "HTTP", HasRequest: true, HasResponse: true,
+						Status: l7.StatusOk, HasStatus: true, Endpoint: endpoints[s%1000],
+					}
+					r = &hot
+				}
 				r.StartTime = now
 				r.EndTime = now + lat[i&(len(lat)-1)]
 				a.WriteL7(r)
