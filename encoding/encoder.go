@@ -277,23 +277,22 @@ func (c *colEnc) addrs(a []netip.Addr) {
 	c.buf = slices.Grow(c.buf, 17*len(a))
 	dst := c.buf[:cap(c.buf)]
 	for i := range a {
-		if p+17 > len(dst) {
-			break // not reached: room was made for every address
-		}
+		// Room was made for every address: one bounds check each.
+		d := (*[17]byte)(dst[p:])
 		switch ip := &a[i]; {
 		case ip.Is4():
 			b := ip.As4()
-			dst[p], dst[p+1], dst[p+2], dst[p+3], dst[p+4] = 4, b[0], b[1], b[2], b[3]
+			d[0], d[1], d[2], d[3], d[4] = 4, b[0], b[1], b[2], b[3]
 			p += 5
 			c.nz = 1
 		case ip.Is6():
 			b := ip.As16()
-			dst[p] = 16
-			copy(dst[p+1:p+17], b[:])
+			d[0] = 16
+			copy(d[1:], b[:])
 			p += 17
 			c.nz = 1
 		default:
-			dst[p] = 0
+			d[0] = 0
 			p++
 		}
 	}
@@ -826,8 +825,9 @@ func (e *Encoder) nhash(ts []tag.Tag) (lo, hi uint64, ok bool) {
 		return 0, 0, false
 	}
 	var c, ptrs, lens uint64
+	nh := e.nh[:2*len(ts)]
 	for i := range ts {
-		k := (*[2]uint64)(e.nh[2*i:])
+		k := (*[2]uint64)(nh[2*i:])
 		t := &ts[i]
 		v := uint64(uintptr(unsafe.Pointer(unsafe.StringData(t.Value))))
 		key := uint64(uintptr(unsafe.Pointer(unsafe.StringData(t.Key))))
