@@ -45,7 +45,10 @@ type Config struct {
 	Views []View
 	// MaxSeries caps the series of each view in each window; records of
 	// further keys fold into that window's one Overflow series, counted
-	// in Stats.Overflow. Default 200,000; limit 1<<24.
+	// in Stats.Overflow. The open windows of a view together hold at most
+	// 8 × MaxSeries distinct keys (several seconds and minutes are open at
+	// once); past that, new keys fold into the overflow series too.
+	// Default 200,000; limit 1<<24.
 	MaxSeries int
 	// MaxStrings caps the interned strings (L7 protocols, endpoints, tag
 	// values) over the Aggregator's life; further strings group under

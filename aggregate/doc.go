@@ -25,7 +25,9 @@
 //
 // Cardinality is capped: a view's window holds at most Config.MaxSeries
 // series, and records of further keys fold into its one Overflow series
-// (Key.Overflow), counted in Stats.Overflow. Strings (L7 protocols,
+// (Key.Overflow), counted in Stats.Overflow; the open windows of a view
+// together hold at most 8 × MaxSeries distinct keys (past that, new keys
+// fold into the overflow series too). Strings (L7 protocols,
 // endpoints, tag values) are interned in a table of at most
 // Config.MaxStrings entries; later ones group under OtherString.
 //
@@ -42,8 +44,9 @@
 // 1 min window when it passes its end by Config.Lateness (default 130 s,
 // which covers the default l7 session timeout: a request that times out
 // is reported 120 s after its first byte and still lands in its minute).
-// A closed 1 s window is delivered to Config.OnWindow and then merged into
-// its minute. A record too late for its second goes to its minute directly
+// A closed 1 s window is delivered to Config.OnWindow and then folded into
+// its minute (a record is written once, into its second: the minute gets
+// each series' sum when the second closes). A record too late for its second goes to its minute directly
 // and into the view's late-second bucket (also delivered by key, as Late
 // windows, for exporters that sum 1 s windows); one too late for its minute goes
 // to the late-minute bucket only (Late, Stats). So, per view and metric:
@@ -53,6 +56,13 @@
 //
 // where the overflow series are part of the windows.
 //
+// WriteL7 holds up to 8 records before counting them (it copies what it
+// needs), prefetching the memory of their series meanwhile; any other
+// method (WriteL4, Advance, Close, Stats, Late) first counts the held
+// records, and a record 100 ms (record time) newer than a held one counts
+// that one, so windows close as they would otherwise, up to 8 records
+// later.
+//
 // Flows: a flow reported by snapshots yields several records; the
 // Aggregator remembers the live flows (Config.MaxFlows) so that new_flow
 // and the handshake RTTs count once per flow, at its first record, and
@@ -60,13 +70,17 @@
 //
 // # Latency percentiles
 //
-// AppMetrics.Latency is a DDSketch (github.com/DataDog/sketches-go) with
-// RelativeAccuracy 1%: any quantile read from it is within 1% of the exact
-// quantile of the response durations it holds, and sketches merge without
-// losing that bound. Sketches live in the 1 min windows only: a record's
-// latency goes straight into its minute's sketch, and 1 s windows keep
-// rrt_sum, rrt_count and rrt_max but an empty Latency, which saves a
-// sketch per series and second.
+// AppMetrics.Latency is a DDSketch with RelativeAccuracy 1%: the
+// logarithmic index mapping of DataDog's sketches-go and its quantile
+// rule, over a sorted sparse list of buckets (a few words for a few
+// distinct latencies). Any quantile read from it is within 1% of the exact
+// quantile of the response durations it holds, and sketches merge
+// exactly (bucket counts add) without losing that bound. Sketches live in
+// the 1 min windows only: a 1 s window keeps rrt_sum, rrt_count and
+// rrt_max, an empty Latency, and the bucket indexes of its latest
+// latencies (up to 8 a series), which go to the minute's sketch when the
+// second closes (or when the 8 are used up): the same buckets, so the same
+// guarantee.
 //
 // # Scale-out
 //

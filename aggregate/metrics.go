@@ -346,16 +346,6 @@ func (m *AppMetrics) Merge(o *AppMetrics) {
 	m.Latency.Merge(&o.Latency)
 }
 
-// mergeCounters is Merge without the sketch.
-func (m *AppMetrics) mergeCounters(o *AppMetrics) {
-	m.Request += o.Request
-	m.Response += o.Response
-	m.ClientError += o.ClientError
-	m.ServerError += o.ServerError
-	m.Timeout += o.Timeout
-	m.RRT.Merge(&o.RRT)
-}
-
 // Clone returns a copy of m that shares nothing with it.
 func (m *AppMetrics) Clone() AppMetrics {
 	c := *m
