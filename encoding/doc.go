@@ -42,12 +42,13 @@
 // BenchmarkEncode encodes 1,000,000 l4_flow_log rows with 15 tags a side
 // (5,000 pods, 400 services, 3,000 cloud hosts ...). Measured on a shared
 // 2-core machine, in CPU time a row, leaving out the building of the
-// records (the same in every case): SmartEncoding with S2, 500 ns and 57
-// bytes (with zstd 560 ns, 50 bytes); JSON Lines with string tags, written
-// by the JSON sink's AppendJSON, 2,480 ns and 1,660 bytes; string-tagged
-// columns with zstd, 3,250 ns and 116 bytes. Most of SmartEncoding's cost
-// is the tag set cache (hashing 30 strings a row, and cache misses on the
-// long tail of endpoints) and writing 45 columns.
+// records (the same in every case): SmartEncoding with S2, 450 ns and 57
+// bytes (with zstd 660 ns, 50 bytes); JSON Lines with string tags, written
+// by the JSON sink's AppendJSON, 2,240 ns and 1,660 bytes; string-tagged
+// columns with zstd, 3,530 ns and 116 bytes. About 270 ns of
+// SmartEncoding's are the tag sets (hashing 30 strings a row, cache misses
+// on the long tail of endpoints, the rows of the tag set table), 190 the
+// 45 columns and S2.
 //
 // An agent plugs a Sink into its pipeline (pipeline.SinkConfig): it batches
 // the records and hands each frame to a sender.
