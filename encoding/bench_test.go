@@ -183,11 +183,11 @@ func encodeCases(agent *encoding.AgentDict) []struct {
 		name string
 		w    func(testing.TB) rowWriter
 	}{
-		{"smart", newSmart(&encoding.EncoderConfig{Dict: agent})},
+		{"smart", newSmart(&encoding.EncoderConfig{Dict: agent})}, // zstd, the default
 		{"json", newJSON(false)},
 		{"columnar-strings", newSmart(&encoding.EncoderConfig{TagStrings: true, Compression: encoding.CompressZstd})},
 		{"json-zstd", newJSON(true)},
-		{"smart-zstd", newSmart(&encoding.EncoderConfig{Dict: agent, Compression: encoding.CompressZstd})},
+		{"smart-s2", newSmart(&encoding.EncoderConfig{Dict: agent, Compression: encoding.CompressS2})},
 		{"smart-nodict", newSmart(&encoding.EncoderConfig{})},
 		{"fill-only", func(testing.TB) rowWriter { return nopWriter{} }},
 	}

@@ -50,8 +50,8 @@ func encodeFrame(t testing.TB, cfg *encoding.EncoderConfig, l4s []*flow.Record, 
 
 func TestDecoder_Errors(t *testing.T) {
 	l4s, l7s := captureRecords(t)
-	good := encodeFrame(t, nil, l4s[:5], l7s[:5])
-	zgood := encodeFrame(t, &encoding.EncoderConfig{Compression: encoding.CompressZstd}, l4s[:5], l7s[:5])
+	good := encodeFrame(t, &encoding.EncoderConfig{Compression: encoding.CompressS2}, l4s[:5], l7s[:5])
+	zgood := encodeFrame(t, nil, l4s[:5], l7s[:5]) // the default: zstd
 	if good[6] != byte(encoding.FlagS2) || zgood[6] != byte(encoding.FlagZstd) {
 		t.Fatalf("flags %#x and %#x", good[6], zgood[6])
 	}

@@ -30,7 +30,7 @@ type EncoderConfig struct {
 	// no dictionary and no string table: the "String column" layout, for
 	// comparison and for receivers that keep no dictionary. Default false.
 	TagStrings bool
-	// Compression is how the body is compressed. Default CompressS2.
+	// Compression is how the body is compressed. Default CompressZstd.
 	Compression Compression
 	// Level is the zstd level (CompressZstd). Default zstd.SpeedFastest.
 	Level zstd.EncoderLevel
@@ -42,13 +42,13 @@ type EncoderConfig struct {
 // Compression is the compression of a frame's payload.
 type Compression uint8
 
-// Compressions. S2 (FlagS2, format 1.1) costs a fifth or less of zstd's
-// fastest level on a batch of records; zstd (FlagZstd) makes frames about
-// a tenth smaller, for links where bytes cost more than the agent's CPU,
-// and is what a 1.0 decoder reads.
+// Compressions. zstd (FlagZstd) is the wire format's default and what a
+// 1.0 decoder reads. S2 (FlagS2, format 1.1) costs a fifth or less of
+// zstd's fastest level on a batch of records for frames about an eighth
+// larger: for agents short of CPU whose server reads 1.1.
 const (
-	CompressS2   Compression = iota // an S2 block (the default)
-	CompressZstd                    // a zstd frame
+	CompressZstd Compression = iota // a zstd frame (the default)
+	CompressS2                      // an S2 block
 	CompressNone                    // the body as it is
 )
 
