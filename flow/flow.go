@@ -155,6 +155,10 @@ func (f *Flow) Protocol() uint8 { return f.key.proto }
 // VLAN returns the innermost VLAN id the flow was keyed with (0: untagged).
 func (f *Flow) VLAN() uint16 { return f.key.vlan }
 
+// SawSYN reports whether a segment of direction d carried SYN (a SYN from
+// the client, DirTx; a SYN-ACK from the server, DirRx).
+func (f *Flow) SawSYN(d Dir) bool { return f.tcpf[d&1]&decode.TCPSyn != 0 }
+
 // Oriented reports whether the orientation was fixed by a handshake (a SYN
 // or SYN-ACK seen) or an ICMP echo; Swap does nothing then.
 func (f *Flow) Oriented() bool { return f.flags&fOriented != 0 }

@@ -42,7 +42,7 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 			// Nothing to parse yet; a SYN's sequence number is kept
 			// for the Conn the first payload opens.
 			if t == TCP && m.TCPFlags&decode.TCPSyn != 0 {
-				e.noteSyn(slot, f.ID(), uint8(dir&1), m.Seq)
+				e.noteSyn(slot, uint8(dir&1), m.Seq)
 			}
 			return
 		}
@@ -52,14 +52,14 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		}
 		e.bySlot[slot] = c
 		c.slot = slot
-		if t == TCP && slot < len(e.syns) && e.syns[slot].id == f.ID() {
-			ss := &e.syns[slot]
-			for d := range ss.has {
-				if ss.has[d] {
-					c.sides[uint8(d)^c.flip].r.syn(ss.isn[d])
+		if t == TCP && slot < len(e.syns) {
+			for d := flow.DirTx; d <= flow.DirRx; d++ {
+				// A SYN with payload (TCP Fast Open) opens the Conn
+				// itself; Segment takes its sequence number.
+				if f.SawSYN(d) && !(d == dir&1 && m.TCPFlags&decode.TCPSyn != 0) {
+					c.sides[uint8(d)^c.flip].r.syn(e.syns[slot][d])
 				}
 			}
-			*ss = synSeen{}
 		}
 	} else {
 		e.advance(m.Timestamp)
@@ -90,27 +90,14 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 	c.swapper = nil
 }
 
-// synSeen is what the SYNs of a flow without a Conn yet announced, per
-// direction of the flow.
-type synSeen struct {
-	id  uint64 // flow id; 0: none
-	isn [2]uint32
-	has [2]bool
-}
-
 // noteSyn keeps the initial sequence number seq of direction d of the flow
-// id in slot.
-func (e *Engine) noteSyn(slot int, id uint64, d uint8, seq uint32) {
+// in slot. The flow's own SYN flags say which directions are valid, so an
+// entry needs no clearing when its slot takes another flow.
+func (e *Engine) noteSyn(slot int, d uint8, seq uint32) {
 	for slot >= len(e.syns) {
-		e.syns = append(e.syns, synSeen{})
+		e.syns = append(e.syns, [2]uint32{})
 	}
-	ss := &e.syns[slot]
-	if ss.id != id {
-		*ss = synSeen{id: id}
-	}
-	if !ss.has[d&1] {
-		ss.isn[d&1], ss.has[d&1] = seq, true
-	}
+	e.syns[slot][d&1] = seq
 }
 
 // Close implements flow.Handler: it ends f's connection (see Conn.Close)
@@ -118,9 +105,6 @@ func (e *Engine) noteSyn(slot int, id uint64, d uint8, seq uint32) {
 // snapshot, if any).
 func (e *Engine) Close(f *flow.Flow, r *flow.Record) {
 	slot := int(f.Slot())
-	if slot < len(e.syns) && e.syns[slot].id == f.ID() {
-		e.syns[slot] = synSeen{}
-	}
 	if slot >= len(e.bySlot) || e.bySlot[slot] == nil || e.bySlot[slot].id != f.ID() {
 		return
 	}
