@@ -446,6 +446,9 @@ func (a *Aggregator) WriteL7(r *l7.Record) error {
 		a.advance(r.EndTime)
 		return nil
 	}
+	if len(r.Endpoint) > 0 { // read below: its miss overlaps counting the oldest
+		prefetch(unsafe.Pointer(unsafe.SliceData(r.Endpoint)))
+	}
 	for a.ringN > 0 && (a.ringN == l7Lag || a.ring[a.ringHead].end+l7Stale < r.EndTime) {
 		a.countOldest()
 	}
