@@ -96,16 +96,32 @@
 // # Cost
 //
 // Measured with the package's benchmarks on a shared 2-core machine under
-// heavy load from other jobs (so the figures are upper bounds; CPU time
-// per record, from getrusage): l7 records into the four default views,
-// 1,000 series hit in random order, 0.5 to 1.1 µs; 100,000 series (each
-// application view) in random order, 2.6 to 3.6 µs, about half of it in
-// application_map alone (1.6 µs), the rest cache misses on the windows'
-// maps and sketches; flow snapshot records, 100,000 flows, 2.3 µs. No
-// allocation per record once the series exist. Memory: 100,000 series in
-// both application views, with two 1 s windows and the 1 min window open,
-// hold 263 MiB (about 440 bytes per series and window, the minute's
-// sketch included).
+// load from other jobs (CPU time per record, from getrusage; ranges over
+// paired runs). L7 records into the four default views (the two
+// application views, 1 s and 1 min windows), 100,000 series of each hit
+// in random order: 1.1 to 1.5 million records per CPU second (0.7 to
+// 0.9 µs each) when each record is one of 100,000 records in memory
+// picked at random (reading it and its endpoint are two cache misses of
+// the benchmark's own); 1.9 to 2.1 million (0.47 to 0.53 µs) when the
+// record is in cache, as a decoder hands it over (BenchmarkWriteL7
+// record=hot); application_map alone 2.0 to 2.3 million; 1,000 series
+// 2.0 to 2.5 million. The design before this one (a Go map per window, a
+// ddsketch.DDSketch per minute series, each record written into its
+// second and its minute) did 0.29 to 0.38 million for the 100,000 series.
+// Flow snapshot records, 100,000 flows: 0.6 to 0.7 million per CPU
+// second. No allocation per record once the series exist. Memory: 100,000
+// series in both application views, with two 1 s windows and the 1 min
+// window open, hold 82 MiB (about 145 bytes per series and window: key
+// table, cells and the minute's sketch; 255 MiB before).
+//
+// How: each view has one key table (open addressing, one cache line per
+// slot, key included) that gives a key a dense index for as long as an
+// open window holds it, and a window is an array of cells by that index;
+// a record is written into its 1 s window only (its counters and its
+// latency's bucket), and closing the second folds its cells into the
+// minute in index order; WriteL7 holds 8 records and prefetches their
+// slots and cells meanwhile; the tables and arrays ask for transparent
+// huge pages (madvise), since every record hits them at random.
 //
 // Concurrency: an Aggregator's methods are safe for concurrent use (one
 // mutex, uncontended under a pipeline, which calls a sink one call at a
