@@ -87,7 +87,7 @@ type Key struct {
 
 // ikey is a Key with interned strings and addresses as plain bytes: what
 // the hot path hashes. It holds no pointers (netip.Addr does), so the
-// windows' maps are smaller and the garbage collector skips them.
+// key tables are smaller and the garbage collector skips them.
 type ikey struct {
 	client, server [16]byte // IPv4 as IPv4-mapped IPv6
 	cfam, sfam     uint8    // 0 none, 4, 6
