@@ -61,7 +61,7 @@
 // method (WriteL4, Advance, Close, Stats, Late) first counts the held
 // records, and a record 100 ms (record time) newer than a held one counts
 // that one, so windows close as they would otherwise, up to 8 records
-// later.
+// later (and OnWindow may run within any of those methods).
 //
 // Flows: a flow reported by snapshots yields several records; the
 // Aggregator remembers the live flows (Config.MaxFlows) so that new_flow
