@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
@@ -336,6 +338,11 @@ func (s *Store) ingest(batchID string, b *encoding.Batch) (Result, error) {
 			return Result{}, err
 		}
 	}
+	// DuckDB's VARCHAR holds UTF-8: invalid bytes become U+FFFD, one
+	// each, as the agent's JSON writes them.
+	for i, str := range b.Strings {
+		b.Strings[i] = validUTF8(str)
+	}
 	res := Result{Seq: s.nextSeq}
 	err := s.tx(func(conn driver.Conn) error {
 		for _, t := range l4 {
@@ -358,7 +365,7 @@ func (s *Store) ingest(batchID string, b *encoding.Batch) (Result, error) {
 				return err
 			}
 			for i, e := range delta.Entries {
-				if _, err := s.conn.ExecContext(ctx, `INSERT INTO tag_dict VALUES (?, ?, ?, ?)`, e.Key, e.ID, e.Value, v0+uint64(i)+1); err != nil {
+				if _, err := s.conn.ExecContext(ctx, `INSERT INTO tag_dict VALUES (?, ?, ?, ?)`, e.Key, e.ID, validUTF8(e.Value), v0+uint64(i)+1); err != nil {
 					return err
 				}
 			}
@@ -387,6 +394,24 @@ func (s *Store) restoreDict(v0 uint64) {
 	if err := s.loadDict(); err != nil {
 		s.dict = old // keep serving; the ids stay unacknowledged
 	}
+}
+
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n <= 1 {
+			b.WriteString("\uFFFD")
+			i++
+			continue
+		}
+		b.WriteString(s[i : i+n])
+		i += n
+	}
+	return b.String()
 }
 
 func contains(l []string, s string) bool {

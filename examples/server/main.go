@@ -1,0 +1,157 @@
+// Command server is metaflow's example server: it receives the batches of
+// agents (examples/agent -server URL), stores them in DuckDB with integer
+// tags and the dictionary that names them, and answers a JSON query API.
+//
+//	go run ./examples/server -listen 127.0.0.1:26700 -db metaflow.duckdb -token secret
+//
+// Endpoints: POST /api/v1/batches (package ingest), GET /api/v1/l7,
+// /api/v1/l4, /api/v1/servicemap, /api/v1/red (package query), GET
+// /api/v1/stats (counters of ingest, queries and the store). Every one
+// requires the token when -token is set. It listens on localhost unless
+// told otherwise.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/metaflow-go/metaflow/examples/server/ingest"
+	"github.com/metaflow-go/metaflow/examples/server/query"
+	"github.com/metaflow-go/metaflow/examples/server/store"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "server:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+type options struct {
+	listen    string
+	db        string
+	token     string
+	retention time.Duration
+	maxBytes  int64
+}
+
+func parseArgs(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:26700", "listen on `addr`")
+	fs.StringVar(&o.db, "db", "metaflow.duckdb", "DuckDB `file` (\":memory:\" keeps nothing)")
+	fs.StringVar(&o.token, "token", "", "require \"Authorization: Bearer `token`\" on every endpoint")
+	fs.DurationVar(&o.retention, "retention", 0, "delete records older than `duration` (0: keep everything)")
+	fs.Int64Var(&o.maxBytes, "max-batch", 64<<20, "largest batch accepted, in `bytes`")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.retention < 0 || o.maxBytes <= 0 {
+		return o, errors.New("-retention and -max-batch must be positive")
+	}
+	return o, nil
+}
+
+// server is the store and its HTTP endpoints.
+type server struct {
+	st  *store.Store
+	ing *ingest.Handler
+	api *query.API
+	mux *http.ServeMux
+}
+
+func newServer(o options) (*server, error) {
+	st, err := store.Open(store.Config{Path: o.db, Retention: o.retention})
+	if err != nil {
+		return nil, err
+	}
+	ing, err := ingest.New(ingest.Config{Store: st, Token: o.token, MaxBytes: o.maxBytes})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s := &server{st: st, ing: ing, api: query.New(st, o.token), mux: http.NewServeMux()}
+	s.mux.Handle(ingest.Path, ing)
+	s.api.Register(s.mux)
+	s.mux.HandleFunc("GET /api/v1/stats", func(w http.ResponseWriter, r *http.Request) {
+		if !ingest.Authorized(r, o.token) {
+			http.Error(w, "stats: missing or wrong bearer token", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(s.stats())
+	})
+	return s, nil
+}
+
+// Stats is the answer of /api/v1/stats.
+type Stats struct {
+	Ingest ingest.Stats `json:"ingest"`
+	Query  query.Stats  `json:"query"`
+	Store  store.Stats  `json:"store"`
+}
+
+func (s *server) stats() Stats {
+	return Stats{Ingest: s.ing.Stats(), Query: s.api.Stats(), Store: s.st.Stats()}
+}
+
+func run(args []string, stderr io.Writer) error {
+	o, err := parseArgs(args, stderr)
+	if err != nil {
+		return err
+	}
+	s, err := newServer(o)
+	if err != nil {
+		return err
+	}
+	defer s.st.Close()
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	log.New(stderr, "", log.LstdFlags).Printf("server: listening on http://%s, store %s", ln.Addr(), o.db)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				if err := s.st.Maintain(now); err != nil {
+					log.New(stderr, "", log.LstdFlags).Printf("server: maintenance: %v", err)
+				}
+			}
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		hs.Shutdown(sctx)
+	}()
+	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,441 @@
+// Package query is the example server's HTTP JSON query API. Filters and
+// results use tag strings; the store's integer tag columns are translated
+// through the dictionary both ways. Every endpoint takes the API token
+// ("Authorization: Bearer <token>") when one is configured, and "from" and
+// "to" (unix nanoseconds or RFC 3339) bounding start_time.
+//
+//   - GET /api/v1/l7 and /api/v1/l4: request log and flow log search.
+//     Filters: exact values of record columns (l7_protocol, request_type,
+//     request_resource, request_domain, endpoint, response_code, trace_id,
+//     x_request_id_0, x_request_id_1, ip_0, ip_1, client_port, server_port,
+//     protocol, flow_id ...; see Columns) and of tags ("<key>_0",
+//     "<key>_1", "pod_1=web-1", "service_1=cart"). Paging: limit (default
+//     100, at most 10,000) and cursor (the "next" of the previous page).
+//     Answer: {"rows": [{column: value, ..., "<key>_<side>": tag}], "next"}.
+//   - GET /api/v1/servicemap: edges client -> server from l7_flow_log, the
+//     nodes named by their service, else pod, else IP, with requests,
+//     errors (response_status client error, server error or timeout), and
+//     average and maximum response time in microseconds.
+//   - GET /api/v1/red?group=service|endpoint: rate, errors and duration per
+//     server service (IP:port when untagged), or per service and endpoint
+//     (endpoint, else request_resource).
+//
+// Bad parameters get 400 with a message, a missing token 401; both are
+// counted in Stats.
+package query
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/metaflow-go/metaflow/examples/server/ingest"
+	"github.com/metaflow-go/metaflow/examples/server/store"
+)
+
+// Stats counts the API's requests.
+type Stats struct {
+	Requests     uint64 `json:"requests"`
+	BadRequest   uint64 `json:"bad_request"`
+	Unauthorized uint64 `json:"unauthorized"`
+	Failed       uint64 `json:"failed"`
+}
+
+// API serves the query endpoints.
+type API struct {
+	st                           *store.Store
+	token                        string
+	requests, bad, unauth, fails atomic.Uint64
+}
+
+// New returns the API of st; token, when set, is required.
+func New(st *store.Store, token string) *API { return &API{st: st, token: token} }
+
+// Stats returns the counters.
+func (a *API) Stats() Stats {
+	return Stats{Requests: a.requests.Load(), BadRequest: a.bad.Load(), Unauthorized: a.unauth.Load(), Failed: a.fails.Load()}
+}
+
+// Register adds the endpoints to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/l7", a.wrap(func(r *http.Request) (any, error) { return a.search(r, "l7_flow_log") }))
+	mux.HandleFunc("GET /api/v1/l4", a.wrap(func(r *http.Request) (any, error) { return a.search(r, "l4_flow_log") }))
+	mux.HandleFunc("GET /api/v1/servicemap", a.wrap(a.serviceMap))
+	mux.HandleFunc("GET /api/v1/red", a.wrap(a.red))
+}
+
+// badRequest marks an error of the caller's parameters.
+type badRequest struct{ msg string }
+
+func (e *badRequest) Error() string { return e.msg }
+
+func bad(format string, args ...any) error { return &badRequest{fmt.Sprintf(format, args...)} }
+
+func (a *API) wrap(f func(*http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		a.requests.Add(1)
+		if !ingest.Authorized(r, a.token) {
+			a.unauth.Add(1)
+			http.Error(w, "query: missing or wrong bearer token", http.StatusUnauthorized)
+			return
+		}
+		v, err := f(r)
+		if err != nil {
+			var br *badRequest
+			if errors.As(err, &br) {
+				a.bad.Add(1)
+				http.Error(w, "query: "+br.msg, http.StatusBadRequest)
+				return
+			}
+			a.fails.Add(1)
+			http.Error(w, "query: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(v)
+	}
+}
+
+// Columns are the record columns a search filters on, by table, with
+// whether the value is a number.
+var Columns = map[string]map[string]bool{
+	"l7_flow_log": {
+		"l7_protocol": false, "request_type": false, "request_resource": false, "request_domain": false,
+		"endpoint": false, "trace_id": false, "span_id": false, "x_request_id_0": false, "x_request_id_1": false,
+		"ip_0": false, "ip_1": false, "version": false,
+		"response_code": true, "response_status": true, "client_port": true, "server_port": true,
+		"protocol": true, "flow_id": true, "req_tcp_seq": true, "resp_tcp_seq": true, "batch_seq": true,
+	},
+	"l4_flow_log": {
+		"l7_protocol": false, "ip_0": false, "ip_1": false,
+		"client_port": true, "server_port": true, "protocol": true, "flow_id": true, "close_type": true, "batch_seq": true,
+	},
+}
+
+func parseTime(s string) (int64, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return 0, bad("time %q: want unix nanoseconds or RFC 3339", s)
+	}
+	return t.UnixNano(), nil
+}
+
+// where builds the conditions of r's filters on table. none is true when
+// a tag value is unknown to the dictionary: nothing can match.
+func (a *API) where(r *http.Request, table string, skip map[string]bool) (conds []string, args []any, none bool, err error) {
+	q := r.URL.Query()
+	keys := map[string]bool{}
+	for _, k := range a.st.TagKeys() {
+		keys[k] = true
+	}
+	dict := a.st.Dict()
+	for name, vals := range q {
+		if skip[name] {
+			continue
+		}
+		v := vals[0]
+		switch name {
+		case "from", "to":
+			t, err := parseTime(v)
+			if err != nil {
+				return nil, nil, false, err
+			}
+			op := ">="
+			if name == "to" {
+				op = "<"
+			}
+			conds = append(conds, "start_time "+op+" ?")
+			args = append(args, t)
+			continue
+		}
+		if num, ok := Columns[table][name]; ok {
+			if num {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return nil, nil, false, bad("%s=%q: want an integer", name, v)
+				}
+				conds = append(conds, name+" = ?")
+				args = append(args, n)
+			} else {
+				conds = append(conds, name+" = ?")
+				args = append(args, v)
+			}
+			continue
+		}
+		if i := strings.LastIndexByte(name, '_'); i > 0 && (name[i+1:] == "0" || name[i+1:] == "1") && i == len(name)-2 && keys[name[:i]] {
+			id, ok := dict.Lookup(name[:i], v)
+			if !ok {
+				none = true
+				continue
+			}
+			conds = append(conds, name[:i]+"_id_"+name[i+1:]+" = ?")
+			args = append(args, id)
+			continue
+		}
+		return nil, nil, false, bad("unknown filter %q", name)
+	}
+	return conds, args, none, nil
+}
+
+func whereSQL(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
+}
+
+// Page is a search answer.
+type Page struct {
+	Rows []map[string]any `json:"rows"`
+	Next string           `json:"next,omitempty"`
+}
+
+func (a *API) search(r *http.Request, table string) (any, error) {
+	q := r.URL.Query()
+	limit := 100
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10000 {
+			return nil, bad("limit=%q: want 1 to 10000", s)
+		}
+		limit = n
+	}
+	conds, args, none, err := a.where(r, table, map[string]bool{"limit": true, "cursor": true})
+	if err != nil {
+		return nil, err
+	}
+	page := &Page{Rows: []map[string]any{}}
+	if none {
+		return page, nil
+	}
+	if s := q.Get("cursor"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return nil, bad("cursor=%q: not a cursor of this API", s)
+		}
+		conds = append(conds, "rowid > ?")
+		args = append(args, n)
+	}
+	rows, err := a.st.DB().Query("SELECT rowid, * FROM "+table+whereSQL(conds)+" ORDER BY rowid LIMIT ?", append(args, limit+1)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	dict := a.st.Dict()
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var last int64
+	for rows.Next() {
+		if len(page.Rows) == limit {
+			page.Next = strconv.FormatInt(last, 10)
+			break
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		m := make(map[string]any, len(cols))
+		for i, c := range cols {
+			v := vals[i]
+			if c == "rowid" {
+				last = v.(int64)
+				continue
+			}
+			if v == nil {
+				continue
+			}
+			if k, side, ok := tagColumn(c); ok {
+				id, _ := v.(uint32)
+				if id == 0 {
+					continue
+				}
+				if s, ok := dict.Value(k, id); ok {
+					m[k+"_"+side] = s
+				}
+				continue
+			}
+			m[c] = v
+		}
+		page.Rows = append(page.Rows, m)
+	}
+	return page, rows.Err()
+}
+
+// tagColumn splits "<key>_id_<side>".
+func tagColumn(c string) (key, side string, ok bool) {
+	if len(c) < 6 || c[len(c)-5:len(c)-1] != "_id_" {
+		return "", "", false
+	}
+	side = c[len(c)-1:]
+	if side != "0" && side != "1" {
+		return "", "", false
+	}
+	return c[:len(c)-5], side, true
+}
+
+// Edge is one client -> server edge of the service map.
+type Edge struct {
+	Client       string  `json:"client"`
+	Server       string  `json:"server"`
+	L7Protocol   string  `json:"l7_protocol"`
+	Requests     int64   `json:"requests"`
+	Errors       int64   `json:"errors"`
+	AvgLatencyUS float64 `json:"avg_latency_us"`
+	MaxLatencyUS float64 `json:"max_latency_us"`
+}
+
+// node names a side: its service, else its pod, else its IP.
+func node(dict interface {
+	Value(string, uint32) (string, bool)
+}, svc, pod uint32, ip sql.NullString) string {
+	if svc != 0 {
+		if s, ok := dict.Value("service", svc); ok {
+			return s
+		}
+	}
+	if pod != 0 {
+		if s, ok := dict.Value("pod", pod); ok {
+			return s
+		}
+	}
+	return ip.String
+}
+
+const errorStatus = "response_status IN (1, 2, 3)"
+const latency = "(end_time - start_time) / 1000.0"
+
+func (a *API) serviceMap(r *http.Request) (any, error) {
+	conds, args, none, err := a.where(r, "l7_flow_log", nil)
+	if err != nil {
+		return nil, err
+	}
+	edges := []Edge{}
+	if none {
+		return map[string]any{"edges": edges}, nil
+	}
+	q := `SELECT service_id_0, pod_id_0, CASE WHEN service_id_0 = 0 AND pod_id_0 = 0 THEN ip_0 END AS c,
+		service_id_1, pod_id_1, CASE WHEN service_id_1 = 0 AND pod_id_1 = 0 THEN ip_1 END AS s,
+		l7_protocol, count(*), count(*) FILTER (WHERE ` + errorStatus + `),
+		COALESCE(avg(` + latency + `) FILTER (WHERE has_request = 1 AND has_response = 1), 0),
+		COALESCE(max(` + latency + `) FILTER (WHERE has_request = 1 AND has_response = 1), 0)
+		FROM l7_flow_log` + whereSQL(conds) + ` GROUP BY ALL ORDER BY count(*) DESC`
+	rows, err := a.st.DB().Query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	dict := a.st.Dict()
+	merged := map[[3]string]int{}
+	for rows.Next() {
+		var cs, cp, ss, sp uint32
+		var cip, sip sql.NullString
+		var e Edge
+		if err := rows.Scan(&cs, &cp, &cip, &ss, &sp, &sip, &e.L7Protocol, &e.Requests, &e.Errors, &e.AvgLatencyUS, &e.MaxLatencyUS); err != nil {
+			return nil, err
+		}
+		e.Client, e.Server = node(dict, cs, cp, cip), node(dict, ss, sp, sip)
+		k := [3]string{e.Client, e.Server, e.L7Protocol}
+		if i, ok := merged[k]; ok { // two ids with one name: merge
+			o := &edges[i]
+			o.AvgLatencyUS = (o.AvgLatencyUS*float64(o.Requests) + e.AvgLatencyUS*float64(e.Requests)) / float64(o.Requests+e.Requests)
+			o.Requests += e.Requests
+			o.Errors += e.Errors
+			o.MaxLatencyUS = max(o.MaxLatencyUS, e.MaxLatencyUS)
+			continue
+		}
+		merged[k] = len(edges)
+		edges = append(edges, e)
+	}
+	return map[string]any{"edges": edges}, rows.Err()
+}
+
+// RED is one row of /api/v1/red.
+type RED struct {
+	Service      string  `json:"service"`
+	Endpoint     string  `json:"endpoint,omitempty"`
+	L7Protocol   string  `json:"l7_protocol"`
+	Requests     int64   `json:"requests"`
+	Rate         float64 `json:"rate"` // requests a second over the range (or the rows' span)
+	Errors       int64   `json:"errors"`
+	ErrorRatio   float64 `json:"error_ratio"`
+	AvgLatencyUS float64 `json:"avg_latency_us"`
+	P99LatencyUS float64 `json:"p99_latency_us"`
+	MaxLatencyUS float64 `json:"max_latency_us"`
+}
+
+func (a *API) red(r *http.Request) (any, error) {
+	group := r.URL.Query().Get("group")
+	if group == "" {
+		group = "service"
+	}
+	if group != "service" && group != "endpoint" {
+		return nil, bad("group=%q: want service or endpoint", group)
+	}
+	conds, args, none, err := a.where(r, "l7_flow_log", map[string]bool{"group": true})
+	if err != nil {
+		return nil, err
+	}
+	out := []RED{}
+	if none {
+		return map[string]any{"rows": out}, nil
+	}
+	ep := "''"
+	if group == "endpoint" {
+		ep = "COALESCE(NULLIF(endpoint, ''), request_resource)"
+	}
+	q := `SELECT service_id_1, CASE WHEN service_id_1 = 0 THEN ip_1 || ':' || server_port END, ` + ep + `, l7_protocol,
+		count(*), count(*) FILTER (WHERE ` + errorStatus + `),
+		COALESCE(avg(` + latency + `) FILTER (WHERE has_request = 1 AND has_response = 1), 0),
+		COALESCE(quantile_cont(` + latency + `, 0.99) FILTER (WHERE has_request = 1 AND has_response = 1), 0),
+		COALESCE(max(` + latency + `) FILTER (WHERE has_request = 1 AND has_response = 1), 0),
+		max(end_time) - min(start_time)
+		FROM l7_flow_log` + whereSQL(conds) + ` GROUP BY ALL ORDER BY count(*) DESC`
+	rows, err := a.st.DB().Query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	span := float64(0)
+	qv := r.URL.Query()
+	if qv.Get("from") != "" && qv.Get("to") != "" {
+		f, _ := parseTime(qv.Get("from"))
+		t, _ := parseTime(qv.Get("to"))
+		span = float64(t-f) / 1e9
+	}
+	dict := a.st.Dict()
+	for rows.Next() {
+		var svc uint32
+		var addr sql.NullString
+		var x RED
+		var rowsSpan int64
+		if err := rows.Scan(&svc, &addr, &x.Endpoint, &x.L7Protocol, &x.Requests, &x.Errors, &x.AvgLatencyUS, &x.P99LatencyUS, &x.MaxLatencyUS, &rowsSpan); err != nil {
+			return nil, err
+		}
+		x.Service = node(dict, svc, 0, addr)
+		s := span
+		if s <= 0 {
+			s = max(float64(rowsSpan)/1e9, 1)
+		}
+		x.Rate = float64(x.Requests) / s
+		if x.Requests > 0 {
+			x.ErrorRatio = float64(x.Errors) / float64(x.Requests)
+		}
+		out = append(out, x)
+	}
+	return map[string]any{"rows": out}, rows.Err()
+}
