@@ -299,3 +299,48 @@ func TestServer_EndToEnd(t *testing.T) {
 	}
 	t.Logf("%d captures: %d l4 and %d l7 rows in %d batches, %d edges", len(pcaps), len(all4), len(all7), st.Ingest.Stored, len(sm.Edges))
 }
+
+// frameOf encodes the records of redis-pipeline.pcap (repeated up to rows
+// l7 rows), tagged, without dictionary ids.
+func frameOf(t testing.TB, rows int) []byte {
+	t.Helper()
+	reg, err := builtin.Registry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.OpenFile("../../testdata/l7/redis-pipeline.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c collect
+	cfg := pipeline.Config{Shards: 1, Source: src, Stages: []pipeline.Stage{tagStage{}}, Sinks: []pipeline.SinkConfig{{Sink: &c}}}
+	cfg.L7.Registry = reg
+	p, err := pipeline.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	enc, _ := encoding.NewEncoder(nil)
+	for i := 0; i < rows; i++ {
+		r := c.l7[i%len(c.l7)]
+		r.FlowID = uint64(i) // distinct rows
+		enc.AddL7(r)
+	}
+	f, err := enc.AppendFrame(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+type collect struct {
+	l7 []*l7.Record
+}
+
+func (c *collect) WriteL4(r *flow.Record) error { return nil }
+func (c *collect) WriteL7(r *l7.Record) error {
+	c.l7 = append(c.l7, r.Clone())
+	return nil
+}
