@@ -27,6 +27,7 @@ type agent struct {
 	dump    *dumper      // -w, nil without
 	size    int64        // replayed file size, for progress
 	metrics *metricsHook // -map, -metrics-addr, -otlp-endpoint (metrics.go); nil without
+	server  *serverHook  // -server (server.go); nil without
 }
 
 func newAgent(o options, stdout, stderr io.Writer) (*agent, error) {
@@ -105,6 +106,10 @@ func newAgent(o options, stdout, stderr io.Writer) (*agent, error) {
 		closeSources(&cfg)
 		return nil, err
 	}
+	if a.server, err = attachServer(&cfg, stderr); err != nil {
+		closeSources(&cfg)
+		return nil, err
+	}
 	if a.p, err = pipeline.New(cfg); err != nil {
 		closeSources(&cfg)
 		return nil, err
@@ -136,6 +141,7 @@ func (a *agent) run(ctx context.Context) error {
 	}
 	err := a.p.Run(ctx)
 	err = a.metrics.finish(ctx, err)
+	err = a.server.finish(err)
 	close(done)
 	wg.Wait()
 	if errors.Is(err, context.Canceled) {

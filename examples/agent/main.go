@@ -79,6 +79,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	registerMetricsFlags(fs)       // -map, -metrics-addr, -otlp-endpoint (metrics.go)
 	registerEBPFFlags(fs, &o.ebpf) // -ebpf, -pid, -comm, -ebpf-payload (ebpf.go)
 	registerTagsFlags(fs)          // -tags, -tags-proc, -vpc (tags.go)
+	registerServerFlags(fs)        // -server, -server-token, -spool, -spool-max, -server-wait (server.go)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
