@@ -71,9 +71,14 @@ const rowsPerFrame = 2000
 // l4Frame is a frame of rowsPerFrame full l4 records, flow ids from
 // first, tagged with a few pods and services.
 func l4Frame(enc *encoding.Encoder, first uint64, dst []byte) []byte {
+	return l4FrameN(enc, first, rowsPerFrame, dst)
+}
+
+// l4FrameN is l4Frame with n rows.
+func l4FrameN(enc *encoding.Encoder, first uint64, n int, dst []byte) []byte {
 	now := time.Now().UnixNano()
 	var r flow.Record
-	for i := uint64(0); i < rowsPerFrame; i++ {
+	for i := uint64(0); i < uint64(n); i++ {
 		n := first + i
 		r.Tags.Reset()
 		r.FlowID = n

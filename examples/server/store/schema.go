@@ -26,6 +26,19 @@ func sqlType(t encoding.ColumnType) string {
 	}
 }
 
+// sqlDefault is the DEFAULT clause of a column: what a frame that leaves
+// the column out means (0, ”, NULL for optional values and addresses).
+func sqlDefault(t encoding.ColumnType) string {
+	switch t {
+	case encoding.ColUvarint, encoding.ColVarint, encoding.ColDelta:
+		return " NOT NULL DEFAULT 0"
+	case encoding.ColString:
+		return " NOT NULL DEFAULT ''"
+	default:
+		return ""
+	}
+}
+
 var l4Columns = []column{
 	{"flow_id", encoding.ColDelta}, {"start_time", encoding.ColDelta}, {"end_time", encoding.ColDelta},
 	{"duration", encoding.ColVarint}, {"ip_0", encoding.ColAddr}, {"ip_1", encoding.ColAddr},
@@ -92,7 +105,7 @@ func createTable(name string, cols []column, extra []string, keys []string) stri
 	var b strings.Builder
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (batch_seq UBIGINT NOT NULL", name)
 	for _, c := range cols {
-		fmt.Fprintf(&b, ", %s %s", c.name, sqlType(c.wire))
+		fmt.Fprintf(&b, ", %s %s%s", c.name, sqlType(c.wire), sqlDefault(c.wire))
 	}
 	for _, e := range extra {
 		fmt.Fprintf(&b, ", %s UBIGINT", e)

@@ -31,6 +31,10 @@ type Config struct {
 	// Retention deletes records whose end_time is older than this (Maintain).
 	// Default 0: keep everything.
 	Retention time.Duration
+	// CheckpointBytes is the WAL size that triggers a checkpoint. Default
+	// 1 GiB: fewer, larger checkpoints (a restart replays up to that much
+	// WAL).
+	CheckpointBytes int64
 	// NoIndexes leaves out the ART indexes of l7_flow_log's trace columns
 	// (DuckDB's min/max zone maps still prune). Default false.
 	NoIndexes bool
@@ -38,9 +42,10 @@ type Config struct {
 
 // Store defaults.
 const (
-	DefaultPath        = "metaflow.duckdb"
-	DefaultDedupWindow = 24 * time.Hour
-	DefaultDedupMax    = 1_000_000
+	DefaultPath            = "metaflow.duckdb"
+	DefaultDedupWindow     = 24 * time.Hour
+	DefaultDedupMax        = 1_000_000
+	DefaultCheckpointBytes = 1 << 30
 )
 
 // Errors of Ingest.
@@ -100,6 +105,9 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.DedupMax <= 0 {
 		cfg.DedupMax = DefaultDedupMax
 	}
+	if cfg.CheckpointBytes <= 0 {
+		cfg.CheckpointBytes = DefaultCheckpointBytes
+	}
 	dsn := cfg.Path
 	if dsn == ":memory:" {
 		dsn = ""
@@ -118,6 +126,12 @@ func Open(cfg Config) (*Store, error) {
 
 func (s *Store) init() error {
 	ctx := context.Background()
+	// A checkpoint rewrites (and compresses) what the WAL holds: at
+	// DuckDB's default of 16 MB one came every few batches and cost more
+	// than the appends.
+	if _, err := s.db.ExecContext(ctx, fmt.Sprintf("SET checkpoint_threshold = '%dB'", s.cfg.CheckpointBytes)); err != nil {
+		return fmt.Errorf("store: checkpoint_threshold: %w", err)
+	}
 	for _, q := range schema {
 		if _, err := s.db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("store: schema: %w", err)
@@ -346,13 +360,13 @@ func (s *Store) ingest(batchID string, b *encoding.Batch) (Result, error) {
 	res := Result{Seq: s.nextSeq}
 	err := s.tx(func(conn driver.Conn) error {
 		for _, t := range l4 {
-			if err := s.appendTable(conn, "l4_flow_log", l4Columns, nil, t, b.Strings, res.Seq); err != nil {
+			if err := s.appendTable(conn, "l4_flow_log", l4Columns, t, b.Strings, res.Seq); err != nil {
 				return err
 			}
 			res.L4 += t.Rows
 		}
 		for _, t := range l7 {
-			if err := s.appendTable(conn, "l7_flow_log", l7Columns, l7Extra, t, b.Strings, res.Seq); err != nil {
+			if err := s.appendTable(conn, "l7_flow_log", l7Columns, t, b.Strings, res.Seq); err != nil {
 				return err
 			}
 			res.L7 += t.Rows
@@ -464,83 +478,66 @@ func (s *Store) tx(rows func(driver.Conn) error, sqlPart func(context.Context) e
 	return err
 }
 
-// appendTable appends the rows of t with the DuckDB appender.
-func (s *Store) appendTable(conn driver.Conn, name string, cols []column, extra []string, t *encoding.Table, strs []string, seq uint64) error {
-	a, err := duckdb.NewAppenderFromConn(conn, "", name)
+// appendTable appends the rows of t with the DuckDB appender. Only the
+// columns the batch carries are appended: the others take their defaults
+// (0, ” or NULL), as a column absent from a frame means.
+func (s *Store) appendTable(conn driver.Conn, name string, cols []column, t *encoding.Table, strs []string, seq uint64) error {
+	type src struct {
+		wire encoding.ColumnType
+		c    *encoding.Column
+	}
+	names := []string{"batch_seq"}
+	var srcs []src
+	for _, c := range cols {
+		if bc := t.Column(c.name); bc != nil {
+			names = append(names, c.name)
+			srcs = append(srcs, src{c.wire, bc})
+		}
+	}
+	for i := range t.Columns {
+		c := &t.Columns[i]
+		if c.Type == encoding.ColTag && s.hasKey[c.Key] && !contains(names, c.Name) {
+			names = append(names, c.Name)
+			srcs = append(srcs, src{encoding.ColTag, c})
+		}
+	}
+	a, err := duckdb.NewAppenderWithColumns(conn, "", "", name, names)
 	if err != nil {
 		return fmt.Errorf("store: appender %s: %w", name, err)
 	}
-	n := 1 + len(cols) + len(extra) + 2*len(s.keys)
+	n := len(names)
 	if cap(s.vals) < n {
 		s.vals = make([]driver.Value, n)
 	}
 	vals := s.vals[:n]
-	bcols := make([]*encoding.Column, len(cols))
-	for i, c := range cols {
-		bcols[i] = t.Column(c.name)
-	}
-	tags := make([]*encoding.Column, 2*len(s.keys))
-	for i := range t.Columns {
-		c := &t.Columns[i]
-		if c.Type != encoding.ColTag {
-			continue
-		}
-		for ki, k := range s.keys {
-			if k == c.Key {
-				tags[2*ki+int(c.Side)] = c
-			}
-		}
-	}
-	for i := range vals {
-		vals[i] = nil
-	}
 	vals[0] = seq
 	for row := 0; row < t.Rows; row++ {
-		for i, c := range cols {
-			bc := bcols[i]
+		for i, sc := range srcs {
+			bc := sc.c
 			var v driver.Value
-			switch c.wire {
+			switch sc.wire {
 			case encoding.ColUvarint:
-				v = uint64(0)
-				if bc != nil {
-					v = bc.Vals[row]
-				}
+				v = bc.Vals[row]
 			case encoding.ColVarint, encoding.ColDelta:
-				v = int64(0)
-				if bc != nil {
-					v = int64(bc.Vals[row])
-				}
+				v = int64(bc.Vals[row])
 			case encoding.ColOptUvarint:
-				if bc != nil {
-					if u, ok := bc.OptUint(row); ok {
-						v = u
-					}
+				if u, ok := bc.OptUint(row); ok {
+					v = u
 				}
 			case encoding.ColOptVarint:
-				if bc != nil {
-					if u, ok := bc.OptInt(row); ok {
-						v = u
-					}
+				if u, ok := bc.OptInt(row); ok {
+					v = u
 				}
 			case encoding.ColString:
-				v = ""
-				if bc != nil {
-					v = strs[bc.Strs[row]]
-				}
+				v = strs[bc.Strs[row]]
 			case encoding.ColAddr:
-				if bc != nil && bc.Addrs[row].IsValid() {
+				if bc.Addrs[row].IsValid() {
 					v = bc.Addrs[row].String()
 				}
+			case encoding.ColTag:
+				v = bc.IDs[row]
 			}
 			vals[1+i] = v
-		}
-		base := 1 + len(cols) + len(extra)
-		for i, c := range tags {
-			var id uint32
-			if c != nil {
-				id = c.IDs[row]
-			}
-			vals[base+i] = id
 		}
 		if err := a.AppendRow(vals...); err != nil {
 			a.Close()
