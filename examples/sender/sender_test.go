@@ -1,0 +1,142 @@
+package sender_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/metaflow-go/metaflow/encoding"
+	"github.com/metaflow-go/metaflow/examples/sender"
+)
+
+// fakeServer records the batch ids it receives and answers with codes
+// from a script (200 once the script is used up), acks carrying dict's
+// delta.
+type fakeServer struct {
+	mu     sync.Mutex
+	ids    []string
+	bodies map[string]string
+	script []int
+	dict   *encoding.Dictionary
+}
+
+func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := r.Header.Get("X-Batch-ID")
+	if r.URL.Path != sender.Path || r.Header.Get("Authorization") != "Bearer t" {
+		http.Error(w, "no", 401)
+		return
+	}
+	code := 200
+	if len(f.script) > 0 {
+		code, f.script = f.script[0], f.script[1:]
+	}
+	f.ids = append(f.ids, id)
+	if code != 200 {
+		http.Error(w, "scripted "+strconv.Itoa(code), code)
+		return
+	}
+	if f.bodies == nil {
+		f.bodies = map[string]string{}
+	}
+	f.bodies[id] = string(body)
+	d, _ := f.dict.Sync(0, 0).AppendBinary(nil)
+	w.Write(d)
+}
+
+func flush(t *testing.T, s *sender.Sender) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSender_RetryAndAck(t *testing.T) {
+	f := &fakeServer{script: []int{503, 500, 401, 200, 400}, dict: encoding.NewDictionary(nil)}
+	f.dict.Assign("pod", "a")
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	dict := encoding.NewAgentDict()
+	s, err := sender.New(sender.Config{URL: srv.URL, Token: "t", Dir: t.TempDir(), Dict: dict, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < 3; i++ {
+		if err := s.Send([]byte("frame-" + strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, s)
+	st := s.Stats()
+	// Batch 0: 503, 500, 401, then 200; batch 1: 400 (refused, dropped);
+	// batch 2: 200.
+	if st.Retries != 3 || st.Acked != 2 || st.Refused != 1 || st.Pending != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if len(f.ids) != 6 || f.ids[0] != f.ids[3] || f.ids[4] == f.ids[5] {
+		t.Fatalf("ids %v", f.ids)
+	}
+	if f.bodies[f.ids[0]] != "frame-0" || f.bodies[f.ids[5]] != "frame-2" {
+		t.Fatalf("bodies %v", f.bodies)
+	}
+	if id, ok := dict.Lookup("pod", "a"); !ok || id != 1 {
+		t.Fatalf("the ack was not applied: %d %v", id, ok)
+	}
+}
+
+func TestSender_SpoolRestartAndFull(t *testing.T) {
+	dir := t.TempDir()
+	// The server is down: nothing listens there.
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL := down.URL
+	down.Close()
+	s, err := sender.New(sender.Config{URL: downURL, Token: "t", Dir: dir, MaxSpoolBytes: 35, MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		if err := s.Send([]byte("batch-" + strconv.Itoa(i) + "!!!")); err != nil { // 10 bytes
+			t.Fatal(err)
+		}
+	}
+	st := s.Stats()
+	if st.Dropped < 6 || st.Pending > 4 || st.PendingBytes > 40 {
+		t.Fatalf("full spool: %+v", st)
+	}
+	s.Close()
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != st.Pending {
+		t.Fatalf("%d files in the spool, %d pending", len(ents), st.Pending)
+	}
+	// Restart against a live server: the spool goes out, newest last.
+	f := &fakeServer{dict: encoding.NewDictionary(nil)}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	s, err = sender.New(sender.Config{URL: srv.URL, Token: "t", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := s.Stats().Recovered; int(got) != st.Pending {
+		t.Fatalf("recovered %d, want %d", got, st.Pending)
+	}
+	s.Send([]byte("after"))
+	flush(t, s)
+	if len(f.ids) != st.Pending+1 || f.bodies[f.ids[len(f.ids)-2]] != "batch-9!!!" || f.bodies[f.ids[len(f.ids)-1]] != "after" {
+		t.Fatalf("delivered %v %v", f.ids, f.bodies)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("%d files left", len(ents))
+	}
+}
