@@ -59,13 +59,13 @@ var (
 
 // Stats counts a Store's work.
 type Stats struct {
-	Batches    uint64 // batches stored
-	Duplicates uint64 // batches already stored (acknowledged again, not stored)
-	L4Rows     uint64 // l4_flow_log rows stored
-	L7Rows     uint64 // l7_flow_log rows stored
-	Failed     uint64 // batches refused or whose transaction failed
-	Forgotten  uint64 // batch ids dropped from the dedup window
-	Deleted    uint64 // rows deleted by retention
+	Batches    uint64 `json:"batches"`    // batches stored
+	Duplicates uint64 `json:"duplicates"` // batches already stored (acknowledged again, not stored)
+	L4Rows     uint64 `json:"l4_rows"`    // l4_flow_log rows stored
+	L7Rows     uint64 `json:"l7_rows"`    // l7_flow_log rows stored
+	Failed     uint64 `json:"failed"`     // batches refused or whose transaction failed
+	Forgotten  uint64 `json:"forgotten"`  // batch ids dropped from the dedup window
+	Deleted    uint64 `json:"deleted"`    // rows deleted by retention
 }
 
 // Store is the server's DuckDB store: record tables with integer tag
