@@ -73,9 +73,10 @@ type Stats struct {
 // and the ids of the batches it holds. Ingest is serialised (DuckDB has one
 // writer); queries run concurrently on DB.
 type Store struct {
-	cfg  Config
-	db   *sql.DB
-	conn *sql.Conn // the writer's connection
+	cfg      Config
+	db       *sql.DB
+	conn     *sql.Conn // the writer's connection
+	insBatch *sql.Stmt // INSERT INTO batches, on conn
 
 	mu      sync.Mutex // serialises writes; guards the fields below
 	dict    *encoding.Dictionary
@@ -198,7 +199,10 @@ func (s *Store) init() error {
 		s.order = append(s.order, id)
 	}
 	rows.Close()
-	s.conn, err = s.db.Conn(ctx)
+	if s.conn, err = s.db.Conn(ctx); err != nil {
+		return err
+	}
+	s.insBatch, err = s.conn.PrepareContext(ctx, `INSERT INTO batches VALUES (?, ?, ?, ?, ?)`)
 	return err
 }
 
@@ -384,7 +388,7 @@ func (s *Store) ingest(batchID string, b *encoding.Batch) (Result, error) {
 				}
 			}
 		}
-		_, err := s.conn.ExecContext(ctx, `INSERT INTO batches VALUES (?, ?, ?, ?, ?)`, res.Seq, batchID, time.Now().UTC(), res.L4, res.L7)
+		_, err := s.insBatch.ExecContext(ctx, res.Seq, batchID, time.Now().UTC(), res.L4, res.L7)
 		return err
 	})
 	if err != nil {
@@ -511,6 +515,7 @@ func (s *Store) appendTable(conn driver.Conn, name string, cols []column, t *enc
 	}
 	vals := s.vals[:n]
 	vals[0] = seq
+	last := make([]driver.Value, len(srcs))
 	for row := 0; row < t.Rows; row++ {
 		for i, sc := range srcs {
 			bc := sc.c
@@ -531,8 +536,15 @@ func (s *Store) appendTable(conn driver.Conn, name string, cols []column, t *enc
 			case encoding.ColString:
 				v = strs[bc.Strs[row]]
 			case encoding.ColAddr:
-				if bc.Addrs[row].IsValid() {
-					v = bc.Addrs[row].String()
+				// Runs of one address (a server's) are common: format
+				// it once a run.
+				if ad := bc.Addrs[row]; ad.IsValid() {
+					if row > 0 && ad == bc.Addrs[row-1] {
+						v = last[i]
+					} else {
+						v = ad.String()
+						last[i] = v
+					}
 				}
 			case encoding.ColTag:
 				v = bc.IDs[row]
@@ -606,6 +618,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.insBatch.Close()
 	s.conn.Close()
 	return s.db.Close()
 }
