@@ -1,8 +1,10 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,17 +23,22 @@ func cpuTime() time.Duration {
 // encoded as an agent does (ids learnt from the acks), posted over HTTP,
 // decoded, resolved and appended to DuckDB on a file. It reports rows/s
 // and the CPU time (both sides, all threads) per 100,000 rows.
+// FRAME_ROWS sets the rows of a frame (default 16,000).
 func BenchmarkServer_IngestL4(b *testing.B) {
 	ts := startServer(b, options{db: filepath.Join(b.TempDir(), "bench.duckdb"), maxBytes: 64 << 20})
 	dict := encoding.NewAgentDict()
 	const frames = 8
+	frameRows := 16000
+	if v, err := strconv.Atoi(os.Getenv("FRAME_ROWS")); err == nil {
+		frameRows = v
+	}
 	next := uint64(1)
 	// Frames of 16,000 rows; the first teaches the agent's dictionary,
 	// the others are encoded with its ids, as an agent's are.
 	mk := func() []byte {
 		enc, _ := encoding.NewEncoder(&encoding.EncoderConfig{Dict: dict})
-		f := l4FrameN(enc, next, 16000, nil)
-		next += 16000
+		f := l4FrameN(enc, next, frameRows, nil)
+		next += uint64(frameRows)
 		return f
 	}
 	var pre [][]byte
@@ -48,17 +55,33 @@ func BenchmarkServer_IngestL4(b *testing.B) {
 	for i := 0; i < frames; i++ {
 		pre = append(pre, mk())
 	}
-	rows := 0
-	cpu0, t0 := cpuTime(), time.Now()
-	i := 0
-	for b.Loop() {
-		if code, msg := post(b, ts.url, "", "b"+strconv.Itoa(i), pre[i%frames]); code != 200 {
-			b.Fatal(code, msg)
-		}
-		i++
-		rows += 16000
+	for _, agents := range []int{1, 2} {
+		b.Run("agents="+strconv.Itoa(agents), func(b *testing.B) {
+			rows := 0
+			cpu0, t0 := cpuTime(), time.Now()
+			i := 0
+			for b.Loop() {
+				// Each agent posts one frame at a time, as a Sender does;
+				// with two the server decodes one while it stores the other.
+				var wg sync.WaitGroup
+				for a := 0; a < agents; a++ {
+					id := "b" + strconv.Itoa(agents) + "-" + strconv.Itoa(i)
+					f := pre[i%frames]
+					i++
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if code, msg := post(b, ts.url, "", id, f); code != 200 {
+							b.Error(code, msg)
+						}
+					}()
+				}
+				wg.Wait()
+				rows += frameRows * agents
+			}
+			el, cpu := time.Since(t0), cpuTime()-cpu0
+			b.ReportMetric(float64(rows)/el.Seconds(), "rows/s")
+			b.ReportMetric(float64(cpu.Milliseconds())/(float64(rows)/1e5), "cpu-ms/100k-rows")
+		})
 	}
-	el, cpu := time.Since(t0), cpuTime()-cpu0
-	b.ReportMetric(float64(rows)/el.Seconds(), "rows/s")
-	b.ReportMetric(float64(cpu.Milliseconds())/(float64(rows)/1e5), "cpu-ms/100k-rows")
 }
