@@ -34,3 +34,11 @@ require (
 )
 
 replace github.com/metaflow-go/metaflow => ../..
+
+require github.com/metaflow-go/metaflow/examples v0.0.0
+
+replace github.com/metaflow-go/metaflow/examples => ..
+
+replace github.com/metaflow-go/metaflow/aggregate/prometheus => ../../aggregate/prometheus
+
+replace github.com/metaflow-go/metaflow/aggregate/otlp => ../../aggregate/otlp
