@@ -10,7 +10,17 @@ import (
 
 	"github.com/metaflow-go/metaflow/encoding"
 	"github.com/metaflow-go/metaflow/examples/server/ingest"
+	"github.com/metaflow-go/metaflow/l7"
 )
+
+func tableOf(b *encoding.Batch, typ encoding.TableType) *encoding.Table {
+	for i := range b.Tables {
+		if b.Tables[i].Type == typ {
+			return &b.Tables[i]
+		}
+	}
+	return nil
+}
 
 func post(t testing.TB, u, token, id string, body []byte) (int, string) {
 	t.Helper()
@@ -100,6 +110,30 @@ func TestServer_BadInput(t *testing.T) {
 		}
 	}
 	if st := ts.ing.Stats(); st.Stored != 1 || st.Duplicates != 1 {
+		t.Fatalf("ingest stats %+v", st)
+	}
+	// Ids of another dictionary epoch (a server that lost its store): 409
+	// with the whole dictionary, nothing stored.
+	other := encoding.NewDictionary(nil)
+	other.Assign("service", "svc-6379")
+	ad := encoding.NewAgentDict()
+	ad.Apply(other.Sync(0, 0))
+	enc, _ := encoding.NewEncoder(&encoding.EncoderConfig{Dict: ad})
+	b, _ := encoding.Decode(good)
+	var r l7.Record
+	for row := 0; row < 3; row++ {
+		if err := tableOf(b, encoding.TableL7).L7(row, nil, &r); err != nil {
+			t.Fatal(err)
+		}
+		enc.AddL7(&r)
+	}
+	stale, _ := enc.AppendFrame(nil)
+	code, body := post(t, ts.url, token, "stale-1", stale)
+	var d encoding.Delta
+	if _, err := encoding.ParseDelta([]byte(body), &d); code != 409 || err != nil || d.From != 0 || d.Epoch != ts.st.Dict().Epoch() {
+		t.Fatalf("stale ids: %d, delta from %d epoch %d (%v)", code, d.From, d.Epoch, err)
+	}
+	if st := ts.ing.Stats(); st.Resync != 1 || st.Stored != 1 {
 		t.Fatalf("ingest stats %+v", st)
 	}
 	// Query API: token and bad parameters.
