@@ -93,6 +93,17 @@ type Trailer interface {
 	Trailing(dir Direction) bool
 }
 
+// Resetter is implemented by parsers the engine may reuse: when a flow
+// ends, the engine keeps its parser (a bounded number per decoder) and,
+// for a later flow of the same decoder, calls Reset instead of NewParser.
+// Reset returns the parser to the state NewParser(t) gives, keeping only
+// memory it owns (tables, buffers), so that nothing of the earlier flow
+// shows in the next: a parser whose state is costly to allocate saves that
+// cost per flow.
+type Resetter interface {
+	Reset(t Transport)
+}
+
 // Flusher is implemented by parsers that can decode a message cut short.
 // When bytes are lost (a hole in the stream, or payload cut by the
 // capture's snaplen) while the engine holds the first bytes of a message

@@ -58,6 +58,10 @@ type Engine struct {
 	freeSessions *session
 	npending     int
 
+	// parsers holds parsers of ended flows for reuse (Resetter), by
+	// decoder index * 2 + transport.
+	parsers [][]Parser
+
 	msg  Message
 	cmsg Message // the message a cut makes while msg is in use (Conn.answeredCut)
 	// cutting: the message being handled is one a Flusher made of bytes
@@ -482,10 +486,47 @@ func (c *Conn) Close(ts int64) ConnSummary {
 		delete(e.conns, c.id)
 	}
 	e.nconns--
+	if c.dec >= 0 {
+		e.putParser(c.dec, c.transport, c.parser)
+	}
 	c.parser, c.trailer, c.flusher = nil, nil, nil
 	c.swapper = nil
 	e.freeConns = append(e.freeConns, c)
 	return sum
+}
+
+// maxPooledParsers bounds the parsers kept for reuse per decoder and
+// transport.
+const maxPooledParsers = 256
+
+// putParser keeps p, a parser of decoder dec for transport t whose flow
+// ended, for reuse when it implements Resetter.
+func (e *Engine) putParser(dec int32, t Transport, p Parser) {
+	if _, ok := p.(Resetter); !ok || p == nil {
+		return
+	}
+	i := int(dec)*2 + int(t&1)
+	for i >= len(e.parsers) {
+		e.parsers = append(e.parsers, nil)
+	}
+	if len(e.parsers[i]) < maxPooledParsers {
+		e.parsers[i] = append(e.parsers[i], p)
+	}
+}
+
+// newParser returns a parser of decoder dec for transport t: a pooled one
+// reset, or a new one.
+func (e *Engine) newParser(dec int32, t Transport) Parser {
+	if i := int(dec)*2 + int(t&1); i < len(e.parsers) {
+		if n := len(e.parsers[i]); n > 0 {
+			p := e.parsers[i][n-1]
+			e.parsers[i][n-1] = nil
+			e.parsers[i] = e.parsers[i][:n-1]
+			p.(Resetter).Reset(t)
+			return p
+		}
+	}
+	return e.decs[dec].NewParser(t)
 }
 
 func (c *Conn) summary() ConnSummary {
@@ -1067,7 +1108,7 @@ func (c *Conn) infer(s *side, ts int64, b []byte) bool {
 		c.swap()
 	}
 	c.dec = found
-	c.parser = e.decs[found].NewParser(c.transport)
+	c.parser = e.newParser(found, c.transport)
 	c.trailer, _ = c.parser.(Trailer)
 	c.flusher, _ = c.parser.(Flusher)
 	c.state = stateParse

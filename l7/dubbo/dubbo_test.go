@@ -173,6 +173,21 @@ func TestParser(t *testing.T) {
 			}
 			l7test.CompareMessages(t, tc.name, got, tc.want)
 		}
+		// A parser reused through Reset (l7.Resetter) after another flow
+		// that left class definitions and a frame half read behaves as a
+		// new one.
+		p := New(tc.cfg).NewParser(l7.TCP)
+		full := frame(0xc2, 0, 99, invocation(svc, "dirty", "Lorg/example/Person;", args, attach))
+		l7test.Feed(t, p, []l7test.Chunk{
+			{Dir: l7.ToClient, Data: string(frame(0x02, 20, 2, exceptionBody))},
+			{Dir: l7.ToServer, Data: string(full[:len(full)/2])},
+		}, 0, func(*l7.Message) {})
+		p.(l7.Resetter).Reset(l7.TCP)
+		var got []msg
+		if _, errs := l7test.Feed(t, p, tc.chunks, 0, func(m *l7.Message) { got = append(got, capture(m)) }); errs != 0 {
+			t.Errorf("%s after Reset: %d errors", tc.name, errs)
+		}
+		l7test.CompareMessages(t, tc.name+" after Reset", got, tc.want)
 	}
 }
 

@@ -38,6 +38,15 @@ type Parser struct {
 // Stats returns the Parser's counters.
 func (p *Parser) Stats() Stats { return p.stats }
 
+// Reset implements l7.Resetter: the Parser becomes as new, keeping its
+// class table (allocated on the first class definition).
+func (p *Parser) Reset(l7.Transport) {
+	classes := p.hr.classes
+	clear(classes)
+	*p = Parser{cfg: p.cfg}
+	p.hr.classes = classes
+}
+
 // Trailing implements l7.Trailer: a message comes from a frame read (up to
 // Config.MaxBody) in one call, so the bytes before it never start it: the
 // rest of a long body, events not reported.
