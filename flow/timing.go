@@ -118,26 +118,24 @@ func (f *Flow) turnaround(m *decode.Meta, fromServer, inSeq bool, now uint32) {
 
 func (f *Flow) sampleART(d uint32) {
 	f.flags &^= fArtPend
-	if d == 0 || d > artMax {
-		return
-	}
-	if d > f.artMax {
-		f.artMax = d
-	}
-	f.artSum = satAdd(f.artSum, d)
-	f.artCount++
+	sample(&f.artMax, &f.artSum, &f.artCount, d, artMax)
 }
 
 func (f *Flow) sampleSRT(d uint32) {
 	f.flags &^= fSrtPend
-	if d == 0 || d > srtMax {
+	sample(&f.srtMax, &f.srtSum, &f.srtCount, d, srtMax)
+}
+
+// sample adds d to a max/sum/count triple unless it is zero or above bound.
+func sample(most, sum, count *uint32, d, bound uint32) {
+	if d == 0 || d > bound {
 		return
 	}
-	if d > f.srtMax {
-		f.srtMax = d
+	if d > *most {
+		*most = d
 	}
-	f.srtSum = satAdd(f.srtSum, d)
-	f.srtCount++
+	*sum = satAdd(*sum, d)
+	*count++
 }
 
 func satAdd(a, b uint32) uint32 {

@@ -314,13 +314,21 @@ func (e *Engine) open(info ConnInfo, ts int64) *Conn {
 
 // Conn returns the open connection with flow id id, or nil.
 func (e *Engine) Conn(id uint64) *Conn {
-	// A flow's id holds its slot + 1 in its low 32 bits (flow.Flow.ID).
+	if c := e.slotConn(id); c != nil {
+		return c
+	}
+	return e.conns[id]
+}
+
+// slotConn returns the flow.Handler's open Conn of the flow with id id, or
+// nil. A flow's id holds its slot + 1 in its low 32 bits (flow.Flow.ID).
+func (e *Engine) slotConn(id uint64) *Conn {
 	if slot := int(uint32(id)) - 1; slot >= 0 && slot < len(e.bySlot) {
 		if c := e.bySlot[slot]; c != nil && c.id == id {
 			return c
 		}
 	}
-	return e.conns[id]
+	return nil
 }
 
 // Client returns the client side as currently believed.
@@ -791,20 +799,22 @@ func (c *Conn) lost(s *side, seq uint32, n int) {
 
 // cut passes the bytes of a message cut short (by a hole, or by the end
 // of the flow) to a parser that implements Flusher, and handles the message
-// it makes of them.
-func (c *Conn) cut(s *side, dir Direction) {
+// it makes of them. It reports whether the parser made one.
+func (c *Conn) cut(s *side, dir Direction) bool {
 	if c.flusher == nil || len(s.buf) == 0 && s.msgLen == 0 {
-		return
+		return false
 	}
 	m := &c.e.cmsg
 	m.Reset()
-	if c.flusher.Flush(s.buf, dir, m) {
-		s.msgLen += len(s.buf)
-		c.e.stats.CutMessages++
-		c.e.cutting = true
-		c.message(s, dir, m)
-		c.e.cutting = false
+	if !c.flusher.Flush(s.buf, dir, m) {
+		return false
 	}
+	s.msgLen += len(s.buf)
+	c.e.stats.CutMessages++
+	c.e.cutting = true
+	c.message(s, dir, m)
+	c.e.cutting = false
+	return true
 }
 
 // maxZeroRuns bounds the messages a parser may return in a row without

@@ -104,25 +104,21 @@ func (e *Engine) noteSyn(slot int, d uint8, seq uint32) {
 // and fills r's l7_protocol and l7_* counters (since the previous
 // snapshot, if any).
 func (e *Engine) Close(f *flow.Flow, r *flow.Record) {
-	slot := int(f.Slot())
-	if slot >= len(e.bySlot) || e.bySlot[slot] == nil || e.bySlot[slot].id != f.ID() {
+	c := e.slotConn(f.ID())
+	if c == nil {
 		return
 	}
-	c := e.bySlot[slot]
 	base := c.reported
-	sum := c.Close(e.now)
-	e.bySlot[slot] = nil
-	fillL4(r, sum, base)
+	fillL4(r, c.Close(e.now), base) // Close also frees the slot
 }
 
 // Snapshot implements flow.Snapshotter: it fills r's L7 fields with the
 // counts since f's previous record.
 func (e *Engine) Snapshot(f *flow.Flow, r *flow.Record) {
-	slot := int(f.Slot())
-	if slot >= len(e.bySlot) || e.bySlot[slot] == nil || e.bySlot[slot].id != f.ID() {
+	c := e.slotConn(f.ID())
+	if c == nil {
 		return
 	}
-	c := e.bySlot[slot]
 	sum := c.summary()
 	fillL4(r, sum, c.reported)
 	c.reported = sum

@@ -137,23 +137,19 @@ func (c *Conn) message(s *side, dir Direction, m *Message) {
 // its end was sent; when the capture lost that end (a hole the client's
 // next bytes will reveal), waiting for it would pair this response with
 // nothing and the cut request with the next request's response. The
-// parser, if it can (Flusher), makes the request of what is held, and the
-// held bytes are dropped (counted in Stats.DiscardedBytes); so is the rest
+// parser, if it can (Flusher), makes the request of what is held; then the
+// held bytes are dropped (counted in Stats.DiscardedBytes), and so is the rest
 // of the request if it arrives after all (a capture that reordered the
 // directions): the server's acknowledgement when it began the response (of
 // side resp) says where the request ended.
 func (c *Conn) answeredCut(resp *side) {
 	rs := &c.sides[uint8(ToServer)^c.flip]
-	if len(rs.buf) == 0 && rs.msgLen == 0 || c.flusher == nil {
-		return
-	}
 	end := rs.bufSeq + uint32(len(rs.buf))
+	if !c.cut(rs, ToServer) || c.state != stateParse {
+		return // no request made of it: the bytes wait for their end
+	}
 	if resp.msgHasAck && int32(resp.msgAck-end) > 0 {
 		rs.skipEnd, rs.skip = resp.msgAck, true
-	}
-	c.cut(rs, ToServer)
-	if c.state != stateParse {
-		return
 	}
 	c.e.stats.DiscardedBytes += uint64(len(rs.buf))
 	c.dropBuf(rs)
