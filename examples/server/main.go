@@ -18,6 +18,7 @@ import (
 	"github.com/metaflow-go/metaflow/examples/server/ingest"
 	"github.com/metaflow-go/metaflow/examples/server/query"
 	"github.com/metaflow-go/metaflow/examples/server/store"
+	"github.com/metaflow-go/metaflow/examples/server/web"
 )
 
 func main() {
@@ -35,6 +36,9 @@ type options struct {
 	token     string
 	retention time.Duration
 	maxBytes  int64
+	// demo: a temporary store filled with the shipped captures (demo.go).
+	demo         bool
+	demoCaptures string
 }
 
 func parseArgs(args []string, stderr io.Writer) (options, error) {
@@ -46,6 +50,8 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.token, "token", "", "require \"Authorization: Bearer `token`\" on every endpoint")
 	fs.DurationVar(&o.retention, "retention", 0, "delete records older than `duration` (0: keep everything)")
 	fs.Int64Var(&o.maxBytes, "max-batch", 64<<20, "largest batch accepted, in `bytes`")
+	fs.BoolVar(&o.demo, "demo", false, "demo: a temporary store, filled with the shipped captures replayed through an in-process agent")
+	fs.StringVar(&o.demoCaptures, "demo-captures", "", "the demo's captures: every *.pcap of `dir` (default testdata/l7 of the repository)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -79,6 +85,7 @@ func newServer(o options) (*server, error) {
 	s := &server{st: st, ing: ing, api: query.New(st, o.token), mux: http.NewServeMux()}
 	s.mux.Handle(ingest.Path, ing)
 	s.api.Register(s.mux)
+	s.mux.Handle("/", web.Handler())
 	s.mux.HandleFunc("GET /api/v1/stats", func(w http.ResponseWriter, r *http.Request) {
 		if !ingest.Authorized(r, o.token) {
 			http.Error(w, "stats: missing or wrong bearer token", http.StatusUnauthorized)
@@ -102,9 +109,21 @@ func (s *server) stats() Stats {
 }
 
 func run(args []string, stderr io.Writer) error {
+	return runContext(context.Background(), args, stderr)
+}
+
+// runContext is run, stopped also when parent is done.
+func runContext(parent context.Context, args []string, stderr io.Writer) error {
 	o, err := parseArgs(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.demo {
+		cleanup, err := demoStore(&o)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
 	}
 	s, err := newServer(o)
 	if err != nil {
@@ -116,7 +135,7 @@ func run(args []string, stderr io.Writer) error {
 		return err
 	}
 	log.New(stderr, "", log.LstdFlags).Printf("server: listening on http://%s, store %s", ln.Addr(), o.db)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -139,6 +158,9 @@ func run(args []string, stderr io.Writer) error {
 		defer cancel()
 		hs.Shutdown(sctx)
 	}()
+	if o.demo {
+		go startDemo(ctx, o, ln.Addr().String(), stderr)
+	}
 	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -1,0 +1,20 @@
+// Package web is the example server's web page: the universal service map,
+// RED tables and charts, request (l7_flow_log) and flow (l4_flow_log)
+// search, and a flame graph of a trace. It is static HTML, CSS and
+// JavaScript embedded in the binary (no build step, no external resources:
+// the page works offline), and it reads everything through the server's
+// JSON query API (package query): /api/v1/servicemap, /api/v1/red,
+// /api/v1/l7, /api/v1/l4, and /api/v1/trace when the server has it.
+//
+//	mux.Handle("/", web.Handler()) // GET and HEAD; other methods get 405
+//
+// The files hold no data, so the handler asks for no token. When the
+// server has a query token, the page takes it from the URL fragment
+// (#token=...) or asks for it, keeps it in the tab's sessionStorage and
+// sends it as "Authorization: Bearer <token>" with every API request.
+//
+// Concurrency: the handler serves any number of requests at once; the
+// embedded files never change.
+//
+// Errors: a path that names no file gets 404; only GET and HEAD are served.
+package web
