@@ -36,6 +36,8 @@ type options struct {
 	token     string
 	retention time.Duration
 	maxBytes  int64
+	otlpGRPC  string // OTLP/gRPC listen address ("" none)
+	maxExt    int64  // largest ecosystem request
 	// demo: a temporary store filled with the shipped captures (demo.go).
 	demo         bool
 	demoCaptures string
@@ -50,6 +52,8 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.token, "token", "", "require \"Authorization: Bearer `token`\" on every endpoint")
 	fs.DurationVar(&o.retention, "retention", 0, "delete records older than `duration` (0: keep everything)")
 	fs.Int64Var(&o.maxBytes, "max-batch", 64<<20, "largest batch accepted, in `bytes`")
+	fs.StringVar(&o.otlpGRPC, "otlp-grpc", "", "serve OTLP/gRPC (traces, metrics) on `addr` (e.g. 127.0.0.1:4317)")
+	fs.Int64Var(&o.maxExt, "max-ext", ingest.DefaultExtMaxBytes, "largest OTLP, remote write or Influx request, in `bytes` (also once decompressed)")
 	fs.BoolVar(&o.demo, "demo", false, "demo: a temporary store, filled with the shipped captures replayed through an in-process agent")
 	fs.StringVar(&o.demoCaptures, "demo-captures", "", "the demo's captures: every *.pcap of `dir` (default testdata/l7 of the repository)")
 	if err := fs.Parse(args); err != nil {
@@ -58,8 +62,8 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if o.retention < 0 || o.maxBytes <= 0 {
-		return o, errors.New("-retention and -max-batch must be positive")
+	if o.retention < 0 || o.maxBytes <= 0 || o.maxExt <= 0 {
+		return o, errors.New("-retention, -max-batch and -max-ext must be positive")
 	}
 	return o, nil
 }
@@ -68,6 +72,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 type server struct {
 	st  *store.Store
 	ing *ingest.Handler
+	ext *ingest.Ext // OTLP, remote write, Influx
 	api *query.API
 	mux *http.ServeMux
 }
@@ -82,8 +87,14 @@ func newServer(o options) (*server, error) {
 		st.Close()
 		return nil, err
 	}
-	s := &server{st: st, ing: ing, api: query.New(st, o.token), mux: http.NewServeMux()}
+	ext, err := ingest.NewExt(ingest.ExtConfig{Store: st, Token: o.token, MaxBytes: o.maxExt})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s := &server{st: st, ing: ing, ext: ext, api: query.New(st, o.token), mux: http.NewServeMux()}
 	s.mux.Handle(ingest.Path, ing)
+	ext.Register(s.mux)
 	s.api.Register(s.mux)
 	s.mux.Handle("/", web.Handler())
 	s.mux.HandleFunc("GET /api/v1/stats", func(w http.ResponseWriter, r *http.Request) {
@@ -100,12 +111,17 @@ func newServer(o options) (*server, error) {
 // Stats is the answer of /api/v1/stats.
 type Stats struct {
 	Ingest ingest.Stats `json:"ingest"`
-	Query  query.Stats  `json:"query"`
-	Store  store.Stats  `json:"store"`
+	// Ecosystem counts OTLP, remote write and Influx requests;
+	// EcosystemStore the store's side of them.
+	Ecosystem      ingest.ExtStats `json:"ecosystem"`
+	EcosystemStore store.ExtStats  `json:"ecosystem_store"`
+	Query          query.Stats     `json:"query"`
+	Store          store.Stats     `json:"store"`
 }
 
 func (s *server) stats() Stats {
-	return Stats{Ingest: s.ing.Stats(), Query: s.api.Stats(), Store: s.st.Stats()}
+	return Stats{Ingest: s.ing.Stats(), Query: s.api.Stats(), Store: s.st.Stats(),
+		Ecosystem: s.ext.Stats(), EcosystemStore: s.st.ExtStats()}
 }
 
 func run(args []string, stderr io.Writer) error {
@@ -135,6 +151,17 @@ func runContext(parent context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log.New(stderr, "", log.LstdFlags).Printf("server: listening on http://%s, store %s", ln.Addr(), o.db)
+	if o.otlpGRPC != "" {
+		gln, err := net.Listen("tcp", o.otlpGRPC)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		gs := s.ext.NewGRPCServer()
+		defer gs.Stop()
+		go gs.Serve(gln)
+		log.New(stderr, "", log.LstdFlags).Printf("server: OTLP/gRPC on %s", gln.Addr())
+	}
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}

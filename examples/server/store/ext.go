@@ -1,0 +1,499 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"math"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// Tag is an AutoTagging tag of a Resource: a tag key with a column in the
+// record tables ("pod", "pod_ns", "host", "service", ...) and its value.
+type Tag struct{ Key, Value string }
+
+// Resource is what spans or samples came from (an OTLP resource, a
+// Prometheus target, a Telegraf host): its tags are resolved once per
+// request through the store's dictionary, like an agent's.
+type Resource struct {
+	// Tags name the resource explicitly (k8s.pod.name -> pod ...). A key
+	// the store has no column for is ignored.
+	Tags []Tag
+	// Addr, when valid, is an address of the resource: the keys Tags
+	// leaves out take the tag ids that agent records last carried for
+	// this IP (on either side of l4_flow_log or l7_flow_log).
+	Addr netip.Addr
+}
+
+// Span is an application span (OpenTelemetry) stored as an l7_flow_log row
+// with signal_source "OTel". Its resource's tags go to the client side
+// (_0) of a client or producer span and to the server side (_1) of any
+// other.
+type Span struct {
+	Resource                      int    // index in ExtBatch.Resources
+	TraceID, SpanID, ParentSpanID string // lower-case hex; ParentSpanID "" for a root
+	Kind                          string // span_kind: server, client, producer, consumer, internal, unspecified
+	TapSide                       string // tap_side: "s-app", "c-app" or "app" (DeepFlow's)
+	StartTime, EndTime            int64  // unix ns
+	IP0, IP1                      netip.Addr
+	ClientPort, ServerPort        uint16
+	Transport                     uint8 // protocol: 6 TCP, 17 UDP, 0 unknown
+	L7Protocol, Version           string
+	RequestType, RequestDomain    string
+	RequestResource, Endpoint     string
+	ResponseStatus                uint8 // l7.Status
+	ResponseCode                  int64
+	HasResponseCode               bool
+	ResponseException             string
+	XRequestID0, XRequestID1      string
+	UserAgent                     string
+	Service, Instance             string // app_service (service.name), app_instance (service.instance.id)
+	// Attributes are the span's attributes that have no column, as strings.
+	Attributes map[string]string
+}
+
+// Sample is one value of a metric series, stored as an ext_metrics row.
+type Sample struct {
+	Resource    int    // index in ExtBatch.Resources
+	Time        int64  // unix ns
+	Source      string // "otlp", "prometheus", "influx"
+	Measurement string // Influx measurement ("" for the others)
+	Metric      string // metric name (Influx: measurement_field)
+	Value       float64
+	// Text holds an Influx string field; Value is then NULL.
+	Text   string
+	IsText bool
+	// Labels are the series' own labels (those that are not tags).
+	Labels map[string]string
+}
+
+// ExtBatch is what one ecosystem request (OTLP, remote write, Influx)
+// carries; IngestExt stores it in one transaction.
+type ExtBatch struct {
+	Resources []Resource
+	Spans     []Span
+	Samples   []Sample
+}
+
+// Reset empties b, keeping its slices' memory.
+func (b *ExtBatch) Reset() {
+	clear(b.Resources)
+	clear(b.Spans)
+	clear(b.Samples)
+	b.Resources, b.Spans, b.Samples = b.Resources[:0], b.Spans[:0], b.Samples[:0]
+}
+
+// ExtResult is what IngestExt stored.
+type ExtResult struct {
+	Seq     uint64 // batch_seq of the rows
+	Spans   int
+	Samples int
+}
+
+// ExtStats counts IngestExt's work.
+type ExtStats struct {
+	Requests     uint64 `json:"requests"` // batches stored
+	Spans        uint64 `json:"spans"`
+	Samples      uint64 `json:"samples"`
+	Failed       uint64 `json:"failed"`         // batches refused or whose transaction failed
+	AddrLookups  uint64 `json:"addr_lookups"`   // IPs looked up in the record tables
+	AddrTagged   uint64 `json:"addr_tagged"`    // ... that agent records had tagged
+	AddrCacheHit uint64 `json:"addr_cache_hit"` // IPs answered from the cache
+}
+
+// Ext limits.
+const (
+	// AddrCacheTTL is how long the tags found for an IP are reused.
+	AddrCacheTTL = time.Minute
+	// AddrCacheMax is the most IPs cached; the cache is emptied beyond.
+	AddrCacheMax = 1 << 16
+)
+
+// extState is the Store's state for IngestExt, guarded by Store.mu.
+type extState struct {
+	keys  []string // tag keys with an ext_metrics column, in column order
+	addrs map[netip.Addr]extAddrTags
+	stats ExtStats
+	vals  []driver.Value
+	ids   []uint32 // per resource, len(keys) each
+}
+
+type extAddrTags struct {
+	ids []uint32 // per Store.keys
+	at  time.Time
+}
+
+// extL7Columns are the l7_flow_log columns of application spans (NULL in
+// agent records).
+var extL7Columns = []string{
+	"signal_source VARCHAR", "tap_side VARCHAR", "span_kind VARCHAR",
+	"app_service VARCHAR", "app_instance VARCHAR", "attributes MAP(VARCHAR, VARCHAR)",
+}
+
+// extIndexes are indexed with traceIndexes: the span search of the trace
+// assembly looks spans up by them.
+var extIndexes = []string{"span_id", "parent_span_id"}
+
+// initExt adds the span columns to l7_flow_log (before its indexes: DuckDB
+// does not alter an indexed table) and creates ext_metrics.
+func (s *Store) initExt(ctx context.Context) error {
+	for _, c := range extL7Columns {
+		if _, err := s.db.ExecContext(ctx, "ALTER TABLE l7_flow_log ADD COLUMN IF NOT EXISTS "+c); err != nil {
+			return fmt.Errorf("store: l7_flow_log span columns: %w", err)
+		}
+	}
+	var b strings.Builder
+	b.WriteString(`CREATE TABLE IF NOT EXISTS ext_metrics (batch_seq UBIGINT NOT NULL, time BIGINT NOT NULL,
+		source VARCHAR NOT NULL, measurement VARCHAR NOT NULL DEFAULT '', metric VARCHAR NOT NULL,
+		value DOUBLE, text VARCHAR, labels MAP(VARCHAR, VARCHAR)`)
+	for _, k := range s.keys {
+		fmt.Fprintf(&b, ", %s_id UINTEGER NOT NULL DEFAULT 0", k)
+	}
+	b.WriteString(")")
+	if _, err := s.db.ExecContext(ctx, b.String()); err != nil {
+		return fmt.Errorf("store: ext_metrics: %w", err)
+	}
+	for _, k := range s.keys {
+		q := fmt.Sprintf("ALTER TABLE ext_metrics ADD COLUMN IF NOT EXISTS %s_id UINTEGER DEFAULT 0", k)
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("store: ext_metrics: %w", err)
+		}
+	}
+	s.ext.keys = append([]string(nil), s.keys...)
+	s.ext.addrs = map[netip.Addr]extAddrTags{}
+	return nil
+}
+
+// initExtIndexes indexes the span id columns.
+func (s *Store) initExtIndexes(ctx context.Context) error {
+	if s.cfg.NoIndexes {
+		return nil
+	}
+	for _, c := range extIndexes {
+		q := fmt.Sprintf("CREATE INDEX IF NOT EXISTS l7_%s ON l7_flow_log (%s)", c, c)
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("store: index: %w", err)
+		}
+	}
+	return nil
+}
+
+// ExtStats returns IngestExt's counters.
+func (s *Store) ExtStats() ExtStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ext.stats
+}
+
+// IngestExt stores the spans and samples of b in one transaction, with the
+// tag ids of their resources (explicit tags assigned in the dictionary,
+// the rest from the agent records of the resource's address) and the
+// dictionary entries it created: all of b, or nothing. Errors: ErrSchema
+// (a tag value the dictionary refuses), ErrClosed, DuckDB's.
+func (s *Store) IngestExt(b *ExtBatch) (ExtResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ExtResult{}, ErrClosed
+	}
+	res, err := s.ingestExt(b)
+	if err != nil {
+		s.ext.stats.Failed++
+		return ExtResult{}, err
+	}
+	s.ext.stats.Requests++
+	s.ext.stats.Spans += uint64(res.Spans)
+	s.ext.stats.Samples += uint64(res.Samples)
+	return res, nil
+}
+
+func (s *Store) ingestExt(b *ExtBatch) (ExtResult, error) {
+	for i := range b.Spans {
+		if r := b.Spans[i].Resource; r < 0 || r >= len(b.Resources) {
+			return ExtResult{}, fmt.Errorf("%w: span of resource %d", ErrSchema, r)
+		}
+	}
+	for i := range b.Samples {
+		if r := b.Samples[i].Resource; r < 0 || r >= len(b.Resources) {
+			return ExtResult{}, fmt.Errorf("%w: sample of resource %d", ErrSchema, r)
+		}
+	}
+	v0 := s.dict.Version()
+	ids, err := s.resolveExtResources(b.Resources)
+	if err != nil {
+		s.restoreDict(v0)
+		return ExtResult{}, err
+	}
+	res := ExtResult{Seq: s.nextSeq}
+	err = s.tx(func(conn driver.Conn) error {
+		if len(b.Spans) > 0 {
+			if err := s.appendExtSpans(conn, b.Spans, ids, res.Seq); err != nil {
+				return err
+			}
+		}
+		if len(b.Samples) > 0 {
+			if err := s.appendExtSamples(conn, b.Samples, ids, res.Seq); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(ctx context.Context) error {
+		if v1 := s.dict.Version(); v1 > v0 {
+			delta, err := s.dict.Delta(s.dict.Epoch(), v0)
+			if err != nil {
+				return err
+			}
+			for i, e := range delta.Entries {
+				if _, err := s.conn.ExecContext(ctx, `INSERT INTO tag_dict VALUES (?, ?, ?, ?)`, e.Key, e.ID, validUTF8(e.Value), v0+uint64(i)+1); err != nil {
+					return err
+				}
+			}
+		}
+		// The batches row keeps batch_seq unique across restarts; an
+		// ecosystem request has no id of its own to de-duplicate.
+		id := fmt.Sprintf("ext:%d:%d", res.Seq, time.Now().UnixNano())
+		_, err := s.insBatch.ExecContext(ctx, res.Seq, id, time.Now().UTC(), 0, len(b.Spans))
+		return err
+	})
+	if err != nil {
+		s.restoreDict(v0)
+		return ExtResult{}, err
+	}
+	s.nextSeq++
+	res.Spans, res.Samples = len(b.Spans), len(b.Samples)
+	return res, nil
+}
+
+// resolveExtResources returns the tag ids of every resource, len(s.keys)
+// each, in order.
+func (s *Store) resolveExtResources(rs []Resource) ([]uint32, error) {
+	n := len(s.keys)
+	ids := s.ext.ids[:0]
+	for range len(rs) * n {
+		ids = append(ids, 0)
+	}
+	s.ext.ids = ids
+	for ri := range rs {
+		r := &rs[ri]
+		row := ids[ri*n : ri*n+n]
+		for _, t := range r.Tags {
+			if t.Value == "" || !s.hasKey[t.Key] {
+				continue
+			}
+			id, err := s.dict.Assign(t.Key, validUTF8(t.Value))
+			if err != nil {
+				return nil, fmt.Errorf("%w: tag %s=%.40q: %w", ErrSchema, t.Key, t.Value, err)
+			}
+			for ki, k := range s.keys {
+				if k == t.Key {
+					row[ki] = id
+				}
+			}
+		}
+		if r.Addr.IsValid() {
+			at, err := s.extAddrTags(r.Addr.Unmap())
+			if err != nil {
+				return nil, err
+			}
+			for ki := range row {
+				if row[ki] == 0 && ki < len(at) {
+					row[ki] = at[ki]
+				}
+			}
+		}
+	}
+	return ids, nil
+}
+
+// extAddrTags returns the tag ids (per s.keys) that the latest agent record
+// with addr on either side carried, cached for AddrCacheTTL.
+func (s *Store) extAddrTags(addr netip.Addr) ([]uint32, error) {
+	now := time.Now()
+	if e, ok := s.ext.addrs[addr]; ok && now.Sub(e.at) < AddrCacheTTL && len(e.ids) == len(s.keys) {
+		s.ext.stats.AddrCacheHit++
+		return e.ids, nil
+	}
+	s.ext.stats.AddrLookups++
+	var q strings.Builder
+	q.WriteString("SELECT * FROM (")
+	for i, t := range []string{"l4_flow_log", "l7_flow_log"} {
+		for side := 0; side < 2; side++ {
+			if i+side > 0 {
+				q.WriteString(" UNION ALL ")
+			}
+			q.WriteString("(SELECT batch_seq")
+			var any []string
+			for _, k := range s.keys {
+				fmt.Fprintf(&q, ", %s_id_%d AS %s", k, side, k)
+				any = append(any, fmt.Sprintf("%s_id_%d <> 0", k, side))
+			}
+			fmt.Fprintf(&q, " FROM %s WHERE ip_%d = $1 AND (%s)", t, side, strings.Join(any, " OR "))
+			if t == "l7_flow_log" {
+				q.WriteString(" AND signal_source IS NULL")
+			}
+			q.WriteString(" ORDER BY batch_seq DESC LIMIT 1)")
+		}
+	}
+	q.WriteString(") ORDER BY batch_seq DESC LIMIT 1")
+	rows, err := s.conn.QueryContext(context.Background(), q.String(), addr.String())
+	if err != nil {
+		return nil, fmt.Errorf("store: tags of %s: %w", addr, err)
+	}
+	defer rows.Close()
+	ids := make([]uint32, len(s.keys))
+	if rows.Next() {
+		var seq uint64
+		dst := []any{&seq}
+		for i := range ids {
+			dst = append(dst, &ids[i])
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, fmt.Errorf("store: tags of %s: %w", addr, err)
+		}
+		s.ext.stats.AddrTagged++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: tags of %s: %w", addr, err)
+	}
+	if len(s.ext.addrs) >= AddrCacheMax {
+		clear(s.ext.addrs)
+	}
+	s.ext.addrs[addr] = extAddrTags{ids: ids, at: now}
+	return ids, nil
+}
+
+func extOrNil(s string) driver.Value {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func extAddrValue(a netip.Addr) driver.Value {
+	if !a.IsValid() {
+		return nil
+	}
+	return a.Unmap().String()
+}
+
+func extMapValue(m map[string]string) driver.Value {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var om duckdb.OrderedMap
+	for _, k := range keys {
+		om.Set(validUTF8(k), validUTF8(m[k]))
+	}
+	return om
+}
+
+var extSpanColumns = []string{
+	"batch_seq", "start_time", "end_time", "ip_0", "ip_1", "client_port", "server_port", "protocol",
+	"l7_protocol", "version", "has_request", "has_response", "request_type", "request_domain",
+	"request_resource", "endpoint", "response_status", "response_code", "response_exception",
+	"trace_id", "span_id", "parent_span_id", "x_request_id_0", "x_request_id_1", "user_agent",
+	"signal_source", "tap_side", "span_kind", "app_service", "app_instance", "attributes",
+}
+
+func (s *Store) appendExtSpans(conn driver.Conn, spans []Span, ids []uint32, seq uint64) error {
+	names := append([]string(nil), extSpanColumns...)
+	fixed := len(names)
+	for _, k := range s.keys {
+		names = append(names, k+"_id_0", k+"_id_1")
+	}
+	a, err := duckdb.NewAppenderWithColumns(conn, "", "", "l7_flow_log", names)
+	if err != nil {
+		return fmt.Errorf("store: appender l7_flow_log: %w", err)
+	}
+	if cap(s.ext.vals) < len(names) {
+		s.ext.vals = make([]driver.Value, len(names))
+	}
+	vals := s.ext.vals[:len(names)]
+	n := len(s.keys)
+	for i := range spans {
+		sp := &spans[i]
+		var code driver.Value
+		if sp.HasResponseCode {
+			code = sp.ResponseCode
+		}
+		copy(vals, []driver.Value{
+			seq, sp.StartTime, sp.EndTime, extAddrValue(sp.IP0), extAddrValue(sp.IP1),
+			uint64(sp.ClientPort), uint64(sp.ServerPort), uint64(sp.Transport),
+			validUTF8(sp.L7Protocol), validUTF8(sp.Version), uint64(1), uint64(1), validUTF8(sp.RequestType),
+			validUTF8(sp.RequestDomain), validUTF8(sp.RequestResource), validUTF8(sp.Endpoint),
+			uint64(sp.ResponseStatus), code, validUTF8(sp.ResponseException),
+			validUTF8(sp.TraceID), validUTF8(sp.SpanID), validUTF8(sp.ParentSpanID),
+			validUTF8(sp.XRequestID0), validUTF8(sp.XRequestID1), validUTF8(sp.UserAgent),
+			"OTel", extOrNil(sp.TapSide), extOrNil(validUTF8(sp.Kind)), extOrNil(validUTF8(sp.Service)),
+			extOrNil(validUTF8(sp.Instance)), extMapValue(sp.Attributes),
+		})
+		row := ids[sp.Resource*n : sp.Resource*n+n]
+		side := 1
+		if sp.Kind == "client" || sp.Kind == "producer" {
+			side = 0
+		}
+		for ki := range n {
+			vals[fixed+2*ki], vals[fixed+2*ki+1] = uint32(0), uint32(0)
+			vals[fixed+2*ki+side] = row[ki]
+		}
+		if err := a.AppendRow(vals...); err != nil {
+			a.Close()
+			return fmt.Errorf("store: append l7_flow_log: %w", err)
+		}
+	}
+	if err := a.Close(); err != nil {
+		return fmt.Errorf("store: append l7_flow_log: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) appendExtSamples(conn driver.Conn, samples []Sample, ids []uint32, seq uint64) error {
+	names := []string{"batch_seq", "time", "source", "measurement", "metric", "value", "text", "labels"}
+	fixed := len(names)
+	// ext_metrics has a column for the keys it was created or opened
+	// with; ids are per s.keys, which only grows after them.
+	for _, k := range s.ext.keys {
+		names = append(names, k+"_id")
+	}
+	a, err := duckdb.NewAppenderWithColumns(conn, "", "", "ext_metrics", names)
+	if err != nil {
+		return fmt.Errorf("store: appender ext_metrics: %w", err)
+	}
+	if cap(s.ext.vals) < len(names) {
+		s.ext.vals = make([]driver.Value, len(names))
+	}
+	vals := s.ext.vals[:len(names)]
+	n := len(s.keys)
+	for i := range samples {
+		sm := &samples[i]
+		var v, text driver.Value = sm.Value, nil
+		if sm.IsText {
+			v, text = nil, validUTF8(sm.Text)
+		} else if math.IsNaN(sm.Value) {
+			v = math.NaN() // one NaN, whatever its payload
+		}
+		copy(vals, []driver.Value{seq, sm.Time, sm.Source, validUTF8(sm.Measurement), validUTF8(sm.Metric), v, text, extMapValue(sm.Labels)})
+		row := ids[sm.Resource*n : sm.Resource*n+n]
+		for ki := range s.ext.keys {
+			vals[fixed+ki] = row[ki]
+		}
+		if err := a.AppendRow(vals...); err != nil {
+			a.Close()
+			return fmt.Errorf("store: append ext_metrics: %w", err)
+		}
+	}
+	if err := a.Close(); err != nil {
+		return fmt.Errorf("store: append ext_metrics: %w", err)
+	}
+	return nil
+}
