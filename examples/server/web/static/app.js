@@ -172,12 +172,30 @@ function drawMap(edges) {
   map.setAttribute('width', width);
   map.setAttribute('height', height);
   map.setAttribute('viewBox', `0 0 ${width} ${height}`);
-  map.append(svg('defs', {}, svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
+  map.append(svg('defs', {}, svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerUnits: 'userSpaceOnUse', markerWidth: 9, markerHeight: 9, orient: 'auto-start-reverse' },
     svg('path', { d: 'M0,0 L10,5 L0,10 z' }))));
 
   const maxReq = Math.max(...edges.map((e) => e.requests), 1);
   const servers = new Set(edges.map((e) => e.server));
   const pairCount = new Map();
+  // Edges leave and enter a node at points spread along its side, in the
+  // order of the rows at their other ends, so that they do not coincide.
+  const spread = (key, other) => {
+    const m = new Map();
+    for (const e of edges) {
+      if (e.client === e.server) continue;
+      const k = key(e);
+      (m.get(k) || m.set(k, []).get(k)).push(e);
+    }
+    const at = new Map();
+    for (const list of m.values()) {
+      list.sort((a, b) => pos.get(other(a)).y - pos.get(other(b)).y);
+      list.forEach((e, i) => at.set(e, (i + 1) / (list.length + 1)));
+    }
+    return at;
+  };
+  const outAt = spread((e) => e.client, (e) => e.server);
+  const inAt = spread((e) => e.server, (e) => e.client);
   const edgeLayer = svg('g', { class: 'edges' });
   const labelLayer = svg('g', { class: 'edge-labels' });
   for (const e of edges) {
@@ -192,10 +210,14 @@ function drawMap(edges) {
       d = `M${x - 18},${y} C${x - 30},${y - 40 - off} ${x + 30},${y - 40 - off} ${x + 18},${y}`;
       lx = x; ly = y - 34 - off;
     } else if (layer.get(e.server) > layer.get(e.client)) {
-      const x1 = a.x + W, y1 = a.y + H / 2 + off, x2 = b.x, y2 = b.y + H / 2 + off;
+      const x1 = a.x + W, y1 = a.y + H * outAt.get(e), x2 = b.x, y2 = b.y + H * inAt.get(e);
       const mx = (x1 + x2) / 2;
       d = `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`;
-      lx = x2 - 62; ly = y2 - 5; // near the server: edges fan out of busy clients
+      // The label sits on the curve near the server (t = 0.8): edges fan
+      // out of busy clients, so their middles crowd.
+      const t = 0.8, u = 1 - t;
+      lx = u * u * u * x1 + 3 * u * u * t * mx + 3 * u * t * t * mx + t * t * t * x2;
+      ly = u * u * u * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y2 - 4;
     } else { // same column or backwards: around below
       const x1 = a.x + W / 2 + off, y1 = a.y + H, x2 = b.x + W / 2 + off, y2 = b.y + H;
       const dip = Math.max(y1, y2) + 30 + Math.abs(x1 - x2) / 8;
