@@ -36,8 +36,12 @@ type options struct {
 	token     string
 	retention time.Duration
 	maxBytes  int64
-	otlpGRPC  string // OTLP/gRPC listen address ("" none)
-	maxExt    int64  // largest ecosystem request
+	// metric tables (store.MetricsConfig)
+	metricsFlush               time.Duration
+	metricsRet1s, metricsRet1m time.Duration
+	metricsRet                 string
+	otlpGRPC                   string // OTLP/gRPC listen address ("" none)
+	maxExt                     int64  // largest ecosystem request
 	// demo: a temporary store filled with the shipped captures (demo.go).
 	demo         bool
 	demoCaptures string
@@ -52,6 +56,10 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.token, "token", "", "require \"Authorization: Bearer `token`\" on every endpoint")
 	fs.DurationVar(&o.retention, "retention", 0, "delete records older than `duration` (0: keep everything)")
 	fs.Int64Var(&o.maxBytes, "max-batch", 64<<20, "largest batch accepted, in `bytes`")
+	fs.DurationVar(&o.metricsFlush, "metrics-flush", store.DefaultMetricsFlush, "write the metric windows of stored batches at least every `duration`")
+	fs.DurationVar(&o.metricsRet1s, "metrics-retention-1s", 0, "delete the rows of the 1 s metric tables older than `duration` (0: keep)")
+	fs.DurationVar(&o.metricsRet1m, "metrics-retention-1m", 0, "delete the rows of the 1 min metric tables older than `duration` (0: keep)")
+	fs.StringVar(&o.metricsRet, "metrics-retention", "", "retention of single metric tables: `table=duration,...` (network.1s=24h,application.1m=720h)")
 	fs.StringVar(&o.otlpGRPC, "otlp-grpc", "", "serve OTLP/gRPC (traces, metrics) on `addr` (e.g. 127.0.0.1:4317)")
 	fs.Int64Var(&o.maxExt, "max-ext", ingest.DefaultExtMaxBytes, "largest OTLP, remote write or Influx request, in `bytes` (also once decompressed)")
 	fs.BoolVar(&o.demo, "demo", false, "demo: a temporary store, filled with the shipped captures replayed through an in-process agent")
@@ -78,7 +86,11 @@ type server struct {
 }
 
 func newServer(o options) (*server, error) {
-	st, err := store.Open(store.Config{Path: o.db, Retention: o.retention})
+	mc, err := metricsConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(store.Config{Path: o.db, Retention: o.retention, Metrics: mc})
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/l4", a.wrap(func(r *http.Request) (any, error) { return a.search(r, "l4_flow_log") }))
 	mux.HandleFunc("GET /api/v1/servicemap", a.wrap(a.serviceMap))
 	mux.HandleFunc("GET /api/v1/red", a.wrap(a.red))
+	a.registerMetrics(mux) // metrics.go
 }
 
 // badRequest marks an error of the caller's parameters.

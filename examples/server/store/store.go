@@ -38,6 +38,8 @@ type Config struct {
 	// NoIndexes leaves out the ART indexes of l7_flow_log's trace columns
 	// (DuckDB's min/max zone maps still prune). Default false.
 	NoIndexes bool
+	// Metrics configures the 1 s and 1 min metric tables (metrics.go).
+	Metrics MetricsConfig
 }
 
 // Store defaults.
@@ -59,13 +61,14 @@ var (
 
 // Stats counts a Store's work.
 type Stats struct {
-	Batches    uint64 `json:"batches"`    // batches stored
-	Duplicates uint64 `json:"duplicates"` // batches already stored (acknowledged again, not stored)
-	L4Rows     uint64 `json:"l4_rows"`    // l4_flow_log rows stored
-	L7Rows     uint64 `json:"l7_rows"`    // l7_flow_log rows stored
-	Failed     uint64 `json:"failed"`     // batches refused or whose transaction failed
-	Forgotten  uint64 `json:"forgotten"`  // batch ids dropped from the dedup window
-	Deleted    uint64 `json:"deleted"`    // rows deleted by retention
+	Batches    uint64       `json:"batches"`    // batches stored
+	Duplicates uint64       `json:"duplicates"` // batches already stored (acknowledged again, not stored)
+	L4Rows     uint64       `json:"l4_rows"`    // l4_flow_log rows stored
+	L7Rows     uint64       `json:"l7_rows"`    // l7_flow_log rows stored
+	Failed     uint64       `json:"failed"`     // batches refused or whose transaction failed
+	Forgotten  uint64       `json:"forgotten"`  // batch ids dropped from the dedup window
+	Deleted    uint64       `json:"deleted"`    // rows deleted by retention
+	Metrics    MetricsStats `json:"metrics"`
 }
 
 // Store is the server's DuckDB store: record tables with integer tag
@@ -88,6 +91,7 @@ type Store struct {
 	stats   Stats
 	vals    []driver.Value
 	closed  bool
+	m       metrics  // the metric tables (metrics.go)
 	ext     extState // IngestExt's (ext.go)
 }
 
@@ -210,7 +214,10 @@ func (s *Store) init() error {
 		return err
 	}
 	s.insBatch, err = s.conn.PrepareContext(ctx, `INSERT INTO batches VALUES (?, ?, ?, ?, ?)`)
-	return err
+	if err != nil {
+		return err
+	}
+	return s.initMetrics(ctx)
 }
 
 // loadDict restores the dictionary from tag_dict (or creates one with a
@@ -404,6 +411,7 @@ func (s *Store) ingest(batchID string, b *encoding.Batch) (Result, error) {
 	}
 	s.nextSeq++
 	s.remember(batchID, batchRef{seq: res.Seq, at: time.Now()})
+	s.countBatch(l4, l7, res.Seq)
 	res.Ack = s.dict.Sync(b.Epoch, b.DictVersion)
 	return res, nil
 }
@@ -458,6 +466,9 @@ func (s *Store) addKey(k string) error {
 				return fmt.Errorf("store: add tag key %s: %w", k, err)
 			}
 		}
+	}
+	if err := s.addMetricKey(ctx, k); err != nil {
+		return err
 	}
 	if _, err := s.conn.ExecContext(ctx, `INSERT INTO tag_keys VALUES (?, ?)`, k, len(s.keys)); err != nil {
 		return err
@@ -591,6 +602,11 @@ func (s *Store) Maintain(now time.Time) error {
 		return ErrClosed
 	}
 	ctx := context.Background()
+	// Metric contributions first: retention may delete the records
+	// they would be recomputed from.
+	if err := s.maintainMetrics(ctx, now); err != nil {
+		return err
+	}
 	cut := now.Add(-s.cfg.DedupWindow)
 	n := 0
 	for n < len(s.order) && s.seen[s.order[n]].at.Before(cut) {
@@ -624,6 +640,7 @@ func (s *Store) Close() error {
 	if s.closed {
 		return nil
 	}
+	s.flushMetrics() // on error they are recomputed on Open
 	s.closed = true
 	s.insBatch.Close()
 	s.conn.Close()

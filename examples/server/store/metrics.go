@@ -1,0 +1,697 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/metaflow-go/metaflow/aggregate"
+	"github.com/metaflow-go/metaflow/encoding"
+	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/tag"
+)
+
+// MetricsConfig configures the metric tables. The zero value means
+// defaults.
+type MetricsConfig struct {
+	// Off leaves the metric tables out: nothing is computed or written.
+	// Default false.
+	Off bool
+	// FlushInterval is how long the contributions of stored batches may
+	// wait in memory before they are written (checked after each batch;
+	// Maintain, Close and FlushMetrics always write them). Default 10 s.
+	FlushInterval time.Duration
+	// MaxOpenSeries writes the contributions once the windows in memory
+	// hold this many series (all views and windows together), or once
+	// they span MaxOpenSeconds seconds of record time. Default 500,000.
+	MaxOpenSeries int
+	// MaxOpenSeconds: see MaxOpenSeries. Default 600.
+	MaxOpenSeconds int
+	// Retention1s and Retention1m delete the rows of the 1 s and the
+	// 1 min tables whose window started before now minus this (Maintain).
+	// Default 0: keep everything.
+	Retention1s, Retention1m time.Duration
+	// Retention overrides the retention of single tables by name, for
+	// example {"application.1m": 30 * 24 * time.Hour}. Default nil.
+	Retention map[string]time.Duration
+}
+
+// Defaults of MetricsConfig.
+const (
+	DefaultMetricsFlush   = 10 * time.Second
+	DefaultMaxOpenSeries  = 500_000
+	DefaultMaxOpenSeconds = 600
+)
+
+// MetricsStats counts the work of the metric tables.
+type MetricsStats struct {
+	Flushes  uint64 `json:"flushes"`  // transactions that wrote metric rows
+	Rows     uint64 `json:"rows"`     // metric rows written
+	Records  uint64 `json:"records"`  // records counted (l4 and l7)
+	Replayed uint64 `json:"replayed"` // records recomputed from the record tables (Open, failed flush)
+	Failed   uint64 `json:"failed"`   // flushes whose transaction failed (recomputed from the store)
+	Overflow uint64 `json:"overflow"` // updates folded into an overflow series (aggregate.Stats.Overflow)
+	Deleted  uint64 `json:"deleted"`  // rows deleted by retention
+	Pending  uint64 `json:"pending"`  // stored batches whose contributions are in memory, not yet written
+}
+
+// MetricColumn is one metric column of a metric table: Max columns hold
+// maxima (combine with max), the others sums (combine with sum).
+type MetricColumn struct {
+	Name string
+	Max  bool
+}
+
+// MetricTable describes one metric table.
+type MetricTable struct {
+	Name     string        // DeepFlow's name, for example "network_map.1s" (quote it in SQL)
+	View     string        // "network", "network_map", "application", "application_map"
+	Interval time.Duration // aggregate.Second or aggregate.Minute
+	Network  bool          // network metrics (of l4_flow_log); else application metrics (of l7_flow_log)
+	Edge     bool          // a _map table: a client (ip_0, "<key>_id_0") and a server side
+	Keys     []string      // key columns besides time and the tag columns
+	Metrics  []MetricColumn
+}
+
+// derived are the network metrics computed at query time (sums of
+// stored ones), not stored.
+var derived = map[string]bool{
+	"client_establish_fail": true, "server_establish_fail": true, "tcp_establish_fail": true,
+	"tcp_transfer_fail": true, "tcp_rst_fail": true,
+}
+
+// netFields and appFields are the stored metric columns.
+var (
+	netFields = func() []aggregate.NetworkField {
+		var out []aggregate.NetworkField
+		for _, f := range aggregate.NetworkFields {
+			if !derived[f.Name] {
+				out = append(out, f)
+			}
+		}
+		return out
+	}()
+	appFields = aggregate.AppFields
+)
+
+// idsTag is the tag a record carries into the Aggregator: all its tag ids
+// of one side (see packIDs). It is never a tag key (ValidKey).
+const idsTag = "_ids"
+
+// metricViews are aggregate.DefaultViews with the tag ids of the server
+// side (and the client side for the _map views) in their keys.
+func metricViews() []aggregate.View {
+	vs := aggregate.DefaultViews()
+	for i := range vs {
+		if vs[i].Fields&aggregate.FieldClientIP != 0 {
+			vs[i].Tags = []aggregate.TagKey{{Side: tag.Client, Key: idsTag}, {Side: tag.Server, Key: idsTag}}
+		} else {
+			vs[i].Tags = []aggregate.TagKey{{Side: tag.Server, Key: idsTag}}
+		}
+	}
+	return vs
+}
+
+var metricTables = func() []MetricTable {
+	var out []MetricTable
+	for _, v := range metricViews() {
+		for _, iv := range []time.Duration{aggregate.Second, aggregate.Minute} {
+			t := MetricTable{View: v.Name, Interval: iv, Network: v.Kind == aggregate.Network, Edge: v.Fields&aggregate.FieldClientIP != 0}
+			t.Name = v.Name + ".1s"
+			if iv == aggregate.Minute {
+				t.Name = v.Name + ".1m"
+			}
+			for _, k := range []struct {
+				f    aggregate.Field
+				name string
+			}{
+				{aggregate.FieldClientIP, "ip_0"}, {aggregate.FieldServerIP, "ip_1"}, {aggregate.FieldServerPort, "server_port"},
+				{aggregate.FieldProtocol, "protocol"}, {aggregate.FieldL7Protocol, "l7_protocol"}, {aggregate.FieldEndpoint, "endpoint"},
+			} {
+				if v.Fields&k.f != 0 {
+					t.Keys = append(t.Keys, k.name)
+				}
+			}
+			if t.Network {
+				for _, f := range netFields {
+					t.Metrics = append(t.Metrics, MetricColumn{f.Name, f.Max})
+				}
+			} else {
+				for _, f := range appFields {
+					t.Metrics = append(t.Metrics, MetricColumn{f.Name, f.Max})
+				}
+			}
+			out = append(out, t)
+		}
+	}
+	return out
+}()
+
+// MetricTables returns the metric tables: network, network_map,
+// application and application_map, each at .1s and .1m.
+func MetricTables() []MetricTable {
+	out := make([]MetricTable, len(metricTables))
+	copy(out, metricTables)
+	return out
+}
+
+// Quote quotes a table name for SQL ("network.1s").
+func Quote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
+
+func keySQL(name string) string {
+	switch name {
+	case "ip_0", "ip_1":
+		return name + " VARCHAR"
+	case "server_port", "protocol":
+		return name + " UBIGINT NOT NULL DEFAULT 0"
+	default:
+		return name + " VARCHAR NOT NULL DEFAULT ''"
+	}
+}
+
+func (t *MetricTable) sides() []string {
+	if t.Edge {
+		return []string{"0", "1"}
+	}
+	return []string{"1"}
+}
+
+func createMetricTable(t *MetricTable, keys []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (time BIGINT NOT NULL, batch_seq UBIGINT NOT NULL", Quote(t.Name))
+	for _, k := range t.Keys {
+		b.WriteString(", " + keySQL(k))
+	}
+	b.WriteString(", overflow BOOLEAN NOT NULL DEFAULT false")
+	for _, k := range keys {
+		for _, side := range t.sides() {
+			fmt.Fprintf(&b, ", %s_id_%s UINTEGER NOT NULL DEFAULT 0", k, side)
+		}
+	}
+	for _, m := range t.Metrics {
+		fmt.Fprintf(&b, ", %s UBIGINT NOT NULL DEFAULT 0", m.Name)
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// metrics is the state of the metric tables: an Aggregator holding the
+// contributions of the batches stored since the last flush.
+type metrics struct {
+	cfg        MetricsConfig
+	agg        *aggregate.Aggregator
+	flushedSeq uint64 // the last batch whose contributions are written (meta metrics_seq)
+	seq        uint64 // the last batch counted
+	pending    uint64 // batches counted since the last flush
+	wm, wm0    int64  // the Aggregator's watermark now and when it was made (meta metrics_watermark)
+	lastFlush  time.Time
+	seconds    map[int64]struct{} // the seconds of record time the open windows span
+	lastSec    int64
+	ids        map[string]string // packed tag ids, interned
+	buf        [2][]byte
+	r4         flow.Record
+	r7         l7.Record
+	tagCols    []tagCol
+	// during a flush
+	apps   map[string]*duckdb.Appender
+	vals   []driver.Value
+	keyPos int // len(keys) at the flush
+	rows   uint64
+	err    error
+}
+
+// tagCol is a tag column of a batch's table: its key's position and side.
+type tagCol struct {
+	c    *encoding.Column
+	pos  int
+	side tag.Side
+}
+
+// anyName lets Table.L4 and Table.L7 decode rows without looking ids up:
+// the tags of the Aggregator are the packed ids (packIDs).
+type anyName struct{}
+
+func (anyName) Value(string, uint32) (string, bool) { return "", true }
+
+const hugeLateness = 100 * 365 * 24 * time.Hour
+
+// newAgg returns an Aggregator whose windows stay open until Close (no
+// record is ever late: the store's windows take every record of their
+// time, whenever it comes), with its watermark at wm.
+func (s *Store) newAgg(wm int64) error {
+	m := &s.m
+	a, err := aggregate.New(&aggregate.Config{
+		Views:          metricViews(),
+		MaxSeries:      1 << 20,
+		MaxStrings:     1 << 22,
+		SecondLateness: hugeLateness,
+		Lateness:       hugeLateness,
+		OnWindow:       s.onWindow,
+	})
+	if err != nil {
+		return err
+	}
+	if wm > 0 {
+		a.Advance(time.Unix(0, wm))
+	}
+	m.agg, m.wm, m.wm0 = a, wm, wm
+	m.seconds = map[int64]struct{}{}
+	m.lastSec = -1
+	if len(m.ids) > 1<<20 {
+		m.ids = map[string]string{}
+	}
+	m.pending = 0
+	return nil
+}
+
+// initMetrics creates the metric tables and recomputes from the record
+// tables the contributions of the batches stored after the last flush (a
+// crash loses them from memory, never from the store).
+func (s *Store) initMetrics(ctx context.Context) error {
+	m := &s.m
+	m.cfg = s.cfg.Metrics
+	if m.cfg.Off {
+		return nil
+	}
+	if m.cfg.FlushInterval <= 0 {
+		m.cfg.FlushInterval = DefaultMetricsFlush
+	}
+	if m.cfg.MaxOpenSeries <= 0 {
+		m.cfg.MaxOpenSeries = DefaultMaxOpenSeries
+	}
+	if m.cfg.MaxOpenSeconds <= 0 {
+		m.cfg.MaxOpenSeconds = DefaultMaxOpenSeconds
+	}
+	m.ids = map[string]string{}
+	for i := range metricTables {
+		t := &metricTables[i]
+		if _, err := s.db.ExecContext(ctx, createMetricTable(t, s.keys)); err != nil {
+			return fmt.Errorf("store: metrics schema: %w", err)
+		}
+		for _, k := range s.keys {
+			if err := s.addMetricColumns(ctx, t, k); err != nil {
+				return err
+			}
+		}
+	}
+	for _, name := range []string{"metrics_seq", "metrics_watermark"} {
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO meta SELECT ?, '0' WHERE NOT EXISTS (SELECT 1 FROM meta WHERE name = ?)`, name, name); err != nil {
+			return err
+		}
+	}
+	var seqStr, wmStr string
+	if err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'metrics_seq'`).Scan(&seqStr); err != nil {
+		return err
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'metrics_watermark'`).Scan(&wmStr); err != nil {
+		return err
+	}
+	seq, err1 := strconv.ParseUint(seqStr, 10, 64)
+	wm, err2 := strconv.ParseInt(wmStr, 10, 64)
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("store: bad metrics state %q %q", seqStr, wmStr)
+	}
+	m.flushedSeq, m.seq = seq, seq
+	m.lastFlush = time.Now()
+	if err := s.newAgg(wm); err != nil {
+		return err
+	}
+	if err := s.replayMetrics(ctx, seq); err != nil {
+		return fmt.Errorf("store: recompute metrics: %w", err)
+	}
+	return s.flushMetrics()
+}
+
+func (s *Store) addMetricColumns(ctx context.Context, t *MetricTable, k string) error {
+	for _, side := range t.sides() {
+		q := fmt.Sprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s_id_%s UINTEGER DEFAULT 0", Quote(t.Name), k, side)
+		if _, err := s.conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("store: add tag key %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// addMetricKey adds the columns of a new tag key to the metric tables.
+func (s *Store) addMetricKey(ctx context.Context, k string) error {
+	if s.m.cfg.Off {
+		return nil
+	}
+	for i := range metricTables {
+		if err := s.addMetricColumns(ctx, &metricTables[i], k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// packIDs packs the ids of one side into the string the Aggregator keys
+// by: 4 bytes (little endian) per tag key in the order of s.keys, trailing
+// zeros dropped, interned.
+func (m *metrics) packIDs(side int) string {
+	b := m.buf[side]
+	n := len(b)
+	for n >= 4 && b[n-4]|b[n-3]|b[n-2]|b[n-1] == 0 {
+		n -= 4
+	}
+	if v, ok := m.ids[string(b[:n])]; ok {
+		return v
+	}
+	v := string(b[:n])
+	m.ids[v] = v
+	return v
+}
+
+// setTags replaces ts with the packed ids of m.buf.
+func (m *metrics) setTags(ts *tag.Set) {
+	ts.Reset()
+	ts.Add(tag.Client, idsTag, m.packIDs(0))
+	ts.Add(tag.Server, idsTag, m.packIDs(1))
+}
+
+func (m *metrics) clearBuf(nkeys int) {
+	for side := range m.buf {
+		if cap(m.buf[side]) < 4*nkeys {
+			m.buf[side] = make([]byte, 4*nkeys)
+		}
+		m.buf[side] = m.buf[side][:4*nkeys]
+		clear(m.buf[side])
+	}
+}
+
+func (m *metrics) putID(side tag.Side, pos int, id uint32) {
+	binary.LittleEndian.PutUint32(m.buf[side&1][4*pos:], id)
+}
+
+// second notes a record's window time t.
+func (m *metrics) second(t int64) {
+	if sec := t / int64(time.Second); sec != m.lastSec {
+		m.lastSec = sec
+		m.seconds[sec] = struct{}{}
+	}
+}
+
+func (m *metrics) writeL4(r *flow.Record) {
+	t := r.EndTime
+	if r.PacketTx+r.PacketRx == 0 && m.wm > t {
+		t = m.wm
+	}
+	m.second(t)
+	m.agg.WriteL4(r)
+	m.wm = max(m.wm, r.EndTime)
+}
+
+func (m *metrics) writeL7(r *l7.Record) {
+	m.second(r.StartTime)
+	m.agg.WriteL7(r)
+	m.wm = max(m.wm, r.EndTime)
+}
+
+// countBatch counts the rows of a stored batch (its tag columns resolved
+// to the store's ids) into the metric windows in memory, and writes them
+// when they are due. A batch that was not stored is never counted.
+func (s *Store) countBatch(l4t, l7t []*encoding.Table, seq uint64) {
+	m := &s.m
+	if m.cfg.Off || m.agg == nil {
+		return
+	}
+	pos := make(map[string]int, len(s.keys))
+	for i, k := range s.keys {
+		pos[k] = i
+	}
+	cols := func(t *encoding.Table) []tagCol {
+		m.tagCols = m.tagCols[:0]
+		for i := range t.Columns {
+			c := &t.Columns[i]
+			if c.Type != encoding.ColTag {
+				continue
+			}
+			if p, ok := pos[c.Key]; ok {
+				m.tagCols = append(m.tagCols, tagCol{c, p, c.Side})
+			}
+		}
+		return m.tagCols
+	}
+	fill := func(tc []tagCol, row int) {
+		m.clearBuf(len(s.keys))
+		for _, c := range tc {
+			m.putID(c.side, c.pos, c.c.IDs[row])
+		}
+	}
+	for _, t := range l4t {
+		tc := cols(t)
+		for row := 0; row < t.Rows; row++ {
+			if t.L4(row, anyName{}, &m.r4) != nil {
+				continue
+			}
+			fill(tc, row)
+			m.setTags(&m.r4.Tags)
+			m.writeL4(&m.r4)
+		}
+		s.stats.Metrics.Records += uint64(t.Rows)
+	}
+	for _, t := range l7t {
+		tc := cols(t)
+		for row := 0; row < t.Rows; row++ {
+			if t.L7(row, anyName{}, &m.r7) != nil {
+				continue
+			}
+			fill(tc, row)
+			m.setTags(&m.r7.Tags)
+			m.writeL7(&m.r7)
+		}
+		s.stats.Metrics.Records += uint64(t.Rows)
+	}
+	m.seq = seq
+	m.pending++
+	s.stats.Metrics.Pending = m.pending
+	if time.Since(m.lastFlush) >= m.cfg.FlushInterval || len(m.seconds) >= m.cfg.MaxOpenSeconds ||
+		m.agg.Stats().OpenSeries >= uint64(m.cfg.MaxOpenSeries) {
+		s.flushMetrics() // on error the contributions are recomputed from the store
+	}
+}
+
+// FlushMetrics writes the metric contributions of every stored batch
+// (the metric endpoints call it, so that they see every stored record).
+func (s *Store) FlushMetrics() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return s.flushMetrics()
+}
+
+// flushMetrics closes the windows in memory and writes them, with the
+// last batch they count (meta metrics_seq) and the watermark, in one
+// transaction; a new Aggregator takes the next batches. The rows of a
+// window are partial sums: a window that gets records in several flushes
+// has several rows per key, which queries add up (sum, max). On failure
+// the contributions are recomputed from the record tables.
+func (s *Store) flushMetrics() error {
+	m := &s.m
+	if m.cfg.Off || m.agg == nil || m.pending == 0 {
+		m.lastFlush = time.Now()
+		return nil
+	}
+	agg := m.agg
+	m.keyPos = len(s.keys)
+	m.rows, m.err = 0, nil
+	err := s.tx(func(conn driver.Conn) error {
+		m.apps = map[string]*duckdb.Appender{}
+		defer func() {
+			for _, a := range m.apps {
+				a.Close()
+			}
+			m.apps = nil
+		}()
+		for i := range metricTables {
+			t := &metricTables[i]
+			a, err := duckdb.NewAppenderWithColumns(conn, "", "", t.Name, metricColumns(t, s.keys))
+			if err != nil {
+				return fmt.Errorf("store: appender %s: %w", t.Name, err)
+			}
+			m.apps[t.Name] = a
+		}
+		agg.Close() // OnWindow: onWindow appends the rows
+		if m.err != nil {
+			return m.err
+		}
+		for name, a := range m.apps {
+			delete(m.apps, name)
+			if err := a.Close(); err != nil {
+				return fmt.Errorf("store: append %s: %w", name, err)
+			}
+		}
+		return nil
+	}, func(ctx context.Context) error {
+		if _, err := s.conn.ExecContext(ctx, `UPDATE meta SET value = ? WHERE name = 'metrics_seq'`, strconv.FormatUint(m.seq, 10)); err != nil {
+			return err
+		}
+		_, err := s.conn.ExecContext(ctx, `UPDATE meta SET value = ? WHERE name = 'metrics_watermark'`, strconv.FormatInt(m.wm, 10))
+		return err
+	})
+	st := &s.stats.Metrics
+	st.Overflow += agg.Stats().Overflow
+	if err != nil {
+		st.Failed++
+		// Back to the state of the last flush, then count again what
+		// the store holds since.
+		ctx := context.Background()
+		if e := s.newAgg(m.wm0); e == nil {
+			s.replayMetrics(ctx, m.flushedSeq)
+		}
+		m.lastFlush = time.Now()
+		return fmt.Errorf("store: write metrics: %w", err)
+	}
+	st.Flushes++
+	st.Rows += m.rows
+	m.flushedSeq = m.seq
+	m.lastFlush = time.Now()
+	if err := s.newAgg(m.wm); err != nil {
+		return err
+	}
+	st.Pending = 0
+	return nil
+}
+
+// metricColumns lists the columns a flush appends, in onWindow's order.
+func metricColumns(t *MetricTable, keys []string) []string {
+	cols := []string{"time", "batch_seq"}
+	cols = append(cols, t.Keys...)
+	cols = append(cols, "overflow")
+	for _, k := range keys {
+		for _, side := range t.sides() {
+			cols = append(cols, k+"_id_"+side)
+		}
+	}
+	for _, c := range t.Metrics {
+		cols = append(cols, c.Name)
+	}
+	return cols
+}
+
+// onWindow appends the series of a closed window to its table.
+func (s *Store) onWindow(w *aggregate.Window) {
+	m := &s.m
+	if m.err != nil || w.Late || m.apps == nil {
+		return
+	}
+	name := w.View.Name + ".1s"
+	if w.Interval == aggregate.Minute {
+		name = w.View.Name + ".1m"
+	}
+	a := m.apps[name]
+	if a == nil {
+		m.err = fmt.Errorf("store: no metric table %s", name)
+		return
+	}
+	edge := w.View.Fields&aggregate.FieldClientIP != 0
+	for i := range w.Series {
+		se := &w.Series[i]
+		k := &se.Key
+		v := m.vals[:0]
+		v = append(v, w.Start.UnixNano(), m.seq)
+		f := w.View.Fields
+		if f&aggregate.FieldClientIP != 0 {
+			v = append(v, ipValue(k.ClientIP.IsValid(), k.ClientIP.String()))
+		}
+		if f&aggregate.FieldServerIP != 0 {
+			v = append(v, ipValue(k.ServerIP.IsValid(), k.ServerIP.String()))
+		}
+		if f&aggregate.FieldServerPort != 0 {
+			v = append(v, uint64(k.ServerPort))
+		}
+		if f&aggregate.FieldProtocol != 0 {
+			v = append(v, uint64(k.Protocol))
+		}
+		if f&aggregate.FieldL7Protocol != 0 {
+			v = append(v, validUTF8(k.L7Protocol))
+		}
+		if f&aggregate.FieldEndpoint != 0 {
+			v = append(v, validUTF8(k.Endpoint))
+		}
+		v = append(v, k.Overflow)
+		// Tags: [client, server] ids for the _map views, [server] else.
+		packs := k.Tags[:1]
+		if edge {
+			packs = k.Tags[:2]
+		}
+		for p := 0; p < m.keyPos; p++ {
+			for _, pk := range packs {
+				var id uint32
+				if len(pk) >= 4*p+4 {
+					id = binary.LittleEndian.Uint32([]byte(pk[4*p : 4*p+4]))
+				}
+				v = append(v, id)
+			}
+		}
+		if se.Net != nil {
+			for _, f := range netFields {
+				v = append(v, f.Value(se.Net))
+			}
+		} else if se.App != nil {
+			for _, f := range appFields {
+				v = append(v, f.Value(se.App))
+			}
+		}
+		m.vals = v
+		if err := a.AppendRow(v...); err != nil {
+			m.err = fmt.Errorf("store: append %s: %w", name, err)
+			return
+		}
+		m.rows++
+	}
+}
+
+func ipValue(ok bool, s string) driver.Value {
+	if !ok {
+		return nil
+	}
+	return s
+}
+
+// metricsRetention returns the retention of table t (0: keep).
+func (m *metrics) retention(t *MetricTable) time.Duration {
+	if d, ok := m.cfg.Retention[t.Name]; ok {
+		return d
+	}
+	if t.Interval == aggregate.Second {
+		return m.cfg.Retention1s
+	}
+	return m.cfg.Retention1m
+}
+
+// maintainMetrics writes the pending contributions and deletes the rows
+// past their table's retention.
+func (s *Store) maintainMetrics(ctx context.Context, now time.Time) error {
+	m := &s.m
+	if m.cfg.Off {
+		return nil
+	}
+	if err := s.flushMetrics(); err != nil {
+		return err
+	}
+	for i := range metricTables {
+		t := &metricTables[i]
+		r := m.retention(t)
+		if r <= 0 {
+			continue
+		}
+		res, err := s.conn.ExecContext(ctx, "DELETE FROM "+Quote(t.Name)+" WHERE time < ?", now.Add(-r).UnixNano())
+		if err != nil {
+			return err
+		}
+		if k, err := res.RowsAffected(); err == nil {
+			s.stats.Metrics.Deleted += uint64(k)
+		}
+	}
+	return nil
+}
