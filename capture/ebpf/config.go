@@ -39,6 +39,10 @@ type Config struct {
 	// crypto/tls) as KindData events with Origin OriginOpenSSL or
 	// OriginGoTLS; see TLSConfig. Default none.
 	TLS TLSConfig
+	// Goroutines keeps the syscall trace id of Go programs per goroutine
+	// rather than per thread, inherited by the goroutines a goroutine
+	// starts; see GoroutineConfig. Default none.
+	Goroutines GoroutineConfig
 	// Logger receives setup messages (which hooks were attached). Default
 	// none.
 	Logger *slog.Logger

@@ -167,6 +167,11 @@ func goMinor(v string) string {
 // functions, from the symbol table when present, else from the pclntab
 // that stripped Go binaries keep.
 func goFuncRanges(ef *elf.File, names ...string) ([][2]uint64, error) {
+	return goFuncRangesOr(ef, ErrNoGoTLS, names...)
+}
+
+// goFuncRangesOr is goFuncRanges with the error a missing function wraps.
+func goFuncRangesOr(ef *elf.File, notFound error, names ...string) ([][2]uint64, error) {
 	out := make([][2]uint64, len(names))
 	found := 0
 	if syms, err := ef.Symbols(); err == nil {
@@ -189,7 +194,7 @@ func goFuncRanges(ef *elf.File, names ...string) ([][2]uint64, error) {
 	for i, n := range names {
 		fn := tab.LookupFunc(n)
 		if fn == nil || fn.End <= fn.Entry {
-			return nil, fmt.Errorf("%s: %w", n, ErrNoGoTLS)
+			return nil, fmt.Errorf("%s: %w", n, notFound)
 		}
 		out[i] = [2]uint64{fn.Entry, fn.End}
 	}

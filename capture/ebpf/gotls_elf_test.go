@@ -74,8 +74,15 @@ func toolchainCached(dir, tc string) bool {
 // the running one) and environment into dir.
 func buildApp(t *testing.T, dir, name, toolchain string, env []string, ldflags string) string {
 	t.Helper()
+	return buildTestApp(t, dir, "gotlsapp", name, toolchain, env, ldflags)
+}
+
+// buildTestApp builds the program testdata/APP/main.go (standard library
+// only) as buildApp does.
+func buildTestApp(t *testing.T, dir, app, name, toolchain string, env []string, ldflags string) string {
+	t.Helper()
 	testutil.RequireCommand(t, "go")
-	src, err := os.ReadFile(filepath.Join("testdata", "gotlsapp", "main.go"))
+	src, err := os.ReadFile(filepath.Join("testdata", app, "main.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,13 +91,13 @@ func buildApp(t *testing.T, dir, name, toolchain string, env []string, ldflags s
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(mod, "main.go"), src, 0o644)
-	os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module gotlsapp\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module "+app+"\n\ngo 1.22\n"), 0o644)
 	out := filepath.Join(dir, name)
 	cmd := exec.Command("go", "build", "-o", out, "-ldflags="+ldflags, ".")
 	cmd.Dir = mod
 	cmd.Env = append(os.Environ(), append([]string{"GOWORK=off", "GOFLAGS=", "CGO_ENABLED=0", "GOTOOLCHAIN=" + toolchain}, env...)...)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build gotlsapp (%s %v): %v\n%s", toolchain, env, err, b)
+		t.Fatalf("go build %s (%s %v): %v\n%s", app, toolchain, env, err, b)
 	}
 	return out
 }

@@ -13,6 +13,13 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type socketGoTraceKey struct {
+	_    structs.HostLayout
+	Goid uint64
+	Tgid uint32
+	Pad  uint32
+}
+
 type socketPending struct {
 	_       structs.HostLayout
 	EnterNs uint64
@@ -83,6 +90,9 @@ type socketSockInfo struct {
 	Pad      [6]uint8
 	Comm     [16]int8
 	CgroupId uint64
+	LastInId uint64
+	LastDir  uint8
+	Pad2     [7]uint8
 }
 
 type socketTlsActiveVal struct {
@@ -105,6 +115,8 @@ type socketTraceState struct {
 const (
 	socketMapCgroupFilter     = "cgroup_filter"
 	socketMapEvents           = "events"
+	socketMapGoRunning        = "go_running"
+	socketMapGoTrace          = "go_trace"
 	socketMapIdCounter        = "id_counter"
 	socketMapListeners        = "listeners"
 	socketMapLostEvents       = "lost_events"
@@ -188,6 +200,8 @@ type socketProgramSpecs struct {
 type socketMapSpecs struct {
 	CgroupFilter *ebpf.MapSpec `ebpf:"cgroup_filter"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
+	GoRunning    *ebpf.MapSpec `ebpf:"go_running"`
+	GoTrace      *ebpf.MapSpec `ebpf:"go_trace"`
 	IdCounter    *ebpf.MapSpec `ebpf:"id_counter"`
 	Listeners    *ebpf.MapSpec `ebpf:"listeners"`
 	LostEvents   *ebpf.MapSpec `ebpf:"lost_events"`
@@ -233,6 +247,8 @@ func (o *socketObjects) Close() error {
 type socketMaps struct {
 	CgroupFilter *ebpf.Map `ebpf:"cgroup_filter"`
 	Events       *ebpf.Map `ebpf:"events"`
+	GoRunning    *ebpf.Map `ebpf:"go_running"`
+	GoTrace      *ebpf.Map `ebpf:"go_trace"`
 	IdCounter    *ebpf.Map `ebpf:"id_counter"`
 	Listeners    *ebpf.Map `ebpf:"listeners"`
 	LostEvents   *ebpf.Map `ebpf:"lost_events"`
@@ -248,6 +264,8 @@ func (m *socketMaps) Close() error {
 	return _SocketClose(
 		m.CgroupFilter,
 		m.Events,
+		m.GoRunning,
+		m.GoTrace,
 		m.IdCounter,
 		m.Listeners,
 		m.LostEvents,

@@ -72,6 +72,9 @@ type tlsTlsSockInfo struct {
 	Pad      [7]uint8
 	Comm     [16]int8
 	CgroupId uint64
+	LastInId uint64
+	LastDir  uint8
+	Pad2     [7]uint8
 }
 
 // Names of all BPF objects in the ELF.

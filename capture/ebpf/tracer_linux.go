@@ -86,7 +86,8 @@ type Tracer struct {
 	wakeup              uint64
 	monoToUnix          int64
 
-	tls       *TLS // the TLS plaintext probes (Config.TLS), or nil
+	tls       *TLS        // the TLS plaintext probes (Config.TLS), or nil
+	gor       *Goroutines // the goroutine probes (Config.Goroutines), or nil
 	closeOnce sync.Once
 	statsMu   sync.RWMutex // Stats reads the loss map while Close has not closed it
 	closed    atomic.Bool
@@ -216,6 +217,12 @@ func New(cfg Config) (*Tracer, error) {
 			return nil, err
 		}
 	}
+	if cfg.Goroutines.enabled() {
+		if t.gor, err = NewGoroutines(t, cfg.Goroutines, log); err != nil {
+			t.Close()
+			return nil, err
+		}
+	}
 	return t, nil
 }
 
@@ -312,6 +319,7 @@ func (t *Tracer) loadPrograms(progs map[string]**ebpf.Program) error {
 		"lost_events": m.LostEvents, "pending": m.Pending, "pid_filter": m.PidFilter,
 		"scratch": m.Scratch, "sock_info": m.SockInfo, "thread_trace": m.ThreadTrace,
 		"tls_active": m.TlsActive, "listeners": m.Listeners,
+		"go_running": m.GoRunning, "go_trace": m.GoTrace,
 	}
 	cs := t.spec.Copy()
 	for name := range cs.Programs {
@@ -514,6 +522,9 @@ func (t *Tracer) Close() error {
 		t.statsMu.Unlock()
 		if t.tls != nil {
 			t.tls.Close()
+		}
+		if t.gor != nil {
+			t.gor.Close()
 		}
 		detachAll(t.links)
 		if t.rd != nil {

@@ -69,7 +69,7 @@ struct mf_event {
 	__u32 flags;    // MF_FLAG_*
 	char comm[MF_COMM_LEN];
 	__u64 cgroup_id;
-	__u64 goroutine;   // Go TLS: goroutine id
+	__u64 goroutine;   // Go TLS, and syscalls of tracked Go threads: goroutine id
 	__u64 socket_id;   // the sock's cookie (bpf_get_socket_cookie semantics)
 	__u64 enter_ns;    // CLOCK_MONOTONIC (bpf_ktime_get_ns)
 	__u64 exit_ns;

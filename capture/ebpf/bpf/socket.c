@@ -17,6 +17,7 @@
 // into the `events` ring (common.h).
 
 #include "common.h"
+#include "goroutine.h"
 #include <bpf/bpf_endian.h>
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -112,6 +113,11 @@ struct sock_info {
 	__u8 _pad[6];
 	char comm[MF_COMM_LEN];
 	__u64 cgroup_id;
+	// The syscall trace id rule's view of the socket: the direction of its
+	// last data call (by any thread) and the id its last ingress carried.
+	__u64 last_in_id;
+	__u8 last_dir;
+	__u8 _pad2[7];
 };
 
 struct {
@@ -138,14 +144,8 @@ struct {
 	__type(value, struct port_owner);
 } listeners SEC(".maps");
 
-// thread_trace: the syscall trace id of a thread (AUTOTRACING.md).
-struct trace_state {
-	__u64 id;
-	__u64 sk;  // socket of the last ingress call
-	__u8 dir;  // direction of the thread's last data call
-	__u8 _pad[7];
-};
-
+// thread_trace: the syscall trace id of a thread (AUTOTRACING.md); struct
+// trace_state is in goroutine.h, with the per-goroutine state.
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -475,30 +475,77 @@ __noinline int copy_iov(struct scratch *s, __u64 iov, __u64 iovcnt, __u64 want, 
 	return seen;
 }
 
-// trace_id applies the syscall trace id rule: an ingress call starts an id
-// (or keeps the thread's when its previous data call was an ingress on the
-// same socket); egress calls carry the id of the thread's last ingress.
-static __always_inline __u64 trace_id(__u64 pid_tgid, __u8 dir, __u64 sk)
+// trace_rule applies the syscall trace id rule to a thread's or a
+// goroutine's state ts (0: none yet) for a data call on socket sk (si its
+// entry, 0 if none). An ingress call continues the socket's id when the
+// socket's previous data call was an ingress too (the rest of a message
+// whose first bytes this or another thread or goroutine read: Go's net/http
+// reads the first byte of the next request from a background goroutine),
+// and starts a new id otherwise; the state takes that id. Egress calls
+// carry the state's id. It returns the id, and fills *n when the state is
+// new and must be stored.
+static __always_inline __u64 trace_rule(struct trace_state *ts, struct sock_info *si, __u8 dir, __u64 sk, struct trace_state *n)
 {
-	struct trace_state *ts = bpf_map_lookup_elem(&thread_trace, &pid_tgid);
 	if (dir == MF_INGRESS) {
-		if (ts && ts->dir == MF_INGRESS && ts->sk == sk && ts->id)
-			return ts->id;
-		struct trace_state n = {.id = new_id(), .sk = sk, .dir = MF_INGRESS};
-		bpf_map_update_elem(&thread_trace, &pid_tgid, &n, BPF_ANY);
-		return n.id;
+		__u64 id = 0;
+		if (si) {
+			if (si->last_dir == MF_INGRESS)
+				id = si->last_in_id;
+		} else if (ts && ts->dir == MF_INGRESS && ts->sk == sk) {
+			id = ts->id;
+		}
+		if (!id)
+			id = new_id();
+		if (si) {
+			si->last_dir = MF_INGRESS;
+			si->last_in_id = id;
+		}
+		struct trace_state *w = ts ? ts : n;
+		w->id = id;
+		w->sk = sk;
+		w->dir = MF_INGRESS;
+		return id;
 	}
+	if (si)
+		si->last_dir = MF_EGRESS;
 	if (!ts)
 		return 0;
 	ts->dir = MF_EGRESS;
 	return ts->id;
 }
 
+// trace_id returns the syscall trace id of a data call: per goroutine
+// (goid != 0, a tracked Go thread) or per thread.
+static __always_inline __u64 trace_id(__u64 pid_tgid, __u64 goid, struct sock_info *si, __u8 dir, __u64 sk)
+{
+	struct trace_state n = {};
+	__u64 id;
+	if (goid) {
+		struct go_trace_key k = {.goid = goid, .tgid = pid_tgid >> 32};
+		id = trace_rule(bpf_map_lookup_elem(&go_trace, &k), si, dir, sk, &n);
+		if (n.id)
+			bpf_map_update_elem(&go_trace, &k, &n, BPF_ANY);
+		return id;
+	}
+	id = trace_rule(bpf_map_lookup_elem(&thread_trace, &pid_tgid), si, dir, sk, &n);
+	if (n.id)
+		bpf_map_update_elem(&thread_trace, &pid_tgid, &n, BPF_ANY);
+	return id;
+}
+
+// cur_goid returns the goroutine a tracked Go thread runs, else 0.
+static __always_inline __u64 cur_goid(__u64 pid_tgid)
+{
+	__u64 *g = bpf_map_lookup_elem(&go_running, &pid_tgid);
+	return g ? *g : 0;
+}
+
 // head fills the header of a data or open/close event.
-static __always_inline void head(struct mf_event *e, __u8 kind, struct pending *p, __u64 pid_tgid, struct sock *sk, struct sock_info *si)
+static __always_inline void head(struct mf_event *e, __u8 kind, struct pending *p, __u64 pid_tgid, __u64 goid, struct sock *sk, struct sock_info *si)
 {
 	__builtin_memset(e, 0, sizeof(*e));
 	e->kind = kind;
+	e->goroutine = goid;
 	e->origin = MF_ORIGIN_SYSCALL;
 	e->direction = p->dir;
 	e->fd = p->fd;
@@ -597,12 +644,13 @@ __noinline int data(struct pending *p, __u64 pid_tgid, __s64 ret)
 			return 0;
 		seq = ingress_seq(sk, p->seq, ret);
 	}
-	__u64 tid = trace_id(pid_tgid, p->dir, p->sk);
+	__u64 goid = cur_goid(pid_tgid);
+	__u64 tid = trace_id(pid_tgid, goid, si, p->dir, p->sk);
 	if (p->tls)
 		return 0; // the TLS probe reports the plaintext
 
 	// The header every event of the call shares.
-	head(&s->e, MF_KIND_DATA, p, pid_tgid, sk, si);
+	head(&s->e, MF_KIND_DATA, p, pid_tgid, goid, sk, si);
 	s->e.syscall_trace_id = tid;
 	if (tcp)
 		s->e.flags |= MF_FLAG_HAS_SEQ;
@@ -700,7 +748,7 @@ __noinline int life(struct pending *p, __u64 pid_tgid, __s64 ret)
 	struct sock_info *si = sock_lookup(sk, ino, 1);
 	if (si && role)
 		si->role = role;
-	head(&s->e, kind, p, pid_tgid, sk, si);
+	head(&s->e, kind, p, pid_tgid, cur_goid(pid_tgid), sk, si);
 	emit(s, 0);
 	if (kind == MF_KIND_CLOSE && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_UDP) {
 		__u64 key = (__u64)sk;

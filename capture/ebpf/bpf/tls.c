@@ -52,6 +52,9 @@ struct tls_sock_info {
 	__u8 _pad[7];
 	char comm[MF_COMM_LEN];
 	__u64 cgroup_id;
+	__u64 last_in_id;
+	__u8 last_dir;
+	__u8 _pad2[7];
 };
 
 struct {

@@ -1,0 +1,393 @@
+//go:build linux
+
+package ebpf
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/metaflow-go/metaflow/capture"
+	"github.com/metaflow-go/metaflow/capture/socket"
+	"github.com/metaflow-go/metaflow/internal/testutil"
+)
+
+// Ports of the goroutine tests (this package's range 41500-41599).
+const (
+	goroutineHTTPPort = 41510
+	goroutineEchoPort = 41511
+)
+
+// startListening starts a program that prints "listening ADDR" once ready,
+// and stops it with SIGTERM at cleanup (or when stop is called).
+func startListening(t *testing.T, bin string, args ...string) (cmd *exec.Cmd, stop func() error) {
+	t.Helper()
+	cmd = exec.Command(bin, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "listening") {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("%s %v: %q %v; stderr %s", bin, args, line, err, stderr.Bytes())
+	}
+	var once sync.Once
+	var werr error
+	stop = func() error {
+		once.Do(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case werr = <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				werr = fmt.Errorf("%s did not stop on SIGTERM", bin)
+				<-done
+			}
+			if werr != nil {
+				werr = fmt.Errorf("%w; stderr %s", werr, stderr.Bytes())
+			}
+		})
+		return werr
+	}
+	t.Cleanup(func() { stop() })
+	return cmd, stop
+}
+
+// gtCall is one outbound call of goroutineapp's ground truth.
+type gtCall struct {
+	id, k int
+	who   string
+	goid  uint64
+	lport uint16
+}
+
+func readGroundTruth(t *testing.T, path string) []gtCall {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []gtCall
+	for line := range strings.Lines(string(b)) {
+		var c gtCall
+		if _, err := fmt.Sscanf(line, "%d %d %s %d %d", &c.id, &c.k, &c.who, &c.goid, &c.lport); err != nil {
+			t.Fatalf("ground truth line %q: %v", line, err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// load sends n requests GET /r/ID (ids from first) from clients concurrent
+// keep-alive clients and returns the wall time.
+func load(t *testing.T, port, clients, first, n int) time.Duration {
+	t.Helper()
+	tr := &http.Transport{MaxIdleConnsPerHost: clients, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	ids := make(chan int)
+	errs := make(chan error, clients)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			for id := range ids {
+				resp, err := c.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/r/" + strconv.Itoa(id))
+				if err != nil {
+					errs <- err
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if want := fmt.Sprintf("ok %d\n", id); string(body) != want {
+					errs <- fmt.Errorf("request %d: %s %q", id, resp.Status, body)
+					return
+				}
+			}
+		})
+	}
+	for i := range n {
+		select {
+		case ids <- first + i:
+		case err := <-errs:
+			close(ids)
+			wg.Wait()
+			t.Fatal(err)
+		}
+	}
+	close(ids)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	return time.Since(start)
+}
+
+// procCPU returns the CPU time of a process's threads, from their
+// schedstat (ns); uprobes' costs are charged to the probed threads.
+func procCPU(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ns int64
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + task.Name() + "/schedstat")
+		if err != nil {
+			continue // the thread ended
+		}
+		f := strings.Fields(string(b))
+		if len(f) > 0 {
+			v, _ := strconv.ParseInt(f[0], 10, 64)
+			ns += v
+		}
+	}
+	return time.Duration(ns)
+}
+
+// attribution measures how many of the ground truth's outbound calls the
+// observed events attribute to the inbound request that caused them.
+type attribution struct {
+	calls      int // ground truth calls
+	observed   int // calls whose request write was observed
+	direct     int // the write carries the inbound request's id
+	chained    int // the id leads back to the inbound request's id
+	goroutines int // the write's Goroutine is the one the ground truth names
+	byWho      map[string][2]int
+}
+
+func (a attribution) String() string {
+	pct := func(n, d int) string {
+		if d == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(d))
+	}
+	s := fmt.Sprintf("%d calls, %d observed; chained %d (%s), direct %d (%s), goroutine ids %d (%s)",
+		a.calls, a.observed, a.chained, pct(a.chained, a.calls), a.direct, pct(a.direct, a.calls), a.goroutines, pct(a.goroutines, a.calls))
+	for _, w := range []string{"handler", "child", "grandchild"} {
+		s += fmt.Sprintf("; %s %s of %d", w, pct(a.byWho[w][0], a.byWho[w][1]), a.byWho[w][1])
+	}
+	return s
+}
+
+// attribute matches the events of the server (pid) with the ground truth.
+// An outbound call's request write carries a syscall trace id; it is
+// attributed to the inbound request whose read started that id, or, when
+// the id was started by reading the response of an earlier outbound call
+// (the rule starts an id at every new ingress), to that call's attribution,
+// and so on: the chain the records' request and response ids make.
+func attribute(evs []tlsEvent, pid int, calls []gtCall) attribution {
+	inbound := map[int]uint64{}      // request id -> trace id of its read
+	reqID := map[uint16]uint64{}     // outbound local port -> trace id of the request write
+	reqG := map[uint16]uint64{}      // outbound local port -> goroutine of the request write
+	respOwner := map[uint64]uint16{} // trace id started by a response read -> local port
+	for _, e := range evs {
+		if int(e.Pid) != pid || e.Kind != socket.KindData || e.Origin != socket.OriginSyscall {
+			continue
+		}
+		switch {
+		case e.Local.Port() == goroutineHTTPPort && e.Direction == socket.Ingress:
+			// net/http may read a request's first byte from a background
+			// goroutine: the rest comes in a read of its own.
+			rest, ok := bytes.CutPrefix(e.Data, []byte("GET /r/"))
+			if !ok {
+				if rest, ok = bytes.CutPrefix(e.Data, []byte("ET /r/")); !ok {
+					continue
+				}
+			}
+			sp := bytes.IndexByte(rest, ' ')
+			if sp < 0 {
+				continue
+			}
+			if id, err := strconv.Atoi(string(rest[:sp])); err == nil {
+				inbound[id] = e.SyscallTraceID
+			}
+		case e.Remote.Port() == goroutineEchoPort && e.Direction == socket.Egress:
+			reqID[e.Local.Port()] = e.SyscallTraceID
+			reqG[e.Local.Port()] = e.Goroutine
+		case e.Remote.Port() == goroutineEchoPort && e.Direction == socket.Ingress:
+			if e.SyscallTraceID != 0 {
+				respOwner[e.SyscallTraceID] = e.Local.Port()
+			}
+		}
+	}
+	a := attribution{calls: len(calls), byWho: map[string][2]int{}}
+	for _, c := range calls {
+		w := a.byWho[c.who]
+		w[1]++
+		id, ok := reqID[c.lport]
+		if !ok {
+			a.byWho[c.who] = w
+			continue
+		}
+		a.observed++
+		if reqG[c.lport] == c.goid {
+			a.goroutines++
+		}
+		want, ok := inbound[c.id]
+		if ok && want != 0 && id == want {
+			a.direct++
+		}
+		for hop := 0; ok && want != 0 && id != 0 && hop < 8; hop++ {
+			if id == want {
+				a.chained++
+				w[0]++
+				break
+			}
+			port, found := respOwner[id]
+			if !found {
+				break
+			}
+			id = reqID[port]
+		}
+		a.byWho[c.who] = w
+	}
+	return a
+}
+
+// TestGoroutines_TraceID runs a Go net/http server whose handlers make 1-3
+// outbound calls each, from the handler's goroutine and from goroutines it
+// starts, under 10 and 50 concurrent clients, first traced per thread, then
+// with goroutine tracking attached to the running server (NewGoroutines),
+// and compares the syscall trace ids with the server's ground truth. With
+// tracking, every outbound call must be attributed to its inbound request
+// and carry the goroutine id the server logged. The server's CPU time per
+// request, with no tracer, with the tracer and with goroutine tracking,
+// gives the cost.
+func TestGoroutines_TraceID(t *testing.T) {
+	testutil.RequireEBPF(t)
+	dir := t.TempDir()
+	bin := buildTestApp(t, dir, "goroutineapp", "goroutineapp", "local", []string{"GOPROXY=off"}, "")
+	_, stopEcho := startListening(t, bin, "-mode", "echo", "-addr", "127.0.0.1:"+strconv.Itoa(goroutineEchoPort))
+	defer stopEcho()
+	gtPath := filepath.Join(dir, "groundtruth.txt")
+	srv, stopSrv := startListening(t, bin, "-mode", "server", "-addr", "127.0.0.1:"+strconv.Itoa(goroutineHTTPPort),
+		"-echo", "127.0.0.1:"+strconv.Itoa(goroutineEchoPort), "-log", gtPath)
+	pid := srv.Process.Pid
+
+	const perRun = 300
+	type run struct {
+		mode    string
+		clients int
+		first   int
+		wall    time.Duration
+		cpu     time.Duration
+	}
+	var runs []run
+	next := 1000
+	phase := func(mode string) {
+		for _, clients := range []int{10, 50} {
+			c0 := procCPU(t, pid)
+			wall := load(t, goroutineHTTPPort, clients, next, perRun)
+			runs = append(runs, run{mode, clients, next, wall, procCPU(t, pid) - c0})
+			next += perRun
+		}
+	}
+	load(t, goroutineHTTPPort, 10, 0, 100) // warm up: the server's goroutines and memory
+	phase("none")
+
+	if stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME)); err == nil {
+		defer stats.Close()
+	}
+	rec := startTLSRecorder(t, Config{Pids: []uint32{uint32(pid)}, PayloadSize: 256})
+	phase("thread")
+	gor, err := NewGoroutines(rec.tr, GoroutineConfig{Binaries: []string{"/proc/" + strconv.Itoa(pid) + "/exe"}}, nil)
+	if errors.Is(err, capture.ErrNotSupported) {
+		t.Skipf("goroutine probes: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := gor.Stats(); st.Binaries != 1 || st.Probes < 4 {
+		t.Fatalf("goroutine probes attached: %+v", st)
+	}
+	// The tracked threads' goroutines are known once each thread ran the
+	// scheduler; requests already in flight are not.
+	load(t, goroutineHTTPPort, 10, 0, 50)
+	phase("goroutine")
+	gst := gor.Stats()
+	var bpfNs, bpfRuns uint64
+	for _, p := range []*ebpf.Program{gor.objs.GoExecute, gor.objs.GoNewproc1, gor.objs.GoNewproc1Ret, gor.objs.GoGoexit0} {
+		if s, err := p.Stats(); err == nil {
+			bpfNs += uint64(s.Runtime)
+			bpfRuns += s.RunCount
+		}
+	}
+	gor.Close()
+	evs := rec.stop()
+	if st := rec.tr.Stats(); st.Lost > 0 {
+		t.Errorf("ring lost %d events", st.Lost)
+	}
+	if err := stopSrv(); err != nil {
+		t.Fatal(err)
+	}
+	calls := readGroundTruth(t, gtPath)
+	t.Logf("goroutine probes: %+v", gst)
+	if gst.Executes == 0 || gst.Inherited == 0 || gst.ReadFails > 0 {
+		t.Errorf("goroutine probe counters: %+v", gst)
+	}
+	cpu := map[string]time.Duration{}
+	n := map[string]int{}
+	for _, r := range runs {
+		cpu[r.mode] += r.cpu
+		n[r.mode] += perRun
+		var sel []gtCall
+		for _, c := range calls {
+			if c.id >= r.first && c.id < r.first+perRun {
+				sel = append(sel, c)
+			}
+		}
+		msg := fmt.Sprintf("%-9s %2d clients: %4.0f req/s, server CPU %5.0f µs/req", r.mode, r.clients,
+			perRun/r.wall.Seconds(), float64(r.cpu.Microseconds())/perRun)
+		if r.mode == "none" {
+			t.Log(msg)
+			continue
+		}
+		a := attribute(evs, pid, sel)
+		t.Logf("%s; %v", msg, a)
+		if a.observed != a.calls {
+			t.Errorf("%s %d clients: %d of %d outbound calls observed", r.mode, r.clients, a.observed, a.calls)
+		}
+		if r.mode == "goroutine" {
+			if a.chained < a.calls*98/100 {
+				t.Errorf("goroutine tracking, %d clients: %d of %d calls attributed to their request", r.clients, a.chained, a.calls)
+			}
+			if a.goroutines < a.calls*98/100 {
+				t.Errorf("goroutine tracking, %d clients: %d of %d calls with the goroutine id the server logged", r.clients, a.goroutines, a.calls)
+			}
+		}
+	}
+	per := func(m string) float64 { return float64(cpu[m].Microseconds()) / float64(n[m]) }
+	reqs := float64(n["goroutine"] + 50)
+	t.Logf("server CPU per request: %.0f µs without tracer, %.0f µs traced per thread, %.0f µs with goroutine tracking (+%.0f µs); per request %.1f goroutine switches, %.1f goroutine probes run, %.2f µs in their BPF programs (%.0f ns a run)",
+		per("none"), per("thread"), per("goroutine"), per("goroutine")-per("thread"), float64(gst.Executes)/reqs,
+		float64(bpfRuns)/reqs, float64(bpfNs)/1000/reqs, float64(bpfNs)/float64(max(bpfRuns, 1)))
+}
