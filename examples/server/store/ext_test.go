@@ -33,9 +33,9 @@ func TestStore_IngestExt(t *testing.T) {
 	b := &store.ExtBatch{
 		Resources: []store.Resource{
 			{Tags: []store.Tag{{Key: "pod", Value: "pod-1"}, {Key: "pod_ns", Value: "shop"}, {Key: "nokey", Value: "x"}}},
-			{Addr: netip.MustParseAddr("10.0.0.2")},                                                 // tagged by the agent: pod-2
+			{Addr: netip.MustParseAddr("10.0.0.2")},                                                  // tagged by the agent: pod-2
 			{Addr: netip.MustParseAddr("10.1.0.1"), Tags: []store.Tag{{Key: "pod", Value: "api-0"}}}, // service from the agent, pod explicit
-			{Addr: netip.MustParseAddr("192.0.2.9")},                                                // unknown
+			{Addr: netip.MustParseAddr("192.0.2.9")},                                                 // unknown
 		},
 		Spans: []store.Span{
 			{Resource: 0, TraceID: "0af7651916cd43dd8448eb211c80319c", SpanID: "b7ad6b7169203331", Kind: "server", TapSide: "s-app",
