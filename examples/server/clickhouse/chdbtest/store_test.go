@@ -78,18 +78,42 @@ func scalar(t testing.TB, q string) string {
 }
 
 // frame encodes n l4 and n l7 records tagged with pod-<i%pods> and
-// service svc-<i%3>, with ids from dict when it is not nil; start is the
-// first record's start time.
+// service svc-<i%3> (and team blue), with ids from dict when it is not
+// nil; start is the records' start time.
 func frame(t testing.TB, dict *encoding.AgentDict, n, pods int, start time.Time) *encoding.Batch {
 	t.Helper()
 	enc, err := encoding.NewEncoder(&encoding.EncoderConfig{Dict: dict})
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, r := range l4Records(n, pods, 0, "team", start) {
+		enc.AddL4(r)
+	}
+	for _, r := range l7Records(n, pods, 0, "team", start) {
+		enc.AddL7(r)
+	}
+	f, err := enc.AppendFrame(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decode(t, f)
+}
+
+func keyValue(key string, port uint16) string {
+	if key == "team" {
+		return "blue"
+	}
+	return key + "-" + strconv.Itoa(int(port%4))
+}
+
+// l4Records are n flows with ids base+1..., client ports 40000+i, tagged
+// pod-<i%pods> (client), svc-<i%3> and a tag key (server).
+func l4Records(n, pods int, base uint64, key string, start time.Time) []*flow.Record {
 	now := start.UnixNano()
+	var out []*flow.Record
 	for i := 0; i < n; i++ {
-		var r flow.Record
-		r.FlowID = uint64(i + 1)
+		r := new(flow.Record)
+		r.FlowID = base + uint64(i+1)
 		r.StartTime, r.EndTime = now, now+int64(i)
 		r.IP0 = netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
 		r.IP1 = netip.MustParseAddr("10.1.0.1")
@@ -98,12 +122,23 @@ func frame(t testing.TB, dict *encoding.AgentDict, n, pods int, start time.Time)
 		r.PacketTx, r.ByteTx, r.RTT, r.HasRTT = uint64(i), uint64(100*i), 42, true
 		r.Tags.Set(tag.Client, "pod", "pod-"+strconv.Itoa(i%pods))
 		r.Tags.Set(tag.Server, "service", "svc-"+strconv.Itoa(i%3))
-		enc.AddL4(&r)
-		var q l7.Record
-		q.FlowID = r.FlowID
+		r.Tags.Set(tag.Server, key, keyValue(key, r.ClientPort))
+		out = append(out, r)
+	}
+	return out
+}
+
+// l7Records are the requests of l4Records: GET /item/<i>'\, 200 or 500,
+// trace-<i>, i+1 microseconds.
+func l7Records(n, pods int, base uint64, key string, start time.Time) []*l7.Record {
+	now := start.UnixNano()
+	var out []*l7.Record
+	for i := 0; i < n; i++ {
+		q := new(l7.Record)
+		q.FlowID = base + uint64(i+1)
 		q.StartTime, q.EndTime = now, now+1000*int64(i+1)
-		q.Client = netip.AddrPortFrom(r.IP0, r.ClientPort)
-		q.Server = netip.AddrPortFrom(r.IP1, 80)
+		q.Client = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), uint16(40000+i))
+		q.Server = netip.AddrPortFrom(netip.MustParseAddr("10.1.0.1"), 80)
 		q.L7Protocol = "HTTP"
 		q.HasRequest, q.HasResponse = true, true
 		q.RequestType, q.RequestResource = []byte("GET"), []byte("/item/"+strconv.Itoa(i)+"'\\")
@@ -111,18 +146,10 @@ func frame(t testing.TB, dict *encoding.AgentDict, n, pods int, start time.Time)
 		q.TraceID = []byte("trace-" + strconv.Itoa(i))
 		q.Tags.Set(tag.Client, "pod", "pod-"+strconv.Itoa(i%pods))
 		q.Tags.Set(tag.Server, "service", "svc-"+strconv.Itoa(i%3))
-		q.Tags.Set(tag.Server, "team", "blue") // a key without columns yet
-		enc.AddL7(&q)
+		q.Tags.Set(tag.Server, key, keyValue(key, q.Client.Port()))
+		out = append(out, q)
 	}
-	f, err := enc.AppendFrame(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := encoding.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return out
 }
 
 func TestStore_Ingest(t *testing.T) {
