@@ -246,6 +246,23 @@ func TestWeb_Page(t *testing.T) {
 		}
 	}
 
+	// Metrics over time, when the server has the metric tables' endpoint:
+	// one line per series of the API (the 8 busiest).
+	if code := getJSON(t, ts.url+"/api/v1/metrics/application?interval=1m", token, nil); code != 404 {
+		var ma struct {
+			Series []struct{ Group map[string]string }
+		}
+		if code := getJSON(t, ts.url+"/api/v1/metrics/application?interval=1m&group=service", token, &ma); code != 200 {
+			t.Fatalf("metrics: %d", code)
+		}
+		do("metrics", chromedp.Poll[chromedp.Void](`!document.querySelector('#metrics-section').hidden && document.querySelectorAll('[data-chart="Requests/s"] path.line').length > 0`,
+			chromedp.WithPollingTimeout(10*time.Second)))
+		if n := eval[int](t, ctx, `document.querySelectorAll('[data-chart="Requests/s"] path.line').length`); n != min(len(ma.Series), 8) || n == 0 {
+			t.Fatalf("requests chart: %d lines, the API has %d series", n, len(ma.Series))
+		}
+		t.Logf("metrics: %d series charted", len(ma.Series))
+	}
+
 	// The unfiltered request list shows the first page of everything.
 	if n := len(visible()); n != min(len(all7), 100) {
 		t.Fatalf("unfiltered: %d rows visible, want %d", n, min(len(all7), 100))

@@ -62,6 +62,7 @@ const state = {
   search: null, // the loaded search: {queries: [{params, owns, cursor, done}], rows}
   edges: [],
   hasTrace: false,
+  hasMetrics: false,
   tokenWaiters: [],
 };
 
@@ -519,6 +520,77 @@ async function loadRED() {
     barChart('Duration p99 (ms)', [...rows].sort((a, b) => b.p99_latency_us - a.p99_latency_us), (x) => x.p99_latency_us / 1000, label));
 }
 
+// ---------------------------------------------------------------- metrics over time
+
+// lineChart draws series [{name, points: [[t, v]...]}] on shared axes; a
+// gap longer than two windows breaks a line.
+function lineChart(title, series, step, digits) {
+  const W = 420, H = 170, L = 48, R = 8, T = 8, B = 34;
+  const all = series.flatMap((s) => s.points);
+  const s = svg('svg', { width: W, height: H, role: 'img', 'aria-label': title });
+  const box = el('div', { class: 'chart', 'data-chart': title }, el('h4', {}, title), s);
+  if (all.length === 0) {
+    s.append(svg('text', { x: L, y: H / 2 }, 'no data'));
+    return box;
+  }
+  const t0 = Math.min(...all.map((p) => p[0])), t1 = Math.max(...all.map((p) => p[0]), t0 + step);
+  const vmax = Math.max(...all.map((p) => p[1]), 0) || 1;
+  const x = (t) => L + (t - t0) / (t1 - t0) * (W - L - R);
+  const y = (v) => T + (1 - v / vmax) * (H - T - B);
+  s.append(svg('line', { class: 'axis', x1: L, y1: T, x2: L, y2: H - B }), svg('line', { class: 'axis', x1: L, y1: H - B, x2: W - R, y2: H - B }),
+    svg('text', { x: L - 4, y: T + 8, 'text-anchor': 'end' }, fmt(vmax, digits)),
+    svg('text', { x: L - 4, y: H - B, 'text-anchor': 'end' }, '0'),
+    svg('text', { x: L, y: H - B + 13 }, isoTime(t0).slice(0, 19)),
+    svg('text', { x: W - R, y: H - B + 13, 'text-anchor': 'end' }, isoTime(t1).slice(0, 19)));
+  series.forEach((ser, i) => {
+    const hue = (i * 67) % 360;
+    let d = '', prev = null;
+    for (const [t, v] of ser.points) {
+      d += (prev === null || t - prev > 2 * step ? 'M' : 'L') + x(t).toFixed(1) + ',' + y(v).toFixed(1) + ' ';
+      prev = t;
+    }
+    s.append(svg('path', { class: 'line', d, stroke: `hsl(${hue},60%,42%)` }, svg('title', {}, ser.name)));
+    if (ser.points.length === 1) {
+      const [t, v] = ser.points[0];
+      s.append(svg('circle', { cx: x(t), cy: y(v), r: 2.5, fill: `hsl(${hue},60%,42%)` }));
+    }
+  });
+  const legend = el('div', { class: 'legend' }, ...series.slice(0, 8).map((ser, i) => {
+    const sw = el('span', { class: 'swatch' });
+    sw.style.background = `hsl(${(i * 67) % 360},60%,42%)`;
+    return el('span', {}, sw, ser.name);
+  }));
+  box.append(legend);
+  return box;
+}
+
+// loadMetrics draws the metric tables' time series when the server has
+// them (/api/v1/metrics/...): per server service, windows of 1 s or 1 min.
+async function loadMetrics() {
+  if (!state.hasMetrics) return;
+  const interval = $('#metrics-interval').value;
+  const step = interval === '1s' ? 1e9 : 60e9;
+  const params = { ...rangeParams(), interval, group: 'service' };
+  const [app, net] = await Promise.all([
+    api('/api/v1/metrics/application', params),
+    api('/api/v1/metrics/network', params).catch(() => ({ series: [] })),
+  ]);
+  const top = (ans, key) => (ans.series || [])
+    .map((s) => ({ s, total: s.points.reduce((a, p) => a + (p.values[key] || 0), 0) }))
+    .sort((a, b) => b.total - a.total).slice(0, 8).map((x) => x.s);
+  const name = (s) => [s.group.service, s.group.l7_protocol].filter(Boolean).join(' ');
+  const pick = (list, f) => list.map((s) => ({ name: name(s), points: s.points.map((p) => [p.time, f(p.values)]) }));
+  const a = top(app, 'request'), n = top(net, 'byte_tx');
+  const per = interval === '1s' ? 1 : 60;
+  $('#metrics-section').hidden = false;
+  $('#metrics-charts').replaceChildren(
+    lineChart('Requests/s', pick(a, (v) => v.rate ?? (v.request || 0) / per), step, 2),
+    lineChart('Errors (%)', pick(a, (v) => 100 * (v.error_ratio || 0)), step, 2),
+    lineChart('Response time avg (ms)', pick(a, (v) => (v.rrt_avg || 0) / 1000), step, 3),
+    lineChart('Throughput (bytes/s, both ways)', pick(n, (v) => ((v.byte_tx || 0) + (v.byte_rx || 0)) / per), step, 0),
+    lineChart('New flows/s', pick(n, (v) => (v.new_flow || 0) / per), step, 2));
+}
+
 // ---------------------------------------------------------------- trace (flame graph)
 
 // normalizeTrace turns the answer of /api/v1/trace into spans
@@ -612,7 +684,8 @@ function showError(err) {
 async function refresh() {
   setStatus('loading…');
   try {
-    await Promise.all([loadMap(), loadRED(), runSearch()]);
+    await Promise.all([loadMap(), loadRED(), runSearch(),
+      loadMetrics().catch((err) => $('#metrics-charts').replaceChildren(el('p', { class: 'error' }, 'metrics: ' + err.message)))]);
     setStatus('');
     document.body.dataset.ready = 'true';
   } catch (err) {
@@ -655,8 +728,12 @@ function init() {
     });
   }
   fieldHints();
-  probe('/api/v1/trace').then((ok) => { state.hasTrace = ok; });
-  refresh();
+  $('#metrics-interval').addEventListener('change', () => loadMetrics().catch(showError));
+  Promise.all([probe('/api/v1/trace'), probe('/api/v1/metrics/application')]).then(([trace, metrics]) => {
+    state.hasTrace = trace;
+    state.hasMetrics = metrics;
+    refresh();
+  });
 }
 
 document.addEventListener('DOMContentLoaded', init);
