@@ -46,7 +46,7 @@ func (t *Trace) AppendOTLP(b []byte) []byte {
 	var services []string
 	bySvc := map[string][]int{}
 	for i := range t.Nodes {
-		svc := t.Nodes[i].ownService()
+		svc := t.Nodes[i].Service()
 		if _, ok := bySvc[svc]; !ok {
 			services = append(services, svc)
 		}
@@ -84,7 +84,7 @@ func (t *Trace) appendOTLPSpan(b []byte, i int, traceID string, ids []string) []
 		b = append(b, '"')
 	}
 	b = append(b, `,"name":`...)
-	b = jsonw.Quote(b, n.spanName())
+	b = jsonw.Quote(b, n.Label())
 	kind := otlpInternal
 	switch {
 	case n.TapSide.order() < int(Local):
@@ -132,9 +132,10 @@ func (t *Trace) appendOTLPSpan(b []byte, i int, traceID string, ids []string) []
 	return append(b, '}')
 }
 
-// spanName is the span's name: an application span's own, else the
-// protocol and the endpoint or resource.
-func (s *Span) spanName() string {
+// Label is the span's display name: an application span's own, else the
+// protocol, the request type and the endpoint or resource (at most 128
+// bytes of it): "HTTP GET /api", "Redis GET".
+func (s *Span) Label() string {
 	if s.Name != "" {
 		return s.Name
 	}

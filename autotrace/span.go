@@ -192,10 +192,10 @@ func serviceOf(t *tag.Set, s tag.Side) string {
 	return ""
 }
 
-// ownService names the service that produced the span: the client's for
-// the client's sides, the server's otherwise, falling back to the process
-// name and the address.
-func (s *Span) ownService() string {
+// Service names the service that observed or produced the span: the
+// client's for the client's sides (c-app to c-gw), the server's otherwise,
+// falling back to the process name, then the address, then "unknown".
+func (s *Span) Service() string {
 	if s.TapSide.order() < int(Local) {
 		switch {
 		case s.Service0 != "":

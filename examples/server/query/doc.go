@@ -19,6 +19,35 @@
 //   - GET /api/v1/red?group=service|endpoint: rate, errors and duration per
 //     server service (IP:port when untagged), or per service and endpoint
 //     (endpoint, else request_resource).
+//   - GET /api/v1/trace (trace.go): the distributed trace around a span,
+//     assembled by the autotrace package over l7_flow_log (TraceStore:
+//     agent records and OTel spans alike). Seed, exactly one of: id (a
+//     span id, the "id" of a trace answer: the row's rowid + 1),
+//     trace_id, x_request_id. Options: format=tree (default) or otlp
+//     (OTLP/JSON: resourceSpans per service, hex ids); zero_code=true
+//     (ignore trace/span ids and OTel spans: eBPF, packets and
+//     X-Request-ID only); max_spans (1 to 10,000, default 1,000),
+//     max_rounds (1 to 100, default 30); from/to bound the seed's rows.
+//     Unknown parameters, repeated ones and keys over 256 bytes are 400; a
+//     seed that finds nothing 404.
+//     Tree answer, for the page's flame graph: {"spans": [...], "roots":
+//     [indexes of root spans], "calls": distinct calls, "rounds": search
+//     rounds, "truncated": the search stopped at a bound}. spans are depth
+//     first (a parent before its children, siblings by start time), each
+//     {"id", "parent" (index in spans, -1 for a root), "parent_id" (span
+//     id), "rule" (what linked it to its parent: "tcp_seq" for the same
+//     call seen at another capture point, "syscall", "x_request_id",
+//     "app_id"; "" for a root), "call" (spans of one call share it),
+//     "depth", "tap_side" (c-app, c-p, c, ..., s, s-p, s-app, rest),
+//     "service", "name", "start_time", "end_time" (unix ns),
+//     "duration_us", and when known "l7_protocol", "request_type",
+//     "request_resource", "endpoint", "response_status", "response_code",
+//     "client", "server" (ip:port), "trace_id", "span_id",
+//     "parent_span_id", "x_request_id_0", "x_request_id_1",
+//     "syscall_trace_id_request", "syscall_trace_id_response",
+//     "req_tcp_seq", "resp_tcp_seq"}. A flame graph draws one bar per
+//     span from start_time to end_time at its depth; spans of one call
+//     (same "call") may be drawn as one bar.
 //
 // Bad parameters get 400 with a message, a missing token 401; both are
 // counted in Stats.
