@@ -45,6 +45,9 @@ type options struct {
 	// demo: a temporary store filled with the shipped captures (demo.go).
 	demo         bool
 	demoCaptures string
+	// clickhouse: the ClickHouse server the records go to instead of
+	// DuckDB (clickhouse.go).
+	clickhouse, chDatabase, chUser, chPassword string
 }
 
 func parseArgs(args []string, stderr io.Writer) (options, error) {
@@ -64,6 +67,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.Int64Var(&o.maxExt, "max-ext", ingest.DefaultExtMaxBytes, "largest OTLP, remote write or Influx request, in `bytes` (also once decompressed)")
 	fs.BoolVar(&o.demo, "demo", false, "demo: a temporary store, filled with the shipped captures replayed through an in-process agent")
 	fs.StringVar(&o.demoCaptures, "demo-captures", "", "the demo's captures: every *.pcap of `dir` (default testdata/l7 of the repository)")
+	chFlags(fs, &o) // clickhouse.go
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -145,6 +149,9 @@ func runContext(parent context.Context, args []string, stderr io.Writer) error {
 	o, err := parseArgs(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.clickhouse != "" {
+		return runClickHouse(parent, o, stderr) // clickhouse.go
 	}
 	if o.demo {
 		cleanup, err := demoStore(&o)

@@ -38,18 +38,22 @@ func (s *Store) columns(table string) []string {
 }
 
 // Search implements store.Querier. The cursor is batch_seq<<32 | row_no,
-// the tables' sort key.
+// the tables' sort key; after < 0 is the first page.
 func (s *Store) Search(ctx context.Context, table string, f store.Filter, after int64, limit int) ([]store.Row, error) {
 	if store.RecordColumns(table) == nil {
 		return nil, store.ErrSchema
 	}
 	cols := s.columns(table)
-	seq, no := uint64(after)>>32, uint64(after)&(1<<32-1)
-	w, err := where(f, "(batch_seq > ? OR (batch_seq = ? AND row_no > ?))")
-	if err != nil {
-		return nil, err
+	var cursor []string
+	if after >= 0 {
+		seq, no := uint64(after)>>32, uint64(after)&(1<<32-1)
+		c, err := Bind("(batch_seq > ? OR (batch_seq = ? AND row_no > ?))", seq, seq, no)
+		if err != nil {
+			return nil, err
+		}
+		cursor = append(cursor, c)
 	}
-	w, err = Bind(w, seq, seq, no)
+	w, err := where(f, cursor...)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,9 @@ const MaxBatchIDLen = 128
 // Config configures a Handler.
 type Config struct {
 	Store *store.Store
+	// Backend, when set, is the store batches go to instead of Store
+	// (the ClickHouse store).
+	Backend store.Backend
 	// Token, when set, must come as "Authorization: Bearer <Token>".
 	Token string
 	// MaxBytes is the largest body accepted. Default 64 MiB (the
@@ -58,7 +61,10 @@ type Handler struct {
 
 // New returns a Handler.
 func New(cfg Config) (*Handler, error) {
-	if cfg.Store == nil {
+	if cfg.Backend == nil && cfg.Store != nil {
+		cfg.Backend = cfg.Store
+	}
+	if cfg.Backend == nil {
 		return nil, errors.New("ingest: no store")
 	}
 	if cfg.MaxBytes <= 0 {
@@ -154,13 +160,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	res, err := h.cfg.Store.Ingest(id, b)
+	res, err := h.cfg.Backend.Ingest(id, b)
 	if err != nil {
 		var re *encoding.ResyncError
 		switch {
 		case errors.As(err, &re), errors.Is(err, encoding.ErrUnknownID):
 			s.resync.Add(1)
-			ack, _ := h.cfg.Store.Dict().Delta(0, 0)
+			ack, _ := h.cfg.Backend.Dict().Delta(0, 0)
 			writeDelta(w, http.StatusConflict, ack, "")
 		case errors.Is(err, store.ErrSchema), errors.Is(err, encoding.ErrTooLarge), errors.Is(err, encoding.ErrFull):
 			h.fail(w, http.StatusBadRequest, &s.bad, "ingest: batch refused: %v", err)

@@ -25,13 +25,19 @@ type Stats struct {
 
 // API serves the query endpoints.
 type API struct {
-	st                           *store.Store
+	st                           *store.Store  // the DuckDB store (nil on another Backend)
+	be                           store.Backend // the store the record queries run on
 	token                        string
 	requests, bad, unauth, fails atomic.Uint64
 }
 
 // New returns the API of st; token, when set, is required.
-func New(st *store.Store, token string) *API { return &API{st: st, token: token} }
+func New(st *store.Store, token string) *API { return &API{st: st, be: st, token: token} }
+
+// NewBackend returns the API of another store (ClickHouse): the record
+// searches, service map and RED; the DuckDB-only endpoints (metrics) are
+// not registered.
+func NewBackend(b store.Backend, token string) *API { return &API{be: b, token: token} }
 
 // Stats returns the counters.
 func (a *API) Stats() Stats {
@@ -44,6 +50,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/l4", a.wrap(func(r *http.Request) (any, error) { return a.search(r, "l4_flow_log") }))
 	mux.HandleFunc("GET /api/v1/servicemap", a.wrap(a.serviceMap))
 	mux.HandleFunc("GET /api/v1/red", a.wrap(a.red))
+	if a.st == nil {
+		return
+	}
 	a.registerMetrics(mux) // metrics.go
 }
 
@@ -111,10 +120,10 @@ func parseTime(s string) (int64, error) {
 func (a *API) where(r *http.Request, table string, skip map[string]bool) (conds []string, args []any, none bool, err error) {
 	q := r.URL.Query()
 	keys := map[string]bool{}
-	for _, k := range a.st.TagKeys() {
+	for _, k := range a.be.TagKeys() {
 		keys[k] = true
 	}
-	dict := a.st.Dict()
+	dict := a.be.Dict()
 	for name, vals := range q {
 		if skip[name] {
 			continue
@@ -194,45 +203,27 @@ func (a *API) search(r *http.Request, table string) (any, error) {
 	if none {
 		return page, nil
 	}
+	after := int64(-1)
 	if s := q.Get("cursor"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 0 {
 			return nil, bad("cursor=%q: not a cursor of this API", s)
 		}
-		conds = append(conds, "rowid > ?")
-		args = append(args, n)
+		after = n
 	}
-	rows, err := a.st.DB().Query("SELECT rowid, * FROM "+table+whereSQL(conds)+" ORDER BY rowid LIMIT ?", append(args, limit+1)...)
+	rows, err := a.be.Search(r.Context(), table, store.Filter{Conds: conds, Args: args}, after, limit+1)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	dict := a.st.Dict()
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	var last int64
-	for rows.Next() {
+	dict := a.be.Dict()
+	for i, row := range rows {
 		if len(page.Rows) == limit {
-			page.Next = strconv.FormatInt(last, 10)
+			page.Next = strconv.FormatInt(rows[i-1].Cursor, 10)
 			break
 		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		m := make(map[string]any, len(cols))
-		for i, c := range cols {
-			v := vals[i]
-			if c == "rowid" {
-				last = v.(int64)
-				continue
-			}
+		m := make(map[string]any, len(row.Cols))
+		for i, c := range row.Cols {
+			v := row.Vals[i]
 			if v == nil {
 				continue
 			}
@@ -250,7 +241,7 @@ func (a *API) search(r *http.Request, table string) (any, error) {
 		}
 		page.Rows = append(page.Rows, m)
 	}
-	return page, rows.Err()
+	return page, nil
 }
 
 // tagColumn splits "<key>_id_<side>".
@@ -305,27 +296,16 @@ func (a *API) serviceMap(r *http.Request) (any, error) {
 	if none {
 		return map[string]any{"edges": edges}, nil
 	}
-	q := `SELECT service_id_0, pod_id_0, CASE WHEN service_id_0 = 0 AND pod_id_0 = 0 THEN ip_0 END AS c,
-		service_id_1, pod_id_1, CASE WHEN service_id_1 = 0 AND pod_id_1 = 0 THEN ip_1 END AS s,
-		l7_protocol, count(*), count(*) FILTER (WHERE ` + errorStatus + `),
-		COALESCE(avg(` + latency + `) FILTER (WHERE has_request = 1 AND has_response = 1), 0),
-		COALESCE(max(` + latency + `) FILTER (WHERE has_request = 1 AND has_response = 1), 0)
-		FROM l7_flow_log` + whereSQL(conds) + ` GROUP BY ALL ORDER BY count(*) DESC`
-	rows, err := a.st.DB().Query(q, args...)
+	rows, err := a.be.ServiceMap(r.Context(), store.Filter{Conds: conds, Args: args})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	dict := a.st.Dict()
+	dict := a.be.Dict()
 	merged := map[[3]string]int{}
-	for rows.Next() {
-		var cs, cp, ss, sp uint32
-		var cip, sip sql.NullString
-		var e Edge
-		if err := rows.Scan(&cs, &cp, &cip, &ss, &sp, &sip, &e.L7Protocol, &e.Requests, &e.Errors, &e.AvgLatencyUS, &e.MaxLatencyUS); err != nil {
-			return nil, err
-		}
-		e.Client, e.Server = node(dict, cs, cp, cip), node(dict, ss, sp, sip)
+	for _, row := range rows {
+		e := Edge{L7Protocol: row.L7Protocol, Requests: row.Requests, Errors: row.Errors, AvgLatencyUS: row.AvgLatencyUS, MaxLatencyUS: row.MaxLatencyUS}
+		e.Client = node(dict, row.ClientService, row.ClientPod, sql.NullString{String: row.ClientIP, Valid: row.ClientIP != ""})
+		e.Server = node(dict, row.ServerService, row.ServerPod, sql.NullString{String: row.ServerIP, Valid: row.ServerIP != ""})
 		k := [3]string{e.Client, e.Server, e.L7Protocol}
 		if i, ok := merged[k]; ok { // two ids with one name: merge
 			o := &edges[i]
@@ -338,7 +318,7 @@ func (a *API) serviceMap(r *http.Request) (any, error) {
 		merged[k] = len(edges)
 		edges = append(edges, e)
 	}
-	return map[string]any{"edges": edges}, rows.Err()
+	return map[string]any{"edges": edges}, nil
 }
 
 // RED is one row of /api/v1/red.
@@ -371,22 +351,10 @@ func (a *API) red(r *http.Request) (any, error) {
 	if none {
 		return map[string]any{"rows": out}, nil
 	}
-	ep := "''"
-	if group == "endpoint" {
-		ep = "COALESCE(NULLIF(endpoint, ''), request_resource)"
-	}
-	q := `SELECT service_id_1, CASE WHEN service_id_1 = 0 THEN ip_1 || ':' || server_port END, ` + ep + `, l7_protocol,
-		count(*), count(*) FILTER (WHERE ` + errorStatus + `),
-		COALESCE(avg(` + latency + `) FILTER (WHERE has_request = 1 AND has_response = 1), 0),
-		COALESCE(quantile_cont(` + latency + `, 0.99) FILTER (WHERE has_request = 1 AND has_response = 1), 0),
-		COALESCE(max(` + latency + `) FILTER (WHERE has_request = 1 AND has_response = 1), 0),
-		max(end_time) - min(start_time)
-		FROM l7_flow_log` + whereSQL(conds) + ` GROUP BY ALL ORDER BY count(*) DESC`
-	rows, err := a.st.DB().Query(q, args...)
+	rows, err := a.be.RED(r.Context(), store.Filter{Conds: conds, Args: args}, group == "endpoint")
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	span := float64(0)
 	qv := r.URL.Query()
 	if qv.Get("from") != "" && qv.Get("to") != "" {
@@ -394,16 +362,12 @@ func (a *API) red(r *http.Request) (any, error) {
 		t, _ := parseTime(qv.Get("to"))
 		span = float64(t-f) / 1e9
 	}
-	dict := a.st.Dict()
-	for rows.Next() {
-		var svc uint32
-		var addr sql.NullString
-		var x RED
-		var rowsSpan int64
-		if err := rows.Scan(&svc, &addr, &x.Endpoint, &x.L7Protocol, &x.Requests, &x.Errors, &x.AvgLatencyUS, &x.P99LatencyUS, &x.MaxLatencyUS, &rowsSpan); err != nil {
-			return nil, err
-		}
-		x.Service = node(dict, svc, 0, addr)
+	dict := a.be.Dict()
+	for _, row := range rows {
+		x := RED{Endpoint: row.Endpoint, L7Protocol: row.L7Protocol, Requests: row.Requests, Errors: row.Errors,
+			AvgLatencyUS: row.AvgLatencyUS, P99LatencyUS: row.P99LatencyUS, MaxLatencyUS: row.MaxLatencyUS}
+		rowsSpan := row.Span
+		x.Service = node(dict, row.Service, 0, sql.NullString{String: row.Addr, Valid: row.Addr != ""})
 		s := span
 		if s <= 0 {
 			s = max(float64(rowsSpan)/1e9, 1)
@@ -414,5 +378,5 @@ func (a *API) red(r *http.Request) (any, error) {
 		}
 		out = append(out, x)
 	}
-	return map[string]any{"rows": out}, rows.Err()
+	return map[string]any{"rows": out}, nil
 }

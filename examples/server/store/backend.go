@@ -50,8 +50,8 @@ func (f Filter) where() string {
 // Querier answers the query API's questions in its store's SQL dialect.
 type Querier interface {
 	// Search returns up to limit rows of table ("l4_flow_log" or
-	// "l7_flow_log") matching f whose cursor is above after, in cursor
-	// order. Row values are uint64, int64, uint32 (tag ids), string or
+	// "l7_flow_log") matching f whose cursor is above after (-1 for the
+	// first page), in cursor order. Row values are uint64, int64, uint32 (tag ids), string or
 	// nil (NULL).
 	Search(ctx context.Context, table string, f Filter, after int64, limit int) ([]Row, error)
 	// ServiceMap groups l7_flow_log rows matching f by client and server
