@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
@@ -69,7 +70,7 @@ func NewDecoder(cfg *DecoderConfig) (*Decoder, error) {
 	if d.cfg.MaxRows <= 0 {
 		d.cfg.MaxRows = DefaultMaxRows
 	}
-	z, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderLowmem(true),
+	z, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderLowmem(true), zstd.WithDecodeAllCapLimit(true),
 		zstd.WithDecoderMaxMemory(uint64(d.cfg.MaxBodySize)), zstd.WithDecoderMaxWindow(uint64(min(d.cfg.MaxBodySize, 1<<29))))
 	if err != nil {
 		return nil, err
@@ -95,7 +96,9 @@ type Batch struct {
 	Strings      []string
 	Tables       []Table
 
-	seen map[string]bool
+	seen   map[string]bool
+	cells  int // ColPacked values the body may still decode to (bounds what a small body allocates)
+	unzstd int // bytes of ColZstd columns decompressed
 }
 
 // Table is one table of a batch: Rows rows of Type in columns. A column
@@ -274,18 +277,36 @@ func (d *Decoder) decode(frame []byte, b *Batch) (rows, unknown int, err error) 
 // is a substring of it.
 func (d *Decoder) parseBody(s string, b *Batch) (rows, unknown int, err error) {
 	r := sreader{s: s}
+	b.cells = 8*len(s) + 1<<16
+	b.unzstd = 0
 	b.Epoch = r.uvarint("epoch")
 	b.DictVersion = r.uvarint("dictionary version")
 	n := r.uvarint("string count")
-	if r.err == nil && n > uint64(len(s)-r.off) {
+	sr := &r
+	if r.err == nil && b.Flags&FlagColumnZstd != 0 {
+		// The strings follow raw after a 0, or in a zstd frame.
+		if r.off < len(s) && s[r.off] == 0 {
+			r.off++
+		} else {
+			zs := d.unzstd(&r, b, "string table", false)
+			sr = &sreader{s: zs, base: r.off}
+		}
+	}
+	if r.err == nil && n > uint64(len(sr.s)-sr.off) {
 		r.fail("string count", ErrCorrupt)
 	}
 	if r.err != nil {
 		return 0, 0, r.err
 	}
 	b.Strings = append(b.Strings[:0], "")
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		b.Strings = append(b.Strings, r.str("string"))
+	for i := uint64(0); i < n && sr.err == nil; i++ {
+		b.Strings = append(b.Strings, sr.str("string"))
+	}
+	if sr != &r {
+		if sr.err == nil && sr.off != len(sr.s) {
+			sr.fail("bytes after the last string", ErrCorrupt)
+		}
+		r.err = sr.err
 	}
 	ntab := r.uvarint("table count")
 	if r.err == nil && ntab > uint64(len(s)-r.off) {
@@ -342,7 +363,17 @@ func (d *Decoder) parseBody(s string, b *Batch) (rows, unknown int, err error) {
 				break
 			}
 			b.seen[name] = true
-			if !d.column(c, t.Type, name, ColumnType(ctyp), data, t.Rows, b, nStrings, &r) {
+			at := r.off - len(data)
+			if ctyp&byte(ColZstd) != 0 && b.Flags&FlagColumnZstd != 0 {
+				ctyp &^= byte(ColZstd)
+				zr := sreader{s: data, base: at}
+				data = d.unzstd(&zr, b, "column "+name, true)
+				if zr.err != nil {
+					r.err = zr.err
+					break
+				}
+			}
+			if !d.column(c, t.Type, name, ColumnType(ctyp), data, at, t.Rows, b, nStrings, &r) {
 				unknown++
 			}
 		}
@@ -441,11 +472,17 @@ func (d *Decoder) expand(b *Batch, end int) error {
 
 // column decodes one column's data; it reports false for an unknown type
 // (kept raw). Errors go to r, at the offset of the column's data.
-func (d *Decoder) column(c *Column, ttyp TableType, name string, typ ColumnType, data string, rows int, b *Batch, nStrings int, r *sreader) bool {
+func (d *Decoder) column(c *Column, ttyp TableType, name string, typ ColumnType, data string, at, rows int, b *Batch, nStrings int, r *sreader) bool {
 	*c = Column{Name: name, Type: typ, Vals: c.Vals[:0], Strs: c.Strs[:0], IDs: c.IDs[:0], Inline: c.Inline[:0], Addrs: c.Addrs[:0]}
-	at := r.off - len(data)
 	cr := sreader{s: data, base: at}
 	what := "column " + name
+	if typ == ColPacked {
+		d.packed(c, name, &cr, rows, b, nStrings, what)
+		if cr.err != nil && r.err == nil {
+			r.err = cr.err
+		}
+		return true
+	}
 	if typ >= ColUvarint && typ <= ColTagSet && rows > len(data) {
 		// Every value takes at least one byte.
 		r.fail(what, ErrTruncated)
@@ -568,6 +605,159 @@ func (d *Decoder) column(c *Column, ttyp TableType, name string, typ ColumnType,
 		r.err = cr.err
 	}
 	return true
+}
+
+// packed decodes a ColPacked column (FORMAT.md) into c, which takes the
+// type of the values.
+func (d *Decoder) packed(c *Column, name string, cr *sreader, rows int, b *Batch, nStrings int, what string) {
+	typ := ColumnType(cr.byte(what + ": type"))
+	if cr.err != nil {
+		return
+	}
+	switch typ {
+	case ColUvarint, ColVarint, ColDelta, ColOptUvarint, ColOptVarint, ColString:
+	case ColTagSet:
+		if name != "tagset_0" && name != "tagset_1" {
+			cr.fail(what+": not a tag set column name", ErrCorrupt)
+			return
+		}
+		c.Side = tag.Side(name[len(name)-1] - '0')
+	default:
+		cr.fail(what+": packed type", ErrCorrupt)
+		return
+	}
+	c.Type = typ
+	// Every block takes two bytes at least; the batch's budget of values
+	// bounds what a small body allocates.
+	if blocks := (rows + packBlock - 1) / packBlock; blocks > (len(cr.s)-cr.off)/2 {
+		cr.fail(what, ErrTruncated)
+		return
+	}
+	if b.cells -= rows; b.cells < 0 {
+		cr.fail(what+": values", ErrTooLarge)
+		return
+	}
+	vals := grow(c.Vals, rows)
+	var base uint64
+	for start := 0; start < rows; start += packBlock {
+		w := int(cr.byte(what))
+		base += uint64(unzigzag(cr.uvarint(what)))
+		if cr.err != nil {
+			return
+		}
+		if w > 8 {
+			cr.fail(what+": width", ErrCorrupt)
+			return
+		}
+		blk := vals[start:min(start+packBlock, rows)]
+		n := len(blk) * w
+		if n > len(cr.s)-cr.off {
+			cr.fail(what, ErrTruncated)
+			return
+		}
+		src := cr.s[cr.off : cr.off+n]
+		cr.off += n
+		switch w {
+		case 0:
+			for i := range blk {
+				blk[i] = base
+			}
+		case 1:
+			for i := range blk {
+				blk[i] = base + uint64(src[i])
+			}
+		default:
+			mask := uint64(1)<<(8*w) - 1
+			if w == 8 {
+				mask = ^uint64(0)
+			}
+			for i := range blk {
+				var x uint64
+				if o := i * w; o+8 <= len(src) {
+					x = le64(src[o:]) & mask
+				} else {
+					for k := w - 1; k >= 0; k-- {
+						x = x<<8 | uint64(src[o+k])
+					}
+				}
+				blk[i] = base + x
+			}
+		}
+	}
+	if cr.off != len(cr.s) {
+		cr.fail(what+": bytes after the last row", ErrCorrupt)
+		return
+	}
+	switch typ {
+	case ColVarint:
+		for i, v := range vals {
+			vals[i] = uint64(unzigzag(v))
+		}
+	case ColString:
+		c.Strs = grow(c.Strs, rows)
+		for i, v := range vals {
+			if v >= uint64(nStrings) {
+				cr.fail(what+": string index", ErrCorrupt)
+				return
+			}
+			c.Strs[i] = uint32(v)
+		}
+		c.Vals = vals[:0]
+		return
+	}
+	c.Vals = vals
+}
+
+// unzstd reads what FlagColumnZstd puts in a body and returns what its
+// zstd frame holds: for the string table, the uvarint length of the frame,
+// the uvarint length of what it holds and the frame; for a column (r its
+// data), the uvarint length of what the frame holds and the frame. The batch's decompressed bytes are bounded
+// by DecoderConfig.MaxBodySize.
+func (d *Decoder) unzstd(r *sreader, b *Batch, what string, column bool) string {
+	var n uint64
+	if !column {
+		n = r.uvarint(what + ": zstd length")
+	}
+	size := r.uvarint(what + ": length")
+	if column {
+		n = uint64(len(r.s) - r.off)
+	}
+	if r.err != nil {
+		return ""
+	}
+	if n > uint64(len(r.s)-r.off) {
+		r.fail(what+": zstd frame", ErrTruncated)
+		return ""
+	}
+	if size > uint64(d.cfg.MaxBodySize-b.unzstd) {
+		r.fail(what, ErrTooLarge)
+		return ""
+	}
+	frame := r.s[r.off : r.off+int(n)]
+	out, err := d.zdec.DecodeAll(unsafe.Slice(unsafe.StringData(frame), len(frame)), make([]byte, 0, size))
+	if err != nil {
+		if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
+			r.fail(what+": zstd frame", ErrTooLarge)
+		} else {
+			r.fail(what+": zstd frame: "+err.Error(), ErrCorrupt)
+		}
+		return ""
+	}
+	if uint64(len(out)) != size {
+		r.fail(what+": zstd frame shorter than said", ErrCorrupt)
+		return ""
+	}
+	r.off += int(n)
+	b.unzstd += len(out)
+	b.cells += 8 * len(out)
+	return unsafe.String(unsafe.SliceData(out), len(out))
+}
+
+// le64 reads 8 bytes of s, little endian.
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // setInline records that row i holds string idx (Inline holds idx+1).

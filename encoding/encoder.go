@@ -37,6 +37,11 @@ type EncoderConfig struct {
 	// NoCompression writes the body as it is, whatever Compression says
 	// (as CompressNone). Default false.
 	NoCompression bool
+	// Uvarints writes every integer column as uvarints, in frames a 1.1
+	// (or, with CompressZstd, 1.0) decoder reads. Default false: columns
+	// in fixed-width blocks (ColPacked, format 1.2), faster to write and
+	// smaller.
+	Uvarints bool
 }
 
 // Compression is the compression of a frame's payload.
@@ -47,9 +52,18 @@ type Compression uint8
 // zstd's fastest level on a batch of records for frames about an eighth
 // larger: for agents short of CPU whose server reads 1.1.
 const (
-	CompressZstd Compression = iota // a zstd frame (the default)
-	CompressS2                      // an S2 block
-	CompressNone                    // the body as it is
+	// CompressZstd compresses with zstd: column by column (FlagColumnZstd,
+	// format 1.2) the columns and the string table where it pays, that is
+	// where a try saves an eighth or more (tried again every zstdRetry
+	// batches where it did not); with Uvarints, the whole body (FlagZstd,
+	// as CompressZstdBody). The default.
+	CompressZstd Compression = iota
+	CompressS2               // an S2 block of the whole body
+	CompressNone             // the body as it is
+	// CompressZstdBody compresses the whole body as one zstd frame
+	// (FlagZstd): a little smaller than CompressZstd, several times its
+	// cost.
+	CompressZstdBody
 )
 
 // EncoderStats counts an Encoder's work.
@@ -100,6 +114,8 @@ type Encoder struct {
 	batchIDs       int    // dictionary ids in the batch
 	noIDs          bool   // the dictionary changed after ids were written: strings only
 	body           []byte
+	zraw, zbuf     []byte    // the string table, and zstd's output (CompressZstd)
+	strZ           zstdState // of the string table
 	stats          EncoderStats
 }
 
@@ -111,7 +127,30 @@ type colEnc struct {
 	nz   uint64 // OR of the values: 0 means the column is all zero and is omitted
 	// zeros is the rows of an all-zero column not written yet (flush).
 	zeros int
+	z     zstdState
 }
+
+// zstdState is what an Encoder learnt about compressing one column (or
+// the string table) with zstd: most columns of records (times, ports,
+// counters) are as good as random bytes once packed, and compressing them
+// would cost the most of the encoding for nothing.
+type zstdState struct {
+	on   bool   // the last try saved at least zstdGain
+	next uint32 // the batch from which to try again when off
+}
+
+const (
+	// zstdMin is the least data compressed: a zstd frame of less does
+	// not pay its header.
+	zstdMin = 256
+	// zstdRetry is the batches after which a column that did not pay is
+	// tried again.
+	zstdRetry = 16
+)
+
+// zstdPays reports whether compressed bytes out of raw are worth it: at
+// least an eighth less.
+func zstdPays(compressed, raw int) bool { return compressed <= raw-raw/8 }
 
 func (c *colEnc) u(v uint64) {
 	c.nz |= v
@@ -142,7 +181,7 @@ type tagCol struct {
 // record), then each column is encoded in a tight loop over them, with
 // what it needs in registers.
 const (
-	stageRows    = 64
+	stageRows    = packBlock
 	maxStageCols = max(l4NumColumns, l7NumColumns)
 )
 
@@ -159,9 +198,11 @@ type tableEnc struct {
 		i     uint32
 		batch uint32
 	}
-	cols []colEnc
-	set  [2]colEnc // tagset_0, tagset_1: index+1 in the tag set table
-	tags []*tagCol
+	cols   []colEnc
+	set    [2]colEnc // tagset_0, tagset_1: index+1 in the tag set table
+	setSt  [2][stageRows]uint64
+	tags   []*tagCol
+	packed bool // columns written as ColPacked blocks (format 1.2), else uvarints
 }
 
 // flush encodes the staged rows into the columns. A column whose rows
@@ -184,30 +225,97 @@ func (t *tableEnc) flush() {
 			c.addrs(a[:n])
 			continue
 		}
-		vals := t.st[j][:n]
-		if c.typ == ColDelta {
-			prev := c.prev
-			for i, v := range vals {
-				vals[i] = zigzag(int64(v) - prev)
-				prev = int64(v)
-			}
-			c.prev = prev
-		}
-		var or uint64
-		for _, v := range vals {
-			or |= v
-		}
-		if or == 0 && c.nz == 0 {
-			c.zeros += n
-			continue
-		}
-		if c.zeros > 0 {
-			c.buf = append(c.buf, make([]byte, c.zeros)...)
-			c.zeros = 0
-		}
-		c.nz |= or
-		c.buf = appendUvarints(c.buf, vals, or)
+		t.flushCol(c, t.st[j][:n])
 	}
+	t.flushCol(&t.set[0], t.setSt[0][:n])
+	t.flushCol(&t.set[1], t.setSt[1][:n])
+}
+
+// flushCol encodes the staged values vals of c.
+func (t *tableEnc) flushCol(c *colEnc, vals []uint64) {
+	if t.packed {
+		c.pack(vals)
+		return
+	}
+	n := len(vals)
+	if c.typ == ColDelta {
+		prev := c.prev
+		for i, v := range vals {
+			vals[i] = zigzag(int64(v) - prev)
+			prev = int64(v)
+		}
+		c.prev = prev
+	}
+	var or uint64
+	for _, v := range vals {
+		or |= v
+	}
+	if or == 0 && c.nz == 0 {
+		c.zeros += n
+		return
+	}
+	if c.zeros > 0 {
+		c.buf = append(c.buf, make([]byte, c.zeros)...)
+		c.zeros = 0
+	}
+	c.nz |= or
+	c.buf = appendUvarints(c.buf, vals, or)
+}
+
+// pack appends one ColPacked block of the values vals (a whole block,
+// packBlock rows, but for the last of a batch): a byte, the width w in
+// bytes of the values less their least, the zigzag of the difference of
+// that least from the previous block's (c.prev, 0 at first), then each
+// value less the least in w bytes, little endian. A column whose blocks
+// have all been zero so far writes nothing (zeros counts its rows): an
+// all-zero column is left out of the frame.
+func (c *colEnc) pack(vals []uint64) {
+	lo, hi := vals[0], vals[0]
+	for _, v := range vals[1:] {
+		lo = min(lo, v)
+		hi = max(hi, v)
+	}
+	if hi == 0 && c.nz == 0 {
+		c.zeros += len(vals)
+		return
+	}
+	c.nz = 1
+	if len(c.buf) == 0 {
+		c.buf = append(c.buf, byte(c.typ)) // ColPacked's first byte
+	}
+	for ; c.zeros > 0; c.zeros -= min(c.zeros, packBlock) {
+		c.buf = append(c.buf, 0, 0) // width 0, least 0: a block of zeros
+	}
+	w := (bits.Len64(hi-lo) + 7) >> 3
+	p := len(c.buf)
+	c.buf = slices.Grow(c.buf, 2+binary.MaxVarintLen64+len(vals)*w+8)
+	dst := c.buf[:cap(c.buf)]
+	dst[p] = byte(w)
+	p = len(binary.AppendUvarint(dst[:p+1], zigzag(int64(lo-uint64(c.prev)))))
+	c.prev = int64(lo)
+	switch w {
+	case 0:
+	case 1:
+		d := dst[p : p+len(vals)]
+		for i, v := range vals {
+			d[i] = byte(v - lo)
+		}
+		p += len(vals)
+	case 2:
+		d := dst[p : p+2*len(vals)]
+		for i, v := range vals {
+			binary.LittleEndian.PutUint16(d[2*i:], uint16(v-lo))
+		}
+		p += 2 * len(vals)
+	default:
+		// Room was made for 8 bytes past the last value: every value is
+		// stored as 8 bytes, the next one overwriting the excess.
+		for _, v := range vals {
+			binary.LittleEndian.PutUint64((*[8]byte)(dst[p:])[:], v-lo)
+			p += w
+		}
+	}
+	c.buf = dst[:p]
 }
 
 // appendUvarints appends the uvarints of vals, whose OR is or.
@@ -392,10 +500,13 @@ func NewEncoder(cfg *EncoderConfig) (*Encoder, error) {
 	if e.cfg.NoCompression {
 		e.cfg.Compression = CompressNone
 	}
-	if e.cfg.Compression > CompressNone {
+	if e.cfg.Compression > CompressZstdBody {
 		return nil, errors.New("encoding: unknown Compression")
 	}
-	if e.cfg.Compression == CompressZstd {
+	if e.cfg.Compression == CompressZstd && e.cfg.Uvarints {
+		e.cfg.Compression = CompressZstdBody
+	}
+	if e.cfg.Compression == CompressZstd || e.cfg.Compression == CompressZstdBody {
 		z, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(e.cfg.Level), zstd.WithEncoderConcurrency(1),
 			zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false))
 		if err != nil {
@@ -409,6 +520,7 @@ func NewEncoder(cfg *EncoderConfig) (*Encoder, error) {
 	for _, t := range []*tableEnc{e.l4, e.l7} {
 		t.set[0] = colEnc{name: "tagset_0", typ: ColTagSet}
 		t.set[1] = colEnc{name: "tagset_1", typ: ColTagSet}
+		t.packed = !e.cfg.Uvarints
 	}
 	e.start()
 	return e, nil
@@ -632,6 +744,7 @@ func (e *Encoder) bstr(b []byte) uint32 {
 // column per key and side; otherwise the two tag set columns.
 func (e *Encoder) tags(t *tableEnc, s *tag.Set) {
 	if e.cfg.TagStrings {
+		t.setSt[0][t.n], t.setSt[1][t.n] = 0, 0
 		e.tagStrings(t, s)
 		return
 	}
@@ -657,8 +770,8 @@ func (e *Encoder) tags(t *tableEnc, s *tag.Set) {
 	if len(ts1) > 0 {
 		set1 = e.tagSet(ts1, i1, hit1)
 	}
-	t.set[0].u(set0)
-	t.set[1].u(set1)
+	t.setSt[0][t.n] = set0
+	t.setSt[1][t.n] = set1
 }
 
 // tagSet returns the index+1 of the tags ts in the batch's tag set table,
@@ -938,8 +1051,19 @@ func (e *Encoder) AppendFrame(dst []byte) ([]byte, error) {
 	b = binary.AppendUvarint(b, e.epoch)
 	b = binary.AppendUvarint(b, version)
 	b = binary.AppendUvarint(b, uint64(len(e.strList)-1))
-	for _, s := range e.strList[1:] {
-		b = appendString(b, s)
+	colZstd := e.cfg.Compression == CompressZstd
+	if colZstd {
+		// The strings, and a zstd frame of them where it pays.
+		raw := e.zraw[:0]
+		for _, s := range e.strList[1:] {
+			raw = appendString(raw, s)
+		}
+		e.zraw = raw
+		b = e.appendZstd(b, raw, &e.strZ)
+	} else {
+		for _, s := range e.strList[1:] {
+			b = appendString(b, s)
+		}
 	}
 	e.l4.flush()
 	e.l7.flush()
@@ -981,13 +1105,13 @@ func (e *Encoder) AppendFrame(dst []byte) ([]byte, error) {
 		}
 		b = binary.AppendUvarint(b, uint64(n))
 		for i := range t.cols {
-			b = appendColumn(b, &t.cols[i])
+			b = e.appendColumn(b, &t.cols[i], t.packed, colZstd)
 		}
 		for i := range t.set {
-			b = appendColumn(b, &t.set[i])
+			b = e.appendColumn(b, &t.set[i], t.packed, colZstd)
 		}
 		for _, c := range t.tags {
-			b = appendColumn(b, &c.colEnc)
+			b = e.appendColumn(b, &c.colEnc, false, colZstd)
 		}
 		if t != e.sets {
 			e.stats.Rows += uint64(t.rows)
@@ -999,16 +1123,23 @@ func (e *Encoder) AppendFrame(dst []byte) ([]byte, error) {
 		e.reset()
 		return dst[:start], ErrTooLarge
 	}
+	minor, flags := uint8(1), uint16(0)
+	if !e.cfg.Uvarints {
+		minor, flags = Minor, FlagPacked
+	}
+	if colZstd {
+		flags |= FlagColumnZstd
+	}
 	switch e.cfg.Compression {
 	case CompressS2:
-		dst = appendHeader(dst, FlagS2, 0, len(b))
+		dst = appendHeader(dst, minor, flags|FlagS2, 0, len(b))
 		dst = slices.Grow(dst, s2.MaxEncodedLen(len(b)))
 		dst = dst[:len(dst)+len(s2.Encode(dst[len(dst):], b))]
-	case CompressZstd:
-		dst = appendHeader(dst, FlagZstd, 0, len(b))
+	case CompressZstdBody:
+		dst = appendHeader(dst, minor, flags|FlagZstd, 0, len(b))
 		dst = e.zenc.EncodeAll(b, dst)
 	default:
-		dst = appendHeader(dst, 0, 0, len(b))
+		dst = appendHeader(dst, minor, flags, 0, len(b))
 		dst = append(dst, b...)
 	}
 	frame := dst[start:]
@@ -1029,12 +1160,52 @@ func (e *Encoder) reset() {
 	e.start()
 }
 
-func appendColumn(b []byte, c *colEnc) []byte {
+// appendColumn appends column c to the body b: as ColPacked when packed
+// (and its type packs), zstd-compressed (ColZstd) when colZstd and it
+// pays.
+func (e *Encoder) appendColumn(b []byte, c *colEnc, packed, colZstd bool) []byte {
 	if c.nz == 0 {
 		return b
 	}
 	b = appendString(b, c.name)
-	b = append(b, byte(c.typ))
-	b = binary.AppendUvarint(b, uint64(len(c.buf)))
-	return append(b, c.buf...)
+	typ, data := c.typ, c.buf
+	if packed && c.typ != ColAddr && c.typ != ColTag && c.typ != ColTagString {
+		typ = ColPacked // pack wrote c.typ first
+	}
+	if colZstd && len(data) >= zstdMin && (c.z.on || e.batch >= c.z.next || e.batch < c.z.next-zstdRetry) {
+		z := e.zenc.EncodeAll(data, e.zbuf[:0])
+		e.zbuf = z
+		n := len(z) + uvarintLen(uint64(len(data)))
+		if c.z.on = zstdPays(n, len(data)); c.z.on {
+			b = append(b, byte(typ|ColZstd))
+			b = binary.AppendUvarint(b, uint64(n))
+			b = binary.AppendUvarint(b, uint64(len(data)))
+			return append(b, z...)
+		}
+		c.z.next = e.batch + zstdRetry
+	}
+	b = append(b, byte(typ))
+	b = binary.AppendUvarint(b, uint64(len(data)))
+	return append(b, data...)
 }
+
+// appendZstd appends the string table raw (the strings of the body) as
+// FORMAT.md says for FlagColumnZstd: a uvarint 0 and raw, or the uvarint
+// length of a zstd frame of raw, raw's length and the frame.
+func (e *Encoder) appendZstd(b, raw []byte, z *zstdState) []byte {
+	if len(raw) >= zstdMin && (z.on || e.batch >= z.next || e.batch < z.next-zstdRetry) {
+		zb := e.zenc.EncodeAll(raw, e.zbuf[:0])
+		e.zbuf = zb
+		if z.on = zstdPays(len(zb)+uvarintLen(uint64(len(raw))), len(raw)); z.on {
+			b = binary.AppendUvarint(b, uint64(len(zb)))
+			b = binary.AppendUvarint(b, uint64(len(raw)))
+			return append(b, zb...)
+		}
+		z.next = e.batch + zstdRetry
+	}
+	b = append(b, 0)
+	return append(b, raw...)
+}
+
+// uvarintLen is the length of the uvarint of v.
+func uvarintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }

@@ -83,7 +83,10 @@ func TestEncoder_RoundTripGenerated(t *testing.T) {
 	const rows = 5 * 4096
 	g := newGenerator(rows)
 	server, agent := g.dictionaries()
-	for _, cfg := range []*encoding.EncoderConfig{{Dict: agent}, {}, {Dict: agent, Compression: encoding.CompressZstd}} {
+	for _, cfg := range []*encoding.EncoderConfig{
+		{Dict: agent}, {}, {Dict: agent, Compression: encoding.CompressS2}, {Dict: agent, Compression: encoding.CompressZstdBody},
+		{Dict: agent, NoCompression: true}, {Dict: agent, Uvarints: true}, {Uvarints: true, Compression: encoding.CompressS2},
+	} {
 		enc, err := encoding.NewEncoder(cfg)
 		if err != nil {
 			t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 //
 //	0  magic "MFEB"
 //	4  major version (1)
-//	5  minor version (1)
+//	5  minor version (2; 1.0 and 1.1 frames are read too)
 //	6  flags, uint16 little endian: bits 0-7 required, 8-15 optional
 //	8  payload length, uint32 little endian
 //	12 body length (decompressed), uint32 little endian
@@ -20,7 +20,7 @@ const HeaderSize = 20
 // Format versions this package writes and reads.
 const (
 	Major = 1
-	Minor = 1
+	Minor = 2
 )
 
 var frameMagic = [4]byte{'M', 'F', 'E', 'B'}
@@ -29,10 +29,18 @@ var frameMagic = [4]byte{'M', 'F', 'E', 'B'}
 // it does not know rejects the frame (ErrFlags). The high byte holds
 // optional flags, which a decoder ignores when it does not know them.
 const (
-	FlagZstd     uint16 = 1 << 0 // the payload is one zstd frame holding the body
-	FlagS2       uint16 = 1 << 1 // the payload is one S2 block holding the body (since 1.1)
-	requiredMask uint16 = 0x00ff
-	knownFlags          = FlagZstd | FlagS2
+	FlagZstd uint16 = 1 << 0 // the payload is one zstd frame holding the body
+	FlagS2   uint16 = 1 << 1 // the payload is one S2 block holding the body (since 1.1)
+	// FlagPacked says that the body holds ColPacked columns (since 1.2):
+	// a decoder that does not know them would take those columns for
+	// unknown ones, and their rows for absent.
+	FlagPacked uint16 = 1 << 2
+	// FlagColumnZstd says that columns may be compressed one by one
+	// (since 1.2): a column type with bit 7 set (ColZstd) holds the zstd
+	// frame of the data of the type without it.
+	FlagColumnZstd uint16 = 1 << 3
+	requiredMask   uint16 = 0x00ff
+	knownFlags            = FlagZstd | FlagS2 | FlagPacked | FlagColumnZstd
 )
 
 // TableType says which records a table holds. A decoder decodes tables of
@@ -67,11 +75,29 @@ const (
 	ColAddr       ColumnType = 8  // one length byte (0, 4 or 16) and the address bytes
 	ColTagString  ColumnType = 9  // 0: absent, else the length+1 and the bytes of the value
 	ColTagSet     ColumnType = 10 // "tagset_0", "tagset_1": 0 no tags, else index+1 of a row of the TableTagSets table
+	// ColPacked (since 1.2, FlagPacked) holds the values of the type of
+	// its first byte (ColUvarint, ColVarint, ColDelta, ColOptUvarint,
+	// ColOptVarint, ColString or ColTagSet) in blocks of packBlock rows of
+	// a fixed width each: a width byte w (0 to 8), the zigzag uvarint of
+	// the block's least value less the previous block's (the first less
+	// 0), and each value less the least in w bytes, little endian. The
+	// values are the ones the type writes as uvarints (zigzag for
+	// ColVarint, value+1 for the optional types), but for ColDelta: the
+	// values themselves, not their differences. A decoder reports the
+	// column with the type of the first byte.
+	ColPacked ColumnType = 11
+	// ColZstd is a bit of a column's type (since 1.2, FlagColumnZstd): the
+	// data is the uvarint length of the column's data and the zstd frame
+	// of it, a column of the type without the bit.
+	ColZstd ColumnType = 0x80
 )
 
-func appendHeader(b []byte, flags uint16, payload, body int) []byte {
+// packBlock is the rows of a ColPacked block.
+const packBlock = 64
+
+func appendHeader(b []byte, minor uint8, flags uint16, payload, body int) []byte {
 	b = append(b, frameMagic[:]...)
-	b = append(b, Major, Minor)
+	b = append(b, Major, minor)
 	b = binary.LittleEndian.AppendUint16(b, flags)
 	b = binary.LittleEndian.AppendUint32(b, uint32(payload))
 	b = binary.LittleEndian.AppendUint32(b, uint32(body))

@@ -18,8 +18,8 @@ func FuzzDecode(f *testing.F) {
 	agent := encoding.NewAgentDict()
 	for _, n := range []int{1, 3, 20} {
 		for _, cfg := range []*encoding.EncoderConfig{
-			{NoCompression: true}, {}, {Compression: encoding.CompressZstd}, {TagStrings: true, NoCompression: true},
-			{Dict: agent, NoCompression: true},
+			{NoCompression: true}, {}, {Compression: encoding.CompressZstdBody}, {TagStrings: true, NoCompression: true},
+			{Dict: agent, NoCompression: true}, {Uvarints: true, NoCompression: true},
 		} {
 			frame := encodeFrame(f, cfg, l4s[:min(n, len(l4s))], l7s[:min(n, len(l7s))])
 			f.Add(frame)
@@ -38,6 +38,17 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	}
+	// Generated rows: packed blocks of several widths, columns and tag set
+	// tables compressed with zstd.
+	g := newGenerator(600)
+	genEnc, _ := encoding.NewEncoder(nil)
+	var r flow.Record
+	for i := range 600 {
+		g.fill(i, &r)
+		genEnc.AddL4(&r)
+	}
+	genFrame, _ := genEnc.AppendFrame(nil)
+	f.Add(genFrame)
 	dec, err := encoding.NewDecoder(&encoding.DecoderConfig{MaxBodySize: 1 << 20, MaxRows: 1 << 12})
 	if err != nil {
 		f.Fatal(err)
