@@ -1,0 +1,222 @@
+//go:build linux
+
+package demo
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/metaflow-go/metaflow/internal/testutil"
+)
+
+var (
+	record         = flag.Bool("record", false, "TestRun_Record: re-record the dataset under autotrace/testdata/demo")
+	recordClients  = flag.String("record-clients", "1,10,50", "TestRun_Record: load levels (concurrent clients)")
+	recordDuration = flag.Duration("record-duration", 10*time.Second, "TestRun_Record: load time per level")
+	recordRate     = flag.Float64("record-rate", 0, "TestRun_Record: requests per second per client (0: no cap)")
+	recordEBPFArgs = flag.String("record-ebpf-args", "", "TestRun_Record: extra eBPF agent flags, space-separated")
+	recordMax      = flag.Int("record-max", 2500, "TestRun_Record: at most this many requests per level (keeps each file under 5 MB)")
+	recordKeep     = flag.String("record-keep", "", "TestRun_Record: keep each run's work folder under this folder")
+)
+
+func requireDemo(t *testing.T) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	testutil.RequireCommand(t, "ip", "nginx", "redis-server", "mariadbd", "mariadb-install-db", "mysql", "/usr/bin/python3", "go")
+	testutil.RequireEBPF(t)
+	if err := runQuiet("/usr/bin/python3", "-c", "import redis, pymysql"); err != nil {
+		t.Skip("needs Debian's python3-redis and python3-pymysql")
+	}
+}
+
+func runQuiet(name string, args ...string) error { return exec.Command(name, args...).Run() }
+
+// agentBinary is $DEMO_AGENT, an examples/agent binary to use instead of
+// building one (for example one built from another revision).
+func agentBinary() string { return os.Getenv("DEMO_AGENT") }
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
+// TestRun_Live runs the demo system for a few seconds under 4 clients with
+// the eBPF and packet agents, and checks that the ground truth is whole
+// (every request answered and logged at every hop) and that every call the
+// services logged has an observed record at one capture point at least.
+func TestRun_Live(t *testing.T) {
+	requireDemo(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, Config{Dir: dir, RepoRoot: testutil.ModuleRoot(t), Agent: agentBinary(), Clients: 4, Duration: 3 * time.Second,
+		Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests < 10 || res.Failed != 0 {
+		t.Fatalf("load: %d requests ok, %d failed; want >= 10 and 0", res.Requests, res.Failed)
+	}
+	truths, recs := readRun(t, res)
+	perService := map[string]int{}
+	for _, tr := range truths {
+		perService[tr.Service]++
+	}
+	for _, s := range []string{"client", "nginx", "python", "go", "dns"} {
+		// Every client request crosses every service once.
+		if perService[s] != res.Requests {
+			t.Errorf("%s logged %d requests, want %d (the client's)", s, perService[s], res.Requests)
+		}
+	}
+	cov := Cover(truths, recs, 5*time.Millisecond)
+	t.Logf("%d truth lines, %d l7 records, per tap %v", len(truths), len(recs), res.Lines)
+	for _, h := range cov.Hops {
+		t.Logf("%-26s calls %5d covered %5d %v", h.Hop, h.Calls, h.Covered, h.ByTap)
+	}
+	for _, m := range cov.Missed {
+		t.Logf("missed: %s", m)
+	}
+	want := []string{"client->HTTP", "nginx->HTTP", "python->DNS", "python->Redis", "python->MySQL", "python->HTTP",
+		"go->Redis", "go->MySQL"}
+	got := map[string]HopCoverage{}
+	for _, h := range cov.Hops {
+		got[h.Hop] = h
+	}
+	for _, hop := range want {
+		h := got[hop]
+		if h.Calls == 0 {
+			t.Errorf("%s: no calls in the ground truth", hop)
+			continue
+		}
+		if h.Covered < h.Calls {
+			t.Errorf("%s: %d of %d calls have an observed record", hop, h.Covered, h.Calls)
+		}
+	}
+	if cov.Unknown != 0 {
+		t.Errorf("%d calls with unparsable addresses or times", cov.Unknown)
+	}
+}
+
+func readRun(t *testing.T, res *Result) ([]Truth, []Record) {
+	t.Helper()
+	f, err := os.Open(res.Truth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	truths, err := ReadTruth(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := os.Open(res.Records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	recs, err := ReadRecords(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return truths, recs
+}
+
+// TestRun_Record re-records the dataset (run with -record, as
+// scripts/record-autotrace-demo.sh does): one run per load level, the
+// merged records and ground truth written zstd-compressed to
+// autotrace/testdata/demo/{records,groundtruth}-<N>c.jsonl.zst.
+func TestRun_Record(t *testing.T) {
+	if !*record {
+		t.Skip("re-records the dataset only with -record")
+	}
+	requireDemo(t)
+	root := testutil.ModuleRoot(t)
+	out := filepath.Join(root, "autotrace", "testdata", "demo")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var extra []string
+	if *recordEBPFArgs != "" {
+		extra = strings.Fields(*recordEBPFArgs)
+	}
+	for _, s := range strings.Split(*recordClients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			t.Fatalf("-record-clients: bad level %q", s)
+		}
+		dir := t.TempDir()
+		if *recordKeep != "" {
+			dir = filepath.Join(*recordKeep, fmt.Sprintf("%dc", n))
+			os.RemoveAll(dir)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), *recordDuration+5*time.Minute)
+		res, err := Run(ctx, Config{Dir: dir, RepoRoot: root, Agent: agentBinary(), Clients: n, Duration: *recordDuration, Rate: *recordRate, MaxRequests: *recordMax,
+			EBPFArgs: extra, Logger: testLogger(t)})
+		cancel()
+		if err != nil {
+			t.Fatalf("%d clients: %v", n, err)
+		}
+		truths, recs := readRun(t, res)
+		cov := Cover(truths, recs, 5*time.Millisecond)
+		t.Logf("%d clients: %d requests ok, %d failed, %d truth lines, %d l7 records, per tap %v",
+			n, res.Requests, res.Failed, len(truths), len(recs), res.Lines)
+		for _, h := range cov.Hops {
+			t.Logf("  %-26s calls %6d covered %6d %v", h.Hop, h.Calls, h.Covered, h.ByTap)
+		}
+		for _, pair := range [][2]string{{res.Records, "records"}, {res.Truth, "groundtruth"}} {
+			dst := filepath.Join(out, fmt.Sprintf("%s-%dc.jsonl.zst", pair[1], n))
+			if err := compress(pair[0], dst); err != nil {
+				t.Fatal(err)
+			}
+			st, _ := os.Stat(dst)
+			t.Logf("  wrote %s (%d bytes)", dst, st.Size())
+		}
+	}
+}
+
+func compress(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	zw, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
+	if err != nil {
+		out.Close()
+		return err
+	}
+	if _, err := io.Copy(zw, in); err != nil {
+		zw.Close()
+		out.Close()
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

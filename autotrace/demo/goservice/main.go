@@ -1,0 +1,661 @@
+// Command goservice is the Go side of the AutoTracing demo system
+// (package autotrace/demo): one binary, three roles, each writing its own
+// ground truth as JSON Lines (demo.Truth), independent of any observation.
+//
+//	goservice api  -listen ADDR -redis ADDR -mysql ADDR -truth FILE
+//	goservice dns  -listen ADDR -answer IP -truth FILE
+//	goservice load -url URL -clients N -duration D [-rate R] [-max M] -truth FILE
+//
+// api is a net/http service (a goroutine per connection): each request
+// reads a Redis key and runs a MariaDB query in two goroutines it starts,
+// then increments a Redis counter in its own goroutine. Its Redis and MySQL
+// clients are written here on the standard library, over pooled
+// connections, so every call's local and remote address is known exactly.
+//
+// dns answers A queries for any name with one address (a UDP responder).
+//
+// load runs N clients, each on its own keep-alive connection, for a bounded
+// time, at most R requests a second each (0: as fast as answers come), and
+// at most M requests in all.
+//
+// It uses only the standard library, so it builds in the root module.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: goservice api|dns|load [flags]")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "api":
+		err = runAPI(ctx, os.Args[2:])
+	case "dns":
+		err = runDNS(ctx, os.Args[2:])
+	case "load":
+		err = runLoad(ctx, os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown role %q (want api, dns or load)", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "goservice:", err)
+		os.Exit(1)
+	}
+}
+
+// truth is one ground-truth line; the same shape as demo.Truth (kept
+// separate so this command imports nothing of the module).
+type truth struct {
+	Service    string `json:"service"`
+	Kind       string `json:"kind"`
+	PID        int    `json:"pid"`
+	ID         string `json:"id"`
+	Protocol   string `json:"protocol,omitempty"`
+	Local      string `json:"local,omitempty"`
+	Remote     string `json:"remote,omitempty"`
+	Start      string `json:"start,omitempty"`
+	End        string `json:"end,omitempty"`
+	Request    string `json:"request,omitempty"`
+	Status     int    `json:"status,omitempty"`
+	XRequestID string `json:"x_request_id,omitempty"`
+	Calls      []call `json:"calls"`
+}
+
+type call struct {
+	Protocol  string `json:"protocol"`
+	Local     string `json:"local"`
+	Remote    string `json:"remote"`
+	Start     string `json:"start"`
+	End       string `json:"end"`
+	Request   string `json:"request"`
+	Goroutine string `json:"goroutine,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// truthLog writes ground-truth lines, one Write per line, from any goroutine.
+type truthLog struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func openTruth(path string) (*truthLog, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &truthLog{f: f}, nil
+}
+
+func (l *truthLog) write(t *truth) {
+	if t.Calls == nil {
+		t.Calls = []call{}
+	}
+	b, err := json.Marshal(t)
+	if err != nil {
+		return
+	}
+	b = append(b, '\n')
+	l.mu.Lock()
+	l.f.Write(b)
+	l.mu.Unlock()
+}
+
+// ---- api ----
+
+func runAPI(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("api", flag.ContinueOnError)
+	listen := fs.String("listen", "0.0.0.0:8080", "listen `address`")
+	redisAddr := fs.String("redis", "", "Redis server `address`")
+	mysqlAddr := fs.String("mysql", "", "MariaDB server `address`")
+	truthPath := fs.String("truth", "", "ground-truth `file` (JSON Lines)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	tl, err := openTruth(*truthPath)
+	if err != nil {
+		return err
+	}
+	a := &api{
+		redis: &pool{proto: "Redis", addr: *redisAddr, dial: dialRedis},
+		mysql: &pool{proto: "MySQL", addr: *mysqlAddr, dial: dialMySQL},
+		log:   tl,
+		pid:   os.Getpid(),
+	}
+	ln, err := net.Listen("tcp4", *listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+type api struct {
+	redis, mysql *pool
+	log          *truthLog
+	pid          int
+	seq          atomic.Uint64
+}
+
+// ServeHTTP answers GET /item?id=N: GET item:N from Redis and a SELECT in
+// two goroutines, then INCR hits:N in the handler's goroutine.
+func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	t := &truth{Service: "go", Kind: "goroutines", PID: a.pid, Protocol: "HTTP",
+		ID: "go-" + strconv.FormatUint(a.seq.Add(1), 10), Remote: r.RemoteAddr,
+		Request: r.Method + " " + r.URL.RequestURI(), XRequestID: r.Header.Get("X-Request-ID")}
+	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		t.Local = la.String()
+	}
+	id, _ := strconv.Atoi(r.URL.Query().Get("id"))
+	var (
+		wg                  sync.WaitGroup
+		redisCalls, myCalls []call
+		val, row            string
+	)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		redisCalls, val = a.redis.do("child", func(c *conn) (string, string, error) {
+			return redisDo(c, "GET", "item:"+strconv.Itoa(id))
+		})
+	}()
+	go func() {
+		defer wg.Done()
+		myCalls, row = a.mysql.do("child", func(c *conn) (string, string, error) {
+			q := "SELECT name, price FROM items WHERE id = " + strconv.Itoa(id%100)
+			res, err := mysqlQuery(c, q)
+			return q, res, err
+		})
+	}()
+	wg.Wait()
+	incr, hits := a.redis.do("handler", func(c *conn) (string, string, error) {
+		return redisDo(c, "INCR", "hits:"+strconv.Itoa(id))
+	})
+	t.Calls = append(append(redisCalls, myCalls...), incr...)
+	status := http.StatusOK
+	for _, c := range t.Calls {
+		if c.Error != "" {
+			status = http.StatusBadGateway
+		}
+	}
+	body := fmt.Sprintf("{\"id\":%d,\"cached\":%q,\"row\":%q,\"hits\":%q}\n", id, val, row, hits)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	io.WriteString(w, body)
+	w.(http.Flusher).Flush()
+	t.Status = status
+	t.Start, t.End = ts(start), ts(time.Now())
+	a.log.write(t)
+}
+
+// conn is one pooled client connection.
+type conn struct {
+	c             net.Conn
+	r             *bufio.Reader
+	local, remote string
+}
+
+// pool hands out idle connections, dialing when none is idle.
+type pool struct {
+	proto string // Redis or MySQL
+	addr  string
+	dial  func(addr string) (*conn, error)
+	mu    sync.Mutex
+	idle  []*conn
+}
+
+func (p *pool) get() (c *conn, login *call, err error) {
+	p.mu.Lock()
+	if n := len(p.idle); n > 0 {
+		c := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return c, nil, nil
+	}
+	p.mu.Unlock()
+	start := time.Now()
+	c, err = p.dial(p.addr)
+	if err != nil || p.proto != "MySQL" {
+		return c, nil, err
+	}
+	// The MySQL login is an exchange of its own (greeting, login, OK).
+	return c, &call{Protocol: p.proto, Local: c.local, Remote: c.remote, Start: ts(start), End: ts(time.Now()), Request: "login"}, nil
+}
+
+func (p *pool) put(c *conn) {
+	p.mu.Lock()
+	p.idle = append(p.idle, c)
+	p.mu.Unlock()
+}
+
+// do runs fn on a pooled connection and returns the calls' ground truth:
+// the login when it had to dial a MySQL connection, then the call. A
+// connection that fails is closed, not pooled.
+func (p *pool) do(who string, fn func(c *conn) (req, res string, err error)) ([]call, string) {
+	start := time.Now()
+	c, login, err := p.get()
+	if err != nil {
+		return []call{{Protocol: p.proto, Remote: p.addr, Start: ts(start), End: ts(time.Now()), Goroutine: who, Error: err.Error()}}, ""
+	}
+	var calls []call
+	if login != nil {
+		login.Goroutine = who
+		calls = append(calls, *login)
+	}
+	start = time.Now()
+	req, res, err := fn(c)
+	end := time.Now()
+	k := call{Protocol: p.proto, Local: c.local, Remote: c.remote, Start: ts(start), End: ts(end), Request: req, Goroutine: who}
+	if err != nil {
+		k.Error = err.Error()
+		c.c.Close()
+	} else {
+		p.put(c)
+	}
+	return append(calls, k), res
+}
+
+func newConn(addr string) (*conn, error) {
+	c, err := net.DialTimeout("tcp4", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &conn{c: c, r: bufio.NewReader(c), local: c.LocalAddr().String(), remote: c.RemoteAddr().String()}, nil
+}
+
+func dialRedis(addr string) (*conn, error) { return newConn(addr) }
+
+// redisDo sends one command in RESP and reads one reply.
+func redisDo(c *conn, args ...string) (string, string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	req := strings.Join(args, " ")
+	c.c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c.c, b.String()); err != nil {
+		return req, "", err
+	}
+	line, err := c.r.ReadString('\n')
+	if err != nil {
+		return req, "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return req, "", errors.New("redis: empty reply")
+	}
+	switch line[0] {
+	case '+', ':':
+		return req, line[1:], nil
+	case '-':
+		return req, "", errors.New("redis: " + line[1:])
+	case '$':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil {
+			return req, "", fmt.Errorf("redis: bad bulk length %q", line)
+		}
+		if n < 0 {
+			return req, "", nil
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(c.r, buf); err != nil {
+			return req, "", err
+		}
+		return req, string(buf[:n]), nil
+	}
+	return req, "", fmt.Errorf("redis: unexpected reply %q", line)
+}
+
+// dialMySQL connects and logs in (the demo's MariaDB runs with
+// --skip-grant-tables, so an empty password is accepted), selecting the
+// demo database.
+func dialMySQL(addr string) (*conn, error) {
+	c, err := newConn(addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := mysqlLogin(c, "demo"); err != nil {
+		c.c.Close()
+		return nil, fmt.Errorf("mysql login: %w", err)
+	}
+	return c, nil
+}
+
+func mysqlRead(c *conn) ([]byte, byte, error) {
+	var h [4]byte
+	if _, err := io.ReadFull(c.r, h[:]); err != nil {
+		return nil, 0, err
+	}
+	n := int(h[0]) | int(h[1])<<8 | int(h[2])<<16
+	p := make([]byte, n)
+	if _, err := io.ReadFull(c.r, p); err != nil {
+		return nil, 0, err
+	}
+	return p, h[3], nil
+}
+
+func mysqlWrite(c *conn, seq byte, p []byte) error {
+	h := []byte{byte(len(p)), byte(len(p) >> 8), byte(len(p) >> 16), seq}
+	_, err := c.c.Write(append(h, p...))
+	return err
+}
+
+func mysqlErr(p []byte) error {
+	if len(p) >= 3 {
+		code := binary.LittleEndian.Uint16(p[1:3])
+		msg := p[3:]
+		if len(msg) > 6 && msg[0] == '#' {
+			msg = msg[6:]
+		}
+		return fmt.Errorf("mysql error %d: %s", code, msg)
+	}
+	return errors.New("mysql: short error packet")
+}
+
+func mysqlLogin(c *conn, db string) error {
+	c.c.SetDeadline(time.Now().Add(5 * time.Second))
+	greet, seq, err := mysqlRead(c)
+	if err != nil {
+		return err
+	}
+	if len(greet) == 0 || greet[0] == 0xff {
+		return mysqlErr(greet)
+	}
+	const (
+		longPassword    = 1 << 0
+		connectWithDB   = 1 << 3
+		protocol41      = 1 << 9
+		transactions    = 1 << 13
+		secureConn      = 1 << 15
+		pluginAuth      = 1 << 19
+		clientCapsFlags = longPassword | connectWithDB | protocol41 | transactions | secureConn | pluginAuth
+	)
+	var p []byte
+	p = binary.LittleEndian.AppendUint32(p, clientCapsFlags)
+	p = binary.LittleEndian.AppendUint32(p, 1<<24)
+	p = append(p, 33) // utf8_general_ci
+	p = append(p, make([]byte, 23)...)
+	p = append(p, "demo\x00"...)
+	p = append(p, 0) // empty auth response
+	p = append(p, db+"\x00"...)
+	p = append(p, "mysql_native_password\x00"...)
+	if err := mysqlWrite(c, seq+1, p); err != nil {
+		return err
+	}
+	for range 3 {
+		r, seq, err := mysqlRead(c)
+		if err != nil {
+			return err
+		}
+		switch {
+		case len(r) == 0:
+			return errors.New("mysql: empty reply to login")
+		case r[0] == 0x00:
+			return nil
+		case r[0] == 0xff:
+			return mysqlErr(r)
+		case r[0] == 0xfe: // auth switch: answer with an empty password
+			if err := mysqlWrite(c, seq+1, nil); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("mysql: unexpected login reply 0x%02x", r[0])
+		}
+	}
+	return errors.New("mysql: login did not finish")
+}
+
+// mysqlQuery runs one COM_QUERY and returns the first column of the first
+// row (or the OK packet's affected rows).
+func mysqlQuery(c *conn, q string) (string, error) {
+	c.c.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := mysqlWrite(c, 0, append([]byte{0x03}, q...)); err != nil {
+		return "", err
+	}
+	p, _, err := mysqlRead(c)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case len(p) == 0:
+		return "", errors.New("mysql: empty result")
+	case p[0] == 0x00:
+		return "ok", nil
+	case p[0] == 0xff:
+		return "", mysqlErr(p)
+	}
+	// Column definitions until EOF, then rows until EOF.
+	first := ""
+	for eofs := 0; eofs < 2; {
+		p, _, err := mysqlRead(c)
+		if err != nil {
+			return "", err
+		}
+		switch {
+		case len(p) > 0 && p[0] == 0xff:
+			return "", mysqlErr(p)
+		case len(p) > 0 && p[0] == 0xfe && len(p) < 9:
+			eofs++
+		case eofs == 1 && first == "" && len(p) > 1 && p[0] < 251:
+			n := int(p[0])
+			if 1+n <= len(p) {
+				first = string(p[1 : 1+n])
+			}
+		}
+	}
+	return first, nil
+}
+
+// ---- dns ----
+
+func runDNS(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("dns", flag.ContinueOnError)
+	listen := fs.String("listen", "0.0.0.0:53", "listen `address` (UDP)")
+	answer := fs.String("answer", "127.0.0.1", "IPv4 `address` every A query gets")
+	truthPath := fs.String("truth", "", "ground-truth `file` (JSON Lines)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ip := net.ParseIP(*answer).To4()
+	if ip == nil {
+		return fmt.Errorf("-answer %q is not an IPv4 address", *answer)
+	}
+	tl, err := openTruth(*truthPath)
+	if err != nil {
+		return err
+	}
+	pc, err := net.ListenPacket("udp4", *listen)
+	if err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		pc.Close()
+	}()
+	local := pc.LocalAddr().String()
+	pid := os.Getpid()
+	buf := make([]byte, 1500)
+	for n := uint64(1); ; n++ {
+		m, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		start := time.Now()
+		resp, name, qtype, ok := dnsAnswer(buf[:m], ip)
+		if !ok {
+			continue
+		}
+		pc.WriteTo(resp, from)
+		tl.write(&truth{Service: "dns", Kind: "dns-server", PID: pid, ID: "dns-" + strconv.FormatUint(n, 10),
+			Protocol: "DNS", Local: local, Remote: from.String(), Start: ts(start), End: ts(time.Now()),
+			Request: qtype + " " + name})
+	}
+}
+
+// dnsAnswer builds the response to a one-question query: one A record for
+// A queries, no answer (NOERROR) for others.
+func dnsAnswer(q []byte, ip net.IP) (resp []byte, name, qtype string, ok bool) {
+	if len(q) < 12 || q[2]&0x80 != 0 || binary.BigEndian.Uint16(q[4:6]) != 1 {
+		return nil, "", "", false
+	}
+	i := 12
+	var labels []string
+	for {
+		if i >= len(q) {
+			return nil, "", "", false
+		}
+		l := int(q[i])
+		i++
+		if l == 0 {
+			break
+		}
+		if l > 63 || i+l > len(q) {
+			return nil, "", "", false
+		}
+		labels = append(labels, string(q[i:i+l]))
+		i += l
+	}
+	if i+4 > len(q) {
+		return nil, "", "", false
+	}
+	t := binary.BigEndian.Uint16(q[i : i+2])
+	qend := i + 4
+	resp = append(resp, q[:qend]...)
+	resp[2] = 0x84 | q[2]&0x01 // QR, AA, RD copied
+	resp[3] = 0x80             // RA, NOERROR
+	binary.BigEndian.PutUint16(resp[8:10], 0)
+	binary.BigEndian.PutUint16(resp[10:12], 0)
+	qtype = "TYPE" + strconv.Itoa(int(t))
+	if t == 1 {
+		qtype = "A"
+		binary.BigEndian.PutUint16(resp[6:8], 1)
+		resp = append(resp, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4)
+		resp = append(resp, ip...)
+	} else {
+		binary.BigEndian.PutUint16(resp[6:8], 0)
+	}
+	return resp, strings.Join(labels, ".") + ".", qtype, true
+}
+
+// ---- load ----
+
+func runLoad(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	url := fs.String("url", "", "`URL` to GET (a query id=N&c=CLIENT&n=SEQ is added)")
+	clients := fs.Int("clients", 1, "concurrent `clients`, each on its own keep-alive connection")
+	dur := fs.Duration("duration", 10*time.Second, "how long to send requests")
+	rate := fs.Float64("rate", 0, "at most this many requests a `second` per client (0: no limit)")
+	maxReq := fs.Int64("max", 0, "stop after this many `requests` in all (0: no limit)")
+	truthPath := fs.String("truth", "", "ground-truth `file` (JSON Lines)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *url == "" || *clients < 1 {
+		return errors.New("load needs -url and -clients >= 1")
+	}
+	tl, err := openTruth(*truthPath)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, *dur)
+	defer cancel()
+	pid := os.Getpid()
+	var ok, failed, sent atomic.Int64
+	var wg sync.WaitGroup
+	for w := range *clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tr := &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}
+			defer tr.CloseIdleConnections()
+			cl := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+			var tick *time.Ticker
+			if *rate > 0 {
+				tick = time.NewTicker(time.Duration(float64(time.Second) / *rate))
+				defer tick.Stop()
+			}
+			for n := 0; ctx.Err() == nil; n++ {
+				if *maxReq > 0 && sent.Add(1) > *maxReq {
+					return
+				}
+				u := fmt.Sprintf("%s?id=%d&c=%d&n=%d", *url, (w*7919+n)%1000, w, n)
+				var local, remote string
+				trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+					local, remote = i.Conn.LocalAddr().String(), i.Conn.RemoteAddr().String()
+				}}
+				req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", u, nil)
+				if err != nil {
+					return
+				}
+				start := time.Now()
+				resp, err := cl.Do(req)
+				k := call{Protocol: "HTTP", Local: local, Remote: remote, Start: ts(start), Request: "GET " + req.URL.RequestURI()}
+				status := 0
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					status = resp.StatusCode
+				}
+				k.End = ts(time.Now())
+				if err != nil {
+					k.Error = err.Error()
+					failed.Add(1)
+				} else if status != http.StatusOK {
+					k.Error = "status " + strconv.Itoa(status)
+					failed.Add(1)
+				} else {
+					ok.Add(1)
+				}
+				tl.write(&truth{Service: "client", Kind: "load", PID: pid, ID: fmt.Sprintf("client-%d-%d", w, n),
+					Status: status, Calls: []call{k}})
+				if tick != nil {
+					select {
+					case <-tick.C:
+					case <-ctx.Done():
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Printf("requests ok=%d failed=%d\n", ok.Load(), failed.Load())
+	return nil
+}
