@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -346,6 +347,30 @@ func TestWeb_Page(t *testing.T) {
 		}
 	}
 	shot("4-search")
+
+	// The trace of a request (the last search's row carries a W3C trace
+	// id), as a flame graph, when the server has the trace endpoint: one
+	// bar per span of the API's answer.
+	if code := getJSON(t, ts.url+"/api/v1/trace", token, nil); code != 404 {
+		var tid string
+		for _, m := range want {
+			if tid = str(m["trace_id"]); tid != "" {
+				break
+			}
+		}
+		var tr struct{ Spans []map[string]any }
+		if code := getJSON(t, ts.url+"/api/v1/trace?"+url.Values{"trace_id": {tid}}.Encode(), token, &tr); tid == "" || code != 200 || len(tr.Spans) == 0 {
+			t.Fatalf("trace %q: %d, %d spans", tid, code, len(tr.Spans))
+		}
+		do("trace", chromedp.Click(chromedp.CSS(`#rows tbody tr`)), chromedp.Click(chromedp.CSS(`#trace-button`)),
+			chromedp.Poll[chromedp.Void](`!document.querySelector('#trace-section').hidden && document.querySelectorAll('#flame g.span').length > 0`,
+				chromedp.WithPollingTimeout(10*time.Second)))
+		if n := eval[int](t, ctx, `document.querySelectorAll('#flame g.span').length`); n != len(tr.Spans) {
+			t.Fatalf("flame graph: %d spans, the API has %d", n, len(tr.Spans))
+		}
+		shot("4-trace")
+		t.Logf("trace %s: %d spans", tid, len(tr.Spans))
+	}
 
 	// A bad filter: the API's message, shown.
 	do("bad filter", chromedp.SetValue(chromedp.CSS("#search"), "no_such_field=1"), chromedp.Click(chromedp.CSS(`#search-form button[type=submit]`)),

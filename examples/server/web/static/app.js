@@ -467,11 +467,11 @@ function showDetail(r) {
     if (k === 'response_status') v = STATUS[v] || v;
     tb.append(el('tr', {}, el('th', {}, k), el('td', { class: 'wrap' }, String(v))));
   }
-  const tid = r.trace_id;
+  const tp = traceParams(r);
   const tb2 = $('#trace-button');
-  tb2.hidden = !(state.hasTrace && state.table === 'l7');
+  tb2.hidden = !(state.hasTrace && state.table === 'l7' && tp);
   tb2.onclick = () => loadTrace(r).catch(showError);
-  tb2.textContent = tid ? `Show trace ${truncate(tid, 24)}` : 'Show trace of this request';
+  tb2.textContent = tp ? `Show trace (${Object.keys(tp)[0]} ${truncate(String(Object.values(tp)[0]), 24)})` : '';
   $('#detail').hidden = false;
   $('#detail').scrollIntoView({ block: 'nearest' });
 }
@@ -550,10 +550,14 @@ function lineChart(title, series, step, digits) {
       prev = t;
     }
     s.append(svg('path', { class: 'line', d, stroke: `hsl(${hue},60%,42%)` }, svg('title', {}, ser.name)));
-    if (ser.points.length === 1) {
-      const [t, v] = ser.points[0];
-      s.append(svg('circle', { cx: x(t), cy: y(v), r: 2.5, fill: `hsl(${hue},60%,42%)` }));
-    }
+    // Dots mark the windows: every one when there are few, else those
+    // without a neighbour (a line needs two).
+    ser.points.forEach(([t, v], j) => {
+      const near = (k) => k >= 0 && k < ser.points.length && Math.abs(ser.points[k][0] - t) <= 2 * step;
+      if (ser.points.length <= 120 || (!near(j - 1) && !near(j + 1))) {
+        s.append(svg('circle', { cx: x(t).toFixed(1), cy: y(v).toFixed(1), r: 2.2, fill: `hsl(${hue},60%,42%)` }));
+      }
+    });
   });
   const legend = el('div', { class: 'legend' }, ...series.slice(0, 8).map((ser, i) => {
     const sw = el('span', { class: 'swatch' });
@@ -593,25 +597,37 @@ async function loadMetrics() {
 
 // ---------------------------------------------------------------- trace (flame graph)
 
-// normalizeTrace turns the answer of /api/v1/trace into spans
-// {id, parent, start, end, label, service, error, fields}. It accepts
-// {"spans": [...]} with DeepFlow-like span fields.
+// traceParams are the keys /api/v1/trace takes for a request row: its
+// trace id, else an X-Request-ID, else its span (row) id when the search
+// answer carries one; null when there is none.
+function traceParams(r) {
+  if (r.trace_id) return { trace_id: r.trace_id };
+  if (r.x_request_id_0) return { x_request_id: r.x_request_id_0 };
+  if (r.x_request_id_1) return { x_request_id: r.x_request_id_1 };
+  if (r.id) return { id: r.id };
+  return null;
+}
+
+// normalizeTrace turns the answer of /api/v1/trace ({"spans": [...]}, each
+// with "parent" the index of its parent or -1, see package query) into
+// spans {id, parent, start, end, label, service, error, fields}.
 function normalizeTrace(d) {
-  const spans = Array.isArray(d) ? d : (d.spans || []);
+  const spans = (d && d.spans) || [];
   return spans.map((s, i) => ({
-    id: String(s.span_id ?? s.id ?? i),
-    parent: s.parent_span_id ?? s.parent_id ?? s.parent ?? '',
-    start: Number(s.start_time ?? s.start ?? 0),
-    end: Number(s.end_time ?? s.end ?? s.start_time ?? 0),
+    id: String(i),
+    parent: typeof s.parent === 'number' && s.parent >= 0 ? String(s.parent) : '',
+    start: Number(s.start_time || 0),
+    end: Math.max(Number(s.end_time || 0), Number(s.start_time || 0)),
     label: s.name || [s.request_type, s.request_resource || s.endpoint].filter(Boolean).join(' ') || s.l7_protocol || 'span',
-    service: s.service || s.service_1 || s.server || '',
-    error: [1, 2, 3, 'ClientError', 'ServerError', 'Timeout'].includes(s.response_status),
+    service: s.service || s.server || '',
+    error: ['ClientError', 'ServerError', 'Timeout'].includes(s.response_status),
     fields: s,
   }));
 }
 
-// renderFlame draws spans as a flame graph: one row per depth, each span
-// as wide as its duration relative to the trace; children below parents.
+// renderFlame draws spans as a flame graph (an icicle on a time axis):
+// each span as wide as its duration, children below their parent; spans of
+// one depth that overlap in time get lanes of their own.
 function renderFlame(spans) {
   const f = $('#flame');
   f.replaceChildren();
@@ -622,45 +638,59 @@ function renderFlame(spans) {
     return;
   }
   const byID = new Map(spans.map((s) => [s.id, s]));
-  const depth = (s, seen = new Set()) => {
-    if (!s.parent || !byID.has(String(s.parent)) || seen.has(s.id)) return 0;
-    seen.add(s.id);
-    return 1 + depth(byID.get(String(s.parent)), seen);
+  const depthOf = new Map();
+  const depth = (s) => {
+    if (depthOf.has(s.id)) return depthOf.get(s.id);
+    depthOf.set(s.id, 0); // a cycle ends here
+    const p = s.parent && byID.get(s.parent);
+    const d = p ? depth(p) + 1 : 0;
+    depthOf.set(s.id, d);
+    return d;
   };
+  spans.forEach(depth);
+  // lanes: per depth, the end time of each lane's last span
+  const lanes = [];
+  const laneOf = new Map();
+  for (const s of [...spans].sort((a, b) => a.start - b.start)) {
+    const d = depthOf.get(s.id);
+    const ls = lanes[d] || (lanes[d] = []);
+    let i = ls.findIndex((end) => end <= s.start);
+    if (i < 0) { i = ls.length; ls.push(0); }
+    ls[i] = Math.max(s.end, s.start + 1);
+    laneOf.set(s.id, i);
+  }
+  const rowOf = [];
+  let rows = 0;
+  for (let d = 0; d < lanes.length; d++) { rowOf[d] = rows; rows += (lanes[d] || []).length; }
   const t0 = Math.min(...spans.map((s) => s.start));
   const t1 = Math.max(...spans.map((s) => s.end), t0 + 1);
   const W = Math.max(600, $('#flame-wrap').clientWidth - 4), RH = 20;
-  const depths = spans.map((s) => depth(s));
-  const H = (Math.max(...depths) + 1) * (RH + 2) + 4;
-  f.setAttribute('width', W); f.setAttribute('height', H);
+  f.setAttribute('width', W); f.setAttribute('height', rows * (RH + 2) + 20);
+  f.append(svg('text', { x: 2, y: rows * (RH + 2) + 14 }, `0 — ${fmt((t1 - t0) / 1e6, 3)} ms`));
   const hues = new Map();
-  spans.forEach((s, i) => {
+  for (const s of spans) {
     if (!hues.has(s.service)) hues.set(s.service, (hues.size * 67) % 360);
     const x = (s.start - t0) / (t1 - t0) * W;
     const w = Math.max(2, (s.end - s.start) / (t1 - t0) * W);
-    const y = 2 + depths[i] * (RH + 2);
-    const dur = (s.end - s.start) / 1e6;
-    const g = svg('g', { class: 'span' + (s.error ? ' err' : ''), 'data-span': s.id },
-      svg('title', {}, `${s.service ? s.service + ': ' : ''}${s.label} (${fmt(dur, 3)} ms)`),
+    const y = (rowOf[depthOf.get(s.id)] + laneOf.get(s.id)) * (RH + 2);
+    const text = `${s.service ? s.service + ': ' : ''}${s.label}`;
+    const g = svg('g', { class: 'span' + (s.error ? ' err' : ''), 'data-span': s.id, 'data-depth': depthOf.get(s.id) },
+      svg('title', {}, `${text} (${fmt((s.end - s.start) / 1e6, 3)} ms)`),
       svg('rect', { x, y, width: w, height: RH, fill: `hsl(${hues.get(s.service)},55%,45%)` }),
-      svg('text', { x: x + 3, y: y + RH - 6 }, w > 40 ? truncate(`${s.service ? s.service + ': ' : ''}${s.label}`, Math.floor(w / 6.5)) : ''));
+      svg('text', { x: x + 3, y: y + RH - 6 }, w > 40 ? truncate(text, Math.floor(w / 6.5)) : ''));
     g.addEventListener('click', () => { $('#span-detail').textContent = JSON.stringify(s.fields, null, 2); });
     f.append(g);
-  });
+  }
 }
 
 async function loadTrace(r) {
-  const params = {};
-  if (r.trace_id) params.trace_id = r.trace_id;
-  else {
-    for (const k of ['flow_id', 'start_time', 'req_tcp_seq', 'resp_tcp_seq', 'x_request_id_0', 'x_request_id_1']) {
-      if (r[k] !== undefined && r[k] !== '') params[k] = r[k];
-    }
-  }
+  const params = traceParams(r);
+  if (!params) return;
   const d = await api('/api/v1/trace', params);
-  $('#trace-title').textContent = r.trace_id || '';
+  const spans = normalizeTrace(d);
+  $('#trace-title').textContent = `${Object.values(params)[0]}: ${spans.length} spans, ${d.calls ?? '?'} calls${d.truncated ? ' (truncated)' : ''}`;
   $('#trace-section').hidden = false;
-  renderFlame(normalizeTrace(d));
+  renderFlame(spans);
   $('#trace-section').scrollIntoView({ block: 'start' });
 }
 
