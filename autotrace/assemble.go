@@ -227,6 +227,9 @@ func (a *assembler) group() {
 			}
 		}
 	}
+	if a.cfg.Rules.Has(RuleTCPSeq) {
+		a.groupUDP(u)
+	}
 	a.seqOf = slices.Clone(u)
 	if a.cfg.Rules.Has(RuleAppID) {
 		// An application span and the network spans that carry its span
@@ -285,6 +288,33 @@ func (a *assembler) group() {
 			c.start = min(c.start, s.Start)
 			c.end = max(c.end, s.End, s.Start)
 		}
+	}
+}
+
+// groupUDP joins UDP spans of one call seen at several points (no
+// sequence numbers): same client and server address and port, start times
+// within the tolerance, equal request ids (a DNS id) and resources where
+// both have them.
+func (a *assembler) groupUDP(u uf) {
+	type pair struct{ client, server netip.AddrPort }
+	byPair := make(map[pair][]int)
+	for i := range a.spans {
+		s := &a.spans[i]
+		if s.TapSide.IsApp() || s.Transport != "UDP" {
+			continue
+		}
+		k := pair{s.Client, s.Server}
+		l := byPair[k]
+		for _, j := range l[max(0, len(l)-64):] {
+			o := &a.spans[j]
+			if absDiff(s.Start, o.Start) > a.tol || (s.HasRequestID && o.HasRequestID && s.RequestID != o.RequestID) ||
+				(s.RequestResource != "" && o.RequestResource != "" && s.RequestResource != o.RequestResource) ||
+				(s.L7Protocol != o.L7Protocol) {
+				continue
+			}
+			u.union(i, j)
+		}
+		byPair[k] = append(l, i)
 	}
 }
 
@@ -449,103 +479,136 @@ func (a *assembler) proxies(p, c int) bool {
 	return false
 }
 
-// syscallIndex relates syscall trace ids within one process: the ids of a
-// client-process span (its request's and its response's) are one chain
-// (the thread read the response, then made its next call or wrote its
-// response with the id that read started), so ids are joined through
-// client-process spans only; a server-process span belongs to the chains
-// of its ids.
+// syscallIndex relates syscall trace ids within one process (agent and
+// pid). Every id is started by one ingress read: a server-process span's
+// request read (S.req) or a client-process span's response read (C.resp);
+// the thread's egress calls that follow carry it (C.req, S.resp).
 type syscallIndex struct {
-	ids    map[procKey]int
-	u      uf
-	server map[int][]int // chain -> server-process span indexes
+	sReq  map[procKey]int   // id -> s-p span whose request read started it
+	sResp map[procKey][]int // id -> s-p spans whose response write carried it
+	cResp map[procKey]int   // id -> c-p span whose response read started it
+	cReq  map[procKey][]int // id -> c-p spans whose request carried it
+	back  map[int]int       // c-p span -> parent found backward (-1 none)
+	fwd   map[int]int       // c-p span -> parent found forward (-1 none)
 }
 
 func (a *assembler) syscalls() *syscallIndex {
-	x := &syscallIndex{ids: make(map[procKey]int)}
-	node := func(agent string, pid uint32, id uint64) int {
-		k := procKey{agent, pid, id}
-		n, ok := x.ids[k]
-		if !ok {
-			n = len(x.ids)
-			x.ids[k] = n
-		}
-		return n
-	}
-	type pair struct{ a, b int }
-	var joins []pair
+	x := &syscallIndex{sReq: map[procKey]int{}, sResp: map[procKey][]int{}, cResp: map[procKey]int{},
+		cReq: map[procKey][]int{}, back: map[int]int{}, fwd: map[int]int{}}
 	for i := range a.spans {
 		s := &a.spans[i]
-		if s.TapSide != ClientProcess {
+		pid := s.process()
+		if pid == 0 {
 			continue
 		}
-		var ns [2]int
-		k := 0
-		for _, id := range [2]uint64{s.SyscallTraceIDRequest, s.SyscallTraceIDResponse} {
-			if id != 0 {
-				ns[k] = node(s.Agent, s.ProcessID0, id)
-				k++
+		req, resp := procKey{s.Agent, pid, s.SyscallTraceIDRequest}, procKey{s.Agent, pid, s.SyscallTraceIDResponse}
+		switch s.TapSide {
+		case ServerProcess:
+			if req.id != 0 {
+				x.sReq[req] = i
 			}
-		}
-		if k == 2 {
-			joins = append(joins, pair{ns[0], ns[1]})
-		}
-	}
-	x.u = newUF(len(x.ids))
-	for _, j := range joins {
-		x.u.union(j.a, j.b)
-	}
-	x.server = make(map[int][]int)
-	for i := range a.spans {
-		s := &a.spans[i]
-		if s.TapSide != ServerProcess {
-			continue
-		}
-		var last = -1
-		for _, id := range [2]uint64{s.SyscallTraceIDRequest, s.SyscallTraceIDResponse} {
-			if id == 0 {
-				continue
+			if resp.id != 0 {
+				x.sResp[resp] = append(x.sResp[resp], i)
 			}
-			if n, ok := x.ids[procKey{s.Agent, s.ProcessID1, id}]; ok {
-				if r := x.u.find(n); r != last {
-					x.server[r] = append(x.server[r], i)
-					last = r
-				}
+		case ClientProcess:
+			if resp.id != 0 && resp.id != req.id {
+				x.cResp[resp] = i
+			}
+			if req.id != 0 {
+				x.cReq[req] = append(x.cReq[req], i)
 			}
 		}
 	}
 	return x
 }
 
-// linkSyscall: a client-process span of the call whose syscall trace ids
-// chain to a server-process span of the same process, which contains it
-// in time, hangs from that span; among several, the latest to start.
-func (a *assembler) linkSyscall(ci int, x *syscallIndex) bool {
-	best := -1
-	for _, m := range a.calls[ci].members {
-		c := &a.spans[m]
-		if c.TapSide != ClientProcess {
-			continue
-		}
-		id := c.SyscallTraceIDRequest
-		if id == 0 {
-			id = c.SyscallTraceIDResponse
-		}
-		n, ok := x.ids[procKey{c.Agent, c.ProcessID0, id}]
-		if id == 0 || !ok {
-			continue
-		}
-		for _, si := range x.server[x.u.find(n)] {
-			s := &a.spans[si]
-			if a.callOf[si] == ci || s.Start-a.tol > c.Start || c.End > s.End+a.tol {
-				continue
+// maxChain bounds a walk along one thread's calls.
+const maxChain = 256
+
+// encloses reports whether server-process span s contains client-process
+// span c in time, within the process tolerance (one host, one clock).
+func (a *assembler) encloses(s, c *Span) bool {
+	tol := int64(a.cfg.ProcessTolerance)
+	return s.Start-tol <= c.Start && c.End <= max(s.End, s.Start)+tol
+}
+
+// parentBack walks backward from c-p span ci: the read that started its
+// request's id was the parent's request read, or a previous call's
+// response read (whose parent it then shares).
+func (a *assembler) parentBack(x *syscallIndex, ci, depth int) int {
+	if p, ok := x.back[ci]; ok {
+		return p
+	}
+	x.back[ci] = -1 // a cycle of ids ends here
+	c := &a.spans[ci]
+	k := procKey{c.Agent, c.ProcessID0, c.SyscallTraceIDRequest}
+	p := -1
+	if k.id != 0 {
+		if si, ok := x.sReq[k]; ok {
+			if a.encloses(&a.spans[si], c) {
+				p = si
 			}
-			if best < 0 || s.Start > a.spans[best].Start {
-				best = si
+		} else if prev, ok := x.cResp[k]; ok && prev != ci && depth < maxChain {
+			if q := a.parentBack(x, prev, depth+1); q >= 0 && a.encloses(&a.spans[q], c) {
+				p = q
 			}
 		}
 	}
-	return best >= 0 && a.setParent(ci, a.callOf[best], best, RuleSyscall)
+	x.back[ci] = p
+	return p
+}
+
+// parentFwd walks forward from c-p span ci: the id its response read
+// started was carried by the parent's response write, or by the next
+// call's request (whose parent it then shares).
+func (a *assembler) parentFwd(x *syscallIndex, ci, depth int) int {
+	if p, ok := x.fwd[ci]; ok {
+		return p
+	}
+	x.fwd[ci] = -1
+	c := &a.spans[ci]
+	k := procKey{c.Agent, c.ProcessID0, c.SyscallTraceIDResponse}
+	p := -1
+	if k.id != 0 && k.id != c.SyscallTraceIDRequest {
+		for _, si := range x.sResp[k] {
+			if a.encloses(&a.spans[si], c) {
+				p = si
+				break
+			}
+		}
+		if p < 0 && depth < maxChain {
+			for _, next := range x.cReq[k] {
+				if next == ci {
+					continue
+				}
+				if q := a.parentFwd(x, next, depth+1); q >= 0 && a.encloses(&a.spans[q], c) {
+					p = q
+					break
+				}
+			}
+		}
+	}
+	x.fwd[ci] = p
+	return p
+}
+
+// linkSyscall hangs the call from the server-process span a client-process
+// span of it was made for: found backward from its request's id, else
+// forward from its response's.
+func (a *assembler) linkSyscall(ci int, x *syscallIndex) bool {
+	for _, m := range a.calls[ci].members {
+		if a.spans[m].TapSide != ClientProcess {
+			continue
+		}
+		p := a.parentBack(x, m, 0)
+		if p < 0 {
+			p = a.parentFwd(x, m, 0)
+		}
+		if p >= 0 && a.callOf[p] != ci && a.setParent(ci, a.callOf[p], p, RuleSyscall) {
+			return true
+		}
+	}
+	return false
 }
 
 // tree lays the calls out as nodes, depth first.

@@ -111,15 +111,11 @@ func TestAssemble_TCPSeq(t *testing.T) {
 		{"conflicting response seq", func(s *Span) { s.RespTCPSeq = 777 }},
 		{"times a second apart", func(s *Span) { s.Start += 1e9; s.End += 1e9 }},
 		{"other protocol", func(s *Span) { s.L7Protocol = "Redis" }},
-		{"udp", func(s *Span) { s.Transport = "UDP" }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			spans := oneCall(1, "10.0.0.1:40000", "10.0.0.2:80", t0, 10*ms, 1000, 5000)[:2]
 			tc.change(&spans[1])
-			if tc.name == "udp" {
-				tc.change(&spans[0])
-			}
 			tr := Assemble(spans, cfg)
 			checkForest(t, tr, 2)
 			if tr.Calls != 2 || len(tr.Edges()) != 0 {
@@ -206,6 +202,27 @@ func TestAssemble_Syscall(t *testing.T) {
 			}
 		})
 	}
+	t.Run("forward from the response id", func(t *testing.T) {
+		// The first call's request id is unknown (a stale id of another
+		// thread's request): the chain is followed forward from its
+		// response's id to the next call, then to the response write.
+		spans := threadServer(10, 7, 1000, t0, 3)
+		spans[1].SyscallTraceIDRequest = 999
+		if got := edgeSet(Assemble(spans, cfg)); !slices.Equal(got, []string{"10>11:syscall", "10>12:syscall", "10>13:syscall"}) {
+			t.Fatalf("edges = %v", got)
+		}
+	})
+	t.Run("stale id of an ended request", func(t *testing.T) {
+		// A goroutine on a thread that served an earlier request carries
+		// that request's id: the earlier request does not contain the call
+		// in time, so it is not its parent.
+		old := threadServer(10, 7, 1000, t0, 1)
+		cur := threadServer(20, 7, 2000, t0+100*ms, 1)
+		cur[1].SyscallTraceIDRequest, cur[1].SyscallTraceIDResponse = old[1].SyscallTraceIDResponse, 5000
+		if got := edgeSet(Assemble(append(old, cur...), cfg)); !slices.Equal(got, []string{"10>11:syscall"}) {
+			t.Fatalf("edges = %v", got)
+		}
+	})
 	t.Run("server spans are never linked to each other", func(t *testing.T) {
 		a := threadServer(10, 7, 1000, t0, 0)[0]
 		b := threadServer(20, 7, 1000, t0+ms, 0)[0]
@@ -318,6 +335,39 @@ func TestAssemble_AppID(t *testing.T) {
 			t.Fatalf("calls = %d, want 2", tr.Calls)
 		}
 	})
+}
+
+func TestAssemble_UDP(t *testing.T) {
+	// A DNS query seen by the client process and on its NIC: one call by
+	// 5-tuple, time and DNS id.
+	q := Span{ID: 1, TapSide: ClientProcess, ProcessID0: 5, Client: ap("10.0.0.1:5353"), Server: ap("10.0.0.2:53"),
+		Transport: "UDP", L7Protocol: "DNS", RequestResource: "db.", RequestID: 77, HasRequestID: true, Start: t0, End: t0 + ms}
+	n := q
+	n.ID, n.TapSide, n.ProcessID0, n.Start = 2, ClientNIC, 0, t0+ms/10
+	cases := []struct {
+		name   string
+		change func(n *Span)
+		calls  int
+	}{
+		{"same query", func(*Span) {}, 1},
+		{"other DNS id", func(n *Span) { n.RequestID = 78 }, 2},
+		{"other name", func(n *Span) { n.RequestResource = "cache." }, 2},
+		{"a second later", func(n *Span) { n.Start += 1e9 }, 2},
+		{"other port", func(n *Span) { n.Client = ap("10.0.0.1:5354") }, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			nn := n
+			tc.change(&nn)
+			tr := Assemble([]Span{q, nn}, Config{Rules: Rules(RuleTCPSeq)})
+			if tr.Calls != tc.calls {
+				t.Fatalf("calls = %d, want %d", tr.Calls, tc.calls)
+			}
+			if tc.calls == 1 && tr.Nodes[0].TapSide != ClientProcess {
+				t.Fatalf("order: %v first", tr.Nodes[0].TapSide)
+			}
+		})
+	}
 }
 
 func TestAssemble_NoCycles(t *testing.T) {

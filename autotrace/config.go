@@ -70,6 +70,9 @@ type Config struct {
 	// time containment between a parent and its child. Default 60 ms
 	// (DeepFlow: 50 ms of network and 10 ms of clock).
 	Tolerance time.Duration
+	// ProcessTolerance is the slack of time containment between spans of
+	// one process (the syscall rule: one host, one clock). Default 1 ms.
+	ProcessTolerance time.Duration
 }
 
 // Defaults.
@@ -78,6 +81,8 @@ const (
 	DefaultMaxSpans  = 1000
 	DefaultWindow    = 10 * time.Second
 	DefaultTolerance = 60 * time.Millisecond
+
+	DefaultProcessTolerance = time.Millisecond
 )
 
 func (c Config) withDefaults() Config {
@@ -94,6 +99,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Tolerance <= 0 {
 		c.Tolerance = DefaultTolerance
+	}
+	if c.ProcessTolerance <= 0 {
+		c.ProcessTolerance = DefaultProcessTolerance
 	}
 	if c.IgnoreAppIDs {
 		if c.Rules == 0 {

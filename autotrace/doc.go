@@ -28,19 +28,28 @@
 //     start or end times agree within Config.Tolerance (60 ms: network and
 //     clock offset) and whose protocols agree, are one call. Its spans are
 //     chained in path order: c-p -> c -> ... -> s -> s-p. Sequence numbers
-//     need no clock: this is what joins observations across hosts.
+//     need no clock: this is what joins observations across hosts. UDP
+//     has no sequence numbers: UDP spans on one flow whose starts agree
+//     within the tolerance, with equal request ids (the DNS id) and
+//     resources where both have them, are one call (same rule name).
 //   - syscall (thread-per-request, goroutines): the eBPF tracer gives a
 //     thread (or, with goroutine tracking, a goroutine) a new
 //     syscall_trace_id when it reads a request, and stamps the thread's
 //     following writes with it; reading the response of its own call
 //     starts the next id, which its next call or its response write
-//     carries. So the ids of each client-process span (request, response)
-//     chain: S.req = C1.req, C1.resp = C2.req, ..., Cn.resp = S.resp. The
-//     rule joins ids through client-process (c-p) spans of one process
-//     (Span.Agent and the pid) only, never two server-process spans
-//     directly; a c-p span whose chain reaches a server-process (s-p) span
-//     of the same process that contains it in time (within the tolerance)
-//     is its child, the latest-starting one when several do.
+//     carries. So within one process (Span.Agent and pid) every id is
+//     started by exactly one read: a server-process (s-p) span's request
+//     (S.req) or a client-process (c-p) span's response (C.resp), and the
+//     ids chain: S.req = C1.req, C1.resp = C2.req, ..., Cn.resp = S.resp.
+//     A c-p span's parent is found backward: the read that started its
+//     request's id was S's request read (S is the parent) or a previous
+//     call's response read (the parent is that call's, recursively);
+//     failing that, forward: its response's id was carried by S's
+//     response write, or by the next call's request (that call's parent).
+//     The parent must contain the call in time within
+//     Config.ProcessTolerance (1 ms: one host, one clock), which rejects
+//     the stale id a thread keeps from a request it finished. Two s-p
+//     spans are never linked to each other.
 //   - x_request_id (proxies): a call whose request carries X-Request-ID
 //     R hangs from a call that contains it in time and carries R in its
 //     response (x_request_id_1: the proxy generated R and returned it,

@@ -76,8 +76,10 @@ type Accuracy struct {
 	// TruthCalls and MatchedCalls count the truth's distinct calls and
 	// those matched to an observed call.
 	TruthCalls, MatchedCalls int
-	// Wrong lists up to 20 wrong or missed edges, for messages.
-	Wrong []string
+	// Wrong, Missed and UnobservedCalls list up to 10 examples each of
+	// predicted edges the truth contradicts, truth edges not predicted,
+	// and truth calls no observed call matched.
+	Wrong, Missed, UnobservedCalls []string
 }
 
 // Evaluate compares the call edges of t with the ground truth. A truth
@@ -94,6 +96,7 @@ func Evaluate(t *Trace, truth []TruthRequest, tol time.Duration) *Accuracy {
 	kindOf := map[int]string{}    // child call -> kind of its caller
 	isTruth := map[int]bool{}     // calls the truth knows
 	truthEdges := map[edge]bool{} // distinct
+	unjudged := map[int]bool{}    // calls whose truth parent was not observed
 	seen := map[TruthCall]int{}   // truth call -> call (-1 unmatched)
 	match := func(c *TruthCall) int {
 		if v, ok := seen[*c]; ok {
@@ -129,8 +132,16 @@ func Evaluate(t *Trace, truth []TruthRequest, tol time.Duration) *Accuracy {
 			}
 			if parent < 0 || c < 0 {
 				acc.Unobserved++
-				if len(acc.Wrong) < 20 {
-					acc.Wrong = append(acc.Wrong, fmt.Sprintf("unobserved: %s %v -> %v", tr.Service, tr.Calls[j].Client, tr.Calls[j].Server))
+				if c >= 0 {
+					unjudged[c] = true // its parent is unknown
+				}
+				if len(acc.UnobservedCalls) < 10 {
+					which := "call"
+					if parent < 0 {
+						which = "inbound"
+					}
+					acc.UnobservedCalls = append(acc.UnobservedCalls, fmt.Sprintf("%s of %s: %v -> %v at %s", which, tr.Service,
+						tr.Calls[j].Client, tr.Calls[j].Server, time.Unix(0, tr.Calls[j].Start).UTC().Format("15:04:05.000000")))
 				}
 				continue
 			}
@@ -151,8 +162,8 @@ func Evaluate(t *Trace, truth []TruthRequest, tol time.Duration) *Accuracy {
 	found := map[int]bool{}
 	for _, e := range t.CallEdges() {
 		c, p := e.ChildCall, e.ParentCall
-		if !isTruth[c] {
-			continue // a call the truth does not know: not judged
+		if !isTruth[c] || (unjudged[c] && !hasParent(truthParent, c)) {
+			continue // a call the truth does not know, or whose caller was not observed: not judged
 		}
 		k := kindOf[c]
 		if k == "" {
@@ -171,16 +182,21 @@ func Evaluate(t *Trace, truth []TruthRequest, tol time.Duration) *Accuracy {
 			r.Correct++
 			kind(k).Correct++
 			found[c] = true
-		} else if len(acc.Wrong) < 20 {
+		} else if len(acc.Wrong) < 10 {
 			acc.Wrong = append(acc.Wrong, fmt.Sprintf("wrong (%s, %s): %s <- %s", e.Rule, k, m.describe(c), m.describe(p)))
 		}
 	}
 	for c, p := range truthParent {
-		if !found[c] && len(acc.Wrong) < 20 {
-			acc.Wrong = append(acc.Wrong, fmt.Sprintf("missed (%s): %s <- %s", kindOf[c], m.describe(c), m.describe(p)))
+		if !found[c] && len(acc.Missed) < 10 {
+			acc.Missed = append(acc.Missed, fmt.Sprintf("%s: %s <- %s", kindOf[c], m.describe(c), m.describe(p)))
 		}
 	}
 	return acc
+}
+
+func hasParent(m map[int]int, c int) bool {
+	_, ok := m[c]
+	return ok
 }
 
 // String renders the figures, one line each.

@@ -13,46 +13,47 @@ import (
 // jsonRecord is an l7_flow_log JSON record (RECORDS.md keys), plus
 // tap_side and the tags that name services and agents.
 type jsonRecord struct {
-	Type          string `json:"type"`
-	FlowID        uint64 `json:"flow_id"`
-	StartTime     string `json:"start_time"`
-	EndTime       string `json:"end_time"`
-	IP0           string `json:"ip_0"`
-	IP1           string `json:"ip_1"`
-	ClientPort    uint16 `json:"client_port"`
-	ServerPort    uint16 `json:"server_port"`
-	Protocol      string `json:"protocol"`
-	L7Protocol    string `json:"l7_protocol"`
-	ReqTCPSeq     uint32 `json:"req_tcp_seq"`
-	RespTCPSeq    uint32 `json:"resp_tcp_seq"`
-	RequestType   string `json:"request_type"`
-	RequestDomain string `json:"request_domain"`
-	Resource      string `json:"request_resource"`
-	Endpoint      string `json:"endpoint"`
-	Status        string `json:"response_status"`
-	Code          *int32 `json:"response_code"`
-	TraceID       string `json:"trace_id"`
-	SpanID        string `json:"span_id"`
-	ParentSpanID  string `json:"parent_span_id"`
-	XReq0         string `json:"x_request_id_0"`
-	XReq1         string `json:"x_request_id_1"`
-	PID0          uint32 `json:"process_id_0"`
-	PID1          uint32 `json:"process_id_1"`
-	KName0        string `json:"process_kname_0"`
-	KName1        string `json:"process_kname_1"`
-	SysReq        uint64 `json:"syscall_trace_id_request"`
-	SysResp       uint64 `json:"syscall_trace_id_response"`
-	Thread0       uint32 `json:"syscall_thread_0"`
-	Thread1       uint32 `json:"syscall_thread_1"`
-	TapSide       string `json:"tap_side"`
-	Service0      string `json:"service_0"`
-	Service1      string `json:"service_1"`
-	Pod0          string `json:"pod_0"`
-	Pod1          string `json:"pod_1"`
-	Host0         string `json:"host_0"`
-	Host1         string `json:"host_1"`
-	Name          string `json:"name"`
-	Tap           string `json:"tap"`
+	Type          string  `json:"type"`
+	FlowID        uint64  `json:"flow_id"`
+	StartTime     string  `json:"start_time"`
+	EndTime       string  `json:"end_time"`
+	IP0           string  `json:"ip_0"`
+	IP1           string  `json:"ip_1"`
+	ClientPort    uint16  `json:"client_port"`
+	ServerPort    uint16  `json:"server_port"`
+	Protocol      string  `json:"protocol"`
+	L7Protocol    string  `json:"l7_protocol"`
+	ReqTCPSeq     uint32  `json:"req_tcp_seq"`
+	RespTCPSeq    uint32  `json:"resp_tcp_seq"`
+	RequestType   string  `json:"request_type"`
+	RequestDomain string  `json:"request_domain"`
+	Resource      string  `json:"request_resource"`
+	Endpoint      string  `json:"endpoint"`
+	RequestID     *uint32 `json:"request_id"`
+	Status        string  `json:"response_status"`
+	Code          *int32  `json:"response_code"`
+	TraceID       string  `json:"trace_id"`
+	SpanID        string  `json:"span_id"`
+	ParentSpanID  string  `json:"parent_span_id"`
+	XReq0         string  `json:"x_request_id_0"`
+	XReq1         string  `json:"x_request_id_1"`
+	PID0          uint32  `json:"process_id_0"`
+	PID1          uint32  `json:"process_id_1"`
+	KName0        string  `json:"process_kname_0"`
+	KName1        string  `json:"process_kname_1"`
+	SysReq        uint64  `json:"syscall_trace_id_request"`
+	SysResp       uint64  `json:"syscall_trace_id_response"`
+	Thread0       uint32  `json:"syscall_thread_0"`
+	Thread1       uint32  `json:"syscall_thread_1"`
+	TapSide       string  `json:"tap_side"`
+	Service0      string  `json:"service_0"`
+	Service1      string  `json:"service_1"`
+	Pod0          string  `json:"pod_0"`
+	Pod1          string  `json:"pod_1"`
+	Host0         string  `json:"host_0"`
+	Host1         string  `json:"host_1"`
+	Name          string  `json:"name"`
+	Tap           string  `json:"tap"`
 }
 
 // ParseRecordJSON reads one l7_flow_log record as examples/agent -o json
@@ -81,6 +82,9 @@ func ParseRecordJSON(line []byte, id uint64) (Span, error) {
 		SyscallTraceIDRequest: r.SysReq, SyscallTraceIDResponse: r.SysResp,
 		SyscallThread0: r.Thread0, SyscallThread1: r.Thread1,
 		Service0: first(r.Service0, r.Pod0), Service1: first(r.Service1, r.Pod1), Name: r.Name,
+	}
+	if r.RequestID != nil {
+		s.RequestID, s.HasRequestID = *r.RequestID, true
 	}
 	if r.Code != nil {
 		s.ResponseCode, s.HasResponseCode = *r.Code, true

@@ -95,6 +95,8 @@ type Span struct {
 
 	// Request and response, for display and for conflict checks.
 	RequestType, RequestDomain, RequestResource, Endpoint string
+	RequestID                                             uint32 // request_id (DNS id, stream id, ...) when HasRequestID
+	HasRequestID                                          bool
 	ResponseStatus                                        string // "Ok", "ServerError", ...
 	ResponseCode                                          int32
 	HasResponseCode                                       bool
@@ -134,6 +136,7 @@ func FromRecord(r *l7.Record, id uint64, tap TapSide) Span {
 		Client: r.Client, Server: r.Server, L7Protocol: r.L7Protocol,
 		RequestType: string(r.RequestType), RequestDomain: string(r.RequestDomain),
 		RequestResource: string(r.RequestResource), Endpoint: string(r.Endpoint),
+		RequestID: r.RequestID, HasRequestID: r.HasRequestID,
 		ResponseCode: r.ResponseCode, HasResponseCode: r.HasResponseCode,
 		ProcessID0: r.ProcessID0, ProcessID1: r.ProcessID1,
 		ProcessKName0: string(r.ProcessKName0), ProcessKName1: string(r.ProcessKName1),

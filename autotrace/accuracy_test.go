@@ -1,0 +1,173 @@
+package autotrace_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/metaflow-go/metaflow/autotrace"
+)
+
+// The accuracy evaluation: the demo system's recorded records (package
+// autotrace/demo; testdata/demo/README) are assembled with zero-code
+// signals only, and the call edges compared with the ground truth each
+// service logged itself.
+
+// truthLine is a ground-truth line (autotrace/demo.Truth's JSON keys).
+type truthLine struct {
+	Service    string `json:"service"`
+	Kind       string `json:"kind"`
+	Local      string `json:"local"`
+	Remote     string `json:"remote"`
+	Start      string `json:"start"`
+	End        string `json:"end"`
+	XRequestID string `json:"x_request_id"`
+	Calls      []struct {
+		Protocol string `json:"protocol"`
+		Local    string `json:"local"`
+		Remote   string `json:"remote"`
+		Start    string `json:"start"`
+		End      string `json:"end"`
+		Request  string `json:"request"`
+		Error    string `json:"error"`
+	} `json:"calls"`
+}
+
+// open returns the content of testdata/demo/name, decompressed when it
+// ends in .zst (or only the .zst exists).
+func open(t testing.TB, name string) []byte {
+	t.Helper()
+	p := filepath.Join("testdata", "demo", name)
+	b, err := os.ReadFile(p)
+	if os.IsNotExist(err) {
+		b, err = os.ReadFile(p + ".zst")
+		if err == nil {
+			d, derr := zstd.NewReader(nil)
+			if derr != nil {
+				t.Fatal(derr)
+			}
+			defer d.Close()
+			b, err = d.DecodeAll(b, nil)
+		}
+	}
+	if os.IsNotExist(err) {
+		t.Skipf("no dataset %s: record it with scripts/record-autotrace-demo.sh", p)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func parseTime(t testing.TB, s string) int64 {
+	tm, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatalf("truth time %q: %v", s, err)
+	}
+	return tm.UnixNano()
+}
+
+func addrPort(t testing.TB, s string) netip.AddrPort {
+	a, err := netip.ParseAddrPort(s)
+	if err != nil {
+		t.Fatalf("truth address %q: %v", s, err)
+	}
+	return a
+}
+
+// readTruth converts ground-truth lines into autotrace's truth. Calls
+// that failed are left out; a proxy's calls are matched by X-Request-ID
+// too (its times are milliseconds).
+func readTruth(t testing.TB, b []byte) []autotrace.TruthRequest {
+	var out []autotrace.TruthRequest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for {
+		var l truthLine
+		if err := dec.Decode(&l); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("truth: %v", err)
+		}
+		tr := autotrace.TruthRequest{Service: l.Service, Kind: l.Kind}
+		if l.Local != "" && l.Remote != "" {
+			tr.Inbound = &autotrace.TruthCall{Client: addrPort(t, l.Remote), Server: addrPort(t, l.Local),
+				Start: parseTime(t, l.Start), End: parseTime(t, l.End)}
+		}
+		for _, c := range l.Calls {
+			if c.Error != "" {
+				continue
+			}
+			tc := autotrace.TruthCall{Client: addrPort(t, c.Local), Server: addrPort(t, c.Remote),
+				Start: parseTime(t, c.Start), End: parseTime(t, c.End)}
+			if l.Kind == "proxy" {
+				tc.XRequestID = l.XRequestID
+			}
+			tr.Calls = append(tr.Calls, tc)
+		}
+		out = append(out, tr)
+	}
+	return out
+}
+
+// floors are the issue's: thread-per-request and proxy hops.
+var floors = map[string][2]float64{
+	"thread-per-request": {0.95, 0.90},
+	"proxy":              {0.95, 0.90},
+}
+
+func TestAccuracy_Demo(t *testing.T) {
+	for _, n := range []int{1, 10, 50} {
+		t.Run(fmt.Sprintf("%dc", n), func(t *testing.T) {
+			recs := open(t, fmt.Sprintf("records-%dc.jsonl", n))
+			truth := readTruth(t, open(t, fmt.Sprintf("groundtruth-%dc.jsonl", n)))
+			spans, err := autotrace.ReadRecords(bytes.NewReader(recs), 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			tr := autotrace.Assemble(spans, autotrace.Config{IgnoreAppIDs: true})
+			took := time.Since(start)
+			acc := autotrace.Evaluate(tr, truth, 3*time.Millisecond)
+			t.Logf("%d clients: %d spans, %d calls, %d truth requests; assembled in %v", n, len(spans), tr.Calls, len(truth), took.Round(time.Millisecond))
+			for _, l := range strings.Split(strings.TrimSpace(acc.String()), "\n") {
+				t.Logf("  %s", l)
+			}
+			for _, l := range []struct {
+				what string
+				eg   []string
+			}{{"wrong", acc.Wrong}, {"missed", acc.Missed}, {"unobserved", acc.UnobservedCalls}} {
+				for _, e := range l.eg {
+					t.Logf("  %s, e.g. %s", l.what, e)
+				}
+			}
+			if acc.Total.Truth == 0 {
+				t.Fatal("no truth edge observed: dataset and matching disagree")
+			}
+			kinds := make([]string, 0, len(floors))
+			for k := range floors {
+				kinds = append(kinds, k)
+			}
+			slices.Sort(kinds)
+			for _, k := range kinds {
+				s := acc.ByKind[k]
+				if s == nil || s.Truth == 0 {
+					t.Errorf("%s: no truth edge", k)
+					continue
+				}
+				if f := floors[k]; s.Precision() < f[0] || s.Recall() < f[1] {
+					t.Errorf("%s: %v: below the floors (precision %.0f%%, recall %.0f%%)", k, *s, 100*f[0], 100*f[1])
+				}
+			}
+		})
+	}
+}
