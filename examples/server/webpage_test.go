@@ -268,10 +268,37 @@ func TestWeb_Page(t *testing.T) {
 	if n := len(visible()); n != min(len(all7), 100) {
 		t.Fatalf("unfiltered: %d rows visible, want %d", n, min(len(all7), 100))
 	}
+	// "More" loads the next page (the cursor of the API).
+	if len(all7) <= 100 || len(all7) > 200 {
+		t.Fatalf("%d l7 records: the paging check wants 101 to 200", len(all7))
+	}
+	n := searches()
+	do("more", chromedp.Click(chromedp.CSS("#more")))
+	waitSearch(n)
+	if got := rowsVisible(visible()); fmt.Sprint(got) != fmt.Sprint(sortedVisible(all7)) {
+		t.Fatalf("after More: %d rows, want all %d", len(got), len(all7))
+	}
+	if more := eval[string](t, ctx, `document.querySelector('#row-count').dataset.more`); more != "false" {
+		t.Fatalf("after the last page: more=%s", more)
+	}
+
+	// A click on a RED row: the requests its service served.
+	var want []map[string]any
+	for _, m := range all7 {
+		if str(m["service_1"]) == "svc-6379" {
+			want = append(want, m)
+		}
+	}
+	n = searches()
+	do("click RED row", chromedp.Click(chromedp.CSS(`#red-table tbody tr[data-service="svc-6379"]`)))
+	waitSearch(n)
+	if got := rowsVisible(visible()); len(want) == 0 || fmt.Sprint(got) != fmt.Sprint(sortedVisible(want)) {
+		t.Fatalf("after a click on RED svc-6379:\npage:    %q\nrecords: %q", got, sortedVisible(want))
+	}
 
 	// A click on a node: the requests it served or sent.
 	const node = "svc-80"
-	var want []map[string]any
+	want = want[:0]
 	for _, m := range all7 {
 		if side(m, "0") == node || side(m, "1") == node {
 			want = append(want, m)
@@ -280,7 +307,7 @@ func TestWeb_Page(t *testing.T) {
 	if len(want) < 5 || len(want) > 100 {
 		t.Fatalf("%d records of %s: pick another node", len(want), node)
 	}
-	n := searches()
+	n = searches()
 	do("click node", chromedp.Click(chromedp.CSS(`#map g.node[data-node="`+node+`"] rect`)))
 	waitSearch(n)
 	if got := rowsVisible(visible()); fmt.Sprint(got) != fmt.Sprint(sortedVisible(want)) {
