@@ -156,6 +156,9 @@ func DecodeWriteRequest(buf []byte, b *store.ExtBatch) (skipped int, err error) 
 			}
 			continue
 		}
+		if num == 1 {
+			return skipped, fmt.Errorf("%w: timeseries of wire type %d", ErrRemoteWrite, typ)
+		}
 		n = protowire.ConsumeFieldValue(num, typ, buf)
 		if n < 0 {
 			return skipped, fmt.Errorf("%w: field %d: %v", ErrRemoteWrite, num, protowire.ParseError(n))
@@ -208,6 +211,8 @@ func decodeSeries(ts []byte, labels *[]string, rs *resources, b *store.ExtBatch)
 			}
 			ts = ts[n:]
 			skipped++
+		case num == 1 || num == 2 || num == 4:
+			return skipped, fmt.Errorf("%w: timeseries field %d of wire type %d", ErrRemoteWrite, num, typ)
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, ts)
 			if n < 0 {
@@ -281,6 +286,9 @@ func decodePair(l []byte) (name, value string, err error) {
 			}
 			continue
 		}
+		if num == 1 || num == 2 {
+			return "", "", fmt.Errorf("%w: label field %d of wire type %d", ErrRemoteWrite, num, typ)
+		}
 		n = protowire.ConsumeFieldValue(num, typ, l)
 		if n < 0 {
 			return "", "", fmt.Errorf("%w: label field %d: %v", ErrRemoteWrite, num, protowire.ParseError(n))
@@ -311,6 +319,8 @@ func decodeSample(sb []byte) (rwSample, error) {
 				return s, fmt.Errorf("%w: sample timestamp: %v", ErrRemoteWrite, protowire.ParseError(n))
 			}
 			s.ts, sb = int64(v), sb[n:]
+		case num == 1 || num == 2:
+			return s, fmt.Errorf("%w: sample field %d of wire type %d", ErrRemoteWrite, num, typ)
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, sb)
 			if n < 0 {
