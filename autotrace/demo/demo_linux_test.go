@@ -18,6 +18,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/metaflow-go/metaflow/autotrace"
 	"github.com/metaflow-go/metaflow/internal/testutil"
 )
 
@@ -113,6 +114,38 @@ func TestRun_Live(t *testing.T) {
 	if cov.Unknown != 0 {
 		t.Errorf("%d calls with unparsable addresses or times", cov.Unknown)
 	}
+	evaluate(t, res, truths)
+}
+
+// evaluate assembles the run's records with zero-code signals only
+// (autotrace) and logs the accuracy of its call edges against the truth;
+// it fails when the truth's calls and the assembled calls do not meet
+// (the dataset and the matching disagree), not on accuracy, which is
+// autotrace's to test.
+func evaluate(t *testing.T, res *Result, truths []Truth) *autotrace.Accuracy {
+	t.Helper()
+	f, err := os.Open(res.Records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	spans, err := autotrace.ReadRecords(f, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := autotrace.Assemble(spans, autotrace.Config{IgnoreAppIDs: true})
+	want, err := TruthRequests(truths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := autotrace.Evaluate(tr, want, 3*time.Millisecond)
+	for _, l := range strings.Split(strings.TrimSpace(acc.String()), "\n") {
+		t.Logf("accuracy: %s", l)
+	}
+	if acc.Total.Truth == 0 || acc.MatchedCalls < acc.TruthCalls*95/100 {
+		t.Errorf("autotrace matched %d of %d truth calls (%d truth edges observed)", acc.MatchedCalls, acc.TruthCalls, acc.Total.Truth)
+	}
+	return acc
 }
 
 func readRun(t *testing.T, res *Result) ([]Truth, []Record) {
@@ -183,6 +216,7 @@ func TestRun_Record(t *testing.T) {
 		for _, h := range cov.Hops {
 			t.Logf("  %-26s calls %6d covered %6d %v", h.Hop, h.Calls, h.Covered, h.ByTap)
 		}
+		evaluate(t, res, truths)
 		for _, pair := range [][2]string{{res.Records, "records"}, {res.Truth, "groundtruth"}} {
 			dst := filepath.Join(out, fmt.Sprintf("%s-%dc.jsonl.zst", pair[1], n))
 			if err := compress(pair[0], dst); err != nil {

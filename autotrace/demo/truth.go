@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/netip"
 	"time"
+
+	"github.com/metaflow-go/metaflow/autotrace"
 )
 
 // ErrNotSupported is returned by Run where the demo cannot run (not
@@ -276,4 +278,59 @@ func sortHops(h []HopCoverage) {
 			h[j], h[j-1] = h[j-1], h[j]
 		}
 	}
+}
+
+// TruthRequests converts ground truth into autotrace's, for
+// autotrace.Evaluate: failed calls and MySQL logins (no record) are left
+// out; a proxy's calls carry its X-Request-ID (nginx's times are
+// milliseconds, the id picks the call). A time or address that does not
+// parse is an error naming the line's id.
+func TruthRequests(truths []Truth) ([]autotrace.TruthRequest, error) {
+	out := make([]autotrace.TruthRequest, 0, len(truths))
+	for _, t := range truths {
+		tr := autotrace.TruthRequest{Service: t.Service, Kind: t.Kind}
+		if t.Local != "" && t.Remote != "" {
+			c, err := truthCall(t.Remote, t.Local, t.Start, t.End)
+			if err != nil {
+				return nil, fmt.Errorf("demo: truth %s: inbound: %w", t.ID, err)
+			}
+			tr.Inbound = &c
+		}
+		for _, k := range t.Calls {
+			if k.Error != "" || k.Request == "login" {
+				continue
+			}
+			c, err := truthCall(k.Local, k.Remote, k.Start, k.End)
+			if err != nil {
+				return nil, fmt.Errorf("demo: truth %s: call %s: %w", t.ID, k.Request, err)
+			}
+			if t.Kind == "proxy" {
+				c.XRequestID = t.XRequestID
+			}
+			tr.Calls = append(tr.Calls, c)
+		}
+		out = append(out, tr)
+	}
+	return out, nil
+}
+
+func truthCall(client, server, start, end string) (autotrace.TruthCall, error) {
+	var c autotrace.TruthCall
+	var err error
+	if c.Client, err = netip.ParseAddrPort(client); err != nil {
+		return c, err
+	}
+	if c.Server, err = netip.ParseAddrPort(server); err != nil {
+		return c, err
+	}
+	st, err := time.Parse(time.RFC3339Nano, start)
+	if err != nil {
+		return c, err
+	}
+	en, err := time.Parse(time.RFC3339Nano, end)
+	if err != nil {
+		return c, err
+	}
+	c.Start, c.End = st.UnixNano(), en.UnixNano()
+	return c, nil
 }
