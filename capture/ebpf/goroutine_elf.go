@@ -2,7 +2,6 @@ package ebpf
 
 import (
 	"debug/buildinfo"
-	"debug/dwarf"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -35,8 +34,10 @@ type goRuntime struct {
 	Newproc1  goFunc // entry and RETs of runtime.newproc1
 	Goexit0   uint64 // entry of runtime.goexit0; 0: not found, not probed
 	Goid      uint16 // offset of runtime.g.goid
-	// GoidFromDWARF: Goid was read from the binary's DWARF, not the table
-	// of Go versions (goOffsetTable).
+	GM        uint16 // offset of runtime.g.m
+	MProcid   uint16 // offset of runtime.m.procid; 0 with GM: register mode unavailable
+	// GoidFromDWARF: the offsets were read from the binary's DWARF, not
+	// the table of Go versions (goOffsetTable).
 	GoidFromDWARF bool
 }
 
@@ -98,59 +99,17 @@ func analyzeGoRuntimeFile(r io.ReaderAt, path string) (*goRuntime, error) {
 	if rng, err := goFuncRangesOr(ef, ErrNoGoRuntime, goGoexit0Sym); err == nil {
 		g.Goexit0, _ = fileOffset(ef, rng[0][0])
 	}
-	if off, err := dwarfGoid(ef); err == nil {
-		g.Goid, g.GoidFromDWARF = off, true
+	if v, err := dwarfFields(ef, [][2]string{{"runtime.g", "goid"}, {"runtime.g", "m"}, {"runtime.m", "procid"}}); err == nil {
+		g.Goid, g.GM, g.MProcid, g.GoidFromDWARF = v[0], v[1], v[2], true
 	} else if o, ok := goOffsetTable[minor]; ok && o.Goid != 0 {
-		g.Goid = o.Goid
+		g.Goid, g.GM, g.MProcid = o.Goid, o.GM, o.MProcid
 	} else {
 		return nil, fmt.Errorf("%s: %s: offset of runtime.g.goid unknown (no DWARF: %v): %w", path, bi.GoVersion, err, ErrNoGoRuntime)
 	}
+	if g.Goid == 0 {
+		return nil, fmt.Errorf("%s: runtime.g.goid at offset 0: %w", path, ErrNoGoRuntime)
+	}
 	return g, nil
-}
-
-// dwarfGoid reads the offset of runtime.g.goid from the binary's DWARF.
-func dwarfGoid(ef *elf.File) (uint16, error) {
-	d, err := ef.DWARF()
-	if err != nil {
-		return 0, err
-	}
-	rd := d.Reader()
-	for {
-		e, err := rd.Next()
-		if err != nil {
-			return 0, err
-		}
-		if e == nil {
-			return 0, errors.New("dwarf: no struct runtime.g")
-		}
-		if e.Tag != dwarf.TagStructType {
-			if e.Children && e.Tag != dwarf.TagCompileUnit {
-				rd.SkipChildren()
-			}
-			continue
-		}
-		if name, _ := e.Val(dwarf.AttrName).(string); name != "runtime.g" {
-			rd.SkipChildren()
-			continue
-		}
-		typ, err := d.Type(e.Offset)
-		if err != nil {
-			return 0, err
-		}
-		st, ok := typ.(*dwarf.StructType)
-		if !ok {
-			return 0, errors.New("dwarf: runtime.g is not a struct")
-		}
-		for _, f := range st.Field {
-			if f.Name == "goid" {
-				if f.ByteOffset <= 0 || f.ByteOffset > 0xffff {
-					return 0, fmt.Errorf("dwarf: runtime.g.goid at %d", f.ByteOffset)
-				}
-				return uint16(f.ByteOffset), nil
-			}
-		}
-		return 0, errors.New("dwarf: no field runtime.g.goid")
-	}
 }
 
 // String describes the analysis for logs.
@@ -161,5 +120,5 @@ func (g *goRuntime) String() string {
 	}
 	return g.Path + " " + g.GoVersion + " execute@" + strconv.FormatUint(g.Execute, 16) +
 		" newproc1@" + strconv.FormatUint(g.Newproc1.Entry, 16) + " rets=" + strconv.Itoa(len(g.Newproc1.Rets)) +
-		" goid@" + strconv.Itoa(int(g.Goid)) + "(" + src + ")"
+		" goid@" + strconv.Itoa(int(g.Goid)) + " m@" + strconv.Itoa(int(g.GM)) + " procid@" + strconv.Itoa(int(g.MProcid)) + "(" + src + ")"
 }

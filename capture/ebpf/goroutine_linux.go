@@ -31,10 +31,11 @@ type Goroutines struct {
 	objs goroutineObjects
 	pids *ebpf.Map // the tracer's pid filter when it filters by pid, else nil
 
-	mu     sync.Mutex
-	links  []link.Link
-	seen   map[fileID]bool
-	closed bool
+	mu       sync.Mutex
+	links    []link.Link
+	seen     map[fileID]bool
+	attached []attachedBinary
+	closed   bool
 
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -67,7 +68,7 @@ func NewGoroutines(t *Tracer, cfg GoroutineConfig, log *slog.Logger) (*Goroutine
 	if err != nil {
 		return nil, err
 	}
-	for name, m := range map[string]*ebpf.Map{"go_running": t.objs.GoRunning, "go_trace": t.objs.GoTrace} {
+	for name, m := range map[string]*ebpf.Map{"go_running": t.objs.GoRunning, "go_trace": t.objs.GoTrace, "go_procs": t.objs.GoProcs} {
 		if ms, ok := spec.Maps[name]; ok && m != nil {
 			ms.MaxEntries = m.MaxEntries()
 			opts.MapReplacements[name] = m
@@ -117,6 +118,17 @@ func (x *Goroutines) Close() error {
 	x.links = nil
 	// The threads' goroutines are no longer followed: back to per-thread
 	// trace states.
+	if m := x.objs.GoProcs; m != nil {
+		var k uint32
+		var v goroutineGoProc
+		var keys []uint32
+		for it := m.Iterate(); it.Next(&k, &v); {
+			keys = append(keys, k)
+		}
+		for _, k := range keys {
+			m.Delete(k)
+		}
+	}
 	if m := x.objs.GoRunning; m != nil {
 		var k, v uint64
 		var keys []uint64
@@ -178,6 +190,11 @@ func (x *Goroutines) scan() {
 		return
 	}
 	x.scans.Add(1)
+	x.mu.Lock()
+	if !x.closed {
+		x.registerProcs(x.attached)
+	}
+	x.mu.Unlock()
 	self := os.Getpid()
 	for _, pid := range procPids() {
 		if pid == self {
@@ -245,8 +262,66 @@ func (x *Goroutines) attach(path string) (bool, error) {
 	x.links = append(x.links, ls...)
 	x.probes.Add(uint64(len(ls)))
 	x.bins.Add(1)
-	x.log.Debug("capture/ebpf: attached goroutine probes", "binary", g.String(), "probes", len(ls))
+	x.attached = append(x.attached, attachedBinary{id, x.goProc(g)})
+	x.log.Debug("capture/ebpf: attached goroutine probes", "binary", g.String(), "probes", len(ls), "regs", x.regsMode(g))
+	x.registerProcs(x.attached[len(x.attached)-1:])
 	return true, nil
+}
+
+// attachedBinary is an executable the probes are attached to and the
+// go_procs entry of its processes.
+type attachedBinary struct {
+	id   fileID
+	proc goroutineGoProc
+}
+
+// registerProcs records the running processes of the given executables in
+// go_procs, so that their goroutines are known before the runtime probes
+// first fire in them. Called with x.mu held.
+func (x *Goroutines) registerProcs(bins []attachedBinary) {
+	if len(bins) == 0 || x.objs.GoProcs == nil {
+		return
+	}
+	for _, pid := range procPids() {
+		var st syscall.Stat_t
+		if syscall.Stat("/proc/"+strconv.Itoa(pid)+"/exe", &st) != nil {
+			continue
+		}
+		id := fileID{uint64(st.Dev), st.Ino}
+		for _, b := range bins {
+			if b.id == id {
+				x.objs.GoProcs.Update(uint32(pid), b.proc, ebpf.UpdateAny)
+			}
+		}
+	}
+}
+
+// goCookieRegs: register mode (bpf/goroutine.h GO_COOKIE_REGS).
+const goCookieRegs = 1 << 48
+
+// regsMode reports whether the goroutine of a thread of g's processes is
+// read from the g register rather than followed through the scheduler.
+func (x *Goroutines) regsMode(g *goRuntime) bool {
+	return !x.cfg.FollowScheduler && g.GM != 0 && g.MProcid != 0
+}
+
+// goProc is the go_procs entry of g's processes (bpf/goroutine.h).
+func (x *Goroutines) goProc(g *goRuntime) goroutineGoProc {
+	p := goroutineGoProc{GoidOff: g.Goid, M_off: g.GM, ProcidOff: g.MProcid}
+	if x.regsMode(g) {
+		p.Regs = 1
+	}
+	return p
+}
+
+// cookie packs the go_procs entry for the probes' attach cookie.
+func (x *Goroutines) cookie(g *goRuntime) uint64 {
+	p := x.goProc(g)
+	c := uint64(p.GoidOff) | uint64(p.M_off)<<16 | uint64(p.ProcidOff)<<32
+	if p.Regs != 0 {
+		c |= goCookieRegs
+	}
+	return c
 }
 
 func (x *Goroutines) links1(g *goRuntime) ([]link.Link, error) {
@@ -254,21 +329,21 @@ func (x *Goroutines) links1(g *goRuntime) ([]link.Link, error) {
 	if err != nil {
 		return nil, err
 	}
-	cookie := uint64(g.Goid)
+	cookie := x.cookie(g)
 	type probe struct {
 		sym  string
 		addr uint64
 		prog *ebpf.Program
 	}
-	ps := []probe{
-		{goExecuteSym, g.Execute, x.objs.GoExecute},
-		{goNewproc1Sym, g.Newproc1.Entry, x.objs.GoNewproc1},
-	}
+	ps := []probe{{goNewproc1Sym, g.Newproc1.Entry, x.objs.GoNewproc1}}
 	for _, r := range g.Newproc1.Rets {
 		ps = append(ps, probe{goNewproc1Sym, r, x.objs.GoNewproc1Ret})
 	}
-	if g.Goexit0 != 0 {
-		ps = append(ps, probe{goGoexit0Sym, g.Goexit0, x.objs.GoGoexit0})
+	if !x.regsMode(g) {
+		ps = append(ps, probe{goExecuteSym, g.Execute, x.objs.GoExecute})
+		if g.Goexit0 != 0 {
+			ps = append(ps, probe{goGoexit0Sym, g.Goexit0, x.objs.GoGoexit0})
+		}
 	}
 	var ls []link.Link
 	for _, p := range ps {

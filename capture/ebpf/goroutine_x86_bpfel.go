@@ -13,6 +13,15 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type goroutineGoProc struct {
+	_         structs.HostLayout
+	GoidOff   uint16
+	M_off     uint16
+	ProcidOff uint16
+	Regs      uint8
+	Pad       uint8
+}
+
 type goroutineGoTraceKey struct {
 	_    structs.HostLayout
 	Goid uint64
@@ -41,6 +50,7 @@ const (
 	goroutineMapCgroupFilter   = "cgroup_filter"
 	goroutineMapEvents         = "events"
 	goroutineMapGoCounters     = "go_counters"
+	goroutineMapGoProcs        = "go_procs"
 	goroutineMapGoRunning      = "go_running"
 	goroutineMapGoSpawning     = "go_spawning"
 	goroutineMapGoTrace        = "go_trace"
@@ -111,6 +121,7 @@ type goroutineMapSpecs struct {
 	CgroupFilter *ebpf.MapSpec `ebpf:"cgroup_filter"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
 	GoCounters   *ebpf.MapSpec `ebpf:"go_counters"`
+	GoProcs      *ebpf.MapSpec `ebpf:"go_procs"`
 	GoRunning    *ebpf.MapSpec `ebpf:"go_running"`
 	GoSpawning   *ebpf.MapSpec `ebpf:"go_spawning"`
 	GoTrace      *ebpf.MapSpec `ebpf:"go_trace"`
@@ -151,6 +162,7 @@ type goroutineMaps struct {
 	CgroupFilter *ebpf.Map `ebpf:"cgroup_filter"`
 	Events       *ebpf.Map `ebpf:"events"`
 	GoCounters   *ebpf.Map `ebpf:"go_counters"`
+	GoProcs      *ebpf.Map `ebpf:"go_procs"`
 	GoRunning    *ebpf.Map `ebpf:"go_running"`
 	GoSpawning   *ebpf.Map `ebpf:"go_spawning"`
 	GoTrace      *ebpf.Map `ebpf:"go_trace"`
@@ -164,6 +176,7 @@ func (m *goroutineMaps) Close() error {
 		m.CgroupFilter,
 		m.Events,
 		m.GoCounters,
+		m.GoProcs,
 		m.GoRunning,
 		m.GoSpawning,
 		m.GoTrace,

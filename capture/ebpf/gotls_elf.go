@@ -38,6 +38,8 @@ type goOffsets struct {
 	NetFD     uint16 // net.conn.fd: *netFD inside the *net.TCPConn the interface holds
 	Sysfd     uint16 // net.netFD.pfd + internal/poll.FD.Sysfd
 	Goid      uint16 // runtime.g.goid; 0: unknown, not read
+	GM        uint16 // runtime.g.m (goroutine probes); 0: unknown
+	MProcid   uint16 // runtime.m.procid (goroutine probes); 0: unknown
 	// FromDWARF says the offsets were read from the binary's debug
 	// information rather than the table of known Go versions.
 	FromDWARF bool
@@ -48,12 +50,17 @@ type goOffsets struct {
 // amd64 and arm64 share them: every field before them is pointer- or
 // 8-byte-sized). Keyed by "go1.N"; the stripped binaries of these versions
 // (-ldflags='-s -w') resolve through it.
+//
+// GM (runtime.g.m) and MProcid (runtime.m.procid) serve the goroutine
+// probes; they were read from the DWARF of go1.22.0, go1.24.0, go1.25.0
+// and go1.26.8 builds for amd64 and arm64 (go1.23's procid follows from
+// runtime.gobuf, unchanged between 1.22 and 1.24).
 var goOffsetTable = map[string]goOffsets{
-	"go1.22": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 152},
-	"go1.23": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 160},
-	"go1.24": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 160},
-	"go1.25": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 152},
-	"go1.26": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 152},
+	"go1.22": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 152, GM: 48, MProcid: 72},
+	"go1.23": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 160, GM: 48, MProcid: 72},
+	"go1.24": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 160, GM: 48, MProcid: 72},
+	"go1.25": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 152, GM: 48, MProcid: 64},
+	"go1.26": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 152, GM: 48, MProcid: 64},
 }
 
 // goFunc is one traced function: its entry and its RET instructions as
@@ -318,20 +325,37 @@ func findRets(arch elf.Machine, code []byte) ([]uint64, error) {
 
 // dwarfOffsets reads the struct offsets from the binary's DWARF.
 func dwarfOffsets(ef *elf.File) (goOffsets, error) {
-	d, err := ef.DWARF()
+	vals, err := dwarfFields(ef, [][2]string{
+		{"crypto/tls.Conn", "conn"}, {"net.conn", "fd"}, {"net.netFD", "pfd"},
+		{"internal/poll.FD", "Sysfd"}, {"runtime.g", "goid"},
+		{"runtime.g", "m"}, {"runtime.m", "procid"},
+	})
 	if err != nil {
 		return goOffsets{}, err
 	}
-	want := map[string]*dwarf.StructType{
-		"crypto/tls.Conn": nil, "net.conn": nil, "net.netFD": nil,
-		"internal/poll.FD": nil, "runtime.g": nil,
+	return goOffsets{
+		ConnIface: vals[0], NetFD: vals[1], Sysfd: vals[2] + vals[3], Goid: vals[4],
+		GM: vals[5], MProcid: vals[6], FromDWARF: true,
+	}, nil
+}
+
+// dwarfFields reads the byte offsets of struct fields ({struct, field}
+// pairs) from the binary's DWARF. Every offset must be below 0x8000.
+func dwarfFields(ef *elf.File, fields [][2]string) ([]uint16, error) {
+	d, err := ef.DWARF()
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]*dwarf.StructType{}
+	for _, f := range fields {
+		want[f[0]] = nil
 	}
 	left := len(want)
 	rd := d.Reader()
 	for left > 0 {
 		e, err := rd.Next()
 		if err != nil {
-			return goOffsets{}, err
+			return nil, err
 		}
 		if e == nil {
 			break
@@ -350,7 +374,7 @@ func dwarfOffsets(ef *elf.File) (goOffsets, error) {
 		}
 		typ, err := d.Type(e.Offset)
 		if err != nil {
-			return goOffsets{}, err
+			return nil, err
 		}
 		s, ok := typ.(*dwarf.StructType)
 		if !ok {
@@ -361,39 +385,27 @@ func dwarfOffsets(ef *elf.File) (goOffsets, error) {
 		left--
 		rd.SkipChildren()
 	}
-	field := func(st, f string) (int64, error) {
-		s := want[st]
+	out := make([]uint16, len(fields))
+	for i, sf := range fields {
+		s := want[sf[0]]
 		if s == nil {
-			return 0, fmt.Errorf("dwarf: no struct %s", st)
+			return nil, fmt.Errorf("dwarf: no struct %s", sf[0])
 		}
+		found := false
 		for _, fl := range s.Field {
-			if fl.Name == f {
-				return fl.ByteOffset, nil
+			if fl.Name == sf[1] {
+				if fl.ByteOffset < 0 || fl.ByteOffset > 0x7fff {
+					return nil, fmt.Errorf("dwarf: offset %s.%s = %d", sf[0], sf[1], fl.ByteOffset)
+				}
+				out[i], found = uint16(fl.ByteOffset), true
+				break
 			}
 		}
-		return 0, fmt.Errorf("dwarf: no field %s.%s", st, f)
-	}
-	var o goOffsets
-	var vals [5]int64
-	for i, sf := range [][2]string{
-		{"crypto/tls.Conn", "conn"}, {"net.conn", "fd"}, {"net.netFD", "pfd"},
-		{"internal/poll.FD", "Sysfd"}, {"runtime.g", "goid"},
-	} {
-		v, err := field(sf[0], sf[1])
-		if err != nil {
-			return goOffsets{}, err
+		if !found {
+			return nil, fmt.Errorf("dwarf: no field %s.%s", sf[0], sf[1])
 		}
-		if v < 0 || v > 0x7fff {
-			return goOffsets{}, fmt.Errorf("dwarf: offset %s.%s = %d", sf[0], sf[1], v)
-		}
-		vals[i] = v
 	}
-	o.ConnIface = uint16(vals[0])
-	o.NetFD = uint16(vals[1])
-	o.Sysfd = uint16(vals[2] + vals[3])
-	o.Goid = uint16(vals[4])
-	o.FromDWARF = true
-	return o, nil
+	return out, nil
 }
 
 // String describes the analysis for logs and errors.

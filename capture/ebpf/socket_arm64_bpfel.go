@@ -13,6 +13,15 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type socketGoProc struct {
+	_         structs.HostLayout
+	GoidOff   uint16
+	M_off     uint16
+	ProcidOff uint16
+	Regs      uint8
+	Pad       uint8
+}
+
 type socketGoTraceKey struct {
 	_    structs.HostLayout
 	Goid uint64
@@ -115,6 +124,7 @@ type socketTraceState struct {
 const (
 	socketMapCgroupFilter     = "cgroup_filter"
 	socketMapEvents           = "events"
+	socketMapGoProcs          = "go_procs"
 	socketMapGoRunning        = "go_running"
 	socketMapGoTrace          = "go_trace"
 	socketMapIdCounter        = "id_counter"
@@ -200,6 +210,7 @@ type socketProgramSpecs struct {
 type socketMapSpecs struct {
 	CgroupFilter *ebpf.MapSpec `ebpf:"cgroup_filter"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
+	GoProcs      *ebpf.MapSpec `ebpf:"go_procs"`
 	GoRunning    *ebpf.MapSpec `ebpf:"go_running"`
 	GoTrace      *ebpf.MapSpec `ebpf:"go_trace"`
 	IdCounter    *ebpf.MapSpec `ebpf:"id_counter"`
@@ -247,6 +258,7 @@ func (o *socketObjects) Close() error {
 type socketMaps struct {
 	CgroupFilter *ebpf.Map `ebpf:"cgroup_filter"`
 	Events       *ebpf.Map `ebpf:"events"`
+	GoProcs      *ebpf.Map `ebpf:"go_procs"`
 	GoRunning    *ebpf.Map `ebpf:"go_running"`
 	GoTrace      *ebpf.Map `ebpf:"go_trace"`
 	IdCounter    *ebpf.Map `ebpf:"id_counter"`
@@ -264,6 +276,7 @@ func (m *socketMaps) Close() error {
 	return _SocketClose(
 		m.CgroupFilter,
 		m.Events,
+		m.GoProcs,
 		m.GoRunning,
 		m.GoTrace,
 		m.IdCounter,

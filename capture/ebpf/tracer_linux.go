@@ -319,7 +319,7 @@ func (t *Tracer) loadPrograms(progs map[string]**ebpf.Program) error {
 		"lost_events": m.LostEvents, "pending": m.Pending, "pid_filter": m.PidFilter,
 		"scratch": m.Scratch, "sock_info": m.SockInfo, "thread_trace": m.ThreadTrace,
 		"tls_active": m.TlsActive, "listeners": m.Listeners,
-		"go_running": m.GoRunning, "go_trace": m.GoTrace,
+		"go_running": m.GoRunning, "go_trace": m.GoTrace, "go_procs": m.GoProcs,
 	}
 	cs := t.spec.Copy()
 	for name := range cs.Programs {

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 //
 // goroutine.c: goroutine tracking for the syscall trace id (goroutine.h).
-// Uprobes on three functions of the Go runtime of a tracked executable:
+// Uprobes on functions of the Go runtime of a tracked executable:
 //
-//   runtime.execute(gp *g, inheritTime bool), entry: the thread is about to
-//   run gp; go_running[thread] = gp.goid. Every switch to a goroutine goes
-//   through execute (schedule, exitsyscall's slow path, locked threads),
-//   except coroutine switches (iter.Pull), which are not seen.
+//   runtime.execute(gp *g, inheritTime bool), entry (scheduler mode only):
+//   the thread is about to run gp; go_running[thread] = gp.goid. Every
+//   switch to a goroutine goes through execute (schedule, exitsyscall's
+//   slow path, locked threads), except coroutine switches (iter.Pull),
+//   which are not seen. In register mode (the default) the syscall probes
+//   read the goroutine from Go's g register instead (goroutine.h), which
+//   spares a uprobe at every goroutine switch.
 //
 //   runtime.newproc1(fn, callergp *g, ...) *g, entry and every RET
 //   instruction (never a uretprobe: it breaks Go's stack unwinding): the
@@ -14,11 +17,13 @@
 //   thread's g0 stack to its end); a RET reads the new g from the first
 //   result register and copies the parent's trace state to the child.
 //
-//   runtime.goexit0(gp *g), entry: gp ended; its state is deleted.
+//   runtime.goexit0(gp *g), entry (scheduler mode only): gp ended; its
+//   state is deleted (in register mode states are only evicted).
 //
 // The goroutine id is read at the offset of runtime.g.goid that the loader
-// passes in the attach cookie (bits 0-15), from the binary's DWARF or a
-// table of Go versions. Go's register ABI (Go 1.17 amd64, 1.18 arm64)
+// passes in the attach cookie (goroutine.h: go_proc_of), from the binary's
+// DWARF or a table of Go versions. The first probe to fire in a process of
+// the executable records it in go_procs. Go's register ABI (Go 1.17 amd64, 1.18 arm64)
 // passes gp in the first argument register, callergp in the second.
 
 #include "tls.h"
@@ -56,6 +61,17 @@ static __always_inline void count(__u32 i)
 		*n += 1; // per CPU; uprobe programs run with migration disabled
 }
 
+// register_proc records the current process as a tracked Go program, the
+// first time a probe fires in it.
+static __always_inline void register_proc(__u64 pid_tgid, __u64 cookie)
+{
+	__u32 tgid = pid_tgid >> 32;
+	if (bpf_map_lookup_elem(&go_procs, &tgid))
+		return;
+	struct go_proc p = go_proc_of(cookie);
+	bpf_map_update_elem(&go_procs, &tgid, &p, BPF_NOEXIST);
+}
+
 // goid_of reads g.goid; 0 when it cannot be read.
 static __always_inline __u64 goid_of(__u64 g, __u64 cookie)
 {
@@ -74,7 +90,9 @@ int go_execute(struct pt_regs *ctx)
 	if (!mf_traced(id))
 		return 0;
 	count(GC_EXECUTE);
-	__u64 goid = goid_of(GO_ARG1(ctx), bpf_get_attach_cookie(ctx));
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	register_proc(id, cookie);
+	__u64 goid = goid_of(GO_ARG1(ctx), cookie);
 	// Rewritten in place: an update allocates.
 	__u64 *cur = bpf_map_lookup_elem(&go_running, &id);
 	if (cur)
@@ -90,7 +108,9 @@ int go_newproc1(struct pt_regs *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	if (!mf_traced(id))
 		return 0;
-	__u64 parent = goid_of(GO_ARG2(ctx), bpf_get_attach_cookie(ctx));
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	register_proc(id, cookie);
+	__u64 parent = goid_of(GO_ARG2(ctx), cookie);
 	struct go_trace_key k = {.goid = parent, .tgid = id >> 32};
 	if (!parent || !bpf_map_lookup_elem(&go_trace, &k)) {
 		bpf_map_delete_elem(&go_spawning, &id); // nothing to inherit

@@ -536,8 +536,7 @@ static __always_inline __u64 trace_id(__u64 pid_tgid, __u64 goid, struct sock_in
 // cur_goid returns the goroutine a tracked Go thread runs, else 0.
 static __always_inline __u64 cur_goid(__u64 pid_tgid)
 {
-	__u64 *g = bpf_map_lookup_elem(&go_running, &pid_tgid);
-	return g ? *g : 0;
+	return mf_goid(pid_tgid);
 }
 
 // head fills the header of a data or open/close event.
