@@ -54,6 +54,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		return
 	}
 	a.registerMetrics(mux) // metrics.go
+	a.registerTrace(mux)   // trace.go
 }
 
 // badRequest marks an error of the caller's parameters.

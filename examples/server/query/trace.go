@@ -64,7 +64,7 @@ var traceOptional = []string{
 var traceFixed = []string{
 	"rowid", "flow_id", "start_time", "end_time", "ip_0", "ip_1", "client_port", "server_port", "protocol",
 	"l7_protocol", "req_tcp_seq", "resp_tcp_seq", "request_type", "request_domain", "request_resource",
-	"endpoint", "response_status", "response_code", "trace_id", "span_id", "parent_span_id",
+	"endpoint", "request_id", "response_status", "response_code", "trace_id", "span_id", "parent_span_id",
 	"x_request_id_0", "x_request_id_1",
 }
 
@@ -267,6 +267,9 @@ func (t *TraceStore) span(row map[string]any) autotrace.Span {
 	}
 	if row["response_status"] != nil {
 		s.ResponseStatus = l7.Status(num("response_status")).String()
+	}
+	if row["request_id"] != nil {
+		s.RequestID, s.HasRequestID = uint32(num("request_id")), true
 	}
 	if row["response_code"] != nil {
 		s.ResponseCode, s.HasResponseCode = int32(num("response_code")), true
