@@ -9,4 +9,29 @@
 // /api/v1/stats (counters of ingest, queries and the store). Every one
 // requires the token when -token is set. It listens on localhost unless
 // told otherwise.
+//
+// Open-source agents write to the same server (package ingest, Ext), their
+// data tagged through the same dictionary as the agents' (a resource's
+// k8s.pod.name, a series' pod label or its instance's IP resolve to the
+// pod ids of agent records, so pod_1=web-1 finds both):
+//   - POST /v1/traces, /v1/metrics: OTLP/HTTP, protobuf or JSON, gzip
+//     allowed (an OpenTelemetry SDK's otlptracehttp/otlpmetrichttp
+//     exporter, a collector's otlphttp exporter); spans go to l7_flow_log
+//     with signal_source OTel, data points to ext_metrics;
+//   - -otlp-grpc ADDR: OTLP/gRPC TraceService and MetricsService on their
+//     own listener (otlptracegrpc, the collector's otlp exporter);
+//   - POST /api/v1/write: Prometheus remote write 1.0 (protobuf, snappy),
+//     into ext_metrics;
+//   - POST /api/v2/write and /write: Influx line protocol as Telegraf's
+//     influxdb_v2 and influxdb outputs send it (gzip allowed, precision
+//     parameter), one ext_metrics row per field.
+//
+// Their token comes as "Authorization: Bearer" (or Influx's "Token", basic
+// authentication's password, the v1 "p" parameter, gRPC "authorization"
+// metadata); -max-ext bounds a request, compressed and inflated (default
+// 16 MiB). Prometheus's remote_write takes the token as
+//
+//	remote_write:
+//	  - url: http://127.0.0.1:26700/api/v1/write
+//	    authorization: {credentials: secret}
 package main
