@@ -36,6 +36,9 @@ type goRuntime struct {
 	Goid      uint16 // offset of runtime.g.goid
 	GM        uint16 // offset of runtime.g.m
 	MProcid   uint16 // offset of runtime.m.procid; 0 with GM: register mode unavailable
+	// ParentGoid is the offset of runtime.g.parentGoid (Go 1.21 and
+	// later); 0: unknown, newproc1's entry is probed for the parent.
+	ParentGoid uint16
 	// GoidFromDWARF: the offsets were read from the binary's DWARF, not
 	// the table of Go versions (goOffsetTable).
 	GoidFromDWARF bool
@@ -99,10 +102,11 @@ func analyzeGoRuntimeFile(r io.ReaderAt, path string) (*goRuntime, error) {
 	if rng, err := goFuncRangesOr(ef, ErrNoGoRuntime, goGoexit0Sym); err == nil {
 		g.Goexit0, _ = fileOffset(ef, rng[0][0])
 	}
-	if v, err := dwarfFields(ef, [][2]string{{"runtime.g", "goid"}, {"runtime.g", "m"}, {"runtime.m", "procid"}}); err == nil {
-		g.Goid, g.GM, g.MProcid, g.GoidFromDWARF = v[0], v[1], v[2], true
+	if v, err := dwarfFields(ef, [][2]string{{"runtime.g", "goid"}}); err == nil {
+		g.Goid, g.GoidFromDWARF = v[0], true
+		g.GM, g.MProcid, g.ParentGoid = dwarfRuntime(ef)
 	} else if o, ok := goOffsetTable[minor]; ok && o.Goid != 0 {
-		g.Goid, g.GM, g.MProcid = o.Goid, o.GM, o.MProcid
+		g.Goid, g.GM, g.MProcid, g.ParentGoid = o.Goid, o.GM, o.MProcid, o.ParentGoid
 	} else {
 		return nil, fmt.Errorf("%s: %s: offset of runtime.g.goid unknown (no DWARF: %v): %w", path, bi.GoVersion, err, ErrNoGoRuntime)
 	}
@@ -120,5 +124,5 @@ func (g *goRuntime) String() string {
 	}
 	return g.Path + " " + g.GoVersion + " execute@" + strconv.FormatUint(g.Execute, 16) +
 		" newproc1@" + strconv.FormatUint(g.Newproc1.Entry, 16) + " rets=" + strconv.Itoa(len(g.Newproc1.Rets)) +
-		" goid@" + strconv.Itoa(int(g.Goid)) + " m@" + strconv.Itoa(int(g.GM)) + " procid@" + strconv.Itoa(int(g.MProcid)) + "(" + src + ")"
+		" goid@" + strconv.Itoa(int(g.Goid)) + " m@" + strconv.Itoa(int(g.GM)) + " procid@" + strconv.Itoa(int(g.MProcid)) + " parentGoid@" + strconv.Itoa(int(g.ParentGoid)) + "(" + src + ")"
 }

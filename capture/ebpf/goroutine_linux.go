@@ -296,8 +296,16 @@ func (x *Goroutines) registerProcs(bins []attachedBinary) {
 	}
 }
 
-// goCookieRegs: register mode (bpf/goroutine.h GO_COOKIE_REGS).
-const goCookieRegs = 1 << 48
+// testNewproc1Entry makes tests probe newproc1's entry for the parent
+// goroutine even when runtime.g.parentGoid is known.
+var testNewproc1Entry bool
+
+// Attach cookie of the runtime probes (bpf/goroutine.h): register mode,
+// and where the offset of runtime.g.parentGoid starts.
+const (
+	goCookieRegs        = 1 << 48
+	goCookieParentShift = 49
+)
 
 // regsMode reports whether the goroutine of a thread of g's processes is
 // read from the g register rather than followed through the scheduler.
@@ -321,6 +329,9 @@ func (x *Goroutines) cookie(g *goRuntime) uint64 {
 	if p.Regs != 0 {
 		c |= goCookieRegs
 	}
+	if g.ParentGoid < 1<<15 && !testNewproc1Entry {
+		c |= uint64(g.ParentGoid) << goCookieParentShift
+	}
 	return c
 }
 
@@ -335,7 +346,11 @@ func (x *Goroutines) links1(g *goRuntime) ([]link.Link, error) {
 		addr uint64
 		prog *ebpf.Program
 	}
-	ps := []probe{{goNewproc1Sym, g.Newproc1.Entry, x.objs.GoNewproc1}}
+	var ps []probe
+	if g.ParentGoid == 0 || g.ParentGoid >= 1<<15 || testNewproc1Entry {
+		// The parent is not readable from the new g: probe the entry.
+		ps = append(ps, probe{goNewproc1Sym, g.Newproc1.Entry, x.objs.GoNewproc1})
+	}
 	for _, r := range g.Newproc1.Rets {
 		ps = append(ps, probe{goNewproc1Sym, r, x.objs.GoNewproc1Ret})
 	}

@@ -40,6 +40,9 @@ type goOffsets struct {
 	Goid      uint16 // runtime.g.goid; 0: unknown, not read
 	GM        uint16 // runtime.g.m (goroutine probes); 0: unknown
 	MProcid   uint16 // runtime.m.procid (goroutine probes); 0: unknown
+	// ParentGoid is runtime.g.parentGoid (goroutine probes; Go 1.21 and
+	// later); 0: unknown.
+	ParentGoid uint16
 	// FromDWARF says the offsets were read from the binary's debug
 	// information rather than the table of known Go versions.
 	FromDWARF bool
@@ -51,16 +54,17 @@ type goOffsets struct {
 // 8-byte-sized). Keyed by "go1.N"; the stripped binaries of these versions
 // (-ldflags='-s -w') resolve through it.
 //
-// GM (runtime.g.m) and MProcid (runtime.m.procid) serve the goroutine
-// probes; they were read from the DWARF of go1.22.0, go1.24.0, go1.25.0
-// and go1.26.8 builds for amd64 and arm64 (go1.23's procid follows from
-// runtime.gobuf, unchanged between 1.22 and 1.24).
+// GM (runtime.g.m), MProcid (runtime.m.procid) and ParentGoid serve the
+// goroutine probes; they were read from the DWARF of go1.22.0, go1.24.0,
+// go1.25.0 and go1.26.8 builds for amd64 and arm64 (go1.23's procid follows
+// from runtime.gobuf, unchanged between 1.22 and 1.24; its parentGoid is
+// left unknown).
 var goOffsetTable = map[string]goOffsets{
-	"go1.22": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 152, GM: 48, MProcid: 72},
-	"go1.23": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 160, GM: 48, MProcid: 72},
-	"go1.24": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 160, GM: 48, MProcid: 72},
-	"go1.25": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 152, GM: 48, MProcid: 64},
-	"go1.26": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 152, GM: 48, MProcid: 64},
+	"go1.22": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 152, GM: 48, MProcid: 72, ParentGoid: 272},
+	"go1.23": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 160, GM: 48, MProcid: 72, ParentGoid: 0},
+	"go1.24": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 160, GM: 48, MProcid: 72, ParentGoid: 280},
+	"go1.25": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 152, GM: 48, MProcid: 64, ParentGoid: 272},
+	"go1.26": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 152, GM: 48, MProcid: 64, ParentGoid: 280},
 }
 
 // goFunc is one traced function: its entry and its RET instructions as
@@ -328,15 +332,26 @@ func dwarfOffsets(ef *elf.File) (goOffsets, error) {
 	vals, err := dwarfFields(ef, [][2]string{
 		{"crypto/tls.Conn", "conn"}, {"net.conn", "fd"}, {"net.netFD", "pfd"},
 		{"internal/poll.FD", "Sysfd"}, {"runtime.g", "goid"},
-		{"runtime.g", "m"}, {"runtime.m", "procid"},
 	})
 	if err != nil {
 		return goOffsets{}, err
 	}
-	return goOffsets{
-		ConnIface: vals[0], NetFD: vals[1], Sysfd: vals[2] + vals[3], Goid: vals[4],
-		GM: vals[5], MProcid: vals[6], FromDWARF: true,
-	}, nil
+	o := goOffsets{ConnIface: vals[0], NetFD: vals[1], Sysfd: vals[2] + vals[3], Goid: vals[4], FromDWARF: true}
+	o.GM, o.MProcid, o.ParentGoid = dwarfRuntime(ef)
+	return o, nil
+}
+
+// dwarfRuntime reads the offsets of runtime.g.m, runtime.m.procid and
+// runtime.g.parentGoid (Go 1.21 and later) from the binary's DWARF; 0 for
+// those it lacks.
+func dwarfRuntime(ef *elf.File) (gm, procid, parentGoid uint16) {
+	if v, err := dwarfFields(ef, [][2]string{{"runtime.g", "m"}, {"runtime.m", "procid"}}); err == nil {
+		gm, procid = v[0], v[1]
+	}
+	if v, err := dwarfFields(ef, [][2]string{{"runtime.g", "parentGoid"}}); err == nil {
+		parentGoid = v[0]
+	}
+	return gm, procid, parentGoid
 }
 
 // dwarfFields reads the byte offsets of struct fields ({struct, field}

@@ -11,11 +11,13 @@
 //   read the goroutine from Go's g register instead (goroutine.h), which
 //   spares a uprobe at every goroutine switch.
 //
-//   runtime.newproc1(fn, callergp *g, ...) *g, entry and every RET
-//   instruction (never a uretprobe: it breaks Go's stack unwinding): the
-//   entry saves callergp's goid for the thread (newproc1 runs on the
-//   thread's g0 stack to its end); a RET reads the new g from the first
-//   result register and copies the parent's trace state to the child.
+//   runtime.newproc1(fn, callergp *g, ...) *g, every RET instruction
+//   (never a uretprobe: it breaks Go's stack unwinding): a RET reads the
+//   new g from the first result register, its parent from g.parentGoid
+//   (Go 1.21 and later), and copies the parent's trace state to the child.
+//   When the parentGoid offset is unknown, a probe at the entry saves
+//   callergp's goid for the thread instead (newproc1 runs on the thread's
+//   g0 stack to its end).
 //
 //   runtime.goexit0(gp *g), entry (scheduler mode only): gp ended; its
 //   state is deleted (in register mode states are only evicted).
@@ -124,15 +126,30 @@ SEC("uprobe/go_newproc1_ret")
 int go_newproc1_ret(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u64 *p = bpf_map_lookup_elem(&go_spawning, &id);
-	if (!p)
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 newg = GO_RET1(ctx);
+	struct go_trace_key pk = {.tgid = id >> 32};
+	__u64 poff = cookie >> GO_COOKIE_PARENT_SHIFT;
+	if (poff) {
+		// Go 1.21 and later: newproc1 set newg.parentGoid; no entry probe.
+		if (!mf_traced(id))
+			return 0;
+		register_proc(id, cookie);
+		if (!newg || bpf_probe_read_user(&pk.goid, sizeof(pk.goid), (void *)(newg + poff)) < 0 || !pk.goid)
+			return 0;
+	} else {
+		__u64 *p = bpf_map_lookup_elem(&go_spawning, &id);
+		if (!p)
+			return 0;
+		pk.goid = *p;
+		bpf_map_delete_elem(&go_spawning, &id);
+	}
+	struct trace_state *ts = bpf_map_lookup_elem(&go_trace, &pk);
+	if (!ts)
 		return 0;
 	count(GC_SPAWN);
-	struct go_trace_key pk = {.goid = *p, .tgid = id >> 32};
-	bpf_map_delete_elem(&go_spawning, &id);
-	__u64 child = goid_of(GO_RET1(ctx), bpf_get_attach_cookie(ctx));
-	struct trace_state *ts = bpf_map_lookup_elem(&go_trace, &pk);
-	if (!child || !ts)
+	__u64 child = goid_of(newg, cookie);
+	if (!child)
 		return 0;
 	struct trace_state c = *ts;
 	struct go_trace_key ck = {.goid = child, .tgid = id >> 32};

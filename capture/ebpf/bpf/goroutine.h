@@ -70,9 +70,11 @@ struct {
 	__type(value, struct go_proc);
 } go_procs SEC(".maps");
 
-// The attach cookie of the runtime probes: the offsets of struct go_proc,
-// and bit 48 its regs.
+// The attach cookie of the runtime probes: the offsets of struct go_proc
+// (bits 0-15 goid, 16-31 m, 32-47 procid), bit 48 its regs, bits 49-63 the
+// offset of runtime.g.parentGoid (0: unknown).
 #define GO_COOKIE_REGS (1ull << 48)
+#define GO_COOKIE_PARENT_SHIFT 49
 
 static __always_inline struct go_proc go_proc_of(__u64 cookie)
 {
