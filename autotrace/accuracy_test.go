@@ -171,3 +171,69 @@ func TestAccuracy_Demo(t *testing.T) {
 		})
 	}
 }
+
+// TestAccuracy_DemoMixedOTel mixes the Go service's OpenTelemetry spans
+// (otel-<N>c: a SERVER span per request and a CLIENT span per call, with
+// socket attributes; Python sends no traceparent) into the records: each
+// OTel span must join the call it observes (no duplicate calls), every
+// tree must hang from a zero-code root (no broken trees), and the call
+// edges are scored again with application ids on.
+func TestAccuracy_DemoMixedOTel(t *testing.T) {
+	for _, n := range []int{1, 10, 50} {
+		t.Run(fmt.Sprintf("%dc", n), func(t *testing.T) {
+			otel := open(t, fmt.Sprintf("otel-%dc.jsonl", n))
+			recs := open(t, fmt.Sprintf("records-%dc.jsonl", n))
+			truth := readTruth(t, open(t, fmt.Sprintf("groundtruth-%dc.jsonl", n)))
+			spans, err := autotrace.ReadRecords(bytes.NewReader(recs), 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			app, err := autotrace.ReadOTLPJSON(bytes.NewReader(otel), uint64(len(spans))+1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := autotrace.Assemble(append(spans, app...), autotrace.Config{})
+			if len(tr.Nodes) != len(spans)+len(app) {
+				t.Fatalf("%d nodes of %d spans", len(tr.Nodes), len(spans)+len(app))
+			}
+			// Calls holding an application span, and whether they hold an
+			// observation too.
+			observed := map[int]bool{}
+			for _, nd := range tr.Nodes {
+				if !nd.TapSide.IsApp() {
+					observed[nd.Call] = true
+				}
+			}
+			alone, appRoots := 0, 0
+			for i, nd := range tr.Nodes {
+				if !nd.TapSide.IsApp() {
+					continue
+				}
+				if !observed[nd.Call] {
+					alone++
+				}
+				r := i
+				for tr.Nodes[r].Parent >= 0 {
+					r = tr.Nodes[r].Parent
+				}
+				if tr.Nodes[r].TapSide.IsApp() {
+					appRoots++
+				}
+			}
+			acc := autotrace.Evaluate(tr, truth, 3*time.Millisecond)
+			t.Logf("%d clients: %d records' spans + %d OTel spans -> %d calls; OTel spans not joined to an observed call: %d; in a tree with an OTel root: %d",
+				n, len(spans), len(app), tr.Calls, alone, appRoots)
+			for _, l := range strings.Split(strings.TrimSpace(acc.String()), "\n") {
+				t.Logf("  %s", l)
+			}
+			if alone*100 > len(app) || appRoots*100 > len(app) {
+				t.Errorf("duplicates or broken trees: %d OTel spans alone, %d under an OTel root (of %d)", alone, appRoots, len(app))
+			}
+			for _, k := range []string{"thread-per-request", "proxy"} {
+				if s := acc.ByKind[k]; s == nil || s.Precision() < floors[k][0] || s.Recall() < floors[k][1] {
+					t.Errorf("%s with OTel mixed in: %v", k, s)
+				}
+			}
+		})
+	}
+}

@@ -248,14 +248,17 @@ func (a *assembler) group() {
 				}
 			}
 		}
+		joined := make(map[int]bool)
 		for i := range a.spans {
 			s := &a.spans[i]
 			if s.TraceID != "" && s.SpanID != "" && !s.TapSide.IsApp() {
 				if j, ok := firstApp[appKey{s.TraceID, s.SpanID}]; ok {
 					u.union(i, j)
+					joined[j] = true
 				}
 			}
 		}
+		a.groupAppFlows(u, joined)
 	}
 	a.callOf = make([]int, n)
 	index := make(map[int]int)
@@ -287,6 +290,51 @@ func (a *assembler) group() {
 			s := &a.spans[m]
 			c.start = min(c.start, s.Start)
 			c.end = max(c.end, s.End, s.Start)
+		}
+	}
+}
+
+// groupAppFlows joins an application span that names its socket (client
+// and server address and port, from the semantic conventions' network
+// attributes) to the call observed on that flow whose start is nearest to
+// its own, within the tolerance: the OTel span of a call and its eBPF and
+// packet observations are one call, so a trace mixing them has no
+// duplicates. Application spans already joined by span id are left alone.
+func (a *assembler) groupAppFlows(u uf, joined map[int]bool) {
+	type pair struct{ client, server netip.AddrPort }
+	var byPair map[pair][]int
+	for i := range a.spans {
+		s := &a.spans[i]
+		if !s.TapSide.IsApp() || joined[i] || !s.Client.IsValid() || !s.Server.IsValid() || s.Client.Port() == 0 || s.Server.Port() == 0 {
+			continue
+		}
+		if byPair == nil {
+			byPair = make(map[pair][]int)
+			for j := range a.spans {
+				o := &a.spans[j]
+				if !o.TapSide.IsApp() {
+					k := pair{o.Client, o.Server}
+					byPair[k] = append(byPair[k], j)
+				}
+			}
+			for _, l := range byPair {
+				slices.SortFunc(l, func(x, y int) int { return cmp.Compare(a.spans[x].Start, a.spans[y].Start) })
+			}
+		}
+		l := byPair[pair{s.Client, s.Server}]
+		lo, _ := slices.BinarySearchFunc(l, s.Start-a.tol, func(j int, t int64) int { return cmp.Compare(a.spans[j].Start, t) })
+		best := -1
+		for _, j := range l[lo:] {
+			o := &a.spans[j]
+			if o.Start > max(s.End, s.Start)+a.tol {
+				break
+			}
+			if best < 0 || absDiff(o.Start, s.Start) < absDiff(a.spans[best].Start, s.Start) {
+				best = j
+			}
+		}
+		if best >= 0 {
+			u.union(i, best)
 		}
 	}
 }

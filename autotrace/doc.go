@@ -14,8 +14,9 @@
 // c-gw, local, rest, s-gw, s-nd, s (server NIC), s-p (the server process's
 // socket), s-app (the callee's application span); app is another
 // application span. FromRecord builds a span from an l7.Record,
-// ParseRecordJSON and ReadRecords from the agent's JSON lines, and a store
-// fills the fields from its rows.
+// ParseRecordJSON and ReadRecords from the agent's JSON lines,
+// ParseOTLPJSON and ReadOTLPJSON from OTLP/JSON exports, and a store fills
+// the fields from its rows.
 //
 // # Association rules
 //
@@ -63,8 +64,12 @@
 //     span_id equals its span id are one call (the header its call sent:
 //     RECORDS.md puts the caller's span id in span_id); a call with a span
 //     whose parent_span_id equals another call's span id hangs from that
-//     call. Config.IgnoreAppIDs turns the rule, trace-id search and
-//     application spans off, for zero-code traces.
+//     call. An application span that names its socket (the semantic
+//     conventions' network.local/peer address and port) joins the call
+//     observed on that flow starting nearest to it within the tolerance,
+//     so an OTel span and the eBPF and packet spans of its call are one
+//     call, not duplicates. Config.IgnoreAppIDs turns the rule, trace-id
+//     search and application spans off, for zero-code traces.
 //
 // # Assembly
 //
