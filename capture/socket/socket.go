@@ -89,8 +89,9 @@ type Event struct {
 	Comm     [16]byte
 	CgroupID uint64
 
-	// Goroutine is the Go goroutine that made a Go TLS call (OriginGoTLS),
-	// else 0.
+	// Goroutine is the Go goroutine that made a Go TLS call (OriginGoTLS)
+	// or, when the tracer tracks the Go program's goroutines, the system
+	// call; else 0.
 	Goroutine uint64
 
 	// Fd is the socket's descriptor in the process, -1 when unknown.
@@ -117,8 +118,9 @@ type Event struct {
 	TCPSeq uint32
 	HasSeq bool
 
-	// SyscallTraceID links calls of one thread: an ingress call and the
-	// egress calls the same thread makes next share it (0: none).
+	// SyscallTraceID links calls of one thread (or goroutine, and the
+	// goroutines it starts, when the tracer tracks them): an ingress call
+	// and the egress calls the same thread makes next share it (0: none).
 	SyscallTraceID uint64
 
 	// OldState and NewState are TCP states (KindState), as the kernel's
