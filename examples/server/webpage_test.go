@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -374,6 +376,34 @@ func TestWeb_Page(t *testing.T) {
 		}
 	}
 	shot("4-search")
+
+	// A row's fields: times as the API sent them. The captures' times are
+	// microseconds, which survive a float64; nanoseconds would not, so the
+	// page keeps the source text of large integers (keepExact), checked
+	// here on one that a float64 rounds.
+	if !eval[bool](t, ctx, `JSON.parse('{"t":1795657545114548123}', keepExact).exact.t === '1795657545114548123'`) {
+		t.Fatal("keepExact lost the digits of a nanosecond time")
+	}
+	do("detail", chromedp.Click(chromedp.CSS(`#rows tbody tr`)), chromedp.WaitVisible(chromedp.CSS(`#detail-table`)))
+	shown := eval[string](t, ctx, `[...document.querySelectorAll('#detail-table tr')].find(tr => tr.cells[0].textContent === 'start_time').cells[1].textContent`)
+	req, _ := http.NewRequest("GET", ts.url+"/api/v1/l7?"+url.Values{"request_resource": {"/a.json"}}.Encode(), nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exact struct{ Rows []map[string]any }
+	dec := json.NewDecoder(resp.Body)
+	dec.UseNumber()
+	err = dec.Decode(&exact)
+	resp.Body.Close()
+	found := false
+	for _, r := range exact.Rows {
+		found = found || strings.HasSuffix(shown, "("+fmt.Sprint(r["start_time"])+")")
+	}
+	if err != nil || !found {
+		t.Fatalf("detail start_time %q is none of the API's %v (%v)", shown, exact.Rows, err)
+	}
 
 	// The trace of a request (the last search's row carries a W3C trace
 	// id), as a flame graph, when the server has the trace endpoint: one

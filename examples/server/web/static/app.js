@@ -87,7 +87,21 @@ async function api(path, params) {
     throw new APIError(401, 'the server wants a query token');
   }
   if (!r.ok) throw new APIError(r.status, (await r.text()).trim() || r.statusText);
-  return r.json();
+  return JSON.parse(await r.text(), keepExact);
+}
+
+// keepExact keeps the source text of integers beyond 2^53 (nanosecond
+// times, ids) in a hidden "exact" property of their object, where the
+// browser can give it (JSON.parse source text access); the number stays
+// for arithmetic.
+function keepExact(key, value, context) {
+  if (typeof value === 'number' && !Number.isSafeInteger(value) && context && typeof context.source === 'string') {
+    if (!Object.prototype.hasOwnProperty.call(this, 'exact')) {
+      Object.defineProperty(this, 'exact', { value: {}, enumerable: false });
+    }
+    this.exact[key] = context.source;
+  }
+  return value;
 }
 
 function readToken() {
@@ -462,8 +476,8 @@ function showDetail(r) {
   const tb = $('#detail-table tbody');
   tb.replaceChildren();
   for (const k of Object.keys(r).sort()) {
-    let v = r[k];
-    if (k === 'start_time' || k === 'end_time') v = `${isoTime(v)} (${v})`;
+    let v = (r.exact && r.exact[k]) || r[k];
+    if (k === 'start_time' || k === 'end_time') v = `${isoTime(r[k])} (${v})`;
     if (k === 'response_status') v = STATUS[v] || v;
     tb.append(el('tr', {}, el('th', {}, k), el('td', { class: 'wrap' }, String(v))));
   }
