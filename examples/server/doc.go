@@ -10,6 +10,15 @@
 // requires the token when -token is set. It listens on localhost unless
 // told otherwise.
 //
+// GET / serves the web page (package web: service map, RED, metrics over
+// time, request and flow search, trace flame graph), which reads the query
+// API with the token it is given (#token=... or a prompt). With -demo the
+// server runs on a temporary store and fills it with the captures shipped
+// under testdata/l7, replayed through an in-process agent (demo.go), then
+// logs the page's URL:
+//
+//	go run ./examples/server -demo
+//
 // Open-source agents write to the same server (package ingest, Ext), their
 // data tagged through the same dictionary as the agents' (a resource's
 // k8s.pod.name, a series' pod label or its instance's IP resolve to the
