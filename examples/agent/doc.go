@@ -4,7 +4,7 @@
 //
 //	agent -r FILE [-f FILTER] [-o json|text] [-snapshot 1s] [-shards N] [-stats]
 //	agent -i IFACE [-f FILTER] [-w out.pcap] [-o json|text]
-//	agent -ebpf [-pid PID,...] [-comm NAME,...] [-ebpf-payload BYTES] [-ebpf-tls] [-i IFACE] [-o json|text]
+//	agent -ebpf [-pid PID,...] [-comm NAME,...] [-ebpf-payload BYTES] [-ebpf-tls] [-ebpf-goroutines] [-i IFACE] [-o json|text]
 //
 // -ebpf traces the machine's sockets with eBPF (capture/ebpf) and decodes
 // what processes read and write: l7_flow_log records with process_id,
@@ -13,7 +13,10 @@
 // runs beside packet capture. It needs Linux, root (or CAP_BPF and
 // CAP_PERFMON) and kernel BTF; when one is missing the agent exits with a
 // message naming it. -pid and -comm filter in the tracer; -ebpf-tls adds
-// the TLS plaintext of OpenSSL and Go crypto/tls (is_tls records).
+// the TLS plaintext of OpenSSL and Go crypto/tls (is_tls records);
+// -ebpf-goroutines tracks the goroutines of Go programs (those of -pid when
+// given), so that their syscall_trace_id follows a request's goroutine and
+// the goroutines it starts rather than the threads.
 //
 // -tags FILE tags both sides of every record (pod_0, service_1, az_0, ...)
 // from a JSON file of CIDRs and addresses per VPC (autotag/file), reloaded

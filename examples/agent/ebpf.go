@@ -21,6 +21,7 @@ type ebpfOptions struct {
 	comms   commList
 	payload int
 	tls     bool
+	gor     bool
 }
 
 // pidList collects -pid values: comma-separated, repeatable.
@@ -60,6 +61,7 @@ func registerEBPFFlags(fs *flag.FlagSet, o *ebpfOptions) {
 	fs.Var(&o.pids, "pid", "with -ebpf, trace only these process `ids` (comma-separated, repeatable; filtered in the kernel)")
 	fs.Var(&o.comms, "comm", "with -ebpf, trace only threads with these command `names` (comma-separated, repeatable)")
 	fs.BoolVar(&o.tls, "ebpf-tls", false, "with -ebpf, also capture TLS plaintext: uprobes on every libssl (OpenSSL) and on running Go programs' crypto/tls")
+	fs.BoolVar(&o.gor, "ebpf-goroutines", false, "with -ebpf, track the goroutines of running Go programs (of -pid when given; rescanned every 10 s): their syscall trace ids follow goroutines and the goroutines they start, not threads")
 	fs.IntVar(&o.payload, "ebpf-payload", ebpf.DefaultPayloadSize, fmt.Sprintf("with -ebpf, payload `bytes` captured per call (at most %d)", ebpf.MaxPayloadSize))
 }
 
@@ -67,8 +69,8 @@ func registerEBPFFlags(fs *flag.FlagSet, o *ebpfOptions) {
 func checkEBPF(o *options) error {
 	e := &o.ebpf
 	switch {
-	case !e.on && (len(e.pids) > 0 || len(e.comms) > 0 || e.payload != ebpf.DefaultPayloadSize || e.tls):
-		return fmt.Errorf("-pid, -comm, -ebpf-payload and -ebpf-tls need -ebpf")
+	case !e.on && (len(e.pids) > 0 || len(e.comms) > 0 || e.payload != ebpf.DefaultPayloadSize || e.tls || e.gor):
+		return fmt.Errorf("-pid, -comm, -ebpf-payload, -ebpf-tls and -ebpf-goroutines need -ebpf")
 	case e.on && o.read != "":
 		return fmt.Errorf("-ebpf traces live sockets; it cannot be combined with -r")
 	case e.on && (e.payload <= 0 || e.payload > ebpf.MaxPayloadSize):
@@ -86,6 +88,9 @@ func openTracer(e *ebpfOptions) (socket.Source, error) {
 	cfg := ebpf.Config{PayloadSize: e.payload, Pids: e.pids, Comms: e.comms}
 	if e.tls {
 		cfg.TLS = ebpf.TLSConfig{OpenSSL: true, GoScanProcs: true}
+	}
+	if e.gor {
+		cfg.Goroutines = ebpf.GoroutineConfig{ScanProcs: true}
 	}
 	tr, err := ebpf.New(cfg)
 	switch {

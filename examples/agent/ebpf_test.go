@@ -17,6 +17,8 @@ func TestParseArgs_EBPF(t *testing.T) {
 		{"alone", []string{"-ebpf"}, ""},
 		{"with live capture", []string{"-ebpf", "-i", "lo", "-pid", "1,2", "-comm", "nginx", "-ebpf-payload", "16384", "-ebpf-tls"}, ""},
 		{"tls without ebpf", []string{"-i", "lo", "-ebpf-tls"}, "need -ebpf"},
+		{"goroutines", []string{"-ebpf", "-pid", "1", "-ebpf-goroutines"}, ""},
+		{"goroutines without ebpf", []string{"-i", "lo", "-ebpf-goroutines"}, "need -ebpf"},
 		{"with replay", []string{"-ebpf", "-r", "x.pcap"}, "cannot be combined with -r"},
 		{"pid without ebpf", []string{"-i", "lo", "-pid", "1"}, "need -ebpf"},
 		{"bad pid", []string{"-ebpf", "-pid", "x"}, "want process ids"},
