@@ -22,6 +22,7 @@ func TestHandler_ServeHTTP(t *testing.T) {
 		{"head", "HEAD", "/", 200, "text/html", ""},
 		{"missing", "GET", "/nope.js", 404, "", ""},
 		{"api path not served here", "GET", "/api/v1/trace", 404, "", ""},
+		{"api path, any method", "OPTIONS", "/api/v1/nope", 404, "", ""},
 		{"post", "POST", "/", 405, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

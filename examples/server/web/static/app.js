@@ -708,12 +708,16 @@ async function loadTrace(r) {
   $('#trace-section').scrollIntoView({ block: 'start' });
 }
 
-// probe reports whether an optional endpoint exists: anything but 404.
-async function probe(path) {
+// probe reports whether an optional endpoint exists, with a valid request
+// that finds (almost) nothing: only the query API's own answers (any
+// status, or a 404 of its own) say it is there; the server's 404 for a
+// path it lacks says it is not.
+async function probe(path, params) {
   const headers = state.token ? { Authorization: 'Bearer ' + state.token } : {};
   try {
-    const r = await fetch(path, { headers });
-    return r.status !== 404;
+    const r = await fetch(path + '?' + new URLSearchParams(params), { headers });
+    if (r.status !== 404) return true;
+    return (await r.text()).startsWith('query:');
   } catch (e) {
     return false;
   }
@@ -773,7 +777,10 @@ function init() {
   }
   fieldHints();
   $('#metrics-interval').addEventListener('change', () => loadMetrics().catch(showError));
-  Promise.all([probe('/api/v1/trace'), probe('/api/v1/metrics/application')]).then(([trace, metrics]) => {
+  Promise.all([
+    probe('/api/v1/trace', { id: 1, max_spans: 1, max_rounds: 1 }),
+    probe('/api/v1/metrics/application', { interval: '1m', from: 0, to: 1 }),
+  ]).then(([trace, metrics]) => {
     state.hasTrace = trace;
     state.hasMetrics = metrics;
     refresh();
