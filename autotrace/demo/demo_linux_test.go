@@ -4,6 +4,7 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -45,7 +46,8 @@ func requireDemo(t *testing.T) {
 func runQuiet(name string, args ...string) error { return exec.Command(name, args...).Run() }
 
 // agentBinary is $DEMO_AGENT, an examples/agent binary to use instead of
-// building one (for example one built from another revision).
+// building one (for example one built from another revision). ($DEMO_KEEP
+// names a folder where TestRun_Live keeps its run.)
 func agentBinary() string { return os.Getenv("DEMO_AGENT") }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -66,6 +68,14 @@ func (w tWriter) Write(b []byte) (int, error) {
 func TestRun_Live(t *testing.T) {
 	requireDemo(t)
 	dir := t.TempDir()
+	if keep := os.Getenv("DEMO_KEEP"); keep != "" {
+		// Keep the run's logs and raw output for a look afterwards.
+		dir = keep
+		os.RemoveAll(dir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	res, err := Run(ctx, Config{Dir: dir, RepoRoot: testutil.ModuleRoot(t), Agent: agentBinary(), Clients: 4, Duration: 3 * time.Second,
@@ -77,15 +87,25 @@ func TestRun_Live(t *testing.T) {
 		t.Fatalf("load: %d requests ok, %d failed; want >= 10 and 0", res.Requests, res.Failed)
 	}
 	truths, recs := readRun(t, res)
-	perService := map[string]int{}
+	perService, dnsCalls := map[string]int{}, 0
 	for _, tr := range truths {
 		perService[tr.Service]++
+		for _, c := range tr.Calls {
+			if c.Protocol == "DNS" && c.Error == "" {
+				dnsCalls++
+			}
+		}
 	}
-	for _, s := range []string{"client", "nginx", "python", "go", "dns"} {
+	for _, s := range []string{"client", "nginx", "python", "go"} {
 		// Every client request crosses every service once.
 		if perService[s] != res.Requests {
 			t.Errorf("%s logged %d requests, want %d (the client's)", s, perService[s], res.Requests)
 		}
+	}
+	// The DNS server answers each query its callers logged (the Go
+	// resolver shares one query among concurrent lookups of a name).
+	if perService["dns"] != dnsCalls {
+		t.Errorf("dns logged %d queries, its callers %d", perService["dns"], dnsCalls)
 	}
 	cov := Cover(truths, recs, 5*time.Millisecond)
 	t.Logf("%d truth lines, %d l7 records, per tap %v", len(truths), len(recs), res.Lines)
@@ -96,7 +116,7 @@ func TestRun_Live(t *testing.T) {
 		t.Logf("missed: %s", m)
 	}
 	want := []string{"client->HTTP", "nginx->HTTP", "python->DNS", "python->Redis", "python->MySQL", "python->HTTP",
-		"go->Redis", "go->MySQL"}
+		"go->DNS", "go->Redis", "go->MySQL"}
 	got := map[string]HopCoverage{}
 	for _, h := range cov.Hops {
 		got[h.Hop] = h
@@ -114,7 +134,52 @@ func TestRun_Live(t *testing.T) {
 	if cov.Unknown != 0 {
 		t.Errorf("%d calls with unparsable addresses or times", cov.Unknown)
 	}
+	checkOTel(t, res.OTel, perService["go"])
 	evaluate(t, res, truths)
+}
+
+// checkOTel checks the Go service's OpenTelemetry spans: one OTLP/JSON
+// request a line, one per request it served, each a SERVER span and its
+// CLIENT spans (three calls, a DNS query most of the time, a MySQL login
+// now and then) in one
+// trace.
+func checkOTel(t *testing.T, path string, requests int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != requests {
+		t.Errorf("%d OTLP lines, want %d (the Go service's requests)", len(lines), requests)
+	}
+	for i, l := range lines {
+		var req struct {
+			ResourceSpans []struct {
+				ScopeSpans []struct {
+					Spans []struct {
+						TraceID, SpanID, ParentSpanID string
+						Kind                          int
+					}
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(l), &req); err != nil {
+			t.Fatalf("OTLP line %d: %v", i+1, err)
+		}
+		if len(req.ResourceSpans) != 1 || len(req.ResourceSpans[0].ScopeSpans) != 1 {
+			t.Fatalf("OTLP line %d: want one resource and one scope: %s", i+1, l)
+		}
+		spans := req.ResourceSpans[0].ScopeSpans[0].Spans
+		if len(spans) < 4 || spans[0].Kind != 2 || len(spans[0].TraceID) != 32 {
+			t.Fatalf("OTLP line %d: want a SERVER span and 3 or more CLIENT spans: %s", i+1, l)
+		}
+		for _, sp := range spans[1:] {
+			if sp.Kind != 3 || sp.TraceID != spans[0].TraceID || sp.ParentSpanID != spans[0].SpanID {
+				t.Fatalf("OTLP line %d: a CLIENT span outside the SERVER span's trace: %s", i+1, l)
+			}
+		}
+	}
 }
 
 // evaluate assembles the run's records with zero-code signals only
@@ -173,8 +238,9 @@ func readRun(t *testing.T, res *Result) ([]Truth, []Record) {
 
 // TestRun_Record re-records the dataset (run with -record, as
 // scripts/record-autotrace-demo.sh does): one run per load level, the
-// merged records and ground truth written zstd-compressed to
-// autotrace/testdata/demo/{records,groundtruth}-<N>c.jsonl.zst.
+// merged records, the ground truth and the Go service's OpenTelemetry
+// spans written zstd-compressed to
+// autotrace/testdata/demo/{records,groundtruth,otel}-<N>c.jsonl.zst.
 func TestRun_Record(t *testing.T) {
 	if !*record {
 		t.Skip("re-records the dataset only with -record")
@@ -217,7 +283,7 @@ func TestRun_Record(t *testing.T) {
 			t.Logf("  %-26s calls %6d covered %6d %v", h.Hop, h.Calls, h.Covered, h.ByTap)
 		}
 		evaluate(t, res, truths)
-		for _, pair := range [][2]string{{res.Records, "records"}, {res.Truth, "groundtruth"}} {
+		for _, pair := range [][2]string{{res.Records, "records"}, {res.Truth, "groundtruth"}, {res.OTel, "otel"}} {
 			dst := filepath.Join(out, fmt.Sprintf("%s-%dc.jsonl.zst", pair[1], n))
 			if err := compress(pair[0], dst); err != nil {
 				t.Fatal(err)

@@ -9,7 +9,7 @@
 //	load (Go, N clients) -> nginx (reverse proxy, sets X-Request-ID by configuration)
 //	  -> python (ThreadingHTTPServer, thread per connection)
 //	       -> dns (UDP A query)  -> redis  -> mariadb
-//	       -> go (net/http; two goroutines per request) -> redis, mariadb
+//	       -> go (net/http; two goroutines per request) -> dns, redis, mariadb
 //
 // Every service writes its own ground truth (Truth, one JSON line per
 // inbound request with the outbound calls it made); nginx's is its access

@@ -71,6 +71,9 @@ type Config struct {
 type Result struct {
 	Records string // merged observed records, JSON Lines, each stamped with tap and tap_side
 	Truth   string // merged ground truth, JSON Lines of Truth
+	// OTel holds the Go service's OpenTelemetry spans: OTLP/JSON, one
+	// ExportTraceServiceRequest (a request's spans) a line.
+	OTel string
 	// Requests and Failed are the load generator's counts.
 	Requests, Failed int
 	// Lines counts the records kept per capture point ("ebpf", "nginx", ...).
@@ -85,6 +88,7 @@ type link struct {
 
 var links = []link{
 	{"cli", "ngx", 1}, {"ngx", "py", 2}, {"py", "go", 3}, {"go", "db", 4}, {"py", "db", 5}, {"py", "dns", 6},
+	{"go", "dns", 7},
 }
 
 func addr(subnet, host byte) netip.Addr { return netip.AddrFrom4([4]byte{10, 216, subnet, host}) }
@@ -99,6 +103,7 @@ var (
 	redisPy     = netip.AddrPortFrom(addr(5, 2), 6379)
 	mysqlPy     = netip.AddrPortFrom(addr(5, 2), 3306)
 	dnsAddr     = netip.AddrPortFrom(addr(6, 2), 53)
+	dnsGo       = netip.AddrPortFrom(addr(7, 2), 53)
 	demoNetwork = netip.MustParsePrefix("10.216.0.0/16")
 )
 
@@ -159,7 +164,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Records: filepath.Join(cfg.Dir, "records.jsonl"), Truth: filepath.Join(cfg.Dir, "groundtruth.jsonl")}
+	res := &Result{Records: filepath.Join(cfg.Dir, "records.jsonl"), Truth: filepath.Join(cfg.Dir, "groundtruth.jsonl"),
+		OTel: filepath.Join(cfg.Dir, "otel-go.jsonl")}
 	res.Requests, res.Failed, err = r.load(ctx)
 	if err != nil {
 		return nil, err
@@ -396,12 +402,13 @@ func (r *run) services(ctx context.Context) error {
 	if err := r.waitTCP("db", redisGo, rd); err != nil {
 		return err
 	}
-	if _, err := r.start("dns", "dns", filepath.Join(r.bin, "mfat-dns"), "dns", "-listen", dnsAddr.String(),
+	if _, err := r.start("dns", "dns", filepath.Join(r.bin, "mfat-dns"), "dns", "-listen", dnsAddr.String()+","+dnsGo.String(),
 		"-answer", redisPy.Addr().String(), "-truth", r.path("truth-dns.jsonl")); err != nil {
 		return err
 	}
 	api, err := r.start("api", "go", filepath.Join(r.bin, "mfat-api"), "api", "-listen", goAddr.String(),
-		"-redis", redisGo.String(), "-mysql", mysqlGo.String(), "-truth", r.path("truth-go.jsonl"))
+		"-redis", redisGo.String(), "-mysql", mysqlGo.String(), "-truth", r.path("truth-go.jsonl"),
+		"-dns", dnsGo.String(), "-otel", r.path("otel-go.jsonl"))
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ type Config struct {
 // Result is what Run produced.
 type Result struct {
 	Records, Truth   string
+	OTel             string
 	Requests, Failed int
 	Lines            map[string]int
 }

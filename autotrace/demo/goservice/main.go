@@ -2,7 +2,7 @@
 // (package autotrace/demo): one binary, three roles, each writing its own
 // ground truth as JSON Lines (demo.Truth), independent of any observation.
 //
-//	goservice api  -listen ADDR -redis ADDR -mysql ADDR -truth FILE
+//	goservice api  -listen ADDR -redis ADDR -mysql ADDR -truth FILE [-otel FILE]
 //	goservice dns  -listen ADDR -answer IP -truth FILE
 //	goservice load -url URL -clients N -duration D [-rate R] [-max M] -truth FILE
 //
@@ -11,6 +11,10 @@
 // then increments a Redis counter in its own goroutine. Its Redis and MySQL
 // clients are written here on the standard library, over pooled
 // connections, so every call's local and remote address is known exactly.
+// With -otel it also writes the OpenTelemetry spans an instrumented
+// handler would export (OTLP/JSON; a SERVER span per request, a CLIENT
+// span per call), for traces that mix application spans with zero-code
+// ones.
 //
 // dns answers A queries for any name with one address (a UDP responder).
 //
@@ -24,7 +28,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -134,6 +140,8 @@ func runAPI(ctx context.Context, args []string) error {
 	redisAddr := fs.String("redis", "", "Redis server `address`")
 	mysqlAddr := fs.String("mysql", "", "MariaDB server `address`")
 	truthPath := fs.String("truth", "", "ground-truth `file` (JSON Lines)")
+	dnsAddr := fs.String("dns", "", "resolve cache.mfat. at this DNS server `address` on every request (the Go resolver); empty: no lookup")
+	otelPath := fs.String("otel", "", "also write OpenTelemetry spans to this `file` (OTLP/JSON, a request a line)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -141,11 +149,21 @@ func runAPI(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	var ol *truthLog
+	if *otelPath != "" {
+		if ol, err = openTruth(*otelPath); err != nil {
+			return err
+		}
+	}
 	a := &api{
 		redis: &pool{proto: "Redis", addr: *redisAddr, dial: dialRedis},
 		mysql: &pool{proto: "MySQL", addr: *mysqlAddr, dial: dialMySQL},
 		log:   tl,
+		otel:  ol,
 		pid:   os.Getpid(),
+	}
+	if *dnsAddr != "" {
+		a.resolver = newResolver(*dnsAddr)
 	}
 	ln, err := net.Listen("tcp4", *listen)
 	if err != nil {
@@ -165,6 +183,8 @@ func runAPI(ctx context.Context, args []string) error {
 type api struct {
 	redis, mysql *pool
 	log          *truthLog
+	otel         *truthLog // nil: no spans
+	resolver     *net.Resolver
 	pid          int
 	seq          atomic.Uint64
 }
@@ -180,6 +200,25 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.Local = la.String()
 	}
 	id, _ := strconv.Atoi(r.URL.Query().Get("id"))
+	var dnsCalls []call
+	if a.resolver != nil {
+		// The Go resolver runs the query in a goroutine of its own
+		// (singleflight), which the Dial hook below attributes to this
+		// request through the context; a request that joined another's
+		// lookup of the same name makes no query of its own.
+		dc := &dnsCalls
+		var mu sync.Mutex
+		ctx := context.WithValue(r.Context(), dnsKey{}, &dnsSink{mu: &mu, calls: dc})
+		if _, err := a.resolver.LookupNetIP(ctx, "ip4", "cache.mfat."); err != nil {
+			mu.Lock()
+			dnsCalls = append(dnsCalls, call{Protocol: "DNS", Request: "A cache.mfat.", Goroutine: "resolver", Error: err.Error(),
+				Start: ts(time.Now()), End: ts(time.Now())})
+			mu.Unlock()
+		}
+		mu.Lock()
+		dnsCalls = append([]call(nil), dnsCalls...)
+		mu.Unlock()
+	}
 	var (
 		wg                  sync.WaitGroup
 		redisCalls, myCalls []call
@@ -204,7 +243,7 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	incr, hits := a.redis.do("handler", func(c *conn) (string, string, error) {
 		return redisDo(c, "INCR", "hits:"+strconv.Itoa(id))
 	})
-	t.Calls = append(append(redisCalls, myCalls...), incr...)
+	t.Calls = append(append(append(dnsCalls, redisCalls...), myCalls...), incr...)
 	status := http.StatusOK
 	for _, c := range t.Calls {
 		if c.Error != "" {
@@ -220,6 +259,81 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.Status = status
 	t.Start, t.End = ts(start), ts(time.Now())
 	a.log.write(t)
+	if a.otel != nil {
+		a.otel.writeLine(otelSpans(t, r.Header.Get("traceparent")))
+	}
+}
+
+// dnsKey carries a request's *dnsSink to the resolver's Dial hook.
+type dnsKey struct{}
+
+// dnsSink collects the DNS exchanges made for one request.
+type dnsSink struct {
+	mu    *sync.Mutex
+	calls *[]call
+}
+
+// newResolver returns a pure-Go resolver that sends every query to addr
+// over UDP, each exchange logged (dnsConn) to the request whose context
+// dialed it.
+func newResolver(addr string) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "udp4", addr)
+		if err != nil {
+			return nil, err
+		}
+		sink, _ := ctx.Value(dnsKey{}).(*dnsSink)
+		// A *net.UDPConn inside, so the wrapper is a net.PacketConn: the
+		// resolver frames DNS over TCP for any other conn.
+		return &dnsConn{UDPConn: c.(*net.UDPConn), sink: sink}, nil
+	}}
+}
+
+// dnsConn times one resolver exchange: from the first write to the last
+// read; Close reports it to the request's sink.
+type dnsConn struct {
+	*net.UDPConn
+	sink       *dnsSink
+	start, end time.Time
+	name       string
+	once       sync.Once
+}
+
+func (c *dnsConn) Write(b []byte) (int, error) {
+	if c.start.IsZero() {
+		c.start = time.Now()
+		if _, n, qt, ok := dnsAnswer(b, net.IPv4zero); ok {
+			c.name = qt + " " + n
+		}
+	}
+	return c.UDPConn.Write(b)
+}
+
+func (c *dnsConn) Read(b []byte) (int, error) {
+	n, err := c.UDPConn.Read(b)
+	if n > 0 {
+		c.end = time.Now()
+	}
+	return n, err
+}
+
+func (c *dnsConn) Close() error {
+	err := c.UDPConn.Close()
+	c.once.Do(func() {
+		if c.sink == nil || c.start.IsZero() {
+			return
+		}
+		k := call{Protocol: "DNS", Local: c.LocalAddr().String(), Remote: c.RemoteAddr().String(),
+			Start: ts(c.start), End: ts(c.end), Request: c.name, Goroutine: "resolver"}
+		if c.end.IsZero() {
+			k.End, k.Error = ts(time.Now()), "no answer"
+		}
+		c.sink.mu.Lock()
+		*c.sink.calls = append(*c.sink.calls, k)
+		c.sink.mu.Unlock()
+	})
+	return err
 }
 
 // conn is one pooled client connection.
@@ -481,11 +595,97 @@ func mysqlQuery(c *conn, q string) (string, error) {
 	return first, nil
 }
 
+func (l *truthLog) writeLine(b []byte) {
+	b = append(b, '\n')
+	l.mu.Lock()
+	l.f.Write(b)
+	l.mu.Unlock()
+}
+
+// ---- OpenTelemetry spans ----
+
+// otelSpans renders what an OpenTelemetry-instrumented handler would
+// export for t, as one OTLP/JSON ExportTraceServiceRequest: a SERVER span
+// for the request (the child of traceparent's span when the caller sent
+// one, else a new trace's root) and a CLIENT span per call, with the
+// semantic conventions' network attributes (so spans can be matched to
+// sockets). No call carries a trace header: Redis and MySQL have none.
+func otelSpans(t *truth, traceparent string) []byte {
+	traceID, parent := "", ""
+	if p := strings.Split(traceparent, "-"); len(p) == 4 && len(p[1]) == 32 && len(p[2]) == 16 {
+		traceID, parent = p[1], p[2]
+	} else {
+		traceID = randHex(16)
+	}
+	server := randHex(8)
+	type kv = map[string]any
+	str := func(k, v string) kv { return kv{"key": k, "value": kv{"stringValue": v}} }
+	num := func(k string, v int) kv { return kv{"key": k, "value": kv{"intValue": strconv.Itoa(v)}} }
+	sock := func(local, remote string) []kv {
+		var out []kv
+		if h, p, err := net.SplitHostPort(local); err == nil {
+			n, _ := strconv.Atoi(p)
+			out = append(out, str("network.local.address", h), num("network.local.port", n))
+		}
+		if h, p, err := net.SplitHostPort(remote); err == nil {
+			n, _ := strconv.Atoi(p)
+			out = append(out, str("network.peer.address", h), num("network.peer.port", n))
+		}
+		return out
+	}
+	nanos := func(s string) string {
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return "0"
+		}
+		return strconv.FormatInt(tm.UnixNano(), 10)
+	}
+	method, target, _ := strings.Cut(t.Request, " ")
+	path, _, _ := strings.Cut(target, "?")
+	srvAttrs := append([]kv{str("http.request.method", method), str("url.path", path), num("http.response.status_code", t.Status)},
+		sock(t.Local, t.Remote)...)
+	spans := []kv{{"traceId": traceID, "spanId": server, "parentSpanId": parent, "name": method + " " + path, "kind": 2,
+		"startTimeUnixNano": nanos(t.Start), "endTimeUnixNano": nanos(t.End), "attributes": srvAttrs}}
+	for _, c := range t.Calls {
+		system, op := "redis", c.Request
+		if c.Protocol == "MySQL" {
+			system = "mysql"
+		}
+		if i := strings.IndexByte(op, ' '); i > 0 {
+			op = op[:i]
+		}
+		attrs := []kv{str("db.system", system), str("db.statement", c.Request)}
+		if c.Protocol == "DNS" {
+			_, name, _ := strings.Cut(c.Request, " ")
+			attrs = []kv{str("dns.question.name", name)}
+		}
+		attrs = append(attrs, sock(c.Local, c.Remote)...)
+		sp := kv{"traceId": traceID, "spanId": randHex(8), "parentSpanId": server, "name": op, "kind": 3,
+			"startTimeUnixNano": nanos(c.Start), "endTimeUnixNano": nanos(c.End), "attributes": attrs}
+		if c.Error != "" {
+			sp["status"] = kv{"code": 2, "message": c.Error}
+		}
+		spans = append(spans, sp)
+	}
+	req := kv{"resourceSpans": []kv{{
+		"resource":   kv{"attributes": []kv{str("service.name", "go"), num("process.pid", t.PID)}},
+		"scopeSpans": []kv{{"scope": kv{"name": "autotrace/demo/goservice"}, "spans": spans}},
+	}}}
+	b, _ := json.Marshal(req)
+	return b
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 // ---- dns ----
 
 func runDNS(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("dns", flag.ContinueOnError)
-	listen := fs.String("listen", "0.0.0.0:53", "listen `address` (UDP)")
+	listen := fs.String("listen", "0.0.0.0:53", "listen `addresses` (UDP, comma-separated: one socket each)")
 	answer := fs.String("answer", "127.0.0.1", "IPv4 `address` every A query gets")
 	truthPath := fs.String("truth", "", "ground-truth `file` (JSON Lines)")
 	if err := fs.Parse(args); err != nil {
@@ -499,18 +699,38 @@ func runDNS(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	pc, err := net.ListenPacket("udp4", *listen)
-	if err != nil {
-		return err
+	var pcs []net.PacketConn
+	for _, a := range strings.Split(*listen, ",") {
+		pc, err := net.ListenPacket("udp4", a)
+		if err != nil {
+			return err
+		}
+		pcs = append(pcs, pc)
 	}
 	go func() {
 		<-ctx.Done()
-		pc.Close()
+		for _, pc := range pcs {
+			pc.Close()
+		}
 	}()
+	var seq atomic.Uint64
+	errs := make(chan error, len(pcs))
+	for _, pc := range pcs {
+		go func() { errs <- serveDNS(ctx, pc, ip, tl, &seq) }()
+	}
+	for range pcs {
+		if err := <-errs; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func serveDNS(ctx context.Context, pc net.PacketConn, ip net.IP, tl *truthLog, seq *atomic.Uint64) error {
 	local := pc.LocalAddr().String()
 	pid := os.Getpid()
 	buf := make([]byte, 1500)
-	for n := uint64(1); ; n++ {
+	for {
 		m, from, err := pc.ReadFrom(buf)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -524,7 +744,7 @@ func runDNS(ctx context.Context, args []string) error {
 			continue
 		}
 		pc.WriteTo(resp, from)
-		tl.write(&truth{Service: "dns", Kind: "dns-server", PID: pid, ID: "dns-" + strconv.FormatUint(n, 10),
+		tl.write(&truth{Service: "dns", Kind: "dns-server", PID: pid, ID: "dns-" + strconv.FormatUint(seq.Add(1), 10),
 			Protocol: "DNS", Local: local, Remote: from.String(), Start: ts(start), End: ts(time.Now()),
 			Request: qtype + " " + name})
 	}
