@@ -569,30 +569,7 @@ func (d *Decoder) column(c *Column, ttyp TableType, name string, typ ColumnType,
 	case ColAddr:
 		c.Addrs = grow(c.Addrs, rows)
 		for i := range rows {
-			switch n := cr.byte(what); n {
-			case 0:
-				c.Addrs[i] = netip.Addr{}
-			case 4:
-				if len(cr.s)-cr.off < 4 {
-					cr.fail(what, ErrTruncated)
-					break
-				}
-				var a [4]byte
-				copy(a[:], cr.s[cr.off:])
-				c.Addrs[i] = netip.AddrFrom4(a)
-				cr.off += 4
-			case 16:
-				if len(cr.s)-cr.off < 16 {
-					cr.fail(what, ErrTruncated)
-					break
-				}
-				var a [16]byte
-				copy(a[:], cr.s[cr.off:])
-				c.Addrs[i] = netip.AddrFrom16(a)
-				cr.off += 16
-			default:
-				cr.fail(what+": address length", ErrCorrupt)
-			}
+			c.Addrs[i] = cr.addr(what)
 		}
 	default:
 		c.Raw = data
@@ -622,6 +599,10 @@ func (d *Decoder) packed(c *Column, name string, cr *sreader, rows int, b *Batch
 			return
 		}
 		c.Side = tag.Side(name[len(name)-1] - '0')
+	case ColAddr:
+		c.Type = typ
+		d.packedAddrs(c, cr, rows, b, what)
+		return
 	default:
 		cr.fail(what+": packed type", ErrCorrupt)
 		return
@@ -706,6 +687,60 @@ func (d *Decoder) packed(c *Column, name string, cr *sreader, rows int, b *Batch
 		return
 	}
 	c.Vals = vals
+}
+
+// packedAddrs decodes the blocks of a ColPacked column of addresses.
+func (d *Decoder) packedAddrs(c *Column, cr *sreader, rows int, b *Batch, what string) {
+	if blocks := (rows + packBlock - 1) / packBlock; blocks > (len(cr.s)-cr.off)/2 {
+		cr.fail(what, ErrTruncated)
+		return
+	}
+	if b.cells -= 3 * rows; b.cells < 0 {
+		cr.fail(what+": values", ErrTooLarge)
+		return
+	}
+	c.Addrs = grow(c.Addrs, rows)
+	var base int64
+	for start := 0; start < rows && cr.err == nil; start += packBlock {
+		blk := c.Addrs[start:min(start+packBlock, rows)]
+		w := int(cr.byte(what))
+		if w == 0xff {
+			for i := range blk {
+				blk[i] = cr.addr(what)
+			}
+			continue
+		}
+		base += unzigzag(cr.uvarint(what))
+		if cr.err != nil {
+			return
+		}
+		if w > 4 {
+			cr.fail(what+": width", ErrCorrupt)
+			return
+		}
+		n := len(blk) * w
+		if n > len(cr.s)-cr.off {
+			cr.fail(what, ErrTruncated)
+			return
+		}
+		src := cr.s[cr.off : cr.off+n]
+		cr.off += n
+		for i := range blk {
+			var x int64
+			for k := w - 1; k >= 0; k-- {
+				x = x<<8 | int64(src[i*w+k])
+			}
+			v := base + x
+			if v < 0 || v > 1<<32-1 {
+				cr.fail(what+": address", ErrCorrupt)
+				return
+			}
+			blk[i] = netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+		}
+	}
+	if cr.err == nil && cr.off != len(cr.s) {
+		cr.fail(what+": bytes after the last row", ErrCorrupt)
+	}
 }
 
 // unzstd reads what FlagColumnZstd puts in a body and returns what its
@@ -815,6 +850,34 @@ func (r *sreader) uvarint(what string) uint64 {
 			return v
 		}
 	}
+}
+
+// addr reads an address as ColAddr writes it.
+func (r *sreader) addr(what string) netip.Addr {
+	switch n := r.byte(what); n {
+	case 0:
+	case 4:
+		if len(r.s)-r.off < 4 {
+			r.fail(what, ErrTruncated)
+			break
+		}
+		var a [4]byte
+		copy(a[:], r.s[r.off:])
+		r.off += 4
+		return netip.AddrFrom4(a)
+	case 16:
+		if len(r.s)-r.off < 16 {
+			r.fail(what, ErrTruncated)
+			break
+		}
+		var a [16]byte
+		copy(a[:], r.s[r.off:])
+		r.off += 16
+		return netip.AddrFrom16(a)
+	default:
+		r.fail(what+": address length", ErrCorrupt)
+	}
+	return netip.Addr{}
 }
 
 func (r *sreader) byte(what string) byte {

@@ -222,7 +222,11 @@ func (t *tableEnc) flush() {
 			if j == t.addrC[1] {
 				a = &t.addrs[1]
 			}
-			c.addrs(a[:n])
+			if t.packed {
+				c.packAddrs(a[:n])
+			} else {
+				c.addrs(a[:n])
+			}
 			continue
 		}
 		t.flushCol(c, t.st[j][:n])
@@ -264,16 +268,33 @@ func (t *tableEnc) flushCol(c *colEnc, vals []uint64) {
 
 // pack appends one ColPacked block of the values vals (a whole block,
 // packBlock rows, but for the last of a batch): a byte, the width w in
-// bytes of the values less their least, the zigzag of the difference of
-// that least from the previous block's (c.prev, 0 at first), then each
-// value less the least in w bytes, little endian. A column whose blocks
+// bytes of the values less a base, the zigzag of the difference of that
+// base from the previous block's (c.prev, 0 at first), then each value
+// less the base in w bytes, little endian. The base is the least value for
+// ColDelta columns, else 0 or, when every value is the same, that value. A column whose blocks
 // have all been zero so far writes nothing (zeros counts its rows): an
 // all-zero column is left out of the frame.
 func (c *colEnc) pack(vals []uint64) {
-	lo, hi := vals[0], vals[0]
-	for _, v := range vals[1:] {
-		lo = min(lo, v)
-		hi = max(hi, v)
+	var lo, hi uint64
+	if c.typ == ColDelta {
+		// Times and flow ids: large, close to one another.
+		lo, hi = vals[0], vals[0]
+		for _, v := range vals[1:] {
+			lo = min(lo, v)
+			hi = max(hi, v)
+		}
+	} else {
+		// Counters, enumerations, indexes: the least is 0 but for a
+		// constant (cheaper than the least: two operations a value).
+		and, or := vals[0], vals[0]
+		for _, v := range vals[1:] {
+			and &= v
+			or |= v
+		}
+		hi = or
+		if and == or {
+			lo = or
+		}
 	}
 	if hi == 0 && c.nz == 0 {
 		c.zeros += len(vals)
@@ -403,6 +424,64 @@ func (c *colEnc) addrs(a []netip.Addr) {
 			d[0] = 0
 			p++
 		}
+	}
+	c.buf = dst[:p]
+}
+
+// packAddrs appends one ColPacked block of addresses: when they are all
+// IPv4, as the 32-bit numbers they are (a width byte, the zigzag of the
+// least less the previous block's least, each less the least in w bytes);
+// else the byte 0xff and the addresses as ColAddr writes them. A column
+// whose addresses have all been none so far writes nothing (zeros).
+func (c *colEnc) packAddrs(a []netip.Addr) {
+	var u [packBlock]uint32
+	lo, hi := ^uint32(0), uint32(0)
+	v4 := true
+	for i := range a {
+		if !a[i].Is4() {
+			v4 = false
+			break
+		}
+		b := a[i].As4()
+		x := binary.BigEndian.Uint32(b[:])
+		u[i] = x
+		lo = min(lo, x)
+		hi = max(hi, x)
+	}
+	if !v4 && c.nz == 0 {
+		none := true
+		for i := range a {
+			none = none && !a[i].IsValid()
+		}
+		if none {
+			c.zeros += len(a)
+			return
+		}
+	}
+	if len(c.buf) == 0 {
+		c.buf = append(c.buf, byte(c.typ)) // ColPacked's first byte
+	}
+	for ; c.zeros > 0; c.zeros -= min(c.zeros, packBlock) {
+		c.buf = append(c.buf, 0xff)
+		c.buf = append(c.buf, make([]byte, min(c.zeros, packBlock))...)
+	}
+	c.nz = 1
+	if !v4 {
+		c.buf = append(c.buf, 0xff)
+		c.addrs(a)
+		return
+	}
+	w := (bits.Len32(hi-lo) + 7) >> 3
+	p := len(c.buf)
+	c.buf = slices.Grow(c.buf, 2+binary.MaxVarintLen64+len(a)*w+4)
+	dst := c.buf[:cap(c.buf)]
+	dst[p] = byte(w)
+	p = len(binary.AppendUvarint(dst[:p+1], zigzag(int64(lo)-c.prev)))
+	c.prev = int64(lo)
+	// Room was made for 4 bytes past the last value.
+	for _, x := range u[:len(a)] {
+		binary.LittleEndian.PutUint32((*[4]byte)(dst[p:])[:], x-lo)
+		p += w
 	}
 	c.buf = dst[:p]
 }
@@ -934,25 +1013,57 @@ func same(a, b string) bool {
 // two different lists a 2^-64 event. The multiplications are independent:
 // the hash costs a few cycles a tag.
 func (e *Encoder) nhash(ts []tag.Tag) (lo, hi uint64, ok bool) {
-	if len(ts) > maxSetTags {
+	n := len(ts)
+	if n > maxSetTags {
 		return 0, 0, false
 	}
-	var c, ptrs, lens uint64
-	nh := e.nh[:2*len(ts)]
-	for i := range ts {
-		k := (*[2]uint64)(nh[2*i:])
-		t := &ts[i]
-		v := uint64(uintptr(unsafe.Pointer(unsafe.StringData(t.Value))))
-		key := uint64(uintptr(unsafe.Pointer(unsafe.StringData(t.Key))))
-		vl, kl := uint64(len(t.Value)), uint64(len(t.Key))
-		ptrs |= v | key
-		lens |= vl | kl
-		h, l := bits.Mul64(v|vl<<48+k[0], key|kl<<48+k[1])
-		lo, c = bits.Add64(lo, l, 0)
-		hi += h + c
+	// Two tags a round, into two sums, with no bounds checks (n is at
+	// most maxSetTags, the keys' count / 2). The high words are summed
+	// without the carries of the low ones: a collision of (lo, hi) is a
+	// difference of NH values of less than n*2^64, at most 2n*2^-64 likely.
+	p := unsafe.Pointer(unsafe.SliceData(ts))
+	k := unsafe.Pointer(&e.nh[0])
+	var lo1, hi1, ptrs, lens uint64
+	i := 0
+	for ; i+1 < n; i += 2 {
+		t0 := (*tagHdr)(unsafe.Add(p, i*tagSize))
+		t1 := (*tagHdr)(unsafe.Add(p, (i+1)*tagSize))
+		kk := (*[4]uint64)(unsafe.Add(k, i*16))
+		ptrs |= uint64(t0.kp | t0.vp | t1.kp | t1.vp)
+		lens |= uint64(t0.kl | t0.vl | t1.kl | t1.vl)
+		h0, l0 := bits.Mul64(uint64(t0.vp)|uint64(t0.vl)<<48+kk[0], uint64(t0.kp)|uint64(t0.kl)<<48+kk[1])
+		h1, l1 := bits.Mul64(uint64(t1.vp)|uint64(t1.vl)<<48+kk[2], uint64(t1.kp)|uint64(t1.kl)<<48+kk[3])
+		lo += l0
+		hi += h0
+		lo1 += l1
+		hi1 += h1
 	}
-	return lo, hi, ptrs>>48|lens>>16 == 0
+	if i < n {
+		t0 := (*tagHdr)(unsafe.Add(p, i*tagSize))
+		kk := (*[2]uint64)(unsafe.Add(k, i*16))
+		ptrs |= uint64(t0.kp | t0.vp)
+		lens |= uint64(t0.kl | t0.vl)
+		h0, l0 := bits.Mul64(uint64(t0.vp)|uint64(t0.vl)<<48+kk[0], uint64(t0.kp)|uint64(t0.kl)<<48+kk[1])
+		lo += l0
+		hi += h0
+	}
+	return lo + lo1, hi + hi1, ptrs>>48|lens>>16 == 0
 }
+
+// tagHdr is the memory of a tag.Tag: its strings' addresses and lengths.
+type tagHdr struct {
+	kp, kl, vp, vl uintptr
+}
+
+const tagSize = int(unsafe.Sizeof(tag.Tag{}))
+
+// The layout nhash reads: a compile error if tag.Tag is not two strings.
+var (
+	_ [unsafe.Sizeof(tagHdr{}) - unsafe.Sizeof(tag.Tag{})]struct{}
+	_ [unsafe.Sizeof(tag.Tag{}) - unsafe.Sizeof(tagHdr{})]struct{}
+	_ [unsafe.Offsetof(tag.Tag{}.Value) - unsafe.Offsetof(tagHdr{}.vp)]struct{}
+	_ [unsafe.Offsetof(tagHdr{}.vp) - unsafe.Offsetof(tag.Tag{}.Value)]struct{}
+)
 
 // probe looks up the hash of a side of n tags in the tag set cache and
 // returns its slot and whether it hit; on a miss, the slot to fill (never
@@ -1119,7 +1230,7 @@ func (e *Encoder) AppendFrame(dst []byte) ([]byte, error) {
 	}
 	e.body = b
 	start := len(dst)
-	if len(b) > math.MaxUint32 {
+	if uint64(len(b)) > math.MaxUint32 {
 		e.reset()
 		return dst[:start], ErrTooLarge
 	}
@@ -1169,8 +1280,8 @@ func (e *Encoder) appendColumn(b []byte, c *colEnc, packed, colZstd bool) []byte
 	}
 	b = appendString(b, c.name)
 	typ, data := c.typ, c.buf
-	if packed && c.typ != ColAddr && c.typ != ColTag && c.typ != ColTagString {
-		typ = ColPacked // pack wrote c.typ first
+	if packed && c.typ != ColTag && c.typ != ColTagString {
+		typ = ColPacked // pack and packAddrs wrote c.typ first
 	}
 	if colZstd && len(data) >= zstdMin && (c.z.on || e.batch >= c.z.next || e.batch < c.z.next-zstdRetry) {
 		z := e.zenc.EncodeAll(data, e.zbuf[:0])
