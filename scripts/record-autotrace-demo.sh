@@ -16,7 +16,7 @@
 #   -c  load levels (concurrent clients), default 1,10,50
 #   -d  load time per level, default 10s
 #   -r  requests per second per client, default 0 (no cap)
-#   -e  extra flags for the eBPF agent (e.g. goroutine tracking)
+#   -e  extra flags for the eBPF agent, default -ebpf-goroutines ("" for none)
 #   -k  keep each run's work folder (logs, raw agent output) under KEEPDIR
 # DEMO_AGENT=/path/to/agent uses that binary instead of building examples/agent.
 set -euo pipefail
@@ -26,7 +26,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-clients=1,10,50 duration=10s rate=0 ebpf= keep=
+clients=1,10,50 duration=10s rate=0 ebpf=-ebpf-goroutines keep=
 while getopts c:d:r:e:k: o; do
 	case $o in
 	c) clients=$OPTARG ;;

@@ -28,7 +28,7 @@ var (
 	recordClients  = flag.String("record-clients", "1,10,50", "TestRun_Record: load levels (concurrent clients)")
 	recordDuration = flag.Duration("record-duration", 10*time.Second, "TestRun_Record: load time per level")
 	recordRate     = flag.Float64("record-rate", 0, "TestRun_Record: requests per second per client (0: no cap)")
-	recordEBPFArgs = flag.String("record-ebpf-args", "", "TestRun_Record: extra eBPF agent flags, space-separated")
+	recordEBPFArgs = flag.String("record-ebpf-args", "-ebpf-goroutines", "TestRun_Record: extra eBPF agent flags, space-separated")
 	recordMax      = flag.Int("record-max", 2500, "TestRun_Record: at most this many requests per level (keeps each file under 5 MB)")
 	recordKeep     = flag.String("record-keep", "", "TestRun_Record: keep each run's work folder under this folder")
 )
@@ -79,6 +79,7 @@ func TestRun_Live(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	res, err := Run(ctx, Config{Dir: dir, RepoRoot: testutil.ModuleRoot(t), Agent: agentBinary(), Clients: 4, Duration: 3 * time.Second,
+		EBPFArgs: []string{"-ebpf-goroutines"},
 		Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)

@@ -111,9 +111,6 @@ var (
 // their records carry as tap.
 var tapRoles = map[string]string{"ngx": "nginx", "py": "python", "go": "go", "db": "db"}
 
-// Comms the eBPF agent traces (the kernel's 15-byte command names).
-var traceComms = []string{"nginx", "python3", "mfat-api", "mfat-dns", "mfat-load", "redis-server", "mariadbd"}
-
 type proc struct {
 	name string
 	cmd  *exec.Cmd
@@ -160,13 +157,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := r.services(ctx); err != nil {
 		return nil, err
 	}
+	load, err := r.startLoad()
+	if err != nil {
+		return nil, err
+	}
 	agents, err := r.agents()
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{Records: filepath.Join(cfg.Dir, "records.jsonl"), Truth: filepath.Join(cfg.Dir, "groundtruth.jsonl"),
 		OTel: filepath.Join(cfg.Dir, "otel-go.jsonl")}
-	res.Requests, res.Failed, err = r.load(ctx)
+	res.Requests, res.Failed, err = r.runLoad(ctx, load)
 	if err != nil {
 		return nil, err
 	}
@@ -449,7 +450,7 @@ func (r *run) services(ctx context.Context) error {
 func (r *run) agents() ([]*proc, error) {
 	var out []*proc
 	if !r.cfg.NoEBPF {
-		args := append([]string{r.cfg.Agent, "-ebpf", "-comm", strings.Join(traceComms, ","), "-o", "json"}, r.cfg.EBPFArgs...)
+		args := append([]string{r.cfg.Agent, "-ebpf", "-pid", strings.Join(r.pids(), ","), "-o", "json"}, r.cfg.EBPFArgs...)
 		p, err := r.startOut("agent-ebpf", "", "rec-ebpf.jsonl", args...)
 		if err != nil {
 			return nil, err
@@ -518,20 +519,36 @@ func (r *run) startOut(name, role, file string, args ...string) (*proc, error) {
 	return p, nil
 }
 
-func (r *run) load(ctx context.Context) (ok, failed int, err error) {
+// startLoad starts the load generator, waiting for its go file, so that
+// its pid is known before the eBPF agent starts.
+func (r *run) startLoad() (*proc, error) {
 	args := []string{filepath.Join(r.bin, "mfat-load"), "load", "-url", "http://" + nginxAddr.String() + "/order",
 		"-clients", strconv.Itoa(r.cfg.Clients), "-duration", r.cfg.Duration.String(),
-		"-truth", r.path("truth-client.jsonl")}
+		"-truth", r.path("truth-client.jsonl"), "-go", r.path("go")}
 	if r.cfg.MaxRequests > 0 {
 		args = append(args, "-max", strconv.Itoa(r.cfg.MaxRequests))
 	}
 	if r.cfg.Rate > 0 {
 		args = append(args, "-rate", strconv.FormatFloat(r.cfg.Rate, 'f', -1, 64))
 	}
-	cmd := r.ns["cli"].Command(ctx, args[0], args[1:]...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return 0, 0, fmt.Errorf("demo: load: %v: %s", err, bytes.TrimSpace(out))
+	os.Remove(r.path("go"))
+	return r.start("load", "cli", args...)
+}
+
+// runLoad lets the load generator go and waits for it to end.
+func (r *run) runLoad(ctx context.Context, p *proc) (ok, failed int, err error) {
+	if err := os.WriteFile(r.path("go"), nil, 0o644); err != nil {
+		return 0, 0, err
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		r.stop(p, syscall.SIGKILL, time.Second)
+		return 0, 0, fmt.Errorf("demo: load: %w", ctx.Err())
+	}
+	out, _ := os.ReadFile(r.path("logs/load.log"))
+	if p.err != nil {
+		return 0, 0, fmt.Errorf("demo: load: %v: %s", p.err, bytes.TrimSpace(out))
 	}
 	if _, err := fmt.Sscanf(string(bytes.TrimSpace(out)), "requests ok=%d failed=%d", &ok, &failed); err != nil {
 		return 0, 0, fmt.Errorf("demo: load output %q: %v", out, err)
@@ -540,10 +557,27 @@ func (r *run) load(ctx context.Context) (ok, failed int, err error) {
 	return ok, failed, nil
 }
 
+// pids returns the process ids of the demo's programs (nginx's workers
+// too) for the eBPF agent's -pid.
+func (r *run) pids() []string {
+	var out []string
+	for _, p := range r.procs {
+		if strings.HasPrefix(p.name, "agent-") {
+			continue
+		}
+		pid := p.cmd.Process.Pid
+		out = append(out, strconv.Itoa(pid))
+		if p.name == "nginx" {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+			out = append(out, strings.Fields(string(b))...)
+		}
+	}
+	return out
+}
+
 // mergeRecords writes every agent's lines into one file, each stamped
-// with its capture point: {"tap":...,"tap_side":...,<the record>}. eBPF
-// lines are kept only when they involve the demo's network (the agent
-// traces command names, which other programs on the host may share).
+// with its capture point: {"tap":...,"tap_side":...,<the record>}. Lines
+// not involving the demo's network are dropped.
 func (r *run) mergeRecords(dst string) (map[string]int, error) {
 	out, err := os.Create(dst)
 	if err != nil {

@@ -4,7 +4,7 @@
 //
 //	goservice api  -listen ADDR -redis ADDR -mysql ADDR -truth FILE [-otel FILE]
 //	goservice dns  -listen ADDR -answer IP -truth FILE
-//	goservice load -url URL -clients N -duration D [-rate R] [-max M] -truth FILE
+//	goservice load -url URL -clients N -duration D [-rate R] [-max M] [-go FILE] -truth FILE
 //
 // api is a net/http service (a goroutine per connection): each request
 // reads a Redis key and runs a MariaDB query in two goroutines it starts,
@@ -20,7 +20,8 @@
 //
 // load runs N clients, each on its own keep-alive connection, for a bounded
 // time, at most R requests a second each (0: as fast as answers come), and
-// at most M requests in all.
+// at most M requests in all; with -go it first waits for FILE to exist (so
+// it can be started, and its pid known, before the observers).
 //
 // It uses only the standard library, so it builds in the root module.
 package main
@@ -804,6 +805,7 @@ func runLoad(ctx context.Context, args []string) error {
 	dur := fs.Duration("duration", 10*time.Second, "how long to send requests")
 	rate := fs.Float64("rate", 0, "at most this many requests a `second` per client (0: no limit)")
 	maxReq := fs.Int64("max", 0, "stop after this many `requests` in all (0: no limit)")
+	goFile := fs.String("go", "", "wait until this `file` exists before sending (at most a minute)")
 	truthPath := fs.String("truth", "", "ground-truth `file` (JSON Lines)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -814,6 +816,18 @@ func runLoad(ctx context.Context, args []string) error {
 	tl, err := openTruth(*truthPath)
 	if err != nil {
 		return err
+	}
+	if *goFile != "" {
+		deadline := time.Now().Add(time.Minute)
+		for {
+			if _, err := os.Stat(*goFile); err == nil {
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("%s did not appear", *goFile)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, *dur)
 	defer cancel()
