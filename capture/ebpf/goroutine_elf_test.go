@@ -1,6 +1,7 @@
 package ebpf
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"testing"
@@ -13,18 +14,22 @@ import (
 // lists. Older toolchains already in the module cache are checked too.
 func TestAnalyzeGoRuntime(t *testing.T) {
 	dir := t.TempDir()
-	toolchains := []string{"local"}
+	type build struct{ toolchain, arch string }
+	builds := []build{{"local", "amd64"}, {"local", "arm64"}}
 	if !testing.Short() {
 		for _, tc := range []string{"go1.22.0", "go1.24.0", "go1.25.0"} {
 			if toolchainCached(dir, tc) {
-				toolchains = append(toolchains, tc)
+				builds = append(builds, build{tc, "amd64"})
 			}
 		}
 	}
-	for _, tc := range toolchains {
-		t.Run(tc, func(t *testing.T) {
-			full := buildTestApp(t, dir, "goroutineapp", "goroutineapp-"+tc, tc, []string{"GOPROXY=off"}, "")
-			strip := buildTestApp(t, dir, "goroutineapp", "goroutineapp-strip-"+tc, tc, []string{"GOPROXY=off"}, "-s -w")
+	for _, b := range builds {
+		tc := b.toolchain
+		name := tc + "-" + b.arch
+		t.Run(name, func(t *testing.T) {
+			env := []string{"GOPROXY=off", "GOARCH=" + b.arch}
+			full := buildTestApp(t, dir, "goroutineapp", "goroutineapp-"+name, tc, env, "")
+			strip := buildTestApp(t, dir, "goroutineapp", "goroutineapp-strip-"+name, tc, env, "-s -w")
 			g, err := analyzeGoRuntime(full)
 			if err != nil {
 				t.Fatal(err)
@@ -37,8 +42,8 @@ func TestAnalyzeGoRuntime(t *testing.T) {
 			if !g.GoidFromDWARF || s.GoidFromDWARF {
 				t.Fatalf("goid sources: unstripped dwarf=%v, stripped dwarf=%v", g.GoidFromDWARF, s.GoidFromDWARF)
 			}
-			if g.Goid != s.Goid || g.Goid == 0 {
-				t.Fatalf("goid offset %d from DWARF, %d from the table", g.Goid, s.Goid)
+			if g.Goid != s.Goid || g.GM != s.GM || g.MProcid != s.MProcid || g.ParentGoid != s.ParentGoid || g.Goid == 0 || g.GM == 0 || g.MProcid == 0 || g.ParentGoid == 0 {
+				t.Fatalf("runtime offsets from DWARF %v, from the table %v", g, s)
 			}
 			if g.Execute == 0 || g.Newproc1.Entry == 0 || g.Goexit0 == 0 {
 				t.Fatalf("functions not found: %+v", g)
@@ -66,4 +71,22 @@ func TestAnalyzeGoRuntime_NotGo(t *testing.T) {
 	if _, err := analyzeGoRuntime("/nonexistent/binary"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
+}
+
+// FuzzAnalyzeGoRuntimeFile feeds the goroutine probes' binary analysis
+// arbitrary files: it must return an error or a usable analysis, never
+// panic.
+func FuzzAnalyzeGoRuntimeFile(f *testing.F) {
+	f.Add([]byte("\x7fELF\x02\x01\x01"))
+	f.Add([]byte{})
+	if exe, err := os.ReadFile("/proc/self/exe"); err == nil && len(exe) > 8192 {
+		f.Add(exe[:4096])
+		f.Add(exe[:8192])
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g, err := analyzeGoRuntimeFile(bytes.NewReader(b), "fuzz")
+		if err == nil && (g.Goid == 0 || len(g.Newproc1.Rets) == 0) {
+			t.Fatalf("analysis without goid offset or RETs: %+v", g)
+		}
+	})
 }

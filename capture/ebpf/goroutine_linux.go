@@ -19,9 +19,11 @@ import (
 )
 
 // Goroutines holds the goroutine tracking probes running beside a Tracer
-// (bpf/goroutine.c): uprobes on runtime.execute, runtime.newproc1 (entry
-// and RET instructions) and runtime.goexit0 of Go executables. They change
-// the SyscallTraceID and Goroutine of the Tracer's events of those
+// (bpf/goroutine.c): uprobes at the RET instructions of runtime.newproc1
+// of Go executables (and its entry when g.parentGoid's offset is unknown;
+// runtime.execute and runtime.goexit0 with FollowScheduler), and the
+// tracked processes' runtime offsets in the tracer's go_procs map. They
+// change the SyscallTraceID and Goroutine of the Tracer's events of those
 // programs. Close it before the Tracer.
 //
 // Stats and Close are safe for concurrent use.
