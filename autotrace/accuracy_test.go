@@ -237,3 +237,57 @@ func TestAccuracy_DemoMixedOTel(t *testing.T) {
 		})
 	}
 }
+
+// TestSearch_DemoMatchesAssembly checks the search on the demo dataset:
+// from a span of a client's request, Build (MemStore, 30 rounds) gathers
+// the request's whole tree, as assembling every record at once does.
+func TestSearch_DemoMatchesAssembly(t *testing.T) {
+	recs := open(t, "records-10c.jsonl")
+	spans, err := autotrace.ReadRecords(bytes.NewReader(recs), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := autotrace.Config{IgnoreAppIDs: true}
+	global := autotrace.Assemble(spans, cfg)
+	subtree := func(tr *autotrace.Trace, root int) []uint64 {
+		in := map[int]bool{root: true}
+		ids := []uint64{tr.Nodes[root].ID}
+		for i := root + 1; i < len(tr.Nodes); i++ { // depth first: a subtree is contiguous
+			if !in[tr.Nodes[i].Parent] {
+				break
+			}
+			in[i] = true
+			ids = append(ids, tr.Nodes[i].ID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	st := autotrace.NewMemStore()
+	if err := st.Add(spans...); err != nil {
+		t.Fatal(err)
+	}
+	roots := global.Roots()
+	checked, rounds, sizes := 0, 0, 0
+	for k := 0; k < len(roots) && checked < 40; k += max(1, len(roots)/40) {
+		r := roots[k]
+		want := subtree(global, r)
+		if len(want) < 10 {
+			continue // not a client request's tree (a lone call)
+		}
+		tr, res, err := autotrace.Build(t.Context(), st, &autotrace.Query{IDs: []uint64{global.Nodes[r].ID}}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(tr.Nodes, func(n autotrace.Node) bool { return n.ID == global.Nodes[r].ID })
+		if got := subtree(tr, i); !slices.Equal(got, want) || res.Truncated {
+			t.Fatalf("tree of span %d: search found %d spans of %d (truncated %v, %d rounds)", global.Nodes[r].ID, len(got), len(want), res.Truncated, res.Rounds)
+		}
+		checked++
+		rounds += res.Rounds
+		sizes += len(want)
+	}
+	if checked == 0 {
+		t.Fatal("no request tree in the dataset")
+	}
+	t.Logf("%d request trees found by search as by assembly: %.1f spans, %.1f rounds on average", checked, float64(sizes)/float64(checked), float64(rounds)/float64(checked))
+}

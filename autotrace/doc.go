@@ -86,12 +86,14 @@
 //
 // Search starts from a seed Query (span ids, trace ids, X-Request-IDs,
 // ...) and repeats: each round asks the Store for spans sharing a key with
-// the spans the previous round added (TCP sequence numbers, syscall trace
-// ids, X-Request-IDs, trace ids), within Config.Window of the time range
-// gathered so far, until nothing new is found, Config.MaxRounds rounds
-// (30, like DeepFlow) or Config.MaxSpans spans (1,000). A search gathers
-// candidates: Assemble decides what is related. MemStore is an in-memory
-// Store; the example server implements one over SQL.
+// the spans of the seed's trees as assembled so far (TCP sequence numbers,
+// UDP flows, syscall trace ids, X-Request-IDs, trace ids), within
+// Config.Window of their time range, until nothing new is asked for,
+// Config.MaxRounds rounds (30, like DeepFlow) or Config.MaxSpans spans
+// (1,000). Following only what joins the trees keeps a search from
+// crawling through an event-loop server's or a load generator's shared
+// ids. MemStore is an in-memory Store; the example server implements one
+// over SQL.
 //
 // # Export
 //

@@ -3,6 +3,7 @@ package autotrace
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -24,12 +25,18 @@ type Query struct {
 	SyscallTraceIDs []uint64
 	// TCPSeqs match req_tcp_seq or resp_tcp_seq.
 	TCPSeqs []uint32
+	// UDPFlows match UDP spans on the flow (client and server address and
+	// port): UDP calls have no sequence numbers.
+	UDPFlows []Flow
 }
+
+// Flow is a client and a server address and port.
+type Flow struct{ Client, Server netip.AddrPort }
 
 // Empty reports whether q has no key.
 func (q *Query) Empty() bool {
 	return len(q.IDs) == 0 && len(q.TraceIDs) == 0 && len(q.XRequestIDs) == 0 &&
-		len(q.SyscallTraceIDs) == 0 && len(q.TCPSeqs) == 0
+		len(q.SyscallTraceIDs) == 0 && len(q.TCPSeqs) == 0 && len(q.UDPFlows) == 0
 }
 
 // inWindow reports whether s starts within q's time bounds.
@@ -56,14 +63,20 @@ type Result struct {
 	Truncated bool
 }
 
-// Search gathers the spans related to the seed's: round 1 finds the
-// seed's spans, each further round the spans sharing a key with those the
-// previous round added (TCP sequence numbers, syscall trace ids,
-// X-Request-IDs, and trace ids unless Config.IgnoreAppIDs), within
-// Config.Window of the time range gathered so far, until a round adds
-// nothing, Config.MaxRounds rounds were made or Config.MaxSpans spans
-// were found. A seed that finds nothing returns ErrNoSeed; a store's
-// failure a *StoreError.
+// Search gathers the spans of the seed's trace. Round 1 finds the
+// seed's spans; after each round the spans gathered are assembled, and the
+// next round asks for the keys not followed yet (TCP sequence numbers, UDP
+// flows, syscall trace ids, X-Request-IDs, and trace ids unless
+// Config.IgnoreAppIDs) of the spans in the seeds' trees, plus the syscall
+// ids of the client-process spans of a process whose calls at a tree's
+// root still look for their parent (a thread's chain of calls; at most 16
+// rounds per process), within Config.Window of the trees' time range.
+// Spans a key found but that nothing relates to the trees are kept (the
+// caller's Assemble leaves them as other roots) but not followed, so a
+// search does not crawl from request to request through shared servers.
+// It stops when a round asks for nothing, after Config.MaxRounds rounds or
+// at Config.MaxSpans spans (Result.Truncated). A seed that finds nothing
+// returns ErrNoSeed; a store's failure a *StoreError.
 func Search(ctx context.Context, st Store, seed *Query, cfg Config) (*Result, error) {
 	cfg = cfg.withDefaults()
 	if seed.Empty() {
@@ -71,17 +84,19 @@ func Search(ctx context.Context, st Store, seed *Query, cfg Config) (*Result, er
 	}
 	res := &Result{}
 	seen := make(map[uint64]bool)
+	seeds := make(map[uint64]bool)
+	all := make(map[uint64]bool) // spans whose keys were followed
+	sys := make(map[uint64]bool) // spans whose syscall ids were followed
+	walks := make(map[proc]int)  // rounds a process's chain was walked outside the trees
 	k := newKeys()
 	k.mark(seed)
 	q := *seed
-	var lo, hi int64
 	for round := 1; ; round++ {
 		res.Rounds = round
 		found, err := st.Find(ctx, &q)
 		if err != nil {
 			return res, &StoreError{Round: round, Err: err}
 		}
-		first := len(res.Spans)
 		for i := range found {
 			s := &found[i]
 			if seen[s.ID] {
@@ -93,23 +108,35 @@ func Search(ctx context.Context, st Store, seed *Query, cfg Config) (*Result, er
 			}
 			seen[s.ID] = true
 			res.Spans = append(res.Spans, *s)
-		}
-		if round == 1 {
-			if len(res.Spans) == 0 {
-				return res, ErrNoSeed
+			if round == 1 {
+				seeds[s.ID] = true
 			}
-			lo, hi = res.Spans[0].Start, res.Spans[0].End
+		}
+		if round == 1 && len(res.Spans) == 0 {
+			return res, ErrNoSeed
 		}
 		if res.Truncated {
 			return res, nil
 		}
-		// The next round: the keys of this round's new spans not followed
-		// yet, around the time range gathered.
 		q = Query{}
-		for i := first; i < len(res.Spans); i++ {
-			s := &res.Spans[i]
-			lo, hi = min(lo, s.Start), max(hi, s.End, s.Start)
-			k.add(&q, s, cfg.IgnoreAppIDs)
+		walked := map[proc]bool{}
+		lo, hi := frontier(res.Spans, seeds, cfg, func(s *Span, every bool) {
+			switch {
+			case every && !all[s.ID]:
+				all[s.ID], sys[s.ID] = true, true
+				k.add(&q, s, cfg.IgnoreAppIDs)
+			case !every && !sys[s.ID]:
+				p := proc{s.Agent, s.ProcessID0}
+				if walks[p] >= maxWalk {
+					return
+				}
+				sys[s.ID] = true
+				k.addSyscall(&q, s)
+				walked[p] = true
+			}
+		})
+		for p := range walked {
+			walks[p]++
 		}
 		if q.Empty() {
 			return res, nil
@@ -122,15 +149,74 @@ func Search(ctx context.Context, st Store, seed *Query, cfg Config) (*Result, er
 	}
 }
 
+// proc is a process of an agent.
+type proc struct {
+	agent string
+	pid   uint32
+}
+
+// maxWalk bounds the rounds a search walks one process's chain of calls
+// outside the trees it builds: a pure client (a load generator) has no
+// server span to reach, and its threads' ids chain through all its calls.
+const maxWalk = 16
+
+// frontier decides whose keys the next round follows. It assembles the
+// spans gathered so far and calls follow(s, true) for every span of the
+// seeds' trees (all its keys), and follow(s, false) for the client-process
+// spans outside them that belong to a process whose calls at the trees'
+// roots are still looking for their parent (only their syscall ids: the
+// chain of a thread's calls leads to the request they were made for). A
+// span related to nothing in the trees is not followed, so a search does
+// not crawl from request to request through shared servers. It returns
+// the trees' time range.
+func frontier(spans []Span, seeds map[uint64]bool, cfg Config, follow func(s *Span, all bool)) (lo, hi int64) {
+	tr := Assemble(spans, cfg)
+	root := make([]int, len(tr.Nodes))
+	inSeedTree := make(map[int]bool) // root node index
+	for i := range tr.Nodes {
+		root[i] = i
+		if p := tr.Nodes[i].Parent; p >= 0 {
+			root[i] = root[p]
+		}
+		if seeds[tr.Nodes[i].ID] {
+			inSeedTree[root[i]] = true
+		}
+	}
+	open := make(map[proc]bool) // processes of client-process spans at the roots
+	first := true
+	for i := range tr.Nodes {
+		n := &tr.Nodes[i]
+		if !inSeedTree[root[i]] {
+			continue
+		}
+		if first {
+			lo, hi, first = n.Start, max(n.End, n.Start), false
+		}
+		lo, hi = min(lo, n.Start), max(hi, n.End, n.Start)
+		follow(&n.Span, true)
+		if n.TapSide == ClientProcess && n.Call == tr.Nodes[root[i]].Call {
+			open[proc{n.Agent, n.ProcessID0}] = true
+		}
+	}
+	for i := range tr.Nodes {
+		n := &tr.Nodes[i]
+		if !inSeedTree[root[i]] && n.TapSide == ClientProcess && open[proc{n.Agent, n.ProcessID0}] {
+			follow(&n.Span, false)
+		}
+	}
+	return lo, hi
+}
+
 // keys remembers the keys a search has followed.
 type keys struct {
 	trace, xreq map[string]bool
 	sys         map[uint64]bool
 	seq         map[uint32]bool
+	flow        map[Flow]bool
 }
 
 func newKeys() *keys {
-	return &keys{trace: map[string]bool{}, xreq: map[string]bool{}, sys: map[uint64]bool{}, seq: map[uint32]bool{}}
+	return &keys{trace: map[string]bool{}, xreq: map[string]bool{}, sys: map[uint64]bool{}, seq: map[uint32]bool{}, flow: map[Flow]bool{}}
 }
 
 func (k *keys) mark(q *Query) {
@@ -145,6 +231,9 @@ func (k *keys) mark(q *Query) {
 	}
 	for _, x := range q.TCPSeqs {
 		k.seq[x] = true
+	}
+	for _, x := range q.UDPFlows {
+		k.flow[x] = true
 	}
 }
 
@@ -173,6 +262,19 @@ func (k *keys) add(q *Query, s *Span, noApp bool) {
 				q.TCPSeqs = append(q.TCPSeqs, x)
 			}
 		}
+	} else if f := (Flow{s.Client, s.Server}); f.Client.IsValid() && f.Server.IsValid() && !k.flow[f] && !s.TapSide.IsApp() {
+		k.flow[f] = true
+		q.UDPFlows = append(q.UDPFlows, f)
+	}
+}
+
+// addSyscall puts the syscall trace ids of s not followed yet into q.
+func (k *keys) addSyscall(q *Query, s *Span) {
+	for _, x := range [2]uint64{s.SyscallTraceIDRequest, s.SyscallTraceIDResponse} {
+		if x != 0 && !k.sys[x] {
+			k.sys[x] = true
+			q.SyscallTraceIDs = append(q.SyscallTraceIDs, x)
+		}
 	}
 }
 
@@ -195,6 +297,7 @@ type MemStore struct {
 	byXReq  map[string][]int
 	bySys   map[uint64][]int
 	bySeq   map[uint32][]int
+	byFlow  map[Flow][]int
 	queries atomic.Uint64
 }
 
@@ -211,7 +314,7 @@ var ErrDuplicateID = errors.New("autotrace: duplicate span id")
 func NewMemStore() *MemStore {
 	return &MemStore{
 		byID: map[uint64]int{}, byTrace: map[string][]int{}, byXReq: map[string][]int{},
-		bySys: map[uint64][]int{}, bySeq: map[uint32][]int{},
+		bySys: map[uint64][]int{}, bySeq: map[uint32][]int{}, byFlow: map[Flow][]int{},
 	}
 }
 
@@ -247,6 +350,10 @@ func (m *MemStore) Add(spans ...Span) error {
 		}
 		for _, x := range uniq2(s.ReqTCPSeq, s.RespTCPSeq) {
 			m.bySeq[x] = append(m.bySeq[x], i)
+		}
+		if s.Transport == "UDP" {
+			f := Flow{s.Client, s.Server}
+			m.byFlow[f] = append(m.byFlow[f], i)
 		}
 	}
 	return err
@@ -294,6 +401,9 @@ func (m *MemStore) Find(ctx context.Context, q *Query) ([]Span, error) {
 	}
 	for _, k := range q.TCPSeqs {
 		idx = append(idx, m.bySeq[k]...)
+	}
+	for _, k := range q.UDPFlows {
+		idx = append(idx, m.byFlow[k]...)
 	}
 	slices.Sort(idx)
 	idx = slices.Compact(idx)

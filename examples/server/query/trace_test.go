@@ -43,18 +43,25 @@ func traceServer(t *testing.T, token string) (*httptest.Server, map[string]int64
 		{"out", t0 + ms, t0 + 29*ms, "10.0.0.2", "10.0.0.3", 41000, 8000, 300, 400, "r1", "", "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "", nil, nil, nil},
 		{"app", t0 + 2*ms, t0 + 28*ms, "", "", 0, 0, 0, 0, "", "", "4bf92f3577b34da6a3ce929d0e0e4736", "a000000000000001", "00f067aa0ba902b7", "s-app", "server", "OTel"},
 		{"other", t0 + 5*ms, t0 + 6*ms, "10.0.0.3", "10.0.0.4", 42000, 6379, 500, 600, "", "", "", "", "", nil, nil, nil},
+		// A DNS query seen at two capture points (UDP: req and resp 0).
+		{"dns-c", t0 + 7*ms, t0 + 8*ms, "10.0.0.2", "10.0.0.9", 5353, 53, 0, 0, "", "", "", "", "", nil, nil, nil},
+		{"dns-s", t0 + 7*ms + ms/10, t0 + 8*ms, "10.0.0.2", "10.0.0.9", 5353, 53, 0, 0, "", "", "", "", "", nil, nil, nil},
 	}
 	ids := map[string]int64{}
 	for _, r := range rows {
 		var ip0, ip1 any
+		proto, l7proto := 6, "HTTP"
+		if strings.HasPrefix(r.name, "dns") {
+			proto, l7proto = 17, "DNS"
+		}
 		if r.ip0 != "" {
 			ip0, ip1 = r.ip0, r.ip1
 		}
 		_, err := st.DB().Exec(`INSERT INTO l7_flow_log (batch_seq, flow_id, start_time, end_time, ip_0, ip_1, client_port, server_port,
 			protocol, l7_protocol, req_tcp_seq, resp_tcp_seq, request_type, endpoint, response_status, response_code,
 			x_request_id_0, x_request_id_1, trace_id, span_id, parent_span_id, tap_side, span_kind, signal_source)
-			VALUES (1, 1, ?, ?, ?, ?, ?, ?, 6, 'HTTP', ?, ?, 'GET', '/'||?, 0, 200, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.start, r.end, ip0, ip1, r.port0, r.port1, r.req, r.resp, r.name, r.xreq0, r.xreq1, r.traceID, r.spanID, r.parentSpanID, r.tapSide, r.kind, r.source)
+			VALUES (1, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'GET', '/'||?, 0, 200, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.start, r.end, ip0, ip1, r.port0, r.port1, proto, l7proto, r.req, r.resp, r.name, r.xreq0, r.xreq1, r.traceID, r.spanID, r.parentSpanID, r.tapSide, r.kind, r.source)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,6 +131,7 @@ func TestTrace_Endpoint(t *testing.T) {
 		{"by trace_id", url.Values{"trace_id": {"4bf92f3577b34da6a3ce929d0e0e4736"}},
 			[]string{"/in-c<-:", "/in-s</in-c:tcp_seq", "/out</in-s:x_request_id", "/app</out:app_id"}},
 		{"unrelated call alone", url.Values{"id": {fmt.Sprint(ids["other"])}}, []string{"/other<-:"}},
+		{"udp at two points", url.Values{"id": {fmt.Sprint(ids["dns-s"])}}, []string{"/dns-c<-:", "/dns-s</dns-c:tcp_seq"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
