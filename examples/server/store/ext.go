@@ -139,8 +139,8 @@ var extL7Columns = []string{
 // assembly looks spans up by them.
 var extIndexes = []string{"span_id", "parent_span_id"}
 
-// initExt adds the span columns to l7_flow_log (before its indexes: DuckDB
-// does not alter an indexed table) and creates ext_metrics.
+// initExt adds the span columns to l7_flow_log (to a store created before
+// them too) and creates ext_metrics.
 func (s *Store) initExt(ctx context.Context) error {
 	for _, c := range extL7Columns {
 		if _, err := s.db.ExecContext(ctx, "ALTER TABLE l7_flow_log ADD COLUMN IF NOT EXISTS "+c); err != nil {
@@ -494,6 +494,19 @@ func (s *Store) appendExtSamples(conn driver.Conn, samples []Sample, ids []uint3
 	}
 	if err := a.Close(); err != nil {
 		return fmt.Errorf("store: append ext_metrics: %w", err)
+	}
+	return nil
+}
+
+// maintainExt deletes the samples older than before (unix ns); Maintain
+// calls it with the Retention's cut.
+func (s *Store) maintainExt(ctx context.Context, before int64) error {
+	r, err := s.conn.ExecContext(ctx, "DELETE FROM ext_metrics WHERE time < ?", before)
+	if err != nil {
+		return err
+	}
+	if k, err := r.RowsAffected(); err == nil {
+		s.stats.Deleted += uint64(k)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/metaflow-go/metaflow/examples/server/store"
 )
@@ -153,5 +154,34 @@ func TestStore_IngestExt(t *testing.T) {
 	}
 	if _, err := s.IngestExt(b); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestStore_MaintainExt(t *testing.T) {
+	s, err := store.Open(store.Config{Path: ":memory:", Retention: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	b := &store.ExtBatch{
+		Resources: []store.Resource{{}},
+		Samples: []store.Sample{
+			{Time: now.Add(-2 * time.Hour).UnixNano(), Source: "influx", Metric: "old", Value: 1},
+			{Time: now.Add(-time.Minute).UnixNano(), Source: "influx", Metric: "new", Value: 2},
+		},
+	}
+	if _, err := s.IngestExt(b); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Stats().Deleted
+	if err := s.Maintain(now); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s, `SELECT count(*) FROM ext_metrics WHERE metric = 'new'`); n != 1 {
+		t.Fatal("retention deleted a recent sample")
+	}
+	if n := count(t, s, `SELECT count(*) FROM ext_metrics WHERE metric = 'old'`); n != 0 || s.Stats().Deleted-before != 1 {
+		t.Fatalf("old samples left: %d, deleted %d", n, s.Stats().Deleted-before)
 	}
 }

@@ -629,6 +629,9 @@ func (s *Store) Maintain(now time.Time) error {
 				s.stats.Deleted += uint64(k)
 			}
 		}
+		if err := s.maintainExt(ctx, before); err != nil {
+			return err
+		}
 	}
 	return nil
 }
