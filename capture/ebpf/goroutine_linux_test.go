@@ -298,7 +298,10 @@ func attribute(evs []tlsEvent, pid int, calls []gtCall) attribution {
 func TestGoroutines_TraceID(t *testing.T) {
 	testutil.RequireEBPF(t)
 	dir := t.TempDir()
-	bin := buildTestApp(t, dir, "goroutineapp", "goroutineapp", "local", []string{"GOPROXY=off"}, "")
+	// Stripped: the probes find newproc1 through .gopclntab and the runtime
+	// offsets in the version table (TestAnalyzeGoRuntime checks them
+	// against DWARF).
+	bin := buildTestApp(t, dir, "goroutineapp", "goroutineapp", "local", []string{"GOPROXY=off"}, "-s -w")
 	_, stopEcho := startListening(t, bin, "-mode", "echo", "-addr", "127.0.0.1:"+strconv.Itoa(goroutineEchoPort))
 	defer stopEcho()
 	gtPath := filepath.Join(dir, "groundtruth.txt")
@@ -342,7 +345,9 @@ func TestGoroutines_TraceID(t *testing.T) {
 	}
 	costs := map[string]probeCost{}
 	track := func(mode string, cfg GoroutineConfig) {
-		cfg.Binaries = []string{"/proc/" + strconv.Itoa(pid) + "/exe"}
+		if !cfg.ScanProcs {
+			cfg.Binaries = []string{"/proc/" + strconv.Itoa(pid) + "/exe"}
+		}
 		gor, err := NewGoroutines(rec.tr, cfg, nil)
 		if errors.Is(err, capture.ErrNotSupported) {
 			t.Skipf("goroutine probes: %v", err)
@@ -371,7 +376,9 @@ func TestGoroutines_TraceID(t *testing.T) {
 			t.Errorf("%s probe counters: %+v", mode, c.stats)
 		}
 	}
-	track("goroutine", GoroutineConfig{})
+	// Found by the scan of running processes, which the tracer's pid filter
+	// limits to the server.
+	track("goroutine", GoroutineConfig{ScanProcs: true, Rescan: -1})
 	// The scheduler phase also takes the parent at newproc1's entry, the
 	// path of Go versions whose g.parentGoid offset is unknown.
 	testNewproc1Entry = true
