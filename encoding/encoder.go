@@ -1017,37 +1017,23 @@ func (e *Encoder) nhash(ts []tag.Tag) (lo, hi uint64, ok bool) {
 	if n > maxSetTags {
 		return 0, 0, false
 	}
-	// Two tags a round, into two sums, with no bounds checks (n is at
-	// most maxSetTags, the keys' count / 2). The high words are summed
-	// without the carries of the low ones: a collision of (lo, hi) is a
-	// difference of NH values of less than n*2^64, at most 2n*2^-64 likely.
+	// No bounds checks (n is at most maxSetTags, the keys' count / 2),
+	// and few live values (no spills around MULQ). The high words are
+	// summed without the carries of the low ones: a collision of (lo, hi)
+	// is a difference of NH values below n*2^64, at most 2n*2^-64 likely.
 	p := unsafe.Pointer(unsafe.SliceData(ts))
 	k := unsafe.Pointer(&e.nh[0])
-	var lo1, hi1, ptrs, lens uint64
-	i := 0
-	for ; i+1 < n; i += 2 {
-		t0 := (*tagHdr)(unsafe.Add(p, i*tagSize))
-		t1 := (*tagHdr)(unsafe.Add(p, (i+1)*tagSize))
-		kk := (*[4]uint64)(unsafe.Add(k, i*16))
-		ptrs |= uint64(t0.kp | t0.vp | t1.kp | t1.vp)
-		lens |= uint64(t0.kl | t0.vl | t1.kl | t1.vl)
-		h0, l0 := bits.Mul64(uint64(t0.vp)|uint64(t0.vl)<<48+kk[0], uint64(t0.kp)|uint64(t0.kl)<<48+kk[1])
-		h1, l1 := bits.Mul64(uint64(t1.vp)|uint64(t1.vl)<<48+kk[2], uint64(t1.kp)|uint64(t1.kl)<<48+kk[3])
-		lo += l0
-		hi += h0
-		lo1 += l1
-		hi1 += h1
-	}
-	if i < n {
-		t0 := (*tagHdr)(unsafe.Add(p, i*tagSize))
+	var ptrs, lens uint64
+	for i := 0; i < n; i++ {
+		t := (*tagHdr)(unsafe.Add(p, i*tagSize))
 		kk := (*[2]uint64)(unsafe.Add(k, i*16))
-		ptrs |= uint64(t0.kp | t0.vp)
-		lens |= uint64(t0.kl | t0.vl)
-		h0, l0 := bits.Mul64(uint64(t0.vp)|uint64(t0.vl)<<48+kk[0], uint64(t0.kp)|uint64(t0.kl)<<48+kk[1])
-		lo += l0
-		hi += h0
+		ptrs |= uint64(t.kp | t.vp)
+		lens |= uint64(t.kl | t.vl)
+		h, l := bits.Mul64(uint64(t.vp)|uint64(t.vl)<<48+kk[0], uint64(t.kp)|uint64(t.kl)<<48+kk[1])
+		lo += l
+		hi += h
 	}
-	return lo + lo1, hi + hi1, ptrs>>48|lens>>16 == 0
+	return lo, hi, ptrs>>48|lens>>16 == 0
 }
 
 // tagHdr is the memory of a tag.Tag: its strings' addresses and lengths.
