@@ -16,6 +16,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+
+	"github.com/metaflow-go/metaflow/capture"
 )
 
 // Goroutines holds the goroutine tracking probes running beside a Tracer
@@ -83,6 +85,12 @@ func NewGoroutines(t *Tracer, cfg GoroutineConfig, log *slog.Logger) (*Goroutine
 	if err := spec.LoadAndAssign(&x.objs, opts); err != nil {
 		return nil, loadError(err)
 	}
+	exit, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sched_process_exit", Program: x.objs.GoTaskExit})
+	if err != nil {
+		x.Close()
+		return nil, fmt.Errorf("capture/ebpf: raw tracepoint sched_process_exit %w: %w", capture.ErrNotSupported, err)
+	}
+	x.links = append(x.links, exit)
 	for _, p := range cfg.Binaries {
 		if _, err := x.attach(p); err != nil {
 			x.Close()

@@ -61,6 +61,7 @@ const (
 	goroutineProgGoGoexit0     = "go_goexit0"
 	goroutineProgGoNewproc1    = "go_newproc1"
 	goroutineProgGoNewproc1Ret = "go_newproc1_ret"
+	goroutineProgGoTaskExit    = "go_task_exit"
 	goroutineVarFilterCgroups  = "filter_cgroups"
 	goroutineVarFilterPids     = "filter_pids"
 	goroutineVarWakeupBytes    = "wakeup_bytes"
@@ -112,6 +113,7 @@ type goroutineProgramSpecs struct {
 	GoGoexit0     *ebpf.ProgramSpec `ebpf:"go_goexit0"`
 	GoNewproc1    *ebpf.ProgramSpec `ebpf:"go_newproc1"`
 	GoNewproc1Ret *ebpf.ProgramSpec `ebpf:"go_newproc1_ret"`
+	GoTaskExit    *ebpf.ProgramSpec `ebpf:"go_task_exit"`
 }
 
 // goroutineMapSpecs contains maps before they are loaded into the kernel.
@@ -203,6 +205,7 @@ type goroutinePrograms struct {
 	GoGoexit0     *ebpf.Program `ebpf:"go_goexit0"`
 	GoNewproc1    *ebpf.Program `ebpf:"go_newproc1"`
 	GoNewproc1Ret *ebpf.Program `ebpf:"go_newproc1_ret"`
+	GoTaskExit    *ebpf.Program `ebpf:"go_task_exit"`
 }
 
 func (p *goroutinePrograms) Close() error {
@@ -211,6 +214,7 @@ func (p *goroutinePrograms) Close() error {
 		p.GoGoexit0,
 		p.GoNewproc1,
 		p.GoNewproc1Ret,
+		p.GoTaskExit,
 	)
 }
 

@@ -170,3 +170,17 @@ int go_goexit0(struct pt_regs *ctx)
 		bpf_map_delete_elem(&go_trace, &k);
 	return 0;
 }
+
+// A thread exits: forget the goroutine it ran, and the process when its
+// leader exits, so that a thread or process reusing the id starts clean.
+// (Every exit of the machine runs it: two map deletes.)
+SEC("raw_tracepoint/sched_process_exit")
+int go_task_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	bpf_map_delete_elem(&go_running, &id);
+	if ((__u32)id == tgid)
+		bpf_map_delete_elem(&go_procs, &tgid);
+	return 0;
+}
