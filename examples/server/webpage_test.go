@@ -429,6 +429,48 @@ func TestWeb_Page(t *testing.T) {
 		t.Logf("trace %s: %d spans", tid, len(tr.Spans))
 	}
 
+	// RED per endpoint: the API's rows; a click on one lists the requests
+	// of that service and endpoint (endpoint, else resource).
+	var redEP struct{ Rows []RED }
+	if code := getJSON(t, ts.url+"/api/v1/red?group=endpoint", token, &redEP); code != 200 {
+		t.Fatalf("red by endpoint: %d", code)
+	}
+	do("RED per endpoint", chromedp.Click(chromedp.CSS(`[data-red-group="endpoint"]`)),
+		chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelectorAll('#red-table tbody tr').length === %d && document.querySelector('#red-table tbody tr[data-endpoint="/a.json"]') !== null`, len(redEP.Rows)),
+			chromedp.WithPollingTimeout(10*time.Second)))
+	want = want[:0]
+	for _, m := range all7 {
+		ep := str(m["endpoint"])
+		if ep == "" {
+			ep = str(m["request_resource"])
+		}
+		if str(m["service_1"]) == "svc-80" && ep == "/a.json" {
+			want = append(want, m)
+		}
+	}
+	n = searches()
+	do("clear", chromedp.Click(chromedp.CSS("#clear"))) // the search box's filter would apply too
+	waitSearch(n)
+	n = searches()
+	do("click RED endpoint", chromedp.Click(chromedp.CSS(`#red-table tbody tr[data-service="svc-80"][data-endpoint="/a.json"]`)))
+	waitSearch(n)
+	if got := rowsVisible(visible()); len(want) == 0 || fmt.Sprint(got) != fmt.Sprint(sortedVisible(want)) {
+		t.Fatalf("after a click on RED svc-80 /a.json:\npage:    %q\nrecords: %q", got, sortedVisible(want))
+	}
+
+	// A time range: the captures are older than the last 15 minutes, so
+	// nothing is in it; everything is back with "everything stored".
+	n = searches()
+	do("range", chromedp.Click(chromedp.CSS("#clear")), chromedp.SetValue(chromedp.CSS("#range"), "900"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#range').dispatchEvent(new Event('change'))`))
+	do("wait range", chromedp.Poll[chromedp.Void](fmt.Sprintf(`Number(document.querySelector('#rows').dataset.searches) > %d && document.querySelectorAll('#rows tbody tr').length === 0 && document.querySelectorAll('#map g.node').length === 0 && document.querySelectorAll('#red-table tbody tr').length === 0`, n),
+		chromedp.WithPollingTimeout(10*time.Second)))
+	n = searches()
+	do("range all", chromedp.SetValue(chromedp.CSS("#range"), "all"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#range').dispatchEvent(new Event('change'))`))
+	do("wait all", chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelectorAll('#map g.node').length === %d`, len(pm.Nodes)), chromedp.WithPollingTimeout(10*time.Second)))
+	waitSearch(n)
+
 	// A bad filter: the API's message, shown.
 	do("bad filter", chromedp.SetValue(chromedp.CSS("#search"), "no_such_field=1"), chromedp.Click(chromedp.CSS(`#search-form button[type=submit]`)),
 		chromedp.Poll[chromedp.Void](`document.querySelector('#status').classList.contains('error')`, chromedp.WithPollingTimeout(5*time.Second)))
