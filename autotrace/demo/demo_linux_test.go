@@ -80,7 +80,7 @@ func TestRun_Live(t *testing.T) {
 	defer cancel()
 	res, err := Run(ctx, Config{Dir: dir, RepoRoot: testutil.ModuleRoot(t), Agent: agentBinary(), Clients: 4, Duration: 3 * time.Second,
 		EBPFArgs: []string{"-ebpf-goroutines"},
-		Logger: testLogger(t)})
+		Logger:   testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,8 @@ func readRun(t *testing.T, res *Result) ([]Truth, []Record) {
 // scripts/record-autotrace-demo.sh does): one run per load level, the
 // merged records, the ground truth and the Go service's OpenTelemetry
 // spans written zstd-compressed to
-// autotrace/testdata/demo/{records,groundtruth,otel}-<N>c.jsonl.zst.
+// autotrace/testdata/demo/{records,groundtruth,otel}-<N>c.jsonl.zst, and
+// the agents' counters to stats-<N>c.txt.
 func TestRun_Record(t *testing.T) {
 	if !*record {
 		t.Skip("re-records the dataset only with -record")
@@ -284,6 +285,9 @@ func TestRun_Record(t *testing.T) {
 			t.Logf("  %-26s calls %6d covered %6d %v", h.Hop, h.Calls, h.Covered, h.ByTap)
 		}
 		evaluate(t, res, truths)
+		if err := agentStats(filepath.Join(dir, "logs"), filepath.Join(out, fmt.Sprintf("stats-%dc.txt", n))); err != nil {
+			t.Fatal(err)
+		}
 		for _, pair := range [][2]string{{res.Records, "records"}, {res.Truth, "groundtruth"}, {res.OTel, "otel"}} {
 			dst := filepath.Join(out, fmt.Sprintf("%s-%dc.jsonl.zst", pair[1], n))
 			if err := compress(pair[0], dst); err != nil {
@@ -293,6 +297,24 @@ func TestRun_Record(t *testing.T) {
 			t.Logf("  wrote %s (%d bytes)", dst, st.Size())
 		}
 	}
+}
+
+// agentStats writes the counters every agent printed at its end (-stats)
+// into one file, a section per agent.
+func agentStats(logs, dst string) error {
+	names, err := filepath.Glob(filepath.Join(logs, "agent-*.log"))
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, n := range names {
+		log, err := os.ReadFile(n)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "== %s\n%s\n", strings.TrimSuffix(filepath.Base(n), ".log"), strings.TrimSpace(string(log)))
+	}
+	return os.WriteFile(dst, []byte(b.String()), 0o644)
 }
 
 func compress(src, dst string) error {

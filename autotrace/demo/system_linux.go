@@ -450,7 +450,7 @@ func (r *run) services(ctx context.Context) error {
 func (r *run) agents() ([]*proc, error) {
 	var out []*proc
 	if !r.cfg.NoEBPF {
-		args := append([]string{r.cfg.Agent, "-ebpf", "-pid", strings.Join(r.pids(), ","), "-o", "json"}, r.cfg.EBPFArgs...)
+		args := append([]string{r.cfg.Agent, "-ebpf", "-pid", strings.Join(r.pids(), ","), "-o", "json", "-stats"}, r.cfg.EBPFArgs...)
 		p, err := r.startOut("agent-ebpf", "", "rec-ebpf.jsonl", args...)
 		if err != nil {
 			return nil, err
@@ -464,7 +464,7 @@ func (r *run) agents() ([]*proc, error) {
 		}
 		sort.Strings(roles)
 		for _, role := range roles {
-			p, err := r.startOut("agent-"+role, role, "rec-"+role+".jsonl", r.cfg.Agent, "-i", "any", "-o", "json")
+			p, err := r.startOut("agent-"+role, role, "rec-"+role+".jsonl", r.cfg.Agent, "-i", "any", "-o", "json", "-stats")
 			if err != nil {
 				return nil, err
 			}
