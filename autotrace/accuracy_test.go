@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -119,6 +120,36 @@ func readTruth(t testing.TB, b []byte) []autotrace.TruthRequest {
 	return out
 }
 
+// dataset is one recording, read once for every test.
+type dataset struct {
+	spans []autotrace.Span
+	truth []autotrace.TruthRequest
+}
+
+var (
+	datasetMu sync.Mutex
+	datasets  = map[int]*dataset{}
+)
+
+// demo returns the records (as spans) and ground truth of the recording
+// with n clients; it skips the test when the dataset is absent.
+func demo(t *testing.T, n int) *dataset {
+	datasetMu.Lock()
+	defer datasetMu.Unlock()
+	if d := datasets[n]; d != nil {
+		return d
+	}
+	recs := open(t, fmt.Sprintf("records-%dc.jsonl", n))
+	truth := readTruth(t, open(t, fmt.Sprintf("groundtruth-%dc.jsonl", n)))
+	spans, err := autotrace.ReadRecords(bytes.NewReader(recs), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &dataset{spans: spans, truth: truth}
+	datasets[n] = d
+	return d
+}
+
 // floors are the issue's: thread-per-request and proxy hops.
 var floors = map[string][2]float64{
 	"thread-per-request": {0.95, 0.90},
@@ -128,12 +159,8 @@ var floors = map[string][2]float64{
 func TestAccuracy_Demo(t *testing.T) {
 	for _, n := range []int{1, 10, 50} {
 		t.Run(fmt.Sprintf("%dc", n), func(t *testing.T) {
-			recs := open(t, fmt.Sprintf("records-%dc.jsonl", n))
-			truth := readTruth(t, open(t, fmt.Sprintf("groundtruth-%dc.jsonl", n)))
-			spans, err := autotrace.ReadRecords(bytes.NewReader(recs), 1)
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := demo(t, n)
+			spans, truth := d.spans, d.truth
 			start := time.Now()
 			tr := autotrace.Assemble(spans, autotrace.Config{IgnoreAppIDs: true})
 			took := time.Since(start)
@@ -182,17 +209,13 @@ func TestAccuracy_DemoMixedOTel(t *testing.T) {
 	for _, n := range []int{1, 10, 50} {
 		t.Run(fmt.Sprintf("%dc", n), func(t *testing.T) {
 			otel := open(t, fmt.Sprintf("otel-%dc.jsonl", n))
-			recs := open(t, fmt.Sprintf("records-%dc.jsonl", n))
-			truth := readTruth(t, open(t, fmt.Sprintf("groundtruth-%dc.jsonl", n)))
-			spans, err := autotrace.ReadRecords(bytes.NewReader(recs), 1)
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := demo(t, n)
+			spans, truth := d.spans, d.truth
 			app, err := autotrace.ReadOTLPJSON(bytes.NewReader(otel), uint64(len(spans))+1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			tr := autotrace.Assemble(append(spans, app...), autotrace.Config{})
+			tr := autotrace.Assemble(append(slices.Clip(spans), app...), autotrace.Config{})
 			if len(tr.Nodes) != len(spans)+len(app) {
 				t.Fatalf("%d nodes of %d spans", len(tr.Nodes), len(spans)+len(app))
 			}
@@ -242,11 +265,7 @@ func TestAccuracy_DemoMixedOTel(t *testing.T) {
 // from a span of a client's request, Build (MemStore, 30 rounds) gathers
 // the request's whole tree, as assembling every record at once does.
 func TestSearch_DemoMatchesAssembly(t *testing.T) {
-	recs := open(t, "records-10c.jsonl")
-	spans, err := autotrace.ReadRecords(bytes.NewReader(recs), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spans := demo(t, 10).spans
 	cfg := autotrace.Config{IgnoreAppIDs: true}
 	global := autotrace.Assemble(spans, cfg)
 	subtree := func(tr *autotrace.Trace, root int) []uint64 {
