@@ -251,7 +251,8 @@ func TestWeb_Page(t *testing.T) {
 
 	// Metrics over time, when the server has the metric tables' endpoint:
 	// one line per series of the API (the 8 busiest).
-	if code := getJSON(t, ts.url+"/api/v1/metrics/application?interval=1m", token, nil); code != 404 {
+	hasMetrics := getJSON(t, ts.url+"/api/v1/metrics/application?interval=1m", token, nil) != 404
+	if hasMetrics {
 		var ma struct {
 			Series []struct{ Group map[string]string }
 		}
@@ -319,6 +320,10 @@ func TestWeb_Page(t *testing.T) {
 		t.Fatalf("%d selected nodes", selected)
 	}
 	shot("2-node")
+	if hasMetrics { // the charts narrow to the selected service
+		do("metrics of the node", chromedp.Poll[chromedp.Void](`document.querySelectorAll('[data-chart="Requests/s"] path.line').length === 1 && document.querySelector('[data-chart="Requests/s"] .legend').textContent.startsWith('`+node+`')`,
+			chromedp.WithPollingTimeout(10*time.Second)))
+	}
 
 	// A click on an edge: the requests of that client, server and
 	// protocol. The smallest edge of the map, so that all of them fit.

@@ -311,7 +311,7 @@ function selectNode(name) {
     queries.push({ params: { [k + '_0']: name }, owns: (r) => kindOwns(k, r, 0, name) });
     queries.push({ params: { [k + '_1']: name }, owns: (r) => kindOwns(k, r, 1, name) && nodeName(r, 0) !== name });
   }
-  setSelection({ kind: 'node', node: name, label: `node ${name} (as client or server)`, queries });
+  setSelection({ kind: 'node', node: name, service: name, label: `node ${name} (as client or server)`, queries });
 }
 
 function selectEdge(e) {
@@ -324,7 +324,7 @@ function selectEdge(e) {
       });
     }
   }
-  setSelection({ kind: 'edge', edge: e, label: `edge ${e.client} → ${e.server} (${e.l7_protocol})`, queries });
+  setSelection({ kind: 'edge', edge: e, service: e.server, label: `edge ${e.client} → ${e.server} (${e.l7_protocol})`, queries });
 }
 
 // selectRED selects the requests of a RED row: the server service (or
@@ -346,7 +346,7 @@ function selectRED(x) {
       { params: { ...q.params, endpoint: '', request_resource: x.endpoint }, owns: q.owns },
     ]);
   }
-  setSelection({ kind: 'red', label, queries: base });
+  setSelection({ kind: 'red', service: m && isIP(m[1]) ? '' : x.service, label, queries: base });
 }
 
 function setSelection(sel) {
@@ -360,6 +360,7 @@ function setSelection(sel) {
     p.append('Selected: ', el('strong', {}, sel.label), ' ', clear);
   }
   runSearch().catch(showError);
+  loadMetrics().catch(showError);
 }
 
 // ---------------------------------------------------------------- search
@@ -589,6 +590,10 @@ async function loadMetrics() {
   const interval = $('#metrics-interval').value;
   const step = interval === '1s' ? 1e9 : 60e9;
   const params = { ...rangeParams(), interval, group: 'service' };
+  // A selected service (node, edge's server, RED row) narrows the charts.
+  const svc = state.selection && state.selection.service;
+  if (svc) params.service_1 = svc;
+  $('#metrics-for').textContent = svc ? `of ${svc} (as a server)` : 'per server service (the 8 busiest)';
   const [app, net] = await Promise.all([
     api('/api/v1/metrics/application', params),
     api('/api/v1/metrics/network', params).catch(() => ({ series: [] })),
