@@ -38,7 +38,7 @@ func TestServer_Influx(t *testing.T) {
 		c.Close()
 	}
 	web1, _ := ts.st.Dict().Lookup("pod", "web-1")
-	rows, err := ts.st.DB().Query(`SELECT measurement, metric, CAST(value AS VARCHAR), text, labels['path'], pod_id, time, source FROM ext_metrics`)
+	rows, err := ts.st.DB().Query(`SELECT measurement, metric, CAST(value AS VARCHAR), text, labels['path'], pod_id, time, source FROM ext_samples`)
 	if err != nil {
 		t.Fatal(err)
 	}

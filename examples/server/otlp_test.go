@@ -302,7 +302,7 @@ func TestServer_OTLPMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	web1, _ := ts.st.Dict().Lookup("pod", "web-1")
-	rows, err := ts.st.DB().Query(`SELECT metric, value, COALESCE(CAST(labels AS VARCHAR), ''), pod_id, source FROM ext_metrics ORDER BY metric, value`)
+	rows, err := ts.st.DB().Query(`SELECT metric, value, COALESCE(CAST(labels AS VARCHAR), ''), pod_id, source FROM ext_samples ORDER BY metric, value`)
 	if err != nil {
 		t.Fatal(err)
 	}

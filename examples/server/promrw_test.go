@@ -107,7 +107,7 @@ remote_write:
 	web1, _ := ts.st.Dict().Lookup("pod", "web-1")
 	shop, _ := ts.st.Dict().Lookup("pod_ns", "shop")
 	rows, err := ts.st.DB().Query(`SELECT DISTINCT metric, CAST(value AS VARCHAR), labels['queue'], labels['le'], labels['job'], labels['instance'], pod_id, pod_ns_id, source
-		FROM ext_metrics WHERE metric LIKE 'mf_%' AND metric <> 'mf_scrapes_total'`)
+		FROM ext_samples WHERE metric LIKE 'mf_%' AND metric <> 'mf_scrapes_total'`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,16 @@ package store
 import (
 	"context"
 	"database/sql/driver"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"net/netip"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
@@ -68,7 +72,9 @@ type Sample struct {
 	// Text holds an Influx string field; Value is then NULL.
 	Text   string
 	IsText bool
-	// Labels are the series' own labels (those that are not tags).
+	// Labels are the series' own labels (those that are not tags),
+	// stored once per series in ext_series. Samples of one series may
+	// share the map; it is not modified.
 	Labels map[string]string
 }
 
@@ -121,6 +127,12 @@ type extState struct {
 	stats ExtStats
 	vals  []driver.Value
 	ids   []uint32 // per resource, len(keys) each
+
+	series     map[string]uint64 // series key (seriesKey) -> series_id
+	nextSeries uint64
+	newSeries  []string // keys assigned by the transaction in progress
+	seriesIDs  []uint64 // per sample of the batch in progress
+	keyBuf     []byte
 }
 
 type extAddrTags struct {
@@ -150,13 +162,24 @@ func (s *Store) initExt(ctx context.Context) error {
 	var b strings.Builder
 	b.WriteString(`CREATE TABLE IF NOT EXISTS ext_metrics (batch_seq UBIGINT NOT NULL, time BIGINT NOT NULL,
 		source VARCHAR NOT NULL, measurement VARCHAR NOT NULL DEFAULT '', metric VARCHAR NOT NULL,
-		value DOUBLE, text VARCHAR, labels MAP(VARCHAR, VARCHAR)`)
+		value DOUBLE, text VARCHAR, series_id UBIGINT NOT NULL`)
 	for _, k := range s.keys {
 		fmt.Fprintf(&b, ", %s_id UINTEGER NOT NULL DEFAULT 0", k)
 	}
 	b.WriteString(")")
 	if _, err := s.db.ExecContext(ctx, b.String()); err != nil {
 		return fmt.Errorf("store: ext_metrics: %w", err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE IF NOT EXISTS ext_series (series_id UBIGINT NOT NULL, metric VARCHAR NOT NULL, labels MAP(VARCHAR, VARCHAR))`,
+		`CREATE OR REPLACE VIEW ext_samples AS SELECT m.*, s.labels FROM ext_metrics m LEFT JOIN ext_series s ON s.series_id = m.series_id`,
+	} {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("store: ext_series: %w", err)
+		}
+	}
+	if err := s.loadSeries(ctx); err != nil {
+		return err
 	}
 	for _, k := range s.keys {
 		q := fmt.Sprintf("ALTER TABLE ext_metrics ADD COLUMN IF NOT EXISTS %s_id UINTEGER DEFAULT 0", k)
@@ -237,7 +260,11 @@ func (s *Store) ingestExt(b *ExtBatch) (ExtResult, error) {
 			}
 		}
 		if len(b.Samples) > 0 {
-			if err := s.appendExtSamples(conn, b.Samples, ids, res.Seq); err != nil {
+			series, err := s.seriesOf(conn, b.Samples)
+			if err != nil {
+				return err
+			}
+			if err := s.appendExtSamples(conn, b.Samples, ids, series, res.Seq); err != nil {
 				return err
 			}
 		}
@@ -262,8 +289,10 @@ func (s *Store) ingestExt(b *ExtBatch) (ExtResult, error) {
 	})
 	if err != nil {
 		s.restoreDict(v0)
+		s.forgetNewSeries()
 		return ExtResult{}, err
 	}
+	s.ext.newSeries = s.ext.newSeries[:0]
 	s.nextSeq++
 	res.Spans, res.Samples = len(b.Spans), len(b.Samples)
 	return res, nil
@@ -457,8 +486,8 @@ func (s *Store) appendExtSpans(conn driver.Conn, spans []Span, ids []uint32, seq
 	return nil
 }
 
-func (s *Store) appendExtSamples(conn driver.Conn, samples []Sample, ids []uint32, seq uint64) error {
-	names := []string{"batch_seq", "time", "source", "measurement", "metric", "value", "text", "labels"}
+func (s *Store) appendExtSamples(conn driver.Conn, samples []Sample, ids []uint32, series []uint64, seq uint64) error {
+	names := []string{"batch_seq", "time", "source", "measurement", "metric", "value", "text", "series_id"}
 	fixed := len(names)
 	// ext_metrics has a column for the keys it was created or opened
 	// with; ids are per s.keys, which only grows after them.
@@ -482,7 +511,7 @@ func (s *Store) appendExtSamples(conn driver.Conn, samples []Sample, ids []uint3
 		} else if math.IsNaN(sm.Value) {
 			v = math.NaN() // one NaN, whatever its payload
 		}
-		copy(vals, []driver.Value{seq, sm.Time, sm.Source, validUTF8(sm.Measurement), validUTF8(sm.Metric), v, text, extMapValue(sm.Labels)})
+		copy(vals, []driver.Value{seq, sm.Time, sm.Source, validUTF8(sm.Measurement), validUTF8(sm.Metric), v, text, series[i]})
 		row := ids[sm.Resource*n : sm.Resource*n+n]
 		for ki := range s.ext.keys {
 			vals[fixed+ki] = row[ki]
@@ -509,4 +538,124 @@ func (s *Store) maintainExt(ctx context.Context, before int64) error {
 		s.stats.Deleted += uint64(k)
 	}
 	return nil
+}
+
+// loadSeries restores the series ids of ext_series.
+func (s *Store) loadSeries(ctx context.Context) error {
+	s.ext.series = map[string]uint64{}
+	rows, err := s.db.QueryContext(ctx, `SELECT series_id, metric, labels FROM ext_series`)
+	if err != nil {
+		return fmt.Errorf("store: ext_series: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uint64
+		var metric string
+		var lv any
+		if err := rows.Scan(&id, &metric, &lv); err != nil {
+			return fmt.Errorf("store: ext_series: %w", err)
+		}
+		var labels map[string]string
+		if om, ok := lv.(duckdb.OrderedMap); ok {
+			labels = make(map[string]string, om.Len())
+			vals := om.Values()
+			for i, k := range om.Keys() {
+				ks, _ := k.(string)
+				vs, _ := vals[i].(string)
+				labels[ks] = vs
+			}
+		}
+		s.ext.series[string(seriesKey(nil, metric, labels))] = id
+		s.ext.nextSeries = max(s.ext.nextSeries, id)
+	}
+	return rows.Err()
+}
+
+// seriesKey appends the identity of a series: its metric and its labels
+// in key order, each string length-prefixed.
+func seriesKey(dst []byte, metric string, labels map[string]string) []byte {
+	put := func(s string) {
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		dst = append(dst, s...)
+	}
+	put(metric)
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		put(k)
+		put(labels[k])
+	}
+	return dst
+}
+
+type seriesMemo struct {
+	labels unsafe.Pointer // the samples' shared Labels map
+	metric string
+}
+
+// seriesOf returns the series id of every sample, assigning ids to new
+// series and writing them to ext_series (in the transaction of conn).
+func (s *Store) seriesOf(conn driver.Conn, samples []Sample) ([]uint64, error) {
+	ids := s.ext.seriesIDs[:0]
+	memo := map[seriesMemo]uint64{}
+	var a *duckdb.Appender
+	for i := range samples {
+		sm := &samples[i]
+		mk := seriesMemo{reflect.ValueOf(sm.Labels).UnsafePointer(), sm.Metric}
+		if id, ok := memo[mk]; ok {
+			ids = append(ids, id)
+			continue
+		}
+		metric := validUTF8(sm.Metric)
+		labels := sm.Labels
+		for k, v := range labels {
+			if !utf8.ValidString(k) || !utf8.ValidString(v) {
+				labels = make(map[string]string, len(sm.Labels))
+				for k, v := range sm.Labels {
+					labels[validUTF8(k)] = validUTF8(v)
+				}
+				break
+			}
+		}
+		s.ext.keyBuf = seriesKey(s.ext.keyBuf[:0], metric, labels)
+		id, ok := s.ext.series[string(s.ext.keyBuf)]
+		if !ok {
+			if a == nil {
+				var err error
+				if a, err = duckdb.NewAppender(conn, "", "", "ext_series"); err != nil {
+					return nil, fmt.Errorf("store: appender ext_series: %w", err)
+				}
+			}
+			s.ext.nextSeries++
+			id = s.ext.nextSeries
+			key := string(s.ext.keyBuf)
+			s.ext.series[key] = id
+			s.ext.newSeries = append(s.ext.newSeries, key)
+			if err := a.AppendRow(id, metric, extMapValue(labels)); err != nil {
+				a.Close()
+				return nil, fmt.Errorf("store: append ext_series: %w", err)
+			}
+		}
+		memo[mk] = id
+		ids = append(ids, id)
+	}
+	s.ext.seriesIDs = ids
+	if a != nil {
+		if err := a.Close(); err != nil {
+			return nil, fmt.Errorf("store: append ext_series: %w", err)
+		}
+	}
+	return ids, nil
+}
+
+// forgetNewSeries drops the series ids a failed transaction assigned.
+func (s *Store) forgetNewSeries() {
+	for _, k := range s.ext.newSeries {
+		delete(s.ext.series, k)
+	}
+	s.ext.nextSeries -= uint64(len(s.ext.newSeries))
+	s.ext.newSeries = s.ext.newSeries[:0]
 }

@@ -102,7 +102,7 @@ func TestStore_IngestExt(t *testing.T) {
 	api0, _ := s.Dict().Lookup("pod", "api-0")
 	var sPod, sSvc int64
 	var job string
-	if err := s.DB().QueryRow(`SELECT pod_id, service_id, labels['job'] FROM ext_metrics WHERE metric = 'up'`).Scan(&sPod, &sSvc, &job); err != nil {
+	if err := s.DB().QueryRow(`SELECT pod_id, service_id, labels['job'] FROM ext_samples WHERE metric = 'up'`).Scan(&sPod, &sSvc, &job); err != nil {
 		t.Fatal(err)
 	}
 	if sPod != int64(api0) || sSvc == 0 || job != "api" {
@@ -154,6 +154,13 @@ func TestStore_IngestExt(t *testing.T) {
 	}
 	if _, err := s.IngestExt(b); err != nil {
 		t.Fatal(err)
+	}
+	// Labels are kept once per series, restored on Open.
+	if n := count(t, s, `SELECT count(*) FROM ext_series`); n != 2 {
+		t.Fatalf("%d series, want 2", n)
+	}
+	if n := count(t, s, `SELECT count(*) FROM ext_samples WHERE labels['job'] = 'api'`); n != 2 {
+		t.Fatalf("%d samples of job api, want 2", n)
 	}
 }
 
