@@ -641,16 +641,19 @@ func (a *assembler) parentFwd(x *syscallIndex, ci, depth int) int {
 }
 
 // linkSyscall hangs the call from the server-process span a client-process
-// span of it was made for: found backward from its request's id, else
-// forward from its response's.
+// span of it was made for: found forward from its response's id, else
+// backward from its request's. Forward first: a response is relayed by
+// the handler that reads it, whereas a request may be written in another
+// request's turn (an event loop's non-blocking connect completing, a
+// goroutine on a thread that last served another request).
 func (a *assembler) linkSyscall(ci int, x *syscallIndex) bool {
 	for _, m := range a.calls[ci].members {
 		if a.spans[m].TapSide != ClientProcess {
 			continue
 		}
-		p := a.parentBack(x, m, 0)
+		p := a.parentFwd(x, m, 0)
 		if p < 0 {
-			p = a.parentFwd(x, m, 0)
+			p = a.parentBack(x, m, 0)
 		}
 		if p >= 0 && a.callOf[p] != ci && a.setParent(ci, a.callOf[p], p, RuleSyscall) {
 			return true

@@ -42,11 +42,17 @@
 //     started by exactly one read: a server-process (s-p) span's request
 //     (S.req) or a client-process (c-p) span's response (C.resp), and the
 //     ids chain: S.req = C1.req, C1.resp = C2.req, ..., Cn.resp = S.resp.
-//     A c-p span's parent is found backward: the read that started its
-//     request's id was S's request read (S is the parent) or a previous
-//     call's response read (the parent is that call's, recursively);
-//     failing that, forward: its response's id was carried by S's
-//     response write, or by the next call's request (that call's parent).
+//     A c-p span's parent is found forward: its response's id was carried
+//     by S's response write (S is the parent) or by the next call's
+//     request (the parent is that call's, recursively); failing that,
+//     backward: the read that started its request's id was S's request
+//     read or a previous call's response read. Forward first, because a
+//     response is relayed by the handler that read it, while a request may
+//     be written in another request's turn (nginx completing a
+//     non-blocking connect; a goroutine on a thread that last served
+//     another request): on the demo's recordings this took nginx's hop at
+//     50 clients from 98.5% to 100% and goroutines without goroutine
+//     tracking at 10 clients from 91%/87% to 95%/91% (precision/recall).
 //     The parent must contain the call in time within
 //     Config.ProcessTolerance (1 ms: one host, one clock), which rejects
 //     the stale id a thread keeps from a request it finished. Two s-p
