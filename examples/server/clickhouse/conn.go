@@ -104,6 +104,32 @@ func (c *Column) AppendText(dst []byte, i int) []byte {
 	}
 }
 
+// AppendTSV appends row i of c as a TabSeparated field: \N for NULL,
+// backslash escapes for tab, newline and backslash.
+func (c *Column) AppendTSV(dst []byte, i int) []byte {
+	if c.Null != nil && c.Null[i] {
+		return append(dst, '\\', 'N')
+	}
+	switch c.Type {
+	case String, NullableString:
+		s := c.Str[i]
+		for j := 0; j < len(s); j++ {
+			switch b := s[j]; b {
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\\':
+				dst = append(dst, '\\', '\\')
+			default:
+				dst = append(dst, b)
+			}
+		}
+		return dst
+	}
+	return c.AppendText(dst, i)
+}
+
 // AppendQuote appends s as a ClickHouse string literal: single quotes,
 // backslash escapes for the quote, the backslash and control bytes.
 func AppendQuote(dst []byte, s string) []byte {

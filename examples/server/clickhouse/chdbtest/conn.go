@@ -59,7 +59,7 @@ func (c *Conn) Exec(ctx context.Context, q string) error {
 	return err
 }
 
-// Insert implements clickhouse.Conn with an INSERT ... VALUES.
+// Insert implements clickhouse.Conn with an INSERT of TabSeparated data.
 func (c *Conn) Insert(ctx context.Context, table string, b *clickhouse.Block, token string) error {
 	q := make([]byte, 0, 64+b.Rows*len(b.Cols)*8)
 	q = append(q, "INSERT INTO "+table+" ("+strings.Join(b.Names(), ", ")+")"...)
@@ -67,19 +67,15 @@ func (c *Conn) Insert(ctx context.Context, table string, b *clickhouse.Block, to
 		q = append(q, " SETTINGS insert_deduplication_token = "...)
 		q = clickhouse.AppendQuote(q, token)
 	}
-	q = append(q, " VALUES "...)
+	q = append(q, " FORMAT TabSeparated\n"...)
 	for r := 0; r < b.Rows; r++ {
-		if r > 0 {
-			q = append(q, ',')
-		}
-		q = append(q, '(')
 		for i := range b.Cols {
 			if i > 0 {
-				q = append(q, ',')
+				q = append(q, '\t')
 			}
-			q = b.Cols[i].AppendText(q, r)
+			q = b.Cols[i].AppendTSV(q, r)
 		}
-		q = append(q, ')')
+		q = append(q, '\n')
 	}
 	_, err := c.run(string(q), "CSV")
 	return err

@@ -10,7 +10,7 @@
 //	CHDB_LIB_PATH=/path/libchdb.so go test -tags chdb ./examples/server/clickhouse/chdbtest/
 //
 // Without the tag the tests skip and say so. The package's Conn (tag chdb)
-// runs the store's SQL in a chDB session: statements and Values inserts
+// runs the store's SQL in a chDB session: statements and TabSeparated inserts
 // as text, results read as JSONCompactEachRowWithNamesAndTypes.
 // Concurrency: a Conn serialises its queries (chDB's session is one).
 package chdbtest

@@ -140,7 +140,7 @@ func get(t *testing.T, srv *httptest.Server, path string, q url.Values, v any) {
 // pages reads every page of a search.
 func pages(t *testing.T, srv *httptest.Server, path string, q url.Values) []map[string]any {
 	var out []map[string]any
-	q.Set("limit", "333")
+	q.Set("limit", "2000")
 	for {
 		var p query.Page
 		get(t, srv, path, q, &p)

@@ -223,3 +223,26 @@ func TestStore_Ingest(t *testing.T) {
 	}
 	_ = store.ErrSchema
 }
+
+// TestStore_InsertRate stores one batch of 50,000 l4 and 50,000 l7 rows
+// and reports the rate (the TabSeparated text chDB parses is the cost here; a
+// server takes clickhouse-go's native blocks).
+func TestStore_InsertRate(t *testing.T) {
+	s := open(t, "t_rate", shared{conn})
+	defer s.Close()
+	const n = 50_000
+	b := frame(t, nil, n, 1000, time.Now())
+	start := time.Now()
+	res, err := s.Ingest("big", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	el := time.Since(start)
+	if res.L4 != n || res.L7 != n {
+		t.Fatalf("%+v", res)
+	}
+	if got := scalar(t, "SELECT count() FROM t_rate.l4_flow_log"); got != strconv.Itoa(n) {
+		t.Fatalf("l4 rows %s", got)
+	}
+	t.Logf("chDB: %d l4 + %d l7 rows in %v: %.0f rows/s", n, n, el, 2*n/el.Seconds())
+}
