@@ -177,6 +177,17 @@ func TestAccuracy_Demo(t *testing.T) {
 					t.Logf("  %s, e.g. %s", l.what, e)
 				}
 			}
+			// Each rule between calls on its own (with tcp_seq), by kind.
+			for _, r := range []autotrace.Rule{autotrace.RuleSyscall, autotrace.RuleXRequestID} {
+				one := autotrace.Evaluate(autotrace.Assemble(spans, autotrace.Config{IgnoreAppIDs: true, Rules: autotrace.Rules(autotrace.RuleTCPSeq, r)}), truth, 3*time.Millisecond)
+				var parts []string
+				for _, k := range []string{"proxy", "thread-per-request", "goroutines"} {
+					if s := one.ByKind[k]; s != nil {
+						parts = append(parts, fmt.Sprintf("%s %v", k, *s))
+					}
+				}
+				t.Logf("  %s alone: %s", r, strings.Join(parts, "; "))
+			}
 			if acc.Total.Truth == 0 {
 				t.Fatal("no truth edge observed: dataset and matching disagree")
 			}
