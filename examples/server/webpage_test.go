@@ -152,6 +152,7 @@ func TestWeb_Page(t *testing.T) {
 	}
 	shot := func(name string) {
 		t.Helper()
+		eval[bool](t, ctx, `window.scrollTo(0, 0), true`) // the sticky header back on top
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
@@ -319,11 +320,11 @@ func TestWeb_Page(t *testing.T) {
 	if selected := eval[int](t, ctx, `document.querySelectorAll('#map g.node.selected').length`); selected != 1 {
 		t.Fatalf("%d selected nodes", selected)
 	}
-	shot("2-node")
 	if hasMetrics { // the charts narrow to the selected service
 		do("metrics of the node", chromedp.Poll[chromedp.Void](`document.querySelectorAll('[data-chart="Requests/s"] path.line').length === 1 && document.querySelector('[data-chart="Requests/s"] .legend').textContent.startsWith('`+node+`')`,
 			chromedp.WithPollingTimeout(10*time.Second)))
 	}
+	shot("2-node")
 
 	// A click on an edge: the requests of that client, server and
 	// protocol. The smallest edge of the map, so that all of them fit.

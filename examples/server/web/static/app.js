@@ -63,6 +63,7 @@ const state = {
   edges: [],
   hasTrace: false,
   hasMetrics: false,
+  metricsSeq: 0,
   tokenWaiters: [],
 };
 
@@ -587,6 +588,7 @@ function lineChart(title, series, step, digits) {
 // them (/api/v1/metrics/...): per server service, windows of 1 s or 1 min.
 async function loadMetrics() {
   if (!state.hasMetrics) return;
+  const seq = ++state.metricsSeq; // a later call wins, whatever answers first
   const interval = $('#metrics-interval').value;
   const step = interval === '1s' ? 1e9 : 60e9;
   const params = { ...rangeParams(), interval, group: 'service' };
@@ -603,6 +605,7 @@ async function loadMetrics() {
     .sort((a, b) => b.total - a.total).slice(0, 8).map((x) => x.s);
   const name = (s) => [s.group.service, s.group.l7_protocol].filter(Boolean).join(' ');
   const pick = (list, f) => list.map((s) => ({ name: name(s), points: s.points.map((p) => [p.time, f(p.values)]) }));
+  if (seq !== state.metricsSeq) return;
   const a = top(app, 'request'), n = top(net, 'byte_tx');
   const per = interval === '1s' ? 1 : 60;
   $('#metrics-section').hidden = false;
