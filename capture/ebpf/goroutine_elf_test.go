@@ -17,7 +17,7 @@ func TestAnalyzeGoRuntime(t *testing.T) {
 	type build struct{ toolchain, arch string }
 	builds := []build{{"local", "amd64"}, {"local", "arm64"}}
 	if !testing.Short() {
-		for _, tc := range []string{"go1.22.0", "go1.24.0", "go1.25.0"} {
+		for _, tc := range []string{"go1.22.0", "go1.23.0", "go1.24.0", "go1.25.0"} {
 			if toolchainCached(dir, tc) {
 				builds = append(builds, build{tc, "amd64"})
 			}

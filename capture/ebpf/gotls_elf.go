@@ -55,13 +55,11 @@ type goOffsets struct {
 // (-ldflags='-s -w') resolve through it.
 //
 // GM (runtime.g.m), MProcid (runtime.m.procid) and ParentGoid serve the
-// goroutine probes; they were read from the DWARF of go1.22.0, go1.24.0,
-// go1.25.0 and go1.26.8 builds for amd64 and arm64 (go1.23's procid follows
-// from runtime.gobuf, unchanged between 1.22 and 1.24; its parentGoid is
-// left unknown).
+// goroutine probes; they were read from the DWARF of go1.22.0 to go1.25.0
+// and go1.26.8 builds for amd64 and arm64.
 var goOffsetTable = map[string]goOffsets{
 	"go1.22": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 152, GM: 48, MProcid: 72, ParentGoid: 272},
-	"go1.23": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 160, GM: 48, MProcid: 72, ParentGoid: 0},
+	"go1.23": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 160, GM: 48, MProcid: 72, ParentGoid: 280},
 	"go1.24": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 160, GM: 48, MProcid: 72, ParentGoid: 280},
 	"go1.25": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 152, GM: 48, MProcid: 64, ParentGoid: 272},
 	"go1.26": {ConnIface: 0, NetFD: 0, Sysfd: 16, Goid: 152, GM: 48, MProcid: 64, ParentGoid: 280},
