@@ -5,8 +5,11 @@ import (
 	"database/sql/driver"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -216,13 +219,16 @@ type metrics struct {
 	lastSec    int64
 	ids        map[string]string // packed tag ids, interned
 	buf        [2][]byte
-	r4         flow.Record
-	r7         l7.Record
 	tagCols    []tagCol
+	nsec       atomic.Int64 // len(seconds)
+	queue      chan *feed   // to the worker
+	free       chan *feed   // from the worker, for reuse
+	busy       sync.WaitGroup
 	// during a flush
 	apps   map[string]*duckdb.Appender
 	vals   []driver.Value
-	keyPos int // len(keys) at the flush
+	keyPos int       // len(keys) at the flush
+	used   [2][]bool // tag columns (side, key position) with an id in the open windows
 	rows   uint64
 	err    error
 }
@@ -263,7 +269,10 @@ func (s *Store) newAgg(wm int64) error {
 	}
 	m.agg, m.wm, m.wm0 = a, wm, wm
 	m.seconds = map[int64]struct{}{}
+	m.nsec.Store(0)
 	m.lastSec = -1
+	clear(m.used[0])
+	clear(m.used[1])
 	if len(m.ids) > 1<<20 {
 		m.ids = map[string]string{}
 	}
@@ -290,6 +299,8 @@ func (s *Store) initMetrics(ctx context.Context) error {
 		m.cfg.MaxOpenSeconds = DefaultMaxOpenSeconds
 	}
 	m.ids = map[string]string{}
+	m.queue, m.free = make(chan *feed, 2), make(chan *feed, 3)
+	go m.worker()
 	for i := range metricTables {
 		t := &metricTables[i]
 		if _, err := s.db.ExecContext(ctx, createMetricTable(t, s.keys)); err != nil {
@@ -387,7 +398,15 @@ func (m *metrics) clearBuf(nkeys int) {
 }
 
 func (m *metrics) putID(side tag.Side, pos int, id uint32) {
+	if id == 0 {
+		return
+	}
 	binary.LittleEndian.PutUint32(m.buf[side&1][4*pos:], id)
+	u := &m.used[side&1]
+	if pos >= len(*u) {
+		*u = append(*u, make([]bool, pos+1-len(*u))...)
+	}
+	(*u)[pos] = true
 }
 
 // second notes a record's window time t.
@@ -395,6 +414,7 @@ func (m *metrics) second(t int64) {
 	if sec := t / int64(time.Second); sec != m.lastSec {
 		m.lastSec = sec
 		m.seconds[sec] = struct{}{}
+		m.nsec.Store(int64(len(m.seconds)))
 	}
 }
 
@@ -414,8 +434,34 @@ func (m *metrics) writeL7(r *l7.Record) {
 	m.wm = max(m.wm, r.EndTime)
 }
 
-// countBatch counts the rows of a stored batch (its tag columns resolved
-// to the store's ids) into the metric windows in memory, and writes them
+// feed is a stored batch's records, decoded for the worker that counts
+// them.
+type feed struct {
+	l4 []flow.Record
+	l7 []l7.Record
+}
+
+// worker counts the fed batches into the Aggregator, in the order they
+// were stored, while the next batches are received and stored: it owns
+// agg, wm, seconds and lastSec until idle (flushMetrics waits for it).
+func (m *metrics) worker() {
+	for f := range m.queue {
+		for i := range f.l4 {
+			m.writeL4(&f.l4[i])
+		}
+		for i := range f.l7 {
+			m.writeL7(&f.l7[i])
+		}
+		m.busy.Done()
+		select {
+		case m.free <- f:
+		default:
+		}
+	}
+}
+
+// countBatch decodes the rows of a stored batch (its tag columns resolved
+// to the store's ids) for the worker, and writes the windows in memory
 // when they are due. A batch that was not stored is never counted.
 func (s *Store) countBatch(l4t, l7t []*encoding.Table, seq uint64) {
 	m := &s.m
@@ -445,34 +491,49 @@ func (s *Store) countBatch(l4t, l7t []*encoding.Table, seq uint64) {
 			m.putID(c.side, c.pos, c.c.IDs[row])
 		}
 	}
+	var f *feed
+	select {
+	case f = <-m.free:
+	default:
+		f = &feed{}
+	}
+	f.l4, f.l7 = f.l4[:0], f.l7[:0]
 	for _, t := range l4t {
 		tc := cols(t)
+		f.l4 = slices.Grow(f.l4, t.Rows)
 		for row := 0; row < t.Rows; row++ {
-			if t.L4(row, anyName{}, &m.r4) != nil {
+			f.l4 = f.l4[:len(f.l4)+1]
+			r := &f.l4[len(f.l4)-1]
+			if t.L4(row, anyName{}, r) != nil {
+				f.l4 = f.l4[:len(f.l4)-1]
 				continue
 			}
 			fill(tc, row)
-			m.setTags(&m.r4.Tags)
-			m.writeL4(&m.r4)
+			m.setTags(&r.Tags)
 		}
 		s.stats.Metrics.Records += uint64(t.Rows)
 	}
 	for _, t := range l7t {
 		tc := cols(t)
+		f.l7 = slices.Grow(f.l7, t.Rows)
 		for row := 0; row < t.Rows; row++ {
-			if t.L7(row, anyName{}, &m.r7) != nil {
+			f.l7 = f.l7[:len(f.l7)+1]
+			r := &f.l7[len(f.l7)-1]
+			if t.L7(row, anyName{}, r) != nil {
+				f.l7 = f.l7[:len(f.l7)-1]
 				continue
 			}
 			fill(tc, row)
-			m.setTags(&m.r7.Tags)
-			m.writeL7(&m.r7)
+			m.setTags(&r.Tags)
 		}
 		s.stats.Metrics.Records += uint64(t.Rows)
 	}
+	m.busy.Add(1)
+	m.queue <- f
 	m.seq = seq
 	m.pending++
 	s.stats.Metrics.Pending = m.pending
-	if time.Since(m.lastFlush) >= m.cfg.FlushInterval || len(m.seconds) >= m.cfg.MaxOpenSeconds ||
+	if time.Since(m.lastFlush) >= m.cfg.FlushInterval || m.nsec.Load() >= int64(m.cfg.MaxOpenSeconds) ||
 		m.agg.Stats().OpenSeries >= uint64(m.cfg.MaxOpenSeries) {
 		s.flushMetrics() // on error the contributions are recomputed from the store
 	}
@@ -501,6 +562,7 @@ func (s *Store) flushMetrics() error {
 		m.lastFlush = time.Now()
 		return nil
 	}
+	m.busy.Wait() // the worker is idle: agg, wm are ours
 	agg := m.agg
 	m.keyPos = len(s.keys)
 	m.rows, m.err = 0, nil
@@ -514,7 +576,10 @@ func (s *Store) flushMetrics() error {
 		}()
 		for i := range metricTables {
 			t := &metricTables[i]
-			a, err := duckdb.NewAppenderWithColumns(conn, "", "", t.Name, metricColumns(t, s.keys))
+			if t.Interval != aggregate.Second {
+				continue
+			}
+			a, err := duckdb.NewAppenderWithColumns(conn, "", "", t.Name, m.appendColumns(t, s.keys))
 			if err != nil {
 				return fmt.Errorf("store: appender %s: %w", t.Name, err)
 			}
@@ -532,6 +597,22 @@ func (s *Store) flushMetrics() error {
 		}
 		return nil
 	}, func(ctx context.Context) error {
+		// The 1 min rows are the sums (and maxima) of this flush's 1 s
+		// rows: the aggregate package's minute windows, computed by
+		// DuckDB rather than appended from Go.
+		for i := range metricTables {
+			t := &metricTables[i]
+			if t.Interval != aggregate.Minute {
+				continue
+			}
+			r, err := s.conn.ExecContext(ctx, m.rollupSQL(t, s.keys), m.seq)
+			if err != nil {
+				return fmt.Errorf("store: %s: %w", t.Name, err)
+			}
+			if k, err := r.RowsAffected(); err == nil {
+				m.rows += uint64(k)
+			}
+		}
 		if _, err := s.conn.ExecContext(ctx, `UPDATE meta SET value = ? WHERE name = 'metrics_seq'`, strconv.FormatUint(m.seq, 10)); err != nil {
 			return err
 		}
@@ -562,14 +643,18 @@ func (s *Store) flushMetrics() error {
 	return nil
 }
 
-// metricColumns lists the columns a flush appends, in onWindow's order.
-func metricColumns(t *MetricTable, keys []string) []string {
+// appendColumns lists the columns a flush appends, in onWindow's order:
+// the tag columns without an id in the open windows are left to their
+// default (0).
+func (m *metrics) appendColumns(t *MetricTable, keys []string) []string {
 	cols := []string{"time", "batch_seq"}
 	cols = append(cols, t.Keys...)
 	cols = append(cols, "overflow")
-	for _, k := range keys {
+	for p, k := range keys {
 		for _, side := range t.sides() {
-			cols = append(cols, k+"_id_"+side)
+			if m.isUsed(side, p) {
+				cols = append(cols, k+"_id_"+side)
+			}
 		}
 	}
 	for _, c := range t.Metrics {
@@ -578,10 +663,44 @@ func metricColumns(t *MetricTable, keys []string) []string {
 	return cols
 }
 
+func (m *metrics) isUsed(side string, pos int) bool {
+	u := m.used[side[0]-'0']
+	return pos < len(u) && u[pos]
+}
+
+// rollupSQL inserts into the 1 min table t the minutes of the 1 s rows
+// that the flush of batch seq ? wrote (the tag columns it left 0 stay 0).
+func (m *metrics) rollupSQL(t *MetricTable, keys []string) string {
+	var group, agg []string
+	group = append(group, t.Keys...)
+	group = append(group, "overflow")
+	for p, k := range keys {
+		for _, side := range t.sides() {
+			if m.isUsed(side, p) {
+				group = append(group, k+"_id_"+side)
+			}
+		}
+	}
+	for _, c := range t.Metrics {
+		f := "sum"
+		if c.Max {
+			f = "max"
+		}
+		agg = append(agg, fmt.Sprintf("%s(%s)", f, c.Name))
+	}
+	cols := "time, batch_seq, " + strings.Join(group, ", ")
+	for _, c := range t.Metrics {
+		cols += ", " + c.Name
+	}
+	const min = int64(time.Minute)
+	return fmt.Sprintf("INSERT INTO %s (%s) SELECT time - ((time %% %d) + %d) %% %d, batch_seq, %s, %s FROM %s WHERE batch_seq = ? GROUP BY ALL",
+		Quote(t.Name), cols, min, min, min, strings.Join(group, ", "), strings.Join(agg, ", "), Quote(t.View+".1s"))
+}
+
 // onWindow appends the series of a closed window to its table.
 func (s *Store) onWindow(w *aggregate.Window) {
 	m := &s.m
-	if m.err != nil || w.Late || m.apps == nil {
+	if m.err != nil || w.Late || m.apps == nil || w.Interval != aggregate.Second {
 		return
 	}
 	name := w.View.Name + ".1s"
@@ -621,11 +740,16 @@ func (s *Store) onWindow(w *aggregate.Window) {
 		v = append(v, k.Overflow)
 		// Tags: [client, server] ids for the _map views, [server] else.
 		packs := k.Tags[:1]
+		sides := [2]string{"1"}
 		if edge {
 			packs = k.Tags[:2]
+			sides = [2]string{"0", "1"}
 		}
 		for p := 0; p < m.keyPos; p++ {
-			for _, pk := range packs {
+			for i, pk := range packs {
+				if !m.isUsed(sides[i], p) {
+					continue
+				}
 				var id uint32
 				if len(pk) >= 4*p+4 {
 					id = binary.LittleEndian.Uint32([]byte(pk[4*p : 4*p+4]))
@@ -694,4 +818,15 @@ func (s *Store) maintainMetrics(ctx context.Context, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// closeMetrics writes the pending contributions and stops the worker.
+func (s *Store) closeMetrics() {
+	m := &s.m
+	if m.cfg.Off || m.queue == nil {
+		return
+	}
+	s.flushMetrics()
+	close(m.queue)
+	m.queue = nil
 }

@@ -643,7 +643,7 @@ func (s *Store) Close() error {
 	if s.closed {
 		return nil
 	}
-	s.flushMetrics() // on error they are recomputed on Open
+	s.closeMetrics() // on error they are recomputed on Open
 	s.closed = true
 	s.insBatch.Close()
 	s.conn.Close()
