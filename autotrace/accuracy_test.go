@@ -274,10 +274,30 @@ func TestAccuracy_DemoMixedOTel(t *testing.T) {
 
 // TestSearch_DemoMatchesAssembly checks the search on the demo dataset:
 // from a span of a client's request, Build (MemStore, 30 rounds) gathers
-// the request's whole tree, as assembling every record at once does.
+// the request's whole tree, as assembling every record at once does;
+// zero-code, and with the Go service's OTel spans mixed in.
 func TestSearch_DemoMatchesAssembly(t *testing.T) {
-	spans := demo(t, 10).spans
-	cfg := autotrace.Config{IgnoreAppIDs: true}
+	for _, mixed := range []bool{false, true} {
+		name := "zero-code"
+		if mixed {
+			name = "otel"
+		}
+		t.Run(name, func(t *testing.T) {
+			spans := demo(t, 10).spans
+			cfg := autotrace.Config{IgnoreAppIDs: !mixed}
+			if mixed {
+				app, err := autotrace.ReadOTLPJSON(bytes.NewReader(open(t, "otel-10c.jsonl")), uint64(len(spans))+1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				spans = append(slices.Clip(spans), app...)
+			}
+			searchMatches(t, spans, cfg)
+		})
+	}
+}
+
+func searchMatches(t *testing.T, spans []autotrace.Span, cfg autotrace.Config) {
 	global := autotrace.Assemble(spans, cfg)
 	subtree := func(tr *autotrace.Trace, root int) []uint64 {
 		in := map[int]bool{root: true}
@@ -297,7 +317,7 @@ func TestSearch_DemoMatchesAssembly(t *testing.T) {
 		t.Fatal(err)
 	}
 	roots := global.Roots()
-	checked, rounds, sizes := 0, 0, 0
+	checked, rounds, sizes, gathered := 0, 0, 0, 0
 	for k := 0; k < len(roots) && checked < 40; k += max(1, len(roots)/40) {
 		r := roots[k]
 		want := subtree(global, r)
@@ -315,9 +335,11 @@ func TestSearch_DemoMatchesAssembly(t *testing.T) {
 		checked++
 		rounds += res.Rounds
 		sizes += len(want)
+		gathered += len(res.Spans)
 	}
 	if checked == 0 {
 		t.Fatal("no request tree in the dataset")
 	}
-	t.Logf("%d request trees found by search as by assembly: %.1f spans, %.1f rounds on average", checked, float64(sizes)/float64(checked), float64(rounds)/float64(checked))
+	t.Logf("%d request trees found by search as by assembly: %.1f spans, %.1f gathered, %.1f rounds on average",
+		checked, float64(sizes)/float64(checked), float64(gathered)/float64(checked), float64(rounds)/float64(checked))
 }

@@ -146,7 +146,7 @@ func TestAssemble_TCPSeq(t *testing.T) {
 // response read starts the next, and the response write carries the last.
 // It returns the s-p span (id first) and n c-p spans.
 func threadServer(first uint64, pid uint32, base uint64, start int64, n int) []Span {
-	srv := Span{ID: first, TapSide: ServerProcess, Client: ap("10.0.0.1:40000"), Server: ap("10.0.0.2:8000"),
+	srv := Span{ID: first, TapSide: ServerProcess, Client: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(40000+first%20000)), Server: ap("10.0.0.2:8000"),
 		Transport: "TCP", L7Protocol: "HTTP", ProcessID1: pid, Start: start, End: start + int64(n+1)*10*ms,
 		SyscallTraceIDRequest: base, SyscallTraceIDResponse: base + uint64(n), ReqTCPSeq: uint32(first), RespTCPSeq: uint32(first) + 1}
 	out := []Span{srv}

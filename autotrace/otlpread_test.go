@@ -66,10 +66,11 @@ func FuzzParseOTLPJSON(f *testing.F) {
 	})
 }
 
-func TestAssemble_AppFlows(t *testing.T) {
-	// A thread-per-request server observed by eBPF (s-p and three c-p
-	// calls), and its OTel spans naming their sockets: a SERVER span on
-	// the inbound flow and a CLIENT span per call.
+// appFlowSpans is a thread-per-request server observed by eBPF (s-p 10
+// and three c-p calls 11-13), and its OTel spans naming their sockets: a
+// SERVER span (100) on the inbound flow and a CLIENT span per call
+// (101-103).
+func appFlowSpans() []Span {
 	spans := threadServer(10, 7, 1000, t0, 3)
 	const tid = "4bf92f3577b34da6a3ce929d0e0e4736"
 	srv := spans[0]
@@ -79,6 +80,11 @@ func TestAssemble_AppFlows(t *testing.T) {
 		spans = append(spans, Span{ID: 101 + uint64(i), TapSide: ClientApp, TraceID: tid, SpanID: "b00000000000000" + string(rune('1'+i)),
 			ParentSpanID: "a000000000000001", Client: c.Client, Server: c.Server, Start: c.Start - ms/20, End: c.End + ms/20})
 	}
+	return spans
+}
+
+func TestAssemble_AppFlows(t *testing.T) {
+	spans := appFlowSpans()
 	tr := Assemble(spans, Config{})
 	checkForest(t, tr, 8)
 	want := []string{"10>100:app_id", "100>101:app_id", "100>102:app_id", "100>103:app_id", "101>11:app_id", "102>12:app_id", "103>13:app_id"}
@@ -93,5 +99,26 @@ func TestAssemble_AppFlows(t *testing.T) {
 	zc := Assemble(spans, Config{IgnoreAppIDs: true})
 	if got := edgeSet(zc); !slices.Equal(got, []string{"10>11:syscall", "10>12:syscall", "10>13:syscall"}) {
 		t.Fatalf("zero-code edges = %v", got)
+	}
+}
+
+func TestSearch_AppFlows(t *testing.T) {
+	// From an eBPF span, the search meets the OTel spans of the calls by
+	// their sockets; zero-code, it leaves them out.
+	m := NewMemStore()
+	if err := m.Add(appFlowSpans()...); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		cfg   Config
+		nodes int
+	}{{Config{}, 8}, {Config{IgnoreAppIDs: true}, 4}} {
+		tr, _, err := Build(t.Context(), m, &Query{IDs: []uint64{12}}, tc.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tr.Nodes) != tc.nodes || len(tr.Roots()) != 1 {
+			t.Fatalf("%+v: %d nodes, %d roots: %v", tc.cfg, len(tr.Nodes), len(tr.Roots()), edgeSet(tr))
+		}
 	}
 }

@@ -25,18 +25,24 @@ type Query struct {
 	SyscallTraceIDs []uint64
 	// TCPSeqs match req_tcp_seq or resp_tcp_seq.
 	TCPSeqs []uint32
-	// UDPFlows match UDP spans on the flow (client and server address and
-	// port): UDP calls have no sequence numbers.
-	UDPFlows []Flow
+	// Flows match spans on a flow (client and server address and port)
+	// starting within the flow's own time range: the observations of a
+	// UDP call (which has no sequence numbers), and the application spans
+	// that name their socket with the network spans of their call.
+	Flows []Flow
 }
 
-// Flow is a client and a server address and port.
-type Flow struct{ Client, Server netip.AddrPort }
+// Flow is a client and a server address and port, and a range of start
+// times (unix ns, inclusive).
+type Flow struct {
+	Client, Server netip.AddrPort
+	From, To       int64
+}
 
 // Empty reports whether q has no key.
 func (q *Query) Empty() bool {
 	return len(q.IDs) == 0 && len(q.TraceIDs) == 0 && len(q.XRequestIDs) == 0 &&
-		len(q.SyscallTraceIDs) == 0 && len(q.TCPSeqs) == 0 && len(q.UDPFlows) == 0
+		len(q.SyscallTraceIDs) == 0 && len(q.TCPSeqs) == 0 && len(q.Flows) == 0
 }
 
 // inWindow reports whether s starts within q's time bounds.
@@ -65,9 +71,9 @@ type Result struct {
 
 // Search gathers the spans of the seed's trace. Round 1 finds the
 // seed's spans; after each round the spans gathered are assembled, and the
-// next round asks for the keys not followed yet (TCP sequence numbers, UDP
-// flows, syscall trace ids, X-Request-IDs, and trace ids unless
-// Config.IgnoreAppIDs) of the spans in the seeds' trees, plus the syscall
+// next round asks for the keys not followed yet (TCP sequence numbers,
+// syscall trace ids, X-Request-IDs, UDP flows, and unless
+// Config.IgnoreAppIDs trace ids and every flow, for application spans) of the spans in the seeds' trees, plus the syscall
 // ids of the client-process spans of a process whose calls at a tree's
 // root still look for their parent (a thread's chain of calls; at most 16
 // rounds per process), within Config.Window of the trees' time range.
@@ -124,7 +130,7 @@ func Search(ctx context.Context, st Store, seed *Query, cfg Config) (*Result, er
 			switch {
 			case every && !all[s.ID]:
 				all[s.ID], sys[s.ID] = true, true
-				k.add(&q, s, cfg.IgnoreAppIDs)
+				k.add(&q, s, cfg.IgnoreAppIDs, int64(cfg.Tolerance))
 			case !every && !sys[s.ID]:
 				p := proc{s.Agent, s.ProcessID0}
 				if walks[p] >= maxWalk {
@@ -232,13 +238,14 @@ func (k *keys) mark(q *Query) {
 	for _, x := range q.TCPSeqs {
 		k.seq[x] = true
 	}
-	for _, x := range q.UDPFlows {
+	for _, x := range q.Flows {
 		k.flow[x] = true
 	}
 }
 
-// add puts the keys of s not followed yet into q.
-func (k *keys) add(q *Query, s *Span, noApp bool) {
+// add puts the keys of s not followed yet into q; tol widens its flow's
+// time range.
+func (k *keys) add(q *Query, s *Span, noApp bool, tol int64) {
 	if !noApp && s.TraceID != "" && !k.trace[s.TraceID] {
 		k.trace[s.TraceID] = true
 		q.TraceIDs = append(q.TraceIDs, s.TraceID)
@@ -262,9 +269,17 @@ func (k *keys) add(q *Query, s *Span, noApp bool) {
 				q.TCPSeqs = append(q.TCPSeqs, x)
 			}
 		}
-	} else if f := (Flow{s.Client, s.Server}); f.Client.IsValid() && f.Server.IsValid() && !k.flow[f] && !s.TapSide.IsApp() {
-		k.flow[f] = true
-		q.UDPFlows = append(q.UDPFlows, f)
+	}
+	// Flows: a UDP span's, and with application ids any span's that names
+	// both ends (to meet the application spans of its call, or the
+	// observations of an application span's call).
+	if s.Client.IsValid() && s.Server.IsValid() && s.Client.Port() != 0 && s.Server.Port() != 0 &&
+		(s.Transport == "UDP" && !s.TapSide.IsApp() || !noApp) {
+		f := Flow{s.Client, s.Server, s.Start - tol, max(s.End, s.Start) + tol}
+		if !k.flow[f] {
+			k.flow[f] = true
+			q.Flows = append(q.Flows, f)
+		}
 	}
 }
 
@@ -351,8 +366,8 @@ func (m *MemStore) Add(spans ...Span) error {
 		for _, x := range uniq2(s.ReqTCPSeq, s.RespTCPSeq) {
 			m.bySeq[x] = append(m.bySeq[x], i)
 		}
-		if s.Transport == "UDP" {
-			f := Flow{s.Client, s.Server}
+		if s.Client.IsValid() && s.Server.IsValid() {
+			f := Flow{Client: s.Client, Server: s.Server}
 			m.byFlow[f] = append(m.byFlow[f], i)
 		}
 	}
@@ -402,8 +417,12 @@ func (m *MemStore) Find(ctx context.Context, q *Query) ([]Span, error) {
 	for _, k := range q.TCPSeqs {
 		idx = append(idx, m.bySeq[k]...)
 	}
-	for _, k := range q.UDPFlows {
-		idx = append(idx, m.byFlow[k]...)
+	for _, k := range q.Flows {
+		for _, i := range m.byFlow[Flow{Client: k.Client, Server: k.Server}] {
+			if st := m.spans[i].Start; st >= k.From && st <= k.To {
+				idx = append(idx, i)
+			}
+		}
 	}
 	slices.Sort(idx)
 	idx = slices.Compact(idx)

@@ -125,15 +125,15 @@ func (t *TraceStore) Find(ctx context.Context, q *autotrace.Query) ([]autotrace.
 	add([]string{"x_request_id_0", "x_request_id_1"}, anys(q.XRequestIDs, func(v string) any { return v }))
 	add([]string{"syscall_trace_id_request", "syscall_trace_id_response"}, anys(q.SyscallTraceIDs, func(v uint64) any { return v }))
 	add([]string{"req_tcp_seq", "resp_tcp_seq"}, anys(q.TCPSeqs, func(v uint32) any { return uint64(v) }))
-	// UDP flows: one condition per flow, its four values as arguments.
-	for len(q.UDPFlows) > 0 {
-		n := min(len(q.UDPFlows), traceMaxArgs/4)
+	// Flows: one condition per flow, its six values as arguments.
+	for flows := q.Flows; len(flows) > 0; {
+		n := min(len(flows), traceMaxArgs/6)
 		var args []any
-		for _, f := range q.UDPFlows[:n] {
-			args = append(args, f.Client.Addr().String(), uint64(f.Client.Port()), f.Server.Addr().String(), uint64(f.Server.Port()))
+		for _, f := range flows[:n] {
+			args = append(args, f.Client.Addr().String(), uint64(f.Client.Port()), f.Server.Addr().String(), uint64(f.Server.Port()), f.From, f.To)
 		}
-		conds = append(conds, cond{[]string{"udp flow"}, args})
-		q.UDPFlows = q.UDPFlows[n:]
+		conds = append(conds, cond{[]string{"flow"}, args})
+		flows = flows[n:]
 	}
 	sel := append([]string(nil), traceFixed...)
 	for _, c := range traceOptional {
@@ -146,9 +146,9 @@ func (t *TraceStore) Find(ctx context.Context, q *autotrace.Query) ([]autotrace.
 	for _, c := range conds {
 		var ors []string
 		var args []any
-		if c.cols[0] == "udp flow" {
-			for i := 0; i < len(c.args); i += 4 {
-				ors = append(ors, "(ip_0 = ? AND client_port = ? AND ip_1 = ? AND server_port = ?)")
+		if c.cols[0] == "flow" {
+			for i := 0; i < len(c.args); i += 6 {
+				ors = append(ors, "(ip_0 = ? AND client_port = ? AND ip_1 = ? AND server_port = ? AND start_time BETWEEN ? AND ?)")
 			}
 			args = append(args, c.args...)
 		} else {
@@ -159,9 +159,6 @@ func (t *TraceStore) Find(ctx context.Context, q *autotrace.Query) ([]autotrace.
 			}
 		}
 		where := "(" + strings.Join(ors, " OR ") + ")"
-		if c.cols[0] == "udp flow" {
-			where += " AND protocol = 17"
-		}
 		where += " AND start_time >= ?"
 		args = append(args, q.From)
 		if q.To != 0 {
