@@ -1,10 +1,17 @@
 // Package web is the example server's web page: the universal service map,
-// RED tables and charts, request (l7_flow_log) and flow (l4_flow_log)
-// search, and a flame graph of a trace. It is static HTML, CSS and
-// JavaScript embedded in the binary (no build step, no external resources:
-// the page works offline), and it reads everything through the server's
-// JSON query API (package query): /api/v1/servicemap, /api/v1/red,
-// /api/v1/l7, /api/v1/l4, and /api/v1/trace when the server has it.
+// RED tables and charts, metrics over time, request (l7_flow_log) and flow
+// (l4_flow_log) search, and a flame graph of a request's trace. It is
+// static HTML, CSS and JavaScript embedded in the binary (no build step, no
+// external resources: the page works offline), and it reads everything
+// through the server's JSON query API (package query): /api/v1/servicemap,
+// /api/v1/red, /api/v1/l7, /api/v1/l4, and, when the server has them
+// (probed at load), /api/v1/metrics/{application,network} and
+// /api/v1/trace.
+//
+// A click on a map node, an edge or a RED row selects the requests of that
+// service or edge: the page asks the search API once per tag that can name
+// the node (service, pod, address) and keeps each row only in the query of
+// the tag that names it, the service map's rule, so no row shows twice.
 //
 //	mux.Handle("/", web.Handler()) // GET and HEAD; other methods get 405
 //
