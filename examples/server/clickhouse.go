@@ -54,7 +54,12 @@ func newCHServer(o options) (*chServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := clickhouse.Open(clickhouse.Config{Conn: conn, Database: o.chDatabase, Retention: o.retention})
+	compat, err := clickhouse.NeedsCompat(context.Background(), conn)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	st, err := clickhouse.Open(clickhouse.Config{Conn: conn, Database: o.chDatabase, Retention: o.retention, Compat: compat})
 	if err != nil {
 		conn.Close()
 		return nil, err

@@ -114,11 +114,18 @@ func (s *Store) ServiceMap(ctx context.Context, f store.Filter) ([]store.EdgeRow
 }
 
 // RED implements store.Querier; P99 is quantileExactInclusive, the
-// linear interpolation DuckDB's quantile_cont computes.
+// linear interpolation DuckDB's quantile_cont computes (with Compat,
+// quantileExact).
 func (s *Store) RED(ctx context.Context, f store.Filter, byEndpoint bool) ([]store.REDRow, error) {
 	w, err := where(f)
 	if err != nil {
 		return nil, err
+	}
+	// quantileExactInclusive came in ClickHouse 20.1: older servers get
+	// quantileExact (the nearest rank above, not interpolated).
+	p99 := "quantileExactInclusiveIf(0.99)"
+	if s.cfg.Compat {
+		p99 = "quantileExactIf(0.99)"
 	}
 	ep := "''"
 	if byEndpoint {
@@ -127,7 +134,7 @@ func (s *Store) RED(ctx context.Context, f store.Filter, byEndpoint bool) ([]sto
 	q := `SELECT service_id_1 AS svc, if(service_id_1 = 0, ifNull(concat(ip_1, ':', toString(server_port)), ''), '') AS addr, ` + ep + ` AS ep, l7_protocol AS proto,
 		toInt64(count()) AS n, toInt64(countIf(ifNull(` + store.ErrorStatus + `, 0))),
 		if(countIf(` + answered + `) = 0, 0, avgIf(` + latency + `, ` + answered + `)),
-		if(countIf(` + answered + `) = 0, 0, quantileExactInclusiveIf(0.99)(` + latency + `, ` + answered + `)),
+		if(countIf(` + answered + `) = 0, 0, ` + p99 + `(` + latency + `, ` + answered + `)),
 		if(countIf(` + answered + `) = 0, 0, maxIf(` + latency + `, ` + answered + `)),
 		toInt64(max(end_time) - min(start_time))
 		FROM ` + s.t("l7_flow_log") + w + ` GROUP BY svc, addr, ep, proto ORDER BY n DESC`

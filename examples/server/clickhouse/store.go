@@ -295,6 +295,29 @@ func (s *Store) Stats() store.Stats {
 	return s.stats
 }
 
+// NeedsCompat reports whether the server behind c is older than
+// ClickHouse 22.2 (the first with insert_deduplication_token): its schema
+// must be written with Config.Compat.
+func NeedsCompat(ctx context.Context, c Conn) (bool, error) {
+	rows, err := c.Query(ctx, "SELECT version()")
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	var v string
+	if !rows.Next() {
+		return false, fmt.Errorf("clickhouse: no version: %v", rows.Err())
+	}
+	if err := rows.Scan(&v); err != nil {
+		return false, err
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		return false, fmt.Errorf("clickhouse: version %q: %w", v, err)
+	}
+	return major < 22 || major == 22 && minor < 2, nil
+}
+
 // Database returns the database that holds the tables.
 func (s *Store) Database() string { return s.db }
 

@@ -3,11 +3,8 @@ package clickhouse_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,75 +12,12 @@ import (
 
 	"github.com/metaflow-go/metaflow/encoding"
 	"github.com/metaflow-go/metaflow/examples/server/clickhouse"
+	"github.com/metaflow-go/metaflow/examples/server/clickhouse/chtest"
 	"github.com/metaflow-go/metaflow/examples/server/store"
 	"github.com/metaflow-go/metaflow/flow"
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/tag"
 )
-
-// startServer runs Debian's clickhouse-server (18.16) as a child on a
-// free port of 41300-41399 with its data in a temporary directory, and
-// returns its native address.
-func startServer(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("clickhouse-server")
-	if err != nil {
-		t.Skip("clickhouse-server not installed (apt-get install clickhouse-server): the native write path is not tested")
-	}
-	dir := t.TempDir()
-	port := 0
-	for p := 41300; p < 41398; p += 2 {
-		l1, err1 := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-		l2, err2 := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+1))
-		if l1 != nil {
-			l1.Close()
-		}
-		if l2 != nil {
-			l2.Close()
-		}
-		if err1 == nil && err2 == nil {
-			port = p
-			break
-		}
-	}
-	if port == 0 {
-		t.Fatal("no free port in 41300-41399")
-	}
-	users := filepath.Join(dir, "users.xml")
-	cfg := filepath.Join(dir, "config.xml")
-	os.WriteFile(users, []byte(`<yandex><profiles><default></default></profiles>
-<users><default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users>
-<quotas><default></default></quotas></yandex>`), 0o644)
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`<yandex><logger><level>warning</level><console>1</console></logger>
-<tcp_port>%d</tcp_port><http_port>%d</http_port><listen_host>127.0.0.1</listen_host>
-<path>%s/data/</path><tmp_path>%s/tmp/</tmp_path><users_config>%s</users_config>
-<default_profile>default</default_profile><default_database>default</default_database>
-<mark_cache_size>104857600</mark_cache_size></yandex>`, port, port+1, dir, dir, users)), 0o644)
-	log, _ := os.Create(filepath.Join(dir, "server.log"))
-	cmd := exec.Command(bin, "--config-file="+cfg)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		log.Close()
-	})
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(filepath.Join(dir, "server.log"))
-			t.Fatalf("clickhouse-server did not listen on %s: %s", addr, b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 // frame encodes n l4 and n l7 records tagged pod-<i%7> and svc-<i%3>,
 // with ids from dict when it is not nil.
@@ -216,13 +150,16 @@ func exercise(t *testing.T, c clickhouse.Conn, s *clickhouse.Store, db string, b
 // TestStore_Server runs the store's native write path (clickhouse-go)
 // against Debian's clickhouse-server 18.16 with the compatibility schema.
 func TestStore_Server(t *testing.T) {
-	addr := startServer(t)
+	addr := chtest.StartServer(t)
 	c, err := clickhouse.Dial(clickhouse.DialConfig{Addr: addr, Compress: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	ver := scalar(t, c, "SELECT version()")
+	if compat, err := clickhouse.NeedsCompat(context.Background(), c); err != nil || !compat {
+		t.Fatalf("18.16 needs the compatibility schema: %v %v", compat, err)
+	}
 	s, err := clickhouse.Open(clickhouse.Config{Conn: c, Database: "mf_test", Compat: true})
 	if err != nil {
 		t.Fatal(err)
