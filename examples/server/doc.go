@@ -5,10 +5,17 @@
 //	go run ./examples/server -listen 127.0.0.1:26700 -db metaflow.duckdb -token secret
 //
 // Endpoints: POST /api/v1/batches (package ingest), GET /api/v1/l7,
-// /api/v1/l4, /api/v1/servicemap, /api/v1/red (package query), GET
-// /api/v1/stats (counters of ingest, queries and the store). Every one
-// requires the token when -token is set. It listens on localhost unless
-// told otherwise.
+// /api/v1/l4, /api/v1/servicemap, /api/v1/red, /api/v1/metrics/network,
+// /api/v1/metrics/application (package query), GET /api/v1/stats
+// (counters of ingest, queries and the store). Every one requires the
+// token when -token is set. It listens on localhost unless told otherwise.
+//
+// The store also keeps the 1 s and 1 min network and application metric
+// tables (network.1s ... application_map.1m), computed from the stored
+// records with the aggregate package; -metrics-flush sets how often their
+// windows are written (default 10 s), -metrics-retention-1s,
+// -metrics-retention-1m and -metrics-retention table=duration,... their
+// retention (default: keep).
 //
 // GET / serves the web page (package web: service map, RED, metrics over
 // time, request and flow search, trace flame graph), which reads the query

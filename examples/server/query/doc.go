@@ -19,6 +19,20 @@
 //   - GET /api/v1/red?group=service|endpoint: rate, errors and duration per
 //     server service (IP:port when untagged), or per service and endpoint
 //     (endpoint, else request_resource).
+//   - GET /api/v1/metrics/network and /api/v1/metrics/application
+//     (metrics.go): time series from the metric tables (store's doc).
+//     interval=1s|1m (default 1m); group=service (default: per server
+//     service, IP:port when untagged), endpoint (application: service, l7
+//     protocol and endpoint) or edge (the _map tables: client -> server,
+//     each named by its service, else pod, else IP). from/to bound the
+//     window start; filters: ip_0 (edge), ip_1, server_port, protocol,
+//     l7_protocol, endpoint where the table has them, and tags "<key>_1"
+//     ("<key>_0" on edges) by name. Answer: {"table", "interval",
+//     "series": [{"group": {...}, "points": [{"time", "values": {metric:
+//     value}}]}]}, every stored metric (sums; maxima for *_max) and the
+//     derived ones: rate, error, error_ratio, rrt_avg (application);
+//     rtt/srt/art averages and the *_fail sums (network). The metrics of
+//     records stored up to MetricsMaxAge (1 s) before are included.
 //   - GET /api/v1/trace (trace.go): the distributed trace around a span,
 //     assembled by the autotrace package over l7_flow_log (TraceStore:
 //     agent records and OTel spans alike). Seed, exactly one of: id (a

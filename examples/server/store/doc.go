@@ -17,6 +17,54 @@
 // (trace_id, x_request_id_0/1, req_tcp_seq, resp_tcp_seq and the
 // syscall_trace_id columns, NULL until the wire format carries them).
 //
+// # Metric tables
+//
+// The store computes DeepFlow's metric tables from the records it stores,
+// with the aggregate package (DefaultViews): "network.1s", "network.1m",
+// "network_map.1s", "network_map.1m", "application.1s",
+// "application.1m", "application_map.1s", "application_map.1m" (the
+// names need quoting in SQL; MetricTables lists them). A row is one
+// window (time: its start, unix nanoseconds) of one key: the view's fields
+// (ip_0, ip_1, server_port, protocol, l7_protocol, endpoint), overflow,
+// the tag columns of the server side ("<key>_id_1"; the _map tables also
+// "<key>_id_0"), ids of the same dictionary as the flow logs, and the
+// metrics under their METRICS-AND-TAGS.md names (aggregate.NetworkFields
+// but the five *_fail sums derived at query time; aggregate.AppFields).
+// The percentile sketches are not stored.
+//
+// Exactly once, and nothing lost by a crash: a batch is counted only
+// after its transaction committed (a resent batch is a duplicate and never
+// counted), into an Aggregator in memory whose windows take every record
+// of their time however late it comes (the store's windows never close:
+// late records add to them). Every FlushInterval (10 s), when the windows
+// grow large, on Maintain, Close, and for the metric queries (at most
+// once a second), the windows are written with the number of the last
+// batch they count (meta metrics_seq) in one transaction, and a new
+// Aggregator takes the next batches. After a crash, Open recomputes the
+// windows of the batches after metrics_seq from l4_flow_log and
+// l7_flow_log (same records, same order: the same windows) and writes
+// them. So a window may have several rows per key, one per flush that
+// counted records of it: read the tables with sum() (max() for the *_max
+// columns) grouped by time and key, as the query API does.
+//
+// How: the rows of a stored batch are decoded (encoding.Table.L4 and L7)
+// while the batch's lock is held, their tag ids packed into one tag per
+// side (so every tag column keeps its id, beyond aggregate.MaxTags), and
+// a worker goroutine counts them (Aggregator.WriteL4, WriteL7) while the
+// next batch is stored. A flush appends the 1 s windows and computes the
+// 1 min rows from them in DuckDB (sums and maxima of the flush's 1 s rows:
+// the aggregate package's minute windows, whose records all land in their
+// seconds here).
+//
+// Differences from one Aggregator over all records: each flush period has
+// a fresh Aggregator (its string table stays bounded), so a flow reported
+// by snapshots in two periods counts new_flow and its handshake RTT in
+// both; a flow record without packets lands at the watermark the
+// Aggregator had (kept across periods in meta metrics_watermark, so the
+// recomputation after a crash matches). Retention: Retention1s,
+// Retention1m and per table (MetricsConfig.Retention), applied by
+// Maintain.
+//
 // # Cost
 //
 // Measured on a shared 2-core machine (load average 1 to 6), DuckDB

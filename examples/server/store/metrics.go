@@ -550,6 +550,22 @@ func (s *Store) FlushMetrics() error {
 	return s.flushMetrics()
 }
 
+// FlushMetricsOlder is FlushMetrics when the last write is at least age
+// old: queries that may come often bound how many partial rows they
+// cause (at most one write per age) and see the records stored until
+// then.
+func (s *Store) FlushMetricsOlder(age time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if time.Since(s.m.lastFlush) < age {
+		return nil
+	}
+	return s.flushMetrics()
+}
+
 // flushMetrics closes the windows in memory and writes them, with the
 // last batch they count (meta metrics_seq) and the watermark, in one
 // transaction; a new Aggregator takes the next batches. The rows of a
