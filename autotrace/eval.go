@@ -87,7 +87,9 @@ type Accuracy struct {
 // server address and port (the address alone for a Client without port,
 // with the X-Request-ID when given) starting within [Start-tol, End+tol],
 // the nearest to Start when several do; an inbound request matches as the
-// call it is.
+// call it is, within [Start-10*tol, End+tol]: a service logs a request's
+// start after reading it, which under load can be milliseconds after its
+// first byte arrived.
 func Evaluate(t *Trace, truth []TruthRequest, tol time.Duration) *Accuracy {
 	acc := &Accuracy{ByRule: map[Rule]*Score{}, ByKind: map[string]*Score{}}
 	m := newMatcher(t, int64(tol))
@@ -98,11 +100,11 @@ func Evaluate(t *Trace, truth []TruthRequest, tol time.Duration) *Accuracy {
 	truthEdges := map[edge]bool{} // distinct
 	unjudged := map[int]bool{}    // calls whose truth parent was not observed
 	seen := map[TruthCall]int{}   // truth call -> call (-1 unmatched)
-	match := func(c *TruthCall) int {
+	match := func(c *TruthCall, lead int64) int {
 		if v, ok := seen[*c]; ok {
 			return v
 		}
-		v := m.match(c)
+		v := m.match(c, lead)
 		seen[*c] = v
 		acc.TruthCalls++
 		if v >= 0 {
@@ -123,10 +125,10 @@ func Evaluate(t *Trace, truth []TruthRequest, tol time.Duration) *Accuracy {
 		tr := &truth[i]
 		parent := -1
 		if tr.Inbound != nil {
-			parent = match(tr.Inbound)
+			parent = match(tr.Inbound, 10*int64(tol))
 		}
 		for j := range tr.Calls {
-			c := match(&tr.Calls[j])
+			c := match(&tr.Calls[j], int64(tol))
 			if tr.Inbound == nil {
 				continue // a root
 			}
@@ -258,13 +260,15 @@ func cmpInt64(a, b int64) int {
 	return 0
 }
 
-func (m *matcher) match(c *TruthCall) int {
+// match returns the call of c: a span on its flow starting within
+// [Start-lead, End+tol], the nearest to Start.
+func (m *matcher) match(c *TruthCall, lead int64) int {
 	cands := m.byPair[[2]netip.AddrPort{c.Client, c.Server}]
 	if c.Client.Port() == 0 {
 		cands = m.byAddr[[2]netip.AddrPort{c.Client, c.Server}]
 	}
 	best, bestD := -1, int64(-1)
-	lo, _ := slices.BinarySearchFunc(cands, c.Start-m.tol, func(i int, t int64) int { return cmpInt64(m.t.Nodes[i].Start, t) })
+	lo, _ := slices.BinarySearchFunc(cands, c.Start-lead, func(i int, t int64) int { return cmpInt64(m.t.Nodes[i].Start, t) })
 	for _, i := range cands[lo:] {
 		n := &m.t.Nodes[i]
 		if n.Start > c.End+m.tol {
