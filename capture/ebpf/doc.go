@@ -98,7 +98,7 @@
 // followed that way. Cost, measured by TestGoroutines_TraceID
 // (METAFLOW_EBPF_MEASURE=1: a net/http server, 1-3 outbound calls per
 // request, 3000 requests per run): a uprobe costs 10-45 µs on the test VM;
-// the register way added about 50 µs of server CPU per request (two go
+// the register way added 50-60 µs of server CPU per request (two go
 // statements per request), following the scheduler about 300 µs (about 10
 // switches per request). Accuracy there: 100% of 12,000 outbound calls,
 // under 10 and 50 concurrent clients, chained to the inbound request that
