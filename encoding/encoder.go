@@ -287,9 +287,23 @@ func (c *colEnc) pack(vals []uint64) {
 		// Counters, enumerations, indexes: the least is 0 but for a
 		// constant (cheaper than the least: two operations a value).
 		and, or := vals[0], vals[0]
-		for _, v := range vals[1:] {
-			and &= v
-			or |= v
+		if len(vals) == packBlock {
+			// A whole block: four at a time, no bounds checks.
+			v := (*[packBlock]uint64)(vals)
+			a1, o1 := v[1], v[1]
+			for i := 2; i < packBlock; i += 2 {
+				and &= v[i]
+				or |= v[i]
+				a1 &= v[i+1]
+				o1 |= v[i+1]
+			}
+			and &= a1
+			or |= o1
+		} else {
+			for _, v := range vals[1:] {
+				and &= v
+				or |= v
+			}
 		}
 		hi = or
 		if and == or {
@@ -323,9 +337,19 @@ func (c *colEnc) pack(vals []uint64) {
 		}
 		p += len(vals)
 	case 2:
-		d := dst[p : p+2*len(vals)]
-		for i, v := range vals {
-			binary.LittleEndian.PutUint16(d[2*i:], uint16(v-lo))
+		if len(vals) == packBlock {
+			// A whole block: no bounds checks.
+			d := (*[2 * packBlock]byte)(dst[p:])
+			v := (*[packBlock]uint64)(vals)
+			for i := range packBlock {
+				x := v[i] - lo
+				d[2*i], d[2*i+1] = byte(x), byte(x>>8)
+			}
+		} else {
+			d := dst[p : p+2*len(vals)]
+			for i, v := range vals {
+				binary.LittleEndian.PutUint16(d[2*i:], uint16(v-lo))
+			}
 		}
 		p += 2 * len(vals)
 	default:
