@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -11,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -405,3 +408,81 @@ func metricHist(bounds []float64) metric.Float64HistogramOption {
 }
 
 func strconvF(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// TestServer_OTLPGRPCFlag runs the command with -otlp-grpc and -max-ext:
+// spans sent to the gRPC listener show in /api/v1/stats.
+func TestServer_OTLPGRPCFlag(t *testing.T) {
+	httpAddr, grpcAddr := portIn(t, 41050, 41074), portIn(t, 41075, 41099)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var logs strings.Builder
+	go func() {
+		done <- runContext(ctx, []string{"-listen", httpAddr, "-db", ":memory:", "-token", extToken,
+			"-otlp-grpc", grpcAddr, "-max-ext", "100000"}, &lockedWriter{w: &logs})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	var st Stats
+	deadline := time.Now().Add(20 * time.Second)
+	for getJSONQuiet("http://"+httpAddr+"/api/v1/stats", extToken, &st) != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("server did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(grpcAddr), otlptracegrpc.WithInsecure(),
+		otlptracegrpc.WithHeaders(map[string]string{"authorization": "Bearer " + extToken}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(resourceWeb1(t)))
+	makeSpans(t, tp)
+	if err := tp.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if getJSONQuiet("http://"+httpAddr+"/api/v1/stats", extToken, &st) != 200 || st.Ecosystem.Spans != 3 || st.EcosystemStore.Spans != 3 {
+		t.Fatalf("stats after 3 spans over gRPC: %+v %+v", st.Ecosystem, st.EcosystemStore)
+	}
+	// -max-ext bounds HTTP bodies.
+	req, _ := http.NewRequest(http.MethodPost, "http://"+httpAddr+ingest.InfluxV2Path, strings.NewReader(strings.Repeat("m v=1\n", 20000)))
+	req.Header.Set("Authorization", "Token "+extToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("120,000 bytes with -max-ext 100000: %d", resp.StatusCode)
+	}
+}
+
+func getJSONQuiet(u, token string, v any) int {
+	req, _ := http.NewRequest("GET", u, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == 200 {
+		if json.NewDecoder(resp.Body).Decode(v) != nil {
+			return 0
+		}
+	}
+	return resp.StatusCode
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
