@@ -367,3 +367,114 @@ func TestServer_MetricsEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestServer_MetricsAPI checks the metric endpoints' groups against the
+// stored tables, their refusals, and the retention of Maintain.
+func TestServer_MetricsAPI(t *testing.T) {
+	const token = "a"
+	ts := startServer(t, options{db: filepath.Join(t.TempDir(), "api.duckdb"), token: token, maxBytes: 64 << 20,
+		metricsFlush: time.Hour, metricsRet1s: 24 * time.Hour, metricsRet: "application.1m=1h"})
+	for _, pcap := range []string{"../../testdata/l7/http-nginx.pcap", "../../testdata/l7/redis.pcap", "../../testdata/l7/mysql.pcap"} {
+		ref := refAggregator(t, nil, metricSet{})
+		if st := replayAgg(t, pcap, ts.url, token, ref); st.Acked != st.Batches {
+			t.Fatalf("%s: %+v", pcap, st)
+		}
+	}
+	if err := ts.st.FlushMetrics(); err != nil {
+		t.Fatal(err)
+	}
+	tags := []aggregate.TagKey{{Side: tag.Client, Key: "pod"}, {Side: tag.Server, Key: "service"}}
+	stored := storedMetrics(t, ts.st, tags)
+	sum := func(table, metric string, match func(key string) bool) float64 {
+		var n float64
+		for k, v := range stored {
+			if strings.HasPrefix(k, table+"|") && match(k) {
+				n += float64(v[metric])
+			}
+		}
+		return n
+	}
+	get := func(path string) query.MetricsAnswer {
+		t.Helper()
+		var ans query.MetricsAnswer
+		if code := getJSON(t, ts.url+path, token, &ans); code != 200 {
+			t.Fatalf("%s: %d", path, code)
+		}
+		return ans
+	}
+	total := func(ans query.MetricsAnswer, metric string, match func(g map[string]string) bool) float64 {
+		var n float64
+		for _, s := range ans.Series {
+			if match(s.Group) {
+				for _, p := range s.Points {
+					n += p.Values[metric]
+				}
+			}
+		}
+		return n
+	}
+	all := func(string) bool { return true }
+	any := func(map[string]string) bool { return true }
+	cases := []struct {
+		path, table, metric string
+	}{
+		{"/api/v1/metrics/application?interval=1s&group=edge", "application_map.1s", "request"},
+		{"/api/v1/metrics/application?interval=1m&group=endpoint", "application.1m", "response"},
+		{"/api/v1/metrics/network?interval=1s", "network.1s", "byte_tx"},
+		{"/api/v1/metrics/network?interval=1m&group=edge", "network_map.1m", "packet_rx"},
+	}
+	for _, c := range cases {
+		got, want := total(get(c.path), c.metric, any), sum(c.table, c.metric, all)
+		if got != want || want == 0 {
+			t.Fatalf("%s: %s %v through the API, %v stored", c.path, c.metric, got, want)
+		}
+	}
+	// Edges by name, filtered by the client's pod.
+	ans := get("/api/v1/metrics/application?interval=1m&group=edge&service_1=svc-6379")
+	if len(ans.Series) == 0 {
+		t.Fatal("no redis edge")
+	}
+	for _, s := range ans.Series {
+		if s.Group["server"] != "svc-6379" || !strings.HasPrefix(s.Group["client"], "pod-") || s.Group["l7_protocol"] != "Redis" {
+			t.Fatalf("edge %v", s.Group)
+		}
+		for _, p := range s.Points {
+			if p.Values["rate"] != p.Values["request"]/60 || p.Values["error"] > p.Values["request"] {
+				t.Fatalf("derived values %v", p.Values)
+			}
+		}
+	}
+	if a := get("/api/v1/metrics/network?service_1=no-such"); len(a.Series) != 0 {
+		t.Fatalf("unknown service: %d series", len(a.Series))
+	}
+	for _, bad := range []string{
+		"/api/v1/metrics/network?interval=5m", "/api/v1/metrics/network?group=endpoint",
+		"/api/v1/metrics/network?pod_0=x", "/api/v1/metrics/application?endpoint_x=1",
+		"/api/v1/metrics/application?server_port=http", "/api/v1/metrics/application?from=yesterday",
+	} {
+		if code := getJSON(t, ts.url+bad, token, nil); code != 400 {
+			t.Fatalf("%s: %d, want 400", bad, code)
+		}
+	}
+	if code := getJSON(t, ts.url+"/api/v1/metrics/network", "", nil); code != 401 {
+		t.Fatalf("without the token: %d", code)
+	}
+	// Retention: the captures are older than a day: Maintain deletes
+	// every 1 s row and application.1m's, and keeps network.1m's.
+	if err := ts.st.Maintain(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		table string
+		kept  bool
+	}{{"network.1s", false}, {"application_map.1s", false}, {"application.1m", false}, {"network.1m", true}, {"application_map.1m", true}} {
+		var n int
+		ts.st.DB().QueryRow("SELECT count(*) FROM " + store.Quote(c.table)).Scan(&n)
+		if (n > 0) != c.kept {
+			t.Fatalf("%s: %d rows after Maintain", c.table, n)
+		}
+	}
+	if ts.st.Stats().Metrics.Deleted == 0 {
+		t.Fatal("nothing deleted counted")
+	}
+}
