@@ -462,6 +462,30 @@ func TestWeb_Page(t *testing.T) {
 		t.Fatalf("after a click on RED svc-80 /a.json:\npage:    %q\nrecords: %q", got, sortedVisible(want))
 	}
 
+	// The same selection on the flows tab: the flows of that service (a
+	// flow has no endpoint).
+	n = searches()
+	do("flows of the selection", chromedp.Click(chromedp.CSS(`[data-table="l4"]`)))
+	waitSearch(n)
+	wantF := 0
+	for _, m := range all4 {
+		if str(m["service_1"]) == "svc-80" && str(m["l7_protocol"]) == "HTTP" {
+			wantF++
+		}
+	}
+	gotF := visible()
+	for _, r := range gotF {
+		if r.Server != "svc-80" {
+			t.Fatalf("flows of svc-80: a row of %s", r.Server)
+		}
+	}
+	if wantF == 0 || len(gotF) != wantF {
+		t.Fatalf("flows of svc-80: %d rows, the records have %d", len(gotF), wantF)
+	}
+	n = searches()
+	do("back to requests", chromedp.Click(chromedp.CSS(`[data-table="l7"]`)))
+	waitSearch(n)
+
 	// A time range: the captures are older than the last 15 minutes, so
 	// nothing is in it; everything is back with "everything stored".
 	n = searches()

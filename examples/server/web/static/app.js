@@ -386,17 +386,26 @@ function searchQueries() {
   const range = rangeParams();
   const sel = state.selection ? state.selection.queries : [{ params: {}, owns: () => true }];
   const out = [];
+  const seen = new Set();
   for (const q of sel) {
     const params = { ...range, ...user };
     let conflict = false;
     for (const [k, v] of Object.entries(q.params)) {
+      if (state.table === 'l4' && L7_ONLY.has(k)) continue; // a flow has no endpoint: its service's flows
       if (k in user && user[k] !== v) conflict = true; // this query can match nothing
       params[k] = v;
     }
-    if (!conflict) out.push({ params, owns: q.owns, cursor: '', done: false });
+    const key = JSON.stringify(params);
+    if (!conflict && !seen.has(key)) {
+      seen.add(key);
+      out.push({ params, owns: q.owns, cursor: '', done: false });
+    }
   }
   return out;
 }
+
+// L7_ONLY are the selection's filters that flows (l4_flow_log) lack.
+const L7_ONLY = new Set(['endpoint', 'request_resource', 'request_type', 'request_domain']);
 
 async function runSearch() {
   const s = { table: state.table, queries: searchQueries(), rows: [] };
