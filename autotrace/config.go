@@ -71,7 +71,8 @@ type Config struct {
 	// (DeepFlow: 50 ms of network and 10 ms of clock).
 	Tolerance time.Duration
 	// ProcessTolerance is the slack of time containment between spans of
-	// one process (the syscall rule: one host, one clock). Default 1 ms.
+	// one process (the syscall rule: one host, one clock; a request is
+	// read before the calls made for it). Default 100 µs.
 	ProcessTolerance time.Duration
 }
 
@@ -82,7 +83,7 @@ const (
 	DefaultWindow    = 10 * time.Second
 	DefaultTolerance = 60 * time.Millisecond
 
-	DefaultProcessTolerance = time.Millisecond
+	DefaultProcessTolerance = 100 * time.Microsecond
 )
 
 func (c Config) withDefaults() Config {

@@ -54,7 +54,7 @@
 //     50 clients from 98.5% to 100% and goroutines without goroutine
 //     tracking at 10 clients from 91%/87% to 95%/91% (precision/recall).
 //     The parent must contain the call in time within
-//     Config.ProcessTolerance (1 ms: one host, one clock), which rejects
+//     Config.ProcessTolerance (100 µs: one host, one clock), which rejects
 //     the stale id a thread keeps from a request it finished. Two s-p
 //     spans are never linked to each other.
 //   - x_request_id (proxies): a call whose request carries X-Request-ID
