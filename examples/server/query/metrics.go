@@ -39,7 +39,7 @@ type MetricPoint struct {
 
 // MetricsMaxAge is how old the metrics a query reads may be: a query
 // writes the windows in memory first when the last write is older.
-const MetricsMaxAge = time.Second
+const MetricsMaxAge = 5 * time.Second
 
 // metricFilters are the key columns a metrics query may filter on, with
 // whether the value is a number.

@@ -29,7 +29,7 @@ type MetricsConfig struct {
 	Off bool
 	// FlushInterval is how long the contributions of stored batches may
 	// wait in memory before they are written (checked after each batch;
-	// Maintain, Close and FlushMetrics always write them). Default 10 s.
+	// Maintain, Close and FlushMetrics always write them). Default 30 s.
 	FlushInterval time.Duration
 	// MaxOpenSeries writes the contributions once the windows in memory
 	// hold this many series (all views and windows together), or once
@@ -48,7 +48,7 @@ type MetricsConfig struct {
 
 // Defaults of MetricsConfig.
 const (
-	DefaultMetricsFlush   = 10 * time.Second
+	DefaultMetricsFlush   = 30 * time.Second
 	DefaultMaxOpenSeries  = 500_000
 	DefaultMaxOpenSeconds = 600
 )
