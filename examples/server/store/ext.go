@@ -437,8 +437,11 @@ var extSpanColumns = []string{
 func (s *Store) appendExtSpans(conn driver.Conn, spans []Span, ids []uint32, seq uint64) error {
 	names := append([]string(nil), extSpanColumns...)
 	fixed := len(names)
-	for _, k := range s.keys {
-		names = append(names, k+"_id_0", k+"_id_1")
+	// Only the tag columns some resource has an id for: the others take
+	// their default (0), and a narrower append is cheaper.
+	used := usedKeys(ids, len(s.keys), len(s.keys))
+	for _, ki := range used {
+		names = append(names, s.keys[ki]+"_id_0", s.keys[ki]+"_id_1")
 	}
 	a, err := duckdb.NewAppenderWithColumns(conn, "", "", "l7_flow_log", names)
 	if err != nil {
@@ -471,9 +474,9 @@ func (s *Store) appendExtSpans(conn driver.Conn, spans []Span, ids []uint32, seq
 		if sp.Kind == "client" || sp.Kind == "producer" {
 			side = 0
 		}
-		for ki := range n {
-			vals[fixed+2*ki], vals[fixed+2*ki+1] = uint32(0), uint32(0)
-			vals[fixed+2*ki+side] = row[ki]
+		for j, ki := range used {
+			vals[fixed+2*j], vals[fixed+2*j+1] = uint32(0), uint32(0)
+			vals[fixed+2*j+side] = row[ki]
 		}
 		if err := a.AppendRow(vals...); err != nil {
 			a.Close()
@@ -491,8 +494,9 @@ func (s *Store) appendExtSamples(conn driver.Conn, samples []Sample, ids []uint3
 	fixed := len(names)
 	// ext_metrics has a column for the keys it was created or opened
 	// with; ids are per s.keys, which only grows after them.
-	for _, k := range s.ext.keys {
-		names = append(names, k+"_id")
+	used := usedKeys(ids, len(s.keys), len(s.ext.keys))
+	for _, ki := range used {
+		names = append(names, s.ext.keys[ki]+"_id")
 	}
 	a, err := duckdb.NewAppenderWithColumns(conn, "", "", "ext_metrics", names)
 	if err != nil {
@@ -513,8 +517,8 @@ func (s *Store) appendExtSamples(conn driver.Conn, samples []Sample, ids []uint3
 		}
 		copy(vals, []driver.Value{seq, sm.Time, sm.Source, validUTF8(sm.Measurement), validUTF8(sm.Metric), v, text, series[i]})
 		row := ids[sm.Resource*n : sm.Resource*n+n]
-		for ki := range s.ext.keys {
-			vals[fixed+ki] = row[ki]
+		for j, ki := range used {
+			vals[fixed+j] = row[ki]
 		}
 		if err := a.AppendRow(vals...); err != nil {
 			a.Close()
@@ -658,4 +662,19 @@ func (s *Store) forgetNewSeries() {
 	}
 	s.ext.nextSeries -= uint64(len(s.ext.newSeries))
 	s.ext.newSeries = s.ext.newSeries[:0]
+}
+
+// usedKeys returns the indexes below limit of the keys that some resource
+// of ids (n ids a resource) has an id for.
+func usedKeys(ids []uint32, n, limit int) []int {
+	var used []int
+	for ki := 0; ki < limit; ki++ {
+		for r := ki; r < len(ids); r += n {
+			if ids[r] != 0 {
+				used = append(used, ki)
+				break
+			}
+		}
+	}
+	return used
 }
