@@ -96,7 +96,17 @@
 // (series_id, metric, labels MAP(VARCHAR, VARCHAR)), and the view
 // ext_samples joins them back (labels['job']). Keeping the labels apart
 // halved the CPU of remote write ingest (a MAP a row cost 1.2 s per 100,000
-// samples of 8 labels). A resource's tags are assigned in the same
+// samples of 8 labels).
+//
+// BenchmarkServer_Ecosystem (package main; same machine, load average 10
+// to 18), over HTTP into a DuckDB file, one transaction a request: remote
+// write requests of 2,000 samples (8 labels, series known) 73,000 to
+// 84,000 samples/s, 0.95 to 1.06 s of CPU per 100,000; OTLP/HTTP requests
+// of 1,000 server spans (9 attributes) 16,800 to 20,600 spans/s, 3.2 to
+// 3.8 s of CPU per 100,000, most of it DuckDB's (appending 40 columns and
+// the attributes map, commit); decoding and mapping the spans is under a
+// tenth. The ART indexes of the span and trace ids cost nothing measurable
+// at this rate. A resource's tags are assigned in the same
 // dictionary as agents' (so one id names pod web-1 everywhere); the keys it
 // leaves out take the ids that the latest agent record with its address
 // carried (looked up in l4_flow_log and l7_flow_log, cached for
