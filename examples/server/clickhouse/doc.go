@@ -39,7 +39,10 @@
 //     insert_deduplication_token "<batch id>/<l4|l7>/<n>". The tables
 //     keep the tokens of their last Config.DedupBlocks inserts
 //     (non_replicated_deduplication_window), so a resend's insert of rows
-//     already written is dropped by ClickHouse.
+//     already written is dropped by ClickHouse — every part of it, one a
+//     partition the rows span. (The resend's blocks are also identical,
+//     same seq and row numbers, so ClickHouse's hash of the data would
+//     drop them too; the token does not depend on it.)
 //  4. batches (batch_id, seq, state 1): the batch is stored. The state-1
 //     row replaces the state-0 one (ReplacingMergeTree(state)); from now
 //     on a resend is a duplicate, acknowledged without writing.

@@ -181,3 +181,50 @@ func decode(t testing.TB, f []byte) *encoding.Batch {
 	}
 	return b
 }
+
+// TestStore_CrashAcrossPartitions resends a batch whose rows span three
+// days (three partitions, so three parts an insert) after each of its
+// row inserts took effect and failed: still stored once.
+func TestStore_CrashAcrossPartitions(t *testing.T) {
+	enc, err := encoding.NewEncoder(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := 24 * time.Hour
+	for d := 0; d < 3; d++ {
+		start := time.Now().Add(-time.Duration(d) * day)
+		for _, r := range l4Records(40, 5, uint64(1000*d), "team", start) {
+			enc.AddL4(r)
+		}
+		for _, r := range l7Records(40, 5, uint64(1000*d), "team", start) {
+			enc.AddL7(r)
+		}
+	}
+	f, err := enc.AppendFrame(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range []int{2, 3} { // the l4 and the l7 insert of a batch with no new strings
+		db := fmt.Sprintf("t_parts_%d", i)
+		fc := &faultConn{Conn: shared{conn}}
+		s := open(t, db, fc)
+		if _, err := s.Ingest("warm", frame(t, nil, 5, 5, time.Now())); err != nil {
+			t.Fatal(err)
+		}
+		fc.failAt, fc.after = fc.writes+k, true
+		if _, err := s.Ingest("b", decode(t, f)); !errors.Is(err, errCrash) {
+			t.Fatalf("write %d: %v", k, err)
+		}
+		s = open(t, db, shared{conn})
+		if r, err := s.Ingest("b", decode(t, f)); err != nil || r.Duplicate {
+			t.Fatalf("resend: %+v %v", r, err)
+		}
+		got := scalar(t, "SELECT toString(count()) || '/' || toString(uniqExact(_partition_id)) FROM "+db+".l7_flow_log")
+		if got != "125/3" {
+			t.Fatalf("write %d: l7 rows/partitions %s, want 125/3", k, got)
+		}
+		if got := scalar(t, "SELECT count() FROM "+db+".l4_flow_log"); got != "125" {
+			t.Fatalf("write %d: l4 rows %s, want 125", k, got)
+		}
+	}
+}
