@@ -17,6 +17,7 @@ import (
 	"github.com/metaflow-go/metaflow/examples/sender"
 	"github.com/metaflow-go/metaflow/examples/server/query"
 	"github.com/metaflow-go/metaflow/examples/server/store"
+	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/builtin"
 	"github.com/metaflow-go/metaflow/pipeline"
 	"github.com/metaflow-go/metaflow/tag"
@@ -476,5 +477,63 @@ func TestServer_MetricsAPI(t *testing.T) {
 	}
 	if ts.st.Stats().Metrics.Deleted == 0 {
 		t.Fatal("nothing deleted counted")
+	}
+}
+
+// teamStage adds a tag key that is not one of the store's defaults.
+type teamStage struct{ tagStage }
+
+func (s teamStage) ProcessL7(r *l7.Record) bool {
+	s.tagStage.ProcessL7(r)
+	r.Tags.Set(tag.Server, "team", "team-"+strconv.Itoa(int(r.Server.Port()%2)))
+	return true
+}
+
+// TestServer_MetricsNewTagKey: a batch with a new tag key adds its
+// columns to the metric tables too, filled in the same flush.
+func TestServer_MetricsNewTagKey(t *testing.T) {
+	ts := startServer(t, options{db: filepath.Join(t.TempDir(), "key.duckdb"), maxBytes: 64 << 20, metricsFlush: time.Hour})
+	reg, err := builtin.Registry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.OpenFile("../../testdata/l7/redis-pipeline.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c collect
+	cfg := pipeline.Config{Shards: 1, Source: src, Stages: []pipeline.Stage{teamStage{}}, Sinks: []pipeline.SinkConfig{{Sink: &c}}}
+	cfg.L7.Registry = reg
+	p, err := pipeline.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	enc, _ := encoding.NewEncoder(nil)
+	for _, r := range c.l7 {
+		enc.AddL7(r)
+	}
+	f, err := enc.AppendFrame(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, msg := post(t, ts.url, "", "team-1", f); code != 200 {
+		t.Fatal(code, msg)
+	}
+	if err := ts.st.FlushMetrics(); err != nil {
+		t.Fatal(err)
+	}
+	tags := []aggregate.TagKey{{Side: tag.Server, Key: "team"}}
+	got := storedMetrics(t, ts.st, tags)
+	var n uint64
+	for k, v := range got {
+		if strings.HasPrefix(k, "application_map.1m|") && strings.HasSuffix(k, "|team-1") {
+			n += v["request"]
+		}
+	}
+	if n == 0 || n != uint64(len(c.l7)) {
+		t.Fatalf("%d requests of team-1 in application_map.1m, %d records", n, len(c.l7))
 	}
 }
