@@ -1041,16 +1041,19 @@ func (e *Encoder) nhash(ts []tag.Tag) (lo, hi uint64, ok bool) {
 	if n > maxSetTags {
 		return 0, 0, false
 	}
-	// No bounds checks (n is at most maxSetTags, the keys' count / 2),
-	// and few live values (no spills around MULQ). The high words are
-	// summed without the carries of the low ones: a collision of (lo, hi)
-	// is a difference of NH values below n*2^64, at most 2n*2^-64 likely.
-	p := unsafe.Pointer(unsafe.SliceData(ts))
-	k := unsafe.Pointer(&e.nh[0])
+	return nhashGo(unsafe.Pointer(unsafe.SliceData(ts)), n, &e.nh[0])
+}
+
+// nhashGo is nhash's loop over the n tags at p, keys at k (2n of them).
+// No bounds checks (n is at most maxSetTags, the keys' count / 2), and
+// few live values. The high words are summed without the carries of the
+// low ones: a collision of (lo, hi) is a difference of NH values below
+// n*2^64, at most 2n*2^-64 likely.
+func nhashGo(p unsafe.Pointer, n int, k *uint64) (lo, hi uint64, ok bool) {
 	var ptrs, lens uint64
 	for i := 0; i < n; i++ {
 		t := (*tagHdr)(unsafe.Add(p, i*tagSize))
-		kk := (*[2]uint64)(unsafe.Add(k, i*16))
+		kk := (*[2]uint64)(unsafe.Add(unsafe.Pointer(k), i*16))
 		ptrs |= uint64(t.kp | t.vp)
 		lens |= uint64(t.kl | t.vl)
 		h, l := bits.Mul64(uint64(t.vp)|uint64(t.vl)<<48+kk[0], uint64(t.kp)|uint64(t.kl)<<48+kk[1])
