@@ -260,6 +260,9 @@ func TestAccuracy_DemoMixedOTel(t *testing.T) {
 			for _, l := range strings.Split(strings.TrimSpace(acc.String()), "\n") {
 				t.Logf("  %s", l)
 			}
+			for _, w := range acc.Wrong {
+				t.Logf("  wrong, e.g. %s", w)
+			}
 			if alone*100 > len(app) || appRoots*100 > len(app) {
 				t.Errorf("duplicates or broken trees: %d OTel spans alone, %d under an OTel root (of %d)", alone, appRoots, len(app))
 			}

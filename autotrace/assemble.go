@@ -296,8 +296,8 @@ func (a *assembler) group() {
 
 // groupAppFlows joins an application span that names its socket (client
 // and server address and port, from the semantic conventions' network
-// attributes) to the call observed on that flow whose start is nearest to
-// its own, within the tolerance: the OTel span of a call and its eBPF and
+// attributes) to the call observed on that flow whose time overlaps its
+// own the most (else whose start is nearest, within the tolerance): the OTel span of a call and its eBPF and
 // packet observations are one call, so a trace mixing them has no
 // duplicates. Application spans already joined by span id are left alone.
 func (a *assembler) groupAppFlows(u uf, joined map[int]bool) {
@@ -323,14 +323,17 @@ func (a *assembler) groupAppFlows(u uf, joined map[int]bool) {
 		}
 		l := byPair[pair{s.Client, s.Server}]
 		lo, _ := slices.BinarySearchFunc(l, s.Start-a.tol, func(j int, t int64) int { return cmp.Compare(a.spans[j].Start, t) })
-		best := -1
+		// The observation overlapping the span the most (calls on a pooled
+		// connection follow each other closely), else the nearest start.
+		best, bestOver := -1, int64(0)
 		for _, j := range l[lo:] {
 			o := &a.spans[j]
 			if o.Start > max(s.End, s.Start)+a.tol {
 				break
 			}
-			if best < 0 || absDiff(o.Start, s.Start) < absDiff(a.spans[best].Start, s.Start) {
-				best = j
+			over := min(max(o.End, o.Start), max(s.End, s.Start)) - max(o.Start, s.Start)
+			if best < 0 || over > bestOver || (over == bestOver && absDiff(o.Start, s.Start) < absDiff(a.spans[best].Start, s.Start)) {
+				best, bestOver = j, max(over, 0)
 			}
 		}
 		if best >= 0 {
