@@ -1,6 +1,7 @@
 package encoding_test
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/metaflow-go/metaflow/encoding"
@@ -124,6 +125,68 @@ func TestEncoder_RoundTripGenerated(t *testing.T) {
 		st := enc.Stats()
 		if cfg.Dict != nil && (st.SetHits < rows || st.TagInline != 0) {
 			t.Fatalf("%+v: want most sides found in the tag set cache, every tag an id", st)
+		}
+	}
+}
+
+// TestEncoder_Packed writes blocks of every kind: addresses none, IPv4,
+// IPv6 and mixed, columns zero for whole blocks before their first value,
+// wide and negative values, a last block of a few rows; and reads them
+// back, in packed and in uvarint frames.
+func TestEncoder_Packed(t *testing.T) {
+	const rows = 64*5 + 7
+	recs := make([]flow.Record, rows)
+	for i := range recs {
+		r := &recs[i]
+		r.FlowID = uint64(i) * 0x0123456789
+		r.StartTime = int64(i) * 1000
+		r.Duration = int64(i%7) - 3
+		switch blk := i / 64; {
+		case blk == 0: // no addresses
+		case blk == 1 || blk == 4: // IPv4, far apart
+			r.IP0 = netip.AddrFrom4([4]byte{10, 0, byte(i), 1})
+			r.IP1 = netip.AddrFrom4([4]byte{byte(200 + i%50), 1, 2, 3})
+		case blk == 2: // IPv6, and IPv4
+			r.IP0 = netip.MustParseAddr("2001:db8::1")
+			r.IP1 = netip.AddrFrom4([4]byte{192, 168, 0, byte(i)})
+		default: // IPv4 and none
+			if i%2 == 0 {
+				r.IP0 = netip.AddrFrom4([4]byte{1, 2, 3, byte(i)})
+			}
+		}
+		if i >= 128 {
+			r.VLAN = uint16(i)
+			r.ByteTx = uint64(1) << (i % 64)
+		}
+	}
+	for _, cfg := range []*encoding.EncoderConfig{{}, {Uvarints: true}, {NoCompression: true}} {
+		enc, err := encoding.NewEncoder(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range recs {
+			enc.AddL4(&recs[i])
+		}
+		frame, err := enc.AppendFrame(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := encoding.Decode(frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb := &b.Tables[0]
+		var got flow.Record
+		for i := range recs {
+			if err := tb.L4(i, nil, &got); err != nil {
+				t.Fatal(err)
+			}
+			w := &recs[i]
+			if got.FlowID != w.FlowID || got.StartTime != w.StartTime || got.Duration != w.Duration ||
+				got.IP0 != w.IP0 || got.IP1 != w.IP1 || got.VLAN != w.VLAN || got.ByteTx != w.ByteTx {
+				t.Fatalf("%+v: row %d: got %d %d %d %v %v %d %d", cfg, i, got.FlowID, got.StartTime, got.Duration,
+					got.IP0, got.IP1, got.VLAN, got.ByteTx)
+			}
 		}
 	}
 }
