@@ -245,4 +245,11 @@ func TestStore_InsertRate(t *testing.T) {
 		t.Fatalf("l4 rows %s", got)
 	}
 	t.Logf("chDB: %d l4 + %d l7 rows in %v: %.0f rows/s", n, n, el, 2*n/el.Seconds())
+	// The trace search's bloom filter skips granules: one trace id reads
+	// one granule of the seven.
+	plan := scalar(t, "EXPLAIN indexes = 1 SELECT count() FROM t_rate.l7_flow_log WHERE trace_id = 'trace-12345'")
+	i := strings.Index(plan, "Name: trace_id_bf")
+	if i < 0 || !strings.Contains(plan[i:], "Granules: 1/7") {
+		t.Fatalf("the trace_id bloom filter does not skip granules:\n%s", plan)
+	}
 }
