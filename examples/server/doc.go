@@ -10,6 +10,13 @@
 // (counters of ingest, queries and the store). Every one requires the
 // token when -token is set. It listens on localhost unless told otherwise.
 //
+// To scale out, -clickhouse ADDR (native protocol; -clickhouse-db,
+// -clickhouse-user, $CLICKHOUSE_PASSWORD) keeps the records in ClickHouse
+// instead (package clickhouse, clickhouse.go here): agent ingest, the l7
+// and l4 search, service map, RED, stats and the page; the metric tables,
+// the ecosystem ingest and the demo stay DuckDB's. Servers before 22.2
+// (Debian's 18.16) get the compatibility schema.
+//
 // The store also keeps the 1 s and 1 min network and application metric
 // tables (network.1s ... application_map.1m), computed from the stored
 // records with the aggregate package; -metrics-flush sets how often their
