@@ -80,6 +80,41 @@ func (t *Trace) Roots() []int {
 	return r
 }
 
+// Trees returns the trees of t (a root and its descendants) that hold a
+// span of ids, in t's order, as a trace of their own.
+func (t *Trace) Trees(ids ...uint64) *Trace {
+	want := make(map[uint64]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	out := &Trace{Duplicates: t.Duplicates, AppDropped: t.AppDropped}
+	calls := map[int]bool{}
+	for r := 0; r < len(t.Nodes); {
+		end := r + 1 // depth first: a tree is contiguous
+		for end < len(t.Nodes) && t.Nodes[end].Parent >= 0 {
+			end++
+		}
+		keep := false
+		for i := r; i < end && !keep; i++ {
+			keep = want[t.Nodes[i].ID]
+		}
+		if keep {
+			shift := len(out.Nodes) - r
+			for i := r; i < end; i++ {
+				n := t.Nodes[i]
+				if n.Parent >= 0 {
+					n.Parent += shift
+				}
+				out.Nodes = append(out.Nodes, n)
+				calls[n.Call] = true
+			}
+		}
+		r = end
+	}
+	out.Calls = len(calls)
+	return out
+}
+
 // uf is a union-find over 0..n-1.
 type uf []int32
 

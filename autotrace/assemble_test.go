@@ -411,3 +411,20 @@ func TestAssemble_RandomIsForest(t *testing.T) {
 		t.Run(fmt.Sprint(iter), func(t *testing.T) { checkForest(t, tr, len(uniq)) })
 	}
 }
+
+func TestTrace_Trees(t *testing.T) {
+	// Two requests' trees and a lone call: the trees of the spans asked.
+	spans := append(threadServer(10, 7, 1000, t0, 2), threadServer(20, 7, 2000, t0+5*ms, 1)...)
+	spans = append(spans, Span{ID: 99, TapSide: ClientNIC, Client: ap("10.9.9.9:1"), Server: ap("10.9.9.8:2"), Start: t0})
+	tr := Assemble(spans, Config{})
+	for _, tc := range []struct {
+		ids   []uint64
+		nodes int
+	}{{[]uint64{12}, 3}, {[]uint64{21}, 2}, {[]uint64{99}, 1}, {[]uint64{11, 21}, 5}, {[]uint64{7}, 0}} {
+		sub := tr.Trees(tc.ids...)
+		checkForest(t, sub, tc.nodes)
+		if tc.nodes > 0 && sub.Calls != tc.nodes {
+			t.Fatalf("%v: calls %d", tc.ids, sub.Calls)
+		}
+	}
+}

@@ -62,6 +62,8 @@ type Store interface {
 type Result struct {
 	// Spans are the spans found, each once, in the order found.
 	Spans []Span
+	// Seeds are the IDs of the spans the seed query found.
+	Seeds []uint64
 	// Rounds is the number of queries made (the seed's is round 1).
 	Rounds int
 	// Truncated says the search stopped at Config.MaxSpans or
@@ -116,6 +118,7 @@ func Search(ctx context.Context, st Store, seed *Query, cfg Config) (*Result, er
 			res.Spans = append(res.Spans, *s)
 			if round == 1 {
 				seeds[s.ID] = true
+				res.Seeds = append(res.Seeds, s.ID)
 			}
 		}
 		if round == 1 && len(res.Spans) == 0 {
@@ -293,13 +296,16 @@ func (k *keys) addSyscall(q *Query, s *Span) {
 	}
 }
 
-// Build searches the store from the seed and assembles what it found.
+// Build searches the store from the seed, assembles what it found and
+// returns the trees holding the seed's spans (a search may gather spans
+// that turn out to be related to nothing of them: Result.Spans has every
+// span found).
 func Build(ctx context.Context, st Store, seed *Query, cfg Config) (*Trace, *Result, error) {
 	res, err := Search(ctx, st, seed, cfg)
 	if err != nil {
 		return nil, res, err
 	}
-	return Assemble(res.Spans, cfg), res, nil
+	return Assemble(res.Spans, cfg).Trees(res.Seeds...), res, nil
 }
 
 // MemStore is an in-memory Store with an index per key. It is safe for

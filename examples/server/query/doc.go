@@ -44,6 +44,12 @@
 //     max_rounds (1 to 100, default 30); from/to bound the seed's rows.
 //     Unknown parameters, repeated ones and keys over 256 bytes are 400; a
 //     seed that finds nothing 404.
+//     The answer holds the trees of the seed's spans (one for a span id;
+//     a trace_id may span several), not the other rows the search met.
+//     Server-side, agent rows carry no process ids or tap sides yet (the
+//     wire format lacks them), so the syscall rule links nothing there:
+//     traces join each call's observations, X-Request-ID hops and OTel
+//     spans.
 //     Tree answer, for the page's flame graph: {"spans": [...], "roots":
 //     [indexes of root spans], "calls": distinct calls, "rounds": search
 //     rounds, "truncated": the search stopped at a bound}. spans are depth
