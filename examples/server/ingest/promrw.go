@@ -86,6 +86,7 @@ type resources struct {
 // labelTags.
 func (rs *resources) of(get func(yield func(k, v string) bool)) int {
 	var r store.Resource
+	var instHost string
 	get(func(k, v string) bool {
 		if v == "" {
 			return true
@@ -97,8 +98,8 @@ func (rs *resources) of(get func(yield func(k, v string) bool)) int {
 			}
 			if ip, err := netip.ParseAddr(host); err == nil {
 				r.Addr = ip.Unmap()
-			} else if host != "localhost" && host != "" {
-				r.Tags = append(r.Tags, store.Tag{Key: "host", Value: host})
+			} else if host != "localhost" {
+				instHost = host
 			}
 			return true
 		}
@@ -107,6 +108,10 @@ func (rs *resources) of(get func(yield func(k, v string) bool)) int {
 		}
 		return true
 	})
+	if instHost != "" {
+		// After the labels: a host label names the host first.
+		r.Tags = append(r.Tags, store.Tag{Key: "host", Value: instHost})
+	}
 	rs.key.Reset()
 	if r.Addr.IsValid() {
 		rs.key.WriteString(r.Addr.String())

@@ -63,7 +63,7 @@ func TestDecodeWriteRequest(t *testing.T) {
 	stale := math.Float64frombits(0x7ff0000000000002)
 	req := writeRequest([]series{
 		{labels: []string{"__name__", "up", "job", "node", "instance", "10.0.0.5:9100"}, samples: []float64{1, 0}, times: []int64{1000, 2000}},
-		{labels: []string{"__name__", "http_requests_total", "instance", "web-1:8080", "pod", "web-1", "namespace", "shop", "code", "200"},
+		{labels: []string{"__name__", "http_requests_total", "instance", "web-1:8080", "pod", "web-1", "namespace", "shop", "code", "200", "host", "node-a"},
 			samples: []float64{7.5, stale}, times: []int64{-5, 3000}},
 		{labels: []string{"__name__", "native", "instance", "10.0.0.5:9100"}, hists: 2},
 		{labels: []string{"__name__", "nan", "instance", "[::ffff:10.0.0.5]:9100"}, samples: []float64{math.NaN()}, times: []int64{4}},
@@ -89,7 +89,7 @@ func TestDecodeWriteRequest(t *testing.T) {
 	want := []string{
 		"up[instance=10.0.0.5:9100 job=node]=1@1000000000 addr=10.0.0.5 tags=[]",
 		"up[instance=10.0.0.5:9100 job=node]=0@2000000000 addr=10.0.0.5 tags=[]",
-		"http_requests_total[code=200 instance=web-1:8080 namespace=shop pod=web-1]=7.5@-5000000 addr=invalid IP tags=[{host web-1} {pod web-1} {pod_ns shop}]",
+		"http_requests_total[code=200 host=node-a instance=web-1:8080 namespace=shop pod=web-1]=7.5@-5000000 addr=invalid IP tags=[{pod web-1} {pod_ns shop} {host node-a} {host web-1}]",
 		"nan[instance=[::ffff:10.0.0.5]:9100]=NaN@4000000 addr=10.0.0.5 tags=[]",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

@@ -25,8 +25,8 @@ type Tag struct{ Key, Value string }
 // Prometheus target, a Telegraf host): its tags are resolved once per
 // request through the store's dictionary, like an agent's.
 type Resource struct {
-	// Tags name the resource explicitly (k8s.pod.name -> pod ...). A key
-	// the store has no column for is ignored.
+	// Tags name the resource explicitly (k8s.pod.name -> pod ...); the
+	// first of a key counts. A key the store has no column for is ignored.
 	Tags []Tag
 	// Addr, when valid, is an address of the resource: the keys Tags
 	// leaves out take the tag ids that agent records last carried for
@@ -311,18 +311,20 @@ func (s *Store) resolveExtResources(rs []Resource) ([]uint32, error) {
 		r := &rs[ri]
 		row := ids[ri*n : ri*n+n]
 		for _, t := range r.Tags {
-			if t.Value == "" || !s.hasKey[t.Key] {
-				continue
+			ki := -1
+			for i, k := range s.keys {
+				if k == t.Key {
+					ki = i
+				}
+			}
+			if t.Value == "" || ki < 0 || row[ki] != 0 {
+				continue // no column, or the first tag of the key won
 			}
 			id, err := s.dict.Assign(t.Key, validUTF8(t.Value))
 			if err != nil {
 				return nil, fmt.Errorf("%w: tag %s=%.40q: %w", ErrSchema, t.Key, t.Value, err)
 			}
-			for ki, k := range s.keys {
-				if k == t.Key {
-					row[ki] = id
-				}
-			}
+			row[ki] = id
 		}
 		if r.Addr.IsValid() {
 			at, err := s.extAddrTags(r.Addr.Unmap())

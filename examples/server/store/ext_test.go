@@ -33,7 +33,7 @@ func TestStore_IngestExt(t *testing.T) {
 	}
 	b := &store.ExtBatch{
 		Resources: []store.Resource{
-			{Tags: []store.Tag{{Key: "pod", Value: "pod-1"}, {Key: "pod_ns", Value: "shop"}, {Key: "nokey", Value: "x"}}},
+			{Tags: []store.Tag{{Key: "pod", Value: "pod-1"}, {Key: "pod_ns", Value: "shop"}, {Key: "nokey", Value: "x"}, {Key: "pod", Value: "second"}}},
 			{Addr: netip.MustParseAddr("10.0.0.2")},                                                  // tagged by the agent: pod-2
 			{Addr: netip.MustParseAddr("10.1.0.1"), Tags: []store.Tag{{Key: "pod", Value: "api-0"}}}, // service from the agent, pod explicit
 			{Addr: netip.MustParseAddr("192.0.2.9")},                                                 // unknown
@@ -72,6 +72,9 @@ func TestStore_IngestExt(t *testing.T) {
 	pod2, _ := s.Dict().Lookup("pod", "pod-2")
 	if n := count(t, s, `SELECT count(*) FROM l7_flow_log WHERE span_id = '00f067aa0ba902b7' AND pod_id_0 = ? AND pod_id_1 = 0`, pod2); n != 1 {
 		t.Fatal("client span not tagged pod-2 on side 0 through its address")
+	}
+	if _, ok := s.Dict().Lookup("pod", "second"); ok {
+		t.Fatal("a second pod tag of a resource was assigned")
 	}
 	ns, ok := s.Dict().Lookup("pod_ns", "shop")
 	if !ok {
