@@ -305,7 +305,26 @@ func TestServer_OTLPMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	web1, _ := ts.st.Dict().Lookup("pod", "web-1")
-	rows, err := ts.st.DB().Query(`SELECT metric, value, COALESCE(CAST(labels AS VARCHAR), ''), pod_id, source FROM ext_samples ORDER BY metric, value`)
+	shop, _ := ts.st.Dict().Lookup("pod_ns", "shop")
+
+	// A resource named only by its IP takes the tags the agent's records
+	// carry for that address (10.0.0.8 serves as pod web-1 in agentWeb1).
+	mp2 := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp2(t, ts), sdkmetric.WithInterval(time.Hour))),
+		sdkmetric.WithResource(resource.NewSchemaless(attribute.String("host.ip", "10.0.0.8"))))
+	g2, _ := mp2.Meter("metaflow-test").Int64Gauge("by_ip")
+	g2.Record(ctx, 3)
+	if err := mp2.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var pod, ns uint32
+	if err := ts.st.DB().QueryRow(`SELECT pod_id, pod_ns_id FROM ext_metrics WHERE metric = 'by_ip' AND value = 3`).Scan(&pod, &ns); err != nil {
+		t.Fatal(err)
+	}
+	if pod != web1 || ns != shop || web1 == 0 {
+		t.Fatalf("by_ip: pod %d ns %d, want web-1 %d shop %d", pod, ns, web1, shop)
+	}
+
+	rows, err := ts.st.DB().Query(`SELECT metric, value, COALESCE(CAST(labels AS VARCHAR), ''), pod_id, source FROM ext_samples WHERE metric <> 'by_ip' ORDER BY metric, value`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -485,4 +504,13 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+func exp2(t testing.TB, ts *testServer) sdkmetric.Exporter {
+	exp, err := otlpmetrichttp.New(context.Background(), otlpmetrichttp.WithEndpoint(strings.TrimPrefix(ts.url, "http://")),
+		otlpmetrichttp.WithInsecure(), otlpmetrichttp.WithHeaders(map[string]string{"Authorization": "Bearer " + extToken}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exp
 }
