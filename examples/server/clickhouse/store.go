@@ -153,10 +153,8 @@ func (s *Store) init(ctx context.Context) error {
 			return fmt.Errorf("clickhouse: schema: %w", err)
 		}
 		// A key added while a crash interrupted addKey: add its columns.
-		for _, k := range s.keys {
-			if err := s.addColumns(ctx, t, k); err != nil {
-				return err
-			}
+		if err := s.addColumns(ctx, t, s.keys...); err != nil {
+			return err
 		}
 	}
 	if !s.cfg.Compat {
@@ -208,19 +206,19 @@ func (s *Store) init(ctx context.Context) error {
 	return nil
 }
 
-// addColumns adds the columns of tag key k to table t unless it has them.
-func (s *Store) addColumns(ctx context.Context, t, k string) error {
-	have, err := s.column(ctx, "SELECT name FROM system.columns WHERE database = "+Quote(s.db)+" AND table = "+Quote(t)+" AND name LIKE "+Quote(k+"\\_id\\_%"))
+// addColumns adds the columns of the tag keys to table t unless it has
+// them.
+func (s *Store) addColumns(ctx context.Context, t string, keys ...string) error {
+	have, err := s.column(ctx, "SELECT name FROM system.columns WHERE database = "+Quote(s.db)+" AND table = "+Quote(t))
 	if err != nil {
 		return err
 	}
-	for side := 0; side < 2; side++ {
-		c := k + "_id_" + strconv.Itoa(side)
-		found := false
-		for _, h := range have {
-			found = found || h == c
-		}
-		if !found {
+	for _, k := range keys {
+		for side := 0; side < 2; side++ {
+			c := k + "_id_" + strconv.Itoa(side)
+			if contains(have, c) {
+				continue
+			}
 			if err := s.conn.Exec(ctx, "ALTER TABLE "+s.t(t)+" ADD COLUMN "+c+" UInt32 DEFAULT 0"); err != nil {
 				return fmt.Errorf("clickhouse: add tag key %s: %w", k, err)
 			}
