@@ -242,6 +242,30 @@ func TestServer_OTLPTraces(t *testing.T) {
 		}
 	})
 
+	t.Run("grpc-too-large", func(t *testing.T) {
+		exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(gln.Addr().String()), otlptracegrpc.WithInsecure(),
+			otlptracegrpc.WithHeaders(auth), otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 8)
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(&errExporter{SpanExporter: exp, errs: errs}), sdktrace.WithResource(resourceWeb1(t)))
+		_, sp := tp.Tracer("big").Start(ctx, "big", trace.WithAttributes(attribute.String("blob", strings.Repeat("x", 100<<10))))
+		sp.End()
+		tp.Shutdown(ctx)
+		select {
+		case err := <-errs:
+			if !strings.Contains(err.Error(), "ResourceExhausted") {
+				t.Fatalf("export of 100 KiB with a 64 KiB limit: %v", err)
+			}
+		default:
+			t.Fatal("export over the limit succeeded")
+		}
+		if st := ts.ext.Stats(); st.TooLarge != 1 {
+			t.Fatalf("too_large %d, want 1", st.TooLarge)
+		}
+	})
+
 	// The query API's tag filter sees the agent's record and the spans of
 	// pod web-1 (server and internal spans carry it on side 1).
 	var page struct {

@@ -67,5 +67,5 @@
 // after decompression, 415 for an unknown Content-Type or
 // Content-Encoding (remote write 2.0 included), 405 for another method;
 // 500 when the store fails. Over gRPC: Unauthenticated, InvalidArgument,
-// ResourceExhausted (gRPC's size limit), Internal.
+// ResourceExhausted (gRPC's size limit, counted as TooLarge), Internal.
 package ingest

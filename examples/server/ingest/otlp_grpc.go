@@ -11,16 +11,18 @@ import (
 	"google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // OTLP exporters may compress with gzip
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	"github.com/metaflow-go/metaflow/examples/server/store"
 )
 
 // NewGRPCServer returns a gRPC server with the OTLP TraceService and
-// MetricsService (the collector's), taking messages up to MaxBytes; the
+// MetricsService (the collector's), taking messages up to MaxBytes (gRPC
+// refuses larger ones with ResourceExhausted, counted as TooLarge); the
 // caller serves it on its own listener.
 func (e *Ext) NewGRPCServer() *grpc.Server {
-	s := grpc.NewServer(grpc.MaxRecvMsgSize(int(e.cfg.MaxBytes)))
+	s := grpc.NewServer(grpc.MaxRecvMsgSize(int(e.cfg.MaxBytes)), grpc.StatsHandler(grpcSizeCounter{e}))
 	e.RegisterGRPC(s)
 	return s
 }
@@ -94,4 +96,21 @@ func (e *Ext) storeBatch(b *store.ExtBatch, stored interface{ Add(uint64) uint64
 	e.stats.spans.Add(uint64(len(b.Spans)))
 	e.stats.samples.Add(uint64(len(b.Samples)))
 	return nil
+}
+
+// grpcSizeCounter counts the calls gRPC refuses before they reach a
+// handler because their message is over the size limit.
+type grpcSizeCounter struct{ e *Ext }
+
+func (grpcSizeCounter) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (grpcSizeCounter) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return ctx
+}
+func (grpcSizeCounter) HandleConn(context.Context, stats.ConnStats) {}
+
+func (g grpcSizeCounter) HandleRPC(_ context.Context, s stats.RPCStats) {
+	if end, ok := s.(*stats.End); ok && status.Code(end.Error) == codes.ResourceExhausted {
+		g.e.stats.requests.Add(1)
+		g.e.stats.large.Add(1)
+	}
 }
