@@ -238,3 +238,31 @@ func FuzzBind(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkStore_Ingest writes batches of 10,000 l4 and 10,000 l7 rows
+// through clickhouse-go into clickhouse-server 18.16.
+func BenchmarkStore_Ingest(b *testing.B) {
+	addr := chtest.StartServer(b)
+	c, err := clickhouse.Dial(clickhouse.DialConfig{Addr: addr, Compress: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	s, err := clickhouse.Open(clickhouse.Config{Conn: c, Database: "mf_bench", Compat: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const rows = 10_000
+	f := frame(b, nil, rows)
+	b.SetBytes(int64(len(f)))
+	b.ReportAllocs()
+	n := 0
+	start := time.Now()
+	for b.Loop() {
+		n++
+		if _, err := s.Ingest("bench-"+strconv.Itoa(n), decode(b, f)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(2*rows*n)/time.Since(start).Seconds(), "rows/s")
+}
