@@ -299,6 +299,24 @@ func TestServer_MetricsEndToEnd(t *testing.T) {
 	}
 	got := storedMetrics(t, ts.st, tags)
 	compareMetrics(t, got, want)
+	// Maintain merges the partial rows of the 1 min windows (the flushes
+	// were many): one row per window and key, the same sums.
+	rowsOf := func(table string) (rows, keys int) {
+		q := store.Quote(table)
+		ts.st.DB().QueryRow("SELECT count(*) FROM " + q).Scan(&rows)
+		ts.st.DB().QueryRow("SELECT count(*) FROM (SELECT DISTINCT * EXCLUDE (batch_seq, request, response, client_error, server_error, timeout, rrt_sum, rrt_count, rrt_max) FROM " + q + ")").Scan(&keys)
+		return rows, keys
+	}
+	r0, k0 := rowsOf("application.1m")
+	if err := ts.st.Maintain(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r1, k1 := rowsOf("application.1m")
+	compareMetrics(t, storedMetrics(t, ts.st, tags), want)
+	if merged := ts.st.Stats().Metrics.Merged; r1 >= r0 || k1 != k0 || merged == 0 {
+		t.Fatalf("application.1m: %d rows of %d keys before Maintain, %d rows of %d keys after, %d merged", r0, k0, r1, k1, merged)
+	}
+	t.Logf("application.1m: %d partial rows of %d windows and keys, %d after Maintain", r0, k0, r1)
 	// What the comparison covered.
 	var req, pkts, retrans, rrtMax, flushes uint64
 	for k, v := range got {

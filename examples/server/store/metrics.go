@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"encoding/binary"
 	"fmt"
@@ -62,6 +63,7 @@ type MetricsStats struct {
 	Failed   uint64 `json:"failed"`   // flushes whose transaction failed (recomputed from the store)
 	Overflow uint64 `json:"overflow"` // updates folded into an overflow series (aggregate.Stats.Overflow)
 	Deleted  uint64 `json:"deleted"`  // rows deleted by retention
+	Merged   uint64 `json:"merged"`   // partial rows of 1 min windows merged away (Maintain)
 	Pending  uint64 `json:"pending"`  // stored batches whose contributions are in memory, not yet written
 }
 
@@ -832,6 +834,96 @@ func (s *Store) maintainMetrics(ctx context.Context, now time.Time) error {
 		if k, err := res.RowsAffected(); err == nil {
 			s.stats.Metrics.Deleted += uint64(k)
 		}
+	}
+	return s.compactMetrics(ctx)
+}
+
+// compactMetrics merges the partial rows (one per flush that counted
+// records of the window) of the 1 min tables into one row per window and
+// key, for the windows from where the last compaction stopped to two
+// minutes before the newest window of the table (meta
+// "compacted:<table>"). Rows that come later for a compacted window (late
+// records) stay partial: sums are unchanged either way.
+func (s *Store) compactMetrics(ctx context.Context) error {
+	for i := range metricTables {
+		t := &metricTables[i]
+		if t.Interval != aggregate.Minute {
+			continue
+		}
+		name := "compacted:" + t.Name
+		if _, err := s.conn.ExecContext(ctx, `INSERT INTO meta SELECT ?, '0' WHERE NOT EXISTS (SELECT 1 FROM meta WHERE name = ?)`, name, name); err != nil {
+			return err
+		}
+		var loStr string
+		var newest sql.NullInt64
+		if err := s.conn.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = ?`, name).Scan(&loStr); err != nil {
+			return err
+		}
+		if err := s.conn.QueryRowContext(ctx, "SELECT max(time) FROM "+Quote(t.Name)).Scan(&newest); err != nil {
+			return err
+		}
+		lo, err := strconv.ParseInt(loStr, 10, 64)
+		if err != nil || !newest.Valid {
+			continue
+		}
+		const minute = int64(time.Minute)
+		hi := newest.Int64 - ((newest.Int64%minute)+minute)%minute - minute
+		if hi <= lo {
+			continue
+		}
+		cols := []string{"time"}
+		cols = append(cols, t.Keys...)
+		cols = append(cols, "overflow")
+		for _, k := range s.keys {
+			for _, side := range t.sides() {
+				cols = append(cols, k+"_id_"+side)
+			}
+		}
+		sel := strings.Join(cols, ", ") + ", max(batch_seq)"
+		for _, c := range t.Metrics {
+			f := "sum"
+			if c.Max {
+				f = "max"
+			}
+			sel += fmt.Sprintf(", %s(%s)", f, c.Name)
+		}
+		ins := strings.Join(cols, ", ") + ", batch_seq"
+		for _, c := range t.Metrics {
+			ins += ", " + c.Name
+		}
+		var before, after int64
+		err = s.tx(func(driver.Conn) error { return nil }, func(ctx context.Context) error {
+			q := Quote(t.Name)
+			if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+q+" WHERE time >= ? AND time < ?", lo, hi).Scan(&before); err != nil {
+				return err
+			}
+			steps := []string{
+				"CREATE TEMP TABLE metrics_compact AS SELECT " + sel + " FROM " + q + " WHERE time >= ? AND time < ? GROUP BY ALL",
+				"DELETE FROM " + q + " WHERE time >= ? AND time < ?",
+				"INSERT INTO " + q + " (" + ins + ") SELECT * FROM metrics_compact",
+				"DROP TABLE metrics_compact",
+			}
+			for i, st := range steps {
+				var err error
+				if i < 2 {
+					_, err = s.conn.ExecContext(ctx, st, lo, hi)
+				} else {
+					_, err = s.conn.ExecContext(ctx, st)
+				}
+				if err != nil {
+					return fmt.Errorf("store: compact %s: %w", t.Name, err)
+				}
+			}
+			if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+q+" WHERE time >= ? AND time < ?", lo, hi).Scan(&after); err != nil {
+				return err
+			}
+			_, err := s.conn.ExecContext(ctx, `UPDATE meta SET value = ? WHERE name = ?`, strconv.FormatInt(hi, 10), name)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		s.stats.Metrics.Merged += uint64(before - after)
 	}
 	return nil
 }
