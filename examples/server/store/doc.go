@@ -56,12 +56,12 @@
 // the aggregate package's minute windows, whose records all land in their
 // seconds here).
 //
-// Differences from one Aggregator over all records: each flush period has
-// a fresh Aggregator (its string table stays bounded), so a flow reported
-// by snapshots in two periods counts new_flow and its handshake RTT in
-// both; a flow record without packets lands at the watermark the
-// Aggregator had (kept across periods in meta metrics_watermark, so the
-// recomputation after a crash matches). Retention: Retention1s,
+// Differences from one Aggregator over all records: the Aggregator counts
+// 60 flush periods, then a new one takes over (its string table stays
+// bounded), as after a crash; a flow reported by snapshots before and
+// after that counts new_flow and its handshake RTT twice. A flow record
+// without packets lands at the watermark the Aggregator had (kept in meta
+// metrics_watermark, so the recomputation after a crash matches). Retention: Retention1s,
 // Retention1m and per table (MetricsConfig.Retention), applied by
 // Maintain.
 //

@@ -215,7 +215,8 @@ type metrics struct {
 	flushedSeq uint64 // the last batch whose contributions are written (meta metrics_seq)
 	seq        uint64 // the last batch counted
 	pending    uint64 // batches counted since the last flush
-	wm, wm0    int64  // the Aggregator's watermark now and when it was made (meta metrics_watermark)
+	wm, wm0    int64  // the Aggregator's watermark now and at the last flush (meta metrics_watermark)
+	reused     int    // flushes the Aggregator has seen
 	lastFlush  time.Time
 	seconds    map[int64]struct{} // the seconds of record time the open windows span
 	lastSec    int64
@@ -269,7 +270,16 @@ func (s *Store) newAgg(wm int64) error {
 	if wm > 0 {
 		a.Advance(time.Unix(0, wm))
 	}
-	m.agg, m.wm, m.wm0 = a, wm, wm
+	m.agg, m.wm = a, wm
+	m.reused = 0
+	m.newPeriod()
+	return nil
+}
+
+// newPeriod starts counting the next batches (after a flush, or with a
+// new Aggregator).
+func (m *metrics) newPeriod() {
+	m.wm0 = m.wm
 	m.seconds = map[int64]struct{}{}
 	m.nsec.Store(0)
 	m.lastSec = -1
@@ -279,7 +289,6 @@ func (s *Store) newAgg(wm int64) error {
 		m.ids = map[string]string{}
 	}
 	m.pending = 0
-	return nil
 }
 
 // initMetrics creates the metric tables and recomputes from the record
@@ -654,12 +663,20 @@ func (s *Store) flushMetrics() error {
 	st.Rows += m.rows
 	m.flushedSeq = m.seq
 	m.lastFlush = time.Now()
-	if err := s.newAgg(m.wm); err != nil {
-		return err
-	}
 	st.Pending = 0
+	// The Aggregator, all its windows closed, counts the next period:
+	// its memory (key table, window arrays) is reused, and its flows
+	// map counts a flow reported by snapshots once across periods. A
+	// new one now and then keeps its string table bounded.
+	if m.reused++; m.reused >= aggReuse || agg.Stats().StringsFull > 0 {
+		return s.newAgg(m.wm)
+	}
+	m.newPeriod()
 	return nil
 }
+
+// aggReuse is how many flush periods an Aggregator counts.
+const aggReuse = 60
 
 // appendColumns lists the columns a flush appends, in onWindow's order:
 // the tag columns without an id in the open windows are left to their
