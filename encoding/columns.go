@@ -141,6 +141,18 @@ const (
 	l7XRequestID0
 	l7XRequestID1
 	l7UserAgent
+	// Since 1.2 (new names only): the eBPF fields, the tap side and the
+	// capture point (FORMAT.md).
+	l7ProcessID0
+	l7ProcessID1
+	l7ProcessKName0
+	l7ProcessKName1
+	l7SyscallTraceIDRequest
+	l7SyscallTraceIDResponse
+	l7SyscallThread0
+	l7SyscallThread1
+	l7TapSide
+	l7AgentID
 	l7NumColumns
 )
 
@@ -179,4 +191,15 @@ var l7Columns = []colSpec{
 	l7XRequestID0:          {"x_request_id_0", ColString},
 	l7XRequestID1:          {"x_request_id_1", ColString},
 	l7UserAgent:            {"user_agent", ColString},
+
+	l7ProcessID0:             {"process_id_0", ColUvarint},
+	l7ProcessID1:             {"process_id_1", ColUvarint},
+	l7ProcessKName0:          {"process_kname_0", ColString},
+	l7ProcessKName1:          {"process_kname_1", ColString},
+	l7SyscallTraceIDRequest:  {"syscall_trace_id_request", ColUvarint},
+	l7SyscallTraceIDResponse: {"syscall_trace_id_response", ColUvarint},
+	l7SyscallThread0:         {"syscall_thread_0", ColUvarint},
+	l7SyscallThread1:         {"syscall_thread_1", ColUvarint},
+	l7TapSide:                {"tap_side", ColString},
+	l7AgentID:                {"agent_id", ColString},
 }

@@ -43,6 +43,19 @@ type EncoderConfig struct {
 	// in fixed-width blocks (ColPacked, format 1.2), faster to write and
 	// smaller.
 	Uvarints bool
+	// AgentID names the capture point (the agent, or its capture
+	// interface) in every l7_flow_log row (agent_id), so that the server
+	// tells observations of different points apart (DeepFlow's agent_id
+	// and tap_port). Default "": the column is left out.
+	AgentID string
+	// LocalAddr reports whether an address is the capture point's own (an
+	// address of its host or network namespace). It decides the tap_side
+	// of packet records: "c" when the client's address is local, "s" when
+	// the server's is, "local" when both are, "rest" when neither. Default
+	// nil: packet records have no tap_side. eBPF records (a process id on
+	// one side) are "c-p" or "s-p" either way. LocalAddrs returns one for
+	// the machine's interfaces.
+	LocalAddr func(netip.Addr) bool
 }
 
 // Compression is the compression of a frame's payload.
@@ -787,11 +800,47 @@ func (e *Encoder) AddL7(r *l7.Record) {
 	s[l7XRequestID0][n] = uint64(e.bstr(r.XRequestID0))
 	s[l7XRequestID1][n] = uint64(e.bstr(r.XRequestID1))
 	s[l7UserAgent][n] = uint64(e.bstr(r.UserAgent))
+	s[l7ProcessID0][n] = uint64(r.ProcessID0)
+	s[l7ProcessID1][n] = uint64(r.ProcessID1)
+	s[l7ProcessKName0][n] = uint64(e.bstr(r.ProcessKName0))
+	s[l7ProcessKName1][n] = uint64(e.bstr(r.ProcessKName1))
+	s[l7SyscallTraceIDRequest][n] = r.SyscallTraceIDRequest
+	s[l7SyscallTraceIDResponse][n] = r.SyscallTraceIDResponse
+	s[l7SyscallThread0][n] = uint64(r.SyscallThread0)
+	s[l7SyscallThread1][n] = uint64(r.SyscallThread1)
+	s[l7TapSide][n] = uint64(e.str(e.tapSide(r)))
+	if e.cfg.AgentID != "" {
+		s[l7AgentID][n] = uint64(e.str(e.cfg.AgentID))
+	} else {
+		s[l7AgentID][n] = 0
+	}
 	e.tags(t, &r.Tags)
 	t.rows++
 	if t.n++; t.n == stageRows {
 		t.flush()
 	}
+}
+
+// tapSide returns the tap_side of r (EncoderConfig.LocalAddr).
+func (e *Encoder) tapSide(r *l7.Record) string {
+	switch {
+	case r.ProcessID0 != 0 && r.ProcessID1 == 0:
+		return "c-p"
+	case r.ProcessID1 != 0 && r.ProcessID0 == 0:
+		return "s-p"
+	case e.cfg.LocalAddr == nil:
+		return ""
+	}
+	c, s := e.cfg.LocalAddr(r.Client.Addr()), e.cfg.LocalAddr(r.Server.Addr())
+	switch {
+	case c && s:
+		return "local"
+	case c:
+		return "c"
+	case s:
+		return "s"
+	}
+	return "rest"
 }
 
 func b2u(b bool) uint64 {

@@ -190,7 +190,27 @@ func (t *Table) L7(row int, names Names, r *l7.Record) error {
 	r.XRequestID0 = t.bytes(l7XRequestID0, row)
 	r.XRequestID1 = t.bytes(l7XRequestID1, row)
 	r.UserAgent = t.bytes(l7UserAgent, row)
+	r.ProcessID0 = uint32(t.u(l7ProcessID0, row))
+	r.ProcessID1 = uint32(t.u(l7ProcessID1, row))
+	r.ProcessKName0 = t.bytes(l7ProcessKName0, row)
+	r.ProcessKName1 = t.bytes(l7ProcessKName1, row)
+	r.SyscallTraceIDRequest = t.u(l7SyscallTraceIDRequest, row)
+	r.SyscallTraceIDResponse = t.u(l7SyscallTraceIDResponse, row)
+	r.SyscallThread0 = uint32(t.u(l7SyscallThread0, row))
+	r.SyscallThread1 = uint32(t.u(l7SyscallThread1, row))
 	return t.fillTags(row, names, func(c *Column, v string) { r.Tags.Add(c.Side, c.Key, v) })
+}
+
+// Point returns where row of an l7_flow_log table was observed: its
+// tap_side (DeepFlow's names: "c-p", "s-p", "c", "s", "local", "rest"; ""
+// when the frame does not say) and agent_id (the capture point's name, ""
+// when not sent). Rows out of range and tables of another type return
+// empty strings.
+func (t *Table) Point(row int) (tapSide, agentID string) {
+	if t.Type != TableL7 || row < 0 || row >= t.Rows {
+		return "", ""
+	}
+	return t.str(l7TapSide, row), t.str(l7AgentID, row)
 }
 
 func (t *Table) fillTags(row int, names Names, add func(c *Column, v string)) error {
