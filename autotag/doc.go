@@ -37,6 +37,21 @@
 // configured VPC that holds the side's address, each filling only the tags
 // still empty.
 //
+// # Tag lists and their identity
+//
+// A snapshot keeps the tags of each prefix and each process as an
+// immutable tag.List, made when it is built. A Stage attaches one list
+// whole to a record side that has no tags yet (tag.Set.Attach): the
+// prefix's, the process's, or, for a process whose prefix adds keys, a
+// list of both merged, made once per (process, prefix) pair and kept in
+// the Stage. So every record of an endpoint carries the same *tag.List,
+// without a copy, until the next snapshot; consumers may key caches on it
+// (tag.Set.List; the encoding package's Encoder finds a side's tag set
+// with that one pointer instead of hashing its strings). A side that
+// already has tags (from a stage before) gets the values set one by one
+// and no list. A new snapshot makes new lists, so consumers see each
+// endpoint's tags change as a new identity.
+//
 // Lookups are a longest-prefix match per VPC over flattened spans under a
 // small stride-8 trie (lpm.go explains the choice): no allocation, no lock,
 // a few cache lines.

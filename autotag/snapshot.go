@@ -70,12 +70,12 @@ type Snapshot struct {
 	v6   []table6
 	res  []Resource // res[0] is the empty Resource: no match
 
-	// The tags of res[v] for a Stage, compact: arena[meta[v].off :
-	// meta[v+1].off], keys in Keys order, meta[v].mask a bit per key
-	// present. A stage reads these two or three cache lines instead of
-	// the whole Resource.
-	meta  []tagMeta
-	arena []tag.Tag
+	// The tags of res[v] for a Stage, compact: lists[v], keys in Keys
+	// order, one allocation for all (tag.NewLists), masks[v] a bit per key
+	// present. A Stage attaches &lists[v] to the records of the prefix:
+	// the list's address is its identity (tag.List).
+	lists []tag.List
+	masks []uint32
 
 	pods       map[string]*Resource
 	containers map[string]*Resource
@@ -89,11 +89,9 @@ type Snapshot struct {
 	skipped  uint64
 }
 
-type tagMeta struct{ off, mask uint32 }
-
 // tagList is the tags of one resource and a bit per key present.
 type tagList struct {
-	tags []tag.Tag
+	list *tag.List
 	mask uint32
 }
 
@@ -112,13 +110,12 @@ func appendTags(arena []tag.Tag, r *Resource) ([]tag.Tag, uint32) {
 }
 
 // addrTags returns the tags of the longest prefix of vpc holding a.
-func (s *Snapshot) addrTags(vpc int32, a netip.Addr) ([]tag.Tag, uint32) {
+func (s *Snapshot) addrTags(vpc int32, a netip.Addr) tagList {
 	v := s.lookup(vpc, a)
-	if v == 0 {
-		return nil, 0
+	if v == 0 || s.masks[v] == 0 {
+		return tagList{}
 	}
-	m := s.meta[v : v+2 : v+2]
-	return s.arena[m[0].off:m[1].off], m[0].mask
+	return tagList{&s.lists[v], s.masks[v]}
 }
 
 type sockKey struct {
@@ -402,13 +399,14 @@ func build(srcs []*Entries) *Snapshot {
 		s.v6 = append(s.v6, t6)
 	}
 	s.vpcs = newVPCIndex(ids, roots)
-	s.meta = make([]tagMeta, len(s.res)+1)
-	s.arena = make([]tag.Tag, 0, 4*len(s.res))
+	s.masks = make([]uint32, len(s.res))
+	arena := make([]tag.Tag, 0, 4*len(s.res))
+	ends := make([]int, len(s.res))
 	for v := range s.res {
-		s.meta[v].off = uint32(len(s.arena))
-		s.arena, s.meta[v].mask = appendTags(s.arena, &s.res[v])
+		arena, s.masks[v] = appendTags(arena, &s.res[v])
+		ends[v] = len(arena)
 	}
-	s.meta[len(s.res)].off = uint32(len(s.arena))
+	s.lists = tag.NewLists(arena, ends)
 
 	// Processes, completed by their container and pod.
 	for _, e := range srcs {
@@ -437,9 +435,8 @@ func build(srcs []*Entries) *Snapshot {
 		if p := s.pods[r.PodUID]; p != nil {
 			r.fillFrom(p)
 		}
-		var l tagList
-		l.tags, l.mask = appendTags(nil, r)
-		s.procTags[pid] = l
+		tags, mask := appendTags(nil, r)
+		s.procTags[pid] = tagList{tag.NewList(tags), mask}
 	}
 	for _, e := range srcs {
 		if e == nil {

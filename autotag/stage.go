@@ -3,6 +3,7 @@ package autotag
 import (
 	"net/netip"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/metaflow-go/metaflow/flow"
 	"github.com/metaflow-go/metaflow/l7"
@@ -31,9 +32,18 @@ type StageConfig struct {
 // are replaced when the snapshot has a value for the key and kept
 // otherwise.
 //
+// A side without tags gets one immutable list of the snapshot attached
+// whole (tag.Set.Attach): no copy, and the same *tag.List for every record
+// of an endpoint (a prefix, or a process with its prefix), which is what
+// lets an encoding.Encoder find the side's tag set with one pointer
+// instead of hashing its strings. A side that already has tags gets the
+// values set one by one (tag.Set.Set), a copy of its own, without an
+// identity.
+//
 // A Stage is safe for concurrent use and never drops a record. It does not
-// allocate once the records' tag.Set has grown to the number of tags: the
-// values are the snapshot's strings.
+// allocate, except a list made once per (process, prefix) pair of each
+// snapshot (StageStats.Merges) and a record side that already had tags
+// of its own growing.
 type Stage struct {
 	t   *Tagger
 	cfg StageConfig
@@ -41,12 +51,16 @@ type Stage struct {
 	records atomic.Uint64
 	_       [56]byte // keep the counters on their own cache lines
 	tagged  atomic.Uint64
+	merges  atomic.Uint64
+
+	combos [comboSlots]atomic.Pointer[combo] // merged lists (merged)
 }
 
 // StageStats counts a Stage's work.
 type StageStats struct {
 	Records uint64 // records seen
 	Tagged  uint64 // record sides that got at least one tag
+	Merges  uint64 // lists made for a process side that also has address tags (one per pair, snapshot and cache miss)
 }
 
 // NewStage returns a Stage reading t's snapshots.
@@ -81,10 +95,13 @@ func (s *Stage) count(sides uint64) {
 
 // Stats returns the Stage's counters.
 func (s *Stage) Stats() StageStats {
-	return StageStats{Records: s.records.Load(), Tagged: s.tagged.Load()}
+	return StageStats{Records: s.records.Load(), Tagged: s.tagged.Load(), Merges: s.merges.Load()}
 }
 
-// side fills the tags of one side and returns 1 when it set any.
+// side fills the tags of one side and returns 1 when it set any. An
+// empty side gets one snapshot list attached whole (tag.Set.Attach): its
+// process's, its address's, or the two merged (merged); a side that
+// already has tags gets the values Set one by one.
 func (s *Stage) side(snap *Snapshot, ts *tag.Set, side tag.Side, pid uint32, proto uint8, ap netip.AddrPort) uint64 {
 	if pid == 0 && !s.cfg.NoSockets {
 		pid, _ = snap.Socket(proto, ap)
@@ -93,35 +110,64 @@ func (s *Stage) side(snap *Snapshot, ts *tag.Set, side tag.Side, pid uint32, pro
 	if pid != 0 {
 		proc = snap.procTags[pid]
 	}
-	addr, mask := snap.addrTags(s.cfg.VPC, ap.Addr())
-	if len(proc.tags) == 0 && len(addr) == 0 {
+	addr := snap.addrTags(s.cfg.VPC, ap.Addr())
+	if proc.list == nil && addr.list == nil {
 		return 0
 	}
-	fresh := len(ts.Side(side)) == 0
-	put := func(t tag.Tag) {
-		if fresh {
-			ts.Add(side, t.Key, t.Value)
-		} else {
-			ts.Set(side, t.Key, t.Value)
+	if len(ts.Side(side)) == 0 {
+		l := addr.list
+		if proc.list != nil {
+			l = proc.list
+			if addr.mask&^proc.mask != 0 {
+				l = s.merged(proc, addr)
+			}
 		}
-	}
-	if len(proc.tags) == 0 {
-		for _, t := range addr {
-			put(t)
-		}
+		ts.Attach(side, l)
 		return 1
 	}
 	// The process's tags first; the address's fill the keys it lacks.
-	// Both lists are in Keys order: walk the address's set bits alongside.
-	for _, t := range proc.tags {
-		put(t)
+	for _, t := range proc.list.Tags() {
+		ts.Set(side, t.Key, t.Value)
 	}
-	for i := range addr {
-		low := mask & -mask // the key of addr[i]
+	forFill(proc, addr, func(t tag.Tag) { ts.Set(side, t.Key, t.Value) })
+	return 1
+}
+
+// forFill calls f for the tags of addr whose keys proc lacks. Both lists
+// are in Keys order: it walks addr's set bits alongside.
+func forFill(proc, addr tagList, f func(tag.Tag)) {
+	mask := addr.mask
+	for _, t := range addr.list.Tags() {
+		low := mask & -mask // the key of t
 		mask &^= low
 		if proc.mask&low == 0 {
-			put(addr[i])
+			f(t)
 		}
 	}
-	return 1
+}
+
+// comboSlots is the size of a Stage's cache of merged lists.
+const comboSlots = 1024
+
+// combo is a merged list: a process's tags, then its address's.
+type combo struct {
+	proc, addr, list *tag.List
+}
+
+// merged returns the list of proc's tags followed by the tags of addr
+// whose keys proc lacks: made once per pair (and snapshot, whose lists are
+// new), then found in the Stage's cache of comboSlots slots by the two
+// lists' addresses, so that every record of a process gets the same List.
+func (s *Stage) merged(proc, addr tagList) *tag.List {
+	h := (uint64(uintptr(unsafe.Pointer(proc.list)))*0x9E3779B97F4A7C15 ^ uint64(uintptr(unsafe.Pointer(addr.list)))) * 0xBF58476D1CE4E5B9
+	slot := &s.combos[h>>(64-10)]
+	if c := slot.Load(); c != nil && c.proc == proc.list && c.addr == addr.list {
+		return c.list
+	}
+	tags := append(make([]tag.Tag, 0, proc.list.Len()+addr.list.Len()), proc.list.Tags()...)
+	forFill(proc, addr, func(t tag.Tag) { tags = append(tags, t) })
+	c := &combo{proc: proc.list, addr: addr.list, list: tag.NewList(tags)}
+	slot.Store(c)
+	s.merges.Add(1)
+	return c.list
 }

@@ -198,3 +198,56 @@ func TestStage_Allocs(t *testing.T) {
 		t.Fatal("no tags")
 	}
 }
+
+// TestStage_Identity checks the lists a Stage attaches: every record of an
+// endpoint gets the same *tag.List (a prefix's, a process's merged with
+// its prefix's), holding what setting the tags one by one gives; a side
+// that had tags gets no list; a new snapshot gives new lists.
+func TestStage_Identity(t *testing.T) {
+	tg := snapshotOf(testEntries)
+	st := tg.NewStage(autotag.StageConfig{})
+	rec := func() *l7.Record {
+		r := &l7.Record{Client: netip.MustParseAddrPort("10.9.9.9:40000"), Server: netip.MustParseAddrPort("10.1.2.3:5432"),
+			Transport: l7.TCP, ProcessID0: 100}
+		st.ProcessL7(r)
+		return r
+	}
+	a, b := rec(), rec()
+	for s := range uint8(2) {
+		la, lb := a.Tags.List(tagSide(s)), b.Tags.List(tagSide(s))
+		if la == nil || la != lb {
+			t.Fatalf("side %d: lists %p and %p, want one non-nil", s, la, lb)
+		}
+	}
+	// The same values, in the same order, as a side that had a tag.
+	c := &l7.Record{Client: a.Client, Server: a.Server, Transport: l7.TCP, ProcessID0: 100}
+	c.Tags.Set(0, "custom", "x")
+	c.Tags.Set(1, "custom", "x")
+	st.ProcessL7(c)
+	for s := range uint8(2) {
+		if c.Tags.List(tagSide(s)) != nil {
+			t.Fatalf("side %d with tags of its own got a list", s)
+		}
+		got := c.Tags.Side(tagSide(s))[1:]
+		want := a.Tags.Side(tagSide(s))
+		if len(got) != len(want) {
+			t.Fatalf("side %d: %v, want %v", s, got, want)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("side %d tag %d: %v, want %v", s, i, got[i], want[i])
+			}
+		}
+	}
+	if st.Stats().Merges != 1 {
+		t.Errorf("Merges = %d, want 1 (the client's process and prefix)", st.Stats().Merges)
+	}
+	tg.Updater("again").Update(&autotag.Entries{})
+	d := rec()
+	if d.Tags.List(0) == a.Tags.List(0) || d.Tags.List(1) == a.Tags.List(1) {
+		t.Fatal("a new snapshot kept the old lists")
+	}
+	if v, _ := d.Tags.Get(0, "pod"); v != "app-1" {
+		t.Fatalf("pod = %q", v)
+	}
+}
