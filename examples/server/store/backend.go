@@ -124,7 +124,7 @@ func RecordColumns(table string) []ColumnDef {
 }
 
 // L7Extra returns the l7_flow_log columns (unsigned, nullable) the wire
-// format does not carry yet.
+// format does not carry: none since it carries the syscall trace ids.
 func L7Extra() []string { return append([]string(nil), l7Extra...) }
 
 // TraceColumns returns the l7_flow_log columns the trace search looks

@@ -80,11 +80,24 @@ var l7Columns = []column{
 	{"trace_id", encoding.ColString}, {"span_id", encoding.ColString}, {"parent_span_id", encoding.ColString},
 	{"x_request_id_0", encoding.ColString}, {"x_request_id_1", encoding.ColString},
 	{"user_agent", encoding.ColString},
+	// eBPF and capture point (encoding/FORMAT.md): added to stores
+	// created before them (migrate).
+	{"process_id_0", encoding.ColUvarint}, {"process_id_1", encoding.ColUvarint},
+	{"process_kname_0", encoding.ColString}, {"process_kname_1", encoding.ColString},
+	{"syscall_trace_id_request", encoding.ColUvarint}, {"syscall_trace_id_response", encoding.ColUvarint},
+	{"syscall_thread_0", encoding.ColUvarint}, {"syscall_thread_1", encoding.ColUvarint},
+	{"tap_side", encoding.ColString}, {"agent_id", encoding.ColString},
 }
 
-// l7Extra are l7_flow_log columns the wire format does not carry yet
-// (eBPF syscall trace ids); they stay NULL until it does.
-var l7Extra = []string{"syscall_trace_id_request", "syscall_trace_id_response"}
+// l7Extra are l7_flow_log columns the wire format does not carry; none
+// since it carries the syscall trace ids (stores created before keep
+// them as nullable UBIGINT columns, which read the same).
+var l7Extra []string
+
+// nullable are the columns created without NOT NULL: tap_side, which the
+// span columns (ext.go) added as a nullable VARCHAR before the wire
+// format carried it, so that old and new stores have one schema.
+var nullable = map[string]bool{"tap_side": true}
 
 // DefaultTagKeys are the tag keys whose columns every record table has
 // from the start (autotag's keys); a batch with another key adds its
@@ -105,7 +118,11 @@ func createTable(name string, cols []column, extra []string, keys []string) stri
 	var b strings.Builder
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (batch_seq UBIGINT NOT NULL", name)
 	for _, c := range cols {
-		fmt.Fprintf(&b, ", %s %s%s", c.name, sqlType(c.wire), sqlDefault(c.wire))
+		def := sqlDefault(c.wire)
+		if nullable[c.name] {
+			def = ""
+		}
+		fmt.Fprintf(&b, ", %s %s%s", c.name, sqlType(c.wire), def)
 	}
 	for _, e := range extra {
 		fmt.Fprintf(&b, ", %s UBIGINT", e)
@@ -115,6 +132,21 @@ func createTable(name string, cols []column, extra []string, keys []string) stri
 	}
 	b.WriteString(")")
 	return b.String()
+}
+
+// migrate are the statements that add to a table created by an older
+// server the fixed columns it lacks (DuckDB adds them with their default,
+// without NOT NULL: old rows read as 0 or '').
+func migrate(name string, cols []column) []string {
+	var out []string
+	for _, c := range cols {
+		def := strings.TrimPrefix(sqlDefault(c.wire), " NOT NULL")
+		if nullable[c.name] {
+			def = ""
+		}
+		out = append(out, fmt.Sprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s%s", name, c.name, sqlType(c.wire), def))
+	}
+	return out
 }
 
 var schema = []string{

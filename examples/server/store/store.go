@@ -173,6 +173,11 @@ func (s *Store) init() error {
 	if _, err := s.db.ExecContext(ctx, createTable("l7_flow_log", l7Columns, l7Extra, s.keys)); err != nil {
 		return fmt.Errorf("store: schema: %w", err)
 	}
+	for _, q := range append(migrate("l4_flow_log", l4Columns), migrate("l7_flow_log", l7Columns)...) {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("store: schema: %w", err)
+		}
+	}
 	if err := s.initExt(ctx); err != nil {
 		return err
 	}
@@ -287,7 +292,9 @@ func (s *Store) TagKeys() []string {
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats
+	st := s.stats
+	s.metricsStats(&st.Metrics)
+	return st
 }
 
 // Result is what Ingest did with a batch.
