@@ -136,7 +136,7 @@ func createTable(name string, cols []column, extra []string, keys []string) stri
 
 // migrate are the statements that add to a table created by an older
 // server the fixed columns it lacks (DuckDB adds them with their default,
-// without NOT NULL: old rows read as 0 or '').
+// without NOT NULL: old rows read as 0 or ”).
 func migrate(name string, cols []column) []string {
 	var out []string
 	for _, c := range cols {
