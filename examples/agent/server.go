@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/metaflow-go/metaflow/encoding"
@@ -21,19 +22,28 @@ type serverOptions struct {
 	spool    string
 	spoolMax int64
 	wait     time.Duration
+	// TLS: the CA file the server's certificate must chain to, the name
+	// it must carry, and the explicit permission to send the token over
+	// plaintext http:// to a host that is not loopback.
+	ca, serverName    string
+	insecurePlaintext bool
 }
 
 // serverFlags holds the flags of the last parse (registerServerFlags
 // resets them).
 var serverFlags serverOptions
 
-// registerServerFlags adds -server, -server-token, -spool, -spool-max and
-// -server-wait to fs.
+// registerServerFlags adds -server, -server-token, -server-ca,
+// -server-name, -insecure-plaintext, -spool, -spool-max and -server-wait
+// to fs.
 func registerServerFlags(fs *flag.FlagSet) {
 	o := &serverFlags
 	*o = serverOptions{}
-	fs.StringVar(&o.url, "server", "", "send records to the example server at `url` (\"http://127.0.0.1:26700\")")
-	fs.StringVar(&o.token, "server-token", "", "bearer `token` of -server")
+	fs.StringVar(&o.url, "server", "", "send records to the example server at `url` (\"http://127.0.0.1:26700\", or https://...)")
+	fs.StringVar(&o.token, "server-token", "", "bearer `token` of -server (its ingest token)")
+	fs.StringVar(&o.ca, "server-ca", "", "trust the PEM CA certificates of `file` for an https:// -server (default: the system's)")
+	fs.StringVar(&o.serverName, "server-name", "", "check the https:// -server's certificate against `name` (SNI; default: the URL's host)")
+	fs.BoolVar(&o.insecurePlaintext, "insecure-plaintext", false, "allow -server-token over plaintext http:// to a host that is not loopback")
 	fs.StringVar(&o.spool, "spool", "", "keep unacknowledged batches in `dir` (resent after a restart; default: in memory)")
 	fs.Int64Var(&o.spoolMax, "spool-max", sender.DefaultMaxSpoolBytes, "spool size limit in `bytes`; the oldest batches are dropped beyond it")
 	fs.DurationVar(&o.wait, "server-wait", 30*time.Second, "at the end, wait up to `duration` for the server to acknowledge every batch")
@@ -51,13 +61,21 @@ type serverHook struct {
 func attachServer(cfg *pipeline.Config, stderr io.Writer) (*serverHook, error) {
 	o := serverFlags
 	if o.url == "" {
-		if o.spool != "" || o.token != "" {
-			return nil, errors.New("-spool and -server-token need -server")
+		if o.spool != "" || o.token != "" || o.ca != "" || o.serverName != "" {
+			return nil, errors.New("-spool, -server-token, -server-ca and -server-name need -server")
 		}
 		return nil, nil
 	}
+	tc, err := sender.TLSConfig(o.ca, o.serverName)
+	if err != nil {
+		return nil, err
+	}
+	if tc != nil && !strings.HasPrefix(o.url, "https://") {
+		return nil, errors.New("-server-ca and -server-name need an https:// -server")
+	}
 	dict := encoding.NewAgentDict()
-	snd, err := sender.New(sender.Config{URL: o.url, Token: o.token, Dir: o.spool, MaxSpoolBytes: o.spoolMax, Dict: dict})
+	snd, err := sender.New(sender.Config{URL: o.url, Token: o.token, TLS: tc, InsecurePlaintext: o.insecurePlaintext,
+		Dir: o.spool, MaxSpoolBytes: o.spoolMax, Dict: dict})
 	if err != nil {
 		return nil, err
 	}

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -25,10 +29,22 @@ const Path = "/api/v1/batches"
 
 // Config configures a Sender. The zero value of a field means its default.
 type Config struct {
-	// URL is the server's base URL ("http://127.0.0.1:26701"). Required.
+	// URL is the server's base URL ("http://127.0.0.1:26701" or
+	// "https://collector.example:26700"). Required.
 	URL string
-	// Token is sent as "Authorization: Bearer <Token>" when set.
+	// Token is sent as "Authorization: Bearer <Token>" when set. New
+	// refuses to send it in plaintext (an http:// URL) to a host that is
+	// not loopback unless InsecurePlaintext is set (ErrPlaintext).
 	Token string
+	// TLS configures the default client's TLS for an https:// URL: the
+	// CAs it trusts and the server name it checks (see TLSConfig).
+	// Default nil: the system's roots and the URL's host. Ignored when
+	// Client is set (configure its transport instead); an error with an
+	// http:// URL.
+	TLS *tls.Config
+	// InsecurePlaintext allows Token over http:// to a host that is not
+	// loopback. Default false.
+	InsecurePlaintext bool
 	// Dir is the spool directory (created when missing). Default "": a
 	// spool in memory, lost with the process.
 	Dir string
@@ -53,6 +69,83 @@ const (
 	DefaultMinBackoff    = 100 * time.Millisecond
 	DefaultMaxBackoff    = 10 * time.Second
 )
+
+// ErrPlaintext is returned by New for a token sent over http:// to a host
+// that is not loopback without Config.InsecurePlaintext.
+var ErrPlaintext = errors.New("sender: refusing to send the token in plaintext (http://) to a host that is not loopback: use https:// or allow it explicitly")
+
+// TLSConfig returns the TLS configuration of a client that trusts the
+// PEM certificates of caFile (default "": the system's roots) and checks
+// the server's certificate against serverName (default "": the URL's
+// host). It returns nil, nil when both are empty.
+func TLSConfig(caFile, serverName string) (*tls.Config, error) {
+	if caFile == "" && serverName == "" {
+		return nil, nil
+	}
+	c := &tls.Config{ServerName: serverName, MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("sender: CA file: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("sender: CA file %s: no PEM certificate in it", caFile)
+		}
+	}
+	return c, nil
+}
+
+// checkURL validates the scheme of raw and the plaintext rule.
+func checkURL(cfg *Config) error {
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return fmt.Errorf("sender: server URL: %w", err)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+	default:
+		return fmt.Errorf("sender: server URL %q: want http:// or https://", cfg.URL)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("sender: server URL %q has no host", cfg.URL)
+	}
+	if cfg.TLS != nil {
+		return fmt.Errorf("sender: TLS configured for a plaintext URL %q: use https://", cfg.URL)
+	}
+	if cfg.Token != "" && !cfg.InsecurePlaintext && !loopback(u.Hostname()) {
+		return fmt.Errorf("%w (%s)", ErrPlaintext, u.Host)
+	}
+	return nil
+}
+
+// loopback reports whether host is "localhost" or a loopback address.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// tlsError makes a certificate the client does not trust say so.
+func tlsError(err error) error {
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	var ve *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &ua), errors.As(err, &ve):
+		return fmt.Errorf("sender: the server's TLS certificate is not trusted (wrong or missing CA file?): %w", err)
+	case errors.As(err, &he):
+		return fmt.Errorf("sender: the server's TLS certificate is for another name (set the server name?): %w", err)
+	case errors.As(err, &ci):
+		return fmt.Errorf("sender: the server's TLS certificate is invalid: %w", err)
+	}
+	return err
+}
 
 // Stats counts a Sender's work.
 type Stats struct {
@@ -104,6 +197,9 @@ func New(cfg Config) (*Sender, error) {
 		return nil, errors.New("sender: no server URL")
 	}
 	cfg.URL = strings.TrimRight(cfg.URL, "/")
+	if err := checkURL(&cfg); err != nil {
+		return nil, err
+	}
 	if cfg.MaxSpoolBytes <= 0 {
 		cfg.MaxSpoolBytes = DefaultMaxSpoolBytes
 	}
@@ -115,6 +211,11 @@ func New(cfg Config) (*Sender, error) {
 	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 30 * time.Second}
+		if cfg.TLS != nil {
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.TLSClientConfig = cfg.TLS.Clone()
+			cfg.Client.Transport = tr
+		}
 	}
 	var rb [6]byte
 	rand.Read(rb[:])
@@ -340,7 +441,7 @@ func (s *Sender) post(it *item) (outcome, error) {
 	}
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
-		return retry, err
+		return retry, tlsError(err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, encoding.MaxDeltaSize))
