@@ -159,6 +159,27 @@ func (f *Flow) VLAN() uint16 { return f.key.vlan }
 // the client, DirTx; a SYN-ACK from the server, DirRx).
 func (f *Flow) SawSYN(d Dir) bool { return f.tcpf[d&1]&decode.TCPSyn != 0 }
 
+// NextSeq returns the sequence number that follows the highest TCP segment
+// direction d sent (its sequence number plus its length, a SYN and a FIN
+// counting one), and whether d sent one. Until d sends data it is the
+// number after d's SYN: the start of d's byte stream.
+func (f *Flow) NextSeq(d Dir) (uint32, bool) {
+	return f.peers[d&1].maxEnd, f.pflag[d&1]&pfInit != 0
+}
+
+// SeqGap returns the range [lo, hi) of sequence numbers below NextSeq(d)
+// that direction d has not sent (yet), and whether there is one. The
+// flow tracks one range: a second gap widens it to span both. When d's
+// first data segment arrives ahead of earlier data, the gap starts at
+// the number after d's SYN.
+func (f *Flow) SeqGap(d Dir) (lo, hi uint32, ok bool) {
+	if f.pflag[d&1]&pfHole == 0 {
+		return 0, 0, false
+	}
+	p := &f.peers[d&1]
+	return p.holeLo, p.holeHi, true
+}
+
 // Oriented reports whether the orientation was fixed by a handshake (a SYN
 // or SYN-ACK seen) or an ICMP echo; Swap does nothing then.
 func (f *Flow) Oriented() bool { return f.flags&fOriented != 0 }

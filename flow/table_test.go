@@ -610,3 +610,33 @@ func TestAppendMicros_MatchesFloat(t *testing.T) {
 		}
 	}
 }
+
+func TestFlow_NextSeq(t *testing.T) {
+	type seen struct {
+		next, lo, hi uint32
+		ok, gap      bool
+	}
+	var got seen
+	h := &funcHandler{packet: func(f *Flow, m *decode.Meta, d Dir) {
+		got = seen{}
+		got.next, got.ok = f.NextSeq(d)
+		got.lo, got.hi, got.gap = f.SeqGap(d)
+	}}
+	tab := NewTable(Config{Handler: h})
+	c := newConn(t, tab)
+	c.send(0, fS, 0)
+	if want := (seen{next: 1001, ok: true}); got != want {
+		t.Fatalf("after the SYN: %+v, want %+v", got, want)
+	}
+	c.send(1, fS|fA, 0).send(0, fA, 0)
+	// The client's second segment arrives ahead of its first: the gap
+	// starts right after the SYN.
+	c.resend(0, fA|fP, 1011, 5)
+	if want := (seen{next: 1016, ok: true, lo: 1001, hi: 1011, gap: true}); got != want {
+		t.Fatalf("after a segment ahead: %+v, want %+v", got, want)
+	}
+	c.resend(0, fA|fP, 1001, 10)
+	if want := (seen{next: 1016, ok: true}); got != want {
+		t.Fatalf("after the gap filled: %+v, want %+v", got, want)
+	}
+}

@@ -38,16 +38,9 @@ type Engine struct {
 	env   reasmEnv
 	cache *endpointCache
 
-	conns  map[uint64]*Conn // conns opened by Open
-	nconns int              // open conns, Open's and the flow.Handler's
-	bySlot []*Conn          // the flow.Handler's conns by flow slot
-	// syns holds, by flow slot, the initial sequence numbers the SYNs of
-	// a flow without a Conn announced, per direction (valid where
-	// flow.Flow.SawSYN says so): a Conn is opened only at a flow's first
-	// payload (most of a busy link's flows may carry none: scans, refused
-	// and idle connections) and starts its reassembly from them. 8 bytes
-	// a flow.
-	syns      [][2]uint32
+	conns     map[uint64]*Conn // conns opened by Open
+	nconns    int              // open conns, Open's and the flow.Handler's
+	bySlot    []*Conn          // the flow.Handler's conns by flow slot
 	freeConns []*Conn
 
 	now        int64 // latest input time

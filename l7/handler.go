@@ -39,11 +39,9 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 	}
 	if c == nil {
 		if m.PayloadLen == 0 {
-			// Nothing to parse yet; a SYN's sequence number is kept
-			// for the Conn the first payload opens.
-			if t == TCP && m.TCPFlags&decode.TCPSyn != 0 {
-				e.noteSyn(slot, uint8(dir&1), m.Seq)
-			}
+			// Nothing to parse yet; a SYN's sequence number stays in
+			// the flow (Flow.NextSeq) for the Conn the first payload
+			// opens.
 			return
 		}
 		c = e.open(ConnInfo{ID: f.ID(), Client: f.Client(), Server: f.Server(), Transport: t, Oriented: f.Oriented()}, m.Timestamp)
@@ -52,12 +50,14 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		}
 		e.bySlot[slot] = c
 		c.slot = slot
-		if t == TCP && slot < len(e.syns) {
+		if t == TCP {
 			for d := flow.DirTx; d <= flow.DirRx; d++ {
 				// A SYN with payload (TCP Fast Open) opens the Conn
 				// itself; Segment takes its sequence number.
 				if f.SawSYN(d) && !(d == dir&1 && m.TCPFlags&decode.TCPSyn != 0) {
-					c.sides[uint8(d)^c.flip].r.syn(e.syns[slot][d])
+					if isn, ok := streamISN(f, d, dir, m.Seq); ok {
+						c.sides[uint8(d)^c.flip].r.syn(isn)
+					}
 				}
 			}
 		}
@@ -90,14 +90,25 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 	c.swapper = nil
 }
 
-// noteSyn keeps the initial sequence number seq of direction d of the flow
-// in slot. The flow's own SYN flags say which directions are valid, so an
-// entry needs no clearing when its slot takes another flow.
-func (e *Engine) noteSyn(slot int, d uint8, seq uint32) {
-	for slot >= len(e.syns) {
-		e.syns = append(e.syns, [2]uint32{})
+// streamISN returns the initial sequence number of direction d of f, a
+// flow that saw d's SYN and no payload before this packet (of direction
+// dir, sequence number seq: the first payload, which opens the Conn). The
+// flow has already counted the packet. For the other direction, the
+// number after the SYN is the flow's next sequence number of d (no data
+// has moved it). For the packet's own direction, it is seq when the
+// segment comes in order, and the start of the gap the segment opened when
+// it came ahead of earlier data (swapped first segments). Keeping the
+// numbers in the flow, rather than 8 bytes a slot here, keeps flows that
+// never carry payload (most of a busy link's) smaller.
+func streamISN(f *flow.Flow, d, dir flow.Dir, seq uint32) (uint32, bool) {
+	if d != dir&1 {
+		next, ok := f.NextSeq(d)
+		return next - 1, ok
 	}
-	e.syns[slot][d&1] = seq
+	if lo, hi, ok := f.SeqGap(d); ok && hi == seq {
+		return lo - 1, true
+	}
+	return seq - 1, true
 }
 
 // Close implements flow.Handler: it ends f's connection (see Conn.Close)

@@ -1,0 +1,239 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/metaflow-go/metaflow/capture"
+	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/pipeline"
+)
+
+// synthConn builds the packets of synthetic TCP connections between
+// distinct clients (10.x.y.z, one a connection) and one server,
+// 192.168.0.1:80, 1 µs apart, in Ethernet frames.
+type synthConn struct {
+	buf [1514]byte
+	ts  time.Time
+}
+
+// tcpPacket writes one segment of connection i into p: from the client
+// unless fromServer, with the given flags, sequence and ack numbers and
+// payload.
+func (s *synthConn) tcpPacket(p *capture.Packet, i int, fromServer bool, flags uint8, seq, ack uint32, payload string) {
+	b := s.buf[:14+20+20+len(payload)]
+	copy(b, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00")
+	ip := b[14:34]
+	client := [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}
+	server := [4]byte{192, 168, 0, 1}
+	cport, sport := uint16(1024+i%60000), uint16(80)
+	src, dst, sp, dp := client, server, cport, sport
+	if fromServer {
+		src, dst, sp, dp = server, client, sport, cport
+	}
+	ip[0], ip[1] = 0x45, 0
+	binary.BigEndian.PutUint16(ip[2:], uint16(20+20+len(payload)))
+	binary.BigEndian.PutUint16(ip[4:], uint16(i))
+	ip[6], ip[7], ip[8], ip[9] = 0x40, 0, 64, 6
+	ip[10], ip[11] = 0, 0
+	copy(ip[12:16], src[:])
+	copy(ip[16:20], dst[:])
+	var sum uint32
+	for j := 0; j < 20; j += 2 {
+		sum += uint32(binary.BigEndian.Uint16(ip[j:]))
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
+	tcp := b[34:54]
+	binary.BigEndian.PutUint16(tcp[0:], sp)
+	binary.BigEndian.PutUint16(tcp[2:], dp)
+	binary.BigEndian.PutUint32(tcp[4:], seq)
+	binary.BigEndian.PutUint32(tcp[8:], ack)
+	tcp[12], tcp[13] = 5<<4, flags
+	binary.BigEndian.PutUint16(tcp[14:], 64240)
+	tcp[16], tcp[17], tcp[18], tcp[19] = 0, 0, 0, 0
+	copy(b[54:], payload)
+	s.ts = s.ts.Add(time.Microsecond)
+	*p = capture.Packet{Timestamp: s.ts, Data: b, Length: len(b), LinkType: capture.LinkEthernet}
+}
+
+// connSource replays n synthetic connections of a script one after the
+// other (each connection's packets in a row, connections left open) and
+// calls at(k) before the first packet of connection k, for each k in
+// marks: by then the pipeline (one shard, run inline) has handled every
+// earlier packet.
+type connSource struct {
+	s      synthConn
+	n      int
+	script func(s *synthConn, p *capture.Packet, conn, step int) bool // false: conn done
+	conn   int
+	step   int
+	marks  map[int]func()
+}
+
+func (c *connSource) ReadPacket(p *capture.Packet) error {
+	for c.conn < c.n {
+		if c.step == 0 {
+			if f := c.marks[c.conn]; f != nil {
+				f()
+			}
+		}
+		if c.script(&c.s, p, c.conn, c.step) {
+			c.step++
+			return nil
+		}
+		c.conn++
+		c.step = 0
+	}
+	if f := c.marks[c.n]; f != nil {
+		f()
+		delete(c.marks, c.n)
+	}
+	return io.EOF
+}
+
+func (c *connSource) Stats() capture.Stats { return capture.Stats{} }
+func (c *connSource) Close() error         { return nil }
+
+// synOnly is a script: one client SYN a connection (a scan, or a refused
+// or unanswered connection): an L4-only flow.
+func synOnly(s *synthConn, p *capture.Packet, i, step int) bool {
+	if step > 0 {
+		return false
+	}
+	s.tcpPacket(p, i, false, 0x02, uint32(i)*7919, 0, "")
+	return true
+}
+
+const (
+	idleReq  = "GET /api/v1/items?page=2 HTTP/1.1\r\nHost: shop.example.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n"
+	idleResp = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 27\r\nConnection: keep-alive\r\n\r\n{\"items\":[],\"next\":\"p3\"}\r\n"
+)
+
+// idleHTTP is a script: a handshake, one HTTP/1.1 request and its
+// response, the client's ACK; the connection stays open (keep-alive).
+func idleHTTP(s *synthConn, p *capture.Packet, i, step int) bool {
+	cisn, sisn := uint32(i)*7919, uint32(i)*104729
+	const syn, ack, psh = 0x02, 0x10, 0x08
+	switch step {
+	case 0:
+		s.tcpPacket(p, i, false, syn, cisn, 0, "")
+	case 1:
+		s.tcpPacket(p, i, true, syn|ack, sisn, cisn+1, "")
+	case 2:
+		s.tcpPacket(p, i, false, ack, cisn+1, sisn+1, "")
+	case 3:
+		s.tcpPacket(p, i, false, ack|psh, cisn+1, sisn+1, idleReq)
+	case 4:
+		s.tcpPacket(p, i, true, ack|psh, sisn+1, cisn+1+uint32(len(idleReq)), idleResp)
+	case 5:
+		s.tcpPacket(p, i, false, ack, cisn+1+uint32(len(idleReq)), sisn+1+uint32(len(idleResp)), "")
+	default:
+		return false
+	}
+	return true
+}
+
+// liveHeap returns the bytes of live heap objects after a collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// bytesPerConn runs n1+n2 connections of script through a whole pipeline
+// (one shard: flow table, L7 engine with the built-in decoders, a JSON
+// sink) and returns the live heap bytes each connection of the second
+// half added while every connection is still open: the marginal cost of a
+// connection, index and engine state included. n2 = n1 doubles the
+// connections, so the flow index (a power of two) doubles too and its
+// share is counted at its average.
+func bytesPerConn(tb testing.TB, script func(*synthConn, *capture.Packet, int, int) bool, n1, n2 int) float64 {
+	tb.Helper()
+	var h1, h2 uint64
+	src := &connSource{n: n1 + n2, script: script, marks: map[int]func(){
+		n1:      func() { h1 = liveHeap() },
+		n1 + n2: func() { h2 = liveHeap() },
+	}}
+	src.s.ts = time.Unix(1700000000, 0)
+	p, err := pipeline.New(pipeline.Config{
+		Source: src,
+		Flow:   flow.Config{MaxFlows: 2 * (n1 + n2)},
+		Sinks:  []pipeline.SinkConfig{{Sink: pipeline.NewJSONSink(io.Discard)}},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	var st pipeline.Stats
+	p.Stats(&st)
+	records := int(st.Flow.Records)
+	if records != n1+n2 {
+		tb.Fatalf("%d flow records, want %d", records, n1+n2)
+	}
+	if h2 < h1 {
+		tb.Fatalf("heap shrank: %d -> %d", h1, h2)
+	}
+	return float64(h2-h1) / float64(n2)
+}
+
+// TestPipeline_BytesPerL4Flow checks the whole pipeline's memory for
+// flows that carry no payload (issue 8's target: at most 256 bytes a flow,
+// the index included).
+func TestPipeline_BytesPerL4Flow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates 250k flows")
+	}
+	got := bytesPerConn(t, synOnly, 250_000, 250_000)
+	t.Logf("%.1f bytes per SYN-only flow", got)
+	if got > 256 {
+		t.Errorf("%.1f bytes per L4-only flow, want <= 256", got)
+	}
+}
+
+// TestPipeline_BytesPerIdleHTTP reports the memory of an idle HTTP/1.1
+// keep-alive connection (one request and response done, left open).
+func TestPipeline_BytesPerIdleHTTP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 100k connections")
+	}
+	got := bytesPerConn(t, idleHTTP, 50_000, 50_000)
+	t.Logf("%.1f bytes per idle HTTP/1 keep-alive connection", got)
+	if got > 4096 {
+		t.Errorf("%.1f bytes per idle HTTP/1 connection, want <= 4096", got)
+	}
+}
+
+// BenchmarkPipeline_Memory reports bytes per connection at 1M -> 2M
+// SYN-only flows and 250k -> 500k idle HTTP/1 connections. Each iteration
+// runs the whole case; run it with -benchtime=1x.
+func BenchmarkPipeline_Memory(b *testing.B) {
+	cases := []struct {
+		name   string
+		script func(*synthConn, *capture.Packet, int, int) bool
+		n      int
+	}{
+		{"syn-only-1M", synOnly, 1_000_000},
+		{"idle-http1-250k", idleHTTP, 250_000},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var got float64
+			for b.Loop() {
+				got = bytesPerConn(b, c.script, c.n, c.n)
+			}
+			b.ReportMetric(got, "B/conn")
+		})
+	}
+}
