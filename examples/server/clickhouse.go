@@ -32,16 +32,18 @@ func chFlags(fs *flag.FlagSet, o *options) {
 // queries and the page. The ecosystem ingest and the metric tables are
 // DuckDB's and not served.
 type chServer struct {
-	st  *clickhouse.Store
-	ing *ingest.Handler
-	api *query.API
-	mux *http.ServeMux
+	st   *clickhouse.Store
+	ing  *ingest.Handler
+	api  *query.API
+	page *web.Page
+	mux  *http.ServeMux
 }
 
 // CHStats is the answer of /api/v1/stats on ClickHouse.
 type CHStats struct {
 	Ingest ingest.Stats `json:"ingest"`
 	Query  query.Stats  `json:"query"`
+	Page   web.Stats    `json:"page"`
 	Store  store.Stats  `json:"store"`
 }
 
@@ -64,22 +66,23 @@ func newCHServer(o options) (*chServer, error) {
 		conn.Close()
 		return nil, err
 	}
-	ing, err := ingest.New(ingest.Config{Backend: st, Token: o.token, MaxBytes: o.maxBytes})
+	ingTok, queryTok, pageTok := o.tokens()
+	ing, err := ingest.New(ingest.Config{Backend: st, Token: ingTok, MaxBytes: o.maxBytes})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	s := &chServer{st: st, ing: ing, api: query.NewBackend(st, o.token), mux: http.NewServeMux()}
+	s := &chServer{st: st, ing: ing, api: query.NewBackend(st, queryTok), mux: http.NewServeMux(),
+		page: web.New(web.Config{Token: pageTok, QueryToken: queryTok})}
 	s.mux.Handle(ingest.Path, ing)
 	s.api.Register(s.mux)
-	s.mux.Handle("/", web.Handler())
+	s.mux.Handle("/", s.page)
 	s.mux.HandleFunc("GET /api/v1/stats", func(w http.ResponseWriter, r *http.Request) {
-		if !ingest.Authorized(r, o.token) {
-			http.Error(w, "stats: missing or wrong bearer token", http.StatusUnauthorized)
+		if !s.api.Authorize(w, r) { // the query token, counted in Query
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(CHStats{Ingest: s.ing.Stats(), Query: s.api.Stats(), Store: s.st.Stats()})
+		json.NewEncoder(w).Encode(CHStats{Ingest: s.ing.Stats(), Query: s.api.Stats(), Page: s.page.Stats(), Store: s.st.Stats()})
 	})
 	return s, nil
 }
@@ -88,6 +91,10 @@ func newCHServer(o options) (*chServer, error) {
 func runClickHouse(parent context.Context, o options, stderr io.Writer) error {
 	if o.demo || o.otlpGRPC != "" {
 		return errors.New("-demo and -otlp-grpc need the DuckDB store, not -clickhouse")
+	}
+	tc, err := o.tlsConfig()
+	if err != nil {
+		return err
 	}
 	s, err := newCHServer(o)
 	if err != nil {
@@ -99,7 +106,7 @@ func runClickHouse(parent context.Context, o options, stderr io.Writer) error {
 		return err
 	}
 	logger := log.New(stderr, "", log.LstdFlags)
-	logger.Printf("server: listening on http://%s, store ClickHouse %s database %s", ln.Addr(), o.clickhouse, o.chDatabase)
+	logger.Printf("server: listening on %s://%s, store ClickHouse %s database %s", scheme(tc), ln.Addr(), o.clickhouse, o.chDatabase)
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
@@ -120,8 +127,5 @@ func runClickHouse(parent context.Context, o options, stderr io.Writer) error {
 			}
 		}
 	}()
-	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveHTTP(hs, ln, tc)
 }

@@ -159,14 +159,21 @@ func startDemo(ctx context.Context, o options, addr string, stderr io.Writer) {
 	}
 	url := "http://" + addr
 	start := time.Now()
-	res, err := replayDemo(ctx, dir, url, o.token)
+	ingTok, queryTok, pageTok := o.tokens()
+	res, err := replayDemo(ctx, dir, url, ingTok)
 	if err != nil {
 		lg.Printf("server: %v", err)
 		return
 	}
 	page := url + "/"
-	if o.token != "" {
-		page += "#token=" + o.token
+	switch {
+	case pageTok != "" && pageTok != queryTok:
+		page += "#page_token=" + pageTok
+		if queryTok != "" {
+			page += "&token=" + queryTok
+		}
+	case queryTok != "":
+		page += "#token=" + queryTok
 	}
 	lg.Printf("server: demo: %d captures of %s replayed in %v: %d requests, %d flows in %d batches", res.Captures, dir, time.Since(start).Round(time.Millisecond), res.L7, res.L4, res.Batches)
 	lg.Printf("server: demo ready: open %s", page)

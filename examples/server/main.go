@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -14,6 +15,9 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/metaflow-go/metaflow/examples/server/ingest"
 	"github.com/metaflow-go/metaflow/examples/server/query"
@@ -31,11 +35,15 @@ func main() {
 }
 
 type options struct {
-	listen    string
-	db        string
-	token     string
-	retention time.Duration
-	maxBytes  int64
+	listen string
+	db     string
+	token  string
+	// per-surface tokens; each defaults to token (tokens())
+	ingestToken, queryToken, pageToken string
+	// TLS: certificate and key files of every listener (tlsConfig())
+	tlsCert, tlsKey string
+	retention       time.Duration
+	maxBytes        int64
 	// metric tables (store.MetricsConfig)
 	metricsFlush               time.Duration
 	metricsRet1s, metricsRet1m time.Duration
@@ -56,7 +64,12 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:26700", "listen on `addr`")
 	fs.StringVar(&o.db, "db", "metaflow.duckdb", "DuckDB `file` (\":memory:\" keeps nothing)")
-	fs.StringVar(&o.token, "token", "", "require \"Authorization: Bearer `token`\" on every endpoint")
+	fs.StringVar(&o.token, "token", "", "the default `token` of ingest, the query API and the page (\"Authorization: Bearer token\")")
+	fs.StringVar(&o.ingestToken, "ingest-token", "", "require `token` on agent and ecosystem ingest (default -token)")
+	fs.StringVar(&o.queryToken, "query-token", "", "require `token` on the query API and /api/v1/stats (default -token)")
+	fs.StringVar(&o.pageToken, "page-token", "", "require `token` for the web page's files, by its sign-in cookie (default -token)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS (and OTLP/gRPC over TLS) with the PEM certificate chain of `file`")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "the PEM private key `file` of -tls-cert")
 	fs.DurationVar(&o.retention, "retention", 0, "delete records older than `duration` (0: keep everything)")
 	fs.Int64Var(&o.maxBytes, "max-batch", 64<<20, "largest batch accepted, in `bytes`")
 	fs.DurationVar(&o.metricsFlush, "metrics-flush", store.DefaultMetricsFlush, "write the metric windows of stored batches at least every `duration`")
@@ -77,16 +90,70 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	if o.retention < 0 || o.maxBytes <= 0 || o.maxExt <= 0 {
 		return o, errors.New("-retention, -max-batch and -max-ext must be positive")
 	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return o, errors.New("-tls-cert and -tls-key go together")
+	}
+	if o.demo && o.tlsCert != "" {
+		return o, errors.New("-demo serves plaintext on localhost: drop -tls-cert")
+	}
 	return o, nil
+}
+
+// tokens returns the tokens of ingest, the query API and the page: each
+// its own flag's, else -token.
+func (o options) tokens() (ingest, query, page string) {
+	or := func(s string) string {
+		if s != "" {
+			return s
+		}
+		return o.token
+	}
+	return or(o.ingestToken), or(o.queryToken), or(o.pageToken)
+}
+
+// tlsConfig returns the servers' TLS configuration of -tls-cert and
+// -tls-key, nil without them.
+func (o options) tlsConfig() (*tls.Config, error) {
+	if o.tlsCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("-tls-cert, -tls-key: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// serveHTTP serves hs on ln, over TLS when tc is set.
+func serveHTTP(hs *http.Server, ln net.Listener, tc *tls.Config) error {
+	var err error
+	if tc != nil {
+		hs.TLSConfig = tc
+		err = hs.ServeTLS(ln, "", "")
+	} else {
+		err = hs.Serve(ln)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func scheme(tc *tls.Config) string {
+	if tc != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // server is the store and its HTTP endpoints.
 type server struct {
-	st  *store.Store
-	ing *ingest.Handler
-	ext *ingest.Ext // OTLP, remote write, Influx
-	api *query.API
-	mux *http.ServeMux
+	st   *store.Store
+	ing  *ingest.Handler
+	ext  *ingest.Ext // OTLP, remote write, Influx
+	api  *query.API
+	page *web.Page
+	mux  *http.ServeMux
 }
 
 func newServer(o options) (*server, error) {
@@ -98,24 +165,25 @@ func newServer(o options) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ing, err := ingest.New(ingest.Config{Store: st, Token: o.token, MaxBytes: o.maxBytes})
+	ingTok, queryTok, pageTok := o.tokens()
+	ing, err := ingest.New(ingest.Config{Store: st, Token: ingTok, MaxBytes: o.maxBytes})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	ext, err := ingest.NewExt(ingest.ExtConfig{Store: st, Token: o.token, MaxBytes: o.maxExt})
+	ext, err := ingest.NewExt(ingest.ExtConfig{Store: st, Token: ingTok, MaxBytes: o.maxExt})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	s := &server{st: st, ing: ing, ext: ext, api: query.New(st, o.token), mux: http.NewServeMux()}
+	s := &server{st: st, ing: ing, ext: ext, api: query.New(st, queryTok), mux: http.NewServeMux(),
+		page: web.New(web.Config{Token: pageTok, QueryToken: queryTok})}
 	s.mux.Handle(ingest.Path, ing)
 	ext.Register(s.mux)
 	s.api.Register(s.mux)
-	s.mux.Handle("/", web.Handler())
+	s.mux.Handle("/", s.page)
 	s.mux.HandleFunc("GET /api/v1/stats", func(w http.ResponseWriter, r *http.Request) {
-		if !ingest.Authorized(r, o.token) {
-			http.Error(w, "stats: missing or wrong bearer token", http.StatusUnauthorized)
+		if !s.api.Authorize(w, r) { // the query token, counted in Query
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -132,11 +200,12 @@ type Stats struct {
 	Ecosystem      ingest.ExtStats `json:"ecosystem"`
 	EcosystemStore store.ExtStats  `json:"ecosystem_store"`
 	Query          query.Stats     `json:"query"`
+	Page           web.Stats       `json:"page"`
 	Store          store.Stats     `json:"store"`
 }
 
 func (s *server) stats() Stats {
-	return Stats{Ingest: s.ing.Stats(), Query: s.api.Stats(), Store: s.st.Stats(),
+	return Stats{Ingest: s.ing.Stats(), Query: s.api.Stats(), Page: s.page.Stats(), Store: s.st.Stats(),
 		Ecosystem: s.ext.Stats(), EcosystemStore: s.st.ExtStats()}
 }
 
@@ -160,6 +229,10 @@ func runContext(parent context.Context, args []string, stderr io.Writer) error {
 		}
 		defer cleanup()
 	}
+	tc, err := o.tlsConfig()
+	if err != nil {
+		return err
+	}
 	s, err := newServer(o)
 	if err != nil {
 		return err
@@ -169,14 +242,18 @@ func runContext(parent context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.New(stderr, "", log.LstdFlags).Printf("server: listening on http://%s, store %s", ln.Addr(), o.db)
+	log.New(stderr, "", log.LstdFlags).Printf("server: listening on %s://%s, store %s", scheme(tc), ln.Addr(), o.db)
 	if o.otlpGRPC != "" {
 		gln, err := net.Listen("tcp", o.otlpGRPC)
 		if err != nil {
 			ln.Close()
 			return err
 		}
-		gs := s.ext.NewGRPCServer()
+		var gopts []grpc.ServerOption
+		if tc != nil {
+			gopts = append(gopts, grpc.Creds(credentials.NewTLS(tc)))
+		}
+		gs := s.ext.NewGRPCServer(gopts...)
 		defer gs.Stop()
 		go gs.Serve(gln)
 		log.New(stderr, "", log.LstdFlags).Printf("server: OTLP/gRPC on %s", gln.Addr())
@@ -207,8 +284,5 @@ func runContext(parent context.Context, args []string, stderr io.Writer) error {
 	if o.demo {
 		go startDemo(ctx, o, ln.Addr().String(), stderr)
 	}
-	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveHTTP(hs, ln, tc)
 }

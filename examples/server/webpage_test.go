@@ -178,10 +178,13 @@ func TestWeb_Page(t *testing.T) {
 		return eval[[]pageRow](t, ctx, jsRows)
 	}
 
-	// Without the token in the URL the page asks for it.
+	// Without the token in the URL the server answers the page token's
+	// sign-in (-token is the page's token too); the token typed there
+	// sets the page cookie and, being the query token as well, opens the API.
 	do("load", chromedp.Navigate(ts.url+"/"), chromedp.WaitVisible(chromedp.CSS("#token-input")))
 	do("token", chromedp.SendKeys(chromedp.CSS("#token-input"), token), chromedp.Click(chromedp.CSS("#token-form button[type=submit]")),
-		chromedp.Poll[chromedp.Void](`document.body.dataset.ready === 'true'`, chromedp.WithPollingTimeout(15*time.Second)))
+		chromedp.WaitReady(chromedp.CSS("#map")))
+	do("ready", chromedp.Poll[chromedp.Void](`document.body.dataset.ready === 'true'`, chromedp.WithPollingTimeout(15*time.Second)))
 
 	// The map: its nodes and edges are the API's and the records' pairs.
 	pm := eval[struct {

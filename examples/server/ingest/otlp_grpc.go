@@ -20,9 +20,11 @@ import (
 // NewGRPCServer returns a gRPC server with the OTLP TraceService and
 // MetricsService (the collector's), taking messages up to MaxBytes (gRPC
 // refuses larger ones with ResourceExhausted, counted as TooLarge); the
-// caller serves it on its own listener.
-func (e *Ext) NewGRPCServer() *grpc.Server {
-	s := grpc.NewServer(grpc.MaxRecvMsgSize(int(e.cfg.MaxBytes)), grpc.StatsHandler(grpcSizeCounter{e}))
+// caller serves it on its own listener. opts are added to the server's
+// (grpc.Creds(credentials.NewTLS(...)) for TLS).
+func (e *Ext) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
+	opts = append([]grpc.ServerOption{grpc.MaxRecvMsgSize(int(e.cfg.MaxBytes)), grpc.StatsHandler(grpcSizeCounter{e})}, opts...)
+	s := grpc.NewServer(opts...)
 	e.RegisterGRPC(s)
 	return s
 }
