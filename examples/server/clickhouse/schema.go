@@ -50,11 +50,6 @@ func (s *Store) recordTable(name string, keys []string) string {
 		t := colType(c.Wire)
 		fmt.Fprintf(&b, ", %s %s%s", c.Name, t, colDefault(t))
 	}
-	if name == "l7_flow_log" {
-		for _, e := range store.L7Extra() {
-			fmt.Fprintf(&b, ", %s Nullable(UInt64)", e)
-		}
-	}
 	for _, k := range keys {
 		fmt.Fprintf(&b, ", %s_id_0 UInt32 DEFAULT 0, %s_id_1 UInt32 DEFAULT 0", k, k)
 	}

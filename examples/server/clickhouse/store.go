@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,6 +67,10 @@ type Store struct {
 	nextSeq uint64
 	stats   store.Stats
 	closed  bool
+	// nullU64 are the unsigned record columns that a table created by an
+	// older server has as Nullable(UInt64) (the syscall trace ids before
+	// the wire format carried them): written as such.
+	nullU64 map[string]bool
 }
 
 type batchRef struct {
@@ -156,6 +161,9 @@ func (s *Store) init(ctx context.Context) error {
 		if err := s.addColumns(ctx, t, s.keys...); err != nil {
 			return err
 		}
+		if err := s.addFixed(ctx, t); err != nil {
+			return err
+		}
 	}
 	if !s.cfg.Compat {
 		if err := s.conn.Exec(ctx, s.dictionary()); err != nil {
@@ -222,6 +230,39 @@ func (s *Store) addColumns(ctx context.Context, t string, keys ...string) error 
 			if err := s.conn.Exec(ctx, "ALTER TABLE "+s.t(t)+" ADD COLUMN "+c+" UInt32 DEFAULT 0"); err != nil {
 				return fmt.Errorf("clickhouse: add tag key %s: %w", k, err)
 			}
+		}
+	}
+	return nil
+}
+
+// addFixed adds to table t, created by an older server, the record
+// columns it lacks (old rows read as their defaults), and notes the
+// unsigned ones it has as Nullable(UInt64).
+func (s *Store) addFixed(ctx context.Context, t string) error {
+	have, err := s.column(ctx, "SELECT concat(name, ' ', type) FROM system.columns WHERE database = "+Quote(s.db)+" AND table = "+Quote(t))
+	if err != nil {
+		return err
+	}
+	types := map[string]string{}
+	for _, h := range have {
+		if n, typ, ok := strings.Cut(h, " "); ok {
+			types[n] = typ
+		}
+	}
+	for _, c := range store.RecordColumns(t) {
+		typ, ok := types[c.Name]
+		if !ok {
+			ct := colType(c.Wire)
+			if err := s.conn.Exec(ctx, "ALTER TABLE "+s.t(t)+" ADD COLUMN "+c.Name+" "+ct.String()+colDefault(ct)); err != nil {
+				return fmt.Errorf("clickhouse: add column %s: %w", c.Name, err)
+			}
+			continue
+		}
+		if c.Wire == encoding.ColUvarint && typ == NullableUInt64.String() {
+			if s.nullU64 == nil {
+				s.nullU64 = map[string]bool{}
+			}
+			s.nullU64[c.Name] = true
 		}
 	}
 	return nil
@@ -527,6 +568,9 @@ func (s *Store) insertRows(ctx context.Context, name string, t *encoding.Table, 
 		switch c.Wire {
 		case encoding.ColUvarint:
 			col.U64 = bc.Vals[:n]
+			if s.nullU64[c.Name] {
+				col.Type, col.Null = NullableUInt64, make([]bool, n)
+			}
 		case encoding.ColVarint, encoding.ColDelta:
 			col.I64 = make([]int64, n)
 			for r := range col.I64 {
