@@ -50,11 +50,11 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/l4", a.wrap(func(r *http.Request) (any, error) { return a.search(r, "l4_flow_log") }))
 	mux.HandleFunc("GET /api/v1/servicemap", a.wrap(a.serviceMap))
 	mux.HandleFunc("GET /api/v1/red", a.wrap(a.red))
+	a.registerTrace(mux) // trace.go (501 without the DuckDB store)
 	if a.st == nil {
 		return
 	}
 	a.registerMetrics(mux) // metrics.go
-	a.registerTrace(mux)   // trace.go
 }
 
 // badRequest marks an error of the caller's parameters.
@@ -90,7 +90,9 @@ func (a *API) wrap(f func(*http.Request) (any, error)) http.HandlerFunc {
 }
 
 // Columns are the record columns a search filters on, by table, with
-// whether the value is a number.
+// whether the value is a number (unsigned: up to 2^64-1). l7_flow_log
+// also takes process_id (process_id_0 or process_id_1) and
+// syscall_trace_id (the request's or the response's): either side.
 var Columns = map[string]map[string]bool{
 	"l7_flow_log": {
 		"l7_protocol": false, "request_type": false, "request_resource": false, "request_domain": false,
@@ -98,11 +100,21 @@ var Columns = map[string]map[string]bool{
 		"ip_0": false, "ip_1": false, "version": false,
 		"response_code": true, "response_status": true, "client_port": true, "server_port": true,
 		"protocol": true, "flow_id": true, "req_tcp_seq": true, "resp_tcp_seq": true, "batch_seq": true,
+		"signal_source": false, "tap_side": false, "agent_id": false, "process_kname_0": false, "process_kname_1": false,
+		"process_id_0": true, "process_id_1": true, "syscall_thread_0": true, "syscall_thread_1": true,
+		"syscall_trace_id_request": true, "syscall_trace_id_response": true,
 	},
 	"l4_flow_log": {
 		"l7_protocol": false, "ip_0": false, "ip_1": false,
 		"client_port": true, "server_port": true, "protocol": true, "flow_id": true, "close_type": true, "batch_seq": true,
 	},
+}
+
+// eitherSide are the l7 filters that match a value in either of two
+// columns.
+var eitherSide = map[string][2]string{
+	"process_id":       {"process_id_0", "process_id_1"},
+	"syscall_trace_id": {"syscall_trace_id_request", "syscall_trace_id_response"},
 }
 
 func parseTime(s string) (int64, error) {
@@ -144,11 +156,27 @@ func (a *API) where(r *http.Request, table string, skip map[string]bool) (conds 
 			args = append(args, t)
 			continue
 		}
+		if either, ok := eitherSide[name]; ok && table == "l7_flow_log" {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return nil, nil, false, bad("%s=%q: want an integer", name, v)
+			}
+			conds = append(conds, "("+either[0]+" = ? OR "+either[1]+" = ?)")
+			args = append(args, n, n)
+			continue
+		}
 		if num, ok := Columns[table][name]; ok {
 			if num {
-				n, err := strconv.ParseInt(v, 10, 64)
+				var n any
+				i, err := strconv.ParseInt(v, 10, 64)
+				n = i
 				if err != nil {
-					return nil, nil, false, bad("%s=%q: want an integer", name, v)
+					// Unsigned columns (syscall trace ids) above 2^63.
+					u, uerr := strconv.ParseUint(v, 10, 64)
+					if uerr != nil {
+						return nil, nil, false, bad("%s=%q: want an integer", name, v)
+					}
+					n = u
 				}
 				conds = append(conds, name+" = ?")
 				args = append(args, n)
@@ -222,7 +250,12 @@ func (a *API) search(r *http.Request, table string) (any, error) {
 			page.Next = strconv.FormatInt(rows[i-1].Cursor, 10)
 			break
 		}
-		m := make(map[string]any, len(row.Cols))
+		m := make(map[string]any, len(row.Cols)+1)
+		if table == "l7_flow_log" && a.st != nil {
+			// The span id of the row for GET /api/v1/trace?id= (the
+			// DuckDB store's cursor is its rowid).
+			m["id"] = row.Cursor + 1
+		}
 		for i, c := range row.Cols {
 			v := row.Vals[i]
 			if v == nil {

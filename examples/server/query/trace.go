@@ -32,9 +32,14 @@ const (
 
 // TraceStore is autotrace.Store over the l7_flow_log table of a DuckDB
 // database: a span is a row, its ID the row's rowid plus one (span ids are
-// never 0; stable while no retention deletes and compacts the table). Columns that the table does
-// not have (tap_side, process ids and syscall columns until the wire format
-// carries them) are read as empty; tag ids are named through dict.
+// never 0; stable while no retention deletes and compacts the table). The
+// eBPF columns (process ids and names, syscall trace ids and threads)
+// fill the span's; tap_side is the row's (the agent's, or an OTel span's
+// c-app/s-app), else inferred from the process ids (c-p, s-p) or rest;
+// agent_id names the capture point (Span.Agent: syscall ids are compared
+// within one agent's process), else the host tag of a process span's
+// side. Columns that the table does not have are read as empty; tag ids
+// are named through dict.
 // It is safe for concurrent use.
 type TraceStore struct {
 	db   *sql.DB
@@ -55,7 +60,7 @@ func NewTraceStore(db *sql.DB, dict interface {
 
 // traceOptional are the columns read when the table has them.
 var traceOptional = []string{
-	"tap_side", "span_kind", "app_service", "process_id_0", "process_id_1", "process_kname_0", "process_kname_1",
+	"tap_side", "agent_id", "span_kind", "app_service", "process_id_0", "process_id_1", "process_kname_0", "process_kname_1",
 	"syscall_trace_id_request", "syscall_trace_id_response", "syscall_thread_0", "syscall_thread_1",
 	"service_id_0", "service_id_1", "pod_id_0", "pod_id_1", "host_id_0", "host_id_1", "gprocess_id_0", "gprocess_id_1",
 }
@@ -325,10 +330,12 @@ func (t *TraceStore) span(row map[string]any) autotrace.Span {
 	if tap.IsApp() {
 		s.Name = first(s.Endpoint, s.RequestResource)
 	}
-	switch tap {
-	case autotrace.ClientProcess:
+	s.Agent = str("agent_id")
+	switch {
+	case s.Agent != "":
+	case tap == autotrace.ClientProcess:
 		s.Agent = tagName("host", "host_id_0")
-	case autotrace.ServerProcess:
+	case tap == autotrace.ServerProcess:
 		s.Agent = tagName("host", "host_id_1")
 	}
 	return s
@@ -372,6 +379,13 @@ type TraceSpan struct {
 	SysResp      uint64 `json:"syscall_trace_id_response,omitempty"`
 	ReqTCPSeq    uint32 `json:"req_tcp_seq,omitempty"`
 	RespTCPSeq   uint32 `json:"resp_tcp_seq,omitempty"`
+	Agent        string `json:"agent,omitempty"`
+	ProcessID0   uint32 `json:"process_id_0,omitempty"`
+	ProcessID1   uint32 `json:"process_id_1,omitempty"`
+	KName0       string `json:"process_kname_0,omitempty"`
+	KName1       string `json:"process_kname_1,omitempty"`
+	Thread0      uint32 `json:"syscall_thread_0,omitempty"`
+	Thread1      uint32 `json:"syscall_thread_1,omitempty"`
 }
 
 // TraceAnswer is the answer of GET /api/v1/trace.
@@ -484,7 +498,8 @@ func (a *API) dbOf() (*sql.DB, bool) {
 // traceTimeout bounds one trace search.
 const traceTimeout = 30 * time.Second
 
-// wrapTrace serves GET /api/v1/trace: the token, parameters (400),
+// wrapTrace serves GET /api/v1/trace: the token, the store (501 on
+// another Backend than DuckDB), parameters (400),
 // search (404 when the seed finds nothing, 500 when the store fails), and
 // the answer as a tree or as OTLP/JSON.
 func (a *API) wrapTrace() http.HandlerFunc {
@@ -493,6 +508,10 @@ func (a *API) wrapTrace() http.HandlerFunc {
 		if !ingest.Authorized(r, a.token) {
 			a.unauth.Add(1)
 			http.Error(w, "query: missing or wrong bearer token", http.StatusUnauthorized)
+			return
+		}
+		if a.st == nil {
+			http.Error(w, "query: trace search needs the DuckDB store; this server stores records in ClickHouse", http.StatusNotImplemented)
 			return
 		}
 		seed, cfg, otlp, err := traceRequest(r)
@@ -560,6 +579,8 @@ func traceAnswer(tr *autotrace.Trace, res *autotrace.Result) *TraceAnswer {
 			Status: n.ResponseStatus, TraceID: n.TraceID, SpanID: n.SpanID, ParentSpanID: n.ParentSpanID,
 			XRequestID0: n.XRequestID0, XRequestID1: n.XRequestID1,
 			SysReq: n.SyscallTraceIDRequest, SysResp: n.SyscallTraceIDResponse, ReqTCPSeq: n.ReqTCPSeq, RespTCPSeq: n.RespTCPSeq,
+			Agent: n.Agent, ProcessID0: n.ProcessID0, ProcessID1: n.ProcessID1, KName0: n.ProcessKName0, KName1: n.ProcessKName1,
+			Thread0: n.SyscallThread0, Thread1: n.SyscallThread1,
 		}
 		if n.Parent >= 0 {
 			ts.ParentID = tr.Nodes[n.Parent].ID
