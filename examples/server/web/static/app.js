@@ -629,8 +629,9 @@ async function loadMetrics() {
 // ---------------------------------------------------------------- trace (flame graph)
 
 // traceParams are the keys /api/v1/trace takes for a request row: its
-// trace id, else an X-Request-ID, else its span (row) id when the search
-// answer carries one; null when there is none.
+// trace id, else an X-Request-ID, else its span (row) id, which every row
+// of the DuckDB store's search carries (so every request has the button);
+// null when there is none.
 function traceParams(r) {
   if (r.trace_id) return { trace_id: r.trace_id };
   if (r.x_request_id_0) return { x_request_id: r.x_request_id_0 };
@@ -733,6 +734,7 @@ async function probe(path, params) {
   const headers = state.token ? { Authorization: 'Bearer ' + state.token } : {};
   try {
     const r = await fetch(path + '?' + new URLSearchParams(params), { headers });
+    if (r.status === 501) return false; // a ClickHouse server: no trace search
     if (r.status !== 404) return true;
     return (await r.text()).startsWith('query:');
   } catch (e) {
@@ -760,7 +762,7 @@ async function refresh() {
 
 function fieldHints() {
   const f = state.table === 'l7'
-    ? 'l7_protocol request_type request_domain request_resource endpoint response_code response_status trace_id x_request_id_0 ip_0 ip_1 client_port server_port flow_id'
+    ? 'l7_protocol request_type request_domain request_resource endpoint response_code response_status trace_id span_id x_request_id_0 ip_0 ip_1 client_port server_port flow_id tap_side agent_id signal_source process_id syscall_trace_id'
     : 'l7_protocol ip_0 ip_1 client_port server_port protocol flow_id close_type';
   $('#fields').textContent = f + ', and tags as <key>_0 / <key>_1 (service_1, pod_0, ...)';
 }
