@@ -205,6 +205,7 @@ func encodeCases(agent *encoding.AgentDict) []struct {
 		{"smart-notags", func(tb testing.TB) rowWriter {
 			return noTags{newSmart(&encoding.EncoderConfig{Dict: agent})(tb)}
 		}},
+		{"smart-owntags", newSmart(&encoding.EncoderConfig{Dict: agent})}, // the generator copies the tags (generator.own)
 		{"fill-only", func(testing.TB) rowWriter { return nopWriter{} }},
 	}
 }
@@ -216,8 +217,11 @@ func encodeCases(agent *encoding.AgentDict) []struct {
 // writes them), string-tagged columns with zstd, and for reference JSON
 // with zstd, SmartEncoding with S2, with the whole body in one zstd frame,
 // with uvarint columns (format 1.1), without a dictionary (strings in a
-// per-batch table), without the tags (the columns' cost) and the records
-// alone. The records are built 16 at a time, then encoded: cpu-ns/row
+// per-batch table), without the tags (the columns' cost), with tags of
+// the records' own (copied while building the records, so found by
+// hashing their strings: a record tagged by hand, not by a stage's
+// lists) and the records alone. The records are tagged by an autotag.Stage (the
+// generator's), as an agent's are. The records are built 16 at a time, then encoded: cpu-ns/row
 // counts both (the building is the same in every case), enc-cpu-ns/row the
 // encoding (and compression) alone, fill-cpu-ns/row the building (the CPU
 // time shared by the phases' wall-clock times), min-enc-cpu-ns/row the
@@ -232,6 +236,8 @@ func BenchmarkEncode(b *testing.B) {
 	var jsonEnc float64 // min-enc-cpu-ns/row of json
 	for _, tc := range encodeCases(agent) {
 		b.Run(tc.name, func(b *testing.B) {
+			g.own = tc.name == "smart-owntags"
+			defer func() { g.own = false }()
 			w := tc.w(b)
 			recs := make([]flow.Record, fillChunk)
 			// Warm up: caches filled, buffers grown (the steady state of

@@ -118,7 +118,8 @@ type Encoder struct {
 	setEnts  []setEnt
 	sets     *tableEnc // the batch's tag set table
 	nh       [2 * maxSetTags]uint64
-	stamp    int // of the tag set cache's fills
+	listKey  uint64 // random: the second word of a List side's key (setKey)
+	stamp    int    // of the tag set cache's fills
 
 	// String table of the batch: index 0 is "".
 	strs    map[string]uint32
@@ -575,9 +576,11 @@ type setEnt uint64
 
 const setStride = 16
 
-// setWays is the associativity of the tag set cache: a slot is two
-// entries in one 64-byte line (probe relies on two).
-const setWays = 2
+// setWays is the associativity of the tag set cache: a slot is four
+// entries in two 64-byte lines. Two ways were not enough: the few buckets
+// that three of an agent's busy endpoints fall in (about 1 in 400 with
+// 8,000 endpoints) refilled a slot for nearly every row of them.
+const setWays = 4
 
 type setCold struct {
 	keep []unsafe.Pointer // keeps the strings whose addresses are hashed alive
@@ -610,6 +613,7 @@ func NewEncoder(cfg *EncoderConfig) (*Encoder, error) {
 	for i := range e.nh {
 		e.nh[i] = rand.Uint64()
 	}
+	e.listKey = rand.Uint64()
 	if cfg != nil {
 		e.cfg = *cfg
 	}
@@ -911,28 +915,47 @@ func (e *Encoder) tags(t *tableEnc, s *tag.Set) {
 		e.setCold = make([]setCold, 1<<setCacheBits)
 		e.setEnts = make([]setEnt, setStride<<setCacheBits)
 	}
-	// Both sides are hashed and looked up before either is used, so that
-	// the two cache lines are fetched at the same time.
+	// Both sides are keyed and looked up before either is used, so that
+	// the two cache lines are fetched at the same time. A side with a
+	// tag.List (a tagging stage attached it) is keyed by the list's
+	// address; another by the NH hash of its strings.
 	ts0, ts1 := s.Side(tag.Client), s.Side(tag.Server)
-	lo0, hi0, ok0 := e.nhash(ts0)
-	lo1, hi1, ok1 := e.nhash(ts1)
+	l0, l1 := s.List(tag.Client), s.List(tag.Server)
+	lo0, hi0, ok0 := e.setKey(ts0, l0)
+	lo1, hi1, ok1 := e.setKey(ts1, l1)
 	i0, hit0 := e.probe(lo0, hi0, len(ts0), ok0, -1)
 	i1, hit1 := e.probe(lo1, hi1, len(ts1), ok1, i0)
 	var set0, set1 uint64
 	if len(ts0) > 0 {
-		set0 = e.tagSet(ts0, i0, hit0)
+		set0 = e.tagSet(ts0, l0, ok0, i0, hit0)
 	}
 	if len(ts1) > 0 {
-		set1 = e.tagSet(ts1, i1, hit1)
+		set1 = e.tagSet(ts1, l1, ok1, i1, hit1)
 	}
 	t.setSt[0][t.n] = set0
 	t.setSt[1][t.n] = set1
 }
 
-// tagSet returns the index+1 of the tags ts in the batch's tag set table,
-// adding them when they are new: i and hit are the slot of the tag set
-// cache and whether it holds ts (probe).
-func (e *Encoder) tagSet(ts []tag.Tag, i int, hit bool) uint64 {
+// setKey returns the tag set cache's key of a side's tags ts: for a side
+// with a List l, the list's address and the encoder's random listKey (the
+// List is immutable, and the cache keeps it referenced while it holds the
+// key, so no other list can have that address: the key can only match the
+// same list, and an NH hash of strings matches it with a chance of
+// 2^-128); otherwise the NH hash of the strings (nhash). ok is false for a
+// side that is not cached (more than maxSetTags tags, or strings nhash
+// cannot key).
+func (e *Encoder) setKey(ts []tag.Tag, l *tag.List) (lo, hi uint64, ok bool) {
+	if l != nil {
+		return uint64(uintptr(unsafe.Pointer(l))), e.listKey, len(ts) <= maxSetTags
+	}
+	return e.nhash(ts)
+}
+
+// tagSet returns the index+1 of the tags ts (of the List l, or nil) in the
+// batch's tag set table, adding them when they are new: i and hit are the
+// slot of the tag set cache and whether it holds ts (probe), ok whether
+// ts may be cached (setKey).
+func (e *Encoder) tagSet(ts []tag.Tag, l *tag.List, ok bool, i int, hit bool) uint64 {
 	hot := &e.setHot[i]
 	if hit {
 		e.stats.SetHits++
@@ -940,7 +963,7 @@ func (e *Encoder) tagSet(ts []tag.Tag, i int, hit bool) uint64 {
 			return uint64(hot.set)
 		}
 	} else {
-		e.fillSet(i, hot, ts)
+		e.fillSet(i, hot, ts, l, ok)
 	}
 	// A new row of the tag set table: a column that has no value for the
 	// rows since its last one gets zeros (absent) first.
@@ -973,9 +996,10 @@ func (e *Encoder) ents(i, n int) []setEnt {
 	return e.setCold[i].ents[:n]
 }
 
-// fillSet computes the codes of the tags ts into slot i of the tag set
-// cache.
-func (e *Encoder) fillSet(i int, hot *setHot, ts []tag.Tag) {
+// fillSet computes the codes of the tags ts (of the List l, or nil) into
+// slot i of the tag set cache, keeping l and the strings referenced; a
+// side that may not be cached (!ok) never hits.
+func (e *Encoder) fillSet(i int, hot *setHot, ts []tag.Tag, l *tag.List, ok bool) {
 	e.stamp++
 	cold := &e.setCold[i]
 	var ents []setEnt
@@ -985,9 +1009,14 @@ func (e *Encoder) fillSet(i int, hot *setHot, ts []tag.Tag) {
 		ents = cold.ents[:0]
 	}
 	keep := cold.keep[:0]
+	if l != nil {
+		keep = append(keep, unsafe.Pointer(l))
+	}
 	dups := 0
 	for _, tg := range ts {
-		keep = append(keep, unsafe.Pointer(unsafe.StringData(tg.Key)), unsafe.Pointer(unsafe.StringData(tg.Value)))
+		if l == nil { // a List keeps its strings
+			keep = append(keep, unsafe.Pointer(unsafe.StringData(tg.Key)), unsafe.Pointer(unsafe.StringData(tg.Value)))
+		}
 		// Keys are few and usually the same strings (constants of the
 		// tagging stage): a slot picked by the string's address.
 		ke := &e.keyCache[strHash(tg.Key)>>(64-keyCacheBits)]
@@ -1021,7 +1050,7 @@ func (e *Encoder) fillSet(i int, hot *setHot, ts []tag.Tag) {
 	}
 	cold.keep = keep
 	hot.batch, hot.ids, hot.dups, hot.n = 0, 0, uint8(dups), uint16(len(ts))
-	if _, _, ok := e.nhash(ts); !ok {
+	if !ok {
 		hot.n = 0
 	}
 	for _, ent := range ents {
@@ -1142,13 +1171,17 @@ func (e *Encoder) probe(lo, hi uint64, n int, ok bool, avoid int) (int, bool) {
 			return base + w, true
 		}
 	}
-	// Replace the way not used by this batch, else the second.
-	i := base + 1
-	if e.setHot[base].setBatch != e.batch {
-		i = base
+	// Replace a way not used by this batch (the first), else the last;
+	// never avoid.
+	i := base + setWays - 1
+	for w := range setWays {
+		if e.setHot[base+w].setBatch != e.batch && base+w != avoid {
+			i = base + w
+			break
+		}
 	}
 	if i == avoid {
-		i ^= 1
+		i--
 	}
 	hot := &e.setHot[i]
 	hot.h1, hot.h2, hot.setBatch, hot.n = lo, hi, 0, 0

@@ -2,10 +2,12 @@ package encoding_test
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/metaflow-go/metaflow/encoding"
 	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/tag"
 )
 
 // TestEncoder_Allocs: in steady state (values known, buffers grown),
@@ -188,5 +190,102 @@ func TestEncoder_Packed(t *testing.T) {
 					got.IP0, got.IP1, got.VLAN, got.ByteTx)
 			}
 		}
+	}
+}
+
+// TestEncoder_ListSides: the generator's records carry the lists of its
+// autotag.Stage (one per endpoint, the endpoint's tags); frames of sides
+// with lists, sides with tags of their own (the same values, hashed) and
+// lists of equal contents but another identity decode to the same tags,
+// and list sides are found in the tag set cache without allocating.
+func TestEncoder_ListSides(t *testing.T) {
+	const rows = 3 * 4096
+	g := newGenerator(rows)
+	server, agent := g.dictionaries()
+	enc, err := encoding.NewEncoder(&encoding.EncoderConfig{Dict: agent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := mustDecoder(t, nil)
+	var want, got flow.Record
+	var own tag.Set
+	var b encoding.Batch
+	var frame []byte
+	lists := map[int]*tag.List{}
+	other := map[*tag.List]*tag.List{} // a copy of a list: equal tags, another identity
+	// variant tags row i's record: 0 the stage's lists, 1 its own copy,
+	// 2 another list of the same tags.
+	variant := func(i int, r *flow.Record) {
+		g.fill(i, r)
+		row := &g.rows[i]
+		for side, ep := range []uint16{row.cli, row.srv} {
+			l := r.Tags.List(tag.Side(side))
+			if l == nil || !slices.Equal(l.Tags(), g.eps[ep].tags) {
+				t.Fatalf("row %d side %d: list %v, want the endpoint's %v", i, side, l.Tags(), g.eps[ep].tags)
+			}
+			if p := lists[int(ep)]; p != nil && p != l {
+				t.Fatalf("endpoint %d has two lists", ep)
+			}
+			lists[int(ep)] = l
+		}
+		switch i % 3 {
+		case 1:
+			own.Reset()
+			for side := range tag.Side(2) {
+				for _, tg := range r.Tags.Side(side) {
+					own.Add(side, tg.Key, tg.Value)
+				}
+			}
+			r.Tags = own
+		case 2:
+			for side := range tag.Side(2) {
+				l := r.Tags.List(side)
+				if other[l] == nil {
+					other[l] = tag.NewList(l.Tags())
+				}
+				r.Tags.Attach(side, other[l])
+			}
+		}
+	}
+	for start := 0; start < rows; start += 4096 {
+		for i := start; i < start+4096; i++ {
+			variant(i, &want)
+			enc.AddL4(&want)
+			if i%3 == 1 {
+				own = want.Tags
+				want.Tags = tag.Set{}
+			}
+		}
+		if frame, err = enc.AppendFrame(frame[:0]); err != nil {
+			t.Fatal(err)
+		}
+		if err := dec.Decode(frame, &b); err != nil {
+			t.Fatal(err)
+		}
+		if err := server.Resolve(&b); err != nil {
+			t.Fatal(err)
+		}
+		tb := &b.Tables[len(b.Tables)-1]
+		for row := range tb.Rows {
+			if err := tb.L4(row, server, &got); err != nil {
+				t.Fatal(err)
+			}
+			g.fill(start+row, &want)
+			equalL4(t, start+row, &want, &got)
+		}
+	}
+	if st := enc.Stats(); st.SetHits < rows || st.TagInline != 0 {
+		t.Fatalf("%+v: want most sides found in the tag set cache, every tag an id", st)
+	}
+	// Lists only: no allocation a row.
+	var r flow.Record
+	if n := testing.AllocsPerRun(3, func() {
+		for i := range 4096 {
+			g.fill(i, &r)
+			enc.AddL4(&r)
+		}
+		frame, _ = enc.AppendFrame(frame[:0])
+	}); n != 0 {
+		t.Fatalf("%v allocations per batch of 4,096 rows", n)
 	}
 }

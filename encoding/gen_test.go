@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/metaflow-go/metaflow/autotag"
 	"github.com/metaflow-go/metaflow/capture/decode"
 	"github.com/metaflow-go/metaflow/encoding"
 	"github.com/metaflow-go/metaflow/flow"
@@ -22,6 +23,10 @@ import (
 // container), 400 services, 30 ingresses and 2,000 processes. Clients and
 // servers are drawn with a Zipf law (a few hot endpoints, a long tail).
 // Everything is derived from a fixed seed: the same rows every run.
+//
+// The records get their tags as an agent's do: from an autotag.Stage over
+// a snapshot that describes every endpoint's address (a /32 each), which
+// attaches the snapshot's tag list of each side to the record.
 
 const (
 	nRegion    = 5
@@ -65,8 +70,11 @@ type genRow struct {
 }
 
 type generator struct {
-	eps  []endpoint
-	rows []genRow
+	eps   []endpoint
+	rows  []genRow
+	stage *autotag.Stage     // tags the records from a snapshot of eps
+	own   bool               // copy the stage's tags into the record's own (tag.Set.Add): no tag.List
+	ownTS [fillChunk]tag.Set // the own tags of the records being built
 }
 
 var (
@@ -182,6 +190,20 @@ func newGenerator(n int) *generator {
 		}
 		e.tags = ts
 	}
+	// The tagging stage: one address entry per endpoint.
+	addrs := make([]autotag.AddrEntry, len(g.eps))
+	for i := range g.eps {
+		a := &addrs[i]
+		a.Prefix = netip.PrefixFrom(g.eps[i].ip, 32)
+		for _, t := range g.eps[i].tags {
+			if !a.Resource.SetTag(t.Key, t.Value) {
+				panic("generator: unknown tag key " + t.Key)
+			}
+		}
+	}
+	tg := autotag.New()
+	tg.Updater("generator").Update(&autotag.Entries{Addrs: addrs})
+	g.stage = tg.NewStage(autotag.StageConfig{})
 	// Servers are endpoints with a port; clients anything.
 	var servers []uint16
 	for i := range g.eps {
@@ -220,7 +242,7 @@ func newGenerator(n int) *generator {
 
 var l7Names = []string{"HTTP", "gRPC", "MySQL", ""}
 
-// fill writes row i into r, reusing r's tag storage.
+// fill writes row i into r, tagged by the generator's autotag.Stage.
 func (g *generator) fill(i int, r *flow.Record) {
 	row := &g.rows[i]
 	cli, srv := &g.eps[row.cli], &g.eps[row.srv]
@@ -248,11 +270,16 @@ func (g *generator) fill(i int, r *flow.Record) {
 		L7Request: row.pktTx / 2, L7Response: row.pktTx / 2,
 		Tags: tags,
 	}
-	for _, t := range cli.tags {
-		r.Tags.Add(tag.Client, t.Key, t.Value)
-	}
-	for _, t := range srv.tags {
-		r.Tags.Add(tag.Server, t.Key, t.Value)
+	g.stage.ProcessL4(r)
+	if g.own {
+		own := &g.ownTS[i%fillChunk] // run builds fillChunk records at a time
+		own.Reset()
+		for side := range tag.Side(2) {
+			for _, t := range r.Tags.Side(side) {
+				own.Add(side, t.Key, t.Value)
+			}
+		}
+		r.Tags = *own
 	}
 }
 
