@@ -104,6 +104,17 @@ type Resetter interface {
 	Reset(t Transport)
 }
 
+// Idler is implemented by parsers that need some memory only while they
+// work on a message (scratch buffers for values they build): the engine
+// calls Idle once it is done with what a call of its own (a packet, Data,
+// Segment, Gap) gave the parser, so no Message the parser filled is in use
+// any more, and before it keeps a parser for reuse. The parser may then
+// give that memory back (to a pool), so that an idle connection's parser
+// holds only its state between messages.
+type Idler interface {
+	Idle()
+}
+
 // Flusher is implemented by parsers that can decode a message cut short.
 // When bytes are lost (a hole in the stream, or payload cut by the
 // capture's snaplen) while the engine holds the first bytes of a message

@@ -354,6 +354,14 @@ func (c *Conn) Data(dir Direction, ts int64, seq uint32, b []byte) {
 	e.stats.Segments++
 	e.stats.Bytes += uint64(len(b))
 	c.deliver(&c.sides[dir&1], ts, seq, b)
+	c.idle()
+}
+
+// idle tells an Idler parser that no message it filled is in use.
+func (c *Conn) idle() {
+	if i, ok := c.parser.(Idler); ok {
+		i.Idle()
+	}
 }
 
 // SetCall says which call carries the next bytes of direction dir (as
@@ -377,6 +385,7 @@ func (c *Conn) Gap(dir Direction, ts int64, n int) {
 		e.stats.GapBytes += uint64(n)
 	}
 	c.lost(&c.sides[dir&1], 0, n) // no sequence numbers: lostReplies has no acknowledgements to weigh
+	c.idle()
 }
 
 // Segment hands one TCP segment of direction dir through the reassembler:
@@ -391,6 +400,7 @@ func (c *Conn) Segment(dir Direction, ts int64, seq, ack uint32, flags uint8, b 
 	}
 	c.e.advance(ts)
 	c.segment(uint8(dir&1), ts, seq, ack, flags, b, missing)
+	c.idle()
 }
 
 func (c *Conn) segment(phys uint8, ts int64, seq, ack uint32, flags uint8, b []byte, missing int) {
@@ -505,6 +515,9 @@ const maxPooledParsers = 256
 func (e *Engine) putParser(dec int32, t Transport, p Parser) {
 	if _, ok := p.(Resetter); !ok || p == nil {
 		return
+	}
+	if i, ok := p.(Idler); ok {
+		i.Idle()
 	}
 	i := int(dec)*2 + int(t&1)
 	for i >= len(e.parsers) {

@@ -88,6 +88,9 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		c.deliver(&c.sides[phys], m.Timestamp, 0, m.Payload)
 	}
 	c.swapper = nil
+	if c.state != stateClosed {
+		c.idle()
+	}
 }
 
 // streamISN returns the initial sequence number of direction d of f, a

@@ -61,12 +61,15 @@ func headerKind(name []byte) int {
 	return hNone
 }
 
-// headers parses the header block starting at data[i] into p.h. It returns
+// headers parses the header block starting at data[i] into p.sc.h. It returns
 // the offset just past the empty line that ends the block, 0 when the
 // block is incomplete, or an error with the offset to skip to.
 func (p *Parser) headers(data []byte, i int) (int, error) {
-	p.h = headers{}
-	p.foldN = 0
+	if p.sc == nil {
+		p.sc = scratchPool.Get().(*scratch)
+	}
+	p.sc.h = headers{}
+	p.sc.foldN = 0
 	last := hNone
 	for {
 		j := bytes.IndexByte(data[i:], '\n')
@@ -93,7 +96,7 @@ func (p *Parser) headers(data []byte, i int) (int, error) {
 		if line[0] == ' ' || line[0] == '\t' {
 			// obs-fold: continues the previous field's value.
 			if last != hNone {
-				p.h.v[last] = p.foldJoin(p.h.v[last], trimOWS(line))
+				p.sc.h.v[last] = p.foldJoin(p.sc.h.v[last], trimOWS(line))
 			}
 			continue
 		}
@@ -106,33 +109,33 @@ func (p *Parser) headers(data []byte, i int) (int, error) {
 		}
 		k := headerKind(trimOWS(line[:c]))
 		last = hNone
-		if k != hNone && p.h.v[k] == nil {
-			p.h.v[k] = trimOWS(line[c+1:])
+		if k != hNone && p.sc.h.v[k] == nil {
+			p.sc.h.v[k] = trimOWS(line[c+1:])
 			last = k
 		}
 	}
 }
 
-// foldJoin returns prev + " " + cont, built in p.fold. A value that was
-// folded before is the tail of p.fold, because a continuation line follows
+// foldJoin returns prev + " " + cont, built in p.sc.fold. A value that was
+// folded before is the tail of p.sc.fold, because a continuation line follows
 // its field line directly. Past the buffer's size the value is truncated.
 func (p *Parser) foldJoin(prev, cont []byte) []byte {
-	start := p.foldN
-	inFold := len(prev) > 0 && p.foldN >= len(prev) &&
-		&p.fold[p.foldN-len(prev)] == &prev[0]
+	start := p.sc.foldN
+	inFold := len(prev) > 0 && p.sc.foldN >= len(prev) &&
+		&p.sc.fold[p.sc.foldN-len(prev)] == &prev[0]
 	if inFold {
-		start = p.foldN - len(prev)
+		start = p.sc.foldN - len(prev)
 	} else {
-		p.foldN += copy(p.fold[p.foldN:], prev)
+		p.sc.foldN += copy(p.sc.fold[p.sc.foldN:], prev)
 	}
-	if len(cont) > 0 && p.foldN < len(p.fold) {
-		if p.foldN > start {
-			p.fold[p.foldN] = ' '
-			p.foldN++
+	if len(cont) > 0 && p.sc.foldN < len(p.sc.fold) {
+		if p.sc.foldN > start {
+			p.sc.fold[p.sc.foldN] = ' '
+			p.sc.foldN++
 		}
-		p.foldN += copy(p.fold[p.foldN:], cont)
+		p.sc.foldN += copy(p.sc.fold[p.sc.foldN:], cont)
 	}
-	return p.fold[start:p.foldN]
+	return p.sc.fold[start:p.sc.foldN]
 }
 
 // parseContentLength parses a Content-Length value. A list of identical

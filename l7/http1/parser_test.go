@@ -2,6 +2,8 @@ package http1
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -259,5 +261,60 @@ func TestParser_Trailing(t *testing.T) {
 	}
 	if k, _, err := p.Parse(in[n:], l7.ToClient, &m); k != 4 || err != nil || p.Trailing(l7.ToClient) {
 		t.Fatalf("after body: %d %v trailing %v", k, err, p.Trailing(l7.ToClient))
+	}
+}
+
+// TestParser_Reset checks that a parser dirtied by another flow (a body
+// in progress, requests pending, a folded header, a resynchronising
+// direction) and then Reset decodes a conversation exactly as a new
+// parser does, and that Idle between calls changes nothing.
+func TestParser_Reset(t *testing.T) {
+	d := New(nil)
+	conv := []chunkMsg{
+		req("GET /a HTTP/1.1\r\nHost: x\r\nX-Long: one\r\n two\r\nsw8: 1-MTIz-NDU2-0-c2Vydmlj-aW5zdA==-L2E=-aG9zdA==\r\n\r\n"),
+		resp("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"),
+		req("POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n0\r\n\r\n"),
+		resp("HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n"),
+	}
+	decode := func(p l7.Parser, idle bool) []string {
+		var out []string
+		for _, c := range conv {
+			data := []byte(c.Data)
+			for len(data) > 0 {
+				var m l7.Message
+				n, ok, err := p.Parse(data, c.Dir, &m)
+				out = append(out, fmt.Sprintf("%d %v %v %+v", n, ok, err, m))
+				if idle {
+					p.(l7.Idler).Idle()
+				}
+				if n == 0 {
+					break
+				}
+				data = data[n:]
+			}
+		}
+		return out
+	}
+	want := decode(d.NewParser(l7.TCP), false)
+	if got := decode(d.NewParser(l7.TCP), true); !slices.Equal(got, want) {
+		t.Fatalf("with Idle:\n%q\nwant\n%q", got, want)
+	}
+	dirty := d.NewParser(l7.TCP)
+	var m l7.Message
+	dirty.Parse([]byte("GET /x HTTP/1.1\r\nA: b\r\n c\r\n\r\nGET /y HTTP/1.1\r\n\r\n"), l7.ToServer, &m)
+	dirty.Parse([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart"), l7.ToClient, &m)
+	dirty.Gap(l7.ToServer, -1)
+	dirty.(l7.Resetter).Reset(l7.TCP)
+	if got := decode(dirty, false); !slices.Equal(got, want) {
+		t.Fatalf("after Reset:\n%q\nwant\n%q", got, want)
+	}
+	first := []byte(conv[0].Data)
+	if testing.AllocsPerRun(100, func() {
+		m.Reset()
+		dirty.(l7.Resetter).Reset(l7.TCP)
+		dirty.Parse(first, l7.ToServer, &m)
+		dirty.(l7.Idler).Idle()
+	}) != 0 {
+		t.Errorf("Reset, Parse and Idle allocate")
 	}
 }
