@@ -137,12 +137,12 @@ func tlsError(err error) error {
 	var ci x509.CertificateInvalidError
 	var ve *tls.CertificateVerificationError
 	switch {
-	case errors.As(err, &ua), errors.As(err, &ve):
-		return fmt.Errorf("sender: the server's TLS certificate is not trusted (wrong or missing CA file?): %w", err)
 	case errors.As(err, &he):
 		return fmt.Errorf("sender: the server's TLS certificate is for another name (set the server name?): %w", err)
 	case errors.As(err, &ci):
 		return fmt.Errorf("sender: the server's TLS certificate is invalid: %w", err)
+	case errors.As(err, &ua), errors.As(err, &ve):
+		return fmt.Errorf("sender: the server's TLS certificate is not trusted (wrong or missing CA file?): %w", err)
 	}
 	return err
 }

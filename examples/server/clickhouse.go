@@ -109,7 +109,7 @@ func runClickHouse(parent context.Context, o options, stderr io.Writer) error {
 	logger.Printf("server: listening on %s://%s, store ClickHouse %s database %s", scheme(tc), ln.Addr(), o.clickhouse, o.chDatabase)
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(stderr, "server: http: ", log.LstdFlags)}
 	go func() {
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()

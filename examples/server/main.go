@@ -260,7 +260,7 @@ func runContext(parent context.Context, args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(stderr, "server: http: ", log.LstdFlags)}
 	go func() {
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
