@@ -36,11 +36,13 @@
 // after its transaction committed (a resent batch is a duplicate and never
 // counted), into an Aggregator in memory whose windows take every record
 // of their time however late it comes (the store's windows never close:
-// late records add to them). Every FlushInterval (10 s), when the windows
+// late records add to them). Every FlushInterval (30 s), when the windows
 // grow large, on Maintain, Close, and for the metric queries (at most
-// once a second), the windows are written with the number of the last
-// batch they count (meta metrics_seq) in one transaction, and a new
-// Aggregator takes the next batches. After a crash, Open recomputes the
+// once in 5 s), the windows are written with the number of the last batch
+// they count (meta metrics_seq) in one transaction, on a connection of
+// their own while ingest goes on, and another Aggregator takes the next
+// batches. A write that fails is recomputed from the store before the
+// next. After a crash, Open recomputes the
 // windows of the batches after metrics_seq from l4_flow_log and
 // l7_flow_log (same records, same order: the same windows) and writes
 // them. So a window may have several rows per key, one per flush that

@@ -227,11 +227,25 @@ type metrics struct {
 	queue      chan *feed   // to the worker
 	free       chan *feed   // from the worker, for reuse
 	busy       sync.WaitGroup
-	// during a flush
+	used       usedSet // tag columns with an id in the open windows
+	// flushes (flushJob, runFlush): fmu is held by a running flush and
+	// by whoever else touches the metric tables (Maintain, addKey)
+	fs                                  flushState
+	fmu                                 sync.Mutex
+	fconn                               *sql.Conn
+	spare                               *aggregate.Aggregator // a flushed Aggregator, for the next period
+	spareReused                         int
+	failed                              atomic.Bool // a write failed: recompute before the next
+	nFlushes, nRows, nFailed, nOverflow atomic.Uint64
+}
+
+// flushState is what onWindow appends with during a flush.
+type flushState struct {
 	apps   map[string]*duckdb.Appender
 	vals   []driver.Value
-	keyPos int       // len(keys) at the flush
-	used   [2][]bool // tag columns (side, key position) with an id in the open windows
+	used   usedSet
+	keyPos int
+	seq    uint64
 	rows   uint64
 	err    error
 }
@@ -342,6 +356,11 @@ func (s *Store) initMetrics(ctx context.Context) error {
 	}
 	m.flushedSeq, m.seq = seq, seq
 	m.lastFlush = time.Now()
+	fconn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	m.fconn = fconn
 	if err := s.newAgg(wm); err != nil {
 		return err
 	}
@@ -366,6 +385,8 @@ func (s *Store) addMetricKey(ctx context.Context, k string) error {
 	if s.m.cfg.Off {
 		return nil
 	}
+	s.m.fmu.Lock() // no flush appends meanwhile
+	defer s.m.fmu.Unlock()
 	for i := range metricTables {
 		if err := s.addMetricColumns(ctx, &metricTables[i], k); err != nil {
 			return err
@@ -546,7 +567,7 @@ func (s *Store) countBatch(l4t, l7t []*encoding.Table, seq uint64) {
 	s.stats.Metrics.Pending = m.pending
 	if time.Since(m.lastFlush) >= m.cfg.FlushInterval || m.nsec.Load() >= int64(m.cfg.MaxOpenSeconds) ||
 		m.agg.Stats().OpenSeries >= uint64(m.cfg.MaxOpenSeries) {
-		s.flushMetrics() // on error the contributions are recomputed from the store
+		s.flushMetricsAsync()
 	}
 }
 
@@ -577,53 +598,160 @@ func (s *Store) FlushMetricsOlder(age time.Duration) error {
 	return s.flushMetrics()
 }
 
-// flushMetrics closes the windows in memory and writes them, with the
-// last batch they count (meta metrics_seq) and the watermark, in one
-// transaction; a new Aggregator takes the next batches. The rows of a
-// window are partial sums: a window that gets records in several flushes
-// has several rows per key, which queries add up (sum, max). On failure
-// the contributions are recomputed from the record tables.
+// A flush closes the windows in memory and writes them, with the last
+// batch they count (meta metrics_seq) and the watermark, in one
+// transaction on its own connection (runFlush), while the next batches
+// are counted by another Aggregator: ingest does not wait for it. The
+// rows of a window are partial sums: a window that gets records in
+// several flushes has several rows per key, which queries add up (sum,
+// max) and Maintain merges. When a write fails, the next flush first
+// recomputes from the record tables everything after the last written
+// batch.
+
+// flushJob is one flush: a period's Aggregator and what it counted.
+type flushJob struct {
+	agg    *aggregate.Aggregator
+	seq    uint64
+	wm     int64
+	used   usedSet
+	keys   []string
+	reused int
+}
+
+// flushMetrics writes the windows in memory and waits for the write
+// (recomputing them from the store if a write failed). Under s.mu.
 func (s *Store) flushMetrics() error {
 	m := &s.m
-	if m.cfg.Off || m.agg == nil || m.pending == 0 {
-		m.lastFlush = time.Now()
+	if m.cfg.Off || m.agg == nil {
 		return nil
 	}
+	m.fmu.Lock()
+	defer m.fmu.Unlock()
+	if err := s.recoverFailed(); err != nil {
+		return err
+	}
+	job := s.takeJob()
+	if job == nil {
+		return nil
+	}
+	if err := s.runFlush(job); err != nil {
+		s.recoverFailed()
+		return err
+	}
+	return nil
+}
+
+// flushMetricsAsync starts a flush unless one is running. Under s.mu.
+func (s *Store) flushMetricsAsync() {
+	m := &s.m
+	if !m.fmu.TryLock() {
+		return
+	}
+	if s.recoverFailed() != nil {
+		m.fmu.Unlock()
+		return
+	}
+	job := s.takeJob()
+	if job == nil {
+		m.fmu.Unlock()
+		return
+	}
+	go func() {
+		defer m.fmu.Unlock()
+		s.runFlush(job) // on error, failed: the next flush recomputes
+	}()
+}
+
+// takeJob hands the period's Aggregator to a flush and starts the next
+// period with the spare one (or a new one). Under s.mu and fmu.
+func (s *Store) takeJob() *flushJob {
+	m := &s.m
 	m.busy.Wait() // the worker is idle: agg, wm are ours
-	agg := m.agg
-	m.keyPos = len(s.keys)
-	m.rows, m.err = 0, nil
-	err := s.tx(func(conn driver.Conn) error {
-		m.apps = map[string]*duckdb.Appender{}
+	m.lastFlush = time.Now()
+	if m.pending == 0 {
+		return nil
+	}
+	job := &flushJob{agg: m.agg, seq: m.seq, wm: m.wm, keys: slices.Clone(s.keys), reused: m.reused}
+	job.used[0], job.used[1] = slices.Clone(m.used[0]), slices.Clone(m.used[1])
+	if sp := m.spare; sp != nil {
+		m.spare = nil
+		sp.Advance(time.Unix(0, m.wm))
+		m.agg, m.reused = sp, m.spareReused
+		m.newPeriod()
+	} else if err := s.newAgg(m.wm); err != nil {
+		m.failed.Store(true) // counted again from the store by the next flush
+	}
+	s.stats.Metrics.Pending = 0
+	return job
+}
+
+// recoverFailed, after a failed write, counts again from the record
+// tables every batch after the last one written. Under s.mu and fmu.
+func (s *Store) recoverFailed() error {
+	m := &s.m
+	if !m.failed.Load() {
+		return nil
+	}
+	m.busy.Wait()
+	ctx := context.Background()
+	var seqStr, wmStr string
+	if err := s.conn.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'metrics_seq'`).Scan(&seqStr); err != nil {
+		return err
+	}
+	if err := s.conn.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'metrics_watermark'`).Scan(&wmStr); err != nil {
+		return err
+	}
+	seq, _ := strconv.ParseUint(seqStr, 10, 64)
+	wm, _ := strconv.ParseInt(wmStr, 10, 64)
+	m.spare = nil
+	if err := s.newAgg(wm); err != nil {
+		return err
+	}
+	m.seq = seq
+	if err := s.replayMetrics(ctx, seq); err != nil {
+		return fmt.Errorf("store: recompute metrics: %w", err)
+	}
+	m.failed.Store(false)
+	return nil
+}
+
+// runFlush writes job. Under fmu only: ingest goes on meanwhile.
+func (s *Store) runFlush(job *flushJob) error {
+	m := &s.m
+	fs := &m.fs
+	fs.used, fs.keyPos, fs.seq = job.used, len(job.keys), job.seq
+	fs.rows, fs.err = 0, nil
+	err := txOn(m.fconn, func(conn driver.Conn) error {
+		fs.apps = map[string]*duckdb.Appender{}
 		defer func() {
-			for _, a := range m.apps {
+			for _, a := range fs.apps {
 				a.Close()
 			}
-			m.apps = nil
+			fs.apps = nil
 		}()
 		for i := range metricTables {
 			t := &metricTables[i]
 			if t.Interval != aggregate.Second {
 				continue
 			}
-			a, err := duckdb.NewAppenderWithColumns(conn, "", "", t.Name, m.appendColumns(t, s.keys))
+			a, err := duckdb.NewAppenderWithColumns(conn, "", "", t.Name, appendColumns(t, job.keys, &job.used))
 			if err != nil {
 				return fmt.Errorf("store: appender %s: %w", t.Name, err)
 			}
-			m.apps[t.Name] = a
+			fs.apps[t.Name] = a
 		}
-		agg.Close() // OnWindow: onWindow appends the rows
-		if m.err != nil {
-			return m.err
+		job.agg.Close() // OnWindow: onWindow appends the rows
+		if fs.err != nil {
+			return fs.err
 		}
-		for name, a := range m.apps {
-			delete(m.apps, name)
+		for name, a := range fs.apps {
+			delete(fs.apps, name)
 			if err := a.Close(); err != nil {
 				return fmt.Errorf("store: append %s: %w", name, err)
 			}
 		}
 		return nil
-	}, func(ctx context.Context) error {
+	}, func(ctx context.Context, c *sql.Conn) error {
 		// The 1 min rows are the sums (and maxima) of this flush's 1 s
 		// rows: the aggregate package's minute windows, computed by
 		// DuckDB rather than appended from Go.
@@ -632,62 +760,79 @@ func (s *Store) flushMetrics() error {
 			if t.Interval != aggregate.Minute {
 				continue
 			}
-			r, err := s.conn.ExecContext(ctx, m.rollupSQL(t, s.keys), m.seq)
+			r, err := c.ExecContext(ctx, rollupSQL(t, job.keys, &job.used), job.seq)
 			if err != nil {
 				return fmt.Errorf("store: %s: %w", t.Name, err)
 			}
 			if k, err := r.RowsAffected(); err == nil {
-				m.rows += uint64(k)
+				fs.rows += uint64(k)
 			}
 		}
-		if _, err := s.conn.ExecContext(ctx, `UPDATE meta SET value = ? WHERE name = 'metrics_seq'`, strconv.FormatUint(m.seq, 10)); err != nil {
+		if _, err := c.ExecContext(ctx, `UPDATE meta SET value = ? WHERE name = 'metrics_seq'`, strconv.FormatUint(job.seq, 10)); err != nil {
 			return err
 		}
-		_, err := s.conn.ExecContext(ctx, `UPDATE meta SET value = ? WHERE name = 'metrics_watermark'`, strconv.FormatInt(m.wm, 10))
+		_, err := c.ExecContext(ctx, `UPDATE meta SET value = ? WHERE name = 'metrics_watermark'`, strconv.FormatInt(job.wm, 10))
 		return err
 	})
-	st := &s.stats.Metrics
-	st.Overflow += agg.Stats().Overflow
+	ast := job.agg.Stats()
+	m.nOverflow.Add(ast.Overflow)
 	if err != nil {
-		st.Failed++
-		// Back to the state of the last flush, then count again what
-		// the store holds since.
-		ctx := context.Background()
-		if e := s.newAgg(m.wm0); e == nil {
-			s.replayMetrics(ctx, m.flushedSeq)
-		}
-		m.lastFlush = time.Now()
+		m.nFailed.Add(1)
+		m.failed.Store(true)
 		return fmt.Errorf("store: write metrics: %w", err)
 	}
-	st.Flushes++
-	st.Rows += m.rows
-	m.flushedSeq = m.seq
-	m.lastFlush = time.Now()
-	st.Pending = 0
-	// The Aggregator, all its windows closed, counts the next period:
-	// its memory (key table, window arrays) is reused, and its flows
-	// map counts a flow reported by snapshots once across periods. A
-	// new one now and then keeps its string table bounded.
-	if m.reused++; m.reused >= aggReuse || agg.Stats().StringsFull > 0 {
-		return s.newAgg(m.wm)
+	m.nFlushes.Add(1)
+	m.nRows.Add(fs.rows)
+	// The Aggregator, its windows closed, counts a later period: its
+	// memory (key table, window arrays) is reused. A new one now and
+	// then keeps its string table bounded.
+	if job.reused+1 < aggReuse && ast.StringsFull == 0 {
+		m.spare, m.spareReused = job.agg, job.reused+1
 	}
-	m.newPeriod()
 	return nil
 }
 
 // aggReuse is how many flush periods an Aggregator counts.
 const aggReuse = 60
 
+// txOn runs rows (with the driver connection, for appenders) and then
+// sqlPart in one transaction on c.
+func txOn(c *sql.Conn, rows func(driver.Conn) error, sqlPart func(context.Context, *sql.Conn) error) (err error) {
+	ctx := context.Background()
+	if _, err := c.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			c.ExecContext(ctx, "ROLLBACK")
+		}
+	}()
+	if err = c.Raw(func(dc any) error { return rows(dc.(driver.Conn)) }); err != nil {
+		return err
+	}
+	if err = sqlPart(ctx, c); err != nil {
+		return err
+	}
+	_, err = c.ExecContext(ctx, "COMMIT")
+	return err
+}
+
+// metricsStats fills the counters the flushes keep.
+func (s *Store) metricsStats(st *MetricsStats) {
+	m := &s.m
+	st.Flushes, st.Rows, st.Failed, st.Overflow = m.nFlushes.Load(), m.nRows.Load(), m.nFailed.Load(), m.nOverflow.Load()
+}
+
 // appendColumns lists the columns a flush appends, in onWindow's order:
 // the tag columns without an id in the open windows are left to their
 // default (0).
-func (m *metrics) appendColumns(t *MetricTable, keys []string) []string {
+func appendColumns(t *MetricTable, keys []string, used *usedSet) []string {
 	cols := []string{"time", "batch_seq"}
 	cols = append(cols, t.Keys...)
 	cols = append(cols, "overflow")
 	for p, k := range keys {
 		for _, side := range t.sides() {
-			if m.isUsed(side, p) {
+			if used.has(side, p) {
 				cols = append(cols, k+"_id_"+side)
 			}
 		}
@@ -698,20 +843,23 @@ func (m *metrics) appendColumns(t *MetricTable, keys []string) []string {
 	return cols
 }
 
-func (m *metrics) isUsed(side string, pos int) bool {
-	u := m.used[side[0]-'0']
-	return pos < len(u) && u[pos]
+// usedSet marks the tag columns (side, key position) with an id.
+type usedSet [2][]bool
+
+func (u *usedSet) has(side string, pos int) bool {
+	l := u[side[0]-'0']
+	return pos < len(l) && l[pos]
 }
 
 // rollupSQL inserts into the 1 min table t the minutes of the 1 s rows
 // that the flush of batch seq ? wrote (the tag columns it left 0 stay 0).
-func (m *metrics) rollupSQL(t *MetricTable, keys []string) string {
+func rollupSQL(t *MetricTable, keys []string, used *usedSet) string {
 	var group, agg []string
 	group = append(group, t.Keys...)
 	group = append(group, "overflow")
 	for p, k := range keys {
 		for _, side := range t.sides() {
-			if m.isUsed(side, p) {
+			if used.has(side, p) {
 				group = append(group, k+"_id_"+side)
 			}
 		}
@@ -734,7 +882,7 @@ func (m *metrics) rollupSQL(t *MetricTable, keys []string) string {
 
 // onWindow appends the series of a closed window to its table.
 func (s *Store) onWindow(w *aggregate.Window) {
-	m := &s.m
+	m := &s.m.fs
 	if m.err != nil || w.Late || m.apps == nil || w.Interval != aggregate.Second {
 		return
 	}
@@ -782,7 +930,7 @@ func (s *Store) onWindow(w *aggregate.Window) {
 		}
 		for p := 0; p < m.keyPos; p++ {
 			for i, pk := range packs {
-				if !m.isUsed(sides[i], p) {
+				if !m.used.has(sides[i], p) {
 					continue
 				}
 				var id uint32
@@ -838,6 +986,8 @@ func (s *Store) maintainMetrics(ctx context.Context, now time.Time) error {
 	if err := s.flushMetrics(); err != nil {
 		return err
 	}
+	m.fmu.Lock() // no flush writes meanwhile
+	defer m.fmu.Unlock()
 	for i := range metricTables {
 		t := &metricTables[i]
 		r := m.retention(t)
@@ -954,4 +1104,5 @@ func (s *Store) closeMetrics() {
 	s.flushMetrics()
 	close(m.queue)
 	m.queue = nil
+	m.fconn.Close()
 }
