@@ -40,7 +40,9 @@
 // # Tag lists and their identity
 //
 // A snapshot keeps the tags of each prefix and each process as an
-// immutable tag.List, made when it is built. A Stage attaches one list
+// immutable tag.List, made when it is built; prefixes whose tags are the
+// same (the /32s of one pod, hosts that inherit only their subnet's
+// fields) share one list. A Stage attaches one list
 // whole to a record side that has no tags yet (tag.Set.Attach): the
 // prefix's, the process's, or, for a process whose prefix adds keys, a
 // list of both merged, made once per (process, prefix) pair and kept in

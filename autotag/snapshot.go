@@ -70,11 +70,12 @@ type Snapshot struct {
 	v6   []table6
 	res  []Resource // res[0] is the empty Resource: no match
 
-	// The tags of res[v] for a Stage, compact: lists[v], keys in Keys
-	// order, one allocation for all (tag.NewLists), masks[v] a bit per key
-	// present. A Stage attaches &lists[v] to the records of the prefix:
-	// the list's address is its identity (tag.List).
-	lists []tag.List
+	// The tags of res[v] for a Stage: lists[v] (nil for none), keys in
+	// Keys order, masks[v] a bit per key present. Prefixes whose tags are
+	// the same share one list; all are in one allocation (tag.NewLists).
+	// A Stage attaches lists[v] to the records of the prefix: the list's
+	// address is its identity (tag.List).
+	lists []*tag.List
 	masks []uint32
 
 	pods       map[string]*Resource
@@ -112,10 +113,10 @@ func appendTags(arena []tag.Tag, r *Resource) ([]tag.Tag, uint32) {
 // addrTags returns the tags of the longest prefix of vpc holding a.
 func (s *Snapshot) addrTags(vpc int32, a netip.Addr) tagList {
 	v := s.lookup(vpc, a)
-	if v == 0 || s.masks[v] == 0 {
+	if v == 0 {
 		return tagList{}
 	}
-	return tagList{&s.lists[v], s.masks[v]}
+	return tagList{s.lists[v], s.masks[v]}
 }
 
 type sockKey struct {
@@ -400,13 +401,33 @@ func build(srcs []*Entries) *Snapshot {
 	}
 	s.vpcs = newVPCIndex(ids, roots)
 	s.masks = make([]uint32, len(s.res))
-	arena := make([]tag.Tag, 0, 4*len(s.res))
-	ends := make([]int, len(s.res))
+	s.lists = make([]*tag.List, len(s.res))
+	var arena []tag.Tag
+	var ends []int
+	uniq := make(map[values]int) // the tags' values -> their list
+	idx := make([]int, len(s.res))
 	for v := range s.res {
-		arena, s.masks[v] = appendTags(arena, &s.res[v])
-		ends[v] = len(arena)
+		vals := s.res[v].values()
+		j, ok := uniq[vals]
+		if !ok {
+			j = len(ends)
+			arena, _ = appendTags(arena, &s.res[v])
+			ends = append(ends, len(arena))
+			uniq[vals] = j
+		}
+		idx[v] = j
+		for k := range vals {
+			if vals[k] != "" {
+				s.masks[v] |= 1 << k
+			}
+		}
 	}
-	s.lists = tag.NewLists(arena, ends)
+	lists := tag.NewLists(arena, ends)
+	for v, j := range idx {
+		if s.masks[v] != 0 {
+			s.lists[v] = &lists[j]
+		}
+	}
 
 	// Processes, completed by their container and pod.
 	for _, e := range srcs {

@@ -15,6 +15,7 @@ import (
 	"github.com/metaflow-go/metaflow/internal/testutil"
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/pipeline"
+	"github.com/metaflow-go/metaflow/tag"
 )
 
 var _ pipeline.Stage = (*autotag.Stage)(nil)
@@ -249,5 +250,22 @@ func TestStage_Identity(t *testing.T) {
 	}
 	if v, _ := d.Tags.Get(0, "pod"); v != "app-1" {
 		t.Fatalf("pod = %q", v)
+	}
+
+	// Prefixes with the same tags share one list.
+	same := autotag.Resource{Region: "r1", Pod: "p"}
+	st = snapshotOf(&autotag.Entries{Addrs: []autotag.AddrEntry{
+		{Prefix: netip.MustParsePrefix("10.0.0.1/32"), Resource: same},
+		{Prefix: netip.MustParsePrefix("10.0.0.2/32"), Resource: same},
+		{Prefix: netip.MustParsePrefix("10.0.0.3/32"), Resource: autotag.Resource{Region: "r1", Pod: "q"}},
+	}}).NewStage(autotag.StageConfig{})
+	var lists [3]*tag.List
+	for i := range lists {
+		r := &flow.Record{IP0: netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)}), Protocol: 6}
+		st.ProcessL4(r)
+		lists[i] = r.Tags.List(0)
+	}
+	if lists[0] == nil || lists[0] != lists[1] || lists[2] == lists[0] || lists[2].Tags()[1].Value != "q" {
+		t.Fatalf("lists %p %p %p: want the first two the same, the third another", lists[0], lists[1], lists[2])
 	}
 }
