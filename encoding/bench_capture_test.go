@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/metaflow-go/metaflow/autotag"
 	"github.com/metaflow-go/metaflow/capture"
 	"github.com/metaflow-go/metaflow/encoding"
 	"github.com/metaflow-go/metaflow/flow"
@@ -22,64 +23,60 @@ import (
 	"github.com/metaflow-go/metaflow/tag"
 )
 
-// internStage tags both sides of every record as a tagging stage does
-// (autotag.Stage copies its snapshot's strings): per endpoint, the same
-// interned strings every time, 15 resource tags for a client and 16 (with
-// the service, by port) for a server. The endpoints are the issue's
-// realistic cardinalities, not the capture's: a capture made by replaying
-// sessions with rewritten addresses (../shared/bench/mkbig) has a new
-// client address for nearly every flow, which a cluster's pods do not, so
-// clients are one of 5,000 pods (picked by their address) and servers one
-// of 2,000 (by address and port).
-type internStage struct {
-	mu   sync.Mutex
-	tags map[uint64][]tag.Tag
-}
-
-var internKeys = []string{"region", "az", "host", "chost", "l3_epc", "subnet", "pod_cluster", "pod_node",
-	"pod_ns", "pod_group", "pod", "gprocess", "container_id", "pod_service", "workload"}
-
-func (s *internStage) side(ts *tag.Set, side tag.Side, a netip.Addr, port uint16) {
-	h := fnv.New64a()
-	b := a.As16()
-	h.Write(b[:])
-	id := h.Sum64() % 5000
-	if side == tag.Server {
-		h.Write([]byte{byte(port), byte(port >> 8)})
-		id = 5000 + h.Sum64()%2000
+// captureTagger describes the capture's endpoints to an autotag.Tagger,
+// whose Stage then tags the records as an agent's: every address a /32
+// entry, 15 resource tags for a client and 16 (with a service) for a
+// server. The endpoints are the realistic cardinalities, not the
+// capture's: a capture made by replaying sessions with rewritten
+// addresses (../shared/bench/mkbig) has a new client address for nearly
+// every flow, which a cluster's pods do not, so a client address is one of
+// 5,000 pods (picked by the address) and a server address one of 2,000;
+// the snapshot shares one tag list among the addresses of an endpoint.
+func captureTagger(l4s []*flow.Record, l7s []*l7.Record) (*autotag.Tagger, int) {
+	server := map[netip.Addr]bool{}
+	see := func(a netip.Addr, srv bool) {
+		if srv || !server[a] {
+			server[a] = srv
+		}
 	}
-	s.mu.Lock()
-	l, ok := s.tags[id]
-	if !ok {
-		for i, key := range internKeys {
+	for _, r := range l4s {
+		see(r.IP0, false)
+		see(r.IP1, true)
+	}
+	for _, r := range l7s {
+		see(r.Client.Addr(), false)
+		see(r.Server.Addr(), true)
+	}
+	keys := []string{"region", "az", "host", "chost", "l3_epc", "subnet", "natgw", "lb", "pod_cluster", "pod_node",
+		"pod_ns", "pod_group", "pod", "gprocess", "container_id"}
+	ids := map[uint64]bool{}
+	var addrs []autotag.AddrEntry
+	for a, srv := range server {
+		h := fnv.New64a()
+		b := a.As16()
+		h.Write(b[:])
+		id := h.Sum64() % 5000
+		if srv {
+			id = 5000 + h.Sum64()%2000
+		}
+		ids[id] = true
+		e := autotag.AddrEntry{Prefix: netip.PrefixFrom(a, a.BitLen())}
+		for i, key := range keys {
 			// Resources shared by more and more endpoints as i falls.
-			v := key + "-" + strconv.Itoa(int(id)>>(len(internKeys)-1-i))
+			v := key + "-" + strconv.Itoa(int(id)>>(len(keys)-1-i))
 			if i >= 10 {
 				v = key + "-" + strconv.Itoa(int(id))
 			}
-			l = append(l, tag.Tag{Key: key, Value: v})
+			e.Resource.SetTag(key, v)
 		}
-		if side == tag.Server {
-			l = append(l, tag.Tag{Key: "service", Value: "svc-" + strconv.Itoa(int(port))})
+		if srv {
+			e.Resource.Service = "svc-" + strconv.Itoa(int(id))
 		}
-		s.tags[id] = l
+		addrs = append(addrs, e)
 	}
-	s.mu.Unlock()
-	for _, t := range l {
-		ts.Set(side, t.Key, t.Value)
-	}
-}
-
-func (s *internStage) ProcessL4(r *flow.Record) bool {
-	s.side(&r.Tags, tag.Client, r.IP0, r.ClientPort)
-	s.side(&r.Tags, tag.Server, r.IP1, r.ServerPort)
-	return true
-}
-
-func (s *internStage) ProcessL7(r *l7.Record) bool {
-	s.side(&r.Tags, tag.Client, r.Client.Addr(), r.Client.Port())
-	s.side(&r.Tags, tag.Server, r.Server.Addr(), r.Server.Port())
-	return true
+	tg := autotag.New()
+	tg.Updater("capture").Update(&autotag.Entries{Addrs: addrs})
+	return tg, len(ids)
 }
 
 // limitSource ends a capture after n packets.
@@ -151,13 +148,12 @@ func benchRecords(b *testing.B) (string, []*flow.Record, []*l7.Record) {
 			packets = n
 		}
 		c := &capped{max: 200_000}
-		st := &internStage{tags: make(map[uint64][]tag.Tag)}
 		for _, f := range files {
 			src, err := capture.OpenFile(f)
 			if err != nil {
 				b.Fatalf("open %s: %v", f, err)
 			}
-			p, err := pipeline.New(pipeline.Config{Source: &limitSource{src, packets}, Stages: []pipeline.Stage{st},
+			p, err := pipeline.New(pipeline.Config{Source: &limitSource{src, packets},
 				Sinks: []pipeline.SinkConfig{{Sink: c}}})
 			if err != nil {
 				b.Fatal(err)
@@ -166,7 +162,19 @@ func benchRecords(b *testing.B) (string, []*flow.Record, []*l7.Record) {
 				b.Fatalf("run %s: %v", f, err)
 			}
 		}
-		bc.l4, bc.l7, bc.endpoints = c.l4, c.l7, len(st.tags)
+		// Tag the records with a Stage of a snapshot of their addresses
+		// (known only now), as the pipeline's stage would have.
+		tg, endpoints := captureTagger(c.l4, c.l7)
+		st := tg.NewStage(autotag.StageConfig{})
+		for _, r := range c.l4 {
+			r.Tags.Reset()
+			st.ProcessL4(r)
+		}
+		for _, r := range c.l7 {
+			r.Tags.Reset()
+			st.ProcessL7(r)
+		}
+		bc.l4, bc.l7, bc.endpoints = c.l4, c.l7, endpoints
 	})
 	if len(bc.l4) == 0 || len(bc.l7) == 0 {
 		b.Skipf("%s: %d l4 and %d l7 records", bc.name, len(bc.l4), len(bc.l7))
@@ -198,8 +206,8 @@ func (w *jsonRec) addL7(r *l7.Record) {
 }
 
 // BenchmarkEncodeCapture encodes the records of a real capture
-// (ENCODING_BENCH_PCAP, default the project's test captures), tagged with
-// 15 or 16 interned tags a side: l4_flow_log and l7_flow_log rows apart,
+// (ENCODING_BENCH_PCAP, default the project's test captures), tagged by
+// an autotag.Stage with 15 or 16 tags a side (captureTagger): l4_flow_log and l7_flow_log rows apart,
 // SmartEncoding (zstd where it pays, the default; S2) beside the JSON
 // Lines of the JSON sink, per record. "large" encodes every record once
 // an op (up to 200,000 of each kind: the records come from memory, as
