@@ -1,15 +1,18 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"io"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
 
 	"github.com/metaflow-go/metaflow/capture"
 	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/internal/testutil"
 	"github.com/metaflow-go/metaflow/pipeline"
 )
 
@@ -236,4 +239,94 @@ func BenchmarkPipeline_Memory(b *testing.B) {
 			b.ReportMetric(got, "B/conn")
 		})
 	}
+}
+
+// replaySource replays packets held in memory and calls at(k) before
+// packet k for each k in marks (len(pkts): at the end).
+type replaySource struct {
+	pkts  []capture.Packet
+	i     int
+	marks map[int]func()
+}
+
+func (r *replaySource) ReadPacket(p *capture.Packet) error {
+	if f := r.marks[r.i]; f != nil {
+		f()
+		delete(r.marks, r.i)
+	}
+	if r.i == len(r.pkts) {
+		return io.EOF
+	}
+	*p = r.pkts[r.i]
+	r.i++
+	return nil
+}
+
+func (r *replaySource) Stats() capture.Stats { return capture.Stats{} }
+func (r *replaySource) Close() error         { return nil }
+
+func mallocs() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
+}
+
+// BenchmarkPipeline_Replay runs captures of the repository (every L7
+// decoder's, concatenated, times shifted so they follow one another)
+// through a whole pipeline (one shard, built-in decoders, a JSON sink)
+// and reports the allocations per packet of the second half of the
+// packets: steady state, the pipeline's set-up and first flows left out.
+func BenchmarkPipeline_Replay(b *testing.B) {
+	var pkts []capture.Packet
+	var base time.Time
+	files, _ := filepath.Glob(testutil.Testdata(b, "l7") + "/*.pcap")
+	for _, name := range files {
+		src, err := capture.OpenFile(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var first, last time.Time
+		for {
+			var p capture.Packet
+			if err := src.ReadPacket(&p); err != nil {
+				break
+			}
+			if first.IsZero() {
+				first = p.Timestamp
+			}
+			p.Data = bytes.Clone(p.Data)
+			p.Timestamp = base.Add(p.Timestamp.Sub(first))
+			last = p.Timestamp
+			pkts = append(pkts, p)
+		}
+		src.Close()
+		base = last.Add(time.Second)
+	}
+	if len(pkts) == 0 {
+		b.Skip("no captures")
+	}
+	half := len(pkts) / 2
+	var allocs, n float64
+	b.ReportAllocs()
+	for b.Loop() {
+		var m0, m1 uint64
+		src := &replaySource{pkts: pkts, marks: map[int]func(){
+			half:      func() { m0 = mallocs() },
+			len(pkts): func() { m1 = mallocs() },
+		}}
+		p, err := pipeline.New(pipeline.Config{
+			Source: src,
+			Sinks:  []pipeline.SinkConfig{{Sink: pipeline.NewJSONSink(io.Discard)}},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Run(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		allocs += float64(m1 - m0)
+		n += float64(len(pkts) - half)
+	}
+	b.ReportMetric(allocs/n, "allocs/packet")
+	b.ReportMetric(float64(len(pkts)), "packets")
 }
