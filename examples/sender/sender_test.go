@@ -2,11 +2,15 @@ package sender_test
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -138,5 +142,95 @@ func TestSender_SpoolRestartAndFull(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Fatalf("%d files left", len(ents))
+	}
+}
+
+func TestNew_Plaintext(t *testing.T) {
+	for _, tc := range []struct {
+		name, url, token string
+		insecure         bool
+		tls              bool
+		wantPlain, ok    bool
+	}{
+		{"loopback v4", "http://127.0.0.1:1", "t", false, false, false, true},
+		{"loopback v6", "http://[::1]:1", "t", false, false, false, true},
+		{"localhost", "http://localhost:1", "t", false, false, false, true},
+		{"remote without token", "http://192.0.2.1:1", "", false, false, false, true},
+		{"remote with token", "http://192.0.2.1:1", "t", false, false, true, false},
+		{"remote name with token", "http://collector.example:1", "t", false, false, true, false},
+		{"remote with token, allowed", "http://192.0.2.1:1", "t", true, false, false, true},
+		{"https remote with token", "https://192.0.2.1:1", "t", false, false, false, true},
+		{"https with TLS config", "https://collector.example:1", "t", false, true, false, true},
+		{"TLS config on http", "http://127.0.0.1:1", "t", false, true, false, false},
+		{"other scheme", "ftp://127.0.0.1:1", "", false, false, false, false},
+		{"no host", "http:///x", "", false, false, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := sender.Config{URL: tc.url, Token: tc.token, InsecurePlaintext: tc.insecure}
+			if tc.tls {
+				cfg.TLS = &tls.Config{ServerName: "collector.example"}
+			}
+			s, err := sender.New(cfg)
+			if s != nil {
+				s.Close()
+			}
+			if (err == nil) != tc.ok || errors.Is(err, sender.ErrPlaintext) != tc.wantPlain {
+				t.Fatalf("New(%s, token %q, insecure %v): %v", tc.url, tc.token, tc.insecure, err)
+			}
+		})
+	}
+}
+
+func TestTLSConfig(t *testing.T) {
+	if c, err := sender.TLSConfig("", ""); c != nil || err != nil {
+		t.Fatalf("no CA, no name: %v %v", c, err)
+	}
+	c, err := sender.TLSConfig("", "collector.example")
+	if err != nil || c.ServerName != "collector.example" || c.RootCAs != nil {
+		t.Fatalf("name only: %+v %v", c, err)
+	}
+	dir := t.TempDir()
+	if _, err := sender.TLSConfig(dir+"/missing.pem", ""); err == nil {
+		t.Fatal("missing CA file: no error")
+	}
+	os.WriteFile(dir+"/junk.pem", []byte("not a certificate"), 0o644)
+	if _, err := sender.TLSConfig(dir+"/junk.pem", ""); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Fatalf("junk CA file: %v", err)
+	}
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	pem := "-----BEGIN CERTIFICATE-----\n" + base64.StdEncoding.EncodeToString(srv.Certificate().Raw) + "\n-----END CERTIFICATE-----\n"
+	os.WriteFile(dir+"/ca.pem", []byte(pem), 0o644)
+	c, err = sender.TLSConfig(dir+"/ca.pem", "example.com") // httptest's certificate names example.com
+	if err != nil || c.RootCAs == nil {
+		t.Fatalf("CA file: %+v %v", c, err)
+	}
+	// The sender trusts the CA file's certificate, and an unknown one is
+	// an error that says so, retried with the batch kept.
+	for _, trust := range []bool{true, false} {
+		cfg := sender.Config{URL: srv.URL, Token: "t", TLS: c, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}
+		if !trust {
+			cfg.TLS = &tls.Config{}
+		}
+		s, err := sender.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Send([]byte("frame"))
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if !trust {
+			cancel()
+			ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+		}
+		ferr := s.Flush(ctx)
+		cancel()
+		st, last := s.Stats(), s.LastError()
+		s.Close()
+		if trust && (ferr != nil || st.Acked != 1) {
+			t.Fatalf("trusted: %v %+v", ferr, st)
+		}
+		if !trust && (ferr == nil || st.Pending != 1 || last == nil || !strings.Contains(last.Error(), "not trusted")) {
+			t.Fatalf("untrusted: %v %+v %v", ferr, st, last)
+		}
 	}
 }
