@@ -91,6 +91,7 @@ type EncoderStats struct {
 	TagIDs     uint64 // tag cells sent as dictionary ids
 	TagInline  uint64 // tag cells sent as strings of the string table
 	SetHits    uint64 // record sides whose tags were found with one cache lookup
+	ListSides  uint64 // record sides with a tag.List (a tagging stage's), keyed by it rather than by hashing their strings
 	DupTags    uint64 // tags dropped because the record had the key twice on one side (the last one is kept)
 }
 
@@ -946,6 +947,7 @@ func (e *Encoder) tags(t *tableEnc, s *tag.Set) {
 // cannot key).
 func (e *Encoder) setKey(ts []tag.Tag, l *tag.List) (lo, hi uint64, ok bool) {
 	if l != nil {
+		e.stats.ListSides++
 		return uint64(uintptr(unsafe.Pointer(l))), e.listKey, len(ts) <= maxSetTags
 	}
 	return e.nhash(ts)

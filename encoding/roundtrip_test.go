@@ -6,11 +6,14 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
 
+	"github.com/metaflow-go/metaflow/autotag"
+	"github.com/metaflow-go/metaflow/autotag/file"
 	"github.com/metaflow-go/metaflow/capture"
 	"github.com/metaflow-go/metaflow/encoding"
 	"github.com/metaflow-go/metaflow/flow"
@@ -401,4 +404,97 @@ func TestSink(t *testing.T) {
 		equalL4(t, i, want.l4[i], got4[i])
 	}
 	t.Logf("%d l4 records in %d frames", len(got4), frames)
+}
+
+// TestSink_Stage runs an agent's path: a capture through the pipeline, an
+// autotag.Stage fed by the file source (autotag/file), and a Sink whose
+// frames the server decodes and resolves. Every tagged side reaches the
+// Encoder with the Stage's tag.List (EncoderStats.ListSides: no string
+// hashing) and decodes to the tags the Stage set.
+func TestSink_Stage(t *testing.T) {
+	tg := autotag.New()
+	src := file.New(file.Config{Path: filepath.Join(testutil.ModuleRoot(t), "autotag", "testdata", "http-nginx.json"), Interval: -1})
+	if err := src.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go tg.Run(ctx, src)
+	for tg.Snapshot().Prefixes() == 0 {
+		runtime.Gosched()
+	}
+	server := encoding.NewDictionary(nil)
+	agent := encoding.NewAgentDict()
+	enc, _ := encoding.NewEncoder(&encoding.EncoderConfig{Dict: agent})
+	got := &collect{}
+	var r4 flow.Record
+	var r7 l7.Record
+	sink := encoding.NewSink(enc, 0, func(frame []byte) error {
+		b, err := encoding.Decode(frame)
+		if err != nil {
+			return err
+		}
+		if err := server.Resolve(b); err != nil {
+			return err
+		}
+		for i := range b.Tables {
+			tb := &b.Tables[i]
+			for row := range tb.Rows {
+				switch tb.Type {
+				case encoding.TableL4:
+					if err := tb.L4(row, server, &r4); err != nil {
+						return err
+					}
+					got.l4 = append(got.l4, r4.Clone())
+				case encoding.TableL7:
+					if err := tb.L7(row, server, &r7); err != nil {
+						return err
+					}
+					got.l7 = append(got.l7, r7.Clone())
+				}
+			}
+		}
+		return agent.Apply(server.Sync(b.Epoch, b.DictVersion))
+	})
+	want := &collect{}
+	in, err := capture.OpenFile(testutil.Testdata(t, "l7/http-nginx.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.New(pipeline.Config{Source: in, Stages: []pipeline.Stage{tg.NewStage(autotag.StageConfig{})},
+		Sinks: []pipeline.SinkConfig{{Sink: sink}, {Sink: want}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.l4) != len(want.l4) || len(got.l7) != len(want.l7) || len(got.l7) == 0 {
+		t.Fatalf("decoded %d l4 and %d l7 records, want %d and %d", len(got.l4), len(got.l7), len(want.l4), len(want.l7))
+	}
+	sides := 0
+	for i := range got.l4 {
+		equalL4(t, i, want.l4[i], got.l4[i])
+		for s := range tag.Side(2) {
+			if len(want.l4[i].Tags.Side(s)) > 0 {
+				sides++
+			}
+		}
+	}
+	for i := range got.l7 {
+		equalL7(t, i, want.l7[i], got.l7[i])
+		for s := range tag.Side(2) {
+			if len(want.l7[i].Tags.Side(s)) > 0 {
+				sides++
+			}
+		}
+	}
+	if v, _ := got.l7[0].Tags.Get(tag.Server, "service"); v != "nginx" {
+		t.Fatalf("service_1 = %q", v)
+	}
+	st := sink.Stats()
+	if sides == 0 || st.ListSides != uint64(sides) {
+		t.Fatalf("%+v: %d tagged sides, want every one keyed by its list", st, sides)
+	}
+	t.Logf("%d l4 and %d l7 records, %d tagged sides: %+v", len(got.l4), len(got.l7), sides, st)
 }

@@ -67,6 +67,13 @@ func (s *Sink) Flush() error {
 	return s.write()
 }
 
+// Stats returns the counters of the Sink's Encoder.
+func (s *Sink) Stats() EncoderStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.enc.Stats()
+}
+
 func (s *Sink) write() error {
 	var err error
 	s.frame, err = s.enc.AppendFrame(s.frame[:0])
