@@ -120,6 +120,7 @@ type Encoder struct {
 	sets     *tableEnc // the batch's tag set table
 	nh       [2 * maxSetTags]uint64
 	listKey  uint64 // random: the second word of a List side's key (setKey)
+	touch    setEnt // the loads that fetch the entries early (tags)
 	stamp    int    // of the tag set cache's fills
 
 	// String table of the batch: index 0 is "".
@@ -926,6 +927,17 @@ func (e *Encoder) tags(t *tableEnc, s *tag.Set) {
 	lo1, hi1, ok1 := e.setKey(ts1, l1)
 	i0, hit0 := e.probe(lo0, hi0, len(ts0), ok0, -1)
 	i1, hit1 := e.probe(lo1, hi1, len(ts1), ok1, i0)
+	// A side found but not yet in this batch's tag set table is written
+	// there from its entries: load both sides' first entries now, so that
+	// the two cache misses overlap.
+	var touch setEnt
+	if hit0 && e.setHot[i0].setBatch != e.batch {
+		touch ^= e.setEnts[i0*setStride]
+	}
+	if hit1 && e.setHot[i1].setBatch != e.batch {
+		touch ^= e.setEnts[i1*setStride]
+	}
+	e.touch = touch
 	var set0, set1 uint64
 	if len(ts0) > 0 {
 		set0 = e.tagSet(ts0, l0, ok0, i0, hit0)
