@@ -24,6 +24,14 @@
 // -tags-proc adds the local processes and their sockets from /proc
 // (gprocess, container_id, and the pod through the file's pods).
 //
+// -server URL sends the records to examples/server as SmartEncoding
+// batches (package sender): -server-token is its ingest token, -spool DIR
+// keeps unacknowledged batches across restarts, -server-wait bounds the
+// final wait for acknowledgements. An https:// URL is verified against
+// the system's roots or -server-ca FILE (PEM), with -server-name as the
+// name to check (SNI); the token is not sent over plaintext http:// to a
+// host that is not loopback unless -insecure-plaintext is given.
+//
 // It is a thin user of the pipeline package: SIGINT and SIGTERM cancel the
 // run in replay and live mode alike, and every record is written before it
 // exits; output (and the -w file) is flushed at least every second; -stats

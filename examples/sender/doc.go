@@ -14,5 +14,12 @@
 // server no longer has) is dropped and counted too; 401, 5xx and network
 // errors are retried.
 //
+// TLS: an https:// URL is verified against the system's roots, or the CA
+// file and server name of TLSConfig (Config.TLS); a certificate the client
+// does not trust fails with an error that says so, retried like a network
+// error, the batch kept in the spool. New refuses a token over plaintext
+// http:// to a host that is not loopback (ErrPlaintext) unless
+// Config.InsecurePlaintext.
+//
 // The package is plain Go (no cgo): agents import it.
 package sender

@@ -7,8 +7,29 @@
 // Endpoints: POST /api/v1/batches (package ingest), GET /api/v1/l7,
 // /api/v1/l4, /api/v1/servicemap, /api/v1/red, /api/v1/metrics/network,
 // /api/v1/metrics/application (package query), GET /api/v1/stats
-// (counters of ingest, queries and the store). Every one requires the
-// token when -token is set. It listens on localhost unless told otherwise.
+// (counters of ingest, queries, the page and the store). It listens on
+// localhost unless told otherwise; with no flags it serves plaintext HTTP
+// on 127.0.0.1:26700 with no token.
+//
+// Tokens: -token sets one token for every surface; -ingest-token,
+// -query-token and -page-token set each surface's own, each defaulting to
+// -token. Agent ingest and the ecosystem endpoints take the ingest token,
+// the query API and /api/v1/stats the query token, the page's files the
+// page token (package web: a sign-in page, POST /login, sets an HttpOnly
+// SameSite=Strict cookie, Secure over TLS; the page opened as
+// /#page_token=P&token=Q signs in by itself). A surface refuses the others'
+// tokens with 401, counted in /api/v1/stats (ingest, ecosystem, query and
+// page "unauthorized").
+//
+// TLS: -tls-cert FILE -tls-key FILE (PEM) serve HTTPS on -listen and
+// OTLP/gRPC over TLS on -otlp-grpc (TLS 1.2 at least); -demo stays
+// plaintext on localhost. The agent trusts a private CA with -server-ca
+// FILE, checks another name with -server-name, and refuses to send its
+// token over http:// to a host that is not loopback unless given
+// -insecure-plaintext:
+//
+//	go run ./examples/server -listen 0.0.0.0:26700 -tls-cert server.pem -tls-key server-key.pem -ingest-token I -query-token Q -page-token P
+//	go run ./examples/agent -r testdata/l7/redis.pcap -server https://collector.example:26700 -server-ca ca.pem -server-token I
 //
 // To scale out, -clickhouse ADDR (native protocol; -clickhouse-db,
 // -clickhouse-user, $CLICKHOUSE_PASSWORD) keeps the records in ClickHouse
@@ -25,8 +46,9 @@
 // retention (default: keep).
 //
 // GET / serves the web page (package web: service map, RED, metrics over
-// time, request and flow search, trace flame graph), which reads the query
-// API with the token it is given (#token=... or a prompt). With -demo the
+// time, request and flow search, trace flame graph), behind the page token
+// when set, which reads the query API with the token it is given
+// (#token=... or a prompt). With -demo the
 // server runs on a temporary store and fills it with the captures shipped
 // under testdata/l7, replayed through an in-process agent (demo.go), then
 // logs the page's URL:
@@ -49,7 +71,7 @@
 //     influxdb_v2 and influxdb outputs send it (gzip allowed, precision
 //     parameter), one ext_metrics row per field.
 //
-// Their token comes as "Authorization: Bearer" (or Influx's "Token", basic
+// Their token (the ingest token) comes as "Authorization: Bearer" (or Influx's "Token", basic
 // authentication's password, the v1 "p" parameter, gRPC "authorization"
 // metadata); -max-ext bounds a request, compressed and inflated (default
 // 16 MiB). Prometheus's remote_write takes the token as
