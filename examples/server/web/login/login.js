@@ -41,7 +41,11 @@
     ev.preventDefault();
     login(input.value, false);
   });
-  const h = new URLSearchParams(location.hash.slice(1));
-  const t = h.get('page_token') || h.get('token');
-  if (t) login(t, true);
+  function fromURL() {
+    const h = new URLSearchParams(location.hash.slice(1));
+    const t = h.get('page_token') || h.get('token');
+    if (t) login(t, true);
+  }
+  window.addEventListener('hashchange', fromURL);
+  fromURL();
 })();
