@@ -161,22 +161,25 @@ func (a *API) where(r *http.Request, table string, skip map[string]bool) (conds 
 			if err != nil {
 				return nil, nil, false, bad("%s=%q: want an integer", name, v)
 			}
-			conds = append(conds, "("+either[0]+" = ? OR "+either[1]+" = ?)")
-			args = append(args, n, n)
+			// A literal: database/sql takes no uint64 argument above
+			// 2^63 (syscall trace ids use all 64 bits).
+			u := strconv.FormatUint(n, 10)
+			conds = append(conds, "("+either[0]+" = "+u+" OR "+either[1]+" = "+u+")")
 			continue
 		}
 		if num, ok := Columns[table][name]; ok {
 			if num {
-				var n any
-				i, err := strconv.ParseInt(v, 10, 64)
-				n = i
+				n, err := strconv.ParseInt(v, 10, 64)
 				if err != nil {
 					// Unsigned columns (syscall trace ids) above 2^63.
 					u, uerr := strconv.ParseUint(v, 10, 64)
 					if uerr != nil {
 						return nil, nil, false, bad("%s=%q: want an integer", name, v)
 					}
-					n = u
+					// As a literal (database/sql: no uint64
+					// argument above 2^63).
+					conds = append(conds, name+" = "+strconv.FormatUint(u, 10))
+					continue
 				}
 				conds = append(conds, name+" = ?")
 				args = append(args, n)

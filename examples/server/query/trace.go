@@ -128,7 +128,9 @@ func (t *TraceStore) Find(ctx context.Context, q *autotrace.Query) ([]autotrace.
 	add([]string{"rowid"}, anys(q.IDs, func(v uint64) any { return int64(v - 1) }))
 	add([]string{"trace_id"}, anys(q.TraceIDs, func(v string) any { return v }))
 	add([]string{"x_request_id_0", "x_request_id_1"}, anys(q.XRequestIDs, func(v string) any { return v }))
-	add([]string{"syscall_trace_id_request", "syscall_trace_id_response"}, anys(q.SyscallTraceIDs, func(v uint64) any { return v }))
+	// Syscall trace ids use all 64 bits: database/sql takes no uint64
+	// argument above 2^63, so they are written into the statement.
+	add([]string{"syscall_trace_id_request", "syscall_trace_id_response"}, anys(q.SyscallTraceIDs, func(v uint64) any { return sqlUint(v) }))
 	add([]string{"req_tcp_seq", "resp_tcp_seq"}, anys(q.TCPSeqs, func(v uint32) any { return uint64(v) }))
 	// Flows: one condition per flow, its six values as arguments.
 	for flows := q.Flows; len(flows) > 0; {
@@ -158,9 +160,22 @@ func (t *TraceStore) Find(ctx context.Context, q *autotrace.Query) ([]autotrace.
 			args = append(args, c.args...)
 		} else {
 			ph := strings.TrimSuffix(strings.Repeat("?, ", len(c.args)), ", ")
+			inline := false
+			if _, ok := c.args[0].(sqlUint); ok {
+				var b strings.Builder
+				for i, v := range c.args {
+					if i > 0 {
+						b.WriteString(", ")
+					}
+					b.WriteString(strconv.FormatUint(uint64(v.(sqlUint)), 10))
+				}
+				ph, inline = b.String(), true
+			}
 			for _, name := range c.cols {
 				ors = append(ors, name+" IN ("+ph+")")
-				args = append(args, c.args...)
+				if !inline {
+					args = append(args, c.args...)
+				}
 			}
 		}
 		where := "(" + strings.Join(ors, " OR ") + ")"
@@ -177,6 +192,9 @@ func (t *TraceStore) Find(ctx context.Context, q *autotrace.Query) ([]autotrace.
 	}
 	return out, nil
 }
+
+// sqlUint is an unsigned key written into a statement as a literal.
+type sqlUint uint64
 
 func anys[T any](vs []T, f func(T) any) []any {
 	var out []any
