@@ -8,10 +8,15 @@
 //     Filters: exact values of record columns (l7_protocol, request_type,
 //     request_resource, request_domain, endpoint, response_code, trace_id,
 //     x_request_id_0, x_request_id_1, ip_0, ip_1, client_port, server_port,
-//     protocol, flow_id ...; see Columns) and of tags ("<key>_0",
-//     "<key>_1", "pod_1=web-1", "service_1=cart"). Paging: limit (default
-//     100, at most 10,000) and cursor (the "next" of the previous page).
-//     Answer: {"rows": [{column: value, ..., "<key>_<side>": tag}], "next"}.
+//     protocol, flow_id ...; see Columns), of the eBPF and capture-point
+//     columns (tap_side, agent_id, signal_source, span_id, process_id_0,
+//     process_id_1, syscall_trace_id_request, ...), process_id and
+//     syscall_trace_id (either side), and of tags ("<key>_0", "<key>_1",
+//     "pod_1=web-1", "service_1=cart"). Paging: limit (default 100, at
+//     most 10,000) and cursor (the "next" of the previous page). Answer:
+//     {"rows": [{column: value, ..., "<key>_<side>": tag}], "next"}; on
+//     the DuckDB store each l7 row also has "id", its span id for
+//     /api/v1/trace.
 //   - GET /api/v1/servicemap: edges client -> server from l7_flow_log, the
 //     nodes named by their service, else pod, else IP, with requests,
 //     errors (response_status client error, server error or timeout), and
@@ -46,10 +51,12 @@
 //     seed that finds nothing 404.
 //     The answer holds the trees of the seed's spans (one for a span id;
 //     a trace_id may span several), not the other rows the search met.
-//     Server-side, agent rows carry no process ids or tap sides yet (the
-//     wire format lacks them), so the syscall rule links nothing there:
-//     traces join each call's observations, X-Request-ID hops and OTel
-//     spans.
+//     Agent rows carry their process ids, syscall trace ids and threads,
+//     tap side and agent_id (encoding/FORMAT.md), so every rule works as
+//     in memory: on the demo recording the server's trees are the ones
+//     autotrace.Build finds in memory (TestTrace_DemoEndToEnd). A server
+//     on ClickHouse (-clickhouse) answers 501: the search runs on DuckDB
+//     only.
 //     Tree answer, for the page's flame graph: {"spans": [...], "roots":
 //     [indexes of root spans], "calls": distinct calls, "rounds": search
 //     rounds, "truncated": the search stopped at a bound}. spans are depth
@@ -65,7 +72,9 @@
 //     "client", "server" (ip:port), "trace_id", "span_id",
 //     "parent_span_id", "x_request_id_0", "x_request_id_1",
 //     "syscall_trace_id_request", "syscall_trace_id_response",
-//     "req_tcp_seq", "resp_tcp_seq"}. A flame graph draws one bar per
+//     "req_tcp_seq", "resp_tcp_seq", "agent", "process_id_0",
+//     "process_id_1", "process_kname_0", "process_kname_1",
+//     "syscall_thread_0", "syscall_thread_1"}. A flame graph draws one bar per
 //     span from start_time to end_time at its depth; spans of one call
 //     (same "call") may be drawn as one bar.
 //

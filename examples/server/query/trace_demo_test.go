@@ -42,10 +42,11 @@ func demoFile(t *testing.T, name string) []byte {
 // TestTrace_DemoRecording stores the 1-client demo recording (records and
 // the Go service's OTel spans) as l7_flow_log rows, with the columns the
 // store has, and asks the trace endpoint for a client request's trace.
-// The store keeps no process ids or tap sides of agent records, so the
-// syscall rule has nothing to work with server-side: the trace joins the
-// observations of each call (tcp_seq), nginx's hop (x_request_id) and,
-// with OTel, the Go service's spans (app_id and their sockets).
+// The rows are inserted without process ids or tap sides (an agent that
+// sends none), so the syscall rule has nothing to work with: the trace
+// joins the observations of each call (tcp_seq), nginx's hop
+// (x_request_id) and, with OTel, the Go service's spans (app_id and their
+// sockets). TestTrace_DemoEndToEnd sends them all.
 func TestTrace_DemoRecording(t *testing.T) {
 	recs, err := autotrace.ReadRecords(bytes.NewReader(demoFile(t, "records-1c.jsonl")), 1)
 	if err != nil {
