@@ -42,6 +42,10 @@ type Engine struct {
 	nconns    int              // open conns, Open's and the flow.Handler's
 	bySlot    []*Conn          // the flow.Handler's conns by flow slot
 	freeConns []*Conn
+	// swapper is the flow of swapConn during a flow.Handler call: the
+	// Conn swaps it with itself.
+	swapConn *Conn
+	swapper  interface{ Swap() bool }
 
 	now        int64 // latest input time
 	nextExpire int64 // earliest session deadline (math.MaxInt64: none)
@@ -174,36 +178,70 @@ type ConnSummary struct {
 // direction given by the input at Open). It receives the reassembler's
 // output.
 type side struct {
-	c    *Conn
-	phys uint8
-	r    reassembler
+	c *Conn
+	r reassembler
 
-	buf    []byte // bytes of an incomplete message (pooled), or nil
+	buf   []byte // bytes of an incomplete message (pooled), or nil
+	bufTs int64  // time of the chunk holding buf[0]
+
+	msgLen int   // bytes consumed for the message being decoded
+	msgTs  int64 // time of its first byte
+
+	// calls holds the calls of the socket input (Conn.SetCall), nil until
+	// the first: packets never set one.
+	calls *sideCalls
+
 	bufSeq uint32 // sequence number of buf[0]
-	bufTs  int64  // time of the chunk holding buf[0]
-
-	msgLen int    // bytes consumed for the message being decoded
-	msgSeq uint32 // sequence number of its first byte
-	msgTs  int64  // time of its first byte
-
-	// The call of the next bytes (Conn.SetCall), of the chunk holding
-	// buf[0], and of the message being decoded's first byte: kept like
-	// bufTs and msgTs.
-	call, bufCall, msgCall CallMeta
-
-	errs    int  // parse errors since this direction's last message
-	decoded bool // a message of this direction was decoded
+	msgSeq uint32 // sequence number of the message being decoded's first byte
+	errs   int32  // parse errors since this direction's last message
 
 	// Bytes below skipEnd (when skip) belong to a message already made of
 	// its start (Conn.answeredCut): they are dropped on arrival.
 	skipEnd uint32
-	skip    bool
 
 	// TCP acknowledgements this direction sent: the latest, and the one
 	// current when the message being decoded started (valid when has*).
-	ack, msgAck       uint32
+	ack, msgAck uint32
+
+	phys              uint8
+	decoded           bool // a message of this direction was decoded
+	skip              bool
 	hasAck, msgHasAck bool // ack is meaningful: it has moved
 	ackSeen           bool
+}
+
+// sideCalls are the calls of the next bytes (Conn.SetCall), of the chunk
+// holding buf[0], and of the message being decoded's first byte: kept like
+// bufTs and msgTs.
+type sideCalls struct {
+	call, bufCall, msgCall CallMeta
+}
+
+// msgCall returns the call of the message being decoded.
+func (s *side) msgCall() CallMeta {
+	if s.calls == nil {
+		return CallMeta{}
+	}
+	return s.calls.msgCall
+}
+
+// callToBuf dates the held bytes with the current call.
+func (s *side) callToBuf() {
+	if s.calls != nil {
+		s.calls.bufCall = s.calls.call
+	}
+}
+
+// callToMsg dates the message being decoded with the current call, or
+// with the held bytes' call when fromBuf.
+func (s *side) callToMsg(fromBuf bool) {
+	if s.calls != nil {
+		if fromBuf {
+			s.calls.msgCall = s.calls.bufCall
+		} else {
+			s.calls.msgCall = s.calls.call
+		}
+	}
 }
 
 func (s *side) data(ts int64, seq uint32, b []byte) { s.c.deliver(s, ts, seq, b) }
@@ -217,35 +255,43 @@ type Conn struct {
 	e              *Engine
 	id             uint64
 	client, server netip.AddrPort
-	transport      Transport
-	oriented       bool
-	slot           int   // index in Engine.bySlot, -1 when opened directly
-	flip           uint8 // engine direction = physical direction ^ flip
-	state          uint8
-	dec            int32
 	parser         Parser
-	trailer        Trailer // parser as a Trailer, or nil
-	flusher        Flusher // parser as a Flusher, or nil
-	tries          int
-	tls            bool                     // a message marked the flow TLS (Message.TLS)
-	avoid          uint64                   // decoders abandoned on this flow (bit i: index i < 64)
-	abandoned      int32                    // the decoder last abandoned, -1 none
-	swapper        interface{ Swap() bool } // the flow, during a Handler call
 
 	sides [2]side
 
 	msgProto     string   // the latest request's Message.Protocol, naming the flow when set
-	respGapEnd   uint32   // server sequence number just past the last hole in responses
-	respGap      bool     // a hole in responses not yet weighed by lostReplies
 	phead, ptail *session // pending requests, oldest first
+	avoid        uint64   // decoders abandoned on this flow (bit i: index i < 64)
+	slot         int      // index in Engine.bySlot, -1 when opened directly
+	tries        int
 	npending     int
 	pendBytes    int // memory the pending requests hold (sessionCost each)
+
+	dec        int32
+	abandoned  int32  // the decoder last abandoned, -1 none
+	respGapEnd uint32 // server sequence number just past the last hole in responses
 	// owed counts requests paired by order that overflow emitted early:
 	// the next responses by order answer them, not the requests behind.
 	owed uint32
 
 	requests, responses, clientErrors, serverErrors, timeouts uint32
-	reported                                                  ConnSummary // counts in the flow's previous snapshot
+	reported                                                  connCounts // counts in the flow's previous snapshot
+
+	transport Transport
+	oriented  bool
+	flip      uint8 // engine direction = physical direction ^ flip
+	state     uint8
+	tls       bool // a message marked the flow TLS (Message.TLS)
+	respGap   bool // a hole in responses not yet weighed by lostReplies
+}
+
+// connCounts are the counters of a ConnSummary.
+type connCounts struct {
+	requests, responses, clientErrors, serverErrors, timeouts uint32
+}
+
+func countsOf(s ConnSummary) connCounts {
+	return connCounts{s.Requests, s.Responses, s.ClientErrors, s.ServerErrors, s.Timeouts}
 }
 
 // Open returns the Conn for info.ID, creating it at time ts (unix ns).
@@ -282,7 +328,7 @@ func (e *Engine) open(info ConnInfo, ts int64) *Conn {
 	c.flip = 0
 	c.state = stateInfer
 	c.dec = -1
-	c.parser, c.trailer, c.flusher = nil, nil, nil
+	c.parser = nil
 	c.tries = 0
 	c.respGap = false
 	c.msgProto = ""
@@ -293,7 +339,9 @@ func (e *Engine) open(info ConnInfo, ts int64) *Conn {
 	c.tls = info.TLS
 	for i := range c.sides {
 		sd := &c.sides[i]
-		sd.call, sd.bufCall, sd.msgCall = CallMeta{}, CallMeta{}, CallMeta{}
+		if sd.calls != nil {
+			*sd.calls = sideCalls{}
+		}
 	}
 	c.avoid = 0
 	c.abandoned = -1
@@ -301,7 +349,7 @@ func (e *Engine) open(info ConnInfo, ts int64) *Conn {
 	c.sides[0].decoded, c.sides[1].decoded = false, false
 	c.sides[0].skip, c.sides[1].skip = false, false
 	c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts = 0, 0, 0, 0, 0
-	c.reported = ConnSummary{}
+	c.reported = connCounts{}
 	return c
 }
 
@@ -369,7 +417,11 @@ func (c *Conn) idle() {
 // their request's first byte and of their response's first byte. Input
 // without calls (packets) never sets it.
 func (c *Conn) SetCall(dir Direction, m CallMeta) {
-	c.sides[dir&1].call = m
+	s := &c.sides[dir&1]
+	if s.calls == nil {
+		s.calls = new(sideCalls)
+	}
+	s.calls.call = m
 }
 
 // Gap reports that n bytes of direction dir were lost (n < 0: unknown). The
@@ -500,8 +552,7 @@ func (c *Conn) Close(ts int64) ConnSummary {
 	if c.dec >= 0 {
 		e.putParser(c.dec, c.transport, c.parser)
 	}
-	c.parser, c.trailer, c.flusher = nil, nil, nil
-	c.swapper = nil
+	c.parser = nil
 	e.freeConns = append(e.freeConns, c)
 	return sum
 }
@@ -625,10 +676,15 @@ func (c *Conn) deliver(s *side, ts int64, seq uint32, b []byte) {
 		c.dropHeld(s)
 		if o := &c.sides[s.phys^1]; o.buf != nil {
 			// Dated, like their time, from their first chunk.
-			cur := o.call
-			o.call = o.bufCall
+			var cur CallMeta
+			if o.calls != nil {
+				cur = o.calls.call
+				o.calls.call = o.calls.bufCall
+			}
 			c.parseBuf(o, 0, o.bufTs)
-			o.call = cur
+			if o.calls != nil {
+				o.calls.call = cur
+			}
 		}
 	case stateOff:
 		e.stats.UninferredBytes += uint64(len(b))
@@ -702,7 +758,7 @@ func (c *Conn) parseBuf(s *side, boundary int, ts int64) {
 		s.bufSeq += uint32(off)
 		if off >= boundary {
 			s.bufTs = ts
-			s.bufCall = s.call
+			s.callToBuf()
 		}
 	}
 }
@@ -729,7 +785,8 @@ func (c *Conn) hold(s *side, ts int64, seq uint32, b []byte) {
 			e.stats.UninferredBytes += uint64(len(b))
 			return
 		}
-		s.bufSeq, s.bufTs, s.bufCall = seq, ts, s.call
+		s.bufSeq, s.bufTs = seq, ts
+		s.callToBuf()
 	}
 	s.buf = append(s.buf, b...)
 }
@@ -761,7 +818,7 @@ func (c *Conn) keep(s *side, ts int64, seq uint32, rest []byte) {
 	s.buf = append(b, rest...)
 	s.bufSeq = seq
 	s.bufTs = ts
-	s.bufCall = s.call
+	s.callToBuf()
 }
 
 func (c *Conn) dropBuf(s *side) {
@@ -807,12 +864,13 @@ func (c *Conn) lost(s *side, seq uint32, n int) {
 // of the flow) to a parser that implements Flusher, and handles the message
 // it makes of them. It reports whether the parser made one.
 func (c *Conn) cut(s *side, dir Direction) bool {
-	if c.flusher == nil || len(s.buf) == 0 && s.msgLen == 0 {
+	fl, ok := c.parser.(Flusher)
+	if !ok || len(s.buf) == 0 && s.msgLen == 0 {
 		return false
 	}
 	m := &c.e.cmsg
 	m.Reset()
-	if !c.flusher.Flush(s.buf, dir, m) {
+	if !fl.Flush(s.buf, dir, m) {
 		return false
 	}
 	s.msgLen += len(s.buf)
@@ -845,14 +903,21 @@ func (c *Conn) parse(s *side, data []byte, seq uint32, tsOld int64, boundary int
 		// Bytes outside any message (a body skipped after its headers,
 		// a handshake) must not start the next message: they are not
 		// counted into it, so its start moves on with them.
-		trailing := s.msgLen == 0 && c.trailer != nil && c.trailer.Trailing(dir)
+		trailing := false
+		if s.msgLen == 0 {
+			if tr, ok := c.parser.(Trailer); ok {
+				trailing = tr.Trailing(dir)
+			}
+		}
 		if s.msgLen == 0 {
 			s.msgSeq = seq + uint32(off)
 			s.msgAck, s.msgHasAck = s.ack, s.hasAck
 			if off < boundary {
-				s.msgTs, s.msgCall = tsOld, s.bufCall
+				s.msgTs = tsOld
+				s.callToMsg(true)
 			} else {
-				s.msgTs, s.msgCall = ts, s.call
+				s.msgTs = ts
+				s.callToMsg(false)
 			}
 		}
 		m.Reset()
@@ -905,7 +970,8 @@ func (c *Conn) datagram(s *side, ts int64, b []byte) {
 	dir := Direction(s.phys ^ c.flip)
 	m := &c.e.msg
 	m.Reset()
-	s.msgSeq, s.msgTs, s.msgLen, s.msgCall = 0, ts, len(b), s.call
+	s.msgSeq, s.msgTs, s.msgLen = 0, ts, len(b)
+	s.callToMsg(false)
 	_, ok, err := c.parser.Parse(b, dir, m)
 	if err != nil {
 		c.parseError(s, dir, err)
@@ -942,9 +1008,11 @@ func (c *Conn) parseError(s *side, dir Direction, err error) {
 		c.dropBuf(s)
 	}
 	s.msgLen = 0
-	s.errs++
+	if s.errs < math.MaxInt32 {
+		s.errs++
+	}
 	if n := e.cfg.ReinferAfterErrors; n > 0 {
-		again := s.errs >= n
+		again := int(s.errs) >= n
 		if dir == ToClient && !s.decoded {
 			// Flows whose replies all failed count together on their
 			// server endpoint, so that short connections (one command
@@ -1032,7 +1100,7 @@ func (c *Conn) reinfer() {
 		}
 		s.msgLen, s.errs, s.decoded = 0, 0, false
 	}
-	c.parser, c.trailer, c.flusher = nil, nil, nil
+	c.parser = nil
 	c.dec = -1
 	c.tries = 0
 	c.state = stateInfer
@@ -1125,8 +1193,6 @@ func (c *Conn) infer(s *side, ts int64, b []byte) bool {
 	}
 	c.dec = found
 	c.parser = e.newParser(found, c.transport)
-	c.trailer, _ = c.parser.(Trailer)
-	c.flusher, _ = c.parser.(Flusher)
 	c.state = stateParse
 	ent := e.cache.put(endpointKey{addr: c.server.Addr(), port: c.server.Port(), transport: c.transport})
 	ent.dec = found
@@ -1140,7 +1206,7 @@ func (c *Conn) swap() bool {
 	if c.oriented {
 		return false
 	}
-	if c.swapper != nil && !c.swapper.Swap() {
+	if e := c.e; e.swapConn == c && !e.swapper.Swap() {
 		return false
 	}
 	c.flip ^= 1

@@ -74,7 +74,7 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 			c.client, c.server = c.server, c.client
 		}
 	}
-	c.swapper = f
+	e.swapConn, e.swapper = c, f
 	phys := uint8(dir&1) ^ c.flip
 	if t == TCP {
 		missing := 0
@@ -87,7 +87,7 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		e.stats.Bytes += uint64(len(m.Payload))
 		c.deliver(&c.sides[phys], m.Timestamp, 0, m.Payload)
 	}
-	c.swapper = nil
+	e.swapConn, e.swapper = nil, nil
 	if c.state != stateClosed {
 		c.idle()
 	}
@@ -135,16 +135,16 @@ func (e *Engine) Snapshot(f *flow.Flow, r *flow.Record) {
 	}
 	sum := c.summary()
 	fillL4(r, sum, c.reported)
-	c.reported = sum
+	c.reported = countsOf(sum)
 }
 
-func fillL4(r *flow.Record, sum, base ConnSummary) {
+func fillL4(r *flow.Record, sum ConnSummary, base connCounts) {
 	r.L7Protocol = sum.L7Protocol
-	r.L7Request = sum.Requests - base.Requests
-	r.L7Response = sum.Responses - base.Responses
-	r.L7ClientError = sum.ClientErrors - base.ClientErrors
-	r.L7ServerError = sum.ServerErrors - base.ServerErrors
-	r.L7ServerTimeout = sum.Timeouts - base.Timeouts
+	r.L7Request = sum.Requests - base.requests
+	r.L7Response = sum.Responses - base.responses
+	r.L7ClientError = sum.ClientErrors - base.clientErrors
+	r.L7ServerError = sum.ServerErrors - base.serverErrors
+	r.L7ServerTimeout = sum.Timeouts - base.timeouts
 }
 
 func (e *Engine) closeSlot(slot int) {

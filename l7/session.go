@@ -177,7 +177,7 @@ func (c *Conn) enqueue(m *Message, s *side) {
 	ss.dec = c.dec
 	ss.ts = s.msgTs
 	ss.seq = s.msgSeq
-	ss.call = s.msgCall
+	ss.call = s.msgCall()
 	ss.ack, ss.hasAck = s.msgAck, s.msgHasAck
 	ss.captured = uint32(s.msgLen)
 	ss.length = m.Length
@@ -425,7 +425,7 @@ func (e *Engine) requestFromMessage(m *Message, s *side) {
 	}
 	r.StartTime, r.EndTime = s.msgTs, s.msgTs
 	r.ReqTCPSeq = s.msgSeq
-	r.SyscallThread0, r.SyscallTraceIDRequest = s.msgCall.TID, s.msgCall.TraceID
+	r.SyscallThread0, r.SyscallTraceIDRequest = s.msgCall().TID, s.msgCall().TraceID
 	r.RequestLength = m.Length
 	r.CapturedRequestByte = uint32(s.msgLen)
 	r.Version = e.limit(m.Version, lim)
@@ -458,7 +458,7 @@ func (e *Engine) responseFromMessage(m *Message, s *side) {
 	}
 	r.EndTime = s.msgTs
 	r.RespTCPSeq = s.msgSeq
-	r.SyscallThread1, r.SyscallTraceIDResponse = s.msgCall.TID, s.msgCall.TraceID
+	r.SyscallThread1, r.SyscallTraceIDResponse = s.msgCall().TID, s.msgCall().TraceID
 	r.ResponseLength = m.Length
 	r.CapturedResponseByte = uint32(s.msgLen)
 	if len(r.Version) == 0 {

@@ -204,16 +204,18 @@ func TestPipeline_BytesPerL4Flow(t *testing.T) {
 	}
 }
 
-// TestPipeline_BytesPerIdleHTTP reports the memory of an idle HTTP/1.1
-// keep-alive connection (one request and response done, left open).
+// TestPipeline_BytesPerIdleHTTP checks the memory of an idle HTTP/1.1
+// keep-alive connection (one request and response done, left open; issue
+// 8's target: at most 1 KB, flow, index, L7 connection and parser
+// included).
 func TestPipeline_BytesPerIdleHTTP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens 100k connections")
 	}
 	got := bytesPerConn(t, idleHTTP, 50_000, 50_000)
 	t.Logf("%.1f bytes per idle HTTP/1 keep-alive connection", got)
-	if got > 4096 {
-		t.Errorf("%.1f bytes per idle HTTP/1 connection, want <= 4096", got)
+	if got > 1024 {
+		t.Errorf("%.1f bytes per idle HTTP/1 connection, want <= 1024", got)
 	}
 }
 

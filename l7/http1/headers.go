@@ -79,13 +79,13 @@ func (p *Parser) headers(data []byte, i int) (int, error) {
 				// there is; the partial one is dropped.
 				return len(data), nil
 			}
-			if len(data) >= p.maxHeader {
+			if len(data) >= int(p.maxHeader) {
 				return len(data), ErrHeaderTooLarge
 			}
 			return 0, nil
 		}
 		next := i + j + 1
-		if next > p.maxHeader {
+		if next > int(p.maxHeader) {
 			return next, ErrHeaderTooLarge
 		}
 		line := trimCR(data[i : i+j])

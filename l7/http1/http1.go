@@ -3,6 +3,7 @@ package http1
 import (
 	"bytes"
 	"fmt"
+	"math"
 
 	"github.com/metaflow-go/metaflow/internal/ascii"
 	"github.com/metaflow-go/metaflow/l7"
@@ -131,7 +132,7 @@ func upgradesToH2C(p []byte) bool {
 
 // NewParser returns the per-flow state of one connection, a *Parser.
 func (d *Decoder) NewParser(_ l7.Transport) l7.Parser {
-	return &Parser{maxHeader: d.cfg.MaxHeaderBytes, segments: d.cfg.EndpointSegments}
+	return &Parser{maxHeader: int32(d.cfg.MaxHeaderBytes), segments: int32(min(d.cfg.EndpointSegments, math.MaxInt32))}
 }
 
 // isStatusLine reports whether b starts like an HTTP/1.x status line.

@@ -24,13 +24,13 @@ const (
 
 // stream is the state of one direction.
 type stream struct {
-	state     state
 	remain    int64 // bytes left in a body or chunk
 	off       int64 // stream offset of the next byte Parse sees
-	midLine   bool  // in stResync: the next byte is not at a line start
-	broken    bool  // in stUntilClose: after broken framing, not a real body
 	messages  uint64
 	malformed uint64
+	state     state
+	midLine   bool // in stResync: the next byte is not at a line start
+	broken    bool // in stUntilClose: after broken framing, not a real body
 }
 
 // Stats counts what a Parser saw. Counters only grow.
@@ -48,23 +48,24 @@ type Stats struct {
 // concurrent use. Its zero value is not usable; get one from
 // Decoder.NewParser.
 type Parser struct {
-	maxHeader int
-	segments  int // Config.EndpointSegments
-	s         [2]stream
-	stats     Stats
-
-	// Methods of requests waiting for their response, oldest first.
-	pending [pendingCap]method
-	pHead   int
-	pLen    int
-
-	stop bool // a protocol switch happened: ErrStop from now on
-	cut  bool // in Flush: the header block ends where the bytes end
+	s     [2]stream
+	stats Stats
 
 	// Per-message buffers, taken from scratchPool for a header block and
 	// given back by Idle: most of a parser's memory, needed only while a
 	// message is decoded and used.
 	sc *scratch
+
+	maxHeader int32 // Config.MaxHeaderBytes (at most 1 MiB)
+	segments  int32 // Config.EndpointSegments
+
+	// Methods of requests waiting for their response, oldest first.
+	pending [pendingCap]method
+	pHead   uint8
+	pLen    uint8
+
+	stop bool // a protocol switch happened: ErrStop from now on
+	cut  bool // in Flush: the header block ends where the bytes end
 }
 
 // scratch holds the values of one message that are built rather than
@@ -211,7 +212,7 @@ func (p *Parser) parse(s *stream, data []byte, m *l7.Message) (int, bool, error)
 	case stTrailer:
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
-			if len(data) >= p.maxHeader {
+			if len(data) >= int(p.maxHeader) {
 				return len(data), false, p.fail(s, 0, ErrHeaderTooLarge)
 			}
 			return 0, false, l7.ErrNeedMore
@@ -306,7 +307,7 @@ func (p *Parser) message(s *stream, data []byte, m *l7.Message) (int, bool, erro
 	}
 	eol := bytes.IndexByte(data, '\n')
 	if eol < 0 {
-		if len(data) >= p.maxHeader {
+		if len(data) >= int(p.maxHeader) {
 			return len(data), false, p.fail(s, 0, ErrHeaderTooLarge)
 		}
 		return 0, false, l7.ErrNeedMore
@@ -369,7 +370,7 @@ func (p *Parser) request(s *stream, data []byte, hdr int, line []byte, m *l7.Mes
 	m.RequestResource = target
 	m.Endpoint, m.RequestDomain = splitTarget(target)
 	if p.segments > 0 {
-		m.Endpoint = firstSegments(m.Endpoint, p.segments)
+		m.Endpoint = firstSegments(m.Endpoint, int(p.segments))
 	}
 	if len(h.v[hHost]) > 0 {
 		m.RequestDomain = h.v[hHost]
