@@ -46,6 +46,17 @@
 // its flow's latest replies failed to parse comes out as Unknown too: the
 // reply was likely there.
 //
+// Memory per flow. The flow.Handler opens a Conn at a flow's first payload
+// only: a flow that carries none costs the flow table alone (the SYNs'
+// sequence numbers stay in the flow: flow.Flow.NextSeq). A Conn is 504
+// bytes plus its parser; parsers that implement Idler give their scratch
+// back between packets (an idle HTTP/1 parser holds 224 bytes), and the
+// parsers of ended flows are reused through Resetter. An idle HTTP/1
+// keep-alive connection costs about 1 KB on a whole pipeline, flow and
+// index included (pipeline's TestPipeline_BytesPerIdleHTTP); bytes
+// buffered for incomplete messages add to that, up to
+// Config.MaxBufferPerDirection.
+//
 // Sessions. Requests pair with responses by Message.ID when HasID, else in
 // order (pipelining included), requests the server sends (Message.Reverse)
 // apart from the client's. The requests one flow may hold are bounded per
