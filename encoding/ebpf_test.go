@@ -102,3 +102,61 @@ func TestLocalAddrs(t *testing.T) {
 		t.Error("TEST-NET address local")
 	}
 }
+
+// BenchmarkEncoder_EBPF encodes frames of 16,384 l7 records of eBPF
+// processes (pids, command names, syscall trace ids and threads, tap
+// sides and an agent id) beside the same records as packet capture points
+// see them (none of those fields, no LocalAddr): what the columns cost.
+func BenchmarkEncoder_EBPF(b *testing.B) {
+	const n = encoding.DefaultBatchRows
+	recs := make([]l7.Record, n)
+	for i := range recs {
+		r := &recs[i]
+		r.FlowID, r.StartTime, r.EndTime = uint64(i/4), 1.8e18+int64(i)*50_000, 1.8e18+int64(i)*50_000+400_000
+		r.Client = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8 & 3), 1}), uint16(30000+i%2000))
+		r.Server = netip.MustParseAddrPort("10.0.9.2:6379")
+		r.Transport, r.L7Protocol, r.HasRequest, r.HasResponse = l7.TCP, "Redis", true, true
+		r.ReqTCPSeq, r.RespTCPSeq = uint32(i*7919), uint32(i*104729)
+		r.RequestType, r.RequestResource = []byte("GET"), []byte("GET session:1")
+	}
+	ebpf := make([]l7.Record, n)
+	for i := range ebpf {
+		r := &ebpf[i]
+		*r = recs[i]
+		if i%2 == 0 {
+			r.ProcessID0, r.ProcessKName0 = 4000+uint32(i%3), []byte("python3")
+		} else {
+			r.ProcessID1, r.ProcessKName1 = 900, []byte("redis-server")
+		}
+		r.SyscallTraceIDRequest = 1<<62 + uint64(i)*3
+		r.SyscallTraceIDResponse = r.SyscallTraceIDRequest + 1
+		r.SyscallThread0, r.SyscallThread1 = 4100+uint32(i%64), 4100+uint32(i%64)
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  *encoding.EncoderConfig
+		recs []l7.Record
+	}{
+		{"packets", nil, recs},
+		{"ebpf", &encoding.EncoderConfig{AgentID: "node-1"}, ebpf},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			enc, err := encoding.NewEncoder(tc.cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var f []byte
+			b.ReportAllocs()
+			for b.Loop() {
+				for i := range tc.recs {
+					enc.AddL7(&tc.recs[i])
+				}
+				if f, err = enc.AppendFrame(f[:0]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
+			b.ReportMetric(float64(len(f))/n, "bytes/row")
+		})
+	}
+}
