@@ -119,7 +119,15 @@ func TestServer_Demo(t *testing.T) {
 	if !strings.Contains(m[0], "/#token="+token) && !strings.Contains(log.String(), base+"/#token="+token) {
 		t.Fatalf("page URL without the token:\n%s", log.String())
 	}
-	resp, err := http.Get(base + "/")
+	// -token is the page's token too: the page without it is the sign-in.
+	if resp, err := http.Get(base + "/"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("page without the token: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
