@@ -38,11 +38,15 @@
 // columns "<key>_id_0" and "<key>_id_1". FORMAT.md specifies the bytes and
 // the rules for evolving them.
 //
-// The Encoder finds a record side's tag set with one cache lookup keyed by
-// the addresses of its strings (an NH hash of the 15 or so string headers,
-// one multiplication a tag), so a tagging stage that hands out the same
-// (interned) strings for an endpoint's tags makes tag encoding cheap;
-// other strings are found through per-key caches and the AgentDict.
+// The Encoder finds a record side's tag set with one lookup in a 4-way
+// cache. A side whose tags are a tag.List that a tagging stage attached
+// (autotag.Stage attaches one immutable list per endpoint: tag.Set.Attach)
+// is keyed by the list's address alone; the cache keeps the list
+// referenced, so the address cannot come back as another list. A side
+// built by hand (tag.Set.Add, Set) is keyed by an NH hash of the addresses
+// of its 15 or so strings (one multiplication a tag): the same interned
+// strings hash alike. Other strings are found through per-key caches and
+// the AgentDict.
 //
 // # Cost
 //

@@ -102,11 +102,12 @@ type EncoderStats struct {
 // An Encoder is not safe for concurrent use; the AgentDict it reads may be
 // shared by several.
 //
-// Tag values are looked up through a small cache per tag key indexed by
-// the address of the string's bytes (and checked by comparing the
-// strings): tag values that are the same string (as a tagging stage that
-// interns its values hands out) cost a few nanoseconds; others are found
-// in the dictionary.
+// A record side's tags are found as a whole in a cache of tag sets: by
+// their tag.List when a tagging stage attached one (autotag.Stage does:
+// one pointer, no string read), else by a hash of their strings'
+// addresses. Only a side not found there has its values looked up, through
+// a small cache per tag key indexed by the address of the string's bytes
+// (and checked by comparing the strings), then in the dictionary.
 type Encoder struct {
 	cfg      EncoderConfig
 	zenc     *zstd.Encoder
