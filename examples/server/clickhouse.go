@@ -107,6 +107,7 @@ func runClickHouse(parent context.Context, o options, stderr io.Writer) error {
 	}
 	logger := log.New(stderr, "", log.LstdFlags)
 	logger.Printf("server: listening on %s://%s, store ClickHouse %s database %s", scheme(tc), ln.Addr(), o.clickhouse, o.chDatabase)
+	warnPlaintext(o, tc, ln.Addr(), stderr)
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(stderr, "server: http: ", log.LstdFlags)}

@@ -139,6 +139,17 @@ func serveHTTP(hs *http.Server, ln net.Listener, tc *tls.Config) error {
 	return err
 }
 
+// warnPlaintext logs when tokens would cross the network in plaintext: a
+// token set, no TLS, and an address that is not loopback.
+func warnPlaintext(o options, tc *tls.Config, addr net.Addr, stderr io.Writer) {
+	i, q, p := o.tokens()
+	ta, ok := addr.(*net.TCPAddr)
+	if tc != nil || i+q+p == "" || !ok || ta.IP.IsLoopback() {
+		return
+	}
+	log.New(stderr, "", log.LstdFlags).Printf("server: warning: tokens travel in plaintext on %s; serve TLS with -tls-cert and -tls-key", addr)
+}
+
 func scheme(tc *tls.Config) string {
 	if tc != nil {
 		return "https"
@@ -243,6 +254,7 @@ func runContext(parent context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log.New(stderr, "", log.LstdFlags).Printf("server: listening on %s://%s, store %s", scheme(tc), ln.Addr(), o.db)
+	warnPlaintext(o, tc, ln.Addr(), stderr)
 	if o.otlpGRPC != "" {
 		gln, err := net.Listen("tcp", o.otlpGRPC)
 		if err != nil {

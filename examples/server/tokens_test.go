@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -246,3 +247,31 @@ type headerRecorder struct {
 func (r *headerRecorder) Header() http.Header         { return r.h }
 func (r *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
 func (r *headerRecorder) WriteHeader(code int)        { r.code = code }
+
+func TestWarnPlaintext(t *testing.T) {
+	pub := &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 26700}
+	lo := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 26700}
+	for _, tc := range []struct {
+		name string
+		o    options
+		tls  bool
+		addr net.Addr
+		warn bool
+	}{
+		{"public, token", options{token: "t"}, false, pub, true},
+		{"public, page token", options{pageToken: "p"}, false, pub, true},
+		{"public, no token", options{}, false, pub, false},
+		{"public, TLS", options{token: "t"}, true, pub, false},
+		{"loopback", options{token: "t"}, false, lo, false},
+	} {
+		var b strings.Builder
+		var tc2 *tls.Config
+		if tc.tls {
+			tc2 = &tls.Config{}
+		}
+		warnPlaintext(tc.o, tc2, tc.addr, &b)
+		if strings.Contains(b.String(), "plaintext") != tc.warn {
+			t.Errorf("%s: %q", tc.name, b.String())
+		}
+	}
+}
