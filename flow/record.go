@@ -162,7 +162,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 //	flow 1 TCP 10.0.0.1:51000 -> 10.0.0.2:80 Finish 2.5ms tx 5/400B rx 4/1200B rtt 120us
 func (r *Record) AppendText(b []byte) []byte {
 	b = append(b, "flow "...)
-	b = strconv.AppendUint(b, r.FlowID, 10)
+	b = jsonw.AppendUint(b, r.FlowID)
 	b = append(b, ' ')
 	b = append(b, ProtocolName(r.Protocol)...)
 	b = append(b, ' ')
@@ -171,7 +171,7 @@ func (r *Record) AppendText(b []byte) []byte {
 	b = jsonw.AppendAddrPort(b, r.IP1, r.ServerPort)
 	if r.VLAN != 0 {
 		b = append(b, " vlan "...)
-		b = strconv.AppendUint(b, uint64(r.VLAN), 10)
+		b = jsonw.AppendUint(b, uint64(r.VLAN))
 	}
 	if r.TunnelType != decode.TunnelNone {
 		b = append(b, ' ')
@@ -186,13 +186,13 @@ func (r *Record) AppendText(b []byte) []byte {
 	b = append(b, ' ')
 	b = appendMicros(b, r.Duration)
 	b = append(b, " tx "...)
-	b = strconv.AppendUint(b, r.PacketTx, 10)
+	b = jsonw.AppendUint(b, r.PacketTx)
 	b = append(b, '/')
-	b = strconv.AppendUint(b, r.ByteTx, 10)
+	b = jsonw.AppendUint(b, r.ByteTx)
 	b = append(b, "B rx "...)
-	b = strconv.AppendUint(b, r.PacketRx, 10)
+	b = jsonw.AppendUint(b, r.PacketRx)
 	b = append(b, '/')
-	b = strconv.AppendUint(b, r.ByteRx, 10)
+	b = jsonw.AppendUint(b, r.ByteRx)
 	b = append(b, 'B')
 	if r.HasRTT {
 		b = append(b, " rtt "...)
@@ -200,7 +200,7 @@ func (r *Record) AppendText(b []byte) []byte {
 	}
 	if n := r.RetransTx + r.RetransRx; n > 0 {
 		b = append(b, " retrans "...)
-		b = strconv.AppendUint(b, uint64(n), 10)
+		b = jsonw.AppendUint(b, uint64(n))
 	}
 	return b
 }
@@ -209,13 +209,16 @@ func (r *Record) AppendText(b []byte) []byte {
 func appendMicros(b []byte, us int64) []byte {
 	switch {
 	case us < 1000 && us > -1000:
-		b = strconv.AppendInt(b, us, 10)
+		b = jsonw.AppendInt(b, us)
 		return append(b, "us"...)
 	case us < 1000000 && us > -1000000:
 		return append(appendScaled(b, us, 3), "ms"...)
 	}
 	return append(appendScaled(b, us, 6), 's')
 }
+
+// digits100 holds the two decimal digits of 0..99.
+const digits100 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 
 // appendScaled writes v/10^k in decimal with no trailing zeros, as
 // strconv.AppendFloat(b, float64(v)/10^k, 'f', -1, 64) would: with at most
@@ -234,21 +237,29 @@ func appendScaled(b []byte, v int64, k int) []byte {
 		b = append(b, '-')
 		v = -v
 	}
-	b = strconv.AppendInt(b, v/pow, 10)
+	b = jsonw.AppendInt(b, v/pow)
 	frac := v % pow
 	if frac == 0 {
 		return b
 	}
-	var d [6]byte
-	for i := k - 1; i >= 0; i-- {
-		d[i] = byte('0' + frac%10)
-		frac /= 10
+	var d [8]byte
+	put3 := func(i int, v int64) {
+		d[i] = byte('0' + v/100)
+		r := v % 100 * 2
+		d[i+1], d[i+2] = digits100[r], digits100[r+1]
 	}
-	n := k
+	if k == 3 {
+		put3(1, frac)
+	} else {
+		put3(1, frac/1000)
+		put3(4, frac%1000)
+	}
+	d[0] = '.'
+	n := k + 1
 	for d[n-1] == '0' {
 		n--
 	}
-	return append(append(b, '.'), d[:n]...)
+	return append(b, d[:n]...)
 }
 
 // fill writes f's record.

@@ -1,6 +1,7 @@
 package l7
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"strconv"
 
@@ -212,9 +213,9 @@ func (r *Record) AppendJSON(b []byte) []byte {
 func (r *Record) AppendText(b []byte) []byte {
 	b = append(b, r.L7Protocol...)
 	b = append(b, ' ')
-	b = r.Client.AppendTo(b)
+	b = jsonw.AppendAddrPort(b, r.Client.Addr(), r.Client.Port())
 	b = append(b, " > "...)
-	b = r.Server.AppendTo(b)
+	b = jsonw.AppendAddrPort(b, r.Server.Addr(), r.Server.Port())
 	if r.HasRequest {
 		b = appendTextField(b, r.RequestType)
 		b = appendTextField(b, r.RequestDomain)
@@ -226,7 +227,7 @@ func (r *Record) AppendText(b []byte) []byte {
 		b = append(b, " ->"...)
 		if r.HasResponseCode {
 			b = append(b, ' ')
-			b = strconv.AppendInt(b, int64(r.ResponseCode), 10)
+			b = jsonw.AppendInt(b, int64(r.ResponseCode))
 		}
 		if r.HasStatus {
 			b = append(b, ' ')
@@ -237,7 +238,7 @@ func (r *Record) AppendText(b []byte) []byte {
 	}
 	if d, ok := r.ResponseDuration(); ok {
 		b = append(b, ' ')
-		b = strconv.AppendInt(b, d, 10)
+		b = jsonw.AppendInt(b, d)
 		b = append(b, "us"...)
 	}
 	if r.ProcessID0 != 0 || r.ProcessID1 != 0 {
@@ -290,7 +291,7 @@ func appendTextProcess(b, name []byte, pid uint32) []byte {
 	if len(name) > 0 {
 		b = append(b, '/')
 	}
-	return strconv.AppendUint(b, uint64(pid), 10)
+	return jsonw.AppendUint(b, uint64(pid))
 }
 
 func appendTextField(b, v []byte) []byte {
@@ -298,6 +299,20 @@ func appendTextField(b, v []byte) []byte {
 		return b
 	}
 	b = append(b, ' ')
+	// Eight bytes at a time while none is a control character.
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		w := binary.LittleEndian.Uint64(v[i:])
+		const lo, hi = 0x0101010101010101, 0x8080808080808080
+		if ((w-0x20*lo)&^w|(w^0x7f*lo-lo)&^(w^0x7f*lo))&hi != 0 {
+			break
+		}
+	}
+	if i == len(v) {
+		return append(b, v...)
+	}
+	b = append(b, v[:i]...)
+	v = v[i:]
 	start := 0
 	for i, c := range v {
 		if c < 0x20 || c == 0x7f {

@@ -10,3 +10,33 @@ func TestRecord_AppendTextControlBytes(t *testing.T) {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
+
+func TestAppendTextField_ControlBytes(t *testing.T) {
+	ref := func(v []byte) string {
+		if len(v) == 0 {
+			return ""
+		}
+		out := []byte{' '}
+		for _, c := range v {
+			if c < 0x20 || c == 0x7f {
+				c = '.'
+			}
+			out = append(out, c)
+		}
+		return string(out)
+	}
+	base := []byte("GET /api/v1/items?q=caf\xc3\xa9&page=2 x\x80\xff~ ")
+	for n := 0; n <= len(base); n++ {
+		for pos := -1; pos < n; pos++ {
+			for _, c := range []byte{0, 0x1f, 0x7f, '\n'} {
+				v := append([]byte(nil), base[:n]...)
+				if pos >= 0 {
+					v[pos] = c
+				}
+				if got, want := string(appendTextField([]byte("x"), v)), "x"+ref(v); got != want {
+					t.Fatalf("appendTextField(%q) = %q, want %q", v, got, want)
+				}
+			}
+		}
+	}
+}

@@ -211,29 +211,22 @@ func Tags(b []byte, s *tag.Set) []byte {
 // detour through a generic formatter.
 func AppendAddr(b []byte, a netip.Addr) []byte {
 	if !a.Is4() {
+		if plain6(a) {
+			return appendAddr6(b, a.As16())
+		}
 		return a.AppendTo(b)
 	}
-	v := a.As4()
-	b = appendOctet(b, v[0])
-	b = appendOctet(append(b, '.'), v[1])
-	b = appendOctet(append(b, '.'), v[2])
-	return appendOctet(append(b, '.'), v[3])
+	return appendAddr4(b, a.As4())
 }
 
 // AppendAddrPort appends a and port as netip.AddrPort.AppendTo does.
 func AppendAddrPort(b []byte, a netip.Addr, port uint16) []byte {
 	if !a.Is4() {
+		if plain6(a) {
+			b = appendAddr6(append(b, '['), a.As16())
+			return appendPort(append(b, ']'), port)
+		}
 		return netip.AddrPortFrom(a, port).AppendTo(b)
 	}
-	return strconv.AppendUint(append(AppendAddr(b, a), ':'), uint64(port), 10)
-}
-
-func appendOctet(b []byte, v byte) []byte {
-	switch {
-	case v >= 100:
-		return append(b, '0'+v/100, '0'+v/10%10, '0'+v%10)
-	case v >= 10:
-		return append(b, '0'+v/10, '0'+v%10)
-	}
-	return append(b, '0'+v)
+	return appendPort(appendAddr4(b, a.As4()), port)
 }

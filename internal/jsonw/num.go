@@ -1,0 +1,191 @@
+package jsonw
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+	"net/netip"
+)
+
+// Decimal and address formatting for records: each writes its digits
+// straight into b's spare capacity, with no intermediate buffer (strconv
+// and netip format into one, then copy).
+
+// digits100 holds the two decimal digits of 0..99.
+const digits100 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
+var pow10 = [20]uint64{
+	1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+	1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+}
+
+// decLen returns the number of decimal digits of v (1 for 0).
+func decLen(v uint64) int {
+	t := bits.Len64(v) * 1233 >> 12
+	if v >= pow10[t] {
+		t++
+	}
+	return max(t, 1)
+}
+
+// extend returns b with n more bytes of length, growing it if needed, and
+// the index of the first new byte.
+func extend(b []byte, n int) ([]byte, int) {
+	l := len(b)
+	if cap(b)-l < n {
+		b = append(b, make([]byte, n)...)
+		return b, l
+	}
+	return b[:l+n], l
+}
+
+// AppendUint appends v in decimal, as strconv.AppendUint(b, v, 10) does.
+func AppendUint(b []byte, v uint64) []byte {
+	if v < 10 {
+		return append(b, byte('0'+v))
+	}
+	if v < 100 {
+		return append(b, digits100[v*2], digits100[v*2+1])
+	}
+	n := decLen(v)
+	b, l := extend(b, n)
+	d := b[l : l+n]
+	i := n
+	for v >= 100 {
+		q := v / 100
+		r := (v - q*100) * 2
+		i -= 2
+		d[i], d[i+1] = digits100[r], digits100[r+1]
+		v = q
+	}
+	if v >= 10 {
+		d[0], d[1] = digits100[v*2], digits100[v*2+1]
+	} else {
+		d[0] = byte('0' + v)
+	}
+	return b
+}
+
+// AppendInt appends v in decimal, as strconv.AppendInt(b, v, 10) does.
+func AppendInt(b []byte, v int64) []byte {
+	if v < 0 {
+		return AppendUint(append(b, '-'), uint64(-v))
+	}
+	return AppendUint(b, uint64(v))
+}
+
+// appendAddr6 appends a 16-byte address as netip.Addr.AppendTo does for an
+// IPv6 address without a zone that is not IPv4-mapped: groups in lower-case
+// hexadecimal without leading zeros, the longest run of two or more zero
+// groups (the first of equal runs) as "::" (RFC 5952).
+func appendAddr6(b []byte, a [16]byte) []byte {
+	var g [8]uint16
+	for i := range g {
+		g[i] = uint16(a[2*i])<<8 | uint16(a[2*i+1])
+	}
+	zs, zl := -1, 1 // longest zero run: start and length (runs of 2+ only)
+	for i := 0; i < 8; {
+		if g[i] != 0 {
+			i++
+			continue
+		}
+		j := i
+		for j < 8 && g[j] == 0 {
+			j++
+		}
+		if j-i > zl {
+			zs, zl = i, j-i
+		}
+		i = j
+	}
+	b, l := extend(b, 39)
+	n := l
+	for i := 0; i < 8; i++ {
+		if i == zs {
+			b[n], b[n+1] = ':', ':'
+			n += 2
+			i += zl - 1
+			continue
+		}
+		if i > 0 && i != zs+zl {
+			b[n] = ':'
+			n++
+		}
+		v := g[i]
+		switch {
+		case v >= 0x1000:
+			b[n], b[n+1], b[n+2], b[n+3] = hexDigits[v>>12], hexDigits[v>>8&15], hexDigits[v>>4&15], hexDigits[v&15]
+			n += 4
+		case v >= 0x100:
+			b[n], b[n+1], b[n+2] = hexDigits[v>>8], hexDigits[v>>4&15], hexDigits[v&15]
+			n += 3
+		case v >= 0x10:
+			b[n], b[n+1] = hexDigits[v>>4], hexDigits[v&15]
+			n += 2
+		default:
+			b[n] = hexDigits[v]
+			n++
+		}
+	}
+	return b[:n]
+}
+
+// plain6 reports whether a is formatted by appendAddr6: IPv6 without a
+// zone, not IPv4-mapped.
+func plain6(a netip.Addr) bool {
+	return a.Is6() && !a.Is4In6() && a.Zone() == ""
+}
+
+// octets holds, for each byte value, its decimal digits followed by '.'
+// in the low bytes (little-endian), and octLen the digits' count: an
+// IPv4 address is four 4-byte stores.
+var octets, octLen = func() (t [256]uint32, l [256]uint8) {
+	for v := range 256 {
+		var d []byte
+		switch {
+		case v >= 100:
+			d = []byte{byte('0' + v/100), byte('0' + v/10%10), byte('0' + v%10)}
+		case v >= 10:
+			d = []byte{byte('0' + v/10), byte('0' + v%10)}
+		default:
+			d = []byte{byte('0' + v)}
+		}
+		d = append(d, '.')
+		for i := len(d); i < 4; i++ {
+			d = append(d, 0)
+		}
+		t[v] = binary.LittleEndian.Uint32(d)
+		l[v] = uint8(len(d[:bytes.IndexByte(d, '.')]))
+	}
+	return
+}()
+
+// appendAddr4 appends a dotted-quad IPv4 address.
+func appendAddr4(b []byte, a [4]byte) []byte {
+	b, n := extend(b, 16)
+	for i, v := range a {
+		binary.LittleEndian.PutUint32(b[n:], octets[v])
+		n += int(octLen[v])
+		if i < 3 {
+			n++ // keep the '.'
+		}
+	}
+	return b[:n]
+}
+
+// appendPort appends ':' and a port number.
+func appendPort(b []byte, p uint16) []byte {
+	switch {
+	case p < 10:
+		return append(b, ':', byte('0'+p))
+	case p < 100:
+		return append(b, ':', digits100[p*2], digits100[p*2+1])
+	case p < 1000:
+		return append(b, ':', byte('0'+p/100), digits100[p%100*2], digits100[p%100*2+1])
+	case p < 10000:
+		q, r := p/100*2, p%100*2
+		return append(b, ':', digits100[q], digits100[q+1], digits100[r], digits100[r+1])
+	}
+	q, r := p/100%100*2, p%100*2
+	return append(b, ':', byte('0'+p/10000), digits100[q], digits100[q+1], digits100[r], digits100[r+1])
+}
