@@ -381,7 +381,9 @@ func (s *Sender) loop() {
 		outcome, err := s.post(it)
 		s.mu.Lock()
 		s.inflight = nil
-		s.lastErr = err
+		if s.ctx.Err() == nil || outcome != retry {
+			s.lastErr = err // not the cancellation of Close: keep the error before it
+		}
 		switch outcome {
 		case acked, refused:
 			if len(s.queue) > 0 && s.queue[0] == it {
