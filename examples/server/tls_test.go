@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc/credentials"
 )
@@ -160,7 +161,8 @@ func statsOf(client *http.Client, base, token string, st *Stats) error {
 // delivers over HTTPS trusting the test's CA (-server-ca); with another CA
 // or another server name it fails with a clear error and keeps its
 // batches in the spool, which a run with the right CA delivers; the
-// OTel SDK's gRPC exporter sends spans over TLS; plaintext is refused.
+// OTel SDK's gRPC and HTTP exporters send spans over TLS; plaintext and
+// another CA are refused.
 func TestServer_TLS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the agent")
@@ -257,6 +259,20 @@ func TestServer_TLS(t *testing.T) {
 	if err := statsOf(client, base, token, &st); err != nil || st.Ecosystem.Spans != before+3 {
 		t.Fatalf("spans over gRPC/TLS: %v %+v", err, st.Ecosystem)
 	}
+	// OTLP/HTTP over the HTTPS listener.
+	hexp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(httpAddr), otlptracehttp.WithTLSClientConfig(&tls.Config{RootCAs: pki.pool}),
+		otlptracehttp.WithHeaders(map[string]string{"Authorization": "Bearer " + token}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp = sdktrace.NewTracerProvider(sdktrace.WithSyncer(hexp), sdktrace.WithResource(resourceWeb1(t)))
+	makeSpans(t, tp)
+	if err := tp.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := statsOf(client, base, token, &st); err != nil || st.Ecosystem.Spans != before+6 {
+		t.Fatalf("spans over OTLP/HTTPS: %v %+v", err, st.Ecosystem)
+	}
 	// A plaintext gRPC client and one trusting another CA are refused.
 	for name, opt := range map[string]otlptracegrpc.Option{
 		"plaintext":  otlptracegrpc.WithInsecure(),
@@ -279,7 +295,7 @@ func TestServer_TLS(t *testing.T) {
 			t.Fatalf("gRPC %s: export succeeded", name)
 		}
 	}
-	if err := statsOf(client, base, token, &st); err != nil || st.Ecosystem.Spans != before+3 {
+	if err := statsOf(client, base, token, &st); err != nil || st.Ecosystem.Spans != before+6 {
 		t.Fatalf("spans after refused clients: %v %+v", err, st.Ecosystem)
 	}
 }
