@@ -1,6 +1,7 @@
 package autotag
 
 import (
+	"hash/maphash"
 	"net/netip"
 	"slices"
 
@@ -404,18 +405,32 @@ func build(srcs []*Entries) *Snapshot {
 	s.lists = make([]*tag.List, len(s.res))
 	var arena []tag.Tag
 	var ends []int
-	uniq := make(map[values]int) // the tags' values -> their list
+	// The first resource of each hash of tag values: a resource whose
+	// values equal its hash's first shares that one's list (another with
+	// the same hash, a 2^-64 chance, just gets its own).
+	seed := maphash.MakeSeed()
+	uniq := make(map[uint64]int, len(s.res))
 	idx := make([]int, len(s.res))
 	for v := range s.res {
 		vals := s.res[v].values()
-		j, ok := uniq[vals]
-		if !ok {
-			j = len(ends)
+		var h maphash.Hash
+		h.SetSeed(seed)
+		for _, x := range vals {
+			h.WriteString(x)
+			h.WriteByte(0)
+		}
+		sum := h.Sum64()
+		first, ok := uniq[sum]
+		if ok && s.res[first].values() == vals {
+			idx[v] = idx[first]
+		} else {
+			idx[v] = len(ends)
 			arena, _ = appendTags(arena, &s.res[v])
 			ends = append(ends, len(arena))
-			uniq[vals] = j
+			if !ok {
+				uniq[sum] = v
+			}
 		}
-		idx[v] = j
 		for k := range vals {
 			if vals[k] != "" {
 				s.masks[v] |= 1 << k
