@@ -318,3 +318,12 @@ func TestParser_Reset(t *testing.T) {
 		t.Errorf("Reset, Parse and Idle allocate")
 	}
 }
+
+func TestParser_ResetKit(t *testing.T) {
+	l7test.CheckReset(t, New(nil),
+		l7test.Case{Name: "request", In: benchRequest, Dir: l7.ToServer},
+		l7test.Case{Name: "sw8", In: benchSW8Request, Dir: l7.ToServer},
+		l7test.Case{Name: "response", In: benchResponse, Dir: l7.ToClient},
+		l7test.Case{Name: "chunked", In: benchChunked, Dir: l7.ToClient},
+	)
+}
