@@ -23,7 +23,10 @@
 //
 // TLS: -tls-cert FILE -tls-key FILE (PEM) serve HTTPS on -listen and
 // OTLP/gRPC over TLS on -otlp-grpc (TLS 1.2 at least); -demo stays
-// plaintext on localhost. The agent trusts a private CA with -server-ca
+// plaintext on localhost. TLS costs little beside the store:
+// BenchmarkServer_IngestTLS measured 768 and 848 CPU ms per 100,000 full
+// l4 rows in plaintext against 782 and 879 over TLS (two runs, frames of
+// 16,000 rows, a keep-alive connection; 2 to 4 %). The agent trusts a private CA with -server-ca
 // FILE, checks another name with -server-name, and refuses to send its
 // token over http:// to a host that is not loopback unless given
 // -insecure-plaintext:
