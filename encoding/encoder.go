@@ -110,6 +110,7 @@ type EncoderStats struct {
 // (and checked by comparing the strings), then in the dictionary.
 type Encoder struct {
 	cfg      EncoderConfig
+	pt       pointCache // l7 capture-point columns' string indexes (point.go)
 	zenc     *zstd.Encoder
 	l4       *tableEnc
 	l7       *tableEnc
@@ -809,45 +810,25 @@ func (e *Encoder) AddL7(r *l7.Record) {
 	s[l7UserAgent][n] = uint64(e.bstr(r.UserAgent))
 	s[l7ProcessID0][n] = uint64(r.ProcessID0)
 	s[l7ProcessID1][n] = uint64(r.ProcessID1)
-	s[l7ProcessKName0][n] = uint64(e.bstr(r.ProcessKName0))
-	s[l7ProcessKName1][n] = uint64(e.bstr(r.ProcessKName1))
+	s[l7ProcessKName0][n] = uint64(e.knameStr(0, r.ProcessKName0))
+	s[l7ProcessKName1][n] = uint64(e.knameStr(1, r.ProcessKName1))
 	s[l7SyscallTraceIDRequest][n] = r.SyscallTraceIDRequest
 	s[l7SyscallTraceIDResponse][n] = r.SyscallTraceIDResponse
 	s[l7SyscallThread0][n] = uint64(r.SyscallThread0)
 	s[l7SyscallThread1][n] = uint64(r.SyscallThread1)
-	s[l7TapSide][n] = uint64(e.str(e.tapSide(r)))
+	s[l7TapSide][n] = 0
+	if side := e.tapSide(r); side != 0 {
+		s[l7TapSide][n] = uint64(e.pointStr(side))
+	}
+	s[l7AgentID][n] = 0
 	if e.cfg.AgentID != "" {
-		s[l7AgentID][n] = uint64(e.str(e.cfg.AgentID))
-	} else {
-		s[l7AgentID][n] = 0
+		s[l7AgentID][n] = uint64(e.pointStr(agentSlot))
 	}
 	e.tags(t, &r.Tags)
 	t.rows++
 	if t.n++; t.n == stageRows {
 		t.flush()
 	}
-}
-
-// tapSide returns the tap_side of r (EncoderConfig.LocalAddr).
-func (e *Encoder) tapSide(r *l7.Record) string {
-	switch {
-	case r.ProcessID0 != 0 && r.ProcessID1 == 0:
-		return "c-p"
-	case r.ProcessID1 != 0 && r.ProcessID0 == 0:
-		return "s-p"
-	case e.cfg.LocalAddr == nil:
-		return ""
-	}
-	c, s := e.cfg.LocalAddr(r.Client.Addr()), e.cfg.LocalAddr(r.Server.Addr())
-	switch {
-	case c && s:
-		return "local"
-	case c:
-		return "c"
-	case s:
-		return "s"
-	}
-	return "rest"
 }
 
 func b2u(b bool) uint64 {
