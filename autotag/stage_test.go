@@ -269,3 +269,38 @@ func TestStage_Identity(t *testing.T) {
 		t.Fatalf("lists %p %p %p: want the first two the same, the third another", lists[0], lists[1], lists[2])
 	}
 }
+
+// TestStage_Concurrent tags records of a process on four goroutines (run
+// with -race): they all get the one merged list of the process and its
+// prefix.
+func TestStage_Concurrent(t *testing.T) {
+	st := snapshotOf(testEntries).NewStage(autotag.StageConfig{})
+	lists := make(chan *tag.List, 4*100)
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 100 {
+				r := &l7.Record{Client: netip.MustParseAddrPort("10.9.9.9:40000"), Server: netip.MustParseAddrPort("10.1.2.3:5432"),
+					Transport: l7.TCP, ProcessID0: 100}
+				st.ProcessL7(r)
+				lists <- r.Tags.List(0)
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	close(lists)
+	seen := map[*tag.List]bool{}
+	for l := range lists {
+		if l == nil || len(l.Tags()) != 6 {
+			t.Fatalf("list %v", l.Tags())
+		}
+		seen[l] = true
+	}
+	// Goroutines that missed the cache at once may each have made one.
+	if len(seen) > 4 {
+		t.Fatalf("%d lists for one process and prefix", len(seen))
+	}
+}
