@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -27,6 +28,9 @@ type serverOptions struct {
 	// plaintext http:// to a host that is not loopback.
 	ca, serverName    string
 	insecurePlaintext bool
+	// agentID names the capture point in the rows (agent_id; default
+	// the host name).
+	agentID string
 }
 
 // serverFlags holds the flags of the last parse (registerServerFlags
@@ -34,8 +38,8 @@ type serverOptions struct {
 var serverFlags serverOptions
 
 // registerServerFlags adds -server, -server-token, -server-ca,
-// -server-name, -insecure-plaintext, -spool, -spool-max and -server-wait
-// to fs.
+// -server-name, -insecure-plaintext, -spool, -spool-max, -server-wait and
+// -agent-id to fs.
 func registerServerFlags(fs *flag.FlagSet) {
 	o := &serverFlags
 	*o = serverOptions{}
@@ -47,6 +51,7 @@ func registerServerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.spool, "spool", "", "keep unacknowledged batches in `dir` (resent after a restart; default: in memory)")
 	fs.Int64Var(&o.spoolMax, "spool-max", sender.DefaultMaxSpoolBytes, "spool size limit in `bytes`; the oldest batches are dropped beyond it")
 	fs.DurationVar(&o.wait, "server-wait", 30*time.Second, "at the end, wait up to `duration` for the server to acknowledge every batch")
+	fs.StringVar(&o.agentID, "agent-id", "", "name this capture point in the records sent to -server (agent_id; default: the host name)")
 }
 
 // serverHook is the sink and sender attached to a pipeline.
@@ -79,7 +84,18 @@ func attachServer(cfg *pipeline.Config, stderr io.Writer) (*serverHook, error) {
 	if err != nil {
 		return nil, err
 	}
-	enc, err := encoding.NewEncoder(&encoding.EncoderConfig{Dict: dict})
+	// The capture point: its name, and its addresses for the packet
+	// records' tap sides (c, s, local, rest; eBPF records are c-p/s-p).
+	agentID := o.agentID
+	if agentID == "" {
+		agentID, _ = os.Hostname()
+	}
+	local, err := encoding.LocalAddrs()
+	if err != nil {
+		snd.Close()
+		return nil, err
+	}
+	enc, err := encoding.NewEncoder(&encoding.EncoderConfig{Dict: dict, AgentID: agentID, LocalAddr: local})
 	if err != nil {
 		snd.Close()
 		return nil, err
