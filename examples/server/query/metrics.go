@@ -37,8 +37,9 @@ type MetricPoint struct {
 	Values map[string]float64 `json:"values"`
 }
 
-// MetricsMaxAge is how old the metrics a query reads may be: a query
-// writes the windows in memory first when the last write is older.
+// MetricsMaxAge is how old the metrics a query reads may be under
+// sustained ingest: a query writes the windows in memory first when the
+// last write is older, or when ingest paused for a second.
 const MetricsMaxAge = 5 * time.Second
 
 // metricFilters are the key columns a metrics query may filter on, with

@@ -218,6 +218,7 @@ type metrics struct {
 	wm, wm0    int64  // the Aggregator's watermark now and at the last flush (meta metrics_watermark)
 	reused     int    // flushes the Aggregator has seen
 	lastFlush  time.Time
+	lastCount  time.Time          // when the last batch was counted
 	seconds    map[int64]struct{} // the seconds of record time the open windows span
 	lastSec    int64
 	ids        map[string]string // packed tag ids, interned
@@ -564,6 +565,7 @@ func (s *Store) countBatch(l4t, l7t []*encoding.Table, seq uint64) {
 	m.queue <- f
 	m.seq = seq
 	m.pending++
+	m.lastCount = time.Now()
 	s.stats.Metrics.Pending = m.pending
 	if time.Since(m.lastFlush) >= m.cfg.FlushInterval || m.nsec.Load() >= int64(m.cfg.MaxOpenSeconds) ||
 		m.agg.Stats().OpenSeries >= uint64(m.cfg.MaxOpenSeries) {
@@ -583,16 +585,17 @@ func (s *Store) FlushMetrics() error {
 }
 
 // FlushMetricsOlder is FlushMetrics when the last write is at least age
-// old: queries that may come often bound how many partial rows they
-// cause (at most one write per age) and see the records stored until
-// then.
+// old, or when no batch was counted for the last second (ingest paused:
+// the data is settled and the write small): queries that may come often
+// under sustained ingest bound how many partial rows they cause (at most
+// one write per age), and a query after a burst of ingest sees all of it.
 func (s *Store) FlushMetricsOlder(age time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return ErrClosed
 	}
-	if time.Since(s.m.lastFlush) < age {
+	if time.Since(s.m.lastFlush) < age && time.Since(s.m.lastCount) < time.Second {
 		return nil
 	}
 	return s.flushMetrics()
