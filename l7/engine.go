@@ -159,8 +159,9 @@ type ConnInfo struct {
 // carried bytes handed to a Conn, for input that knows it: socket events.
 // The zero value means unknown (packet capture).
 type CallMeta struct {
-	TID     uint32 // thread id: syscall_thread_0 / syscall_thread_1
-	TraceID uint64 // syscall trace id: syscall_trace_id_request / _response
+	TID       uint32 // thread id: syscall_thread_0 / syscall_thread_1
+	TraceID   uint64 // syscall trace id: syscall_trace_id_request / _response
+	Goroutine uint64 // Go goroutine id: syscall_coroutine_0 / _1 (0: none)
 }
 
 // ConnSummary is what a connection amounted to, returned by Conn.Close: the

@@ -66,11 +66,13 @@ type Record struct {
 	// process fills one side. SyscallThread0 is the thread of the call
 	// that carried the request's first byte and SyscallTraceIDRequest its
 	// syscall trace id; SyscallThread1 and SyscallTraceIDResponse the same
-	// for the response (CallMeta, Conn.SetCall).
+	// for the response (CallMeta, Conn.SetCall); SyscallCoroutine0 and
+	// SyscallCoroutine1 their Go goroutines, when the tracer knows them.
 	ProcessID0, ProcessID1                        uint32
 	ProcessKName0, ProcessKName1                  []byte
 	SyscallTraceIDRequest, SyscallTraceIDResponse uint64
 	SyscallThread0, SyscallThread1                uint32
+	SyscallCoroutine0, SyscallCoroutine1          uint64
 
 	// Tags are the resource and service tags of each side, attached by a
 	// pipeline's stages (pipeline.Stage); the engine leaves them empty.
@@ -273,6 +275,12 @@ func (r *Record) appendEBPF(b []byte) []byte {
 	}
 	if r.SyscallThread1 != 0 {
 		b = jsonw.Uint(b, "syscall_thread_1", uint64(r.SyscallThread1))
+	}
+	if r.SyscallCoroutine0 != 0 {
+		b = jsonw.Uint(b, "syscall_coroutine_0", r.SyscallCoroutine0)
+	}
+	if r.SyscallCoroutine1 != 0 {
+		b = jsonw.Uint(b, "syscall_coroutine_1", r.SyscallCoroutine1)
 	}
 	return b
 }

@@ -392,7 +392,7 @@ func (e *Engine) requestFromSession(ss *session) {
 	}
 	r.StartTime, r.EndTime = ss.ts, ss.ts
 	r.ReqTCPSeq = ss.seq
-	r.SyscallThread0, r.SyscallTraceIDRequest = ss.call.TID, ss.call.TraceID
+	r.SyscallThread0, r.SyscallTraceIDRequest, r.SyscallCoroutine0 = ss.call.TID, ss.call.TraceID, ss.call.Goroutine
 	r.RequestLength = ss.length
 	r.CapturedRequestByte = ss.captured
 	r.Version = ss.get(ss.version)
@@ -425,7 +425,7 @@ func (e *Engine) requestFromMessage(m *Message, s *side) {
 	}
 	r.StartTime, r.EndTime = s.msgTs, s.msgTs
 	r.ReqTCPSeq = s.msgSeq
-	r.SyscallThread0, r.SyscallTraceIDRequest = s.msgCall().TID, s.msgCall().TraceID
+	r.SyscallThread0, r.SyscallTraceIDRequest, r.SyscallCoroutine0 = s.msgCall().TID, s.msgCall().TraceID, s.msgCall().Goroutine
 	r.RequestLength = m.Length
 	r.CapturedRequestByte = uint32(s.msgLen)
 	r.Version = e.limit(m.Version, lim)
@@ -458,7 +458,7 @@ func (e *Engine) responseFromMessage(m *Message, s *side) {
 	}
 	r.EndTime = s.msgTs
 	r.RespTCPSeq = s.msgSeq
-	r.SyscallThread1, r.SyscallTraceIDResponse = s.msgCall().TID, s.msgCall().TraceID
+	r.SyscallThread1, r.SyscallTraceIDResponse, r.SyscallCoroutine1 = s.msgCall().TID, s.msgCall().TraceID, s.msgCall().Goroutine
 	r.ResponseLength = m.Length
 	r.CapturedResponseByte = uint32(s.msgLen)
 	if len(r.Version) == 0 {

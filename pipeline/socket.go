@@ -461,7 +461,7 @@ func (si *sockInput) data(e *socket.Event, ts int64) {
 	if d == 1 {
 		dir ^= 1
 	}
-	sc.conn.SetCall(dir, l7.CallMeta{TID: e.Tid, TraceID: e.SyscallTraceID})
+	sc.conn.SetCall(dir, l7.CallMeta{TID: e.Tid, TraceID: e.SyscallTraceID, Goroutine: e.Goroutine})
 	if sc.transport == socket.UDP {
 		si.stats.Data++
 		si.stats.DataBytes += uint64(len(payload))
