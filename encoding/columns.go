@@ -153,6 +153,8 @@ const (
 	l7SyscallThread1
 	l7TapSide
 	l7AgentID
+	l7SyscallCoroutine0
+	l7SyscallCoroutine1
 	l7NumColumns
 )
 
@@ -202,4 +204,6 @@ var l7Columns = []colSpec{
 	l7SyscallThread1:         {"syscall_thread_1", ColUvarint},
 	l7TapSide:                {"tap_side", ColString},
 	l7AgentID:                {"agent_id", ColString},
+	l7SyscallCoroutine0:      {"syscall_coroutine_0", ColUvarint},
+	l7SyscallCoroutine1:      {"syscall_coroutine_1", ColUvarint},
 }

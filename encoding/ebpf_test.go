@@ -24,6 +24,7 @@ func TestEncoder_EBPFColumns(t *testing.T) {
 	cp.ProcessKName0 = []byte("curl")
 	cp.SyscallTraceIDRequest, cp.SyscallTraceIDResponse = 1<<63|5, 6
 	cp.SyscallThread0, cp.SyscallThread1 = 4243, 4244
+	cp.SyscallCoroutine0, cp.SyscallCoroutine1 = 1<<40+1, 77
 	sp := rec("10.0.0.1:40000", "10.0.0.2:80", 0, 99)
 	sp.ProcessKName1 = []byte("nginx")
 	sp.SyscallTraceIDRequest, sp.SyscallTraceIDResponse = 1, 1
@@ -56,7 +57,8 @@ func TestEncoder_EBPFColumns(t *testing.T) {
 				if got.ProcessID0 != want.ProcessID0 || got.ProcessID1 != want.ProcessID1 ||
 					!bytes.Equal(got.ProcessKName0, want.ProcessKName0) || !bytes.Equal(got.ProcessKName1, want.ProcessKName1) ||
 					got.SyscallTraceIDRequest != want.SyscallTraceIDRequest || got.SyscallTraceIDResponse != want.SyscallTraceIDResponse ||
-					got.SyscallThread0 != want.SyscallThread0 || got.SyscallThread1 != want.SyscallThread1 || got.ReqTCPSeq != 11 {
+					got.SyscallThread0 != want.SyscallThread0 || got.SyscallThread1 != want.SyscallThread1 || got.ReqTCPSeq != 11 ||
+					got.SyscallCoroutine0 != want.SyscallCoroutine0 || got.SyscallCoroutine1 != want.SyscallCoroutine1 {
 					t.Errorf("row %d: got %+v\nwant %+v", i, got, *want)
 				}
 				if side, agent := tab.Point(i); side != sides[i] || agent != "node-1" {
@@ -76,7 +78,7 @@ func TestEncoder_EBPFColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	tab := &b.Tables[0]
-	for _, c := range []string{"process_id_0", "process_kname_1", "syscall_trace_id_request", "syscall_thread_0", "tap_side", "agent_id"} {
+	for _, c := range []string{"process_id_0", "process_kname_1", "syscall_trace_id_request", "syscall_thread_0", "syscall_coroutine_0", "tap_side", "agent_id"} {
 		if tab.Column(c) != nil {
 			t.Errorf("column %s sent for packet records", c)
 		}

@@ -816,6 +816,8 @@ func (e *Encoder) AddL7(r *l7.Record) {
 	s[l7SyscallTraceIDResponse][n] = r.SyscallTraceIDResponse
 	s[l7SyscallThread0][n] = uint64(r.SyscallThread0)
 	s[l7SyscallThread1][n] = uint64(r.SyscallThread1)
+	s[l7SyscallCoroutine0][n] = r.SyscallCoroutine0
+	s[l7SyscallCoroutine1][n] = r.SyscallCoroutine1
 	s[l7TapSide][n] = 0
 	if side := e.tapSide(r); side != 0 {
 		s[l7TapSide][n] = uint64(e.pointStr(side))

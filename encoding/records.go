@@ -198,6 +198,8 @@ func (t *Table) L7(row int, names Names, r *l7.Record) error {
 	r.SyscallTraceIDResponse = t.u(l7SyscallTraceIDResponse, row)
 	r.SyscallThread0 = uint32(t.u(l7SyscallThread0, row))
 	r.SyscallThread1 = uint32(t.u(l7SyscallThread1, row))
+	r.SyscallCoroutine0 = t.u(l7SyscallCoroutine0, row)
+	r.SyscallCoroutine1 = t.u(l7SyscallCoroutine1, row)
 	return t.fillTags(row, names, func(c *Column, v string) { r.Tags.Add(c.Side, c.Key, v) })
 }
 
