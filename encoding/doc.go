@@ -55,20 +55,23 @@
 // are: by an autotag.Stage over a snapshot of the 8,000 endpoints, which
 // attaches each side's tag.List. Frames of 16,384 rows, beside the JSON
 // sink's AppendJSON writing the same records as JSON Lines. Measured on a
-// shared 2-core AMD EPYC virtual machine (load 10 to 16), in CPU time a
-// row of encoding alone, the least of 3 ops, leaving out the building and
-// tagging of the records (the same in every case): SmartEncoding (the
-// default: packed columns, zstd where it pays) 269 ns and 55 bytes, 6.4
-// times faster than JSON Lines (1,737 ns, 1,660 bytes) and 30 times
-// smaller; with S2 305 ns and 54 bytes; with the whole body in one zstd
-// frame 377 ns and 50 bytes; with format 1.1's uvarints 451 ns and 50
-// bytes; string-tagged columns with zstd 2,640 ns and 120 bytes. The same
-// rows without tags take 166 ns (10.5 times faster than JSON) and 45
-// bytes; with tags of the records' own (copied, so found by hashing their
-// strings: smart-owntags) 398 ns (4.4 times).
+// shared 2-core AMD EPYC virtual machine, in CPU time a row of encoding
+// alone, the least of the ops, leaving out the building and tagging of
+// the records (the same in every case), in two runs (load 10 to 16, 3
+// ops; load 7, 5 ops): SmartEncoding (the default: packed columns, zstd
+// where it pays) 269 and 198 ns and 55 bytes, 6.4 and 8.5 times faster
+// than JSON Lines (1,737 and 1,687 ns, 1,660 bytes) and 30 times smaller;
+// with S2 305 and 195 ns (8.7 times) and 54 bytes; with the whole body in
+// one zstd frame 377 ns and 50 bytes; with format 1.1's uvarints 451 ns
+// and 50 bytes; string-tagged columns with zstd 2,640 ns and 120 bytes.
+// The same rows without tags take 166 and 138 ns (10.5 and 12.2 times
+// faster than JSON) and 45 bytes; with tags of the records' own (copied,
+// so found by hashing their strings: smart-owntags) 398 and 313 ns (4.4
+// and 5.4 times).
 //
-// So the tags cost about 100 ns a row, down from 230 when every side's
-// strings are hashed. What is left is mostly the tag set table, which each
+// So the tags cost 60 to 100 ns a row, down from 175 to 230 when every
+// side's strings are hashed, and the 10x target is not met with tags at
+// these frames. What is left is mostly the tag set table, which each
 // frame starts empty: of the 16,384 rows of a frame, about 3,800 sides
 // are an endpoint's first in the frame, and its 15 ids are written again
 // into the table (3.5 ids a row, about 10 of the 55 bytes, and a cache
