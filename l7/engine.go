@@ -46,6 +46,9 @@ type Engine struct {
 	// Conn swaps it with itself.
 	swapConn *Conn
 	swapper  interface{ Swap() bool }
+	// idleConns are the Conns of the last input calls (Conn.idle).
+	idleConns [idleRing]*Conn
+	idlePos   int
 
 	now        int64 // latest input time
 	nextExpire int64 // earliest session deadline (math.MaxInt64: none)
@@ -406,12 +409,29 @@ func (c *Conn) Data(dir Direction, ts int64, seq uint32, b []byte) {
 	c.idle()
 }
 
-// idle tells an Idler parser that no message it filled is in use.
+// idle is called once the engine is done with what an input call gave c's
+// parser. The Conns of the last idleRing calls keep their parsers' scratch
+// (a busy connection does not give it back and take it again at every
+// packet); the Conn whose turn passes is told that no message its parser
+// filled is in use (Idler), so idle connections hold no scratch. A ring
+// entry may name a Conn since closed or reused: Idle is harmless between
+// input calls.
 func (c *Conn) idle() {
-	if i, ok := c.parser.(Idler); ok {
-		i.Idle()
+	e := c.e
+	i := e.idlePos
+	e.idlePos = (i + 1) % idleRing
+	old := e.idleConns[i]
+	e.idleConns[i] = c
+	if old != nil && old != c {
+		if p, ok := old.parser.(Idler); ok {
+			p.Idle()
+		}
 	}
 }
+
+// idleRing is the number of input calls a Conn's parser keeps its scratch
+// for after its last one.
+const idleRing = 64
 
 // SetCall says which call carries the next bytes of direction dir (as
 // given to Data), until the next SetCall: the records take the call of

@@ -68,7 +68,8 @@ func (p *Parser) headers(data []byte, i int) (int, error) {
 	if p.sc == nil {
 		p.sc = scratchPool.Get().(*scratch)
 	}
-	p.sc.h = headers{}
+	h := &p.sc.h
+	*h = headers{}
 	p.sc.foldN = 0
 	last := hNone
 	for {
@@ -96,7 +97,7 @@ func (p *Parser) headers(data []byte, i int) (int, error) {
 		if line[0] == ' ' || line[0] == '\t' {
 			// obs-fold: continues the previous field's value.
 			if last != hNone {
-				p.sc.h.v[last] = p.foldJoin(p.sc.h.v[last], trimOWS(line))
+				h.v[last] = p.foldJoin(h.v[last], trimOWS(line))
 			}
 			continue
 		}
@@ -109,8 +110,8 @@ func (p *Parser) headers(data []byte, i int) (int, error) {
 		}
 		k := headerKind(trimOWS(line[:c]))
 		last = hNone
-		if k != hNone && p.sc.h.v[k] == nil {
-			p.sc.h.v[k] = trimOWS(line[c+1:])
+		if k != hNone && h.v[k] == nil {
+			h.v[k] = trimOWS(line[c+1:])
 			last = k
 		}
 	}
