@@ -106,11 +106,12 @@ type Resetter interface {
 
 // Idler is implemented by parsers that need some memory only while they
 // work on a message (scratch buffers for values they build): the engine
-// calls Idle once it is done with what a call of its own (a packet, Data,
-// Segment, Gap) gave the parser, so no Message the parser filled is in use
-// any more, and before it keeps a parser for reuse. The parser may then
-// give that memory back (to a pool), so that an idle connection's parser
-// holds only its state between messages.
+// calls Idle between its input calls (a packet, Data, Segment, Gap), when
+// no Message the parser filled is in use any more: once the connection has
+// had no input for the engine's next 64 input calls, and before it keeps a
+// parser for reuse. The parser may then give that memory back (to a pool),
+// so that an idle connection's parser holds only its state between
+// messages; Parse takes it again when needed.
 type Idler interface {
 	Idle()
 }
