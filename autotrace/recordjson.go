@@ -62,7 +62,7 @@ func RecordJSON(line []byte, r *l7.Record) (tap, tapSide string, err error) {
 	*r = l7.Record{Tags: tags, FlowID: j.FlowID, L7Protocol: j.L7Protocol, IsTLS: j.IsTLS,
 		ReqTCPSeq: j.ReqTCPSeq, RespTCPSeq: j.RespTCPSeq, RequestLength: j.RequestLength, ResponseLength: j.ResponseLength,
 		ProcessID0: j.PID0, ProcessID1: j.PID1, SyscallTraceIDRequest: j.SysReq, SyscallTraceIDResponse: j.SysResp,
-		SyscallThread0: j.Thread0, SyscallThread1: j.Thread1}
+		SyscallThread0: j.Thread0, SyscallThread1: j.Thread1, SyscallCoroutine0: j.Coroutine0, SyscallCoroutine1: j.Coroutine1}
 	if r.StartTime, err = parseTime("start_time", j.StartTime); err != nil {
 		return "", "", err
 	}

@@ -45,6 +45,8 @@ type jsonRecord struct {
 	SysResp       uint64  `json:"syscall_trace_id_response"`
 	Thread0       uint32  `json:"syscall_thread_0"`
 	Thread1       uint32  `json:"syscall_thread_1"`
+	Coroutine0    uint64  `json:"syscall_coroutine_0"`
+	Coroutine1    uint64  `json:"syscall_coroutine_1"`
 	TapSide       string  `json:"tap_side"`
 	Service0      string  `json:"service_0"`
 	Service1      string  `json:"service_1"`
@@ -81,6 +83,7 @@ func ParseRecordJSON(line []byte, id uint64) (Span, error) {
 		ProcessID0: r.PID0, ProcessID1: r.PID1, ProcessKName0: r.KName0, ProcessKName1: r.KName1,
 		SyscallTraceIDRequest: r.SysReq, SyscallTraceIDResponse: r.SysResp,
 		SyscallThread0: r.Thread0, SyscallThread1: r.Thread1,
+		SyscallCoroutine0: r.Coroutine0, SyscallCoroutine1: r.Coroutine1,
 		Service0: first(r.Service0, r.Pod0), Service1: first(r.Service1, r.Pod1), Name: r.Name,
 	}
 	if r.RequestID != nil {

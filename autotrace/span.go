@@ -113,6 +113,10 @@ type Span struct {
 	ProcessKName0, ProcessKName1                  string
 	SyscallTraceIDRequest, SyscallTraceIDResponse uint64
 	SyscallThread0, SyscallThread1                uint32
+	// SyscallCoroutine0 and SyscallCoroutine1 are the Go goroutines of
+	// those calls, when the tracer tracks them (for display: the syscall
+	// trace ids already follow goroutines then).
+	SyscallCoroutine0, SyscallCoroutine1 uint64
 
 	// Ids an application propagates (W3C traceparent, B3, sw8, OTel) and
 	// X-Request-ID, as RECORDS.md maps them: in a network span SpanID is
@@ -142,6 +146,7 @@ func FromRecord(r *l7.Record, id uint64, tap TapSide) Span {
 		ProcessKName0: string(r.ProcessKName0), ProcessKName1: string(r.ProcessKName1),
 		SyscallTraceIDRequest: r.SyscallTraceIDRequest, SyscallTraceIDResponse: r.SyscallTraceIDResponse,
 		SyscallThread0: r.SyscallThread0, SyscallThread1: r.SyscallThread1,
+		SyscallCoroutine0: r.SyscallCoroutine0, SyscallCoroutine1: r.SyscallCoroutine1,
 		TraceID: string(r.TraceID), SpanID: string(r.SpanID), ParentSpanID: string(r.ParentSpanID),
 		XRequestID0: string(r.XRequestID0), XRequestID1: string(r.XRequestID1),
 	}

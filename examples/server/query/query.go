@@ -103,6 +103,7 @@ var Columns = map[string]map[string]bool{
 		"signal_source": false, "tap_side": false, "agent_id": false, "process_kname_0": false, "process_kname_1": false,
 		"process_id_0": true, "process_id_1": true, "syscall_thread_0": true, "syscall_thread_1": true,
 		"syscall_trace_id_request": true, "syscall_trace_id_response": true,
+		"syscall_coroutine_0": true, "syscall_coroutine_1": true,
 	},
 	"l4_flow_log": {
 		"l7_protocol": false, "ip_0": false, "ip_1": false,

@@ -62,6 +62,7 @@ func NewTraceStore(db *sql.DB, dict interface {
 var traceOptional = []string{
 	"tap_side", "agent_id", "span_kind", "app_service", "process_id_0", "process_id_1", "process_kname_0", "process_kname_1",
 	"syscall_trace_id_request", "syscall_trace_id_response", "syscall_thread_0", "syscall_thread_1",
+	"syscall_coroutine_0", "syscall_coroutine_1",
 	"service_id_0", "service_id_1", "pod_id_0", "pod_id_1", "host_id_0", "host_id_1", "gprocess_id_0", "gprocess_id_1",
 }
 
@@ -319,6 +320,7 @@ func (t *TraceStore) span(row map[string]any) autotrace.Span {
 		ProcessKName0: str("process_kname_0"), ProcessKName1: str("process_kname_1"),
 		SyscallTraceIDRequest: uint64(num("syscall_trace_id_request")), SyscallTraceIDResponse: uint64(num("syscall_trace_id_response")),
 		SyscallThread0: uint32(num("syscall_thread_0")), SyscallThread1: uint32(num("syscall_thread_1")),
+		SyscallCoroutine0: uint64(num("syscall_coroutine_0")), SyscallCoroutine1: uint64(num("syscall_coroutine_1")),
 	}
 	switch num("protocol") {
 	case 6:
@@ -425,6 +427,8 @@ type TraceSpan struct {
 	KName1       string `json:"process_kname_1,omitempty"`
 	Thread0      uint32 `json:"syscall_thread_0,omitempty"`
 	Thread1      uint32 `json:"syscall_thread_1,omitempty"`
+	Coroutine0   uint64 `json:"syscall_coroutine_0,omitempty"`
+	Coroutine1   uint64 `json:"syscall_coroutine_1,omitempty"`
 }
 
 // TraceAnswer is the answer of GET /api/v1/trace.
@@ -619,7 +623,7 @@ func traceAnswer(tr *autotrace.Trace, res *autotrace.Result) *TraceAnswer {
 			XRequestID0: n.XRequestID0, XRequestID1: n.XRequestID1,
 			SysReq: n.SyscallTraceIDRequest, SysResp: n.SyscallTraceIDResponse, ReqTCPSeq: n.ReqTCPSeq, RespTCPSeq: n.RespTCPSeq,
 			Agent: n.Agent, ProcessID0: n.ProcessID0, ProcessID1: n.ProcessID1, KName0: n.ProcessKName0, KName1: n.ProcessKName1,
-			Thread0: n.SyscallThread0, Thread1: n.SyscallThread1,
+			Thread0: n.SyscallThread0, Thread1: n.SyscallThread1, Coroutine0: n.SyscallCoroutine0, Coroutine1: n.SyscallCoroutine1,
 		}
 		if n.Parent >= 0 {
 			ts.ParentID = tr.Nodes[n.Parent].ID

@@ -355,9 +355,10 @@ func TestTrace_L7RowsAndFilters(t *testing.T) {
 	const big = uint64(1<<63 + 5) // a syscall trace id above 2^63
 	r := l7.Record{FlowID: 1, StartTime: 1.8e18, EndTime: 1.8e18 + 1e6, Client: netip.MustParseAddrPort("10.0.0.1:4000"),
 		Server: netip.MustParseAddrPort("10.0.0.2:80"), Transport: l7.TCP, L7Protocol: "HTTP", HasRequest: true, HasResponse: true,
-		ReqTCPSeq: 10, RespTCPSeq: 20, ProcessID0: 41, SyscallTraceIDRequest: 7, SyscallTraceIDResponse: big}
+		ReqTCPSeq: 10, RespTCPSeq: 20, ProcessID0: 41, SyscallTraceIDRequest: 7, SyscallTraceIDResponse: big,
+		SyscallCoroutine0: 555}
 	enc.AddL7(&r) // c-p
-	r.ProcessID0, r.ProcessID1, r.SyscallTraceIDRequest, r.SyscallTraceIDResponse = 0, 42, 8, 8
+	r.ProcessID0, r.ProcessID1, r.SyscallTraceIDRequest, r.SyscallTraceIDResponse, r.SyscallCoroutine0 = 0, 42, 8, 8, 0
 	r.StartTime, r.EndTime = r.StartTime+1e5, r.EndTime-1e5
 	enc.AddL7(&r) // s-p, the same call
 	f, err := enc.AppendFrame(nil)
@@ -401,6 +402,7 @@ func TestTrace_L7RowsAndFilters(t *testing.T) {
 		{url.Values{"syscall_trace_id": {fmt.Sprint(big)}}, []string{"c-p"}},
 		{url.Values{"syscall_trace_id_request": {"8"}}, []string{"s-p"}},
 		{url.Values{"syscall_trace_id": {"9"}}, nil},
+		{url.Values{"syscall_coroutine_0": {"555"}}, []string{"c-p"}},
 	} {
 		var got []string
 		for _, row := range search(tc.q) {
@@ -410,6 +412,11 @@ func TestTrace_L7RowsAndFilters(t *testing.T) {
 			var ans TraceAnswer
 			if code != 200 || json.Unmarshal(body, &ans) != nil || len(ans.Spans) != 2 || ans.Calls != 1 {
 				t.Fatalf("trace of row %s: %d %s", id, code, body)
+			}
+			for _, s := range ans.Spans {
+				if (s.TapSide == "c-p") != (s.Coroutine0 == 555 && s.Agent == "node-a" && s.ProcessID0 == 41) {
+					t.Errorf("trace span %+v", s)
+				}
 			}
 		}
 		if !slices.Equal(got, tc.want) {

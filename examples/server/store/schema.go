@@ -87,6 +87,7 @@ var l7Columns = []column{
 	{"syscall_trace_id_request", encoding.ColUvarint}, {"syscall_trace_id_response", encoding.ColUvarint},
 	{"syscall_thread_0", encoding.ColUvarint}, {"syscall_thread_1", encoding.ColUvarint},
 	{"tap_side", encoding.ColString}, {"agent_id", encoding.ColString},
+	{"syscall_coroutine_0", encoding.ColUvarint}, {"syscall_coroutine_1", encoding.ColUvarint},
 }
 
 // l7Extra are l7_flow_log columns the wire format does not carry; none
