@@ -74,7 +74,8 @@
 //     "syscall_trace_id_request", "syscall_trace_id_response",
 //     "req_tcp_seq", "resp_tcp_seq", "agent", "process_id_0",
 //     "process_id_1", "process_kname_0", "process_kname_1",
-//     "syscall_thread_0", "syscall_thread_1"}. A flame graph draws one bar per
+//     "syscall_thread_0", "syscall_thread_1", "syscall_coroutine_0",
+//     "syscall_coroutine_1"}. A flame graph draws one bar per
 //     span from start_time to end_time at its depth; spans of one call
 //     (same "call") may be drawn as one bar.
 //
