@@ -52,7 +52,7 @@
 // bytes plus its parser; parsers that implement Idler give their scratch
 // back between packets (an idle HTTP/1 parser holds 224 bytes), and the
 // parsers of ended flows are reused through Resetter (dns,
-// dubbo, http1, kafka, mqtt, mysql and redis implement it; l7test.CheckReset
+// dubbo, http1, http2, kafka, mqtt, mysql and redis implement it; l7test.CheckReset
 // checks a reset parser against a new one). An idle HTTP/1
 // keep-alive connection costs about 1 KB on a whole pipeline, flow and
 // index included (pipeline's TestPipeline_BytesPerIdleHTTP); bytes

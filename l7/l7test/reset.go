@@ -30,9 +30,9 @@ func parseTrace(p l7.Parser, c *Case) []string {
 }
 
 // CheckReset checks the l7.Resetter contract of d's parsers: a parser that
-// parsed one case (another flow's bytes), then the same bytes in the other
-// direction, half of them in each direction and a byte lost in each (over
-// TCP), and then Reset, parses every case (one at a time) exactly as a new
+// parsed one case (another flow's bytes; and again, then the same bytes in
+// the other direction, half of them in each direction and a byte lost in
+// each over TCP), and then Reset, parses every case (one at a time) exactly as a new
 // parser does, message for message, and Reset and the parse of a case
 // allocate nothing once the parser is warm. It fails the test when the
 // parsers do not implement l7.Resetter. Cases with CheckOnly are skipped.
@@ -47,30 +47,34 @@ func CheckReset(tb testing.TB, d l7.Decoder, cases ...Case) {
 			if dirty.CheckOnly {
 				continue
 			}
-			p := d.NewParser(dirty.transport())
-			r, ok := p.(l7.Resetter)
-			if !ok {
-				tb.Fatalf("%T does not implement l7.Resetter", p)
-			}
-			parseTrace(p, &dirty)
-			// The other direction's bytes as this one's, a message cut
-			// short, and bytes lost in the middle of a line: a parser
-			// lost in both directions.
-			other := dirty
-			other.Dir ^= 1
-			parseTrace(p, &other)
-			for _, dir := range []l7.Direction{l7.ToServer, l7.ToClient} {
-				var m l7.Message
-				if len(dirty.In) > 1 {
-					p.Parse(dirty.In[:len(dirty.In)/2], dir, &m)
+			for _, lost := range []bool{false, true} {
+				p := d.NewParser(dirty.transport())
+				r, ok := p.(l7.Resetter)
+				if !ok {
+					tb.Fatalf("%T does not implement l7.Resetter", p)
 				}
-				if c.transport() == l7.TCP {
-					p.Gap(dir, 1)
+				parseTrace(p, &dirty)
+				if lost {
+					// The other direction's bytes as this one's, a
+					// message cut short, and bytes lost in the middle
+					// of a line: a parser lost in both directions.
+					other := dirty
+					other.Dir ^= 1
+					parseTrace(p, &other)
+					for _, dir := range []l7.Direction{l7.ToServer, l7.ToClient} {
+						var m l7.Message
+						if len(dirty.In) > 1 {
+							p.Parse(dirty.In[:len(dirty.In)/2], dir, &m)
+						}
+						if c.transport() == l7.TCP {
+							p.Gap(dir, 1)
+						}
+					}
 				}
-			}
-			r.Reset(c.transport())
-			if got := parseTrace(p, &c); !slices.Equal(got, want) {
-				tb.Errorf("%s after %s and Reset:\n%q\nwant (a new parser):\n%q", c.Name, dirty.Name, got, want)
+				r.Reset(c.transport())
+				if got := parseTrace(p, &c); !slices.Equal(got, want) {
+					tb.Errorf("%s after %s (lost %v) and Reset:\n%q\nwant (a new parser):\n%q", c.Name, dirty.Name, lost, got, want)
+				}
 			}
 		}
 		p := d.NewParser(c.transport())
