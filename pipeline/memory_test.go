@@ -194,8 +194,8 @@ func bytesPerConn(tb testing.TB, script func(*synthConn, *capture.Packet, int, i
 // flows that carry no payload (issue 8's target: at most 256 bytes a flow,
 // the index included).
 func TestPipeline_BytesPerL4Flow(t *testing.T) {
-	if testing.Short() {
-		t.Skip("allocates 250k flows")
+	if testing.Short() || raceEnabled {
+		t.Skip("allocates 250k flows (and the race detector's shadow memory)")
 	}
 	got := bytesPerConn(t, synOnly, 250_000, 250_000)
 	t.Logf("%.1f bytes per SYN-only flow", got)
@@ -209,8 +209,8 @@ func TestPipeline_BytesPerL4Flow(t *testing.T) {
 // 8's target: at most 1 KB, flow, index, L7 connection and parser
 // included).
 func TestPipeline_BytesPerIdleHTTP(t *testing.T) {
-	if testing.Short() {
-		t.Skip("opens 100k connections")
+	if testing.Short() || raceEnabled {
+		t.Skip("opens 100k connections (and sync.Pool drops items under the race detector)")
 	}
 	got := bytesPerConn(t, idleHTTP, 50_000, 50_000)
 	t.Logf("%.1f bytes per idle HTTP/1 keep-alive connection", got)
