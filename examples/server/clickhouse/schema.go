@@ -48,6 +48,9 @@ func (s *Store) recordTable(name string, keys []string) string {
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.%s (batch_seq UInt64, row_no UInt32", s.db, name)
 	for _, c := range store.RecordColumns(name) {
 		t := colType(c.Wire)
+		if c.Nullable && t == String {
+			t = NullableString
+		}
 		fmt.Fprintf(&b, ", %s %s%s", c.Name, t, colDefault(t))
 	}
 	for _, k := range keys {

@@ -67,10 +67,11 @@ type Store struct {
 	nextSeq uint64
 	stats   store.Stats
 	closed  bool
-	// nullU64 are the unsigned record columns that a table created by an
-	// older server has as Nullable(UInt64) (the syscall trace ids before
-	// the wire format carried them): written as such.
-	nullU64 map[string]bool
+	// nullable are the record columns the table has as Nullable: tap_side
+	// (store.ColumnDef.Nullable), and the unsigned ones of a table created
+	// by an older server (the syscall trace ids before the wire format
+	// carried them). Written as such.
+	nullable map[string]bool
 }
 
 type batchRef struct {
@@ -236,8 +237,8 @@ func (s *Store) addColumns(ctx context.Context, t string, keys ...string) error 
 }
 
 // addFixed adds to table t, created by an older server, the record
-// columns it lacks (old rows read as their defaults), and notes the
-// unsigned ones it has as Nullable(UInt64).
+// columns it lacks (old rows read as their defaults), and notes the ones
+// it has as Nullable.
 func (s *Store) addFixed(ctx context.Context, t string) error {
 	have, err := s.column(ctx, "SELECT concat(name, ' ', type) FROM system.columns WHERE database = "+Quote(s.db)+" AND table = "+Quote(t))
 	if err != nil {
@@ -253,16 +254,19 @@ func (s *Store) addFixed(ctx context.Context, t string) error {
 		typ, ok := types[c.Name]
 		if !ok {
 			ct := colType(c.Wire)
+			if c.Nullable && ct == String {
+				ct = NullableString
+			}
 			if err := s.conn.Exec(ctx, "ALTER TABLE "+s.t(t)+" ADD COLUMN "+c.Name+" "+ct.String()+colDefault(ct)); err != nil {
 				return fmt.Errorf("clickhouse: add column %s: %w", c.Name, err)
 			}
-			continue
+			typ = ct.String()
 		}
-		if c.Wire == encoding.ColUvarint && typ == NullableUInt64.String() {
-			if s.nullU64 == nil {
-				s.nullU64 = map[string]bool{}
+		if (c.Wire == encoding.ColUvarint && typ == NullableUInt64.String()) || (c.Wire == encoding.ColString && typ == NullableString.String()) {
+			if s.nullable == nil {
+				s.nullable = map[string]bool{}
 			}
-			s.nullU64[c.Name] = true
+			s.nullable[c.Name] = true
 		}
 	}
 	return nil
@@ -568,7 +572,7 @@ func (s *Store) insertRows(ctx context.Context, name string, t *encoding.Table, 
 		switch c.Wire {
 		case encoding.ColUvarint:
 			col.U64 = bc.Vals[:n]
-			if s.nullU64[c.Name] {
+			if s.nullable[c.Name] {
 				col.Type, col.Null = NullableUInt64, make([]bool, n)
 			}
 		case encoding.ColVarint, encoding.ColDelta:
@@ -592,6 +596,9 @@ func (s *Store) insertRows(ctx context.Context, name string, t *encoding.Table, 
 			col.Str = make([]string, n)
 			for r := 0; r < n; r++ {
 				col.Str[r] = strs[bc.Strs[r]]
+			}
+			if s.nullable[c.Name] {
+				col.Type, col.Null = NullableString, make([]bool, n)
 			}
 		case encoding.ColAddr:
 			col.Str, col.Null = make([]string, n), make([]bool, n)

@@ -100,6 +100,9 @@ type REDRow struct {
 type ColumnDef struct {
 	Name string
 	Wire encoding.ColumnType
+	// Nullable: the column is NULL, not '' or 0, in rows whose frame left
+	// it out (tap_side, which OTel spans set and old agents do not).
+	Nullable bool
 }
 
 // RecordColumns returns the fixed columns of "l4_flow_log" or
@@ -118,7 +121,7 @@ func RecordColumns(table string) []ColumnDef {
 	}
 	out := make([]ColumnDef, len(cols))
 	for i, c := range cols {
-		out[i] = ColumnDef{c.name, c.wire}
+		out[i] = ColumnDef{c.name, c.wire, nullable[c.name]}
 	}
 	return out
 }
