@@ -3,7 +3,6 @@ package l7
 import (
 	"encoding/binary"
 	"net/netip"
-	"strconv"
 
 	"github.com/metaflow-go/metaflow/internal/jsonw"
 	"github.com/metaflow-go/metaflow/tag"
@@ -126,7 +125,7 @@ func (r *Record) ResponseDuration() (int64, bool) {
 // allocate beyond growing b.
 func (r *Record) AppendJSON(b []byte) []byte {
 	b = append(b, `{"type":"l7_flow_log","flow_id":`...)
-	b = strconv.AppendUint(b, r.FlowID, 10)
+	b = jsonw.AppendUint(b, r.FlowID)
 	b = append(b, `,"start_time":"`...)
 	b = jsonw.AppendTime(b, r.StartTime)
 	b = append(b, `","end_time":"`...)
@@ -134,7 +133,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	b = append(b, '"')
 	if d, ok := r.ResponseDuration(); ok {
 		b = append(b, `,"response_duration":`...)
-		b = strconv.AppendInt(b, d, 10)
+		b = jsonw.AppendInt(b, d)
 	}
 	if r.Client.Addr().IsValid() {
 		b = append(b, `,"ip_0":"`...)
@@ -147,9 +146,9 @@ func (r *Record) AppendJSON(b []byte) []byte {
 		b = append(b, '"')
 	}
 	b = append(b, `,"client_port":`...)
-	b = strconv.AppendUint(b, uint64(r.Client.Port()), 10)
+	b = jsonw.AppendUint(b, uint64(r.Client.Port()))
 	b = append(b, `,"server_port":`...)
-	b = strconv.AppendUint(b, uint64(r.Server.Port()), 10)
+	b = jsonw.AppendUint(b, uint64(r.Server.Port()))
 	switch r.Transport {
 	case TCP:
 		b = append(b, `,"protocol":"TCP"`...)
@@ -195,7 +194,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	}
 	if r.HasResponseCode {
 		b = append(b, `,"response_code":`...)
-		b = strconv.AppendInt(b, int64(r.ResponseCode), 10)
+		b = jsonw.AppendInt(b, int64(r.ResponseCode))
 	}
 	b = jsonw.OmitEmpty(b, "response_exception", r.ResponseException)
 	b = jsonw.OmitEmpty(b, "response_result", r.ResponseResult)

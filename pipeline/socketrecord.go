@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"net/netip"
-	"strconv"
 
 	"github.com/metaflow-go/metaflow/capture/socket"
 	"github.com/metaflow-go/metaflow/internal/jsonw"
@@ -133,7 +132,7 @@ func (r *SocketRecord) Duration() int64 { return (r.EndTime - r.StartTime) / 1e3
 // growing b.
 func (r *SocketRecord) AppendJSON(b []byte) []byte {
 	b = append(b, `{"type":"ebpf_socket_log","flow_id":`...)
-	b = strconv.AppendUint(b, r.FlowID, 10)
+	b = jsonw.AppendUint(b, r.FlowID)
 	b = jsonw.Uint(b, "socket_id", r.SocketID)
 	b = jsonw.Time(b, "start_time", r.StartTime)
 	b = jsonw.Time(b, "end_time", r.EndTime)
@@ -201,7 +200,7 @@ func (r *SocketRecord) AppendJSON(b []byte) []byte {
 //	socket 2147483649 TCP 127.0.0.1:40000 -> 127.0.0.1:6379 Redis redis-cli/4242 Close 1523us tx 120 rx 42 retrans 0
 func (r *SocketRecord) AppendText(b []byte) []byte {
 	b = append(b, "socket "...)
-	b = strconv.AppendUint(b, r.FlowID, 10)
+	b = jsonw.AppendUint(b, r.FlowID)
 	if r.Transport == socket.UDP {
 		b = append(b, " UDP "...)
 	} else {
@@ -225,16 +224,16 @@ func (r *SocketRecord) AppendText(b []byte) []byte {
 		b = append(b, c)
 	}
 	b = append(b, '/')
-	b = strconv.AppendUint(b, uint64(r.PID), 10)
+	b = jsonw.AppendUint(b, uint64(r.PID))
 	b = append(b, ' ')
 	b = append(b, r.CloseType...)
 	b = append(b, ' ')
-	b = strconv.AppendInt(b, r.Duration(), 10)
+	b = jsonw.AppendInt(b, r.Duration())
 	b = append(b, "us tx "...)
-	b = strconv.AppendUint(b, r.ByteTx, 10)
+	b = jsonw.AppendUint(b, r.ByteTx)
 	b = append(b, " rx "...)
-	b = strconv.AppendUint(b, r.ByteRx, 10)
+	b = jsonw.AppendUint(b, r.ByteRx)
 	b = append(b, " retrans "...)
-	b = strconv.AppendUint(b, uint64(r.RetransTx+r.RetransRx), 10)
+	b = jsonw.AppendUint(b, uint64(r.RetransTx+r.RetransRx))
 	return b
 }

@@ -20,12 +20,12 @@ func Key(b []byte, key string) []byte {
 
 // Uint appends `,"key":v`.
 func Uint(b []byte, key string, v uint64) []byte {
-	return strconv.AppendUint(Key(b, key), v, 10)
+	return AppendUint(Key(b, key), v)
 }
 
 // Int appends `,"key":v`.
 func Int(b []byte, key string, v int64) []byte {
-	return strconv.AppendInt(Key(b, key), v, 10)
+	return AppendInt(Key(b, key), v)
 }
 
 // Bool appends `,"key":v`.
