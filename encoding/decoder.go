@@ -403,6 +403,25 @@ func (t *Table) next() *Column {
 	return &t.Columns[len(t.Columns)-1]
 }
 
+// setName checks the name of a ColTagSet or ColTagSetRef column and sets
+// c.Side from it; other types pass.
+func setName(c *Column, typ ColumnType, name string) bool {
+	var want string
+	switch typ {
+	case ColTagSet:
+		want = "tagset_"
+	case ColTagSetRef:
+		want = "tagsetid_"
+	default:
+		return true
+	}
+	if len(name) != len(want)+1 || name[:len(want)] != want || (name[len(want)] != '0' && name[len(want)] != '1') {
+		return false
+	}
+	c.Side = tag.Side(name[len(want)] - '0')
+	return true
+}
+
 // expand gives the tables with ColTagSet columns a ColTag column per key
 // and side, from the rows of the batch's tag set table.
 func (d *Decoder) expand(b *Batch, end int) error {
@@ -422,7 +441,8 @@ func (d *Decoder) expand(b *Batch, end int) error {
 		}
 		n := len(t.Columns)
 		for ci := range n {
-			if t.Columns[ci].Type != ColTagSet {
+			typ := t.Columns[ci].Type
+			if typ != ColTagSet && typ != ColTagSetRef {
 				continue
 			}
 			set := &t.Columns[ci]
@@ -432,6 +452,17 @@ func (d *Decoder) expand(b *Batch, end int) error {
 				ncols = len(sets.Columns)
 			}
 			for _, v := range set.Vals {
+				if typ == ColTagSetRef {
+					// Rows of the table are index<<1|1; ids (id<<1) are
+					// Resolve's.
+					if v&1 == 0 {
+						if v>>1 > MaxIDs {
+							return &FormatError{Offset: end, What: "column " + set.Name + ": tag set id", Err: ErrCorrupt}
+						}
+						continue
+					}
+					v = v>>1 + 1
+				}
 				if v != 0 && (sets == nil || v > uint64(sets.Rows)) {
 					return &FormatError{Offset: end, What: "column " + set.Name + ": tag set index", Err: ErrCorrupt}
 				}
@@ -455,6 +486,9 @@ func (d *Decoder) expand(b *Batch, end int) error {
 				set = &t.Columns[ci] // t.Columns may have moved
 				*c = Column{Name: name, Type: ColTag, Key: k.Key, Side: side, IDs: grow(c.IDs, t.Rows), Inline: c.Inline[:0]}
 				for row, v := range set.Vals {
+					if typ == ColTagSetRef {
+						v = (v>>1 + 1) & -(v & 1) // a row of the table, else 0
+					}
 					if v == 0 {
 						c.IDs[row] = 0
 						continue
@@ -483,19 +517,21 @@ func (d *Decoder) column(c *Column, ttyp TableType, name string, typ ColumnType,
 		}
 		return true
 	}
-	if typ >= ColUvarint && typ <= ColTagSet && rows > len(data) {
+	refs := typ == ColTagSetRef && b.Flags&FlagTagSetIDs != 0
+	if (typ >= ColUvarint && typ <= ColTagSet || refs) && rows > len(data) {
 		// Every value takes at least one byte.
 		r.fail(what, ErrTruncated)
 		return true
 	}
 	switch typ {
-	case ColUvarint, ColVarint, ColDelta, ColOptUvarint, ColOptVarint, ColTagSet:
-		if typ == ColTagSet {
-			if name != "tagset_0" && name != "tagset_1" {
-				r.fail(what+": not a tag set column name", ErrCorrupt)
-				return true
-			}
-			c.Side = tag.Side(name[len(name)-1] - '0')
+	case ColUvarint, ColVarint, ColDelta, ColOptUvarint, ColOptVarint, ColTagSet, ColTagSetRef:
+		if typ == ColTagSetRef && !refs {
+			c.Raw = data // a 1.2 frame: a type it does not know
+			return false
+		}
+		if !setName(c, typ, name) {
+			r.fail(what+": not a tag set column name", ErrCorrupt)
+			return true
 		}
 		c.Vals = grow(c.Vals, rows)
 		var prev int64
@@ -593,12 +629,15 @@ func (d *Decoder) packed(c *Column, name string, cr *sreader, rows int, b *Batch
 	}
 	switch typ {
 	case ColUvarint, ColVarint, ColDelta, ColOptUvarint, ColOptVarint, ColString:
-	case ColTagSet:
-		if name != "tagset_0" && name != "tagset_1" {
+	case ColTagSet, ColTagSetRef:
+		if typ == ColTagSetRef && b.Flags&FlagTagSetIDs == 0 {
+			cr.fail(what+": packed type", ErrCorrupt)
+			return
+		}
+		if !setName(c, typ, name) {
 			cr.fail(what+": not a tag set column name", ErrCorrupt)
 			return
 		}
-		c.Side = tag.Side(name[len(name)-1] - '0')
 	case ColAddr:
 		c.Type = typ
 		d.packedAddrs(c, cr, rows, b, what)

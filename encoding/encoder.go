@@ -56,6 +56,14 @@ type EncoderConfig struct {
 	// one side) are "c-p" or "s-p" either way. LocalAddrs returns one for
 	// the machine's interfaces.
 	LocalAddr func(netip.Addr) bool
+	// TagSetIDs names each record side's tag set by one dictionary id once
+	// the server has assigned it one (format 1.3, FlagTagSetIDs): a side
+	// whose tags all have ids is looked up as a whole in the Dict (a value
+	// of TagSetKey) and written as that id; only sets the server has not
+	// named yet go into the batch's tag set table, and the server names
+	// them when it resolves the batch. Frames need a 1.3 server. Default
+	// false: every batch's tag set table holds each of its sets (1.2).
+	TagSetIDs bool
 }
 
 // Compression is the compression of a frame's payload.
@@ -93,6 +101,7 @@ type EncoderStats struct {
 	SetHits    uint64 // record sides whose tags were found with one cache lookup
 	ListSides  uint64 // record sides with a tag.List (a tagging stage's), keyed by it rather than by hashing their strings
 	DupTags    uint64 // tags dropped because the record had the key twice on one side (the last one is kept)
+	SetIDs     uint64 // tag sets sent as their dictionary id (TagSetIDs), counted once a batch
 }
 
 // Encoder builds batches of records in columns and writes them as frames.
@@ -124,6 +133,7 @@ type Encoder struct {
 	listKey  uint64 // random: the second word of a List side's key (setKey)
 	touch    setEnt // the loads that fetch the entries early (tags)
 	stamp    int    // of the tag set cache's fills
+	canon    []byte // a TagSetKey value being looked up
 
 	// String table of the batch: index 0 is "".
 	strs    map[string]uint32
@@ -564,7 +574,7 @@ const (
 // reads, is one cache line.
 type setHot struct {
 	h1, h2   uint64 // the 128-bit NH hash of the tags' string addresses and lengths
-	set      uint32 // index+1 in the tag set table of batch setBatch
+	set      uint32 // index+1 in the tag set table of batch setBatch; with TagSetIDs, the ColTagSetRef code: odd, a row of batch setBatch; even, the set's dictionary id (any batch)
 	batch    uint32 // 0, or the batch of the inline codes among the codes
 	setBatch uint32
 	ids      uint8  // codes that are dictionary ids
@@ -647,6 +657,10 @@ func NewEncoder(cfg *EncoderConfig) (*Encoder, error) {
 	for _, t := range []*tableEnc{e.l4, e.l7} {
 		t.set[0] = colEnc{name: "tagset_0", typ: ColTagSet}
 		t.set[1] = colEnc{name: "tagset_1", typ: ColTagSet}
+		if e.cfg.TagSetIDs {
+			t.set[0] = colEnc{name: "tagsetid_0", typ: ColTagSetRef}
+			t.set[1] = colEnc{name: "tagsetid_1", typ: ColTagSetRef}
+		}
 		t.packed = !e.cfg.Uvarints
 	}
 	e.start()
@@ -960,8 +974,26 @@ func (e *Encoder) tagSet(ts []tag.Tag, l *tag.List, ok bool, i int, hit bool) ui
 		if hot.setBatch == e.batch {
 			return uint64(hot.set)
 		}
+		if e.cfg.TagSetIDs && hot.set&1 == 0 && hot.setBatch != 0 {
+			// The set's dictionary id, valid in every batch of the
+			// epoch.
+			hot.setBatch = e.batch
+			e.batchIDs++
+			e.stats.SetIDs++
+			return uint64(hot.set)
+		}
 	} else {
 		e.fillSet(i, hot, ts, l, ok)
+	}
+	if e.cfg.TagSetIDs && hot.batch == 0 && hot.n != 0 {
+		// Every tag has an id: the set may have one too.
+		if id := e.setID(e.ents(i, len(ts)-int(hot.dups))); id != 0 {
+			hot.set, hot.setBatch = id<<1, e.batch
+			e.batchIDs++
+			e.stats.SetIDs++
+			e.stats.DupTags += uint64(hot.dups)
+			return uint64(id) << 1
+		}
 	}
 	// A new row of the tag set table: a column that has no value for the
 	// rows since its last one gets zeros (absent) first.
@@ -982,8 +1014,45 @@ func (e *Encoder) tagSet(ts []tag.Tag, l *tag.List, ok bool, i int, hit bool) ui
 	e.stats.TagIDs += uint64(hot.ids)
 	e.stats.TagInline += uint64(len(ents) - int(hot.ids))
 	e.stats.DupTags += uint64(hot.dups)
-	hot.set, hot.setBatch = uint32(row), e.batch
-	return uint64(row)
+	code := uint32(row)
+	if e.cfg.TagSetIDs {
+		code = uint32(row-1)<<1 | 1
+	}
+	hot.set, hot.setBatch = code, e.batch
+	return uint64(code)
+}
+
+// setID returns the dictionary id of the tag set of the entries ents
+// (codes that are all ids), 0 when the Dict has none: its TagSetKey value
+// (FORMAT.md) is built in e.canon, sorted by key.
+func (e *Encoder) setID(ents []setEnt) uint32 {
+	d := e.cfg.Dict
+	if d == nil || e.noIDs || e.epoch == 0 || len(ents) > maxSetTags {
+		return 0
+	}
+	var sorted [maxSetTags]setEnt
+	n := copy(sorted[:], ents)
+	cols := e.sets.tags
+	name := func(x setEnt) string { return cols[x&(1<<24-1)].name }
+	for a := 1; a < n; a++ { // insertion sort: 15 or so tags
+		for b := a; b > 0 && name(sorted[b]) < name(sorted[b-1]); b-- {
+			sorted[b], sorted[b-1] = sorted[b-1], sorted[b]
+		}
+	}
+	buf := e.canon[:0]
+	for _, x := range sorted[:n] {
+		k := name(x)
+		if !setKeyOK(k) {
+			return 0
+		}
+		buf = appendSetPair(buf, k, uint32(x>>25))
+	}
+	e.canon = buf
+	id, ep, ok := d.lookup(TagSetKey, unsafe.String(unsafe.SliceData(buf), len(buf)))
+	if !ok || ep != e.epoch || id > MaxIDs {
+		return 0
+	}
+	return id
 }
 
 // ents returns the n entries of slot i.
@@ -1332,7 +1401,10 @@ func (e *Encoder) AppendFrame(dst []byte) ([]byte, error) {
 	}
 	minor, flags := uint8(1), uint16(0)
 	if !e.cfg.Uvarints {
-		minor, flags = Minor, FlagPacked
+		minor, flags = minorPacked, FlagPacked
+	}
+	if e.cfg.TagSetIDs {
+		minor, flags = Minor, flags|FlagTagSetIDs
 	}
 	if colZstd {
 		flags |= FlagColumnZstd

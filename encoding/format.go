@@ -20,8 +20,12 @@ const HeaderSize = 20
 // Format versions this package writes and reads.
 const (
 	Major = 1
-	Minor = 2
+	Minor = 3
 )
+
+// minorPacked is the minor version of frames without FlagTagSetIDs: what a
+// 1.2 decoder reads.
+const minorPacked = 2
 
 var frameMagic = [4]byte{'M', 'F', 'E', 'B'}
 
@@ -39,9 +43,21 @@ const (
 	// (since 1.2): a column type with bit 7 set (ColZstd) holds the zstd
 	// frame of the data of the type without it.
 	FlagColumnZstd uint16 = 1 << 3
-	requiredMask   uint16 = 0x00ff
-	knownFlags            = FlagZstd | FlagS2 | FlagPacked | FlagColumnZstd
+	// FlagTagSetIDs says that record sides may name their tag sets by
+	// dictionary ids (since 1.3): ColTagSetRef columns, whose ids are
+	// values of the reserved key TagSetKey, and that the agent wants the
+	// server to assign ids to the batch's new tag sets (Resolve).
+	FlagTagSetIDs uint16 = 1 << 4
+	requiredMask  uint16 = 0x00ff
+	knownFlags           = FlagZstd | FlagS2 | FlagPacked | FlagColumnZstd | FlagTagSetIDs
 )
+
+// TagSetKey is the reserved dictionary key of whole tag sets (format 1.3,
+// FlagTagSetIDs): its values are a side's tags as "key=id" pairs of their
+// dictionary ids, sorted by key and joined by commas ("az=2,pod=17"), and
+// a value's id names the set in ColTagSetRef columns. No tag may have
+// this key.
+const TagSetKey = "@tagset"
 
 // TableType says which records a table holds. A decoder decodes tables of
 // any type (every column names itself); it is the reader's business to
@@ -75,9 +91,14 @@ const (
 	ColAddr       ColumnType = 8  // one length byte (0, 4 or 16) and the address bytes
 	ColTagString  ColumnType = 9  // 0: absent, else the length+1 and the bytes of the value
 	ColTagSet     ColumnType = 10 // "tagset_0", "tagset_1": 0 no tags, else index+1 of a row of the TableTagSets table
+	// ColTagSetRef ("tagsetid_0", "tagsetid_1"; since 1.3, FlagTagSetIDs):
+	// 0 no tags; id<<1: the dictionary id of a tag set (a value of
+	// TagSetKey); index<<1|1: the row index (from 0) of the TableTagSets
+	// table. Decode expands the rows of the table, Resolve the ids.
+	ColTagSetRef ColumnType = 12
 	// ColPacked (since 1.2, FlagPacked) holds the values of the type of
 	// its first byte (ColUvarint, ColVarint, ColDelta, ColOptUvarint,
-	// ColOptVarint, ColString or ColTagSet) in blocks of packBlock rows of
+	// ColOptVarint, ColString, ColTagSet or ColTagSetRef) in blocks of packBlock rows of
 	// a fixed width each: a width byte w (0 to 8), the zigzag uvarint of
 	// the block's least value less the previous block's (the first less
 	// 0), and each value less the least in w bytes, little endian. The

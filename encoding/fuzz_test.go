@@ -20,6 +20,7 @@ func FuzzDecode(f *testing.F) {
 		for _, cfg := range []*encoding.EncoderConfig{
 			{NoCompression: true}, {}, {Compression: encoding.CompressZstdBody}, {TagStrings: true, NoCompression: true},
 			{Dict: agent, NoCompression: true}, {Uvarints: true, NoCompression: true},
+			{Dict: agent, TagSetIDs: true, NoCompression: true}, {Dict: agent, TagSetIDs: true},
 		} {
 			frame := encodeFrame(f, cfg, l4s[:min(n, len(l4s))], l7s[:min(n, len(l7s))])
 			f.Add(frame)

@@ -1,6 +1,10 @@
 package encoding
 
-import "strconv"
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
 
 // Resolve turns every tag cell of b into a dictionary id, the server's
 // step after Decode: values sent as strings are assigned (Assign), ids
@@ -20,6 +24,14 @@ func (d *Dictionary) Resolve(b *Batch) error {
 	for ti := range b.Tables {
 		for ci := range b.Tables[ti].Columns {
 			c := &b.Tables[ti].Columns[ci]
+			if c.Type == ColTagSetRef {
+				for _, v := range c.Vals {
+					if v != 0 && v&1 == 0 {
+						hasIDs = true
+						break
+					}
+				}
+			}
 			if c.Type != ColTag {
 				continue
 			}
@@ -85,5 +97,153 @@ func (d *Dictionary) Resolve(b *Batch) error {
 			}
 		}
 	}
+	if b.Flags&FlagTagSetIDs != 0 {
+		d.assignSets(b)
+	}
+	if hasIDs {
+		return d.expandSets(b)
+	}
 	return nil
+}
+
+// assignSets gives each row of the batch's tag set table an id of
+// TagSetKey (FORMAT.md), which the agent learns with the batch's
+// acknowledgement and then sends instead of the set. A set the
+// dictionary refuses (too long, full) keeps going as a row.
+func (d *Dictionary) assignSets(b *Batch) {
+	var sets *Table
+	for i := range b.Tables {
+		if b.Tables[i].Type == TableTagSets {
+			sets = &b.Tables[i]
+		}
+	}
+	if sets == nil {
+		return
+	}
+	var cols []*Column
+	for ci := range sets.Columns {
+		c := &sets.Columns[ci]
+		if c.Type == ColTag && setKeyOK(c.Key) {
+			cols = append(cols, c)
+		}
+	}
+	slices.SortFunc(cols, func(a, b *Column) int { return strings.Compare(a.Key, b.Key) })
+	var buf []byte
+	for row := range sets.Rows {
+		buf = buf[:0]
+		for _, c := range cols {
+			if id := c.IDs[row]; id != 0 {
+				buf = appendSetPair(buf, c.Key, id)
+			}
+		}
+		if len(buf) > 0 {
+			d.Assign(TagSetKey, string(buf))
+		}
+	}
+}
+
+// setKeyOK reports whether a tag key may be part of a TagSetKey value.
+func setKeyOK(k string) bool {
+	return k != "" && k != TagSetKey && !strings.ContainsAny(k, ",=")
+}
+
+// appendSetPair appends one "key=id" of a TagSetKey value to buf, after
+// a comma when buf is not empty.
+func appendSetPair(buf []byte, key string, id uint32) []byte {
+	if len(buf) > 0 {
+		buf = append(buf, ',')
+	}
+	buf = append(buf, key...)
+	buf = append(buf, '=')
+	return strconv.AppendUint(buf, uint64(id), 10)
+}
+
+// setPair is one tag of a TagSetKey value.
+type setPair struct {
+	key string
+	id  uint32
+}
+
+// expandSets writes the tags of the tag set ids of b's ColTagSetRef
+// columns into the ColTag columns "<key>_id_<side>", adding those that
+// are missing. An id the dictionary does not have, or a value of it that
+// is not a tag set of known ids, is ErrUnknownID.
+func (d *Dictionary) expandSets(b *Batch) error {
+	parsed := make(map[uint32][]setPair)
+	for ti := range b.Tables {
+		t := &b.Tables[ti]
+		if t.Type == TableTagSets {
+			continue
+		}
+		for ci := 0; ci < len(t.Columns); ci++ {
+			if t.Columns[ci].Type != ColTagSetRef {
+				continue
+			}
+			name := t.Columns[ci].Name
+			side := t.Columns[ci].Side
+			index := make(map[string]int) // key -> column index
+			for row := range t.Rows {
+				v := t.Columns[ci].Vals[row]
+				if v == 0 || v&1 == 1 {
+					continue
+				}
+				id := uint32(v >> 1)
+				pairs, ok := parsed[id]
+				if !ok {
+					var err error
+					if pairs, err = d.parseSet(id); err != nil {
+						return &FormatError{What: "column " + name + " row " + strconv.Itoa(row), Err: err}
+					}
+					parsed[id] = pairs
+				}
+				for _, p := range pairs {
+					j, ok := index[p.key]
+					if !ok {
+						cname := p.key + "_id_" + string('0'+byte(side))
+						j = -1
+						for k := range t.Columns {
+							if t.Columns[k].Name == cname {
+								j = k
+								break
+							}
+						}
+						if j < 0 {
+							t.Columns = append(t.Columns, Column{Name: cname, Type: ColTag, Key: p.key, Side: side, IDs: make([]uint32, t.Rows)})
+							j = len(t.Columns) - 1
+						} else if c := &t.Columns[j]; c.Type != ColTag || len(c.IDs) != t.Rows {
+							return &FormatError{What: "column " + cname, Err: ErrCorrupt}
+						}
+						index[p.key] = j
+					}
+					t.Columns[j].IDs[row] = p.id
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// parseSet returns the tags of tag set id.
+func (d *Dictionary) parseSet(id uint32) ([]setPair, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	v, ok := d.t.value(TagSetKey, id)
+	if !ok {
+		return nil, ErrUnknownID
+	}
+	var pairs []setPair
+	for len(v) > 0 {
+		var pair string
+		pair, v, _ = strings.Cut(v, ",")
+		k, n, ok := strings.Cut(pair, "=")
+		x, err := strconv.ParseUint(n, 10, 32)
+		if !ok || err != nil || !setKeyOK(k) {
+			return nil, ErrUnknownID
+		}
+		if kd := d.t.keys[k]; kd == nil || x == 0 || x > uint64(len(kd.values)) {
+			return nil, ErrUnknownID
+		}
+		pairs = append(pairs, setPair{key: k, id: uint32(x)})
+	}
+	return pairs, nil
 }
