@@ -237,8 +237,14 @@ func appendScaled(b []byte, v int64, k int) []byte {
 		b = append(b, '-')
 		v = -v
 	}
-	b = jsonw.AppendInt(b, v/pow)
-	frac := v % pow
+	// Constant divisors: a multiplication each, not a division.
+	var q, frac int64
+	if k == 6 {
+		q, frac = v/1000000, v%1000000
+	} else {
+		q, frac = v/1000, v%1000
+	}
+	b = jsonw.AppendInt(b, q)
 	if frac == 0 {
 		return b
 	}
