@@ -186,7 +186,7 @@ type nopWriter struct{}
 func (nopWriter) add(*flow.Record) {}
 func (nopWriter) end() int         { return 0 }
 
-func encodeCases(agent *encoding.AgentDict) []struct {
+func encodeCases(g *generator, server *encoding.Dictionary, agent *encoding.AgentDict) []struct {
 	name string
 	w    func(testing.TB) rowWriter
 } {
@@ -196,6 +196,13 @@ func encodeCases(agent *encoding.AgentDict) []struct {
 	}{
 		{"json", newJSON(false)},                                  // first: the others report their speed against it (x-json)
 		{"smart", newSmart(&encoding.EncoderConfig{Dict: agent})}, // zstd where it pays, the default
+		// Format 1.3: tag sets by their dictionary ids, the agent having
+		// learnt every set's id (one pass over the rows acknowledged by
+		// the server first: the steady state).
+		{"smart-setids", func(tb testing.TB) rowWriter {
+			learnSets(tb, g, len(g.rows), server, agent)
+			return newSmart(&encoding.EncoderConfig{Dict: agent, TagSetIDs: true})(tb)
+		}},
 		{"columnar-strings", newSmart(&encoding.EncoderConfig{TagStrings: true, Compression: encoding.CompressZstd})},
 		{"json-zstd", newJSON(true)},
 		{"smart-s2", newSmart(&encoding.EncoderConfig{Dict: agent, Compression: encoding.CompressS2})},
@@ -231,10 +238,10 @@ func encodeCases(agent *encoding.AgentDict) []struct {
 // both phases).
 func BenchmarkEncode(b *testing.B) {
 	g := getGenerator()
-	_, agent := g.dictionaries()
+	server, agent := g.dictionaries()
 	n := len(g.rows)
 	var jsonEnc float64 // min-enc-cpu-ns/row of json
-	for _, tc := range encodeCases(agent) {
+	for _, tc := range encodeCases(g, server, agent) {
 		b.Run(tc.name, func(b *testing.B) {
 			g.own = tc.name == "smart-owntags"
 			defer func() { g.own = false }()

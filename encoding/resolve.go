@@ -182,12 +182,28 @@ func (d *Dictionary) expandSets(b *Batch) error {
 			name := t.Columns[ci].Name
 			side := t.Columns[ci].Side
 			index := make(map[string]int) // key -> column index
+			var last uint32
+			var lastCells []uint64
+			packed := make(map[uint32][]uint64) // set id -> its cells: column index<<32 | value id
 			for row := range t.Rows {
 				v := t.Columns[ci].Vals[row]
 				if v == 0 || v&1 == 1 {
 					continue
 				}
 				id := uint32(v >> 1)
+				if id == last && lastCells != nil {
+					for _, x := range lastCells {
+						t.Columns[x>>32].IDs[row] = uint32(x)
+					}
+					continue
+				}
+				if pc, ok := packed[id]; ok {
+					for _, x := range pc {
+						t.Columns[x>>32].IDs[row] = uint32(x)
+					}
+					last, lastCells = id, pc
+					continue
+				}
 				pairs, ok := parsed[id]
 				if !ok {
 					var err error
@@ -196,6 +212,7 @@ func (d *Dictionary) expandSets(b *Batch) error {
 					}
 					parsed[id] = pairs
 				}
+				pc := make([]uint64, 0, len(pairs))
 				for _, p := range pairs {
 					j, ok := index[p.key]
 					if !ok {
@@ -216,7 +233,10 @@ func (d *Dictionary) expandSets(b *Batch) error {
 						index[p.key] = j
 					}
 					t.Columns[j].IDs[row] = p.id
+					pc = append(pc, uint64(j)<<32|uint64(p.id))
 				}
+				packed[id] = pc
+				last, lastCells = id, pc
 			}
 		}
 	}
