@@ -364,6 +364,10 @@ func NeedsCompat(ctx context.Context, c Conn) (bool, error) {
 // Database returns the database that holds the tables.
 func (s *Store) Database() string { return s.db }
 
+// Conn returns the connection the store reads and writes through (for
+// queries of its own, such as the trace search's).
+func (s *Store) Conn() Conn { return s.conn }
+
 // Ingest stores the l4_flow_log and l7_flow_log tables of b under batchID
 // with store.Store.Ingest's contract. ClickHouse has no transaction over
 // several tables: a batch is written as a sequence of inserts, each

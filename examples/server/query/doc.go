@@ -14,9 +14,8 @@
 //     syscall_trace_id (either side), and of tags ("<key>_0", "<key>_1",
 //     "pod_1=web-1", "service_1=cart"). Paging: limit (default 100, at
 //     most 10,000) and cursor (the "next" of the previous page). Answer:
-//     {"rows": [{column: value, ..., "<key>_<side>": tag}], "next"}; on
-//     the DuckDB store each l7 row also has "id", its span id for
-//     /api/v1/trace.
+//     {"rows": [{column: value, ..., "<key>_<side>": tag}], "next"}; each
+//     l7 row also has "id", its span id for /api/v1/trace.
 //   - GET /api/v1/servicemap: edges client -> server from l7_flow_log, the
 //     nodes named by their service, else pod, else IP, with requests,
 //     errors (response_status client error, server error or timeout), and
@@ -54,9 +53,9 @@
 //     Agent rows carry their process ids, syscall trace ids and threads,
 //     tap side and agent_id (encoding/FORMAT.md), so every rule works as
 //     in memory: on the demo recording the server's trees are the ones
-//     autotrace.Build finds in memory (TestTrace_DemoEndToEnd). A server
-//     on ClickHouse (-clickhouse) answers 501: the search runs on DuckDB
-//     only.
+//     autotrace.Build finds in memory (TestTrace_DemoEndToEnd), on DuckDB
+//     and on ClickHouse (-clickhouse: span ids are batch_seq<<32 | row_no,
+//     plus one). Another Backend answers 501.
 //     Tree answer, for the page's flame graph: {"spans": [...], "roots":
 //     [indexes of root spans], "calls": distinct calls, "rounds": search
 //     rounds, "truncated": the search stopped at a bound}. spans are depth

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/metaflow-go/metaflow/examples/server/clickhouse"
 	"github.com/metaflow-go/metaflow/examples/server/ingest"
 	"github.com/metaflow-go/metaflow/examples/server/store"
 )
@@ -255,9 +256,10 @@ func (a *API) search(r *http.Request, table string) (any, error) {
 			break
 		}
 		m := make(map[string]any, len(row.Cols)+1)
-		if table == "l7_flow_log" && a.st != nil {
+		if _, ch := a.be.(*clickhouse.Store); table == "l7_flow_log" && (a.st != nil || ch) {
 			// The span id of the row for GET /api/v1/trace?id= (the
-			// DuckDB store's cursor is its rowid).
+			// DuckDB store's cursor is its rowid, ClickHouse's
+			// batch_seq<<32 | row_no).
 			m["id"] = row.Cursor + 1
 		}
 		for i, c := range row.Cols {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/metaflow-go/metaflow/autotrace"
+	"github.com/metaflow-go/metaflow/examples/server/clickhouse"
 	"github.com/metaflow-go/metaflow/examples/server/ingest"
 	"github.com/metaflow-go/metaflow/l7"
 )
@@ -42,7 +43,7 @@ const (
 // are named through dict.
 // It is safe for concurrent use.
 type TraceStore struct {
-	db   *sql.DB
+	db   traceDB
 	dict interface {
 		Value(string, uint32) (string, bool)
 	}
@@ -55,8 +56,44 @@ type TraceStore struct {
 func NewTraceStore(db *sql.DB, dict interface {
 	Value(string, uint32) (string, bool)
 }) *TraceStore {
-	return &TraceStore{db: db, dict: dict}
+	return &TraceStore{db: duckTraceDB{db}, dict: dict}
 }
+
+// traceDB is the SQL database a TraceStore reads: DuckDB's, or
+// ClickHouse's (trace_ch.go).
+type traceDB interface {
+	// query runs stmt with args (the "?" placeholders).
+	query(ctx context.Context, stmt string, args []any) (traceRows, error)
+	// columnsQuery lists l7_flow_log's columns; table names it in
+	// statements; rowID is the expression of a row's id (span id - 1).
+	columnsQuery() string
+	table() string
+	rowID() string
+	// union says whether the parts of a round run as one UNION ALL.
+	union() bool
+}
+
+// traceRows is what a traceDB's query returns (database/sql's Rows, or
+// clickhouse.Rows).
+type traceRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
+
+type duckTraceDB struct{ db *sql.DB }
+
+func (d duckTraceDB) query(ctx context.Context, stmt string, args []any) (traceRows, error) {
+	return d.db.QueryContext(ctx, stmt, args...)
+}
+
+func (duckTraceDB) columnsQuery() string {
+	return `SELECT column_name FROM information_schema.columns WHERE table_name = 'l7_flow_log'`
+}
+func (duckTraceDB) table() string { return "l7_flow_log" }
+func (duckTraceDB) rowID() string { return "rowid" }
+func (duckTraceDB) union() bool   { return true }
 
 // traceOptional are the columns read when the table has them.
 var traceOptional = []string{
@@ -76,7 +113,7 @@ var traceFixed = []string{
 
 func (t *TraceStore) columns(ctx context.Context) (map[string]bool, error) {
 	t.once.Do(func() {
-		rows, err := t.db.QueryContext(ctx, `SELECT column_name FROM information_schema.columns WHERE table_name = 'l7_flow_log'`)
+		rows, err := t.db.query(ctx, t.db.columnsQuery(), nil)
 		if err != nil {
 			t.err = err
 			return
@@ -144,9 +181,12 @@ func (t *TraceStore) Find(ctx context.Context, q *autotrace.Query) ([]autotrace.
 		flows = flows[n:]
 	}
 	sel := append([]string(nil), traceFixed...)
+	exprs := append([]string(nil), traceFixed...)
+	exprs[0] = t.db.rowID()
 	for _, c := range traceOptional {
 		if cols[c] {
 			sel = append(sel, c)
+			exprs = append(exprs, c)
 		}
 	}
 	seen := map[uint64]bool{}
@@ -190,6 +230,9 @@ func (t *TraceStore) Find(ctx context.Context, q *autotrace.Query) ([]autotrace.
 				ph, inline = b.String(), true
 			}
 			for _, name := range c.cols {
+				if name == "rowid" {
+					name = t.db.rowID()
+				}
 				ors = append(ors, name+" IN ("+ph+")")
 				if !inline {
 					args = append(args, c.args...)
@@ -203,11 +246,18 @@ func (t *TraceStore) Find(ctx context.Context, q *autotrace.Query) ([]autotrace.
 			where += " AND start_time <= ?"
 			args = append(args, q.To)
 		}
-		parts = append(parts, "(SELECT "+strings.Join(sel, ", ")+" FROM l7_flow_log WHERE "+where+" LIMIT "+strconv.Itoa(traceMaxSpans+1)+")")
+		part := "SELECT " + strings.Join(exprs, ", ") + " FROM " + t.db.table() + " WHERE " + where + " LIMIT " + strconv.Itoa(traceMaxSpans+1)
+		if !t.db.union() {
+			if err := t.scan(ctx, part, args, sel, seen, &out); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		parts = append(parts, "("+part+")")
 		allArgs = append(allArgs, args...)
 	}
 	if len(parts) == 0 {
-		return nil, nil
+		return out, nil
 	}
 	if err := t.scan(ctx, strings.Join(parts, " UNION ALL "), allArgs, sel, seen, &out); err != nil {
 		return nil, err
@@ -232,7 +282,7 @@ func anys[T any](vs []T, f func(T) any) []any {
 
 // scan runs stmt and appends the spans of its rows not seen yet.
 func (t *TraceStore) scan(ctx context.Context, stmt string, args []any, sel []string, seen map[uint64]bool, out *[]autotrace.Span) error {
-	rows, err := t.db.QueryContext(ctx, stmt, args...)
+	rows, err := t.db.query(ctx, stmt, args)
 	if err != nil {
 		return fmt.Errorf("trace search: %w", err)
 	}
@@ -530,19 +580,23 @@ func traceRequest(r *http.Request) (seed autotrace.Query, cfg autotrace.Config, 
 	return seed, cfg, otlp, nil
 }
 
-// dbOf returns the DuckDB database behind the API's store, if it has one.
-func (a *API) dbOf() (*sql.DB, bool) {
-	if a.st == nil {
-		return nil, false
+// traceStore returns the TraceStore of the API's store: DuckDB's, or
+// ClickHouse's; false for another Backend.
+func (a *API) traceStore() (*TraceStore, bool) {
+	if a.st != nil {
+		return NewTraceStore(a.st.DB(), a.st.Dict()), true
 	}
-	return a.st.DB(), true
+	if ch, ok := a.be.(*clickhouse.Store); ok {
+		return NewClickHouseTraceStore(ch), true
+	}
+	return nil, false
 }
 
 // traceTimeout bounds one trace search.
 const traceTimeout = 30 * time.Second
 
-// wrapTrace serves GET /api/v1/trace: the token, the store (501 on
-// another Backend than DuckDB), parameters (400),
+// wrapTrace serves GET /api/v1/trace: the token, the store (501 on a
+// Backend other than DuckDB and ClickHouse), parameters (400),
 // search (404 when the seed finds nothing, 500 when the store fails), and
 // the answer as a tree or as OTLP/JSON.
 func (a *API) wrapTrace() http.HandlerFunc {
@@ -553,8 +607,8 @@ func (a *API) wrapTrace() http.HandlerFunc {
 			http.Error(w, "query: missing or wrong bearer token", http.StatusUnauthorized)
 			return
 		}
-		if a.st == nil {
-			http.Error(w, "query: trace search needs the DuckDB store; this server stores records in ClickHouse", http.StatusNotImplemented)
+		if _, ok := a.traceStore(); !ok {
+			http.Error(w, "query: trace search needs the DuckDB or the ClickHouse store", http.StatusNotImplemented)
 			return
 		}
 		seed, cfg, otlp, err := traceRequest(r)
@@ -585,13 +639,12 @@ func (a *API) wrapTrace() http.HandlerFunc {
 
 // trace searches and assembles.
 func (a *API) trace(ctx context.Context, seed *autotrace.Query, cfg autotrace.Config) (*autotrace.Trace, *autotrace.Result, error) {
-	db, ok := a.dbOf()
+	st, ok := a.traceStore()
 	if !ok {
-		return nil, nil, errors.New("trace search needs the DuckDB store")
+		return nil, nil, errors.New("trace search needs the DuckDB or the ClickHouse store")
 	}
 	ctx, cancel := context.WithTimeout(ctx, traceTimeout)
 	defer cancel()
-	st := NewTraceStore(db, a.st.Dict())
 	tr, res, err := autotrace.Build(ctx, st, seed, cfg)
 	if errors.Is(err, autotrace.ErrNoSeed) {
 		return nil, nil, &notFound{"trace: no span matches"}

@@ -20,6 +20,8 @@ import (
 	"github.com/metaflow-go/metaflow/autotrace"
 	"github.com/metaflow-go/metaflow/autotrace/demo"
 	"github.com/metaflow-go/metaflow/encoding"
+	"github.com/metaflow-go/metaflow/examples/server/clickhouse"
+	"github.com/metaflow-go/metaflow/examples/server/clickhouse/chtest"
 	"github.com/metaflow-go/metaflow/examples/server/store"
 	"github.com/metaflow-go/metaflow/l7"
 )
@@ -107,6 +109,7 @@ func TestTrace_DemoEndToEnd(t *testing.T) {
 	defer st.Close()
 	start := time.Now()
 	frames, bytesSent := 0, 0
+	var sent [][]byte // the frames, for the ClickHouse store
 	taps := make([]string, 0, len(byTap))
 	for tap := range byTap {
 		taps = append(taps, tap)
@@ -136,6 +139,7 @@ func TestTrace_DemoEndToEnd(t *testing.T) {
 			}
 			frames++
 			bytesSent += len(f)
+			sent = append(sent, f)
 		}
 		for _, x := range byTap[tap] {
 			enc.AddL7(x.r)
@@ -239,6 +243,8 @@ func TestTrace_DemoEndToEnd(t *testing.T) {
 	const sample = 12
 	cfg := autotrace.Config{IgnoreAppIDs: true}
 	var memAll, srvAll autotrace.Trace
+	var sampled []uint64 // in-memory ids of the seeds
+	var wants [][]string // their trees
 	merged := map[string]bool{}
 	whole, withSyscall, checked := 0, 0, 0
 	var rounds, sizes int
@@ -286,6 +292,7 @@ func TestTrace_DemoEndToEnd(t *testing.T) {
 		}
 		slices.Sort(want)
 		slices.Sort(got)
+		sampled, wants = append(sampled, seed.ID), append(wants, want)
 		if !slices.Equal(want, got) {
 			t.Fatalf("seed %s: the server's tree (%d spans) is not the in-memory one (%d spans):\nserver %q\nmemory %q", memKey[seed.ID], len(got), len(want), got, want)
 		}
@@ -337,6 +344,85 @@ func TestTrace_DemoEndToEnd(t *testing.T) {
 			t.Errorf("%s: no truth edge in the sample", k)
 		}
 	}
+
+	// The same frames in ClickHouse (-clickhouse): the same trees.
+	t.Run("clickhouse", func(t *testing.T) {
+		addr := chtest.StartServer(t)
+		c, err := clickhouse.Dial(clickhouse.DialConfig{Addr: addr, Compress: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		compat, err := clickhouse.NeedsCompat(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, err := clickhouse.Open(clickhouse.Config{Conn: c, Database: "mf_trace", Compat: compat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range sent {
+			b, err := encoding.Decode(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ch.Ingest(fmt.Sprint(i), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		chKey := map[uint64]string{}
+		chID := map[string]uint64{}
+		rows, err := c.Query(context.Background(), "SELECT bitOr(bitShiftLeft(batch_seq, 32), toUInt64(row_no)) + 1, flow_id, start_time, end_time, ip_0, client_port, ip_1, server_port, ifNull(tap_side, '') FROM mf_trace.l7_flow_log")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id, p0, p1 uint64
+			var flowID int64
+			var s autotrace.Span
+			var ip0, ip1, side string
+			if err := rows.Scan(&id, &flowID, &s.Start, &s.End, &ip0, &p0, &ip1, &p1, &side); err != nil {
+				t.Fatal(err)
+			}
+			s.FlowID = uint64(flowID)
+			s.Client = netip.AddrPortFrom(netip.MustParseAddr(ip0), uint16(p0))
+			s.Server = netip.AddrPortFrom(netip.MustParseAddr(ip1), uint16(p1))
+			ts, err := autotrace.ParseTapSide(side)
+			if err != nil {
+				t.Fatal(err)
+			}
+			chKey[id], chID[key(ts, &s)] = key(ts, &s), id
+		}
+		rows.Close()
+		if len(chID) != len(spans) {
+			t.Fatalf("%d distinct ClickHouse rows of %d spans", len(chID), len(spans))
+		}
+		mux := http.NewServeMux()
+		NewBackend(ch, "").Register(mux)
+		srv := httptest.NewServer(mux)
+		defer srv.Close()
+		t0 := time.Now()
+		for i, id := range sampled {
+			code, b := get(t, srv, url.Values{"id": {fmt.Sprint(chID[memKey[id]])}, "zero_code": {"true"}}, "")
+			var ans TraceAnswer
+			if code != 200 || json.Unmarshal(b, &ans) != nil {
+				t.Fatalf("seed %s: %d %s", memKey[id], code, b)
+			}
+			var got []string
+			for _, s := range ans.Spans {
+				p := "-"
+				if s.Parent >= 0 {
+					p = chKey[ans.Spans[s.Parent].ID]
+				}
+				got = append(got, chKey[s.ID]+" < "+p+" "+s.Rule)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, wants[i]) {
+				t.Fatalf("seed %s: ClickHouse's tree (%d spans) is not the in-memory one (%d spans):\nclickhouse %q\nmemory %q", memKey[id], len(got), len(wants[i]), got, wants[i])
+			}
+		}
+		t.Logf("ClickHouse (compat %v): the same %d trees, %v a request over HTTP", compat, len(sampled), (time.Since(t0) / time.Duration(len(sampled))).Round(time.Millisecond))
+	})
 }
 
 // TestTrace_L7RowsAndFilters: /api/v1/l7 rows carry their span id, which

@@ -291,7 +291,8 @@ func TestEndToEnd(t *testing.T) {
 		for i := range gotCH {
 			delete(gotCH[i], "batch_seq")
 			delete(gotDuck[i], "batch_seq")
-			delete(gotDuck[i], "id") // the DuckDB row's span id, for its trace search
+			delete(gotDuck[i], "id") // the row's span id for the trace search: rowid in DuckDB,
+			delete(gotCH[i], "id")   // batch_seq<<32 | row_no in ClickHouse
 			a, _ := json.Marshal(gotCH[i])
 			b, _ := json.Marshal(gotDuck[i])
 			if string(a) != string(b) {

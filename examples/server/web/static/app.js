@@ -734,7 +734,7 @@ async function probe(path, params) {
   const headers = state.token ? { Authorization: 'Bearer ' + state.token } : {};
   try {
     const r = await fetch(path + '?' + new URLSearchParams(params), { headers });
-    if (r.status === 501) return false; // a ClickHouse server: no trace search
+    if (r.status === 501) return false; // a store without trace search
     if (r.status !== 404) return true;
     return (await r.text()).startsWith('query:');
   } catch (e) {
