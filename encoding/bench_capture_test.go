@@ -218,13 +218,13 @@ func (w *jsonRec) addL7(r *l7.Record) {
 func BenchmarkEncodeCapture(b *testing.B) {
 	name, l4s, l7s := benchRecords(b)
 	b.Logf("%s: %d l4 and %d l7 records, %d endpoints", name, len(l4s), len(l7s), benchCapture.endpoints)
-	_, agentL4 := dictOf(l4s, nil)
-	_, agentL7 := dictOf(nil, l7s)
+	serverL4, agentL4 := dictOf(l4s, nil)
+	serverL7, agentL7 := dictOf(nil, l7s)
 	for _, kind := range []string{"l4", "l7"} {
 		n := len(l4s)
-		agent := agentL4
+		agent, server := agentL4, serverL4
 		if kind == "l7" {
-			n, agent = len(l7s), agentL7
+			n, agent, server = len(l7s), agentL7, serverL7
 		}
 		for _, set := range []string{"warm", "large"} {
 			for _, wc := range []struct {
@@ -238,6 +238,16 @@ func BenchmarkEncodeCapture(b *testing.B) {
 				}},
 				{"smart-s2", func() recWriter {
 					e, _ := encoding.NewEncoder(&encoding.EncoderConfig{Dict: agent, Compression: encoding.CompressS2})
+					return &smartRec{smartWriter{tb: b, enc: e}}
+				}},
+				// Format 1.3's tag set ids, every set's id learnt first.
+				{"smart-setids", func() recWriter {
+					if kind == "l4" {
+						learnRecSets(b, server, agent, l4s, nil)
+					} else {
+						learnRecSets(b, server, agent, nil, l7s)
+					}
+					e, _ := encoding.NewEncoder(&encoding.EncoderConfig{Dict: agent, TagSetIDs: true})
 					return &smartRec{smartWriter{tb: b, enc: e}}
 				}},
 			} {
@@ -275,6 +285,41 @@ func BenchmarkEncodeCapture(b *testing.B) {
 					b.ReportMetric(float64(total)/float64(n), "bytes/row")
 				})
 			}
+		}
+	}
+}
+
+// learnRecSets encodes the records with TagSetIDs in frames of batchRows,
+// each resolved by server and acknowledged to agent: agent then knows the
+// id of every tag set of the records.
+func learnRecSets(tb testing.TB, server *encoding.Dictionary, agent *encoding.AgentDict, l4s []*flow.Record, l7s []*l7.Record) {
+	enc, err := encoding.NewEncoder(&encoding.EncoderConfig{Dict: agent, TagSetIDs: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var frame []byte
+	n := len(l4s) + len(l7s)
+	for i := range n {
+		if i < len(l4s) {
+			enc.AddL4(l4s[i])
+		} else {
+			enc.AddL7(l7s[i-len(l4s)])
+		}
+		if (i+1)%batchRows != 0 && i != n-1 {
+			continue
+		}
+		if frame, err = enc.AppendFrame(frame[:0]); err != nil {
+			tb.Fatal(err)
+		}
+		b, err := encoding.Decode(frame)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := server.Resolve(b); err != nil {
+			tb.Fatal(err)
+		}
+		if err := agent.Apply(server.Sync(b.Epoch, b.DictVersion)); err != nil {
+			tb.Fatal(err)
 		}
 	}
 }
