@@ -14,7 +14,11 @@
 // cursor of searches. l7_flow_log has bloom-filter skip indexes on the
 // trace search columns (trace_id, x_request_id_0/1, req_tcp_seq,
 // resp_tcp_seq, syscall_trace_id_request/response); both have a min/max
-// index of start_time. The tag strings are in tag_dict, and in the
+// index of start_time. The query package's trace search reads
+// l7_flow_log with span ids batch_seq<<32 | row_no, plus one. Open adds
+// to tables of an older server the record columns they lack (the eBPF
+// and capture-point columns of the wire format) and writes the ones they
+// have as Nullable as such. The tag strings are in tag_dict, and in the
 // ClickHouse dictionary tag_names over it, for SQL users:
 //
 //	SELECT dictGet('metaflow.tag_names', 'value', ('pod', pod_id_0)) AS pod, count()
