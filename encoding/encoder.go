@@ -136,6 +136,7 @@ type Encoder struct {
 	canon    []byte // a TagSetKey value being looked up
 	lists    []listEnt
 	listGen  uint32 // of the lists' entries; bumped when the ids change (flushCaches)
+	listNext uint32 // the way replaced in a full bucket
 
 	// String table of the batch: index 0 is "".
 	strs    map[string]uint32
@@ -930,17 +931,9 @@ func (e *Encoder) tags(t *tableEnc, s *tag.Set) {
 	if e.lists != nil && !e.noIDs {
 		// TagSetIDs: a side whose List's set id is known is that id, one
 		// load.
-		a := &e.lists[listSlot(l0)]
-		b := &e.lists[listSlot(l1)]
-		if (l0 == nil && len(s.Side(tag.Client)) == 0 || a.l == l0 && a.gen == e.listGen) &&
-			(l1 == nil && len(s.Side(tag.Server)) == 0 || b.l == l1 && b.gen == e.listGen) {
-			var set0, set1 uint64
-			if l0 != nil {
-				set0 = uint64(a.code)
-			}
-			if l1 != nil {
-				set1 = uint64(b.code)
-			}
+		set0, ok0 := e.listCode(l0)
+		set1, ok1 := e.listCode(l1)
+		if (ok0 || l0 == nil && len(s.Side(tag.Client)) == 0) && (ok1 || l1 == nil && len(s.Side(tag.Server)) == 0) {
 			t.setSt[0][t.n], t.setSt[1][t.n] = set0, set1
 			e.batchIDs++
 			return
@@ -978,10 +971,10 @@ func (e *Encoder) tags(t *tableEnc, s *tag.Set) {
 	t.setSt[1][t.n] = set1
 	if e.lists != nil && !e.noIDs {
 		if l0 != nil && set0&1 == 0 && set0 != 0 {
-			e.lists[listSlot(l0)] = listEnt{l: l0, code: uint32(set0), gen: e.listGen}
+			e.addList(l0, set0)
 		}
 		if l1 != nil && set1&1 == 0 && set1 != 0 {
-			e.lists[listSlot(l1)] = listEnt{l: l1, code: uint32(set1), gen: e.listGen}
+			e.addList(l1, set1)
 		}
 	}
 }
@@ -998,11 +991,48 @@ type listEnt struct {
 	gen  uint32 // Encoder.listGen when filled
 }
 
-const listCacheBits = 14
+// The list cache: 1<<listCacheBits entries in buckets of listWays (one
+// 64-byte line).
+const (
+	listCacheBits = 14
+	listWays      = 4
+)
 
-// listSlot returns the slot of l in the list cache.
-func listSlot(l *tag.List) uint64 {
-	return uint64(uintptr(unsafe.Pointer(l))) * 0x9E3779B97F4A7C15 >> (64 - listCacheBits)
+// listBucket returns the first entry of l's bucket in the list cache.
+func listBucket(l *tag.List) int {
+	return int(uint64(uintptr(unsafe.Pointer(l)))*0x9E3779B97F4A7C15>>(64-listCacheBits)) &^ (listWays - 1)
+}
+
+// listCode returns the code of l's set id from the list cache; ok is
+// false when l is nil or not there.
+func (e *Encoder) listCode(l *tag.List) (code uint64, ok bool) {
+	if l == nil {
+		return 0, false
+	}
+	w := (*[listWays]listEnt)(e.lists[listBucket(l):])
+	for i := range w {
+		if w[i].l == l && w[i].gen == e.listGen {
+			return uint64(w[i].code), true
+		}
+	}
+	return 0, false
+}
+
+// addList puts l's set id code into the list cache: in a way of its
+// bucket that is stale, else in one picked in turn.
+func (e *Encoder) addList(l *tag.List, code uint64) {
+	w := (*[listWays]listEnt)(e.lists[listBucket(l):])
+	i := 0
+	for ; i < listWays; i++ {
+		if w[i].gen != e.listGen || w[i].l == l {
+			break
+		}
+	}
+	if i == listWays {
+		e.listNext++
+		i = int(e.listNext % listWays)
+	}
+	w[i] = listEnt{l: l, code: uint32(code), gen: e.listGen}
 }
 
 // setKey returns the tag set cache's key of a side's tags ts: for a side
