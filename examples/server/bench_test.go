@@ -55,6 +55,9 @@ func BenchmarkServer_IngestL4(b *testing.B) {
 	for i := 0; i < frames; i++ {
 		pre = append(pre, mk())
 	}
+	// Batch ids unique to this run: with -count the server is new but a
+	// reused id would be a duplicate, stored once and counted as rows.
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	for _, agents := range []int{1, 2} {
 		b.Run("agents="+strconv.Itoa(agents), func(b *testing.B) {
 			rows := 0
@@ -65,7 +68,7 @@ func BenchmarkServer_IngestL4(b *testing.B) {
 				// with two the server decodes one while it stores the other.
 				var wg sync.WaitGroup
 				for a := 0; a < agents; a++ {
-					id := "b" + strconv.Itoa(agents) + "-" + strconv.Itoa(i)
+					id := run + "-" + strconv.Itoa(agents) + "-" + strconv.Itoa(i)
 					f := pre[i%frames]
 					i++
 					wg.Add(1)
