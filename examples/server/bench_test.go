@@ -55,11 +55,12 @@ func BenchmarkServer_IngestL4(b *testing.B) {
 	for i := 0; i < frames; i++ {
 		pre = append(pre, mk())
 	}
-	// Batch ids unique to this run: with -count the server is new but a
-	// reused id would be a duplicate, stored once and counted as rows.
-	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	for _, agents := range []int{1, 2} {
 		b.Run("agents="+strconv.Itoa(agents), func(b *testing.B) {
+			// Batch ids unique to each call of this function (the
+			// framework calls it more than once): a reused id would be a
+			// duplicate, acknowledged without being stored.
+			run := strconv.FormatInt(time.Now().UnixNano(), 36)
 			rows := 0
 			cpu0, t0 := cpuTime(), time.Now()
 			i := 0
