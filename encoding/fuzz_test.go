@@ -54,6 +54,9 @@ func FuzzDecode(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	// The server's dictionary as the seeds left it (value and tag set ids),
+	// for resolving the frames' ids.
+	snap, _ := server.Delta(0, 0)
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		var b encoding.Batch
 		for _, in := range [][]byte{frame, reseal(frame)} {
@@ -62,6 +65,15 @@ func FuzzDecode(f *testing.F) {
 				continue
 			}
 			use(t, &b, server)
+			// Again, resolved by a dictionary of the seeds' epoch: ids,
+			// tag set ids expanded.
+			if dec.Decode(in, &b) == nil {
+				d := encoding.NewDictionary(&encoding.DictConfig{Epoch: snap.Epoch, MaxIDs: 1 << 16})
+				if err := d.Apply(snap); err != nil {
+					t.Fatal(err)
+				}
+				d.Resolve(&b)
+			}
 		}
 	})
 }
