@@ -127,6 +127,19 @@ func TestWeb_Page(t *testing.T) {
 		all4 = append(all4, jc.l4...)
 		all7 = append(all7, jc.l7...)
 	}
+	// The metric endpoints write the windows in memory once ingest has
+	// paused for a second (or every 5 s): wait until the replays' metrics
+	// are readable, so that the page loads them.
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		var ma struct{ Series []json.RawMessage }
+		if code := getJSON(t, ts.url+"/api/v1/metrics/application?interval=1m&group=service", token, &ma); code == 200 && len(ma.Series) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("metrics: no series 15 s after the replays")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	arts := artifactDir(t)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.WindowSize(1400, 1000),
