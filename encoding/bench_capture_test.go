@@ -250,6 +250,16 @@ func BenchmarkEncodeCapture(b *testing.B) {
 					e, _ := encoding.NewEncoder(&encoding.EncoderConfig{Dict: agent, TagSetIDs: true})
 					return &smartRec{smartWriter{tb: b, enc: e}}
 				}},
+				// What examples/agent sends: tag set ids, S2.
+				{"smart-setids-s2", func() recWriter {
+					if kind == "l4" {
+						learnRecSets(b, server, agent, l4s, nil)
+					} else {
+						learnRecSets(b, server, agent, nil, l7s)
+					}
+					e, _ := encoding.NewEncoder(&encoding.EncoderConfig{Dict: agent, TagSetIDs: true, Compression: encoding.CompressS2})
+					return &smartRec{smartWriter{tb: b, enc: e}}
+				}},
 			} {
 				b.Run(kind+"/"+set+"/"+wc.name, func(b *testing.B) {
 					w := wc.w()

@@ -203,6 +203,10 @@ func encodeCases(g *generator, server *encoding.Dictionary, agent *encoding.Agen
 			learnSets(tb, g, len(g.rows), server, agent)
 			return newSmart(&encoding.EncoderConfig{Dict: agent, TagSetIDs: true})(tb)
 		}},
+		{"smart-setids-s2", func(tb testing.TB) rowWriter {
+			learnSets(tb, g, len(g.rows), server, agent)
+			return newSmart(&encoding.EncoderConfig{Dict: agent, TagSetIDs: true, Compression: encoding.CompressS2})(tb)
+		}},
 		{"columnar-strings", newSmart(&encoding.EncoderConfig{TagStrings: true, Compression: encoding.CompressZstd})},
 		{"json-zstd", newJSON(true)},
 		{"smart-s2", newSmart(&encoding.EncoderConfig{Dict: agent, Compression: encoding.CompressS2})},

@@ -91,19 +91,19 @@
 // 1.3's tag set ids (TagSetIDs) remove it: once the server has named the
 // agent's sets, a side is one id found with one load (a 4-way cache of
 // the stage's lists, 256 KiB; 1.3% of the sides miss it and take the
-// tag set cache) and the frames carry no tag set table. Three later runs
-// (load 2 to 7, 3 ops each; JSON 1,507 to 1,620 ns): smart-setids 169,
-// 171 and 173 ns and 49 bytes a row, 9.6, 8.8 and 8.8 times faster than
-// JSON, where the same rows without tags took 161, 163 and 168 ns (10.1,
-// 9.2 and 9.1 times) and the default 1.2 frames 240 and 255 ns (6.4
-// times): the tags now cost 6 to 9 ns a row (the list cache's load and
-// the two id columns, 4 bytes a row), and SmartEncoding with tags is
-// within 5% of the columns alone. Whether that is 10 times JSON depends
-// on the run's JSON and columns, which vary by a fifth on this loaded
-// machine: at H9's quieter runs above (JSON 1,687 to 1,737 ns, rows
-// without tags 138 to 166 ns, 10.5 to 12.2 times) it is; in these three
-// it is 8.8 to 9.6. The default stays format 1.2 until the agents'
-// servers read 1.3: TagSetIDs is an option.
+// tag set cache) and the frames carry no tag set table: the tags then
+// cost 6 to 9 ns a row (the list cache's load and the two id columns, 4
+// bytes a row). On the quiet machine (load 1, one run of 3 x 3 ops, JSON
+// 1,613 to 1,699 ns a row and 1,660 bytes): smart-setids 154 to 161 ns
+// and 49 bytes a row, 10.2 to 10.4 times faster than JSON; with S2
+// (smart-setids-s2, what examples/agent sends) 130 to 140 ns and 48
+// bytes, 12.2 to 12.3 times faster and 34 times smaller; the same rows
+// without tags 147 to 152 ns (zstd). The library's default stays format
+// 1.2 (TagSetIDs false) so that an agent keeps working with a 1.2 server.
+// On the capture below in the same quiet hour, smart-setids-s2: l4 warm
+// 120 ns, large 260 ns and 44 bytes (JSON 1,571: 6.0 times); l7 warm 156
+// ns (JSON 1,461: 9.4 times), large 400 ns and 53 bytes (JSON 1,764: 4.4
+// times).
 //
 // BenchmarkEncodeCapture encodes the records of a real capture
 // (ENCODING_BENCH_PCAP: the first 1,000,000 packets of

@@ -95,7 +95,7 @@ func attachServer(cfg *pipeline.Config, stderr io.Writer) (*serverHook, error) {
 		snd.Close()
 		return nil, err
 	}
-	enc, err := encoding.NewEncoder(&encoding.EncoderConfig{Dict: dict, AgentID: agentID, LocalAddr: local, TagSetIDs: true})
+	enc, err := encoding.NewEncoder(&encoding.EncoderConfig{Dict: dict, AgentID: agentID, LocalAddr: local, TagSetIDs: true, Compression: encoding.CompressS2})
 	if err != nil {
 		snd.Close()
 		return nil, err

@@ -112,7 +112,7 @@ func replayDemo(ctx context.Context, dir, url, token string) (demoResult, error)
 		return res, err
 	}
 	defer snd.Close()
-	enc, err := encoding.NewEncoder(&encoding.EncoderConfig{Dict: dict, TagSetIDs: true})
+	enc, err := encoding.NewEncoder(&encoding.EncoderConfig{Dict: dict, TagSetIDs: true, Compression: encoding.CompressS2})
 	if err != nil {
 		return res, err
 	}
