@@ -20,7 +20,8 @@ func cpuTime() time.Duration {
 
 // BenchmarkServer_IngestL4 is sustained agent -> server ingest of full
 // l4_flow_log records (all 45 columns, 3 tags): frames of 16,000 rows
-// encoded as an agent does (ids learnt from the acks), posted over HTTP,
+// encoded as examples/agent does (S2, tag set ids; ids learnt from the
+// acks), posted over HTTP,
 // decoded, resolved and appended to DuckDB on a file. It reports rows/s
 // and the CPU time (both sides, all threads) per 100,000 rows.
 // FRAME_ROWS sets the rows of a frame (default 16,000).
@@ -36,7 +37,7 @@ func BenchmarkServer_IngestL4(b *testing.B) {
 	// Frames of 16,000 rows; the first teaches the agent's dictionary,
 	// the others are encoded with its ids, as an agent's are.
 	mk := func() []byte {
-		enc, _ := encoding.NewEncoder(&encoding.EncoderConfig{Dict: dict})
+		enc, _ := encoding.NewEncoder(&encoding.EncoderConfig{Dict: dict, TagSetIDs: true, Compression: encoding.CompressS2})
 		f := l4FrameN(enc, next, frameRows, nil)
 		next += uint64(frameRows)
 		return f
