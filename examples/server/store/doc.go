@@ -15,7 +15,8 @@
 // Rows carry batch_seq, the sequence number of their batch in the batches
 // table. l7_flow_log has ART indexes on the trace search columns
 // (trace_id, x_request_id_0/1, req_tcp_seq, resp_tcp_seq and the
-// syscall_trace_id columns, NULL until the wire format carries them).
+// syscall_trace_id columns, which agents fill from eBPF records; 0 for
+// records captured from packets).
 //
 // # Metric tables
 //
