@@ -1,8 +1,6 @@
 package autotrace
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -160,21 +158,16 @@ func dbProtocol(system string) string {
 // skipped), into spans numbered from firstID. An unreadable line stops the
 // read with an error naming it.
 func ReadOTLPJSON(r io.Reader, firstID uint64) ([]Span, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
 	var out []Span
 	id := firstID
-	for line := 1; sc.Scan(); line++ {
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
+	err := eachLine(r, func(b []byte) error {
 		spans, err := ParseOTLPJSON(b, id)
 		if err != nil {
-			return out, fmt.Errorf("line %d: %w", line, err)
+			return err
 		}
 		id += uint64(len(spans))
 		out = append(out, spans...)
-	}
-	return out, sc.Err()
+		return nil
+	})
+	return out, err
 }

@@ -154,24 +154,36 @@ func addrPort(field, ip string, port uint16) (netip.AddrPort, error) {
 // lines. Spans get the ids firstID, firstID+1, ... in line order. An unreadable line stops the read
 // with an error naming its line number.
 func ReadRecords(r io.Reader, firstID uint64) ([]Span, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
 	var out []Span
 	id := firstID
+	err := eachLine(r, func(b []byte) error {
+		s, err := ParseRecordJSON(b, id)
+		if err == ErrNotL7 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		id++
+		out = append(out, s)
+		return nil
+	})
+	return out, err
+}
+
+// eachLine calls fn with each non-blank line of r (trimmed, up to 16 MiB).
+// An error from fn stops the read and is returned naming the line number.
+func eachLine(r io.Reader, fn func(b []byte) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
 	for line := 1; sc.Scan(); line++ {
 		b := bytes.TrimSpace(sc.Bytes())
 		if len(b) == 0 {
 			continue
 		}
-		s, err := ParseRecordJSON(b, id)
-		if err == ErrNotL7 {
-			continue
+		if err := fn(b); err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
 		}
-		if err != nil {
-			return out, fmt.Errorf("line %d: %w", line, err)
-		}
-		id++
-		out = append(out, s)
 	}
-	return out, sc.Err()
+	return sc.Err()
 }
