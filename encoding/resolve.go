@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/metaflow-go/metaflow/tag"
 )
 
 // Resolve turns every tag cell of b into a dictionary id, the server's
@@ -191,56 +193,56 @@ func (d *Dictionary) expandSets(b *Batch) error {
 					continue
 				}
 				id := uint32(v >> 1)
-				if id == last && lastCells != nil {
-					for _, x := range lastCells {
-						t.Columns[x>>32].IDs[row] = uint32(x)
-					}
-					continue
-				}
-				if pc, ok := packed[id]; ok {
-					for _, x := range pc {
-						t.Columns[x>>32].IDs[row] = uint32(x)
+				pc := lastCells
+				if id != last || pc == nil {
+					var ok bool
+					if pc, ok = packed[id]; !ok {
+						pairs, ok := parsed[id]
+						if !ok {
+							var err error
+							if pairs, err = d.parseSet(id); err != nil {
+								return &FormatError{What: "column " + name + " row " + strconv.Itoa(row), Err: err}
+							}
+							parsed[id] = pairs
+						}
+						var err error
+						if pc, err = setCells(t, side, pairs, index); err != nil {
+							return err
+						}
+						packed[id] = pc
 					}
 					last, lastCells = id, pc
-					continue
 				}
-				pairs, ok := parsed[id]
-				if !ok {
-					var err error
-					if pairs, err = d.parseSet(id); err != nil {
-						return &FormatError{What: "column " + name + " row " + strconv.Itoa(row), Err: err}
-					}
-					parsed[id] = pairs
+				for _, x := range pc {
+					t.Columns[x>>32].IDs[row] = uint32(x)
 				}
-				pc := make([]uint64, 0, len(pairs))
-				for _, p := range pairs {
-					j, ok := index[p.key]
-					if !ok {
-						cname := p.key + "_id_" + string('0'+byte(side))
-						j = -1
-						for k := range t.Columns {
-							if t.Columns[k].Name == cname {
-								j = k
-								break
-							}
-						}
-						if j < 0 {
-							t.Columns = append(t.Columns, Column{Name: cname, Type: ColTag, Key: p.key, Side: side, IDs: make([]uint32, t.Rows)})
-							j = len(t.Columns) - 1
-						} else if c := &t.Columns[j]; c.Type != ColTag || len(c.IDs) != t.Rows {
-							return &FormatError{What: "column " + cname, Err: ErrCorrupt}
-						}
-						index[p.key] = j
-					}
-					t.Columns[j].IDs[row] = p.id
-					pc = append(pc, uint64(j)<<32|uint64(p.id))
-				}
-				packed[id] = pc
-				last, lastCells = id, pc
 			}
 		}
 	}
 	return nil
+}
+
+// setCells returns the cells of a tag set's pairs in table t as column
+// index<<32 | value id, adding the ColTag columns "<key>_id_<side>" that
+// t lacks; index caches key -> column index.
+func setCells(t *Table, side tag.Side, pairs []setPair, index map[string]int) ([]uint64, error) {
+	pc := make([]uint64, 0, len(pairs))
+	for _, p := range pairs {
+		j, ok := index[p.key]
+		if !ok {
+			cname := p.key + "_id_" + string('0'+byte(side))
+			j = slices.IndexFunc(t.Columns, func(c Column) bool { return c.Name == cname })
+			if j < 0 {
+				t.Columns = append(t.Columns, Column{Name: cname, Type: ColTag, Key: p.key, Side: side, IDs: make([]uint32, t.Rows)})
+				j = len(t.Columns) - 1
+			} else if c := &t.Columns[j]; c.Type != ColTag || len(c.IDs) != t.Rows {
+				return nil, &FormatError{What: "column " + cname, Err: ErrCorrupt}
+			}
+			index[p.key] = j
+		}
+		pc = append(pc, uint64(j)<<32|uint64(p.id))
+	}
+	return pc, nil
 }
 
 // parseSet returns the tags of tag set id.
