@@ -261,8 +261,6 @@ func (a *assembler) group() {
 				}
 			}
 		}
-	}
-	if a.cfg.Rules.Has(RuleTCPSeq) {
 		a.groupUDP(u)
 	}
 	a.seqOf = slices.Clone(u)
