@@ -2,6 +2,7 @@ package autotrace
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -205,20 +206,10 @@ func hasParent(m map[int]int, c int) bool {
 func (a *Accuracy) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "total: %v; calls matched %d/%d; truth edges unobserved %d\n", a.Total, a.MatchedCalls, a.TruthCalls, a.Unobserved)
-	rules := make([]Rule, 0, len(a.ByRule))
-	for r := range a.ByRule {
-		rules = append(rules, r)
-	}
-	slices.Sort(rules)
-	for _, r := range rules {
+	for _, r := range slices.Sorted(maps.Keys(a.ByRule)) {
 		fmt.Fprintf(&b, "rule %s: %v\n", r, *a.ByRule[r])
 	}
-	kinds := make([]string, 0, len(a.ByKind))
-	for k := range a.ByKind {
-		kinds = append(kinds, k)
-	}
-	slices.Sort(kinds)
-	for _, k := range kinds {
+	for _, k := range slices.Sorted(maps.Keys(a.ByKind)) {
 		fmt.Fprintf(&b, "kind %s: %v\n", k, *a.ByKind[k])
 	}
 	return b.String()
