@@ -31,8 +31,10 @@
 //     chained in path order: c-p -> c -> ... -> s -> s-p. Sequence numbers
 //     need no clock: this is what joins observations across hosts. UDP
 //     has no sequence numbers: UDP spans on one flow whose starts agree
-//     within the tolerance, with equal request ids (the DNS id) and
-//     resources where both have them, are one call (same rule name).
+//     within the tolerance, with equal protocols, and equal request ids
+//     (the DNS id) and resources where both have them, are one call (same
+//     rule name). A span is compared with at most 64 others per sequence
+//     number or UDP flow.
 //   - syscall (thread-per-request, goroutines): the eBPF tracer gives a
 //     thread (or, with goroutine tracking, a goroutine) a new
 //     syscall_trace_id when it reads a request, and stamps the thread's
@@ -113,8 +115,8 @@
 // an event-loop process (nginx without X-Request-ID, Node.js) interleaves
 // requests on one thread, so syscall links there are wrong or missing;
 // tcp_seq needs both observations on one 5-tuple (no NAT between them);
-// UDP calls (DNS) are linked by syscall only, not de-duplicated across
-// capture points.
+// UDP calls (DNS) are joined across capture points by flow and time
+// alone, and find a parent by syscall only.
 //
 // Concurrency: Search and Assemble may run concurrently; a Trace belongs
 // to its caller. MemStore is safe for concurrent use.
