@@ -259,12 +259,7 @@ func (k *keys) add(q *Query, s *Span, noApp bool, tol int64) {
 			q.XRequestIDs = append(q.XRequestIDs, x)
 		}
 	}
-	for _, x := range [2]uint64{s.SyscallTraceIDRequest, s.SyscallTraceIDResponse} {
-		if x != 0 && !k.sys[x] {
-			k.sys[x] = true
-			q.SyscallTraceIDs = append(q.SyscallTraceIDs, x)
-		}
-	}
+	k.addSyscall(q, s)
 	if s.Transport != "UDP" {
 		for _, x := range [2]uint32{s.ReqTCPSeq, s.RespTCPSeq} {
 			if x != 0 && !k.seq[x] {
