@@ -895,24 +895,14 @@ func (r *sreader) uvarint(what string) uint64 {
 func (r *sreader) addr(what string) netip.Addr {
 	switch n := r.byte(what); n {
 	case 0:
-	case 4:
-		if len(r.s)-r.off < 4 {
+	case 4, 16:
+		if len(r.s)-r.off < int(n) {
 			r.fail(what, ErrTruncated)
 			break
 		}
-		var a [4]byte
-		copy(a[:], r.s[r.off:])
-		r.off += 4
-		return netip.AddrFrom4(a)
-	case 16:
-		if len(r.s)-r.off < 16 {
-			r.fail(what, ErrTruncated)
-			break
-		}
-		var a [16]byte
-		copy(a[:], r.s[r.off:])
-		r.off += 16
-		return netip.AddrFrom16(a)
+		a, _ := netip.AddrFromSlice([]byte(r.s[r.off : r.off+int(n)]))
+		r.off += int(n)
+		return a
 	default:
 		r.fail(what+": address length", ErrCorrupt)
 	}
