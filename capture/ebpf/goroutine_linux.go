@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -226,18 +225,7 @@ func (x *Goroutines) scan() {
 
 // claim returns the file's identity and whether it is new.
 func (x *Goroutines) claim(path string) (fileID, bool, error) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		return fileID{}, false, &os.PathError{Op: "stat", Path: path, Err: err}
-	}
-	id := fileID{uint64(st.Dev), st.Ino}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if _, ok := x.seen[id]; ok {
-		return id, false, nil
-	}
-	x.seen[id] = false
-	return id, true, nil
+	return claimFile(&x.mu, x.seen, path)
 }
 
 // attach attaches the probes to a Go executable. It returns false, nil for
@@ -293,11 +281,10 @@ func (x *Goroutines) registerProcs(bins []attachedBinary) {
 		return
 	}
 	for _, pid := range procPids() {
-		var st syscall.Stat_t
-		if syscall.Stat("/proc/"+strconv.Itoa(pid)+"/exe", &st) != nil {
+		id, err := statFileID("/proc/" + strconv.Itoa(pid) + "/exe")
+		if err != nil {
 			continue
 		}
-		id := fileID{uint64(st.Dev), st.Ino}
 		for _, b := range bins {
 			if b.id == id {
 				x.objs.GoProcs.Update(uint32(pid), b.proc, ebpf.UpdateAny)

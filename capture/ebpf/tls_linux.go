@@ -203,17 +203,32 @@ func (x *TLS) scan() {
 // claim returns the file's identity and whether it is new; a new file is
 // marked as handled either way.
 func (x *TLS) claim(path string) (fileID, bool, error) {
+	return claimFile(&x.mu, x.seen, path)
+}
+
+// statFileID returns the identity of the file at path.
+func statFileID(path string) (fileID, error) {
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
-		return fileID{}, false, &os.PathError{Op: "stat", Path: path, Err: err}
+		return fileID{}, &os.PathError{Op: "stat", Path: path, Err: err}
 	}
-	id := fileID{uint64(st.Dev), st.Ino}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if _, ok := x.seen[id]; ok {
+	return fileID{uint64(st.Dev), st.Ino}, nil
+}
+
+// claimFile returns the identity of the file at path and whether seen,
+// guarded by mu, did not hold it yet; a new file is entered as not
+// attached (false).
+func claimFile(mu *sync.Mutex, seen map[fileID]bool, path string) (fileID, bool, error) {
+	id, err := statFileID(path)
+	if err != nil {
+		return fileID{}, false, err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if _, ok := seen[id]; ok {
 		return id, false, nil
 	}
-	x.seen[id] = false
+	seen[id] = false
 	return id, true, nil
 }
 
