@@ -742,6 +742,14 @@ func metricToBatch(m pmetric.Metric, ri int, b *store.ExtBatch) (skipped int) {
 	add := func(t pcommon.Timestamp, metric string, v float64, labels map[string]string) {
 		b.Samples = append(b.Samples, store.Sample{Resource: ri, Time: int64(t), Source: "otlp", Metric: metric, Value: v, Labels: labels})
 	}
+	// countSum adds a point's _count and (when it has one) _sum samples,
+	// which share one labels map.
+	countSum := func(t pcommon.Timestamp, count uint64, hasSum bool, sum float64, labels map[string]string) {
+		add(t, name+"_count", float64(count), labels)
+		if hasSum {
+			add(t, name+"_sum", sum, labels)
+		}
+	}
 	number := func(ps pmetric.NumberDataPointSlice) {
 		for i := 0; i < ps.Len(); i++ {
 			p := ps.At(i)
@@ -775,10 +783,7 @@ func metricToBatch(m pmetric.Metric, ri int, b *store.ExtBatch) (skipped int) {
 				skipped++
 				continue
 			}
-			add(p.Timestamp(), name+"_count", float64(p.Count()), labelsOf(p.Attributes()))
-			if p.HasSum() {
-				add(p.Timestamp(), name+"_sum", p.Sum(), labelsOf(p.Attributes()))
-			}
+			countSum(p.Timestamp(), p.Count(), p.HasSum(), p.Sum(), labelsOf(p.Attributes()))
 			bounds, counts := p.ExplicitBounds(), p.BucketCounts()
 			var cum uint64
 			for bi := 0; bi < counts.Len(); bi++ {
@@ -798,10 +803,7 @@ func metricToBatch(m pmetric.Metric, ri int, b *store.ExtBatch) (skipped int) {
 				skipped++
 				continue
 			}
-			add(p.Timestamp(), name+"_count", float64(p.Count()), labelsOf(p.Attributes()))
-			if p.HasSum() {
-				add(p.Timestamp(), name+"_sum", p.Sum(), labelsOf(p.Attributes()))
-			}
+			countSum(p.Timestamp(), p.Count(), p.HasSum(), p.Sum(), labelsOf(p.Attributes()))
 			skipped++ // the exponential buckets
 		}
 	case pmetric.MetricTypeSummary:
@@ -812,8 +814,7 @@ func metricToBatch(m pmetric.Metric, ri int, b *store.ExtBatch) (skipped int) {
 				skipped++
 				continue
 			}
-			add(p.Timestamp(), name+"_count", float64(p.Count()), labelsOf(p.Attributes()))
-			add(p.Timestamp(), name+"_sum", p.Sum(), labelsOf(p.Attributes()))
+			countSum(p.Timestamp(), p.Count(), true, p.Sum(), labelsOf(p.Attributes()))
 			qs := p.QuantileValues()
 			for qi := 0; qi < qs.Len(); qi++ {
 				q := qs.At(qi)
