@@ -270,16 +270,8 @@ func (s *Store) ingestExt(b *ExtBatch) (ExtResult, error) {
 		}
 		return nil
 	}, func(ctx context.Context) error {
-		if v1 := s.dict.Version(); v1 > v0 {
-			delta, err := s.dict.Delta(s.dict.Epoch(), v0)
-			if err != nil {
-				return err
-			}
-			for i, e := range delta.Entries {
-				if _, err := s.conn.ExecContext(ctx, `INSERT INTO tag_dict VALUES (?, ?, ?, ?)`, e.Key, e.ID, validUTF8(e.Value), v0+uint64(i)+1); err != nil {
-					return err
-				}
-			}
+		if err := s.writeDictDelta(ctx, v0); err != nil {
+			return err
 		}
 		// The batches row keeps batch_seq unique across restarts; an
 		// ecosystem request has no id of its own to de-duplicate.

@@ -398,16 +398,8 @@ func (s *Store) ingest(batchID string, b *encoding.Batch) (Result, error) {
 		}
 		return nil
 	}, func(ctx context.Context) error {
-		if v1 := s.dict.Version(); v1 > v0 {
-			delta, err := s.dict.Delta(s.dict.Epoch(), v0)
-			if err != nil {
-				return err
-			}
-			for i, e := range delta.Entries {
-				if _, err := s.conn.ExecContext(ctx, `INSERT INTO tag_dict VALUES (?, ?, ?, ?)`, e.Key, e.ID, validUTF8(e.Value), v0+uint64(i)+1); err != nil {
-					return err
-				}
-			}
+		if err := s.writeDictDelta(ctx, v0); err != nil {
+			return err
 		}
 		_, err := s.insBatch.ExecContext(ctx, res.Seq, batchID, time.Now().UTC(), res.L4, res.L7)
 		return err
@@ -421,6 +413,24 @@ func (s *Store) ingest(batchID string, b *encoding.Batch) (Result, error) {
 	s.countBatch(l4, l7, res.Seq)
 	res.Ack = s.dict.Sync(b.Epoch, b.DictVersion)
 	return res, nil
+}
+
+// writeDictDelta stores the dictionary entries assigned after v0, each
+// with its version.
+func (s *Store) writeDictDelta(ctx context.Context, v0 uint64) error {
+	if s.dict.Version() <= v0 {
+		return nil
+	}
+	delta, err := s.dict.Delta(s.dict.Epoch(), v0)
+	if err != nil {
+		return err
+	}
+	for i, e := range delta.Entries {
+		if _, err := s.conn.ExecContext(ctx, `INSERT INTO tag_dict VALUES (?, ?, ?, ?)`, e.Key, e.ID, validUTF8(e.Value), v0+uint64(i)+1); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // restoreDict drops the assignments after v0 that were not committed, by
