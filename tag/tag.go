@@ -90,10 +90,7 @@ type Set struct {
 func (t *Set) Attach(s Side, l *List) {
 	s &= 1
 	if len(l.Tags()) == 0 {
-		if t.lists[s] != nil {
-			t.sides[s], t.lists[s] = nil, nil
-		}
-		t.sides[s] = t.sides[s][:0]
+		t.clear(s)
 		return
 	}
 	t.sides[s] = l.tags[:len(l.tags):len(l.tags)]
@@ -160,13 +157,18 @@ func (t *Set) Len() int { return len(t.sides[0]) + len(t.sides[1]) }
 // Reset empties the Set, keeping the capacity of the sides that hold tags
 // of their own for reuse (an attached side lets go of its List).
 func (t *Set) Reset() {
-	for s := range t.sides {
-		if t.lists[s] != nil {
-			t.sides[s], t.lists[s] = nil, nil
-			continue
-		}
-		t.sides[s] = t.sides[s][:0]
+	t.clear(Client)
+	t.clear(Server)
+}
+
+// clear empties side s, keeping the capacity of tags of its own; an
+// attached side lets go of its List.
+func (t *Set) clear(s Side) {
+	if t.lists[s] != nil {
+		t.sides[s], t.lists[s] = nil, nil
+		return
 	}
+	t.sides[s] = t.sides[s][:0]
 }
 
 // Clone returns a copy that shares nothing mutable with t: a side's own
