@@ -585,7 +585,7 @@ const maxPooledParsers = 256
 // putParser keeps p, a parser of decoder dec for transport t whose flow
 // ended, for reuse when it implements Resetter.
 func (e *Engine) putParser(dec int32, t Transport, p Parser) {
-	if _, ok := p.(Resetter); !ok || p == nil {
+	if _, ok := p.(Resetter); !ok {
 		return
 	}
 	if i, ok := p.(Idler); ok {

@@ -425,7 +425,8 @@ func (e *Engine) requestFromMessage(m *Message, s *side) {
 	}
 	r.StartTime, r.EndTime = s.msgTs, s.msgTs
 	r.ReqTCPSeq = s.msgSeq
-	r.SyscallThread0, r.SyscallTraceIDRequest, r.SyscallCoroutine0 = s.msgCall().TID, s.msgCall().TraceID, s.msgCall().Goroutine
+	call := s.msgCall()
+	r.SyscallThread0, r.SyscallTraceIDRequest, r.SyscallCoroutine0 = call.TID, call.TraceID, call.Goroutine
 	r.RequestLength = m.Length
 	r.CapturedRequestByte = uint32(s.msgLen)
 	r.Version = e.limit(m.Version, lim)
@@ -458,7 +459,8 @@ func (e *Engine) responseFromMessage(m *Message, s *side) {
 	}
 	r.EndTime = s.msgTs
 	r.RespTCPSeq = s.msgSeq
-	r.SyscallThread1, r.SyscallTraceIDResponse, r.SyscallCoroutine1 = s.msgCall().TID, s.msgCall().TraceID, s.msgCall().Goroutine
+	call := s.msgCall()
+	r.SyscallThread1, r.SyscallTraceIDResponse, r.SyscallCoroutine1 = call.TID, call.TraceID, call.Goroutine
 	r.ResponseLength = m.Length
 	r.CapturedResponseByte = uint32(s.msgLen)
 	if len(r.Version) == 0 {
