@@ -273,16 +273,11 @@ func (a *API) metricWhere(r *http.Request, t *store.MetricTable) (conds []string
 		case "interval", "group":
 			continue
 		case "from", "to":
-			tm, err := parseTime(v)
+			cond, t, err := timeBound("time", name, v)
 			if err != nil {
 				return nil, nil, false, err
 			}
-			op := ">="
-			if name == "to" {
-				op = "<"
-			}
-			conds = append(conds, "time "+op+" ?")
-			args = append(args, tm)
+			conds, args = append(conds, cond), append(args, t)
 			continue
 		}
 		if num, ok := metricFilters[name]; ok && has[name] {

@@ -130,6 +130,19 @@ func parseTime(s string) (int64, error) {
 	return t.UnixNano(), nil
 }
 
+// timeBound returns the condition of a "from" (inclusive) or "to"
+// (exclusive) filter with value v on col, and its argument.
+func timeBound(col, name, v string) (string, int64, error) {
+	t, err := parseTime(v)
+	if err != nil {
+		return "", 0, err
+	}
+	if name == "to" {
+		return col + " < ?", t, nil
+	}
+	return col + " >= ?", t, nil
+}
+
 // where builds the conditions of r's filters on table. none is true when
 // a tag value is unknown to the dictionary: nothing can match.
 func (a *API) where(r *http.Request, table string, skip map[string]bool) (conds []string, args []any, none bool, err error) {
@@ -146,16 +159,11 @@ func (a *API) where(r *http.Request, table string, skip map[string]bool) (conds 
 		v := vals[0]
 		switch name {
 		case "from", "to":
-			t, err := parseTime(v)
+			cond, t, err := timeBound("start_time", name, v)
 			if err != nil {
 				return nil, nil, false, err
 			}
-			op := ">="
-			if name == "to" {
-				op = "<"
-			}
-			conds = append(conds, "start_time "+op+" ?")
-			args = append(args, t)
+			conds, args = append(conds, cond), append(args, t)
 			continue
 		}
 		if either, ok := eitherSide[name]; ok && table == "l7_flow_log" {
