@@ -459,6 +459,7 @@ func (s *Store) ingest(ctx context.Context, batchID string, b *encoding.Batch) (
 	if v1 := s.dict.Version(); v1 > v0 {
 		delta, err := s.dict.Delta(s.dict.Epoch(), v0)
 		if err != nil {
+			s.restoreDict(ctx, v0)
 			return store.Result{}, err
 		}
 		blk := &Block{Rows: len(delta.Entries), Cols: []Column{{Name: "key", Type: String}, {Name: "id", Type: UInt32}, {Name: "value", Type: String}, {Name: "version", Type: UInt64}}}
