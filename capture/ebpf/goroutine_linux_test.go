@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,15 +28,11 @@ import (
 	"github.com/metaflow-go/metaflow/internal/testutil"
 )
 
-// Ports of the goroutine tests (this package's range 41500-41599).
-const (
-	goroutineHTTPPort = 41510
-	goroutineEchoPort = 41511
-)
-
 // startListening starts a program that prints "listening ADDR" once ready,
-// and stops it with SIGTERM at cleanup (or when stop is called).
-func startListening(t *testing.T, bin string, args ...string) (cmd *exec.Cmd, stop func() error) {
+// returns the port of ADDR, and stops the program with SIGTERM at cleanup
+// (or when stop is called). The programs listen on port 0: a fixed port in
+// the ephemeral range may be held by any client socket on the machine.
+func startListening(t *testing.T, bin string, args ...string) (cmd *exec.Cmd, port int, stop func() error) {
 	t.Helper()
 	cmd = exec.Command(bin, args...)
 	out, err := cmd.StdoutPipe()
@@ -53,6 +50,13 @@ func startListening(t *testing.T, bin string, args ...string) (cmd *exec.Cmd, st
 		cmd.Wait()
 		t.Fatalf("%s %v: %q %v; stderr %s", bin, args, line, err, stderr.Bytes())
 	}
+	ap, err := netip.ParseAddrPort(strings.TrimSpace(strings.TrimPrefix(line, "listening")))
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("%s: listening address %q: %v", bin, line, err)
+	}
+	port = int(ap.Port())
 	var once sync.Once
 	var werr error
 	stop = func() error {
@@ -74,7 +78,7 @@ func startListening(t *testing.T, bin string, args ...string) (cmd *exec.Cmd, st
 		return werr
 	}
 	t.Cleanup(func() { stop() })
-	return cmd, stop
+	return cmd, port, stop
 }
 
 // gtCall is one outbound call of goroutineapp's ground truth.
@@ -206,7 +210,7 @@ func (a attribution) String() string {
 // the id was started by reading the response of an earlier outbound call
 // (the rule starts an id at every new ingress), to that call's attribution,
 // and so on: the chain the records' request and response ids make.
-func attribute(evs []tlsEvent, pid int, calls []gtCall) attribution {
+func attribute(evs []tlsEvent, pid, httpPort, echoPort int, calls []gtCall) attribution {
 	type key struct{ id, k int }
 	type write struct {
 		trace, goid uint64
@@ -225,7 +229,7 @@ func attribute(evs []tlsEvent, pid int, calls []gtCall) attribution {
 			continue
 		}
 		switch {
-		case e.Local.Port() == goroutineHTTPPort && e.Direction == socket.Ingress:
+		case int(e.Local.Port()) == httpPort && e.Direction == socket.Ingress:
 			// net/http may read a request's first byte from a background
 			// goroutine: the rest comes in a read of its own.
 			rest, ok := bytes.CutPrefix(e.Data, []byte("GET /r/"))
@@ -241,11 +245,11 @@ func attribute(evs []tlsEvent, pid int, calls []gtCall) attribution {
 			if id, err := strconv.Atoi(string(rest[:sp])); err == nil {
 				inbound[id] = e.SyscallTraceID
 			}
-		case e.Remote.Port() == goroutineEchoPort && e.Direction == socket.Egress:
+		case int(e.Remote.Port()) == echoPort && e.Direction == socket.Egress:
 			if c, ok := parseCall(e.Data); ok {
 				writes[c] = write{e.SyscallTraceID, e.Goroutine, e.Local.Port()}
 			}
-		case e.Remote.Port() == goroutineEchoPort && e.Direction == socket.Ingress:
+		case int(e.Remote.Port()) == echoPort && e.Direction == socket.Ingress:
 			if c, ok := parseCall(e.Data); ok && e.SyscallTraceID != 0 {
 				respOwner[e.SyscallTraceID] = c
 			}
@@ -302,10 +306,10 @@ func TestGoroutines_TraceID(t *testing.T) {
 	// offsets in the version table (TestAnalyzeGoRuntime checks them
 	// against DWARF).
 	bin := buildTestApp(t, dir, "goroutineapp", "goroutineapp", "local", []string{"GOPROXY=off"}, "-s -w")
-	_, stopEcho := startListening(t, bin, "-mode", "echo", "-addr", "127.0.0.1:"+strconv.Itoa(goroutineEchoPort))
+	_, goroutineEchoPort, stopEcho := startListening(t, bin, "-mode", "echo", "-addr", "127.0.0.1:0")
 	defer stopEcho()
 	gtPath := filepath.Join(dir, "groundtruth.txt")
-	srv, stopSrv := startListening(t, bin, "-mode", "server", "-addr", "127.0.0.1:"+strconv.Itoa(goroutineHTTPPort),
+	srv, goroutineHTTPPort, stopSrv := startListening(t, bin, "-mode", "server", "-addr", "127.0.0.1:0",
 		"-echo", "127.0.0.1:"+strconv.Itoa(goroutineEchoPort), "-log", gtPath)
 	pid := srv.Process.Pid
 
@@ -409,7 +413,7 @@ func TestGoroutines_TraceID(t *testing.T) {
 			t.Log(msg)
 			continue
 		}
-		a := attribute(evs, pid, sel)
+		a := attribute(evs, pid, goroutineHTTPPort, goroutineEchoPort, sel)
 		t.Logf("%s; %v", msg, a)
 		if a.observed != a.calls {
 			t.Errorf("%s %d clients: %d of %d outbound calls observed", r.mode, r.clients, a.observed, a.calls)
