@@ -20,8 +20,9 @@ import (
 // distinct clients (10.x.y.z, one a connection) and one server,
 // 192.168.0.1:80, 1 µs apart, in Ethernet frames.
 type synthConn struct {
-	buf [1514]byte
-	ts  time.Time
+	buf  [1514]byte
+	ts   time.Time
+	port uint16 // the server's port; 0 is 80
 }
 
 // tcpPacket writes one segment of connection i into p: from the client
@@ -33,7 +34,10 @@ func (s *synthConn) tcpPacket(p *capture.Packet, i int, fromServer bool, flags u
 	ip := b[14:34]
 	client := [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}
 	server := [4]byte{192, 168, 0, 1}
-	cport, sport := uint16(1024+i%60000), uint16(80)
+	cport, sport := uint16(1024+i%60000), s.port
+	if sport == 0 {
+		sport = 80
+	}
 	src, dst, sp, dp := client, server, cport, sport
 	if fromServer {
 		src, dst, sp, dp = server, client, sport, cport
@@ -122,6 +126,36 @@ const (
 // idleHTTP is a script: a handshake, one HTTP/1.1 request and its
 // response, the client's ACK; the connection stays open (keep-alive).
 func idleHTTP(s *synthConn, p *capture.Packet, i, step int) bool {
+	return idleConn(s, p, i, step, idleReq, idleResp)
+}
+
+// idleDubbo is idleHTTP's script with a Dubbo (hessian2) invocation and
+// its value response on port 20880.
+func idleDubbo(s *synthConn, p *capture.Packet, i, step int) bool {
+	s.port = 20880
+	return idleConn(s, p, i, step, dubboReq, dubboResp)
+}
+
+// dubboFrame returns a Dubbo frame: flag, status, id 1 and body.
+func dubboFrame(flag, status byte, body string) string {
+	h := []byte{0xda, 0xbb, flag, status, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(h[12:], uint32(len(body)))
+	return string(h) + body
+}
+
+// hstr is a hessian2 short string (under 32 bytes).
+func hstr(s string) string { return string(rune(len(s))) + s }
+
+var (
+	dubboReq = dubboFrame(0xc2, 0, hstr("2.0.2")+hstr("org.apache.dubbo.demo.Greeter")+hstr("0.0.0")+
+		hstr("sayHello")+hstr("Ljava/lang/String;")+hstr("world")+
+		"H"+hstr("path")+hstr("org.apache.dubbo.demo.Greeter")+hstr("interface")+hstr("org.apache.dubbo.demo.Greeter")+"Z")
+	dubboResp = dubboFrame(0x02, 20, "\x91"+hstr("Hello world, response from provider"))
+)
+
+// idleConn is a script: a handshake, one request and its response, the
+// client's ACK; the connection stays open.
+func idleConn(s *synthConn, p *capture.Packet, i, step int, idleReq, idleResp string) bool {
 	cisn, sisn := uint32(i)*7919, uint32(i)*104729
 	const syn, ack, psh = 0x02, 0x10, 0x08
 	switch step {
@@ -160,6 +194,12 @@ func liveHeap() uint64 {
 // connections, so the flow index (a power of two) doubles too and its
 // share is counted at its average.
 func bytesPerConn(tb testing.TB, script func(*synthConn, *capture.Packet, int, int) bool, n1, n2 int) float64 {
+	return bytesPerConnL7(tb, script, n1, n2, false)
+}
+
+// bytesPerConnL7 is bytesPerConn; with pairs, every connection must give
+// one request and its response.
+func bytesPerConnL7(tb testing.TB, script func(*synthConn, *capture.Packet, int, int) bool, n1, n2 int, pairs bool) float64 {
 	tb.Helper()
 	var h1, h2 uint64
 	src := &connSource{n: n1 + n2, script: script, marks: map[int]func(){
@@ -183,6 +223,9 @@ func bytesPerConn(tb testing.TB, script func(*synthConn, *capture.Packet, int, i
 	records := int(st.Flow.Records)
 	if records != n1+n2 {
 		tb.Fatalf("%d flow records, want %d", records, n1+n2)
+	}
+	if want := uint64(n1 + n2); pairs && (st.L7.Requests != want || st.L7.Responses != want) {
+		tb.Fatalf("%d L7 requests and %d responses, want %d each", st.L7.Requests, st.L7.Responses, n1+n2)
 	}
 	if h2 < h1 {
 		tb.Fatalf("heap shrank: %d -> %d", h1, h2)
@@ -212,10 +255,24 @@ func TestPipeline_BytesPerIdleHTTP(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("opens 100k connections (and sync.Pool drops items under the race detector)")
 	}
-	got := bytesPerConn(t, idleHTTP, 50_000, 50_000)
+	got := bytesPerConnL7(t, idleHTTP, 50_000, 50_000, true)
 	t.Logf("%.1f bytes per idle HTTP/1 keep-alive connection", got)
 	if got > 1024 {
 		t.Errorf("%.1f bytes per idle HTTP/1 connection, want <= 1024", got)
+	}
+}
+
+// TestPipeline_BytesPerIdleDubbo checks the memory of an idle Dubbo
+// connection (one invocation and its response done, left open), which
+// Dubbo's parser keeps small by giving its scratch back when idle.
+func TestPipeline_BytesPerIdleDubbo(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("opens 100k connections (and sync.Pool drops items under the race detector)")
+	}
+	got := bytesPerConnL7(t, idleDubbo, 50_000, 50_000, true)
+	t.Logf("%.1f bytes per idle Dubbo connection", got)
+	if got > 1024 {
+		t.Errorf("%.1f bytes per idle Dubbo connection, want <= 1024", got)
 	}
 }
 

@@ -20,12 +20,12 @@ type class struct {
 
 // hreader reads hessian2 values from b. Reading past the end or meeting an
 // unknown code sets bad, after which every read fails. Strings that are
-// chunked are joined in arena, the Parser's buffer.
+// chunked are joined in arena, the Parser's scratch buffer.
 type hreader struct {
 	b       []byte
 	bad     bool
 	depth   int
-	classes []class // allocated on the first class definition, up to maxClasses
+	classes []class // the Parser's table; a reader built alone allocates one on its first class definition
 	ncls    int
 	arena   []byte // appended to; its capacity is fixed
 }

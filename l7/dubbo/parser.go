@@ -1,6 +1,8 @@
 package dubbo
 
 import (
+	"sync"
+
 	"github.com/metaflow-go/metaflow/internal/trace"
 	"github.com/metaflow-go/metaflow/l7"
 )
@@ -25,26 +27,46 @@ type Parser struct {
 	cfg   Config
 	d     [2]dirState
 	stats Stats
+	rank  int      // priority of the trace header that set the ids so far
+	sc    *scratch // while a message it filled may be in use; nil when idle
+}
 
+// scratch holds what the Parser builds while it decodes one frame: the
+// values of the Message that are joined rather than aliased, and the
+// hessian2 reader with its class table. Idle parsers give it back to
+// scratchPool, so an idle connection's Parser holds about 100 bytes.
+type scratch struct {
 	arena    [1024]byte // joined chunked strings
 	resource [256]byte  // "service.method"
 	endpoint [256]byte  // "service/method"
 	exc      [256]byte  // "class: detailMessage"
 	tb       trace.Buf
-	rank     int     // priority of the trace header that set the ids so far
-	hr       hreader // reused: its class table is large
+	classes  [maxClasses]class
+	hr       hreader
 }
+
+// scratchPool holds the scratch of idle parsers, shared by every Parser
+// (the engines of several shards included).
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // Stats returns the Parser's counters.
 func (p *Parser) Stats() Stats { return p.stats }
 
-// Reset implements l7.Resetter: the Parser becomes as new, keeping its
-// class table (allocated on the first class definition).
+// Idle implements l7.Idler: no Message the Parser filled is in use, so it
+// gives its scratch back to the pool; the next frame takes one again.
+func (p *Parser) Idle() {
+	if sc := p.sc; sc != nil {
+		clear(sc.classes[:sc.hr.ncls])
+		sc.hr = hreader{}
+		scratchPool.Put(sc)
+		p.sc = nil
+	}
+}
+
+// Reset implements l7.Resetter: the Parser becomes as new.
 func (p *Parser) Reset(l7.Transport) {
-	classes := p.hr.classes
-	clear(classes)
+	p.Idle()
 	*p = Parser{cfg: p.cfg}
-	p.hr.classes = classes
 }
 
 // Trailing implements l7.Trailer: a message comes from a frame read (up to
@@ -165,8 +187,13 @@ func (p *Parser) frame(h, body []byte, total int, m *l7.Message) bool {
 	m.RequestID, m.HasRequestID = uint32(id), true
 	m.Length = total
 	hessian := flag&serialMask == serialHessian2
-	r := &p.hr
-	r.b, r.bad, r.depth, r.ncls, r.arena = body, false, 0, 0, p.arena[:0]
+	sc := p.sc
+	if sc == nil {
+		sc = scratchPool.Get().(*scratch)
+		p.sc = sc
+	}
+	r := &sc.hr
+	*r = hreader{b: body, classes: sc.classes[:], arena: sc.arena[:0]}
 	p.rank = 0
 	if flag&flagRequest != 0 {
 		m.Kind = l7.KindRequest
@@ -202,7 +229,7 @@ func (p *Parser) frame(h, body []byte, total int, m *l7.Message) bool {
 	case 0, 3: // RESPONSE_WITH_EXCEPTION[_WITH_ATTACHMENTS]
 		name, detail := r.exception()
 		m.Status = l7.StatusServerError
-		e := appendCap(p.exc[:0], name)
+		e := appendCap(p.sc.exc[:0], name)
 		if len(detail) > 0 {
 			if len(e) > 0 {
 				e = appendCap(e, []byte(": "))
@@ -252,8 +279,8 @@ func (p *Parser) request(r *hreader, m *l7.Message, truncated bool) {
 	m.RequestType = method
 	m.RequestDomain = path
 	if len(path) > 0 && len(method) > 0 {
-		m.RequestResource = join(p.resource[:0], path, '.', method)
-		m.Endpoint = join(p.endpoint[:0], path, '/', method)
+		m.RequestResource = join(p.sc.resource[:0], path, '.', method)
+		m.Endpoint = join(p.sc.endpoint[:0], path, '/', method)
 	}
 	if !ok {
 		if !truncated {
@@ -311,7 +338,7 @@ func (p *Parser) attachment(k, v []byte, m *l7.Message) {
 		ids, ok = trace.ParseTraceparent(v)
 		rank = 4
 	case trace.SW8:
-		ids, ok = trace.ParseSW8(v, &p.tb)
+		ids, ok = trace.ParseSW8(v, &p.sc.tb)
 		rank = 3
 	case trace.B3:
 		ids, ok = trace.ParseB3(v)
