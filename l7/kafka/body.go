@@ -1,6 +1,10 @@
 package kafka
 
-import "github.com/metaflow-go/metaflow/l7"
+import (
+	"sync"
+
+	"github.com/metaflow-go/metaflow/l7"
+)
 
 // requestBody reads the topic (and, for Produce, trace headers) of a
 // request body into m. It reports whether the request gets no response
@@ -120,10 +124,11 @@ func (p *Parser) setTopic(r *reader, byID bool, m *l7.Message) {
 // setTopicID names the topic of id: its name when a Metadata response of
 // this decoder mapped it, else the id as Kafka prints it.
 func (p *Parser) setTopicID(id []byte, m *l7.Message) {
-	t := p.d.ids.get(id, p.topic[:0])
+	sc := p.scratch()
+	t := p.d.ids.get(id, sc.topic[:0])
 	if t == nil {
 		p.d.st.misses.Add(1)
-		t = idText(id, &p.idText)
+		t = idText(id, &sc.idText)
 	}
 	m.RequestResource, m.Endpoint = t, t
 }
@@ -442,7 +447,7 @@ const metaCarry = 16 << 10
 // entries still to come.
 func (p *Parser) metaStart(rest []byte, left int, ver int16, flex bool) {
 	if p.carry == nil {
-		p.carry = make([]byte, 0, metaCarry)
+		p.carry = carryPool.Get().(*[metaCarry]byte)[:0]
 	}
 	p.meta = metaState{left: left, ver: ver, flex: flex}
 	p.carry = p.carry[:0]
@@ -475,7 +480,15 @@ func (p *Parser) metaMore(b []byte) {
 	}
 }
 
+// metaStop ends the mapping and gives the carry buffer back.
 func (p *Parser) metaStop() {
 	p.meta.left = 0
-	p.carry = p.carry[:0]
+	if p.carry != nil {
+		carryPool.Put((*[metaCarry]byte)(p.carry[:metaCarry]))
+		p.carry = nil
+	}
 }
+
+// carryPool holds the carry buffers of parsers not mapping a Metadata
+// response.
+var carryPool = sync.Pool{New: func() any { return new([metaCarry]byte) }}

@@ -72,8 +72,8 @@
 // lock and do not allocate; a new or renamed id allocates its name. A
 // Metadata response longer than MaxPeek is mapped whole: the topic entries
 // past MaxPeek are read as the rest of the message goes by, each held (at
-// most 16 KiB, in a buffer the Parser makes once) until it is complete; a
-// gap in it ends the mapping of that response. Its response_code comes
+// most 16 KiB, in a pooled buffer held while the mapping lasts) until it
+// is complete; a gap in it ends the mapping of that response. Its response_code comes
 // from its first MaxPeek bytes.
 // l7/builtin makes one Decoder per Registry call, so the map is per
 // registry: engines sharing a registry share it.
@@ -92,7 +92,13 @@
 // ErrBadHeader (both match l7.ErrMalformed) for a size or request header
 // that cannot be Kafka. A body that does not read as its API says yields
 // the fields read before the fault; it is never an error. Parse does not
-// allocate in steady state: fields alias the input or fixed buffers in the
-// Parser; inflating allocates the Parser's buffer once and reuses the
-// Decoder's idle decompressors (at most 16 kept per codec).
+// allocate in steady state: fields alias the input or the Parser's
+// scratch, and inflating reuses the Decoder's idle decompressors (at most
+// 16 kept per codec).
+//
+// Memory: between messages a Parser holds only its requests in flight and
+// its framing (640 bytes). The values it builds for a message (version
+// text, topic names, trace ids, inflated records) live in a scratch taken
+// from the Decoder's pool and given back when the engine says the parser
+// is idle (l7.Idler), so an idle connection holds none of them.
 package kafka

@@ -111,6 +111,9 @@ type Decoder struct {
 	st    stats
 	gzips freeList[*gzipState]
 	zstds freeList[*zstdState]
+	// scratch holds the scratch of idle parsers (Parser.Idle), with their
+	// decompression buffers of MaxInflate bytes.
+	scratch sync.Pool
 }
 
 // maxFree bounds the idle decompressors a Decoder keeps of each codec.
@@ -149,6 +152,7 @@ func (f *freeList[T]) put(v T) {
 func New(c *Config) *Decoder {
 	d := &Decoder{cfg: c.withDefaults()}
 	d.ids.max = d.cfg.MaxTopicIDs
+	d.scratch.New = func() any { return new(scratch) }
 	return d
 }
 

@@ -31,6 +31,19 @@ type Parser struct {
 	resync [2]bool  // after a gap or an error: look for the next header
 	off    [2]int64 // stream offset of the next byte Parse sees
 
+	// sc holds the values of the message being decoded, taken from the
+	// Decoder's pool when a message needs it and given back by Idle.
+	sc *scratch
+
+	cut   bool      // the message being decoded is longer than its view
+	meta  metaState // a Metadata response longer than MaxPeek being mapped
+	carry []byte    // its topic entry in progress, from carryPool while mapping
+}
+
+// scratch holds the values of one message that the parser builds rather
+// than aliases from its input: most of a parser's memory, needed only
+// while a message is decoded and used.
+type scratch struct {
 	ver     [8]byte
 	keyName [8]byte
 	topic   [maxTopicLen]byte
@@ -38,10 +51,24 @@ type Parser struct {
 	trace   [64]byte
 	span    [96]byte
 	inflate []byte // decompressed records of one batch; made at first use
+}
 
-	cut   bool      // the message being decoded is longer than its view
-	meta  metaState // a Metadata response longer than MaxPeek being mapped
-	carry []byte    // its topic entry in progress; made at first use
+// scratch returns the parser's scratch, taking one from the pool.
+func (p *Parser) scratch() *scratch {
+	if p.sc == nil {
+		p.sc = p.d.scratch.Get().(*scratch)
+	}
+	return p.sc
+}
+
+// Idle implements l7.Idler: no message the parser filled is in use any
+// more, so it gives its scratch back to the Decoder's pool. An idle
+// connection's parser holds its requests in flight and its framing.
+func (p *Parser) Idle() {
+	if p.sc != nil {
+		p.d.scratch.Put(p.sc)
+		p.sc = nil
+	}
 }
 
 // metaState follows the topic entries of a Metadata response past
@@ -261,7 +288,7 @@ func (p *Parser) request(b []byte, total int, m *l7.Message) bool {
 	m.ID, m.HasID = uint64(uint32(corr)), true
 	m.RequestID, m.HasRequestID = uint32(corr), true
 	m.Length = total
-	m.Version = decimal(&p.ver, int(ver))
+	m.Version = decimal(&p.scratch().ver, int(ver))
 	p.setType(key, m)
 	noResp := false
 	if known(key, ver) {
@@ -289,7 +316,7 @@ func (p *Parser) response(b []byte, total int, m *l7.Message) {
 		return
 	}
 	req := p.take(i)
-	m.Version = decimal(&p.ver, int(req.ver))
+	m.Version = decimal(&p.scratch().ver, int(req.ver))
 	p.setType(req.key, m)
 	r := reader{b: b, off: 8, flex: responseHeaderFlexible(req.key, req.ver)}
 	r.tags()
@@ -314,7 +341,7 @@ func (p *Parser) setType(key int16, m *l7.Message) {
 	if key >= 0 && int(key) < len(apiNames) {
 		m.RequestType = apiNames[key]
 	} else {
-		m.RequestType = decimal(&p.keyName, int(key))
+		m.RequestType = decimal(&p.scratch().keyName, int(key))
 	}
 }
 

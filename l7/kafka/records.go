@@ -71,10 +71,11 @@ func (p *Parser) traces(recs []byte, m *l7.Message) {
 // records. A stream cut short (the message was longer than MaxPeek)
 // yields what inflated before the cut.
 func (p *Parser) inflateBatch(codec uint16, src []byte) ([]byte, bool) {
-	if p.inflate == nil {
-		p.inflate = make([]byte, p.d.cfg.MaxInflate)
+	sc := p.scratch()
+	if sc.inflate == nil {
+		sc.inflate = make([]byte, p.d.cfg.MaxInflate)
 	}
-	buf := p.inflate
+	buf := sc.inflate
 	var n int
 	switch codec {
 	case codecGzip:
@@ -288,20 +289,21 @@ func (p *Parser) sw8(v []byte, m *l7.Message) bool {
 	if len(t) == 0 || len(seg) == 0 {
 		return false
 	}
-	tn, err := base64.StdEncoding.Decode(p.trace[:], t[:min(len(t), b64Fits(len(p.trace)))])
+	sc := p.scratch()
+	tn, err := base64.StdEncoding.Decode(sc.trace[:], t[:min(len(t), b64Fits(len(sc.trace)))])
 	if err != nil || tn == 0 {
 		m.TraceID = t
 	} else {
-		m.TraceID = p.trace[:tn]
+		m.TraceID = sc.trace[:tn]
 	}
-	sn, err := base64.StdEncoding.Decode(p.span[:64], seg[:min(len(seg), b64Fits(64))])
-	out := p.span[:0]
+	sn, err := base64.StdEncoding.Decode(sc.span[:64], seg[:min(len(seg), b64Fits(64))])
+	out := sc.span[:0]
 	if err != nil || sn == 0 {
 		out = append(out, seg[:min(len(seg), 64)]...)
 	} else {
-		out = p.span[:sn]
+		out = sc.span[:sn]
 	}
-	if len(sp) > 0 && len(out)+1+len(sp) <= len(p.span) {
+	if len(sp) > 0 && len(out)+1+len(sp) <= len(sc.span) {
 		out = append(out, '-')
 		out = append(out, sp...)
 	}
