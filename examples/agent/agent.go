@@ -8,12 +8,14 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/metaflow-go/metaflow/capture"
 	"github.com/metaflow-go/metaflow/capture/filter"
 	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/builtin"
 	"github.com/metaflow-go/metaflow/pipeline"
 )
@@ -32,9 +34,9 @@ type agent struct {
 
 func newAgent(o options, stdout, stderr io.Writer) (*agent, error) {
 	a := &agent{opts: o, stderr: stderr}
-	reg, err := builtin.Registry()
+	reg, noL7, err := registry(o.protos)
 	if err != nil {
-		return nil, fmt.Errorf("build decoder registry: %w", err)
+		return nil, err
 	}
 	var sink *pipeline.WriterSink
 	if o.output == "text" {
@@ -48,6 +50,7 @@ func newAgent(o options, stdout, stderr io.Writer) (*agent, error) {
 		Sinks:  []pipeline.SinkConfig{{Sink: sink}},
 	}
 	cfg.L7.Registry = reg
+	cfg.NoL7 = noL7
 	cfg.L7.PortHints = o.hints
 	for port, name := range o.hints {
 		if _, ok := reg.Lookup(name); !ok {
@@ -115,6 +118,26 @@ func newAgent(o options, stdout, stderr io.Writer) (*agent, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// registry returns the decoders of -protocols: every built-in one by
+// default, none (noL7) for "none".
+func registry(protos string) (reg *l7.Registry, noL7 bool, err error) {
+	var decs []l7.Decoder
+	switch protos {
+	case "":
+		decs = builtin.Decoders()
+	case "none":
+		noL7 = true
+	default:
+		if decs, err = builtin.Named(strings.Split(protos, ",")...); err != nil {
+			return nil, false, fmt.Errorf("-protocols: %w", err)
+		}
+	}
+	if reg, err = l7.NewRegistry(decs...); err != nil {
+		return nil, false, fmt.Errorf("build decoder registry: %w", err)
+	}
+	return reg, noL7, nil
 }
 
 // closeSources closes the packet and socket sources of cfg that are open.

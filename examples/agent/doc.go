@@ -2,9 +2,14 @@
 // metaflow pipeline — decode, sharded flow tables and L7 engines — and
 // prints l4_flow_log and l7_flow_log records as JSON Lines or as text.
 //
-//	agent -r FILE [-f FILTER] [-o json|text] [-snapshot 1s] [-shards N] [-stats]
+//	agent -r FILE [-f FILTER] [-o json|text] [-snapshot 1s] [-shards N] [-protocols LIST] [-stats]
 //	agent -i IFACE [-f FILTER] [-w out.pcap] [-o json|text]
 //	agent -ebpf [-pid PID,...] [-comm NAME,...] [-ebpf-payload BYTES] [-ebpf-tls] [-ebpf-goroutines] [-i IFACE] [-o json|text]
+//
+// -protocols HTTP,DNS decodes only the named L7 protocols (the built-in
+// decoders' names, l7/builtin.Named; "none" reports flows only); by default
+// every built-in decoder runs. -port-hint PORT=NAME tries a decoder first on
+// a port.
 //
 // -ebpf traces the machine's sockets with eBPF (capture/ebpf) and decodes
 // what processes read and write: l7_flow_log records with process_id,

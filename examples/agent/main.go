@@ -39,6 +39,7 @@ type options struct {
 	cpuProf  string
 	memProf  string
 	hints    portHints
+	protos   string // -protocols: decoder names, comma-separated; "" all, "none" no L7
 	ebpf     ebpfOptions
 }
 
@@ -75,6 +76,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.progress, "progress", isTerminal(stderr), "show replay progress on stderr (default: when stderr is a terminal)")
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile to `file`")
 	fs.StringVar(&o.memProf, "memprofile", "", "write a heap profile to `file` at the end")
+	fs.StringVar(&o.protos, "protocols", "", "decode only these L7 `protocols` (built-in decoder names, comma-separated, e.g. HTTP,DNS; \"none\": flows only; default all)")
 	fs.Var(&o.hints, "port-hint", "try decoder `PORT=NAME` first for flows on PORT (repeatable; e.g. 7000=Redis)")
 	registerMetricsFlags(fs)       // -map, -metrics-addr, -otlp-endpoint (metrics.go)
 	registerEBPFFlags(fs, &o.ebpf) // -ebpf, -pid, -comm, -ebpf-payload (ebpf.go)

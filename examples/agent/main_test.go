@@ -38,6 +38,32 @@ func TestRun_JSON(t *testing.T) {
 	}
 }
 
+// TestRun_Protocols checks -protocols: with HTTP left out, the HTTP
+// capture gives its flows and no l7 record; "none" turns L7 off.
+func TestRun_Protocols(t *testing.T) {
+	file := testutil.Testdata(t, "l7/http-nginx.pcap")
+	for _, protos := range []string{"DNS,redis", "none"} {
+		var out bytes.Buffer
+		if err := run([]string{"-r", file, "-protocols", protos}, &out, io.Discard); err != nil {
+			t.Fatalf("-protocols %s: %v", protos, err)
+		}
+		l4, l7 := strings.Count(out.String(), `"type":"l4_flow_log"`), strings.Count(out.String(), `"type":"l7_flow_log"`)
+		if l4 != 6 || l7 != 0 {
+			t.Errorf("-protocols %s: %d l4 and %d l7 records, want 6 and 0", protos, l4, l7)
+		}
+	}
+	var out bytes.Buffer
+	if err := run([]string{"-r", file, "-protocols", "HTTP"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if l7 := strings.Count(out.String(), `"type":"l7_flow_log"`); l7 != 15 {
+		t.Errorf("-protocols HTTP: %d l7 records, want 15", l7)
+	}
+	if err := run([]string{"-r", file, "-protocols", "HTTP,gopher"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "gopher") {
+		t.Errorf("-protocols HTTP,gopher: error %v, want one naming gopher", err)
+	}
+}
+
 func TestRun_FilterAndText(t *testing.T) {
 	file := testutil.Testdata(t, "l7/dns.pcap")
 	var all, tcp bytes.Buffer

@@ -1,6 +1,9 @@
 package builtin
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/dns"
 	"github.com/metaflow-go/metaflow/l7/dubbo"
@@ -41,4 +44,36 @@ func Registry(extra ...l7.Decoder) (*l7.Registry, error) {
 // without touching first's backing array.
 func RegistryFirst(first ...l7.Decoder) (*l7.Registry, error) {
 	return l7.NewRegistry(append(append([]l7.Decoder(nil), first...), Decoders()...)...)
+}
+
+// Named returns the built-in decoders with the given names (Decoder.Name,
+// any case), in Decoders' order whatever the order of names: a subset of
+// the built-ins, to decode only some protocols (bytes of the others stay
+// unknown, and cost nothing after inference fails). An unknown name is an
+// error that lists the known ones.
+func Named(names ...string) ([]l7.Decoder, error) {
+	all := Decoders()
+	want := make([]bool, len(all))
+	for _, n := range names {
+		found := false
+		for i, d := range all {
+			if strings.EqualFold(d.Name(), n) {
+				want[i], found = true, true
+			}
+		}
+		if !found {
+			known := make([]string, len(all))
+			for i, d := range all {
+				known[i] = d.Name()
+			}
+			return nil, fmt.Errorf("builtin: no decoder named %q (known: %s)", n, strings.Join(known, ", "))
+		}
+	}
+	var out []l7.Decoder
+	for i, d := range all {
+		if want[i] {
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }

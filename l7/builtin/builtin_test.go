@@ -1,6 +1,7 @@
 package builtin
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/metaflow-go/metaflow/l7"
@@ -21,5 +22,25 @@ func TestRegistry(t *testing.T) {
 		if d.NewParser(l7.TCP) == nil {
 			t.Errorf("decoder %s: NewParser(TCP) returned nil", d.Name())
 		}
+	}
+}
+
+func TestNamed(t *testing.T) {
+	got, err := Named("mysql", "HTTP", "dns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range got {
+		names = append(names, d.Name())
+	}
+	if len(names) != 3 || names[0] != "HTTP" || names[1] != "DNS" || names[2] != "MySQL" {
+		t.Errorf("Named(mysql, HTTP, dns) = %v, want [HTTP DNS MySQL] (Decoders' order)", names)
+	}
+	if _, err := Named("HTTP", "gopher"); err == nil || !strings.Contains(err.Error(), `"gopher"`) || !strings.Contains(err.Error(), "Kafka") {
+		t.Errorf("Named(gopher) error = %v, want one naming it and the known decoders", err)
+	}
+	if got, err := Named(); err != nil || len(got) != 0 {
+		t.Errorf("Named() = %v, %v; want none", got, err)
 	}
 }
