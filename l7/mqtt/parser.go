@@ -1,6 +1,8 @@
 package mqtt
 
 import (
+	"sync"
+
 	"github.com/metaflow-go/metaflow/internal/trace"
 	"github.com/metaflow-go/metaflow/l7"
 )
@@ -39,15 +41,46 @@ type Parser struct {
 	skip    [2]int   // payload bytes of a big PUBLISH still to skip
 	pos     [2]int64 // stream offset of the next byte (gaps of unknown size aside)
 	aliases [2]*aliasTable
-	res     [resSize]byte
-	tb      trace.Buf
+	// sc holds the values of the packet being decoded, taken from
+	// scratchPool when a packet needs it and given back by Idle.
+	sc *scratch
+}
+
+// scratch holds the values of one packet that the parser builds rather
+// than aliases from its input.
+type scratch struct {
+	res [resSize]byte // joined topic filters
+	tb  trace.Buf     // decoded sw8 ids
+}
+
+// scratchPool holds the scratch of idle parsers, shared by every parser.
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// scratch returns the parser's scratch, taking one from the pool.
+func (p *Parser) scratch() *scratch {
+	if p.sc == nil {
+		p.sc = scratchPool.Get().(*scratch)
+	}
+	return p.sc
+}
+
+// Idle implements l7.Idler: no message the parser filled is in use any
+// more, so it gives its scratch back to the pool. An idle connection's
+// parser holds its framing, the protocol version and its topic aliases.
+func (p *Parser) Idle() {
+	if p.sc != nil {
+		scratchPool.Put(p.sc)
+		p.sc = nil
+	}
 }
 
 // aliasTable remembers the topics MQTT 5 topic aliases stand for in one
-// direction.
+// direction: topic[a] is alias a's topic, empty when a is not defined.
+// Each keeps its memory when redefined, so that a client that redefines
+// its aliases does not make the parser allocate at every PUBLISH, and
+// holds only the length of its topic (up to aliasLen bytes).
 type aliasTable struct {
-	n     [maxAliases + 1]uint8
-	topic [maxAliases + 1][aliasLen]byte
+	topic [maxAliases + 1][]byte
 }
 
 // Version returns the protocol version of the connection as records carry
@@ -328,6 +361,7 @@ func (p *Parser) connect(r *reader, m *l7.Message) error {
 // after each) or UNSUBSCRIBE into request_resource and endpoint, separated
 // by ',' (as tshark lists them), cut at resSize bytes.
 func (p *Parser) filters(r *reader, opts bool, m *l7.Message) error {
+	res := &p.scratch().res
 	n := 0
 	for r.left() > 0 {
 		f := r.str()
@@ -337,13 +371,13 @@ func (p *Parser) filters(r *reader, opts bool, m *l7.Message) error {
 		if r.bad {
 			return ErrBadPacket
 		}
-		if n > 0 && n < len(p.res) {
-			p.res[n] = ','
+		if n > 0 && n < len(res) {
+			res[n] = ','
 			n++
 		}
-		n += copy(p.res[n:], f)
+		n += copy(res[n:], f)
 	}
-	m.RequestResource = p.res[:n:n]
+	m.RequestResource = res[:n:n]
 	m.Endpoint = m.RequestResource
 	return nil
 }
@@ -411,14 +445,15 @@ func (p *Parser) alias(d l7.Direction, a int, topic []byte) []byte {
 	}
 	t := p.aliases[d]
 	if len(topic) == 0 {
-		if t == nil || t.n[a] == 0 {
+		if t == nil || len(t.topic[a]) == 0 {
 			return topic
 		}
-		return t.topic[a][:t.n[a]:t.n[a]]
+		n := len(t.topic[a])
+		return t.topic[a][:n:n]
 	}
 	if len(topic) > aliasLen {
 		if t != nil {
-			t.n[a] = 0
+			t.topic[a] = t.topic[a][:0]
 		}
 		return topic
 	}
@@ -426,7 +461,7 @@ func (p *Parser) alias(d l7.Direction, a int, topic []byte) []byte {
 		t = new(aliasTable)
 		p.aliases[d] = t
 	}
-	t.n[a] = uint8(copy(t.topic[a][:], topic))
+	t.topic[a] = append(t.topic[a][:0], topic...)
 	return topic
 }
 
@@ -455,7 +490,7 @@ func (p *Parser) useProps(po *propOut, m *l7.Message) {
 		case trace.Traceparent:
 			ids, ok = trace.ParseTraceparent(v)
 		case trace.SW8:
-			ids, ok = trace.ParseSW8(v, &p.tb)
+			ids, ok = trace.ParseSW8(v, &p.scratch().tb)
 		case trace.B3:
 			ids, ok = trace.ParseB3(v)
 		case trace.B3TraceID:
