@@ -38,9 +38,12 @@ type Engine struct {
 	env   reasmEnv
 	cache *endpointCache
 
-	conns     map[uint64]*Conn // conns opened by Open
-	nconns    int              // open conns, Open's and the flow.Handler's
-	bySlot    []*Conn          // the flow.Handler's conns by flow slot
+	conns  map[uint64]*Conn // conns opened by Open
+	nconns int              // open conns, Open's and the flow.Handler's
+	bySlot []*Conn          // the flow.Handler's conns by flow slot
+	// offSlot holds, by flow slot, the id of a flow whose L7 is off with
+	// nothing to report (Engine.retire): it holds no Conn.
+	offSlot   []uint64
 	freeConns []*Conn
 	// swapper is the flow of swapConn during a flow.Handler call: the
 	// Conn swaps it with itself.

@@ -37,6 +37,17 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		e.closeSlot(slot)
 		c = nil
 	}
+	if c == nil && slot < len(e.offSlot) && e.offSlot[slot] == f.ID() {
+		// Inference gave up on this flow: count its bytes as a Conn
+		// in stateOff would.
+		e.advance(m.Timestamp)
+		if n := uint64(len(m.Payload)); n > 0 {
+			e.stats.Segments++
+			e.stats.Bytes += n
+			e.stats.UninferredBytes += n
+		}
+		return
+	}
 	if c == nil {
 		if m.PayloadLen == 0 {
 			// Nothing to parse yet; a SYN's sequence number stays in
@@ -88,9 +99,25 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		c.deliver(&c.sides[phys], m.Timestamp, 0, m.Payload)
 	}
 	e.swapConn, e.swapper = nil, nil
-	if c.state != stateClosed {
+	switch {
+	case c.state == stateOff && c.dec < 0 && c.abandoned < 0 && c.requests == 0 && c.responses == 0 && c.phead == nil:
+		e.retire(c, slot)
+	case c.state != stateClosed:
 		c.idle()
 	}
+}
+
+// retire closes c, a Conn of the flow in slot whose inference gave up
+// before any message (nothing to report), and marks the slot so that the
+// flow's later packets are counted without a Conn: a flow of an unknown
+// protocol then holds 8 bytes of L7 state instead of a Conn.
+func (e *Engine) retire(c *Conn, slot int) {
+	id := c.id
+	c.Close(e.now)
+	for slot >= len(e.offSlot) {
+		e.offSlot = append(e.offSlot, 0)
+	}
+	e.offSlot[slot] = id
 }
 
 // streamISN returns the initial sequence number of direction d of f, a

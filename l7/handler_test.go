@@ -127,3 +127,54 @@ func TestEngine_LazyConn(t *testing.T) {
 		t.Errorf("records %q, want [\"GET swapped|Ok\"]", got)
 	}
 }
+
+// TestEngine_RetireUnknown: a flow whose inference gives up before any
+// message keeps no Conn (open_conns drops to 0 while the flow is open),
+// and its later bytes are still counted, as a Conn would count them.
+func TestEngine_RetireUnknown(t *testing.T) {
+	reg := mustRegistry(t)
+	records := 0
+	eng, err := l7.NewEngine(l7.Config{Registry: reg, MaxFlowInferAttempts: 2, OnRecord: func(*l7.Record) { records++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := flow.NewTable(flow.Config{Handler: eng})
+	c, s := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	ts := int64(1_700_000_000e9)
+	seq := [2]uint32{1001, 5001}
+	pkt := func(fromClient bool, payload string) {
+		ts += 10_000
+		d := 0
+		if !fromClient {
+			d = 1
+		}
+		m := decode.Meta{IPVersion: 4, Proto: decode.ProtoTCP, L4Decoded: true, TTL: 64, WinScale: -1,
+			Timestamp: ts, TCPFlags: decode.TCPAck | decode.TCPPsh, Seq: seq[d], Ack: seq[1-d], Payload: []byte(payload),
+			PayloadLen: len(payload), WireLen: 54 + len(payload), IPLen: 40 + len(payload), Window: 1000}
+		seq[d] += uint32(len(payload))
+		if fromClient {
+			m.Src, m.Dst, m.SrcPort, m.DstPort = c, s, 40001, 9
+		} else {
+			m.Src, m.Dst, m.SrcPort, m.DstPort = s, c, 9, 40001
+		}
+		tab.Packet(&m)
+	}
+	pkt(true, "\x01\x02\x03 no protocol here")
+	if st := eng.Stats(); st.OpenConns != 1 {
+		t.Fatalf("%d conns open after one unknown chunk, want 1 (inference goes on)", st.OpenConns)
+	}
+	pkt(false, "\x04\x05\x06 nor here")
+	pkt(true, "\x07\x08 still nothing")
+	pkt(false, "\x09 and more")
+	st := eng.Stats()
+	if st.OpenConns != 0 || st.InferFailures != 2 {
+		t.Errorf("open_conns %d, infer_failures %d after inference gave up; want 0 and 2", st.OpenConns, st.InferFailures)
+	}
+	if want := uint64(len("\x01\x02\x03 no protocol here") + len("\x04\x05\x06 nor here") + len("\x07\x08 still nothing") + len("\x09 and more")); st.Segments != 4 || st.Bytes != want || st.UninferredBytes != want {
+		t.Errorf("segments %d bytes %d uninferred %d; want 4, %d, %d", st.Segments, st.Bytes, st.UninferredBytes, want, want)
+	}
+	tab.Flush()
+	if records != 0 || eng.Stats().Records != 0 {
+		t.Errorf("%d l7 records, want 0", records)
+	}
+}
