@@ -63,7 +63,18 @@
 // oldest is dropped past it and counted), header blocks split over
 // CONTINUATION frames by Config.MaxHeaderBlock, each dynamic table by
 // Config.MaxTableSize. DATA payloads are skipped, never buffered. Decoding
-// a HEADERS frame allocates nothing in steady state.
+// a HEADERS frame allocates nothing in steady state. The parser is an
+// l7.Idler: the memory it needs only for a message (header values, trace
+// ids, a block split over CONTINUATION frames, HPACK's decoded strings,
+// an empty stream table) comes from a pool when a message needs it and
+// goes back when the engine says the connection is idle; each HPACK
+// dynamic table is then packed into one slice of about its bytes (names
+// of the static table and repeated names left out), its working ring
+// going back to a pool, and the next header block lays it out again. An
+// idle connection whose tables hold what real clients put there (a few
+// hundred bytes) costs about 550 to 850 bytes of parser
+// (TestParser_BytesPerIdleConn); going idle and busy again allocates
+// nothing in steady state (TestParser_IdleZeroAlloc).
 //
 // Concurrency: a Decoder is stateless and safe for concurrent use; a
 // Parser belongs to one connection and one goroutine.

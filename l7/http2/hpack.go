@@ -1,7 +1,10 @@
 package http2
 
 import (
+	"encoding/binary"
 	"errors"
+	"math/bits"
+	"sync"
 
 	"golang.org/x/net/http2/hpack"
 )
@@ -31,53 +34,77 @@ type fieldSink interface {
 // hent is one dynamic table entry, its bytes at ring[off:off+nlen+vlen].
 type hent struct {
 	off, nlen, vlen uint32
-	noName          bool // inserted from a literal whose name was unknown
+	noName          bool  // inserted from a literal whose name was unknown
+	static          uint8 // the static table entry whose name it has (packed without the name), or 0
 }
 
-// hpackDecoder is one direction's decoding context.
-type hpackDecoder struct {
-	ring    []byte // entry bytes, a FIFO laid out as a bip buffer of 2*eff
-	wr      int    // next write offset in ring
-	ents    []hent // entries, a ring: oldest at head
-	head, n int
-	size    int // table size as RFC 7541 counts it (bytes + 32 per entry)
-	maxSize int // current limit, from size updates (default 4096)
-	eff     int // the table size the ring and ents are laid out for (<= maxSize, grows on demand)
-	limit   int // the most this decoder keeps (Config.MaxTableSize)
+// hring is a dynamic table laid out for lookups and insertions: the
+// entries' bytes in a FIFO laid out as a bip buffer (ring, 2*eff bytes for
+// a table of eff), and the entries in a ring, oldest at head. Rings are
+// pooled by size (hringPools): a decoder holds one only while its
+// connection is busy.
+type hring struct {
+	ring     []byte
+	wr       int // next write offset in ring
+	ents     []hent
+	head     int
+	capacity int // the table size it is laid out for: len(ring)/2
+}
 
-	scratch []byte // Huffman-decoded strings and names of the current block
-	hw      scratchWriter
+// hpackDecoder is one direction's decoding context. Its dynamic table is
+// in one of two layouts: in an hring (w) while the connection is busy, or,
+// once idle, packed: the entries' bytes and lengths in one exact slice,
+// which the next header block lays out in an hring again.
+type hpackDecoder struct {
+	w      *hring // the table laid out for use, nil while packed
+	packed []byte // the entries packed, oldest first (hring.pack); while w is in use, valid unless dirty
+	dirty  bool   // the table changed since it was packed
+
+	n       int32 // entries
+	size    int32 // table size as RFC 7541 counts it (bytes + 32 per entry)
+	maxSize int32 // current limit, from size updates (default 4096)
+	eff     int32 // the table size w is laid out for (<= maxSize, grows on demand)
+	limit   int32 // the most this decoder keeps (Config.MaxTableSize)
 
 	unknown uint64 // fields that referenced entries never seen
 }
 
-// scratchWriter appends to the decoder's scratch buffer.
-type scratchWriter struct{ d *hpackDecoder }
+// byteSink appends what is written to it to b: the Huffman-decoded strings
+// and copied names of the block being decoded, valid until the next block.
+type byteSink struct{ b []byte }
 
-func (w *scratchWriter) Write(b []byte) (int, error) {
-	w.d.scratch = append(w.d.scratch, b...)
+func (w *byteSink) Write(b []byte) (int, error) {
+	w.b = append(w.b, b...)
 	return len(b), nil
 }
 
 const defaultTableSize = 4096
 
 func (d *hpackDecoder) init(limit int) {
-	d.limit = limit
-	d.maxSize = min(defaultTableSize, limit)
-	d.hw.d = d
+	d.limit = int32(limit)
+	d.maxSize = int32(min(defaultTableSize, limit))
 }
 
 // forget drops every entry: bytes of this direction were lost, so later
 // references to older entries are unknown.
 func (d *hpackDecoder) forget() {
-	d.head, d.n, d.size, d.wr = 0, 0, 0, 0
+	d.n, d.size = 0, 0
+	if d.w != nil {
+		d.w.head, d.w.wr = 0, 0
+	}
+	d.packed = nil
+	d.dirty = true
 }
 
-// decode decodes block, passing each field to s. On a grammar error it
-// stops, forgets the table (its state is no longer known) and returns
-// errHPACK; the fields before the error were passed.
-func (d *hpackDecoder) decode(block []byte, s fieldSink) error {
-	d.scratch = d.scratch[:0]
+// decode decodes block, passing each field to s; sc holds the decoded
+// strings. On a grammar error it stops, forgets the table (its state is no
+// longer known) and returns errHPACK; the fields before the error were
+// passed.
+func (d *hpackDecoder) decode(block []byte, s fieldSink, sc *byteSink) error {
+	sc.b = sc.b[:0]
+	if d.w == nil && d.n > 0 {
+		d.layout(d.eff)
+	}
 	b := block
 	for len(b) > 0 {
 		c := b[0]
@@ -118,8 +145,9 @@ func (d *hpackDecoder) decode(block []byte, s fieldSink) error {
 			b = rest
 			var name []byte
 			noName := false
+			static := uint8(0)
 			if idx == 0 {
-				name, b, ok = d.readString(b)
+				name, b, ok = readString(b, sc)
 				if !ok {
 					return d.fail()
 				}
@@ -133,14 +161,14 @@ func (d *hpackDecoder) decode(block []byte, s fieldSink) error {
 				} else if idx > uint64(len(staticTable)) {
 					// The entry may be evicted by this very
 					// literal's insertion: keep a copy.
-					start := len(d.scratch)
-					d.scratch = append(d.scratch, n...)
-					name = d.scratch[start:]
+					start := len(sc.b)
+					sc.b = append(sc.b, n...)
+					name = sc.b[start:]
 				} else {
-					name = n
+					name, static = n, uint8(idx)
 				}
 			}
-			value, rest2, ok := d.readString(b)
+			value, rest2, ok := readString(b, sc)
 			if !ok {
 				return d.fail()
 			}
@@ -151,7 +179,7 @@ func (d *hpackDecoder) decode(block []byte, s fieldSink) error {
 				s.field(name, value)
 			}
 			if index {
-				d.insert(name, value, noName)
+				d.insert(name, value, noName, static)
 			}
 		}
 	}
@@ -163,7 +191,8 @@ func (d *hpackDecoder) fail() error {
 	return errHPACK
 }
 
-// at returns the entry at HPACK index idx (1-based, static first).
+// at returns the entry at HPACK index idx (1-based, static first). The
+// table is laid out (decode does it first).
 func (d *hpackDecoder) at(idx uint64) (name, value []byte, known, noName bool) {
 	if idx <= uint64(len(staticTable)) {
 		e := &staticTable[idx-1]
@@ -173,13 +202,15 @@ func (d *hpackDecoder) at(idx uint64) (name, value []byte, known, noName bool) {
 	if k >= uint64(d.n) {
 		return nil, nil, false, false
 	}
-	e := &d.ents[(d.head+d.n-1-int(k))%len(d.ents)]
-	b := d.ring[e.off : e.off+e.nlen+e.vlen]
+	w := d.w
+	e := &w.ents[(w.head+int(d.n)-1-int(k))%len(w.ents)]
+	b := w.ring[e.off : e.off+e.nlen+e.vlen]
 	return b[:e.nlen], b[e.nlen:], true, e.noName
 }
 
-// readString reads a string literal (RFC 7541, 5.2).
-func (d *hpackDecoder) readString(b []byte) (s, rest []byte, ok bool) {
+// readString reads a string literal (RFC 7541, 5.2); a Huffman-coded one
+// is decoded into sc.
+func readString(b []byte, sc *byteSink) (s, rest []byte, ok bool) {
 	if len(b) == 0 {
 		return nil, nil, false
 	}
@@ -193,12 +224,12 @@ func (d *hpackDecoder) readString(b []byte) (s, rest []byte, ok bool) {
 	if !huff {
 		return raw, rest, true
 	}
-	start := len(d.scratch)
-	if _, err := hpack.HuffmanDecode(&d.hw, raw); err != nil {
-		d.scratch = d.scratch[:start]
+	start := len(sc.b)
+	if _, err := hpack.HuffmanDecode(sc, raw); err != nil {
+		sc.b = sc.b[:start]
 		return nil, nil, false
 	}
-	return d.scratch[start:], rest, true
+	return sc.b[start:], rest, true
 }
 
 // setMaxSize applies a dynamic table size update, bounded by the limit.
@@ -208,57 +239,64 @@ func (d *hpackDecoder) setMaxSize(size uint64) {
 		// them come out unknown, never wrong.
 		size = uint64(d.limit)
 	}
-	d.maxSize = int(size)
+	d.maxSize = int32(size)
 	d.evict(0)
 }
 
 // evict drops the oldest entries until need more bytes fit.
-func (d *hpackDecoder) evict(need int) {
+func (d *hpackDecoder) evict(need int32) {
 	for d.n > 0 && d.size+need > d.maxSize {
-		e := &d.ents[d.head]
-		d.size -= int(e.nlen+e.vlen) + 32
-		d.head = (d.head + 1) % len(d.ents)
+		w := d.w
+		e := &w.ents[w.head]
+		d.size -= int32(e.nlen+e.vlen) + 32
+		w.head = (w.head + 1) % len(w.ents)
 		d.n--
+		d.dirty = true
 	}
 	if d.n == 0 {
-		d.head, d.wr, d.size = 0, 0, 0
+		d.size = 0
+		if d.w != nil {
+			d.w.head, d.w.wr = 0, 0
+		}
 	}
 }
 
-// insert adds an entry. name and value must not alias the ring.
-func (d *hpackDecoder) insert(name, value []byte, noName bool) {
-	sz := len(name) + len(value) + 32
+// insert adds an entry; static is the static table entry whose name it
+// has, or 0. name and value must not alias the ring.
+func (d *hpackDecoder) insert(name, value []byte, noName bool, static uint8) {
+	sz := int32(len(name) + len(value) + 32)
 	if sz > d.maxSize {
 		d.forgetKnown()
 		return
 	}
 	d.evict(sz)
-	if d.size+sz > d.eff {
+	if d.w == nil || d.size+sz > d.eff {
 		// Lay the rings out for what the table holds, doubling up to
 		// maxSize: most connections never fill the 4 KiB a peer allows.
 		e := max(d.eff, minEff)
 		for e < d.size+sz {
 			e *= 2
 		}
-		d.eff = min(e, d.maxSize)
-		d.grow()
+		d.layout(min(e, d.maxSize))
 	}
+	w := d.w
 	need := len(name) + len(value)
 	// Bip buffer: live bytes plus need never exceed eff (size counts 32
-	// more per entry), and the ring holds 2*eff, so a contiguous run of
-	// need bytes is free either at wr or, when the live bytes do not wrap
-	// yet, at 0.
-	wrapped := d.n > 0 && int(d.ents[d.head].off) > d.wr
-	if !wrapped && d.wr+need > len(d.ring) {
-		d.wr = 0
+	// more per entry), and the ring holds at least 2*eff, so a contiguous
+	// run of need bytes is free either at wr or, when the live bytes do
+	// not wrap yet, at 0.
+	wrapped := d.n > 0 && int(w.ents[w.head].off) > w.wr
+	if !wrapped && w.wr+need > len(w.ring) {
+		w.wr = 0
 	}
-	off := d.wr
-	copy(d.ring[off:], name)
-	copy(d.ring[off+len(name):], value)
-	d.wr += need
-	d.ents[(d.head+d.n)%len(d.ents)] = hent{off: uint32(off), nlen: uint32(len(name)), vlen: uint32(len(value)), noName: noName}
+	off := w.wr
+	copy(w.ring[off:], name)
+	copy(w.ring[off+len(name):], value)
+	w.wr += need
+	w.ents[(w.head+int(d.n))%len(w.ents)] = hent{off: uint32(off), nlen: uint32(len(name)), vlen: uint32(len(value)), noName: noName, static: static}
 	d.n++
 	d.size += sz
+	d.dirty = true
 }
 
 // forgetKnown empties the table as RFC 7541 4.4 does for an entry larger
@@ -268,20 +306,180 @@ func (d *hpackDecoder) forgetKnown() { d.forget() }
 // minEff is the smallest table the rings are laid out for.
 const minEff = 512
 
-// grow resizes the ring and the entry ring for eff, keeping the entries.
-func (d *hpackDecoder) grow() {
-	ring := make([]byte, 2*d.eff)
-	ents := make([]hent, d.eff/32+1)
-	wr := 0
-	for i := 0; i < d.n; i++ {
-		e := d.ents[(d.head+i)%len(d.ents)]
-		l := int(e.nlen + e.vlen)
-		copy(ring[wr:], d.ring[e.off:int(e.off)+l])
-		e.off = uint32(wr)
-		ents[i] = e
-		wr += l
+// hringPools hold the rings of idle tables by size class: class c is laid
+// out for a table of minEff<<c bytes, up to maxLimit.
+var hringPools [hringClasses]sync.Pool
+
+const hringClasses = 12 // minEff<<11 == maxLimit
+
+func hringClass(eff int32) int { return bits.Len32(uint32(max(eff, 1)-1) >> 9) }
+
+// getHring returns an empty ring laid out for a table of at least eff
+// bytes.
+func getHring(eff int32) *hring {
+	c := hringClass(eff)
+	if w, ok := hringPools[c].Get().(*hring); ok {
+		return w
 	}
-	d.ring, d.ents, d.head, d.wr = ring, ents, 0, wr
+	e := minEff << c
+	return &hring{ring: make([]byte, 2*e), ents: make([]hent, e/32+1), capacity: e}
+}
+
+func putHring(w *hring) {
+	w.head, w.wr = 0, 0
+	hringPools[hringClass(int32(w.capacity))].Put(w)
+}
+
+// layout lays the table out in a ring for eff bytes, from the ring in use
+// or from the packed entries, and gives the ring in use back.
+func (d *hpackDecoder) layout(eff int32) {
+	nw := getHring(eff)
+	if old := d.w; old != nil {
+		for i := 0; i < int(d.n); i++ {
+			e := old.ents[(old.head+i)%len(old.ents)]
+			l := int(e.nlen + e.vlen)
+			copy(nw.ring[nw.wr:], old.ring[e.off:int(e.off)+l])
+			e.off = uint32(nw.wr)
+			nw.ents[i] = e
+			nw.wr += l
+		}
+		putHring(old)
+	} else {
+		nw.unpack(d.packed, int(d.n))
+	}
+	d.w, d.eff = nw, eff
+}
+
+// idle packs the table and gives its ring back (the connection is idle).
+// The packed slice is reused when the table's bytes still fit it closely,
+// so that a connection going idle again and again does not allocate.
+func (d *hpackDecoder) idle() {
+	w := d.w
+	if w == nil {
+		return
+	}
+	if d.dirty {
+		d.packed = w.pack(d.packed[:0], int(d.n))
+		d.dirty = false
+	}
+	d.w = nil
+	putHring(w)
+}
+
+// release gives the ring back and drops the packed entries, keeping the
+// table's size and limits (Reset starts afresh after it).
+func (d *hpackDecoder) release() {
+	if d.w != nil {
+		putHring(d.w)
+		d.w = nil
+	}
+	d.packed = nil
+}
+
+// A packed entry is uvarint(head), uvarint(vlen), the name's bytes when
+// head says they follow, and the value's. The low two bits of head say
+// how the name is given, the others a number.
+const (
+	nameBytes   = 0 // the name's length; its bytes follow
+	nameUnknown = 1 // the name's length (0); the entry's name is unknown (hent.noName)
+	nameStatic  = 2 // the static table entry whose name it is (hent.static)
+	nameBack    = 3 // k: the name of the entry k before, among the last maxNameBack
+)
+
+const maxNameBack = 16
+
+// ent returns the entry i places after the oldest.
+func (w *hring) ent(i int) *hent { return &w.ents[(w.head+i)%len(w.ents)] }
+
+// packHead returns the head of entry i (0: the oldest) and whether its
+// name's bytes follow it.
+func (w *hring) packHead(i int) (uint64, bool) {
+	e := w.ent(i)
+	switch {
+	case e.static != 0:
+		return uint64(e.static)<<2 | nameStatic, false
+	case e.noName:
+		return uint64(e.nlen)<<2 | nameUnknown, true
+	}
+	name := w.ring[e.off : e.off+e.nlen]
+	for k := 1; k <= min(i, maxNameBack); k++ {
+		o := w.ent(i - k)
+		if o.nlen == e.nlen && !o.noName && string(w.ring[o.off:o.off+o.nlen]) == string(name) {
+			return uint64(k)<<2 | nameBack, false
+		}
+	}
+	return uint64(e.nlen)<<2 | nameBytes, true
+}
+
+// pack appends the n entries of w, packed, to p: in place when p's memory
+// fits them closely, else in a slice of their exact size. It returns nil
+// for no entries.
+func (w *hring) pack(p []byte, n int) []byte {
+	if n == 0 {
+		return nil
+	}
+	need := 0
+	for i := range n {
+		h, lit := w.packHead(i)
+		e := w.ent(i)
+		need += uvarintLen(h) + uvarintLen(uint64(e.vlen)) + int(e.vlen)
+		if lit {
+			need += int(e.nlen)
+		}
+	}
+	if cap(p) < need || cap(p) > need+need/4+16 {
+		p = make([]byte, 0, need)
+	}
+	for i := range n {
+		h, lit := w.packHead(i)
+		e := w.ent(i)
+		b := w.ring[e.off : e.off+e.nlen+e.vlen]
+		p = binary.AppendUvarint(p, h)
+		p = binary.AppendUvarint(p, uint64(e.vlen))
+		if !lit {
+			b = b[e.nlen:]
+		}
+		p = append(p, b...)
+	}
+	return p
+}
+
+// unpack lays the n entries that pack wrote in p out in w, which is empty
+// and laid out for them.
+func (w *hring) unpack(p []byte, n int) {
+	for i := range n {
+		head, k := binary.Uvarint(p)
+		vl, k2 := binary.Uvarint(p[k:])
+		p = p[k+k2:]
+		e := hent{off: uint32(w.wr), vlen: uint32(vl)}
+		dst := w.ring[w.wr:]
+		switch head & 3 {
+		case nameStatic:
+			se := &staticTable[head>>2-1]
+			e.static, e.nlen = uint8(head>>2), uint32(se.nl)
+			copy(dst, staticBytes[se.no:se.no+se.nl])
+		case nameBack:
+			o := &w.ents[i-int(head>>2)]
+			e.nlen = o.nlen
+			copy(dst, w.ring[o.off:o.off+o.nlen])
+		default:
+			e.nlen, e.noName = uint32(head>>2), head&3 == nameUnknown
+			copy(dst, p[:e.nlen])
+			p = p[e.nlen:]
+		}
+		copy(dst[e.nlen:], p[:e.vlen])
+		p = p[e.vlen:]
+		w.ents[i] = e
+		w.wr += int(e.nlen + e.vlen)
+	}
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
 }
 
 // readInt reads an HPACK integer with an n-bit prefix (RFC 7541, 5.1).

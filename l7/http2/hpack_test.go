@@ -29,6 +29,7 @@ func TestHPACK_StaticTable(t *testing.T) {
 	var buf bytes.Buffer
 	enc := hpack.NewEncoder(&buf)
 	var d hpackDecoder
+	var sc byteSink
 	d.init(DefaultMaxTableSize)
 	for i, e := range staticTable {
 		name := string(staticBytes[e.no : e.no+e.nl])
@@ -39,7 +40,7 @@ func TestHPACK_StaticTable(t *testing.T) {
 			t.Errorf("entry %d %s: %s: x/net encodes % x", i+1, name, value, buf.Bytes())
 		}
 		var c collect
-		if err := d.decode(buf.Bytes(), &c); err != nil || len(c.got) != 1 || c.got[0] != name+": "+value {
+		if err := d.decode(buf.Bytes(), &c, &sc); err != nil || len(c.got) != 1 || c.got[0] != name+": "+value {
 			t.Errorf("entry %d: decoded %q, %v", i+1, c.got, err)
 		}
 	}
@@ -47,16 +48,25 @@ func TestHPACK_StaticTable(t *testing.T) {
 
 // TestHPACK_Encoder decodes random header lists that x/net's encoder
 // wrote (literals, Huffman strings, dynamic table references, evictions
-// and size updates) and compares them with what was encoded.
+// and size updates) and compares them with what was encoded; with idle,
+// the decoder packs its table (as an idle connection's does) after every
+// block but one in three, and lays it out again at the next.
 func TestHPACK_Encoder(t *testing.T) {
+	for _, idle := range []bool{false, true} {
+		t.Run(fmt.Sprintf("idle=%v", idle), func(t *testing.T) { testEncoder(t, idle) })
+	}
+}
+
+func testEncoder(t *testing.T, idle bool) {
 	r := rand.New(rand.NewPCG(1, 2))
 	names := []string{":method", ":path", ":authority", "content-type", "x-custom", "grpc-status", "user-agent", "cookie", "x-b3-traceid"}
-	for _, tableSize := range []uint32{0, 64, 256, 4096} {
+	for _, tableSize := range []uint32{0, 64, 256, 4096, 20000} {
 		var buf bytes.Buffer
 		enc := hpack.NewEncoder(&buf)
 		enc.SetMaxDynamicTableSizeLimit(tableSize)
 		enc.SetMaxDynamicTableSize(tableSize)
 		var d hpackDecoder
+		var sc byteSink
 		d.init(DefaultMaxTableSize)
 		for block := range 300 {
 			buf.Reset()
@@ -66,16 +76,25 @@ func TestHPACK_Encoder(t *testing.T) {
 				if r.IntN(4) == 0 {
 					f.Value += string(bytes.Repeat([]byte{'x'}, r.IntN(100)))
 				}
+				if tableSize > 4096 && r.IntN(8) == 0 {
+					f.Value += string(bytes.Repeat([]byte{'y'}, r.IntN(3000)))
+				}
 				f.Sensitive = r.IntN(10) == 0
 				enc.WriteField(f)
 				want = append(want, f.Name+": "+f.Value)
 			}
 			var c collect
-			if err := d.decode(buf.Bytes(), &c); err != nil {
+			if err := d.decode(buf.Bytes(), &c, &sc); err != nil {
 				t.Fatalf("size %d block %d: %v", tableSize, block, err)
 			}
 			if fmt.Sprint(c.got) != fmt.Sprint(want) {
 				t.Fatalf("size %d block %d: got %q, want %q", tableSize, block, c.got, want)
+			}
+			if idle && block%3 != 0 {
+				d.idle()
+				if d.w != nil {
+					t.Fatalf("size %d block %d: idle kept the ring", tableSize, block)
+				}
 			}
 		}
 	}
@@ -96,9 +115,10 @@ func TestHPACK_MidStream(t *testing.T) {
 	}
 	block(":path", "/seen-before", "x-old", "1") // lost
 	var d hpackDecoder
+	var sc byteSink
 	d.init(DefaultMaxTableSize)
 	var c collect
-	if err := d.decode(block(":method", "GET", ":path", "/seen-before", "x-new", "2", "x-old", "1"), &c); err != nil {
+	if err := d.decode(block(":method", "GET", ":path", "/seen-before", "x-new", "2", "x-old", "1"), &c, &sc); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{":method: GET", "?", "x-new: 2", "?"}
@@ -106,7 +126,7 @@ func TestHPACK_MidStream(t *testing.T) {
 		t.Errorf("got %q, want %q", c.got, want)
 	}
 	c.got = nil
-	d.decode(block("x-new", "2", "x-old", "3", ":path", "/seen-before"), &c)
+	d.decode(block("x-new", "2", "x-old", "3", ":path", "/seen-before"), &c, &sc)
 	want = []string{"x-new: 2", "?: 3", "?"} // x-old's name is the lost entry's
 	if fmt.Sprint(c.got) != fmt.Sprint(want) {
 		t.Errorf("got %q, want %q", c.got, want)
@@ -126,7 +146,7 @@ func TestHPACK_Malformed(t *testing.T) {
 	} {
 		var d hpackDecoder
 		d.init(DefaultMaxTableSize)
-		if err := d.decode(b, &collect{}); err == nil {
+		if err := d.decode(b, &collect{}, new(byteSink)); err == nil {
 			t.Errorf("% x: no error", b)
 		}
 	}

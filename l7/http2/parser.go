@@ -2,6 +2,7 @@ package http2
 
 import (
 	"bytes"
+	"sync"
 
 	"github.com/metaflow-go/metaflow/internal/ascii"
 	"github.com/metaflow-go/metaflow/internal/trace"
@@ -42,7 +43,7 @@ type stream struct {
 }
 
 // fields holds the header fields of one block that the decoder reads.
-// Values are in dirState.vals.
+// Values are in dirScratch.vals.
 type fields struct {
 	method, path, authority, host, status, ctype []byte
 	grpcStatus, grpcMessage, agent, clen, xrid   []byte
@@ -50,24 +51,53 @@ type fields struct {
 	unknown                                      int // fields whose name is unknown
 }
 
-// dirState is one direction's state.
+// dirState is one direction's state between messages.
 type dirState struct {
 	mode uint8
-	skip int // DATA payload bytes still to skip
 
-	// A header block split over CONTINUATION frames.
+	// A header block split over CONTINUATION frames (its bytes in
+	// dirScratch.block).
 	inBlock  bool
+	bFlags   uint8
 	bStream  uint32
 	bPromise uint32
-	bFlags   uint8
-	block    []byte
 
-	hp   hpackDecoder
-	f    fields
-	vals []byte
-	tb   trace.Buf
-	max  int // the longest value kept
+	skip int // DATA payload bytes still to skip
+
+	hp hpackDecoder
 }
+
+// dirScratch is one direction's memory for the message being decoded and
+// the Message filled from it.
+type dirScratch struct {
+	f     fields
+	vals  []byte    // the values of f and of the Message
+	tb    trace.Buf // trace ids built for the Message
+	block []byte    // a header block split over CONTINUATION frames
+	hs    byteSink  // HPACK's decoded strings
+}
+
+// scratch is a parser's memory needed only while it decodes and while
+// the Messages it filled are in use: most of its memory. The parser takes
+// one from scratchPool for a message and gives it back when the engine
+// says it is idle (Idle), so that idle connections hold none.
+type scratch struct {
+	dirs [2]dirScratch
+	// streams is the memory of a stream table, carried here while
+	// its parser is idle with no stream in flight.
+	streams []stream
+}
+
+// scratchPool holds the scratch of idle parsers, shared by every parser
+// (the engines of several shards included).
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// maxPooledBuf bounds a buffer a scratch keeps in the pool: a rare huge
+// header block or value does not stay pinned there.
+const maxPooledBuf = 16 << 10
+
+// maxValue bounds a header value kept.
+const maxValue = 8 << 10
 
 // Parser decodes the frames of one HTTP/2 connection. It is not safe for
 // concurrent use.
@@ -75,6 +105,7 @@ type Parser struct {
 	cfg     *Config
 	dirs    [2]dirState
 	streams []stream // active streams, unordered
+	sc      *scratch // nil while idle
 	age     uint64
 	stats   Stats
 	// upgrading: the client asked for h2c in HTTP/1.1, so the server's
@@ -83,15 +114,81 @@ type Parser struct {
 }
 
 func newParser(cfg *Config) *Parser {
-	// Streams and header values grow with use (most connections carry a
-	// few concurrent streams): a parser starts small.
-	p := &Parser{cfg: cfg, streams: make([]stream, 0, min(cfg.MaxStreams, 4))}
+	// Streams, header values and the HPACK tables' rings come with the
+	// scratch of the first message (most connections carry a few
+	// concurrent streams and small tables): a parser starts small.
+	p := &Parser{cfg: cfg}
 	for i := range p.dirs {
-		d := &p.dirs[i]
-		d.hp.init(cfg.MaxTableSize)
-		d.max = 8 << 10
+		p.dirs[i].hp.init(cfg.MaxTableSize)
 	}
 	return p
+}
+
+var _ l7.Idler = (*Parser)(nil)
+
+// Idle implements l7.Idler: no Message the parser filled is in use, so it
+// gives its scratch back to the pool (a header block still waiting for
+// its CONTINUATION frames keeps it), with the stream table's memory when
+// no stream is in flight, and packs each HPACK dynamic table into one
+// exact slice, giving its ring back (the next header block lays it out
+// again). What must survive between messages stays: the streams in
+// flight, the tables' entries, the frame state.
+func (p *Parser) Idle() {
+	for i := range p.dirs {
+		p.dirs[i].hp.idle()
+	}
+	if p.dirs[0].inBlock || p.dirs[1].inBlock {
+		return
+	}
+	p.putScratch()
+}
+
+// take returns the parser's scratch, taking one from the pool when it has
+// none, and gives the stream table the memory the scratch carries when
+// it has none.
+func (p *Parser) take() *scratch {
+	if p.sc == nil {
+		p.sc = scratchPool.Get().(*scratch)
+	}
+	if p.streams == nil && p.sc.streams != nil {
+		p.streams, p.sc.streams = p.sc.streams[:0], nil
+	}
+	return p.sc
+}
+
+// dirScratch returns direction dir's scratch.
+func (p *Parser) dirScratch(dir l7.Direction) *dirScratch {
+	return &p.take().dirs[dir&1]
+}
+
+// putScratch gives the scratch back to the pool, with the stream table's
+// memory when no stream is in flight.
+func (p *Parser) putScratch() {
+	sc := p.sc
+	if sc == nil {
+		return
+	}
+	if len(p.streams) == 0 {
+		if sc.streams == nil && cap(p.streams) > 0 {
+			sc.streams = p.streams[:0]
+		}
+		p.streams = nil
+	}
+	for i := range sc.dirs {
+		ds := &sc.dirs[i]
+		ds.f = fields{}
+		if cap(ds.vals) > maxPooledBuf {
+			ds.vals = nil
+		}
+		if cap(ds.block) > maxPooledBuf {
+			ds.block = nil
+		}
+		if cap(ds.hs.b) > maxPooledBuf {
+			ds.hs.b = nil
+		}
+	}
+	p.sc = nil
+	scratchPool.Put(sc)
 }
 
 // Stats returns the parser's counters.
@@ -367,21 +464,23 @@ func (p *Parser) frame(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 			p.badBlock(d)
 			return n, false, nil
 		}
-		d.block = append(d.block[:0], frag...)
+		ds := p.dirScratch(dir)
+		ds.block = append(ds.block[:0], frag...)
 		d.inBlock, d.bStream, d.bPromise, d.bFlags = true, h.stream, promised, h.flags
 	case frameContinuation:
 		if !d.inBlock || h.stream != d.bStream {
 			p.stats.BadFrames++
 			return n, false, nil
 		}
-		if len(d.block)+len(payload) > p.cfg.MaxHeaderBlock {
+		ds := p.dirScratch(dir)
+		if len(ds.block)+len(payload) > p.cfg.MaxHeaderBlock {
 			p.badBlock(d)
 			return n, false, nil
 		}
-		d.block = append(d.block, payload...)
+		ds.block = append(ds.block, payload...)
 		if h.flags&flagEndHeaders != 0 {
 			d.inBlock = false
-			return n, p.headerBlock(dir, d.bStream, d.bPromise, d.bFlags, d.block, m), nil
+			return n, p.headerBlock(dir, d.bStream, d.bPromise, d.bFlags, ds.block, m), nil
 		}
 	case frameRSTStream:
 		p.stats.Resets++
@@ -400,7 +499,6 @@ func (p *Parser) frame(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 func (p *Parser) badBlock(d *dirState) {
 	p.stats.BadFrames++
 	d.inBlock = false
-	d.block = d.block[:0]
 	d.hp.forget()
 }
 
@@ -450,10 +548,10 @@ func (p *Parser) data(h frameHeader, dir l7.Direction, m *l7.Message) bool {
 	if h.flags&flagEndStream == 0 || !s.resp {
 		return false
 	}
-	d := &p.dirs[dir]
-	d.f = fields{}
-	d.vals = d.vals[:0]
-	p.response(s, h.stream, -1, &d.f, m, false)
+	ds := p.dirScratch(dir)
+	ds.f = fields{}
+	ds.vals = ds.vals[:0]
+	p.response(s, h.stream, -1, &ds.f, m, false)
 	return true
 }
 
@@ -465,14 +563,14 @@ func (p *Parser) reset(id, code uint32, dir l7.Direction, m *l7.Message) bool {
 	if s == nil {
 		return false
 	}
-	d := &p.dirs[dir]
-	d.f = fields{}
-	d.vals = d.vals[:0]
+	ds := p.dirScratch(dir)
+	ds.f = fields{}
+	ds.vals = ds.vals[:0]
 	status := l7.StatusServerError
 	if dir == l7.ToServer {
 		status = l7.StatusClientError
 	}
-	p.response(s, id, -1, &d.f, m, false)
+	p.response(s, id, -1, &ds.f, m, false)
 	m.Status = status
 	m.Exception = errCodeName(code)
 	return true
@@ -482,20 +580,21 @@ func (p *Parser) reset(id, code uint32, dir l7.Direction, m *l7.Message) bool {
 // stream a PUSH_PROMISE reserves) and fills m when it completes a message.
 func (p *Parser) headerBlock(dir l7.Direction, id, promised uint32, flags uint8, block []byte, m *l7.Message) bool {
 	d := &p.dirs[dir]
-	d.f = fields{}
-	d.vals = d.vals[:0]
-	if err := d.hp.decode(block, d); err != nil {
+	ds := p.dirScratch(dir)
+	ds.f = fields{}
+	ds.vals = ds.vals[:0]
+	if err := d.hp.decode(block, ds, &ds.hs); err != nil {
 		p.stats.HPACKErrors++
 	}
-	f := &d.f
+	f := &ds.f
 	if promised != 0 {
-		return p.request(d, promised, m)
+		return p.request(ds, promised, m)
 	}
 	if dir == l7.ToServer {
 		if f.method != nil || f.path != nil || f.unknown > 0 && p.find(id) == nil {
 			// With unknown fields only: joined mid-stream, a request
 			// whose pseudo fields are table entries never seen.
-			return p.request(d, id, m)
+			return p.request(ds, id, m)
 		}
 		if f.status != nil {
 			p.stats.Misdirected++
@@ -513,7 +612,7 @@ func (p *Parser) headerBlock(dir l7.Direction, id, promised uint32, flags uint8,
 		if code >= 100 && code < 200 {
 			return false // informational
 		}
-		return p.responseHeaders(d, id, code, flags, m)
+		return p.responseHeaders(ds, id, code, flags, m)
 	}
 	// Trailers, or response headers whose :status was never seen.
 	s := p.find(id)
@@ -544,7 +643,7 @@ func (p *Parser) headerBlock(dir l7.Direction, id, promised uint32, flags uint8,
 }
 
 // request fills m from the fields of a request header block.
-func (p *Parser) request(d *dirState, id uint32, m *l7.Message) bool {
+func (p *Parser) request(d *dirScratch, id uint32, m *l7.Message) bool {
 	f := &d.f
 	grpc := isGRPC(f.ctype)
 	if s := p.newStream(id); s != nil {
@@ -582,7 +681,7 @@ func (p *Parser) request(d *dirState, id uint32, m *l7.Message) bool {
 // responseHeaders handles response headers with a :status. A gRPC call
 // (by the request or the response content-type) that does not end here
 // waits for its trailers; any other response is complete.
-func (p *Parser) responseHeaders(d *dirState, id uint32, code int, flags uint8, m *l7.Message) bool {
+func (p *Parser) responseHeaders(d *dirScratch, id uint32, code int, flags uint8, m *l7.Message) bool {
 	f := &d.f
 	s := p.find(id)
 	grpc := s != nil && s.grpc || isGRPC(f.ctype) || f.grpcStatus != nil
@@ -628,7 +727,7 @@ func (p *Parser) lone(id uint32, f *fields, m *l7.Message) {
 // fields (the trailers of a gRPC call). complete says the status can be
 // judged.
 func (p *Parser) response(s *stream, id uint32, code int, f *fields, m *l7.Message, complete bool) {
-	d := &p.dirs[l7.ToClient]
+	d := p.dirScratch(l7.ToClient)
 	p.lone(id, f, m)
 	if code < 0 && s.resp {
 		code = int(s.status)
@@ -684,6 +783,9 @@ func (p *Parser) find(id uint32) *stream {
 // newStream returns the state of stream id, created afresh; past
 // MaxStreams the oldest stream is dropped.
 func (p *Parser) newStream(id uint32) *stream {
+	if p.streams == nil {
+		p.take()
+	}
 	if s := p.find(id); s != nil {
 		*s = stream{id: id, age: s.age}
 		return s
@@ -757,7 +859,7 @@ func (p *Parser) resync(data []byte, dir l7.Direction, m *l7.Message) (int, bool
 
 // field takes one decoded header field (fieldSink). Values kept are
 // copied, since a later insertion may overwrite a table entry.
-func (d *dirState) field(name, value []byte) {
+func (d *dirScratch) field(name, value []byte) {
 	if name == nil {
 		d.f.unknown++
 		return
@@ -808,8 +910,8 @@ func (d *dirState) field(name, value []byte) {
 	if *dst != nil {
 		return // the first one counts
 	}
-	if len(value) > d.max {
-		value = value[:d.max]
+	if len(value) > maxValue {
+		value = value[:maxValue]
 	}
 	start := len(d.vals)
 	if dst == &f.grpcMessage {
@@ -821,7 +923,7 @@ func (d *dirState) field(name, value []byte) {
 }
 
 // traceIDs fills m's tracing fields: traceparent first, then sw8, then B3.
-func (d *dirState) traceIDs(m *l7.Message) {
+func (d *dirScratch) traceIDs(m *l7.Message) {
 	f := &d.f
 	if f.traceparent != nil {
 		if ids, ok := trace.ParseTraceparent(f.traceparent); ok {
