@@ -61,7 +61,9 @@
 // mid-connection) is decoded: whole compressed frames are inflated (zlib,
 // without checking its Adler-32) into a per-direction buffer of at most
 // 1 MiB and parsed as above, so packets may straddle frames.
-// (*Parser).Compressed reports it.
+// (*Parser).Compressed reports it. Each frame is a zlib stream of its own:
+// the deflate reader (with its 32 KiB window) comes from a shared pool for
+// one frame and goes back right after.
 //
 // After a gap, the client side resumes at the next segment that starts
 // with a command packet (over the compressed protocol, a frame of sequence
@@ -84,5 +86,15 @@
 // ServerVersion, Compressed and Stopped).
 // A Decoder is stateless and safe for concurrent use; a Parser belongs to
 // one flow and one goroutine. Parse does not allocate in steady state:
-// message fields alias the input or fixed buffers in the Parser.
+// message fields alias the input, the Parser's scratch or its buffers
+// (a prepared statement's SQL keeps its memory when its slot is reused).
+//
+// Memory: between messages a Parser holds its framing, the connection's
+// server version, user, database and capabilities (464 bytes) and, once
+// the client prepares statements, the SQL of the last 8 (at most 256 bytes
+// each, each the length of its SQL). The values it builds for a message
+// (endpoint, result text) and the inflated bytes of the compressed
+// protocol come from pools and go back when the engine says the parser is
+// idle (l7.Idler): only the inflated start of a packet that the next frame
+// completes stays. Inflated-bytes buffers above 256 KiB are not pooled.
 package mysql

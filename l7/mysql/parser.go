@@ -1,10 +1,7 @@
 package mysql
 
 import (
-	"bytes"
-	"compress/flate"
 	"errors"
-	"io"
 	"strconv"
 
 	"github.com/metaflow-go/metaflow/l7"
@@ -59,13 +56,6 @@ const (
 	maxPlain = 1 << 20
 )
 
-type stmt struct {
-	id   uint32
-	used bool
-	n    int
-	sql  [stmtSQLCap]byte
-}
-
 // Parser holds one MySQL connection's state. It is not safe for concurrent
 // use; get one from Decoder.NewParser.
 type Parser struct {
@@ -76,12 +66,10 @@ type Parser struct {
 	base   [2]int64 // bytes consumed per direction (error offsets)
 	errOff int      // offset of a packet error within the bytes consumed
 
-	compressed bool          // the compressed protocol is in use
-	plain      [2][]byte     // inflated bytes per direction
-	plainOff   [2]int        // bytes of plain already parsed
-	plainSync  [2]bool       // joined mid-exchange: find the first packet boundary in plain
-	zr         io.ReadCloser // deflate reader, reused
-	zsrc       bytes.Reader  // the frame being inflated
+	compressed bool         // the compressed protocol is in use
+	plain      [2]*plainBuf // inflated bytes per direction, from plainPool; nil when none
+	plainOff   [2]int       // bytes of plain already parsed
+	plainSync  [2]bool      // joined mid-exchange: find the first packet boundary in plain
 
 	phase      phase
 	serverCaps uint32
@@ -108,15 +96,12 @@ type Parser struct {
 	user       [nameCap]byte
 	userLen    int
 	pendingDB  [nameCap]byte
-	pendingLen int // -1: no database change pending
-	prepSQL    [stmtSQLCap]byte
-	prepLen    int
-	stmts      [stmtCache]stmt
-	stmtNext   int
+	pendingLen int        // -1: no database change pending
+	stmts      *stmtTable // prepared statements, made at the first COM_STMT_PREPARE
 
-	typ    [32]byte
-	result [40]byte
-	ep     [endpointCap]byte
+	// sc holds the values of the message being decoded, taken from
+	// scratchPool when a message needs it and given back by Idle.
+	sc *scratch
 }
 
 // newParser returns a Parser for one connection.
@@ -148,7 +133,10 @@ func (p *Parser) Gap(dir l7.Direction, n int) {
 		// Frame boundaries are lost: the inflated bytes not parsed yet
 		// go, and the direction waits for the next exchange's first
 		// frame (sequence 0 from the client).
-		p.plain[d], p.plainOff[d] = p.plain[d][:0], 0
+		if p.plain[d] != nil {
+			p.plain[d].b = p.plain[d].b[:0]
+		}
+		p.plainOff[d] = 0
 	}
 	p.skip[d], p.cont[d], p.resync[d], p.cutKnown[d] = 0, false, true, false
 	if n > 0 {
@@ -279,7 +267,7 @@ func (p *Parser) packets(d int, data []byte, m *l7.Message) (int, bool, error) {
 func (p *Parser) frames(d int, data []byte, m *l7.Message) (int, bool, error) {
 	consumed := 0
 	for {
-		if pl := p.plain[d][p.plainOff[d]:]; len(pl) > 0 {
+		if pl := p.unparsed(d); len(pl) > 0 {
 			n, ok, err := p.packets(d, pl, m)
 			p.plainOff[d] += n
 			switch {
@@ -314,7 +302,7 @@ func (p *Parser) frames(d int, data []byte, m *l7.Message) (int, bool, error) {
 		if p.plainSync[d] {
 			// Skip the cut packet the frame starts with, or the
 			// whole frame when no boundary shows.
-			pl := p.plain[d][p.plainOff[d]:]
+			pl := p.unparsed(d)
 			if o := resyncOffset(pl, resyncScan); o >= 0 {
 				p.plainOff[d] += o
 				p.plainSync[d] = false
@@ -331,24 +319,40 @@ func (p *Parser) frames(d int, data []byte, m *l7.Message) (int, bool, error) {
 
 var errBadFrame = errors.New("mysql: bad compressed frame")
 
+// unparsed returns the inflated bytes of direction d not parsed yet.
+func (p *Parser) unparsed(d int) []byte {
+	if p.plain[d] == nil {
+		return nil
+	}
+	return p.plain[d].b[p.plainOff[d]:]
+}
+
 // inflate appends a frame's payload to the plain buffer of direction d,
-// after moving the bytes not parsed yet to its start.
+// after moving the bytes not parsed yet to its start. Each compressed
+// frame holds a zlib stream of its own (the server and the client compress
+// each packet with a fresh stream), so a deflate reader from the pool
+// serves for the frame and goes back right after.
 func (p *Parser) inflate(d int, frame []byte, ulen int) error {
-	left := copy(p.plain[d], p.plain[d][p.plainOff[d]:])
-	p.plain[d], p.plainOff[d] = p.plain[d][:left], 0
+	pb := p.plain[d]
+	if pb == nil {
+		pb = plainPool.Get().(*plainBuf)
+		p.plain[d] = pb
+	}
+	left := copy(pb.b, pb.b[p.plainOff[d]:])
+	pb.b, p.plainOff[d] = pb.b[:left], 0
 	raw := ulen == 0
 	if raw {
 		ulen = len(frame)
 	}
-	if left+ulen > cap(p.plain[d]) {
-		b := make([]byte, left, max(left+ulen, 2*cap(p.plain[d])))
-		copy(b, p.plain[d])
-		p.plain[d] = b
+	if left+ulen > cap(pb.b) {
+		b := make([]byte, left, max(left+ulen, 2*cap(pb.b), plainMin))
+		copy(b, pb.b)
+		pb.b = b
 	}
-	out := p.plain[d][left : left+ulen]
+	out := pb.b[left : left+ulen]
 	if raw {
 		copy(out, frame)
-		p.plain[d] = p.plain[d][:left+ulen]
+		pb.b = pb.b[:left+ulen]
 		return nil
 	}
 	// A zlib stream: 2-byte header (deflate, no preset dictionary), the
@@ -357,16 +361,13 @@ func (p *Parser) inflate(d int, frame []byte, ulen int) error {
 	if len(frame) < 2 || frame[0]&0x0f != 8 || frame[1]&0x20 != 0 || (int(frame[0])<<8|int(frame[1]))%31 != 0 {
 		return errBadFrame
 	}
-	p.zsrc.Reset(frame[2:])
-	if p.zr == nil {
-		p.zr = flate.NewReader(&p.zsrc)
-	} else if err := p.zr.(flate.Resetter).Reset(&p.zsrc, nil); err != nil {
+	z := inflaters.Get().(*inflater)
+	err := z.inflate(frame[2:], out)
+	inflaters.Put(z)
+	if err != nil {
 		return err
 	}
-	if _, err := io.ReadFull(p.zr, out); err != nil {
-		return err
-	}
-	p.plain[d] = p.plain[d][:left+ulen]
+	pb.b = pb.b[:left+ulen]
 	return nil
 }
 
@@ -514,8 +515,7 @@ func (p *Parser) command(body []byte, plen int, m *l7.Message) (bool, error) {
 		return false, ErrEmptyCommand
 	}
 	cmd := body[0]
-	name := CommandName(cmd)
-	if name == "" || cmd == ComSleep {
+	if commandBytes[cmd] == nil || cmd == ComSleep {
 		p.rs = rsNone
 		return false, ErrUnknownCommand
 	}
@@ -528,7 +528,7 @@ func (p *Parser) command(body []byte, plen int, m *l7.Message) (bool, error) {
 
 	m.Kind = l7.KindRequest
 	m.Length = headerLen + plen
-	m.RequestType = append(p.typ[:0], name...)
+	m.RequestType = commandBytes[cmd]
 	if p.versionLen > 0 {
 		m.Version = p.version[:p.versionLen]
 	}
@@ -540,7 +540,7 @@ func (p *Parser) command(body []byte, plen int, m *l7.Message) (bool, error) {
 	case ComQuery:
 		sql := p.queryText(arg)
 		m.RequestResource = sql
-		m.Endpoint = appendEndpoint(p.ep[:0], sql)
+		m.Endpoint = appendEndpoint(p.scratch().ep[:0], sql)
 		if string(m.Endpoint) != "USE" {
 			break
 		}
@@ -549,8 +549,9 @@ func (p *Parser) command(body []byte, plen int, m *l7.Message) (bool, error) {
 		}
 	case ComStmtPrepare:
 		m.RequestResource = arg
-		m.Endpoint = appendEndpoint(p.ep[:0], arg)
-		p.prepLen = copy(p.prepSQL[:], arg)
+		m.Endpoint = appendEndpoint(p.scratch().ep[:0], arg)
+		t := p.stmtTable()
+		t.prep = append(t.prep[:0], arg[:min(len(arg), stmtSQLCap)]...)
 	case ComInitDB:
 		m.RequestResource = arg
 		m.RequestDomain = arg
@@ -560,8 +561,8 @@ func (p *Parser) command(body []byte, plen int, m *l7.Message) (bool, error) {
 			id := le32(arg)
 			m.RequestID, m.HasRequestID = id, true
 			if s := p.stmt(id); s != nil {
-				m.RequestResource = s.sql[:s.n]
-				m.Endpoint = appendEndpoint(p.ep[:0], m.RequestResource)
+				m.RequestResource = s.sql[:len(s.sql):len(s.sql)]
+				m.Endpoint = appendEndpoint(p.scratch().ep[:0], m.RequestResource)
 				if cmd == ComStmtClose {
 					s.used = false
 				}
@@ -701,8 +702,11 @@ func useDatabase(sql []byte) ([]byte, bool) {
 }
 
 func (p *Parser) stmt(id uint32) *stmt {
-	for i := range p.stmts {
-		if s := &p.stmts[i]; s.used && s.id == id {
+	if p.stmts == nil {
+		return nil
+	}
+	for i := range p.stmts.s {
+		if s := &p.stmts.s[i]; s.used && s.id == id {
 			return s
 		}
 	}
@@ -950,13 +954,14 @@ func (p *Parser) ok(body []byte, m *l7.Message) bool {
 // are ignored (rsDone).
 func (p *Parser) prepared(body []byte, m *l7.Message) bool {
 	id := le32(body[1:])
+	t := p.stmtTable()
 	s := p.stmt(id)
 	if s == nil {
-		s = &p.stmts[p.stmtNext]
-		p.stmtNext = (p.stmtNext + 1) % stmtCache
+		s = &t.s[t.next]
+		t.next = (t.next + 1) % stmtCache
 	}
 	s.id, s.used = id, true
-	s.n = copy(s.sql[:], p.prepSQL[:p.prepLen])
+	s.sql = append(s.sql[:0], t.prep...)
 	p.rs = rsDone
 	p.fill(m, l7.StatusOk)
 	m.RequestID, m.HasRequestID = id, true
@@ -995,9 +1000,9 @@ func (p *Parser) fill(m *l7.Message, st l7.Status) {
 		return
 	}
 	if p.resultSet {
-		m.Result = strconv.AppendUint(append(p.result[:0], "rows="...), p.rows, 10)
+		m.Result = strconv.AppendUint(append(p.scratch().result[:0], "rows="...), p.rows, 10)
 	} else if p.cmd != ComStmtPrepare && p.cmd != ComStatistics && p.cmd != ComFieldList {
-		m.Result = strconv.AppendUint(append(p.result[:0], "affected_rows="...), p.affected, 10)
+		m.Result = strconv.AppendUint(append(p.scratch().result[:0], "affected_rows="...), p.affected, 10)
 	}
 }
 

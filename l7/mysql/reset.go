@@ -5,12 +5,19 @@ import "github.com/metaflow-go/metaflow/l7"
 var _ l7.Resetter = (*Parser)(nil)
 
 // Reset implements l7.Resetter: the parser becomes what NewParser returns,
-// keeping its deflate reader and inflated-bytes buffers for the next flow
-// that uses the compressed protocol.
+// its scratch and inflated-bytes buffers given back to their pools,
+// keeping its prepared statements' table (made at first use) emptied.
 func (p *Parser) Reset(l7.Transport) {
-	zr, plain := p.zr, p.plain
-	*p = Parser{pendingLen: -1, zr: zr}
-	for d := range plain {
-		p.plain[d] = plain[d][:0]
+	p.plainOff = [2]int{}
+	for _, pb := range p.plain {
+		if pb != nil {
+			pb.b = pb.b[:0]
+		}
+	}
+	p.Idle()
+	stmts := p.stmts
+	*p = Parser{pendingLen: -1, stmts: stmts}
+	if stmts != nil {
+		stmts.clear()
 	}
 }
