@@ -25,6 +25,10 @@ func benchCases() []benchCase {
 		{"resultset-100rows-deprecate-eof", l7.ToClient, query("select a from t"), resultSet(100, true), false},
 		{"stmt-execute", l7.ToServer, nil, pkt(0, []byte{ComStmtExecute, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 0, 1, 0, 0, 0}), false},
 		{"compressed-resultset-10rows", l7.ToClient, compress(nil, 0, 0, query("select a from t")), compress(nil, 1, 6, resultSet(10, false)), true},
+		// A statement prepared again and again (its SQL kept in the
+		// table), as database/sql does for each query with arguments.
+		{"stmt-prepare", l7.ToClient, pkt(0, []byte{ComStmtPrepare}, []byte("SELECT name FROM users WHERE id = ?")),
+			cat(pkt(1, []byte{0, 7, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0}), colDef(2, "?"), eofPkt(3, 2), colDef(4, "name"), eofPkt(5, 2)), false},
 	}
 }
 
