@@ -180,3 +180,16 @@ const idleBound = 1100
 // with three aliases defined (a fixed table of 16 topics of 128 bytes was
 // 2,300 bytes).
 const aliasBound = 600
+
+// idling is a parser told it is idle (l7.Idler) whenever it needs more
+// bytes, as the engine may tell it between its input calls: the fuzzers
+// check that giving its scratch back then changes nothing.
+type idling struct{ l7.Parser }
+
+func (p *idling) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool, error) {
+	n, ok, err := p.Parser.Parse(data, dir, m)
+	if err == l7.ErrNeedMore {
+		p.Parser.(l7.Idler).Idle()
+	}
+	return n, ok, err
+}

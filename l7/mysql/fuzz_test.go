@@ -32,6 +32,9 @@ func FuzzParse(f *testing.F) {
 			if cuts&1 != 0 {
 				p.Gap(dir, -1)
 			}
+			if cuts&2 != 0 {
+				p.Idle() // as the engine may between its input calls
+			}
 			var m l7.Message
 			for i := 0; len(chunk) > 0 && i < 10000; i++ {
 				m.Reset()
