@@ -198,3 +198,127 @@ func TestParser_IdleState(t *testing.T) {
 		t.Fatalf("continuation after Idle: %v %v %+v", ok, err, m)
 	}
 }
+
+// feedPieces feeds in[1:] to p in pieces of in[0]&63+1 bytes, alternating
+// the directions piece by piece when in[0]&0x40 is set, else all to one
+// direction (in[0]'s top bit) and then all to the other, each direction
+// keeping the bytes Parse left. With idle, the parser is told it is idle
+// after every Parse call. It returns the messages, errors and counters.
+func feedPieces(p *Parser, in []byte, idle bool) []string {
+	if len(in) == 0 {
+		return nil
+	}
+	size, alt, first := int(in[0]&63)+1, in[0]&0x40 != 0, l7.Direction(in[0]>>7)
+	data := in[1:]
+	var pieces []chunkIn
+	if alt {
+		for i := 0; len(data) > 0; i++ {
+			n := min(size, len(data))
+			pieces = append(pieces, chunkIn{first ^ l7.Direction(i&1), data[:n]})
+			data = data[n:]
+		}
+	} else {
+		for _, dir := range []l7.Direction{first, first ^ 1} {
+			for b := data; len(b) > 0; {
+				n := min(size, len(b))
+				pieces = append(pieces, chunkIn{dir, b[:n]})
+				b = b[n:]
+			}
+		}
+	}
+	var out []string
+	var buf [2][]byte
+	var stopped [2]bool
+	var m l7.Message
+	for _, pc := range pieces {
+		if stopped[pc.dir] {
+			continue
+		}
+		buf[pc.dir] = append(buf[pc.dir], pc.b...)
+		for len(buf[pc.dir]) > 0 {
+			m.Reset()
+			n, done, err := p.Parse(buf[pc.dir], pc.dir, &m)
+			if done {
+				out = append(out, fmt.Sprintf("%d %+v", pc.dir, l7test.CloneMessage(&m)))
+			}
+			if idle {
+				p.Idle()
+			}
+			if err != nil && !errors.Is(err, l7.ErrNeedMore) {
+				out = append(out, fmt.Sprintf("err %v", err))
+			}
+			if errors.Is(err, l7.ErrStop) {
+				stopped[pc.dir] = true
+				break
+			}
+			if n == 0 {
+				break
+			}
+			buf[pc.dir] = buf[pc.dir][n:]
+		}
+	}
+	return append(out, fmt.Sprintf("stats %+v", p.Stats()))
+}
+
+type chunkIn struct {
+	dir l7.Direction
+	b   []byte
+}
+
+// FuzzParser_Idle feeds arbitrary bytes to a busy parser and to one told
+// it is idle after every Parse call: messages, errors, counters and HPACK
+// tables must be the same (packing and laying the tables out again loses
+// and adds nothing, whatever the input did to them).
+func FuzzParser_Idle(f *testing.F) {
+	for _, path := range []string{"grpc.pcap", "h2c-prior-knowledge.pcap", "h2c-upgrade.pcap"} {
+		for _, c := range tcpConns(f, filepath.Join("testdata", path)) {
+			// Both directions' bytes, alternating in pieces of 64.
+			var cli, srv []byte
+			for i, pk := range c.pkts {
+				if c.dirs[i] == l7.ToServer {
+					cli = append(cli, pk.Payload...)
+				} else {
+					srv = append(srv, pk.Payload...)
+				}
+			}
+			in := []byte{0x40 | 63}
+			for len(cli)+len(srv) > 0 {
+				for _, b := range []*[]byte{&cli, &srv} {
+					n := min(64, len(*b))
+					in = append(in, (*b)[:n]...)
+					in = append(in, make([]byte, 64-n)...) // a piece of zeros once one side ends
+					*b = (*b)[n:]
+				}
+			}
+			f.Add(in)
+		}
+	}
+	dec := New(nil)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		busy := dec.NewParser(l7.TCP).(*Parser)
+		idle := dec.NewParser(l7.TCP).(*Parser)
+		want := feedPieces(busy, in, false)
+		got := feedPieces(idle, in, true)
+		if !slices.Equal(got, want) {
+			t.Fatalf("with Idle after every Parse:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if tg, tw := tables(idle), tables(busy); !slices.Equal(tg, tw) {
+			t.Fatalf("tables with Idle after every Parse:\n%s\nwant:\n%s", strings.Join(tg, "\n"), strings.Join(tw, "\n"))
+		}
+	})
+}
+
+// TestDirScratch_FieldEmptyValue: an empty value is present, whether the
+// scratch's value buffer has memory (a pooled scratch) or not (a new one),
+// so that a parser decodes the same with a scratch from the pool as with a
+// new one.
+func TestDirScratch_FieldEmptyValue(t *testing.T) {
+	for _, vals := range [][]byte{nil, make([]byte, 0, 64)} {
+		ds := &dirScratch{vals: vals}
+		ds.field([]byte(":status"), []byte{})
+		ds.field([]byte("grpc-message"), nil)
+		if ds.f.status == nil || ds.f.grpcMessage == nil {
+			t.Errorf("vals cap %d: empty values missing: status %v, grpc-message %v", cap(vals), ds.f.status != nil, ds.f.grpcMessage != nil)
+		}
+	}
+}

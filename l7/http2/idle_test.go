@@ -151,7 +151,7 @@ func TestParser_BytesPerIdleConn(t *testing.T) {
 		max     float64
 	}{
 		// curl: one GET and its response.
-		{"h2c", "h2c-prior-knowledge.pcap", 0, 1, 1536},
+		{"h2c", "h2c-prior-knowledge.pcap", 0, 1, 1280},
 		// grpc-go: unary, streaming and health calls.
 		{"grpc", "grpc.pcap", 0, 7, 1536},
 	} {

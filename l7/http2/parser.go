@@ -920,7 +920,15 @@ func (d *dirScratch) field(name, value []byte) {
 		d.vals = append(d.vals, value...)
 	}
 	*dst = d.vals[start:len(d.vals):len(d.vals)]
+	if *dst == nil {
+		// An empty value in vals that never grew: present all the same,
+		// whatever memory the scratch came with.
+		*dst = noValue
+	}
 }
+
+// noValue is an empty field value, present (not nil).
+var noValue = []byte{}
 
 // traceIDs fills m's tracing fields: traceparent first, then sw8, then B3.
 func (d *dirScratch) traceIDs(m *l7.Message) {
