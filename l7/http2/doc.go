@@ -72,7 +72,7 @@
 // of the static table and repeated names left out), its working ring
 // going back to a pool, and the next header block lays it out again. An
 // idle connection whose tables hold what real clients put there (a few
-// hundred bytes) costs about 550 to 850 bytes of parser
+// hundred bytes) costs about 500 to 800 bytes of parser
 // (TestParser_BytesPerIdleConn); going idle and busy again allocates
 // nothing in steady state (TestParser_IdleZeroAlloc).
 //

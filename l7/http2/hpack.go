@@ -48,7 +48,7 @@ type hring struct {
 	wr       int // next write offset in ring
 	ents     []hent
 	head     int
-	capacity int // the table size it is laid out for: len(ring)/2
+	capacity int32 // the table size it is laid out for: len(ring)/2
 }
 
 // hpackDecoder is one direction's decoding context. Its dynamic table is
@@ -63,10 +63,6 @@ type hpackDecoder struct {
 	n       int32 // entries
 	size    int32 // table size as RFC 7541 counts it (bytes + 32 per entry)
 	maxSize int32 // current limit, from size updates (default 4096)
-	eff     int32 // the table size w is laid out for (<= maxSize, grows on demand)
-	limit   int32 // the most this decoder keeps (Config.MaxTableSize)
-
-	unknown uint64 // fields that referenced entries never seen
 }
 
 // byteSink appends what is written to it to b: the Huffman-decoded strings
@@ -80,8 +76,9 @@ func (w *byteSink) Write(b []byte) (int, error) {
 
 const defaultTableSize = 4096
 
+// init makes d a new decoder keeping at most limit bytes of table
+// (Config.MaxTableSize).
 func (d *hpackDecoder) init(limit int) {
-	d.limit = int32(limit)
 	d.maxSize = int32(min(defaultTableSize, limit))
 }
 
@@ -97,13 +94,15 @@ func (d *hpackDecoder) forget() {
 }
 
 // decode decodes block, passing each field to s; sc holds the decoded
-// strings. On a grammar error it stops, forgets the table (its state is no
-// longer known) and returns errHPACK; the fields before the error were
+// strings; limit is the most the table keeps (Config.MaxTableSize, as
+// init had it). It returns the number of fields that referred to entries
+// never seen. On a grammar error it stops, forgets the table (its state is
+// no longer known) and returns errHPACK; the fields before the error were
 // passed.
-func (d *hpackDecoder) decode(block []byte, s fieldSink, sc *byteSink) error {
+func (d *hpackDecoder) decode(block []byte, s fieldSink, sc *byteSink, limit int) (unknown uint64, err error) {
 	sc.b = sc.b[:0]
 	if d.w == nil && d.n > 0 {
-		d.layout(d.eff)
+		d.layout(d.size)
 	}
 	b := block
 	for len(b) > 0 {
@@ -112,13 +111,13 @@ func (d *hpackDecoder) decode(block []byte, s fieldSink, sc *byteSink) error {
 		case c&0x80 != 0: // indexed field
 			idx, rest, ok := readInt(b, 7)
 			if !ok || idx == 0 {
-				return d.fail()
+				return unknown, d.fail()
 			}
 			b = rest
 			name, value, known, noName := d.at(idx)
 			switch {
 			case !known:
-				d.unknown++
+				unknown++
 				s.field(nil, nil)
 			case noName:
 				s.field(nil, value)
@@ -128,10 +127,10 @@ func (d *hpackDecoder) decode(block []byte, s fieldSink, sc *byteSink) error {
 		case c&0xe0 == 0x20: // dynamic table size update
 			size, rest, ok := readInt(b, 5)
 			if !ok {
-				return d.fail()
+				return unknown, d.fail()
 			}
 			b = rest
-			d.setMaxSize(size)
+			d.setMaxSize(size, limit)
 		default:
 			prefix := uint8(4) // without indexing, never indexed
 			index := c&0xc0 == 0x40
@@ -140,7 +139,7 @@ func (d *hpackDecoder) decode(block []byte, s fieldSink, sc *byteSink) error {
 			}
 			idx, rest, ok := readInt(b, prefix)
 			if !ok {
-				return d.fail()
+				return unknown, d.fail()
 			}
 			b = rest
 			var name []byte
@@ -149,14 +148,14 @@ func (d *hpackDecoder) decode(block []byte, s fieldSink, sc *byteSink) error {
 			if idx == 0 {
 				name, b, ok = readString(b, sc)
 				if !ok {
-					return d.fail()
+					return unknown, d.fail()
 				}
 			} else {
 				n, _, known, nn := d.at(idx)
 				if !known || nn {
 					noName = true
 					if !known {
-						d.unknown++
+						unknown++
 					}
 				} else if idx > uint64(len(staticTable)) {
 					// The entry may be evicted by this very
@@ -170,7 +169,7 @@ func (d *hpackDecoder) decode(block []byte, s fieldSink, sc *byteSink) error {
 			}
 			value, rest2, ok := readString(b, sc)
 			if !ok {
-				return d.fail()
+				return unknown, d.fail()
 			}
 			b = rest2
 			if noName {
@@ -183,7 +182,7 @@ func (d *hpackDecoder) decode(block []byte, s fieldSink, sc *byteSink) error {
 			}
 		}
 	}
-	return nil
+	return unknown, nil
 }
 
 func (d *hpackDecoder) fail() error {
@@ -232,12 +231,12 @@ func readString(b []byte, sc *byteSink) (s, rest []byte, ok bool) {
 	return sc.b[start:], rest, true
 }
 
-// setMaxSize applies a dynamic table size update, bounded by the limit.
-func (d *hpackDecoder) setMaxSize(size uint64) {
-	if size > uint64(d.limit) {
+// setMaxSize applies a dynamic table size update, bounded by limit.
+func (d *hpackDecoder) setMaxSize(size uint64, limit int) {
+	if size > uint64(limit) {
 		// Entries beyond the limit are dropped early: references to
 		// them come out unknown, never wrong.
-		size = uint64(d.limit)
+		size = uint64(limit)
 	}
 	d.maxSize = int32(size)
 	d.evict(0)
@@ -270,10 +269,13 @@ func (d *hpackDecoder) insert(name, value []byte, noName bool, static uint8) {
 		return
 	}
 	d.evict(sz)
-	if d.w == nil || d.size+sz > d.eff {
+	if d.w == nil || d.size+sz > d.w.capacity {
 		// Lay the rings out for what the table holds, doubling up to
 		// maxSize: most connections never fill the 4 KiB a peer allows.
-		e := max(d.eff, minEff)
+		e := int32(minEff)
+		if d.w != nil {
+			e = max(d.w.capacity, e)
+		}
 		for e < d.size+sz {
 			e *= 2
 		}
@@ -281,8 +283,8 @@ func (d *hpackDecoder) insert(name, value []byte, noName bool, static uint8) {
 	}
 	w := d.w
 	need := len(name) + len(value)
-	// Bip buffer: live bytes plus need never exceed eff (size counts 32
-	// more per entry), and the ring holds at least 2*eff, so a contiguous
+	// Bip buffer: live bytes plus need never exceed the capacity (size
+	// counts 32 more per entry), and the ring holds twice it, so a contiguous
 	// run of need bytes is free either at wr or, when the live bytes do
 	// not wrap yet, at 0.
 	wrapped := d.n > 0 && int(w.ents[w.head].off) > w.wr
@@ -312,28 +314,29 @@ var hringPools [hringClasses]sync.Pool
 
 const hringClasses = 12 // minEff<<11 == maxLimit
 
-func hringClass(eff int32) int { return bits.Len32(uint32(max(eff, 1)-1) >> 9) }
+func hringClass(size int32) int { return bits.Len32(uint32(max(size, 1)-1) >> 9) }
 
-// getHring returns an empty ring laid out for a table of at least eff
+// getHring returns an empty ring laid out for a table of at least size
 // bytes.
-func getHring(eff int32) *hring {
-	c := hringClass(eff)
+func getHring(size int32) *hring {
+	c := hringClass(size)
 	if w, ok := hringPools[c].Get().(*hring); ok {
 		return w
 	}
 	e := minEff << c
-	return &hring{ring: make([]byte, 2*e), ents: make([]hent, e/32+1), capacity: e}
+	return &hring{ring: make([]byte, 2*e), ents: make([]hent, e/32+1), capacity: int32(e)}
 }
 
 func putHring(w *hring) {
 	w.head, w.wr = 0, 0
-	hringPools[hringClass(int32(w.capacity))].Put(w)
+	hringPools[hringClass(w.capacity)].Put(w)
 }
 
-// layout lays the table out in a ring for eff bytes, from the ring in use
-// or from the packed entries, and gives the ring in use back.
-func (d *hpackDecoder) layout(eff int32) {
-	nw := getHring(eff)
+// layout lays the table out in a ring for a table of at least size bytes
+// (RFC 7541's count), from the ring in use or from the packed entries, and
+// gives the ring in use back.
+func (d *hpackDecoder) layout(size int32) {
+	nw := getHring(size)
 	if old := d.w; old != nil {
 		for i := 0; i < int(d.n); i++ {
 			e := old.ents[(old.head+i)%len(old.ents)]
@@ -347,7 +350,7 @@ func (d *hpackDecoder) layout(eff int32) {
 	} else {
 		nw.unpack(d.packed, int(d.n))
 	}
-	d.w, d.eff = nw, eff
+	d.w = nw
 }
 
 // idle packs the table and gives its ring back (the connection is idle).

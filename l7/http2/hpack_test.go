@@ -40,7 +40,7 @@ func TestHPACK_StaticTable(t *testing.T) {
 			t.Errorf("entry %d %s: %s: x/net encodes % x", i+1, name, value, buf.Bytes())
 		}
 		var c collect
-		if err := d.decode(buf.Bytes(), &c, &sc); err != nil || len(c.got) != 1 || c.got[0] != name+": "+value {
+		if _, err := d.decode(buf.Bytes(), &c, &sc, DefaultMaxTableSize); err != nil || len(c.got) != 1 || c.got[0] != name+": "+value {
 			t.Errorf("entry %d: decoded %q, %v", i+1, c.got, err)
 		}
 	}
@@ -84,7 +84,7 @@ func testEncoder(t *testing.T, idle bool) {
 				want = append(want, f.Name+": "+f.Value)
 			}
 			var c collect
-			if err := d.decode(buf.Bytes(), &c, &sc); err != nil {
+			if _, err := d.decode(buf.Bytes(), &c, &sc, DefaultMaxTableSize); err != nil {
 				t.Fatalf("size %d block %d: %v", tableSize, block, err)
 			}
 			if fmt.Sprint(c.got) != fmt.Sprint(want) {
@@ -118,7 +118,8 @@ func TestHPACK_MidStream(t *testing.T) {
 	var sc byteSink
 	d.init(DefaultMaxTableSize)
 	var c collect
-	if err := d.decode(block(":method", "GET", ":path", "/seen-before", "x-new", "2", "x-old", "1"), &c, &sc); err != nil {
+	unknown, err := d.decode(block(":method", "GET", ":path", "/seen-before", "x-new", "2", "x-old", "1"), &c, &sc, DefaultMaxTableSize)
+	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{":method: GET", "?", "x-new: 2", "?"}
@@ -126,13 +127,14 @@ func TestHPACK_MidStream(t *testing.T) {
 		t.Errorf("got %q, want %q", c.got, want)
 	}
 	c.got = nil
-	d.decode(block("x-new", "2", "x-old", "3", ":path", "/seen-before"), &c, &sc)
+	u2, _ := d.decode(block("x-new", "2", "x-old", "3", ":path", "/seen-before"), &c, &sc, DefaultMaxTableSize)
+	unknown += u2
 	want = []string{"x-new: 2", "?: 3", "?"} // x-old's name is the lost entry's
 	if fmt.Sprint(c.got) != fmt.Sprint(want) {
 		t.Errorf("got %q, want %q", c.got, want)
 	}
-	if d.unknown != 4 {
-		t.Errorf("unknown %d, want 4", d.unknown)
+	if unknown != 4 {
+		t.Errorf("unknown %d, want 4", unknown)
 	}
 }
 
@@ -146,7 +148,7 @@ func TestHPACK_Malformed(t *testing.T) {
 	} {
 		var d hpackDecoder
 		d.init(DefaultMaxTableSize)
-		if err := d.decode(b, &collect{}, new(byteSink)); err == nil {
+		if _, err := d.decode(b, &collect{}, new(byteSink), DefaultMaxTableSize); err == nil {
 			t.Errorf("% x: no error", b)
 		}
 	}

@@ -98,7 +98,7 @@ func tables(p *Parser) []string {
 	for i := range p.dirs {
 		d := &p.dirs[i].hp
 		if d.w == nil && d.n > 0 {
-			d.layout(d.eff)
+			d.layout(d.size)
 		}
 		out = append(out, fmt.Sprintf("dir %d: %d entries, size %d/%d", i, d.n, d.size, d.maxSize))
 		for k := range uint64(d.n) {

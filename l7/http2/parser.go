@@ -33,7 +33,7 @@ const (
 // stream is the state of one stream between its request and its response.
 type stream struct {
 	id      uint32
-	age     uint64
+	age     uint32
 	grpc    bool  // the request or the response said application/grpc
 	resp    bool  // response headers seen (a gRPC call waits for its trailers)
 	status  int32 // :status of those headers, or -1
@@ -62,7 +62,7 @@ type dirState struct {
 	bStream  uint32
 	bPromise uint32
 
-	skip int // DATA payload bytes still to skip
+	skip int32 // DATA payload bytes still to skip
 
 	hp hpackDecoder
 }
@@ -106,8 +106,8 @@ type Parser struct {
 	dirs    [2]dirState
 	streams []stream // active streams, unordered
 	sc      *scratch // nil while idle
-	age     uint64
 	stats   Stats
+	age     uint32 // streams started (stream ids are 31 bits)
 	// upgrading: the client asked for h2c in HTTP/1.1, so the server's
 	// first bytes are an HTTP/1.1 status line.
 	upgrading bool
@@ -192,11 +192,7 @@ func (p *Parser) putScratch() {
 }
 
 // Stats returns the parser's counters.
-func (p *Parser) Stats() Stats {
-	s := p.stats
-	s.UnknownFields = p.dirs[0].hp.unknown + p.dirs[1].hp.unknown
-	return s
-}
+func (p *Parser) Stats() Stats { return p.stats }
 
 // Trailing reports true: bytes that complete no message (connection
 // frames, DATA, response headers of a gRPC call waiting for its trailers)
@@ -216,8 +212,8 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 	dir &= 1
 	d := &p.dirs[dir]
 	if d.skip > 0 {
-		k := min(d.skip, len(data))
-		d.skip -= k
+		k := min(int(d.skip), len(data))
+		d.skip -= int32(k)
 		return k, false, nil
 	}
 	switch d.mode {
@@ -237,8 +233,8 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 // references to entries inserted before come out unknown.
 func (p *Parser) Gap(dir l7.Direction, n int) {
 	d := &p.dirs[dir&1]
-	if n > 0 && d.skip >= n && !d.inBlock {
-		d.skip -= n
+	if n > 0 && int(d.skip) >= n && !d.inBlock {
+		d.skip -= int32(n)
 		return
 	}
 	if d.mode == modeStop {
@@ -383,7 +379,7 @@ func (p *Parser) upgradeRequest(data []byte, m *l7.Message) (int, bool, error) {
 	m.XRequestID = xrid
 	m.Length = clen
 	if clen > 0 {
-		p.dirs[l7.ToServer].skip = clen
+		p.dirs[l7.ToServer].skip = int32(clen)
 	}
 	return end, true, nil
 }
@@ -436,7 +432,7 @@ func (p *Parser) frame(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 	if h.typ == frameData {
 		p.stats.Frames++
 		k := min(len(data)-frameHeaderLen, int(h.length))
-		d.skip = int(h.length) - k
+		d.skip = int32(int(h.length) - k)
 		return frameHeaderLen + k, p.data(h, dir, m), nil
 	}
 	n := frameHeaderLen + int(h.length)
@@ -583,7 +579,9 @@ func (p *Parser) headerBlock(dir l7.Direction, id, promised uint32, flags uint8,
 	ds := p.dirScratch(dir)
 	ds.f = fields{}
 	ds.vals = ds.vals[:0]
-	if err := d.hp.decode(block, ds, &ds.hs); err != nil {
+	unknown, err := d.hp.decode(block, ds, &ds.hs, p.cfg.MaxTableSize)
+	p.stats.UnknownFields += unknown
+	if err != nil {
 		p.stats.HPACKErrors++
 	}
 	f := &ds.f
