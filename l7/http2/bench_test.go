@@ -44,3 +44,23 @@ func TestCheckZeroAlloc(t *testing.T) {
 func BenchmarkParse(b *testing.B) {
 	l7test.BenchmarkParse(b, http2.New(nil), benchCases())
 }
+
+// BenchmarkParse_Idle parses each case with a parser told it is idle after
+// every message, as a connection that sleeps between its messages is: the
+// scratch and the HPACK rings come from their pools each time, and the
+// tables are laid out and packed again.
+func BenchmarkParse_Idle(b *testing.B) {
+	for _, c := range benchCases() {
+		b.Run(c.Name, func(b *testing.B) {
+			p := http2.New(nil).NewParser(l7.TCP)
+			idler := p.(l7.Idler)
+			var m l7.Message
+			b.ReportAllocs()
+			b.SetBytes(int64(len(c.In)))
+			for b.Loop() {
+				l7test.ParseAll(p, c.In, c.Dir, &m)
+				idler.Idle()
+			}
+		})
+	}
+}

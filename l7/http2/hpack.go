@@ -36,6 +36,7 @@ type hent struct {
 	off, nlen, vlen uint32
 	noName          bool  // inserted from a literal whose name was unknown
 	static          uint8 // the static table entry whose name it has (packed without the name), or 0
+	back            uint8 // hring.pack's scratch: the entry this many before has the same name (0: none)
 }
 
 // hring is a dynamic table laid out for lookups and insertions: the
@@ -394,24 +395,35 @@ const maxNameBack = 16
 // ent returns the entry i places after the oldest.
 func (w *hring) ent(i int) *hent { return &w.ents[(w.head+i)%len(w.ents)] }
 
-// packHead returns the head of entry i (0: the oldest) and whether its
-// name's bytes follow it.
-func (w *hring) packHead(i int) (uint64, bool) {
-	e := w.ent(i)
+// packHead returns the head of entry e and whether its name's bytes
+// follow it; e.back must be set (backRef).
+func packHead(e *hent) (uint64, bool) {
 	switch {
 	case e.static != 0:
 		return uint64(e.static)<<2 | nameStatic, false
 	case e.noName:
 		return uint64(e.nlen)<<2 | nameUnknown, true
+	case e.back != 0:
+		return uint64(e.back)<<2 | nameBack, false
+	}
+	return uint64(e.nlen)<<2 | nameBytes, true
+}
+
+// backRef returns k when entry i (0: the oldest) has a literal name that
+// the entry k before it has too, among the last maxNameBack, else 0.
+func (w *hring) backRef(i int) uint8 {
+	e := w.ent(i)
+	if e.static != 0 || e.noName {
+		return 0
 	}
 	name := w.ring[e.off : e.off+e.nlen]
 	for k := 1; k <= min(i, maxNameBack); k++ {
 		o := w.ent(i - k)
 		if o.nlen == e.nlen && !o.noName && string(w.ring[o.off:o.off+o.nlen]) == string(name) {
-			return uint64(k)<<2 | nameBack, false
+			return uint8(k)
 		}
 	}
-	return uint64(e.nlen)<<2 | nameBytes, true
+	return 0
 }
 
 // pack appends the n entries of w, packed, to p: in place when p's memory
@@ -423,8 +435,9 @@ func (w *hring) pack(p []byte, n int) []byte {
 	}
 	need := 0
 	for i := range n {
-		h, lit := w.packHead(i)
 		e := w.ent(i)
+		e.back = w.backRef(i)
+		h, lit := packHead(e)
 		need += uvarintLen(h) + uvarintLen(uint64(e.vlen)) + int(e.vlen)
 		if lit {
 			need += int(e.nlen)
@@ -434,8 +447,8 @@ func (w *hring) pack(p []byte, n int) []byte {
 		p = make([]byte, 0, need)
 	}
 	for i := range n {
-		h, lit := w.packHead(i)
 		e := w.ent(i)
+		h, lit := packHead(e)
 		b := w.ring[e.off : e.off+e.nlen+e.vlen]
 		p = binary.AppendUvarint(p, h)
 		p = binary.AppendUvarint(p, uint64(e.vlen))
@@ -451,8 +464,8 @@ func (w *hring) pack(p []byte, n int) []byte {
 // and laid out for them.
 func (w *hring) unpack(p []byte, n int) {
 	for i := range n {
-		head, k := binary.Uvarint(p)
-		vl, k2 := binary.Uvarint(p[k:])
+		head, k := uvarint(p)
+		vl, k2 := uvarint(p[k:])
 		p = p[k+k2:]
 		e := hent{off: uint32(w.wr), vlen: uint32(vl)}
 		dst := w.ring[w.wr:]
@@ -475,6 +488,15 @@ func (w *hring) unpack(p []byte, n int) {
 		w.ents[i] = e
 		w.wr += int(e.nlen + e.vlen)
 	}
+}
+
+// uvarint reads a uvarint that binary.AppendUvarint wrote, one byte long
+// most of the time.
+func uvarint(p []byte) (uint64, int) {
+	if p[0] < 0x80 {
+		return uint64(p[0]), 1
+	}
+	return binary.Uvarint(p)
 }
 
 func uvarintLen(v uint64) int {
