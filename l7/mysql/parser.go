@@ -200,6 +200,14 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 func (p *Parser) packets(d int, data []byte, m *l7.Message) (int, bool, error) {
 	consumed := 0
 	for {
+		if consumed > 0 && p.Trailing(l7.Direction(d)) {
+			// Bytes that belong to no message were consumed: the next
+			// call starts with the next packet, so that a message
+			// starts with its own first packet however the bytes came
+			// (the engine takes the start of a call's bytes for the
+			// start of the message it returns).
+			return consumed, false, nil
+		}
 		rest := data[consumed:]
 		if p.skip[d] > 0 {
 			if len(rest) == 0 {
