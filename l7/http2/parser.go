@@ -90,7 +90,9 @@ type scratch struct {
 
 // scratchPool holds the scratch of idle parsers, shared by every parser
 // (the engines of several shards included).
-var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+// A new scratch brings a stream table for a few concurrent streams, as
+// most connections carry.
+var scratchPool = sync.Pool{New: func() any { return &scratch{streams: make([]stream, 0, 4)} }}
 
 // maxPooledBuf bounds a buffer a scratch keeps in the pool: a rare huge
 // header block or value does not stay pinned there.
