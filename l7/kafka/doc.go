@@ -96,9 +96,10 @@
 // scratch, and inflating reuses the Decoder's idle decompressors (at most
 // 16 kept per codec).
 //
-// Memory: between messages a Parser holds only its requests in flight and
-// its framing (640 bytes). The values it builds for a message (version
-// text, topic names, trace ids, inflated records) live in a scratch taken
-// from the Decoder's pool and given back when the engine says the parser
-// is idle (l7.Idler), so an idle connection holds none of them.
+// Memory: between messages a Parser holds its framing (136 bytes) and,
+// while any request awaits its response, its table of requests in flight
+// (512 bytes). The values it builds for a message (version text, topic
+// names, trace ids, inflated records) live in a scratch taken from the
+// Decoder's pool; the engine says when the parser is idle (l7.Idler), and
+// it then gives the scratch back, and the table when no request waits.
 package kafka

@@ -129,28 +129,55 @@ func idleBytes(t *testing.T, d l7.Decoder, conv []chunk) (float64, int) {
 
 // TestParser_IdleMemory measures the heap an idle Kafka connection holds
 // in the engine (its Conn and its parser) after a recorded conversation,
-// and bounds it: the parser keeps its requests in flight and its framing
-// between messages, and gives the values of the last message (topic,
-// version text, trace ids) back to a pool (Idle).
+// all its requests answered, then with one more request awaiting its
+// response (a consumer's Fetch waiting for records, say), and bounds it:
+// the parser keeps its framing and the requests in flight between
+// messages, and gives the values of the last message (topic, version text,
+// trace ids) and its table of requests in flight, when none is, back to
+// pools (Idle).
 func TestParser_IdleMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens 10,000 connections")
 	}
 	conv := conversationPrefix(t, filepath.Join("testdata", "kafka-latest.pcap"), 40)
-	per, records := idleBytes(t, New(nil), conv)
-	t.Logf("%d chunks per connection, %d records, %.0f bytes per idle connection", len(conv), records/idleConns, per)
-	if records < idleConns {
-		t.Fatalf("%d records for %d connections: the conversation was not decoded", records, idleConns)
+	var first chunk // the conversation's first request, sent again
+	for _, c := range conv {
+		if c.dir == l7.ToServer {
+			first = c
+			break
+		}
 	}
-	if per > idleBound {
-		t.Errorf("%.0f bytes per idle connection, want at most %d", per, idleBound)
+	for _, tc := range []struct {
+		name     string
+		conv     []chunk
+		requests int // records per connection
+		bound    int
+	}{
+		{"answered", conv, 4, idleBound},
+		{"request-in-flight", append(conv[:len(conv):len(conv)], first), 4, idleBound + inflightBound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			per, records := idleBytes(t, New(nil), tc.conv)
+			t.Logf("%d chunks per connection, %d records, %.0f bytes per idle connection", len(tc.conv), records/idleConns, per)
+			if records < tc.requests*idleConns {
+				t.Fatalf("%d records for %d connections: the conversation was not decoded", records, idleConns)
+			}
+			if per > float64(tc.bound) {
+				t.Errorf("%.0f bytes per idle connection, want at most %d", per, tc.bound)
+			}
+		})
 	}
 }
 
 // idleBound bounds the bytes of an idle connection: the engine's Conn
-// (about 600 bytes) and the parser without its scratch (640 bytes). With
-// the scratch held, it was 1,690 bytes.
-const idleBound = 1400
+// (about 550 bytes) and the parser without its scratch and table of
+// requests in flight (136 bytes). With them held, it was 1,690 bytes.
+const idleBound = 800
+
+// inflightBound bounds the bytes a request in flight adds: the parser's
+// table of requests in flight (512 bytes) and the engine's session
+// (about 350). With the scratch held, such a connection was 2,050 bytes.
+const inflightBound = 1100
 
 // idling is a parser told it is idle (l7.Idler) whenever it needs more
 // bytes, as the engine may tell it between its input calls: the fuzzers

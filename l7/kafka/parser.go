@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"encoding/binary"
+	"sync"
 
 	"github.com/metaflow-go/metaflow/l7"
 )
@@ -20,7 +21,10 @@ type pending struct {
 type Parser struct {
 	d *Decoder
 
-	pend    [maxPending]pending
+	// pend holds the requests awaiting their responses, oldest at
+	// pendHd: taken from pendPool for the first one and given back by
+	// Idle when none waits.
+	pend    *[maxPending]pending
 	pendHd  int
 	pendLen int
 
@@ -62,14 +66,22 @@ func (p *Parser) scratch() *scratch {
 }
 
 // Idle implements l7.Idler: no message the parser filled is in use any
-// more, so it gives its scratch back to the Decoder's pool. An idle
-// connection's parser holds its requests in flight and its framing.
+// more, so it gives its scratch back to the Decoder's pool, and its table
+// of requests in flight when none is. An idle connection's parser holds
+// its framing and the requests still awaiting their responses.
 func (p *Parser) Idle() {
 	if p.sc != nil {
 		p.d.scratch.Put(p.sc)
 		p.sc = nil
 	}
+	if p.pend != nil && p.pendLen == 0 {
+		pendPool.Put(p.pend)
+		p.pend, p.pendHd = nil, 0
+	}
 }
+
+// pendPool holds the tables of requests in flight of parsers with none.
+var pendPool = sync.Pool{New: func() any { return new([maxPending]pending) }}
 
 // metaState follows the topic entries of a Metadata response past
 // MaxPeek, to map the ids of all its topics.
@@ -356,6 +368,9 @@ func (p *Parser) push(q pending) {
 	if p.pendLen == maxPending {
 		p.pendHd = (p.pendHd + 1) % maxPending
 		p.pendLen--
+	}
+	if p.pend == nil {
+		p.pend = pendPool.Get().(*[maxPending]pending)
 	}
 	p.pend[(p.pendHd+p.pendLen)%maxPending] = q
 	p.pendLen++

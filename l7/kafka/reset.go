@@ -8,9 +8,10 @@ var (
 )
 
 // Reset implements l7.Resetter: the parser becomes what NewParser returns,
-// its scratch (with the decompression buffer) and Metadata carry buffer
-// given back to their pools.
+// its scratch (with the decompression buffer), table of requests in
+// flight and Metadata carry buffer given back to their pools.
 func (p *Parser) Reset(l7.Transport) {
+	p.pendLen = 0
 	p.Idle()
 	p.metaStop()
 	*p = Parser{d: p.d}
