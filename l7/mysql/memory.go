@@ -41,6 +41,10 @@ func (p *Parser) Idle() {
 		scratchPool.Put(p.sc)
 		p.sc = nil
 	}
+	if p.pendingDB != nil && p.pendingLen < 0 {
+		namePool.Put(p.pendingDB)
+		p.pendingDB = nil
+	}
 	for d, pb := range p.plain {
 		if pb == nil || p.plainOff[d] < len(pb.b) {
 			continue
@@ -136,3 +140,16 @@ var commandBytes = func() (b [256][]byte) {
 	}
 	return b
 }()
+
+// setPending remembers db (its first nameCap bytes) as the database of
+// the connection once the server answers OK.
+func (p *Parser) setPending(db []byte) {
+	if p.pendingDB == nil {
+		p.pendingDB = namePool.Get().(*[nameCap]byte)
+	}
+	p.pendingLen = int8(copy(p.pendingDB[:], db))
+}
+
+// namePool holds the pending database buffers of parsers awaiting no
+// database change.
+var namePool = sync.Pool{New: func() any { return new([nameCap]byte) }}

@@ -174,11 +174,11 @@ func TestParser_IdleMemory(t *testing.T) {
 }
 
 // idleBound bounds the bytes of an idle connection: the engine's Conn
-// and the parser without its scratch (464 bytes). With the scratch, the
+// and the parser without its scratch (368 bytes). With the scratch, the
 // table of prepared statements made with the parser, the deflate reader
 // and the inflated bytes held, it was 4,000 bytes (queries), 44,600
 // (compressed) and 77,200 (compressed-large).
-const idleBound = 1200
+const idleBound = 1100
 
 // stmtBound bounds the bytes of the prepared statements' table with two
 // statements of about 80 bytes.
@@ -230,6 +230,37 @@ func TestParser_Idle(t *testing.T) {
 		}
 		if msgs != 4 || !p.Compressed() {
 			t.Errorf("split %v: %d messages (compressed %v), want 4", split, msgs, p.Compressed())
+		}
+	}
+}
+
+// TestParser_IdlePendingDatabase: the database a USE or COM_INIT_DB names
+// survives Idle until the server's answer, and its buffer goes back once
+// no change is pending.
+func TestParser_IdlePendingDatabase(t *testing.T) {
+	p := newParser()
+	steps := []struct {
+		s       step
+		db      string
+		pending bool
+	}{
+		{step{l7.ToServer, pkt(0, []byte{ComInitDB}, []byte("other"))}, "", true},
+		{step{l7.ToClient, okPkt(1, 0, 2)}, "other", false},
+		{step{l7.ToServer, query("USE `third`")}, "other", true},
+		{step{l7.ToClient, errPkt(1, 1049, "Unknown database 'third'")}, "other", false},
+		{step{l7.ToServer, query("use shop")}, "other", true},
+		{step{l7.ToClient, okPkt(1, 0, 2)}, "shop", false},
+	}
+	for i, st := range steps {
+		if _, err := run(t, p, []step{st.s}, false); err != nil {
+			t.Fatal(err)
+		}
+		p.Idle()
+		if got := string(p.Database()); got != st.db {
+			t.Errorf("step %d: database %q, want %q", i, got, st.db)
+		}
+		if (p.pendingDB != nil) != st.pending {
+			t.Errorf("step %d: pending buffer held %v, want %v", i, p.pendingDB != nil, st.pending)
 		}
 	}
 }

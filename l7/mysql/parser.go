@@ -66,10 +66,10 @@ type Parser struct {
 	base   [2]int64 // bytes consumed per direction (error offsets)
 	errOff int      // offset of a packet error within the bytes consumed
 
-	compressed bool         // the compressed protocol is in use
 	plain      [2]*plainBuf // inflated bytes per direction, from plainPool; nil when none
 	plainOff   [2]int       // bytes of plain already parsed
 	plainSync  [2]bool      // joined mid-exchange: find the first packet boundary in plain
+	compressed bool         // the compressed protocol is in use
 
 	phase      phase
 	serverCaps uint32
@@ -83,21 +83,21 @@ type Parser struct {
 	cutAt     [2]uint32 // cmds when the packet waiting for its bytes began (Flush)
 	cutKnown  [2]bool
 	rs        respState
+	resultSet bool
 	cols      uint64
 	rows      uint64
 	affected  uint64
-	resultSet bool
 	respLen   int
 
 	version    [nameCap]byte
-	versionLen int
+	versionLen uint8
 	db         [nameCap]byte
-	dbLen      int
+	dbLen      uint8
 	user       [nameCap]byte
-	userLen    int
-	pendingDB  [nameCap]byte
-	pendingLen int        // -1: no database change pending
-	stmts      *stmtTable // prepared statements, made at the first COM_STMT_PREPARE
+	userLen    uint8
+	pendingLen int8           // -1: no database change pending
+	pendingDB  *[nameCap]byte // the database a USE or COM_INIT_DB awaiting its OK names, from namePool
+	stmts      *stmtTable     // prepared statements, made at the first COM_STMT_PREPARE
 
 	// sc holds the values of the message being decoded, taken from
 	// scratchPool when a message needs it and given back by Idle.
@@ -492,7 +492,7 @@ func (p *Parser) login(body []byte) error {
 		return nil
 	}
 	user, rest := cstring(body[loginSize:])
-	p.userLen = copy(p.user[:], user)
+	p.userLen = uint8(copy(p.user[:], user))
 	switch {
 	case caps&ClientPluginAuthLenencData != 0:
 		v, n, ok := lenenc(rest)
@@ -510,7 +510,7 @@ func (p *Parser) login(body []byte) error {
 	}
 	if caps&ClientConnectWithDB != 0 {
 		if db, _ := cstring(rest); len(db) > 0 {
-			p.dbLen = copy(p.db[:], db)
+			p.dbLen = uint8(copy(p.db[:], db))
 		}
 	}
 	return nil
@@ -553,7 +553,7 @@ func (p *Parser) command(body []byte, plen int, m *l7.Message) (bool, error) {
 			break
 		}
 		if db, ok := useDatabase(sql); ok {
-			p.pendingLen = copy(p.pendingDB[:], db)
+			p.setPending(db)
 		}
 	case ComStmtPrepare:
 		m.RequestResource = arg
@@ -563,7 +563,7 @@ func (p *Parser) command(body []byte, plen int, m *l7.Message) (bool, error) {
 	case ComInitDB:
 		m.RequestResource = arg
 		m.RequestDomain = arg
-		p.pendingLen = copy(p.pendingDB[:], arg)
+		p.setPending(arg)
 	case ComStmtExecute, ComStmtClose, ComStmtReset, ComStmtFetch, ComStmtSendLongData, ComStmtBulkExecute:
 		if len(arg) >= 4 {
 			id := le32(arg)
@@ -580,7 +580,7 @@ func (p *Parser) command(body []byte, plen int, m *l7.Message) (bool, error) {
 		m.RequestResource, _ = cstring(arg)
 	case ComChangeUser:
 		m.RequestResource, _ = cstring(arg)
-		p.userLen = copy(p.user[:], m.RequestResource)
+		p.userLen = uint8(copy(p.user[:], m.RequestResource))
 		p.phase, p.changeUser = phaseAuth, true
 	}
 	switch cmd {
@@ -766,7 +766,7 @@ func (p *Parser) server(body []byte, plen int, seq byte, m *l7.Message) (bool, e
 // greeting reads the server version and capabilities.
 func (p *Parser) greeting(body []byte) {
 	v, rest := cstring(body[1:])
-	p.versionLen = copy(p.version[:], v)
+	p.versionLen = uint8(copy(p.version[:], v))
 	if len(rest) >= 4+8+1+2 {
 		p.serverCaps = uint32(le16(rest[13:]))
 		if len(rest) >= 4+8+1+2+1+2+2 {
@@ -940,7 +940,7 @@ func (p *Parser) ok(body []byte, m *l7.Message) bool {
 	if p.pendingLen >= 0 {
 		// The USE or COM_INIT_DB succeeded (with "USE d; SELECT ...",
 		// the OK of its first statement).
-		p.dbLen = copy(p.db[:], p.pendingDB[:p.pendingLen])
+		p.dbLen = uint8(copy(p.db[:], p.pendingDB[:p.pendingLen]))
 		p.pendingLen = -1
 	}
 	if body[0] == 0x00 {

@@ -8,7 +8,7 @@ var _ l7.Resetter = (*Parser)(nil)
 // its scratch and inflated-bytes buffers given back to their pools,
 // keeping its prepared statements' table (made at first use) emptied.
 func (p *Parser) Reset(l7.Transport) {
-	p.plainOff = [2]int{}
+	p.plainOff, p.pendingLen = [2]int{}, -1
 	for _, pb := range p.plain {
 		if pb != nil {
 			pb.b = pb.b[:0]
