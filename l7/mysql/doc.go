@@ -94,7 +94,8 @@
 // the client prepares statements, the SQL of the last 8 (at most 256 bytes
 // each, each the length of its SQL). The values it builds for a message
 // (endpoint, result text), the database a USE names until its OK, and
-// the inflated bytes of the compressed protocol come from pools and go back when the engine says the parser is
-// idle (l7.Idler): only the inflated start of a packet that the next frame
-// completes stays. Inflated-bytes buffers above 256 KiB are not pooled.
+// the inflated bytes of the compressed protocol come from pools and go
+// back when the engine says the parser is idle (l7.Idler): only the
+// inflated start of a packet that the next frame completes stays.
+// Inflated-bytes buffers above 256 KiB are not pooled.
 package mysql
