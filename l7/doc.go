@@ -48,16 +48,20 @@
 //
 // Memory per flow. The flow.Handler opens a Conn at a flow's first payload
 // only: a flow that carries none costs the flow table alone (the SYNs'
-// sequence numbers stay in the flow: flow.Flow.NextSeq). A Conn is 504
-// bytes plus its parser; parsers that implement Idler give their scratch
-// back between packets (an idle HTTP/1 parser holds 224 bytes), and the
-// parsers of ended flows are reused through Resetter (dns,
-// dubbo, http1, http2, kafka, mqtt, mysql and redis implement it; l7test.CheckReset
-// checks a reset parser against a new one). An idle HTTP/1
-// keep-alive connection costs about 1 KB on a whole pipeline, flow and
-// index included (pipeline's TestPipeline_BytesPerIdleHTTP); bytes
-// buffered for incomplete messages add to that, up to
-// Config.MaxBufferPerDirection.
+// sequence numbers stay in the flow: flow.Flow.NextSeq). A flow whose
+// inference gives up before any message gives its Conn back and keeps only
+// its id in a slot array (8 bytes); its later bytes are counted as
+// uninferred. A Conn is 504 bytes plus its parser; parsers that implement
+// Idler give their per-message scratch back to a pool when the connection
+// goes quiet (an idle parser holds about 100-370 bytes for HTTP/1, Dubbo,
+// Kafka, MQTT and MySQL, 0.5-0.8 KB for HTTP/2 with its HPACK tables
+// packed), and the parsers of ended flows are reused through Resetter
+// (dns, dubbo, http1, http2, kafka, mqtt, mysql and redis implement it;
+// l7test.CheckReset checks a reset parser against a new one). An idle
+// HTTP/1 keep-alive connection costs about 1 KB on a whole pipeline, flow
+// and index included (pipeline's TestPipeline_BytesPerIdleHTTP; Dubbo:
+// TestPipeline_BytesPerIdleDubbo); bytes buffered for incomplete messages
+// add to that, up to Config.MaxBufferPerDirection.
 //
 // Sessions. Requests pair with responses by Message.ID when HasID, else in
 // order (pipelining included), requests the server sends (Message.Reverse)
