@@ -689,15 +689,19 @@ func (c *Conn) deliver(s *side, ts int64, seq uint32, b []byte) {
 	switch c.state {
 	case stateParse:
 	case stateInfer:
-		if !c.infer(s, ts, b) {
+		found, joined := c.infer(s, ts, b)
+		if !found {
 			c.hold(s, ts, seq, b)
 			return
 		}
 		// Bytes held before inference: this direction's precede a
-		// message start the decoder recognised and are dropped; the
-		// other direction's are parsed now, so that a request Check
-		// did not recognise still pairs with its response.
-		c.dropHeld(s)
+		// message start the decoder recognised and are dropped (unless
+		// they start it: joined); the other direction's are parsed now,
+		// so that a request Check did not recognise still pairs with its
+		// response.
+		if !joined {
+			c.dropHeld(s)
+		}
 		if o := &c.sides[s.phys^1]; o.buf != nil {
 			// Dated, like their time, from their first chunk.
 			var cur CallMeta
@@ -709,6 +713,13 @@ func (c *Conn) deliver(s *side, ts int64, seq uint32, b []byte) {
 			if o.calls != nil {
 				o.calls.call = cur
 			}
+		}
+		if joined {
+			// s.buf holds the held bytes and b after them.
+			if c.state == stateParse && s.buf != nil {
+				c.parseBuf(s, len(s.buf)-len(b), ts)
+			}
+			return
 		}
 	case stateOff:
 		e.stats.UninferredBytes += uint64(len(b))
@@ -1130,13 +1141,16 @@ func (c *Conn) reinfer() {
 	c.state = stateInfer
 }
 
-// infer looks for the decoder of c on the bytes b of side s. It reports
-// whether one was found; then c has a parser and may have been swapped.
-func (c *Conn) infer(s *side, ts int64, b []byte) bool {
+// infer looks for the decoder of c on the bytes s holds from earlier
+// failed rounds followed by b (a message start that came in pieces: a
+// 4-byte length alone, a few bytes of a line), then on b alone. It reports whether one was found; then c has a parser and may
+// have been swapped. joined reports that the held bytes start the message:
+// b is then appended to s.buf.
+func (c *Conn) infer(s *side, ts int64, b []byte) (found, joined bool) {
 	e := c.e
 	if len(e.decs) == 0 {
 		c.state = stateOff
-		return false
+		return false, false
 	}
 	key := endpointKey{addr: c.server.Addr(), port: c.server.Port(), transport: c.transport}
 	first := int32(-1)
@@ -1145,7 +1159,7 @@ func (c *Conn) infer(s *side, ts int64, b []byte) bool {
 		if ent.offUntil > ts {
 			e.stats.InferSkipped++
 			c.state = stateOff
-			return false
+			return false, false
 		}
 		first = ent.dec
 		if ent.avoidUntil > ts {
@@ -1163,6 +1177,56 @@ func (c *Conn) infer(s *side, ts int64, b []byte) bool {
 			cand[2] = i
 		}
 	}
+	dec, v := int32(-1), No
+	if s.buf != nil && c.transport == TCP && len(s.buf)+len(b) <= cap(s.buf) {
+		// The held bytes with b after them first, in s.buf's spare
+		// capacity (committed only when a decoder recognises them): a
+		// piece of a message start alone may look like another message.
+		j := append(s.buf, b...)
+		if dec, v = c.pick(j, dir, cand, avoid); dec >= 0 {
+			s.buf, joined = j, true
+		}
+	}
+	if dec < 0 {
+		dec, v = c.pick(b, dir, cand, avoid)
+	}
+	if dec < 0 {
+		e.stats.InferFailures++
+		ent := e.cache.put(key)
+		if ent.dec < 0 {
+			ent.failures++
+			if ent.failures >= uint32(e.cfg.MaxInferFailures) {
+				ent.failures = 0
+				ent.offUntil = ts + int64(e.cfg.InferBackoff)
+			}
+		}
+		c.tries++
+		if c.tries >= e.cfg.MaxFlowInferAttempts {
+			c.state = stateOff
+		}
+		return false, false
+	}
+	if dec == first {
+		e.stats.InferCacheHits++
+	}
+	if (v == Response && dir == ToServer) || (v == Request && dir == ToClient) {
+		c.swap()
+	}
+	c.dec = dec
+	c.parser = e.newParser(dec, c.transport)
+	c.state = stateParse
+	ent := e.cache.put(endpointKey{addr: c.server.Addr(), port: c.server.Port(), transport: c.transport})
+	ent.dec = dec
+	ent.failures = 0
+	e.proto[dec].Flows++
+	return true, joined
+}
+
+// pick returns the first decoder of the candidates (cand: the endpoint
+// cache's and the port hints', then the registry's order, less those in
+// avoid) whose Check recognises b, and its verdict; -1 when none does.
+func (c *Conn) pick(b []byte, dir Direction, cand [3]int32, avoid uint64) (int32, Verdict) {
+	e := c.e
 	found, v := int32(-1), No
 	for k := 0; k < len(cand)+len(e.decs) && found < 0; k++ {
 		var i int32
@@ -1193,36 +1257,7 @@ func (c *Conn) infer(s *side, ts int64, b []byte) bool {
 			}
 		}
 	}
-	if found < 0 {
-		e.stats.InferFailures++
-		ent := e.cache.put(key)
-		if ent.dec < 0 {
-			ent.failures++
-			if ent.failures >= uint32(e.cfg.MaxInferFailures) {
-				ent.failures = 0
-				ent.offUntil = ts + int64(e.cfg.InferBackoff)
-			}
-		}
-		c.tries++
-		if c.tries >= e.cfg.MaxFlowInferAttempts {
-			c.state = stateOff
-		}
-		return false
-	}
-	if found == first {
-		e.stats.InferCacheHits++
-	}
-	if (v == Response && dir == ToServer) || (v == Request && dir == ToClient) {
-		c.swap()
-	}
-	c.dec = found
-	c.parser = e.newParser(found, c.transport)
-	c.state = stateParse
-	ent := e.cache.put(endpointKey{addr: c.server.Addr(), port: c.server.Port(), transport: c.transport})
-	ent.dec = found
-	ent.failures = 0
-	e.proto[found].Flows++
-	return true
+	return found, v
 }
 
 // swap reverses c's orientation unless it is certain.

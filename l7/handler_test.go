@@ -178,3 +178,21 @@ func TestEngine_RetireUnknown(t *testing.T) {
 		t.Errorf("%d l7 records, want 0", records)
 	}
 }
+
+// TestEngine_InferPieces: a request whose start comes in pieces ("GE",
+// "T a\n") is recognised from the held piece and the next one together,
+// not from the second piece alone ("T a").
+func TestEngine_InferPieces(t *testing.T) {
+	h := newHarness(t, l7.Config{})
+	c := h.open(1)
+	c.Segment(l7.ToServer, 1, 1000, 0, 0, []byte("GE"), 0)
+	c.Segment(l7.ToServer, 2, 1002, 0, 0, []byte("T a\n"), 0)
+	c.Segment(l7.ToClient, 3, 5000, 0, 0, []byte("+ok\n"), 0)
+	c.Close(4)
+	if got := h.summary(); len(got) != 1 || got[0] != "GET a|ok|Ok" {
+		t.Errorf("records %q, want [\"GET a|ok|Ok\"]", got)
+	}
+	if st := h.eng.Stats(); st.InferFailures != 1 || st.UninferredBytes != 0 {
+		t.Errorf("infer_failures %d, uninferred_bytes %d; want 1 and 0", st.InferFailures, st.UninferredBytes)
+	}
+}
