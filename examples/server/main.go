@@ -48,8 +48,11 @@ type options struct {
 	metricsFlush               time.Duration
 	metricsRet1s, metricsRet1m time.Duration
 	metricsRet                 string
-	otlpGRPC                   string // OTLP/gRPC listen address ("" none)
-	maxExt                     int64  // largest ecosystem request
+	// set by benchmarks only: no metric tables, DuckDB's row group size
+	metricsOff bool
+	rowGroup   int
+	otlpGRPC   string // OTLP/gRPC listen address ("" none)
+	maxExt     int64  // largest ecosystem request
 	// demo: a temporary store filled with the shipped captures (demo.go).
 	demo         bool
 	demoCaptures string
@@ -172,7 +175,8 @@ func newServer(o options) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(store.Config{Path: o.db, Retention: o.retention, Metrics: mc})
+	mc.Off = o.metricsOff
+	st, err := store.Open(store.Config{Path: o.db, Retention: o.retention, Metrics: mc, RowGroupSize: o.rowGroup})
 	if err != nil {
 		return nil, err
 	}

@@ -493,13 +493,16 @@ func (m *metrics) worker() {
 	}
 }
 
-// countBatch decodes the rows of a stored batch (its tag columns resolved
-// to the store's ids) for the worker, and writes the windows in memory
-// when they are due. A batch that was not stored is never counted.
-func (s *Store) countBatch(l4t, l7t []*encoding.Table, seq uint64) {
+// decodeBatch decodes the rows of a batch (its tag columns resolved to
+// the store's ids) for the worker: nil with the metric tables off.
+// Ingest runs it on another goroutine while the batch's transaction is
+// written, and waits for it before the transaction's outcome is used: it
+// touches the decoding state of m (ids, buf, tagCols, used), which only
+// ingest, holding s.mu, uses otherwise.
+func (s *Store) decodeBatch(l4t, l7t []*encoding.Table) *feed {
 	m := &s.m
 	if m.cfg.Off || m.agg == nil {
-		return
+		return nil
 	}
 	pos := make(map[string]int, len(s.keys))
 	for i, k := range s.keys {
@@ -544,7 +547,6 @@ func (s *Store) countBatch(l4t, l7t []*encoding.Table, seq uint64) {
 			fill(tc, row)
 			m.setTags(&r.Tags)
 		}
-		s.stats.Metrics.Records += uint64(t.Rows)
 	}
 	for _, t := range l7t {
 		tc := cols(t)
@@ -559,8 +561,30 @@ func (s *Store) countBatch(l4t, l7t []*encoding.Table, seq uint64) {
 			fill(tc, row)
 			m.setTags(&r.Tags)
 		}
-		s.stats.Metrics.Records += uint64(t.Rows)
 	}
+	return f
+}
+
+// dropFeed returns the feed of a batch that was not stored.
+func (m *metrics) dropFeed(f *feed) {
+	if f == nil {
+		return
+	}
+	select {
+	case m.free <- f:
+	default:
+	}
+}
+
+// countBatch hands the decoded rows of a stored batch (decodeBatch) to
+// the worker, and writes the windows in memory when they are due. A batch
+// that was not stored is never counted.
+func (s *Store) countBatch(f *feed, seq uint64) {
+	m := &s.m
+	if f == nil || m.cfg.Off || m.agg == nil {
+		return
+	}
+	s.stats.Metrics.Records += uint64(len(f.l4) + len(f.l7))
 	m.busy.Add(1)
 	m.queue <- f
 	m.seq = seq
