@@ -100,14 +100,29 @@ func TestTracer_TCPLife(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("python did not finish over the lossy loopback")
 	}
-	evs := c.wait(3*time.Second, func(evs []ev) bool {
+	// Until the client's socket reaches CLOSE: under 10% loss its last
+	// FIN or the ACK of it may be retransmitted several times (RTO
+	// backoff), after python has exited.
+	evs := c.wait(20*time.Second, func(evs []ev) bool {
+		var id uint64
 		n := 0
 		for _, e := range evs {
+			if id == 0 && e.Kind == socket.KindData && e.Direction == socket.Egress && e.Role == socket.RoleClient {
+				id = e.SocketID
+			}
 			if e.Kind == socket.KindState && e.NewState == 7 {
 				n++
 			}
 		}
-		return n >= 3 // client, server child, listener
+		if id == 0 || n < 3 { // client, server child, listener
+			return false
+		}
+		for _, e := range evs {
+			if e.SocketID == id && e.Kind == socket.KindState && e.NewState == 7 {
+				return true
+			}
+		}
+		return false
 	})
 
 	// The client socket: its first data event is the 200 KB send.
