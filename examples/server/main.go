@@ -48,11 +48,10 @@ type options struct {
 	metricsFlush               time.Duration
 	metricsRet1s, metricsRet1m time.Duration
 	metricsRet                 string
-	// set by benchmarks only: no metric tables, DuckDB's row group size
-	metricsOff bool
-	rowGroup   int
-	otlpGRPC   string // OTLP/gRPC listen address ("" none)
-	maxExt     int64  // largest ecosystem request
+	metricsOff                 bool   // no metric tables (benchmarks only: the metric endpoints need them)
+	rowGroup                   int    // rows of a DuckDB row group (store.Config.RowGroupSize)
+	otlpGRPC                   string // OTLP/gRPC listen address ("" none)
+	maxExt                     int64  // largest ecosystem request
 	// demo: a temporary store filled with the shipped captures (demo.go).
 	demo         bool
 	demoCaptures string
@@ -75,6 +74,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "the PEM private key `file` of -tls-cert")
 	fs.DurationVar(&o.retention, "retention", 0, "delete records older than `duration` (0: keep everything)")
 	fs.Int64Var(&o.maxBytes, "max-batch", 64<<20, "largest batch accepted, in `bytes`")
+	fs.IntVar(&o.rowGroup, "row-group-size", store.DefaultRowGroupSize, "`rows` of a DuckDB row group, a multiple of 2048: a batch of at least that many rows of a table is written compressed at its commit, not to the WAL (122880, DuckDB's default: a file about half as large, slower ingest)")
 	fs.DurationVar(&o.metricsFlush, "metrics-flush", store.DefaultMetricsFlush, "write the metric windows of stored batches at least every `duration`")
 	fs.DurationVar(&o.metricsRet1s, "metrics-retention-1s", 0, "delete the rows of the 1 s metric tables older than `duration` (0: keep)")
 	fs.DurationVar(&o.metricsRet1m, "metrics-retention-1m", 0, "delete the rows of the 1 min metric tables older than `duration` (0: keep)")

@@ -8,7 +8,11 @@
 // Ingest writes a decoded batch (encoding.Batch) with DuckDB's appender:
 // the rows, the dictionary entries the batch created and its batch id go
 // in one transaction, so a crash never leaves part of a batch, nor ids an
-// agent was told about but the store lost. The dictionary is restored from
+// agent was told about but the store lost. The file's row groups are of
+// 4096 rows (Config.RowGroupSize): a batch of at least that many rows of a
+// table is written compressed to the file when it commits (DuckDB's
+// optimistic write; the WAL only points at it), not to the WAL to be
+// compressed by a checkpoint (see Cost). The dictionary is restored from
 // tag_dict on Open, keeping its epoch: agents' ids stay valid across
 // restarts.
 //
@@ -50,8 +54,9 @@
 // counted records of it: read the tables with sum() (max() for the *_max
 // columns) grouped by time and key, as the query API does.
 //
-// How: the rows of a stored batch are decoded (encoding.Table.L4 and L7)
-// while the batch's lock is held, their tag ids packed into one tag per
+// How: the rows of a batch are decoded (encoding.Table.L4 and L7) by a
+// goroutine while its transaction is written (and dropped if it fails),
+// under the batch's lock, their tag ids packed into one tag per
 // side (so every tag column keeps its id, beyond aggregate.MaxTags), and
 // a worker goroutine counts them (Aggregator.WriteL4, WriteL7) while the
 // next batch is stored. A flush appends the 1 s windows and computes the
@@ -82,13 +87,48 @@
 // threshold (16 MB) cost more than the appends; it is 1 GiB here.
 //
 // With the metric tables on and frames as examples/agent sends them (S2,
-// tag set ids), on the quiet machine (load 1 to 2): 960,000 rows, 217,000
-// to 237,000 rows/s and 520 to 590 ms per 100,000 rows; 8,000,000 rows
-// (46 s, a metrics flush and the WAL past its checkpoint included),
-// 174,000 rows/s and 750 to 760 ms; two agents at once 188,000 to
-// 190,000. Of the CPU of the long run, 47% is in DuckDB (cgo): the
-// statements of the transaction (23%, mostly the commit) and the
-// appender's flush (15%); the metric counting 7%.
+// tag set ids), on the quiet machine (load 1 to 2), with DuckDB's row
+// groups of 122,880 rows: 960,000 rows, 217,000 to 237,000 rows/s;
+// 8,000,000 rows, 174,000 to 190,000. The long run fell behind because
+// every batch went through the WAL (about 500 bytes a row, uncompressed,
+// 8 MB a frame written at its commit) and, each 1 GiB of WAL (2,080,000
+// rows), the COMMIT that crossed checkpoint_threshold compressed it all
+// before returning: 2.5 to 8 s with the writer stopped, 12 s of a 58 s
+// run. A checkpoint on a connection of its own did not help: DuckDB 2.0
+// lets commits go on during a checkpoint, but appends to a table wait
+// while the checkpoint writes that table.
+//
+// With row groups of 4096 rows (the default now), a batch's full row
+// groups are compressed and written to the file by its commit and the
+// WAL keeps a pointer (100 KB for a batch of 16,000 l4 and l7 rows
+// against 16.6 MB; TestStore_RowGroupSize): little WAL to replay or
+// checkpoint. BenchmarkServer_IngestL4Sustained, quiet machine (load 1.3
+// to 2), medians of three runs, against the same runs with 122,880-row
+// groups (BenchmarkServer_IngestL4/agents=1 on the commit before):
+//
+//	                              rows/s                CPU ms per 100,000 rows
+//	1,008,000 rows, metrics on    206,000 -> 251,000    610 -> 576
+//	1,008,000 rows, metrics off   238,000 -> 268,000    469 -> 495
+//	8,000,000 rows, metrics on    190,000 -> 239,000    688 -> 616
+//	8,000,000 rows, metrics off   200,000 -> 267,000    597 -> 497
+//
+// Sustained ingest no longer falls with the database's size (the metric
+// flush of the 8M run, 144,000 series, is most of the difference of 1M
+// and 8M with the metrics on); the compression that the checkpoint did is now
+// in the commit, so short runs cost a little more CPU with the metrics
+// off. What it costs: the file is about twice as large (35 against 17
+// bytes a row on the benchmark's records, after a checkpoint); GROUP BY
+// scans of 2,000,000 rows took as long or less (31 to 54 ms), a filter
+// that the zone maps cannot prune (flow_id of repeated frames) 26 against
+// 2.6 ms. Of the CPU of the 8M run, about 30% is the appender's flush
+// (DuckDB's append, compression and write of the row groups), 12% the Go
+// side of the appender, 7% the statements and commit, 11% the metric
+// decoding and counting.
+// Appending a batch with several appenders of the connection in a
+// pipeline (a goroutine filling the next part's chunks while DuckDB
+// flushed the last) cost more CPU than it saved and was left out.
+// Config.RowGroupSize (server flag -row-group-size) 122880 gives back
+// the smaller file.
 //
 // BenchmarkStore_TagColumns writes 1,000,000 l7 rows with 15 tags a side:
 // integer tag columns 250,000 to 296,000 rows/s, string columns 70,000 to
