@@ -112,6 +112,8 @@
 //	8,000,000 rows, metrics on    190,000 -> 239,000    688 -> 616
 //	8,000,000 rows, metrics off   200,000 -> 267,000    597 -> 497
 //
+// Two agents at once (BenchmarkServer_IngestL4/agents=2, 8,000,000
+// rows, two runs): 169,000 and 189,000 -> 219,000 and 254,000 rows/s.
 // Sustained ingest no longer falls with the database's size (the metric
 // flush of the 8M run, 144,000 series, is most of the difference of 1M
 // and 8M with the metrics on); the compression that the checkpoint did is now
