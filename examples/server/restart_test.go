@@ -66,7 +66,10 @@ func startChild(t testing.TB, bin, db, token string) *child {
 	return nil
 }
 
-const rowsPerFrame = 2000
+// rowsPerFrame is more than a row group of the store (4096 rows): each
+// batch is written compressed at its commit (DuckDB's optimistic write),
+// the WAL pointing at it, and the kill must not lose nor repeat one.
+const rowsPerFrame = 5000
 
 // l4Frame is a frame of rowsPerFrame full l4 records, flow ids from
 // first, tagged with a few pods and services.
