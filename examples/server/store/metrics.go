@@ -326,7 +326,7 @@ func (s *Store) initMetrics(ctx context.Context) error {
 	}
 	m.ids = map[string]string{}
 	m.queue, m.free = make(chan *feed, 2), make(chan *feed, 3)
-	go m.worker()
+	go m.worker(m.queue) // its own copy: Close sets m.queue to nil
 	for i := range metricTables {
 		t := &metricTables[i]
 		if _, err := s.db.ExecContext(ctx, createMetricTable(t, s.keys)); err != nil {
@@ -477,8 +477,8 @@ type feed struct {
 // worker counts the fed batches into the Aggregator, in the order they
 // were stored, while the next batches are received and stored: it owns
 // agg, wm, seconds and lastSec until idle (flushMetrics waits for it).
-func (m *metrics) worker() {
-	for f := range m.queue {
+func (m *metrics) worker(queue <-chan *feed) {
+	for f := range queue {
 		for i := range f.l4 {
 			m.writeL4(&f.l4[i])
 		}
