@@ -31,10 +31,13 @@
 // are unique across shards and every l7 record joins its l4 flow by id.
 //
 // Limits: the table-wide caps of the configuration are totals, divided
-// evenly between the shards: flow.Config.MaxFlows, l7.Config.MaxSessions
-// and l7.Config.MaxBufferTotal (so with 4 shards and MaxFlows 1,000,000,
-// each table holds at most 250,000 flows; as hashing is not perfectly even,
-// one shard may reach its share first, counted in its Stats). Per-flow and
+// evenly between the shards: flow.Config.MaxFlows, l7.Config.MaxSessions,
+// l7.Config.MaxBufferTotal and l7.Config.MaxInferFailures (so with 4
+// shards and MaxFlows 1,000,000, each table holds at most 250,000 flows; as
+// hashing is not perfectly even, one shard may reach its share first,
+// counted in its Stats; a server's flows spread over the shards, so each
+// turns inference off for the endpoint after its share of the failed
+// rounds). Per-flow and
 // per-direction limits (l7.Config.MaxPendingPerFlow, MaxBufferPerDirection)
 // apply to each flow as configured. The inference endpoint cache
 // (l7.Config.InferCacheSize) is per shard: a server seen from clients on

@@ -69,6 +69,13 @@ func New(cfg Config) (*Pipeline, error) {
 		lc.Registry = reg
 	}
 	lc.MaxSessions = share(lc.MaxSessions, c.Shards)
+	// A server's flows spread over the shards, each with its own endpoint
+	// cache: each turns inference off for the endpoint after its share of
+	// the failed rounds, so that the total stays as configured.
+	if lc.MaxInferFailures <= 0 {
+		lc.MaxInferFailures = l7.DefaultMaxInferFailures
+	}
+	lc.MaxInferFailures = share(lc.MaxInferFailures, c.Shards)
 	if lc.MaxBufferTotal > 0 {
 		lc.MaxBufferTotal = int64(share(int(lc.MaxBufferTotal), c.Shards))
 	}
