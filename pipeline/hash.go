@@ -20,12 +20,14 @@ func Hash(m *decode.Meta) uint64 {
 	if a0 > b0 || a0 == b0 && a1 > b1 {
 		a0, a1, b0, b1 = b0, b1, a0, a1
 	}
+	// Each word times its own odd constant (independent multiplications,
+	// not a chain of four finalisers), then one finaliser.
 	h := uint64(m.Proto) + 0x9E3779B97F4A7C15
-	h = mix(h ^ a0)
-	h = mix(h ^ a1)
-	h = mix(h ^ b0)
-	h = mix(h ^ b1)
-	return h
+	h ^= a0 * 0xBF58476D1CE4E5B9
+	h ^= a1 * 0x94D049BB133111EB
+	h ^= b0 * 0xD6E8FEB86659FD93
+	h ^= b1 * 0xFF51AFD7ED558CCD
+	return mix(h)
 }
 
 // mix is a 64-bit finaliser (splitmix64's).
