@@ -290,6 +290,13 @@ type Conn struct {
 	state     uint8
 	tls       bool // a message marked the flow TLS (Message.TLS)
 	respGap   bool // a hole in responses not yet weighed by lostReplies
+
+	// bufMid is, by side, the offset in the side's buf from which its
+	// bytes came after buf[0]'s chunk, when parseBuf kept bytes of both
+	// (0: one chunk, or the boundary is the next append's). A message
+	// starting there takes the time (and call) of the latest chunk: later
+	// than its own when chunks came between, never a time before it.
+	bufMid [2]int32
 }
 
 // connCounts are the counters of a ConnSummary.
@@ -338,6 +345,7 @@ func (e *Engine) open(info ConnInfo, ts int64) *Conn {
 	c.parser = nil
 	c.tries = 0
 	c.respGap = false
+	c.bufMid = [2]int32{}
 	c.msgProto = ""
 	for i := range c.sides {
 		sd := &c.sides[i]
@@ -773,6 +781,9 @@ func (c *Conn) deliver(s *side, ts int64, seq uint32, b []byte) {
 	}
 	boundary := len(s.buf)
 	s.buf = append(s.buf, b...)
+	if m := int(c.bufMid[s.phys]); m > 0 && m < boundary {
+		boundary = m
+	}
 	c.parseBuf(s, boundary, ts)
 }
 
@@ -795,6 +806,13 @@ func (c *Conn) parseBuf(s *side, boundary int, ts int64) {
 			s.bufTs = ts
 			s.callToBuf()
 		}
+	}
+	// The kept bytes before boundary-off are of bufTs's chunk, the rest
+	// of later ones: the next append must not date them by bufTs.
+	if old := boundary - off; old > 0 && old < len(s.buf) {
+		c.bufMid[s.phys] = int32(old)
+	} else {
+		c.bufMid[s.phys] = 0
 	}
 }
 
@@ -853,6 +871,7 @@ func (c *Conn) keep(s *side, ts int64, seq uint32, rest []byte) {
 	s.buf = append(b, rest...)
 	s.bufSeq = seq
 	s.bufTs = ts
+	c.bufMid[s.phys] = 0
 	s.callToBuf()
 }
 
@@ -861,6 +880,7 @@ func (c *Conn) dropBuf(s *side) {
 		c.e.pool.put(s.buf)
 		s.buf = nil
 	}
+	c.bufMid[s.phys] = 0
 }
 
 // lost handles a hole of n bytes in side s, starting at sequence number
