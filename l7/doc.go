@@ -51,7 +51,7 @@
 // sequence numbers stay in the flow: flow.Flow.NextSeq). A flow whose
 // inference gives up before any message gives its Conn back and keeps only
 // its id in a slot array (8 bytes); its later bytes are counted as
-// uninferred. A Conn is 504 bytes plus its parser; parsers that implement
+// uninferred. A Conn is 512 bytes plus its parser; parsers that implement
 // Idler give their per-message scratch back to a pool when the connection
 // goes quiet (an idle parser holds about 100-370 bytes for HTTP/1, Dubbo,
 // Kafka, MQTT and MySQL, 0.5-0.8 KB for HTTP/2 with its HPACK tables
