@@ -1203,12 +1203,12 @@ func (c *Conn) infer(s *side, ts int64, b []byte) (found, joined bool) {
 		// capacity (committed only when a decoder recognises them): a
 		// piece of a message start alone may look like another message.
 		j := append(s.buf, b...)
-		if dec, v = c.pick(j, dir, cand, avoid); dec >= 0 {
+		if dec, v = c.pick(j, dir, cand, avoid, false); dec >= 0 {
 			s.buf, joined = j, true
 		}
 	}
 	if dec < 0 {
-		dec, v = c.pick(b, dir, cand, avoid)
+		dec, v = c.pick(b, dir, cand, avoid, true)
 	}
 	if dec < 0 {
 		e.stats.InferFailures++
@@ -1245,7 +1245,9 @@ func (c *Conn) infer(s *side, ts int64, b []byte) (found, joined bool) {
 // pick returns the first decoder of the candidates (cand: the endpoint
 // cache's and the port hints', then the registry's order, less those in
 // avoid) whose Check recognises b, and its verdict; -1 when none does.
-func (c *Conn) pick(b []byte, dir Direction, cand [3]int32, avoid uint64) (int32, Verdict) {
+// count says whether WeakRequest verdicts not taken are counted (once a
+// round: its pass over the new bytes alone).
+func (c *Conn) pick(b []byte, dir Direction, cand [3]int32, avoid uint64, count bool) (int32, Verdict) {
 	e := c.e
 	found, v := int32(-1), No
 	for k := 0; k < len(cand)+len(e.decs) && found < 0; k++ {
@@ -1273,7 +1275,9 @@ func (c *Conn) pick(b []byte, dir Direction, cand [3]int32, avoid uint64) (int32
 			if i == cand[0] || i == cand[1] || i == cand[2] {
 				found, v = i, Request
 			} else {
-				e.stats.WeakRejected++
+				if count {
+					e.stats.WeakRejected++
+				}
 			}
 		}
 	}
