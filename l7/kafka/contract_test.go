@@ -71,7 +71,7 @@ func FuzzParse(f *testing.F) {
 	}
 	d := New(nil)
 	f.Fuzz(func(t *testing.T, in []byte) {
-		l7test.FuzzPieces(t, &idling{Parser: d.NewParser(l7.TCP)}, in, false)
+		l7test.FuzzPieces(t, &l7test.Idling{Parser: d.NewParser(l7.TCP)}, in, false)
 	})
 }
 

@@ -43,7 +43,13 @@
 // one decoder's parsers with a small reassembly of its own, independent of
 // the engine; StreamSeeds turns captures into fuzz seeds; InOrder is that
 // reassembly for one direction; CompareMessages and CompareMultiset compare
-// results.
+// results. Idling wraps a parser so that FuzzPieces tells it it is idle
+// (l7.Idler) whenever it asks for more bytes.
+//
+// Memory. ConnSegments takes the payloads of one recorded connection, and
+// IdleBytesPerConn replays them on thousands of connections left open in an
+// engine and returns the heap each idle connection holds, l7.Conn included:
+// the bound a decoder's idle-memory test asserts.
 //
 // The package imports capture, capture/decode, flow and l7, and never a
 // decoder package, so that a decoder's in-package tests may use it.

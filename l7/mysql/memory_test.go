@@ -3,10 +3,8 @@ package mysql
 import (
 	"net/netip"
 	"path/filepath"
-	"runtime"
 	"testing"
 
-	"github.com/metaflow-go/metaflow/capture/decode"
 	"github.com/metaflow-go/metaflow/internal/testutil"
 	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/l7/l7test"
@@ -15,123 +13,8 @@ import (
 // idleConns is how many connections the idle memory tests hold open.
 const idleConns = 10_000
 
-// chunk is one payload of a recorded connection.
-type chunk struct {
-	dir l7.Direction
-	seq uint32
-	b   []byte
-}
-
-// conversationPrefix returns the in-order payloads of the TCP connection
-// of the capture at path whose client port is port, or with port 0 of the
-// busiest one (the most payload packets; the first such in capture
-// order), at most max of them, cut after its last
-// server-to-client payload: a connection whose requests were answered
-// and that now waits, open, for its next request. Retransmitted bytes are
-// dropped.
-func conversationPrefix(t *testing.T, path string, port uint16, max int) []chunk {
-	t.Helper()
-	type key struct{ a, b netip.AddrPort }
-	conns := map[key][]chunk{}
-	next := map[netip.AddrPort]uint32{}
-	client := map[key]netip.AddrPort{}
-	var order []key
-	for _, p := range l7test.Packets(t, path) {
-		if p.UDP {
-			continue
-		}
-		k := key{p.Src, p.Dst}
-		if p.Dst.Addr().Less(p.Src.Addr()) || p.Dst.Addr() == p.Src.Addr() && p.Dst.Port() < p.Src.Port() {
-			k = key{p.Dst, p.Src}
-		}
-		if _, ok := client[k]; !ok {
-			c := p.Src
-			if p.Flags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn|decode.TCPAck {
-				c = p.Dst
-			}
-			client[k] = c
-			order = append(order, k)
-		}
-		if p.Flags&decode.TCPSyn != 0 {
-			next[p.Src] = p.Seq + 1
-			continue
-		}
-		if len(p.Payload) == 0 {
-			continue
-		}
-		if n, ok := next[p.Src]; ok && int32(p.Seq+uint32(len(p.Payload))-n) <= 0 {
-			continue // a retransmission
-		}
-		next[p.Src] = p.Seq + uint32(len(p.Payload))
-		dir := l7.ToServer
-		if p.Src != client[k] {
-			dir = l7.ToClient
-		}
-		conns[k] = append(conns[k], chunk{dir, p.Seq, p.Payload})
-	}
-	var best []chunk
-	for _, k := range order {
-		if port != 0 && client[k].Port() == port {
-			best = conns[k]
-			break
-		}
-		if port == 0 && len(conns[k]) > len(best) {
-			best = conns[k]
-		}
-	}
-	best = best[:min(len(best), max)]
-	for len(best) > 0 && best[len(best)-1].dir != l7.ToClient {
-		best = best[:len(best)-1]
-	}
-	if len(best) == 0 {
-		t.Fatalf("%s: no answered connection", path)
-	}
-	return best
-}
-
-// idleBytes opens n connections in one engine whose registry
-// holds d alone, feeds each the chunks of conv and leaves it open, and
-// returns the heap bytes per connection that the engine then holds, and
-// the records it emitted.
-func idleBytes(t *testing.T, d l7.Decoder, conv []chunk, n int) (float64, int) {
-	t.Helper()
-	reg, err := l7.NewRegistry(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	records := 0
-	e, err := l7.NewEngine(l7.Config{Registry: reg, OnRecord: func(*l7.Record) { records++ }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := netip.MustParseAddrPort("10.9.0.1:3306")
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	ts := int64(1_700_000_000e9)
-	for i := range n {
-		a := [4]byte{10, 1, byte(i >> 8), byte(i)}
-		c := e.Open(l7.ConnInfo{
-			ID:        uint64(i + 1),
-			Client:    netip.AddrPortFrom(netip.AddrFrom4(a), uint16(40000+i%20000)),
-			Server:    server,
-			Transport: l7.TCP,
-			Oriented:  true,
-		}, ts)
-		for _, ch := range conv {
-			ts += 1000
-			c.Data(ch.dir, ts, ch.seq, ch.b)
-		}
-	}
-	// The sync.Pool of parser scratch empties over two collections: what
-	// stays is what the open connections hold.
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(e)
-	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n), records
-}
+// idleServer is the server of the idle memory tests' connections.
+var idleServer = netip.MustParseAddrPort("10.9.0.1:3306")
 
 // TestParser_IdleMemory measures the heap an idle MySQL connection holds
 // in the engine (its Conn and its parser) after recorded conversations
@@ -160,8 +43,8 @@ func TestParser_IdleMemory(t *testing.T) {
 		{"compressed-large", "mysql-compressed.pcap", 0, 80, idleConns / 10, idleBound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			conv := conversationPrefix(t, testutil.Testdata(t, filepath.Join("l7", tc.file)), tc.port, tc.max)
-			per, records := idleBytes(t, New(nil), conv, tc.conns)
+			conv := l7test.ConnSegments(t, testutil.Testdata(t, filepath.Join("l7", tc.file)), tc.port, tc.max)
+			per, records := l7test.IdleBytesPerConn(t, New(nil), idleServer, conv, tc.conns)
 			t.Logf("%d chunks per connection, %d records, %.0f bytes per idle connection", len(conv), records/tc.conns, per)
 			if records < tc.conns {
 				t.Fatalf("%d records for %d connections: the conversation was not decoded", records, tc.conns)

@@ -1,0 +1,159 @@
+package l7test
+
+import (
+	"net/netip"
+	"runtime"
+	"testing"
+
+	"github.com/metaflow-go/metaflow/capture/decode"
+	"github.com/metaflow-go/metaflow/l7"
+)
+
+// Segment is one TCP payload of a recorded connection.
+type Segment struct {
+	Dir  l7.Direction
+	Seq  uint32
+	Data []byte
+}
+
+// ConnSegments returns the in-order payloads of one TCP connection of the
+// capture at path, retransmitted bytes dropped: the first connection with
+// port on either side, or with port 0 the busiest (the most payloads; the
+// first such in capture order). It keeps at most max of them (0: all), cut
+// after the last server-to-client one: a connection whose requests were
+// answered and that now waits, open, for its next request. The client is
+// the side that sent the SYN, else the first packet's sender.
+func ConnSegments(tb testing.TB, path string, port uint16, max int) []Segment {
+	tb.Helper()
+	type key struct{ a, b netip.AddrPort }
+	conns := map[key][]Segment{}
+	next := map[netip.AddrPort]uint32{}
+	client := map[key]netip.AddrPort{}
+	var order []key
+	for _, p := range Packets(tb, path) {
+		if p.UDP {
+			continue
+		}
+		k := key{p.Src, p.Dst}
+		if p.Dst.Addr().Less(p.Src.Addr()) || p.Dst.Addr() == p.Src.Addr() && p.Dst.Port() < p.Src.Port() {
+			k = key{p.Dst, p.Src}
+		}
+		if _, ok := client[k]; !ok {
+			c := p.Src
+			if p.Flags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn|decode.TCPAck {
+				c = p.Dst
+			}
+			client[k] = c
+			order = append(order, k)
+		}
+		if p.Flags&decode.TCPSyn != 0 {
+			next[p.Src] = p.Seq + 1
+			continue
+		}
+		if len(p.Payload) == 0 {
+			continue
+		}
+		if n, ok := next[p.Src]; ok && int32(p.Seq+uint32(len(p.Payload))-n) <= 0 {
+			continue // a retransmission
+		}
+		next[p.Src] = p.Seq + uint32(len(p.Payload))
+		dir := l7.ToServer
+		if p.Src != client[k] {
+			dir = l7.ToClient
+		}
+		conns[k] = append(conns[k], Segment{dir, p.Seq, p.Payload})
+	}
+	var best []Segment
+	for _, k := range order {
+		if port != 0 {
+			if k.a.Port() == port || k.b.Port() == port {
+				best = conns[k]
+				break
+			}
+			continue
+		}
+		if len(conns[k]) > len(best) {
+			best = conns[k]
+		}
+	}
+	if max > 0 {
+		best = best[:min(len(best), max)]
+	}
+	for len(best) > 0 && best[len(best)-1].Dir != l7.ToClient {
+		best = best[:len(best)-1]
+	}
+	if len(best) == 0 {
+		tb.Fatalf("%s: no answered TCP connection", path)
+	}
+	return best
+}
+
+// IdleBytesPerConn measures what an idle connection of decoder d costs:
+// it opens n connections to server in one engine whose registry holds d
+// alone, feeds each the segments (through Conn.Data) and leaves it open,
+// makes the engine tell every parser it is idle (l7.Idler), and returns the
+// live heap bytes each connection added (its l7.Conn included) and the
+// records all of them gave. A first n/4 connections, measured apart, warm
+// the engine's tables and the pools up; their records count too.
+func IdleBytesPerConn(tb testing.TB, d l7.Decoder, server netip.AddrPort, segs []Segment, n int) (perConn float64, records int) {
+	tb.Helper()
+	reg, err := l7.NewRegistry(d)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e, err := l7.NewEngine(l7.Config{Registry: reg, OnRecord: func(*l7.Record) { records++ }})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ts := int64(1_700_000_000e9)
+	open := func(first, count int) {
+		for i := first; i < first+count; i++ {
+			a := [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}
+			c := e.Open(l7.ConnInfo{ID: uint64(i + 1), Client: netip.AddrPortFrom(netip.AddrFrom4(a), uint16(1024+i%60000)),
+				Server: server, Transport: l7.TCP, Oriented: true}, ts)
+			for _, s := range segs {
+				ts += 1000
+				c.Data(s.Dir, ts, s.Seq, s.Data)
+			}
+		}
+		// More input calls than the engine's idle ring on one more
+		// connection: every earlier one is told it is idle.
+		c := e.Open(l7.ConnInfo{ID: uint64(first + count + 1<<40), Client: netip.MustParseAddrPort("192.0.2.1:9"),
+			Server: server, Transport: l7.TCP, Oriented: true}, ts)
+		for i := range 130 {
+			ts += 1000
+			c.Data(l7.ToServer, ts, uint32(i), []byte{0})
+		}
+	}
+	open(0, n/4)
+	h1 := liveHeap()
+	open(n/4, n)
+	h2 := liveHeap()
+	runtime.KeepAlive(e)
+	return (float64(h2) - float64(h1)) / float64(n), records
+}
+
+// liveHeap returns the bytes of live heap objects; two collections empty
+// the sync.Pools, so that what stays is what open connections hold.
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// Idling wraps a parser and tells it it is idle (l7.Idler) whenever Parse
+// asks for more bytes, as the engine may between its input calls: under
+// FuzzPieces it checks that giving scratch back then changes nothing.
+// The wrapped parser must implement l7.Idler.
+type Idling struct{ l7.Parser }
+
+// Parse implements l7.Parser.
+func (p *Idling) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool, error) {
+	n, ok, err := p.Parser.Parse(data, dir, m)
+	if err == l7.ErrNeedMore {
+		p.Parser.(l7.Idler).Idle()
+	}
+	return n, ok, err
+}
