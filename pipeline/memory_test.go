@@ -193,13 +193,8 @@ func liveHeap() uint64 {
 // connection, index and engine state included. n2 = n1 doubles the
 // connections, so the flow index (a power of two) doubles too and its
 // share is counted at its average.
-func bytesPerConn(tb testing.TB, script func(*synthConn, *capture.Packet, int, int) bool, n1, n2 int) float64 {
-	return bytesPerConnL7(tb, script, n1, n2, false)
-}
-
-// bytesPerConnL7 is bytesPerConn; with pairs, every connection must give
-// one request and its response.
-func bytesPerConnL7(tb testing.TB, script func(*synthConn, *capture.Packet, int, int) bool, n1, n2 int, pairs bool) float64 {
+// With pairs, every connection must give one request and its response.
+func bytesPerConn(tb testing.TB, script func(*synthConn, *capture.Packet, int, int) bool, n1, n2 int, pairs bool) float64 {
 	tb.Helper()
 	var h1, h2 uint64
 	src := &connSource{n: n1 + n2, script: script, marks: map[int]func(){
@@ -240,7 +235,7 @@ func TestPipeline_BytesPerL4Flow(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("allocates 250k flows (and the race detector's shadow memory)")
 	}
-	got := bytesPerConn(t, synOnly, 250_000, 250_000)
+	got := bytesPerConn(t, synOnly, 250_000, 250_000, false)
 	t.Logf("%.1f bytes per SYN-only flow", got)
 	if got > 256 {
 		t.Errorf("%.1f bytes per L4-only flow, want <= 256", got)
@@ -255,7 +250,7 @@ func TestPipeline_BytesPerIdleHTTP(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("opens 100k connections (and sync.Pool drops items under the race detector)")
 	}
-	got := bytesPerConnL7(t, idleHTTP, 50_000, 50_000, true)
+	got := bytesPerConn(t, idleHTTP, 50_000, 50_000, true)
 	t.Logf("%.1f bytes per idle HTTP/1 keep-alive connection", got)
 	if got > 1024 {
 		t.Errorf("%.1f bytes per idle HTTP/1 connection, want <= 1024", got)
@@ -269,7 +264,7 @@ func TestPipeline_BytesPerIdleDubbo(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("opens 100k connections (and sync.Pool drops items under the race detector)")
 	}
-	got := bytesPerConnL7(t, idleDubbo, 50_000, 50_000, true)
+	got := bytesPerConn(t, idleDubbo, 50_000, 50_000, true)
 	t.Logf("%.1f bytes per idle Dubbo connection", got)
 	if got > 1024 {
 		t.Errorf("%.1f bytes per idle Dubbo connection, want <= 1024", got)
@@ -284,16 +279,17 @@ func BenchmarkPipeline_Memory(b *testing.B) {
 		name   string
 		script func(*synthConn, *capture.Packet, int, int) bool
 		n      int
+		pairs  bool
 	}{
-		{"syn-only-1M", synOnly, 1_000_000},
-		{"idle-http1-250k", idleHTTP, 250_000},
+		{"syn-only-1M", synOnly, 1_000_000, false},
+		{"idle-http1-250k", idleHTTP, 250_000, true},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var got float64
 			for b.Loop() {
-				got = bytesPerConn(b, c.script, c.n, c.n)
+				got = bytesPerConn(b, c.script, c.n, c.n, c.pairs)
 			}
 			b.ReportMetric(got, "B/conn")
 		})
