@@ -108,8 +108,8 @@ type Resetter interface {
 // work on a message (scratch buffers for values they build): the engine
 // calls Idle between its input calls (a packet, Data, Segment, Gap), when
 // no Message the parser filled is in use any more: once the connection has
-// had no input for the engine's next 64 input calls, and before it keeps a
-// parser for reuse. The parser may then give that memory back (to a pool),
+// had no input for a while (at most IdleDelay of the engine's clock), and
+// before it keeps a parser for reuse. The parser may then give that memory back (to a pool),
 // so that an idle connection's parser holds only its state between
 // messages; Parse takes it again when needed.
 type Idler interface {

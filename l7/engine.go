@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"time"
 )
 
 // TCP flag bits understood by Conn.Segment (the same values as in
@@ -49,9 +50,11 @@ type Engine struct {
 	// Conn swaps it with itself.
 	swapConn *Conn
 	swapper  interface{ Swap() bool }
-	// idleConns are the Conns of the last input calls (Conn.idle).
-	idleConns [idleRing]*Conn
-	idlePos   int
+	// idleBuckets hold, by idle tick (mod idleBuckets), the Conns that
+	// had input in that tick (Conn.idle); idleNext is the next tick whose
+	// bucket is to be told idle (0: none yet).
+	idleBuckets [idleBuckets][]*Conn
+	idleNext    int64
 
 	now        int64 // latest input time
 	nextExpire int64 // earliest session deadline (math.MaxInt64: none)
@@ -270,7 +273,8 @@ type Conn struct {
 	phead, ptail *session // pending requests, oldest first
 	avoid        uint64   // decoders abandoned on this flow (bit i: index i < 64)
 	slot         int      // index in Engine.bySlot, -1 when opened directly
-	tries        int
+	tries        int32
+	idleTick     uint32 // low bits of the idle tick of the latest input (Conn.idle); 0: none
 	npending     int
 	pendBytes    int // memory the pending requests hold (sessionCost each)
 
@@ -344,6 +348,7 @@ func (e *Engine) open(info ConnInfo, ts int64) *Conn {
 	c.dec = -1
 	c.parser = nil
 	c.tries = 0
+	c.idleTick = 0
 	c.respGap = false
 	c.bufMid = [2]int32{}
 	c.msgProto = ""
@@ -421,28 +426,66 @@ func (c *Conn) Data(dir Direction, ts int64, seq uint32, b []byte) {
 }
 
 // idle is called once the engine is done with what an input call gave c's
-// parser. The Conns of the last idleRing calls keep their parsers' scratch
-// (a busy connection does not give it back and take it again at every
-// packet); the Conn whose turn passes is told that no message its parser
-// filled is in use (Idler), so idle connections hold no scratch. A ring
-// entry may name a Conn since closed or reused: Idle is harmless between
-// input calls.
+// parser. A Conn keeps its parser's scratch while it has input (a busy
+// connection does not give it back and take it again at every packet):
+// its parser is told that no message it filled is in use (Idler) once the
+// engine's clock has passed the end of the idle tick after the one of its
+// latest input, so that an idle connection holds no scratch. A Conn is
+// noted once per tick in which it has input.
 func (c *Conn) idle() {
 	e := c.e
-	i := e.idlePos
-	e.idlePos = (i + 1) % idleRing
-	old := e.idleConns[i]
-	e.idleConns[i] = c
-	if old != nil && old != c {
-		if p, ok := old.parser.(Idler); ok {
-			p.Idle()
-		}
+	t := e.now / idleTick
+	if c.idleTick == uint32(t) && c.idleTick != 0 {
+		return
 	}
+	c.idleTick = uint32(t)
+	b := &e.idleBuckets[t%idleBuckets]
+	*b = append(*b, c)
 }
 
-// idleRing is the number of input calls a Conn's parser keeps its scratch
-// for after its last one.
-const idleRing = 64
+// IdleDelay is the longest a connection's parser keeps its scratch after
+// the connection's latest input, in the engine's clock (packet time):
+// from the engine's first input call at or past it, the parser has been
+// told it is idle (Idler).
+const IdleDelay = 2 * time.Duration(idleTick)
+
+// idleTick is the granularity of idling, in ns of the engine's clock: a
+// connection's parser is told idle between one and two ticks after its
+// latest input.
+const idleTick = int64(50 * time.Millisecond)
+
+// idleBuckets is the number of ticks of Conns kept (a power of two, at
+// least 3: the current tick, the previous one, one to tell idle).
+const idleBuckets = 4
+
+// idleOld tells idle the parsers of the Conns whose latest input came in
+// a tick that ended before the previous one (now is in tick t). An entry
+// may name a Conn closed since, or reused by a later flow (its idleTick
+// tells), or with later input (noted again in a later bucket).
+func (e *Engine) idleOld(t int64) {
+	if e.idleNext == 0 {
+		e.idleNext = t - 1
+		return
+	}
+	if t-e.idleNext > idleBuckets {
+		e.idleNext = t - idleBuckets - 1
+	}
+	for ; e.idleNext < t-1; e.idleNext++ {
+		u := e.idleNext
+		b := e.idleBuckets[u%idleBuckets]
+		for i, c := range b {
+			b[i] = nil
+			if c.idleTick != uint32(u) || c.state == stateClosed {
+				continue
+			}
+			c.idleTick = 0
+			if p, ok := c.parser.(Idler); ok {
+				p.Idle()
+			}
+		}
+		e.idleBuckets[u%idleBuckets] = b[:0]
+	}
+}
 
 // SetCall says which call carries the next bytes of direction dir (as
 // given to Data), until the next SetCall: the records take the call of
@@ -685,6 +728,9 @@ func (e *Engine) Stats() Stats {
 func (e *Engine) advance(ts int64) {
 	if ts > e.now {
 		e.now = ts
+		if t := ts / idleTick; t-1 > e.idleNext {
+			e.idleOld(t)
+		}
 	}
 	if e.now >= e.nextExpire {
 		e.expire(e.now)
@@ -1221,7 +1267,7 @@ func (c *Conn) infer(s *side, ts int64, b []byte) (found, joined bool) {
 			}
 		}
 		c.tries++
-		if c.tries >= e.cfg.MaxFlowInferAttempts {
+		if int(c.tries) >= e.cfg.MaxFlowInferAttempts {
 			c.state = stateOff
 		}
 		return false, false

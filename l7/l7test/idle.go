@@ -116,14 +116,12 @@ func IdleBytesPerConn(tb testing.TB, d l7.Decoder, server netip.AddrPort, segs [
 				c.Data(s.Dir, ts, s.Seq, s.Data)
 			}
 		}
-		// More input calls than the engine's idle ring on one more
-		// connection: every earlier one is told it is idle.
+		// Input on one more connection past l7.IdleDelay: every earlier
+		// one is told it is idle.
+		ts += int64(l7.IdleDelay) + 1
 		c := e.Open(l7.ConnInfo{ID: uint64(first + count + 1<<40), Client: netip.MustParseAddrPort("192.0.2.1:9"),
 			Server: server, Transport: l7.TCP, Oriented: true}, ts)
-		for i := range 130 {
-			ts += 1000
-			c.Data(l7.ToServer, ts, uint32(i), []byte{0})
-		}
+		c.Data(l7.ToServer, ts, 0, []byte{0})
 	}
 	open(0, n/4)
 	h1 := liveHeap()
