@@ -30,8 +30,8 @@ func benchCases() []l7test.Case {
 }
 
 // TestCheckZeroAlloc: Check, and Parse on a warm parser, allocate nothing
-// (the HPACK decoder reuses its buffers; Huffman strings go through
-// x/net's pooled buffer).
+// (the HPACK decoder reuses its buffers and decodes Huffman strings into
+// them).
 func TestCheckZeroAlloc(t *testing.T) {
 	cases := benchCases()
 	for i, b := range [][]byte{httpConv().bytes(), httpConv().chunks[5].b,

@@ -46,9 +46,11 @@
 // unknown still gives a record with its stream id, so its response pairs.
 // A gRPC call whose content-type is such an entry is an "HTTP2" record,
 // with :status as its code (TestParser_MidStreamCapture).
-// The HPACK decoder is this package's own (Huffman strings through
-// golang.org/x/net/http2/hpack) because hpack.Decoder fails a block at
-// the first unknown reference and allocates its strings.
+// The HPACK decoder is this package's own, its Huffman decoder included (a
+// table decoder, one or two symbols per lookup, that accepts exactly what
+// golang.org/x/net/http2/hpack's does: FuzzHuffmanDecode), because
+// hpack.Decoder fails a block at the first unknown reference and
+// allocates its strings.
 //
 // h2c Upgrade and HTTP/1.1: the decoder takes an HTTP/1.1 request only
 // when it carries "Upgrade: h2c", and l7/builtin lists this decoder before

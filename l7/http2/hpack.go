@@ -5,13 +5,11 @@ import (
 	"errors"
 	"math/bits"
 	"sync"
-
-	"golang.org/x/net/http2/hpack"
 )
 
 // This file is an HPACK decoder (RFC 7541) for a passive observer. It
-// differs from golang.org/x/net/http2/hpack.Decoder, whose Huffman decoder
-// it uses, in what an observer needs:
+// differs from golang.org/x/net/http2/hpack.Decoder in what an observer
+// needs:
 //   - A reference to a dynamic table entry the observer never saw (the
 //     connection was joined mid-stream, or bytes were lost) is reported as
 //     an unknown field and decoding goes on, instead of failing the block:
@@ -66,14 +64,9 @@ type hpackDecoder struct {
 	maxSize int32 // current limit, from size updates (default 4096)
 }
 
-// byteSink appends what is written to it to b: the Huffman-decoded strings
-// and copied names of the block being decoded, valid until the next block.
+// byteSink holds the Huffman-decoded strings and copied names of the
+// block being decoded, valid until the next block.
 type byteSink struct{ b []byte }
-
-func (w *byteSink) Write(b []byte) (int, error) {
-	w.b = append(w.b, b...)
-	return len(b), nil
-}
 
 const defaultTableSize = 4096
 
@@ -225,8 +218,8 @@ func readString(b []byte, sc *byteSink) (s, rest []byte, ok bool) {
 		return raw, rest, true
 	}
 	start := len(sc.b)
-	if _, err := hpack.HuffmanDecode(sc, raw); err != nil {
-		sc.b = sc.b[:start]
+	sc.b, ok = huffmanDecode(sc.b, raw)
+	if !ok {
 		return nil, nil, false
 	}
 	return sc.b[start:], rest, true

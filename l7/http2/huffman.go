@@ -1,0 +1,188 @@
+package http2
+
+import (
+	"encoding/binary"
+	"slices"
+	"strings"
+
+	"golang.org/x/net/http2/hpack"
+)
+
+// This file decodes HPACK's Huffman code (RFC 7541, 5.2 and Appendix B)
+// with a lookup table: one lookup of huffBits bits yields one or two
+// symbols whose codes fit in them (most characters of header fields have
+// 5 to 8 bit codes), straight into the caller's buffer. It accepts and
+// rejects exactly what golang.org/x/net/http2/hpack.HuffmanDecode does
+// (FuzzHuffmanDecode): the input is a run of codes, then at most 7 bits
+// of padding, all ones (a prefix of EOS); an EOS code is an error.
+
+// huffBits is the number of bits a table lookup reads.
+const huffBits = 12
+
+// A huffEntry says what the code at the start of huffBits bits is:
+// sym1 (bits 0-7) and, when the next code fits in the rest, sym2 (bits
+// 8-15); the bits both take (16-20); the bits sym1 takes (21-25); the
+// number of symbols (26-27), 0 when the code is longer than huffBits.
+type huffEntry uint32
+
+// huffLong decodes codes longer than huffBits: the code is canonical, so
+// the codes of each length are consecutive numbers.
+type huffLong struct {
+	first [31]uint32 // the first code of each length
+	count [31]uint32 // the number of codes of each length
+	index [31]uint16 // where each length's symbols start in syms
+	syms  [256]byte  // the symbols by code
+}
+
+var huffTable, huffLongCodes = buildHuffman()
+
+// huffCode returns the code of symbol s and its length in bits, as
+// golang.org/x/net/http2/hpack encodes it: the code table is RFC 7541's,
+// read back from the encoder rather than copied.
+func huffCode(s byte) (code uint32, n uint) {
+	// Eight copies take 8*n bits: n bytes, no padding.
+	n = uint(hpack.HuffmanEncodeLength(strings.Repeat(string([]byte{s}), 8)))
+	b := hpack.AppendHuffmanString(nil, string([]byte{s})) // the code, then ones
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	return uint32(v >> (uint(len(b))*8 - n)), n
+}
+
+func buildHuffman() (*[1 << huffBits]huffEntry, *huffLong) {
+	var codes [256]uint32
+	var lens [256]uint
+	single := new([1 << huffBits]huffEntry)
+	long := &huffLong{}
+	for s := range 256 {
+		c, n := huffCode(byte(s))
+		codes[s], lens[s] = c, n
+		if n <= huffBits {
+			lo := c << (huffBits - n)
+			for i := range uint32(1) << (huffBits - n) {
+				single[lo+i] = huffEntry(s) | huffEntry(n)<<16 | huffEntry(n)<<21 | 1<<26
+			}
+		}
+	}
+	// Codes longer than huffBits, by length then code.
+	var order []int
+	for s := range 256 {
+		if lens[s] > huffBits {
+			order = append(order, s)
+		}
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		if lens[a] != lens[b] {
+			return int(lens[a]) - int(lens[b])
+		}
+		return int(codes[a]) - int(codes[b])
+	})
+	for i, s := range order {
+		n := lens[s]
+		if long.count[n] == 0 {
+			long.first[n], long.index[n] = codes[s], uint16(i)
+		} else if codes[s] != long.first[n]+long.count[n] {
+			panic("http2: the HPACK Huffman code is not canonical")
+		}
+		long.count[n]++
+		long.syms[i] = byte(s)
+	}
+	// Pairs: a second code that fits in the bits the first leaves.
+	t := new([1 << huffBits]huffEntry)
+	for i, e := range single {
+		t[i] = e
+		n1 := uint(e>>21) & 31
+		if e>>26 == 0 || n1 == huffBits {
+			continue
+		}
+		e2 := single[(uint32(i)<<n1)&(1<<huffBits-1)]
+		n2 := uint(e2>>21) & 31
+		if e2>>26 == 0 || n1+n2 > huffBits {
+			continue
+		}
+		t[i] = huffEntry(e&0xff) | (e2&0xff)<<8 | huffEntry(n1+n2)<<16 | huffEntry(n1)<<21 | 2<<26
+	}
+	return t, long
+}
+
+// huffmanDecode appends the decoding of the Huffman-coded string src to
+// dst; ok is false (and dst as it was) when src is not a valid coding.
+func huffmanDecode(dst, src []byte) (_ []byte, ok bool) {
+	start := len(dst)
+	// At most one symbol per 5 bits (the shortest code), and a pair
+	// may write one byte past the last symbol.
+	dst = slices.Grow(dst, len(src)*8/5+2)
+	out := dst[:cap(dst)]
+	j := start
+	var acc uint64 // the next nbits bits are its low ones
+	var nbits uint
+	i := 0
+	for {
+		if nbits < 32 {
+			if i+4 <= len(src) {
+				acc = acc<<32 | uint64(binary.BigEndian.Uint32(src[i:]))
+				i += 4
+				nbits += 32
+			}
+			for nbits <= 56 && i < len(src) {
+				acc = acc<<8 | uint64(src[i])
+				i++
+				nbits += 8
+			}
+			if nbits < huffBits {
+				break // the input is all read
+			}
+		}
+		e := huffTable[(acc>>(nbits-huffBits))&(1<<huffBits-1)]
+		if e>>26 == 0 {
+			s, n, ok := huffLongCodes.decode(acc, nbits)
+			if !ok {
+				return dst[:start], false
+			}
+			out[j] = s
+			j++
+			nbits -= n
+			continue
+		}
+		out[j], out[j+1] = byte(e), byte(e>>8)
+		j += int(e >> 26)
+		nbits -= uint(e>>16) & 31
+	}
+	// Fewer than huffBits bits left: codes that end in them, then the
+	// padding.
+	for nbits > 0 {
+		e := huffTable[(acc<<(huffBits-nbits))&(1<<huffBits-1)]
+		n := uint(e>>21) & 31
+		if e>>26 == 0 || n > nbits {
+			break
+		}
+		out[j] = byte(e)
+		j++
+		nbits -= n
+	}
+	if mask := uint64(1)<<nbits - 1; nbits > 7 || acc&mask != mask {
+		return dst[:start], false
+	}
+	return dst[:j], true
+}
+
+// decode returns the symbol whose code (longer than huffBits) starts the
+// nbits low bits of acc, and its length; ok is false for EOS, or when
+// the bits end before the code does.
+func (h *huffLong) decode(acc uint64, nbits uint) (sym byte, n uint, ok bool) {
+	const w = 30 // the longest code
+	var v uint64
+	if nbits >= w {
+		v = acc >> (nbits - w)
+	} else {
+		v = acc << (w - nbits)
+	}
+	v &= 1<<w - 1
+	for l := uint(huffBits + 1); l <= min(nbits, w); l++ {
+		if d := uint32(v>>(w-l)) - h.first[l]; d < h.count[l] {
+			return h.syms[h.index[l]+uint16(d)], l, true
+		}
+	}
+	return 0, 0, false
+}
