@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/bits"
+	"slices"
 	"sync"
 )
 
@@ -56,8 +57,12 @@ type hring struct {
 // which the next header block lays out in an hring again.
 type hpackDecoder struct {
 	w      *hring // the table laid out for use, nil while packed
-	packed []byte // the entries packed, oldest first (hring.pack); while w is in use, valid unless dirty
-	dirty  bool   // the table changed since it was packed
+	packed []byte // the oldest packedN entries packed, oldest first (hring.pack)
+	// packedN is the number of entries packed, the oldest ones of the
+	// table as it is, or -1 when entries were evicted since (packed is
+	// then out of date): the next pack appends the entries inserted since
+	// the last one instead of packing the whole table again.
+	packedN int32
 
 	n       int32 // entries
 	size    int32 // table size as RFC 7541 counts it (bytes + 32 per entry)
@@ -83,8 +88,7 @@ func (d *hpackDecoder) forget() {
 	if d.w != nil {
 		d.w.head, d.w.wr = 0, 0
 	}
-	d.packed = nil
-	d.dirty = true
+	d.packed, d.packedN = nil, 0
 }
 
 // decode decodes block, passing each field to s; sc holds the decoded
@@ -244,7 +248,7 @@ func (d *hpackDecoder) evict(need int32) {
 		d.size -= int32(e.nlen+e.vlen) + 32
 		w.head = (w.head + 1) % len(w.ents)
 		d.n--
-		d.dirty = true
+		d.packedN = -1
 	}
 	if d.n == 0 {
 		d.size = 0
@@ -292,7 +296,6 @@ func (d *hpackDecoder) insert(name, value []byte, noName bool, static uint8) {
 	w.ents[(w.head+int(d.n))%len(w.ents)] = hent{off: uint32(off), nlen: uint32(len(name)), vlen: uint32(len(value)), noName: noName, static: static}
 	d.n++
 	d.size += sz
-	d.dirty = true
 }
 
 // forgetKnown empties the table as RFC 7541 4.4 does for an entry larger
@@ -348,17 +351,24 @@ func (d *hpackDecoder) layout(size int32) {
 }
 
 // idle packs the table and gives its ring back (the connection is idle).
-// The packed slice is reused when the table's bytes still fit it closely,
-// so that a connection going idle again and again does not allocate.
+// A table that only grew since it was last packed has its new entries
+// appended to the packed ones (a table that did not change costs nothing);
+// one that lost entries is packed again, in the same memory when it still
+// fits it closely, so that a connection going idle again and again does
+// not allocate.
 func (d *hpackDecoder) idle() {
 	w := d.w
 	if w == nil {
 		return
 	}
-	if d.dirty {
-		d.packed = w.pack(d.packed[:0], int(d.n))
-		d.dirty = false
+	switch {
+	case d.packedN == d.n:
+	case d.packedN >= 0 && d.packedN < d.n:
+		d.packed = w.pack(d.packed, int(d.packedN), int(d.n))
+	default:
+		d.packed = w.pack(d.packed[:0], 0, int(d.n))
 	}
+	d.packedN = d.n
 	d.w = nil
 	putHring(w)
 }
@@ -370,7 +380,7 @@ func (d *hpackDecoder) release() {
 		putHring(d.w)
 		d.w = nil
 	}
-	d.packed = nil
+	d.packed, d.packedN = nil, 0
 }
 
 // A packed entry is uvarint(head), uvarint(vlen), the name's bytes when
@@ -419,15 +429,17 @@ func (w *hring) backRef(i int) uint8 {
 	return 0
 }
 
-// pack appends the n entries of w, packed, to p: in place when p's memory
-// fits them closely, else in a slice of their exact size. It returns nil
-// for no entries.
-func (w *hring) pack(p []byte, n int) []byte {
+// pack appends entries from to n-1 of w (0: the oldest), packed, to p,
+// which holds the entries before from: in p's memory when they fit it
+// (and, packing from the oldest, p is not much larger than they need),
+// else in a new slice of about the size they need. It returns nil for no
+// entries.
+func (w *hring) pack(p []byte, from, n int) []byte {
 	if n == 0 {
 		return nil
 	}
-	need := 0
-	for i := range n {
+	need := len(p)
+	for i := from; i < n; i++ {
 		e := w.ent(i)
 		e.back = w.backRef(i)
 		h, lit := packHead(e)
@@ -436,10 +448,13 @@ func (w *hring) pack(p []byte, n int) []byte {
 			need += int(e.nlen)
 		}
 	}
-	if cap(p) < need || cap(p) > need+need/4+16 {
-		p = make([]byte, 0, need)
+	if cap(p) < need || from == 0 && cap(p) > need+need/4+16 {
+		// The malloc size class the slice takes anyway, so that a few
+		// entries inserted later may fit it.
+		q := slices.Grow([]byte(nil), need)
+		p = append(q, p...)
 	}
-	for i := range n {
+	for i := from; i < n; i++ {
 		e := w.ent(i)
 		h, lit := packHead(e)
 		b := w.ring[e.off : e.off+e.nlen+e.vlen]
