@@ -200,7 +200,7 @@ func (d *hpackDecoder) at(idx uint64) (name, value []byte, known, noName bool) {
 		return nil, nil, false, false
 	}
 	w := d.w
-	e := &w.ents[(w.head+int(d.n)-1-int(k))%len(w.ents)]
+	e := w.ent(int(d.n) - 1 - int(k))
 	b := w.ring[e.off : e.off+e.nlen+e.vlen]
 	return b[:e.nlen], b[e.nlen:], true, e.noName
 }
@@ -246,7 +246,9 @@ func (d *hpackDecoder) evict(need int32) {
 		w := d.w
 		e := &w.ents[w.head]
 		d.size -= int32(e.nlen+e.vlen) + 32
-		w.head = (w.head + 1) % len(w.ents)
+		if w.head++; w.head == len(w.ents) {
+			w.head = 0
+		}
 		d.n--
 		d.packedN = -1
 	}
@@ -293,7 +295,7 @@ func (d *hpackDecoder) insert(name, value []byte, noName bool, static uint8) {
 	copy(w.ring[off:], name)
 	copy(w.ring[off+len(name):], value)
 	w.wr += need
-	w.ents[(w.head+int(d.n))%len(w.ents)] = hent{off: uint32(off), nlen: uint32(len(name)), vlen: uint32(len(value)), noName: noName, static: static}
+	*w.ent(int(d.n)) = hent{off: uint32(off), nlen: uint32(len(name)), vlen: uint32(len(value)), noName: noName, static: static}
 	d.n++
 	d.size += sz
 }
@@ -336,7 +338,7 @@ func (d *hpackDecoder) layout(size int32) {
 	nw := getHring(size)
 	if old := d.w; old != nil {
 		for i := 0; i < int(d.n); i++ {
-			e := old.ents[(old.head+i)%len(old.ents)]
+			e := *old.ent(i)
 			l := int(e.nlen + e.vlen)
 			copy(nw.ring[nw.wr:], old.ring[e.off:int(e.off)+l])
 			e.off = uint32(nw.wr)
@@ -395,8 +397,14 @@ const (
 
 const maxNameBack = 16
 
-// ent returns the entry i places after the oldest.
-func (w *hring) ent(i int) *hent { return &w.ents[(w.head+i)%len(w.ents)] }
+// ent returns the entry i places after the oldest, 0 <= i < len(w.ents).
+func (w *hring) ent(i int) *hent {
+	j := w.head + i
+	if j >= len(w.ents) {
+		j -= len(w.ents)
+	}
+	return &w.ents[j]
+}
 
 // packHead returns the head of entry e and whether its name's bytes
 // follow it; e.back must be set (backRef).
