@@ -6,9 +6,12 @@ package dubbo
 // a string-keyed map (attachments) and the class name and detailMessage of
 // an exception object.
 
+import "encoding/binary"
+
 const (
-	maxDepth   = 32 // nesting of lists, maps and objects
-	maxClasses = 64 // class definitions per message
+	maxDepth      = 32 // nesting of lists, maps and objects
+	maxClasses    = 64 // class definitions per message
+	inlineClasses = 4  // class definitions the reader holds itself
 )
 
 // class is a hessian2 class definition seen in the current message.
@@ -21,13 +24,20 @@ type class struct {
 // hreader reads hessian2 values from b. Reading past the end or meeting an
 // unknown code sets bad, after which every read fails. Strings that are
 // chunked are joined in arena, the Parser's scratch buffer.
+//
+// A reader lives on its caller's stack for one frame. It holds the first
+// inlineClasses class definitions itself (a reply object, an exception
+// with its cause) and asks its Parser for scratch only for more of them
+// or for a chunked string, so that most frames need no scratch.
 type hreader struct {
-	b       []byte
-	bad     bool
-	depth   int
-	classes []class // the Parser's table; a reader built alone allocates one on its first class definition
-	ncls    int
-	arena   []byte // appended to; its capacity is fixed
+	b      []byte
+	bad    bool
+	depth  int
+	ncls   int
+	p      *Parser // lends the scratch; nil for a reader built alone
+	inline [inlineClasses]class
+	more   *[maxClasses]class // definitions from inlineClasses on; a reader built alone allocates one
+	arena  []byte             // appended to; its capacity is fixed (nil until a chunked string, with p)
 }
 
 func (r *hreader) fail() { r.bad, r.b = true, nil }
@@ -63,8 +73,22 @@ func (r *hreader) peek() (byte, bool) {
 // UTF-8 text at the start of b, or -1 when b is too short. A 4-byte
 // sequence counts as two units (a surrogate pair, as Java counts it);
 // Java's own encoder writes each surrogate as 3 bytes, counted one each.
+// ASCII, one byte a unit, is passed over eight bytes at a time.
 func utf8Len(b []byte, n int) int {
 	i := 0
+	if n <= len(b) {
+		for ; i+8 <= n; i += 8 {
+			if binary.LittleEndian.Uint64(b[i:])&0x8080808080808080 != 0 {
+				break
+			}
+		}
+		for ; i < n && b[i] < 0x80; i++ {
+		}
+		if i == n {
+			return n
+		}
+		n -= i
+	}
 	for n > 0 {
 		if i >= len(b) {
 			return -1
@@ -140,6 +164,9 @@ func (r *hreader) str() ([]byte, bool) {
 		}
 		if !joined {
 			joined = true
+			if r.arena == nil && r.p != nil {
+				r.arena = r.p.scratch().arena[:0]
+			}
 			start := len(r.arena)
 			r.arena = appendCap(r.arena, part)
 			out = r.arena[start:len(r.arena):len(r.arena)]
@@ -258,13 +285,24 @@ func (r *hreader) classDef() {
 		r.fail()
 		return
 	}
-	if r.classes == nil {
-		// Most messages define no class (exceptions do): a parser pays
-		// for the table only once it meets one.
-		r.classes = make([]class, maxClasses)
+	if r.ncls < inlineClasses {
+		r.inline[r.ncls] = cl
+		r.ncls++
+		return
 	}
-	r.classes[r.ncls] = cl
+	if r.more == nil {
+		if r.p != nil {
+			sc := r.p.scratch()
+			r.more = &sc.classes
+		} else {
+			r.more = new([maxClasses]class)
+		}
+	}
+	r.more[r.ncls] = cl
 	r.ncls++
+	if r.p != nil {
+		r.p.sc.ncls = max(r.p.sc.ncls, r.ncls)
+	}
 }
 
 // object reads the class index of an object after its first byte c
@@ -281,7 +319,10 @@ func (r *hreader) object(c byte) *class {
 		r.fail()
 		return nil
 	}
-	return &r.classes[idx]
+	if idx < inlineClasses {
+		return &r.inline[idx]
+	}
+	return &r.more[idx]
 }
 
 // skip skips one value, with the class definitions before it.
@@ -291,7 +332,12 @@ func (r *hreader) skip() {
 		return
 	}
 	r.depth++
-	defer func() { r.depth-- }()
+	r.value()
+	r.depth--
+}
+
+// value skips one value for skip, which keeps the depth.
+func (r *hreader) value() {
 	for !r.bad {
 		c, ok := r.peek()
 		if !ok {

@@ -3,6 +3,9 @@ package dubbo
 import (
 	"strings"
 	"testing"
+
+	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // Encodings from the Hessian 2.0 serialization specification's grammar
@@ -148,5 +151,47 @@ func TestParamCount(t *testing.T) {
 		if got := paramCount([]byte(desc)); got != want {
 			t.Errorf("paramCount(%q) = %d, want %d", desc, got, want)
 		}
+	}
+}
+
+// TestHreader_ManyClasses defines more classes than a reader holds itself
+// (inlineClasses): the later ones go to the Parser's scratch, or to a
+// table of its own for a reader built alone, and Idle clears them.
+func TestHreader_ManyClasses(t *testing.T) {
+	var defs, objs []byte
+	for i := 0; i < inlineClasses+3; i++ {
+		name := string(rune('A' + i))
+		defs = cat(defs, []byte{'C'}, hstr("Class"+name), hint(1), hstr("f"))
+		objs = cat(objs, []byte{0x60 + byte(i)}, hstr("v"+name))
+	}
+	r := hreader{b: cat(defs, objs, hstr("end"))}
+	for i := 0; i < inlineClasses+3; i++ {
+		r.skip()
+	}
+	if end, ok := r.str(); !ok || string(end) != "end" || r.bad || r.ncls != inlineClasses+3 {
+		t.Fatalf("alone: %q %v bad %v, %d classes", end, ok, r.bad, r.ncls)
+	}
+	if string(r.object(0x60+inlineClasses+2).name) != "ClassG" {
+		t.Errorf("alone: class %d is %q", inlineClasses+2, r.object(0x60+inlineClasses+2).name)
+	}
+
+	// An exception whose class is defined after inlineClasses others.
+	exc := cat(hint(0), defs, []byte{'C'}, hstr("java.lang.IllegalStateException"), hint(2), hstr("cause"),
+		hstr("detailMessage"), []byte{0x60 + inlineClasses + 3}, []byte{'N'}, hstr("no way"))
+	p := New(nil).NewParser(l7.TCP).(*Parser)
+	var m l7.Message
+	if n := l7test.ParseAll(p, frame(0x02, 20, 9, exc), l7.ToClient, &m); n != 1 {
+		t.Fatalf("%d messages", n)
+	}
+	if got := string(m.Exception); got != "java.lang.IllegalStateException: no way" || p.stats.BodyErrors != 0 {
+		t.Errorf("exception %q, stats %+v", got, p.stats)
+	}
+	sc := p.sc
+	if sc == nil || sc.ncls != inlineClasses+4 {
+		t.Fatalf("scratch %v", sc)
+	}
+	p.Idle()
+	if sc.ncls != 0 || sc.classes[inlineClasses].name != nil || p.sc != nil {
+		t.Errorf("after Idle: %d classes, %q, scratch %v", sc.ncls, sc.classes[inlineClasses].name, p.sc)
 	}
 }

@@ -1,6 +1,7 @@
 package dubbo
 
 import (
+	"bytes"
 	"sync"
 
 	"github.com/metaflow-go/metaflow/internal/trace"
@@ -31,23 +32,33 @@ type Parser struct {
 	sc    *scratch // while a message it filled may be in use; nil when idle
 }
 
-// scratch holds what the Parser builds while it decodes one frame: the
-// values of the Message that are joined rather than aliased, and the
-// hessian2 reader with its class table. Idle parsers give it back to
-// scratchPool, so an idle connection's Parser holds about 100 bytes.
+// scratch holds what the Parser builds while it decodes one frame, the
+// values of the Message that are joined rather than aliased, taken from
+// scratchPool by the frames that need it (a hessian2 request, an
+// exception, sw8 ids, a chunked string, more than inlineClasses class
+// definitions) and given back by Idle, so an idle connection's Parser
+// holds about 100 bytes.
 type scratch struct {
 	arena    [1024]byte // joined chunked strings
 	resource [256]byte  // "service.method"
 	endpoint [256]byte  // "service/method"
 	exc      [256]byte  // "class: detailMessage"
 	tb       trace.Buf
-	classes  [maxClasses]class
-	hr       hreader
+	ncls     int               // class definitions classes may hold, cleared by Idle
+	classes  [maxClasses]class // hreader's definitions from inlineClasses on
 }
 
 // scratchPool holds the scratch of idle parsers, shared by every Parser
 // (the engines of several shards included).
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// scratch returns the Parser's scratch, taking one from the pool.
+func (p *Parser) scratch() *scratch {
+	if p.sc == nil {
+		p.sc = scratchPool.Get().(*scratch)
+	}
+	return p.sc
+}
 
 // Stats returns the Parser's counters.
 func (p *Parser) Stats() Stats { return p.stats }
@@ -56,8 +67,10 @@ func (p *Parser) Stats() Stats { return p.stats }
 // gives its scratch back to the pool; the next frame takes one again.
 func (p *Parser) Idle() {
 	if sc := p.sc; sc != nil {
-		clear(sc.classes[:sc.hr.ncls])
-		sc.hr = hreader{}
+		if sc.ncls > 0 { // names aliasing engine buffers
+			clear(sc.classes[:sc.ncls])
+			sc.ncls = 0
+		}
 		scratchPool.Put(sc)
 		p.sc = nil
 	}
@@ -187,13 +200,7 @@ func (p *Parser) frame(h, body []byte, total int, m *l7.Message) bool {
 	m.RequestID, m.HasRequestID = uint32(id), true
 	m.Length = total
 	hessian := flag&serialMask == serialHessian2
-	sc := p.sc
-	if sc == nil {
-		sc = scratchPool.Get().(*scratch)
-		p.sc = sc
-	}
-	r := &sc.hr
-	*r = hreader{b: body, classes: sc.classes[:], arena: sc.arena[:0]}
+	r := &hreader{b: body, p: p}
 	p.rank = 0
 	if flag&flagRequest != 0 {
 		m.Kind = l7.KindRequest
@@ -229,7 +236,7 @@ func (p *Parser) frame(h, body []byte, total int, m *l7.Message) bool {
 	case 0, 3: // RESPONSE_WITH_EXCEPTION[_WITH_ATTACHMENTS]
 		name, detail := r.exception()
 		m.Status = l7.StatusServerError
-		e := appendCap(p.sc.exc[:0], name)
+		e := appendCap(p.scratch().exc[:0], name)
 		if len(detail) > 0 {
 			if len(e) > 0 {
 				e = appendCap(e, []byte(": "))
@@ -279,8 +286,9 @@ func (p *Parser) request(r *hreader, m *l7.Message, truncated bool) {
 	m.RequestType = method
 	m.RequestDomain = path
 	if len(path) > 0 && len(method) > 0 {
-		m.RequestResource = join(p.sc.resource[:0], path, '.', method)
-		m.Endpoint = join(p.sc.endpoint[:0], path, '/', method)
+		sc := p.scratch()
+		m.RequestResource = join(sc.resource[:0], path, '.', method)
+		m.Endpoint = join(sc.endpoint[:0], path, '/', method)
 	}
 	if !ok {
 		if !truncated {
@@ -312,8 +320,10 @@ func paramCount(desc []byte) int {
 		case '[':
 			continue
 		case 'L':
-			for i < len(desc) && desc[i] != ';' {
-				i++
+			if j := bytes.IndexByte(desc[i:], ';'); j >= 0 {
+				i += j
+			} else {
+				i = len(desc)
 			}
 		}
 		n++
@@ -338,7 +348,7 @@ func (p *Parser) attachment(k, v []byte, m *l7.Message) {
 		ids, ok = trace.ParseTraceparent(v)
 		rank = 4
 	case trace.SW8:
-		ids, ok = trace.ParseSW8(v, &p.sc.tb)
+		ids, ok = trace.ParseSW8(v, &p.scratch().tb)
 		rank = 3
 	case trace.B3:
 		ids, ok = trace.ParseB3(v)
