@@ -11,7 +11,8 @@ import "encoding/binary"
 const minIndex = 1 << 10
 
 // hash returns the 32-bit hash of k that the index stores with each entry:
-// its low bits pick the home position, all of it is the entry's tag.
+// its low bits pick the home position, all of it is the entry's tag. The
+// VLAN id is left out (vlan.go).
 func (k *key) hash(seed uint64) uint32 {
 	const m = 0x9E3779B97F4A7C15
 	h := seed
@@ -24,7 +25,7 @@ func (k *key) hash(seed uint64) uint32 {
 	mix(binary.LittleEndian.Uint64(k.a[8:16]))
 	mix(binary.LittleEndian.Uint64(k.b[0:8]))
 	mix(binary.LittleEndian.Uint64(k.b[8:16]))
-	mix(uint64(k.pa) | uint64(k.pb)<<16 | uint64(k.vlan)<<32 | uint64(k.proto)<<48 | uint64(k.tun)<<56)
+	mix(uint64(k.pa) | uint64(k.pb)<<16 | uint64(k.proto)<<48 | uint64(k.tun)<<56)
 	mix(uint64(k.tunID))
 	h ^= h >> 32
 	return uint32(h)
@@ -42,16 +43,21 @@ func entry(h uint32, r uint32) uint64 { return uint64(h)<<32 | uint64(r) }
 
 // lookup returns the index position holding k (whose hash is h), or the
 // empty position where it would go, and the slot+1 found (0 if absent).
-func (t *Table) lookup(k *key, h uint32) (uint64, uint32) {
+// alt reports, when k is absent, that an entry with k's tag was seen: maybe
+// k on another VLAN.
+func (t *Table) lookup(k *key, h uint32) (pos uint64, r uint32, alt bool) {
 	tag := uint64(h) << 32
 	i := uint64(h) & t.mask
 	for {
 		e := t.index[i]
 		if e == 0 {
-			return i, 0
+			return i, 0, alt
 		}
-		if e&^0xffffffff == tag && keyEq(&t.ref(uint32(e)).key, k) {
-			return i, uint32(e)
+		if e&^0xffffffff == tag {
+			if keyEq(&t.ref(uint32(e)).key, k) {
+				return i, uint32(e), false
+			}
+			alt = true
 		}
 		i = (i + 1) & t.mask
 	}

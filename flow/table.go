@@ -99,11 +99,6 @@ type Table struct {
 
 	frags []fragEntry
 
-	// vlans holds the last distinct VLAN ids seen (0: untagged), so that a
-	// conversation tagged differently in each direction can be matched.
-	vlans  [4]uint16
-	nvlans int
-
 	rec   Record
 	stats Stats
 }
@@ -211,13 +206,13 @@ func (t *Table) Packet(m *decode.Meta) {
 		k.a, k.pa, k.b, k.pb = src, sp, dst, dp
 	}
 	h := k.hash(t.hseed)
-	pos, r := t.lookup(&k, h)
+	pos, r, alt := t.lookup(&k, h)
 	var f *Flow
-	if r == nilSlot && t.noteVLAN(k.vlan) {
+	if r == nilSlot && alt {
 		// Maybe the other direction of a conversation whose two
 		// directions carry different VLAN tags (a trunk seen from one
 		// side, tags stripped on the way back).
-		f = t.otherVLAN(&k, fromB)
+		f = t.otherVLAN(&k, h, fromB)
 	}
 	if f == nil && r != nilSlot {
 		f = t.ref(r)
@@ -227,7 +222,7 @@ func (t *Table) Packet(m *decode.Meta) {
 			reopens(f.state) {
 			t.stats.Reopened++
 			t.close(f, pos, f.closeType())
-			pos, _ = t.lookup(&k, h)
+			pos, _, _ = t.lookup(&k, h)
 			f = nil
 		}
 	}
@@ -303,7 +298,7 @@ func (t *Table) newFlow(k *key, pos uint64, h uint32, m *decode.Meta, fromB bool
 	// Grow the index before it passes 3/4 full.
 	if (uint64(t.stats.ActiveFlows)+1)*4 > uint64(len(t.index))*3 {
 		t.grow()
-		pos, _ = t.lookup(k, h)
+		pos, _, _ = t.lookup(k, h)
 	}
 	t.index[pos] = entry(h, slot+1)
 	f.class = clsOther
