@@ -64,3 +64,42 @@ func BenchmarkParse_Idle(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkParse_Conn decodes a short connection as a busy capture carries
+// many of (two requests, each answered, on a connection that then ends),
+// the parser told it is idle after every frame and reset for the next
+// connection, as the engine does with interleaved connections: the tables
+// fill from empty, are packed after every header block and laid out again
+// for the next one.
+func BenchmarkParse_Conn(b *testing.B) {
+	c := newConv().preface()
+	reqFields := []string{":authority", "api.example.com:8080", ":method", "GET", ":path", "/v1/items/42?fields=name,price",
+		":scheme", "http", "uuid", "4f1c3b9e-2d6a-4c1b-9f7e-0a8b6c5d4e3f", "version", "1.4.2",
+		"accept-encoding", "gzip, deflate, br", "user-agent", "Go-http-client/2.0"}
+	respFields := []string{":status", "200", "x-content-type-options", "nosniff",
+		"strict-transport-security", "max-age=31536000; includeSubDomains", "access-control-allow-origin", "*",
+		"date", "Sat, 05 Dec 2026 02:30:00 GMT", "expires", "-1", "cache-control", "private, max-age=0",
+		"content-type", "application/json; charset=utf-8", "server", "gws", "content-length", "512",
+		"x-xss-protection", "0", "x-frame-options", "SAMEORIGIN", "alt-svc", `h3=":443"; ma=2592000,h3-29=":443"; ma=2592000`}
+	for _, id := range []uint32{1, 3} {
+		c.headers(cs, id, true, reqFields...)
+		c.headers(sc, id, false, respFields...)
+		c.data(sc, id, true, 512)
+	}
+	p := http2.New(nil).NewParser(l7.TCP)
+	idler, resetter := p.(l7.Idler), p.(l7.Resetter)
+	var m l7.Message
+	n := 0
+	for _, ch := range c.chunks {
+		n += len(ch.b)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(n))
+	for b.Loop() {
+		for _, ch := range c.chunks {
+			l7test.ParseAll(p, ch.b, ch.dir, &m)
+			idler.Idle()
+		}
+		resetter.Reset(l7.TCP)
+	}
+}

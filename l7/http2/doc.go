@@ -64,7 +64,11 @@
 // Memory: streams are bounded per connection (Config.MaxStreams; the
 // oldest is dropped past it and counted), header blocks split over
 // CONTINUATION frames by Config.MaxHeaderBlock, each dynamic table by
-// Config.MaxTableSize. DATA payloads are skipped, never buffered. Decoding
+// Config.MaxTableSize. Only the header values the records take are
+// Huffman-decoded and kept in the dynamic tables; the others are measured
+// (RFC 7541 counts their length) and dropped, and the records are those
+// of a decoder keeping them all (TestParser_AllValues,
+// FuzzParser_AllValues). DATA payloads are skipped, never buffered. Decoding
 // a HEADERS frame allocates nothing in steady state. The parser is an
 // l7.Idler: the memory it needs only for a message (header values, trace
 // ids, a block split over CONTINUATION frames, HPACK's decoded strings,

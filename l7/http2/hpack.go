@@ -25,17 +25,34 @@ var errHPACK = errors.New("http2: malformed HPACK block")
 
 // fieldSink receives the fields of a block in order. name is nil when it is
 // unknown (an entry the observer never saw); value is nil when the whole
-// field is unknown. The slices are valid only during the call.
+// field is unknown, or when wants said no for name. The slices are valid
+// only during the call.
 type fieldSink interface {
 	field(name, value []byte)
+	// wants reports whether the sink needs the values of fields named
+	// name (nil: of fields whose name is unknown), in this block or any
+	// later one. A value the sink does not need is neither
+	// Huffman-decoded nor kept in the dynamic table: only its length is
+	// (RFC 7541's table size counts it).
+	wants(name []byte) bool
 }
 
-// hent is one dynamic table entry, its bytes at ring[off:off+nlen+vlen].
+// hent is one dynamic table entry, its bytes at ring[off:off+e.stored()]:
+// the name's nlen, then the value's vlen unless noValue.
 type hent struct {
 	off, nlen, vlen uint32
 	noName          bool  // inserted from a literal whose name was unknown
+	noValue         bool  // the value's bytes are not kept (no sink wants them; vlen > 0)
 	static          uint8 // the static table entry whose name it has (packed without the name), or 0
 	back            uint8 // hring.pack's scratch: the entry this many before has the same name (0: none)
+}
+
+// stored returns the number of bytes e keeps in the ring.
+func (e *hent) stored() uint32 {
+	if e.noValue {
+		return e.nlen
+	}
+	return e.nlen + e.vlen
 }
 
 // hring is a dynamic table laid out for lookups and insertions: the
@@ -165,18 +182,27 @@ func (d *hpackDecoder) decode(block []byte, s fieldSink, sc *byteSink, limit int
 					name, static = n, uint8(idx)
 				}
 			}
-			value, rest2, ok := readString(b, sc)
+			// The value of a field that the sink does not want is
+			// only measured: it is never needed, from this block or
+			// from the table.
+			var value []byte
+			vlen := 0
+			if !s.wants(name) { // name is nil when noName
+				vlen, b, ok = stringLen(b)
+			} else {
+				value, b, ok = readString(b, sc)
+				vlen = len(value)
+			}
 			if !ok {
 				return unknown, d.fail()
 			}
-			b = rest2
 			if noName {
 				s.field(nil, value)
 			} else {
 				s.field(name, value)
 			}
 			if index {
-				d.insert(name, value, noName, static)
+				d.insert(name, value, vlen, noName, static)
 			}
 		}
 	}
@@ -201,7 +227,10 @@ func (d *hpackDecoder) at(idx uint64) (name, value []byte, known, noName bool) {
 	}
 	w := d.w
 	e := w.ent(int(d.n) - 1 - int(k))
-	b := w.ring[e.off : e.off+e.nlen+e.vlen]
+	b := w.ring[e.off : e.off+e.stored()]
+	if e.noValue {
+		return b, nil, true, e.noName
+	}
 	return b[:e.nlen], b[e.nlen:], true, e.noName
 }
 
@@ -227,6 +256,24 @@ func readString(b []byte, sc *byteSink) (s, rest []byte, ok bool) {
 		return nil, nil, false
 	}
 	return sc.b[start:], rest, true
+}
+
+// stringLen reads a string literal as readString does, returning the
+// length of its (decoded) string only.
+func stringLen(b []byte) (n int, rest []byte, ok bool) {
+	if len(b) == 0 {
+		return 0, nil, false
+	}
+	huff := b[0]&0x80 != 0
+	l, rest, ok := readInt(b, 7)
+	if !ok || l > uint64(len(rest)) {
+		return 0, nil, false
+	}
+	if !huff {
+		return int(l), rest[l:], true
+	}
+	n, ok = huffmanLen(rest[:l])
+	return n, rest[l:], ok
 }
 
 // setMaxSize applies a dynamic table size update, bounded by limit.
@@ -260,10 +307,11 @@ func (d *hpackDecoder) evict(need int32) {
 	}
 }
 
-// insert adds an entry; static is the static table entry whose name it
-// has, or 0. name and value must not alias the ring.
-func (d *hpackDecoder) insert(name, value []byte, noName bool, static uint8) {
-	sz := int32(len(name) + len(value) + 32)
+// insert adds an entry whose value is vlen bytes long: value, or, when
+// value is nil, bytes not kept. static is the static table entry whose
+// name it has, or 0. name and value must not alias the ring.
+func (d *hpackDecoder) insert(name, value []byte, vlen int, noName bool, static uint8) {
+	sz := int32(len(name) + vlen + 32)
 	if sz > d.maxSize {
 		d.forgetKnown()
 		return
@@ -295,7 +343,8 @@ func (d *hpackDecoder) insert(name, value []byte, noName bool, static uint8) {
 	copy(w.ring[off:], name)
 	copy(w.ring[off+len(name):], value)
 	w.wr += need
-	*w.ent(int(d.n)) = hent{off: uint32(off), nlen: uint32(len(name)), vlen: uint32(len(value)), noName: noName, static: static}
+	*w.ent(int(d.n)) = hent{off: uint32(off), nlen: uint32(len(name)), vlen: uint32(vlen), noName: noName,
+		noValue: value == nil && vlen > 0, static: static}
 	d.n++
 	d.size += sz
 }
@@ -339,7 +388,7 @@ func (d *hpackDecoder) layout(size int32) {
 	if old := d.w; old != nil {
 		for i := 0; i < int(d.n); i++ {
 			e := *old.ent(i)
-			l := int(e.nlen + e.vlen)
+			l := int(e.stored())
 			copy(nw.ring[nw.wr:], old.ring[e.off:int(e.off)+l])
 			e.off = uint32(nw.wr)
 			nw.ents[i] = e
@@ -385,9 +434,9 @@ func (d *hpackDecoder) release() {
 	d.packed, d.packedN = nil, 0
 }
 
-// A packed entry is uvarint(head), uvarint(vlen), the name's bytes when
-// head says they follow, and the value's. The low two bits of head say
-// how the name is given, the others a number.
+// A packed entry is uvarint(head), uvarint(vlen<<1 | noValue), the name's
+// bytes when head says they follow, and the value's unless noValue. The
+// low two bits of head say how the name is given, the others a number.
 const (
 	nameBytes   = 0 // the name's length; its bytes follow
 	nameUnknown = 1 // the name's length (0); the entry's name is unknown (hent.noName)
@@ -451,9 +500,9 @@ func (w *hring) pack(p []byte, from, n int) []byte {
 		e := w.ent(i)
 		e.back = w.backRef(i)
 		h, lit := packHead(e)
-		need += uvarintLen(h) + uvarintLen(uint64(e.vlen)) + int(e.vlen)
-		if lit {
-			need += int(e.nlen)
+		need += uvarintLen(h) + uvarintLen(packValue(e)) + int(e.stored())
+		if !lit {
+			need -= int(e.nlen)
 		}
 	}
 	if cap(p) < need || from == 0 && cap(p) > need+need/4+16 {
@@ -465,15 +514,24 @@ func (w *hring) pack(p []byte, from, n int) []byte {
 	for i := from; i < n; i++ {
 		e := w.ent(i)
 		h, lit := packHead(e)
-		b := w.ring[e.off : e.off+e.nlen+e.vlen]
+		b := w.ring[e.off : e.off+e.stored()]
 		p = binary.AppendUvarint(p, h)
-		p = binary.AppendUvarint(p, uint64(e.vlen))
+		p = binary.AppendUvarint(p, packValue(e))
 		if !lit {
 			b = b[e.nlen:]
 		}
 		p = append(p, b...)
 	}
 	return p
+}
+
+// packValue returns the uvarint that gives e's value length.
+func packValue(e *hent) uint64 {
+	v := uint64(e.vlen) << 1
+	if e.noValue {
+		v |= 1
+	}
+	return v
 }
 
 // unpack lays the n entries that pack wrote in p out in w, which is empty
@@ -483,7 +541,7 @@ func (w *hring) unpack(p []byte, n int) {
 		head, k := uvarint(p)
 		vl, k2 := uvarint(p[k:])
 		p = p[k+k2:]
-		e := hent{off: uint32(w.wr), vlen: uint32(vl)}
+		e := hent{off: uint32(w.wr), vlen: uint32(vl >> 1), noValue: vl&1 != 0}
 		dst := w.ring[w.wr:]
 		switch head & 3 {
 		case nameStatic:
@@ -499,10 +557,12 @@ func (w *hring) unpack(p []byte, n int) {
 			copy(dst, p[:e.nlen])
 			p = p[e.nlen:]
 		}
-		copy(dst[e.nlen:], p[:e.vlen])
-		p = p[e.vlen:]
+		if !e.noValue {
+			copy(dst[e.nlen:], p[:e.vlen])
+			p = p[e.vlen:]
+		}
 		w.ents[i] = e
-		w.wr += int(e.nlen + e.vlen)
+		w.wr += int(e.stored())
 	}
 }
 

@@ -9,8 +9,14 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-// collect is a fieldSink that keeps copies of the fields.
-type collect struct{ got []string }
+// collect is a fieldSink that keeps copies of the fields; it wants
+// every value but those of fields named skip.
+type collect struct {
+	got  []string
+	skip string
+}
+
+func (c *collect) wants(name []byte) bool { return c.skip == "" || string(name) != c.skip }
 
 func (c *collect) field(name, value []byte) {
 	switch {

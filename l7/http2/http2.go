@@ -38,6 +38,11 @@ type Config struct {
 	// this bound are then dropped early, and references to them come out
 	// unknown. Default 64 KiB, limit 1 MiB.
 	MaxTableSize int
+
+	// allValues makes the HPACK decoders decode and keep every value, not
+	// only those the records need: the tests compare the records with
+	// and without.
+	allValues bool
 }
 
 // Defaults and limits.

@@ -186,3 +186,54 @@ func (h *huffLong) decode(acc uint64, nbits uint) (sym byte, n uint, ok bool) {
 	}
 	return 0, 0, false
 }
+
+// huffmanLen returns the length of the decoding of the Huffman-coded
+// string src, as huffmanDecode would append it, without writing it; ok is
+// false when src is not a valid coding.
+func huffmanLen(src []byte) (n int, ok bool) {
+	var acc uint64
+	var nbits uint
+	i := 0
+	for {
+		if nbits < 32 {
+			if i+4 <= len(src) {
+				acc = acc<<32 | uint64(binary.BigEndian.Uint32(src[i:]))
+				i += 4
+				nbits += 32
+			}
+			for nbits <= 56 && i < len(src) {
+				acc = acc<<8 | uint64(src[i])
+				i++
+				nbits += 8
+			}
+			if nbits < huffBits {
+				break
+			}
+		}
+		e := huffTable[(acc>>(nbits-huffBits))&(1<<huffBits-1)]
+		if e>>26 == 0 {
+			_, l, ok := huffLongCodes.decode(acc, nbits)
+			if !ok {
+				return 0, false
+			}
+			n++
+			nbits -= l
+			continue
+		}
+		n += int(e >> 26)
+		nbits -= uint(e>>16) & 31
+	}
+	for nbits > 0 {
+		e := huffTable[(acc<<(huffBits-nbits))&(1<<huffBits-1)]
+		l := uint(e>>21) & 31
+		if e>>26 == 0 || l > nbits {
+			break
+		}
+		n++
+		nbits -= l
+	}
+	if mask := uint64(1)<<nbits - 1; nbits > 7 || acc&mask != mask {
+		return 0, false
+	}
+	return n, true
+}

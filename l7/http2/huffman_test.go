@@ -26,6 +26,9 @@ func checkHuffman(t *testing.T, in []byte) {
 	case !ok && len(got) != len(prefix):
 		t.Fatalf("%x: a failed decoding left %q", in, got)
 	}
+	if n, lok := huffmanLen(in); lok != ok || ok && n != want.Len() {
+		t.Fatalf("%x: huffmanLen %d %v, want %d %v", in, n, lok, want.Len(), ok)
+	}
 }
 
 func TestHuffmanDecode(t *testing.T) {
@@ -88,7 +91,8 @@ func TestHuffmanDecode_ZeroAlloc(t *testing.T) {
 }
 
 // FuzzHuffmanDecode checks that huffmanDecode accepts and decodes what
-// x/net's HuffmanDecode does, and rejects the rest.
+// x/net's HuffmanDecode does, and rejects the rest; huffmanLen gives the
+// decoded length.
 func FuzzHuffmanDecode(f *testing.F) {
 	for _, s := range []string{"", "www.example.com", "\x00\xff\\<{", "Mon, 21 Oct 2013 20:13:21 GMT"} {
 		f.Add(hpack.AppendHuffmanString(nil, s))

@@ -75,6 +75,8 @@ type dirScratch struct {
 	tb    trace.Buf // trace ids built for the Message
 	block []byte    // a header block split over CONTINUATION frames
 	hs    byteSink  // HPACK's decoded strings
+	// allValues makes wants say yes to every field (Config.allValues).
+	allValues bool
 }
 
 // scratch is a parser's memory needed only while it decodes and while
@@ -581,6 +583,7 @@ func (p *Parser) headerBlock(dir l7.Direction, id, promised uint32, flags uint8,
 	ds := p.dirScratch(dir)
 	ds.f = fields{}
 	ds.vals = ds.vals[:0]
+	ds.allValues = p.cfg.allValues
 	unknown, err := d.hp.decode(block, ds, &ds.hs, p.cfg.MaxTableSize)
 	p.stats.UnknownFields += unknown
 	if err != nil {
@@ -857,6 +860,12 @@ func (p *Parser) resync(data []byte, dir l7.Direction, m *l7.Message) (int, bool
 	return len(data) - frameHeaderLen + 1, false, nil
 }
 
+// wants reports whether the message needs the values of fields named
+// name (fieldSink): the others are neither decoded nor kept.
+func (d *dirScratch) wants(name []byte) bool {
+	return d.allValues || d.f.slot(name) != nil
+}
+
 // field takes one decoded header field (fieldSink). Values kept are
 // copied, since a later insertion may overwrite a table entry.
 func (d *dirScratch) field(name, value []byte) {
@@ -864,48 +873,10 @@ func (d *dirScratch) field(name, value []byte) {
 		d.f.unknown++
 		return
 	}
-	var dst *[]byte
 	f := &d.f
-	switch string(name) {
-	case ":method":
-		dst = &f.method
-	case ":path":
-		dst = &f.path
-	case ":authority":
-		dst = &f.authority
-	case ":status":
-		dst = &f.status
-	case "host":
-		dst = &f.host
-	case "content-type":
-		dst = &f.ctype
-	case "grpc-status":
-		dst = &f.grpcStatus
-	case "grpc-message":
-		dst = &f.grpcMessage
-	case "user-agent":
-		dst = &f.agent
-	case "content-length":
-		dst = &f.clen
-	default:
-		switch trace.KindOf(name) {
-		case trace.Traceparent:
-			dst = &f.traceparent
-		case trace.SW8:
-			dst = &f.sw8
-		case trace.B3:
-			dst = &f.b3
-		case trace.B3TraceID:
-			dst = &f.b3t
-		case trace.B3SpanID:
-			dst = &f.b3s
-		case trace.B3ParentSpanID:
-			dst = &f.b3p
-		case trace.XRequestID:
-			dst = &f.xrid
-		default:
-			return
-		}
+	dst := f.slot(name)
+	if dst == nil {
+		return
 	}
 	if *dst != nil {
 		return // the first one counts
@@ -925,6 +896,50 @@ func (d *dirScratch) field(name, value []byte) {
 		// whatever memory the scratch came with.
 		*dst = noValue
 	}
+}
+
+// slot returns where the value of a field named name goes, or nil when
+// no message needs it.
+func (f *fields) slot(name []byte) *[]byte {
+	switch string(name) {
+	case ":method":
+		return &f.method
+	case ":path":
+		return &f.path
+	case ":authority":
+		return &f.authority
+	case ":status":
+		return &f.status
+	case "host":
+		return &f.host
+	case "content-type":
+		return &f.ctype
+	case "grpc-status":
+		return &f.grpcStatus
+	case "grpc-message":
+		return &f.grpcMessage
+	case "user-agent":
+		return &f.agent
+	case "content-length":
+		return &f.clen
+	}
+	switch trace.KindOf(name) {
+	case trace.Traceparent:
+		return &f.traceparent
+	case trace.SW8:
+		return &f.sw8
+	case trace.B3:
+		return &f.b3
+	case trace.B3TraceID:
+		return &f.b3t
+	case trace.B3SpanID:
+		return &f.b3s
+	case trace.B3ParentSpanID:
+		return &f.b3p
+	case trace.XRequestID:
+		return &f.xrid
+	}
+	return nil
 }
 
 // noValue is an empty field value, present (not nil).
