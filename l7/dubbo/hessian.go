@@ -75,20 +75,10 @@ func (r *hreader) peek() (byte, bool) {
 // Java's own encoder writes each surrogate as 3 bytes, counted one each.
 // ASCII, one byte a unit, is passed over eight bytes at a time.
 func utf8Len(b []byte, n int) int {
-	i := 0
-	if n <= len(b) {
-		for ; i+8 <= n; i += 8 {
-			if binary.LittleEndian.Uint64(b[i:])&0x8080808080808080 != 0 {
-				break
-			}
-		}
-		for ; i < n && b[i] < 0x80; i++ {
-		}
-		if i == n {
-			return n
-		}
-		n -= i
+	if n <= len(b) && ascii(b, n) {
+		return n
 	}
+	i := 0
 	for n > 0 {
 		if i >= len(b) {
 			return -1
@@ -111,6 +101,32 @@ func utf8Len(b []byte, n int) int {
 		return -1
 	}
 	return i
+}
+
+const hiBits = 0x8080808080808080
+
+// ascii reports whether the first n bytes of b (n <= len(b)) are ASCII.
+func ascii(b []byte, n int) bool {
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if binary.LittleEndian.Uint64(b[i:])&hiBits != 0 {
+			return false
+		}
+	}
+	switch {
+	case i == n:
+		return true
+	case i+8 <= len(b): // a whole word, the bytes past n masked off
+		return binary.LittleEndian.Uint64(b[i:])&hiBits&(1<<(8*(n-i))-1) == 0
+	case n >= 8: // the last eight bytes, some seen already
+		return binary.LittleEndian.Uint64(b[n-8:])&hiBits == 0
+	}
+	for ; i < n; i++ {
+		if b[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // chunk reads the text of one string chunk of n units.
@@ -137,6 +153,13 @@ func (r *hreader) str() ([]byte, bool) {
 	}
 	if !isString(c) {
 		return nil, false
+	}
+	if c <= 0x1f { // the common short string, ASCII
+		if n := int(c); n < len(r.b) && ascii(r.b[1:], n) {
+			v := r.b[1 : 1+n : 1+n]
+			r.b = r.b[1+n:]
+			return v, true
+		}
 	}
 	var out []byte
 	joined := false

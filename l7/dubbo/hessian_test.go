@@ -195,3 +195,49 @@ func TestHreader_ManyClasses(t *testing.T) {
 		t.Errorf("after Idle: %d classes, %q, scratch %v", sc.ncls, sc.classes[inlineClasses].name, p.sc)
 	}
 }
+
+// TestUtf8Len compares utf8Len with a byte-at-a-time count on text of
+// every length up to 24 units with one multi-byte character at each place,
+// within longer and exactly sized buffers.
+func TestUtf8Len(t *testing.T) {
+	slow := func(b []byte, n int) int {
+		i := 0
+		for ; n > 0; n-- {
+			if i >= len(b) {
+				return -1
+			}
+			switch c := b[i]; {
+			case c < 0x80:
+				i++
+			case c&0xe0 == 0xc0:
+				i += 2
+			case c&0xf0 == 0xe0:
+				i += 3
+			default:
+				i += 4
+				n--
+			}
+		}
+		if i > len(b) {
+			return -1
+		}
+		return i
+	}
+	for n := 0; n <= 24; n++ {
+		for at := -1; at < n; at++ {
+			for _, ch := range []string{"é", "€", "😀"} {
+				text := strings.Repeat("a", n)
+				if at >= 0 {
+					text = text[:at] + ch + text[at+1:]
+				}
+				for _, b := range [][]byte{[]byte(text), []byte(text + "tail-of-buffer"), []byte(text)[:max(0, len(text)-1)]} {
+					for _, units := range []int{n, n + 1, max(0, n-1)} {
+						if got, want := utf8Len(b, units), slow(b, units); got != want {
+							t.Errorf("utf8Len(%q, %d) = %d, want %d", b, units, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
