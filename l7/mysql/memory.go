@@ -1,9 +1,6 @@
 package mysql
 
 import (
-	"bytes"
-	"compress/flate"
-	"io"
 	"sync"
 
 	"github.com/metaflow-go/metaflow/l7"
@@ -74,29 +71,10 @@ const (
 // plainPool holds the plain buffers of idle parsers.
 var plainPool = sync.Pool{New: func() any { return new(plainBuf) }}
 
-// inflater is a deflate reader (its 32 KiB window and tables) and the
-// frame it reads.
-type inflater struct {
-	src bytes.Reader
-	r   io.ReadCloser
-}
-
-// inflaters holds the deflate readers not inflating a frame now, shared by
-// every parser: a parser holds one only during inflate.
-var inflaters = sync.Pool{New: func() any { return new(inflater) }}
-
-// inflate fills out with the start of the raw deflate stream src.
-func (z *inflater) inflate(src, out []byte) error {
-	z.src.Reset(src)
-	defer z.src.Reset(nil) // the pool keeps no input alive
-	if z.r == nil {
-		z.r = flate.NewReader(&z.src)
-	} else if err := z.r.(flate.Resetter).Reset(&z.src, nil); err != nil {
-		return err
-	}
-	_, err := io.ReadFull(z.r, out)
-	return err
-}
+// inflaters holds the deflate decoders' tables (inflate.go) not
+// inflating a frame now, shared by every parser: a parser holds one only
+// during inflate.
+var inflaters = sync.Pool{New: func() any { return new(inflateTables) }}
 
 // stmtTable remembers the SQL of the last stmtCache prepared statements,
 // for COM_STMT_EXECUTE's request_resource. Each statement holds the length

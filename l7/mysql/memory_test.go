@@ -22,7 +22,7 @@ var idleServer = netip.MustParseAddrPort("10.9.0.1:3306")
 // bounds it: the parser keeps its framing, the connection's names and
 // capabilities and its prepared statements between messages, and gives the
 // values of the last message (endpoint, result text), the inflated bytes
-// and the deflate reader back to pools.
+// and the deflate decoder's tables back to pools.
 func TestParser_IdleMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens 10,000 connections")

@@ -338,8 +338,8 @@ func (p *Parser) unparsed(d int) []byte {
 // inflate appends a frame's payload to the plain buffer of direction d,
 // after moving the bytes not parsed yet to its start. Each compressed
 // frame holds a zlib stream of its own (the server and the client compress
-// each packet with a fresh stream), so a deflate reader from the pool
-// serves for the frame and goes back right after.
+// each packet with a fresh stream), inflated by inflateTo (inflate.go)
+// with Huffman tables from the pool that go back right after.
 func (p *Parser) inflate(d int, frame []byte, ulen int) error {
 	pb := p.plain[d]
 	if pb == nil {
@@ -364,13 +364,13 @@ func (p *Parser) inflate(d int, frame []byte, ulen int) error {
 		return nil
 	}
 	// A zlib stream: 2-byte header (deflate, no preset dictionary), the
-	// deflate data, an Adler-32 that is not checked (compress/zlib's
-	// Reset allocates a new checksum each time).
+	// deflate data, an Adler-32 that is not checked (the parser reads
+	// the inflated bytes, a corrupt frame's packets fail as packets).
 	if len(frame) < 2 || frame[0]&0x0f != 8 || frame[1]&0x20 != 0 || (int(frame[0])<<8|int(frame[1]))%31 != 0 {
 		return errBadFrame
 	}
-	z := inflaters.Get().(*inflater)
-	err := z.inflate(frame[2:], out)
+	z := inflaters.Get().(*inflateTables)
+	err := z.inflateTo(frame[2:], out)
 	inflaters.Put(z)
 	if err != nil {
 		return err

@@ -1,0 +1,476 @@
+package mysql
+
+import (
+	"encoding/binary"
+	"errors"
+	"math/bits"
+)
+
+// A compressed frame's payload is a zlib stream of its own whose inflated
+// length the frame header gives, and the parser keeps every inflated byte
+// of it: so the frame is inflated in one call straight into the plain
+// buffer (back-references copy within it, no 32 KiB window ring and no
+// copy out of one), reading its input from a byte slice 8 bytes at a time
+// (RFC 1951). Huffman codes are decoded with a table of 2^10 entries for
+// literals and lengths and 2^8 for distances, longer codes through
+// subtables. It accepts and refuses what compress/flate does for the same
+// output length (complete codes or the single one-bit code zlib makes, no
+// distance past the start, at least the bits of the end-of-block code left
+// before each literal/length code): the tests compare the two.
+
+var errInflate = errors.New("mysql: corrupt deflate data")
+
+const (
+	litBits  = 10 // primary index bits of the literal/length table
+	distBits = 8  // of the distance table
+	clBits   = 7  // the code-length code: every code fits the primary table
+
+	// Subtable room: a complete code of 286 symbols needs at most 286/6
+	// subtables of 32 entries past a 10-bit primary table; 30 distance
+	// codes at most 30/8 subtables of 128 entries past an 8-bit one.
+	litSub  = 2048
+	distSub = 1024
+
+	maxLit  = 286 // literal/length codes a dynamic block may declare
+	maxDist = 30
+
+	// A table entry: bits 0-7 the code's length (the primary index bits
+	// for a subtable link), 8-11 the extra bits of a length or distance
+	// (the index bits of a subtable), 12-15 its kind, 16-31 its value
+	// (literal byte, length or distance base, subtable offset).
+	kindShift = 12
+	kindMask  = 0xf << kindShift
+	kLit      = 0 << kindShift
+	kLen      = 1 << kindShift // also a distance
+	kEOB      = 2 << kindShift
+	kSub      = 3 << kindShift
+	kBad      = 4 << kindShift // no such code, or a symbol no stream may use
+)
+
+// decoder tables and the scratch of a dynamic block's header.
+type inflateTables struct {
+	lit    [1<<litBits + litSub]uint32
+	dist   [1<<distBits + distSub]uint32
+	cl     [1 << clBits]uint32
+	lens   [maxLit + maxDist]uint8
+	subLen [1 << litBits]uint8
+}
+
+// Symbol values (everything but the code length) of each alphabet.
+var (
+	litVals, distVals, clVals = symbolValues()
+	fixedLit, fixedDist       = fixedTables()
+)
+
+func symbolValues() (lit [288]uint32, dist [32]uint32, cl [19]uint32) {
+	for i := range 256 {
+		lit[i] = kLit | uint32(i)<<16
+	}
+	lit[256] = kEOB
+	base, extra := 3, 0
+	for i := 257; i < 285; i++ {
+		if i >= 265 {
+			extra = (i - 261) / 4
+		}
+		lit[i] = kLen | uint32(extra)<<8 | uint32(base)<<16
+		base += 1 << extra
+	}
+	lit[285] = kLen | 258<<16
+	lit[286], lit[287] = kBad, kBad
+	base, extra = 1, 0
+	for i := range maxDist {
+		if i >= 4 {
+			extra = (i - 2) / 2
+		}
+		dist[i] = kLen | uint32(extra)<<8 | uint32(base)<<16
+		base += 1 << extra
+	}
+	dist[30], dist[31] = kBad, kBad
+	for i := range cl {
+		cl[i] = kLit | uint32(i)<<16
+	}
+	return
+}
+
+func fixedTables() (*[1<<litBits + litSub]uint32, *[1<<distBits + distSub]uint32) {
+	var lens [288]uint8
+	for i := range lens {
+		switch {
+		case i < 144:
+			lens[i] = 8
+		case i < 256:
+			lens[i] = 9
+		case i < 280:
+			lens[i] = 7
+		default:
+			lens[i] = 8
+		}
+	}
+	var sub [1 << litBits]uint8
+	lit := new([1<<litBits + litSub]uint32)
+	dist := new([1<<distBits + distSub]uint32)
+	var dl [32]uint8
+	for i := range dl {
+		dl[i] = 5
+	}
+	if _, ok := buildTable(lit[:], litBits, lens[:], litVals[:], &sub); !ok {
+		panic("mysql: fixed literal table")
+	}
+	if _, ok := buildTable(dist[:], distBits, dl[:], distVals[:], &sub); !ok {
+		panic("mysql: fixed distance table")
+	}
+	return lit, dist
+}
+
+// buildTable fills t, a primary table of 1<<pb entries and its subtables,
+// for the canonical Huffman code of lens (symbol i has code length
+// lens[i], 0 for none), each entry vals[i] with its length. It returns the
+// shortest code length and false, as compress/flate does, for a code that
+// is over-subscribed or incomplete other than a single code of length 1
+// (an empty code is accepted: every entry is then kBad).
+func buildTable(t []uint32, pb uint, lens []uint8, vals []uint32, subLen *[1 << litBits]uint8) (uint, bool) {
+	var count [16]uint16
+	for _, l := range lens {
+		count[l&15]++
+	}
+	count[0] = 0
+	minLen, maxLen := uint(0), uint(0)
+	for l := uint(1); l < 16; l++ {
+		if count[l] != 0 {
+			if minLen == 0 {
+				minLen = l
+			}
+			maxLen = l
+		}
+	}
+	var next [16]uint32
+	code := uint32(0)
+	for l := minLen; l <= maxLen && maxLen > 0; l++ {
+		code <<= 1
+		next[l] = code
+		code += uint32(count[l])
+	}
+	if maxLen == 0 || code != 1<<maxLen {
+		if maxLen != 0 && !(code == 1 && maxLen == 1) {
+			return 0, false
+		}
+		for i := range t[:1<<pb] {
+			t[i] = kBad
+		}
+	}
+	pmask := uint32(1)<<pb - 1
+	if maxLen > pb {
+		// Size each subtable by its longest code and link it.
+		clear(subLen[:1<<pb])
+		nx := next
+		for _, l := range lens {
+			if l == 0 {
+				continue
+			}
+			c := nx[l]
+			nx[l]++
+			if uint(l) <= pb {
+				continue
+			}
+			p := reverse(c, uint(l)) & pmask
+			subLen[p] = max(subLen[p], l)
+		}
+		off := uint32(1) << pb
+		for p := range uint32(1) << pb {
+			if l := subLen[p]; l != 0 {
+				sb := uint32(l) - uint32(pb)
+				if int(off+1<<sb) > len(t) {
+					return 0, false // cannot happen for a complete code
+				}
+				t[p] = kSub | sb<<8 | uint32(pb) | off<<16
+				off += 1 << sb
+			}
+		}
+	}
+	for i, l := range lens {
+		if l == 0 {
+			continue
+		}
+		c := next[l]
+		next[l]++
+		r := reverse(c, uint(l))
+		e := vals[i] | uint32(l)
+		if uint(l) <= pb {
+			for k := r; k < 1<<pb; k += 1 << l {
+				t[k] = e
+			}
+			continue
+		}
+		link := t[r&pmask]
+		sb, base := link>>8&15, link>>16
+		for k := r >> pb; k < 1<<sb; k += 1 << (uint(l) - pb) {
+			t[base+k] = e
+		}
+	}
+	return minLen, true
+}
+
+// reverse returns the n low bits of code c in reverse order: deflate
+// sends Huffman codes from their most significant bit.
+func reverse(c uint32, n uint) uint32 { return uint32(bits.Reverse16(uint16(c))) >> (16 - n) }
+
+// codeOrder is the order of the code-length code's lengths.
+var codeOrder = [19]uint8{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
+
+// inflateTo fills out with the start of the raw deflate stream in. It
+// returns errInflate when the stream is corrupt, or ends before out is
+// full.
+func (z *inflateTables) inflateTo(in, out []byte) error {
+	if len(out) == 0 {
+		return nil
+	}
+	var (
+		b   uint64 // bit buffer: nb bits of input, then more or zeros
+		nb  uint
+		pos int // next byte of in not in b
+		o   int // bytes of out written
+	)
+	for {
+		// Block header.
+		for nb <= 56 && pos < len(in) {
+			b |= uint64(in[pos]) << nb
+			pos++
+			nb += 8
+		}
+		if nb < 3 {
+			return errInflate
+		}
+		final := b&1 != 0
+		typ := b >> 1 & 3
+		b >>= 3
+		nb -= 3
+		var lt *[1<<litBits + litSub]uint32
+		var dt *[1<<distBits + distSub]uint32
+		var litMin uint
+		switch typ {
+		case 0:
+			// Stored: the bits to the byte boundary are dropped, then
+			// LEN, NLEN and LEN bytes as they are.
+			b >>= nb & 7
+			nb -= nb & 7
+			start := pos - int(nb>>3)
+			b, nb = 0, 0
+			if start+4 > len(in) {
+				return errInflate
+			}
+			n, nn := le16(in[start:]), le16(in[start+2:])
+			if n != ^nn&0xffff {
+				return errInflate
+			}
+			start += 4
+			avail := min(n, len(in)-start)
+			k := copy(out[o:], in[start:start+avail])
+			o += k
+			pos = start + avail
+			if o == len(out) {
+				return nil
+			}
+			if avail < n {
+				return errInflate
+			}
+			if final {
+				return errInflate
+			}
+			continue
+		case 1:
+			lt, dt, litMin = fixedLit, fixedDist, 7
+		case 2:
+			var err error
+			b, nb, pos, litMin, err = z.dynamic(in, b, nb, pos)
+			if err != nil {
+				return err
+			}
+			lt, dt = &z.lit, &z.dist
+		default:
+			return errInflate
+		}
+		// Codes until the end of the block, or of out.
+		for {
+			if pos+8 <= len(in) {
+				b |= binary.LittleEndian.Uint64(in[pos:]) << nb
+				pos += int((63 - nb) >> 3)
+				nb |= 56
+			} else {
+				for nb <= 56 && pos < len(in) {
+					b |= uint64(in[pos]) << nb
+					pos++
+					nb += 8
+				}
+			}
+			e := lt[b&(1<<litBits-1)]
+			if e&kindMask == kSub {
+				e = lt[e>>16+uint32(b>>litBits)&(1<<(e>>8&15)-1)]
+			}
+			n := uint(e & 0xff)
+			if n > nb || litMin > nb {
+				return errInflate
+			}
+			b >>= n
+			nb -= n
+			switch e & kindMask {
+			case kLit:
+				out[o] = byte(e >> 16)
+				if o++; o == len(out) {
+					return nil
+				}
+				continue
+			case kLen:
+			case kEOB:
+				goto endBlock
+			default:
+				return errInflate
+			}
+			x := uint(e >> 8 & 15)
+			if x > nb {
+				return errInflate
+			}
+			length := int(e>>16) + int(b&(1<<x-1))
+			b >>= x
+			nb -= x
+			e = dt[b&(1<<distBits-1)]
+			if e&kindMask == kSub {
+				e = dt[e>>16+uint32(b>>distBits)&(1<<(e>>8&15)-1)]
+			}
+			n = uint(e & 0xff)
+			if n > nb || e&kindMask != kLen {
+				return errInflate
+			}
+			b >>= n
+			nb -= n
+			x = uint(e >> 8 & 15)
+			if x > nb {
+				return errInflate
+			}
+			dist := int(e>>16) + int(b&(1<<x-1))
+			b >>= x
+			nb -= x
+			if dist > o {
+				return errInflate
+			}
+			end := min(o+length, len(out))
+			if dist >= 8 && length <= 32 && o+40 <= len(out) {
+				// 8 bytes at a time, each read from bytes written
+				// before; up to 7 bytes past end that the next codes
+				// overwrite.
+				for s := o - dist; o < end; o, s = o+8, s+8 {
+					binary.LittleEndian.PutUint64(out[o:], binary.LittleEndian.Uint64(out[s:]))
+				}
+				o = end
+			} else if dist >= length {
+				copy(out[o:end], out[o-dist:])
+				o = end
+			} else {
+				// Overlapping: the bytes repeat with period dist, so
+				// each copy may take all that was copied before.
+				src := o - dist
+				for o < end {
+					o += copy(out[o:end], out[src:o])
+				}
+			}
+			if o == len(out) {
+				return nil
+			}
+		}
+	endBlock:
+		if final {
+			return errInflate // the stream ended before out was full
+		}
+	}
+}
+
+// dynamic reads a dynamic block's code lengths and builds z.lit and
+// z.dist. It returns the bit reader's state and the bits a literal/length
+// code needs left (compress/flate reads at least the end-of-block code's
+// length before each).
+func (z *inflateTables) dynamic(in []byte, b uint64, nb uint, pos int) (uint64, uint, int, uint, error) {
+	refill := func() {
+		for nb <= 56 && pos < len(in) {
+			b |= uint64(in[pos]) << nb
+			pos++
+			nb += 8
+		}
+	}
+	refill()
+	if nb < 14 {
+		return b, nb, pos, 0, errInflate
+	}
+	nlit := int(b&31) + 257
+	ndist := int(b>>5&31) + 1
+	nclen := int(b>>10&15) + 4
+	b >>= 14
+	nb -= 14
+	if nlit > maxLit || ndist > maxDist {
+		return b, nb, pos, 0, errInflate
+	}
+	var clens [19]uint8
+	for i := range nclen {
+		refill()
+		if nb < 3 {
+			return b, nb, pos, 0, errInflate
+		}
+		clens[codeOrder[i]] = uint8(b & 7)
+		b >>= 3
+		nb -= 3
+	}
+	if _, ok := buildTable(z.cl[:], clBits, clens[:], clVals[:], &z.subLen); !ok {
+		return b, nb, pos, 0, errInflate
+	}
+	lens := z.lens[:nlit+ndist]
+	for i := 0; i < len(lens); {
+		refill()
+		e := z.cl[b&(1<<clBits-1)]
+		n := uint(e & 0xff)
+		if n > nb || e&kindMask != kLit {
+			return b, nb, pos, 0, errInflate
+		}
+		b >>= n
+		nb -= n
+		sym := e >> 16
+		if sym < 16 {
+			lens[i] = uint8(sym)
+			i++
+			continue
+		}
+		var rep int
+		var x uint
+		var v uint8
+		switch sym {
+		case 16:
+			if i == 0 {
+				return b, nb, pos, 0, errInflate
+			}
+			rep, x, v = 3, 2, lens[i-1]
+		case 17:
+			rep, x = 3, 3
+		default:
+			rep, x = 11, 7
+		}
+		if x > nb {
+			return b, nb, pos, 0, errInflate
+		}
+		rep += int(b & (1<<x - 1))
+		b >>= x
+		nb -= x
+		if i+rep > len(lens) {
+			return b, nb, pos, 0, errInflate
+		}
+		for range rep {
+			lens[i] = v
+			i++
+		}
+	}
+	litMin, ok := buildTable(z.lit[:], litBits, lens[:nlit], litVals[:], &z.subLen)
+	if !ok {
+		return b, nb, pos, 0, errInflate
+	}
+	if _, ok := buildTable(z.dist[:], distBits, lens[nlit:], distVals[:], &z.subLen); !ok {
+		return b, nb, pos, 0, errInflate
+	}
+	litMin = max(litMin, uint(lens[256]))
+	return b, nb, pos, litMin, nil
+}

@@ -1,0 +1,304 @@
+package mysql
+
+import (
+	"bytes"
+	"compress/flate"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"testing"
+
+	corpus "github.com/metaflow-go/metaflow/internal/l7test"
+	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
+)
+
+// stdInflate is how frames were inflated before inflateTo: the first ulen
+// bytes of the raw deflate stream in, read with compress/flate.
+func stdInflate(in []byte, ulen int) ([]byte, error) {
+	out := make([]byte, ulen)
+	_, err := io.ReadFull(flate.NewReader(bytes.NewReader(in)), out)
+	return out, err
+}
+
+// checkInflate tells how inflateTo and compress/flate disagree on the
+// first ulen bytes of in, "" when they agree: both fail, or both give the
+// same bytes.
+func checkInflate(z *inflateTables, in []byte, ulen int) string {
+	want, werr := stdInflate(in, ulen)
+	got := make([]byte, ulen)
+	gerr := z.inflateTo(in, got)
+	switch {
+	case (werr == nil) != (gerr == nil):
+		return fmt.Sprintf("inflateTo error %v, compress/flate error %v", gerr, werr)
+	case werr == nil && !bytes.Equal(got, want):
+		i := 0
+		for got[i] == want[i] {
+			i++
+		}
+		return fmt.Sprintf("inflated bytes differ from offset %d of %d", i, ulen)
+	}
+	return ""
+}
+
+// rowsText returns n text rows of a result set as a server sends them:
+// packets of length-encoded strings, ids, names, dates, repeated words.
+func rowsText(r *rand.Rand, n int) []byte {
+	words := []string{"alpha", "beta", "gamma", "delta", "2026-12-05 02:16:49", "NULL", "active", "deleted", "https://example.com/item/"}
+	var b []byte
+	for i := range n {
+		var row []byte
+		row = append(row, []byte(fmt.Sprint(i))...)
+		for range 3 + r.IntN(6) {
+			w := words[r.IntN(len(words))]
+			if r.IntN(4) == 0 {
+				w += fmt.Sprint(r.Uint32())
+			}
+			row = append(row, byte(len(w)))
+			row = append(row, w...)
+		}
+		b = append(b, pkt(byte(i+2), row)...)
+	}
+	return b
+}
+
+// deflated returns plain deflated at level (flate.HuffmanOnly,
+// flate.NoCompression, 1 to 9), cut into blocks by flushes every flush
+// bytes when flush > 0.
+func deflated(tb testing.TB, plain []byte, level, flush int) []byte {
+	var buf bytes.Buffer
+	w, err := flate.NewWriter(&buf, level)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for len(plain) > 0 {
+		k := len(plain)
+		if flush > 0 {
+			k = min(k, flush)
+		}
+		w.Write(plain[:k])
+		plain = plain[k:]
+		if flush > 0 {
+			w.Flush()
+		}
+	}
+	w.Close()
+	return buf.Bytes()
+}
+
+type inflateCase struct {
+	name  string
+	plain []byte
+	in    []byte // raw deflate
+}
+
+func inflateCases(tb testing.TB) []inflateCase {
+	r := rand.New(rand.NewPCG(7, 7))
+	rows := rowsText(r, 400)
+	random := make([]byte, 5000)
+	for i := range random {
+		random[i] = byte(r.Uint32())
+	}
+	runs := bytes.Repeat([]byte("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"), 300) // distance 1 and 32 copies
+	var out []inflateCase
+	for _, p := range []struct {
+		name  string
+		plain []byte
+	}{{"rows", rows}, {"random", random}, {"runs", runs}, {"short", []byte("select 1 from dual where a = 'a long enough text'")}} {
+		for _, level := range []int{flate.HuffmanOnly, flate.NoCompression, flate.BestSpeed, flate.DefaultCompression, flate.BestCompression} {
+			out = append(out, inflateCase{fmt.Sprintf("%s/level%d", p.name, level), p.plain, deflated(tb, p.plain, level, 0)})
+		}
+		out = append(out, inflateCase{p.name + "/flushed", p.plain, deflated(tb, p.plain, flate.DefaultCompression, 777)})
+	}
+	return out
+}
+
+// TestInflate_Std: inflateTo gives what compress/flate gives on streams
+// of every block type, and fails where it fails: truncated streams,
+// streams shorter than the frame says, corrupt bits.
+func TestInflate_Std(t *testing.T) {
+	z := new(inflateTables)
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, tc := range inflateCases(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			got := make([]byte, len(tc.plain))
+			if err := z.inflateTo(tc.in, got); err != nil || !bytes.Equal(got, tc.plain) {
+				t.Fatalf("whole stream: error %v, equal %v", err, bytes.Equal(got, tc.plain))
+			}
+			for _, ulen := range []int{1, len(tc.plain) / 2, len(tc.plain) - 1, len(tc.plain) + 1} {
+				if d := checkInflate(z, tc.in, ulen); d != "" {
+					t.Errorf("%d of %d bytes: %s", ulen, len(tc.plain), d)
+				}
+			}
+			step := max(1, len(tc.in)/200)
+			for cut := 0; cut < len(tc.in); cut += step {
+				if d := checkInflate(z, tc.in[:cut], len(tc.plain)); d != "" {
+					t.Errorf("cut at %d of %d: %s", cut, len(tc.in), d)
+				}
+			}
+			bad := make([]byte, len(tc.in))
+			for range 200 {
+				copy(bad, tc.in)
+				for range 1 + r.IntN(3) {
+					bad[r.IntN(len(bad))] ^= 1 << r.IntN(8)
+				}
+				if d := checkInflate(z, bad, len(tc.plain)); d != "" {
+					t.Fatalf("flipped bits %x: %s", bad, d)
+				}
+			}
+		})
+	}
+}
+
+// TestInflate_Edges: hand-made streams at the edges of what compress/flate
+// accepts.
+func TestInflate_Edges(t *testing.T) {
+	z := new(inflateTables)
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		ulen int
+	}{
+		{"empty", nil, 1},
+		{"stored empty final", []byte{1, 0, 0, 0xff, 0xff}, 1},
+		{"stored bad nlen", []byte{1, 3, 0, 0xfc, 0xfe, 'a', 'b', 'c'}, 3},
+		{"stored then fixed", []byte{0, 1, 0, 0xfe, 0xff, 'a', 0x4b, 0x04, 0x00}, 2},
+		{"reserved block type", []byte{0x07}, 1},
+		{"fixed distance past start", []byte{0x03, 0x02}, 3},
+		// Fixed code 286 (0b11000110): a symbol no stream may use.
+		{"fixed symbol 286", []byte{0x1b, 0x03}, 1},
+		{"nothing to inflate", []byte{0xff}, 0},
+	} {
+		if d := checkInflate(z, tc.in, tc.ulen); d != "" {
+			t.Errorf("%s: %s", tc.name, d)
+		}
+	}
+}
+
+// TestInflate_Captures: every deflated frame of the compressed-protocol
+// captures, found as the parser consumes them, inflates as compress/flate
+// inflates it.
+func TestInflate_Captures(t *testing.T) {
+	z := new(inflateTables)
+	frames, inflated := 0, 0
+	for _, path := range corpus.Captures(t, "mysql", "mysql") {
+		for _, f := range captureFrames(t, path) {
+			ulen := le24(f[4:])
+			if d := checkInflate(z, f[9:], ulen); d != "" {
+				t.Errorf("%s: frame of %d bytes: %s", path, len(f), d)
+			}
+			frames++
+			inflated += ulen
+		}
+	}
+	t.Logf("%d deflated frames, %d bytes inflated", frames, inflated)
+	if frames < 10 {
+		t.Fatalf("%d deflated frames in the captures", frames)
+	}
+}
+
+// captureFrames returns the deflated frames (7-byte header, zlib header,
+// deflate data) the parser consumed in a capture: the bytes of each Parse
+// call that are an exact chain of compressed frames.
+func captureFrames(t *testing.T, path string) [][]byte {
+	type half struct {
+		p *Parser
+		h [2]l7test.InOrder
+	}
+	conns := map[string]*half{}
+	var out [][]byte
+	for _, s := range readSegments(t, path) {
+		key := s.client.String() + " " + s.server.String()
+		c := conns[key]
+		if c == nil {
+			c = &half{p: newParser()}
+			conns[key] = c
+		}
+		h := &c.h[s.dir]
+		gap, ok := h.Add(s.seq, s.syn, s.payload)
+		if !ok {
+			continue
+		}
+		if gap > 0 {
+			c.p.Gap(s.dir, gap)
+		}
+		for len(h.Buf) > 0 {
+			var m l7.Message
+			n, _, err := c.p.Parse(h.Buf, s.dir, &m)
+			if err == l7.ErrNeedMore {
+				break
+			}
+			if err != nil {
+				c.p.Gap(s.dir, -1)
+				n = max(n, len(h.Buf))
+			}
+			if c.p.compressed {
+				out = append(out, framesOf(h.Buf[:n])...)
+			}
+			h.Buf = h.Buf[n:]
+		}
+	}
+	return out
+}
+
+// framesOf returns the deflated frames of b when b is an exact chain of
+// compressed frames, else nothing.
+func framesOf(b []byte) [][]byte {
+	var out [][]byte
+	for o := 0; o < len(b); {
+		if len(b)-o < 7 || 7+le24(b[o:]) > len(b)-o {
+			return nil
+		}
+		f := b[o : o+7+le24(b[o:])]
+		if le24(f[4:]) != 0 && len(f) >= 9 {
+			out = append(out, f)
+		}
+		o += len(f)
+	}
+	return out
+}
+
+// FuzzInflate: on any input and frame length, inflateTo fails where
+// compress/flate fails and otherwise gives the same bytes.
+func FuzzInflate(f *testing.F) {
+	for _, tc := range inflateCases(f) {
+		f.Add(tc.in, uint32(len(tc.plain)))
+	}
+	f.Add([]byte{0x03, 0x02}, uint32(3))
+	f.Fuzz(func(t *testing.T, in []byte, ulen uint32) {
+		if d := checkInflate(new(inflateTables), in, int(ulen%(1<<17))); d != "" {
+			t.Fatal(d)
+		}
+	})
+}
+
+// BenchmarkInflate: a 64 KiB frame of result-set rows (the size the
+// servers send) inflated by inflateTo and by compress/flate as before.
+func BenchmarkInflate(b *testing.B) {
+	plain := rowsText(rand.New(rand.NewPCG(3, 3)), 3000)[:64<<10]
+	in := deflated(b, plain, flate.DefaultCompression, 0)
+	out := make([]byte, len(plain))
+	b.Run("inflateTo", func(b *testing.B) {
+		z := new(inflateTables)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(plain)))
+		for b.Loop() {
+			if err := z.inflateTo(in, out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("compress-flate", func(b *testing.B) {
+		var src bytes.Reader
+		r := flate.NewReader(&src)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(plain)))
+		for b.Loop() {
+			src.Reset(in)
+			r.(flate.Resetter).Reset(&src, nil)
+			if _, err := io.ReadFull(r, out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
