@@ -289,7 +289,78 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 		default:
 			return errInflate
 		}
-		// Codes until the end of the block, or of out.
+		// Codes until the end of the block, or of out: first while 8
+		// input bytes can be loaded and out has room for the longest
+		// copy and 8 bytes more, so no count needs checking (a
+		// refill leaves at least 56 bits, a literal/length code,
+		// its extra bits, a distance code and its extra bits take
+		// at most 48).
+		for pos+8 <= len(in) && len(out)-o >= 258+8 {
+			b |= binary.LittleEndian.Uint64(in[pos:]) << nb
+			pos += int((63 - nb) >> 3)
+			nb |= 56
+			e := lt[b&(1<<litBits-1)]
+			if e&kindMask == kSub {
+				e = lt[e>>16+uint32(b>>litBits)&(1<<(e>>8&15)-1)]
+			}
+			b >>= e & 0xff
+			nb -= uint(e & 0xff)
+			if e&kindMask == kLit {
+				// A second literal from the same refill.
+				out[o] = byte(e >> 16)
+				o++
+				e = lt[b&(1<<litBits-1)]
+				if e&kindMask == kSub {
+					e = lt[e>>16+uint32(b>>litBits)&(1<<(e>>8&15)-1)]
+				}
+				b >>= e & 0xff
+				nb -= uint(e & 0xff)
+				if e&kindMask == kLit {
+					out[o] = byte(e >> 16)
+					o++
+					continue
+				}
+			}
+			switch e & kindMask {
+			case kLen:
+			case kEOB:
+				goto endBlock
+			default:
+				return errInflate
+			}
+			x := e >> 8 & 15
+			length := int(e>>16) + int(b&(1<<x-1))
+			b >>= x
+			nb -= uint(x)
+			e = dt[b&(1<<distBits-1)]
+			if e&kindMask == kSub {
+				e = dt[e>>16+uint32(b>>distBits)&(1<<(e>>8&15)-1)]
+			}
+			if e&kindMask != kLen {
+				return errInflate
+			}
+			b >>= e & 0xff
+			nb -= uint(e & 0xff)
+			x = e >> 8 & 15
+			dist := int(e>>16) + int(b&(1<<x-1))
+			b >>= x
+			nb -= uint(x)
+			if dist > o {
+				return errInflate
+			}
+			if dist >= 8 && length <= 32 {
+				// 8 bytes at a time, each read from bytes written
+				// before; up to 7 bytes past the copy's end that
+				// the next codes overwrite.
+				for k, s := o, o-dist; k < o+length; k, s = k+8, s+8 {
+					binary.LittleEndian.PutUint64(out[k:], binary.LittleEndian.Uint64(out[s:]))
+				}
+				o += length
+			} else {
+				o = copyBack(out, o, dist, o+length)
+			}
+		}
+		// Then with every count checked.
 		for {
 			if pos+8 <= len(in) {
 				b |= binary.LittleEndian.Uint64(in[pos:]) << nb
@@ -352,26 +423,7 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 			if dist > o {
 				return errInflate
 			}
-			end := min(o+length, len(out))
-			if dist >= 8 && length <= 32 && o+40 <= len(out) {
-				// 8 bytes at a time, each read from bytes written
-				// before; up to 7 bytes past end that the next codes
-				// overwrite.
-				for s := o - dist; o < end; o, s = o+8, s+8 {
-					binary.LittleEndian.PutUint64(out[o:], binary.LittleEndian.Uint64(out[s:]))
-				}
-				o = end
-			} else if dist >= length {
-				copy(out[o:end], out[o-dist:])
-				o = end
-			} else {
-				// Overlapping: the bytes repeat with period dist, so
-				// each copy may take all that was copied before.
-				src := o - dist
-				for o < end {
-					o += copy(out[o:end], out[src:o])
-				}
-			}
+			o = copyBack(out, o, dist, min(o+length, len(out)))
 			if o == len(out) {
 				return nil
 			}
@@ -381,6 +433,22 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 			return errInflate // the stream ended before out was full
 		}
 	}
+}
+
+// copyBack copies out[o-dist:] to out[o:end] byte by byte as deflate
+// means it (the source may overlap what it writes) and returns end.
+func copyBack(out []byte, o, dist, end int) int {
+	if dist >= end-o {
+		copy(out[o:end], out[o-dist:])
+		return end
+	}
+	// The bytes repeat with period dist, so each copy may take all that
+	// was copied before.
+	src := o - dist
+	for o < end {
+		o += copy(out[o:end], out[src:o])
+	}
+	return o
 }
 
 // dynamic reads a dynamic block's code lengths and builds z.lit and
