@@ -227,6 +227,34 @@ func (s *FileSource) readFull(b []byte, recordStart int64, atBoundary bool) erro
 	return err
 }
 
+// next returns the next n bytes of the record starting at recordStart
+// (atBoundary: n is its first), as readFull reads them, but without a copy:
+// they alias the reader's buffer, valid until its next read (the next
+// ReadPacket), unless n exceeds the buffer (then they are read into the
+// packet buffer).
+func (s *FileSource) next(n int, recordStart int64, atBoundary bool) ([]byte, error) {
+	b, err := s.br.Peek(n)
+	if err == nil {
+		s.br.Discard(n)
+		s.off += int64(n)
+		return b, nil
+	}
+	if err == bufio.ErrBufferFull {
+		d := s.data(n)
+		return d, s.readFull(d, recordStart, atBoundary)
+	}
+	// Fewer than n bytes are left: the input ends or failed.
+	s.br.Discard(len(b))
+	s.off += int64(len(b))
+	if err == io.EOF && atBoundary && len(b) == 0 {
+		return nil, io.EOF
+	}
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return nil, &FormatError{Offset: recordStart, Err: errTruncated}
+	}
+	return nil, err
+}
+
 // discard skips n bytes of the record starting at recordStart.
 func (s *FileSource) discard(n int64, recordStart int64) error {
 	for n > 0 {

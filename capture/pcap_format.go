@@ -55,8 +55,8 @@ func (s *FileSource) readPcapRecord(p *Packet) error {
 	if s.modified {
 		hlen = 24
 	}
-	h := s.hdr[:hlen]
-	if err := s.readFull(h, start, true); err != nil {
+	h, err := s.next(hlen, start, true)
+	if err != nil {
 		return err
 	}
 	sec := s.order.Uint32(h)
@@ -66,8 +66,8 @@ func (s *FileSource) readPcapRecord(p *Packet) error {
 	if caplen > MaxRecordSize {
 		return &FormatError{Offset: start, Err: fmt.Errorf("%w: captured length %d", errRecordTooLong, caplen)}
 	}
-	data := s.data(int(caplen))
-	if err := s.readFull(data, start, false); err != nil {
+	data, err := s.next(int(caplen), start, false)
+	if err != nil {
 		return err
 	}
 	setLengths(p, data, orig)
