@@ -115,125 +115,128 @@ func huffmanDecode(dst, src []byte) (_ []byte, ok bool) {
 	dst = slices.Grow(dst, len(src)*8/5+2)
 	out := dst[:cap(dst)]
 	j := start
-	var acc uint64 // the next nbits bits are its low ones
-	var nbits uint
-	i := 0
+	var r huffReader
 	for {
-		if nbits < 32 {
-			if i+4 <= len(src) {
-				acc = acc<<32 | uint64(binary.BigEndian.Uint32(src[i:]))
-				i += 4
-				nbits += 32
-			}
-			for nbits <= 56 && i < len(src) {
-				acc = acc<<8 | uint64(src[i])
-				i++
-				nbits += 8
-			}
-			if nbits < huffBits {
-				break // the input is all read
-			}
+		if r.nbits < 32 && !r.fill(src) {
+			break
 		}
-		e := huffTable[(acc>>(nbits-huffBits))&(1<<huffBits-1)]
+		e := huffTable[r.acc>>(64-huffBits)]
 		if e>>26 == 0 {
-			s, n, ok := huffLongCodes.decode(acc, nbits)
+			s, n, ok := huffLongCodes.decode(r.acc, r.nbits)
 			if !ok {
 				return dst[:start], false
 			}
 			out[j] = s
 			j++
-			nbits -= n
+			r.acc <<= n
+			r.nbits -= n
 			continue
 		}
 		out[j], out[j+1] = byte(e), byte(e>>8)
 		j += int(e >> 26)
-		nbits -= uint(e>>16) & 31
+		n := uint(e>>16) & 31
+		r.acc <<= n
+		r.nbits -= n
 	}
 	// Fewer than huffBits bits left: codes that end in them, then the
 	// padding.
-	for nbits > 0 {
-		e := huffTable[(acc<<(huffBits-nbits))&(1<<huffBits-1)]
+	for r.nbits > 0 {
+		e := huffTable[r.acc>>(64-huffBits)]
 		n := uint(e>>21) & 31
-		if e>>26 == 0 || n > nbits {
+		if e>>26 == 0 || n > r.nbits {
 			break
 		}
 		out[j] = byte(e)
 		j++
-		nbits -= n
+		r.acc <<= n
+		r.nbits -= n
 	}
-	if mask := uint64(1)<<nbits - 1; nbits > 7 || acc&mask != mask {
+	if !r.padding() {
 		return dst[:start], false
 	}
 	return dst[:j], true
-}
-
-// decode returns the symbol whose code (longer than huffBits) starts the
-// nbits low bits of acc, and its length; ok is false for EOS, or when
-// the bits end before the code does.
-func (h *huffLong) decode(acc uint64, nbits uint) (sym byte, n uint, ok bool) {
-	const w = 30 // the longest code
-	var v uint64
-	if nbits >= w {
-		v = acc >> (nbits - w)
-	} else {
-		v = acc << (w - nbits)
-	}
-	v &= 1<<w - 1
-	for l := uint(huffBits + 1); l <= min(nbits, w); l++ {
-		if d := uint32(v>>(w-l)) - h.first[l]; d < h.count[l] {
-			return h.syms[h.index[l]+uint16(d)], l, true
-		}
-	}
-	return 0, 0, false
 }
 
 // huffmanLen returns the length of the decoding of the Huffman-coded
 // string src, as huffmanDecode would append it, without writing it; ok is
 // false when src is not a valid coding.
 func huffmanLen(src []byte) (n int, ok bool) {
-	var acc uint64
-	var nbits uint
-	i := 0
+	var r huffReader
 	for {
-		if nbits < 32 {
-			if i+4 <= len(src) {
-				acc = acc<<32 | uint64(binary.BigEndian.Uint32(src[i:]))
-				i += 4
-				nbits += 32
-			}
-			for nbits <= 56 && i < len(src) {
-				acc = acc<<8 | uint64(src[i])
-				i++
-				nbits += 8
-			}
-			if nbits < huffBits {
-				break
-			}
+		if r.nbits < 32 && !r.fill(src) {
+			break
 		}
-		e := huffTable[(acc>>(nbits-huffBits))&(1<<huffBits-1)]
+		e := huffTable[r.acc>>(64-huffBits)]
 		if e>>26 == 0 {
-			_, l, ok := huffLongCodes.decode(acc, nbits)
+			_, l, ok := huffLongCodes.decode(r.acc, r.nbits)
 			if !ok {
 				return 0, false
 			}
 			n++
-			nbits -= l
+			r.acc <<= l
+			r.nbits -= l
 			continue
 		}
 		n += int(e >> 26)
-		nbits -= uint(e>>16) & 31
+		l := uint(e>>16) & 31
+		r.acc <<= l
+		r.nbits -= l
 	}
-	for nbits > 0 {
-		e := huffTable[(acc<<(huffBits-nbits))&(1<<huffBits-1)]
+	for r.nbits > 0 {
+		e := huffTable[r.acc>>(64-huffBits)]
 		l := uint(e>>21) & 31
-		if e>>26 == 0 || l > nbits {
+		if e>>26 == 0 || l > r.nbits {
 			break
 		}
 		n++
-		nbits -= l
+		r.acc <<= l
+		r.nbits -= l
 	}
-	if mask := uint64(1)<<nbits - 1; nbits > 7 || acc&mask != mask {
+	if !r.padding() {
 		return 0, false
 	}
 	return n, true
+}
+
+// huffReader holds the next bits of a Huffman-coded string.
+type huffReader struct {
+	acc   uint64 // the next nbits bits, from the top bit down; the others 0
+	nbits uint
+	i     int // the next byte of the input to read
+}
+
+// fill reads input bytes into acc while they fit. It returns false when
+// fewer than huffBits bits are left.
+func (r *huffReader) fill(src []byte) bool {
+	if r.i+4 <= len(src) {
+		r.acc |= uint64(binary.BigEndian.Uint32(src[r.i:])) << (32 - r.nbits)
+		r.i += 4
+		r.nbits += 32
+	}
+	for r.nbits <= 56 && r.i < len(src) {
+		r.acc |= uint64(src[r.i]) << (56 - r.nbits)
+		r.i++
+		r.nbits += 8
+	}
+	return r.nbits >= huffBits
+}
+
+// padding reports whether the bits left are a valid padding: at most 7
+// bits, all ones (a prefix of EOS).
+func (r *huffReader) padding() bool {
+	return r.nbits <= 7 && r.acc>>(64-r.nbits) == 1<<r.nbits-1
+}
+
+// decode returns the symbol whose code (longer than huffBits) starts acc,
+// whose first nbits bits are input, and its length; ok is false for EOS,
+// or when the bits end before the code does.
+func (h *huffLong) decode(acc uint64, nbits uint) (sym byte, n uint, ok bool) {
+	const w = 30 // the longest code
+	v := acc >> (64 - w)
+	for l := uint(huffBits + 1); l <= min(nbits, w); l++ {
+		if d := uint32(v>>(w-l)) - h.first[l]; d < h.count[l] {
+			return h.syms[h.index[l]+uint16(d)], l, true
+		}
+	}
+	return 0, 0, false
 }
