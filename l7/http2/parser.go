@@ -180,8 +180,10 @@ func (p *Parser) putScratch() {
 	}
 	for i := range sc.dirs {
 		ds := &sc.dirs[i]
-		ds.f = fields{}
+		// The fields point into vals, and every use of the scratch
+		// empties them first: they need clearing only when vals goes.
 		if cap(ds.vals) > maxPooledBuf {
+			ds.f = fields{}
 			ds.vals = nil
 		}
 		if cap(ds.block) > maxPooledBuf {
