@@ -59,10 +59,13 @@ func TestParser_IdleMemory(t *testing.T) {
 
 // idleBound bounds the bytes of an idle connection: the engine's Conn
 // (about 550 bytes) and the parser without its scratch and table of
-// requests in flight (136 bytes). With them held, it was 1,690 bytes.
+// requests in flight (128 bytes, two requests in flight included). With
+// them held, it was 1,690 bytes.
 const idleBound = 800
 
-// inflightBound bounds the bytes a request in flight adds: the parser's
-// table of requests in flight (512 bytes) and the engine's session
-// (about 350). With the scratch held, such a connection was 2,050 bytes.
+// inflightBound bounds the bytes a request in flight adds: the engine's
+// session (about 350), and the parser's table of requests in flight (512
+// bytes) from the third on (the parser holds two itself: one request in
+// flight measures about 1,020 bytes in all). With the scratch held, such
+// a connection was 2,050 bytes.
 const inflightBound = 1100

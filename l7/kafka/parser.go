@@ -21,27 +21,29 @@ type pending struct {
 type Parser struct {
 	d *Decoder
 
-	// pend holds the requests awaiting their responses, oldest at
-	// pendHd: taken from pendPool for the first one and given back by
-	// Idle when none waits.
-	pend    *[maxPending]pending
-	pendHd  int
-	pendLen int
+	// pend holds the requests awaiting their responses beyond the two
+	// that fit in inl: taken from pendPool when a third waits and given
+	// back by Idle when none does. The oldest is at pendHd of inl while
+	// pend is nil, of pend otherwise.
+	pend *[maxPending]pending
+	inl  [2]pending
 
-	lastCorr int32 // correlation id of the last request
-	hasLast  bool
-
-	skip   [2]int   // bytes of the current message still to skip
-	resync [2]bool  // after a gap or an error: look for the next header
-	off    [2]int64 // stream offset of the next byte Parse sees
+	skip [2]int   // bytes of the current message still to skip
+	off  [2]int64 // stream offset of the next byte Parse sees
 
 	// sc holds the values of the message being decoded, taken from the
 	// Decoder's pool when a message needs it and given back by Idle.
 	sc *scratch
 
-	cut   bool      // the message being decoded is longer than its view
 	meta  metaState // a Metadata response longer than MaxPeek being mapped
 	carry []byte    // its topic entry in progress, from carryPool while mapping
+
+	lastCorr int32 // correlation id of the last request
+	pendHd   uint8
+	pendLen  uint8 // at most maxPending
+	hasLast  bool
+	cut      bool    // the message being decoded is longer than its view
+	resync   [2]bool // after a gap or an error: look for the next header
 }
 
 // scratch holds the values of one message that the parser builds rather
@@ -78,6 +80,24 @@ func (p *Parser) Idle() {
 		pendPool.Put(p.pend)
 		p.pend, p.pendHd = nil, 0
 	}
+}
+
+// versionText are the decimal texts of the API versions below 100, so
+// that a message does not write its own.
+var versionText = func() (t [100][]byte) {
+	for v := range t {
+		var b [8]byte
+		t[v] = append([]byte(nil), decimal(&b, v)...)
+	}
+	return t
+}()
+
+// version returns the decimal text of API version v.
+func (p *Parser) version(v int16) []byte {
+	if v >= 0 && int(v) < len(versionText) {
+		return versionText[v]
+	}
+	return decimal(&p.scratch().ver, int(v))
 }
 
 // pendPool holds the tables of requests in flight of parsers with none.
@@ -300,7 +320,7 @@ func (p *Parser) request(b []byte, total int, m *l7.Message) bool {
 	m.ID, m.HasID = uint64(uint32(corr)), true
 	m.RequestID, m.HasRequestID = uint32(corr), true
 	m.Length = total
-	m.Version = decimal(&p.scratch().ver, int(ver))
+	m.Version = p.version(ver)
 	p.setType(key, m)
 	noResp := false
 	if known(key, ver) {
@@ -328,7 +348,7 @@ func (p *Parser) response(b []byte, total int, m *l7.Message) {
 		return
 	}
 	req := p.take(i)
-	m.Version = decimal(&p.scratch().ver, int(req.ver))
+	m.Version = p.version(req.ver)
 	p.setType(req.key, m)
 	r := reader{b: b, off: 8, flex: responseHeaderFlexible(req.key, req.ver)}
 	r.tags()
@@ -363,24 +383,36 @@ func known(key, ver int16) bool {
 	return key >= 0 && int(key) < len(apis) && ver <= apis[key].max
 }
 
+// at returns the pending request at position i (from the oldest).
+func (p *Parser) at(i int) *pending {
+	if p.pend == nil {
+		return &p.inl[(int(p.pendHd)+i)%len(p.inl)]
+	}
+	return &p.pend[(int(p.pendHd)+i)%maxPending]
+}
+
 // push remembers a request; the oldest is forgotten when maxPending wait.
 func (p *Parser) push(q pending) {
 	if p.pendLen == maxPending {
-		p.pendHd = (p.pendHd + 1) % maxPending
+		p.pendHd = uint8((int(p.pendHd) + 1) % maxPending)
 		p.pendLen--
 	}
-	if p.pend == nil {
-		p.pend = pendPool.Get().(*[maxPending]pending)
+	if p.pend == nil && int(p.pendLen) == len(p.inl) {
+		t := pendPool.Get().(*[maxPending]pending)
+		for i := range p.inl {
+			t[i] = *p.at(i)
+		}
+		p.pend, p.pendHd = t, 0
 	}
-	p.pend[(p.pendHd+p.pendLen)%maxPending] = q
 	p.pendLen++
+	*p.at(int(p.pendLen) - 1) = q
 }
 
 // pendIndex returns the position (from the oldest) of the pending request
 // with correlation id corr, or -1.
 func (p *Parser) pendIndex(corr int32) int {
-	for i := 0; i < p.pendLen; i++ {
-		if p.pend[(p.pendHd+i)%maxPending].corr == corr {
+	for i := 0; i < int(p.pendLen); i++ {
+		if p.at(i).corr == corr {
 			return i
 		}
 	}
@@ -391,9 +423,13 @@ func (p *Parser) pendIndex(corr int32) int {
 // older ones with it: a broker answers a connection's requests in order,
 // so theirs were lost.
 func (p *Parser) take(i int) pending {
-	q := p.pend[(p.pendHd+i)%maxPending]
-	p.pendHd = (p.pendHd + i + 1) % maxPending
-	p.pendLen -= i + 1
+	q := *p.at(i)
+	n := len(p.inl)
+	if p.pend != nil {
+		n = maxPending
+	}
+	p.pendHd = uint8((int(p.pendHd) + i + 1) % n)
+	p.pendLen -= uint8(i + 1)
 	return q
 }
 

@@ -613,3 +613,54 @@ func TestParser_BigMetadata(t *testing.T) {
 		}
 	}
 }
+
+// TestParser_Pending drives the table of requests in flight (two held by
+// the parser, more in a pooled table, Idle between steps) against a
+// plain list: responses find their requests, take the older ones with
+// them, and the oldest is forgotten past maxPending.
+func TestParser_Pending(t *testing.T) {
+	p := New(nil).NewParser(l7.TCP).(*Parser)
+	var model []pending
+	corr := int32(0)
+	rng := uint32(1)
+	next := func(n int) int { rng = rng*1664525 + 1013904223; return int(rng>>8) % n }
+	for step := 0; step < 20000; step++ {
+		op := next(10)
+		if step%5000 < 150 {
+			op = 0 // a burst of requests, past maxPending
+		}
+		switch {
+		case op < 5: // a request
+			corr++
+			q := pending{corr: corr, key: int16(corr % 7), ver: int16(corr % 5)}
+			p.push(q)
+			model = append(model, q)
+			if len(model) > maxPending {
+				model = model[1:]
+			}
+		case op < 9 && len(model) > 0: // a response, to a recent request or the oldest
+			i := next(min(len(model), 3))
+			if next(4) == 0 {
+				i = next(len(model))
+			}
+			if got := p.pendIndex(model[i].corr); got != i {
+				t.Fatalf("step %d: pendIndex(%d) = %d, want %d", step, model[i].corr, got, i)
+			}
+			if q := p.take(i); q != model[i] {
+				t.Fatalf("step %d: take(%d) = %+v, want %+v", step, i, q, model[i])
+			}
+			model = model[i+1:]
+		default:
+			p.Idle()
+			if len(model) == 0 && p.pend != nil {
+				t.Fatalf("step %d: idle with no request in flight holds its table", step)
+			}
+		}
+		if int(p.pendLen) != len(model) {
+			t.Fatalf("step %d: %d pending, want %d", step, p.pendLen, len(model))
+		}
+		if p.pendIndex(corr+1) != -1 {
+			t.Fatalf("step %d: an unknown id found", step)
+		}
+	}
+}
