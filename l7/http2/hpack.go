@@ -44,7 +44,7 @@ type hent struct {
 	noName          bool  // inserted from a literal whose name was unknown
 	noValue         bool  // the value's bytes are not kept (no sink wants them; vlen > 0)
 	static          uint8 // the static table entry whose name it has (packed without the name), or 0
-	back            uint8 // hring.pack's scratch: the entry this many before has the same name (0: none)
+	back            uint8 // the entry this many before has the same name (0: none, or not known)
 }
 
 // stored returns the number of bytes e keeps in the ring.
@@ -159,7 +159,7 @@ func (d *hpackDecoder) decode(block []byte, s fieldSink, sc *byteSink, limit int
 			b = rest
 			var name []byte
 			noName := false
-			static := uint8(0)
+			static, back := uint8(0), uint8(0)
 			if idx == 0 {
 				name, b, ok = readString(b, sc)
 				if !ok {
@@ -174,10 +174,16 @@ func (d *hpackDecoder) decode(block []byte, s fieldSink, sc *byteSink, limit int
 					}
 				} else if idx > uint64(len(staticTable)) {
 					// The entry may be evicted by this very
-					// literal's insertion: keep a copy.
+					// literal's insertion: keep a copy. An entry
+					// inserted with this name will name the
+					// static entry it names, or it.
 					start := len(sc.b)
 					sc.b = append(sc.b, n...)
 					name = sc.b[start:]
+					k := idx - uint64(len(staticTable)) // 1: the newest
+					if static = d.w.ent(int(d.n) - int(k)).static; static == 0 && k <= maxNameBack {
+						back = uint8(k)
+					}
 				} else {
 					name, static = n, uint8(idx)
 				}
@@ -202,7 +208,7 @@ func (d *hpackDecoder) decode(block []byte, s fieldSink, sc *byteSink, limit int
 				s.field(name, value)
 			}
 			if index {
-				d.insert(name, value, vlen, noName, static)
+				d.insert(name, value, vlen, noName, static, back)
 			}
 		}
 	}
@@ -309,8 +315,10 @@ func (d *hpackDecoder) evict(need int32) {
 
 // insert adds an entry whose value is vlen bytes long: value, or, when
 // value is nil, bytes not kept. static is the static table entry whose
-// name it has, or 0. name and value must not alias the ring.
-func (d *hpackDecoder) insert(name, value []byte, vlen int, noName bool, static uint8) {
+// name it has, or 0; back, when not 0, says that the entry back places
+// before it has the same name.
+// name and value must not alias the ring.
+func (d *hpackDecoder) insert(name, value []byte, vlen int, noName bool, static, back uint8) {
 	sz := int32(len(name) + vlen + 32)
 	if sz > d.maxSize {
 		d.forgetKnown()
@@ -344,7 +352,7 @@ func (d *hpackDecoder) insert(name, value []byte, vlen int, noName bool, static 
 	copy(w.ring[off+len(name):], value)
 	w.wr += need
 	*w.ent(int(d.n)) = hent{off: uint32(off), nlen: uint32(len(name)), vlen: uint32(vlen), noName: noName,
-		noValue: value == nil && vlen > 0, static: static}
+		noValue: value == nil && vlen > 0, static: static, back: back}
 	d.n++
 	d.size += sz
 }
@@ -456,7 +464,7 @@ func (w *hring) ent(i int) *hent {
 }
 
 // packHead returns the head of entry e and whether its name's bytes
-// follow it; e.back must be set (backRef).
+// follow it.
 func packHead(e *hent) (uint64, bool) {
 	switch {
 	case e.static != 0:
@@ -467,23 +475,6 @@ func packHead(e *hent) (uint64, bool) {
 		return uint64(e.back)<<2 | nameBack, false
 	}
 	return uint64(e.nlen)<<2 | nameBytes, true
-}
-
-// backRef returns k when entry i (0: the oldest) has a literal name that
-// the entry k before it has too, among the last maxNameBack, else 0.
-func (w *hring) backRef(i int) uint8 {
-	e := w.ent(i)
-	if e.static != 0 || e.noName {
-		return 0
-	}
-	name := w.ring[e.off : e.off+e.nlen]
-	for k := 1; k <= min(i, maxNameBack); k++ {
-		o := w.ent(i - k)
-		if o.nlen == e.nlen && !o.noName && string(w.ring[o.off:o.off+o.nlen]) == string(name) {
-			return uint8(k)
-		}
-	}
-	return 0
 }
 
 // pack appends entries from to n-1 of w (0: the oldest), packed, to p,
@@ -498,7 +489,9 @@ func (w *hring) pack(p []byte, from, n int) []byte {
 	need := len(p)
 	for i := from; i < n; i++ {
 		e := w.ent(i)
-		e.back = w.backRef(i)
+		if int(e.back) > i {
+			e.back = 0 // the entry with the same name was evicted
+		}
 		h, lit := packHead(e)
 		need += uvarintLen(h) + uvarintLen(packValue(e)) + int(e.stored())
 		if !lit {
@@ -549,7 +542,8 @@ func (w *hring) unpack(p []byte, n int) {
 			e.static, e.nlen = uint8(head>>2), uint32(se.nl)
 			copy(dst, staticBytes[se.no:se.no+se.nl])
 		case nameBack:
-			o := &w.ents[i-int(head>>2)]
+			e.back = uint8(head >> 2)
+			o := &w.ents[i-int(e.back)]
 			e.nlen = o.nlen
 			copy(dst, w.ring[o.off:o.off+o.nlen])
 		default:
