@@ -69,7 +69,7 @@
 // Parser until its next call.
 //
 // Memory: between packets a Parser holds its framing, the protocol version
-// and its topic aliases (each alias the length of its topic): 80 bytes
+// and its topic aliases (each alias the length of its topic): 64 bytes
 // without aliases. The values it builds for a packet (joined topic
 // filters, decoded sw8 ids) live in a scratch taken from a pool and given
 // back when the engine says the parser is idle (l7.Idler).

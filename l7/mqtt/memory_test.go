@@ -60,7 +60,7 @@ func TestParser_IdleMemory(t *testing.T) {
 }
 
 // idleBound bounds the bytes of an idle connection: the engine's Conn
-// and the parser without its scratch (80 bytes). With the scratch held,
+// and the parser without its scratch (64 bytes). With the scratch held,
 // it was 2,240 bytes.
 const idleBound = 1100
 

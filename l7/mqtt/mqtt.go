@@ -73,7 +73,7 @@ func (*Decoder) MaxPending() int { return 1024 }
 
 // NewParser returns the per-flow state of one connection, a *Parser.
 func (d *Decoder) NewParser(_ l7.Transport) l7.Parser {
-	return &Parser{max: d.cfg.MaxPacket}
+	return &Parser{max: int32(d.cfg.MaxPacket)} // at most maxRemaining+5
 }
 
 // maxCheckPackets bounds the packets Check walks.

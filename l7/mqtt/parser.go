@@ -35,15 +35,17 @@ const (
 // belongs to one flow and one goroutine. Slices in the messages it returns
 // alias the input or the Parser and are valid until its next call.
 type Parser struct {
-	max     int
-	version byte     // protocol level (3, 4, 5); 0 before CONNECT
-	resync  [2]bool  // the next packet must pass checkPacket (after a gap)
-	skip    [2]int   // payload bytes of a big PUBLISH still to skip
 	pos     [2]int64 // stream offset of the next byte (gaps of unknown size aside)
 	aliases [2]*aliasTable
 	// sc holds the values of the packet being decoded, taken from
 	// scratchPool when a packet needs it and given back by Idle.
-	sc *scratch
+	sc      *scratch
+	skip    [2]int32 // payload bytes of a big PUBLISH still to skip
+	max     int32    // Config.MaxPacket
+	version byte     // protocol level (3, 4, 5); 0 before CONNECT
+	resync  [2]bool  // the next packet must pass checkPacket (after a gap)
+	// 56 bytes: a Parser is one 64-byte object, one cache line, which the
+	// engine's first look at it (Trailing) brings in whole.
 }
 
 // scratch holds the values of one packet that the parser builds rather
@@ -105,8 +107,8 @@ func (p *Parser) Gap(dir l7.Direction, n int) {
 	d := dir & 1
 	if n >= 0 {
 		p.pos[d] += int64(n)
-		if p.skip[d] > 0 && n <= p.skip[d] {
-			p.skip[d] -= n // the next packet starts where it would have
+		if p.skip[d] > 0 && n <= int(p.skip[d]) {
+			p.skip[d] -= int32(n) // the next packet starts where it would have
 			return
 		}
 	}
@@ -127,9 +129,9 @@ func (p *Parser) parse(data []byte, d l7.Direction, m *l7.Message) (int, bool, e
 	if len(data) == 0 {
 		return 0, false, l7.ErrNeedMore
 	}
-	if s := p.skip[d]; s > 0 {
+	if s := int(p.skip[d]); s > 0 {
 		n := min(s, len(data))
-		p.skip[d] -= n
+		p.skip[d] -= int32(n)
 		return n, false, nil
 	}
 	// The first byte alone may show the bytes are no packet.
@@ -144,7 +146,7 @@ func (p *Parser) parse(data []byte, d l7.Direction, m *l7.Message) (int, bool, e
 		return p.fail(d, data, 0, ErrBadHeader)
 	}
 	if p.resync[d] {
-		if _, _, ok := checkPacket(data, p.max); !ok {
+		if _, _, ok := checkPacket(data, int(p.max)); !ok {
 			return len(data), false, nil
 		}
 	}
@@ -152,7 +154,7 @@ func (p *Parser) parse(data []byte, d l7.Direction, m *l7.Message) (int, bool, e
 	if typ == tPublish {
 		return p.publish(data, d, flags, hl, size, m)
 	}
-	if size > p.max {
+	if size > int(p.max) {
 		return p.fail(d, data, 0, ErrTooLarge)
 	}
 	if len(data) < size {
@@ -405,7 +407,7 @@ func (p *Parser) publish(data []byte, d l7.Direction, flags byte, hl, size int, 
 		if len(data) >= size {
 			return p.fail(d, data, hl, ErrBadPacket)
 		}
-		if len(data) >= p.max {
+		if len(data) >= int(p.max) {
 			return p.fail(d, data, 0, ErrTooLarge)
 		}
 		return 0, false, l7.ErrNeedMore
@@ -433,7 +435,7 @@ func (p *Parser) publish(data []byte, d l7.Direction, flags byte, hl, size int, 
 	if len(data) < size {
 		n = r.off
 	}
-	p.skip[d] = size - n
+	p.skip[d] = int32(size - n) // size is at most maxRemaining+5
 	return n, true, nil
 }
 
