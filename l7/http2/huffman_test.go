@@ -88,6 +88,9 @@ func TestHuffmanDecode_ZeroAlloc(t *testing.T) {
 	if a := testing.AllocsPerRun(100, func() { huffmanDecode(dst, in) }); a != 0 {
 		t.Errorf("huffmanDecode allocates %v times, want 0", a)
 	}
+	if a := testing.AllocsPerRun(100, func() { huffmanLen(in) }); a != 0 {
+		t.Errorf("huffmanLen allocates %v times, want 0", a)
+	}
 }
 
 // FuzzHuffmanDecode checks that huffmanDecode accepts and decodes what
