@@ -324,7 +324,7 @@ func (r *hreader) classDef() {
 	r.more[r.ncls] = cl
 	r.ncls++
 	if r.p != nil {
-		r.p.sc.ncls = max(r.p.sc.ncls, r.ncls)
+		r.p.ncls = max(r.p.ncls, uint8(r.ncls)) // ncls <= maxClasses
 	}
 }
 

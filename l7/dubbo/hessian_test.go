@@ -187,12 +187,12 @@ func TestHreader_ManyClasses(t *testing.T) {
 		t.Errorf("exception %q, stats %+v", got, p.stats)
 	}
 	sc := p.sc
-	if sc == nil || sc.ncls != inlineClasses+4 {
+	if sc == nil || p.ncls != inlineClasses+4 {
 		t.Fatalf("scratch %v", sc)
 	}
 	p.Idle()
-	if sc.ncls != 0 || sc.classes[inlineClasses].name != nil || p.sc != nil {
-		t.Errorf("after Idle: %d classes, %q, scratch %v", sc.ncls, sc.classes[inlineClasses].name, p.sc)
+	if p.ncls != 0 || sc.classes[inlineClasses].name != nil || p.sc != nil {
+		t.Errorf("after Idle: %d classes, %q, scratch %v", p.ncls, sc.classes[inlineClasses].name, p.sc)
 	}
 }
 

@@ -28,8 +28,9 @@ type Parser struct {
 	cfg   Config
 	d     [2]dirState
 	stats Stats
-	rank  int      // priority of the trace header that set the ids so far
 	sc    *scratch // while a message it filled may be in use; nil when idle
+	rank  int8     // priority of the trace header that set the ids so far
+	ncls  uint8    // class definitions sc.classes holds, cleared by Idle (kept here, beside sc, so that Idle reads no scratch line)
 }
 
 // scratch holds what the Parser builds while it decodes one frame, the
@@ -44,8 +45,7 @@ type scratch struct {
 	endpoint [256]byte  // "service/method"
 	exc      [256]byte  // "class: detailMessage"
 	tb       trace.Buf
-	ncls     int               // class definitions classes may hold, cleared by Idle
-	classes  [maxClasses]class // hreader's definitions from inlineClasses on
+	classes  [maxClasses]class // hreader's definitions from inlineClasses on (Parser.ncls of them)
 }
 
 // scratchPool holds the scratch of idle parsers, shared by every Parser
@@ -67,9 +67,9 @@ func (p *Parser) Stats() Stats { return p.stats }
 // gives its scratch back to the pool; the next frame takes one again.
 func (p *Parser) Idle() {
 	if sc := p.sc; sc != nil {
-		if sc.ncls > 0 { // names aliasing engine buffers
-			clear(sc.classes[:sc.ncls])
-			sc.ncls = 0
+		if p.ncls > 0 { // names aliasing engine buffers
+			clear(sc.classes[:p.ncls])
+			p.ncls = 0
 		}
 		scratchPool.Put(sc)
 		p.sc = nil
@@ -337,7 +337,7 @@ func (p *Parser) attachment(k, v []byte, m *l7.Message) {
 	kind := trace.KindOf(k)
 	var ids trace.IDs
 	ok := false
-	rank := 0
+	var rank int8
 	switch kind {
 	case trace.None:
 		return
