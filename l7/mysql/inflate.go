@@ -12,8 +12,9 @@ import (
 // buffer (back-references copy within it, no 32 KiB window ring and no
 // copy out of one), reading its input from a byte slice 8 bytes at a time
 // (RFC 1951). Huffman codes are decoded with a table of 2^10 entries for
-// literals and lengths and 2^8 for distances, longer codes through
-// subtables. It accepts and refuses what compress/flate does for the same
+// literals and lengths and 2^8 for distances (fewer when a block's codes
+// are shorter), longer codes through subtables; the tables of a dynamic
+// block are built in the pooled inflateTables, the fixed ones once. It accepts and refuses what compress/flate does for the same
 // output length (complete codes or the single one-bit code zlib makes, no
 // distance past the start, at least the bits of the end-of-block code left
 // before each literal/length code): the tests compare the two.
@@ -54,12 +55,14 @@ type inflateTables struct {
 	cl     [1 << clBits]uint32
 	lens   [maxLit + maxDist]uint8
 	subLen [1 << litBits]uint8
+
+	litMask, distMask uint64 // of lit and dist's primary index
 }
 
 // Symbol values (everything but the code length) of each alphabet.
 var (
-	litVals, distVals, clVals = symbolValues()
-	fixedLit, fixedDist       = fixedTables()
+	litVals, distVals, clVals                        = symbolValues()
+	fixedLit, fixedDist, fixedLitMask, fixedDistMask = fixedTables()
 )
 
 func symbolValues() (lit [288]uint32, dist [32]uint32, cl [19]uint32) {
@@ -92,7 +95,7 @@ func symbolValues() (lit [288]uint32, dist [32]uint32, cl [19]uint32) {
 	return
 }
 
-func fixedTables() (*[1<<litBits + litSub]uint32, *[1<<distBits + distSub]uint32) {
+func fixedTables() (*[1<<litBits + litSub]uint32, *[1<<distBits + distSub]uint32, uint64, uint64) {
 	var lens [288]uint8
 	for i := range lens {
 		switch {
@@ -113,27 +116,44 @@ func fixedTables() (*[1<<litBits + litSub]uint32, *[1<<distBits + distSub]uint32
 	for i := range dl {
 		dl[i] = 5
 	}
-	if _, ok := buildTable(lit[:], litBits, lens[:], litVals[:], &sub); !ok {
+	_, lm, ok := buildTable(lit[:], litBits, lens[:], litVals[:], &sub)
+	if !ok {
 		panic("mysql: fixed literal table")
 	}
-	if _, ok := buildTable(dist[:], distBits, dl[:], distVals[:], &sub); !ok {
+	_, dm, ok := buildTable(dist[:], distBits, dl[:], distVals[:], &sub)
+	if !ok {
 		panic("mysql: fixed distance table")
 	}
-	return lit, dist
+	return lit, dist, lm, dm
 }
 
-// buildTable fills t, a primary table of 1<<pb entries and its subtables,
-// for the canonical Huffman code of lens (symbol i has code length
-// lens[i], 0 for none), each entry vals[i] with its length. It returns the
-// shortest code length and false, as compress/flate does, for a code that
-// is over-subscribed or incomplete other than a single code of length 1
-// (an empty code is accepted: every entry is then kBad).
-func buildTable(t []uint32, pb uint, lens []uint8, vals []uint32, subLen *[1 << litBits]uint8) (uint, bool) {
-	var count [16]uint16
-	for _, l := range lens {
-		count[l&15]++
+// buildTable fills t, a primary table and its subtables, for the
+// canonical Huffman code of lens (symbol i has code length lens[i], 0 for
+// none), each entry vals[i] with its length. The primary table has
+// 1<<maxPB entries, or 1<<(longest code) when that is shorter (fewer
+// entries to fill for a short block); subtables follow it. It returns the
+// shortest code length, the mask of the primary index, and false, as
+// compress/flate does, for a code that is over-subscribed or incomplete
+// other than a single code of length 1 (an empty code is accepted: its one
+// entry is kBad).
+func buildTable(t []uint32, maxPB uint, lens []uint8, vals []uint32, subLen *[1 << litBits]uint8) (uint, uint64, bool) {
+	// Counted in four arrays: runs of one length (zeros above all) do
+	// not wait on each other's increments.
+	var counts [4][16]uint16
+	i := 0
+	for ; i+4 <= len(lens); i += 4 {
+		counts[0][lens[i]&15]++
+		counts[1][lens[i+1]&15]++
+		counts[2][lens[i+2]&15]++
+		counts[3][lens[i+3]&15]++
 	}
-	count[0] = 0
+	for ; i < len(lens); i++ {
+		counts[0][lens[i]&15]++
+	}
+	var count [16]uint16
+	for l := 1; l < 16; l++ {
+		count[l] = counts[0][l] + counts[1][l] + counts[2][l] + counts[3][l]
+	}
 	minLen, maxLen := uint(0), uint(0)
 	for l := uint(1); l < 16; l++ {
 		if count[l] != 0 {
@@ -150,9 +170,10 @@ func buildTable(t []uint32, pb uint, lens []uint8, vals []uint32, subLen *[1 << 
 		next[l] = code
 		code += uint32(count[l])
 	}
+	pb := min(maxPB, maxLen)
 	if maxLen == 0 || code != 1<<maxLen {
 		if maxLen != 0 && !(code == 1 && maxLen == 1) {
-			return 0, false
+			return 0, 0, false
 		}
 		for i := range t[:1<<pb] {
 			t[i] = kBad
@@ -180,7 +201,7 @@ func buildTable(t []uint32, pb uint, lens []uint8, vals []uint32, subLen *[1 << 
 			if l := subLen[p]; l != 0 {
 				sb := uint32(l) - uint32(pb)
 				if int(off+1<<sb) > len(t) {
-					return 0, false // cannot happen for a complete code
+					return 0, 0, false // cannot happen for a complete code
 				}
 				t[p] = kSub | sb<<8 | uint32(pb) | off<<16
 				off += 1 << sb
@@ -207,7 +228,7 @@ func buildTable(t []uint32, pb uint, lens []uint8, vals []uint32, subLen *[1 << 
 			t[base+k] = e
 		}
 	}
-	return minLen, true
+	return minLen, 1<<pb - 1, true
 }
 
 // reverse returns the n low bits of code c in reverse order: deflate
@@ -247,6 +268,7 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 		var lt *[1<<litBits + litSub]uint32
 		var dt *[1<<distBits + distSub]uint32
 		var litMin uint
+		var lm, dm uint64 // masks of the tables' primary index
 		switch typ {
 		case 0:
 			// Stored: the bits to the byte boundary are dropped, then
@@ -278,14 +300,14 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 			}
 			continue
 		case 1:
-			lt, dt, litMin = fixedLit, fixedDist, 7
+			lt, dt, lm, dm, litMin = fixedLit, fixedDist, fixedLitMask, fixedDistMask, 7
 		case 2:
 			var err error
 			b, nb, pos, litMin, err = z.dynamic(in, b, nb, pos)
 			if err != nil {
 				return err
 			}
-			lt, dt = &z.lit, &z.dist
+			lt, dt, lm, dm = &z.lit, &z.dist, z.litMask, z.distMask
 		default:
 			return errInflate
 		}
@@ -299,7 +321,7 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 			b |= binary.LittleEndian.Uint64(in[pos:]) << nb
 			pos += int((63 - nb) >> 3)
 			nb |= 56
-			e := lt[b&(1<<litBits-1)]
+			e := lt[b&lm]
 			if e&kindMask == kSub {
 				e = lt[e>>16+uint32(b>>litBits)&(1<<(e>>8&15)-1)]
 			}
@@ -309,7 +331,7 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 				// A second literal from the same refill.
 				out[o] = byte(e >> 16)
 				o++
-				e = lt[b&(1<<litBits-1)]
+				e = lt[b&lm]
 				if e&kindMask == kSub {
 					e = lt[e>>16+uint32(b>>litBits)&(1<<(e>>8&15)-1)]
 				}
@@ -332,7 +354,7 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 			length := int(e>>16) + int(b&(1<<x-1))
 			b >>= x
 			nb -= uint(x)
-			e = dt[b&(1<<distBits-1)]
+			e = dt[b&dm]
 			if e&kindMask == kSub {
 				e = dt[e>>16+uint32(b>>distBits)&(1<<(e>>8&15)-1)]
 			}
@@ -373,7 +395,7 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 					nb += 8
 				}
 			}
-			e := lt[b&(1<<litBits-1)]
+			e := lt[b&lm]
 			if e&kindMask == kSub {
 				e = lt[e>>16+uint32(b>>litBits)&(1<<(e>>8&15)-1)]
 			}
@@ -403,7 +425,7 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 			length := int(e>>16) + int(b&(1<<x-1))
 			b >>= x
 			nb -= x
-			e = dt[b&(1<<distBits-1)]
+			e = dt[b&dm]
 			if e&kindMask == kSub {
 				e = dt[e>>16+uint32(b>>distBits)&(1<<(e>>8&15)-1)]
 			}
@@ -485,13 +507,14 @@ func (z *inflateTables) dynamic(in []byte, b uint64, nb uint, pos int) (uint64, 
 		b >>= 3
 		nb -= 3
 	}
-	if _, ok := buildTable(z.cl[:], clBits, clens[:], clVals[:], &z.subLen); !ok {
+	_, cm, ok := buildTable(z.cl[:], clBits, clens[:], clVals[:], &z.subLen)
+	if !ok {
 		return b, nb, pos, 0, errInflate
 	}
 	lens := z.lens[:nlit+ndist]
 	for i := 0; i < len(lens); {
 		refill()
-		e := z.cl[b&(1<<clBits-1)]
+		e := z.cl[b&cm]
 		n := uint(e & 0xff)
 		if n > nb || e&kindMask != kLit {
 			return b, nb, pos, 0, errInflate
@@ -532,13 +555,15 @@ func (z *inflateTables) dynamic(in []byte, b uint64, nb uint, pos int) (uint64, 
 			i++
 		}
 	}
-	litMin, ok := buildTable(z.lit[:], litBits, lens[:nlit], litVals[:], &z.subLen)
+	litMin, lm, ok := buildTable(z.lit[:], litBits, lens[:nlit], litVals[:], &z.subLen)
 	if !ok {
 		return b, nb, pos, 0, errInflate
 	}
-	if _, ok := buildTable(z.dist[:], distBits, lens[nlit:], distVals[:], &z.subLen); !ok {
+	_, dm, ok := buildTable(z.dist[:], distBits, lens[nlit:], distVals[:], &z.subLen)
+	if !ok {
 		return b, nb, pos, 0, errInflate
 	}
+	z.litMask, z.distMask = lm, dm
 	litMin = max(litMin, uint(lens[256]))
 	return b, nb, pos, litMin, nil
 }
