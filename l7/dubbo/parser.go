@@ -39,12 +39,16 @@ type Parser struct {
 // exception, sw8 ids, a chunked string, more than inlineClasses class
 // definitions) and given back by Idle, so an idle connection's Parser
 // holds about 100 bytes.
+//
+// The fields every hessian2 request writes come first: a scratch taken
+// from the pool may be cold, and the nil check of a pointer to it reads
+// its first line.
 type scratch struct {
-	arena    [1024]byte // joined chunked strings
-	resource [256]byte  // "service.method"
-	endpoint [256]byte  // "service/method"
-	exc      [256]byte  // "class: detailMessage"
+	resource [256]byte // "service.method"
+	endpoint [256]byte // "service/method"
 	tb       trace.Buf
+	exc      [256]byte         // "class: detailMessage"
+	arena    [1024]byte        // joined chunked strings
 	classes  [maxClasses]class // hreader's definitions from inlineClasses on (Parser.ncls of them)
 }
 
