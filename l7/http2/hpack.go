@@ -74,11 +74,12 @@ type hring struct {
 // which the next header block lays out in an hring again.
 type hpackDecoder struct {
 	w      *hring // the table laid out for use, nil while packed
-	packed []byte // the oldest packedN entries packed, oldest first (hring.pack)
-	// packedN is the number of entries packed, the oldest ones of the
-	// table as it is, or -1 when entries were evicted since (packed is
-	// then out of date): the next pack appends the entries inserted since
-	// the last one instead of packing the whole table again.
+	packed []byte // the entries packed when the table was last packed, oldest first (hring.pack)
+	// packedN is the number of packed entries still in the table: the
+	// newest packedN of packed are its oldest (evictions took the
+	// others). The next pack drops the evicted ones from packed and
+	// appends the entries inserted since, instead of packing the whole
+	// table again.
 	packedN int32
 
 	n       int32 // entries
@@ -303,7 +304,9 @@ func (d *hpackDecoder) evict(need int32) {
 			w.head = 0
 		}
 		d.n--
-		d.packedN = -1
+		if d.packedN > 0 {
+			d.packedN--
+		}
 	}
 	if d.n == 0 {
 		d.size = 0
@@ -410,26 +413,74 @@ func (d *hpackDecoder) layout(size int32) {
 }
 
 // idle packs the table and gives its ring back (the connection is idle).
-// A table that only grew since it was last packed has its new entries
-// appended to the packed ones (a table that did not change costs nothing);
-// one that lost entries is packed again, in the same memory when it still
-// fits it closely, so that a connection going idle again and again does
-// not allocate.
+// The entries evicted since the table was last packed are dropped from
+// the packed ones and the entries inserted since are appended (a table
+// that did not change costs nothing), unless an entry left names an
+// evicted one (nameBack): then the table is packed afresh. The packed
+// slice keeps its memory while it fits the entries closely, so that a
+// connection going idle again and again does not allocate.
 func (d *hpackDecoder) idle() {
 	w := d.w
 	if w == nil {
 		return
 	}
-	switch {
-	case d.packedN == d.n:
-	case d.packedN >= 0 && d.packedN < d.n:
-		d.packed = w.pack(d.packed, int(d.packedN), int(d.n))
-	default:
-		d.packed = w.pack(d.packed[:0], 0, int(d.n))
+	from := int(d.packedN)
+	if drop := packedCount(d.packed) - from; drop > 0 {
+		if w.backEvicted(from) {
+			from = 0
+		} else {
+			d.packed = dropPacked(d.packed, drop)
+		}
+	}
+	if from == 0 {
+		d.packed = d.packed[:0]
+	}
+	if from < int(d.n) || from == 0 {
+		d.packed = w.pack(d.packed, from, int(d.n))
 	}
 	d.packedN = d.n
 	d.w = nil
 	putHring(w)
+}
+
+// backEvicted reports whether one of the oldest n entries names an entry
+// evicted (nameBack).
+func (w *hring) backEvicted(n int) bool {
+	for i := range min(n, maxNameBack) {
+		if int(w.ent(i).back) > i {
+			return true
+		}
+	}
+	return false
+}
+
+// packedCount returns the number of entries in p, a packed table.
+func packedCount(p []byte) int {
+	if len(p) < 2 {
+		return 0
+	}
+	return int(binary.LittleEndian.Uint16(p))
+}
+
+// dropPacked removes the oldest drop entries of p, a packed table whose
+// other entries do not name them (nameBack), in place.
+func dropPacked(p []byte, drop int) []byte {
+	q := p[2:]
+	for range drop {
+		head, k := uvarint(q)
+		vl, k2 := uvarint(q[k:])
+		q = q[k+k2:]
+		if head&3 == nameBytes || head&3 == nameUnknown {
+			q = q[head>>2:]
+		}
+		if vl&1 == 0 {
+			q = q[vl>>1:]
+		}
+	}
+	n := copy(p[2:], q)
+	p = p[:2+n]
+	binary.LittleEndian.PutUint16(p, uint16(packedCount(p)-drop))
+	return p
 }
 
 // release gives the ring back and drops the packed entries, keeping the
@@ -478,15 +529,16 @@ func packHead(e *hent) (uint64, bool) {
 }
 
 // pack appends entries from to n-1 of w (0: the oldest), packed, to p,
-// which holds the entries before from: in p's memory when they fit it
-// (and, packing from the oldest, p is not much larger than they need),
-// else in a new slice of about the size they need. It returns nil for no
-// entries.
+// which holds the entries before from (none: empty): in p's memory when
+// they fit it and it is not much larger than they need, else in a new
+// slice of about the size they need. It returns nil for no entries. A
+// packed table is the number of entries (16 bits, little-endian), then
+// the entries.
 func (w *hring) pack(p []byte, from, n int) []byte {
 	if n == 0 {
 		return nil
 	}
-	need := len(p)
+	need := max(len(p), 2)
 	for i := from; i < n; i++ {
 		e := w.ent(i)
 		if int(e.back) > i {
@@ -498,12 +550,16 @@ func (w *hring) pack(p []byte, from, n int) []byte {
 			need -= int(e.nlen)
 		}
 	}
-	if cap(p) < need || from == 0 && cap(p) > need+need/4+16 {
+	if cap(p) < need || cap(p) > need+need/4+16 {
 		// The malloc size class the slice takes anyway, so that a few
 		// entries inserted later may fit it.
 		q := slices.Grow([]byte(nil), need)
 		p = append(q, p...)
 	}
+	if len(p) == 0 {
+		p = append(p, 0, 0)
+	}
+	binary.LittleEndian.PutUint16(p, uint16(n))
 	for i := from; i < n; i++ {
 		e := w.ent(i)
 		h, lit := packHead(e)
@@ -530,6 +586,10 @@ func packValue(e *hent) uint64 {
 // unpack lays the n entries that pack wrote in p out in w, which is empty
 // and laid out for them.
 func (w *hring) unpack(p []byte, n int) {
+	if n == 0 {
+		return
+	}
+	p = p[2:]
 	for i := range n {
 		head, k := uvarint(p)
 		vl, k2 := uvarint(p[k:])
