@@ -314,9 +314,10 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 		// Codes until the end of the block, or of out: first while 8
 		// input bytes can be loaded and out has room for the longest
 		// copy and 8 bytes more, so no count needs checking (a
-		// refill leaves at least 56 bits, a literal/length code,
+		// refill leaves at least 56 bits; a literal/length code,
 		// its extra bits, a distance code and its extra bits take
-		// at most 48).
+		// at most 48, a second code after a literal is read only
+		// when 48 bits are left).
 		for pos+8 <= len(in) && len(out)-o >= 258+8 {
 			b |= binary.LittleEndian.Uint64(in[pos:]) << nb
 			pos += int((63 - nb) >> 3)
@@ -328,9 +329,14 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 			b >>= e & 0xff
 			nb -= uint(e & 0xff)
 			if e&kindMask == kLit {
-				// A second literal from the same refill.
 				out[o] = byte(e >> 16)
 				o++
+				if nb < 15+33 {
+					// Not enough bits left for sure for a
+					// length code and its distance.
+					continue
+				}
+				// A second code from the same refill.
 				e = lt[b&lm]
 				if e&kindMask == kSub {
 					e = lt[e>>16+uint32(b>>litBits)&(1<<(e>>8&15)-1)]

@@ -302,3 +302,274 @@ func BenchmarkInflate(b *testing.B) {
 		}
 	})
 }
+
+// bitWriter writes a deflate stream: fields from their least significant
+// bit, Huffman codes from their most significant.
+type bitWriter struct {
+	b  []byte
+	nb uint
+}
+
+func (w *bitWriter) bits(v uint32, n uint) {
+	for i := range n {
+		if w.nb%8 == 0 {
+			w.b = append(w.b, 0)
+		}
+		w.b[len(w.b)-1] |= byte(v>>i&1) << (w.nb % 8)
+		w.nb++
+	}
+}
+
+func (w *bitWriter) code(c uint32, n uint) { w.bits(reverse(c, n), n) }
+
+// canonical returns the canonical codes of lengths.
+func canonical(lengths []uint8) []uint32 {
+	var count, next [16]uint32
+	for _, l := range lengths {
+		count[l]++
+	}
+	count[0] = 0
+	code := uint32(0)
+	for l := 1; l < 16; l++ {
+		code = (code + count[l-1]) << 1
+		next[l] = code
+	}
+	codes := make([]uint32, len(lengths))
+	for i, l := range lengths {
+		if l != 0 {
+			codes[i] = next[l]
+			next[l]++
+		}
+	}
+	return codes
+}
+
+// TestInflate_LongestCodes: a dynamic block whose literal, length and
+// distance codes take 15 bits each, with the most extra bits (a literal
+// then a copy use 63 bits), at every bit alignment, after 32 KiB of
+// stored bytes for the distances to reach back into.
+func TestInflate_LongestCodes(t *testing.T) {
+	// Literal/length code: EOB 1 bit, literals 0-12 2 to 14 bits, 'x'
+	// and length 284 (5 extra bits) 15 bits: complete.
+	lit := make([]uint8, 286)
+	lit[256] = 1
+	for i := range 13 {
+		lit[i] = uint8(2 + i)
+	}
+	lit['x'], lit[284] = 15, 15
+	// Distance code: 0-13 1 to 14 bits, 14 and 29 (13 extra bits) 15.
+	dist := make([]uint8, 30)
+	for i := range 14 {
+		dist[i] = uint8(1 + i)
+	}
+	dist[14], dist[29] = 15, 15
+	lc, dc := canonical(lit), canonical(dist)
+
+	r := rand.New(rand.NewPCG(5, 5))
+	history := make([]byte, 32<<10)
+	for i := range history {
+		history[i] = byte(r.Uint32())
+	}
+	var w bitWriter
+	w.bits(0, 3) // stored, not final
+	w.nb = uint(len(w.b)) * 8
+	w.b = append(w.b, byte(len(history)), byte(len(history)>>8), ^byte(len(history)), ^byte(len(history)>>8))
+	w.b = append(w.b, history...)
+	w.nb = uint(len(w.b)) * 8
+	w.bits(1|2<<1, 3) // dynamic, final
+	w.bits(286-257, 5)
+	w.bits(30-1, 5)
+	w.bits(19-4, 4)
+	// The code-length code: lengths 0-15 with 4 bits each.
+	for _, s := range codeOrder {
+		if s < 16 {
+			w.bits(4, 3)
+		} else {
+			w.bits(0, 3)
+		}
+	}
+	for _, l := range append(append([]uint8(nil), lit...), dist...) {
+		w.code(uint32(l), 4) // code-length symbol l has canonical code l
+	}
+	want := append([]byte(nil), history...)
+	for i := range 40 {
+		// Literals of 2 to 14 bits to move the alignment (none, one
+		// or two: a decoder may take two literals, or a literal and
+		// a copy, from one refill), 'x', then a copy of 227+i%32
+		// bytes from 24577+i*97 back.
+		short := byte(i % 13)
+		for range i % 3 {
+			w.code(lc[short], uint(lit[short]))
+			want = append(want, short)
+		}
+		w.code(lc['x'], 15)
+		w.code(lc[284], 15)
+		w.bits(uint32(i%32), 5)
+		w.code(dc[29], 15)
+		w.bits(uint32(i*97), 13)
+		want = append(want, 'x')
+		d := 24577 + i*97
+		for range 227 + i%32 {
+			want = append(want, want[len(want)-d])
+		}
+	}
+	w.code(lc[256], 1)
+	got := make([]byte, len(want))
+	if err := new(inflateTables).inflateTo(w.b, got); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("error %v, equal %v", err, bytes.Equal(got, want))
+	}
+	if d := checkInflate(new(inflateTables), w.b, len(want)); d != "" {
+		t.Fatal(d)
+	}
+}
+
+// randomCode returns the lengths of a random complete prefix code of n
+// symbols of an alphabet of size, no code longer than 15 bits: leaves
+// split at random.
+func randomCode(r *rand.Rand, n, size int) []uint8 {
+	depths := []uint8{0}
+	for len(depths) < n {
+		i := r.IntN(len(depths))
+		if r.IntN(2) == 0 {
+			i = len(depths) - 1 // deepen: long codes
+		}
+		if depths[i] == 15 {
+			continue
+		}
+		depths[i]++
+		depths = append(depths, depths[i])
+	}
+	lengths := make([]uint8, size)
+	for i, s := range r.Perm(size)[:n] {
+		lengths[s] = depths[i]
+	}
+	return lengths
+}
+
+// TestInflate_RandomCodes: dynamic blocks of random complete codes (many
+// long ones), literals and copies at random, decode to what the encoder
+// meant and to what compress/flate gives. Half the symbols are taken
+// among the longest codes, so that literals and copies of the most bits
+// follow each other.
+func TestInflate_RandomCodes(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	z := new(inflateTables)
+	lengthBase, distBase := litVals, distVals
+	for iter := range 300 {
+		var w bitWriter
+		var want []byte
+		blocks := 1 + r.IntN(3)
+		for blk := range blocks {
+			final := uint32(0)
+			if blk == blocks-1 {
+				final = 1
+			}
+			w.bits(final|2<<1, 3)
+			lit := randomCode(r, 2+r.IntN(284), 286)
+			if lit[256] == 0 {
+				// Give the end-of-block code a symbol's length.
+				for s := range lit {
+					if lit[s] != 0 {
+						lit[256], lit[s] = lit[s], 0
+						break
+					}
+				}
+			}
+			dist := randomCode(r, 2+r.IntN(28), 30)
+			lc, dc := canonical(lit), canonical(dist)
+			w.bits(286-257, 5)
+			w.bits(30-1, 5)
+			w.bits(19-4, 4)
+			for _, s := range codeOrder {
+				if s < 16 {
+					w.bits(4, 3)
+				} else {
+					w.bits(0, 3)
+				}
+			}
+			for _, l := range append(append([]uint8(nil), lit...), dist...) {
+				w.code(uint32(l), 4)
+			}
+			var lits, lens, dists []int
+			for s, l := range lit {
+				switch {
+				case l == 0:
+				case s < 256:
+					lits = append(lits, s)
+				case s > 256:
+					lens = append(lens, s)
+				}
+			}
+			for s, l := range dist {
+				if l != 0 {
+					dists = append(dists, s)
+				}
+			}
+			// pick returns one of syms, half the time one of the
+			// longest codes.
+			pick := func(syms []int, lengths []uint8) int {
+				s := syms[r.IntN(len(syms))]
+				if r.IntN(2) == 0 {
+					for _, c := range syms {
+						if lengths[c] > lengths[s] {
+							s = c
+						}
+					}
+				}
+				return s
+			}
+			for range 200 + r.IntN(2000) {
+				if len(lits) > 0 && (len(want) == 0 || len(lens) == 0 || r.IntN(3) > 0) {
+					s := pick(lits, lit)
+					w.code(lc[s], uint(lit[s]))
+					want = append(want, byte(s))
+					continue
+				}
+				if len(lens) == 0 || len(want) == 0 {
+					break
+				}
+				// A copy whose distance symbol reaches no further
+				// back than what was written.
+				var near []int
+				for _, s := range dists {
+					if int(distBase[s]>>16) <= len(want) {
+						near = append(near, s)
+					}
+				}
+				if len(near) == 0 {
+					break
+				}
+				ds := pick(near, dist)
+				ls := pick(lens, lit)
+				le, de := lengthBase[ls], distBase[ds]
+				lx, dx := uint(le>>8&15), uint(de>>8&15)
+				lv := uint32(r.IntN(1 << lx))
+				length := int(le>>16) + int(lv)
+				if ls == 284 {
+					length = min(length, 258)
+					lv = uint32(length - 227)
+				}
+				d := int(de>>16) + r.IntN(1<<dx)
+				d = min(d, len(want))
+				dv := uint32(d - int(de>>16))
+				w.code(lc[ls], uint(lit[ls]))
+				w.bits(lv, lx)
+				w.code(dc[ds], uint(dist[ds]))
+				w.bits(dv, dx)
+				for range length {
+					want = append(want, want[len(want)-d])
+				}
+			}
+			w.code(lc[256], uint(lit[256]))
+		}
+		got := make([]byte, len(want))
+		if err := z.inflateTo(w.b, got); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("stream %d: error %v, equal %v", iter, err, bytes.Equal(got, want))
+		}
+		for _, ulen := range []int{len(want), len(want) + 1, len(want) / 3} {
+			if d := checkInflate(z, w.b, ulen); d != "" {
+				t.Fatalf("stream %d, %d of %d bytes: %s", iter, ulen, len(want), d)
+			}
+		}
+	}
+}
