@@ -42,8 +42,9 @@ type Engine struct {
 	conns  map[uint64]*Conn // conns opened by Open
 	nconns int              // open conns, Open's and the flow.Handler's
 	bySlot []*Conn          // the flow.Handler's conns by flow slot
-	// offSlot holds, by flow slot, the id of a flow whose L7 is off with
-	// nothing to report (Engine.retire): it holds no Conn.
+	// offSlot holds, by flow slot, the state of a flow whose L7 holds no
+	// Conn although it carried payload (Engine.retire): off, or a UDP
+	// flow's inference tries so far.
 	offSlot   []uint64
 	freeConns []*Conn
 	// swapper is the flow of swapConn during a flow.Handler call: the

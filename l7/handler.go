@@ -37,16 +37,26 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		e.closeSlot(slot)
 		c = nil
 	}
-	if c == nil && slot < len(e.offSlot) && e.offSlot[slot] == f.ID() {
-		// Inference gave up on this flow: count its bytes as a Conn
-		// in stateOff would.
-		e.advance(m.Timestamp)
-		if n := uint64(len(m.Payload)); n > 0 {
-			e.stats.Segments++
-			e.stats.Bytes += n
-			e.stats.UninferredBytes += n
+	parked := int32(-1)
+	if c == nil && slot < len(e.offSlot) {
+		if o := e.offSlot[slot]; o>>32 == f.ID()>>32 {
+			switch o & 0xffffffff {
+			case slotOff:
+				// Inference gave up on this flow: count its bytes
+				// as a Conn in stateOff would.
+				e.advance(m.Timestamp)
+				if n := uint64(len(m.Payload)); n > 0 {
+					e.stats.Segments++
+					e.stats.Bytes += n
+					e.stats.UninferredBytes += n
+				}
+				return
+			case 0:
+			default:
+				parked = int32(o&0xffffffff) - slotParked
+				e.offSlot[slot] = 0
+			}
 		}
-		return
 	}
 	if c == nil {
 		if m.PayloadLen == 0 {
@@ -56,6 +66,9 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 			return
 		}
 		c = e.open(ConnInfo{ID: f.ID(), Client: f.Client(), Server: f.Server(), Transport: t, Oriented: f.Oriented()}, m.Timestamp)
+		if parked >= 0 {
+			c.tries = parked
+		}
 		for slot >= len(e.bySlot) {
 			e.bySlot = append(e.bySlot, nil)
 		}
@@ -100,24 +113,41 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 	}
 	e.swapConn, e.swapper = nil, nil
 	switch {
-	case c.state == stateOff && c.dec < 0 && c.abandoned < 0 && c.requests == 0 && c.responses == 0 && c.phead == nil:
-		e.retire(c, slot)
+	case c.dec >= 0 || c.abandoned >= 0 || c.requests != 0 || c.responses != 0 || c.phead != nil:
+		if c.state != stateClosed {
+			c.idle()
+		}
+	case c.state == stateOff:
+		e.retire(c, slot, slotOff)
+	case c.state == stateInfer && t == UDP:
+		// No decoder yet, and a datagram holds nothing for the next:
+		// the flow keeps its tries, not a Conn.
+		e.retire(c, slot, slotParked+uint64(c.tries))
 	case c.state != stateClosed:
 		c.idle()
 	}
 }
 
-// retire closes c, a Conn of the flow in slot whose inference gave up
-// before any message (nothing to report), and marks the slot so that the
-// flow's later packets are counted without a Conn: a flow of an unknown
+// The low 32 bits of an offSlot entry (the high ones are those of the
+// flow's id): slotOff for a flow whose inference gave up, slotParked+n for
+// a UDP flow whose n datagrams no decoder recognised yet.
+const (
+	slotOff    = 1
+	slotParked = 2
+)
+
+// retire closes c, a Conn of the flow in slot that has nothing to report
+// (no decoder took it, no message), and marks the slot with state
+// (slotOff, slotParked+tries), so that the flow's later packets are
+// counted, or its inference resumed, without a Conn: a flow of an unknown
 // protocol then holds 8 bytes of L7 state instead of a Conn.
-func (e *Engine) retire(c *Conn, slot int) {
+func (e *Engine) retire(c *Conn, slot int, state uint64) {
 	id := c.id
 	c.Close(e.now)
 	for slot >= len(e.offSlot) {
 		e.offSlot = append(e.offSlot, 0)
 	}
-	e.offSlot[slot] = id
+	e.offSlot[slot] = id>>32<<32 | state
 }
 
 // streamISN returns the initial sequence number of direction d of f, a

@@ -179,6 +179,61 @@ func TestEngine_RetireUnknown(t *testing.T) {
 	}
 }
 
+// TestEngine_ParkUDP: a UDP flow whose datagrams no decoder recognised yet
+// holds no Conn between them (open_conns 0), yet its inference goes on
+// where it stopped: a later request is decoded and paired, and a flow that
+// used up its tries stays off.
+func TestEngine_ParkUDP(t *testing.T) {
+	reg := mustRegistry(t)
+	var got []string
+	eng, err := l7.NewEngine(l7.Config{Registry: reg, MaxFlowInferAttempts: 3, OnRecord: func(r *l7.Record) {
+		got = append(got, string(r.RequestType)+" "+string(r.RequestResource)+"|"+r.Status.String())
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := flow.NewTable(flow.Config{Handler: eng})
+	c, s := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	ts := int64(1_700_000_000e9)
+	pkt := func(port uint16, fromClient bool, payload string) {
+		ts += 10_000
+		m := decode.Meta{IPVersion: 4, Proto: decode.ProtoUDP, L4Decoded: true, TTL: 64, Timestamp: ts,
+			Payload: []byte(payload), PayloadLen: len(payload), WireLen: 42 + len(payload), IPLen: 28 + len(payload)}
+		if fromClient {
+			m.Src, m.Dst, m.SrcPort, m.DstPort = c, s, port, 9
+		} else {
+			m.Src, m.Dst, m.SrcPort, m.DstPort = s, c, 9, port
+		}
+		tab.Packet(&m)
+	}
+	pkt(40001, true, "\x01 no protocol")
+	pkt(40001, false, "\x02 nor here")
+	if st := eng.Stats(); st.OpenConns != 0 || st.InferFailures != 2 {
+		t.Fatalf("open_conns %d, infer_failures %d after two unknown datagrams; want 0 and 2", st.OpenConns, st.InferFailures)
+	}
+	pkt(40001, true, "GET a\n")
+	pkt(40001, false, "+ok\n")
+	if st := eng.Stats(); st.OpenConns != 1 {
+		t.Errorf("open_conns %d once a decoder took the flow, want 1", st.OpenConns)
+	}
+	// Another flow uses up its 3 tries: its request is not decoded.
+	pkt(40002, true, "\x01 no protocol")
+	pkt(40002, true, "\x02 nor here")
+	pkt(40002, true, "\x03 nor there")
+	pkt(40002, true, "GET b\n")
+	st := eng.Stats()
+	if st.InferFailures != 5 || st.InferAttempts != 6 {
+		t.Errorf("infer_failures %d, infer_attempts %d; want 5 and 6", st.InferFailures, st.InferAttempts)
+	}
+	if want := uint64(len("\x01 no protocol") + len("\x02 nor here") + len("\x01 no protocol") + len("\x02 nor here") + len("\x03 nor there") + len("GET b\n")); st.UninferredBytes != want {
+		t.Errorf("uninferred_bytes %d, want %d", st.UninferredBytes, want)
+	}
+	tab.Flush()
+	if len(got) != 1 || got[0] != "GET a|Ok" {
+		t.Errorf("records %q, want [\"GET a|Ok\"]", got)
+	}
+}
+
 // TestEngine_InferPieces: a request whose start comes in pieces ("GE",
 // "T a\n") is recognised from the held piece and the next one together,
 // not from the second piece alone ("T a").
