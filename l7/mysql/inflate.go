@@ -14,10 +14,11 @@ import (
 // (RFC 1951). Huffman codes are decoded with a table of 2^10 entries for
 // literals and lengths and 2^8 for distances (fewer when a block's codes
 // are shorter), longer codes through subtables; the tables of a dynamic
-// block are built in the pooled inflateTables, the fixed ones once. It accepts and refuses what compress/flate does for the same
-// output length (complete codes or the single one-bit code zlib makes, no
-// distance past the start, at least the bits of the end-of-block code left
-// before each literal/length code): the tests compare the two.
+// block are built in the pooled inflateTables, the fixed ones once. It
+// accepts and refuses what compress/flate does for the same output length
+// (complete codes or the single one-bit code zlib makes, no distance past
+// the start, at least the bits of the end-of-block code left before each
+// literal/length code): the tests compare the two.
 
 var errInflate = errors.New("mysql: corrupt deflate data")
 
@@ -48,7 +49,8 @@ const (
 	kBad      = 4 << kindShift // no such code, or a symbol no stream may use
 )
 
-// decoder tables and the scratch of a dynamic block's header.
+// inflateTables holds the decoder tables of a dynamic block and the
+// scratch of its header, reused frame after frame (from inflaters).
 type inflateTables struct {
 	lit    [1<<litBits + litSub]uint32
 	dist   [1<<distBits + distSub]uint32
