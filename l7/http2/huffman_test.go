@@ -116,6 +116,13 @@ func BenchmarkHuffmanDecode(b *testing.B) {
 			huffmanDecode(dst, in)
 		}
 	})
+	b.Run("len", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(in)))
+		for b.Loop() {
+			huffmanLen(in)
+		}
+	})
 	b.Run("x-net", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(in)))
