@@ -19,24 +19,22 @@ type pending struct {
 // direction, the rest of a message longer than Config.MaxPeek to skip. It
 // is not safe for concurrent use; get one from Decoder.NewParser.
 type Parser struct {
+	// The fields of the first 64 bytes (a Parser is one 128-byte object,
+	// two cache lines) are those Idle and Trailing read: on a connection
+	// idle a while, the engine's call misses the cache once, not twice.
 	d *Decoder
+
+	// sc holds the values of the message being decoded, taken from the
+	// Decoder's pool when a message needs it and given back by Idle.
+	sc *scratch
 
 	// pend holds the requests awaiting their responses beyond the two
 	// that fit in inl: taken from pendPool when a third waits and given
 	// back by Idle when none does. The oldest is at pendHd of inl while
 	// pend is nil, of pend otherwise.
 	pend *[maxPending]pending
-	inl  [2]pending
 
-	skip [2]int   // bytes of the current message still to skip
-	off  [2]int64 // stream offset of the next byte Parse sees
-
-	// sc holds the values of the message being decoded, taken from the
-	// Decoder's pool when a message needs it and given back by Idle.
-	sc *scratch
-
-	meta  metaState // a Metadata response longer than MaxPeek being mapped
-	carry []byte    // its topic entry in progress, from carryPool while mapping
+	skip [2]int // bytes of the current message still to skip
 
 	lastCorr int32 // correlation id of the last request
 	pendHd   uint8
@@ -44,6 +42,11 @@ type Parser struct {
 	hasLast  bool
 	cut      bool    // the message being decoded is longer than its view
 	resync   [2]bool // after a gap or an error: look for the next header
+
+	off   [2]int64 // stream offset of the next byte Parse sees
+	inl   [2]pending
+	meta  metaState // a Metadata response longer than MaxPeek being mapped
+	carry []byte    // its topic entry in progress, from carryPool while mapping
 }
 
 // scratch holds the values of one message that the parser builds rather
