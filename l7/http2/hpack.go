@@ -23,10 +23,10 @@ import (
 // errHPACK means a header block breaks HPACK's grammar.
 var errHPACK = errors.New("http2: malformed HPACK block")
 
-// fieldSink receives the fields of a block in order. name is nil when it is
-// unknown (an entry the observer never saw); value is nil when the whole
-// field is unknown, or when wants said no for name. The slices are valid
-// only during the call.
+// fieldSink receives the fields of a block in order, but for those whose
+// name it does not want. name is nil when it is unknown (an entry the
+// observer never saw); value is nil when the whole field is unknown, or
+// when wants said no for nil. The slices are valid only during the call.
 type fieldSink interface {
 	field(name, value []byte)
 	// wants reports whether the sink needs the values of fields named
@@ -137,7 +137,7 @@ func (d *hpackDecoder) decode(block []byte, s fieldSink, sc *byteSink, limit int
 				s.field(nil, nil)
 			case noName:
 				s.field(nil, value)
-			default:
+			case value != nil: // nil: an entry whose value the sink did not want
 				s.field(name, value)
 			}
 		case c&0xe0 == 0x20: // dynamic table size update
@@ -205,7 +205,7 @@ func (d *hpackDecoder) decode(block []byte, s fieldSink, sc *byteSink, limit int
 			}
 			if noName {
 				s.field(nil, value)
-			} else {
+			} else if value != nil {
 				s.field(name, value)
 			}
 			if index {
