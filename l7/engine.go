@@ -69,6 +69,10 @@ type Engine struct {
 	// decoder index * 2 + transport.
 	parsers [][]Parser
 
+	// joinBuf holds held bytes joined with new ones for inference when
+	// the held buffer has no room for them (Conn.infer).
+	joinBuf []byte
+
 	msg  Message
 	cmsg Message // the message a cut makes while msg is in use (Conn.answeredCut)
 	// cutting: the message being handled is one a Flusher made of bytes
@@ -881,14 +885,34 @@ func (c *Conn) hold(s *side, ts int64, seq uint32, b []byte) {
 		return
 	}
 	if s.buf == nil {
-		if s.buf = e.pool.get(maxHeld); s.buf == nil {
+		if s.buf = e.pool.get(len(b)); s.buf == nil {
 			e.stats.UninferredBytes += uint64(len(b))
 			return
 		}
 		s.bufSeq, s.bufTs = seq, ts
 		s.callToBuf()
+	} else if !c.growHeld(s, len(s.buf)+len(b)) {
+		e.stats.UninferredBytes += uint64(len(b))
+		return
 	}
 	s.buf = append(s.buf, b...)
+}
+
+// growHeld makes room for n bytes in s.buf, held bytes of an inference in
+// progress: a buffer of the pool's class for n (held bytes cost their size,
+// not maxHeld), or false when the budget is spent.
+func (c *Conn) growHeld(s *side, n int) bool {
+	if n <= cap(s.buf) {
+		return true
+	}
+	nb := c.e.pool.get(n)
+	if nb == nil {
+		return false
+	}
+	nb = append(nb, s.buf...)
+	c.e.pool.put(s.buf)
+	s.buf = nb
+	return true
 }
 
 // dropHeld discards bytes held before inference.
@@ -1245,13 +1269,28 @@ func (c *Conn) infer(s *side, ts int64, b []byte) (found, joined bool) {
 		}
 	}
 	dec, v := int32(-1), No
-	if s.buf != nil && c.transport == TCP && len(s.buf)+len(b) <= cap(s.buf) {
+	if s.buf != nil && c.transport == TCP && len(s.buf)+len(b) <= maxHeld {
 		// The held bytes with b after them first, in s.buf's spare
-		// capacity (committed only when a decoder recognises them): a
-		// piece of a message start alone may look like another message.
-		j := append(s.buf, b...)
+		// capacity or the engine's scratch (committed only when a
+		// decoder recognises them): a piece of a message start alone may
+		// look like another message.
+		var j []byte
+		if len(s.buf)+len(b) <= cap(s.buf) {
+			j = append(s.buf, b...)
+		} else {
+			if e.joinBuf == nil {
+				e.joinBuf = make([]byte, 0, maxHeld)
+			}
+			j = append(append(e.joinBuf[:0], s.buf...), b...)
+		}
 		if dec, v = c.pick(j, dir, cand, avoid, false); dec >= 0 {
-			s.buf, joined = j, true
+			if len(j) <= cap(s.buf) {
+				s.buf, joined = j, true
+			} else if c.growHeld(s, len(j)) {
+				s.buf, joined = append(s.buf, b...), true
+			} else {
+				dec, v = -1, No // no room for the message start
+			}
 		}
 	}
 	if dec < 0 {

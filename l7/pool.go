@@ -2,10 +2,10 @@ package l7
 
 import "math/bits"
 
-// Buffer size classes: 512 B << c for c in [0, numClasses).
+// Buffer size classes: 64 B << c for c in [0, numClasses).
 const (
-	minClassShift = 9
-	numClasses    = 12 // 512 B .. 1 MiB
+	minClassShift = 6
+	numClasses    = 15 // 64 B .. 1 MiB
 	maxClassSize  = 1 << (minClassShift + numClasses - 1)
 )
 

@@ -68,7 +68,7 @@ func TestReassembler_Segment(t *testing.T) {
 		{name: "seq wrap-around out of order", syn: true, isn: 0xfffffff0, segs: []seg{{2, "ef", 0}, {0xfffffffe, "ab", 0}, {0xfffffff1, "0123456789abc", 0}, {0, "cd", 0}}, want: "0123456789abcabcdef", wantOOO: 2},
 		{name: "gap at close", syn: true, isn: isn, segs: []seg{{isn + 1, "ab", 0}, {isn + 6, "fg", 0}}, flush: true, want: "abfg", wantGaps: []int{3}, wantOOO: 1},
 		{name: "gap by reassembly timeout", syn: true, isn: isn, segs: []seg{{isn + 1, "ab", 0}, {isn + 6, "fg", 0}, {isn + 8, "hi", 2e9}}, want: "abfghi", wantGaps: []int{3}, wantOOO: 1},
-		{name: "per-direction budget", syn: true, isn: isn, maxDir: 600, segs: []seg{{isn + 1, "ab", 0}, {isn + 6, "fg", 0}, {isn + 20, "xy", 0}, {isn + 3, "cde", 0}}, flush: true, want: "abfgxy", wantGaps: []int{3, 12}, wantOOO: 2, wantDup: 3},
+		{name: "per-direction budget", syn: true, isn: isn, maxDir: 100, segs: []seg{{isn + 1, "ab", 0}, {isn + 6, "fg", 0}, {isn + 20, "xy", 0}, {isn + 3, "cde", 0}}, flush: true, want: "abfgxy", wantGaps: []int{3, 12}, wantOOO: 2, wantDup: 3},
 		{name: "global budget", syn: true, isn: isn, total: 512, segs: []seg{{isn + 1, "ab", 0}, {isn + 6, "fg", 0}, {isn + 9, "ij", 0}}, flush: true, want: "abfgij", wantGaps: []int{3, 1}, wantOOO: 2},
 		{name: "old data before join ignored", isn: isn, segs: []seg{{5000, "abc", 0}, {4990, "0123456789", 0}}, want: "abc", wantDup: 10},
 	}
