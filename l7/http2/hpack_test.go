@@ -75,9 +75,10 @@ func testEncoder(t *testing.T, idle bool, skip string) {
 		enc := hpack.NewEncoder(&buf)
 		enc.SetMaxDynamicTableSizeLimit(tableSize)
 		enc.SetMaxDynamicTableSize(tableSize)
-		var d hpackDecoder
-		var sc byteSink
+		var d, eager hpackDecoder // eager: a sink wanting every value
+		var sc, esc byteSink
 		d.init(DefaultMaxTableSize)
+		eager.init(DefaultMaxTableSize)
 		for block := range 300 {
 			buf.Reset()
 			var want []string
@@ -101,6 +102,12 @@ func testEncoder(t *testing.T, idle bool, skip string) {
 			}
 			if fmt.Sprint(c.got) != fmt.Sprint(want) {
 				t.Fatalf("size %d block %d: got %q, want %q", tableSize, block, c.got, want)
+			}
+			if _, err := eager.decode(buf.Bytes(), &collect{}, &esc, DefaultMaxTableSize); err != nil {
+				t.Fatal(err)
+			}
+			if d.n != eager.n || d.size != eager.size {
+				t.Fatalf("size %d block %d: %d entries, size %d; wanting every value: %d, %d", tableSize, block, d.n, d.size, eager.n, eager.size)
 			}
 			if idle && block%3 != 0 {
 				d.idle()
