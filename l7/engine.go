@@ -47,6 +47,10 @@ type Engine struct {
 	// flow's inference tries so far.
 	offSlot   []uint64
 	freeConns []*Conn
+	// parked holds the state of parked TCP flows (park.go), named by
+	// their offSlot entries; freeParked the indexes not in use.
+	parked     []parkedConn
+	freeParked []int32
 	// swapper is the flow of swapConn during a flow.Handler call: the
 	// Conn swaps it with itself.
 	swapConn *Conn
@@ -717,6 +721,9 @@ func (e *Engine) Flush() {
 		if c := e.Conn(id); c != nil {
 			c.Close(e.now)
 		}
+	}
+	for slot := range e.offSlot {
+		e.dropSlot(slot)
 	}
 }
 

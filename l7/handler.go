@@ -37,11 +37,17 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		e.closeSlot(slot)
 		c = nil
 	}
-	parked := int32(-1)
+	parked, parkedAt := int32(-1), -1
 	if c == nil && slot < len(e.offSlot) {
-		if o := e.offSlot[slot]; o>>32 == f.ID()>>32 {
-			switch o & 0xffffffff {
-			case slotOff:
+		if o := e.offSlot[slot]; o != 0 && o>>32 != f.ID()>>32 {
+			// The slot's previous flow was never closed through Close.
+			e.dropSlot(slot)
+		} else if o != 0 {
+			switch low := o & 0xffffffff; {
+			case low >= slotParkedTCP:
+				parkedAt = int(low - slotParkedTCP)
+				e.offSlot[slot] = 0
+			case low == slotOff:
 				// Inference gave up on this flow: count its bytes
 				// as a Conn in stateOff would.
 				e.advance(m.Timestamp)
@@ -51,15 +57,14 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 					e.stats.UninferredBytes += n
 				}
 				return
-			case 0:
 			default:
-				parked = int32(o&0xffffffff) - slotParked
+				parked = int32(low) - slotParked
 				e.offSlot[slot] = 0
 			}
 		}
 	}
 	if c == nil {
-		if m.PayloadLen == 0 {
+		if m.PayloadLen == 0 && parkedAt < 0 {
 			// Nothing to parse yet; a SYN's sequence number stays in
 			// the flow (Flow.NextSeq) for the Conn the first payload
 			// opens.
@@ -74,7 +79,9 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		}
 		e.bySlot[slot] = c
 		c.slot = slot
-		if t == TCP {
+		if parkedAt >= 0 {
+			e.unpark(c, parkedAt)
+		} else if t == TCP {
 			for d := flow.DirTx; d <= flow.DirRx; d++ {
 				// A SYN with payload (TCP Fast Open) opens the Conn
 				// itself; Segment takes its sequence number.
@@ -123,6 +130,8 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		// No decoder yet, and a datagram holds nothing for the next:
 		// the flow keeps its tries, not a Conn.
 		e.retire(c, slot, slotParked+uint64(c.tries))
+	case c.parkable():
+		e.park(c, slot)
 	case c.state != stateClosed:
 		c.idle()
 	}
@@ -130,7 +139,8 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 
 // The low 32 bits of an offSlot entry (the high ones are those of the
 // flow's id): slotOff for a flow whose inference gave up, slotParked+n for
-// a UDP flow whose n datagrams no decoder recognised yet.
+// a UDP flow whose n datagrams no decoder recognised yet, slotParkedTCP+i
+// for a parked TCP flow (park.go).
 const (
 	slotOff    = 1
 	slotParked = 2
@@ -177,6 +187,9 @@ func streamISN(f *flow.Flow, d, dir flow.Dir, seq uint32) (uint32, bool) {
 func (e *Engine) Close(f *flow.Flow, r *flow.Record) {
 	c := e.slotConn(f.ID())
 	if c == nil {
+		if slot := int(f.Slot()); slot < len(e.offSlot) && e.offSlot[slot]>>32 == f.ID()>>32 {
+			e.dropSlot(slot)
+		}
 		return
 	}
 	base := c.reported

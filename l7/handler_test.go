@@ -160,8 +160,9 @@ func TestEngine_RetireUnknown(t *testing.T) {
 		tab.Packet(&m)
 	}
 	pkt(true, "\x01\x02\x03 no protocol here")
-	if st := eng.Stats(); st.OpenConns != 1 {
-		t.Fatalf("%d conns open after one unknown chunk, want 1 (inference goes on)", st.OpenConns)
+	if st := eng.Stats(); st.OpenConns != 0 || st.BufferedBytes == 0 || st.InferFailures != 1 {
+		t.Fatalf("open_conns %d, buffered_bytes %d, infer_failures %d after one unknown chunk; want 0 (parked), > 0 (held for inference), 1",
+			st.OpenConns, st.BufferedBytes, st.InferFailures)
 	}
 	pkt(false, "\x04\x05\x06 nor here")
 	pkt(true, "\x07\x08 still nothing")
@@ -231,6 +232,64 @@ func TestEngine_ParkUDP(t *testing.T) {
 	tab.Flush()
 	if len(got) != 1 || got[0] != "GET a|Ok" {
 		t.Errorf("records %q, want [\"GET a|Ok\"]", got)
+	}
+}
+
+// TestEngine_ParkTCP: a TCP flow whose first bytes no decoder recognised
+// holds no Conn until its next packet (open_conns 0), but keeps the bytes
+// and its place in the stream: a request whose start came alone is
+// recognised with the next piece, after a pure ACK, and paired; a flow
+// that ends parked gives its held bytes back as uninferred.
+func TestEngine_ParkTCP(t *testing.T) {
+	reg := mustRegistry(t)
+	var got []string
+	eng, err := l7.NewEngine(l7.Config{Registry: reg, OnRecord: func(r *l7.Record) {
+		got = append(got, string(r.RequestType)+" "+string(r.RequestResource)+"|"+r.Status.String())
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := flow.NewTable(flow.Config{Handler: eng})
+	c, s := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	ts := int64(1_700_000_000e9)
+	pkt := func(port uint16, fromClient bool, flags uint8, seq, ack uint32, payload string) {
+		ts += 10_000
+		m := decode.Meta{IPVersion: 4, Proto: decode.ProtoTCP, L4Decoded: true, TTL: 64, WinScale: -1,
+			Timestamp: ts, TCPFlags: flags, Seq: seq, Ack: ack, Payload: []byte(payload), PayloadLen: len(payload),
+			WireLen: 54 + len(payload), IPLen: 40 + len(payload), Window: 1000}
+		if fromClient {
+			m.Src, m.Dst, m.SrcPort, m.DstPort = c, s, port, 7000
+		} else {
+			m.Src, m.Dst, m.SrcPort, m.DstPort = s, c, 7000, port
+		}
+		tab.Packet(&m)
+	}
+	const a, p = decode.TCPAck, decode.TCPAck | decode.TCPPsh
+	pkt(40001, true, decode.TCPSyn, 1000, 0, "")
+	pkt(40001, false, decode.TCPSyn|decode.TCPAck, 5000, 1001, "")
+	pkt(40001, true, a, 1001, 5001, "")
+	pkt(40001, true, p, 1001, 5001, "GE")
+	if st := eng.Stats(); st.OpenConns != 0 || st.BufferedBytes == 0 {
+		t.Fatalf("open_conns %d, buffered_bytes %d after an unrecognised piece; want 0 (parked) and > 0", st.OpenConns, st.BufferedBytes)
+	}
+	pkt(40001, false, a, 5001, 1003, "")
+	pkt(40001, true, p, 1003, 5001, "T a\n")
+	pkt(40001, false, p, 5001, 1007, "+ok\n")
+	// Another flow ends parked.
+	pkt(40002, true, decode.TCPSyn, 2000, 0, "")
+	pkt(40002, false, decode.TCPSyn|decode.TCPAck, 6000, 2001, "")
+	pkt(40002, true, p, 2001, 6001, "\x01\x02 nothing")
+	pkt(40002, true, decode.TCPRst, 2012, 0, "")
+	tab.Flush()
+	if len(got) != 1 || got[0] != "GET a|Ok" {
+		t.Errorf("records %q, want [\"GET a|Ok\"]", got)
+	}
+	st := eng.Stats()
+	if st.UninferredBytes != uint64(len("\x01\x02 nothing")) {
+		t.Errorf("uninferred_bytes %d, want %d", st.UninferredBytes, len("\x01\x02 nothing"))
+	}
+	if st.BufferedBytes != 0 || st.OpenConns != 0 {
+		t.Errorf("buffered_bytes %d, open_conns %d at the end; want 0", st.BufferedBytes, st.OpenConns)
 	}
 }
 
