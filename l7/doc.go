@@ -48,12 +48,17 @@
 //
 // Memory per flow. The flow.Handler opens a Conn at a flow's first payload
 // only: a flow that carries none costs the flow table alone (the SYNs'
-// sequence numbers stay in the flow: flow.Flow.NextSeq). A flow whose
-// inference gives up before any message gives its Conn back and keeps only
-// its id in a slot array (8 bytes); its later bytes are counted as
-// uninferred. A Conn is 512 bytes plus its parser; parsers that implement
-// Idler give their per-message scratch back to a pool when the connection
-// goes quiet (an idle parser holds about 100-370 bytes for HTTP/1, Dubbo,
+// sequence numbers stay in the flow: flow.Flow.NextSeq). Until a decoder
+// takes a flow, it keeps no Conn between its packets: a UDP flow keeps its
+// inference tries in an 8-byte slot entry, a TCP flow with nothing in
+// flight but the bytes held for inference (at most 4 KiB a direction, in
+// pooled buffers of their size class, 64 bytes up) keeps about 150 bytes
+// of reassembly and inference state (park.go). A flow whose inference
+// gives up before any message keeps only its 8-byte slot entry; its later
+// bytes are counted as uninferred. A Conn is 512 bytes plus its parser;
+// parsers that implement Idler give their per-message scratch back to a
+// pool once the connection has had no input for IdleDelay of packet time
+// (an idle parser holds about 100-370 bytes for HTTP/1, Dubbo,
 // Kafka, MQTT and MySQL, 0.5-0.8 KB for HTTP/2 with its HPACK tables
 // packed), and the parsers of ended flows are reused through Resetter
 // (dns, dubbo, http1, http2, kafka, mqtt, mysql and redis implement it;
