@@ -7,36 +7,45 @@ import (
 	"github.com/metaflow-go/metaflow/l7"
 )
 
-// frame is an aggregate whose elements are still arriving.
-type frame struct {
-	remain int64 // elements left
-	attr   bool  // an attribute: completing it does not complete an element of its parent
-}
-
 // half is the state of one direction: the value in progress and the
 // buffers its message fields are built in.
+//
+// A busy capture interleaves thousands of flows, so a parser's state is
+// mostly out of the CPU caches when a segment of its flow arrives: what a
+// message costs is the cache lines it touches more than its instructions.
+// The scalars every message reads and writes, its counter included,
+// therefore share the first cache line with the outermost aggregate's
+// count (TestParser_layout checks it): a simple reply touches that line
+// only, a command that line and those of its name and arguments.
 type half struct {
-	frames  [maxDepth]frame
-	depth   int
+	length  int64  // bytes of the top-level value so far
+	off     int64  // stream offset of the next byte Parse sees
+	msgs    uint64 // messages emitted: commands on the client's side, replies on the server's
+	bulk    int32  // bytes left of the current bulk payload and its CRLF (at most maxBulk+2); 0 outside one
+	bulkLen int32  // payload length of the current bulk
+	args    uint32 // direct children of the top-level array seen (requests)
+	attr    uint32 // bit i: frames[i] is an attribute, whose completion does not complete an element of its parent
+	resN    uint16
+	excN    uint16
+	cmdN    uint8
+	firstN  uint8
+	depth   uint8 // aggregates open, frames[:depth]
 	inValue bool  // inside a top-level value
 	top     byte  // type byte of the top-level value (0 before it starts)
-	bulk    int64 // bytes left of the current bulk payload and its CRLF; 0 outside one
-	bulkLen int64 // payload length of the current bulk
 	collect bool  // the current bulk's payload feeds the message fields
-	length  int64 // bytes of the top-level value so far
-	args    int   // direct children of the top-level array seen (requests)
-	off     int64 // stream offset of the next byte Parse sees
 	resync  bool  // looking for the next value start
 	midLine bool  // in resync: the next byte is not at a line start
 
+	// Of the commands' side (the Parser's state kept where noReply looks).
+	replyOff bool // CLIENT REPLY OFF in force
+	skipNext bool // CLIENT REPLY SKIP: the next command gets no reply
+
+	frames [maxDepth]int64 // elements left of each open aggregate
+	first  [16]byte        // first element of a top-level array reply
 	cmd    [cmdSize]byte
-	cmdN   int
 	res    [resourceSize]byte
-	resN   int
 	exc    [excSize]byte
-	excN   int
-	first  [16]byte // first element of a top-level array reply
-	firstN int
+	_      [24]byte // to a whole number of cache lines, so that h[1] starts on one
 }
 
 // Stats counts what a Parser saw. Counters only grow.
@@ -51,22 +60,30 @@ type Stats struct {
 // Parser is the per-flow state of the Redis decoder. It is not safe for
 // concurrent use; get one from Decoder.NewParser.
 type Parser struct {
-	h     [2]half
-	stats Stats
+	h [2]half // each direction's state, first for its cache lines (see half)
+
+	pushes, malformed, skipped uint64 // of Stats; Requests and Responses are half.msgs
 
 	// Confirmations still expected for SUBSCRIBE-family commands, oldest
-	// first: the first of each answers the command, the rest are Streaming.
-	subQ     [16]subWait
-	subHd    int
-	subLen   int
-	replyOff bool // CLIENT REPLY OFF in force
-	skipNext bool // CLIENT REPLY SKIP: the next command gets no reply
+	// first (subLen of them from subHd): the first of each answers the
+	// command, the rest are Streaming.
+	subQ   [16]subWait
+	subHd  int
+	subLen int
 }
 
 type subWait struct{ left, total int }
 
 // Stats returns the Parser's counters.
-func (p *Parser) Stats() Stats { return p.stats }
+func (p *Parser) Stats() Stats {
+	return Stats{
+		Requests:  p.h[l7.ToServer&1].msgs,
+		Responses: p.h[l7.ToClient&1].msgs,
+		Pushes:    p.pushes,
+		Malformed: p.malformed,
+		Skipped:   p.skipped,
+	}
+}
 
 // Gap tells the parser that n bytes of direction dir were lost. A gap
 // inside a bulk string is absorbed; any other gap drops the value in
@@ -80,8 +97,8 @@ func (p *Parser) Gap(dir l7.Direction, n int) {
 	}
 	if n > 0 {
 		h.off += int64(n)
-		if h.bulk > 0 && int64(n) < h.bulk {
-			h.bulk -= int64(n)
+		if h.bulk > 0 && int64(n) < int64(h.bulk) {
+			h.bulk -= int32(n)
 			h.length += int64(n)
 			return
 		}
@@ -145,7 +162,7 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 	n, ok, err := p.parse(h, data, dir == l7.ToServer, m)
 	h.off += int64(n)
 	if err != nil && err != l7.ErrNeedMore {
-		p.stats.Malformed++
+		p.malformed++
 	}
 	return n, ok, err
 }
@@ -163,7 +180,7 @@ func (p *Parser) parse(h *half, data []byte, req bool, m *l7.Message) (int, bool
 	pos := 0
 	if h.resync {
 		n, found := h.seek(data, req)
-		p.stats.Skipped += uint64(n)
+		p.skipped += uint64(n)
 		if !found {
 			if n == 0 {
 				return 0, false, l7.ErrNeedMore
@@ -177,14 +194,14 @@ func (p *Parser) parse(h *half, data []byte, req bool, m *l7.Message) (int, bool
 	}
 	for pos < len(data) {
 		if h.bulk > 0 {
-			k := min(h.bulk, int64(len(data)-pos))
+			k := min(int64(h.bulk), int64(len(data)-pos))
 			if h.collect {
-				done := h.bulkLen + 2 - h.bulk // payload bytes consumed before
-				if c := min(k, h.bulkLen-done); c > 0 {
+				done := int64(h.bulkLen) + 2 - int64(h.bulk) // payload bytes consumed before
+				if c := min(k, int64(h.bulkLen)-done); c > 0 {
 					h.addContent(data[pos:pos+int(c)], req)
 				}
 			}
-			h.bulk -= k
+			h.bulk -= int32(k)
 			h.length += k
 			pos += int(k)
 			if h.bulk > 0 {
@@ -244,18 +261,18 @@ func (p *Parser) element(h *half, line []byte, req bool) (bool, error) {
 		h.top = t
 	}
 	h.inValue = true
-	child := !atTop && h.depth == 1 && h.frames[0].attr == false && (h.top == '*' || h.top == '>')
+	child := !atTop && h.depth == 1 && h.attr&1 == 0 && (h.top == '*' || h.top == '>')
 	switch t {
 	case '+', '-', ':', '_', ',', '#', '(':
 		v := line[1:]
 		switch {
 		case atTop && t == '-':
-			h.excN = copy(h.exc[:], v)
+			h.excN = uint16(copy(h.exc[:], v))
 		case child:
 			if req {
 				h.arg(v)
 			} else if h.args == 0 {
-				h.firstN = copy(h.first[:], v)
+				h.firstN = uint8(copy(h.first[:], v))
 			}
 			h.args++
 		}
@@ -267,7 +284,7 @@ func (p *Parser) element(h *half, line []byte, req bool) (bool, error) {
 		}
 		h.collect = (atTop && t == '!') || (child && (req || h.args == 0))
 		if child {
-			if req && h.args > 0 && h.resN < len(h.res) {
+			if req && h.args > 0 && int(h.resN) < len(h.res) {
 				h.res[h.resN] = ' '
 				h.resN++
 			}
@@ -276,7 +293,7 @@ func (p *Parser) element(h *half, line []byte, req bool) (bool, error) {
 		if n < 0 {
 			return h.done(), nil
 		}
-		h.bulk, h.bulkLen = n+2, n
+		h.bulk, h.bulkLen = int32(n+2), int32(n) // n <= maxBulk
 		return false, nil
 	case '*', '~', '>', '%', '|':
 		n, ok := parseInt(line[1:])
@@ -298,7 +315,12 @@ func (p *Parser) element(h *half, line []byte, req bool) (bool, error) {
 		if h.depth == maxDepth {
 			return false, ErrTooDeep
 		}
-		h.frames[h.depth] = frame{remain: n, attr: t == '|'}
+		h.frames[h.depth] = n
+		if t == '|' {
+			h.attr |= 1 << h.depth
+		} else {
+			h.attr &^= 1 << h.depth
+		}
 		h.depth++
 		return false, nil
 	}
@@ -310,13 +332,12 @@ func (p *Parser) element(h *half, line []byte, req bool) (bool, error) {
 func (h *half) done() bool {
 	h.collect = false
 	for h.depth > 0 {
-		f := &h.frames[h.depth-1]
-		f.remain--
-		if f.remain > 0 {
+		d := h.depth - 1
+		if h.frames[d]--; h.frames[d] > 0 {
 			return false
 		}
-		h.depth--
-		if f.attr {
+		h.depth = d
+		if h.attr&(1<<d) != 0 {
 			return false
 		}
 	}
@@ -330,28 +351,28 @@ func (h *half) addContent(b []byte, req bool) {
 		if h.args == 1 {
 			h.addCmd(b)
 		}
-		h.resN += copy(h.res[h.resN:], b)
+		h.resN += uint16(copy(h.res[h.resN:], b))
 	case h.top == '!':
-		h.excN += copy(h.exc[h.excN:], b)
+		h.excN += uint16(copy(h.exc[h.excN:], b))
 	default:
-		h.firstN += copy(h.first[h.firstN:], b)
+		h.firstN += uint8(copy(h.first[h.firstN:], b))
 	}
 }
 
 // arg adds a simple-typed argument of a request array.
 func (h *half) arg(v []byte) {
-	if h.args > 0 && h.resN < len(h.res) {
+	if h.args > 0 && int(h.resN) < len(h.res) {
 		h.res[h.resN] = ' '
 		h.resN++
 	} else if h.args == 0 {
 		h.addCmd(v)
 	}
-	h.resN += copy(h.res[h.resN:], v)
+	h.resN += uint16(copy(h.res[h.resN:], v))
 }
 
 func (h *half) addCmd(b []byte) {
 	for _, c := range b {
-		if h.cmdN == len(h.cmd) {
+		if int(h.cmdN) == len(h.cmd) {
 			return
 		}
 		if c >= 'a' && c <= 'z' {
@@ -378,15 +399,15 @@ func (h *half) inline(line []byte) {
 		}
 		if word == 0 {
 			h.addCmd(line[:i])
-		} else if h.resN < len(h.res) {
+		} else if int(h.resN) < len(h.res) {
 			h.res[h.resN] = ' '
 			h.resN++
 		}
-		h.resN += copy(h.res[h.resN:], line[:i])
+		h.resN += uint16(copy(h.res[h.resN:], line[:i]))
 		line = line[i:]
 		word++
 	}
-	h.args = word
+	h.args = uint32(word)
 }
 
 // seek looks for the next line that can start a value. It returns how many
@@ -465,10 +486,10 @@ func (p *Parser) emit(h *half, req bool, m *l7.Message) bool {
 				p.subHd = (p.subHd + 1) % len(p.subQ)
 				p.subLen--
 			}
-			p.subQ[(p.subHd+p.subLen)%len(p.subQ)] = subWait{h.args - 1, h.args - 1}
+			p.subQ[(p.subHd+p.subLen)%len(p.subQ)] = subWait{int(h.args) - 1, int(h.args) - 1}
 			p.subLen++
 		}
-		p.stats.Requests++
+		h.msgs++
 	} else {
 		m.Kind = l7.KindResponse
 		m.Status = l7.StatusOk
@@ -477,9 +498,9 @@ func (p *Parser) emit(h *half, req bool, m *l7.Message) bool {
 			m.Exception = h.exc[:h.excN]
 		}
 		m.Streaming = p.streaming(h)
-		p.stats.Responses++
+		h.msgs++
 		if m.Streaming {
-			p.stats.Pushes++
+			p.pushes++
 		}
 	}
 	h.reset()
@@ -494,22 +515,22 @@ func (p *Parser) noReply(h *half) bool {
 		if n := fields(res, f[:]); n == 3 && ascii.EqualFoldLower(f[1], "reply") {
 			switch {
 			case ascii.EqualFoldLower(f[2], "off"):
-				p.replyOff = true
+				h.replyOff = true
 				return true
 			case ascii.EqualFoldLower(f[2], "on"):
-				p.replyOff, p.skipNext = false, false
+				h.replyOff, h.skipNext = false, false
 				return false
 			case ascii.EqualFoldLower(f[2], "skip"):
-				p.skipNext = true
+				h.skipNext = true
 				return true
 			}
 		}
 	}
-	if p.replyOff {
+	if h.replyOff {
 		return true
 	}
-	if p.skipNext {
-		p.skipNext = false
+	if h.skipNext {
+		h.skipNext = false
 		return true
 	}
 	return false
