@@ -26,7 +26,11 @@ var errHPACK = errors.New("http2: malformed HPACK block")
 // fieldSink receives the fields of a block in order, but for those whose
 // name it does not want. name is nil when it is unknown (an entry the
 // observer never saw); value is nil when the whole field is unknown, or
-// when wants said no for nil. The slices are valid only during the call.
+// when wants said no for nil. name is valid only during the call; value
+// until the next block is decoded, as long as the block's bytes are (it
+// is in the block, the static table or the decoder's scratch: a dynamic
+// table entry's value is passed as a copy, since a later insertion may
+// overwrite the entry).
 type fieldSink interface {
 	field(name, value []byte)
 	// wants reports whether the sink needs the values of fields named
@@ -138,6 +142,11 @@ func (d *hpackDecoder) decode(block []byte, s fieldSink, sc *byteSink, limit int
 			case noName:
 				s.field(nil, value)
 			case value != nil: // nil: an entry whose value the sink did not want
+				if idx > uint64(len(staticTable)) {
+					start := len(sc.b)
+					sc.b = append(sc.b, value...)
+					value = sc.b[start:len(sc.b):len(sc.b)]
+				}
 				s.field(name, value)
 			}
 		case c&0xe0 == 0x20: // dynamic table size update

@@ -180,10 +180,10 @@ func (p *Parser) putScratch() {
 	}
 	for i := range sc.dirs {
 		ds := &sc.dirs[i]
-		// The fields point into vals, and every use of the scratch
-		// empties them first: they need clearing only when vals goes.
+		// The fields may point into the engine's buffers: a pooled
+		// scratch does not keep those.
+		ds.f = fields{}
 		if cap(ds.vals) > maxPooledBuf {
-			ds.f = fields{}
 			ds.vals = nil
 		}
 		if cap(ds.block) > maxPooledBuf {
@@ -868,8 +868,10 @@ func (d *dirScratch) wants(name []byte) bool {
 	return d.allValues || d.f.slot(name) != nil
 }
 
-// field takes one decoded header field (fieldSink). Values kept are
-// copied, since a later insertion may overwrite a table entry.
+// field takes one decoded header field (fieldSink). The values it keeps
+// stay where they are (fieldSink says until when: longer than the Message
+// filled from them is in use), but a grpc-message, percent-decoded into
+// vals.
 func (d *dirScratch) field(name, value []byte) {
 	if name == nil {
 		d.f.unknown++
@@ -886,18 +888,18 @@ func (d *dirScratch) field(name, value []byte) {
 	if len(value) > maxValue {
 		value = value[:maxValue]
 	}
-	start := len(d.vals)
 	if dst == &f.grpcMessage {
+		start := len(d.vals)
 		d.vals = percentDecode(d.vals, value)
-	} else {
-		d.vals = append(d.vals, value...)
+		value = d.vals[start:]
 	}
-	*dst = d.vals[start:len(d.vals):len(d.vals)]
-	if *dst == nil {
-		// An empty value in vals that never grew: present all the same,
-		// whatever memory the scratch came with.
-		*dst = noValue
+	if value == nil {
+		// An empty value that no memory holds (vals or a copy that
+		// never grew): present all the same, whatever memory the
+		// scratch came with.
+		value = noValue
 	}
+	*dst = value[:len(value):len(value)]
 }
 
 // slot returns where the value of a field named name goes, or nil when
