@@ -261,8 +261,9 @@ func (p *Parser) findHeader(data []byte, dir l7.Direction) (int, bool) {
 		if dir == l7.ToServer {
 			// An empty client id is allowed by Check but not here:
 			// runs of zeros inside a body would look like headers.
-			if isRequest(b) && p.plausibleRequest(b, 4+size) && binary.BigEndian.Uint16(b[12:]) != 0 &&
-				p.nextCorr(int32(binary.BigEndian.Uint32(b[8:]))) {
+			corr := int32(binary.BigEndian.Uint32(b[8:]))
+			if p.plausibleRequest(b, 4+size) && binary.BigEndian.Uint16(b[12:]) != 0 && p.nextCorr(corr) &&
+				(isRequest(b) || p.closeCorr(b, corr)) {
 				return i, true
 			}
 			continue
@@ -277,6 +278,20 @@ func (p *Parser) findHeader(data []byte, dir l7.Direction) (int, bool) {
 	}
 	return len(data) - need + 1, false
 }
+
+// closeCorr reports whether a request header b that Check refuses for
+// its client id (not printable ASCII) is still taken after a gap: one of a
+// known API key and version whose correlation id follows the last
+// request's closely (at most maxCloseCorr requests lost), as a client's
+// next request does.
+func (p *Parser) closeCorr(b []byte, corr int32) bool {
+	key := int16(binary.BigEndian.Uint16(b[4:]))
+	ver := int16(binary.BigEndian.Uint16(b[6:]))
+	return p.hasLast && corr-p.lastCorr <= maxCloseCorr && known(key, ver)
+}
+
+// maxCloseCorr bounds the requests lost in a gap for closeCorr.
+const maxCloseCorr = 64
 
 // nextCorr reports whether corr can follow the last request's
 // correlation id after lost requests: clients number a connection's

@@ -469,6 +469,35 @@ func TestParser_Resync(t *testing.T) {
 	}
 }
 
+// TestParser_ResyncClientID: after a gap, a request whose client id Check
+// refuses (a NUL byte in it) is still found when its correlation id
+// follows the last request's closely, and skipped when it does not.
+func TestParser_ResyncClientID(t *testing.T) {
+	odd := func(corr int32, topic string) []byte {
+		return bytes.Replace(metadataReq(12, corr, topic), []byte("cli"), []byte("c\x00i"), 1)
+	}
+	for _, tc := range []struct {
+		name string
+		corr int32
+		want []string
+	}{
+		{"two lost", 3, []string{"a", "c", "d"}},
+		{"too far", 1 + maxCloseCorr + 1, []string{"a"}},
+	} {
+		p := New(nil).NewParser(l7.TCP)
+		var names []string
+		onMsg := func(m *l7.Message) { names = append(names, string(m.RequestResource)) }
+		if _, errs := l7test.Feed(t, p, []l7test.Chunk{req(metadataReq(12, 1, "a"))}, 0, onMsg); errs != 0 {
+			t.Fatalf("%s: %d errors", tc.name, errs)
+		}
+		p.Gap(l7.ToServer, 40)
+		l7test.Feed(t, p, []l7test.Chunk{req(append(odd(tc.corr, "c"), odd(tc.corr+1, "d")...))}, 0, onMsg)
+		if strings.Join(names, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%s: %q, want %q", tc.name, names, tc.want)
+		}
+	}
+}
+
 // TestParser_Flush: a message cut short by loss is decoded from what was
 // captured.
 func TestParser_Flush(t *testing.T) {
