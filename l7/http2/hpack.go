@@ -493,13 +493,14 @@ func dropPacked(p []byte, drop int) []byte {
 }
 
 // release gives the ring back and drops the packed entries, keeping the
-// table's size and limits (Reset starts afresh after it).
+// packed slice's memory, the table's size and limits (Reset starts
+// afresh after it).
 func (d *hpackDecoder) release() {
 	if d.w != nil {
 		putHring(d.w)
 		d.w = nil
 	}
-	d.packed, d.packedN = nil, 0
+	d.packed, d.packedN = d.packed[:0], 0
 }
 
 // A packed entry is uvarint(head), uvarint(vlen<<1 | noValue), the name's
@@ -559,7 +560,7 @@ func (w *hring) pack(p []byte, from, n int) []byte {
 			need -= int(e.nlen)
 		}
 	}
-	if cap(p) < need || cap(p) > need+need/4+16 {
+	if cap(p) < need || cap(p) > max(need+need/4+16, minPackedCap) {
 		// The malloc size class the slice takes anyway, so that a few
 		// entries inserted later may fit it.
 		q := slices.Grow([]byte(nil), need)
@@ -582,6 +583,11 @@ func (w *hring) pack(p []byte, from, n int) []byte {
 	}
 	return p
 }
+
+// minPackedCap is the capacity of a packed slice kept whatever it holds: a
+// parser reused for another connection (Reset) packs its tables into the
+// memory of the earlier connection's.
+const minPackedCap = 256
 
 // packValue returns the uvarint that gives e's value length.
 func packValue(e *hent) uint64 {

@@ -86,6 +86,32 @@ func TestParser_IdleZeroAlloc(t *testing.T) {
 	}
 }
 
+// TestParser_ResetZeroAlloc: a parser reused for connection after
+// connection (Reset), told it is idle after every frame, fills and packs
+// its tables from empty each time, allocating nothing once warm.
+func TestParser_ResetZeroAlloc(t *testing.T) {
+	if l7test.RaceEnabled {
+		t.Skip("sync.Pool drops items at random under the race detector")
+	}
+	c := shortConn()
+	p := http2.New(nil).NewParser(l7.TCP)
+	var m l7.Message
+	records := 0
+	for _, ch := range c.chunks {
+		records += l7test.ParseAll(p, ch.b, ch.dir, &m)
+	}
+	if records != 4 {
+		t.Fatalf("%d messages, want 4", records)
+	}
+	p.(l7.Resetter).Reset(l7.TCP)
+	for range 3 {
+		parseConn(p, c, &m)
+	}
+	if a := testing.AllocsPerRun(100, func() { parseConn(p, c, &m) }); a != 0 {
+		t.Errorf("a connection allocates %v times, want 0", a)
+	}
+}
+
 // BenchmarkParser_IdleConn reports bytes per idle connection as
 // TestParser_BytesPerIdleConn measures them.
 func BenchmarkParser_IdleConn(b *testing.B) {
