@@ -16,6 +16,9 @@ var (
 	benchArray   = []byte("*4\r\n$5\r\nfirst\r\n:2\r\n*2\r\n+a\r\n+b\r\n%1\r\n+k\r\n,3.14\r\n")
 	benchInline  = []byte("PING\r\n")
 	benchBig     = []byte("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$65536\r\n" + strings.Repeat("v", 65536) + "\r\n")
+	// LRANGE mylist 0 299, and COMMAND: replies of many elements.
+	benchList    = []byte("*300\r\n" + strings.Repeat("$3\r\nxxx\r\n", 300))
+	benchCommand = []byte("*200\r\n" + strings.Repeat("*9\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*1\r\n+@read\r\n*0\r\n*0\r\n", 200))
 )
 
 var benchCases = []l7test.Case{
@@ -25,6 +28,8 @@ var benchCases = []l7test.Case{
 	{Name: "error_reply", In: benchErr, Dir: l7.ToClient},
 	{Name: "nested_reply", In: benchArray, Dir: l7.ToClient},
 	{Name: "set_64KiB", In: benchBig, Dir: l7.ToServer},
+	{Name: "list_reply", In: benchList, Dir: l7.ToClient},
+	{Name: "command_reply", In: benchCommand, Dir: l7.ToClient},
 }
 
 func TestParser_ParseAllocs(t *testing.T) {

@@ -212,6 +212,16 @@ func (p *Parser) parse(h *half, data []byte, req bool, m *l7.Message) (int, bool
 			}
 			continue
 		}
+		if h.depth > 0 && (!req || int(h.resN) == len(h.res)) {
+			k, complete := h.skim(data[pos:], req)
+			pos += k
+			if complete {
+				return pos, p.emit(h, req, m), nil
+			}
+			if k > 0 {
+				continue
+			}
+		}
 		eol := bytes.IndexByte(data[pos:], '\n')
 		if eol < 0 {
 			if len(data)-pos > maxLine {
@@ -245,6 +255,92 @@ func (p *Parser) parse(h *half, data []byte, req bool, m *l7.Message) (int, bool
 		return 0, false, l7.ErrNeedMore
 	}
 	return pos, false, nil
+}
+
+// skim consumes the elements at the start of b, inside an aggregate, that
+// no message field takes (all but the first of a reply array, those nested
+// below the top-level array's children, a command's arguments once its
+// resource is full), as element and the bulk loop of parse would, without
+// their per-line work: a reply of thousands of elements (COMMAND, LRANGE)
+// costs a few branches per element. It stops, for parse to go on, at the
+// first element that feeds a field or that is not a well-formed bulk
+// string, simple value or aggregate (not an attribute), and at the end of
+// b. It returns the bytes
+// consumed, and whether they complete the top-level value.
+func (h *half) skim(b []byte, req bool) (int, bool) {
+	i := 0
+	for h.depth > 0 && i < len(b) {
+		child := h.depth == 1 && h.attr&1 == 0 && (h.top == '*' || h.top == '>')
+		if child && (h.args == 0 || req && int(h.resN) < len(h.res)) {
+			return i, false
+		}
+		switch b[i] {
+		case '$':
+			// "$" 1 to 9 digits CRLF: any other form takes the long way.
+			j, n := i+1, int64(0)
+			for j < len(b) && j-i <= 9 && b[j] >= '0' && b[j] <= '9' {
+				n = n*10 + int64(b[j]-'0')
+				j++
+			}
+			if j == i+1 || j+1 >= len(b) || b[j] != '\r' || b[j+1] != '\n' || n > maxBulk {
+				return i, false
+			}
+			j += 2
+			h.length += int64(j - i)
+			if child {
+				h.args++
+			}
+			i = j
+			if int64(len(b)-i) < n+2 {
+				h.bulk, h.bulkLen = int32(n+2), int32(n) // the bulk loop of parse takes the rest
+				return i, false
+			}
+			h.length += n + 2
+			i += int(n) + 2
+		case '+', ':', '-', ',', '_', '#', '(':
+			eol := bytes.IndexByte(b[i:], '\n')
+			if eol < 0 {
+				return i, false
+			}
+			h.length += int64(eol + 1)
+			if child {
+				h.args++
+			}
+			i += eol + 1
+		case '*', '~', '%', '>':
+			// An aggregate with 1 to 9 digits of count.
+			j, n := i+1, int64(0)
+			for j < len(b) && j-i <= 9 && b[j] >= '0' && b[j] <= '9' {
+				n = n*10 + int64(b[j]-'0')
+				j++
+			}
+			if j == i+1 || j+1 >= len(b) || b[j] != '\r' || b[j+1] != '\n' || h.depth == maxDepth {
+				return i, false
+			}
+			t := b[i]
+			j += 2
+			h.length += int64(j - i)
+			if child {
+				h.args++
+			}
+			i = j
+			if t == '%' {
+				n *= 2
+			}
+			if n > 0 {
+				h.frames[h.depth] = n
+				h.attr &^= 1 << h.depth
+				h.depth++
+				continue
+			}
+		default:
+			return i, false
+		}
+		if h.done() {
+			return i, true
+		}
+	}
+	return i, false
 }
 
 // element handles one type line. It reports whether the top-level value
