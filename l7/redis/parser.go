@@ -212,7 +212,7 @@ func (p *Parser) parse(h *half, data []byte, req bool, m *l7.Message) (int, bool
 			}
 			continue
 		}
-		if h.depth > 0 && (!req || int(h.resN) == len(h.res)) {
+		if h.depth > 0 {
 			k, complete := h.skim(data[pos:], req)
 			pos += k
 			if complete {
@@ -257,13 +257,11 @@ func (p *Parser) parse(h *half, data []byte, req bool, m *l7.Message) (int, bool
 	return pos, false, nil
 }
 
-// skim consumes the elements at the start of b, inside an aggregate, that
-// no message field takes (all but the first of a reply array, those nested
-// below the top-level array's children, a command's arguments once its
-// resource is full), as element and the bulk loop of parse would, without
-// their per-line work: a reply of thousands of elements (COMMAND, LRANGE)
-// costs a few branches per element. It stops, for parse to go on, at the
-// first element that feeds a field or that is not a well-formed bulk
+// skim consumes the elements at the start of b, inside an aggregate, as
+// element and the bulk loop of parse would, without their per-line work: a
+// command's arguments are copied straight from b, a reply of thousands of
+// elements (COMMAND, LRANGE) costs a few branches per element. It stops,
+// for parse to go on, at the first element that is not a well-formed bulk
 // string, simple value or aggregate (not an attribute), and at the end of
 // b. It returns the bytes
 // consumed, and whether they complete the top-level value.
@@ -271,9 +269,6 @@ func (h *half) skim(b []byte, req bool) (int, bool) {
 	i := 0
 	for h.depth > 0 && i < len(b) {
 		child := h.depth == 1 && h.attr&1 == 0 && (h.top == '*' || h.top == '>')
-		if child && (h.args == 0 || req && int(h.resN) < len(h.res)) {
-			return i, false
-		}
 		switch b[i] {
 		case '$':
 			// "$" 1 to 9 digits CRLF: any other form takes the long way.
@@ -287,13 +282,23 @@ func (h *half) skim(b []byte, req bool) (int, bool) {
 			}
 			j += 2
 			h.length += int64(j - i)
+			collect := false
 			if child {
+				if req && h.args > 0 && int(h.resN) < len(h.res) {
+					h.res[h.resN] = ' '
+					h.resN++
+				}
+				collect = req || h.args == 0
 				h.args++
 			}
 			i = j
 			if int64(len(b)-i) < n+2 {
-				h.bulk, h.bulkLen = int32(n+2), int32(n) // the bulk loop of parse takes the rest
+				// The bulk loop of parse takes the rest.
+				h.bulk, h.bulkLen, h.collect = int32(n+2), int32(n), collect
 				return i, false
+			}
+			if collect {
+				h.addContent(b[i:i+int(n)], req)
 			}
 			h.length += n + 2
 			i += int(n) + 2
@@ -304,6 +309,17 @@ func (h *half) skim(b []byte, req bool) (int, bool) {
 			}
 			h.length += int64(eol + 1)
 			if child {
+				if req || h.args == 0 {
+					v := b[i+1 : i+eol]
+					if k := len(v); k > 0 && v[k-1] == '\r' {
+						v = v[:k-1]
+					}
+					if req {
+						h.arg(v)
+					} else {
+						h.firstN = uint8(copy(h.first[:], v))
+					}
+				}
 				h.args++
 			}
 			i += eol + 1
