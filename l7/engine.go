@@ -49,7 +49,8 @@ type Engine struct {
 	freeConns []*Conn
 	// parked holds the state of parked TCP flows (park.go), named by
 	// their offSlot entries; freeParked the indexes not in use.
-	parked     []parkedConn
+	parked     []*[1 << parkChunkBits]parkedConn
+	nparked    int // indexes handed out in parked
 	freeParked []int32
 	// swapper is the flow of swapConn during a flow.Handler call: the
 	// Conn swaps it with itself.

@@ -24,6 +24,15 @@ type parkedSide struct {
 	ackSeen                           bool
 }
 
+// Parked states live in chunks of 1<<parkChunkBits, so that many of them
+// cost no copying as they grow.
+const parkChunkBits = 10
+
+// parkedAt returns the parked state at index i.
+func (e *Engine) parkedAt(i int) *parkedConn {
+	return &e.parked[i>>parkChunkBits][i&(1<<parkChunkBits-1)]
+}
+
 // slotParkedTCP marks an offSlot entry whose low 31 bits index
 // Engine.parked.
 const slotParkedTCP = 1 << 31
@@ -52,10 +61,13 @@ func (e *Engine) park(c *Conn, slot int) {
 		i = int(e.freeParked[n-1])
 		e.freeParked = e.freeParked[:n-1]
 	} else {
-		i = len(e.parked)
-		e.parked = append(e.parked, parkedConn{})
+		i = e.nparked
+		if i>>parkChunkBits == len(e.parked) {
+			e.parked = append(e.parked, new([1 << parkChunkBits]parkedConn))
+		}
+		e.nparked++
 	}
-	p := &e.parked[i]
+	p := e.parkedAt(i)
 	p.client, p.tries = c.client, c.tries
 	for d := range p.sides {
 		s, ps := &c.sides[uint8(d)^c.flip], &p.sides[d]
@@ -70,7 +82,7 @@ func (e *Engine) park(c *Conn, slot int) {
 // unpark gives c, just opened for the parked flow whose state is at index
 // i of Engine.parked, that state back, and frees the index.
 func (e *Engine) unpark(c *Conn, i int) {
-	p := &e.parked[i]
+	p := e.parkedAt(i)
 	c.tries = p.tries
 	for d := range p.sides {
 		ps := &p.sides[d]
@@ -90,7 +102,7 @@ func (e *Engine) unpark(c *Conn, i int) {
 // unparkDrop ends the parked state at index i without a Conn (the flow
 // ended): its held bytes were never inferred.
 func (e *Engine) unparkDrop(i int) {
-	p := &e.parked[i]
+	p := e.parkedAt(i)
 	for d := range p.sides {
 		if b := p.sides[d].buf; b != nil {
 			e.stats.UninferredBytes += uint64(len(b))
