@@ -1,6 +1,9 @@
 package l7
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // span locates a byte field in a session's arena.
 type span struct{ off, n uint32 }
@@ -184,6 +187,13 @@ func (c *Conn) enqueue(m *Message, s *side) {
 	ss.id, ss.hasID, ss.reverse = m.ID, m.HasID, m.Reverse
 	ss.reqID, ss.hasReqID = m.RequestID, m.HasRequestID
 	ss.proto = m.Protocol
+	// One allocation for the arena, not one per field that overflows it.
+	need := min(len(m.Version), lim) + min(len(m.RequestType), lim) + min(len(m.RequestDomain), lim) +
+		min(len(m.RequestResource), res) + min(len(m.Endpoint), lim) + min(len(m.TraceID), lim) +
+		min(len(m.SpanID), lim) + min(len(m.ParentSpanID), lim) + min(len(m.XRequestID), lim) + min(len(m.UserAgent), lim)
+	if cap(ss.arena) < need {
+		ss.arena = slices.Grow(ss.arena[:0], need)
+	}
 	ss.version = ss.put(m.Version, lim, st)
 	ss.rtype = ss.put(m.RequestType, lim, st)
 	ss.domain = ss.put(m.RequestDomain, lim, st)
