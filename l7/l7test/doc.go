@@ -46,10 +46,13 @@
 // results. Idling wraps a parser so that FuzzPieces tells it it is idle
 // (l7.Idler) whenever it asks for more bytes.
 //
-// Memory. ConnSegments takes the payloads of one recorded connection, and
-// IdleBytesPerConn replays them on thousands of connections left open in an
-// engine and returns the heap each idle connection holds, l7.Conn included:
-// the bound a decoder's idle-memory test asserts.
+// Memory and cost on real connections. Conns returns the TCP connections
+// of a capture as in-order payloads, ConnSegments one of them, and
+// IdleBytesPerConn replays those on thousands of connections left open in
+// an engine and returns the heap each idle connection holds, l7.Conn
+// included: the bound a decoder's idle-memory test asserts.
+// BenchmarkFlows replays a capture's connections through one reused
+// parser told it is idle after every segment, as on a busy link.
 //
 // The package imports capture, capture/decode, flow and l7, and never a
 // decoder package, so that a decoder's in-package tests may use it.

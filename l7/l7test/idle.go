@@ -2,6 +2,7 @@ package l7test
 
 import (
 	"net/netip"
+	"path/filepath"
 	"runtime"
 	"testing"
 
@@ -16,20 +17,22 @@ type Segment struct {
 	Data []byte
 }
 
-// ConnSegments returns the in-order payloads of one TCP connection of the
-// capture at path, retransmitted bytes dropped: the first connection with
-// port on either side, or with port 0 the busiest (the most payloads; the
-// first such in capture order). It keeps at most max of them (0: all), cut
-// after the last server-to-client one: a connection whose requests were
-// answered and that now waits, open, for its next request. The client is
+// Conn is one TCP connection of a capture: its ends and its in-order
+// payloads.
+type Conn struct {
+	Client, Server netip.AddrPort
+	Segments       []Segment
+}
+
+// Conns returns the TCP connections of the capture at path in capture
+// order, retransmitted bytes dropped from their payloads. The client is
 // the side that sent the SYN, else the first packet's sender.
-func ConnSegments(tb testing.TB, path string, port uint16, max int) []Segment {
+func Conns(tb testing.TB, path string) []Conn {
 	tb.Helper()
 	type key struct{ a, b netip.AddrPort }
-	conns := map[key][]Segment{}
+	index := map[key]int{}
 	next := map[netip.AddrPort]uint32{}
-	client := map[key]netip.AddrPort{}
-	var order []key
+	var conns []Conn
 	for _, p := range Packets(tb, path) {
 		if p.UDP {
 			continue
@@ -38,13 +41,15 @@ func ConnSegments(tb testing.TB, path string, port uint16, max int) []Segment {
 		if p.Dst.Addr().Less(p.Src.Addr()) || p.Dst.Addr() == p.Src.Addr() && p.Dst.Port() < p.Src.Port() {
 			k = key{p.Dst, p.Src}
 		}
-		if _, ok := client[k]; !ok {
-			c := p.Src
+		i, ok := index[k]
+		if !ok {
+			c := Conn{Client: p.Src, Server: p.Dst}
 			if p.Flags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn|decode.TCPAck {
-				c = p.Dst
+				c.Client, c.Server = p.Dst, p.Src
 			}
-			client[k] = c
-			order = append(order, k)
+			i = len(conns)
+			index[k] = i
+			conns = append(conns, c)
 		}
 		if p.Flags&decode.TCPSyn != 0 {
 			next[p.Src] = p.Seq + 1
@@ -58,22 +63,33 @@ func ConnSegments(tb testing.TB, path string, port uint16, max int) []Segment {
 		}
 		next[p.Src] = p.Seq + uint32(len(p.Payload))
 		dir := l7.ToServer
-		if p.Src != client[k] {
+		if p.Src != conns[i].Client {
 			dir = l7.ToClient
 		}
-		conns[k] = append(conns[k], Segment{dir, p.Seq, p.Payload})
+		conns[i].Segments = append(conns[i].Segments, Segment{dir, p.Seq, p.Payload})
 	}
+	return conns
+}
+
+// ConnSegments returns the in-order payloads of one TCP connection of the
+// capture at path (Conns): the first connection with port on either side,
+// or with port 0 the busiest (the most payloads; the first such in capture
+// order). It keeps at most max of them (0: all), cut after the last
+// server-to-client one: a connection whose requests were answered and that
+// now waits, open, for its next request.
+func ConnSegments(tb testing.TB, path string, port uint16, max int) []Segment {
+	tb.Helper()
 	var best []Segment
-	for _, k := range order {
+	for _, c := range Conns(tb, path) {
 		if port != 0 {
-			if k.a.Port() == port || k.b.Port() == port {
-				best = conns[k]
+			if c.Client.Port() == port || c.Server.Port() == port {
+				best = c.Segments
 				break
 			}
 			continue
 		}
-		if len(conns[k]) > len(best) {
-			best = conns[k]
+		if len(c.Segments) > len(best) {
+			best = c.Segments
 		}
 	}
 	if max > 0 {
@@ -86,6 +102,45 @@ func ConnSegments(tb testing.TB, path string, port uint16, max int) []Segment {
 		tb.Fatalf("%s: no answered TCP connection", path)
 	}
 	return best
+}
+
+// BenchmarkFlows runs one sub-benchmark per capture of paths, named after
+// it, that replays its TCP connections (Conns) as an engine meets them on
+// a busy link: one parser of d, reset (l7.Resetter) for each connection
+// and told it is idle (l7.Idler) after every segment, so that what a
+// message costs includes taking scratch and giving it back. It reports
+// bytes of payload per second and allocations.
+func BenchmarkFlows(b *testing.B, d l7.Decoder, paths []string) {
+	for _, path := range paths {
+		conns := Conns(b, path)
+		n := 0
+		for _, c := range conns {
+			for _, s := range c.Segments {
+				n += len(s.Data)
+			}
+		}
+		b.Run(filepath.Base(path), func(b *testing.B) {
+			p := d.NewParser(l7.TCP)
+			r, _ := p.(l7.Resetter)
+			idler, _ := p.(l7.Idler)
+			var m l7.Message
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, c := range conns {
+					if r != nil {
+						r.Reset(l7.TCP)
+					}
+					for _, s := range c.Segments {
+						ParseAll(p, s.Data, s.Dir, &m)
+						if idler != nil {
+							idler.Idle()
+						}
+					}
+				}
+			}
+		})
+	}
 }
 
 // IdleBytesPerConn measures what an idle connection of decoder d costs:
