@@ -4,7 +4,7 @@ import "net/netip"
 
 // Parking: a TCP flow whose bytes no decoder recognised yet, with nothing
 // in flight but the bytes held for inference, keeps what its inference
-// and reassembly need in a parkedConn (about 150 bytes) instead of its
+// and reassembly need in a parkedConn (136 bytes) instead of its
 // Conn (512), and takes a Conn again at its next packet. The held bytes
 // stay in their pooled buffers.
 
@@ -15,13 +15,14 @@ type parkedConn struct {
 	sides  [2]parkedSide // by direction from client
 }
 
-// parkedSide is what a parked flow keeps of a side.
+// parkedSide is what a parked flow keeps of a side: no message is being
+// decoded (msgLen 0), so the side's msg* fields are set afresh before the
+// next one.
 type parkedSide struct {
-	buf                               []byte
-	bufTs, msgTs                      int64
-	bufSeq, msgSeq, next, ack, msgAck uint32
-	started, hasAck, msgHasAck        bool
-	ackSeen                           bool
+	buf                   []byte
+	bufTs                 int64
+	bufSeq, next, ack     uint32
+	started, hasAck, seen bool
 }
 
 // Parked states live in chunks of 1<<parkChunkBits, so that many of them
@@ -71,9 +72,8 @@ func (e *Engine) park(c *Conn, slot int) {
 	p.client, p.tries = c.client, c.tries
 	for d := range p.sides {
 		s, ps := &c.sides[uint8(d)^c.flip], &p.sides[d]
-		*ps = parkedSide{buf: s.buf, bufTs: s.bufTs, msgTs: s.msgTs, bufSeq: s.bufSeq, msgSeq: s.msgSeq,
-			next: s.r.next, ack: s.ack, msgAck: s.msgAck, started: s.r.started, hasAck: s.hasAck,
-			msgHasAck: s.msgHasAck, ackSeen: s.ackSeen}
+		*ps = parkedSide{buf: s.buf, bufTs: s.bufTs, bufSeq: s.bufSeq, next: s.r.next, ack: s.ack,
+			started: s.r.started, hasAck: s.hasAck, seen: s.ackSeen}
 		s.buf = nil // kept, not dropped by Close
 	}
 	e.retire(c, slot, slotParkedTCP+uint64(i))
@@ -91,9 +91,9 @@ func (e *Engine) unpark(c *Conn, i int) {
 			k ^= 1 // the flow was re-oriented while parked
 		}
 		s := &c.sides[k^c.flip]
-		s.buf, s.bufTs, s.msgTs, s.bufSeq, s.msgSeq = ps.buf, ps.bufTs, ps.msgTs, ps.bufSeq, ps.msgSeq
+		s.buf, s.bufTs, s.bufSeq = ps.buf, ps.bufTs, ps.bufSeq
 		s.r.next, s.r.started = ps.next, ps.started
-		s.ack, s.msgAck, s.hasAck, s.msgHasAck, s.ackSeen = ps.ack, ps.msgAck, ps.hasAck, ps.msgHasAck, ps.ackSeen
+		s.ack, s.hasAck, s.ackSeen = ps.ack, ps.hasAck, ps.seen
 	}
 	*p = parkedConn{}
 	e.freeParked = append(e.freeParked, int32(i))
