@@ -78,52 +78,83 @@ func TestEngine_HandlerAllocs(t *testing.T) {
 	}
 }
 
+// flowRig drives an engine as a flow table's handler with packets between
+// the client 10.0.0.1 (any port) and the server 10.0.0.2 (port srv), 10 µs
+// apart, and keeps the records as "TYPE resource|status".
+type flowRig struct {
+	eng  *l7.Engine
+	tab  *flow.Table
+	got  []string
+	ts   int64
+	srv  uint16
+	c, s netip.Addr
+}
+
+func newFlowRig(t *testing.T, cfg l7.Config, srv uint16) *flowRig {
+	r := &flowRig{ts: 1_700_000_000e9, srv: srv, c: netip.MustParseAddr("10.0.0.1"), s: netip.MustParseAddr("10.0.0.2")}
+	cfg.Registry = mustRegistry(t)
+	cfg.OnRecord = func(rec *l7.Record) {
+		r.got = append(r.got, string(rec.RequestType)+" "+string(rec.RequestResource)+"|"+rec.Status.String())
+	}
+	eng, err := l7.NewEngine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.eng, r.tab = eng, flow.NewTable(flow.Config{Handler: eng})
+	return r
+}
+
+// tcp sends a TCP segment of the connection from client port port.
+func (r *flowRig) tcp(port uint16, fromClient bool, flags uint8, seq, ack uint32, payload string) {
+	r.send(decode.Meta{Proto: decode.ProtoTCP, WinScale: -1, TCPFlags: flags, Seq: seq, Ack: ack, Window: 1000,
+		WireLen: 54 + len(payload), IPLen: 40 + len(payload)}, port, fromClient, payload)
+}
+
+// udp sends a datagram of the flow from client port port.
+func (r *flowRig) udp(port uint16, fromClient bool, payload string) {
+	r.send(decode.Meta{Proto: decode.ProtoUDP, WireLen: 42 + len(payload), IPLen: 28 + len(payload)}, port, fromClient, payload)
+}
+
+func (r *flowRig) send(m decode.Meta, port uint16, fromClient bool, payload string) {
+	r.ts += 10_000
+	m.IPVersion, m.L4Decoded, m.TTL, m.Timestamp = 4, true, 64, r.ts
+	if payload != "" {
+		m.Payload = []byte(payload)
+	}
+	m.PayloadLen = len(payload)
+	if fromClient {
+		m.Src, m.Dst, m.SrcPort, m.DstPort = r.c, r.s, port, r.srv
+	} else {
+		m.Src, m.Dst, m.SrcPort, m.DstPort = r.s, r.c, r.srv, port
+	}
+	r.tab.Packet(&m)
+}
+
 // TestEngine_LazyConn: a flow gets L7 state only at its first payload (a
 // SYN, SYN-ACK and RST make none), and that state still reassembles from
 // the handshake's sequence numbers: a first request whose two segments
 // arrive swapped is decoded whole.
 func TestEngine_LazyConn(t *testing.T) {
-	reg := mustRegistry(t)
-	var got []string
-	eng, err := l7.NewEngine(l7.Config{Registry: reg, OnRecord: func(r *l7.Record) {
-		got = append(got, string(r.RequestType)+" "+string(r.RequestResource)+"|"+r.Status.String())
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tab := flow.NewTable(flow.Config{Handler: eng})
-	c, s := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
-	ts := int64(1_700_000_000e9)
-	pkt := func(fromClient bool, port uint16, flags uint8, seq, ack uint32, payload []byte) {
-		ts += 10_000
-		m := decode.Meta{IPVersion: 4, Proto: decode.ProtoTCP, L4Decoded: true, TTL: 64, WinScale: -1,
-			Timestamp: ts, TCPFlags: flags, Seq: seq, Ack: ack, Payload: payload, PayloadLen: len(payload),
-			WireLen: 54 + len(payload), IPLen: 40 + len(payload), Window: 1000}
-		if fromClient {
-			m.Src, m.Dst, m.SrcPort, m.DstPort = c, s, port, 7000
-		} else {
-			m.Src, m.Dst, m.SrcPort, m.DstPort = s, c, 7000, port
-		}
-		tab.Packet(&m)
-	}
+	r := newFlowRig(t, l7.Config{}, 7000)
+	eng, pkt := r.eng, r.tcp
 	// A refused connection: no L7 state.
-	pkt(true, 40001, decode.TCPSyn, 100, 0, nil)
-	pkt(false, 40001, decode.TCPRst|decode.TCPAck, 0, 101, nil)
+	pkt(40001, true, decode.TCPSyn, 100, 0, "")
+	pkt(40001, false, decode.TCPRst|decode.TCPAck, 0, 101, "")
 	// A handshake, then the first request's second segment before its first.
-	pkt(true, 40002, decode.TCPSyn, 1000, 0, nil)
-	pkt(false, 40002, decode.TCPSyn|decode.TCPAck, 5000, 1001, nil)
-	pkt(true, 40002, decode.TCPAck, 1001, 5001, nil)
+	pkt(40002, true, decode.TCPSyn, 1000, 0, "")
+	pkt(40002, false, decode.TCPSyn|decode.TCPAck, 5000, 1001, "")
+	pkt(40002, true, decode.TCPAck, 1001, 5001, "")
 	if st := eng.Stats(); st.OpenConns != 0 {
 		t.Errorf("%d conns open before any payload, want 0", st.OpenConns)
 	}
-	pkt(true, 40002, decode.TCPAck|decode.TCPPsh, 1005, 5001, []byte("swapped\n"))
-	pkt(true, 40002, decode.TCPAck, 1001, 5001, []byte("GET "))
-	pkt(false, 40002, decode.TCPAck|decode.TCPPsh, 5001, 1013, []byte("+ok\n"))
+	pkt(40002, true, decode.TCPAck|decode.TCPPsh, 1005, 5001, "swapped\n")
+	pkt(40002, true, decode.TCPAck, 1001, 5001, "GET ")
+	pkt(40002, false, decode.TCPAck|decode.TCPPsh, 5001, 1013, "+ok\n")
 	if st := eng.Stats(); st.OpenConns != 1 {
 		t.Errorf("%d conns open, want 1", st.OpenConns)
 	}
-	tab.Flush()
-	if len(got) != 1 || got[0] != "GET swapped|Ok" {
+	r.tab.Flush()
+	if got := r.got; len(got) != 1 || got[0] != "GET swapped|Ok" {
 		t.Errorf("records %q, want [\"GET swapped|Ok\"]", got)
 	}
 }
@@ -132,32 +163,16 @@ func TestEngine_LazyConn(t *testing.T) {
 // message keeps no Conn (open_conns drops to 0 while the flow is open),
 // and its later bytes are still counted, as a Conn would count them.
 func TestEngine_RetireUnknown(t *testing.T) {
-	reg := mustRegistry(t)
-	records := 0
-	eng, err := l7.NewEngine(l7.Config{Registry: reg, MaxFlowInferAttempts: 2, OnRecord: func(*l7.Record) { records++ }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tab := flow.NewTable(flow.Config{Handler: eng})
-	c, s := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
-	ts := int64(1_700_000_000e9)
+	r := newFlowRig(t, l7.Config{MaxFlowInferAttempts: 2}, 9)
+	eng := r.eng
 	seq := [2]uint32{1001, 5001}
 	pkt := func(fromClient bool, payload string) {
-		ts += 10_000
 		d := 0
 		if !fromClient {
 			d = 1
 		}
-		m := decode.Meta{IPVersion: 4, Proto: decode.ProtoTCP, L4Decoded: true, TTL: 64, WinScale: -1,
-			Timestamp: ts, TCPFlags: decode.TCPAck | decode.TCPPsh, Seq: seq[d], Ack: seq[1-d], Payload: []byte(payload),
-			PayloadLen: len(payload), WireLen: 54 + len(payload), IPLen: 40 + len(payload), Window: 1000}
+		r.tcp(40001, fromClient, decode.TCPAck|decode.TCPPsh, seq[d], seq[1-d], payload)
 		seq[d] += uint32(len(payload))
-		if fromClient {
-			m.Src, m.Dst, m.SrcPort, m.DstPort = c, s, 40001, 9
-		} else {
-			m.Src, m.Dst, m.SrcPort, m.DstPort = s, c, 9, 40001
-		}
-		tab.Packet(&m)
 	}
 	pkt(true, "\x01\x02\x03 no protocol here")
 	if st := eng.Stats(); st.OpenConns != 0 || st.BufferedBytes == 0 || st.InferFailures != 1 {
@@ -174,8 +189,8 @@ func TestEngine_RetireUnknown(t *testing.T) {
 	if want := uint64(len("\x01\x02\x03 no protocol here") + len("\x04\x05\x06 nor here") + len("\x07\x08 still nothing") + len("\x09 and more")); st.Segments != 4 || st.Bytes != want || st.UninferredBytes != want {
 		t.Errorf("segments %d bytes %d uninferred %d; want 4, %d, %d", st.Segments, st.Bytes, st.UninferredBytes, want, want)
 	}
-	tab.Flush()
-	if records != 0 || eng.Stats().Records != 0 {
+	r.tab.Flush()
+	if records := len(r.got); records != 0 || eng.Stats().Records != 0 {
 		t.Errorf("%d l7 records, want 0", records)
 	}
 }
@@ -185,28 +200,8 @@ func TestEngine_RetireUnknown(t *testing.T) {
 // where it stopped: a later request is decoded and paired, and a flow that
 // used up its tries stays off.
 func TestEngine_ParkUDP(t *testing.T) {
-	reg := mustRegistry(t)
-	var got []string
-	eng, err := l7.NewEngine(l7.Config{Registry: reg, MaxFlowInferAttempts: 3, OnRecord: func(r *l7.Record) {
-		got = append(got, string(r.RequestType)+" "+string(r.RequestResource)+"|"+r.Status.String())
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tab := flow.NewTable(flow.Config{Handler: eng})
-	c, s := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
-	ts := int64(1_700_000_000e9)
-	pkt := func(port uint16, fromClient bool, payload string) {
-		ts += 10_000
-		m := decode.Meta{IPVersion: 4, Proto: decode.ProtoUDP, L4Decoded: true, TTL: 64, Timestamp: ts,
-			Payload: []byte(payload), PayloadLen: len(payload), WireLen: 42 + len(payload), IPLen: 28 + len(payload)}
-		if fromClient {
-			m.Src, m.Dst, m.SrcPort, m.DstPort = c, s, port, 9
-		} else {
-			m.Src, m.Dst, m.SrcPort, m.DstPort = s, c, 9, port
-		}
-		tab.Packet(&m)
-	}
+	r := newFlowRig(t, l7.Config{MaxFlowInferAttempts: 3}, 9)
+	eng, pkt := r.eng, r.udp
 	pkt(40001, true, "\x01 no protocol")
 	pkt(40001, false, "\x02 nor here")
 	if st := eng.Stats(); st.OpenConns != 0 || st.InferFailures != 2 {
@@ -229,8 +224,8 @@ func TestEngine_ParkUDP(t *testing.T) {
 	if want := uint64(len("\x01 no protocol") + len("\x02 nor here") + len("\x01 no protocol") + len("\x02 nor here") + len("\x03 nor there") + len("GET b\n")); st.UninferredBytes != want {
 		t.Errorf("uninferred_bytes %d, want %d", st.UninferredBytes, want)
 	}
-	tab.Flush()
-	if len(got) != 1 || got[0] != "GET a|Ok" {
+	r.tab.Flush()
+	if got := r.got; len(got) != 1 || got[0] != "GET a|Ok" {
 		t.Errorf("records %q, want [\"GET a|Ok\"]", got)
 	}
 }
@@ -241,29 +236,8 @@ func TestEngine_ParkUDP(t *testing.T) {
 // recognised with the next piece, after a pure ACK, and paired; a flow
 // that ends parked gives its held bytes back as uninferred.
 func TestEngine_ParkTCP(t *testing.T) {
-	reg := mustRegistry(t)
-	var got []string
-	eng, err := l7.NewEngine(l7.Config{Registry: reg, OnRecord: func(r *l7.Record) {
-		got = append(got, string(r.RequestType)+" "+string(r.RequestResource)+"|"+r.Status.String())
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tab := flow.NewTable(flow.Config{Handler: eng})
-	c, s := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
-	ts := int64(1_700_000_000e9)
-	pkt := func(port uint16, fromClient bool, flags uint8, seq, ack uint32, payload string) {
-		ts += 10_000
-		m := decode.Meta{IPVersion: 4, Proto: decode.ProtoTCP, L4Decoded: true, TTL: 64, WinScale: -1,
-			Timestamp: ts, TCPFlags: flags, Seq: seq, Ack: ack, Payload: []byte(payload), PayloadLen: len(payload),
-			WireLen: 54 + len(payload), IPLen: 40 + len(payload), Window: 1000}
-		if fromClient {
-			m.Src, m.Dst, m.SrcPort, m.DstPort = c, s, port, 7000
-		} else {
-			m.Src, m.Dst, m.SrcPort, m.DstPort = s, c, 7000, port
-		}
-		tab.Packet(&m)
-	}
+	r := newFlowRig(t, l7.Config{}, 7000)
+	eng, pkt := r.eng, r.tcp
 	const a, p = decode.TCPAck, decode.TCPAck | decode.TCPPsh
 	pkt(40001, true, decode.TCPSyn, 1000, 0, "")
 	pkt(40001, false, decode.TCPSyn|decode.TCPAck, 5000, 1001, "")
@@ -280,8 +254,8 @@ func TestEngine_ParkTCP(t *testing.T) {
 	pkt(40002, false, decode.TCPSyn|decode.TCPAck, 6000, 2001, "")
 	pkt(40002, true, p, 2001, 6001, "\x01\x02 nothing")
 	pkt(40002, true, decode.TCPRst, 2012, 0, "")
-	tab.Flush()
-	if len(got) != 1 || got[0] != "GET a|Ok" {
+	r.tab.Flush()
+	if got := r.got; len(got) != 1 || got[0] != "GET a|Ok" {
 		t.Errorf("records %q, want [\"GET a|Ok\"]", got)
 	}
 	st := eng.Stats()
