@@ -7,10 +7,11 @@ package flow
 func (t *Table) listAdd(f *Flow) {
 	l := &t.lists[f.class]
 	r := f.slot + 1
-	f.next = nilSlot
-	f.prev = l.tail
+	k := t.link(f.slot)
+	k.next = nilSlot
+	k.prev = l.tail
 	if l.tail != nilSlot {
-		t.ref(l.tail).next = r
+		t.link(l.tail - 1).next = r
 	} else {
 		l.head = r
 	}
@@ -19,17 +20,18 @@ func (t *Table) listAdd(f *Flow) {
 
 func (t *Table) listRemove(f *Flow) {
 	l := &t.lists[f.class]
-	if f.prev != nilSlot {
-		t.ref(f.prev).next = f.next
+	k := t.link(f.slot)
+	if k.prev != nilSlot {
+		t.link(k.prev - 1).next = k.next
 	} else {
-		l.head = f.next
+		l.head = k.next
 	}
-	if f.next != nilSlot {
-		t.ref(f.next).prev = f.prev
+	if k.next != nilSlot {
+		t.link(k.next - 1).prev = k.prev
 	} else {
-		l.tail = f.prev
+		l.tail = k.prev
 	}
-	f.prev, f.next = nilSlot, nilSlot
+	k.prev, k.next = nilSlot, nilSlot
 }
 
 // touch moves f to the tail of the list of class c.

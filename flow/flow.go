@@ -47,7 +47,6 @@ type Flow struct {
 	gen        uint32 // generation of the slot (low 24 bits) and the table's shard (top 8), for the flow id
 	slot       uint32 // index of the flow in the Table
 	start, end int64  // first and last packet time, unix ns
-	prev, next uint32 // LRU list links (slot+1; 0 = none); next doubles as free list link
 
 	peers [2]peer
 	pflag [2]uint8 // per peer: seq tracking state (pf*)

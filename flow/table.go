@@ -83,8 +83,9 @@ type Table struct {
 	maxFlows uint32
 
 	chunks [][]Flow
-	nslots uint32 // slots handed out so far
-	free   uint32 // free slot list head (slot+1), linked through Flow.next
+	links  [][]link // per slot, in chunks parallel to chunks
+	nslots uint32   // slots handed out so far
+	free   uint32   // free slot list head (slot+1), linked through link.next
 
 	index []uint64 // open addressing, linear probing: hash<<32 | slot+1, 0 empty
 	mask  uint64
@@ -405,7 +406,7 @@ func (t *Table) emit(f *Flow, ct CloseType) {
 func (t *Table) release(f *Flow) {
 	gen, slot := f.gen, f.slot
 	*f = Flow{gen: gen, slot: slot}
-	f.next = t.free
+	t.link(slot).next = t.free
 	t.free = slot + 1
 	t.stats.ActiveFlows--
 }
