@@ -60,11 +60,15 @@
 // pool once the connection has had no input for IdleDelay of packet time
 // (an idle parser holds about 100-370 bytes for HTTP/1, Dubbo,
 // Kafka, MQTT and MySQL, 0.5-0.8 KB for HTTP/2 with its HPACK tables
-// packed), and the parsers of ended flows are reused through Resetter
+// packed). A flow.Handler's connection that is then idle with nothing in
+// flight (no request waiting, no bytes held, no message begun) rests: it
+// gives its Conn back and keeps its parser and 136 bytes of state
+// (rest.go, Stats.RestingConns) until its next packet. The parsers of
+// ended flows are reused through Resetter
 // (dns, dubbo, http1, http2, kafka, mqtt, mysql and redis implement it;
 // l7test.CheckReset checks a reset parser against a new one). An idle
-// HTTP/1 keep-alive connection costs about 1 KB on a whole pipeline, flow
-// and index included (pipeline's TestPipeline_BytesPerIdleHTTP; Dubbo:
+// HTTP/1 keep-alive connection costs about 630 bytes on a whole pipeline,
+// flow and index included (pipeline's TestPipeline_BytesPerIdleHTTP; Dubbo:
 // TestPipeline_BytesPerIdleDubbo); bytes buffered for incomplete messages
 // add to that, up to Config.MaxBufferPerDirection.
 //

@@ -52,6 +52,13 @@ type Engine struct {
 	parked     []*[1 << parkChunkBits]parkedConn
 	nparked    int // indexes handed out in parked
 	freeParked []int32
+	// rested holds the state of rested flows (rest.go), named by their
+	// offSlot entries; freeRested the indexes not in use; restQ the Conns
+	// idleOld found idle, to rest at the end of Packet.
+	rested     []*[1 << restChunkBits]restedConn
+	nrested    int
+	freeRested []int32
+	restQ      []restKey
 	// swapper is the flow of swapConn during a flow.Handler call: the
 	// Conn swaps it with itself.
 	swapConn *Conn
@@ -383,7 +390,9 @@ func (e *Engine) open(info ConnInfo, ts int64) *Conn {
 	return c
 }
 
-// Conn returns the open connection with flow id id, or nil.
+// Conn returns the open connection with flow id id, or nil. A flow of the
+// flow.Handler that rests (idle past IdleDelay with nothing in flight:
+// Stats.RestingConns) has none until its next packet.
 func (e *Engine) Conn(id uint64) *Conn {
 	if c := e.slotConn(id); c != nil {
 		return c
@@ -471,7 +480,9 @@ const idleBuckets = 4
 // idleOld tells idle the parsers of the Conns whose latest input came in
 // a tick that ended before the previous one (now is in tick t). An entry
 // may name a Conn closed since, or reused by a later flow (its idleTick
-// tells), or with later input (noted again in a later bucket).
+// tells), or with later input (noted again in a later bucket). After a
+// jump of the clock, a bucket holds Conns of an older tick than the one
+// it is read for: they are idle as well.
 func (e *Engine) idleOld(t int64) {
 	if e.idleNext == 0 {
 		e.idleNext = t - 1
@@ -485,12 +496,19 @@ func (e *Engine) idleOld(t int64) {
 		b := e.idleBuckets[u%idleBuckets]
 		for i, c := range b {
 			b[i] = nil
-			if c.idleTick != uint32(u) || c.state == stateClosed {
+			// The entry's tick is u, or a multiple of idleBuckets
+			// before it when the clock jumped past the bucket (those
+			// Conns are idle too); a Conn with input since has a later
+			// tick, and idle ones 0.
+			if c.idleTick == 0 || int32(uint32(u)-c.idleTick) < 0 || c.state == stateClosed {
 				continue
 			}
 			c.idleTick = 0
 			if p, ok := c.parser.(Idler); ok {
 				p.Idle()
+			}
+			if c.state == stateParse && c.slot >= 0 && c.phead == nil {
+				e.restQ = append(e.restQ, restKey{c, c.id})
 			}
 		}
 		e.idleBuckets[u%idleBuckets] = b[:0]
@@ -724,14 +742,17 @@ func (e *Engine) Flush() {
 		}
 	}
 	for slot := range e.offSlot {
-		e.dropSlot(slot)
+		e.clearSlot(slot)
 	}
+	clear(e.restQ)
+	e.restQ = e.restQ[:0]
 }
 
 // Stats returns the engine's counters.
 func (e *Engine) Stats() Stats {
 	s := e.stats
 	s.OpenConns = e.nconns
+	s.RestingConns = e.nrested - len(e.freeRested)
 	s.PendingSessions = e.npending
 	s.BufferedBytes = e.pool.inUse
 	s.Protocols = append([]ProtocolStats(nil), e.proto...)

@@ -37,15 +37,18 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		e.closeSlot(slot)
 		c = nil
 	}
-	parked, parkedAt := int32(-1), -1
+	parked, parkedAt, restedAt := int32(-1), -1, -1
 	if c == nil && slot < len(e.offSlot) {
 		if o := e.offSlot[slot]; o != 0 && o>>32 != f.ID()>>32 {
 			// The slot's previous flow was never closed through Close.
-			e.dropSlot(slot)
+			e.clearSlot(slot)
 		} else if o != 0 {
 			switch low := o & 0xffffffff; {
 			case low >= slotParkedTCP:
 				parkedAt = int(low - slotParkedTCP)
+				e.offSlot[slot] = 0
+			case low >= slotRested:
+				restedAt = int(low - slotRested)
 				e.offSlot[slot] = 0
 			case low == slotOff:
 				// Inference gave up on this flow: count its bytes
@@ -64,7 +67,7 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		}
 	}
 	if c == nil {
-		if m.PayloadLen == 0 && parkedAt < 0 {
+		if m.PayloadLen == 0 && parkedAt < 0 && restedAt < 0 {
 			// Nothing to parse yet; a SYN's sequence number stays in
 			// the flow (Flow.NextSeq) for the Conn the first payload
 			// opens.
@@ -81,6 +84,8 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		c.slot = slot
 		if parkedAt >= 0 {
 			e.unpark(c, parkedAt)
+		} else if restedAt >= 0 {
+			e.unrest(c, restedAt)
 		} else if t == TCP {
 			for d := flow.DirTx; d <= flow.DirRx; d++ {
 				// A SYN with payload (TCP Fast Open) opens the Conn
@@ -135,6 +140,9 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 	case c.state != stateClosed:
 		c.idle()
 	}
+	if len(e.restQ) > 0 {
+		e.restQueued()
+	}
 }
 
 // The low 32 bits of an offSlot entry (the high ones are those of the
@@ -187,7 +195,13 @@ func streamISN(f *flow.Flow, d, dir flow.Dir, seq uint32) (uint32, bool) {
 func (e *Engine) Close(f *flow.Flow, r *flow.Record) {
 	c := e.slotConn(f.ID())
 	if c == nil {
-		if slot := int(f.Slot()); slot < len(e.offSlot) && e.offSlot[slot]>>32 == f.ID()>>32 {
+		slot := int(f.Slot())
+		if i := e.restedIndex(slot, f.ID()); i >= 0 {
+			e.advance(e.now) // as the Conn's Close would
+			sum, rc := e.restedSummary(i)
+			fillL4(r, sum, rc.reported)
+			e.clearSlot(slot)
+		} else if slot < len(e.offSlot) && e.offSlot[slot]>>32 == f.ID()>>32 {
 			e.dropSlot(slot)
 		}
 		return
@@ -201,6 +215,11 @@ func (e *Engine) Close(f *flow.Flow, r *flow.Record) {
 func (e *Engine) Snapshot(f *flow.Flow, r *flow.Record) {
 	c := e.slotConn(f.ID())
 	if c == nil {
+		if i := e.restedIndex(int(f.Slot()), f.ID()); i >= 0 {
+			sum, rc := e.restedSummary(i)
+			fillL4(r, sum, rc.reported)
+			rc.reported = countsOf(sum)
+		}
 		return
 	}
 	sum := c.summary()

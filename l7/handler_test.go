@@ -284,3 +284,63 @@ func TestEngine_InferPieces(t *testing.T) {
 		t.Errorf("infer_failures %d, uninferred_bytes %d; want 1 and 0", st.InferFailures, st.UninferredBytes)
 	}
 }
+
+// TestEngine_Rest: a flow idle past IdleDelay with nothing in flight rests
+// (no Conn, still open); its next request wakes it and pairs as before, and
+// its l4 record, taken while it rests, carries every request of the flow.
+// A flow with a request waiting for its response does not rest.
+func TestEngine_Rest(t *testing.T) {
+	r := newFlowRig(t, l7.Config{}, 7000)
+	var l4 []flow.Record
+	r.tab = flow.NewTable(flow.Config{Handler: r.eng, OnRecord: func(rec *flow.Record) { l4 = append(l4, *rec) }})
+	eng, pkt := r.eng, r.tcp
+	const a, p = decode.TCPAck, decode.TCPAck | decode.TCPPsh
+	pkt(40001, true, decode.TCPSyn, 1000, 0, "")
+	pkt(40001, false, decode.TCPSyn|decode.TCPAck, 5000, 1001, "")
+	pkt(40001, true, a, 1001, 5001, "")
+	pkt(40001, true, p, 1001, 5001, "GET a\n")
+	pkt(40001, false, p, 5001, 1007, "+ok\n")
+	pkt(40002, true, p, 7000, 9000, "GET b\n") // no response yet
+	r.ts += int64(3 * l7.IdleDelay)
+	pkt(40003, true, p, 3000, 4000, "GET c\n") // moves the engine's clock
+	r.ts += int64(3 * l7.IdleDelay)
+	pkt(40003, false, p, 4000, 3006, "+ok\n")
+	if st := eng.Stats(); st.OpenConns != 3 || st.RestingConns != 1 {
+		t.Fatalf("open_conns %d, resting_conns %d after idling; want 3 and 1 (40001; 40002 waits for its response, 40003 just had one)", st.OpenConns, st.RestingConns)
+	}
+	pkt(40001, true, p, 1007, 5005, "GET d\n")
+	pkt(40001, false, p, 5005, 1013, "+ok\n")
+	if st := eng.Stats(); st.RestingConns != 0 {
+		t.Errorf("resting_conns %d after 40001's request, want 0", st.RestingConns)
+	}
+	r.ts += int64(3 * l7.IdleDelay)
+	pkt(40002, false, p, 9000, 7006, "+ok\n")
+	if st := eng.Stats(); st.OpenConns != 3 || st.RestingConns != 2 {
+		t.Errorf("open_conns %d, resting_conns %d at the last response; want 3 and 2 (40001, 40003)", st.OpenConns, st.RestingConns)
+	}
+	r.tab.Flush()
+	want := []string{"GET a|Ok", "GET c|Ok", "GET d|Ok", "GET b|Ok"}
+	if len(r.got) != len(want) {
+		t.Fatalf("records %q, want %q", r.got, want)
+	}
+	for i := range want {
+		if r.got[i] != want[i] {
+			t.Errorf("record %d %q, want %q", i, r.got[i], want[i])
+		}
+	}
+	if len(l4) != 3 {
+		t.Fatalf("%d l4 records, want 3", len(l4))
+	}
+	for _, f := range l4 {
+		n := uint32(1)
+		if f.ClientPort == 40001 {
+			n = 2
+		}
+		if f.L7Protocol != "LINE" || f.L7Request != n || f.L7Response != n {
+			t.Errorf("port %d: l4 l7 %q req %d resp %d, want LINE %d %d", f.ClientPort, f.L7Protocol, f.L7Request, f.L7Response, n, n)
+		}
+	}
+	if st := eng.Stats(); st.OpenConns != 0 || st.RestingConns != 0 {
+		t.Errorf("open_conns %d, resting_conns %d at the end; want 0", st.OpenConns, st.RestingConns)
+	}
+}

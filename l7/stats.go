@@ -1,7 +1,8 @@
 package l7
 
 // Stats counts what an engine saw, lost and emitted. Counters only grow,
-// except the gauges OpenConns, PendingSessions and BufferedBytes.
+// except the gauges OpenConns, RestingConns, PendingSessions and
+// BufferedBytes.
 type Stats struct {
 	// Input.
 	Segments uint64 // TCP segments and UDP datagrams with payload
@@ -47,6 +48,7 @@ type Stats struct {
 
 	// Gauges.
 	OpenConns       int   // connections tracked
+	RestingConns    int   // of OpenConns, idle ones keeping their state without a Conn (Engine.Conn returns nil)
 	PendingSessions int   // requests waiting for their response
 	BufferedBytes   int64 // pooled buffer capacity in use (out-of-order and parse buffers)
 
