@@ -48,6 +48,16 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 				parkedAt = int(low - slotParkedTCP)
 				e.offSlot[slot] = 0
 			case low >= slotRested:
+				if t == TCP && m.PayloadLen == 0 {
+					// An acknowledgement (or FIN) moves only the
+					// rested state: the flow stays at rest.
+					e.advance(m.Timestamp)
+					e.restedSegment(int(low-slotRested), f, dir, m)
+					if len(e.restQ) > 0 {
+						e.restQueued()
+					}
+					return
+				}
 				restedAt = int(low - slotRested)
 				e.offSlot[slot] = 0
 			case low == slotOff:

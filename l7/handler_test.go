@@ -288,6 +288,7 @@ func TestEngine_InferPieces(t *testing.T) {
 // TestEngine_Rest: a flow idle past IdleDelay with nothing in flight rests
 // (no Conn, still open); its next request wakes it and pairs as before, and
 // its l4 record, taken while it rests, carries every request of the flow.
+// An ACK leaves it at rest.
 // A flow with a request waiting for its response does not rest.
 func TestEngine_Rest(t *testing.T) {
 	r := newFlowRig(t, l7.Config{}, 7000)
@@ -307,6 +308,10 @@ func TestEngine_Rest(t *testing.T) {
 	pkt(40003, false, p, 4000, 3006, "+ok\n")
 	if st := eng.Stats(); st.OpenConns != 3 || st.RestingConns != 1 {
 		t.Fatalf("open_conns %d, resting_conns %d after idling; want 3 and 1 (40001; 40002 waits for its response, 40003 just had one)", st.OpenConns, st.RestingConns)
+	}
+	pkt(40001, true, a, 1007, 5005, "") // an ACK leaves the flow at rest
+	if st := eng.Stats(); st.RestingConns != 1 {
+		t.Errorf("resting_conns %d after 40001's ACK, want 1", st.RestingConns)
 	}
 	pkt(40001, true, p, 1007, 5005, "GET d\n")
 	pkt(40001, false, p, 5005, 1013, "+ok\n")

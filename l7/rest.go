@@ -1,5 +1,10 @@
 package l7
 
+import (
+	"github.com/metaflow-go/metaflow/capture/decode"
+	"github.com/metaflow-go/metaflow/flow"
+)
+
 // Resting: a flow whose decoder is known and whose parser has been told
 // idle (IdleDelay without input), with nothing in flight — no request
 // waiting for its response, no bytes buffered, no message begun — keeps
@@ -152,6 +157,28 @@ func (e *Engine) unrest(c *Conn, i int) {
 	}
 	*r = restedConn{}
 	e.freeRested = append(e.freeRested, int32(i))
+}
+
+// restedSegment takes a TCP segment without payload of direction dir of
+// f, rested at index i, as Conn.segment would: it moves the direction's
+// acknowledgement (and a SYN its reassembly start), following a
+// re-orientation of the flow as Packet does for a Conn.
+func (e *Engine) restedSegment(i int, f *flow.Flow, dir flow.Dir, m *decode.Meta) {
+	r := e.restedAt(i)
+	if cl, sv := f.Client(), f.Server(); (cl.Compare(sv) < 0) != r.clientLow {
+		r.flip ^= 1
+		r.clientLow = !r.clientLow
+	}
+	s := &r.sides[uint8(dir&1)^r.flip]
+	if m.TCPFlags&flagAck != 0 {
+		if s.ackSeen && m.Ack != s.ack {
+			s.hasAck = true
+		}
+		s.ack, s.ackSeen = m.Ack, true
+	}
+	if m.TCPFlags&flagSyn != 0 && !s.started {
+		s.started, s.next = true, m.Seq+1
+	}
 }
 
 // restedSummary is what a Conn would return on closing the rested flow
