@@ -45,6 +45,16 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		} else if o != 0 {
 			switch low := o & 0xffffffff; {
 			case low >= slotParkedTCP:
+				if t == TCP && m.PayloadLen == 0 {
+					// An acknowledgement (or FIN) moves only the
+					// parked state: the flow stays parked.
+					e.advance(m.Timestamp)
+					e.parkedSegment(int(low-slotParkedTCP), f, dir, m)
+					if len(e.restQ) > 0 {
+						e.restQueued()
+					}
+					return
+				}
 				parkedAt = int(low - slotParkedTCP)
 				e.offSlot[slot] = 0
 			case low >= slotRested:
@@ -152,6 +162,29 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 	}
 	if len(e.restQ) > 0 {
 		e.restQueued()
+	}
+}
+
+// parkedSegment takes a TCP segment without payload of direction dir of
+// f, parked at index i, as a Conn unparked for it would (Conn.segment): it
+// moves the direction's acknowledgement, and a SYN its reassembly start.
+func (e *Engine) parkedSegment(i int, f *flow.Flow, dir flow.Dir, m *decode.Meta) {
+	p := e.parkedAt(i)
+	d := uint8(dir & 1)
+	if wasFirst := p.flags&parkClientFirst != 0; wasFirst != (f.Client().Compare(f.Server()) < 0) {
+		d ^= 1 // the flow was re-oriented while parked (as unpark finds)
+	}
+	sh := 3 * d
+	if m.TCPFlags&flagAck != 0 {
+		if p.flags>>sh&parkSeen != 0 && m.Ack != p.ack[d] {
+			p.flags |= parkHasAck << sh
+		}
+		p.ack[d] = m.Ack
+		p.flags |= parkSeen << sh
+	}
+	if m.TCPFlags&flagSyn != 0 && p.flags>>sh&parkStarted == 0 {
+		p.flags |= parkStarted << sh
+		p.next[d] = m.Seq + 1
 	}
 }
 
