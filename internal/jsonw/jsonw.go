@@ -1,8 +1,10 @@
 package jsonw
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/metaflow-go/metaflow/tag"
@@ -54,19 +56,65 @@ func Time(b []byte, key string, ns int64) []byte {
 }
 
 // AppendTime appends ns (Unix nanoseconds) in TimeLayout, UTC, unquoted:
-// what time.Time.AppendFormat writes, five times faster.
+// what time.Time.AppendFormat writes, several times faster. The text up
+// to the minute ("2006-01-02T15:04") comes from a small cache of recent
+// minutes when it holds it: records written together mostly share it.
 func AppendTime(b []byte, ns int64) []byte {
 	sec, frac := ns/1e9, ns%1e9
 	if frac < 0 {
 		sec, frac = sec-1, frac+1e9
 	}
-	days, s := sec/86400, sec%86400
+	min, s := sec/60, sec%60
 	if s < 0 {
-		days, s = days-1, s+86400
+		min, s = min-1, s+60
 	}
-	// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm,
-	// valid across the int64 nanosecond range: years 1677 to 2262).
-	z := days + 719468
+	b, n := extend(b, 30) // 2006-01-02T15:04:05.000000000Z
+	t := b[n : n+30]
+	e := &minutes[uint64(min)%uint64(len(minutes))]
+	seq := e.seq.Load()
+	w0, w1 := e.text[0].Load(), e.text[1].Load()
+	if seq&1 != 0 || e.min.Load() != min || e.seq.Load() != seq || w0 == 0 {
+		w0, w1 = minuteText(min)
+		if seq&1 == 0 && e.seq.CompareAndSwap(seq, seq+1) {
+			e.min.Store(min)
+			e.text[0].Store(w0)
+			e.text[1].Store(w1)
+			e.seq.Store(seq + 2)
+		}
+	}
+	binary.LittleEndian.PutUint64(t[0:], w0)
+	binary.LittleEndian.PutUint64(t[8:], w1)
+	f := uint64(frac)
+	binary.LittleEndian.PutUint32(t[16:], uint32(pair(uint64(s)))<<8|':'|'.'<<24)
+	t[20] = byte('0' + f/1e8)
+	binary.LittleEndian.PutUint64(t[21:], digits8(f%1e8)|ascii8)
+	t[29] = 'Z'
+	return b
+}
+
+// minutes caches the text of recent minutes for AppendTime, direct-mapped
+// by minute number. Each entry is a sequence lock: seq is odd while one
+// writer fills it, and a reader uses it only when seq was even and
+// unchanged around its reads. Entries are a cache line apart so that
+// shards writing different minutes do not share one.
+var minutes [64]struct {
+	seq  atomic.Uint64
+	min  atomic.Int64     // minute number: Unix seconds / 60
+	text [2]atomic.Uint64 // "2006-01-02T15:04", little-endian; 0 when empty
+	_    [32]byte
+}
+
+// minuteText returns "2006-01-02T15:04" of minute min (Unix seconds / 60)
+// as two little-endian words.
+func minuteText(min int64) (uint64, uint64) {
+	days, hm := min/1440, min%1440
+	if hm < 0 {
+		days, hm = days-1, hm+1440
+	}
+	// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+	// z is positive across the int64 nanosecond range (years 1677 to
+	// 2262), so the rest is unsigned: no sign fix-ups after divisions.
+	z := uint64(days + 719468)
 	era := z / 146097
 	doe := z - era*146097
 	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
@@ -81,48 +129,103 @@ func AppendTime(b []byte, ns int64) []byte {
 	if m <= 2 {
 		y++
 	}
-	var t [30]byte // 2006-01-02T15:04:05.000000000Z
-	put2(t[0:], int(y/100))
-	put2(t[2:], int(y%100))
-	t[4] = '-'
-	put2(t[5:], int(m))
-	t[7] = '-'
-	put2(t[8:], int(d))
-	t[10] = 'T'
-	put2(t[11:], int(s/3600))
-	t[13] = ':'
-	put2(t[14:], int(s/60%60))
-	t[16] = ':'
-	put2(t[17:], int(s%60))
-	t[19] = '.'
-	f := int(frac)
-	for i := 28; i >= 20; i-- {
-		t[i] = byte('0' + f%10)
-		f /= 10
-	}
-	t[29] = 'Z'
-	return append(b, t[:]...)
+	h, mi := uint64(hm)/60, uint64(hm)%60
+	// 2006-01- and 02T15:04
+	w0 := uint64(pair(y/100)) | uint64(pair(y%100))<<16 | '-'<<32 | uint64(pair(m))<<40 | '-'<<56
+	w1 := uint64(pair(d)) | 'T'<<16 | uint64(pair(h))<<24 | ':'<<40 | uint64(pair(mi))<<48
+	return w0, w1
 }
 
-const digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
-	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
-	"8081828384858687888990919293949596979899"
+// pair returns the two ASCII digits of v (0 to 99) as a little-endian
+// 16-bit word: the tens digit in the low byte.
+func pair(v uint64) uint16 {
+	return uint16(digits100[2*v]) | uint16(digits100[2*v+1])<<8
+}
 
-// put2 writes v (0 to 99) as two digits.
-func put2(b []byte, v int) {
-	b[0], b[1] = digits2[2*v], digits2[2*v+1]
+// ascii8 turns eight digit values into their ASCII digits.
+const ascii8 = 0x30303030_30303030
+
+// digits8 returns the eight decimal digits of v (below 1e8, leading zeros
+// kept) as byte values 0 to 9 of a little-endian word (OR ascii8 for their
+// text), the most significant digit in the low byte: two 4-digit halves in 32-bit lanes, split into 2-digit pairs in
+// 16-bit lanes, then into digits in bytes, each step one multiplication
+// for all lanes (q = x/100 as x*10486>>20 is exact below 10^4, x/10 as
+// x*103>>10 below 100).
+func digits8(v uint64) uint64 {
+	x := v/10000 | v%10000<<32
+	q := x * 10486 >> 20 & 0x0000007f_0000007f
+	x = q | (x-q*100)<<16
+	q = x * 103 >> 10 & 0x000f000f_000f000f
+	return q | (x-q*10)<<8
 }
 
 const hexDigits = "0123456789abcdef"
 
 // Quote appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
 func Quote[T string | []byte](b []byte, s T) []byte {
-	b = append(b, '"')
+	i := plainLen(s)
+	if i == len(s) {
+		// Nothing to escape (most values): one copy between the quotes.
+		b, l := extend(b, len(s)+2)
+		b[l] = '"'
+		copy(b[l+1:], s)
+		b[len(b)-1] = '"'
+		return b
+	}
+	return quote(append(b, '"'), s, i)
+}
+
+// plainLen returns the length of the prefix of s that Quote copies as it
+// is: eight bytes at a time, the last eight (overlapping) at once too,
+// and byte by byte in a string of fewer than eight.
+func plainLen[T string | []byte](s T) int {
+	i := 0
+	if len(s) >= 8 {
+		for ; i+8 <= len(s); i += 8 {
+			if !plain8(load8(s[i : i+8])) {
+				return i + plainTail(s[i:])
+			}
+		}
+		if i == len(s) || plain8(load8(s[len(s)-8:])) {
+			return len(s)
+		}
+	}
+	return i + plainTail(s[i:])
+}
+
+// plainTail returns the length of the prefix of s that Quote copies as
+// it is, byte by byte.
+func plainTail[T string | []byte](s T) int {
+	i := 0
+	for i < len(s) && plainByte[s[i]] {
+		i++
+	}
+	return i
+}
+
+// load8 returns the first eight bytes of s as a little-endian word.
+func load8[T string | []byte](s T) uint64 {
+	s = s[:8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// plainByte reports, for each byte, whether Quote copies it as it is:
+// printable ASCII other than '"', '\\' and DEL.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return
+}()
+
+// quote appends the rest of Quote's output for s, whose first i bytes
+// need no escaping and have not been written, after the opening quote.
+func quote[T string | []byte](b []byte, s T, i int) []byte {
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		// Eight bytes at a time while none needs a look.
-		for i+8 <= len(s) && plain8(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
-			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
+		for i+8 <= len(s) && plain8(load8(s[i:])) {
 			i += 8
 		}
 		if i == len(s) {
@@ -130,7 +233,7 @@ func Quote[T string | []byte](b []byte, s T) []byte {
 		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
+			if plainByte[c] {
 				i++
 				continue
 			}

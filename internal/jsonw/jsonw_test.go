@@ -2,10 +2,12 @@ package jsonw
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -187,5 +189,37 @@ func TestAppendAddrPort_MatchesNetip(t *testing.T) {
 		if got, want := string(AppendAddrPort(nil, a, port)), string(netip.AddrPortFrom(a, port).AppendTo(nil)); got != want {
 			t.Fatalf("AppendAddrPort(%v, %d) = %s, want %s", a, port, got, want)
 		}
+	}
+}
+
+// TestAppendTime_Cache formats runs of times within a minute (cache hits)
+// from several goroutines at once, their minutes chosen to share cache
+// entries, and checks every result against the time package.
+func TestAppendTime_Cache(t *testing.T) {
+	const workers = 4
+	errs := make(chan string, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 9))
+			var b []byte
+			for i := 0; i < 20000; i++ {
+				// Minutes 64 apart map to the same entry.
+				min := int64(29_000_000 + 64*(i%5+w*5))
+				ns := min*60e9 + int64(r.Uint64N(60e9))
+				b = AppendTime(b[:0], ns)
+				if want := time.Unix(0, ns).UTC().Format(TimeLayout); string(b) != want {
+					errs <- fmt.Sprintf("AppendTime(%d) = %s, want %s", ns, b, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }

@@ -40,38 +40,46 @@ func extend(b []byte, n int) ([]byte, int) {
 }
 
 // AppendUint appends v in decimal, as strconv.AppendUint(b, v, 10) does.
+// Single digits (most counters) take an inlined path.
 func AppendUint(b []byte, v uint64) []byte {
 	if v < 10 {
 		return append(b, byte('0'+v))
 	}
+	return appendUint(b, v)
+}
+
+// appendUint is AppendUint for v of 10 and above: eight digits at a time
+// (digits8), leading zeros dropped by shifting them out.
+func appendUint(b []byte, v uint64) []byte {
 	if v < 100 {
 		return append(b, digits100[v*2], digits100[v*2+1])
 	}
-	if v < 10000 {
-		hi, lo := v/100, v%100*2
-		if hi < 10 {
-			return append(b, byte('0'+hi), digits100[lo], digits100[lo+1])
-		}
-		hi *= 2
-		return append(b, digits100[hi], digits100[hi+1], digits100[lo], digits100[lo+1])
+	if v < 1e8 {
+		b, l := extend(b, 8)
+		x := digits8(v)
+		z := bits.TrailingZeros64(x) &^ 7 // leading '0' digits, in bits
+		binary.LittleEndian.PutUint64(b[l:], x>>z|ascii8)
+		return b[:l+8-z/8]
 	}
-	n := decLen(v)
-	b, l := extend(b, n)
-	d := b[l : l+n]
-	i := n
-	for v >= 100 {
-		q := v / 100
-		r := (v - q*100) * 2
-		i -= 2
-		d[i], d[i+1] = digits100[r], digits100[r+1]
-		v = q
+	if v < 1e16 {
+		hi, lo := v/1e8, v%1e8
+		b, l := extend(b, 16)
+		x := digits8(hi)
+		z := bits.TrailingZeros64(x) &^ 7
+		binary.LittleEndian.PutUint64(b[l:], x>>z|ascii8)
+		l += 8 - z/8
+		binary.LittleEndian.PutUint64(b[l:], digits8(lo)|ascii8)
+		return b[:l+8]
 	}
-	if v >= 10 {
-		d[0], d[1] = digits100[v*2], digits100[v*2+1]
-	} else {
-		d[0] = byte('0' + v)
-	}
-	return b
+	top, mid, lo := v/1e16, v/1e8%1e8, v%1e8
+	b, l := extend(b, 24)
+	x := digits8(top)
+	z := bits.TrailingZeros64(x) &^ 7
+	binary.LittleEndian.PutUint64(b[l:], x>>z|ascii8)
+	l += 8 - z/8
+	binary.LittleEndian.PutUint64(b[l:], digits8(mid)|ascii8)
+	binary.LittleEndian.PutUint64(b[l+8:], digits8(lo)|ascii8)
+	return b[:l+16]
 }
 
 // AppendInt appends v in decimal, as strconv.AppendInt(b, v, 10) does.
