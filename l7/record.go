@@ -124,39 +124,35 @@ func (r *Record) ResponseDuration() (int64, bool) {
 // "type":"l7_flow_log" first; unknown fields are omitted. It does not
 // allocate beyond growing b.
 func (r *Record) AppendJSON(b []byte) []byte {
+	// Keys are written with their punctuation as literals: one append a
+	// member.
 	b = append(b, `{"type":"l7_flow_log","flow_id":`...)
 	b = jsonw.AppendUint(b, r.FlowID)
-	b = append(b, `,"start_time":"`...)
-	b = jsonw.AppendTime(b, r.StartTime)
-	b = append(b, `","end_time":"`...)
-	b = jsonw.AppendTime(b, r.EndTime)
-	b = append(b, '"')
+	b = append(jsonw.AppendTime(append(b, `,"start_time":"`...), r.StartTime), '"')
+	b = append(jsonw.AppendTime(append(b, `,"end_time":"`...), r.EndTime), '"')
 	if d, ok := r.ResponseDuration(); ok {
-		b = append(b, `,"response_duration":`...)
-		b = jsonw.AppendInt(b, d)
+		b = jsonw.AppendInt(append(b, `,"response_duration":`...), d)
 	}
-	if r.Client.Addr().IsValid() {
-		b = append(b, `,"ip_0":"`...)
-		b = r.Client.Addr().AppendTo(b)
-		b = append(b, '"')
+	if a := r.Client.Addr(); a.IsValid() {
+		b = append(jsonw.AppendAddr(append(b, `,"ip_0":"`...), a), '"')
 	}
-	if r.Server.Addr().IsValid() {
-		b = append(b, `,"ip_1":"`...)
-		b = r.Server.Addr().AppendTo(b)
-		b = append(b, '"')
+	if a := r.Server.Addr(); a.IsValid() {
+		b = append(jsonw.AppendAddr(append(b, `,"ip_1":"`...), a), '"')
 	}
-	b = append(b, `,"client_port":`...)
-	b = jsonw.AppendUint(b, uint64(r.Client.Port()))
-	b = append(b, `,"server_port":`...)
-	b = jsonw.AppendUint(b, uint64(r.Server.Port()))
+	b = jsonw.AppendUint(append(b, `,"client_port":`...), uint64(r.Client.Port()))
+	b = jsonw.AppendUint(append(b, `,"server_port":`...), uint64(r.Server.Port()))
 	switch r.Transport {
 	case TCP:
 		b = append(b, `,"protocol":"TCP"`...)
 	case UDP:
 		b = append(b, `,"protocol":"UDP"`...)
 	}
-	b = jsonw.OmitEmpty(b, "l7_protocol", r.L7Protocol)
-	b = jsonw.OmitEmpty(b, "version", r.Version)
+	if r.L7Protocol != "" {
+		b = jsonw.Quote(append(b, `,"l7_protocol":`...), r.L7Protocol)
+	}
+	if len(r.Version) > 0 {
+		b = jsonw.Quote(append(b, `,"version":`...), r.Version)
+	}
 	if r.IsTLS {
 		b = append(b, `,"is_tls":true`...)
 	} else {
@@ -164,46 +160,72 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	}
 	if r.Transport == TCP {
 		if r.HasRequest {
-			b = jsonw.Uint(b, "req_tcp_seq", uint64(r.ReqTCPSeq))
+			b = jsonw.AppendUint(append(b, `,"req_tcp_seq":`...), uint64(r.ReqTCPSeq))
 		}
 		if r.HasResponse {
-			b = jsonw.Uint(b, "resp_tcp_seq", uint64(r.RespTCPSeq))
+			b = jsonw.AppendUint(append(b, `,"resp_tcp_seq":`...), uint64(r.RespTCPSeq))
 		}
 	}
 	if r.HasRequest && r.RequestLength > 0 {
-		b = jsonw.Uint(b, "request_length", uint64(r.RequestLength))
+		b = jsonw.AppendUint(append(b, `,"request_length":`...), uint64(r.RequestLength))
 	}
 	if r.HasResponse && r.ResponseLength > 0 {
-		b = jsonw.Uint(b, "response_length", uint64(r.ResponseLength))
+		b = jsonw.AppendUint(append(b, `,"response_length":`...), uint64(r.ResponseLength))
 	}
 	if r.HasRequest {
-		b = jsonw.Uint(b, "captured_request_byte", uint64(r.CapturedRequestByte))
+		b = jsonw.AppendUint(append(b, `,"captured_request_byte":`...), uint64(r.CapturedRequestByte))
 	}
 	if r.HasResponse {
-		b = jsonw.Uint(b, "captured_response_byte", uint64(r.CapturedResponseByte))
+		b = jsonw.AppendUint(append(b, `,"captured_response_byte":`...), uint64(r.CapturedResponseByte))
 	}
-	b = jsonw.OmitEmpty(b, "request_type", r.RequestType)
-	b = jsonw.OmitEmpty(b, "request_domain", r.RequestDomain)
-	b = jsonw.OmitEmpty(b, "request_resource", r.RequestResource)
-	b = jsonw.OmitEmpty(b, "endpoint", r.Endpoint)
+	if len(r.RequestType) > 0 {
+		b = jsonw.Quote(append(b, `,"request_type":`...), r.RequestType)
+	}
+	if len(r.RequestDomain) > 0 {
+		b = jsonw.Quote(append(b, `,"request_domain":`...), r.RequestDomain)
+	}
+	if len(r.RequestResource) > 0 {
+		b = jsonw.Quote(append(b, `,"request_resource":`...), r.RequestResource)
+	}
+	if len(r.Endpoint) > 0 {
+		b = jsonw.Quote(append(b, `,"endpoint":`...), r.Endpoint)
+	}
 	if r.HasRequestID {
-		b = jsonw.Uint(b, "request_id", uint64(r.RequestID))
+		b = jsonw.AppendUint(append(b, `,"request_id":`...), uint64(r.RequestID))
 	}
 	if r.HasStatus {
-		b = jsonw.OmitEmpty(b, "response_status", r.Status.String())
+		// Status names need no escaping.
+		b = append(append(b, `,"response_status":"`...), r.Status.String()...)
+		b = append(b, '"')
 	}
 	if r.HasResponseCode {
-		b = append(b, `,"response_code":`...)
-		b = jsonw.AppendInt(b, int64(r.ResponseCode))
+		b = jsonw.AppendInt(append(b, `,"response_code":`...), int64(r.ResponseCode))
 	}
-	b = jsonw.OmitEmpty(b, "response_exception", r.ResponseException)
-	b = jsonw.OmitEmpty(b, "response_result", r.ResponseResult)
-	b = jsonw.OmitEmpty(b, "trace_id", r.TraceID)
-	b = jsonw.OmitEmpty(b, "span_id", r.SpanID)
-	b = jsonw.OmitEmpty(b, "parent_span_id", r.ParentSpanID)
-	b = jsonw.OmitEmpty(b, "x_request_id_0", r.XRequestID0)
-	b = jsonw.OmitEmpty(b, "x_request_id_1", r.XRequestID1)
-	b = r.appendEBPF(b)
+	if len(r.ResponseException) > 0 {
+		b = jsonw.Quote(append(b, `,"response_exception":`...), r.ResponseException)
+	}
+	if len(r.ResponseResult) > 0 {
+		b = jsonw.Quote(append(b, `,"response_result":`...), r.ResponseResult)
+	}
+	if len(r.TraceID) > 0 {
+		b = jsonw.Quote(append(b, `,"trace_id":`...), r.TraceID)
+	}
+	if len(r.SpanID) > 0 {
+		b = jsonw.Quote(append(b, `,"span_id":`...), r.SpanID)
+	}
+	if len(r.ParentSpanID) > 0 {
+		b = jsonw.Quote(append(b, `,"parent_span_id":`...), r.ParentSpanID)
+	}
+	if len(r.XRequestID0) > 0 {
+		b = jsonw.Quote(append(b, `,"x_request_id_0":`...), r.XRequestID0)
+	}
+	if len(r.XRequestID1) > 0 {
+		b = jsonw.Quote(append(b, `,"x_request_id_1":`...), r.XRequestID1)
+	}
+	if r.ProcessID0|r.ProcessID1|r.SyscallThread0|r.SyscallThread1 != 0 || len(r.ProcessKName0)|len(r.ProcessKName1) != 0 ||
+		r.SyscallTraceIDRequest|r.SyscallTraceIDResponse|r.SyscallCoroutine0|r.SyscallCoroutine1 != 0 {
+		b = r.appendEBPF(b)
+	}
 	b = jsonw.Tags(b, &r.Tags)
 	return append(b, '}')
 }
