@@ -17,7 +17,8 @@
 //
 // Inference. Each decoder's Check looks at a flow's first bytes; the result
 // is remembered per server endpoint (address, port, transport) in a bounded
-// LRU, and endpoints that fail Config.MaxInferFailures times are not tried
+// cache (Config.InferCacheSize; when full, it evicts an endpoint not used
+// lately, by the CLOCK rule), and endpoints that fail Config.MaxInferFailures times are not tried
 // for Config.InferBackoff. Port hints (Config.PortHints, and the ports
 // decoders declare through PortHinter) only order the candidates. When the
 // first recognised message goes the wrong way, the flow is swapped unless

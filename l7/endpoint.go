@@ -2,11 +2,19 @@ package l7
 
 import "net/netip"
 
-// endpointKey identifies a server endpoint for the inference cache.
+// endpointKey identifies a server endpoint for the inference cache. It
+// holds no pointer (a netip.Addr does, for its zone, which captured
+// addresses never have), so the map hashes 20 bytes and the GC skips it.
 type endpointKey struct {
-	addr      netip.Addr
+	addr      [16]byte // the address in its 16-byte form
 	port      uint16
+	v4        bool // addr is an IPv4 address (not an IPv4-mapped IPv6 one)
 	transport Transport
+}
+
+func endpointOf(ap netip.AddrPort, t Transport) endpointKey {
+	a := ap.Addr()
+	return endpointKey{addr: a.As16(), port: ap.Port(), v4: a.Is4(), transport: t}
 }
 
 // endpointEntry is what inference remembers about a server endpoint.
@@ -19,90 +27,63 @@ type endpointEntry struct {
 	avoidUntil int64     // avoid applies before this time (unix ns)
 	errDec     int32     // the decoder errs counts for, -1 none
 	errs       [2]uint16 // parse errors per direction of flows that decoded nothing in it (errDec)
-	prev, next int32     // LRU list, most recent at head
+	used       bool      // read or written since the clock hand last passed
 }
 
-// endpointCache is a bounded LRU of endpoints. Entries live in one slice and
-// are linked by index, so lookups and updates do not allocate once the slice
-// and map have grown.
+// endpointCache is a bounded cache of endpoints that evicts by the CLOCK
+// rule (second chance): an entry used since the hand last passed it is
+// spared once. It approximates least-recently-used eviction without
+// relinking a list at every lookup (two entries' worth of cache misses
+// each, when many endpoints are in use). Entries live in one slice, so
+// lookups and updates do not allocate once the slice and map have grown.
 type endpointCache struct {
-	idx        map[endpointKey]int32
-	ents       []endpointEntry
-	head, tail int32
-	max        int
+	idx  map[endpointKey]int32
+	ents []endpointEntry
+	hand int32
+	max  int
 }
 
 func newEndpointCache(max int) *endpointCache {
-	return &endpointCache{idx: make(map[endpointKey]int32), head: -1, tail: -1, max: max}
+	return &endpointCache{idx: make(map[endpointKey]int32), max: max}
 }
 
-// get returns the entry for k (marking it recent), or nil. The pointer is
+// get returns the entry for k (marking it used), or nil. The pointer is
 // valid until the next put.
 func (c *endpointCache) get(k endpointKey) *endpointEntry {
 	i, ok := c.idx[k]
 	if !ok {
 		return nil
 	}
-	c.touch(i)
-	return &c.ents[i]
+	e := &c.ents[i]
+	e.used = true
+	return e
 }
 
-// put returns the entry for k, creating it (and evicting the least recent
-// entry when full). The pointer is valid until the next put.
+// put returns the entry for k, creating it (and evicting an entry not
+// used since the hand last passed it, when full). The pointer is valid
+// until the next put.
 func (c *endpointCache) put(k endpointKey) *endpointEntry {
 	if i, ok := c.idx[k]; ok {
-		c.touch(i)
-		return &c.ents[i]
+		e := &c.ents[i]
+		e.used = true
+		return e
 	}
 	var i int32
 	if len(c.ents) < c.max {
 		c.ents = append(c.ents, endpointEntry{})
 		i = int32(len(c.ents) - 1)
 	} else {
-		i = c.tail
-		c.unlink(i)
+		for c.ents[c.hand].used {
+			c.ents[c.hand].used = false
+			c.hand = (c.hand + 1) % int32(len(c.ents))
+		}
+		i = c.hand
+		c.hand = (c.hand + 1) % int32(len(c.ents))
 		delete(c.idx, c.ents[i].key)
 	}
-	c.ents[i] = endpointEntry{key: k, dec: -1, errDec: -1, prev: -1, next: -1}
+	c.ents[i] = endpointEntry{key: k, dec: -1, errDec: -1}
 	c.idx[k] = i
-	c.pushFront(i)
 	return &c.ents[i]
 }
 
 func (c *endpointCache) len() int { return len(c.idx) }
-
-func (c *endpointCache) touch(i int32) {
-	if c.head == i {
-		return
-	}
-	c.unlink(i)
-	c.pushFront(i)
-}
-
-func (c *endpointCache) unlink(i int32) {
-	e := &c.ents[i]
-	if e.prev >= 0 {
-		c.ents[e.prev].next = e.next
-	} else {
-		c.head = e.next
-	}
-	if e.next >= 0 {
-		c.ents[e.next].prev = e.prev
-	} else {
-		c.tail = e.prev
-	}
-	e.prev, e.next = -1, -1
-}
-
-func (c *endpointCache) pushFront(i int32) {
-	e := &c.ents[i]
-	e.prev = -1
-	e.next = c.head
-	if c.head >= 0 {
-		c.ents[c.head].prev = i
-	}
-	c.head = i
-	if c.tail < 0 {
-		c.tail = i
-	}
-}

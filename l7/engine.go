@@ -1202,7 +1202,7 @@ func (c *Conn) decodedFirst(s *side, dir Direction) {
 }
 
 func (c *Conn) endpoint() endpointKey {
-	return endpointKey{addr: c.server.Addr(), port: c.server.Port(), transport: c.transport}
+	return endpointOf(c.server, c.transport)
 }
 
 // abandon emits the requests waiting on c's decoder at once with status
@@ -1272,7 +1272,7 @@ func (c *Conn) infer(s *side, ts int64, b []byte) (found, joined bool) {
 		c.state = stateOff
 		return false, false
 	}
-	key := endpointKey{addr: c.server.Addr(), port: c.server.Port(), transport: c.transport}
+	key := c.endpoint()
 	first := int32(-1)
 	avoid := c.avoid
 	if ent := e.cache.get(key); ent != nil {
@@ -1350,7 +1350,7 @@ func (c *Conn) infer(s *side, ts int64, b []byte) (found, joined bool) {
 	c.dec = dec
 	c.parser = e.newParser(dec, c.transport)
 	c.state = stateParse
-	ent := e.cache.put(endpointKey{addr: c.server.Addr(), port: c.server.Port(), transport: c.transport})
+	ent := e.cache.put(c.endpoint())
 	ent.dec = dec
 	ent.failures = 0
 	e.proto[dec].Flows++
