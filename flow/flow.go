@@ -90,6 +90,7 @@ const (
 	fAltVLAN                             // altVLAN valid: one side's packets carry another VLAN id
 	fRetransSynSat                       // retransmitted SYNs past 65535 (syn saturated before the last)
 	fRetransSynAckSat                    // the same for SYN-ACKs
+	fPayload                             // a packet carried L4 payload
 )
 
 // Peer seq-tracking flags.
@@ -178,6 +179,13 @@ func (f *Flow) SeqGap(d Dir) (lo, hi uint32, ok bool) {
 	p := &f.peers[d&1]
 	return p.holeLo, p.holeHi, true
 }
+
+// CarriedPayload reports whether a packet of the flow (the current one
+// included, in a Handler's Packet) carried L4 payload. A Handler that keeps
+// state only for flows with payload can skip its lookup for a flow's
+// packets before the first that carries some (handshakes, scans, bare
+// ACKs of flows without data).
+func (f *Flow) CarriedPayload() bool { return f.flags&fPayload != 0 }
 
 // Oriented reports whether the orientation was fixed by a handshake (a SYN
 // or SYN-ACK seen) or an ICMP echo; Swap does nothing then.

@@ -341,6 +341,9 @@ func (t *Table) update(f *Flow, m *decode.Meta, fromB bool) {
 	// payload is counted once, on the packet that completed it; without,
 	// on its first fragment.
 	p.l4bytes += uint64(m.PayloadLen)
+	if m.PayloadLen > 0 {
+		f.flags |= fPayload
+	}
 	f.flags |= fSeen0 << d
 	now := tick(m.Timestamp)
 	class := clsOther

@@ -640,3 +640,24 @@ func TestFlow_NextSeq(t *testing.T) {
 		t.Fatalf("after the gap filled: %+v, want %+v", got, want)
 	}
 }
+
+// TestFlow_CarriedPayload: a flow reports payload from its first packet
+// that carries some (that packet included), and keeps reporting it.
+func TestFlow_CarriedPayload(t *testing.T) {
+	var col collector
+	var got []bool
+	tab := col.table(Config{Handler: &funcHandler{packet: func(f *Flow, m *decode.Meta, d Dir) {
+		got = append(got, f.CarriedPayload())
+	}}})
+	c := newConn(t, tab)
+	c.send(0, fS, 0).send(1, fS|fA, 0).send(0, fA, 0).send(0, fP|fA, 10).send(1, fA, 0)
+	want := []bool{false, false, false, true, true}
+	if len(got) != len(want) {
+		t.Fatalf("%d Packet calls, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("packet %d: CarriedPayload %v, want %v", i, got[i], want[i])
+		}
+	}
+}

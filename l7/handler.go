@@ -24,7 +24,10 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 	default:
 		return
 	}
-	if !m.L4Decoded {
+	if !m.L4Decoded || m.PayloadLen == 0 && !f.CarriedPayload() {
+		// No payload yet on this flow: it has no L7 state (a SYN's
+		// sequence number stays in the flow, Flow.NextSeq, for the Conn
+		// the first payload opens).
 		return
 	}
 	slot := int(f.Slot())
