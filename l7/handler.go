@@ -46,31 +46,26 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 			// The slot's previous flow was never closed through Close.
 			e.clearSlot(slot)
 		} else if o != 0 {
-			switch low := o & 0xffffffff; {
-			case low >= slotParkedTCP:
-				if t == TCP && m.PayloadLen == 0 {
-					// An acknowledgement (or FIN) moves only the
-					// parked state: the flow stays parked.
-					e.advance(m.Timestamp)
+			low := o & 0xffffffff
+			if low >= slotRested && t == TCP && m.PayloadLen == 0 {
+				// An acknowledgement (or FIN) moves only the parked
+				// or rested state: the flow stays without a Conn.
+				e.advance(m.Timestamp)
+				if low >= slotParkedTCP {
 					e.parkedSegment(int(low-slotParkedTCP), f, dir, m)
-					if len(e.restQ) > 0 {
-						e.restQueued()
-					}
-					return
+				} else {
+					e.restedSegment(int(low-slotRested), f, dir, m)
 				}
+				if len(e.restQ) > 0 {
+					e.restQueued()
+				}
+				return
+			}
+			switch {
+			case low >= slotParkedTCP:
 				parkedAt = int(low - slotParkedTCP)
 				e.offSlot[slot] = 0
 			case low >= slotRested:
-				if t == TCP && m.PayloadLen == 0 {
-					// An acknowledgement (or FIN) moves only the
-					// rested state: the flow stays at rest.
-					e.advance(m.Timestamp)
-					e.restedSegment(int(low-slotRested), f, dir, m)
-					if len(e.restQ) > 0 {
-						e.restQueued()
-					}
-					return
-				}
 				restedAt = int(low - slotRested)
 				e.offSlot[slot] = 0
 			case low == slotOff:
