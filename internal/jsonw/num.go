@@ -54,6 +54,14 @@ func appendUint(b []byte, v uint64) []byte {
 	if v < 100 {
 		return append(b, digits100[v*2], digits100[v*2+1])
 	}
+	if v < 10000 {
+		hi, lo := v/100, v%100*2
+		if hi < 10 {
+			return append(b, byte('0'+hi), digits100[lo], digits100[lo+1])
+		}
+		hi *= 2
+		return append(b, digits100[hi], digits100[hi+1], digits100[lo], digits100[lo+1])
+	}
 	if v < 1e8 {
 		b, l := extend(b, 8)
 		x := digits8(v)
