@@ -9,6 +9,13 @@ const (
 	maxClassSize  = 1 << (minClassShift + numClasses - 1)
 )
 
+// maxFreeEntries bounds each class's free list. Steady state needs few
+// (what a burst of closing flows gives back before new ones take them),
+// but the end of input gives back every flow's buffers at once: maxFree
+// alone would keep 131,072 of 64 bytes (their slice headers 3 MB more),
+// and the free list's growth, for no one.
+const maxFreeEntries = 4096
+
 // bufPool hands out byte buffers in power-of-two size classes under a global
 // byte budget, and keeps a bounded free list per class so that steady-state
 // reassembly and parse buffering do not allocate.
@@ -72,7 +79,7 @@ func (p *bufPool) put(b []byte) {
 	}
 	p.inUse -= size
 	c := classOf(int(size))
-	if c < 0 || p.freeBytes+size > p.maxFree {
+	if c < 0 || len(p.free[c]) >= maxFreeEntries || p.freeBytes+size > p.maxFree {
 		return
 	}
 	p.freeBytes += size
