@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -187,4 +188,39 @@ func TestWriterSink_WriteError(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkWriterSink writes an l7 and an l4 record a op, as JSON, to
+// io.Discard: from one goroutine (one shard) and from GOMAXPROCS at once.
+func BenchmarkWriterSink(b *testing.B) {
+	r4 := flow.Record{FlowID: 7, StartTime: 1_767_225_600_123_456_000, EndTime: 1_767_225_601_000_000_000,
+		IP0: netip.MustParseAddr("10.1.2.3"), IP1: netip.MustParseAddr("172.20.0.4"), ClientPort: 51102,
+		ServerPort: 443, Protocol: 6, L7Protocol: "HTTP2", PacketTx: 12, PacketRx: 10, ByteTx: 1800, ByteRx: 9000}
+	r7 := l7.Record{FlowID: 7, StartTime: r4.StartTime, EndTime: r4.StartTime + 23_848_000,
+		Client: netip.MustParseAddrPort("10.1.2.3:51102"), Server: netip.MustParseAddrPort("172.20.0.4:443"),
+		Transport: l7.TCP, L7Protocol: "HTTP2", HasRequest: true, HasResponse: true, Version: []byte("2"),
+		RequestType: []byte("GET"), RequestDomain: []byte("www.youtube.com"), RequestResource: []byte("/favicon.ico"),
+		Endpoint: []byte("/favicon.ico"), HasStatus: true, HasResponseCode: true, ResponseCode: 200}
+	n := len(r4.AppendJSON(nil)) + len(r7.AppendJSON(nil)) + 2
+	b.Run("serial", func(b *testing.B) {
+		s := pipeline.NewJSONSink(io.Discard)
+		b.SetBytes(int64(n))
+		b.ReportAllocs()
+		for b.Loop() {
+			s.WriteL7(&r7)
+			s.WriteL4(&r4)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		s := pipeline.NewJSONSink(io.Discard)
+		b.SetBytes(int64(n))
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			r4, r7 := r4, r7
+			for pb.Next() {
+				s.WriteL7(&r7)
+				s.WriteL4(&r4)
+			}
+		})
+	})
 }
