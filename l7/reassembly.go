@@ -32,8 +32,17 @@ type reassembler struct {
 	started bool
 	next    uint32       // sequence number of the next byte to deliver
 	ooo     []oooSegment // buffered segments, sorted by sequence number
-	held    int          // capacity of the buffers in ooo
+	held    int          // what the buffers in ooo count against the budget (oooCost)
 }
+
+// oooMinCost is the least a buffered segment counts against
+// reasmEnv.maxDir, whatever its buffer's capacity (16 bytes up): it bounds
+// the segments a direction holds, and their entries in ooo, to maxDir/64.
+const oooMinCost = 64
+
+// oooCost returns what a buffered segment whose buffer has capacity n
+// counts against reasmEnv.maxDir.
+func oooCost(n int) int { return max(n, oooMinCost) }
 
 // syn records the initial sequence number of the direction.
 func (r *reassembler) syn(seq uint32) {
@@ -71,7 +80,7 @@ func (r *reassembler) segment(env *reasmEnv, s streamSink, ts int64, seq uint32,
 			env.stats.DupBytes += uint64(len(p))
 			return
 		}
-		if r.held+classSize(len(p)) <= env.maxDir {
+		if r.held+oooCost(classSize(len(p))) <= env.maxDir {
 			if b := env.pool.get(len(p)); b != nil {
 				r.insert(oooSegment{seq: seq, ts: ts, data: append(b, p...)})
 				env.stats.OutOfOrder++
@@ -140,7 +149,7 @@ func (r *reassembler) insert(o oooSegment) {
 	r.ooo = append(r.ooo, oooSegment{})
 	copy(r.ooo[i+1:], r.ooo[i:])
 	r.ooo[i] = o
-	r.held += cap(o.data)
+	r.held += oooCost(cap(o.data))
 }
 
 // drain delivers the buffered segments that have become contiguous.
@@ -154,7 +163,7 @@ func (r *reassembler) drain(env *reasmEnv, s streamSink) {
 		copy(r.ooo, r.ooo[1:])
 		r.ooo[len(r.ooo)-1] = oooSegment{}
 		r.ooo = r.ooo[:len(r.ooo)-1]
-		r.held -= cap(o.data)
+		r.held -= oooCost(cap(o.data))
 		d := o.data
 		if rel+int64(len(d)) <= 0 {
 			env.stats.DupBytes += uint64(len(d))
