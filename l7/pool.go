@@ -2,17 +2,21 @@ package l7
 
 import "math/bits"
 
-// Buffer size classes: 64 B << c for c in [0, numClasses).
+// Buffer size classes: 16 B << c for c in [0, numClasses). The smallest
+// are Go's own 16- and 32-byte size classes: bytes held for inference are
+// often a few (a 10-byte piece of a message start takes 16 bytes, not 64,
+// on each of half a million parked flows). Reassembly counts a buffered
+// segment as 64 bytes at least all the same (oooCost).
 const (
-	minClassShift = 6
-	numClasses    = 15 // 64 B .. 1 MiB
+	minClassShift = 4
+	numClasses    = 17 // 16 B .. 1 MiB
 	maxClassSize  = 1 << (minClassShift + numClasses - 1)
 )
 
 // maxFreeEntries bounds each class's free list. Steady state needs few
 // (what a burst of closing flows gives back before new ones take them),
 // but the end of input gives back every flow's buffers at once: maxFree
-// alone would keep 131,072 of 64 bytes (their slice headers 3 MB more),
+// alone would keep 524,288 of 16 bytes (their slice headers 12 MB more),
 // and the free list's growth, for no one.
 const maxFreeEntries = 4096
 

@@ -2,6 +2,34 @@ package l7
 
 import "testing"
 
+func TestClassOf(t *testing.T) {
+	for _, tc := range []struct {
+		n, class, size int
+	}{
+		{0, 0, 16},
+		{1, 0, 16},
+		{10, 0, 16}, // a small piece held for inference
+		{16, 0, 16},
+		{17, 1, 32},
+		{32, 1, 32},
+		{33, 2, 64},
+		{64, 2, 64},
+		{65, 3, 128},
+		{maxHeld, 8, maxHeld},
+		{64 << 10, 12, 64 << 10},
+		{maxClassSize - 1, numClasses - 1, maxClassSize},
+		{maxClassSize, numClasses - 1, maxClassSize},
+		{maxClassSize + 1, -1, maxClassSize + 1},
+	} {
+		if c, s := classOf(tc.n), classSize(tc.n); c != tc.class || s != tc.size {
+			t.Errorf("classOf(%d), classSize(%d) = %d, %d; want %d, %d", tc.n, tc.n, c, s, tc.class, tc.size)
+		}
+	}
+	if maxClassSize != 1<<20 {
+		t.Errorf("maxClassSize %d, want 1 MiB (Config.MaxBufferPerDirection's limit)", maxClassSize)
+	}
+}
+
 // TestBufPool_Get: buffers have their class's capacity, count against the
 // budget until put back, and come back from the free lists, which hold at
 // most maxFree bytes.
