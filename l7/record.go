@@ -328,20 +328,9 @@ func appendTextField(b, v []byte) []byte {
 		return b
 	}
 	b = append(b, ' ')
-	// Eight bytes at a time while none is a control character.
-	i := 0
-	for ; i+8 <= len(v); i += 8 {
-		w := binary.LittleEndian.Uint64(v[i:])
-		const lo, hi = 0x0101010101010101, 0x8080808080808080
-		if ((w-0x20*lo)&^w|(w^0x7f*lo-lo)&^(w^0x7f*lo))&hi != 0 {
-			break
-		}
-	}
-	if i == len(v) {
+	if !hasControl(v) {
 		return append(b, v...)
 	}
-	b = append(b, v[:i]...)
-	v = v[i:]
 	start := 0
 	for i, c := range v {
 		if c < 0x20 || c == 0x7f {
@@ -350,4 +339,27 @@ func appendTextField(b, v []byte) []byte {
 		}
 	}
 	return append(b, v[start:]...)
+}
+
+// hasControl reports whether v holds a control character (below 0x20, or
+// DEL): eight bytes at a time, the last eight (overlapping) at once too.
+func hasControl(v []byte) bool {
+	if len(v) < 8 {
+		for _, c := range v {
+			if c < 0x20 || c == 0x7f {
+				return true
+			}
+		}
+		return false
+	}
+	ctl := func(w uint64) bool {
+		const lo, hi = 0x0101010101010101, 0x8080808080808080
+		return ((w-0x20*lo)&^w|(w^0x7f*lo-lo)&^(w^0x7f*lo))&hi != 0
+	}
+	for i := 0; i+8 <= len(v); i += 8 {
+		if ctl(binary.LittleEndian.Uint64(v[i:])) {
+			return true
+		}
+	}
+	return ctl(binary.LittleEndian.Uint64(v[len(v)-8:]))
 }
