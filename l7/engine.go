@@ -47,18 +47,12 @@ type Engine struct {
 	// flow's inference tries so far.
 	offSlot   []uint64
 	freeConns []*Conn
-	// parked holds the state of parked TCP flows (park.go), named by
-	// their offSlot entries; freeParked the indexes not in use.
-	parked     []*[1 << parkChunkBits]parkedConn
-	nparked    int // indexes handed out in parked
-	freeParked []int32
-	// rested holds the state of rested flows (rest.go), named by their
-	// offSlot entries; freeRested the indexes not in use; restQ the Conns
-	// idleOld found idle, to rest at the end of Packet.
-	rested     []*[1 << restChunkBits]restedConn
-	nrested    int
-	freeRested []int32
-	restQ      []restKey
+	// parked and rested hold the states of parked TCP flows (park.go)
+	// and of rested ones (rest.go), named by their offSlot entries; restQ
+	// the Conns idleOld found idle, to rest at the end of Packet.
+	parked chunked[parkedConn]
+	rested chunked[restedConn]
+	restQ  []restKey
 	// swapper is the flow of swapConn during a flow.Handler call: the
 	// Conn swaps it with itself.
 	swapConn *Conn
@@ -752,7 +746,7 @@ func (e *Engine) Flush() {
 func (e *Engine) Stats() Stats {
 	s := e.stats
 	s.OpenConns = e.nconns
-	s.RestingConns = e.nrested - len(e.freeRested)
+	s.RestingConns = e.rested.inUse()
 	s.PendingSessions = e.npending
 	s.BufferedBytes = e.pool.inUse
 	s.Protocols = append([]ProtocolStats(nil), e.proto...)

@@ -43,14 +43,8 @@ const (
 // client and server swapped) is one whose answer changed.
 func (c *Conn) clientFirst() bool { return c.client.Compare(c.server) < 0 }
 
-// Parked states live in chunks of 1<<parkChunkBits, so that many of them
-// cost no copying as they grow.
-const parkChunkBits = 10
-
 // parkedAt returns the parked state at index i.
-func (e *Engine) parkedAt(i int) *parkedConn {
-	return &e.parked[i>>parkChunkBits][i&(1<<parkChunkBits-1)]
-}
+func (e *Engine) parkedAt(i int) *parkedConn { return e.parked.at(i) }
 
 // slotParkedTCP marks an offSlot entry whose low 31 bits index
 // Engine.parked.
@@ -82,17 +76,7 @@ func (c *Conn) parkable() bool {
 // park closes c, a parkable Conn of the flow in slot, and keeps its state
 // for the flow's next packet.
 func (e *Engine) park(c *Conn, slot int) {
-	var i int
-	if n := len(e.freeParked); n > 0 {
-		i = int(e.freeParked[n-1])
-		e.freeParked = e.freeParked[:n-1]
-	} else {
-		i = e.nparked
-		if i>>parkChunkBits == len(e.parked) {
-			e.parked = append(e.parked, new([1 << parkChunkBits]parkedConn))
-		}
-		e.nparked++
-	}
+	i := e.parked.alloc()
 	p := e.parkedAt(i)
 	p.tries = uint16(c.tries)
 	var flags uint8
@@ -144,8 +128,7 @@ func (e *Engine) unpark(c *Conn, i int) {
 		s.r.next, s.r.started = p.next[d], f&parkStarted != 0
 		s.ack, s.hasAck, s.ackSeen = p.ack[d], f&parkHasAck != 0, f&parkSeen != 0
 	}
-	*p = parkedConn{}
-	e.freeParked = append(e.freeParked, int32(i))
+	e.parked.release(i)
 }
 
 // unparkDrop ends the parked state at index i without a Conn (the flow
@@ -158,8 +141,7 @@ func (e *Engine) unparkDrop(i int) {
 			e.pool.put(b)
 		}
 	}
-	*p = parkedConn{}
-	e.freeParked = append(e.freeParked, int32(i))
+	e.parked.release(i)
 }
 
 // dropSlot clears the offSlot entry of slot, ending a parked state it

@@ -139,7 +139,7 @@ func TestEngine_ParkUnpark(t *testing.T) {
 						w.bufTs, w.bufSeq, w.r.next, w.r.started, w.ack, w.hasAck, w.ackSeen)
 				}
 			}
-			if *e.parkedAt(0) != (parkedConn{}) || len(e.freeParked) != 1 {
+			if *e.parkedAt(0) != (parkedConn{}) || len(e.parked.free) != 1 {
 				t.Errorf("parked state not cleared and freed after unpark")
 			}
 			c2.Close(2)
@@ -165,8 +165,8 @@ func TestEngine_UnparkDrop(t *testing.T) {
 	}
 	c = r.open(2<<32|1, parkA, parkB)
 	e.park(c, 0)
-	if o := e.offSlot[0] & 0xffffffff; o != slotParkedTCP || e.nparked != 1 {
-		t.Errorf("second parked flow at index %d of %d, want 0 of 1 (reused)", o-slotParkedTCP, e.nparked)
+	if o := e.offSlot[0] & 0xffffffff; o != slotParkedTCP || e.parked.n != 1 {
+		t.Errorf("second parked flow at index %d of %d, want 0 of 1 (reused)", o-slotParkedTCP, e.parked.n)
 	}
 }
 

@@ -47,9 +47,6 @@ type restedSide struct {
 	started, hasAck, ackSeen, decoded bool
 }
 
-// Rested states live in chunks, like parked ones.
-const restChunkBits = 10
-
 // slotRested marks an offSlot entry whose low 30 bits index
 // Engine.rested (below slotParkedTCP).
 const slotRested = 1 << 30
@@ -61,9 +58,7 @@ type restKey struct {
 	id uint64
 }
 
-func (e *Engine) restedAt(i int) *restedConn {
-	return &e.rested[i>>restChunkBits][i&(1<<restChunkBits-1)]
-}
+func (e *Engine) restedAt(i int) *restedConn { return e.rested.at(i) }
 
 // restable reports whether c, a Conn told idle, holds nothing a
 // restedConn does not keep.
@@ -99,17 +94,7 @@ func (e *Engine) restQueued() {
 // rest keeps c's state in a restedConn named by its flow slot's offSlot
 // entry and frees c. The flow stays open (Engine.nconns).
 func (e *Engine) rest(c *Conn) {
-	var i int
-	if n := len(e.freeRested); n > 0 {
-		i = int(e.freeRested[n-1])
-		e.freeRested = e.freeRested[:n-1]
-	} else {
-		i = e.nrested
-		if i>>restChunkBits == len(e.rested) {
-			e.rested = append(e.rested, new([1 << restChunkBits]restedConn))
-		}
-		e.nrested++
-	}
+	i := e.rested.alloc()
 	r := e.restedAt(i)
 	*r = restedConn{
 		parser: c.parser, msgProto: c.msgProto, avoid: c.avoid,
@@ -155,8 +140,7 @@ func (e *Engine) unrest(c *Conn, i int) {
 		s.ack, s.hasAck, s.ackSeen = rs.ack, rs.hasAck, rs.ackSeen
 		s.errs, s.decoded = rs.errs, rs.decoded
 	}
-	*r = restedConn{}
-	e.freeRested = append(e.freeRested, int32(i))
+	e.rested.release(i)
 }
 
 // restedSegment takes a TCP segment without payload of direction dir of
@@ -200,8 +184,7 @@ func (e *Engine) unrestDrop(i int) {
 	r := e.restedAt(i)
 	e.nconns--
 	e.putParser(r.dec, r.transport, r.parser)
-	*r = restedConn{}
-	e.freeRested = append(e.freeRested, int32(i))
+	e.rested.release(i)
 }
 
 // restedIndex returns the rested index of slot's offSlot entry when it
