@@ -28,10 +28,10 @@ const (
 // when the lock is free: with one shard (one goroutine writing) that is
 // every record, and a line costs no copy and no scratch buffer. Shards that
 // find the lock taken encode in parallel instead, each into a pooled
-// buffer, and only the copy of the finished line is serialised; a sink
-// that has found its lock taken keeps to that for the next calmRecords
-// records, so that several shards do not queue behind each other's
-// encoding.
+// buffer, and only the copy of the finished line is serialised; once a
+// writer has found the lock taken, all keep to that for the next 256
+// records (calmRecords), so that several shards do not queue behind each
+// other's encoding.
 type WriterSink struct {
 	mu   sync.Mutex // guards buf, err, and writes to dst
 	buf  []byte     // lines not yet written to dst
