@@ -63,45 +63,23 @@ func newWriterSink(w io.Writer, text bool) *WriterSink {
 }
 
 // WriteL4 writes one l4_flow_log record.
-func (s *WriterSink) WriteL4(r *flow.Record) error {
-	if s.lockFree() {
-		if s.text {
-			s.buf = r.AppendText(s.buf)
-		} else {
-			s.buf = r.AppendJSON(s.buf)
-		}
-		return s.endLine()
-	}
-	bp := s.bufs.Get().(*[]byte)
-	if s.text {
-		*bp = r.AppendText((*bp)[:0])
-	} else {
-		*bp = r.AppendJSON((*bp)[:0])
-	}
-	return s.write(bp)
-}
+func (s *WriterSink) WriteL4(r *flow.Record) error { return put(s, r) }
 
 // WriteL7 writes one l7_flow_log record.
-func (s *WriterSink) WriteL7(r *l7.Record) error {
-	if s.lockFree() {
-		if s.text {
-			s.buf = r.AppendText(s.buf)
-		} else {
-			s.buf = r.AppendJSON(s.buf)
-		}
-		return s.endLine()
-	}
-	bp := s.bufs.Get().(*[]byte)
-	if s.text {
-		*bp = r.AppendText((*bp)[:0])
-	} else {
-		*bp = r.AppendJSON((*bp)[:0])
-	}
-	return s.write(bp)
-}
+func (s *WriterSink) WriteL7(r *l7.Record) error { return put(s, r) }
 
 // WriteSocket writes one ebpf_socket_log record.
-func (s *WriterSink) WriteSocket(r *SocketRecord) error {
+func (s *WriterSink) WriteSocket(r *SocketRecord) error { return put(s, r) }
+
+// appender is a record that encodes itself as a JSON or text line.
+type appender interface {
+	AppendJSON([]byte) []byte
+	AppendText([]byte) []byte
+}
+
+// put encodes r into the output buffer when the lock is free, else into a
+// pooled buffer written under the lock.
+func put[R appender](s *WriterSink, r R) error {
 	if s.lockFree() {
 		if s.text {
 			s.buf = r.AppendText(s.buf)
