@@ -58,7 +58,11 @@ func New(cfg Config) (*Pipeline, error) {
 		if sc.Sink == nil {
 			return nil, ErrNilSink
 		}
-		p.sinks = append(p.sinks, newSink(sc, p.fail))
+		s := newSink(sc, p.fail)
+		if c.Source != nil {
+			s.stageShards(c.Shards)
+		}
+		p.sinks = append(p.sinks, s)
 	}
 	lc := c.L7
 	if !c.NoL7 && lc.Registry == nil {

@@ -90,9 +90,11 @@ func (sh *shard) run() {
 			sh.packets += uint64(b.n)
 			b.reset()
 			sh.free <- b
+			sh.commit()
 			sh.publish()
 		case now := <-tick:
 			sh.table.Advance(now.UnixNano())
+			sh.commit()
 			sh.publish()
 		}
 	}
@@ -101,7 +103,15 @@ func (sh *shard) run() {
 // finish ends the input: every flow and pending request yields its record.
 func (sh *shard) finish() {
 	sh.table.Flush()
+	sh.commit()
 	sh.publish()
+}
+
+// commit adds the lines the shard staged for its sinks (sink.stageShards).
+func (sh *shard) commit() {
+	for _, s := range sh.p.sinks {
+		s.commit(sh.id)
+	}
 }
 
 func (sh *shard) publish() {
@@ -127,7 +137,7 @@ func (sh *shard) l4(r *flow.Record) {
 		}
 	}
 	for i, s := range sh.p.sinks {
-		if s.l4(r) {
+		if s.l4(sh.id, r) {
 			sh.sinkRecords[i]++
 		}
 	}
@@ -143,7 +153,7 @@ func (sh *shard) socket(r *SocketRecord) {
 		}
 	}
 	for i, s := range sh.p.sinks {
-		if s.socket(r) {
+		if s.socket(sh.id, r) {
 			sh.sinkRecords[i]++
 		}
 	}
@@ -158,7 +168,7 @@ func (sh *shard) l7(r *l7.Record) {
 		}
 	}
 	for i, s := range sh.p.sinks {
-		if s.l7(r) {
+		if s.l7(sh.id, r) {
 			sh.sinkRecords[i]++
 		}
 	}

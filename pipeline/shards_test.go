@@ -57,7 +57,8 @@ func records(t *testing.T, file string, n int) []string {
 		t.Fatal(err)
 	}
 	c := &collect{}
-	p, err := pipeline.New(pipeline.Config{Source: src, Shards: n, Sinks: []pipeline.SinkConfig{{Sink: c}}})
+	var js bytes.Buffer // a JSON sink beside it: with several shards, each stages its lines
+	p, err := pipeline.New(pipeline.Config{Source: src, Shards: n, Sinks: []pipeline.SinkConfig{{Sink: c}, {Sink: pipeline.NewJSONSink(&js)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +81,14 @@ func records(t *testing.T, file string, n int) []string {
 		out[i] = flowID.ReplaceAllString(out[i], "")
 	}
 	slices.Sort(out)
+	var lines []string
+	if js.Len() > 0 {
+		lines = strings.Split(strings.TrimSuffix(flowID.ReplaceAllString(js.String(), ""), "\n"), "\n")
+	}
+	slices.Sort(lines)
+	if !slices.Equal(lines, out) {
+		t.Errorf("%s, %d shards: the JSON sink wrote %d lines, unlike the %d records the other sink got", filepath.Base(file), n, len(lines), len(out))
+	}
 	return out
 }
 

@@ -85,10 +85,21 @@ type item struct {
 	sock *SocketRecord
 }
 
+// stager is a sink whose shards gather their lines apart and commit them
+// once per batch (WriterSink).
+type stager interface {
+	stageL4(st *staged, r *flow.Record) error
+	stageL7(st *staged, r *l7.Record) error
+	stageSocket(st *staged, r *SocketRecord) error
+	commit(st *staged) error
+}
+
 // sink is the pipeline's handle on one SinkConfig.
 type sink struct {
 	cfg     SinkConfig
 	socks   SocketSink // the sink as a SocketSink, or nil
+	stg     stager     // the sink as a stager when shards stage, or nil
+	staged  []staged   // by shard id, with stg
 	nolock  bool       // a ConcurrentSink, called without mu
 	mu      sync.Mutex // serialises synchronous calls and Flush
 	q       chan item
@@ -118,9 +129,13 @@ func (s *sink) start() {
 
 // l4 hands r to the sink and reports whether it was delivered (queued
 // sinks: queued, not dropped); the shard counts deliveries.
-func (s *sink) l4(r *flow.Record) bool {
+func (s *sink) l4(sh int, r *flow.Record) bool {
 	if s.q != nil {
 		return s.enqueue(item{l4: r.Clone()})
+	}
+	if s.stg != nil && sh >= 0 {
+		s.check(s.stg.stageL4(&s.staged[sh], r))
+		return true
 	}
 	if s.nolock {
 		s.check(s.cfg.Sink.WriteL4(r))
@@ -133,9 +148,13 @@ func (s *sink) l4(r *flow.Record) bool {
 	return true
 }
 
-func (s *sink) l7(r *l7.Record) bool {
+func (s *sink) l7(sh int, r *l7.Record) bool {
 	if s.q != nil {
 		return s.enqueue(item{l7: r.Clone()})
+	}
+	if s.stg != nil && sh >= 0 {
+		s.check(s.stg.stageL7(&s.staged[sh], r))
+		return true
 	}
 	if s.nolock {
 		s.check(s.cfg.Sink.WriteL7(r))
@@ -150,7 +169,7 @@ func (s *sink) l7(r *l7.Record) bool {
 
 // socket hands a socket record to a SocketSink; other sinks do not get
 // it (false).
-func (s *sink) socket(r *SocketRecord) bool {
+func (s *sink) socket(sh int, r *SocketRecord) bool {
 	if s.socks == nil {
 		return false
 	}
@@ -158,6 +177,10 @@ func (s *sink) socket(r *SocketRecord) bool {
 		c := *r
 		c.Comm = append([]byte(nil), r.Comm...)
 		return s.enqueue(item{sock: &c})
+	}
+	if s.stg != nil && sh >= 0 {
+		s.check(s.stg.stageSocket(&s.staged[sh], r))
+		return true
 	}
 	if s.nolock {
 		s.check(s.socks.WriteSocket(r))
@@ -168,6 +191,21 @@ func (s *sink) socket(r *SocketRecord) bool {
 	s.mu.Unlock()
 	s.check(err)
 	return true
+}
+
+// stageShards makes the shards of a pipeline of n > 1 gather their lines
+// apart when the sink is a stager called synchronously.
+func (s *sink) stageShards(n int) {
+	if st, ok := s.cfg.Sink.(stager); ok && s.q == nil && s.nolock && n > 1 {
+		s.stg, s.staged = st, make([]staged, n)
+	}
+}
+
+// commit adds shard sh's staged lines to the sink (from sh's goroutine).
+func (s *sink) commit(sh int) {
+	if s.stg != nil && sh >= 0 {
+		s.check(s.stg.commit(&s.staged[sh]))
+	}
 }
 
 // check counts a sink's error and stops the pipeline with the first one.
