@@ -116,37 +116,46 @@ func tables(p *Parser) []string {
 // pool and its HPACK tables are packed and laid out again each time. The
 // messages, the counters and the tables must be the same.
 func TestParser_IdleEveryFrame(t *testing.T) {
-	files := append(corpus.SharedCaptures(t, "http2"), corpus.SharedCaptures(t, "grpc")...)
-	rec, _ := filepath.Glob(filepath.Join("testdata", "*.pcap"))
-	files = append(files, rec...)
 	dec := New(nil)
 	tabled := 0
-	for _, path := range files {
-		for ci, c := range tcpConns(t, path) {
-			for _, skip := range []int{0, len(c.pkts) / 3} {
-				busy := dec.NewParser(l7.TCP).(*Parser)
-				idle := dec.NewParser(l7.TCP).(*Parser)
-				want := feed(busy, c, skip, false)
-				got := feed(idle, c, skip, true)
-				name := fmt.Sprintf("%s conn %d from packet %d", filepath.Base(path), ci, skip)
-				if !slices.Equal(got, want) {
-					t.Errorf("%s: with Idle after every frame:\n%s\nwant:\n%s", name, strings.Join(got, "\n"), strings.Join(want, "\n"))
-					continue
-				}
-				tg, tw := tables(idle), tables(busy)
-				if !slices.Equal(tg, tw) {
-					t.Errorf("%s: tables with Idle after every frame:\n%s\nwant:\n%s", name, strings.Join(tg, "\n"), strings.Join(tw, "\n"))
-				}
-				if busy.dirs[0].hp.n+busy.dirs[1].hp.n > 0 {
-					tabled++
-				}
-			}
+	files := eachConnRun(t, func(name string, c *tcpConn, skip int) {
+		busy := dec.NewParser(l7.TCP).(*Parser)
+		idle := dec.NewParser(l7.TCP).(*Parser)
+		want := feed(busy, c, skip, false)
+		got := feed(idle, c, skip, true)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: with Idle after every frame:\n%s\nwant:\n%s", name, strings.Join(got, "\n"), strings.Join(want, "\n"))
+			return
 		}
-	}
+		tg, tw := tables(idle), tables(busy)
+		if !slices.Equal(tg, tw) {
+			t.Errorf("%s: tables with Idle after every frame:\n%s\nwant:\n%s", name, strings.Join(tg, "\n"), strings.Join(tw, "\n"))
+		}
+		if busy.dirs[0].hp.n+busy.dirs[1].hp.n > 0 {
+			tabled++
+		}
+	})
 	if tabled < 10 {
 		t.Errorf("only %d connections filled a dynamic table", tabled)
 	}
-	t.Logf("%d files, %d connection runs with dynamic table entries", len(files), tabled)
+	t.Logf("%d files, %d connection runs with dynamic table entries", files, tabled)
+}
+
+// eachConnRun calls fn for every TCP connection of the HTTP/2 and gRPC
+// captures and of testdata, decoded whole (skip 0) and joined mid-stream
+// (a third of its packets skipped), and returns the number of files.
+func eachConnRun(t *testing.T, fn func(name string, c *tcpConn, skip int)) int {
+	files := append(corpus.SharedCaptures(t, "http2"), corpus.SharedCaptures(t, "grpc")...)
+	rec, _ := filepath.Glob(filepath.Join("testdata", "*.pcap"))
+	files = append(files, rec...)
+	for _, path := range files {
+		for ci, c := range tcpConns(t, path) {
+			for _, skip := range []int{0, len(c.pkts) / 3} {
+				fn(fmt.Sprintf("%s conn %d from packet %d", filepath.Base(path), ci, skip), c, skip)
+			}
+		}
+	}
+	return len(files)
 }
 
 // TestParser_IdleState checks what an idle parser keeps: no scratch, no

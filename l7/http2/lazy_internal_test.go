@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	corpus "github.com/metaflow-go/metaflow/internal/l7test"
 	"github.com/metaflow-go/metaflow/l7"
 )
 
@@ -60,42 +59,34 @@ func checkAllValues(t *testing.T, lazy, all *Parser) {
 // decoding and keeping every value: the messages, the counters and the
 // tables' entries and sizes must be the same.
 func TestParser_AllValues(t *testing.T) {
-	files := append(corpus.SharedCaptures(t, "http2"), corpus.SharedCaptures(t, "grpc")...)
-	rec, _ := filepath.Glob(filepath.Join("testdata", "*.pcap"))
-	files = append(files, rec...)
 	lazyDec, allDec := New(nil), New(&Config{allValues: true})
 	skipped := 0
-	for _, path := range files {
-		for ci, c := range tcpConns(t, path) {
-			for _, skip := range []int{0, len(c.pkts) / 3} {
-				lazy := lazyDec.NewParser(l7.TCP).(*Parser)
-				all := allDec.NewParser(l7.TCP).(*Parser)
-				got := feed(lazy, c, skip, true)
-				want := feed(all, c, skip, false)
-				name := fmt.Sprintf("%s conn %d from packet %d", filepath.Base(path), ci, skip)
-				if !slices.Equal(got, want) {
-					t.Errorf("%s: keeping the values records need:\n%s\nkeeping all:\n%s", name, strings.Join(got, "\n"), strings.Join(want, "\n"))
-					continue
-				}
-				t.Run(name, func(t *testing.T) { checkAllValues(t, lazy, all) })
-				for i := range lazy.dirs {
-					d := &lazy.dirs[i].hp
-					if d.w == nil && d.n > 0 {
-						d.layout(d.size)
-					}
-					for k := range int(d.n) {
-						if d.w.ent(k).noValue {
-							skipped++
-						}
-					}
+	files := eachConnRun(t, func(name string, c *tcpConn, skip int) {
+		lazy := lazyDec.NewParser(l7.TCP).(*Parser)
+		all := allDec.NewParser(l7.TCP).(*Parser)
+		got := feed(lazy, c, skip, true)
+		want := feed(all, c, skip, false)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: keeping the values records need:\n%s\nkeeping all:\n%s", name, strings.Join(got, "\n"), strings.Join(want, "\n"))
+			return
+		}
+		t.Run(name, func(t *testing.T) { checkAllValues(t, lazy, all) })
+		for i := range lazy.dirs {
+			d := &lazy.dirs[i].hp
+			if d.w == nil && d.n > 0 {
+				d.layout(d.size)
+			}
+			for k := range int(d.n) {
+				if d.w.ent(k).noValue {
+					skipped++
 				}
 			}
 		}
-	}
+	})
 	if skipped < 10 {
 		t.Errorf("only %d table entries without their values: the test does not test", skipped)
 	}
-	t.Logf("%d files, %d table entries whose values were not kept", len(files), skipped)
+	t.Logf("%d files, %d table entries whose values were not kept", files, skipped)
 }
 
 // FuzzParser_AllValues feeds arbitrary bytes to a parser keeping the
