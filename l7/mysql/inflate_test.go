@@ -9,8 +9,6 @@ import (
 	"testing"
 
 	corpus "github.com/metaflow-go/metaflow/internal/l7test"
-	"github.com/metaflow-go/metaflow/l7"
-	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // stdInflate is how frames were inflated before inflateTo: the first ulen
@@ -201,43 +199,18 @@ func TestInflate_Captures(t *testing.T) {
 // deflate data) the parser consumed in a capture: the bytes of each Parse
 // call that are an exact chain of compressed frames.
 func captureFrames(t *testing.T, path string) [][]byte {
-	type half struct {
-		p *Parser
-		h [2]l7test.InOrder
-	}
-	conns := map[string]*half{}
 	var out [][]byte
-	for _, s := range readSegments(t, path) {
-		key := s.client.String() + " " + s.server.String()
-		c := conns[key]
-		if c == nil {
-			c = &half{p: newParser()}
-			conns[key] = c
+	eachParse(t, path, func(pc *parseCall) int {
+		n := pc.n
+		if pc.err != nil {
+			pc.p.Gap(pc.dir, -1)
+			n = len(pc.buf)
 		}
-		h := &c.h[s.dir]
-		gap, ok := h.Add(s.seq, s.syn, s.payload)
-		if !ok {
-			continue
+		if pc.p.compressed {
+			out = append(out, framesOf(pc.buf[:n])...)
 		}
-		if gap > 0 {
-			c.p.Gap(s.dir, gap)
-		}
-		for len(h.Buf) > 0 {
-			var m l7.Message
-			n, _, err := c.p.Parse(h.Buf, s.dir, &m)
-			if err == l7.ErrNeedMore {
-				break
-			}
-			if err != nil {
-				c.p.Gap(s.dir, -1)
-				n = max(n, len(h.Buf))
-			}
-			if c.p.compressed {
-				out = append(out, framesOf(h.Buf[:n])...)
-			}
-			h.Buf = h.Buf[n:]
-		}
-	}
+		return n
+	})
 	return out
 }
 

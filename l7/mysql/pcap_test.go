@@ -55,26 +55,42 @@ func readSegments(t testing.TB, path string) []segment {
 }
 
 type conn struct {
-	p    *Parser
-	half [2]l7test.InOrder
-	out  []string
-	ctx  []string // ctx lines (contextLine) of the requests
+	out []string
+	ctx []string // ctx lines (contextLine) of the requests
 }
 
-// replay parses every MySQL connection of a capture with its own Parser,
-// after an in-order reassembly that reports holes as gaps, and returns the
-// golden lines per connection ("client server" keys) plus parse errors.
-func replay(t testing.TB, path string) (map[string]*conn, []string) {
-	conns := map[string]*conn{}
-	var errs []string
+// parseCall is one Parse call of eachParse.
+type parseCall struct {
+	key   string // "client\tserver"
+	p     *Parser
+	frame int
+	dir   l7.Direction
+	buf   []byte // the bytes given to Parse
+	m     *l7.Message
+	n     int
+	ok    bool
+	err   error
+}
+
+// eachParse parses every MySQL connection of a capture with its own
+// Parser, after an in-order reassembly that reports holes as gaps, and
+// calls fn after every Parse call that did not ask for more bytes; fn
+// returns how many bytes of the call's buf are consumed.
+func eachParse(t testing.TB, path string, fn func(*parseCall) int) {
+	type half struct {
+		p *Parser
+		h [2]l7test.InOrder
+	}
+	conns := map[string]*half{}
+	var m l7.Message
 	for _, s := range readSegments(t, path) {
 		key := s.client.String() + "\t" + s.server.String()
 		c := conns[key]
 		if c == nil {
-			c = &conn{p: newParser()}
+			c = &half{p: newParser()}
 			conns[key] = c
 		}
-		h := &c.half[s.dir]
+		h := &c.h[s.dir]
 		gap, ok := h.Add(s.seq, s.syn, s.payload)
 		if !ok {
 			continue
@@ -83,36 +99,53 @@ func replay(t testing.TB, path string) (map[string]*conn, []string) {
 			c.p.Gap(s.dir, gap)
 		}
 		for len(h.Buf) > 0 {
-			var m l7.Message
+			m = l7.Message{}
 			n, ok, err := c.p.Parse(h.Buf, s.dir, &m)
 			if err == l7.ErrNeedMore {
 				break
 			}
-			if n < 0 || n > len(h.Buf) || ok && err != nil {
-				t.Fatalf("frame %d: Parse = (%d, %v, %v) for %d bytes", s.frame, n, ok, err, len(h.Buf))
-			}
-			if ok {
-				if l := line(key, &m); l != "" {
-					c.out = append(c.out, l)
-				}
-				if m.Kind == l7.KindRequest {
-					c.ctx = append(c.ctx, contextLine(key, string(m.RequestType), m.RequestDomain, m.Endpoint))
-				}
-			}
-			if err == l7.ErrStop {
-				h.Buf = h.Buf[:0]
-				break
-			}
-			if err != nil {
-				errs = append(errs, strconv.Itoa(s.frame)+": "+err.Error())
-				c.p.Gap(s.dir, -1)
-				if n == 0 {
-					n = len(h.Buf)
-				}
-			}
+			n = fn(&parseCall{key: key, p: c.p, frame: s.frame, dir: s.dir, buf: h.Buf, m: &m, n: n, ok: ok, err: err})
 			h.Buf = h.Buf[n:]
 		}
 	}
+}
+
+// replay parses every MySQL connection of a capture (eachParse) and
+// returns the golden lines per connection ("client server" keys) plus
+// parse errors.
+func replay(t testing.TB, path string) (map[string]*conn, []string) {
+	conns := map[string]*conn{}
+	var errs []string
+	eachParse(t, path, func(pc *parseCall) int {
+		c := conns[pc.key]
+		if c == nil {
+			c = &conn{}
+			conns[pc.key] = c
+		}
+		n, ok, err, m := pc.n, pc.ok, pc.err, pc.m
+		if n < 0 || n > len(pc.buf) || ok && err != nil {
+			t.Fatalf("frame %d: Parse = (%d, %v, %v) for %d bytes", pc.frame, n, ok, err, len(pc.buf))
+		}
+		if ok {
+			if l := line(pc.key, m); l != "" {
+				c.out = append(c.out, l)
+			}
+			if m.Kind == l7.KindRequest {
+				c.ctx = append(c.ctx, contextLine(pc.key, string(m.RequestType), m.RequestDomain, m.Endpoint))
+			}
+		}
+		if err == l7.ErrStop {
+			return len(pc.buf)
+		}
+		if err != nil {
+			errs = append(errs, strconv.Itoa(pc.frame)+": "+err.Error())
+			pc.p.Gap(pc.dir, -1)
+			if n == 0 {
+				n = len(pc.buf)
+			}
+		}
+		return n
+	})
 	return conns, errs
 }
 
