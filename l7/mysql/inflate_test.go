@@ -283,6 +283,26 @@ type bitWriter struct {
 	nb uint
 }
 
+// lengths writes a dynamic block's code lengths, after its 3-bit header:
+// 286 literal/length and 30 distance lengths, coded by a code-length code
+// that gives the symbols 0-15 four bits each (so that symbol l's canonical
+// code is l).
+func (w *bitWriter) lengths(lit, dist []uint8) {
+	w.bits(286-257, 5)
+	w.bits(30-1, 5)
+	w.bits(19-4, 4)
+	for _, s := range codeOrder {
+		if s < 16 {
+			w.bits(4, 3)
+		} else {
+			w.bits(0, 3)
+		}
+	}
+	for _, l := range append(append([]uint8(nil), lit...), dist...) {
+		w.code(uint32(l), 4)
+	}
+}
+
 func (w *bitWriter) bits(v uint32, n uint) {
 	for i := range n {
 		if w.nb%8 == 0 {
@@ -350,20 +370,7 @@ func TestInflate_LongestCodes(t *testing.T) {
 	w.b = append(w.b, history...)
 	w.nb = uint(len(w.b)) * 8
 	w.bits(1|2<<1, 3) // dynamic, final
-	w.bits(286-257, 5)
-	w.bits(30-1, 5)
-	w.bits(19-4, 4)
-	// The code-length code: lengths 0-15 with 4 bits each.
-	for _, s := range codeOrder {
-		if s < 16 {
-			w.bits(4, 3)
-		} else {
-			w.bits(0, 3)
-		}
-	}
-	for _, l := range append(append([]uint8(nil), lit...), dist...) {
-		w.code(uint32(l), 4) // code-length symbol l has canonical code l
-	}
+	w.lengths(lit, dist)
 	want := append([]byte(nil), history...)
 	for i := range 40 {
 		// Literals of 2 to 14 bits to move the alignment (none, one
@@ -450,19 +457,7 @@ func TestInflate_RandomCodes(t *testing.T) {
 			}
 			dist := randomCode(r, 2+r.IntN(28), 30)
 			lc, dc := canonical(lit), canonical(dist)
-			w.bits(286-257, 5)
-			w.bits(30-1, 5)
-			w.bits(19-4, 4)
-			for _, s := range codeOrder {
-				if s < 16 {
-					w.bits(4, 3)
-				} else {
-					w.bits(0, 3)
-				}
-			}
-			for _, l := range append(append([]uint8(nil), lit...), dist...) {
-				w.code(uint32(l), 4)
-			}
+			w.lengths(lit, dist)
 			var lits, lens, dists []int
 			for s, l := range lit {
 				switch {
