@@ -110,6 +110,14 @@ func (r *flowRig) tcp(port uint16, fromClient bool, flags uint8, seq, ack uint32
 		WireLen: 54 + len(payload), IPLen: 40 + len(payload)}, port, fromClient, payload)
 }
 
+// handshake sends the three-way handshake of the connection from client
+// port port: client ISN 1000, server ISN 5000.
+func (r *flowRig) handshake(port uint16) {
+	r.tcp(port, true, decode.TCPSyn, 1000, 0, "")
+	r.tcp(port, false, decode.TCPSyn|decode.TCPAck, 5000, 1001, "")
+	r.tcp(port, true, decode.TCPAck, 1001, 5001, "")
+}
+
 // udp sends a datagram of the flow from client port port.
 func (r *flowRig) udp(port uint16, fromClient bool, payload string) {
 	r.send(decode.Meta{Proto: decode.ProtoUDP, WireLen: 42 + len(payload), IPLen: 28 + len(payload)}, port, fromClient, payload)
@@ -141,9 +149,7 @@ func TestEngine_LazyConn(t *testing.T) {
 	pkt(40001, true, decode.TCPSyn, 100, 0, "")
 	pkt(40001, false, decode.TCPRst|decode.TCPAck, 0, 101, "")
 	// A handshake, then the first request's second segment before its first.
-	pkt(40002, true, decode.TCPSyn, 1000, 0, "")
-	pkt(40002, false, decode.TCPSyn|decode.TCPAck, 5000, 1001, "")
-	pkt(40002, true, decode.TCPAck, 1001, 5001, "")
+	r.handshake(40002)
 	if st := eng.Stats(); st.OpenConns != 0 {
 		t.Errorf("%d conns open before any payload, want 0", st.OpenConns)
 	}
@@ -239,9 +245,7 @@ func TestEngine_ParkTCP(t *testing.T) {
 	r := newFlowRig(t, l7.Config{}, 7000)
 	eng, pkt := r.eng, r.tcp
 	const a, p = decode.TCPAck, decode.TCPAck | decode.TCPPsh
-	pkt(40001, true, decode.TCPSyn, 1000, 0, "")
-	pkt(40001, false, decode.TCPSyn|decode.TCPAck, 5000, 1001, "")
-	pkt(40001, true, a, 1001, 5001, "")
+	r.handshake(40001)
 	pkt(40001, true, p, 1001, 5001, "GE")
 	if st := eng.Stats(); st.OpenConns != 0 || st.BufferedBytes == 0 {
 		t.Fatalf("open_conns %d, buffered_bytes %d after an unrecognised piece; want 0 (parked) and > 0", st.OpenConns, st.BufferedBytes)
@@ -288,17 +292,15 @@ func TestEngine_InferPieces(t *testing.T) {
 // TestEngine_Rest: a flow idle past IdleDelay with nothing in flight rests
 // (no Conn, still open); its next request wakes it and pairs as before, and
 // its l4 record, taken while it rests, carries every request of the flow.
-// An ACK leaves it at rest.
-// A flow with a request waiting for its response does not rest.
+// An ACK leaves it at rest. A flow with a request waiting for its response
+// does not rest.
 func TestEngine_Rest(t *testing.T) {
 	r := newFlowRig(t, l7.Config{}, 7000)
 	var l4 []flow.Record
 	r.tab = flow.NewTable(flow.Config{Handler: r.eng, OnRecord: func(rec *flow.Record) { l4 = append(l4, *rec) }})
 	eng, pkt := r.eng, r.tcp
 	const a, p = decode.TCPAck, decode.TCPAck | decode.TCPPsh
-	pkt(40001, true, decode.TCPSyn, 1000, 0, "")
-	pkt(40001, false, decode.TCPSyn|decode.TCPAck, 5000, 1001, "")
-	pkt(40001, true, a, 1001, 5001, "")
+	r.handshake(40001)
 	pkt(40001, true, p, 1001, 5001, "GET a\n")
 	pkt(40001, false, p, 5001, 1007, "+ok\n")
 	pkt(40002, true, p, 7000, 9000, "GET b\n") // no response yet
