@@ -561,11 +561,7 @@ func (c *Conn) segment(phys uint8, ts int64, seq, ack uint32, flags uint8, b []b
 	}
 	s := &c.sides[phys]
 	if flags&flagAck != 0 {
-		// Acknowledgements tell something only once they move (crafted
-		// and synthetic streams may repeat one value throughout).
-		if s.ackSeen && ack != s.ack {
-			s.hasAck = true
-		}
+		s.hasAck = s.hasAck || ackMoved(s.ackSeen, s.ack, ack)
 		s.ack, s.ackSeen = ack, true
 	}
 	if flags&flagSyn != 0 {
@@ -591,6 +587,12 @@ func (c *Conn) segment(phys uint8, ts int64, seq, ack uint32, flags uint8, b []b
 		s.r.drain(&e.env, s)
 	}
 }
+
+// ackMoved reports whether an acknowledgement ack, after prev (when seen),
+// makes a direction's acknowledgements meaningful: they tell something
+// only once they move (crafted and synthetic streams may repeat one value
+// throughout).
+func ackMoved(seen bool, prev, ack uint32) bool { return seen && ack != prev }
 
 // Close ends the connection at time ts: buffered out-of-order data is
 // delivered (holes reported as gaps), a message cut short by the end is

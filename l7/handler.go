@@ -169,12 +169,12 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 func (e *Engine) parkedSegment(i int, f *flow.Flow, dir flow.Dir, m *decode.Meta) {
 	p := e.parkedAt(i)
 	d := uint8(dir & 1)
-	if wasFirst := p.flags&parkClientFirst != 0; wasFirst != (f.Client().Compare(f.Server()) < 0) {
+	if wasFirst := p.flags&parkClientFirst != 0; wasFirst != flowClientFirst(f) {
 		d ^= 1 // the flow was re-oriented while parked (as unpark finds)
 	}
 	sh := 3 * d
 	if m.TCPFlags&flagAck != 0 {
-		if p.flags>>sh&parkSeen != 0 && m.Ack != p.ack[d] {
+		if ackMoved(p.flags>>sh&parkSeen != 0, p.ack[d], m.Ack) {
 			p.flags |= parkHasAck << sh
 		}
 		p.ack[d] = m.Ack

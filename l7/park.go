@@ -3,6 +3,8 @@ package l7
 import (
 	"math"
 	"unsafe"
+
+	"github.com/metaflow-go/metaflow/flow"
 )
 
 // Parking: a TCP flow whose bytes no decoder recognised yet, with nothing
@@ -42,6 +44,9 @@ const (
 // flow's endpoints do not change, so a flow re-oriented while parked (its
 // client and server swapped) is one whose answer changed.
 func (c *Conn) clientFirst() bool { return c.client.Compare(c.server) < 0 }
+
+// flowClientFirst is clientFirst for the orientation flow f has now.
+func flowClientFirst(f *flow.Flow) bool { return f.Client().Compare(f.Server()) < 0 }
 
 // parkedAt returns the parked state at index i.
 func (e *Engine) parkedAt(i int) *parkedConn { return e.parked.at(i) }

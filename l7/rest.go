@@ -31,10 +31,10 @@ type restedConn struct {
 	flip       uint8
 	transport  Transport
 	tls        bool
-	// clientLow: the client sorted before the server when the flow
+	// clientFirst: the client sorted before the server when the flow
 	// rested; the flow table re-oriented the flow meanwhile if that no
 	// longer holds at its next packet.
-	clientLow bool
+	clientFirst bool
 }
 
 // restedSide is what a rested flow keeps of a side: its reassembly
@@ -100,7 +100,7 @@ func (e *Engine) rest(c *Conn) {
 		parser: c.parser, msgProto: c.msgProto, avoid: c.avoid,
 		counts:   connCounts{c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts},
 		reported: c.reported, tries: c.tries, dec: c.dec, abandoned: c.abandoned, respGapEnd: c.respGapEnd,
-		flip: c.flip, transport: c.transport, tls: c.tls, clientLow: c.client.Compare(c.server) < 0,
+		flip: c.flip, transport: c.transport, tls: c.tls, clientFirst: c.clientFirst(),
 	}
 	for d := range c.sides {
 		s := &c.sides[d]
@@ -131,7 +131,7 @@ func (e *Engine) unrest(c *Conn, i int) {
 	c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts = k.requests, k.responses, k.clientErrors, k.serverErrors, k.timeouts
 	c.reported, c.tls = r.reported, r.tls
 	c.flip = r.flip
-	if (c.client.Compare(c.server) < 0) != r.clientLow {
+	if c.clientFirst() != r.clientFirst {
 		c.flip ^= 1 // the flow table re-oriented the flow while it rested
 	}
 	for d := range c.sides {
@@ -149,15 +149,13 @@ func (e *Engine) unrest(c *Conn, i int) {
 // re-orientation of the flow as Packet does for a Conn.
 func (e *Engine) restedSegment(i int, f *flow.Flow, dir flow.Dir, m *decode.Meta) {
 	r := e.restedAt(i)
-	if cl, sv := f.Client(), f.Server(); (cl.Compare(sv) < 0) != r.clientLow {
+	if flowClientFirst(f) != r.clientFirst {
 		r.flip ^= 1
-		r.clientLow = !r.clientLow
+		r.clientFirst = !r.clientFirst
 	}
 	s := &r.sides[uint8(dir&1)^r.flip]
 	if m.TCPFlags&flagAck != 0 {
-		if s.ackSeen && m.Ack != s.ack {
-			s.hasAck = true
-		}
+		s.hasAck = s.hasAck || ackMoved(s.ackSeen, s.ack, m.Ack)
 		s.ack, s.ackSeen = m.Ack, true
 	}
 	if m.TCPFlags&flagSyn != 0 && !s.started {
