@@ -12,20 +12,23 @@
 //
 // # Shards
 //
-// One goroutine (the caller of Run) reads and decodes packets and hands
-// them, in batches, to the shard chosen by Hash: a symmetric hash of the
-// inner (post-tunnel) addresses and the IP protocol. Both directions of a
-// conversation, every IP fragment of a datagram (which has no ports past
-// the first) and every tunnelled flow land on one shard, and the flow
-// table's own rules (directions tagged with different VLANs or GRE keys
-// merged into one flow) stay within one shard. The price is that all flows
-// between one pair of hosts share a shard. With one shard and a file source
+// One goroutine (the caller of Run) reads packets and hands them, in
+// batches, to the shard chosen by Hash: a symmetric hash of the inner
+// (post-tunnel) addresses and the IP protocol. The reader only looks up
+// the addresses of a common frame (decode.Decoder.PeekAddrs: Ethernet or
+// raw IP, no tunnel, no fragment) and the shard decodes it; the reader
+// decodes the others itself (tunnels, fragments in reassembly) and hands
+// over the decoded packet, so decoding is spread over the shards and the
+// reader's share stays small. Both directions of a conversation, every IP
+// fragment of a datagram (which has no ports past the first) and every
+// tunnelled flow land on one shard, and the flow table's own rules
+// (directions tagged with different VLANs or GRE keys merged into one
+// flow) stay within one shard. The price is that all flows between one
+// pair of hosts share a shard. With one shard and a file source
 // everything runs on the caller's goroutine, with no hand-off at all. The
 // pipeline does not use the kernel's AF_PACKET fan-out to spread packets:
 // PACKET_FANOUT_HASH hashes the outer headers, which splits tunnelled flows
-// and IP fragments from their flow; one reader decodes and dispatches
-// instead (decoding is a small share of the work, see the README's
-// figures).
+// and IP fragments from their flow; one reader dispatches instead.
 //
 // Flow ids carry the shard in their top 8 bits (flow.Config.Shard), so they
 // are unique across shards and every l7 record joins its l4 flow by id.

@@ -15,6 +15,11 @@ import (
 // chooses a shard that sees the whole flow. It does not allocate.
 func Hash(m *decode.Meta) uint64 {
 	a, b := m.Src.As16(), m.Dst.As16()
+	return hashAddrs(&a, &b, m.Proto)
+}
+
+// hashAddrs is Hash of addresses in 16-byte form (decode.Decoder.PeekAddrs).
+func hashAddrs(a, b *[16]byte, proto uint8) uint64 {
 	a0, a1 := binary.LittleEndian.Uint64(a[:8]), binary.LittleEndian.Uint64(a[8:])
 	b0, b1 := binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
 	if a0 > b0 || a0 == b0 && a1 > b1 {
@@ -22,7 +27,7 @@ func Hash(m *decode.Meta) uint64 {
 	}
 	// Each word times its own odd constant (independent multiplications,
 	// not a chain of four finalisers), then one finaliser.
-	h := uint64(m.Proto) + 0x9E3779B97F4A7C15
+	h := uint64(proto) + 0x9E3779B97F4A7C15
 	h ^= a0 * 0xBF58476D1CE4E5B9
 	h ^= a1 * 0x94D049BB133111EB
 	h ^= b0 * 0xD6E8FEB86659FD93

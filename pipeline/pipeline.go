@@ -113,6 +113,11 @@ func New(cfg Config) (*Pipeline, error) {
 		fci.OnRecord = sh.l4
 		fci.Shard = uint8(i)
 		sh.table = flow.NewTable(fci)
+		// The shard decodes the frames PeekAddrs placed: no fragments
+		// and no tunnels reach its decoder.
+		dc := c.Decode
+		dc.NoReassembly = true
+		sh.dec = decode.NewDecoder(dc)
 		p.shards = append(p.shards, sh)
 	}
 	return p, nil
@@ -299,8 +304,9 @@ func (p *Pipeline) runInline() error {
 	return err
 }
 
-// runSharded reads and decodes on this goroutine and hands packets in
-// batches to one goroutine per shard.
+// runSharded reads on this goroutine and hands packets in batches to one
+// goroutine per shard. A frame whose addresses PeekAddrs reads goes to its
+// shard as captured, to be decoded there; any other is decoded here.
 func (p *Pipeline) runSharded() error {
 	var wg sync.WaitGroup
 	for _, sh := range p.shards {
@@ -317,23 +323,35 @@ func (p *Pipeline) runSharded() error {
 	n := len(p.shards)
 	var pkt capture.Packet
 	var meta decode.Meta
+	var src, dst [16]byte
 	var err error
 	for k := 1; ; k++ {
 		var ok bool
 		if ok, err = p.read(&pkt); !ok {
 			break
 		}
-		if p.dec.Decode(&pkt, &meta) != nil {
-			continue
-		}
 		i := 0
-		if n > 1 {
-			i = shardOf(Hash(&meta), n)
+		proto, plain := p.dec.PeekAddrs(&pkt, &src, &dst)
+		if !plain {
+			if p.dec.Decode(&pkt, &meta) != nil {
+				continue
+			}
+			if n > 1 {
+				i = shardOf(Hash(&meta), n)
+			}
+		} else if n > 1 {
+			i = shardOf(hashAddrs(&src, &dst, proto), n)
 		}
 		if p.live {
 			p.handMu.Lock()
 		}
-		p.add(i, &meta)
+		b := p.batch(i)
+		if plain {
+			b.addFrame(&pkt)
+		} else {
+			b.addMeta(&meta)
+		}
+		p.handIfFull(i)
 		if p.live {
 			p.handMu.Unlock()
 		}
@@ -354,17 +372,20 @@ func (p *Pipeline) runSharded() error {
 	return err
 }
 
-// add appends m to shard i's current batch, handing it over when full.
-func (p *Pipeline) add(i int, m *decode.Meta) {
-	sh := p.shards[i]
+// batch returns shard i's current batch, taking a free one if none.
+func (p *Pipeline) batch(i int) *batch {
 	b := p.cur[i]
 	if b == nil {
-		b = <-sh.free
+		b = <-p.shards[i].free
 		p.cur[i] = b
 	}
-	b.add(m)
-	if b.n == len(b.metas) {
-		sh.in <- b
+	return b
+}
+
+// handIfFull hands shard i's current batch over when it is full.
+func (p *Pipeline) handIfFull(i int) {
+	if b := p.cur[i]; b.n == len(b.items) {
+		p.shards[i].in <- b
 		p.cur[i] = nil
 	}
 }

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"sync"
+
+	"github.com/metaflow-go/metaflow/capture"
 	"time"
 
 	"github.com/metaflow-go/metaflow/capture/decode"
@@ -19,12 +21,18 @@ type shard struct {
 	in   chan *batch // batches to process; closed at the end of input
 	free chan *batch // processed batches for the reader to refill
 
+	// Decoding of the frames in batches (runSharded).
+	dec  *decode.Decoder
+	pkt  capture.Packet
+	meta decode.Meta
+
 	packets      uint64   // packets handed to the table
 	stageDropped uint64   // records a stage dropped
 	sinkRecords  []uint64 // records delivered, per sink
 
 	// Copies of the counters for Stats, guarded by mu.
 	mu              sync.Mutex
+	pubDecode       decode.Stats
 	pubFlow         flow.Stats
 	pubL7           l7.Stats
 	pubPackets      uint64
@@ -32,28 +40,60 @@ type shard struct {
 	pubSinkRecords  []uint64
 }
 
-// batch is a run of decoded packets for one shard, with their payloads
-// copied into an arena (the reader's packet buffer is reused).
+// batch is a run of packets for one shard, in their order. A frame the
+// reader could place by decode.Decoder.PeekAddrs is kept as captured and
+// decoded by the shard; any other (tunnels, fragments, other link types)
+// was decoded by the reader and is kept as its Meta. Frames and payloads
+// are copied into an arena, since the reader's packet buffer is reused.
 type batch struct {
-	metas []decode.Meta
+	items []entry
 	n     int
+	metas []decode.Meta // decoded by the reader
+	nmeta int
 	data  []byte
 }
 
-func (b *batch) add(m *decode.Meta) {
-	d := &b.metas[b.n]
+// entry is one packet of a batch: a frame in the arena, or a Meta.
+type entry struct {
+	ts   int64            // capture time, Unix nanoseconds
+	wire int              // length on the wire
+	off  uint32           // frame: offset in data
+	size uint32           // frame: captured length
+	link capture.LinkType // frame: link type
+	meta int32            // index in metas; -1 for a frame
+}
+
+// addFrame appends p's frame, to be decoded by the shard.
+func (b *batch) addFrame(p *capture.Packet) {
+	it := &b.items[b.n]
+	it.ts = p.Timestamp.UnixNano()
+	it.wire = p.Length
+	it.off = uint32(len(b.data))
+	it.size = uint32(len(p.Data))
+	it.link = p.LinkType
+	it.meta = -1
+	b.data = append(b.data, p.Data...)
+	b.n++
+}
+
+// addMeta appends a packet the reader decoded.
+func (b *batch) addMeta(m *decode.Meta) {
+	d := &b.metas[b.nmeta]
 	*d = *m
 	if len(m.Payload) > 0 {
 		off := len(b.data)
 		b.data = append(b.data, m.Payload...)
 		d.Payload = b.data[off:len(b.data):len(b.data)]
 	}
+	b.items[b.n].meta = int32(b.nmeta)
+	b.nmeta++
 	b.n++
 }
 
-// reset empties b for reuse; add overwrites each Meta whole.
+// reset empties b for reuse; the adds overwrite what they use.
 func (b *batch) reset() {
 	b.n = 0
+	b.nmeta = 0
 	b.data = b.data[:0]
 }
 
@@ -64,7 +104,7 @@ func (sh *shard) start(size, queue int) {
 	sh.in = make(chan *batch, queue)
 	sh.free = make(chan *batch, queue+2)
 	for i := 0; i < queue+2; i++ {
-		sh.free <- &batch{metas: make([]decode.Meta, size), data: make([]byte, 0, 64<<10)}
+		sh.free <- &batch{items: make([]entry, size), metas: make([]decode.Meta, size), data: make([]byte, 0, 64<<10)}
 	}
 }
 
@@ -84,10 +124,7 @@ func (sh *shard) run() {
 				sh.finish()
 				return
 			}
-			for i := range b.metas[:b.n] {
-				sh.table.Packet(&b.metas[i])
-			}
-			sh.packets += uint64(b.n)
+			sh.process(b)
 			b.reset()
 			sh.free <- b
 			sh.commit()
@@ -97,6 +134,27 @@ func (sh *shard) run() {
 			sh.commit()
 			sh.publish()
 		}
+	}
+}
+
+// process hands b's packets to the table, decoding its frames.
+func (sh *shard) process(b *batch) {
+	for i := range b.items[:b.n] {
+		it := &b.items[i]
+		if it.meta >= 0 {
+			sh.table.Packet(&b.metas[it.meta])
+			sh.packets++
+			continue
+		}
+		sh.pkt.Timestamp = time.Unix(0, it.ts)
+		sh.pkt.Length = it.wire
+		sh.pkt.LinkType = it.link
+		sh.pkt.Data = b.data[it.off : it.off+it.size : it.off+it.size]
+		if sh.dec.Decode(&sh.pkt, &sh.meta) != nil {
+			continue // counted in the shard's decoder
+		}
+		sh.table.Packet(&sh.meta)
+		sh.packets++
 	}
 }
 
@@ -116,6 +174,9 @@ func (sh *shard) commit() {
 
 func (sh *shard) publish() {
 	sh.mu.Lock()
+	if sh.dec != nil {
+		sh.pubDecode = sh.dec.Stats()
+	}
 	if sh.table != nil {
 		sh.pubFlow = sh.table.Stats()
 	}

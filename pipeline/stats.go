@@ -61,6 +61,7 @@ func (p *Pipeline) Stats(s *Stats) {
 	}
 	for _, sh := range p.shards {
 		sh.mu.Lock()
+		s.Decode.Add(&sh.pubDecode)
 		s.Flow.Add(&sh.pubFlow)
 		s.L7.Add(&sh.pubL7)
 		s.StageDropped += sh.pubStageDropped

@@ -348,3 +348,25 @@ func (d *Decoder) ipAny(b []byte, off int, m *Meta, depth int, layer string) err
 	}
 	return d.fail(layer, off, ErrNotIP)
 }
+
+// Add adds o's counters to s, so that the Stats of several decoders (a
+// pipeline's reader and shards) can be merged.
+func (s *Stats) Add(o *Stats) {
+	s.Packets += o.Packets
+	s.Decoded += o.Decoded
+	s.NotIP += o.NotIP
+	s.Truncated += o.Truncated
+	s.Malformed += o.Malformed
+	s.Unsupported += o.Unsupported
+	s.SnapTruncated += o.SnapTruncated
+	s.TCPBadOptions += o.TCPBadOptions
+	s.OtherProto += o.OtherProto
+	for i := range s.Tunnels {
+		s.Tunnels[i] += o.Tunnels[i]
+	}
+	s.TunnelTooDeep += o.TunnelTooDeep
+	s.FragSeen += o.FragSeen
+	s.FragReassembled += o.FragReassembled
+	s.FragExpired += o.FragExpired
+	s.FragDropped += o.FragDropped
+}
