@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+	"unsafe"
 )
 
 // TCP flag bits understood by Conn.Segment (the same values as in
@@ -199,7 +200,6 @@ type ConnSummary struct {
 // direction given by the input at Open). It receives the reassembler's
 // output.
 type side struct {
-	c *Conn
 	r reassembler
 
 	buf   []byte // bytes of an incomplete message (pooled), or nil
@@ -265,8 +265,16 @@ func (s *side) callToMsg(fromBuf bool) {
 	}
 }
 
-func (s *side) data(ts int64, seq uint32, b []byte) { s.c.deliver(s, ts, seq, b) }
-func (s *side) gap(ts int64, seq uint32, n int)     { s.c.lost(s, seq, n) }
+func (s *side) data(ts int64, seq uint32, b []byte) { s.conn().deliver(s, ts, seq, b) }
+func (s *side) gap(ts int64, seq uint32, n int)     { s.conn().lost(s, seq, n) }
+
+// conn returns the Conn whose sides[s.phys] is s. A side keeps no pointer
+// to its Conn (8 bytes each): it finds it from its own address, as it
+// lives only inside a Conn.
+func (s *side) conn() *Conn {
+	off := unsafe.Offsetof(Conn{}.sides) + uintptr(s.phys)*unsafe.Sizeof(side{})
+	return (*Conn)(unsafe.Add(unsafe.Pointer(s), -int(off)))
+}
 
 // Conn is the L7 state of one connection. Input directions are relative to
 // the ConnInfo given to Open (for the flow.Handler adapter, to the flow's
@@ -277,6 +285,10 @@ type Conn struct {
 	id             uint64
 	client, server netip.AddrPort
 	parser         Parser
+	// trailer is parser as a Trailer (nil when it is not one), asserted
+	// once when the parser is set (Conn.setParser) rather than at every
+	// Parse call.
+	trailer Trailer
 
 	sides [2]side
 
@@ -346,7 +358,6 @@ func (e *Engine) open(info ConnInfo, ts int64) *Conn {
 		e.freeConns = e.freeConns[:n-1]
 	} else {
 		c = &Conn{e: e}
-		c.sides[0].c, c.sides[1].c = c, c
 		c.sides[1].phys = 1
 	}
 	c.id = info.ID
@@ -357,7 +368,7 @@ func (e *Engine) open(info ConnInfo, ts int64) *Conn {
 	c.flip = 0
 	c.state = stateInfer
 	c.dec = -1
-	c.parser = nil
+	c.setParser(nil)
 	c.tries = 0
 	c.idleTick = 0
 	c.respGap = false
@@ -651,9 +662,15 @@ func (c *Conn) Close(ts int64) ConnSummary {
 	if c.dec >= 0 {
 		e.putParser(c.dec, c.transport, c.parser)
 	}
-	c.parser = nil
+	c.setParser(nil)
 	e.freeConns = append(e.freeConns, c)
 	return sum
+}
+
+// setParser makes p (nil: none) c's parser.
+func (c *Conn) setParser(p Parser) {
+	c.parser = p
+	c.trailer, _ = p.(Trailer)
 }
 
 // maxPooledParsers bounds the parsers kept for reuse per decoder and
@@ -1055,10 +1072,8 @@ func (c *Conn) parse(s *side, data []byte, seq uint32, tsOld int64, boundary int
 		// a handshake) must not start the next message: they are not
 		// counted into it, so its start moves on with them.
 		trailing := false
-		if s.msgLen == 0 {
-			if tr, ok := c.parser.(Trailer); ok {
-				trailing = tr.Trailing(dir)
-			}
+		if s.msgLen == 0 && c.trailer != nil {
+			trailing = c.trailer.Trailing(dir)
 		}
 		if s.msgLen == 0 {
 			s.msgSeq = seq + uint32(off)
@@ -1251,7 +1266,7 @@ func (c *Conn) reinfer() {
 		}
 		s.msgLen, s.errs, s.decoded = 0, 0, false
 	}
-	c.parser = nil
+	c.setParser(nil)
 	c.dec = -1
 	c.tries = 0
 	c.state = stateInfer
@@ -1344,7 +1359,7 @@ func (c *Conn) infer(s *side, ts int64, b []byte) (found, joined bool) {
 		c.swap()
 	}
 	c.dec = dec
-	c.parser = e.newParser(dec, c.transport)
+	c.setParser(e.newParser(dec, c.transport))
 	c.state = stateParse
 	ent := e.cache.put(c.endpoint())
 	ent.dec = dec

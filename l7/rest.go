@@ -114,7 +114,7 @@ func (e *Engine) rest(c *Conn) {
 	}
 	e.offSlot[slot] = c.id>>32<<32 | slotRested + uint64(i)
 	e.bySlot[slot] = nil
-	c.parser = nil
+	c.setParser(nil)
 	c.msgProto = ""
 	c.state = stateClosed
 	e.freeConns = append(e.freeConns, c)
@@ -125,7 +125,8 @@ func (e *Engine) rest(c *Conn) {
 func (e *Engine) unrest(c *Conn, i int) {
 	r := e.restedAt(i)
 	e.nconns-- // open counted the flow again
-	c.parser, c.dec, c.state = r.parser, r.dec, stateParse
+	c.setParser(r.parser)
+	c.dec, c.state = r.dec, stateParse
 	c.msgProto, c.avoid, c.tries, c.abandoned, c.respGapEnd = r.msgProto, r.avoid, r.tries, r.abandoned, r.respGapEnd
 	k := r.counts
 	c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts = k.requests, k.responses, k.clientErrors, k.serverErrors, k.timeouts

@@ -1,0 +1,54 @@
+package l7
+
+import (
+	"testing"
+	"unsafe"
+)
+
+// TestConn_Size keeps a Conn in Go's 512-byte size class: every flow with
+// payload in flight holds one.
+func TestConn_Size(t *testing.T) {
+	if n := unsafe.Sizeof(Conn{}); n > 512 {
+		t.Errorf("Conn is %d bytes, want <= 512", n)
+	}
+}
+
+// TestSide_Conn checks that a side finds its Conn from its own address.
+func TestSide_Conn(t *testing.T) {
+	c := &Conn{}
+	c.sides[1].phys = 1
+	for i := range c.sides {
+		if got := c.sides[i].conn(); got != c {
+			t.Errorf("sides[%d].conn() = %p, want %p", i, got, c)
+		}
+	}
+}
+
+// TestConn_SetParser checks that the Trailer is asserted with the parser
+// and cleared with it.
+func TestConn_SetParser(t *testing.T) {
+	c := &Conn{}
+	tp := &trailParser{}
+	c.setParser(tp)
+	if c.parser != Parser(tp) || c.trailer != Trailer(tp) {
+		t.Fatalf("setParser(trailer): parser %v trailer %v", c.parser, c.trailer)
+	}
+	np := plainParser{}
+	c.setParser(np)
+	if c.parser != Parser(np) || c.trailer != nil {
+		t.Fatalf("setParser(non-trailer): parser %v trailer %v", c.parser, c.trailer)
+	}
+	c.setParser(nil)
+	if c.parser != nil || c.trailer != nil {
+		t.Fatalf("setParser(nil): parser %v trailer %v", c.parser, c.trailer)
+	}
+}
+
+type plainParser struct{}
+
+func (plainParser) Parse([]byte, Direction, *Message) (int, bool, error) { return 0, false, nil }
+func (plainParser) Gap(Direction, int)                                   {}
+
+type trailParser struct{ plainParser }
+
+func (*trailParser) Trailing(Direction) bool { return true }
