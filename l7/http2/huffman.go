@@ -106,6 +106,15 @@ func buildHuffman() (*[1 << huffBits]huffEntry, *huffLong) {
 	return t, long
 }
 
+// The decoders keep their bit reader in locals (acc, nbits, i), not in a
+// struct whose methods take its address: that one lived in memory, and
+// every code's shift went through a store and a load.
+//
+// acc holds the next nbits bits of input from its top bit down, then
+// zeros or the input's next bits (refill8 loads more than it counts;
+// fill and refill8 later write those bits again, unchanged); i is the
+// next byte of input that acc does not count.
+
 // huffmanDecode appends the decoding of the Huffman-coded string src to
 // dst; ok is false (and dst as it was) when src is not a valid coding.
 func huffmanDecode(dst, src []byte) (_ []byte, ok bool) {
@@ -115,43 +124,79 @@ func huffmanDecode(dst, src []byte) (_ []byte, ok bool) {
 	dst = slices.Grow(dst, len(src)*8/5+2)
 	out := dst[:cap(dst)]
 	j := start
-	var r huffReader
-	for {
-		if r.nbits < 32 && !r.fill(src) {
-			break
-		}
-		e := huffTable[r.acc>>(64-huffBits)]
+	t, long := huffTable, huffLongCodes
+	var acc uint64
+	var nbits uint
+	i := 0
+	// While 8 input bytes can be loaded: one load leaves at least 56
+	// bits, enough for four codes of at most huffBits bits, or one
+	// longer code.
+	for i+8 <= len(src) {
+		acc, nbits, i = refill8(src, acc, nbits, i)
+		e := t[acc>>(64-huffBits)]
 		if e>>26 == 0 {
-			s, n, ok := huffLongCodes.decode(r.acc, r.nbits)
+			s, n, ok := long.decode(acc, nbits)
 			if !ok {
 				return dst[:start], false
 			}
 			out[j] = s
 			j++
-			r.acc <<= n
-			r.nbits -= n
+			acc <<= n
+			nbits -= n
+			continue
+		}
+		for k := 0; ; k++ {
+			out[j], out[j+1] = byte(e), byte(e>>8)
+			j += int(e >> 26)
+			n := uint(e>>16) & 31
+			acc <<= n
+			nbits -= n
+			if k == 3 {
+				break
+			}
+			if e = t[acc>>(64-huffBits)]; e>>26 == 0 {
+				break
+			}
+		}
+	}
+	for {
+		if nbits < 32 {
+			if acc, nbits, i = fill(src, acc, nbits, i); nbits < huffBits {
+				break
+			}
+		}
+		e := t[acc>>(64-huffBits)]
+		if e>>26 == 0 {
+			s, n, ok := long.decode(acc, nbits)
+			if !ok {
+				return dst[:start], false
+			}
+			out[j] = s
+			j++
+			acc <<= n
+			nbits -= n
 			continue
 		}
 		out[j], out[j+1] = byte(e), byte(e>>8)
 		j += int(e >> 26)
 		n := uint(e>>16) & 31
-		r.acc <<= n
-		r.nbits -= n
+		acc <<= n
+		nbits -= n
 	}
 	// Fewer than huffBits bits left: codes that end in them, then the
 	// padding.
-	for r.nbits > 0 {
-		e := huffTable[r.acc>>(64-huffBits)]
+	for nbits > 0 {
+		e := t[acc>>(64-huffBits)]
 		n := uint(e>>21) & 31
-		if e>>26 == 0 || n > r.nbits {
+		if e>>26 == 0 || n > nbits {
 			break
 		}
 		out[j] = byte(e)
 		j++
-		r.acc <<= n
-		r.nbits -= n
+		acc <<= n
+		nbits -= n
 	}
-	if !r.padding() {
+	if !padding(acc, nbits) {
 		return dst[:start], false
 	}
 	return dst[:j], true
@@ -161,70 +206,100 @@ func huffmanDecode(dst, src []byte) (_ []byte, ok bool) {
 // string src, as huffmanDecode would append it, without writing it; ok is
 // false when src is not a valid coding.
 func huffmanLen(src []byte) (n int, ok bool) {
-	var r huffReader
-	for {
-		if r.nbits < 32 && !r.fill(src) {
-			break
-		}
-		e := huffTable[r.acc>>(64-huffBits)]
+	t, long := huffTable, huffLongCodes
+	var acc uint64
+	var nbits uint
+	i := 0
+	for i+8 <= len(src) {
+		acc, nbits, i = refill8(src, acc, nbits, i)
+		e := t[acc>>(64-huffBits)]
 		if e>>26 == 0 {
-			_, l, ok := huffLongCodes.decode(r.acc, r.nbits)
+			_, l, ok := long.decode(acc, nbits)
 			if !ok {
 				return 0, false
 			}
 			n++
-			r.acc <<= l
-			r.nbits -= l
+			acc <<= l
+			nbits -= l
+			continue
+		}
+		for k := 0; ; k++ {
+			n += int(e >> 26)
+			l := uint(e>>16) & 31
+			acc <<= l
+			nbits -= l
+			if k == 3 {
+				break
+			}
+			if e = t[acc>>(64-huffBits)]; e>>26 == 0 {
+				break
+			}
+		}
+	}
+	for {
+		if nbits < 32 {
+			if acc, nbits, i = fill(src, acc, nbits, i); nbits < huffBits {
+				break
+			}
+		}
+		e := t[acc>>(64-huffBits)]
+		if e>>26 == 0 {
+			_, l, ok := long.decode(acc, nbits)
+			if !ok {
+				return 0, false
+			}
+			n++
+			acc <<= l
+			nbits -= l
 			continue
 		}
 		n += int(e >> 26)
 		l := uint(e>>16) & 31
-		r.acc <<= l
-		r.nbits -= l
+		acc <<= l
+		nbits -= l
 	}
-	for r.nbits > 0 {
-		e := huffTable[r.acc>>(64-huffBits)]
+	for nbits > 0 {
+		e := t[acc>>(64-huffBits)]
 		l := uint(e>>21) & 31
-		if e>>26 == 0 || l > r.nbits {
+		if e>>26 == 0 || l > nbits {
 			break
 		}
 		n++
-		r.acc <<= l
-		r.nbits -= l
+		acc <<= l
+		nbits -= l
 	}
-	if !r.padding() {
+	if !padding(acc, nbits) {
 		return 0, false
 	}
 	return n, true
 }
 
-// huffReader holds the next bits of a Huffman-coded string.
-type huffReader struct {
-	acc   uint64 // the next nbits bits, from the top bit down; the others 0
-	nbits uint
-	i     int // the next byte of the input to read
+// refill8 loads the 8 input bytes at i, 8 of which at least are left:
+// acc then holds at least 56 bits.
+func refill8(src []byte, acc uint64, nbits uint, i int) (uint64, uint, int) {
+	acc |= binary.BigEndian.Uint64(src[i:]) >> nbits
+	return acc, nbits | 56, i + int((63-nbits)>>3)
 }
 
-// fill reads input bytes into acc while they fit. It returns false when
-// fewer than huffBits bits are left.
-func (r *huffReader) fill(src []byte) bool {
-	if r.i+4 <= len(src) {
-		r.acc |= uint64(binary.BigEndian.Uint32(src[r.i:])) << (32 - r.nbits)
-		r.i += 4
-		r.nbits += 32
+// fill reads input bytes into acc while they fit.
+func fill(src []byte, acc uint64, nbits uint, i int) (uint64, uint, int) {
+	if i+4 <= len(src) {
+		acc |= uint64(binary.BigEndian.Uint32(src[i:])) << (32 - nbits)
+		i += 4
+		nbits += 32
 	}
-	for r.nbits <= 56 && r.i < len(src) {
-		r.acc |= uint64(src[r.i]) << (56 - r.nbits)
-		r.i++
-		r.nbits += 8
+	for nbits <= 56 && i < len(src) {
+		acc |= uint64(src[i]) << (56 - nbits)
+		i++
+		nbits += 8
 	}
-	return r.nbits >= huffBits
+	return acc, nbits, i
 }
 
-// padding reports whether the bits left are a valid padding: at most 7
-// bits, all ones (a prefix of EOS).
-func (r *huffReader) padding() bool {
-	return r.nbits <= 7 && r.acc>>(64-r.nbits) == 1<<r.nbits-1
+// padding reports whether the nbits bits left are a valid padding: at
+// most 7 bits, all ones (a prefix of EOS).
+func padding(acc uint64, nbits uint) bool {
+	return nbits <= 7 && acc>>(64-nbits) == 1<<nbits-1
 }
 
 // decode returns the symbol whose code (longer than huffBits) starts acc,
