@@ -7,16 +7,17 @@ import (
 )
 
 // PeekAddrs reads the addresses and IP protocol of a common frame without
-// decoding it and without counting it: Ethernet (with or without
-// 802.1Q/802.1ad tags) or raw IP, then IPv4 without fragmentation or IPv6
-// without extension headers, carrying TCP, ICMP, ICMPv6, or UDP on ports
-// not configured for a tunnel. For such a frame it writes the source and
-// destination addresses in 16-byte form (netip.Addr.As16: IPv4 as
-// IPv4-mapped IPv6) and returns the protocol and true; Decode gives the
-// same Src, Dst and Proto for it, or fails. For every other frame
-// (tunnels, fragments, other link types, damaged headers) ok is false and
-// Decode is the way to learn its addresses. Like Decode, it gives up the
-// fragments held in reassembly past Config.FragmentTimeout by p's time.
+// decoding it and without counting it: an Ethernet or Linux cooked (SLL,
+// SLL2) header, with or without 802.1Q/802.1ad tags, or raw IP; then IPv4
+// without fragmentation or IPv6 without extension headers, carrying TCP,
+// ICMP, ICMPv6, or UDP on ports not configured for a tunnel. For such a
+// frame it writes the source and destination addresses in 16-byte form
+// (netip.Addr.As16: IPv4 as IPv4-mapped IPv6) and returns the protocol and
+// true; Decode gives the same Src, Dst and Proto for it, or fails. For
+// every other frame (tunnels, fragments, other link types, damaged
+// headers) ok is false and Decode is the way to learn its addresses. Like
+// Decode, it gives up the fragments held in reassembly past
+// Config.FragmentTimeout by p's time.
 //
 // A pipeline uses it to choose a frame's shard on one goroutine and leave
 // the decoding to the shard.
@@ -26,26 +27,23 @@ func (d *Decoder) PeekAddrs(p *capture.Packet, src, dst *[16]byte) (proto uint8,
 	}
 	b := p.Data
 	off := 0
+	var et uint16
 	switch p.LinkType {
 	case capture.LinkEthernet:
 		if len(b) < 14 {
 			return 0, false
 		}
-		et := binary.BigEndian.Uint16(b[12:])
-		off = 14
-		for et == 0x8100 || et == 0x88A8 {
-			if len(b)-off < 4 {
-				return 0, false
-			}
-			et = binary.BigEndian.Uint16(b[off+2:])
-			off += 4
+		et, off = binary.BigEndian.Uint16(b[12:]), 14
+	case capture.LinkLinuxSLL:
+		if len(b) < 16 || binary.BigEndian.Uint16(b[2:]) == arphrdNetlink {
+			return 0, false
 		}
-		switch et {
-		case ethertypeIPv4:
-			return d.peek4(b, off, src, dst)
-		case ethertypeIPv6:
-			return d.peek6(b, off, src, dst)
+		et, off = binary.BigEndian.Uint16(b[14:]), 16
+	case capture.LinkLinuxSLL2:
+		if len(b) < 20 || binary.BigEndian.Uint16(b[8:]) == arphrdNetlink {
+			return 0, false
 		}
+		et, off = binary.BigEndian.Uint16(b), 20
 	case capture.LinkRaw, capture.LinkIPv4, capture.LinkIPv6:
 		if len(b) == 0 {
 			return 0, false
@@ -56,6 +54,22 @@ func (d *Decoder) PeekAddrs(p *capture.Packet, src, dst *[16]byte) (proto uint8,
 		case 6:
 			return d.peek6(b, 0, src, dst)
 		}
+		return 0, false
+	default:
+		return 0, false
+	}
+	for et == 0x8100 || et == 0x88A8 {
+		if len(b)-off < 4 {
+			return 0, false
+		}
+		et = binary.BigEndian.Uint16(b[off+2:])
+		off += 4
+	}
+	switch et {
+	case ethertypeIPv4:
+		return d.peek4(b, off, src, dst)
+	case ethertypeIPv6:
+		return d.peek6(b, off, src, dst)
 	}
 	return 0, false
 }

@@ -58,7 +58,11 @@ func TestDecoder_PeekAddrs(t *testing.T) {
 		{"ipv4 options", capture.LinkEthernet, eth(0x0800, ipv4Hdr(ProtoTCP, "1.1.1.1", "2.2.2.2", ip4opt{options: []byte{1, 1, 1, 0}}, tcpSeg(1, 2, 3, 4, TCPAck, nil, nil))), Config{}, false},
 		{"ipv6 extension", capture.LinkEthernet, eth(0x86DD, ip6(protoDstOpts, "fe80::1", "fe80::2", ext6(ProtoTCP, tcpSeg(1, 2, 3, 4, TCPAck, nil, nil)))), Config{}, false},
 		{"mpls", capture.LinkEthernet, eth(0x8847, cat([]byte{0, 0, 0x11, 64}, ip4(ProtoUDP, "1.1.1.1", "2.2.2.2", udpDgram(1, 2, nil)))), Config{}, false},
-		{"sll", capture.LinkLinuxSLL, make([]byte, 64), Config{}, false},
+		{"sll", capture.LinkLinuxSLL, cat(make([]byte, 14), be16(0x0800), ip4(ProtoTCP, "10.0.0.1", "10.0.0.2", tcpSeg(1, 2, 3, 4, TCPAck, nil, nil))), Config{}, true},
+		{"sll2 vlan", capture.LinkLinuxSLL2, cat(be16(0x8100), make([]byte, 18), vlanTag(3, 0x86DD, ip6(ProtoTCP, "fe80::1", "fe80::2", tcpSeg(1, 2, 3, 4, TCPAck, nil, nil)))), Config{}, true},
+		{"sll netlink", capture.LinkLinuxSLL, cat(be16(0), be16(824), make([]byte, 10), be16(0x0800), ip4(ProtoTCP, "10.0.0.1", "10.0.0.2", tcpSeg(1, 2, 3, 4, TCPAck, nil, nil))), Config{}, false},
+		{"sll zeros", capture.LinkLinuxSLL, make([]byte, 64), Config{}, false},
+		{"null", capture.LinkNull, cat(le32(2), ip4(ProtoTCP, "10.0.0.1", "10.0.0.2", tcpSeg(1, 2, 3, 4, TCPAck, nil, nil))), Config{}, false},
 		{"arp", capture.LinkEthernet, eth(0x0806, make([]byte, 28)), Config{}, false},
 		{"short", capture.LinkEthernet, tcp4Frame()[:20], Config{}, false},
 	}
