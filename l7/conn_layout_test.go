@@ -5,11 +5,29 @@ import (
 	"unsafe"
 )
 
-// TestConn_Size keeps a Conn in Go's 512-byte size class: every flow with
-// payload in flight holds one.
-func TestConn_Size(t *testing.T) {
-	if n := unsafe.Sizeof(Conn{}); n > 512 {
+// TestConn_Layout keeps a Conn in Go's 512-byte size class (every flow
+// with payload in flight holds one) and its cache lines as Conn's comment
+// lays them out: what every packet reads in the first two, each side in
+// two of its own.
+func TestConn_Layout(t *testing.T) {
+	var c Conn
+	if n := unsafe.Sizeof(c); n > 512 {
 		t.Errorf("Conn is %d bytes, want <= 512", n)
+	}
+	if n := unsafe.Sizeof(side{}); n != 128 {
+		t.Errorf("side is %d bytes, want 128", n)
+	}
+	if o := unsafe.Offsetof(c.sides); o != 128 {
+		t.Errorf("Conn.sides at offset %d, want 128", o)
+	}
+	for name, o := range map[string]uintptr{
+		"id": unsafe.Offsetof(c.id), "parser": unsafe.Offsetof(c.parser), "trailer": unsafe.Offsetof(c.trailer),
+		"dec": unsafe.Offsetof(c.dec), "idleTick": unsafe.Offsetof(c.idleTick), "state": unsafe.Offsetof(c.state),
+		"flip": unsafe.Offsetof(c.flip), "oriented": unsafe.Offsetof(c.oriented),
+	} {
+		if o >= 128 {
+			t.Errorf("Conn.%s at offset %d, want < 128", name, o)
+		}
 	}
 }
 

@@ -281,6 +281,10 @@ func (s *side) conn() *Conn {
 // orientation). A Conn is owned by its Engine and must not be used after
 // Close.
 type Conn struct {
+	// The first two cache lines (a Conn is 512-aligned in its size
+	// class) hold what every packet reads; then each side takes two
+	// lines of its own (side is 128 bytes), and the last two lines hold
+	// what messages and pending requests use. TestConn_Layout keeps it so.
 	e              *Engine
 	id             uint64
 	client, server netip.AddrPort
@@ -288,35 +292,33 @@ type Conn struct {
 	// trailer is parser as a Trailer (nil when it is not one), asserted
 	// once when the parser is set (Conn.setParser) rather than at every
 	// Parse call.
-	trailer Trailer
-
-	sides [2]side
-
-	msgProto     string   // the latest request's Message.Protocol, naming the flow when set
-	phead, ptail *session // pending requests, oldest first
-	avoid        uint64   // decoders abandoned on this flow (bit i: index i < 64)
-	slot         int      // index in Engine.bySlot, -1 when opened directly
-	tries        int32
-	idleTick     uint32 // low bits of the idle tick of the latest input (Conn.idle); 0: none
-	npending     int
-	pendBytes    int // memory the pending requests hold (sessionCost each)
-
-	dec        int32
-	abandoned  int32  // the decoder last abandoned, -1 none
-	respGapEnd uint32 // server sequence number just past the last hole in responses
-	// owed counts requests paired by order that overflow emitted early:
-	// the next responses by order answer them, not the requests behind.
-	owed uint32
-
-	requests, responses, clientErrors, serverErrors, timeouts uint32
-	reported                                                  connCounts // counts in the flow's previous snapshot
-
+	trailer   Trailer
+	dec       int32
+	idleTick  uint32 // low bits of the idle tick of the latest input (Conn.idle); 0: none
 	transport Transport
 	oriented  bool
 	flip      uint8 // engine direction = physical direction ^ flip
 	state     uint8
 	tls       bool // a message marked the flow TLS (Message.TLS)
 	respGap   bool // a hole in responses not yet weighed by lostReplies
+
+	sides [2]side
+
+	msgProto     string   // the latest request's Message.Protocol, naming the flow when set
+	phead, ptail *session // pending requests, oldest first
+	avoid        uint64   // decoders abandoned on this flow (bit i: index i < 64)
+	pendBytes    int      // memory the pending requests hold (sessionCost each)
+	slot         int32    // index in Engine.bySlot, -1 when opened directly
+	tries        int32
+	npending     int32
+	abandoned    int32  // the decoder last abandoned, -1 none
+	respGapEnd   uint32 // server sequence number just past the last hole in responses
+	// owed counts requests paired by order that overflow emitted early:
+	// the next responses by order answer them, not the requests behind.
+	owed uint32
+
+	requests, responses, clientErrors, serverErrors, timeouts uint32
+	reported                                                  connCounts // counts in the flow's previous snapshot
 
 	// bufMid is, by side, the offset in the side's buf from which its
 	// bytes came after buf[0]'s chunk, when parseBuf kept bytes of both
@@ -652,7 +654,7 @@ func (c *Conn) Close(ts int64) ConnSummary {
 	sum := c.summary()
 	c.state = stateClosed
 	if c.slot >= 0 {
-		if c.slot < len(e.bySlot) && e.bySlot[c.slot] == c {
+		if int(c.slot) < len(e.bySlot) && e.bySlot[c.slot] == c {
 			e.bySlot[c.slot] = nil
 		}
 	} else {

@@ -99,7 +99,7 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 			e.bySlot = append(e.bySlot, nil)
 		}
 		e.bySlot[slot] = c
-		c.slot = slot
+		c.slot = int32(slot)
 		if parkedAt >= 0 {
 			e.unpark(c, parkedAt)
 		} else if restedAt >= 0 {

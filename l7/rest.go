@@ -83,7 +83,7 @@ func (e *Engine) restQueued() {
 	for i, k := range e.restQ {
 		e.restQ[i] = restKey{}
 		c := k.c
-		if c.id != k.id || c.slot >= len(e.bySlot) || c.slot < 0 || e.bySlot[c.slot] != c || !c.restable() {
+		if c.id != k.id || int(c.slot) >= len(e.bySlot) || c.slot < 0 || e.bySlot[c.slot] != c || !c.restable() {
 			continue
 		}
 		e.rest(c)
@@ -108,7 +108,7 @@ func (e *Engine) rest(c *Conn) {
 			started: s.r.started, hasAck: s.hasAck, ackSeen: s.ackSeen, decoded: s.decoded}
 		s.r.reset(&e.env)
 	}
-	slot := c.slot
+	slot := int(c.slot)
 	for slot >= len(e.offSlot) {
 		e.offSlot = append(e.offSlot, 0)
 	}

@@ -162,7 +162,7 @@ func (c *Conn) answeredCut(resp *side) {
 // enqueue stores request m until its response, within the caps.
 func (c *Conn) enqueue(m *Message, s *side) {
 	e := c.e
-	for c.phead != nil && (c.npending >= e.maxPending[c.dec] || c.pendBytes >= e.cfg.MaxPendingBytesPerFlow) {
+	for c.phead != nil && (int(c.npending) >= e.maxPending[c.dec] || c.pendBytes >= e.cfg.MaxPendingBytesPerFlow) {
 		e.overflow(c.phead)
 	}
 	if e.npending >= e.cfg.MaxSessions {
