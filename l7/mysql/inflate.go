@@ -319,16 +319,20 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 		// refill leaves at least 56 bits; a literal/length code,
 		// its extra bits, a distance code and its extra bits take
 		// at most 48, a second code after a literal is read only
-		// when 48 bits are left).
+		// when 48 bits are left). Shift counts are masked with 63,
+		// which changes none (nb < 64, a code's length is at most
+		// 15): Go then shifts with one instruction, where a count it
+		// cannot bound takes three to give 0 for 64 and more, on the
+		// chain from one code to the next.
 		for pos+8 <= len(in) && len(out)-o >= 258+8 {
-			b |= binary.LittleEndian.Uint64(in[pos:]) << nb
+			b |= binary.LittleEndian.Uint64(in[pos:]) << (nb & 63)
 			pos += int((63 - nb) >> 3)
 			nb |= 56
 			e := lt[b&lm]
 			if e&kindMask == kSub {
 				e = lt[e>>16+uint32(b>>litBits)&(1<<(e>>8&15)-1)]
 			}
-			b >>= e & 0xff
+			b >>= e & 63
 			nb -= uint(e & 0xff)
 			if e&kindMask == kLit {
 				out[o] = byte(e >> 16)
@@ -343,7 +347,7 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 				if e&kindMask == kSub {
 					e = lt[e>>16+uint32(b>>litBits)&(1<<(e>>8&15)-1)]
 				}
-				b >>= e & 0xff
+				b >>= e & 63
 				nb -= uint(e & 0xff)
 				if e&kindMask == kLit {
 					out[o] = byte(e >> 16)
@@ -369,7 +373,7 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 			if e&kindMask != kLen {
 				return errInflate
 			}
-			b >>= e & 0xff
+			b >>= e & 63
 			nb -= uint(e & 0xff)
 			x = e >> 8 & 15
 			dist := int(e>>16) + int(b&(1<<x-1))
