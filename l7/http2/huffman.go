@@ -275,9 +275,10 @@ func huffmanLen(src []byte) (n int, ok bool) {
 }
 
 // refill8 loads the 8 input bytes at i, 8 of which at least are left:
-// acc then holds at least 56 bits.
+// acc then holds at least 56 bits. nbits < 64: masking it with 63 changes
+// nothing but lets Go shift with one instruction.
 func refill8(src []byte, acc uint64, nbits uint, i int) (uint64, uint, int) {
-	acc |= binary.BigEndian.Uint64(src[i:]) >> nbits
+	acc |= binary.BigEndian.Uint64(src[i:]) >> (nbits & 63)
 	return acc, nbits | 56, i + int((63-nbits)>>3)
 }
 
