@@ -36,10 +36,12 @@ const (
 	maxLit  = 286 // literal/length codes a dynamic block may declare
 	maxDist = 30
 
-	// A table entry: bits 0-7 the code's length (the primary index bits
-	// for a subtable link), 8-11 the extra bits of a length or distance
-	// (the index bits of a subtable), 12-15 its kind, 16-31 its value
-	// (literal byte, length or distance base, subtable offset).
+	// A table entry: bits 0-7 the code's length and the extra bits of a
+	// length or distance that follow it (the primary index bits for a
+	// subtable link), 8-11 those extra bits (the index bits of a
+	// subtable), 12-15 its kind, 16-31 its value (literal byte, length or
+	// distance base, subtable offset). One shift drops a code and its
+	// extra bits; their value is read from the bits before it.
 	kindShift = 12
 	kindMask  = 0xf << kindShift
 	kLit      = 0 << kindShift
@@ -217,7 +219,7 @@ func buildTable(t []uint32, maxPB uint, lens []uint8, vals []uint32, subLen *[1 
 		c := next[l]
 		next[l]++
 		r := reverse(c, uint(l))
-		e := vals[i] | uint32(l)
+		e := vals[i] | (uint32(l) + vals[i]>>8&15)
 		if uint(l) <= pb {
 			for k := r; k < 1<<pb; k += 1 << l {
 				t[k] = e
@@ -332,6 +334,7 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 			if e&kindMask == kSub {
 				e = lt[e>>16+uint32(b>>litBits)&(1<<(e>>8&15)-1)]
 			}
+			bb := b // the extra bits of a length are in it
 			b >>= e & 63
 			nb -= uint(e & 0xff)
 			if e&kindMask == kLit {
@@ -347,6 +350,7 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 				if e&kindMask == kSub {
 					e = lt[e>>16+uint32(b>>litBits)&(1<<(e>>8&15)-1)]
 				}
+				bb = b
 				b >>= e & 63
 				nb -= uint(e & 0xff)
 				if e&kindMask == kLit {
@@ -363,9 +367,7 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 				return errInflate
 			}
 			x := e >> 8 & 15
-			length := int(e>>16) + int(b&(1<<x-1))
-			b >>= x
-			nb -= uint(x)
+			length := int(e>>16) + int(bb>>((e-x)&63)&(1<<x-1))
 			e = dt[b&dm]
 			if e&kindMask == kSub {
 				e = dt[e>>16+uint32(b>>distBits)&(1<<(e>>8&15)-1)]
@@ -373,12 +375,11 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 			if e&kindMask != kLen {
 				return errInflate
 			}
+			bb = b
 			b >>= e & 63
 			nb -= uint(e & 0xff)
 			x = e >> 8 & 15
-			dist := int(e>>16) + int(b&(1<<x-1))
-			b >>= x
-			nb -= uint(x)
+			dist := int(e>>16) + int(bb>>((e-x)&63)&(1<<x-1))
 			if dist > o {
 				return errInflate
 			}
@@ -411,10 +412,13 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 			if e&kindMask == kSub {
 				e = lt[e>>16+uint32(b>>litBits)&(1<<(e>>8&15)-1)]
 			}
+			// A code whose extra bits are not all there fails as
+			// a code that is not.
 			n := uint(e & 0xff)
 			if n > nb || litMin > nb {
 				return errInflate
 			}
+			bb := b
 			b >>= n
 			nb -= n
 			switch e & kindMask {
@@ -430,13 +434,8 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 			default:
 				return errInflate
 			}
-			x := uint(e >> 8 & 15)
-			if x > nb {
-				return errInflate
-			}
-			length := int(e>>16) + int(b&(1<<x-1))
-			b >>= x
-			nb -= x
+			x := e >> 8 & 15
+			length := int(e>>16) + int(bb>>((e-x)&63)&(1<<x-1))
 			e = dt[b&dm]
 			if e&kindMask == kSub {
 				e = dt[e>>16+uint32(b>>distBits)&(1<<(e>>8&15)-1)]
@@ -445,15 +444,11 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 			if n > nb || e&kindMask != kLen {
 				return errInflate
 			}
+			bb = b
 			b >>= n
 			nb -= n
-			x = uint(e >> 8 & 15)
-			if x > nb {
-				return errInflate
-			}
-			dist := int(e>>16) + int(b&(1<<x-1))
-			b >>= x
-			nb -= x
+			x = e >> 8 & 15
+			dist := int(e>>16) + int(bb>>((e-x)&63)&(1<<x-1))
 			if dist > o {
 				return errInflate
 			}
