@@ -198,7 +198,7 @@ func TestInflate_Captures(t *testing.T) {
 // captureFrames returns the deflated frames (7-byte header, zlib header,
 // deflate data) the parser consumed in a capture: the bytes of each Parse
 // call that are an exact chain of compressed frames.
-func captureFrames(t *testing.T, path string) [][]byte {
+func captureFrames(t testing.TB, path string) [][]byte {
 	var out [][]byte
 	eachParse(t, path, func(pc *parseCall) int {
 		n := pc.n
@@ -258,6 +258,31 @@ func BenchmarkInflate(b *testing.B) {
 		for b.Loop() {
 			if err := z.inflateTo(in, out); err != nil {
 				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("captures", func(b *testing.B) {
+		// The deflated frames of the compressed-protocol captures.
+		var frames [][]byte
+		n := 0
+		for _, path := range corpus.Captures(b, "mysql", "mysql") {
+			for _, f := range captureFrames(b, path) {
+				frames = append(frames, f)
+				n += le24(f[4:])
+			}
+		}
+		if len(frames) == 0 {
+			b.Skip("no compressed frames in the captures")
+		}
+		z := new(inflateTables)
+		buf := make([]byte, 1<<24)
+		b.ReportAllocs()
+		b.SetBytes(int64(n))
+		for b.Loop() {
+			for _, f := range frames {
+				if err := z.inflateTo(f[9:], buf[:le24(f[4:])]); err != nil {
+					b.Fatal(err)
+				}
 			}
 		}
 	})
