@@ -50,23 +50,38 @@ func newEndpointCache(max int) *endpointCache {
 // get returns the entry for k (marking it used), or nil. The pointer is
 // valid until the next put.
 func (c *endpointCache) get(k endpointKey) *endpointEntry {
-	i, ok := c.idx[k]
+	e, _ := c.getAt(k, -1)
+	return e
+}
+
+// getAt is get for a caller that may know where k's entry is: at, an index
+// returned earlier for k (-1: none), is tried before the map. It also
+// returns the entry's index (-1 with nil). An entry's key is always one the
+// map names at its index, so a matching key at at is k's entry.
+func (c *endpointCache) getAt(k endpointKey, at int32) (*endpointEntry, int32) {
+	i, ok := at, at >= 0 && int(at) < len(c.ents) && c.ents[at].key == k
 	if !ok {
-		return nil
+		if i, ok = c.idx[k]; !ok {
+			return nil, -1
+		}
 	}
 	e := &c.ents[i]
 	e.used = true
-	return e
+	return e, i
 }
 
 // put returns the entry for k, creating it (and evicting an entry not
 // used since the hand last passed it, when full). The pointer is valid
 // until the next put.
 func (c *endpointCache) put(k endpointKey) *endpointEntry {
-	if i, ok := c.idx[k]; ok {
-		e := &c.ents[i]
-		e.used = true
-		return e
+	e, _ := c.putAt(k, -1)
+	return e
+}
+
+// putAt is put with a hint, like getAt, and returns the entry's index.
+func (c *endpointCache) putAt(k endpointKey, at int32) (*endpointEntry, int32) {
+	if e, i := c.getAt(k, at); e != nil {
+		return e, i
 	}
 	var i int32
 	if len(c.ents) < c.max {
@@ -83,7 +98,7 @@ func (c *endpointCache) put(k endpointKey) *endpointEntry {
 	}
 	c.ents[i] = endpointEntry{key: k, dec: -1, errDec: -1}
 	c.idx[k] = i
-	return &c.ents[i]
+	return &c.ents[i], i
 }
 
 func (c *endpointCache) len() int { return len(c.idx) }

@@ -40,3 +40,37 @@ func TestEndpointCache_Evict(t *testing.T) {
 		t.Errorf("a over UDP found a's TCP entry")
 	}
 }
+
+// TestEndpointCache_GetAt: a hint that still holds its key finds the
+// entry without the map and marks it used; a hint whose entry was evicted
+// and reused for another key, or out of range, falls back to the map.
+func TestEndpointCache_GetAt(t *testing.T) {
+	ep := func(s string) endpointKey { return endpointOf(netip.MustParseAddrPort(s), TCP) }
+	a, b, c := ep("10.0.0.1:80"), ep("10.0.0.2:80"), ep("10.0.0.3:80")
+	k := newEndpointCache(2)
+	ea, ia := k.putAt(a, -1)
+	ea.dec = 1
+	_, ib := k.putAt(b, 99)
+	if ia == ib || ia < 0 || ib < 0 {
+		t.Fatalf("indexes %d, %d", ia, ib)
+	}
+	k.ents[ia].used = false
+	if e, i := k.getAt(a, ia); e == nil || i != ia || e.dec != 1 || !e.used {
+		t.Errorf("getAt(a, its index) = %+v, %d", e, i)
+	}
+	if e, i := k.getAt(a, ib); e == nil || i != ia {
+		t.Errorf("getAt(a, b's index) = %+v, %d; want a's entry at %d", e, i, ia)
+	}
+	// c evicts b (a was used), and takes b's index.
+	k.ents[ia].used = true
+	k.ents[ib].used = false
+	if _, ic := k.putAt(c, ib); ic != ib {
+		t.Fatalf("c at %d, want b's index %d", ic, ib)
+	}
+	if e, i := k.getAt(b, ib); e != nil || i != -1 {
+		t.Errorf("getAt(b, its old index) after eviction = %+v, %d; want nil, -1", e, i)
+	}
+	if e, _ := k.getAt(c, 1000); e == nil || e.key != c {
+		t.Errorf("getAt(c, out of range) = %+v", e)
+	}
+}

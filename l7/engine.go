@@ -313,6 +313,10 @@ type Conn struct {
 	npending     int32
 	abandoned    int32  // the decoder last abandoned, -1 none
 	respGapEnd   uint32 // server sequence number just past the last hole in responses
+	// cacheAt is the index of the endpoint cache's entry for the server
+	// endpoint when inference last wrote it (-1: none), tried before the
+	// cache's map (endpointCache.getAt).
+	cacheAt int32
 	// owed counts requests paired by order that overflow emitted early:
 	// the next responses by order answer them, not the requests behind.
 	owed uint32
@@ -367,6 +371,7 @@ func (e *Engine) open(info ConnInfo, ts int64) *Conn {
 	c.transport = info.Transport
 	c.oriented = info.Oriented
 	c.slot = -1
+	c.cacheAt = -1
 	c.flip = 0
 	c.state = stateInfer
 	c.dec = -1
@@ -1186,7 +1191,7 @@ func (c *Conn) parseError(s *side, dir Direction, err error) {
 			// server endpoint, so that short connections (one command
 			// each) are judged as well. Requests do not: a scanner's
 			// garbage must not ban the server's real protocol.
-			ent := e.cache.put(c.endpoint())
+			ent, _ := e.cache.putAt(c.endpoint(), c.cacheAt)
 			if ent.errDec != c.dec {
 				ent.errDec, ent.errs = c.dec, [2]uint16{}
 			}
@@ -1209,7 +1214,7 @@ func (c *Conn) parseError(s *side, dir Direction, err error) {
 // server endpoint's count of flows failing in that direction starts over.
 func (c *Conn) decodedFirst(s *side, dir Direction) {
 	s.decoded = true
-	if ent := c.e.cache.get(c.endpoint()); ent != nil && ent.errDec == c.dec {
+	if ent, _ := c.e.cache.getAt(c.endpoint(), c.cacheAt); ent != nil && ent.errDec == c.dec {
 		ent.errs[dir&1] = 0
 	}
 }
@@ -1250,7 +1255,7 @@ func (c *Conn) reinfer() {
 		bit = 1 << uint(c.dec)
 	}
 	c.avoid |= bit
-	ent := e.cache.put(c.endpoint())
+	ent, _ := e.cache.putAt(c.endpoint(), c.cacheAt)
 	if ent.dec == c.dec {
 		ent.dec = -1
 	}
@@ -1288,7 +1293,8 @@ func (c *Conn) infer(s *side, ts int64, b []byte) (found, joined bool) {
 	key := c.endpoint()
 	first := int32(-1)
 	avoid := c.avoid
-	if ent := e.cache.get(key); ent != nil {
+	ent, at := e.cache.getAt(key, c.cacheAt)
+	if ent != nil {
 		if ent.offUntil > ts {
 			e.stats.InferSkipped++
 			c.state = stateOff
@@ -1340,7 +1346,7 @@ func (c *Conn) infer(s *side, ts int64, b []byte) (found, joined bool) {
 	}
 	if dec < 0 {
 		e.stats.InferFailures++
-		ent := e.cache.put(key)
+		ent, c.cacheAt = e.cache.putAt(key, at)
 		if ent.dec < 0 {
 			ent.failures++
 			if ent.failures >= uint32(e.cfg.MaxInferFailures) {
@@ -1363,7 +1369,7 @@ func (c *Conn) infer(s *side, ts int64, b []byte) (found, joined bool) {
 	c.dec = dec
 	c.setParser(e.newParser(dec, c.transport))
 	c.state = stateParse
-	ent := e.cache.put(c.endpoint())
+	ent, c.cacheAt = e.cache.putAt(c.endpoint(), at)
 	ent.dec = dec
 	ent.failures = 0
 	e.proto[dec].Flows++
