@@ -45,10 +45,11 @@ const (
 	kindShift = 12
 	kindMask  = 0xf << kindShift
 	kLit      = 0 << kindShift
-	kLen      = 1 << kindShift // also a distance
-	kEOB      = 2 << kindShift
-	kSub      = 3 << kindShift
-	kBad      = 4 << kindShift // no such code, or a symbol no stream may use
+	kLit2     = 1 << kindShift // two literals (pairLiterals)
+	kLen      = 2 << kindShift // also a distance
+	kEOB      = 3 << kindShift
+	kSub      = 4 << kindShift
+	kBad      = 5 << kindShift // no such code, or a symbol no stream may use
 )
 
 // inflateTables holds the decoder tables of a dynamic block and the
@@ -235,6 +236,32 @@ func buildTable(t []uint32, maxPB uint, lens []uint8, vals []uint32, subLen *[1 
 	return minLen, 1<<pb - 1, true
 }
 
+// pairLiterals turns each entry of a literal/length primary table (index
+// mask pmask) whose literal code leaves room in the index bits for a whole
+// second literal code into a kLit2 entry: both literals (bits 16-23 and
+// 24-31), the bits both codes take (bits 0-7) and the bits the first
+// takes (8-11). The codes of many text bytes are 5 to 6 bits long.
+func pairLiterals(t []uint32, pmask uint64) {
+	pb := uint32(bits.OnesCount64(pmask))
+	// From the top: the second code's entry, at a lower index (or at
+	// the same, for index 0), is still a single one when read.
+	for i := int(pmask); i >= 0; i-- {
+		e := t[i]
+		n1 := e & 0xff
+		if e&kindMask != kLit || n1 >= pb {
+			continue
+		}
+		// The index bits past the first code, as the low bits of an
+		// index: the second code's entry if it is no longer than them.
+		e2 := t[uint32(i)>>n1]
+		n2 := e2 & 0xff
+		if e2&kindMask != kLit || n1+n2 > pb {
+			continue
+		}
+		t[i] = kLit2 | (n1 + n2) | n1<<8 | e&0xff0000 | (e2>>16&0xff)<<24
+	}
+}
+
 // reverse returns the n low bits of code c in reverse order: deflate
 // sends Huffman codes from their most significant bit.
 func reverse(c uint32, n uint) uint32 { return uint32(bits.Reverse16(uint16(c))) >> (16 - n) }
@@ -316,8 +343,9 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 			return errInflate
 		}
 		// Codes until the end of the block, or of out: first while 8
-		// input bytes can be loaded and out has room for the longest
-		// copy and 8 bytes more, so no count needs checking (a
+		// input bytes can be loaded and out has room for two
+		// literals, the longest copy and 8 bytes more, so no count
+		// needs checking (a
 		// refill leaves at least 56 bits; a literal/length code,
 		// its extra bits, a distance code and its extra bits take
 		// at most 48, a second code after a literal is read only
@@ -326,7 +354,7 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 		// 15): Go then shifts with one instruction, where a count it
 		// cannot bound takes three to give 0 for 64 and more, on the
 		// chain from one code to the next.
-		for pos+8 <= len(in) && len(out)-o >= 258+8 {
+		for pos+8 <= len(in) && len(out)-o >= 2+258+8 {
 			b |= binary.LittleEndian.Uint64(in[pos:]) << (nb & 63)
 			pos += int((63 - nb) >> 3)
 			nb |= 56
@@ -337,9 +365,12 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 			bb := b // the extra bits of a length are in it
 			b >>= e & 63
 			nb -= uint(e & 0xff)
-			if e&kindMask == kLit {
-				out[o] = byte(e >> 16)
-				o++
+			if e&kindMask <= kLit2 {
+				// One literal or two: the second byte written
+				// is the next literal's or a byte the next
+				// code overwrites.
+				out[o], out[o+1] = byte(e>>16), byte(e>>24)
+				o += 1 + int(e>>kindShift&1)
 				if nb < 15+33 {
 					// Not enough bits left for sure for a
 					// length code and its distance.
@@ -353,9 +384,9 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 				bb = b
 				b >>= e & 63
 				nb -= uint(e & 0xff)
-				if e&kindMask == kLit {
-					out[o] = byte(e >> 16)
-					o++
+				if e&kindMask <= kLit2 {
+					out[o], out[o+1] = byte(e>>16), byte(e>>24)
+					o += 1 + int(e>>kindShift&1)
 					continue
 				}
 			}
@@ -411,6 +442,11 @@ func (z *inflateTables) inflateTo(in, out []byte) error {
 			e := lt[b&lm]
 			if e&kindMask == kSub {
 				e = lt[e>>16+uint32(b>>litBits)&(1<<(e>>8&15)-1)]
+			}
+			if e&kindMask == kLit2 {
+				// Its first literal only: the second is read
+				// again, with the checks before it.
+				e = kLit | e&0xff0000 | e>>8&15
 			}
 			// A code whose extra bits are not all there fails as
 			// a code that is not.
@@ -566,6 +602,7 @@ func (z *inflateTables) dynamic(in []byte, b uint64, nb uint, pos int) (uint64, 
 	if !ok {
 		return b, nb, pos, 0, errInflate
 	}
+	pairLiterals(z.lit[:], lm)
 	_, dm, ok := buildTable(z.dist[:], distBits, lens[nlit:], distVals[:], &z.subLen)
 	if !ok {
 		return b, nb, pos, 0, errInflate
