@@ -34,6 +34,21 @@ func (t *Table) listRemove(f *Flow) {
 	k.prev, k.next = nilSlot, nilSlot
 }
 
+// warmLinks reads the links touch will rewrite for the flow in slot, its
+// own and its neighbours', so that they are loading while the flow is
+// updated (the value is kept only so that the loads are not dropped).
+func (t *Table) warmLinks(slot uint32) {
+	k := *t.link(slot)
+	w := k.prev ^ k.next
+	if k.prev != nilSlot {
+		w ^= t.link(k.prev - 1).next
+	}
+	if k.next != nilSlot {
+		w ^= t.link(k.next - 1).prev
+	}
+	t.warm ^= w
+}
+
 // touch moves f to the tail of the list of class c.
 func (t *Table) touch(f *Flow, c uint8) {
 	if f.class == c && t.lists[c].tail == f.slot+1 {

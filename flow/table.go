@@ -102,6 +102,9 @@ type Table struct {
 
 	rec   Record
 	stats Stats
+
+	warmer Warmer // cfg.Handler as a Warmer, or nil
+	warm   uint32 // sink of warmLinks' loads
 }
 
 // NewTable returns an empty Table.
@@ -136,6 +139,7 @@ func NewTable(cfg Config) *Table {
 	t.hseed = h | 1
 	t.index = make([]uint64, minIndex)
 	t.mask = minIndex - 1
+	t.warmer, _ = cfg.Handler.(Warmer)
 	return t
 }
 
@@ -216,6 +220,12 @@ func (t *Table) Packet(m *decode.Meta) {
 		f = t.otherVLAN(&k, h, fromB)
 	}
 	if f == nil && r != nilSlot {
+		// Start loading what touch and the Handler will read for this
+		// flow: their cache misses then overlap the flow's own.
+		t.warmLinks(r - 1)
+		if t.warmer != nil && m.PayloadLen > 0 {
+			t.warmer.Warm(r - 1)
+		}
 		f = t.ref(r)
 		// A pure SYN from the client of a finished connection opens a new
 		// one on the same 5-tuple.
