@@ -70,3 +70,31 @@ func (plainParser) Gap(Direction, int)                                   {}
 type trailParser struct{ plainParser }
 
 func (*trailParser) Trailing(Direction) bool { return true }
+
+// TestEngine_Warm: Warm only reads: slots past the engine's tables, empty
+// ones, ones with a Conn and ones with an offSlot entry leave the engine's
+// state as it was.
+func TestEngine_Warm(t *testing.T) {
+	reg, err := NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEngine(Config{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Warm(7) // nothing allocated yet
+	c := e.open(ConnInfo{ID: 1, Transport: TCP}, 1)
+	e.bySlot = append(e.bySlot, c, nil)
+	c.slot = 0
+	e.offSlot = append(e.offSlot, 0, 1<<32|slotOff)
+	for slot := range uint32(4) {
+		e.Warm(slot)
+	}
+	if e.bySlot[0] != c || e.bySlot[1] != nil || e.offSlot[1] != 1<<32|slotOff || c.state != stateInfer || c.id != 1 {
+		t.Errorf("Warm changed the engine's state")
+	}
+	if a := testing.AllocsPerRun(100, func() { e.Warm(0); e.Warm(1); e.Warm(9) }); a != 0 {
+		t.Errorf("Warm allocates %v", a)
+	}
+}

@@ -88,6 +88,7 @@ type Engine struct {
 	rec     Record
 	stats   Stats
 	proto   []ProtocolStats
+	warm    uint64 // sink of Warm's loads
 }
 
 // NewEngine returns an engine for cfg. It fails with ErrNoRegistry when

@@ -9,7 +9,25 @@ import (
 var (
 	_ flow.Handler     = (*Engine)(nil)
 	_ flow.Snapshotter = (*Engine)(nil)
+	_ flow.Warmer      = (*Engine)(nil)
 )
+
+// Warm implements flow.Warmer: it reads the cache lines of the Conn of the
+// flow in slot that a segment reads (its first line, and each side's
+// reassembler and acknowledgement), or its offSlot entry, so that Packet
+// finds them loaded.
+func (e *Engine) Warm(slot uint32) {
+	if int(slot) < len(e.bySlot) {
+		if c := e.bySlot[slot]; c != nil {
+			s0, s1 := &c.sides[0], &c.sides[1]
+			e.warm ^= c.id ^ uint64(s0.r.next^s0.ack^s1.r.next^s1.ack)
+			return
+		}
+	}
+	if int(slot) < len(e.offSlot) {
+		e.warm ^= e.offSlot[slot]
+	}
+}
 
 // Packet implements flow.Handler: it feeds the TCP segments of f through
 // the reassembler and hands UDP datagrams to the parser, one per Parse call.
