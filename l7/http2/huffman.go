@@ -19,11 +19,16 @@ import (
 // huffBits is the number of bits a table lookup reads.
 const huffBits = 12
 
-// A huffEntry says what the code at the start of huffBits bits is:
-// sym1 (bits 0-7) and, when the next code fits in the rest, sym2 (bits
-// 8-15); the bits both take (16-20); the bits sym1 takes (21-25); the
-// number of symbols (26-27), 0 when the code is longer than huffBits.
+// A huffEntry says what the code at the start of huffBits bits is: the
+// bits it and, when the next code fits in the rest, the next take (bits
+// 0-5: the low bits, so that the decoders shift by them with no more
+// work on the chain from one lookup to the next); the bits the first
+// takes (6-10); the number of symbols (11-12, huffCount), 0 when the code
+// is longer than huffBits; the first symbol (16-23) and the second
+// (24-31).
 type huffEntry uint32
+
+const huffCount = 3 << 11
 
 // huffLong decodes codes longer than huffBits: the code is canonical, so
 // the codes of each length are consecutive numbers.
@@ -61,7 +66,7 @@ func buildHuffman() (*[1 << huffBits]huffEntry, *huffLong) {
 		if n <= huffBits {
 			lo := c << (huffBits - n)
 			for i := range uint32(1) << (huffBits - n) {
-				single[lo+i] = huffEntry(s) | huffEntry(n)<<16 | huffEntry(n)<<21 | 1<<26
+				single[lo+i] = huffEntry(n) | huffEntry(n)<<6 | 1<<11 | huffEntry(s)<<16
 			}
 		}
 	}
@@ -92,16 +97,16 @@ func buildHuffman() (*[1 << huffBits]huffEntry, *huffLong) {
 	t := new([1 << huffBits]huffEntry)
 	for i, e := range single {
 		t[i] = e
-		n1 := uint(e>>21) & 31
-		if e>>26 == 0 || n1 == huffBits {
+		n1 := uint(e>>6) & 31
+		if e&huffCount == 0 || n1 == huffBits {
 			continue
 		}
 		e2 := single[(uint32(i)<<n1)&(1<<huffBits-1)]
-		n2 := uint(e2>>21) & 31
-		if e2>>26 == 0 || n1+n2 > huffBits {
+		n2 := uint(e2>>6) & 31
+		if e2&huffCount == 0 || n1+n2 > huffBits {
 			continue
 		}
-		t[i] = huffEntry(e&0xff) | (e2&0xff)<<8 | huffEntry(n1+n2)<<16 | huffEntry(n1)<<21 | 2<<26
+		t[i] = huffEntry(n1+n2) | huffEntry(n1)<<6 | 2<<11 | e&0xff0000 | (e2>>16&0xff)<<24
 	}
 	return t, long
 }
@@ -134,7 +139,7 @@ func huffmanDecode(dst, src []byte) (_ []byte, ok bool) {
 	for i+8 <= len(src) {
 		acc, nbits, i = refill8(src, acc, nbits, i)
 		e := t[acc>>(64-huffBits)]
-		if e>>26 == 0 {
+		if e&huffCount == 0 {
 			s, n, ok := long.decode(acc, nbits)
 			if !ok {
 				return dst[:start], false
@@ -146,15 +151,15 @@ func huffmanDecode(dst, src []byte) (_ []byte, ok bool) {
 			continue
 		}
 		for k := 0; ; k++ {
-			out[j], out[j+1] = byte(e), byte(e>>8)
-			j += int(e >> 26)
-			n := uint(e>>16) & 31
+			out[j], out[j+1] = byte(e>>16), byte(e>>24)
+			j += int(e >> 11 & 3)
+			n := uint(e & 63)
 			acc <<= n
 			nbits -= n
 			if k == 3 {
 				break
 			}
-			if e = t[acc>>(64-huffBits)]; e>>26 == 0 {
+			if e = t[acc>>(64-huffBits)]; e&huffCount == 0 {
 				break
 			}
 		}
@@ -166,7 +171,7 @@ func huffmanDecode(dst, src []byte) (_ []byte, ok bool) {
 			}
 		}
 		e := t[acc>>(64-huffBits)]
-		if e>>26 == 0 {
+		if e&huffCount == 0 {
 			s, n, ok := long.decode(acc, nbits)
 			if !ok {
 				return dst[:start], false
@@ -177,9 +182,9 @@ func huffmanDecode(dst, src []byte) (_ []byte, ok bool) {
 			nbits -= n
 			continue
 		}
-		out[j], out[j+1] = byte(e), byte(e>>8)
-		j += int(e >> 26)
-		n := uint(e>>16) & 31
+		out[j], out[j+1] = byte(e>>16), byte(e>>24)
+		j += int(e >> 11 & 3)
+		n := uint(e & 63)
 		acc <<= n
 		nbits -= n
 	}
@@ -187,11 +192,11 @@ func huffmanDecode(dst, src []byte) (_ []byte, ok bool) {
 	// padding.
 	for nbits > 0 {
 		e := t[acc>>(64-huffBits)]
-		n := uint(e>>21) & 31
-		if e>>26 == 0 || n > nbits {
+		n := uint(e>>6) & 31
+		if e&huffCount == 0 || n > nbits {
 			break
 		}
-		out[j] = byte(e)
+		out[j] = byte(e >> 16)
 		j++
 		acc <<= n
 		nbits -= n
@@ -213,7 +218,7 @@ func huffmanLen(src []byte) (n int, ok bool) {
 	for i+8 <= len(src) {
 		acc, nbits, i = refill8(src, acc, nbits, i)
 		e := t[acc>>(64-huffBits)]
-		if e>>26 == 0 {
+		if e&huffCount == 0 {
 			_, l, ok := long.decode(acc, nbits)
 			if !ok {
 				return 0, false
@@ -224,14 +229,14 @@ func huffmanLen(src []byte) (n int, ok bool) {
 			continue
 		}
 		for k := 0; ; k++ {
-			n += int(e >> 26)
-			l := uint(e>>16) & 31
+			n += int(e >> 11 & 3)
+			l := uint(e & 63)
 			acc <<= l
 			nbits -= l
 			if k == 3 {
 				break
 			}
-			if e = t[acc>>(64-huffBits)]; e>>26 == 0 {
+			if e = t[acc>>(64-huffBits)]; e&huffCount == 0 {
 				break
 			}
 		}
@@ -243,7 +248,7 @@ func huffmanLen(src []byte) (n int, ok bool) {
 			}
 		}
 		e := t[acc>>(64-huffBits)]
-		if e>>26 == 0 {
+		if e&huffCount == 0 {
 			_, l, ok := long.decode(acc, nbits)
 			if !ok {
 				return 0, false
@@ -253,15 +258,15 @@ func huffmanLen(src []byte) (n int, ok bool) {
 			nbits -= l
 			continue
 		}
-		n += int(e >> 26)
-		l := uint(e>>16) & 31
+		n += int(e >> 11 & 3)
+		l := uint(e & 63)
 		acc <<= l
 		nbits -= l
 	}
 	for nbits > 0 {
 		e := t[acc>>(64-huffBits)]
-		l := uint(e>>21) & 31
-		if e>>26 == 0 || l > nbits {
+		l := uint(e>>6) & 31
+		if e&huffCount == 0 || l > nbits {
 			break
 		}
 		n++
