@@ -490,6 +490,10 @@ const idleTick = int64(50 * time.Millisecond)
 // least 3: the current tick, the previous one, one to tell idle).
 const idleBuckets = 4
 
+// idleAhead is how many entries ahead idleOld starts loading the Conns it
+// will read (each is likely out of the cache).
+const idleAhead = 4
+
 // idleOld tells idle the parsers of the Conns whose latest input came in
 // a tick that ended before the previous one (now is in tick t). An entry
 // may name a Conn closed since, or reused by a later flow (its idleTick
@@ -509,6 +513,9 @@ func (e *Engine) idleOld(t int64) {
 		b := e.idleBuckets[u%idleBuckets]
 		for i, c := range b {
 			b[i] = nil
+			if j := i + idleAhead; j < len(b) {
+				e.warm ^= uint64(b[j].idleTick) // start loading a Conn met later
+			}
 			// The entry's tick is u, or a multiple of idleBuckets
 			// before it when the clock jumped past the bucket (those
 			// Conns are idle too); a Conn with input since has a later
