@@ -89,6 +89,10 @@ func (t *Table) expire(now int64) {
 			if now-f.end < to {
 				break
 			}
+			if nx := t.link(h - 1).next; nx != nilSlot {
+				// The next head is checked next: start loading it.
+				t.warm ^= uint32(t.ref(nx).end)
+			}
 			t.close(f, t.indexFind(f), f.closeType())
 		}
 	}
