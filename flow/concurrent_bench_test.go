@@ -33,9 +33,12 @@ func newMany(n int) *many {
 	return w
 }
 
-// packet sends packet i: the flow perm[i%n], step (i/n)%len(steps) of its
-// life. Packet time moves 1µs per packet.
-func (w *many) packet(t *Table, i int, steps []step) {
+// packet sends packet i to t.
+func (w *many) packet(t *Table, i int, steps []step) { t.Packet(w.next(i, steps)) }
+
+// next makes packet i: the flow perm[i%n], step (i/n)%len(steps) of its
+// life. Packet time moves 1µs per packet. The Meta is reused.
+func (w *many) next(i int, steps []step) *decode.Meta {
 	j := int(w.perm[i%w.n])
 	s := steps[(i/w.n)%len(steps)]
 	m := &w.m
@@ -57,7 +60,7 @@ func (w *many) packet(t *Table, i int, steps []step) {
 	// the steps before this one sent.
 	r := i / w.n
 	m.Seq, m.Ack = seqAt(steps, r, d, j), seqAt(steps, r, 1-d, j)
-	t.Packet(m)
+	return m
 }
 
 // seqAt returns side d's next sequence number before round r of steps.
@@ -148,9 +151,11 @@ func BenchmarkConcurrent(b *testing.B) {
 
 // BenchmarkFile replays the first 2,000,000 packets of the capture named by
 // $FLOW_BENCH_PCAP (such as the bench kit's /tmp/bench-small-5m.pcap or
-// /tmp/bench-mixed-5m.pcap) from memory through decode and the table.
-// Packet time keeps advancing across loops. bytes/flow is the heap the
-// table holds per flow slot at the capture's peak of concurrent flows.
+// /tmp/bench-mixed-5m.pcap) from memory through decode and the table:
+// "Packet" one packet at a time, "Packets" in batches of 128 as a
+// pipeline's shards do. Packet time keeps advancing across loops.
+// bytes/flow is the heap the table holds per flow slot at the capture's
+// peak of concurrent flows.
 func BenchmarkFile(b *testing.B) {
 	path := os.Getenv("FLOW_BENCH_PCAP")
 	if path == "" {
@@ -172,42 +177,63 @@ func BenchmarkFile(b *testing.B) {
 		b.Skip("no frames")
 	}
 	span := frames[len(frames)-1].ts.Sub(frames[0].ts) + time.Hour
-	dec := decode.NewDecoder(decode.Config{})
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	tab := NewTable(Config{OnRecord: func(*Record) {}})
-	var m decode.Meta
-	// One untimed pass grows the slab and the index to the capture's
-	// peak, so that the timed loop runs in steady state.
-	for _, f := range frames {
-		p.Data, p.Length, p.LinkType, p.Timestamp = f.data, f.n, f.lt, f.ts
-		if dec.Decode(&p, &m) == nil {
-			tab.Packet(&m)
+	for _, batch := range []int{1, 128} {
+		name := "Packet"
+		if batch > 1 {
+			name = "Packets"
 		}
+		b.Run(name, func(b *testing.B) {
+			dec := decode.NewDecoder(decode.Config{})
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			tab := NewTable(Config{OnRecord: func(*Record) {}})
+			ms := make([]decode.Meta, batch)
+			n := 0
+			flush := func() {
+				if batch == 1 {
+					tab.Packet(&ms[0])
+				} else {
+					tab.Packets(ms[:n])
+				}
+				n = 0
+			}
+			one := func(f *frame, loop time.Duration) {
+				p.Data, p.Length, p.LinkType, p.Timestamp = f.data, f.n, f.lt, f.ts.Add(loop)
+				if dec.Decode(&p, &ms[n]) == nil {
+					if n++; n == batch {
+						flush()
+					}
+				}
+			}
+			// One untimed pass grows the slab and the index to the
+			// capture's peak, so that the timed loop runs in steady state.
+			for i := range frames {
+				one(&frames[i], 0)
+			}
+			if n > 0 {
+				flush()
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			perFlow := float64(after.HeapAlloc-before.HeapAlloc) / float64(max(tab.nslots, 1))
+			b.SetBytes(int64(size / len(frames)))
+			b.ReportAllocs()
+			i, loop := 0, span
+			cpu := cpuTime()
+			for b.Loop() {
+				one(&frames[i], loop)
+				if i++; i == len(frames) {
+					i, loop = 0, loop+span
+				}
+			}
+			cpu = cpuTime() - cpu
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpps")
+			if cpu > 0 {
+				b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+			}
+			b.ReportMetric(float64(tab.Stats().ActiveFlows), "flows")
+			b.ReportMetric(perFlow, "bytes/flow")
+		})
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	perFlow := float64(after.HeapAlloc-before.HeapAlloc) / float64(max(tab.nslots, 1))
-	b.SetBytes(int64(size / len(frames)))
-	b.ReportAllocs()
-	i, loop := 0, span
-	cpu := cpuTime()
-	for b.Loop() {
-		f := &frames[i]
-		p.Data, p.Length, p.LinkType, p.Timestamp = f.data, f.n, f.lt, f.ts.Add(loop)
-		if dec.Decode(&p, &m) == nil {
-			tab.Packet(&m)
-		}
-		if i++; i == len(frames) {
-			i, loop = 0, loop+span
-		}
-	}
-	cpu = cpuTime() - cpu
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpps")
-	if cpu > 0 {
-		b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
-	}
-	b.ReportMetric(float64(tab.Stats().ActiveFlows), "flows")
-	b.ReportMetric(perFlow, "bytes/flow")
 }

@@ -279,27 +279,51 @@ func (p *Pipeline) read(pkt *capture.Packet) (bool, error) {
 	}
 }
 
+// inlineBatch is how many packets runInline gathers for one
+// flow.Table.Packets call.
+const inlineBatch = 32
+
 // runInline drives the only shard on the reading goroutine (packet clock).
+// It decodes packets into a small batch, their payloads copied into an
+// arena (a source's packet buffer is reused at its next read; the arena
+// grows to the largest batch seen and is then reused), so that the table
+// looks them up together.
 func (p *Pipeline) runInline() error {
 	sh := p.shards[0]
 	var pkt capture.Packet
-	var meta decode.Meta
+	ms := make([]decode.Meta, inlineBatch)
+	arena := make([]byte, 0, 64<<10)
+	n := 0
+	flush := func() {
+		sh.table.Packets(ms[:n])
+		sh.packets += uint64(n)
+		n = 0
+		arena = arena[:0]
+	}
 	var err error
-	for n := 1; ; n++ {
+	for k := 1; ; k++ {
 		var ok bool
 		if ok, err = p.read(&pkt); !ok {
 			break
 		}
-		if p.dec.Decode(&pkt, &meta) != nil {
+		m := &ms[n]
+		if p.dec.Decode(&pkt, m) != nil {
 			continue
 		}
-		sh.table.Packet(&meta)
-		sh.packets++
-		if n&4095 == 0 {
+		if len(m.Payload) > 0 {
+			off := len(arena)
+			arena = append(arena, m.Payload...)
+			m.Payload = arena[off:len(arena):len(arena)]
+		}
+		if n++; n == len(ms) {
+			flush()
+		}
+		if k&4095 == 0 {
 			sh.publish()
 			p.publishReader()
 		}
 	}
+	flush()
 	sh.finish()
 	return err
 }

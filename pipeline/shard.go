@@ -22,9 +22,9 @@ type shard struct {
 	free chan *batch // processed batches for the reader to refill
 
 	// Decoding of the frames in batches (runSharded).
-	dec  *decode.Decoder
-	pkt  capture.Packet
-	meta decode.Meta
+	dec   *decode.Decoder
+	pkt   capture.Packet
+	metas []decode.Meta // the batch's packets, decoded
 
 	packets      uint64   // packets handed to the table
 	stageDropped uint64   // records a stage dropped
@@ -137,25 +137,31 @@ func (sh *shard) run() {
 	}
 }
 
-// process hands b's packets to the table, decoding its frames.
+// process hands b's packets to the table, decoding its frames, in one
+// flow.Table.Packets call so that their flow lookups overlap.
 func (sh *shard) process(b *batch) {
+	if len(sh.metas) < len(b.items) {
+		sh.metas = make([]decode.Meta, len(b.items))
+	}
+	n := 0
 	for i := range b.items[:b.n] {
 		it := &b.items[i]
+		m := &sh.metas[n]
 		if it.meta >= 0 {
-			sh.table.Packet(&b.metas[it.meta])
-			sh.packets++
+			*m = b.metas[it.meta]
+			n++
 			continue
 		}
 		sh.pkt.Timestamp = time.Unix(0, it.ts)
 		sh.pkt.Length = it.wire
 		sh.pkt.LinkType = it.link
 		sh.pkt.Data = b.data[it.off : it.off+it.size : it.off+it.size]
-		if sh.dec.Decode(&sh.pkt, &sh.meta) != nil {
-			continue // counted in the shard's decoder
-		}
-		sh.table.Packet(&sh.meta)
-		sh.packets++
+		if sh.dec.Decode(&sh.pkt, m) == nil {
+			n++
+		} // else counted in the shard's decoder
 	}
+	sh.table.Packets(sh.metas[:n])
+	sh.packets += uint64(n)
 }
 
 // finish ends the input: every flow and pending request yields its record.
