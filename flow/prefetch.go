@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"github.com/metaflow-go/metaflow/capture/decode"
+	"github.com/metaflow-go/metaflow/internal/prefetch"
 )
 
 // prefetchGroup is how many packets Packets looks up ahead: enough
@@ -30,7 +31,7 @@ func (t *Table) Packets(ms []decode.Meta) {
 			k := keyOf(m)
 			h := k.hash(t.hseed)
 			hs[i] = h
-			prefetch(uintptr(unsafe.Pointer(&t.index[uint64(h)&t.mask])))
+			prefetch.Line(uintptr(unsafe.Pointer(&t.index[uint64(h)&t.mask])))
 		}
 		for i := range g {
 			h := hs[i]
@@ -39,12 +40,8 @@ func (t *Table) Packets(ms []decode.Meta) {
 				continue
 			}
 			slot := uint32(e) - 1
-			f := uintptr(unsafe.Pointer(t.flow(slot)))
-			for off := uintptr(0); off < unsafe.Sizeof(Flow{}); off += 64 {
-				prefetch(f + off)
-			}
-			prefetch(f + unsafe.Sizeof(Flow{}) - 1)
-			prefetch(uintptr(unsafe.Pointer(t.link(slot))))
+			prefetch.Lines(unsafe.Pointer(t.flow(slot)), unsafe.Sizeof(Flow{}))
+			prefetch.Line(uintptr(unsafe.Pointer(t.link(slot))))
 		}
 		for i := range g {
 			h := hs[i]
@@ -54,10 +51,10 @@ func (t *Table) Packets(ms []decode.Meta) {
 			}
 			l := t.link(uint32(e) - 1)
 			if l.prev != nilSlot {
-				prefetch(uintptr(unsafe.Pointer(t.link(l.prev - 1))))
+				prefetch.Line(uintptr(unsafe.Pointer(t.link(l.prev - 1))))
 			}
 			if l.next != nilSlot {
-				prefetch(uintptr(unsafe.Pointer(t.link(l.next - 1))))
+				prefetch.Line(uintptr(unsafe.Pointer(t.link(l.next - 1))))
 			}
 		}
 		for i := range g {
