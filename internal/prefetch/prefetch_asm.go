@@ -1,9 +1,9 @@
 //go:build amd64 || arm64
 
-package flow
+package prefetch
 
-// prefetch asks the CPU to bring the cache line at addr into its caches,
+// Line asks the CPU to bring the cache line holding addr into its caches,
 // without waiting for it (PREFETCHT0, PRFM PLDL1KEEP). It never faults.
 //
 //go:noescape
-func prefetch(addr uintptr)
+func Line(addr uintptr)

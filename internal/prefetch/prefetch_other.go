@@ -1,6 +1,6 @@
 //go:build !amd64 && !arm64
 
-package flow
+package prefetch
 
-// prefetch does nothing on this architecture.
-func prefetch(addr uintptr) {}
+// Line does nothing on this architecture.
+func Line(addr uintptr) {}
