@@ -72,8 +72,9 @@ type trailParser struct{ plainParser }
 func (*trailParser) Trailing(Direction) bool { return true }
 
 // TestEngine_Warm: Warm only reads: slots past the engine's tables, empty
-// ones, ones with a Conn and ones with an offSlot entry leave the engine's
-// state as it was.
+// ones, ones with a Conn and ones with an offSlot entry (off, rested,
+// parked, and naming indexes out of range) leave the engine's state as it
+// was.
 func TestEngine_Warm(t *testing.T) {
 	reg, err := NewRegistry()
 	if err != nil {
@@ -87,12 +88,22 @@ func TestEngine_Warm(t *testing.T) {
 	c := e.open(ConnInfo{ID: 1, Transport: TCP}, 1)
 	e.bySlot = append(e.bySlot, c, nil)
 	c.slot = 0
-	e.offSlot = append(e.offSlot, 0, 1<<32|slotOff)
-	for slot := range uint32(4) {
+	ri, pi := e.rested.alloc(), e.parked.alloc()
+	e.restedAt(ri).dec = 3
+	offs := []uint64{0, 1<<32 | slotOff, 2<<32 | slotRested + uint64(ri), 3<<32 | slotParkedTCP + uint64(pi),
+		4<<32 | slotRested + 7, 5<<32 | slotParkedTCP + 9} // the last two name indexes never handed out
+	e.offSlot = append(e.offSlot, offs...)
+	for slot := range uint32(len(offs) + 2) {
 		e.Warm(slot)
 	}
-	if e.bySlot[0] != c || e.bySlot[1] != nil || e.offSlot[1] != 1<<32|slotOff || c.state != stateInfer || c.id != 1 {
+	if e.bySlot[0] != c || e.bySlot[1] != nil || c.state != stateInfer || c.id != 1 ||
+		e.restedAt(ri).dec != 3 || e.rested.inUse() != 1 || e.parked.inUse() != 1 {
 		t.Errorf("Warm changed the engine's state")
+	}
+	for i, o := range offs {
+		if e.offSlot[i] != o {
+			t.Errorf("offSlot[%d] = %#x, want %#x", i, e.offSlot[i], o)
+		}
 	}
 	if a := testing.AllocsPerRun(100, func() { e.Warm(0); e.Warm(1); e.Warm(9) }); a != 0 {
 		t.Errorf("Warm allocates %v", a)

@@ -14,8 +14,8 @@ var (
 
 // Warm implements flow.Warmer: it reads the cache lines of the Conn of the
 // flow in slot that a segment reads (its first line, and each side's
-// reassembler and acknowledgement), or its offSlot entry, so that Packet
-// finds them loaded.
+// reassembler and acknowledgement), or its offSlot entry and the parked or
+// rested state it names, so that Packet and Close find them loaded.
 func (e *Engine) Warm(slot uint32) {
 	if int(slot) < len(e.bySlot) {
 		if c := e.bySlot[slot]; c != nil {
@@ -25,7 +25,18 @@ func (e *Engine) Warm(slot uint32) {
 		}
 	}
 	if int(slot) < len(e.offSlot) {
-		e.warm ^= e.offSlot[slot]
+		o := e.offSlot[slot]
+		e.warm ^= o
+		switch low := o & 0xffffffff; {
+		case low >= slotParkedTCP:
+			if i := int(low - slotParkedTCP); i < e.parked.n {
+				e.warm ^= uint64(e.parkedAt(i).flags)
+			}
+		case low >= slotRested:
+			if i := int(low - slotRested); i < e.rested.n {
+				e.warm ^= uint64(e.restedAt(i).dec)
+			}
+		}
 	}
 }
 
