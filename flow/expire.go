@@ -92,6 +92,9 @@ func (t *Table) expire(now int64) {
 			if nx := t.link(h - 1).next; nx != nilSlot {
 				// The next head is checked next: start loading it.
 				t.warm ^= uint32(t.ref(nx).end)
+				if t.warmer != nil {
+					t.warmer.Warm(nx - 1)
+				}
 			}
 			t.close(f, t.indexFind(f), f.closeType())
 		}

@@ -29,9 +29,11 @@ type Handler interface {
 // Warmer is implemented by a Handler that keeps per-flow state apart from
 // the Table, indexed by Flow.Slot: the Table calls Warm with the slot of a
 // known flow as soon as its index finds it, before it updates the flow, for
-// a packet that carries payload. Warm should only read (start loading)
-// the state the Handler's Packet will need for that slot, so that its
-// cache misses overlap the Table's own instead of following them.
+// a packet that carries payload; and with the slot of the flow it will
+// check next while it closes idle flows. Warm should only read
+// (start loading) the state the Handler's Packet or Close will need for
+// that slot, so that its cache misses overlap the Table's own instead of
+// following them.
 type Warmer interface {
 	Warm(slot uint32)
 }

@@ -27,8 +27,9 @@ func (h *warmHandler) Close(*Flow, *Record) {}
 
 // TestTable_Warm: a Handler that is a Warmer is told the slot of a known
 // flow before the Packet call of each packet with payload, and not for
-// packets without payload or of new flows; warming leaves the flows' LRU
-// lists as they were (both flows time out).
+// packets without payload or of new flows, and of the next head of a list
+// while the head times out; warming leaves the flows' LRU lists as they
+// were (both flows time out).
 func TestTable_Warm(t *testing.T) {
 	h := &warmHandler{t: t}
 	tab := NewTable(Config{Handler: h, OnRecord: func(*Record) {}})
@@ -48,8 +49,13 @@ func TestTable_Warm(t *testing.T) {
 	if h.warmed[0] != h.warmed[1] || h.warmed[2] == h.warmed[0] || tab.flow(h.warmed[0]).Server().Port() != 80 {
 		t.Errorf("warmed slots %v", h.warmed)
 	}
+	bSlot := h.warmed[2]
 	b.after(301*time.Second).send(0, fA, 0)
 	if st := tab.Stats(); st.Records != 2 || st.ActiveFlows != 1 {
 		t.Errorf("stats %+v, want a and b timed out, one new flow", st)
+	}
+	// Closing a (the head of its list), the Table warmed b, the next head.
+	if len(h.warmed) != 4 || h.warmed[3] != bSlot {
+		t.Errorf("warmed %v, want b's slot %d warmed while a closed", h.warmed, bSlot)
 	}
 }
