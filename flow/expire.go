@@ -1,5 +1,11 @@
 package flow
 
+import (
+	"unsafe"
+
+	"github.com/metaflow-go/metaflow/internal/prefetch"
+)
+
 // Expiry: each live flow sits in the LRU list of its timeout class; time
 // advancing closes the idle heads of the lists.
 
@@ -34,19 +40,17 @@ func (t *Table) listRemove(f *Flow) {
 	k.prev, k.next = nilSlot, nilSlot
 }
 
-// warmLinks reads the links touch will rewrite for the flow in slot, its
-// own and its neighbours', so that they are loading while the flow is
-// updated (the value is kept only so that the loads are not dropped).
-func (t *Table) warmLinks(slot uint32) {
+// prefetchLinks asks for the links touch will rewrite for the flow in
+// slot, its neighbours' (reading its own), so that they are loading while
+// the flow is updated.
+func (t *Table) prefetchLinks(slot uint32) {
 	k := *t.link(slot)
-	w := k.prev ^ k.next
 	if k.prev != nilSlot {
-		w ^= t.link(k.prev - 1).next
+		prefetch.Line(uintptr(unsafe.Pointer(t.link(k.prev - 1))))
 	}
 	if k.next != nilSlot {
-		w ^= t.link(k.next - 1).prev
+		prefetch.Line(uintptr(unsafe.Pointer(t.link(k.next - 1))))
 	}
-	t.warm ^= w
 }
 
 // touch moves f to the tail of the list of class c.
@@ -91,9 +95,10 @@ func (t *Table) expire(now int64) {
 			}
 			if nx := t.link(h - 1).next; nx != nilSlot {
 				// The next head is checked next: start loading it.
-				t.warm ^= uint32(t.ref(nx).end)
-				if t.warmer != nil {
-					t.warmer.Warm(nx - 1)
+				prefetch.Line(uintptr(unsafe.Pointer(&t.ref(nx).end)))
+				if t.pf != nil {
+					t.pf.PrefetchSlot(nx - 1)
+					t.pf.PrefetchState(nx - 1)
 				}
 			}
 			t.close(f, t.indexFind(f), f.closeType())

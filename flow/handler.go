@@ -26,14 +26,20 @@ type Handler interface {
 	Close(f *Flow, r *Record)
 }
 
-// Warmer is implemented by a Handler that keeps per-flow state apart from
-// the Table, indexed by Flow.Slot: the Table calls Warm with the slot of a
-// known flow as soon as its index finds it, before it updates the flow, for
-// a packet that carries payload; and with the slot of the flow it will
-// check next while it closes idle flows. Warm should only read
-// (start loading) the state the Handler's Packet or Close will need for
-// that slot, so that its cache misses overlap the Table's own instead of
-// following them.
-type Warmer interface {
-	Warm(slot uint32)
+// Prefetcher is implemented by a Handler that keeps per-flow state apart
+// from the Table, indexed by Flow.Slot, so that the Table can have it
+// loaded before the Handler reads it: the cache misses then overlap the
+// Table's own instead of following them. For a packet with payload of a
+// known flow (and for the flow it will check next while it closes idle
+// flows), the Table calls PrefetchSlot with the flow's slot and, later,
+// PrefetchState with the same slot, before it calls the Handler's Packet
+// (or Close) for it. Table.Packets calls them for a whole group of packets
+// at a time. Neither may change anything the Handler's output depends on.
+type Prefetcher interface {
+	// PrefetchSlot asks the CPU for the Handler's entries of slot in its
+	// per-slot tables (internal/prefetch.Line), without reading them.
+	PrefetchSlot(slot uint32)
+	// PrefetchState reads the entries of slot (loaded by now) and asks
+	// the CPU for the state they point to.
+	PrefetchState(slot uint32)
 }

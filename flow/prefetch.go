@@ -16,7 +16,10 @@ const prefetchGroup = 16
 // Packet waits for each packet's flow lookup in turn; on a table much
 // larger than the CPU's caches those waits are most of its cost. Packets
 // asks for the index positions and flow entries of a group of packets
-// first, so that the cache misses overlap, then updates the flows.
+// first, so that the cache misses overlap, then updates the flows. A
+// Handler that is a Prefetcher is asked for its state of the group's
+// packets with payload on the way (PrefetchSlot with the flow entries,
+// PrefetchState with the links' neighbours).
 func (t *Table) Packets(ms []decode.Meta) {
 	var hs [prefetchGroup]uint32
 	for len(ms) > 0 {
@@ -42,6 +45,9 @@ func (t *Table) Packets(ms []decode.Meta) {
 			slot := uint32(e) - 1
 			prefetch.Lines(unsafe.Pointer(t.flow(slot)), unsafe.Sizeof(Flow{}))
 			prefetch.Line(uintptr(unsafe.Pointer(t.link(slot))))
+			if t.pf != nil && g[i].PayloadLen > 0 {
+				t.pf.PrefetchSlot(slot)
+			}
 		}
 		for i := range g {
 			h := hs[i]
@@ -49,16 +55,10 @@ func (t *Table) Packets(ms []decode.Meta) {
 			if e == 0 || e&^0xffffffff != uint64(h)<<32 {
 				continue
 			}
-			l := t.link(uint32(e) - 1)
-			if l.prev != nilSlot {
-				prefetch.Line(uintptr(unsafe.Pointer(t.link(l.prev - 1))))
-			}
-			if l.next != nilSlot {
-				prefetch.Line(uintptr(unsafe.Pointer(t.link(l.next - 1))))
-			}
+			t.prefetchLinks(uint32(e) - 1)
 		}
 		for i := range g {
-			t.Packet(&g[i])
+			t.packet(&g[i], true)
 		}
 	}
 }

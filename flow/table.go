@@ -103,8 +103,7 @@ type Table struct {
 	rec   Record
 	stats Stats
 
-	warmer Warmer // cfg.Handler as a Warmer, or nil
-	warm   uint32 // sink of warmLinks' loads
+	pf Prefetcher // cfg.Handler as a Prefetcher, or nil
 }
 
 // NewTable returns an empty Table.
@@ -139,7 +138,7 @@ func NewTable(cfg Config) *Table {
 	t.hseed = h | 1
 	t.index = make([]uint64, minIndex)
 	t.mask = minIndex - 1
-	t.warmer, _ = cfg.Handler.(Warmer)
+	t.pf, _ = cfg.Handler.(Prefetcher)
 	return t
 }
 
@@ -173,7 +172,11 @@ func (t *Table) Advance(now int64) {
 
 // Packet accounts one decoded packet. Time advances to m.Timestamp (if
 // later): flows idle past their timeout are closed first.
-func (t *Table) Packet(m *decode.Meta) {
+func (t *Table) Packet(m *decode.Meta) { t.packet(m, false) }
+
+// packet is Packet; prefetched says that Packets already asked for the
+// flow's links and the Prefetcher's state.
+func (t *Table) packet(m *decode.Meta, prefetched bool) {
 	t.stats.Packets++
 	if m.Timestamp > t.now {
 		t.advance(m.Timestamp)
@@ -221,10 +224,15 @@ func (t *Table) Packet(m *decode.Meta) {
 	}
 	if f == nil && r != nilSlot {
 		// Start loading what touch and the Handler will read for this
-		// flow: their cache misses then overlap the flow's own.
-		t.warmLinks(r - 1)
-		if t.warmer != nil && m.PayloadLen > 0 {
-			t.warmer.Warm(r - 1)
+		// flow: their cache misses then overlap the flow's update.
+		if !prefetched {
+			t.prefetchLinks(r - 1)
+		}
+		if t.pf != nil && m.PayloadLen > 0 {
+			if !prefetched {
+				t.pf.PrefetchSlot(r - 1)
+			}
+			t.pf.PrefetchState(r - 1)
 		}
 		f = t.ref(r)
 		// A pure SYN from the client of a finished connection opens a new

@@ -71,11 +71,11 @@ type trailParser struct{ plainParser }
 
 func (*trailParser) Trailing(Direction) bool { return true }
 
-// TestEngine_Warm: Warm only reads: slots past the engine's tables, empty
-// ones, ones with a Conn and ones with an offSlot entry (off, rested,
-// parked, and naming indexes out of range) leave the engine's state as it
-// was.
-func TestEngine_Warm(t *testing.T) {
+// TestEngine_Prefetch: PrefetchSlot and PrefetchState only ask for
+// memory: slots past the engine's tables, empty ones, ones with a Conn and
+// ones with an offSlot entry (off, rested, parked, and naming indexes out
+// of range) leave the engine's state as it was, and nothing is allocated.
+func TestEngine_Prefetch(t *testing.T) {
 	reg, err := NewRegistry()
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +84,8 @@ func TestEngine_Warm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Warm(7) // nothing allocated yet
+	e.PrefetchSlot(7) // nothing allocated yet
+	e.PrefetchState(7)
 	c := e.open(ConnInfo{ID: 1, Transport: TCP}, 1)
 	e.bySlot = append(e.bySlot, c, nil)
 	c.slot = 0
@@ -94,18 +95,24 @@ func TestEngine_Warm(t *testing.T) {
 		4<<32 | slotRested + 7, 5<<32 | slotParkedTCP + 9} // the last two name indexes never handed out
 	e.offSlot = append(e.offSlot, offs...)
 	for slot := range uint32(len(offs) + 2) {
-		e.Warm(slot)
+		e.PrefetchSlot(slot)
+		e.PrefetchState(slot)
 	}
 	if e.bySlot[0] != c || e.bySlot[1] != nil || c.state != stateInfer || c.id != 1 ||
 		e.restedAt(ri).dec != 3 || e.rested.inUse() != 1 || e.parked.inUse() != 1 {
-		t.Errorf("Warm changed the engine's state")
+		t.Errorf("prefetching changed the engine's state")
 	}
 	for i, o := range offs {
 		if e.offSlot[i] != o {
 			t.Errorf("offSlot[%d] = %#x, want %#x", i, e.offSlot[i], o)
 		}
 	}
-	if a := testing.AllocsPerRun(100, func() { e.Warm(0); e.Warm(1); e.Warm(9) }); a != 0 {
-		t.Errorf("Warm allocates %v", a)
+	if a := testing.AllocsPerRun(100, func() {
+		for _, s := range []uint32{0, 1, 2, 3, 9} {
+			e.PrefetchSlot(s)
+			e.PrefetchState(s)
+		}
+	}); a != 0 {
+		t.Errorf("prefetching allocates %v", a)
 	}
 }

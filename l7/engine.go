@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 	"unsafe"
+
+	"github.com/metaflow-go/metaflow/internal/prefetch"
 )
 
 // TCP flag bits understood by Conn.Segment (the same values as in
@@ -88,7 +90,6 @@ type Engine struct {
 	rec     Record
 	stats   Stats
 	proto   []ProtocolStats
-	warm    uint64 // sink of Warm's loads
 }
 
 // NewEngine returns an engine for cfg. It fails with ErrNoRegistry when
@@ -490,8 +491,8 @@ const idleTick = int64(50 * time.Millisecond)
 // least 3: the current tick, the previous one, one to tell idle).
 const idleBuckets = 4
 
-// idleAhead is how many entries ahead idleOld starts loading the Conns it
-// will read (each is likely out of the cache).
+// idleAhead is how many entries ahead idleOld asks for the Conns it will
+// read (each is likely out of the cache).
 const idleAhead = 4
 
 // idleOld tells idle the parsers of the Conns whose latest input came in
@@ -514,7 +515,7 @@ func (e *Engine) idleOld(t int64) {
 		for i, c := range b {
 			b[i] = nil
 			if j := i + idleAhead; j < len(b) {
-				e.warm ^= uint64(b[j].idleTick) // start loading a Conn met later
+				prefetch.Lines(unsafe.Pointer(b[j]), unsafe.Offsetof(Conn{}.sides)) // a Conn met later
 			}
 			// The entry's tick is u, or a multiple of idleBuckets
 			// before it when the clock jumped past the bucket (those

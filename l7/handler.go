@@ -1,41 +1,53 @@
 package l7
 
 import (
+	"unsafe"
+
 	"github.com/metaflow-go/metaflow/capture/decode"
 	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/internal/prefetch"
 )
 
 // The Engine is the flow table's L7 handler.
 var (
 	_ flow.Handler     = (*Engine)(nil)
 	_ flow.Snapshotter = (*Engine)(nil)
-	_ flow.Warmer      = (*Engine)(nil)
+	_ flow.Prefetcher  = (*Engine)(nil)
 )
 
-// Warm implements flow.Warmer: it reads the cache lines of the Conn of the
-// flow in slot that a segment reads (its first line, and each side's
-// reassembler and acknowledgement), or its offSlot entry and the parked or
-// rested state it names, so that Packet and Close find them loaded.
-func (e *Engine) Warm(slot uint32) {
+// PrefetchSlot implements flow.Prefetcher: it asks for slot's entries of
+// bySlot and offSlot.
+func (e *Engine) PrefetchSlot(slot uint32) {
+	if int(slot) < len(e.bySlot) {
+		prefetch.Line(uintptr(unsafe.Pointer(&e.bySlot[slot])))
+	}
+	if int(slot) < len(e.offSlot) {
+		prefetch.Line(uintptr(unsafe.Pointer(&e.offSlot[slot])))
+	}
+}
+
+// PrefetchState implements flow.Prefetcher: it asks for the cache lines of
+// the Conn of the flow in slot that a segment reads (its first two lines
+// and its sides'), or for the parked or rested state its offSlot entry
+// names, so that Packet and Close find them loaded.
+func (e *Engine) PrefetchState(slot uint32) {
 	if int(slot) < len(e.bySlot) {
 		if c := e.bySlot[slot]; c != nil {
-			s0, s1 := &c.sides[0], &c.sides[1]
-			e.warm ^= c.id ^ uint64(s0.r.next^s0.ack^s1.r.next^s1.ack)
+			prefetch.Lines(unsafe.Pointer(c), unsafe.Offsetof(c.sides)+unsafe.Sizeof(c.sides))
 			return
 		}
 	}
-	if int(slot) < len(e.offSlot) {
-		o := e.offSlot[slot]
-		e.warm ^= o
-		switch low := o & 0xffffffff; {
-		case low >= slotParkedTCP:
-			if i := int(low - slotParkedTCP); i < e.parked.n {
-				e.warm ^= uint64(e.parkedAt(i).flags)
-			}
-		case low >= slotRested:
-			if i := int(low - slotRested); i < e.rested.n {
-				e.warm ^= uint64(e.restedAt(i).dec)
-			}
+	if int(slot) >= len(e.offSlot) {
+		return
+	}
+	switch low := e.offSlot[slot] & 0xffffffff; {
+	case low >= slotParkedTCP:
+		if i := int(low - slotParkedTCP); i < e.parked.n {
+			prefetch.Line(uintptr(unsafe.Pointer(e.parkedAt(i))))
+		}
+	case low >= slotRested:
+		if i := int(low - slotRested); i < e.rested.n {
+			prefetch.Lines(unsafe.Pointer(e.restedAt(i)), unsafe.Sizeof(restedConn{}))
 		}
 	}
 }
