@@ -21,23 +21,27 @@ const prefetchGroup = 16
 // packets with payload on the way (PrefetchSlot with the flow entries,
 // PrefetchState with the links' neighbours).
 func (t *Table) Packets(ms []decode.Meta) {
-	var hs [prefetchGroup]uint32
+	var ks [prefetchGroup]keyed
+	var use [prefetchGroup]bool // ks[i] holds g[i]'s key
 	for len(ms) > 0 {
 		g := ms[:min(len(ms), prefetchGroup)]
 		ms = ms[len(g):]
 		for i := range g {
 			m := &g[i]
-			if !m.L4Decoded || m.IPVersion != 4 && m.IPVersion != 6 {
-				hs[i] = 0
+			use[i] = m.L4Decoded && (m.IPVersion == 4 || m.IPVersion == 6)
+			if !use[i] {
 				continue
 			}
-			k := keyOf(m)
-			h := k.hash(t.hseed)
-			hs[i] = h
-			prefetch.Line(uintptr(unsafe.Pointer(&t.index[uint64(h)&t.mask])))
+			kd := &ks[i]
+			kd.k, kd.fromB = keyOf(m)
+			kd.h = kd.k.hash(t.hseed)
+			prefetch.Line(uintptr(unsafe.Pointer(&t.index[uint64(kd.h)&t.mask])))
 		}
 		for i := range g {
-			h := hs[i]
+			if !use[i] {
+				continue
+			}
+			h := ks[i].h
 			e := t.index[uint64(h)&t.mask]
 			if e == 0 || e&^0xffffffff != uint64(h)<<32 {
 				continue
@@ -50,7 +54,10 @@ func (t *Table) Packets(ms []decode.Meta) {
 			}
 		}
 		for i := range g {
-			h := hs[i]
+			if !use[i] {
+				continue
+			}
+			h := ks[i].h
 			e := t.index[uint64(h)&t.mask]
 			if e == 0 || e&^0xffffffff != uint64(h)<<32 {
 				continue
@@ -58,13 +65,18 @@ func (t *Table) Packets(ms []decode.Meta) {
 			t.prefetchLinks(uint32(e) - 1)
 		}
 		for i := range g {
-			t.packet(&g[i], true)
+			if use[i] {
+				t.packet(&g[i], &ks[i])
+			} else {
+				t.packet(&g[i], nil)
+			}
 		}
 	}
 }
 
-// keyOf is the key of m's flow, endpoints in order.
-func keyOf(m *decode.Meta) key {
+// keyOf is the key of m's flow, endpoints in order, and whether m's
+// source is the key's side b.
+func keyOf(m *decode.Meta) (key, bool) {
 	var k key
 	k.proto = m.Proto
 	k.vlan = m.VLAN
@@ -74,8 +86,8 @@ func keyOf(m *decode.Meta) key {
 	sp, dp := m.SrcPort, m.DstPort
 	if cmpEnd(src, sp, dst, dp) > 0 {
 		k.a, k.pa, k.b, k.pb = dst, dp, src, sp
-	} else {
-		k.a, k.pa, k.b, k.pb = src, sp, dst, dp
+		return k, true
 	}
-	return k
+	k.a, k.pa, k.b, k.pb = src, sp, dst, dp
+	return k, false
 }

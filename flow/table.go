@@ -172,11 +172,18 @@ func (t *Table) Advance(now int64) {
 
 // Packet accounts one decoded packet. Time advances to m.Timestamp (if
 // later): flows idle past their timeout are closed first.
-func (t *Table) Packet(m *decode.Meta) { t.packet(m, false) }
+func (t *Table) Packet(m *decode.Meta) { t.packet(m, nil) }
 
-// packet is Packet; prefetched says that Packets already asked for the
-// flow's links and the Prefetcher's state.
-func (t *Table) packet(m *decode.Meta, prefetched bool) {
+// keyed is a packet's flow key and its hash, computed ahead by Packets
+// (which has also asked for the flow's links and the Prefetcher's slot).
+type keyed struct {
+	k     key
+	h     uint32
+	fromB bool // the packet's source is the key's side b
+}
+
+// packet is Packet, with the key computed ahead by Packets (kd) or nil.
+func (t *Table) packet(m *decode.Meta, kd *keyed) {
 	t.stats.Packets++
 	if m.Timestamp > t.now {
 		t.advance(m.Timestamp)
@@ -199,28 +206,21 @@ func (t *Table) packet(m *decode.Meta, prefetched bool) {
 		t.stats.NotL4++
 		return
 	}
-	var k key
-	k.proto = m.Proto
-	k.vlan = m.VLAN
-	k.tun = m.Tunnel.Type
-	k.tunID = m.Tunnel.ID
-	src, dst := m.Src.As16(), m.Dst.As16()
-	sp, dp := m.SrcPort, m.DstPort
-	fromB := false
-	if c := cmpEnd(src, sp, dst, dp); c > 0 {
-		fromB = true
-		k.a, k.pa, k.b, k.pb = dst, dp, src, sp
-	} else {
-		k.a, k.pa, k.b, k.pb = src, sp, dst, dp
+	var own keyed
+	if kd == nil {
+		own.k, own.fromB = keyOf(m)
+		own.h = own.k.hash(t.hseed)
+		kd = &own
 	}
-	h := k.hash(t.hseed)
-	pos, r, alt := t.lookup(&k, h)
+	k, h, fromB := &kd.k, kd.h, kd.fromB
+	prefetched := kd != &own
+	pos, r, alt := t.lookup(k, h)
 	var f *Flow
 	if r == nilSlot && alt {
 		// Maybe the other direction of a conversation whose two
 		// directions carry different VLAN tags (a trunk seen from one
 		// side, tags stripped on the way back).
-		f = t.otherVLAN(&k, h, fromB)
+		f = t.otherVLAN(k, h, fromB)
 	}
 	if f == nil && r != nilSlot {
 		// Start loading what touch and the Handler will read for this
@@ -241,12 +241,12 @@ func (t *Table) packet(m *decode.Meta, prefetched bool) {
 			reopens(f.state) {
 			t.stats.Reopened++
 			t.close(f, pos, f.closeType())
-			pos, _, _ = t.lookup(&k, h)
+			pos, _, _ = t.lookup(k, h)
 			f = nil
 		}
 	}
 	if f == nil {
-		f = t.newFlow(&k, pos, h, m, fromB)
+		f = t.newFlow(k, pos, h, m, fromB)
 		if f == nil {
 			t.stats.DroppedFlows++
 			return
