@@ -116,3 +116,15 @@ func TestEngine_Prefetch(t *testing.T) {
 		t.Errorf("prefetching allocates %v", a)
 	}
 }
+
+// TestPrefetchParser: asking for a parser's state reads nothing and faults
+// on no parser: none, a pointer, a value.
+func TestPrefetchParser(t *testing.T) {
+	tp := &trailParser{}
+	for _, p := range []Parser{nil, tp, plainParser{}} {
+		prefetchParser(p)
+	}
+	if a := testing.AllocsPerRun(100, func() { prefetchParser(tp) }); a != 0 {
+		t.Errorf("prefetchParser allocates %v", a)
+	}
+}

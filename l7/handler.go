@@ -52,6 +52,17 @@ func (e *Engine) PrefetchState(slot uint32) {
 	}
 }
 
+// prefetchParser asks for the first cache line of p's state, which Parse
+// (or Trailing) reads first, while the segment goes through reassembly:
+// p's data word is read as the runtime lays out an interface (type word,
+// data word). A prefetch never faults, so a wrong address would only be a
+// wasted hint.
+func prefetchParser(p Parser) {
+	if p != nil {
+		prefetch.Line(uintptr((*[2]unsafe.Pointer)(unsafe.Pointer(&p))[1]))
+	}
+}
+
 // Packet implements flow.Handler: it feeds the TCP segments of f through
 // the reassembler and hands UDP datagrams to the parser, one per Parse call.
 // Packets of other protocols are ignored.
@@ -157,6 +168,7 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 			}
 		}
 	} else {
+		prefetchParser(c.parser)
 		e.advance(m.Timestamp)
 		if c.state == stateClosed {
 			return
