@@ -27,13 +27,13 @@ func (e *Engine) PrefetchSlot(slot uint32) {
 }
 
 // PrefetchState implements flow.Prefetcher: it asks for the cache lines of
-// the Conn of the flow in slot that a segment reads (its first two lines
-// and its sides'), or for the parked or rested state its offSlot entry
-// names, so that Packet and Close find them loaded.
+// the Conn of the flow in slot (a segment reads most of them), or for the
+// parked or rested state its offSlot entry names, so that Packet and Close
+// find them loaded.
 func (e *Engine) PrefetchState(slot uint32) {
 	if int(slot) < len(e.bySlot) {
 		if c := e.bySlot[slot]; c != nil {
-			prefetch.Lines(unsafe.Pointer(c), unsafe.Offsetof(c.sides)+unsafe.Sizeof(c.sides))
+			prefetch.Lines(unsafe.Pointer(c), unsafe.Sizeof(*c))
 			return
 		}
 	}
@@ -169,6 +169,9 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		}
 	} else {
 		prefetchParser(c.parser)
+		if ss := c.phead; ss != nil {
+			prefetch.Line(uintptr(unsafe.Pointer(ss))) // a response pairs with it
+		}
 		e.advance(m.Timestamp)
 		if c.state == stateClosed {
 			return
