@@ -93,14 +93,6 @@ func (t *Table) expire(now int64) {
 			if now-f.end < to {
 				break
 			}
-			if nx := t.link(h - 1).next; nx != nilSlot {
-				// The next head is checked next: start loading it.
-				prefetch.Line(uintptr(unsafe.Pointer(&t.ref(nx).end)))
-				if t.pf != nil {
-					t.pf.PrefetchSlot(nx - 1)
-					t.pf.PrefetchState(nx - 1)
-				}
-			}
 			t.close(f, t.indexFind(f), f.closeType())
 		}
 	}

@@ -25,21 +25,3 @@ type Handler interface {
 	// whatever it still holds for f, and forgets f.
 	Close(f *Flow, r *Record)
 }
-
-// Prefetcher is implemented by a Handler that keeps per-flow state apart
-// from the Table, indexed by Flow.Slot, so that the Table can have it
-// loaded before the Handler reads it: the cache misses then overlap the
-// Table's own instead of following them. For a packet with payload of a
-// known flow (and for the flow it will check next while it closes idle
-// flows), the Table calls PrefetchSlot with the flow's slot and, later,
-// PrefetchState with the same slot, before it calls the Handler's Packet
-// (or Close) for it. Table.Packets calls them for a whole group of packets
-// at a time. Neither may change anything the Handler's output depends on.
-type Prefetcher interface {
-	// PrefetchSlot asks the CPU for the Handler's entries of slot in its
-	// per-slot tables (internal/prefetch.Line), without reading them.
-	PrefetchSlot(slot uint32)
-	// PrefetchState reads the entries of slot (loaded by now) and asks
-	// the CPU for the state they point to.
-	PrefetchState(slot uint32)
-}

@@ -16,10 +16,7 @@ const prefetchGroup = 16
 // Packet waits for each packet's flow lookup in turn; on a table much
 // larger than the CPU's caches those waits are most of its cost. Packets
 // asks for the index positions and flow entries of a group of packets
-// first, so that the cache misses overlap, then updates the flows. A
-// Handler that is a Prefetcher is asked for its state of the group's
-// packets with payload on the way (PrefetchSlot with the flow entries,
-// PrefetchState with the links' neighbours).
+// first, so that the cache misses overlap, then updates the flows.
 func (t *Table) Packets(ms []decode.Meta) {
 	var ks [prefetchGroup]keyed
 	var use [prefetchGroup]bool // ks[i] holds g[i]'s key
@@ -49,9 +46,6 @@ func (t *Table) Packets(ms []decode.Meta) {
 			slot := uint32(e) - 1
 			prefetch.Lines(unsafe.Pointer(t.flow(slot)), unsafe.Sizeof(Flow{}))
 			prefetch.Line(uintptr(unsafe.Pointer(t.link(slot))))
-			if t.pf != nil && g[i].PayloadLen > 0 {
-				t.pf.PrefetchSlot(slot)
-			}
 		}
 		for i := range g {
 			if !use[i] {

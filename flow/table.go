@@ -102,8 +102,6 @@ type Table struct {
 
 	rec   Record
 	stats Stats
-
-	pf Prefetcher // cfg.Handler as a Prefetcher, or nil
 }
 
 // NewTable returns an empty Table.
@@ -138,7 +136,6 @@ func NewTable(cfg Config) *Table {
 	t.hseed = h | 1
 	t.index = make([]uint64, minIndex)
 	t.mask = minIndex - 1
-	t.pf, _ = cfg.Handler.(Prefetcher)
 	return t
 }
 
@@ -175,7 +172,7 @@ func (t *Table) Advance(now int64) {
 func (t *Table) Packet(m *decode.Meta) { t.packet(m, nil) }
 
 // keyed is a packet's flow key and its hash, computed ahead by Packets
-// (which has also asked for the flow's links and the Prefetcher's slot).
+// (which has also asked for the flow's links).
 type keyed struct {
 	k     key
 	h     uint32
@@ -223,16 +220,10 @@ func (t *Table) packet(m *decode.Meta, kd *keyed) {
 		f = t.otherVLAN(k, h, fromB)
 	}
 	if f == nil && r != nilSlot {
-		// Start loading what touch and the Handler will read for this
-		// flow: their cache misses then overlap the flow's update.
 		if !prefetched {
+			// Start loading the links touch will rewrite: their cache
+			// misses then overlap the flow's update.
 			t.prefetchLinks(r - 1)
-		}
-		if t.pf != nil && m.PayloadLen > 0 {
-			if !prefetched {
-				t.pf.PrefetchSlot(r - 1)
-			}
-			t.pf.PrefetchState(r - 1)
 		}
 		f = t.ref(r)
 		// A pure SYN from the client of a finished connection opens a new

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 	"unsafe"
-
-	"github.com/metaflow-go/metaflow/internal/prefetch"
 )
 
 // TCP flag bits understood by Conn.Segment (the same values as in
@@ -491,10 +489,6 @@ const idleTick = int64(50 * time.Millisecond)
 // least 3: the current tick, the previous one, one to tell idle).
 const idleBuckets = 4
 
-// idleAhead is how many entries ahead idleOld asks for the Conns it will
-// read (each is likely out of the cache).
-const idleAhead = 4
-
 // idleOld tells idle the parsers of the Conns whose latest input came in
 // a tick that ended before the previous one (now is in tick t). An entry
 // may name a Conn closed since, or reused by a later flow (its idleTick
@@ -514,9 +508,6 @@ func (e *Engine) idleOld(t int64) {
 		b := e.idleBuckets[u%idleBuckets]
 		for i, c := range b {
 			b[i] = nil
-			if j := i + idleAhead; j < len(b) {
-				prefetch.Lines(unsafe.Pointer(b[j]), unsafe.Offsetof(Conn{}.sides)) // a Conn met later
-			}
 			// The entry's tick is u, or a multiple of idleBuckets
 			// before it when the clock jumped past the bucket (those
 			// Conns are idle too); a Conn with input since has a later

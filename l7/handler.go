@@ -1,67 +1,15 @@
 package l7
 
 import (
-	"unsafe"
-
 	"github.com/metaflow-go/metaflow/capture/decode"
 	"github.com/metaflow-go/metaflow/flow"
-	"github.com/metaflow-go/metaflow/internal/prefetch"
 )
 
 // The Engine is the flow table's L7 handler.
 var (
 	_ flow.Handler     = (*Engine)(nil)
 	_ flow.Snapshotter = (*Engine)(nil)
-	_ flow.Prefetcher  = (*Engine)(nil)
 )
-
-// PrefetchSlot implements flow.Prefetcher: it asks for slot's entries of
-// bySlot and offSlot.
-func (e *Engine) PrefetchSlot(slot uint32) {
-	if int(slot) < len(e.bySlot) {
-		prefetch.Line(uintptr(unsafe.Pointer(&e.bySlot[slot])))
-	}
-	if int(slot) < len(e.offSlot) {
-		prefetch.Line(uintptr(unsafe.Pointer(&e.offSlot[slot])))
-	}
-}
-
-// PrefetchState implements flow.Prefetcher: it asks for the cache lines of
-// the Conn of the flow in slot (a segment reads most of them), or for the
-// parked or rested state its offSlot entry names, so that Packet and Close
-// find them loaded.
-func (e *Engine) PrefetchState(slot uint32) {
-	if int(slot) < len(e.bySlot) {
-		if c := e.bySlot[slot]; c != nil {
-			prefetch.Lines(unsafe.Pointer(c), unsafe.Sizeof(*c))
-			return
-		}
-	}
-	if int(slot) >= len(e.offSlot) {
-		return
-	}
-	switch low := e.offSlot[slot] & 0xffffffff; {
-	case low >= slotParkedTCP:
-		if i := int(low - slotParkedTCP); i < e.parked.n {
-			prefetch.Line(uintptr(unsafe.Pointer(e.parkedAt(i))))
-		}
-	case low >= slotRested:
-		if i := int(low - slotRested); i < e.rested.n {
-			prefetch.Lines(unsafe.Pointer(e.restedAt(i)), unsafe.Sizeof(restedConn{}))
-		}
-	}
-}
-
-// prefetchParser asks for the first cache line of p's state, which Parse
-// (or Trailing) reads first, while the segment goes through reassembly:
-// p's data word is read as the runtime lays out an interface (type word,
-// data word). A prefetch never faults, so a wrong address would only be a
-// wasted hint.
-func prefetchParser(p Parser) {
-	if p != nil {
-		prefetch.Line(uintptr((*[2]unsafe.Pointer)(unsafe.Pointer(&p))[1]))
-	}
-}
 
 // Packet implements flow.Handler: it feeds the TCP segments of f through
 // the reassembler and hands UDP datagrams to the parser, one per Parse call.
@@ -168,10 +116,6 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 			}
 		}
 	} else {
-		prefetchParser(c.parser)
-		if ss := c.phead; ss != nil {
-			prefetch.Line(uintptr(unsafe.Pointer(ss))) // a response pairs with it
-		}
 		e.advance(m.Timestamp)
 		if c.state == stateClosed {
 			return
