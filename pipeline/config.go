@@ -77,7 +77,7 @@ type Config struct {
 	// move to the wall clock. Default 1 s; at least 10 ms.
 	Tick time.Duration
 	// BatchSize is the number of packets handed to a shard at once (with
-	// more than one shard, or a live source). Default 128; limit 4096.
+	// more than one shard, or a live source). Default 256; limit 4096.
 	BatchSize int
 	// QueueBatches is the number of batches that may wait for each shard.
 	// Default 16.
@@ -92,7 +92,7 @@ type Config struct {
 // Defaults and limits.
 const (
 	DefaultTick         = time.Second
-	DefaultBatchSize    = 128
+	DefaultBatchSize    = 256
 	DefaultQueueBatches = 16
 	MaxShards           = 256
 	maxBatchSize        = 4096
