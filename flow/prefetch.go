@@ -35,28 +35,15 @@ func (t *Table) Packets(ms []decode.Meta) {
 			prefetch.Line(uintptr(unsafe.Pointer(&t.index[uint64(kd.h)&t.mask])))
 		}
 		for i := range g {
-			if !use[i] {
-				continue
+			if slot, ok := t.homeSlot(use[i], ks[i].h); ok {
+				prefetch.Lines(unsafe.Pointer(t.flow(slot)), unsafe.Sizeof(Flow{}))
+				prefetch.Line(uintptr(unsafe.Pointer(t.link(slot))))
 			}
-			h := ks[i].h
-			e := t.index[uint64(h)&t.mask]
-			if e == 0 || e&^0xffffffff != uint64(h)<<32 {
-				continue
-			}
-			slot := uint32(e) - 1
-			prefetch.Lines(unsafe.Pointer(t.flow(slot)), unsafe.Sizeof(Flow{}))
-			prefetch.Line(uintptr(unsafe.Pointer(t.link(slot))))
 		}
 		for i := range g {
-			if !use[i] {
-				continue
+			if slot, ok := t.homeSlot(use[i], ks[i].h); ok {
+				t.prefetchLinks(slot)
 			}
-			h := ks[i].h
-			e := t.index[uint64(h)&t.mask]
-			if e == 0 || e&^0xffffffff != uint64(h)<<32 {
-				continue
-			}
-			t.prefetchLinks(uint32(e) - 1)
 		}
 		for i := range g {
 			if use[i] {
@@ -66,6 +53,20 @@ func (t *Table) Packets(ms []decode.Meta) {
 			}
 		}
 	}
+}
+
+// homeSlot returns, when use is set, the slot of the flow at hash h's home
+// position in the index if that flow has h's tag: most likely the flow h
+// was computed for.
+func (t *Table) homeSlot(use bool, h uint32) (uint32, bool) {
+	if !use {
+		return 0, false
+	}
+	e := t.index[uint64(h)&t.mask]
+	if e == 0 || e&^0xffffffff != uint64(h)<<32 {
+		return 0, false
+	}
+	return uint32(e) - 1, true
 }
 
 // keyOf is the key of m's flow, endpoints in order, and whether m's
