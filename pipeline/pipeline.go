@@ -354,17 +354,17 @@ func (p *Pipeline) runSharded() error {
 		if ok, err = p.read(&pkt); !ok {
 			break
 		}
-		i := 0
 		proto, plain := p.dec.PeekAddrs(&pkt, &src, &dst)
-		if !plain {
-			if p.dec.Decode(&pkt, &meta) != nil {
-				continue
-			}
-			if n > 1 {
-				i = shardOf(Hash(&meta), n)
-			}
-		} else if n > 1 {
+		if !plain && p.dec.Decode(&pkt, &meta) != nil {
+			continue
+		}
+		i := 0
+		switch {
+		case n == 1:
+		case plain:
 			i = shardOf(hashAddrs(&src, &dst, proto), n)
+		default:
+			i = shardOf(Hash(&meta), n)
 		}
 		if p.live {
 			p.handMu.Lock()

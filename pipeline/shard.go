@@ -2,10 +2,9 @@ package pipeline
 
 import (
 	"sync"
-
-	"github.com/metaflow-go/metaflow/capture"
 	"time"
 
+	"github.com/metaflow-go/metaflow/capture"
 	"github.com/metaflow-go/metaflow/capture/decode"
 	"github.com/metaflow-go/metaflow/flow"
 	"github.com/metaflow-go/metaflow/l7"
@@ -22,9 +21,8 @@ type shard struct {
 	free chan *batch // processed batches for the reader to refill
 
 	// Decoding of the frames in batches (runSharded).
-	dec   *decode.Decoder
-	pkt   capture.Packet
-	metas []decode.Meta // the batch's packets, decoded
+	dec *decode.Decoder
+	pkt capture.Packet
 
 	packets      uint64   // packets handed to the table
 	stageDropped uint64   // records a stage dropped
@@ -43,24 +41,26 @@ type shard struct {
 // batch is a run of packets for one shard, in their order. A frame the
 // reader could place by decode.Decoder.PeekAddrs is kept as captured and
 // decoded by the shard; any other (tunnels, fragments, other link types)
-// was decoded by the reader and is kept as its Meta. Frames and payloads
-// are copied into an arena, since the reader's packet buffer is reused.
+// was decoded by the reader. Packet i's Meta is metas[i] when the reader
+// decoded it; the shard decodes the frames into metas too, packing the
+// packets that decode to its front. Frames and payloads are copied into an
+// arena, since the reader's packet buffer is reused.
 type batch struct {
 	items []entry
+	metas []decode.Meta
 	n     int
-	metas []decode.Meta // decoded by the reader
-	nmeta int
 	data  []byte
 }
 
-// entry is one packet of a batch: a frame in the arena, or a Meta.
+// entry is one packet of a batch: a frame in the arena, or a Meta the
+// reader decoded.
 type entry struct {
-	ts   int64            // capture time, Unix nanoseconds
-	wire int              // length on the wire
-	off  uint32           // frame: offset in data
-	size uint32           // frame: captured length
-	link capture.LinkType // frame: link type
-	meta int32            // index in metas; -1 for a frame
+	ts      int64            // capture time, Unix nanoseconds
+	wire    int              // length on the wire
+	off     uint32           // frame: offset in data
+	size    uint32           // frame: captured length
+	link    capture.LinkType // frame: link type
+	decoded bool             // metas[i] holds the packet, decoded by the reader
 }
 
 // addFrame appends p's frame, to be decoded by the shard.
@@ -71,29 +71,27 @@ func (b *batch) addFrame(p *capture.Packet) {
 	it.off = uint32(len(b.data))
 	it.size = uint32(len(p.Data))
 	it.link = p.LinkType
-	it.meta = -1
+	it.decoded = false
 	b.data = append(b.data, p.Data...)
 	b.n++
 }
 
 // addMeta appends a packet the reader decoded.
 func (b *batch) addMeta(m *decode.Meta) {
-	d := &b.metas[b.nmeta]
+	d := &b.metas[b.n]
 	*d = *m
 	if len(m.Payload) > 0 {
 		off := len(b.data)
 		b.data = append(b.data, m.Payload...)
 		d.Payload = b.data[off:len(b.data):len(b.data)]
 	}
-	b.items[b.n].meta = int32(b.nmeta)
-	b.nmeta++
+	b.items[b.n].decoded = true
 	b.n++
 }
 
 // reset empties b for reuse; the adds overwrite what they use.
 func (b *batch) reset() {
 	b.n = 0
-	b.nmeta = 0
 	b.data = b.data[:0]
 }
 
@@ -140,15 +138,15 @@ func (sh *shard) run() {
 // process hands b's packets to the table, decoding its frames, in one
 // flow.Table.Packets call so that their flow lookups overlap.
 func (sh *shard) process(b *batch) {
-	if len(sh.metas) < len(b.items) {
-		sh.metas = make([]decode.Meta, len(b.items))
-	}
+	// n <= i: writing metas[n] never overwrites a Meta still to be read.
 	n := 0
 	for i := range b.items[:b.n] {
 		it := &b.items[i]
-		m := &sh.metas[n]
-		if it.meta >= 0 {
-			*m = b.metas[it.meta]
+		m := &b.metas[n]
+		if it.decoded {
+			if n != i {
+				*m = b.metas[i]
+			}
 			n++
 			continue
 		}
@@ -160,7 +158,7 @@ func (sh *shard) process(b *batch) {
 			n++
 		} // else counted in the shard's decoder
 	}
-	sh.table.Packets(sh.metas[:n])
+	sh.table.Packets(b.metas[:n])
 	sh.packets += uint64(n)
 }
 
