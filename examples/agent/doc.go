@@ -42,6 +42,7 @@
 // exits; output (and the -w file) is flushed at least every second; -stats
 // prints every counter of every stage; a long replay shows its progress when
 // stderr is a terminal. -cpuprofile and -memprofile write pprof profiles;
-// the heap profile is the one of the largest live heap a garbage collection
-// measured, not of the end, when the final flush has emptied the tables.
+// the heap profile is the one of the largest live heap (a collection is
+// forced each time the heap has grown by a tenth), not of the end, when the
+// final flush has emptied the tables.
 package main

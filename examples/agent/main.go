@@ -75,7 +75,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.shards, "shards", runtime.GOMAXPROCS(0), "number of flow table + L7 engine `shards`, each on its own goroutine")
 	fs.BoolVar(&o.progress, "progress", isTerminal(stderr), "show replay progress on stderr (default: when stderr is a terminal)")
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile to `file`")
-	fs.StringVar(&o.memProf, "memprofile", "", "write a heap profile to `file` at the largest live heap a garbage collection measured (checked every 250 ms)")
+	fs.StringVar(&o.memProf, "memprofile", "", "write a heap profile to `file` at the largest live heap (checked every 250 ms; forces a collection each time the heap has grown by a tenth)")
 	fs.StringVar(&o.protos, "protocols", "", "decode only these L7 `protocols` (built-in decoder names, comma-separated, e.g. HTTP,DNS; \"none\": flows only; default all)")
 	fs.Var(&o.hints, "port-hint", "try decoder `PORT=NAME` first for flows on PORT (repeatable; e.g. 7000=Redis)")
 	registerMetricsFlags(fs)       // -map, -metrics-addr, -otlp-endpoint (metrics.go)

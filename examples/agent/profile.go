@@ -11,18 +11,20 @@ import (
 
 // heapPeak keeps the heap profile of -memprofile at the live heap's peak.
 // Once a run's input ends, every flow and request is flushed and the heap
-// is nearly empty, so a profile written at the end shows little; instead
-// the live heap (as of the last garbage collection, which is also what a
-// heap profile shows) is checked every interval, and the profile is
-// rewritten each time it has grown by a tenth past the last one written.
-// No collection is forced, so the profile shows the largest live heap a
-// collection measured, which can be below the true peak (the collector
-// runs when the heap has doubled).
+// is nearly empty, so a profile written at the end shows little. The
+// collector alone does not find the peak either: it runs when the heap has
+// doubled, and a heap profile shows the objects as of an earlier
+// collection. So the heap (live and not yet collected objects) is read
+// every interval; each time it has grown by a tenth past the live heap of
+// the last profile, a collection is forced and, if the live heap it
+// measures is still a tenth larger, the profile is rewritten. The forced
+// collections cost CPU (a few tens of them for a heap that grows from
+// nothing to its peak): use -memprofile and -cpuprofile in separate runs.
 type heapPeak struct {
 	path   string
-	sample [1]metrics.Sample
-	wrote  uint64 // live heap bytes when the profile was last written
-	err    error  // first error writing the profile
+	sample [2]metrics.Sample // heap objects, live heap
+	wrote  uint64            // live heap bytes when the profile was last written
+	err    error             // first error writing the profile
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -30,8 +32,8 @@ type heapPeak struct {
 
 // startHeapPeak checks the heap every interval until finish.
 func startHeapPeak(path string, interval time.Duration) *heapPeak {
-	h := &heapPeak{path: path, stop: make(chan struct{})}
-	h.sample[0].Name = "/gc/heap/live:bytes"
+	h := newHeapPeak(path)
+	h.stop = make(chan struct{})
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
@@ -49,14 +51,34 @@ func startHeapPeak(path string, interval time.Duration) *heapPeak {
 	return h
 }
 
+func newHeapPeak(path string) *heapPeak {
+	h := &heapPeak{path: path}
+	h.sample[0].Name = "/memory/classes/heap/objects:bytes"
+	h.sample[1].Name = "/gc/heap/live:bytes"
+	return h
+}
+
+// read returns the bytes of heap objects and of the live heap as of the
+// last collection.
+func (h *heapPeak) read() (objects, live uint64) {
+	metrics.Read(h.sample[:])
+	if h.sample[0].Value.Kind() == metrics.KindUint64 {
+		objects = h.sample[0].Value.Uint64()
+	}
+	if h.sample[1].Value.Kind() == metrics.KindUint64 {
+		live = h.sample[1].Value.Uint64()
+	}
+	return objects, live
+}
+
 // check writes the profile if the live heap has grown by a tenth since
 // the last one written.
 func (h *heapPeak) check() {
-	metrics.Read(h.sample[:])
-	if h.sample[0].Value.Kind() != metrics.KindUint64 {
+	if objects, _ := h.read(); h.wrote > 0 && objects < h.wrote+h.wrote/10 {
 		return
 	}
-	live := h.sample[0].Value.Uint64()
+	runtime.GC()
+	_, live := h.read()
 	if h.wrote > 0 && live < h.wrote+h.wrote/10 {
 		return
 	}
@@ -72,7 +94,9 @@ func (h *heapPeak) check() {
 // finish stops the checks; a run too short to have written a profile
 // writes one now.
 func (h *heapPeak) finish() error {
-	close(h.stop)
+	if h.stop != nil {
+		close(h.stop)
+	}
 	h.wg.Wait()
 	if h.wrote == 0 && h.err == nil {
 		return writeHeapProfile(h.path, true)
