@@ -54,6 +54,6 @@
 // NewParser returns a *Parser (assert the type to read Header). A Decoder
 // is stateless and safe for concurrent use; a Parser belongs to one flow
 // and one goroutine. Parse does not allocate: names and the result are
-// written into fixed buffers in the Parser and stay valid until its next
-// call.
+// written into fixed buffers of the Parser's scratch (taken from a pool,
+// given back by Idle) and stay valid until its next call or Idle.
 package dns

@@ -3,6 +3,7 @@ package dns
 import (
 	"net/netip"
 	"strconv"
+	"sync"
 
 	"github.com/metaflow-go/metaflow/l7"
 )
@@ -42,13 +43,22 @@ const (
 
 // Parser holds one flow's DNS state. It is not safe for concurrent use; get
 // one from Decoder.NewParser.
+//
+// What a message's fields are built in (its name, result, type and rcode
+// texts: 1.6 KB) is a scratch taken from a pool by Parse and given back by
+// Idle, so that an idle flow's Parser keeps only its framing state and the
+// last header (80 bytes): DNS keeps nothing between messages.
 type Parser struct {
+	sc     *scratch // nil while idle
 	tcp    bool
 	resync [2]bool  // TCP: after a gap, look for a plausible message start
-	skip   [2]int   // TCP: bytes of a big message still to skip
+	skip   [2]int32 // TCP: bytes of a big message still to skip (at most 65537)
 	base   [2]int64 // bytes consumed so far per direction (error offsets)
 	hdr    Header
+}
 
+// scratch holds the texts a message's fields are built in.
+type scratch struct {
 	qname  text
 	result text
 	typ    [16]byte
@@ -58,12 +68,28 @@ type Parser struct {
 	resultBuf [resultCap]byte
 }
 
+// scratchPool holds the scratch of idle parsers, shared by every Parser.
+var scratchPool = sync.Pool{New: func() any {
+	sc := new(scratch)
+	sc.qname.b = sc.qnameBuf[:0]
+	sc.result.b = sc.resultBuf[:0]
+	return sc
+}}
+
+var _ l7.Idler = (*Parser)(nil)
+
+// Idle implements l7.Idler: no Message the Parser filled is in use, so it
+// gives its scratch back to the pool; the next message takes one again.
+func (p *Parser) Idle() {
+	if p.sc != nil {
+		scratchPool.Put(p.sc)
+		p.sc = nil
+	}
+}
+
 // newParser returns a Parser for one flow over transport t.
 func newParser(t l7.Transport) *Parser {
-	p := &Parser{tcp: t == l7.TCP}
-	p.qname.b = p.qnameBuf[:0]
-	p.result.b = p.resultBuf[:0]
-	return p
+	return &Parser{tcp: t == l7.TCP}
 }
 
 // Header returns the header and EDNS information of the last message Parse
@@ -122,8 +148,8 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 		return len(data), true, nil
 	}
 	if p.skip[d] > 0 {
-		n := min(p.skip[d], len(data))
-		p.skip[d] -= n
+		n := min(int(p.skip[d]), len(data))
+		p.skip[d] -= int32(n)
 		p.base[d] += int64(n)
 		return n, false, nil
 	}
@@ -159,7 +185,7 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 			return 0, false, l7.ErrNeedMore
 		}
 		n, cut = len(data), true
-		p.skip[d] = 2 + size - n
+		p.skip[d] = int32(2 + size - n)
 	}
 	p.base[d] += int64(n)
 	if off, err := p.decode(data[2:n], cut, m); err != nil {
@@ -220,15 +246,18 @@ func (p *Parser) decode(msg []byte, cut bool, m *l7.Message) (int, error) {
 	truncated := h.Flags&flagTC != 0
 	stopEarly := truncated || cut // the sections may end before their counts
 
-	p.qname.reset(nameCap)
-	p.result.reset(resultCap)
+	if p.sc == nil {
+		p.sc = scratchPool.Get().(*scratch)
+	}
+	p.sc.qname.reset(nameCap)
+	p.sc.result.reset(resultCap)
 	if response && truncated {
-		p.result.str("TC")
+		p.sc.result.str("TC")
 	}
 	off := headerLen
 	qcut := false // cut (Flush) inside the question: the header alone counts
 	for i := 0; i < int(h.QDCount); i++ {
-		w := &p.qname
+		w := &p.sc.qname
 		if i > 0 {
 			w = nil
 		}
@@ -305,7 +334,7 @@ sections:
 	m.HasRequestID = true
 	if h.QDCount > 0 && !qcut {
 		m.RequestType = p.typeName(h.QType)
-		m.RequestResource = p.qname.b
+		m.RequestResource = p.sc.qname.b
 	}
 	if !response {
 		m.Kind = l7.KindRequest
@@ -324,16 +353,16 @@ sections:
 	}
 	if h.Rcode != 0 {
 		if s := RcodeName(h.Rcode); s != "" {
-			m.Exception = append(p.rcode[:0], s...)
+			m.Exception = append(p.sc.rcode[:0], s...)
 		} else {
-			m.Exception = strconv.AppendUint(append(p.rcode[:0], "RCODE"...), uint64(h.Rcode), 10)
+			m.Exception = strconv.AppendUint(append(p.sc.rcode[:0], "RCODE"...), uint64(h.Rcode), 10)
 		}
 	}
 	if cut {
-		p.result.full = true // the answers went on past what was decoded
+		p.sc.result.full = true // the answers went on past what was decoded
 	}
-	if len(p.result.b) > 0 || cut {
-		m.Result = p.result.finish()
+	if len(p.sc.result.b) > 0 || cut {
+		m.Result = p.sc.result.finish()
 	}
 	return 0, nil
 }
@@ -341,14 +370,14 @@ sections:
 // typeName returns the mnemonic of t or "TYPEnnn", in the parser's buffer.
 func (p *Parser) typeName(t uint16) []byte {
 	if s := TypeName(t); s != "" {
-		return append(p.typ[:0], s...)
+		return append(p.sc.typ[:0], s...)
 	}
-	return strconv.AppendUint(append(p.typ[:0], "TYPE"...), uint64(t), 10)
+	return strconv.AppendUint(append(p.sc.typ[:0], "TYPE"...), uint64(t), 10)
 }
 
 // formatRR appends one answer record as "TYPE rdata" to the result.
 func (p *Parser) formatRR(msg []byte, typ uint16, off, end int) (int, error) {
-	w := &p.result
+	w := &p.sc.result
 	if w.full {
 		return 0, nil
 	}
@@ -436,7 +465,7 @@ func (p *Parser) formatRR(msg []byte, typ uint16, off, end int) (int, error) {
 
 // rdName writes the name at off, which must end exactly at end.
 func (p *Parser) rdName(msg []byte, off, end int, fq bool) (int, error) {
-	next, err := readName(msg[:end], off, &p.result, fq)
+	next, err := readName(msg[:end], off, &p.sc.result, fq)
 	if err != nil {
 		return next, ErrBadRecord
 	}
@@ -450,7 +479,7 @@ func (p *Parser) rdName(msg []byte, off, end int, fq bool) (int, error) {
 // mandatory, alpn, no-default-alpn, port, ipv4hint, ech (as "ech"),
 // ipv6hint; others as keyNNN.
 func (p *Parser) formatSVCB(msg []byte, off, end int) (int, error) {
-	w := &p.result
+	w := &p.sc.result
 	if end-off < 3 {
 		return off, ErrBadRecord
 	}
