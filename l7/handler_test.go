@@ -3,6 +3,7 @@ package l7_test
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/metaflow-go/metaflow/capture/decode"
 	"github.com/metaflow-go/metaflow/flow"
@@ -349,5 +350,43 @@ func TestEngine_Rest(t *testing.T) {
 	}
 	if st := eng.Stats(); st.OpenConns != 0 || st.RestingConns != 0 {
 		t.Errorf("open_conns %d, resting_conns %d at the end; want 0", st.OpenConns, st.RestingConns)
+	}
+}
+
+// TestEngine_RestAfterTimeout: a flow told idle while a request waited
+// for its response rests once that request times out (no input of its own
+// comes to wake it), and its l4 record still counts the timeout.
+func TestEngine_RestAfterTimeout(t *testing.T) {
+	r := newFlowRig(t, l7.Config{SessionTimeout: time.Second}, 7000)
+	var l4 []flow.Record
+	r.tab = flow.NewTable(flow.Config{Handler: r.eng, OnRecord: func(rec *flow.Record) { l4 = append(l4, *rec) }})
+	eng, pkt := r.eng, r.tcp
+	const p = decode.TCPAck | decode.TCPPsh
+	pkt(40001, true, p, 1000, 5000, "GET a\n") // never answered
+	r.ts += int64(3 * l7.IdleDelay)
+	pkt(40002, true, p, 3000, 4000, "GET b\n") // moves the clock: 40001 is told idle
+	pkt(40002, false, p, 4000, 3006, "+ok\n")
+	if st := eng.Stats(); st.OpenConns != 2 || st.RestingConns != 0 || st.PendingSessions != 1 {
+		t.Fatalf("open_conns %d, resting_conns %d, pending %d after idling; want 2, 0, 1", st.OpenConns, st.RestingConns, st.PendingSessions)
+	}
+	r.ts += int64(2 * time.Second)
+	pkt(40002, true, p, 3006, 4004, "GET c\n") // 40001's request times out
+	if st := eng.Stats(); st.OpenConns != 2 || st.RestingConns != 1 || st.Timeouts != 1 {
+		t.Errorf("open_conns %d, resting_conns %d, timeouts %d after the timeout; want 2, 1 (40001), 1", st.OpenConns, st.RestingConns, st.Timeouts)
+	}
+	r.tab.Flush()
+	want := []string{"GET b|Ok", "GET a|Timeout", "GET c|Unknown"}
+	if len(r.got) != len(want) {
+		t.Fatalf("records %q, want %q", r.got, want)
+	}
+	for i := range want {
+		if r.got[i] != want[i] {
+			t.Errorf("record %d %q, want %q", i, r.got[i], want[i])
+		}
+	}
+	for _, f := range l4 {
+		if f.ClientPort == 40001 && (f.L7Request != 1 || f.L7ServerTimeout != 1 || f.L7Protocol != "LINE") {
+			t.Errorf("40001: l4 l7 %q req %d timeouts %d, want LINE 1 1", f.L7Protocol, f.L7Request, f.L7ServerTimeout)
+		}
 	}
 }

@@ -274,6 +274,12 @@ func (e *Engine) release(ss *session) {
 	ss.c, ss.fprev, ss.gprev, ss.gnext = nil, nil, nil, nil
 	ss.fnext = e.freeSessions
 	e.freeSessions = ss
+	if c.phead == nil && c.idleTick == 0 && c.slot >= 0 && c.state == stateParse {
+		// The last request of a Conn already told idle went (an
+		// overflow or a timeout, not its response): idleOld did not
+		// queue it to rest as it held one then.
+		e.restQ = append(e.restQ, restKey{c, c.id})
+	}
 }
 
 // oldest returns the oldest pending request of the engine.
