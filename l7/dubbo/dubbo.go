@@ -86,7 +86,7 @@ func (*Decoder) MaxPending() int { return 4096 }
 
 // NewParser returns the per-flow state of one connection.
 func (d *Decoder) NewParser(_ l7.Transport) l7.Parser {
-	return &Parser{cfg: d.cfg}
+	return &Parser{events: d.cfg.Events, maxBody: int32(d.cfg.MaxBody)}
 }
 
 // Check accepts, on TCP, a payload starting with a Dubbo frame header

@@ -183,7 +183,7 @@ func TestHreader_ManyClasses(t *testing.T) {
 	if n := l7test.ParseAll(p, frame(0x02, 20, 9, exc), l7.ToClient, &m); n != 1 {
 		t.Fatalf("%d messages", n)
 	}
-	if got := string(m.Exception); got != "java.lang.IllegalStateException: no way" || p.stats.BodyErrors != 0 {
+	if got := string(m.Exception); got != "java.lang.IllegalStateException: no way" || p.stats.bodyErrors != 0 {
 		t.Errorf("exception %q, stats %+v", got, p.stats)
 	}
 	sc := p.sc

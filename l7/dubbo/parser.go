@@ -17,24 +17,31 @@ type Stats struct {
 	Resyncs    uint64 // frame boundaries searched for after a gap or an error
 }
 
-type dirState struct {
-	skip int  // bytes of the current frame's body still to skip
-	lost bool // framing lost: search for the magic
+// counts are the Parser's counters (Stats), 32 bits each to keep the
+// Parser small: they wrap after 2^32 of one connection's frames.
+type counts struct {
+	frames, events, truncated, bodyErrors, resyncs uint32
 }
 
 // Parser follows the Dubbo frames of one connection in both directions.
 // It is not safe for concurrent use.
 //
-// What Idle reads comes first: a Parser is a 112-byte object, placed at a
-// multiple of 16 bytes, so its first 16 bytes share one cache line and
-// the engine's Idle call on an idle connection misses the cache once.
+// An idle connection's Parser is a 48-byte object: its framing state, the
+// two settings of Config it reads and its counters. What Idle reads comes
+// first, so that the engine's Idle call on an idle connection misses the
+// cache once.
 type Parser struct {
-	sc    *scratch // while a message it filled may be in use; nil when idle
-	ncls  uint8    // class definitions sc.classes holds, cleared by Idle (kept here so that Idle reads no scratch line)
-	rank  int8     // priority of the trace header that set the ids so far
-	cfg   Config
-	d     [2]dirState
-	stats Stats
+	sc      *scratch // while a message it filled may be in use; nil when idle
+	ncls    uint8    // class definitions sc.classes holds, cleared by Idle (kept here so that Idle reads no scratch line)
+	rank    int8     // priority of the trace header that set the ids so far
+	events  bool     // Config.Events
+	maxBody int32    // Config.MaxBody
+	// Of each direction: the bytes of the current frame's body still to
+	// skip (at most maxBodyLen), and whether framing is lost (search for
+	// the magic).
+	skip  [2]int32
+	lost  [2]bool
+	stats counts
 }
 
 // scratch holds what the Parser builds while it decodes one frame, the
@@ -42,7 +49,7 @@ type Parser struct {
 // scratchPool by the frames that need it (a hessian2 request, an
 // exception, sw8 ids, a chunked string, more than inlineClasses class
 // definitions) and given back by Idle, so an idle connection's Parser
-// holds about 100 bytes.
+// holds 48 bytes.
 //
 // The fields every hessian2 request writes come first: a scratch taken
 // from the pool may be cold, and the nil check of a pointer to it reads
@@ -69,7 +76,11 @@ func (p *Parser) scratch() *scratch {
 }
 
 // Stats returns the Parser's counters.
-func (p *Parser) Stats() Stats { return p.stats }
+func (p *Parser) Stats() Stats {
+	c := &p.stats
+	return Stats{Frames: uint64(c.frames), Events: uint64(c.events), Truncated: uint64(c.truncated),
+		BodyErrors: uint64(c.bodyErrors), Resyncs: uint64(c.resyncs)}
+}
 
 // Idle implements l7.Idler: no Message the Parser filled is in use, so it
 // gives its scratch back to the pool; the next frame takes one again.
@@ -87,7 +98,7 @@ func (p *Parser) Idle() {
 // Reset implements l7.Resetter: the Parser becomes as new.
 func (p *Parser) Reset(l7.Transport) {
 	p.Idle()
-	*p = Parser{cfg: p.cfg}
+	*p = Parser{events: p.events, maxBody: p.maxBody}
 }
 
 // Trailing implements l7.Trailer: a message comes from a frame read (up to
@@ -99,27 +110,27 @@ func (p *Parser) Trailing(l7.Direction) bool { return true }
 // skipped keeps the framing; any other makes the Parser look for the next
 // frame header.
 func (p *Parser) Gap(dir l7.Direction, n int) {
-	s := &p.d[dir&1]
-	if n > 0 && s.skip >= n && !s.lost {
-		s.skip -= n
+	d := dir & 1
+	if n > 0 && int(p.skip[d]) >= n && !p.lost[d] {
+		p.skip[d] -= int32(n)
 		return
 	}
-	s.skip = 0
-	s.lost = true
+	p.skip[d] = 0
+	p.lost[d] = true
 }
 
 // Parse decodes the frame at the start of data (direction dir).
 func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool, error) {
-	s := &p.d[dir&1]
-	if s.skip > 0 {
+	d := dir & 1
+	if p.skip[d] > 0 {
 		if len(data) == 0 {
 			return 0, false, l7.ErrNeedMore
 		}
-		k := min(s.skip, len(data))
-		s.skip -= k
+		k := min(int(p.skip[d]), len(data))
+		p.skip[d] -= int32(k)
 		return k, false, nil
 	}
-	if s.lost {
+	if p.lost[d] {
 		i := resync(data)
 		if i < 0 {
 			if len(data) == 0 {
@@ -141,8 +152,8 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 		if len(data) < headerLen {
 			return 0, false, l7.ErrNeedMore
 		}
-		s.lost = false
-		p.stats.Resyncs++
+		p.lost[d] = false
+		p.stats.resyncs++
 	}
 	if len(data) < headerLen {
 		return 0, false, l7.ErrNeedMore
@@ -154,18 +165,18 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 		return 0, false, &l7.ParseError{Protocol: Name, Err: ErrBadHeader}
 	}
 	total := headerLen + bodyLen(data)
-	need := min(total, headerLen+p.cfg.MaxBody)
+	need := min(total, headerLen+int(p.maxBody))
 	if len(data) < need {
 		return 0, false, l7.ErrNeedMore
 	}
-	p.stats.Frames++
+	p.stats.frames++
 	if need < total {
-		p.stats.Truncated++
+		p.stats.truncated++
 	}
 	// The bytes decoded are consumed now and the rest of a long body
 	// afterwards, so that what a message counts does not depend on how
 	// the bytes arrived.
-	s.skip = total - need
+	p.skip[d] = int32(total - need) // at most maxBodyLen
 	ok := p.frame(data[:headerLen], data[headerLen:need], total, m)
 	return need, ok, nil
 }
@@ -199,8 +210,8 @@ func (p *Parser) frame(h, body []byte, total int, m *l7.Message) bool {
 	}
 	event := flag&flagEvent != 0
 	if event {
-		p.stats.Events++
-		if !p.cfg.Events {
+		p.stats.events++
+		if !p.events {
 			return false
 		}
 	}
@@ -231,13 +242,13 @@ func (p *Parser) frame(h, body []byte, total int, m *l7.Message) bool {
 		if msg, ok := r.str(); ok {
 			m.Exception = msg
 		} else {
-			p.stats.BodyErrors++
+			p.stats.bodyErrors++
 		}
 		return true
 	}
 	kind, ok := r.int()
 	if !ok {
-		p.stats.BodyErrors++
+		p.stats.bodyErrors++
 		return true
 	}
 	switch kind {
@@ -262,7 +273,7 @@ func (p *Parser) frame(h, body []byte, total int, m *l7.Message) bool {
 		r.mapStrings(func(k, v []byte) { p.attachment(k, v, m) })
 	}
 	if r.bad && len(body) == total-headerLen {
-		p.stats.BodyErrors++
+		p.stats.bodyErrors++
 	}
 	return true
 }
@@ -300,7 +311,7 @@ func (p *Parser) request(r *hreader, m *l7.Message, truncated bool) {
 	}
 	if !ok {
 		if !truncated {
-			p.stats.BodyErrors++
+			p.stats.bodyErrors++
 		}
 		return
 	}
@@ -309,7 +320,7 @@ func (p *Parser) request(r *hreader, m *l7.Message, truncated bool) {
 	}
 	r.mapStrings(func(k, v []byte) { p.attachment(k, v, m) })
 	if r.bad && !truncated {
-		p.stats.BodyErrors++
+		p.stats.bodyErrors++
 	}
 }
 
