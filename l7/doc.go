@@ -53,7 +53,7 @@
 // takes a flow, it keeps no Conn between its packets: a UDP flow keeps its
 // inference tries in an 8-byte slot entry, a TCP flow with nothing in
 // flight but the bytes held for inference (at most 4 KiB a direction, in
-// pooled buffers of their size class, 64 bytes up) keeps 136 bytes
+// pooled buffers of their size class, 64 bytes up) keeps 64 bytes
 // of reassembly and inference state (park.go). A flow whose inference
 // gives up before any message keeps only its 8-byte slot entry; its later
 // bytes are counted as uninferred. A Conn is 512 bytes plus its parser;
@@ -63,7 +63,7 @@
 // Kafka, MQTT and MySQL, 0.5-0.8 KB for HTTP/2 with its HPACK tables
 // packed). A flow.Handler's connection that is then idle with nothing in
 // flight (no request waiting, no bytes held, no message begun) rests: it
-// gives its Conn back and keeps its parser and 136 bytes of state
+// gives its Conn back and keeps its parser and 80 bytes of state
 // (rest.go, Stats.RestingConns) until its next packet. The parsers of
 // ended flows are reused through Resetter
 // (dns, dubbo, http1, http2, kafka, mqtt, mysql and redis implement it;

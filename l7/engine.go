@@ -53,7 +53,10 @@ type Engine struct {
 	// the Conns idleOld found idle, to rest at the end of Packet.
 	parked chunked[parkedConn]
 	rested chunked[restedConn]
-	restQ  []restKey
+	// restProtos holds the Message.Protocol values of rested flows,
+	// named by restedConn.proto.
+	restProtos []string
+	restQ      []restKey
 	// swapper is the flow of swapConn during a flow.Handler call: the
 	// Conn swaps it with itself.
 	swapConn *Conn

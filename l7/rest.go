@@ -1,6 +1,8 @@
 package l7
 
 import (
+	"math"
+
 	"github.com/metaflow-go/metaflow/capture/decode"
 	"github.com/metaflow-go/metaflow/flow"
 )
@@ -8,43 +10,81 @@ import (
 // Resting: a flow whose decoder is known and whose parser has been told
 // idle (IdleDelay without input), with nothing in flight — no request
 // waiting for its response, no bytes buffered, no message begun — keeps
-// what it needs to go on in a restedConn (136 bytes) instead of its Conn
+// what it needs to go on in a restedConn (80 bytes) instead of its Conn
 // (512), and takes a Conn again at its next packet. Most flows of a busy
 // link end by timeout, long after their last request: they wait as
 // restedConns. The parser stays the flow's (idle, holding no scratch).
 // Closing or snapshotting a rested flow reads the restedConn: its Conn
 // would report nothing but the counts it keeps.
 
-// restedConn is what a rested flow keeps of its Conn.
+// restedConn is what a rested flow keeps of its Conn. Fields a Conn in
+// that state does not read again are not kept: tries and abandoned (read
+// only while no decoder has the flow), respGapEnd (read only with
+// respGap, which a resting Conn does not have). A Conn whose state does
+// not fit the narrower fields (avoid set, a decoder index or a side's
+// parse errors past 255, more than 255 distinct Message.Protocol values)
+// does not rest (Conn.restable).
 type restedConn struct {
 	parser   Parser
-	msgProto string
-	avoid    uint64
 	counts   connCounts // requests, responses, errors, timeouts so far
 	reported connCounts
-	tries    int32
-	dec      int32
-	// abandoned and respGapEnd as in Conn.
-	abandoned  int32
-	respGapEnd uint32
-	sides      [2]restedSide // physical numbering, as Conn.sides
-	flip       uint8
-	transport  Transport
-	tls        bool
-	// clientFirst: the client sorted before the server when the flow
-	// rested; the flow table re-oriented the flow meanwhile if that no
-	// longer holds at its next packet.
-	clientFirst bool
+	// next and ack are the sides' reassembly position and latest
+	// acknowledgement, in physical numbering as Conn.sides.
+	next, ack [2]uint32
+	errs      [2]uint8 // Conn.sides[i].errs
+	dec       uint8
+	proto     uint8 // msgProto: index in Engine.restProtos (0: "")
+	transport Transport
+	flags     uint8    // restFlip | restTLS | restClientFirst
+	sflags    [2]uint8 // per side: restStarted | restHasAck | restAckSeen | restDecoded
 }
 
-// restedSide is what a rested flow keeps of a side: its reassembly
-// position, acknowledgement and decoding history. No message is being
-// decoded, and no bytes are held, so the side's buf* and msg* fields are
-// set afresh before they are read again.
-type restedSide struct {
-	next, ack                         uint32
-	errs                              int32
-	started, hasAck, ackSeen, decoded bool
+// restedConn flags. restClientFirst: the client sorted before the server
+// when the flow rested; the flow table re-oriented the flow meanwhile if
+// that no longer holds at its next packet.
+const (
+	restFlip = 1 << iota
+	restTLS
+	restClientFirst
+)
+
+// restedConn side flags: the side's reassembler started, its ack has
+// moved, it saw an ACK, one of its messages was decoded.
+const (
+	restStarted = 1 << iota
+	restHasAck
+	restAckSeen
+	restDecoded
+)
+
+func (r *restedConn) flip() uint8 { return r.flags & restFlip }
+
+func (r *restedConn) clientFirst() bool { return r.flags&restClientFirst != 0 }
+
+// restProto returns the index of p in e.restProtos, adding it when it is
+// new, or -1 when the table is full. "" is index 0.
+func (e *Engine) restProto(p string) int {
+	if p == "" {
+		return 0
+	}
+	for i, q := range e.restProtos {
+		if q == p {
+			return i + 1
+		}
+	}
+	if len(e.restProtos) >= math.MaxUint8 {
+		return -1
+	}
+	e.restProtos = append(e.restProtos, p)
+	return len(e.restProtos)
+}
+
+// restedProto returns the msgProto of index i.
+func (e *Engine) restedProto(i uint8) string {
+	if i == 0 {
+		return ""
+	}
+	return e.restProtos[i-1]
 }
 
 // slotRested marks an offSlot entry whose low 30 bits index
@@ -64,12 +104,14 @@ func (e *Engine) restedAt(i int) *restedConn { return e.rested.at(i) }
 // restedConn does not keep.
 func (c *Conn) restable() bool {
 	if c.state != stateParse || c.slot < 0 || c.phead != nil || c.npending != 0 || c.pendBytes != 0 ||
-		c.owed != 0 || c.respGap || c.bufMid != [2]int32{} || c.idleTick != 0 {
+		c.owed != 0 || c.respGap || c.bufMid != [2]int32{} || c.idleTick != 0 || c.avoid != 0 ||
+		c.dec > math.MaxUint8 {
 		return false
 	}
 	for i := range c.sides {
 		s := &c.sides[i]
-		if s.buf != nil || s.msgLen != 0 || len(s.r.ooo) != 0 || s.r.held != 0 || s.calls != nil || s.skip {
+		if s.buf != nil || s.msgLen != 0 || len(s.r.ooo) != 0 || s.r.held != 0 || s.calls != nil || s.skip ||
+			s.errs < 0 || s.errs > math.MaxUint8 {
 			return false
 		}
 	}
@@ -92,20 +134,45 @@ func (e *Engine) restQueued() {
 }
 
 // rest keeps c's state in a restedConn named by its flow slot's offSlot
-// entry and frees c. The flow stays open (Engine.nconns).
+// entry and frees c. The flow stays open (Engine.nconns). c is restable;
+// rest fails (c stays) only when c's Message.Protocol finds no room in
+// Engine.restProtos.
 func (e *Engine) rest(c *Conn) {
+	proto := e.restProto(c.msgProto)
+	if proto < 0 {
+		return
+	}
 	i := e.rested.alloc()
 	r := e.restedAt(i)
+	flags := c.flip
+	if c.tls {
+		flags |= restTLS
+	}
+	if c.clientFirst() {
+		flags |= restClientFirst
+	}
 	*r = restedConn{
-		parser: c.parser, msgProto: c.msgProto, avoid: c.avoid,
+		parser:   c.parser,
 		counts:   connCounts{c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts},
-		reported: c.reported, tries: c.tries, dec: c.dec, abandoned: c.abandoned, respGapEnd: c.respGapEnd,
-		flip: c.flip, transport: c.transport, tls: c.tls, clientFirst: c.clientFirst(),
+		reported: c.reported, dec: uint8(c.dec), proto: uint8(proto), transport: c.transport, flags: flags,
 	}
 	for d := range c.sides {
 		s := &c.sides[d]
-		r.sides[d] = restedSide{next: s.r.next, ack: s.ack, errs: s.errs,
-			started: s.r.started, hasAck: s.hasAck, ackSeen: s.ackSeen, decoded: s.decoded}
+		r.next[d], r.ack[d], r.errs[d] = s.r.next, s.ack, uint8(s.errs)
+		var f uint8
+		if s.r.started {
+			f |= restStarted
+		}
+		if s.hasAck {
+			f |= restHasAck
+		}
+		if s.ackSeen {
+			f |= restAckSeen
+		}
+		if s.decoded {
+			f |= restDecoded
+		}
+		r.sflags[d] = f
 		s.r.reset(&e.env)
 	}
 	slot := int(c.slot)
@@ -126,20 +193,20 @@ func (e *Engine) unrest(c *Conn, i int) {
 	r := e.restedAt(i)
 	e.nconns-- // open counted the flow again
 	c.setParser(r.parser)
-	c.dec, c.state = r.dec, stateParse
-	c.msgProto, c.avoid, c.tries, c.abandoned, c.respGapEnd = r.msgProto, r.avoid, r.tries, r.abandoned, r.respGapEnd
+	c.dec, c.state = int32(r.dec), stateParse
+	c.msgProto = e.restedProto(r.proto)
 	k := r.counts
 	c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts = k.requests, k.responses, k.clientErrors, k.serverErrors, k.timeouts
-	c.reported, c.tls = r.reported, r.tls
-	c.flip = r.flip
-	if c.clientFirst() != r.clientFirst {
+	c.reported, c.tls = r.reported, r.flags&restTLS != 0
+	c.flip = r.flip()
+	if c.clientFirst() != r.clientFirst() {
 		c.flip ^= 1 // the flow table re-oriented the flow while it rested
 	}
 	for d := range c.sides {
-		rs, s := &r.sides[d], &c.sides[d]
-		s.r.next, s.r.started = rs.next, rs.started
-		s.ack, s.hasAck, s.ackSeen = rs.ack, rs.hasAck, rs.ackSeen
-		s.errs, s.decoded = rs.errs, rs.decoded
+		s, f := &c.sides[d], r.sflags[d]
+		s.r.next, s.r.started = r.next[d], f&restStarted != 0
+		s.ack, s.hasAck, s.ackSeen = r.ack[d], f&restHasAck != 0, f&restAckSeen != 0
+		s.errs, s.decoded = int32(r.errs[d]), f&restDecoded != 0
 	}
 	e.rested.release(i)
 }
@@ -150,17 +217,21 @@ func (e *Engine) unrest(c *Conn, i int) {
 // re-orientation of the flow as Packet does for a Conn.
 func (e *Engine) restedSegment(i int, f *flow.Flow, dir flow.Dir, m *decode.Meta) {
 	r := e.restedAt(i)
-	if flowClientFirst(f) != r.clientFirst {
-		r.flip ^= 1
-		r.clientFirst = !r.clientFirst
+	if flowClientFirst(f) != r.clientFirst() {
+		r.flags ^= restFlip | restClientFirst
 	}
-	s := &r.sides[uint8(dir&1)^r.flip]
+	d := uint8(dir&1) ^ r.flip()
+	sf := &r.sflags[d]
 	if m.TCPFlags&flagAck != 0 {
-		s.hasAck = s.hasAck || ackMoved(s.ackSeen, s.ack, m.Ack)
-		s.ack, s.ackSeen = m.Ack, true
+		if ackMoved(*sf&restAckSeen != 0, r.ack[d], m.Ack) {
+			*sf |= restHasAck
+		}
+		r.ack[d] = m.Ack
+		*sf |= restAckSeen
 	}
-	if m.TCPFlags&flagSyn != 0 && !s.started {
-		s.started, s.next = true, m.Seq+1
+	if m.TCPFlags&flagSyn != 0 && *sf&restStarted == 0 {
+		*sf |= restStarted
+		r.next[d] = m.Seq + 1
 	}
 }
 
@@ -171,8 +242,8 @@ func (e *Engine) restedSummary(i int) (ConnSummary, *restedConn) {
 	k := r.counts
 	sum := ConnSummary{Requests: k.requests, Responses: k.responses, ClientErrors: k.clientErrors,
 		ServerErrors: k.serverErrors, Timeouts: k.timeouts, L7Protocol: e.names[r.dec]}
-	if r.msgProto != "" {
-		sum.L7Protocol = r.msgProto
+	if r.proto != 0 {
+		sum.L7Protocol = e.restedProto(r.proto)
 	}
 	return sum, r
 }
@@ -182,7 +253,7 @@ func (e *Engine) restedSummary(i int) (ConnSummary, *restedConn) {
 func (e *Engine) unrestDrop(i int) {
 	r := e.restedAt(i)
 	e.nconns--
-	e.putParser(r.dec, r.transport, r.parser)
+	e.putParser(int32(r.dec), r.transport, r.parser)
 	e.rested.release(i)
 }
 
