@@ -1,6 +1,8 @@
 package tls
 
 import (
+	"sync"
+
 	"github.com/metaflow-go/metaflow/l7"
 )
 
@@ -18,28 +20,67 @@ type Stats struct {
 
 // dirState is the record framing of one direction.
 type dirState struct {
-	skip   int    // bytes of the current record's body still to skip
+	skip   int32  // bytes of the current record's body still to skip (at most maxRecord)
+	hsLeft int32  // bytes of a handshake message that continue in later records, to skip (24-bit lengths)
+	need   int32  // the hello's full length (at most maxMaxHello)
 	enc    bool   // a ChangeCipherSpec went this way: later records are encrypted
 	lost   bool   // record framing lost (a gap or an error): search for a header
 	hsLost bool   // handshake message framing lost: wait for a record starting with a hello
-	hsLeft int    // bytes of a handshake message that continue in later records, to skip
-	frag   []byte // a hello being reassembled across records (Parser-owned)
 	fragOn bool   // frag is in use
-	need   int    // the hello's full length
+	frag   []byte // a hello being reassembled across records (Parser-owned; dropped by Idle when not in use)
 }
 
 // Parser follows the TLS records of one connection in both directions. It
 // is not safe for concurrent use.
+//
+// The texts a message's fields are built in are a scratch taken from a
+// pool by the hello or alert that needs them and given back by Idle, so
+// that an idle connection's Parser is a 160-byte object: its framing and
+// counters.
 type Parser struct {
-	maxHello  int
-	d         [2]dirState
+	sc        *scratch // nil while idle
+	maxHello  int32
 	chPending bool // a ClientHello waits for its ServerHello or alert
 	tls13     bool // a ServerHello chose TLS 1.3: records of types 21 and 22 stay plaintext
-	alpn      [256]byte
-	vers      [8]byte  // version text
-	cipher    [48]byte // cipher suite name
-	exc       [32]byte // alert description name
+	d         [2]dirState
 	stats     Stats
+}
+
+// scratch holds the texts of the Message a hello or an alert fills.
+type scratch struct {
+	alpn   [256]byte
+	vers   [8]byte  // version text
+	cipher [48]byte // cipher suite name
+	exc    [32]byte // alert description name
+}
+
+// scratchPool holds the scratch of idle parsers, shared by every Parser.
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// scratch returns the Parser's scratch, taking one from the pool.
+func (p *Parser) scratch() *scratch {
+	if p.sc == nil {
+		p.sc = scratchPool.Get().(*scratch)
+	}
+	return p.sc
+}
+
+var _ l7.Idler = (*Parser)(nil)
+
+// Idle implements l7.Idler: no Message the Parser filled is in use, so it
+// gives its scratch back to the pool, and drops the buffer of a hello
+// reassembled across records unless one is in progress (a connection
+// sends one hello each way).
+func (p *Parser) Idle() {
+	if p.sc != nil {
+		scratchPool.Put(p.sc)
+		p.sc = nil
+	}
+	for i := range p.d {
+		if s := &p.d[i]; !s.fragOn {
+			s.frag = nil
+		}
+	}
 }
 
 // Stats returns the Parser's counters.
@@ -56,8 +97,8 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 		if len(data) == 0 {
 			return 0, false, l7.ErrNeedMore
 		}
-		k := min(s.skip, len(data))
-		s.skip -= k
+		k := min(int(s.skip), len(data))
+		s.skip -= int32(k)
 		return k, false, nil
 	}
 	if len(data) < headerLen {
@@ -127,7 +168,7 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 // leaves the rest of its body to skip.
 func (p *Parser) skipRecord(s *dirState, data []byte, end int) int {
 	k := min(end, len(data))
-	s.skip = end - k
+	s.skip = int32(end - k)
 	return k
 }
 
@@ -159,8 +200,8 @@ func (p *Parser) Gap(dir l7.Direction, n int) {
 		s.frag = s.frag[:0]
 		p.stats.SkippedHellos++
 	}
-	if n > 0 && s.skip >= n && !s.lost {
-		s.skip -= n
+	if n > 0 && int(s.skip) >= n && !s.lost {
+		s.skip -= int32(n)
 		return
 	}
 	s.skip = 0
@@ -182,10 +223,10 @@ func (p *Parser) handshake(body []byte, s *dirState, m *l7.Message) (ok bool, er
 	}
 	for len(body) > 0 {
 		if s.fragOn {
-			k := min(s.need-len(s.frag), len(body))
+			k := min(int(s.need)-len(s.frag), len(body))
 			s.frag = append(s.frag, body[:k]...)
 			body = body[k:]
-			if len(s.frag) == s.need {
+			if len(s.frag) == int(s.need) {
 				s.fragOn = false
 				if !ok {
 					ok, err = p.hello(s.frag, m)
@@ -194,8 +235,8 @@ func (p *Parser) handshake(body []byte, s *dirState, m *l7.Message) (ok bool, er
 			continue
 		}
 		if s.hsLeft > 0 {
-			k := min(s.hsLeft, len(body))
-			s.hsLeft -= k
+			k := min(int(s.hsLeft), len(body))
+			s.hsLeft -= int32(k)
 			body = body[k:]
 			continue
 		}
@@ -214,18 +255,18 @@ func (p *Parser) handshake(body []byte, s *dirState, m *l7.Message) (ok bool, er
 			body = body[total:]
 			continue
 		}
-		if (typ == hsClientHello || typ == hsServerHello) && total <= p.maxHello {
+		if (typ == hsClientHello || typ == hsServerHello) && total <= int(p.maxHello) {
 			if s.frag == nil {
-				s.frag = make([]byte, 0, min(total, p.maxHello))
+				s.frag = make([]byte, 0, total)
 			}
 			s.frag = append(s.frag[:0], body...)
 			s.fragOn = true
-			s.need = total
+			s.need = int32(total)
 		} else {
 			if typ == hsClientHello || typ == hsServerHello {
 				p.stats.SkippedHellos++
 			}
-			s.hsLeft = total - len(body)
+			s.hsLeft = int32(total - len(body))
 		}
 		body = nil
 	}
@@ -255,7 +296,8 @@ func (p *Parser) hello(msg []byte, m *l7.Message) (bool, error) {
 		version = uint16(msg[4])<<8 | uint16(msg[5])
 	}
 	var sni []byte
-	alpn := p.alpn[:0]
+	sc := p.scratch()
+	alpn := sc.alpn[:0]
 	if r.len() > 0 {
 		exts := reader{b: r.bytes(int(r.u16()))}
 		for exts.len() > 0 && !exts.bad {
@@ -276,7 +318,7 @@ func (p *Parser) hello(msg []byte, m *l7.Message) (bool, error) {
 				list := reader{b: e.bytes(int(e.u16()))}
 				for list.len() > 0 && !list.bad {
 					proto := list.bytes(int(list.u8()))
-					if list.bad || len(alpn)+1+len(proto) > len(p.alpn) {
+					if list.bad || len(alpn)+1+len(proto) > len(sc.alpn) {
 						break
 					}
 					if len(alpn) > 0 {
@@ -310,8 +352,8 @@ func (p *Parser) hello(msg []byte, m *l7.Message) (bool, error) {
 	p.tls13 = version == 0x0304
 	m.Kind = l7.KindResponse
 	m.Status = l7.StatusOk
-	m.Version = name(p.vers[:0], versionName(version), version)
-	m.Result = name(p.cipher[:0], cipherName(cipher), cipher)
+	m.Version = name(sc.vers[:0], versionName(version), version)
+	m.Result = name(sc.cipher[:0], cipherName(cipher), cipher)
 	return true, nil
 }
 
@@ -339,9 +381,9 @@ func (p *Parser) alert(level, desc uint8, dir l7.Direction, m *l7.Message) {
 	m.Kind = l7.KindResponse
 	m.Code, m.HasCode = int32(desc), true
 	if s := alertName(desc); s != "" {
-		m.Exception = append(p.exc[:0], s...)
+		m.Exception = append(p.scratch().exc[:0], s...)
 	} else {
-		m.Exception = append(p.exc[:0], "unknown_alert"...)
+		m.Exception = append(p.scratch().exc[:0], "unknown_alert"...)
 	}
 	m.Length = 2
 	switch {

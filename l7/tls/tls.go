@@ -75,7 +75,7 @@ func (d *Decoder) Name() string { return Name }
 
 // NewParser returns the per-flow state of one connection.
 func (d *Decoder) NewParser(_ l7.Transport) l7.Parser {
-	return &Parser{maxHello: d.cfg.MaxHello}
+	return &Parser{maxHello: int32(d.cfg.MaxHello)}
 }
 
 // Check accepts, on TCP, a payload that starts with a TLS record header

@@ -226,5 +226,6 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		l7test.FuzzPieces(t, New(&Config{MaxHello: 512}).NewParser(l7.TCP), in, false)
+		l7test.FuzzPieces(t, &l7test.Idling{Parser: New(&Config{MaxHello: 512}).NewParser(l7.TCP)}, in, false)
 	})
 }
