@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -56,13 +57,16 @@ const (
 // handed back to the kernel on the next ReadPacket, so it is valid until
 // then (or until Close).
 type AFPacketSource struct {
-	mu       sync.Mutex // held by ReadPacket; Close takes it to wait for the reader
-	closed   atomic.Bool
-	fd       int
-	efd      int // eventfd written by Close to wake a reader in poll
-	ring     []byte
-	pollfds  [2]unix.PollFd
-	efdBuf   [8]byte
+	mu     sync.Mutex // held by ReadPacket; Close takes it to wait for the reader
+	closed atomic.Bool
+	fd     int
+	ring   []byte
+	// poll is a duplicate of fd in Go's network poller: a reader waits for
+	// a block in it without holding a thread in a system call (and making
+	// the runtime hand its P to another thread at every wait), and Close
+	// wakes it by closing poll.
+	poll     *os.File
+	pollConn syscall.RawConn
 	link     LinkType
 	cooked   bool // SOCK_DGRAM: a cooked header is built in front of each packet
 	snaplen  int
@@ -101,7 +105,7 @@ func OpenAFPacket(cfg AFPacketConfig) (*AFPacketSource, error) {
 		}
 		ifindex = ifi.Index
 	}
-	s := &AFPacketSource{fd: -1, efd: -1, snaplen: cfg.Snaplen, blockSz: cfg.BlockSize, nblocks: cfg.NumBlocks}
+	s := &AFPacketSource{fd: -1, snaplen: cfg.Snaplen, blockSz: cfg.BlockSize, nblocks: cfg.NumBlocks}
 	if err := s.open(cfg, ifindex); err != nil {
 		s.release()
 		return nil, err
@@ -214,12 +218,9 @@ func (s *AFPacketSource) open(cfg AFPacketConfig, ifindex int) error {
 		}
 	}
 
-	s.efd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		return fmt.Errorf("capture: eventfd: %w", err)
+	if err := s.openPoll(); err != nil {
+		return err
 	}
-	s.pollfds = [2]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN | unix.POLLERR}, {Fd: int32(s.efd), Events: unix.POLLIN}}
-	binary.NativeEndian.PutUint64(s.efdBuf[:], 1)
 	s.scratch = make([]byte, cfg.Snaplen+sllHdrLen+4)
 	return nil
 }
@@ -306,29 +307,71 @@ func (s *AFPacketSource) ReadPacket(p *Packet) error {
 	}
 }
 
-// wait polls until the socket has a block ready, Close is called, or the
-// socket reports an error.
+// openPoll registers a duplicate of the socket with Go's network poller.
+// Nothing reads from the socket (packets come through the ring), so it can
+// be non-blocking; the kernel signals it readable when it retires a block.
+func (s *AFPacketSource) openPoll() error {
+	if err := unix.SetNonblock(s.fd, true); err != nil {
+		return fmt.Errorf("capture: set socket non-blocking: %w", err)
+	}
+	dup, err := unix.FcntlInt(uintptr(s.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("capture: duplicate socket: %w", err)
+	}
+	s.poll = os.NewFile(uintptr(dup), "afpacket")
+	if s.pollConn, err = s.poll.SyscallConn(); err != nil {
+		return fmt.Errorf("capture: socket in the poller: %w", err)
+	}
+	return nil
+}
+
+// blockReady reports whether the current block belongs to user space.
+func (s *AFPacketSource) blockReady() bool {
+	return atomic.LoadUint32(s.blockStatus(s.cur))&unix.TP_STATUS_USER != 0
+}
+
+// wait parks the reader in the network poller until the socket has a
+// block ready, Close is called, or the socket reports an error. The kernel
+// wakes the poller when it retires a block and when the socket fails (the
+// interface went away: ENETDOWN); a wake-up without a block reads the
+// socket's pending error.
 func (s *AFPacketSource) wait() error {
-	s.pollfds[0].Revents, s.pollfds[1].Revents = 0, 0
-	_, err := unix.Poll(s.pollfds[:], -1)
-	if err != nil && err != unix.EINTR {
-		return fmt.Errorf("capture: poll: %w", err)
-	}
-	if s.closed.Load() {
+	var serr error
+	woken := false
+	err := s.pollConn.Read(func(uintptr) bool {
+		if s.closed.Load() || s.blockReady() {
+			return true
+		}
+		if woken {
+			serr = s.socketError()
+		}
+		woken = true
+		return serr != nil
+	})
+	switch {
+	case s.closed.Load():
 		return ErrClosed
+	case s.blockReady():
+		return nil // a ready block beats a pending error: read it first
+	case serr != nil:
+		return serr
+	case err != nil:
+		if serr = s.socketError(); serr != nil {
+			return serr
+		}
+		return fmt.Errorf("capture: wait for a block: %w", err)
 	}
-	if s.pollfds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
-		// A ready block beats a pending error: read it first.
-		if atomic.LoadUint32(s.blockStatus(s.cur))&unix.TP_STATUS_USER != 0 {
-			return nil
-		}
-		serr, gerr := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR)
-		if gerr != nil {
-			return fmt.Errorf("capture: socket error: %w", gerr)
-		}
-		if serr != 0 {
-			return fmt.Errorf("capture: socket error: %w", unix.Errno(serr))
-		}
+	return nil
+}
+
+// socketError returns the socket's pending error, or nil.
+func (s *AFPacketSource) socketError() error {
+	errno, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return fmt.Errorf("capture: socket error: %w", err)
+	}
+	if errno != 0 {
+		return fmt.Errorf("capture: socket error: %w", unix.Errno(errno))
 	}
 	return nil
 }
@@ -449,8 +492,8 @@ func (s *AFPacketSource) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	if s.efd >= 0 {
-		unix.Write(s.efd, s.efdBuf[:])
+	if s.poll != nil {
+		s.poll.Close() // wakes a reader waiting in the poller
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -472,9 +515,9 @@ func (s *AFPacketSource) release() error {
 		}
 		s.ring = nil
 	}
-	if s.efd >= 0 {
-		unix.Close(s.efd)
-		s.efd = -1
+	if s.poll != nil {
+		s.poll.Close()
+		s.poll, s.pollConn = nil, nil
 	}
 	if first != nil {
 		return fmt.Errorf("capture: close: %w", first)

@@ -16,7 +16,7 @@ import (
 )
 
 // buildAgent builds the agent binary once per test.
-func buildAgent(t *testing.T) string {
+func buildAgent(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "agent")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
