@@ -84,11 +84,11 @@ type hpackDecoder struct {
 	// others). The next pack drops the evicted ones from packed and
 	// appends the entries inserted since, instead of packing the whole
 	// table again.
-	packedN int32
+	packedN uint16
 
-	n       int32 // entries
-	size    int32 // table size as RFC 7541 counts it (bytes + 32 per entry)
-	maxSize int32 // current limit, from size updates (default 4096)
+	n       uint16 // entries (at most maxLimit/32+1)
+	size    int32  // table size as RFC 7541 counts it (bytes + 32 per entry)
+	maxSize int32  // current limit, from size updates (default 4096)
 }
 
 // byteSink holds the Huffman-decoded strings and copied names of the

@@ -28,6 +28,9 @@ const (
 	modeFrames              // frame by frame
 	modeResync              // looking for a frame boundary after lost bytes
 	modeStop                // an h2c upgrade the server refused: HTTP/1.1 follows
+	// modeUpgrade: the server's side before its first bytes, when the
+	// client asked for h2c in HTTP/1.1: they are an HTTP/1.1 status line.
+	modeUpgrade
 )
 
 // stream is the state of one stream between its request and its response.
@@ -53,18 +56,15 @@ type fields struct {
 
 // dirState is one direction's state between messages.
 type dirState struct {
-	mode uint8
+	hp hpackDecoder
 
-	// A header block split over CONTINUATION frames (its bytes in
-	// dirScratch.block).
-	inBlock  bool
-	bFlags   uint8
-	bStream  uint32
-	bPromise uint32
+	mode uint8
+	// inBlock: a header block split over CONTINUATION frames is being
+	// read (its bytes and header in dirScratch, which the parser keeps
+	// meanwhile).
+	inBlock bool
 
 	skip int32 // DATA payload bytes still to skip
-
-	hp hpackDecoder
 }
 
 // dirScratch is one direction's memory for the message being decoded and
@@ -74,7 +74,12 @@ type dirScratch struct {
 	vals  []byte    // the values of f and of the Message
 	tb    trace.Buf // trace ids built for the Message
 	block []byte    // a header block split over CONTINUATION frames
-	hs    byteSink  // HPACK's decoded strings
+	// Of that block (dirState.inBlock): its HEADERS or PUSH_PROMISE
+	// frame's flags and stream, and the promised stream.
+	bFlags   uint8
+	bStream  uint32
+	bPromise uint32
+	hs       byteSink // HPACK's decoded strings
 	// allValues makes wants say yes to every field (Config.allValues).
 	allValues bool
 }
@@ -103,18 +108,26 @@ const maxPooledBuf = 16 << 10
 // maxValue bounds a header value kept.
 const maxValue = 8 << 10
 
+// counts are the parser's counters (Stats), 32 bits each to keep the
+// parser small: they wrap after 2^32 of one connection's.
+type counts struct {
+	frames, streamsDropped, unknownFields, hpackErrors, badFrames uint32
+	resyncs, resets, goAways, misdirected                         uint32
+}
+
 // Parser decodes the frames of one HTTP/2 connection. It is not safe for
 // concurrent use.
+//
+// An idle connection's parser is a 192-byte object (TestParser_size),
+// with its HPACK tables packed, the stream table when streams are in
+// flight, and no scratch.
 type Parser struct {
 	cfg     *Config
 	dirs    [2]dirState
 	streams []stream // active streams, unordered
 	sc      *scratch // nil while idle
-	stats   Stats
+	stats   counts
 	age     uint32 // streams started (stream ids are 31 bits)
-	// upgrading: the client asked for h2c in HTTP/1.1, so the server's
-	// first bytes are an HTTP/1.1 status line.
-	upgrading bool
 }
 
 func newParser(cfg *Config) *Parser {
@@ -198,7 +211,13 @@ func (p *Parser) putScratch() {
 }
 
 // Stats returns the parser's counters.
-func (p *Parser) Stats() Stats { return p.stats }
+func (p *Parser) Stats() Stats {
+	c := &p.stats
+	return Stats{Frames: uint64(c.frames), StreamsDropped: uint64(c.streamsDropped),
+		UnknownFields: uint64(c.unknownFields), HPACKErrors: uint64(c.hpackErrors),
+		BadFrames: uint64(c.badFrames), Resyncs: uint64(c.resyncs), Resets: uint64(c.resets),
+		GoAways: uint64(c.goAways), Misdirected: uint64(c.misdirected)}
+}
 
 // Trailing reports true: bytes that complete no message (connection
 // frames, DATA, response headers of a gRPC call waiting for its trailers)
@@ -223,7 +242,7 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 		return k, false, nil
 	}
 	switch d.mode {
-	case modeStart:
+	case modeStart, modeUpgrade:
 		return p.start(data, dir, m)
 	case modeResync:
 		return p.resync(data, dir, m)
@@ -264,7 +283,7 @@ func (p *Parser) Flush(data []byte, dir l7.Direction, m *l7.Message) bool {
 	if h.typ != frameHeaders || h.stream == 0 || int(h.length)+frameHeaderLen <= len(data) {
 		return false
 	}
-	p.stats.Frames++
+	p.stats.frames++
 	frag := data[frameHeaderLen:]
 	if h.flags&flagPadded != 0 {
 		if len(frag) == 0 {
@@ -299,7 +318,7 @@ func (p *Parser) start(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 		if data[0] >= 'A' && data[0] <= 'Z' {
 			return p.upgradeRequest(data, m)
 		}
-	} else if data[0] == 'H' && p.upgrading {
+	} else if data[0] == 'H' && d.mode == modeUpgrade {
 		const v = "HTTP/1."
 		n := min(len(data), len(v))
 		if string(data[:n]) == v[:n] {
@@ -371,7 +390,9 @@ func (p *Parser) upgradeRequest(data []byte, m *l7.Message) (int, bool, error) {
 		p.dirs[0].mode, p.dirs[1].mode = modeStop, modeStop
 		return 0, false, l7.ErrStop
 	}
-	p.upgrading = true
+	if c := &p.dirs[l7.ToClient]; c.mode == modeStart {
+		c.mode = modeUpgrade
+	}
 	p.newStream(1)
 	m.Kind = l7.KindRequest
 	m.ID, m.HasID = 1, true
@@ -436,7 +457,7 @@ func (p *Parser) frame(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 	}
 	h := readFrameHeader(data)
 	if h.typ == frameData {
-		p.stats.Frames++
+		p.stats.frames++
 		k := min(len(data)-frameHeaderLen, int(h.length))
 		d.skip = int32(int(h.length) - k)
 		return frameHeaderLen + k, p.data(h, dir, m), nil
@@ -445,7 +466,7 @@ func (p *Parser) frame(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 	if len(data) < n {
 		return 0, false, l7.ErrNeedMore
 	}
-	p.stats.Frames++
+	p.stats.frames++
 	payload := data[frameHeaderLen:n]
 	if d.inBlock && h.typ != frameContinuation {
 		// RFC 9113 forbids any frame inside a header block.
@@ -455,7 +476,7 @@ func (p *Parser) frame(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 	case frameHeaders, framePushPromise:
 		frag, promised, ok := fragment(h, payload)
 		if !ok || h.stream == 0 {
-			p.stats.BadFrames++
+			p.stats.badFrames++
 			d.hp.forget()
 			return n, false, nil
 		}
@@ -468,13 +489,17 @@ func (p *Parser) frame(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 		}
 		ds := p.dirScratch(dir)
 		ds.block = append(ds.block[:0], frag...)
-		d.inBlock, d.bStream, d.bPromise, d.bFlags = true, h.stream, promised, h.flags
+		d.inBlock, ds.bStream, ds.bPromise, ds.bFlags = true, h.stream, promised, h.flags
 	case frameContinuation:
-		if !d.inBlock || h.stream != d.bStream {
-			p.stats.BadFrames++
+		if !d.inBlock {
+			p.stats.badFrames++
 			return n, false, nil
 		}
-		ds := p.dirScratch(dir)
+		ds := p.dirScratch(dir) // kept while d.inBlock
+		if h.stream != ds.bStream {
+			p.stats.badFrames++
+			return n, false, nil
+		}
 		if len(ds.block)+len(payload) > p.cfg.MaxHeaderBlock {
 			p.badBlock(d)
 			return n, false, nil
@@ -482,16 +507,16 @@ func (p *Parser) frame(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 		ds.block = append(ds.block, payload...)
 		if h.flags&flagEndHeaders != 0 {
 			d.inBlock = false
-			return n, p.headerBlock(dir, d.bStream, d.bPromise, d.bFlags, ds.block, m), nil
+			return n, p.headerBlock(dir, ds.bStream, ds.bPromise, ds.bFlags, ds.block, m), nil
 		}
 	case frameRSTStream:
-		p.stats.Resets++
+		p.stats.resets++
 		if len(payload) == 4 {
 			code := uint32(payload[0])<<24 | uint32(payload[1])<<16 | uint32(payload[2])<<8 | uint32(payload[3])
 			return n, p.reset(h.stream, code, dir, m), nil
 		}
 	case frameGoAway:
-		p.stats.GoAways++
+		p.stats.goAways++
 	}
 	return n, false, nil
 }
@@ -499,7 +524,7 @@ func (p *Parser) frame(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 // badBlock drops a header block that cannot be decoded; the table's
 // insertions in it are lost with it.
 func (p *Parser) badBlock(d *dirState) {
-	p.stats.BadFrames++
+	p.stats.badFrames++
 	d.inBlock = false
 	d.hp.forget()
 }
@@ -587,9 +612,9 @@ func (p *Parser) headerBlock(dir l7.Direction, id, promised uint32, flags uint8,
 	ds.vals = ds.vals[:0]
 	ds.allValues = p.cfg.allValues
 	unknown, err := d.hp.decode(block, ds, &ds.hs, p.cfg.MaxTableSize)
-	p.stats.UnknownFields += unknown
+	p.stats.unknownFields += uint32(unknown)
 	if err != nil {
-		p.stats.HPACKErrors++
+		p.stats.hpackErrors++
 	}
 	f := &ds.f
 	if promised != 0 {
@@ -602,7 +627,7 @@ func (p *Parser) headerBlock(dir l7.Direction, id, promised uint32, flags uint8,
 			return p.request(ds, id, m)
 		}
 		if f.status != nil {
-			p.stats.Misdirected++
+			p.stats.misdirected++
 		}
 		return false // request trailers
 	}
@@ -610,7 +635,7 @@ func (p *Parser) headerBlock(dir l7.Direction, id, promised uint32, flags uint8,
 	case f.method != nil || f.path != nil:
 		// Requests travel to the server only (pushed ones come in
 		// PUSH_PROMISE frames).
-		p.stats.Misdirected++
+		p.stats.misdirected++
 		return false
 	case f.status != nil:
 		code := atoi(f.status)
@@ -802,7 +827,7 @@ func (p *Parser) newStream(id uint32) *stream {
 				old = i
 			}
 		}
-		p.stats.StreamsDropped++
+		p.stats.streamsDropped++
 		p.dropAt(old)
 	}
 	p.age++
@@ -849,7 +874,7 @@ func (p *Parser) resync(data []byte, dir l7.Direction, m *l7.Message) (int, bool
 			}
 			return 0, false, l7.ErrNeedMore
 		}
-		p.stats.Resyncs++
+		p.stats.resyncs++
 		d.mode = modeFrames
 		if i > 0 {
 			return i, false, nil
