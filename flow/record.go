@@ -160,112 +160,142 @@ func (r *Record) AppendJSON(b []byte) []byte {
 // AppendText appends a one-line human-readable summary of r (no newline):
 //
 //	flow 1 TCP 10.0.0.1:51000 -> 10.0.0.2:80 Finish 2.5ms tx 5/400B rx 4/1200B rtt 120us
+//
+// It grows b once, to a bound of the line's length, and writes the line's
+// pieces at offsets (jsonw's PutX); it may use a few bytes of b's capacity
+// past the line as scratch. It does not allocate beyond growing b.
 func (r *Record) AppendText(b []byte) []byte {
-	b = append(b, "flow "...)
-	b = jsonw.AppendUint(b, r.FlowID)
-	b = append(b, ' ')
-	b = append(b, ProtocolName(r.Protocol)...)
-	b = append(b, ' ')
-	b = jsonw.AppendAddrPort(b, r.IP0, r.ClientPort)
-	b = append(b, " -> "...)
-	b = jsonw.AppendAddrPort(b, r.IP1, r.ServerPort)
+	proto := ""
+	switch r.Protocol {
+	case decode.ProtoTCP, decode.ProtoUDP, decode.ProtoICMP, decode.ProtoICMPv6:
+		proto = ProtocolName(r.Protocol)
+	}
+	tunnel := ""
+	if r.TunnelType != decode.TunnelNone {
+		tunnel = r.TunnelType.String()
+	}
+	closeType := r.CloseType.String()
+	n := len(b)
+	b = slices.Grow(b, textMax+len(tunnel)+len(r.L7Protocol)+len(closeType)+zoneLen(r.IP0)+zoneLen(r.IP1))
+	b = b[:cap(b)]
+	n = jsonw.PutWord(b, n, wFlow)
+	n = jsonw.PutUint(b, n, r.FlowID)
+	b[n] = ' '
+	n++
+	if proto != "" {
+		n = jsonw.PutString(b, n, proto)
+	} else {
+		n = jsonw.PutUint(b, n, uint64(r.Protocol)) // ProtocolName's number
+	}
+	b[n] = ' '
+	n = jsonw.PutAddrPort(b, n+1, r.IP0, r.ClientPort)
+	n = jsonw.PutWord(b, n, wArrow)
+	n = jsonw.PutAddrPort(b, n, r.IP1, r.ServerPort)
 	if r.VLAN != 0 {
-		b = append(b, " vlan "...)
-		b = jsonw.AppendUint(b, uint64(r.VLAN))
+		n = jsonw.PutWord(b, n, wVLAN)
+		n = jsonw.PutUint(b, n, uint64(r.VLAN))
 	}
 	if r.TunnelType != decode.TunnelNone {
-		b = append(b, ' ')
-		b = append(b, r.TunnelType.String()...)
+		b[n] = ' '
+		n = jsonw.PutString(b, n+1, tunnel)
 	}
 	if r.L7Protocol != "" {
-		b = append(b, ' ')
-		b = append(b, r.L7Protocol...)
+		b[n] = ' '
+		n = jsonw.PutString(b, n+1, r.L7Protocol)
 	}
-	b = append(b, ' ')
-	b = append(b, r.CloseType.String()...)
-	b = append(b, ' ')
-	b = appendMicros(b, r.Duration)
-	b = append(b, " tx "...)
-	b = jsonw.AppendUint(b, r.PacketTx)
-	b = append(b, '/')
-	b = jsonw.AppendUint(b, r.ByteTx)
-	b = append(b, "B rx "...)
-	b = jsonw.AppendUint(b, r.PacketRx)
-	b = append(b, '/')
-	b = jsonw.AppendUint(b, r.ByteRx)
-	b = append(b, 'B')
+	b[n] = ' '
+	n = jsonw.PutString(b, n+1, closeType)
+	b[n] = ' '
+	n = putMicros(b, n+1, r.Duration)
+	n = jsonw.PutWord(b, n, wTx)
+	n = jsonw.PutUint(b, n, r.PacketTx)
+	b[n] = '/'
+	n = jsonw.PutUint(b, n+1, r.ByteTx)
+	n = jsonw.PutWord(b, n, wRx)
+	n = jsonw.PutUint(b, n, r.PacketRx)
+	b[n] = '/'
+	n = jsonw.PutUint(b, n+1, r.ByteRx)
+	b[n] = 'B'
+	n++
 	if r.HasRTT {
-		b = append(b, " rtt "...)
-		b = appendMicros(b, int64(r.RTT))
+		n = jsonw.PutWord(b, n, wRTT)
+		n = putMicros(b, n, int64(r.RTT))
 	}
-	if n := r.RetransTx + r.RetransRx; n > 0 {
-		b = append(b, " retrans "...)
-		b = jsonw.AppendUint(b, uint64(n))
+	if m := r.RetransTx + r.RetransRx; m > 0 {
+		n = jsonw.PutWord(b, n, wRetrans)
+		n = jsonw.PutWord(b, n, wS)
+		n = jsonw.PutUint(b, n, uint64(m))
 	}
-	return b
+	return b[:n]
 }
 
-// appendMicros writes a µs duration with a unit: "850us", "2.5ms", "3.2s".
-func appendMicros(b []byte, us int64) []byte {
+// The constant pieces of a text line.
+var (
+	wFlow    = jsonw.MakeWord("flow ")
+	wArrow   = jsonw.MakeWord(" -> ")
+	wVLAN    = jsonw.MakeWord(" vlan ")
+	wTx      = jsonw.MakeWord(" tx ")
+	wRx      = jsonw.MakeWord("B rx ")
+	wRTT     = jsonw.MakeWord(" rtt ")
+	wRetrans = jsonw.MakeWord(" retrans")
+	wS       = jsonw.MakeWord(" ")
+)
+
+// textMax bounds a text line's length, less its strings (tunnel, l7
+// protocol, close type, address zones), plus jsonw.PutSlack.
+const textMax = len("flow ") + jsonw.MaxUintLen + len(" ICMP ") +
+	2*jsonw.MaxAddrPortLen + len(" -> ") + len(" vlan 65535") + len("   ") +
+	len(" ") + maxMicrosLen + len(" tx /B rx /B") + 4*jsonw.MaxUintLen +
+	len(" rtt ") + maxMicrosLen + len(" retrans 4294967295") + jsonw.PutSlack
+
+// zoneLen returns the length of a's IPv6 zone.
+func zoneLen(a netip.Addr) int {
+	if a.Is4() {
+		return 0
+	}
+	return len(a.Zone())
+}
+
+// maxMicrosLen bounds putMicros' text: '-', 20 digits and a point, a unit.
+const maxMicrosLen = 1 + jsonw.MaxScaledLen + 2
+
+// putMicros writes a µs duration with a unit: "850us", "2.5ms", "3.2s".
+// The value is v's digits with the point moved (jsonw.PutScaled), which
+// is strconv.AppendFloat's shortest decimal of the value in ms or s while
+// v has at most 15 digits; larger magnitudes go through AppendFloat.
+func putMicros(b []byte, n int, us int64) int {
+	u := uint64(us)
+	if us < 0 {
+		b[n] = '-'
+		n++
+		u = -u
+	}
 	switch {
-	case us < 1000 && us > -1000:
-		b = jsonw.AppendInt(b, us)
-		return append(b, "us"...)
-	case us < 1000000 && us > -1000000:
-		return append(appendScaled(b, us, 3), "ms"...)
+	case u < 1000:
+		n = jsonw.PutUint(b, n, u)
+		b[n], b[n+1] = 'u', 's'
+		return n + 2
+	case u < 1e6:
+		n = jsonw.PutScaled(b, n, u, 3)
+		b[n], b[n+1] = 'm', 's'
+		return n + 2
+	case u < 1e15:
+		n = jsonw.PutScaled(b, n, u, 6)
+	default:
+		// In place: b[n:] has room for it (maxMicrosLen).
+		s := strconv.AppendFloat(b[n:n], float64(u)/1e6, 'f', -1, 64)
+		n += copy(b[n:], s)
 	}
-	return append(appendScaled(b, us, 6), 's')
+	b[n] = 's'
+	return n + 1
 }
 
-// digits100 holds the two decimal digits of 0..99.
-const digits100 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
-
-// appendScaled writes v/10^k in decimal with no trailing zeros, as
-// strconv.AppendFloat(b, float64(v)/10^k, 'f', -1, 64) would: with at most
-// 15 significant digits, v's digits with the point moved are that float's
-// shortest decimal (decimals of up to 15 digits map to distinct floats and
-// back). Larger magnitudes go through AppendFloat.
-func appendScaled(b []byte, v int64, k int) []byte {
-	pow := int64(1000)
-	if k == 6 {
-		pow = 1000000
-	}
-	if v >= 1e15 || v <= -1e15 {
-		return strconv.AppendFloat(b, float64(v)/float64(pow), 'f', -1, 64)
-	}
-	if v < 0 {
-		b = append(b, '-')
-		v = -v
-	}
-	// Constant divisors: a multiplication each, not a division.
-	var q, frac int64
-	if k == 6 {
-		q, frac = v/1000000, v%1000000
-	} else {
-		q, frac = v/1000, v%1000
-	}
-	b = jsonw.AppendInt(b, q)
-	if frac == 0 {
-		return b
-	}
-	var d [8]byte
-	put3 := func(i int, v int64) {
-		d[i] = byte('0' + v/100)
-		r := v % 100 * 2
-		d[i+1], d[i+2] = digits100[r], digits100[r+1]
-	}
-	if k == 3 {
-		put3(1, frac)
-	} else {
-		put3(1, frac/1000)
-		put3(4, frac%1000)
-	}
-	d[0] = '.'
-	n := k + 1
-	for d[n-1] == '0' {
-		n--
-	}
-	return append(b, d[:n]...)
+// appendMicros appends what putMicros writes (TestAppendMicros_MatchesFloat
+// holds it to strconv).
+func appendMicros(b []byte, us int64) []byte {
+	n := len(b)
+	b = slices.Grow(b, maxMicrosLen+jsonw.PutSlack)
+	return b[:putMicros(b[:cap(b)], n, us)]
 }
 
 // fill writes f's record.

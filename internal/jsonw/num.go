@@ -98,60 +98,10 @@ func AppendInt(b []byte, v int64) []byte {
 	return AppendUint(b, uint64(v))
 }
 
-// appendAddr6 appends a 16-byte address as netip.Addr.AppendTo does for an
-// IPv6 address without a zone that is not IPv4-mapped: groups in lower-case
-// hexadecimal without leading zeros, the longest run of two or more zero
-// groups (the first of equal runs) as "::" (RFC 5952).
+// appendAddr6 appends a 16-byte address as putAddr6 writes it.
 func appendAddr6(b []byte, a [16]byte) []byte {
-	var g [8]uint16
-	for i := range g {
-		g[i] = uint16(a[2*i])<<8 | uint16(a[2*i+1])
-	}
-	zs, zl := -1, 1 // longest zero run: start and length (runs of 2+ only)
-	for i := 0; i < 8; {
-		if g[i] != 0 {
-			i++
-			continue
-		}
-		j := i
-		for j < 8 && g[j] == 0 {
-			j++
-		}
-		if j-i > zl {
-			zs, zl = i, j-i
-		}
-		i = j
-	}
-	b, l := extend(b, 39)
-	n := l
-	for i := 0; i < 8; i++ {
-		if i == zs {
-			b[n], b[n+1] = ':', ':'
-			n += 2
-			i += zl - 1
-			continue
-		}
-		if i > 0 && i != zs+zl {
-			b[n] = ':'
-			n++
-		}
-		v := g[i]
-		switch {
-		case v >= 0x1000:
-			b[n], b[n+1], b[n+2], b[n+3] = hexDigits[v>>12], hexDigits[v>>8&15], hexDigits[v>>4&15], hexDigits[v&15]
-			n += 4
-		case v >= 0x100:
-			b[n], b[n+1], b[n+2] = hexDigits[v>>8], hexDigits[v>>4&15], hexDigits[v&15]
-			n += 3
-		case v >= 0x10:
-			b[n], b[n+1] = hexDigits[v>>4], hexDigits[v&15]
-			n += 2
-		default:
-			b[n] = hexDigits[v]
-			n++
-		}
-	}
-	return b[:n]
+	b, n := extend(b, 39)
+	return b[:putAddr6(b, n, a)]
 }
 
 // plain6 reports whether a is formatted by appendAddr6: IPv6 without a
@@ -187,14 +137,7 @@ var octets, octLen = func() (t [256]uint32, l [256]uint8) {
 // appendAddr4 appends a dotted-quad IPv4 address.
 func appendAddr4(b []byte, a [4]byte) []byte {
 	b, n := extend(b, 16)
-	for i, v := range a {
-		binary.LittleEndian.PutUint32(b[n:], octets[v])
-		n += int(octLen[v])
-		if i < 3 {
-			n++ // keep the '.'
-		}
-	}
-	return b[:n]
+	return b[:putAddr4(b, n, a)]
 }
 
 // appendPort appends ':' and a port number.
