@@ -34,15 +34,46 @@ const (
 )
 
 // stream is the state of one stream between its request and its response.
+//
+// It is 32 bytes: most connections idle with a stream or two in flight
+// (a gRPC stream, a request awaiting its response) hold nothing else but
+// their parser and tables.
 type stream struct {
 	id      uint32
 	age     uint32
+	status  int32 // :status of those headers, or -1
 	grpc    bool  // the request or the response said application/grpc
 	resp    bool  // response headers seen (a gRPC call waits for its trailers)
-	status  int32 // :status of those headers, or -1
-	respLen int   // DATA bytes of the response
-	xrid    [64]byte
 	xridN   uint8
+	respLen int // DATA bytes of the response
+	// xrid holds the x-request-id of a gRPC call's response headers
+	// (xridN bytes) until its trailers: taken from xridPool, given back
+	// when the stream is dropped (dropXrid).
+	xrid *[64]byte
+}
+
+// xridPool holds the x-request-id buffers of streams.
+var xridPool = sync.Pool{New: func() any { return new([64]byte) }}
+
+// setXrid keeps v (cut to 64 bytes) as the stream's x-request-id.
+func (s *stream) setXrid(v []byte) {
+	if len(v) == 0 {
+		s.dropXrid()
+		return
+	}
+	if s.xrid == nil {
+		s.xrid = xridPool.Get().(*[64]byte)
+	}
+	s.xridN = uint8(copy(s.xrid[:], v))
+}
+
+// dropXrid gives the stream's x-request-id buffer back.
+func (s *stream) dropXrid() {
+	if s.xrid != nil {
+		xridPool.Put(s.xrid)
+		s.xrid = nil
+	}
+	s.xridN = 0
 }
 
 // fields holds the header fields of one block that the decoder reads.
@@ -721,7 +752,7 @@ func (p *Parser) responseHeaders(d *dirScratch, id uint32, code int, flags uint8
 		}
 		if s != nil {
 			s.grpc, s.resp, s.status = true, true, int32(code)
-			s.xridN = uint8(copy(s.xrid[:], f.xrid))
+			s.setXrid(f.xrid)
 			return false
 		}
 	}
@@ -817,6 +848,7 @@ func (p *Parser) newStream(id uint32) *stream {
 		p.take()
 	}
 	if s := p.find(id); s != nil {
+		s.dropXrid()
 		*s = stream{id: id, age: s.age}
 		return s
 	}
@@ -845,8 +877,10 @@ func (p *Parser) dropStream(id uint32) {
 }
 
 func (p *Parser) dropAt(i int) {
+	p.streams[i].dropXrid()
 	last := len(p.streams) - 1
 	p.streams[i] = p.streams[last]
+	p.streams[last] = stream{} // no second reference to its xrid
 	p.streams = p.streams[:last]
 }
 

@@ -263,3 +263,28 @@ func TestParser_Bounds(t *testing.T) {
 		t.Errorf("stats %+v, want 33 streams dropped", st)
 	}
 }
+
+// TestParser_GRPCRequestID: the x-request-id of a gRPC call's response
+// headers reaches its record at the trailers, for calls that interleave
+// and end out of order (the stream table moves them as others end).
+func TestParser_GRPCRequestID(t *testing.T) {
+	c := newConv().preface()
+	ok := []string{":status", "200", "content-type", "application/grpc"}
+	for _, id := range []uint32{1, 3, 5} {
+		c.headers(cs, id, true, grpcReq("/pkg.Svc/Call")...)
+	}
+	c.headers(sc, 1, false, append(ok, "x-request-id", "s1")...)
+	c.headers(sc, 3, false, append(ok, "x-request-id", "s3-0123456789012345678901234567890123456789012345678901234567890123456789")...)
+	c.headers(sc, 5, false, ok...)
+	c.headers(sc, 1, true, "grpc-status", "0")
+	c.headers(sc, 5, true, "grpc-status", "0", "x-request-id", "t5")
+	c.headers(sc, 3, true, "grpc-status", "0")
+	for _, piece := range []int{0, 7} {
+		got, _ := run(t, c.chunks, piece, nil)
+		expect(t, got,
+			"gRPC POST example.com /pkg.Svc/Call /pkg.Svc/Call id=1 Ok 0 xrid=/s1",
+			"gRPC POST example.com /pkg.Svc/Call /pkg.Svc/Call id=5 Ok 0 xrid=/t5",
+			// Cut to 64 bytes.
+			"gRPC POST example.com /pkg.Svc/Call /pkg.Svc/Call id=3 Ok 0 xrid=/s3-0123456789012345678901234567890123456789012345678901234567890")
+	}
+}

@@ -11,6 +11,9 @@ var _ l7.Resetter = (*Parser)(nil)
 // memory they were packed in kept for the next connection's
 // (TestParser_ResetZeroAlloc).
 func (p *Parser) Reset(l7.Transport) {
+	for i := range p.streams {
+		p.streams[i].dropXrid()
+	}
 	p.streams = p.streams[:0]
 	p.putScratch()
 	var packed [2][]byte

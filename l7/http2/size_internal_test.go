@@ -14,3 +14,11 @@ func TestParser_size(t *testing.T) {
 		t.Errorf("Parser is %d bytes, want at most 192", n)
 	}
 }
+
+// TestStream_size: a stream in flight is 32 bytes (it was 96 with its
+// x-request-id inline); idle connections keep theirs.
+func TestStream_size(t *testing.T) {
+	if n := unsafe.Sizeof(stream{}); n > 32 {
+		t.Errorf("stream is %d bytes, want at most 32", n)
+	}
+}
