@@ -62,9 +62,10 @@
 // (an idle parser holds about 100-370 bytes for HTTP/1, Dubbo,
 // Kafka, MQTT and MySQL, 0.5-0.8 KB for HTTP/2 with its HPACK tables
 // packed). A flow.Handler's connection that is then idle with nothing in
-// flight (no request waiting, no bytes held, no message begun) rests: it
-// gives its Conn back and keeps its parser and 80 bytes of state
-// (rest.go, Stats.RestingConns) until its next packet. The parsers of
+// flight but requests waiting (no bytes held, no message begun) rests: it
+// gives its Conn back and keeps its parser and 80 bytes of state, 184 with
+// requests waiting, whose sessions stay (rest.go, Stats.RestingConns)
+// until its next packet. The parsers of
 // ended flows are reused through Resetter
 // (dns, dubbo, http1, http2, kafka, mqtt, mysql and redis implement it;
 // l7test.CheckReset checks a reset parser against a new one). An idle

@@ -53,6 +53,9 @@ type Engine struct {
 	// the Conns idleOld found idle, to rest at the end of Packet.
 	parked chunked[parkedConn]
 	rested chunked[restedConn]
+	// restPend holds the rested flows whose requests wait for their
+	// responses (rest.go).
+	restPend chunked[restedPending]
 	// restProtos holds the Message.Protocol values of rested flows,
 	// named by restedConn.proto.
 	restProtos []string
@@ -359,6 +362,12 @@ func (e *Engine) Open(info ConnInfo, ts int64) *Conn {
 // record.
 func (e *Engine) open(info ConnInfo, ts int64) *Conn {
 	e.advance(ts)
+	return e.openConn(info)
+}
+
+// openConn makes a Conn as open does, without moving the clock (Engine.wake
+// runs within advance).
+func (e *Engine) openConn(info ConnInfo) *Conn {
 	e.nconns++
 	var c *Conn
 	if n := len(e.freeConns); n > 0 {
@@ -522,7 +531,7 @@ func (e *Engine) idleOld(t int64) {
 			if p, ok := c.parser.(Idler); ok {
 				p.Idle()
 			}
-			if c.state == stateParse && c.slot >= 0 && c.phead == nil {
+			if c.state == stateParse && c.slot >= 0 {
 				e.restQ = append(e.restQ, restKey{c, c.id})
 			}
 		}
@@ -749,6 +758,15 @@ func (e *Engine) Advance(ts int64) {
 
 // Flush closes every open connection (end of input), in flow id order.
 func (e *Engine) Flush() {
+	// Rested flows with requests waiting close as Conns, in id order
+	// with the others.
+	for _, o := range e.offSlot {
+		if low := o & 0xffffffff; low >= slotRested && low < slotParkedTCP {
+			if i := int(low - slotRested); i&restPendBit != 0 {
+				e.wake(i &^ restPendBit)
+			}
+		}
+	}
 	ids := make([]uint64, 0, e.nconns)
 	for id := range e.conns {
 		ids = append(ids, id)
@@ -775,7 +793,7 @@ func (e *Engine) Flush() {
 func (e *Engine) Stats() Stats {
 	s := e.stats
 	s.OpenConns = e.nconns
-	s.RestingConns = e.rested.inUse()
+	s.RestingConns = e.resting()
 	s.PendingSessions = e.npending
 	s.BufferedBytes = e.pool.inUse
 	s.Protocols = append([]ProtocolStats(nil), e.proto...)

@@ -40,6 +40,12 @@ func (e *Engine) Packet(f *flow.Flow, m *decode.Meta, dir flow.Dir) {
 		e.closeSlot(slot)
 		c = nil
 	}
+	if c == nil && slot < len(e.offSlot) && e.restingWithPending(e.offSlot[slot], f.ID()) {
+		// The flow rests with requests waiting: the clock moves first,
+		// as for its Conn, and may time one out, which wakes the flow.
+		e.advance(m.Timestamp)
+		c = e.bySlot[slot]
+	}
 	parked, parkedAt, restedAt := int32(-1), -1, -1
 	if c == nil && slot < len(e.offSlot) {
 		if o := e.offSlot[slot]; o != 0 && o>>32 != f.ID()>>32 {
@@ -237,15 +243,23 @@ func (e *Engine) Close(f *flow.Flow, r *flow.Record) {
 	c := e.slotConn(f.ID())
 	if c == nil {
 		slot := int(f.Slot())
-		if i := e.restedIndex(slot, f.ID()); i >= 0 {
+		i := e.restedIndex(slot, f.ID())
+		switch {
+		case i >= 0 && i&restPendBit != 0:
+			// Its waiting requests are emitted by its Conn's Close.
+			c = e.wake(i &^ restPendBit)
+		case i >= 0:
 			e.advance(e.now) // as the Conn's Close would
 			sum, rc := e.restedSummary(i)
 			fillL4(r, sum, rc.reported)
 			e.clearSlot(slot)
-		} else if slot < len(e.offSlot) && e.offSlot[slot]>>32 == f.ID()>>32 {
+			return
+		case slot < len(e.offSlot) && e.offSlot[slot]>>32 == f.ID()>>32:
 			e.dropSlot(slot)
+			return
+		default:
+			return
 		}
-		return
 	}
 	base := c.reported
 	fillL4(r, c.Close(e.now), base) // Close also frees the slot

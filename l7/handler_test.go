@@ -290,11 +290,12 @@ func TestEngine_InferPieces(t *testing.T) {
 	}
 }
 
-// TestEngine_Rest: a flow idle past IdleDelay with nothing in flight rests
-// (no Conn, still open); its next request wakes it and pairs as before, and
-// its l4 record, taken while it rests, carries every request of the flow.
-// An ACK leaves it at rest. A flow with a request waiting for its response
-// does not rest.
+// TestEngine_Rest: a flow idle past IdleDelay with nothing in flight but
+// requests waiting rests (no Conn, still open); its next request wakes it
+// and pairs as before, and its l4 record, taken while it rests, carries
+// every request of the flow. An ACK leaves it at rest. A flow with a
+// request waiting for its response rests too, and its response pairs with
+// it.
 func TestEngine_Rest(t *testing.T) {
 	r := newFlowRig(t, l7.Config{}, 7000)
 	var l4 []flow.Record
@@ -309,17 +310,18 @@ func TestEngine_Rest(t *testing.T) {
 	pkt(40003, true, p, 3000, 4000, "GET c\n") // moves the engine's clock
 	r.ts += int64(3 * l7.IdleDelay)
 	pkt(40003, false, p, 4000, 3006, "+ok\n")
-	if st := eng.Stats(); st.OpenConns != 3 || st.RestingConns != 1 {
-		t.Fatalf("open_conns %d, resting_conns %d after idling; want 3 and 1 (40001; 40002 waits for its response, 40003 just had one)", st.OpenConns, st.RestingConns)
+	if st := eng.Stats(); st.OpenConns != 3 || st.RestingConns != 2 || st.PendingSessions != 1 {
+		t.Fatalf("open_conns %d, resting_conns %d, pending %d after idling; want 3, 2 (40001; 40002 with its request waiting; 40003 just had one) and 1",
+			st.OpenConns, st.RestingConns, st.PendingSessions)
 	}
 	pkt(40001, true, a, 1007, 5005, "") // an ACK leaves the flow at rest
-	if st := eng.Stats(); st.RestingConns != 1 {
-		t.Errorf("resting_conns %d after 40001's ACK, want 1", st.RestingConns)
+	if st := eng.Stats(); st.RestingConns != 2 {
+		t.Errorf("resting_conns %d after 40001's ACK, want 2", st.RestingConns)
 	}
 	pkt(40001, true, p, 1007, 5005, "GET d\n")
 	pkt(40001, false, p, 5005, 1013, "+ok\n")
-	if st := eng.Stats(); st.RestingConns != 0 {
-		t.Errorf("resting_conns %d after 40001's request, want 0", st.RestingConns)
+	if st := eng.Stats(); st.RestingConns != 1 {
+		t.Errorf("resting_conns %d after 40001's request, want 1 (40002)", st.RestingConns)
 	}
 	r.ts += int64(3 * l7.IdleDelay)
 	pkt(40002, false, p, 9000, 7006, "+ok\n")
@@ -353,9 +355,9 @@ func TestEngine_Rest(t *testing.T) {
 	}
 }
 
-// TestEngine_RestAfterTimeout: a flow told idle while a request waited
-// for its response rests once that request times out (no input of its own
-// comes to wake it), and its l4 record still counts the timeout.
+// TestEngine_RestAfterTimeout: a flow resting with a request waiting wakes
+// when the request times out (its record is the Conn's), and rests again
+// without it; its l4 record counts the timeout.
 func TestEngine_RestAfterTimeout(t *testing.T) {
 	r := newFlowRig(t, l7.Config{SessionTimeout: time.Second}, 7000)
 	var l4 []flow.Record
@@ -366,8 +368,8 @@ func TestEngine_RestAfterTimeout(t *testing.T) {
 	r.ts += int64(3 * l7.IdleDelay)
 	pkt(40002, true, p, 3000, 4000, "GET b\n") // moves the clock: 40001 is told idle
 	pkt(40002, false, p, 4000, 3006, "+ok\n")
-	if st := eng.Stats(); st.OpenConns != 2 || st.RestingConns != 0 || st.PendingSessions != 1 {
-		t.Fatalf("open_conns %d, resting_conns %d, pending %d after idling; want 2, 0, 1", st.OpenConns, st.RestingConns, st.PendingSessions)
+	if st := eng.Stats(); st.OpenConns != 2 || st.RestingConns != 1 || st.PendingSessions != 1 {
+		t.Fatalf("open_conns %d, resting_conns %d, pending %d after idling; want 2, 1, 1", st.OpenConns, st.RestingConns, st.PendingSessions)
 	}
 	r.ts += int64(2 * time.Second)
 	pkt(40002, true, p, 3006, 4004, "GET c\n") // 40001's request times out
@@ -388,5 +390,79 @@ func TestEngine_RestAfterTimeout(t *testing.T) {
 		if f.ClientPort == 40001 && (f.L7Request != 1 || f.L7ServerTimeout != 1 || f.L7Protocol != "LINE") {
 			t.Errorf("40001: l4 l7 %q req %d timeouts %d, want LINE 1 1", f.L7Protocol, f.L7Request, f.L7ServerTimeout)
 		}
+	}
+}
+
+// TestEngine_RestPending: the requests of a flow resting with them waiting
+// come out as its Conn's would: an overflow at MaxSessions wakes the flow
+// for its oldest request (Unknown; the flow then owes a response and stays
+// awake), a response wakes it and pairs, and the end of input emits what
+// still waits (Unknown), each with the flow's endpoints.
+func TestEngine_RestPending(t *testing.T) {
+	r := newFlowRig(t, l7.Config{}, 7000)
+	var recs []l7.Record
+	cfg := l7.Config{MaxSessions: 3, Registry: mustRegistry(t), OnRecord: func(rec *l7.Record) {
+		r.got = append(r.got, string(rec.RequestType)+" "+string(rec.RequestResource)+"|"+rec.Status.String())
+		recs = append(recs, *rec)
+	}}
+	eng, err := l7.NewEngine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.eng, r.tab = eng, flow.NewTable(flow.Config{Handler: eng})
+	pkt := r.tcp
+	const p = decode.TCPAck | decode.TCPPsh
+	pkt(40001, true, p, 1000, 5000, "GET a\n")
+	pkt(40002, true, p, 2000, 6000, "GET b\n")
+	r.ts += int64(3 * l7.IdleDelay)
+	pkt(40003, true, p, 3000, 7000, "GET z\n") // moves the clock
+	pkt(40003, false, p, 7000, 3006, "+ok\n")
+	if st := eng.Stats(); st.RestingConns != 2 || st.PendingSessions != 2 {
+		t.Fatalf("resting_conns %d, pending %d after idling; want 2 and 2", st.RestingConns, st.PendingSessions)
+	}
+	// 40004's second request overflows the oldest waiting: 40001's.
+	pkt(40004, true, p, 4000, 8000, "GET c\n")
+	pkt(40004, true, p, 4006, 8000, "GET d\n")
+	if st := eng.Stats(); st.SessionsOverflowed != 1 || st.RestingConns != 1 || st.PendingSessions != 3 {
+		t.Errorf("overflowed %d, resting_conns %d, pending %d; want 1, 1 (40002), 3", st.SessionsOverflowed, st.RestingConns, st.PendingSessions)
+	}
+	pkt(40002, false, p, 6000, 2006, "+ok\n")
+	r.tab.Flush()
+	want := []string{"GET z|Ok", "GET a|Unknown", "GET b|Ok", "GET c|Unknown", "GET d|Unknown"}
+	ports := []uint16{40003, 40001, 40002, 40004, 40004}
+	if len(r.got) != len(want) {
+		t.Fatalf("records %q, want %q", r.got, want)
+	}
+	for i := range want {
+		if r.got[i] != want[i] {
+			t.Errorf("record %d %q, want %q", i, r.got[i], want[i])
+		}
+		if recs[i].Client.Port() != ports[i] || recs[i].Server.Port() != 7000 || recs[i].L7Protocol != "LINE" {
+			t.Errorf("record %d: %s client %v server %v, want LINE from port %d to 7000", i, recs[i].L7Protocol, recs[i].Client, recs[i].Server, ports[i])
+		}
+	}
+	if st := eng.Stats(); st.OpenConns != 0 || st.RestingConns != 0 || st.PendingSessions != 0 {
+		t.Errorf("open_conns %d, resting_conns %d, pending %d at the end; want 0", st.OpenConns, st.RestingConns, st.PendingSessions)
+	}
+}
+
+// TestEngine_FlushRestPending: Engine.Flush (without the flow table's
+// Close) emits the requests of flows resting with them waiting.
+func TestEngine_FlushRestPending(t *testing.T) {
+	r := newFlowRig(t, l7.Config{}, 7000)
+	eng, pkt := r.eng, r.tcp
+	const p = decode.TCPAck | decode.TCPPsh
+	pkt(40001, true, p, 1000, 5000, "GET a\n")
+	r.ts += int64(3 * l7.IdleDelay)
+	pkt(40003, true, p, 3000, 7000, "GET z\n") // moves the clock
+	if st := eng.Stats(); st.RestingConns != 1 || st.PendingSessions != 2 {
+		t.Fatalf("resting_conns %d, pending %d after idling; want 1 and 2", st.RestingConns, st.PendingSessions)
+	}
+	eng.Flush()
+	if want := []string{"GET a|Unknown", "GET z|Unknown"}; len(r.got) != 2 || r.got[0] != want[0] || r.got[1] != want[1] {
+		t.Errorf("records %q, want %q", r.got, want)
+	}
+	if st := eng.Stats(); st.OpenConns != 0 || st.RestingConns != 0 || st.PendingSessions != 0 {
+		t.Errorf("open_conns %d, resting_conns %d, pending %d after Flush; want 0", st.OpenConns, st.RestingConns, st.PendingSessions)
 	}
 }

@@ -2,20 +2,26 @@ package l7
 
 import (
 	"math"
+	"net/netip"
 
 	"github.com/metaflow-go/metaflow/capture/decode"
 	"github.com/metaflow-go/metaflow/flow"
 )
 
 // Resting: a flow whose decoder is known and whose parser has been told
-// idle (IdleDelay without input), with nothing in flight — no request
-// waiting for its response, no bytes buffered, no message begun — keeps
-// what it needs to go on in a restedConn (80 bytes) instead of its Conn
-// (512), and takes a Conn again at its next packet. Most flows of a busy
-// link end by timeout, long after their last request: they wait as
+// idle (IdleDelay without input), with nothing in flight but requests
+// waiting for their responses — no bytes buffered, no message begun —
+// keeps what it needs to go on in a restedConn (80 bytes) instead of its
+// Conn (512), and takes a Conn again at its next packet. Most flows of a
+// busy link end by timeout, long after their last request: they wait as
 // restedConns. The parser stays the flow's (idle, holding no scratch).
-// Closing or snapshotting a rested flow reads the restedConn: its Conn
-// would report nothing but the counts it keeps.
+// Closing or snapshotting a rested flow without requests waiting reads the
+// restedConn: its Conn would report nothing but the counts it keeps. A
+// flow with requests waiting (a request whose response never comes: 65K
+// flows at the MaxSessions cap on the mixed benchmark file) keeps its
+// identity and pending list beside them (restedPending, 184 bytes), and
+// its requests' sessions stay where they are: what needs its Conn (a
+// timeout, an overflow, its close) wakes it first (Engine.wake).
 
 // restedConn is what a rested flow keeps of its Conn. Fields a Conn in
 // that state does not read again are not kept: tries and abandoned (read
@@ -98,13 +104,74 @@ type restKey struct {
 	id uint64
 }
 
-func (e *Engine) restedAt(i int) *restedConn { return e.rested.at(i) }
+// restedPending is the state of a rested flow whose requests wait for
+// their responses: what the Conn's sessions read of it (its identity for
+// their records, its pending list), beside the restedConn. Its sessions
+// name it (session.c nil, session.rest its index); a session event that
+// needs the Conn (a timeout, an overflow, the flow's close) wakes the flow
+// first (Engine.wake): it takes a Conn again, as at its next packet.
+type restedPending struct {
+	rc             restedConn
+	id             uint64
+	client, server netip.AddrPort
+	phead, ptail   *session
+	pendBytes      int
+	npending       int32
+	slot           int32
+}
+
+// restPendBit marks a rested index (an offSlot entry's low 30 bits less
+// slotRested) that names Engine.restPend rather than Engine.rested.
+const restPendBit = 1 << 29
+
+// restedAt returns the restedConn of rested index i.
+func (e *Engine) restedAt(i int) *restedConn {
+	if i&restPendBit != 0 {
+		return &e.restPend.at(i &^ restPendBit).rc
+	}
+	return e.rested.at(i)
+}
+
+// releaseRested frees rested index i.
+func (e *Engine) releaseRested(i int) {
+	if i&restPendBit != 0 {
+		e.restPend.release(i &^ restPendBit)
+		return
+	}
+	e.rested.release(i)
+}
+
+// resting returns the number of rested flows.
+func (e *Engine) resting() int { return e.rested.inUse() + e.restPend.inUse() }
+
+// wake gives the rested flow with requests waiting at index i (less
+// restPendBit) of Engine.restPend a Conn again, outside any packet of its
+// own (a timeout, an overflow, a close): the engine's clock stays.
+func (e *Engine) wake(i int) *Conn {
+	p := e.restPend.at(i)
+	c := e.openConn(ConnInfo{ID: p.id, Client: p.client, Server: p.server, Transport: p.rc.transport})
+	slot := int(p.slot)
+	e.offSlot[slot] = 0
+	e.bySlot[slot] = c
+	c.slot = p.slot
+	e.unrest(c, i|restPendBit)
+	return c
+}
+
+// owner returns the Conn of waiting request ss, waking its flow when it
+// rests.
+func (e *Engine) owner(ss *session) *Conn {
+	if ss.c == nil {
+		return e.wake(int(ss.rest))
+	}
+	return ss.c
+}
 
 // restable reports whether c, a Conn told idle, holds nothing a
-// restedConn does not keep.
+// restedConn (and a restedPending, for its waiting requests) does not
+// keep.
 func (c *Conn) restable() bool {
-	if c.state != stateParse || c.slot < 0 || c.phead != nil || c.npending != 0 || c.pendBytes != 0 ||
-		c.owed != 0 || c.respGap || c.bufMid != [2]int32{} || c.idleTick != 0 || c.avoid != 0 ||
+	if c.state != stateParse || c.slot < 0 || c.owed != 0 || c.respGap || c.bufMid != [2]int32{} || c.idleTick != 0 || c.avoid != 0 ||
 		c.dec > math.MaxUint8 {
 		return false
 	}
@@ -142,7 +209,20 @@ func (e *Engine) rest(c *Conn) {
 	if proto < 0 {
 		return
 	}
-	i := e.rested.alloc()
+	var i int
+	if c.phead != nil {
+		j := e.restPend.alloc()
+		p := e.restPend.at(j)
+		p.id, p.client, p.server, p.slot = c.id, c.client, c.server, c.slot
+		p.phead, p.ptail, p.npending, p.pendBytes = c.phead, c.ptail, c.npending, c.pendBytes
+		for ss := c.phead; ss != nil; ss = ss.fnext {
+			ss.c, ss.rest = nil, int32(j)
+		}
+		c.phead, c.ptail, c.npending, c.pendBytes = nil, nil, 0, 0
+		i = j | restPendBit
+	} else {
+		i = e.rested.alloc()
+	}
 	r := e.restedAt(i)
 	flags := c.flip
 	if c.tls {
@@ -208,7 +288,14 @@ func (e *Engine) unrest(c *Conn, i int) {
 		s.ack, s.hasAck, s.ackSeen = r.ack[d], f&restHasAck != 0, f&restAckSeen != 0
 		s.errs, s.decoded = int32(r.errs[d]), f&restDecoded != 0
 	}
-	e.rested.release(i)
+	if i&restPendBit != 0 {
+		p := e.restPend.at(i &^ restPendBit)
+		c.phead, c.ptail, c.npending, c.pendBytes = p.phead, p.ptail, p.npending, p.pendBytes
+		for ss := c.phead; ss != nil; ss = ss.fnext {
+			ss.c = c
+		}
+	}
+	e.releaseRested(i)
 }
 
 // restedSegment takes a TCP segment without payload of direction dir of
@@ -219,6 +306,10 @@ func (e *Engine) restedSegment(i int, f *flow.Flow, dir flow.Dir, m *decode.Meta
 	r := e.restedAt(i)
 	if flowClientFirst(f) != r.clientFirst() {
 		r.flags ^= restFlip | restClientFirst
+		if i&restPendBit != 0 {
+			p := e.restPend.at(i &^ restPendBit)
+			p.client, p.server = p.server, p.client
+		}
 	}
 	d := uint8(dir&1) ^ r.flip()
 	sf := &r.sflags[d]
@@ -254,7 +345,7 @@ func (e *Engine) unrestDrop(i int) {
 	r := e.restedAt(i)
 	e.nconns--
 	e.putParser(int32(r.dec), r.transport, r.parser)
-	e.rested.release(i)
+	e.releaseRested(i)
 }
 
 // restedIndex returns the rested index of slot's offSlot entry when it
@@ -273,12 +364,25 @@ func (e *Engine) restedIndex(slot int, id uint64) int {
 	return -1
 }
 
+// restingWithPending reports whether offSlot entry o names a rested flow
+// of id whose requests wait (Engine.restPend).
+func (e *Engine) restingWithPending(o, id uint64) bool {
+	low := o & 0xffffffff
+	return o>>32 == id>>32 && low >= slotRested+restPendBit && low < slotParkedTCP
+}
+
 // clearSlot clears the offSlot entry of slot, ending the rested or parked
 // state it names.
 func (e *Engine) clearSlot(slot int) {
 	if slot < len(e.offSlot) {
 		if low := e.offSlot[slot] & 0xffffffff; low >= slotRested && low < slotParkedTCP {
-			e.unrestDrop(int(low - slotRested))
+			if i := int(low - slotRested); i&restPendBit != 0 {
+				// Its waiting requests are emitted as its Conn's
+				// Close would.
+				e.wake(i &^ restPendBit).Close(e.now)
+			} else {
+				e.unrestDrop(i)
+			}
 			e.offSlot[slot] = 0
 			return
 		}

@@ -127,3 +127,11 @@ func TestConn_RestableNarrow(t *testing.T) {
 		t.Errorf("a Conn with a 256th protocol name rested")
 	}
 }
+
+// TestSession_Size keeps a waiting request in Go's 256-byte size class
+// (session.rest took padding).
+func TestSession_Size(t *testing.T) {
+	if n := unsafe.Sizeof(session{}); n > sessionCost {
+		t.Errorf("session is %d bytes, want <= %d", n, sessionCost)
+	}
+}

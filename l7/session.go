@@ -17,6 +17,7 @@ type session struct {
 	gprev, gnext *session // the engine's per-decoder list (timeouts)
 
 	dec      int32
+	rest     int32 // index in Engine.restPend while c is nil (its flow rests)
 	ts       int64
 	seq      uint32
 	captured uint32
@@ -274,10 +275,10 @@ func (e *Engine) release(ss *session) {
 	ss.c, ss.fprev, ss.gprev, ss.gnext = nil, nil, nil, nil
 	ss.fnext = e.freeSessions
 	e.freeSessions = ss
-	if c.phead == nil && c.idleTick == 0 && c.slot >= 0 && c.state == stateParse {
-		// The last request of a Conn already told idle went (an
-		// overflow or a timeout, not its response): idleOld did not
-		// queue it to rest as it held one then.
+	if c.idleTick == 0 && c.slot >= 0 && c.state == stateParse {
+		// A request of a Conn already told idle went (an overflow or
+		// a timeout, not its response): the Conn may rest now, or rest
+		// again after a wake.
 		e.restQ = append(e.restQ, restKey{c, c.id})
 	}
 }
@@ -299,8 +300,9 @@ func (e *Engine) overflow(ss *session) {
 		return
 	}
 	e.stats.SessionsOverflowed++
+	c := e.owner(ss)
 	if !ss.hasID {
-		ss.c.owed++
+		c.owed++
 	}
 	e.emitAlone(ss, StatusUnknown)
 }
@@ -335,7 +337,7 @@ func (c *Conn) lostReplies() {
 // unanswered emits ss, still waiting when its flow closed or the input
 // ended before its session timeout, with status Unknown.
 func (e *Engine) unanswered(ss *session) {
-	if ss.c.repliesFailed() {
+	if e.owner(ss).repliesFailed() {
 		e.stats.AbandonedRequests++
 	} else {
 		e.stats.Unanswered++
@@ -347,7 +349,7 @@ func (e *Engine) unanswered(ss *session) {
 // replies failed to parse: its answer was likely there, and a Timeout
 // would be a false error.
 func (e *Engine) timeout(ss *session) {
-	if ss.c.repliesFailed() {
+	if e.owner(ss).repliesFailed() {
 		e.stats.AbandonedRequests++
 		e.emitAlone(ss, StatusUnknown)
 		return
@@ -365,7 +367,7 @@ func (c *Conn) repliesFailed() bool {
 // emitAlone emits waiting request ss without a response, with status st,
 // and releases it.
 func (e *Engine) emitAlone(ss *session, st Status) {
-	e.beginRecord(ss.c)
+	e.beginRecord(e.owner(ss))
 	e.requestFromSession(ss)
 	e.rec.Status, e.rec.HasStatus = st, true
 	e.emit()

@@ -41,7 +41,7 @@ func (e *Engine) ReadStats(s *Stats) {
 	protos := s.Protocols[:0]
 	*s = e.stats
 	s.OpenConns = e.nconns
-	s.RestingConns = e.rested.inUse()
+	s.RestingConns = e.resting()
 	s.PendingSessions = e.npending
 	s.BufferedBytes = e.pool.inUse
 	s.Protocols = append(protos, e.proto...)
