@@ -22,5 +22,7 @@ func FuzzParse(f *testing.F) {
 	d := New(nil)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		l7test.FuzzPieces(t, d.NewParser(l7.TCP), in, false)
+		// Idle between calls gives buffers back only between values.
+		l7test.FuzzPieces(t, &l7test.Idling{Parser: d.NewParser(l7.TCP)}, in, false)
 	})
 }

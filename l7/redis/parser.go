@@ -2,21 +2,22 @@ package redis
 
 import (
 	"bytes"
+	"sync"
 
 	"github.com/metaflow-go/metaflow/internal/ascii"
 	"github.com/metaflow-go/metaflow/l7"
 )
 
-// half is the state of one direction: the value in progress and the
-// buffers its message fields are built in.
+// half is the state of one direction: the value in progress, and the
+// buffers its message fields are built in while there is one.
 //
 // A busy capture interleaves thousands of flows, so a parser's state is
 // mostly out of the CPU caches when a segment of its flow arrives: what a
 // message costs is the cache lines it touches more than its instructions.
-// The scalars every message reads and writes, its counter included,
-// therefore share the first cache line with the outermost aggregate's
-// count (TestParser_layout checks it): a simple reply touches that line
-// only, a command that line and those of its name and arguments.
+// The scalars every message reads and writes, its counter included, fill
+// one cache line (TestParser_layout checks it): a simple reply touches
+// that line and its buffers' first, a command that line and those of its
+// name and arguments.
 type half struct {
 	length  int64  // bytes of the top-level value so far
 	off     int64  // stream offset of the next byte Parse sees
@@ -29,7 +30,7 @@ type half struct {
 	excN    uint16
 	cmdN    uint8
 	firstN  uint8
-	depth   uint8 // aggregates open, frames[:depth]
+	depth   uint8 // aggregates open, b.frames[:depth]
 	inValue bool  // inside a top-level value
 	top     byte  // type byte of the top-level value (0 before it starts)
 	collect bool  // the current bulk's payload feeds the message fields
@@ -40,12 +41,37 @@ type half struct {
 	replyOff bool // CLIENT REPLY OFF in force
 	skipNext bool // CLIENT REPLY SKIP: the next command gets no reply
 
+	// b holds the open aggregates and the message fields: taken from
+	// bufsPool when a value starts (element), given back by Idle when
+	// none is in progress, so that an idle connection's Parser holds
+	// none.
+	b *bufs
+}
+
+// bufs is what a direction needs while it decodes a value and while the
+// Message filled from it is in use.
+type bufs struct {
 	frames [maxDepth]int64 // elements left of each open aggregate
 	first  [16]byte        // first element of a top-level array reply
 	cmd    [cmdSize]byte
 	res    [resourceSize]byte
 	exc    [excSize]byte
-	_      [24]byte // to a whole number of cache lines, so that h[1] starts on one
+}
+
+// bufsPool holds the buffers of idle directions, shared by every Parser.
+var bufsPool = sync.Pool{New: func() any { return new(bufs) }}
+
+var _ l7.Idler = (*Parser)(nil)
+
+// Idle implements l7.Idler: no Message the Parser filled is in use, so a
+// direction with no value in progress gives its buffers back to the pool.
+func (p *Parser) Idle() {
+	for i := range p.h {
+		if h := &p.h[i]; h.b != nil && !h.inValue && h.depth == 0 && h.bulk == 0 {
+			bufsPool.Put(h.b)
+			h.b = nil
+		}
+	}
 }
 
 // Stats counts what a Parser saw. Counters only grow.
@@ -68,11 +94,16 @@ type Parser struct {
 	// first (subLen of them from subHd): the first of each answers the
 	// command, the rest are Streaming.
 	subQ   [16]subWait
-	subHd  int
-	subLen int
+	subHd  uint8
+	subLen uint8
+	// To 320 bytes: the allocator's size class for it holds whole cache
+	// lines, so that each object, and h[0] with it, starts on one.
+	_ [38]byte
 }
 
-type subWait struct{ left, total int }
+// subWait counts the confirmations of one SUBSCRIBE-family command (its
+// channels, at least one).
+type subWait struct{ left, total uint32 }
 
 // Stats returns the Parser's counters.
 func (p *Parser) Stats() Stats {
@@ -284,8 +315,8 @@ func (h *half) skim(b []byte, req bool) (int, bool) {
 			h.length += int64(j - i)
 			collect := false
 			if child {
-				if req && h.args > 0 && int(h.resN) < len(h.res) {
-					h.res[h.resN] = ' '
+				if req && h.args > 0 && int(h.resN) < len(h.b.res) {
+					h.b.res[h.resN] = ' '
 					h.resN++
 				}
 				collect = req || h.args == 0
@@ -317,7 +348,7 @@ func (h *half) skim(b []byte, req bool) (int, bool) {
 					if req {
 						h.arg(v)
 					} else {
-						h.firstN = uint8(copy(h.first[:], v))
+						h.firstN = uint8(copy(h.b.first[:], v))
 					}
 				}
 				h.args++
@@ -344,7 +375,7 @@ func (h *half) skim(b []byte, req bool) (int, bool) {
 				n *= 2
 			}
 			if n > 0 {
-				h.frames[h.depth] = n
+				h.b.frames[h.depth] = n
 				h.attr &^= 1 << h.depth
 				h.depth++
 				continue
@@ -362,6 +393,9 @@ func (h *half) skim(b []byte, req bool) (int, bool) {
 // element handles one type line. It reports whether the top-level value
 // is complete.
 func (p *Parser) element(h *half, line []byte, req bool) (bool, error) {
+	if h.b == nil {
+		h.b = bufsPool.Get().(*bufs)
+	}
 	t := line[0]
 	atTop := h.depth == 0
 	if atTop && t != '|' {
@@ -379,12 +413,12 @@ func (p *Parser) element(h *half, line []byte, req bool) (bool, error) {
 		v := line[1:]
 		switch {
 		case atTop && t == '-':
-			h.excN = uint16(copy(h.exc[:], v))
+			h.excN = uint16(copy(h.b.exc[:], v))
 		case child:
 			if req {
 				h.arg(v)
 			} else if h.args == 0 {
-				h.firstN = uint8(copy(h.first[:], v))
+				h.firstN = uint8(copy(h.b.first[:], v))
 			}
 			h.args++
 		}
@@ -396,8 +430,8 @@ func (p *Parser) element(h *half, line []byte, req bool) (bool, error) {
 		}
 		h.collect = (atTop && t == '!') || (child && (req || h.args == 0))
 		if child {
-			if req && h.args > 0 && int(h.resN) < len(h.res) {
-				h.res[h.resN] = ' '
+			if req && h.args > 0 && int(h.resN) < len(h.b.res) {
+				h.b.res[h.resN] = ' '
 				h.resN++
 			}
 			h.args++
@@ -427,7 +461,7 @@ func (p *Parser) element(h *half, line []byte, req bool) (bool, error) {
 		if h.depth == maxDepth {
 			return false, ErrTooDeep
 		}
-		h.frames[h.depth] = n
+		h.b.frames[h.depth] = n
 		if t == '|' {
 			h.attr |= 1 << h.depth
 		} else {
@@ -445,7 +479,7 @@ func (h *half) done() bool {
 	h.collect = false
 	for h.depth > 0 {
 		d := h.depth - 1
-		if h.frames[d]--; h.frames[d] > 0 {
+		if h.b.frames[d]--; h.b.frames[d] > 0 {
 			return false
 		}
 		h.depth = d
@@ -463,34 +497,34 @@ func (h *half) addContent(b []byte, req bool) {
 		if h.args == 1 {
 			h.addCmd(b)
 		}
-		h.resN += uint16(copy(h.res[h.resN:], b))
+		h.resN += uint16(copy(h.b.res[h.resN:], b))
 	case h.top == '!':
-		h.excN += uint16(copy(h.exc[h.excN:], b))
+		h.excN += uint16(copy(h.b.exc[h.excN:], b))
 	default:
-		h.firstN += uint8(copy(h.first[h.firstN:], b))
+		h.firstN += uint8(copy(h.b.first[h.firstN:], b))
 	}
 }
 
 // arg adds a simple-typed argument of a request array.
 func (h *half) arg(v []byte) {
-	if h.args > 0 && int(h.resN) < len(h.res) {
-		h.res[h.resN] = ' '
+	if h.args > 0 && int(h.resN) < len(h.b.res) {
+		h.b.res[h.resN] = ' '
 		h.resN++
 	} else if h.args == 0 {
 		h.addCmd(v)
 	}
-	h.resN += uint16(copy(h.res[h.resN:], v))
+	h.resN += uint16(copy(h.b.res[h.resN:], v))
 }
 
 func (h *half) addCmd(b []byte) {
 	for _, c := range b {
-		if int(h.cmdN) == len(h.cmd) {
+		if int(h.cmdN) == len(h.b.cmd) {
 			return
 		}
 		if c >= 'a' && c <= 'z' {
 			c -= 'a' - 'A'
 		}
-		h.cmd[h.cmdN] = c
+		h.b.cmd[h.cmdN] = c
 		h.cmdN++
 	}
 }
@@ -511,11 +545,11 @@ func (h *half) inline(line []byte) {
 		}
 		if word == 0 {
 			h.addCmd(line[:i])
-		} else if int(h.resN) < len(h.res) {
-			h.res[h.resN] = ' '
+		} else if int(h.resN) < len(h.b.res) {
+			h.b.res[h.resN] = ' '
 			h.resN++
 		}
-		h.resN += uint16(copy(h.res[h.resN:], line[:i]))
+		h.resN += uint16(copy(h.b.res[h.resN:], line[:i]))
 		line = line[i:]
 		word++
 	}
@@ -590,15 +624,16 @@ func (p *Parser) emit(h *half, req bool, m *l7.Message) bool {
 	m.Length = int(min(h.length, int64(^uint(0)>>1)))
 	if req {
 		m.Kind = l7.KindRequest
-		m.RequestType = h.cmd[:h.cmdN]
-		m.RequestResource = h.res[:h.resN]
+		m.RequestType = h.b.cmd[:h.cmdN]
+		m.RequestResource = h.b.res[:h.resN]
 		m.NoResponse = p.noReply(h)
 		if isSubscribe(m.RequestType) && h.args > 1 {
-			if p.subLen == len(p.subQ) {
-				p.subHd = (p.subHd + 1) % len(p.subQ)
+			if int(p.subLen) == len(p.subQ) {
+				p.subHd = (p.subHd + 1) % uint8(len(p.subQ))
 				p.subLen--
 			}
-			p.subQ[(p.subHd+p.subLen)%len(p.subQ)] = subWait{int(h.args) - 1, int(h.args) - 1}
+			n := h.args - 1
+			p.subQ[(p.subHd+p.subLen)%uint8(len(p.subQ))] = subWait{n, n}
 			p.subLen++
 		}
 		h.msgs++
@@ -607,7 +642,7 @@ func (p *Parser) emit(h *half, req bool, m *l7.Message) bool {
 		m.Status = l7.StatusOk
 		if h.top == '-' || h.top == '!' {
 			m.Status = l7.StatusServerError
-			m.Exception = h.exc[:h.excN]
+			m.Exception = h.b.exc[:h.excN]
 		}
 		m.Streaming = p.streaming(h)
 		h.msgs++
@@ -621,8 +656,8 @@ func (p *Parser) emit(h *half, req bool, m *l7.Message) bool {
 
 // noReply applies CLIENT REPLY OFF, ON and SKIP to the command in h.
 func (p *Parser) noReply(h *half) bool {
-	res := h.res[:h.resN]
-	if string(h.cmd[:h.cmdN]) == "CLIENT" {
+	res := h.b.res[:h.resN]
+	if string(h.b.cmd[:h.cmdN]) == "CLIENT" {
 		var f [4][]byte
 		if n := fields(res, f[:]); n == 3 && ascii.EqualFoldLower(f[1], "reply") {
 			switch {
@@ -654,7 +689,7 @@ func (p *Parser) streaming(h *half) bool {
 	if h.top != '*' && h.top != '>' {
 		return false
 	}
-	first := h.first[:h.firstN]
+	first := h.b.first[:h.firstN]
 	switch {
 	case ascii.EqualFoldLower(first, "message"), ascii.EqualFoldLower(first, "pmessage"), ascii.EqualFoldLower(first, "smessage"):
 		return true
@@ -665,7 +700,7 @@ func (p *Parser) streaming(h *half) bool {
 		w := &p.subQ[p.subHd]
 		streaming := w.left != w.total
 		if w.left--; w.left == 0 {
-			p.subHd = (p.subHd + 1) % len(p.subQ)
+			p.subHd = (p.subHd + 1) % uint8(len(p.subQ))
 			p.subLen--
 		}
 		return streaming

@@ -1,0 +1,86 @@
+package redis
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
+)
+
+// idleParsers is how many parsers the idle memory test holds.
+const idleParsers = 10_000
+
+// idleParserBound bounds the heap bytes of an idle Parser: each
+// direction's scalars, the counters and the SUBSCRIBE confirmations
+// awaited (a 320-byte object). With each direction's buffers in it, it
+// was a 2,304-byte object.
+const idleParserBound = 336
+
+// TestParser_IdleMemory measures the live heap an idle Parser holds after
+// a command and its reply, once told it is idle (l7.Idler), and bounds
+// it: the buffers a value is decoded in go back to a pool.
+func TestParser_IdleMemory(t *testing.T) {
+	for _, tc := range benchCases {
+		t.Run(tc.Name, func(t *testing.T) {
+			var m l7.Message
+			ps := make([]l7.Parser, idleParsers)
+			feed := func(from, to int) {
+				for i := from; i < to; i++ {
+					p := New(nil).NewParser(l7.TCP)
+					if n := l7test.ParseAll(p, tc.In, tc.Dir, &m); n != 1 {
+						t.Fatalf("%d messages, want 1", n)
+					}
+					if n := l7test.ParseAll(p, benchOK, l7.ToClient, &m); n != 1 {
+						t.Fatalf("%d replies, want 1", n)
+					}
+					p.(l7.Idler).Idle()
+					ps[i] = p
+				}
+			}
+			feed(0, idleParsers/4) // warms the pool up
+			h1 := liveHeap()
+			feed(idleParsers/4, idleParsers)
+			h2 := liveHeap()
+			runtime.KeepAlive(ps)
+			per := (float64(h2) - float64(h1)) / float64(idleParsers*3/4)
+			t.Logf("%.0f bytes per idle parser", per)
+			if per > idleParserBound {
+				t.Errorf("%.0f bytes per idle parser, want at most %d", per, idleParserBound)
+			}
+		})
+	}
+}
+
+// TestParser_IdleInValue: Idle keeps the buffers of a value in progress,
+// and the value decodes as it would without the Idle.
+func TestParser_IdleInValue(t *testing.T) {
+	var m l7.Message
+	p := New(nil).NewParser(l7.TCP).(*Parser)
+	cut := len(benchSetPX) - 4 // inside the last bulk
+	if n, ok, err := p.Parse(benchSetPX[:cut], l7.ToServer, &m); ok || err != nil || n == 0 {
+		t.Fatalf("first part: n %d, ok %v, err %v", n, ok, err)
+	}
+	p.Idle()
+	if p.h[l7.ToServer].b == nil {
+		t.Fatal("Idle gave back the buffers of a value in progress")
+	}
+	l7test.ParseAll(p, benchSetPX[cut:], l7.ToServer, &m)
+	if got := string(m.RequestType) + " " + string(m.RequestResource); got != "SET SET :1:factorial_12 479001600 PX 60000" {
+		t.Errorf("got %q", got)
+	}
+	p.Idle()
+	if p.h[l7.ToServer].b != nil {
+		t.Error("Idle kept the buffers with no value in progress")
+	}
+}
+
+// liveHeap returns the bytes of live heap objects; two collections empty
+// the sync.Pools.
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
