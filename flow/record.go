@@ -165,11 +165,6 @@ func (r *Record) AppendJSON(b []byte) []byte {
 // pieces at offsets (jsonw's PutX); it may use a few bytes of b's capacity
 // past the line as scratch. It does not allocate beyond growing b.
 func (r *Record) AppendText(b []byte) []byte {
-	proto := ""
-	switch r.Protocol {
-	case decode.ProtoTCP, decode.ProtoUDP, decode.ProtoICMP, decode.ProtoICMPv6:
-		proto = ProtocolName(r.Protocol)
-	}
 	tunnel := ""
 	if r.TunnelType != decode.TunnelNone {
 		tunnel = r.TunnelType.String()
@@ -180,15 +175,8 @@ func (r *Record) AppendText(b []byte) []byte {
 	b = b[:cap(b)]
 	n = jsonw.PutWord(b, n, wFlow)
 	n = jsonw.PutUint(b, n, r.FlowID)
-	b[n] = ' '
-	n++
-	if proto != "" {
-		n = jsonw.PutString(b, n, proto)
-	} else {
-		n = jsonw.PutUint(b, n, uint64(r.Protocol)) // ProtocolName's number
-	}
-	b[n] = ' '
-	n = jsonw.PutAddrPort(b, n+1, r.IP0, r.ClientPort)
+	n = jsonw.PutWord(b, n, protoWords[r.Protocol])
+	n = jsonw.PutAddrPort(b, n, r.IP0, r.ClientPort)
 	n = jsonw.PutWord(b, n, wArrow)
 	n = jsonw.PutAddrPort(b, n, r.IP1, r.ServerPort)
 	if r.VLAN != 0 {
@@ -203,10 +191,15 @@ func (r *Record) AppendText(b []byte) []byte {
 		b[n] = ' '
 		n = jsonw.PutString(b, n+1, r.L7Protocol)
 	}
-	b[n] = ' '
-	n = jsonw.PutString(b, n+1, closeType)
-	b[n] = ' '
-	n = putMicros(b, n+1, r.Duration)
+	if int(r.CloseType) < len(closeWords) {
+		n = jsonw.PutWords(b, n, &closeWords[r.CloseType])
+	} else {
+		b[n] = ' '
+		n = jsonw.PutString(b, n+1, closeType)
+		b[n] = ' '
+		n++
+	}
+	n = putMicros(b, n, r.Duration)
 	n = jsonw.PutWord(b, n, wTx)
 	n = jsonw.PutUint(b, n, r.PacketTx)
 	b[n] = '/'
@@ -241,10 +234,31 @@ var (
 	wS       = jsonw.MakeWord(" ")
 )
 
+// protoWords holds " <ProtocolName(p)> " of each protocol number p.
+var protoWords = func() (t [256]jsonw.Word) {
+	for p := range t {
+		t[p] = jsonw.MakeWord(" " + ProtocolName(uint8(p)) + " ")
+	}
+	return
+}()
+
+// closeWords holds " <close type> " of the first close types.
+var closeWords = func() []jsonw.Words {
+	var t []jsonw.Words
+	for c := range 64 {
+		w, ok := jsonw.MakeWords(" " + CloseType(c).String() + " ")
+		if !ok {
+			break
+		}
+		t = append(t, w)
+	}
+	return t
+}()
+
 // textMax bounds a text line's length, less its strings (tunnel, l7
 // protocol, close type, address zones), plus jsonw.PutSlack.
 const textMax = len("flow ") + jsonw.MaxUintLen + len(" ICMP ") +
-	2*jsonw.MaxAddrPortLen + len(" -> ") + len(" vlan 65535") + len("   ") +
+	2*jsonw.MaxAddrPortLen + len(" -> ") + len(" vlan 65535") + len("   ") + 24 +
 	len(" ") + maxMicrosLen + len(" tx /B rx /B") + 4*jsonw.MaxUintLen +
 	len(" rtt ") + maxMicrosLen + len(" retrans 4294967295") + jsonw.PutSlack
 

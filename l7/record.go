@@ -3,6 +3,7 @@ package l7
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 
 	"github.com/metaflow-go/metaflow/internal/jsonw"
 	"github.com/metaflow-go/metaflow/tag"
@@ -233,46 +234,107 @@ func (r *Record) AppendJSON(b []byte) []byte {
 // AppendText appends r as one readable line, e.g.
 //
 //	HTTP 10.0.0.1:40000 > 10.0.0.2:80 GET example.com /index.html -> 200 Ok 1523us
+//
+// It grows b once, to a bound of the line's length, and writes the line's
+// pieces at offsets (jsonw's PutX); it may use a few bytes of b's capacity
+// past the line as scratch. It does not allocate beyond growing b.
 func (r *Record) AppendText(b []byte) []byte {
-	b = append(b, r.L7Protocol...)
-	b = append(b, ' ')
-	b = jsonw.AppendAddrPort(b, r.Client.Addr(), r.Client.Port())
-	b = append(b, " > "...)
-	b = jsonw.AppendAddrPort(b, r.Server.Addr(), r.Server.Port())
+	client, server := r.Client.Addr(), r.Server.Addr()
+	size := textMax + len(r.L7Protocol) + zoneLen(client) + zoneLen(server)
 	if r.HasRequest {
-		b = appendTextField(b, r.RequestType)
-		b = appendTextField(b, r.RequestDomain)
-		b = appendTextField(b, r.RequestResource)
-	} else {
-		b = append(b, " (no request)"...)
+		size += len(r.RequestType) + len(r.RequestDomain) + len(r.RequestResource)
 	}
 	if r.HasResponse || r.HasStatus {
-		b = append(b, " ->"...)
+		size += len(r.ResponseException) + len(r.ResponseResult)
+	}
+	eBPF := r.ProcessID0 != 0 || r.ProcessID1 != 0
+	if eBPF {
+		size += len(r.ProcessKName0) + len(r.ProcessKName1)
+	}
+	n := len(b)
+	b = slices.Grow(b, size)
+	b = b[:cap(b)]
+	n = jsonw.PutString(b, n, r.L7Protocol)
+	b[n] = ' '
+	n = jsonw.PutAddrPort(b, n+1, client, r.Client.Port())
+	n = jsonw.PutWord(b, n, wTo)
+	n = jsonw.PutAddrPort(b, n, server, r.Server.Port())
+	if r.HasRequest {
+		n = putTextField(b, n, r.RequestType)
+		n = putTextField(b, n, r.RequestDomain)
+		n = putTextField(b, n, r.RequestResource)
+	} else {
+		n = jsonw.PutString(b, n, " (no request)")
+	}
+	if r.HasResponse || r.HasStatus {
+		n = jsonw.PutWord(b, n, wArrow)
 		if r.HasResponseCode {
-			b = append(b, ' ')
-			b = jsonw.AppendInt(b, int64(r.ResponseCode))
+			b[n] = ' '
+			n = jsonw.PutInt(b, n+1, int64(r.ResponseCode))
 		}
 		if r.HasStatus {
-			b = append(b, ' ')
-			b = append(b, r.Status.String()...)
+			if int(r.Status) < len(statusWords) {
+				n = jsonw.PutWords(b, n, &statusWords[r.Status])
+			} else {
+				b[n] = ' '
+				n = jsonw.PutString(b, n+1, r.Status.String())
+			}
 		}
-		b = appendTextField(b, r.ResponseException)
-		b = appendTextField(b, r.ResponseResult)
+		n = putTextField(b, n, r.ResponseException)
+		n = putTextField(b, n, r.ResponseResult)
 	}
 	if d, ok := r.ResponseDuration(); ok {
-		b = append(b, ' ')
-		b = jsonw.AppendInt(b, d)
-		b = append(b, "us"...)
+		b[n] = ' '
+		n = jsonw.PutInt(b, n+1, d)
+		n = jsonw.PutWord(b, n, wUs)
 	}
-	if r.ProcessID0 != 0 || r.ProcessID1 != 0 {
+	if eBPF {
 		// Which process saw it: [redis-cli/4242 > redis-server/4200].
-		b = append(b, " ["...)
-		b = appendTextProcess(b, r.ProcessKName0, r.ProcessID0)
-		b = append(b, " > "...)
-		b = appendTextProcess(b, r.ProcessKName1, r.ProcessID1)
-		b = append(b, ']')
+		n = jsonw.PutWord(b, n, wOpen)
+		n = putTextProcess(b, n, r.ProcessKName0, r.ProcessID0)
+		n = jsonw.PutWord(b, n, wTo)
+		n = putTextProcess(b, n, r.ProcessKName1, r.ProcessID1)
+		b[n] = ']'
+		n++
 	}
-	return b
+	return b[:n]
+}
+
+// The constant pieces of a text line.
+var (
+	wTo    = jsonw.MakeWord(" > ")
+	wArrow = jsonw.MakeWord(" ->")
+	wUs    = jsonw.MakeWord("us")
+	wOpen  = jsonw.MakeWord(" [")
+)
+
+// statusWords holds " <status>" of the first statuses.
+var statusWords = func() []jsonw.Words {
+	var t []jsonw.Words
+	for s := range 16 {
+		w, ok := jsonw.MakeWords(" " + Status(s).String())
+		if !ok {
+			break
+		}
+		t = append(t, w)
+	}
+	return t
+}()
+
+// textMax bounds a text line's length, less its strings (protocol,
+// fields, process names, address zones), plus jsonw.PutSlack.
+const textMax = len(" ") + 2*jsonw.MaxAddrPortLen + len(" > ") + len(" (no request)") +
+	len(" ->") + len(" -2147483648") + len("     ") + // a space before each field
+	24 + // the status (jsonw.Words)
+	len(" ") + jsonw.MaxIntLen + len("us") +
+	len(" [/4294967295 > /4294967295]") + jsonw.PutSlack
+
+// zoneLen returns the length of a's IPv6 zone.
+func zoneLen(a netip.Addr) int {
+	if a.Is4() {
+		return 0
+	}
+	return len(a.Zone())
 }
 
 // appendEBPF appends the eBPF-only keys that are set.
@@ -306,60 +368,77 @@ func (r *Record) appendEBPF(b []byte) []byte {
 	return b
 }
 
-// appendTextProcess appends name/pid, or "-" when the side is unknown.
-func appendTextProcess(b, name []byte, pid uint32) []byte {
+// putTextProcess writes name/pid, or "-" when the side is unknown; bytes
+// of name up to ' ' and DEL are written as '.'.
+func putTextProcess(b []byte, n int, name []byte, pid uint32) int {
 	if pid == 0 {
-		return append(b, '-')
-	}
-	for _, c := range name {
-		if c <= 0x20 || c == 0x7f {
-			c = '.'
-		}
-		b = append(b, c)
+		b[n] = '-'
+		return n + 1
 	}
 	if len(name) > 0 {
-		b = append(b, '/')
-	}
-	return jsonw.AppendUint(b, uint64(pid))
-}
-
-func appendTextField(b, v []byte) []byte {
-	if len(v) == 0 {
-		return b
-	}
-	b = append(b, ' ')
-	if !hasControl(v) {
-		return append(b, v...)
-	}
-	start := 0
-	for i, c := range v {
-		if c < 0x20 || c == 0x7f {
-			b = append(append(b, v[start:i]...), '.')
-			start = i + 1
-		}
-	}
-	return append(b, v[start:]...)
-}
-
-// hasControl reports whether v holds a control character (below 0x20, or
-// DEL): eight bytes at a time, the last eight (overlapping) at once too.
-func hasControl(v []byte) bool {
-	if len(v) < 8 {
-		for _, c := range v {
-			if c < 0x20 || c == 0x7f {
-				return true
+		t := b[n : n+len(name)]
+		copy(t, name)
+		for i, c := range t {
+			if c <= 0x20 || c == 0x7f {
+				t[i] = '.'
 			}
 		}
-		return false
+		n += len(name)
+		b[n] = '/'
+		n++
 	}
-	ctl := func(w uint64) bool {
-		const lo, hi = 0x0101010101010101, 0x8080808080808080
-		return ((w-0x20*lo)&^w|(w^0x7f*lo-lo)&^(w^0x7f*lo))&hi != 0
+	return jsonw.PutUint(b, n, uint64(pid))
+}
+
+// putTextField writes ' ' and v with its control bytes (below 0x20, and
+// DEL) as '.', or nothing when v is empty. v is copied and checked a word
+// at a time: eight bytes at a time and the last eight (overlapping) when
+// it has eight or more, else as two overlapping 4-byte words or, below
+// four bytes, its first, middle and last bytes (how memmove copies short
+// strings, without its call).
+func putTextField(b []byte, n int, v []byte) int {
+	if len(v) == 0 {
+		return n
 	}
-	for i := 0; i+8 <= len(v); i += 8 {
-		if ctl(binary.LittleEndian.Uint64(v[i:])) {
-			return true
+	b[n] = ' '
+	n++
+	t := b[n : n+len(v)]
+	var ctl uint64
+	switch {
+	case len(v) >= 8:
+		for i := 0; i+8 <= len(v); i += 8 {
+			w := binary.LittleEndian.Uint64(v[i:])
+			ctl |= control8(w)
+			binary.LittleEndian.PutUint64(t[i:], w)
+		}
+		w := binary.LittleEndian.Uint64(v[len(v)-8:])
+		ctl |= control8(w)
+		binary.LittleEndian.PutUint64(t[len(v)-8:], w)
+	case len(v) >= 4:
+		w0, w1 := binary.LittleEndian.Uint32(v), binary.LittleEndian.Uint32(v[len(v)-4:])
+		binary.LittleEndian.PutUint32(t, w0)
+		binary.LittleEndian.PutUint32(t[len(v)-4:], w1)
+		ctl = control8(uint64(w0) | uint64(w1)<<32)
+	default:
+		c0, c1, c2 := v[0], v[len(v)/2], v[len(v)-1]
+		t[0], t[len(v)/2], t[len(v)-1] = c0, c1, c2
+		ctl = control8(uint64(c0) | uint64(c1)<<8 | uint64(c2)<<16 | 0x41414141_41000000) // 'A's above
+	}
+	if ctl != 0 {
+		for i, c := range t {
+			if c < 0x20 || c == 0x7f {
+				t[i] = '.'
+			}
 		}
 	}
-	return ctl(binary.LittleEndian.Uint64(v[len(v)-8:]))
+	return n + len(v)
+}
+
+// control8 returns a nonzero word when one of w's bytes is a control
+// byte (below 0x20, or DEL), zero when none is: the has-less-than and
+// has-zero-byte word tests. Which bytes it flags is not exact past the
+// first, so the caller checks them one by one.
+func control8(w uint64) uint64 {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	return ((w-0x20*lo)&^w | (w^0x7f*lo-lo)&^(w^0x7f*lo)) & hi
 }

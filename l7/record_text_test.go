@@ -11,7 +11,7 @@ func TestRecord_AppendTextControlBytes(t *testing.T) {
 	}
 }
 
-func TestAppendTextField_ControlBytes(t *testing.T) {
+func TestPutTextField_ControlBytes(t *testing.T) {
 	ref := func(v []byte) string {
 		if len(v) == 0 {
 			return ""
@@ -33,8 +33,10 @@ func TestAppendTextField_ControlBytes(t *testing.T) {
 				if pos >= 0 {
 					v[pos] = c
 				}
-				if got, want := string(appendTextField([]byte("x"), v)), "x"+ref(v); got != want {
-					t.Fatalf("appendTextField(%q) = %q, want %q", v, got, want)
+				b := make([]byte, 1+1+len(v)+8)
+				b[0] = 'x'
+				if got, want := string(b[:putTextField(b, 1, v)]), "x"+ref(v); got != want {
+					t.Fatalf("putTextField(%q) = %q, want %q", v, got, want)
 				}
 			}
 		}

@@ -14,7 +14,8 @@ import (
 // next piece overwrites or the caller cuts off. So b[n:] must hold the
 // text's maximum length (the MaxX constants) plus PutSlack bytes; an
 // encoder that bounds a line by the sum of its pieces' maxima plus
-// PutSlack meets this at every piece. A shorter b panics with an index
+// PutSlack meets this at every piece (PutWords, which stores 24 bytes
+// whatever its text, is counted as 24). A shorter b panics with an index
 // error: a programmer's error, not an input's.
 
 // PutSlack is how many bytes past its text a PutX may write.
@@ -165,22 +166,50 @@ var frac3, frac3Len = func() (t [1000]uint32, l [1000]uint8) {
 }()
 
 // PutAddrPort writes a and port as netip.AddrPortFrom(a, port).AppendTo
-// does (nothing for the zero Addr). b[n:] must hold MaxAddrPortLen plus the zone's length plus
-// PutSlack bytes.
+// does (nothing for the zero Addr). b[n:] must hold MaxAddrPortLen plus
+// the zone's length plus PutSlack bytes.
 func PutAddrPort(b []byte, n int, a netip.Addr, port uint16) int {
-	switch {
-	case a.Is4():
-		n = putAddr4(b, n, a.As4())
-	case plain6(a):
-		b[n] = '['
-		n = putAddr6(b, n+1, a.As16())
-		b[n] = ']'
-		n++
-	default:
+	if a.Is4() {
+		return putAddrPort4(b, n, a.As4(), port)
+	}
+	return putAddrPort6(b, n, a, port)
+}
+
+// putAddrPort4 is PutAddrPort for IPv4: each octet's digits and '.' come
+// from a table (octets), two octets to a store, so that the octets'
+// lengths, not a chain of stores, decide where each goes.
+func putAddrPort4(b []byte, n int, a [4]byte, port uint16) int {
+	l0, l1, l2, l3 := int(octLen[a[0]]), int(octLen[a[1]]), int(octLen[a[2]]), int(octLen[a[3]])
+	w01 := uint64(octets[a[0]]) | uint64(octets[a[1]])<<(8*(l0+1))
+	w23 := uint64(octets[a[2]]) | uint64(octets[a[3]])<<(8*(l2+1))
+	m := l0 + l1 + 2
+	t := b[n : n+16]
+	binary.LittleEndian.PutUint64(t, w01)
+	binary.LittleEndian.PutUint64(t[m:], w23)
+	n += m + l2 + l3 + 1
+	if port >= 10000 {
+		q := uint64(port / 100)
+		binary.LittleEndian.PutUint64(b[n:], ':'|('0'+q/100)<<8|uint64(pairs[q%100])<<16|uint64(pairs[port%100])<<32)
+		return n + 6
+	}
+	return putPort(b, n, port)
+}
+
+// putAddrPort6 is PutAddrPort for addresses other than IPv4.
+func putAddrPort6(b []byte, n int, a netip.Addr, port uint16) int {
+	if !plain6(a) {
 		// IPv4-mapped, zoned or invalid: netip's text, written in place.
 		s := netip.AddrPortFrom(a, port).AppendTo(b[n:n])
 		return n + copy(b[n:], s)
 	}
+	b[n] = '['
+	n = putAddr6(b, n+1, a.As16())
+	b[n] = ']'
+	return putPort(b, n+1, port)
+}
+
+// putPort writes ':' and a port number.
+func putPort(b []byte, n int, port uint16) int {
 	if port >= 10000 {
 		// Ephemeral ports (most client ports): five digits, one store.
 		q := uint64(port / 100)
@@ -191,10 +220,8 @@ func PutAddrPort(b []byte, n int, a netip.Addr, port uint16) int {
 	return PutUint(b, n+1, uint64(port))
 }
 
-// putAddr4 writes a dotted-quad IPv4 address; b[n:] must hold 16
-// bytes. Each octet's digits and '.' come from a table (octets), two
-// octets to a store: the octets' lengths, not a chain of stores, decide
-// where each goes.
+// putAddr4 writes a dotted-quad IPv4 address as putAddrPort4 does; b[n:]
+// must hold 16 bytes.
 func putAddr4(b []byte, n int, a [4]byte) int {
 	l0, l1, l2, l3 := int(octLen[a[0]]), int(octLen[a[1]]), int(octLen[a[2]]), int(octLen[a[3]])
 	w01 := uint64(octets[a[0]]) | uint64(octets[a[1]])<<(8*(l0+1))
@@ -292,7 +319,58 @@ func PutWord(b []byte, n int, w Word) int {
 	return n + w.n
 }
 
-// PutString writes s.
+// Words is a text of up to 24 bytes held as three little-endian words, for
+// PutWords: names from a small set (close types, statuses) in three
+// stores, without memmove's call.
+type Words struct {
+	w [3]uint64
+	n int
+}
+
+// MakeWords returns s as Words, and false when s is longer than 24 bytes.
+func MakeWords(s string) (Words, bool) {
+	var a [24]byte
+	if len(s) > len(a) {
+		return Words{}, false
+	}
+	copy(a[:], s)
+	return Words{[3]uint64{binary.LittleEndian.Uint64(a[:]), binary.LittleEndian.Uint64(a[8:]), binary.LittleEndian.Uint64(a[16:])}, len(s)}, true
+}
+
+// PutWords writes w's text. It stores all 24 bytes, past a short text by
+// more than PutSlack: b[n:] must hold 24 bytes, and a line's bound counts
+// 24 for it.
+func PutWords(b []byte, n int, w *Words) int {
+	t := b[n : n+24]
+	binary.LittleEndian.PutUint64(t, w.w[0])
+	binary.LittleEndian.PutUint64(t[8:], w.w[1])
+	binary.LittleEndian.PutUint64(t[16:], w.w[2])
+	return n + w.n
+}
+
+// PutString writes s. Up to 16 bytes, it copies s as two overlapping
+// words (of 8, 4 or 1 bytes: how memmove copies short strings, without
+// its call).
 func PutString[T string | []byte](b []byte, n int, s T) int {
-	return n + copy(b[n:n+len(s)], s)
+	l := len(s)
+	t := b[n : n+l]
+	switch {
+	case l >= 8 && l <= 16:
+		binary.LittleEndian.PutUint64(t, load8(s))
+		binary.LittleEndian.PutUint64(t[l-8:], load8(s[l-8:]))
+	case l >= 4 && l < 8:
+		binary.LittleEndian.PutUint32(t, load4(s))
+		binary.LittleEndian.PutUint32(t[l-4:], load4(s[l-4:]))
+	case l > 0 && l < 4:
+		t[0], t[l/2], t[l-1] = s[0], s[l/2], s[l-1]
+	default:
+		copy(t, s)
+	}
+	return n + l
+}
+
+// load4 returns the first four bytes of s as a little-endian word.
+func load4[T string | []byte](s T) uint32 {
+	s = s[:4]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }

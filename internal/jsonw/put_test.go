@@ -144,3 +144,30 @@ func FuzzPut(f *testing.F) {
 		}
 	})
 }
+
+func TestPutString(t *testing.T) {
+	src := "0123456789abcdefghijklmnopqrstuvwxyz"
+	for l := range len(src) + 1 {
+		s := src[:l]
+		if got := put(t, l+PutSlack, func(b []byte, n int) int { return PutString(b, n, s) }); got != s {
+			t.Errorf("PutString(%q) = %q", s, got)
+		}
+		if got := put(t, l+PutSlack, func(b []byte, n int) int { return PutString(b, n, []byte(s)) }); got != s {
+			t.Errorf("PutString([]byte %q) = %q", s, got)
+		}
+		if l <= 24 {
+			w, ok := MakeWords(s)
+			if got := put(t, 24+PutSlack, func(b []byte, n int) int { return PutWords(b, n, &w) }); !ok || got != s {
+				t.Errorf("PutWords(%q) = %q, %v", s, got, ok)
+			}
+		} else if _, ok := MakeWords(s); ok {
+			t.Errorf("MakeWords(%q) took %d bytes", s, l)
+		}
+		if l <= 8 {
+			w := MakeWord(s)
+			if got := put(t, 8+PutSlack, func(b []byte, n int) int { return PutWord(b, n, w) }); got != s {
+				t.Errorf("PutWord(%q) = %q", s, got)
+			}
+		}
+	}
+}
