@@ -391,11 +391,10 @@ func putTextProcess(b []byte, n int, name []byte, pid uint32) int {
 }
 
 // putTextField writes ' ' and v with its control bytes (below 0x20, and
-// DEL) as '.', or nothing when v is empty. v is copied and checked a word
-// at a time: eight bytes at a time and the last eight (overlapping) when
-// it has eight or more, else as two overlapping 4-byte words or, below
-// four bytes, its first, middle and last bytes (how memmove copies short
-// strings, without its call).
+// DEL) as '.', or nothing when v is empty. Up to 16 bytes, v is copied
+// and checked as two overlapping words (of 8, 4 or 1 bytes: how memmove
+// copies short strings, without its call); a longer v is copied whole and
+// checked 16 bytes at a time.
 func putTextField(b []byte, n int, v []byte) int {
 	if len(v) == 0 {
 		return n
@@ -404,27 +403,26 @@ func putTextField(b []byte, n int, v []byte) int {
 	n++
 	t := b[n : n+len(v)]
 	var ctl uint64
-	switch {
-	case len(v) >= 8:
-		for i := 0; i+8 <= len(v); i += 8 {
-			w := binary.LittleEndian.Uint64(v[i:])
-			ctl |= control8(w)
-			binary.LittleEndian.PutUint64(t[i:], w)
-		}
-		w := binary.LittleEndian.Uint64(v[len(v)-8:])
-		ctl |= control8(w)
-		binary.LittleEndian.PutUint64(t[len(v)-8:], w)
-	case len(v) >= 4:
-		w0, w1 := binary.LittleEndian.Uint32(v), binary.LittleEndian.Uint32(v[len(v)-4:])
+	switch l := len(v); {
+	case l > 16:
+		copy(t, v)
+		ctl = control16(v)
+	case l >= 8:
+		w0, w1 := binary.LittleEndian.Uint64(v), binary.LittleEndian.Uint64(v[l-8:])
+		binary.LittleEndian.PutUint64(t, w0)
+		binary.LittleEndian.PutUint64(t[l-8:], w1)
+		ctl = control8(w0) | control8(w1)
+	case l >= 4:
+		w0, w1 := binary.LittleEndian.Uint32(v), binary.LittleEndian.Uint32(v[l-4:])
 		binary.LittleEndian.PutUint32(t, w0)
-		binary.LittleEndian.PutUint32(t[len(v)-4:], w1)
+		binary.LittleEndian.PutUint32(t[l-4:], w1)
 		ctl = control8(uint64(w0) | uint64(w1)<<32)
 	default:
-		c0, c1, c2 := v[0], v[len(v)/2], v[len(v)-1]
-		t[0], t[len(v)/2], t[len(v)-1] = c0, c1, c2
+		c0, c1, c2 := v[0], v[l/2], v[l-1]
+		t[0], t[l/2], t[l-1] = c0, c1, c2
 		ctl = control8(uint64(c0) | uint64(c1)<<8 | uint64(c2)<<16 | 0x41414141_41000000) // 'A's above
 	}
-	if ctl != 0 {
+	if ctl&hiBits != 0 {
 		for i, c := range t {
 			if c < 0x20 || c == 0x7f {
 				t[i] = '.'
@@ -434,11 +432,27 @@ func putTextField(b []byte, n int, v []byte) int {
 	return n + len(v)
 }
 
-// control8 returns a nonzero word when one of w's bytes is a control
-// byte (below 0x20, or DEL), zero when none is: the has-less-than and
-// has-zero-byte word tests. Which bytes it flags is not exact past the
-// first, so the caller checks them one by one.
+// hiBits has the high bit of each byte set.
+const hiBits = 0x8080808080808080
+
+// control8 returns a word whose bytes' high bits (hiBits) are not all
+// zero when one of w's bytes is a control byte (below 0x20, or DEL): the
+// has-less-than and has-zero-byte word tests, their high bits only
+// meaningful. Which bytes it flags is not exact past the first, so the
+// caller checks them one by one.
 func control8(w uint64) uint64 {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	return ((w-0x20*lo)&^w | (w^0x7f*lo-lo)&^(w^0x7f*lo)) & hi
+	const lo = 0x0101010101010101
+	x := w ^ 0x7f*lo
+	return (w-0x20*lo)&^w | (x-lo)&^x
+}
+
+// control16 is control8 of all of v, which has more than 16 bytes: two
+// words at a time, the last 16 bytes (overlapping) at once too.
+func control16(v []byte) uint64 {
+	var c uint64
+	for u := v; len(u) >= 16; u = u[16:] {
+		c |= control8(binary.LittleEndian.Uint64(u)) | control8(binary.LittleEndian.Uint64(u[8:16]))
+	}
+	tail := v[len(v)-16:]
+	return c | control8(binary.LittleEndian.Uint64(tail)) | control8(binary.LittleEndian.Uint64(tail[8:16]))
 }

@@ -134,10 +134,18 @@ var octets, octLen = func() (t [256]uint32, l [256]uint8) {
 	return
 }()
 
-// appendAddr4 appends a dotted-quad IPv4 address.
+// appendAddr4 appends a dotted-quad IPv4 address. (putAddr4's two stores
+// measure no faster here, in a call AppendAddr does not inline.)
 func appendAddr4(b []byte, a [4]byte) []byte {
 	b, n := extend(b, 16)
-	return b[:putAddr4(b, n, a)]
+	for i, v := range a {
+		binary.LittleEndian.PutUint32(b[n:], octets[v])
+		n += int(octLen[v])
+		if i < 3 {
+			n++ // keep the '.'
+		}
+	}
+	return b[:n]
 }
 
 // appendPort appends ':' and a port number.

@@ -220,19 +220,6 @@ func putPort(b []byte, n int, port uint16) int {
 	return PutUint(b, n+1, uint64(port))
 }
 
-// putAddr4 writes a dotted-quad IPv4 address as putAddrPort4 does; b[n:]
-// must hold 16 bytes.
-func putAddr4(b []byte, n int, a [4]byte) int {
-	l0, l1, l2, l3 := int(octLen[a[0]]), int(octLen[a[1]]), int(octLen[a[2]]), int(octLen[a[3]])
-	w01 := uint64(octets[a[0]]) | uint64(octets[a[1]])<<(8*(l0+1))
-	w23 := uint64(octets[a[2]]) | uint64(octets[a[3]])<<(8*(l2+1))
-	m := l0 + l1 + 2
-	b = b[n : n+16]
-	binary.LittleEndian.PutUint64(b, w01)
-	binary.LittleEndian.PutUint64(b[m:], w23)
-	return n + m + l2 + l3 + 1
-}
-
 // putAddr6 writes a 16-byte address as netip.Addr.AppendTo does for an
 // IPv6 address without a zone that is not IPv4-mapped: groups in lower-case
 // hexadecimal without leading zeros, the longest run of two or more zero
