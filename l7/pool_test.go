@@ -10,19 +10,31 @@ func TestClassOf(t *testing.T) {
 		{1, 0, 16},
 		{10, 0, 16}, // a small piece held for inference
 		{16, 0, 16},
-		{17, 1, 32},
-		{32, 1, 32},
-		{33, 2, 64},
-		{64, 2, 64},
-		{65, 3, 128},
-		{maxHeld, 8, maxHeld},
-		{64 << 10, 12, 64 << 10},
+		{17, 1, 24},
+		{24, 1, 24},
+		{25, 2, 32},
+		{32, 2, 32},
+		{33, 3, 48},
+		{48, 3, 48},
+		{49, 4, 64},
+		{64, 4, 64},
+		{65, 5, 96},
+		{97, 6, 128},
+		{300, 9, 384}, // a segment held out of order
+		{385, 10, 512},
+		{1448, 13, 1536},
+		{maxHeld, 16, maxHeld},
+		{maxHeld + 1, 17, 6144},
+		{64 << 10, 24, 64 << 10},
 		{maxClassSize - 1, numClasses - 1, maxClassSize},
 		{maxClassSize, numClasses - 1, maxClassSize},
 		{maxClassSize + 1, -1, maxClassSize + 1},
 	} {
 		if c, s := classOf(tc.n), classSize(tc.n); c != tc.class || s != tc.size {
 			t.Errorf("classOf(%d), classSize(%d) = %d, %d; want %d, %d", tc.n, tc.n, c, s, tc.class, tc.size)
+		}
+		if tc.class >= 0 && classOf(tc.size) != tc.class {
+			t.Errorf("classOf(%d) = %d, want %d (a class's own size)", tc.size, classOf(tc.size), tc.class)
 		}
 	}
 	if maxClassSize != 1<<20 {
