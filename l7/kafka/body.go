@@ -446,49 +446,56 @@ const metaCarry = 16 << 10
 // MaxPeek: rest is the start of the first topic entry not read, left the
 // entries still to come.
 func (p *Parser) metaStart(rest []byte, left int, ver int16, flex bool) {
-	if p.carry == nil {
-		p.carry = carryPool.Get().(*[metaCarry]byte)[:0]
+	mm := p.meta
+	if mm == nil {
+		mm = carryPool.Get().(*metaMap)
+		p.meta = mm
 	}
-	p.meta = metaState{left: left, ver: ver, flex: flex}
-	p.carry = p.carry[:0]
+	mm.left, mm.ver, mm.flex = left, ver, flex
+	mm.carry = mm.buf[:0]
 	p.metaMore(rest)
 }
 
+// mapping reports whether the parser maps the topics of a Metadata
+// response.
+func (p *Parser) mapping() bool { return p.meta != nil && p.meta.left > 0 }
+
 // metaMore takes more bytes of the Metadata response being mapped.
 func (p *Parser) metaMore(b []byte) {
-	for len(b) > 0 && p.meta.left > 0 {
-		room := cap(p.carry) - len(p.carry)
+	for len(b) > 0 && p.mapping() {
+		mm := p.meta
+		room := cap(mm.carry) - len(mm.carry)
 		if room == 0 {
 			p.metaStop() // an entry larger than the buffer
 			return
 		}
 		n := min(room, len(b))
-		p.carry = append(p.carry, b[:n]...)
+		mm.carry = append(mm.carry, b[:n]...)
 		b = b[n:]
-		r := reader{b: p.carry, flex: p.meta.flex}
+		r := reader{b: mm.carry, flex: mm.flex}
 		var e errs
-		for p.meta.left > 0 {
+		for mm.left > 0 {
 			start := r.off
-			p.metadataTopic(&r, p.meta.ver, &e)
+			p.metadataTopic(&r, mm.ver, &e)
 			if r.bad {
 				r.off = start
 				break
 			}
-			p.meta.left--
+			mm.left--
 		}
-		p.carry = p.carry[:copy(p.carry, p.carry[r.off:])]
+		mm.carry = mm.carry[:copy(mm.carry, mm.carry[r.off:])]
 	}
 }
 
-// metaStop ends the mapping and gives the carry buffer back.
+// metaStop ends the mapping and gives its state, with the carry buffer,
+// back.
 func (p *Parser) metaStop() {
-	p.meta.left = 0
-	if p.carry != nil {
-		carryPool.Put((*[metaCarry]byte)(p.carry[:metaCarry]))
-		p.carry = nil
+	if p.meta != nil {
+		carryPool.Put(p.meta)
+		p.meta = nil
 	}
 }
 
-// carryPool holds the carry buffers of parsers not mapping a Metadata
-// response.
-var carryPool = sync.Pool{New: func() any { return new([metaCarry]byte) }}
+// carryPool holds the mapping state, carry buffer included, of parsers
+// not mapping a Metadata response.
+var carryPool = sync.Pool{New: func() any { return new(metaMap) }}

@@ -59,9 +59,13 @@ type Config struct {
 	// entry is evicted. Default 4096, limit 1 Mi.
 	MaxTopicIDs int
 	// MaxMessageSize is the largest message size field taken as Kafka;
-	// larger sizes are a parse error. Default 100 MiB.
+	// larger sizes are a parse error. Default 100 MiB, limit 2 GiB - 5
+	// bytes (a message with its size field fits an int32).
 	MaxMessageSize int
 }
+
+// maxMessageSizeLimit bounds Config.MaxMessageSize.
+const maxMessageSizeLimit = 1<<31 - 5
 
 func (c *Config) withDefaults() Config {
 	var d Config
@@ -83,6 +87,7 @@ func (c *Config) withDefaults() Config {
 	if d.MaxMessageSize <= 0 {
 		d.MaxMessageSize = DefaultMaxMessageSize
 	}
+	d.MaxMessageSize = min(d.MaxMessageSize, maxMessageSizeLimit)
 	return d
 }
 

@@ -19,8 +19,8 @@ type pending struct {
 // direction, the rest of a message longer than Config.MaxPeek to skip. It
 // is not safe for concurrent use; get one from Decoder.NewParser.
 type Parser struct {
-	// The fields of the first 64 bytes (a Parser is one 128-byte object,
-	// two cache lines) are those Idle and Trailing read: on a connection
+	// The fields of the first 64 bytes (a Parser is one 96-byte object)
+	// are those Idle and Trailing read: on a connection
 	// idle a while, the engine's call misses the cache once, not twice.
 	d *Decoder
 
@@ -34,7 +34,7 @@ type Parser struct {
 	// pend is nil, of pend otherwise.
 	pend *[maxPending]pending
 
-	skip [2]int // bytes of the current message still to skip
+	skip [2]int32 // bytes of the current message still to skip (message sizes are int32)
 
 	lastCorr int32 // correlation id of the last request
 	pendHd   uint8
@@ -43,10 +43,9 @@ type Parser struct {
 	cut      bool    // the message being decoded is longer than its view
 	resync   [2]bool // after a gap or an error: look for the next header
 
-	off   [2]int64 // stream offset of the next byte Parse sees
-	inl   [2]pending
-	meta  metaState // a Metadata response longer than MaxPeek being mapped
-	carry []byte    // its topic entry in progress, from carryPool while mapping
+	off  [2]int64 // stream offset of the next byte Parse sees
+	inl  [2]pending
+	meta *metaMap // a Metadata response longer than MaxPeek being mapped, from carryPool
 }
 
 // scratch holds the values of one message that the parser builds rather
@@ -106,12 +105,14 @@ func (p *Parser) version(v int16) []byte {
 // pendPool holds the tables of requests in flight of parsers with none.
 var pendPool = sync.Pool{New: func() any { return new([maxPending]pending) }}
 
-// metaState follows the topic entries of a Metadata response past
-// MaxPeek, to map the ids of all its topics.
-type metaState struct {
-	left int // entries still to read
-	ver  int16
-	flex bool
+// metaMap follows the topic entries of a Metadata response past MaxPeek,
+// to map the ids of all its topics: taken from carryPool while mapping.
+type metaMap struct {
+	left  int // entries still to read
+	ver   int16
+	flex  bool
+	carry []byte // the topic entry in progress, in buf
+	buf   [metaCarry]byte
 }
 
 // Trailing reports whether the next bytes of dir are the rest of a
@@ -130,8 +131,8 @@ func (p *Parser) Gap(dir l7.Direction, n int) {
 	}
 	if n > 0 {
 		p.off[dir] += int64(n)
-		if p.skip[dir] >= n {
-			p.skip[dir] -= n
+		if int(p.skip[dir]) >= n {
+			p.skip[dir] -= int32(n)
 			return
 		}
 	}
@@ -146,12 +147,12 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 	if len(data) == 0 {
 		return 0, false, l7.ErrNeedMore
 	}
-	if s := p.skip[dir]; s > 0 {
+	if s := int(p.skip[dir]); s > 0 {
 		k := min(s, len(data))
-		if dir == l7.ToClient && p.meta.left > 0 {
+		if dir == l7.ToClient && p.mapping() {
 			p.metaMore(data[:k])
 		}
-		p.skip[dir] -= k
+		p.skip[dir] -= int32(k)
 		if p.skip[dir] == 0 && dir == l7.ToClient {
 			p.metaStop()
 		}
@@ -191,7 +192,7 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 	if !p.decode(data[:avail], total, dir, m) {
 		return p.fail(dir, ErrBadHeader)
 	}
-	p.skip[dir] = total - avail
+	p.skip[dir] = int32(total - avail)
 	p.off[dir] += int64(avail)
 	return avail, true, nil
 }
@@ -215,7 +216,7 @@ func (p *Parser) Flush(data []byte, dir l7.Direction, m *l7.Message) bool {
 	if !p.decode(view, 4+size, dir, m) {
 		return false
 	}
-	p.skip[dir] = 4 + size - len(view)
+	p.skip[dir] = int32(4 + size - len(view))
 	p.off[dir] += int64(len(view))
 	return true
 }
