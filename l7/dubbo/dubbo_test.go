@@ -280,6 +280,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		l7test.FuzzPieces(t, New(&Config{MaxBody: 256, Events: true}).NewParser(l7.TCP), in, false)
+		l7test.FuzzPieces(t, &l7test.Idling{Parser: New(&Config{MaxBody: 256, Events: true}).NewParser(l7.TCP)}, in, false)
 	})
 }
 
