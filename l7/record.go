@@ -260,9 +260,15 @@ func (r *Record) AppendText(b []byte) []byte {
 	n = jsonw.PutWord(b, n, wTo)
 	n = jsonw.PutAddrPort(b, n, server, r.Server.Port())
 	if r.HasRequest {
-		n = putTextField(b, n, r.RequestType)
-		n = putTextField(b, n, r.RequestDomain)
-		n = putTextField(b, n, r.RequestResource)
+		if len(r.RequestType) > 0 {
+			n = putTextField(b, n, r.RequestType)
+		}
+		if len(r.RequestDomain) > 0 {
+			n = putTextField(b, n, r.RequestDomain)
+		}
+		if len(r.RequestResource) > 0 {
+			n = putTextField(b, n, r.RequestResource)
+		}
 	} else {
 		n = jsonw.PutString(b, n, " (no request)")
 	}
@@ -280,8 +286,12 @@ func (r *Record) AppendText(b []byte) []byte {
 				n = jsonw.PutString(b, n+1, r.Status.String())
 			}
 		}
-		n = putTextField(b, n, r.ResponseException)
-		n = putTextField(b, n, r.ResponseResult)
+		if len(r.ResponseException) > 0 {
+			n = putTextField(b, n, r.ResponseException)
+		}
+		if len(r.ResponseResult) > 0 {
+			n = putTextField(b, n, r.ResponseResult)
+		}
 	}
 	if d, ok := r.ResponseDuration(); ok {
 		b[n] = ' '
@@ -391,10 +401,11 @@ func putTextProcess(b []byte, n int, name []byte, pid uint32) int {
 }
 
 // putTextField writes ' ' and v with its control bytes (below 0x20, and
-// DEL) as '.', or nothing when v is empty. Up to 16 bytes, v is copied
-// and checked as two overlapping words (of 8, 4 or 1 bytes: how memmove
-// copies short strings, without its call); a longer v is copied whole and
-// checked 16 bytes at a time.
+// DEL) as '.', or nothing when v is empty (which callers check first, to
+// spare the call). Up to 16 bytes, v is copied and checked as two
+// overlapping words (of 8, 4 or 1 bytes: how memmove copies short
+// strings, without its call); a longer v is copied whole and checked 16
+// bytes at a time.
 func putTextField(b []byte, n int, v []byte) int {
 	if len(v) == 0 {
 		return n

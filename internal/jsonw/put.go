@@ -170,29 +170,46 @@ var frac3, frac3Len = func() (t [1000]uint32, l [1000]uint8) {
 // the zone's length plus PutSlack bytes.
 func PutAddrPort(b []byte, n int, a netip.Addr, port uint16) int {
 	if a.Is4() {
-		return putAddrPort4(b, n, a.As4(), port)
+		a4 := a.As4()
+		return putAddrPort4(b, n, binary.BigEndian.Uint32(a4[:]), port)
 	}
 	return putAddrPort6(b, n, a, port)
 }
 
-// putAddrPort4 is PutAddrPort for IPv4: each octet's digits and '.' come
-// from a table (octets), two octets to a store, so that the octets'
-// lengths, not a chain of stores, decide where each goes.
-func putAddrPort4(b []byte, n int, a [4]byte, port uint16) int {
-	l0, l1, l2, l3 := int(octLen[a[0]]), int(octLen[a[1]]), int(octLen[a[2]]), int(octLen[a[3]])
-	w01 := uint64(octets[a[0]]) | uint64(octets[a[1]])<<(8*(l0+1))
-	w23 := uint64(octets[a[2]]) | uint64(octets[a[3]])<<(8*(l2+1))
+// putAddrPort4 is PutAddrPort for IPv4 (a in network order, held in a
+// register where an array would be passed on the stack): each octet's
+// digits and '.' come from a table (octets), two octets to a store, so
+// that the octets' lengths, not a chain of stores, decide where each goes;
+// then the port in one store. It calls nothing: no spills around a call.
+func putAddrPort4(b []byte, n int, a uint32, port uint16) int {
+	a0, a1, a2, a3 := byte(a>>24), byte(a>>16), byte(a>>8), byte(a)
+	l0, l1, l2, l3 := int(octLen[a0]), int(octLen[a1]), int(octLen[a2]), int(octLen[a3])
+	w01 := uint64(octets[a0]) | uint64(octets[a1])<<(8*(l0+1)&63)
+	w23 := uint64(octets[a2]) | uint64(octets[a3])<<(8*(l2+1)&63)
 	m := l0 + l1 + 2
-	t := b[n : n+16]
+	t := b[n : n+16+8]
 	binary.LittleEndian.PutUint64(t, w01)
-	binary.LittleEndian.PutUint64(t[m:], w23)
-	n += m + l2 + l3 + 1
-	if port >= 10000 {
-		q := uint64(port / 100)
-		binary.LittleEndian.PutUint64(b[n:], ':'|('0'+q/100)<<8|uint64(pairs[q%100])<<16|uint64(pairs[port%100])<<32)
-		return n + 6
+	binary.LittleEndian.PutUint64(t[m&15:], w23)
+	m += l2 + l3 + 1
+	// portWord, by hand: inlined, it leaves this function a leaf.
+	p := uint64(port)
+	var w uint64
+	l := 6
+	switch {
+	case p >= 10000:
+		q := p / 100
+		w = ':' | ('0'+q/100)<<8 | uint64(pairs[q%100])<<16 | uint64(pairs[p%100])<<32
+	case p >= 1000:
+		w, l = ':'|uint64(pairs[p/100])<<8|uint64(pairs[p%100])<<24, 5
+	case p >= 100:
+		w, l = ':'|('0'+p/100)<<8|uint64(pairs[p%100])<<16, 4
+	case p >= 10:
+		w, l = ':'|uint64(pairs[p])<<8, 3
+	default:
+		w, l = ':'|('0'+p)<<8, 2
 	}
-	return putPort(b, n, port)
+	binary.LittleEndian.PutUint64(t[m&15:], w)
+	return n + m + l
 }
 
 // putAddrPort6 is PutAddrPort for addresses other than IPv4.
@@ -205,19 +222,28 @@ func putAddrPort6(b []byte, n int, a netip.Addr, port uint16) int {
 	b[n] = '['
 	n = putAddr6(b, n+1, a.As16())
 	b[n] = ']'
-	return putPort(b, n+1, port)
+	w, l := portWord(port)
+	binary.LittleEndian.PutUint64(b[n+1:], w)
+	return n + 1 + l
 }
 
-// putPort writes ':' and a port number.
-func putPort(b []byte, n int, port uint16) int {
-	if port >= 10000 {
-		// Ephemeral ports (most client ports): five digits, one store.
-		q := uint64(port / 100)
-		binary.LittleEndian.PutUint64(b[n:], ':'|('0'+q/100)<<8|uint64(pairs[q%100])<<16|uint64(pairs[port%100])<<32)
-		return n + 6
+// portWord returns ':' and port's digits as a little-endian word, and
+// their length.
+func portWord(port uint16) (uint64, int) {
+	p := uint64(port)
+	switch {
+	case p >= 10000:
+		// Ephemeral ports (most client ports).
+		q := p / 100
+		return ':' | ('0'+q/100)<<8 | uint64(pairs[q%100])<<16 | uint64(pairs[p%100])<<32, 6
+	case p >= 1000:
+		return ':' | uint64(pairs[p/100])<<8 | uint64(pairs[p%100])<<24, 5
+	case p >= 100:
+		return ':' | ('0'+p/100)<<8 | uint64(pairs[p%100])<<16, 4
+	case p >= 10:
+		return ':' | uint64(pairs[p])<<8, 3
 	}
-	b[n] = ':'
-	return PutUint(b, n+1, uint64(port))
+	return ':' | ('0'+p)<<8, 2
 }
 
 // putAddr6 writes a 16-byte address as netip.Addr.AppendTo does for an
