@@ -283,6 +283,44 @@ func TestAFPacketSource_CloseUnblocks(t *testing.T) {
 	}
 }
 
+// TestAFPacketSource_CloseReleasesFDs opens and closes sources, some with
+// a reader waiting in the poller when Close comes: every descriptor (the
+// socket and its duplicate in the poller) is closed.
+func TestAFPacketSource_CloseReleasesFDs(t *testing.T) {
+	testutil.RequireRoot(t)
+	pair := netns.NewPairT(t, nsPrefix, 25)
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skipf("no /proc/self/fd: %v", err)
+		}
+		return len(ents)
+	}
+	before := fds()
+	for i := range 20 {
+		src := openIn(t, pair.A, capture.AFPacketConfig{Interface: pair.IfA, BlockTimeout: time.Minute})
+		done := make(chan error, 1)
+		if i%2 == 0 {
+			go func() {
+				var p capture.Packet
+				done <- src.ReadPacket(&p)
+			}()
+			time.Sleep(5 * time.Millisecond)
+		} else {
+			done <- capture.ErrClosed
+		}
+		if err := src.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if err := <-done; !errors.Is(err, capture.ErrClosed) {
+			t.Fatalf("ReadPacket = %v, want ErrClosed", err)
+		}
+	}
+	if after := fds(); after != before {
+		t.Errorf("%d descriptors open before 20 sources, %d after they closed", before, after)
+	}
+}
+
 // TestAFPacketSource_Drops stalls the reader on a tiny ring and checks that
 // every packet sent is either read or counted as dropped by the kernel.
 func TestAFPacketSource_Drops(t *testing.T) {
