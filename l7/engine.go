@@ -73,9 +73,9 @@ type Engine struct {
 	now        int64 // latest input time
 	nextExpire int64 // earliest session deadline (math.MaxInt64: none)
 
-	lists        []sessList // pending sessions per decoder, oldest first
-	maxPending   []int      // per decoder: requests one flow may hold
-	freeSessions *session
+	lists        []sessList             // pending sessions per decoder, oldest first
+	maxPending   []int                  // per decoder: requests one flow may hold
+	freeSessions [arenaClasses]*session // by arena capacity (arenaClass)
 	npending     int
 
 	// parsers holds parsers of ended flows for reuse (Resetter), by

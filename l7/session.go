@@ -169,14 +169,11 @@ func (c *Conn) enqueue(m *Message, s *side) {
 	if e.npending >= e.cfg.MaxSessions {
 		e.overflow(e.oldest())
 	}
-	ss := e.freeSessions
-	if ss != nil {
-		e.freeSessions = ss.fnext
-		ss.arena = ss.arena[:0]
-	} else {
-		ss = &session{}
-	}
 	lim, res, st := e.cfg.MaxFieldLen, e.cfg.MaxResourceLen, &e.stats
+	need := min(len(m.Version), lim) + min(len(m.RequestType), lim) + min(len(m.RequestDomain), lim) +
+		min(len(m.RequestResource), res) + min(len(m.Endpoint), lim) + min(len(m.TraceID), lim) +
+		min(len(m.SpanID), lim) + min(len(m.ParentSpanID), lim) + min(len(m.XRequestID), lim) + min(len(m.UserAgent), lim)
+	ss := e.freeSession(need)
 	ss.c = c
 	ss.dec = c.dec
 	ss.ts = s.msgTs
@@ -189,11 +186,8 @@ func (c *Conn) enqueue(m *Message, s *side) {
 	ss.reqID, ss.hasReqID = m.RequestID, m.HasRequestID
 	ss.proto = m.Protocol
 	// One allocation for the arena, not one per field that overflows it.
-	need := min(len(m.Version), lim) + min(len(m.RequestType), lim) + min(len(m.RequestDomain), lim) +
-		min(len(m.RequestResource), res) + min(len(m.Endpoint), lim) + min(len(m.TraceID), lim) +
-		min(len(m.SpanID), lim) + min(len(m.ParentSpanID), lim) + min(len(m.XRequestID), lim) + min(len(m.UserAgent), lim)
 	if cap(ss.arena) < need {
-		ss.arena = slices.Grow(ss.arena[:0], need)
+		ss.arena = slices.Grow([]byte(nil), need) // its own size, not twice the old
 	}
 	ss.version = ss.put(m.Version, lim, st)
 	ss.rtype = ss.put(m.RequestType, lim, st)
@@ -227,6 +221,50 @@ func (c *Conn) enqueue(m *Message, s *side) {
 	l.tail = ss
 	e.npending++
 	e.nextExpire = min(e.nextExpire, ss.ts+e.timeouts[ss.dec])
+}
+
+// arenaClasses is the number of free lists of sessions, by their arena's
+// capacity (arenaClass): a request takes a free session whose arena holds
+// its fields, so that the arena a large request grew (an HTTP request with
+// a long URL and user agent: 1 KB) does not go to a small one (a Dubbo
+// request: 200 bytes) while another small session is free, and the next
+// large request finds it.
+const arenaClasses = 4
+
+// arenaClass returns the free list of a session whose arena holds n
+// bytes: up to 128, 256, 512, more.
+func arenaClass(n int) int {
+	switch {
+	case n <= 128:
+		return 0
+	case n <= 256:
+		return 1
+	case n <= 512:
+		return 2
+	}
+	return 3
+}
+
+// freeSession returns a free session for a request whose fields take need
+// bytes (its arena emptied): one of the class of need or the next larger
+// non-empty one, else the largest of the smaller ones, else a new one.
+func (e *Engine) freeSession(need int) *session {
+	k := arenaClass(need)
+	for j := k; j < arenaClasses; j++ {
+		if ss := e.freeSessions[j]; ss != nil {
+			e.freeSessions[j] = ss.fnext
+			ss.arena = ss.arena[:0]
+			return ss
+		}
+	}
+	for j := k - 1; j >= 0; j-- {
+		if ss := e.freeSessions[j]; ss != nil {
+			e.freeSessions[j] = ss.fnext
+			ss.arena = ss.arena[:0]
+			return ss
+		}
+	}
+	return &session{}
 }
 
 // match returns the pending request that response m answers, among those
@@ -273,8 +311,9 @@ func (e *Engine) release(ss *session) {
 	}
 	e.npending--
 	ss.c, ss.fprev, ss.gprev, ss.gnext = nil, nil, nil, nil
-	ss.fnext = e.freeSessions
-	e.freeSessions = ss
+	k := arenaClass(cap(ss.arena))
+	ss.fnext = e.freeSessions[k]
+	e.freeSessions[k] = ss
 	if c.idleTick == 0 && c.slot >= 0 && c.state == stateParse {
 		// A request of a Conn already told idle went (an overflow or
 		// a timeout, not its response): the Conn may rest now, or rest
