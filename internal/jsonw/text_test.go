@@ -241,7 +241,7 @@ func textCases() ([]*flow.Record, []*l7.Record) {
 			HasRequest: i&1 != 0, HasResponse: i&2 != 0, HasStatus: i&4 != 0, HasResponseCode: i&8 != 0,
 			StartTime: 1e18, EndTime: 1e18 + int64(i)*int64(i)*int64(i)*12345678 - 5000,
 			RequestType: f(0), RequestDomain: f(1), RequestResource: f(2), ResponseException: f(3), ResponseResult: f(4),
-			Status: l7.Status(i % 9), ResponseCode: []int32{0, -1, 200, math.MinInt32, math.MaxInt32}[i%5],
+			Status: []l7.Status{0, 1, 2, 3, 4, 5, 6, 15, 16, 200, 255}[i%11], ResponseCode: []int32{0, -1, 200, math.MinInt32, math.MaxInt32}[i%5],
 			ProcessKName0: f(5), ProcessKName1: f(1),
 		}
 		if i&16 != 0 {
@@ -305,7 +305,7 @@ func FuzzRecords_Text(f *testing.F) {
 			Client: netip.AddrPortFrom(ip0, p0), Server: netip.AddrPortFrom(ip1, p1), L7Protocol: zone,
 			HasRequest: w&1 != 0, HasResponse: w&2 != 0, HasStatus: w&4 != 0, HasResponseCode: w&8 != 0,
 			StartTime: int64(u), EndTime: d, RequestType: s0, RequestDomain: s1, RequestResource: s0,
-			Status: l7.Status(w >> 4 % 9), ResponseCode: code, ResponseException: s1, ResponseResult: s0,
+			Status: l7.Status(w >> 4), ResponseCode: code, ResponseException: s1, ResponseResult: s0,
 			ProcessID0: pid, ProcessID1: uint32(p1), ProcessKName0: s1, ProcessKName1: s0,
 		}
 		if got, want := r7.AppendText([]byte("x")), refL7Text([]byte("x"), r7); !bytes.Equal(got, want) {
