@@ -169,7 +169,10 @@ func (r *Record) AppendText(b []byte) []byte {
 	if r.TunnelType != decode.TunnelNone {
 		tunnel = r.TunnelType.String()
 	}
-	closeType := r.CloseType.String()
+	closeType := "" // the close type's name, when closeWords lacks it
+	if int(r.CloseType) >= len(closeWords) {
+		closeType = r.CloseType.String()
+	}
 	n := len(b)
 	b = slices.Grow(b, textMax+len(tunnel)+len(r.L7Protocol)+len(closeType)+zoneLen(r.IP0)+zoneLen(r.IP1))
 	b = b[:cap(b)]
