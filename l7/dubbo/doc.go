@@ -49,13 +49,14 @@
 // skipped the framing is kept; after any other gap the Parser looks for
 // the next header (the magic and a valid header).
 //
-// Concurrency: the Decoder is stateless and safe for concurrent use; a
-// Parser belongs to one flow and one goroutine.
+// Concurrency: the Decoder is safe for concurrent use (it holds the
+// counters its parsers add to atomically); a Parser belongs to one flow
+// and one goroutine.
 //
 // Errors: Parse returns l7.ErrNeedMore for an incomplete header or body
 // (up to MaxBody); a *l7.ParseError wrapping ErrBadHeader or ErrBadLength
 // (both match l7.ErrMalformed) for bytes that are not a frame header. A
 // body that does not decode is not an error: the record keeps the fields
-// read before the fault, and Parser.Stats counts it. Parse does not
+// read before the fault, and Decoder.Stats counts it. Parse does not
 // allocate.
 package dubbo

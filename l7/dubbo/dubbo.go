@@ -48,7 +48,7 @@ type Config struct {
 	MaxBody int
 	// Events makes heartbeats and other events records of their own
 	// (request_type "heartbeat" or "event"). By default they are consumed
-	// and only counted (Parser.Stats).
+	// and only counted (Decoder.Stats).
 	Events bool
 }
 
@@ -59,10 +59,17 @@ var (
 	_ l7.Trailer = (*Parser)(nil)
 )
 
-// Decoder is the Dubbo decoder. It is stateless and safe for concurrent
-// use; get one from New.
+// Decoder is the Dubbo decoder. It is safe for concurrent use (its
+// parsers count into it atomically); get one from New.
 type Decoder struct {
 	cfg Config
+	st  counters
+}
+
+// Stats returns the counters of every Parser the Decoder made.
+func (d *Decoder) Stats() Stats {
+	return Stats{Frames: d.st.frames.Load(), Events: d.st.events.Load(), Truncated: d.st.truncated.Load(),
+		BodyErrors: d.st.bodyErrors.Load(), Resyncs: d.st.resyncs.Load()}
 }
 
 // New returns the Dubbo decoder configured by c; nil means defaults.
@@ -86,7 +93,7 @@ func (*Decoder) MaxPending() int { return 4096 }
 
 // NewParser returns the per-flow state of one connection.
 func (d *Decoder) NewParser(_ l7.Transport) l7.Parser {
-	return &Parser{events: d.cfg.Events, maxBody: int32(d.cfg.MaxBody)}
+	return &Parser{d: d}
 }
 
 // Check accepts, on TCP, a payload starting with a Dubbo frame header

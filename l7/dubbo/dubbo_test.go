@@ -284,8 +284,9 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-func TestParser_Stats(t *testing.T) {
-	p := New(&Config{MaxBody: 64}).NewParser(l7.TCP).(*Parser)
+func TestDecoder_Stats(t *testing.T) {
+	d := New(&Config{MaxBody: 64})
+	p := d.NewParser(l7.TCP)
 	in := cat(frame(0xc2, 0, 1, invocation(svc, "put", "[B", cat([]byte{'B', 0x03, 0xe8}, make([]byte, 1000)), hmap())),
 		frame(0xe2, 0, 2, []byte{'N'}),
 		frame(0xc2, 0, 3, cat(hstr("2.0.2"), hstr(svc), hstr("1"), hstr("m"), hstr("I"), []byte{0x40})))
@@ -293,7 +294,12 @@ func TestParser_Stats(t *testing.T) {
 	if got := l7test.ParseAll(p, in, l7.ToServer, &m); got != 2 {
 		t.Errorf("%d messages, want 2", got)
 	}
-	if st := p.Stats(); st.Frames != 3 || st.Truncated != 1 || st.Events != 1 || st.BodyErrors != 1 {
+	// A second parser of the decoder counts into the same Stats.
+	p2 := d.NewParser(l7.TCP)
+	if got := l7test.ParseAll(p2, frame(0xe2, 0, 4, []byte{'N'}), l7.ToServer, &m); got != 0 {
+		t.Errorf("%d messages from an event, want 0", got)
+	}
+	if st := d.Stats(); st.Frames != 4 || st.Truncated != 1 || st.Events != 2 || st.BodyErrors != 1 {
 		t.Errorf("stats %+v", st)
 	}
 }

@@ -178,13 +178,14 @@ func TestHreader_ManyClasses(t *testing.T) {
 	// An exception whose class is defined after inlineClasses others.
 	exc := cat(hint(0), defs, []byte{'C'}, hstr("java.lang.IllegalStateException"), hint(2), hstr("cause"),
 		hstr("detailMessage"), []byte{0x60 + inlineClasses + 3}, []byte{'N'}, hstr("no way"))
-	p := New(nil).NewParser(l7.TCP).(*Parser)
+	d := New(nil)
+	p := d.NewParser(l7.TCP).(*Parser)
 	var m l7.Message
 	if n := l7test.ParseAll(p, frame(0x02, 20, 9, exc), l7.ToClient, &m); n != 1 {
 		t.Fatalf("%d messages", n)
 	}
-	if got := string(m.Exception); got != "java.lang.IllegalStateException: no way" || p.stats.bodyErrors != 0 {
-		t.Errorf("exception %q, stats %+v", got, p.stats)
+	if got := string(m.Exception); got != "java.lang.IllegalStateException: no way" || d.Stats().BodyErrors != 0 {
+		t.Errorf("exception %q, stats %+v", got, d.Stats())
 	}
 	sc := p.sc
 	if sc == nil || p.ncls != inlineClasses+4 {

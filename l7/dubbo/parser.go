@@ -3,12 +3,13 @@ package dubbo
 import (
 	"bytes"
 	"sync"
+	"sync/atomic"
 
 	"github.com/metaflow-go/metaflow/internal/trace"
 	"github.com/metaflow-go/metaflow/l7"
 )
 
-// Stats counts what one Parser saw, both directions together.
+// Stats counts what the parsers of one Decoder saw. Counters only grow.
 type Stats struct {
 	Frames     uint64 // frame headers read
 	Events     uint64 // heartbeats and other events
@@ -17,31 +18,32 @@ type Stats struct {
 	Resyncs    uint64 // frame boundaries searched for after a gap or an error
 }
 
-// counts are the Parser's counters (Stats), 32 bits each to keep the
-// Parser small: they wrap after 2^32 of one connection's frames.
-type counts struct {
-	frames, events, truncated, bodyErrors, resyncs uint32
+// counters are a Decoder's Stats, added to by its parsers (the shards of
+// an agent share a Decoder). The padding keeps them on cache lines of
+// their own, apart from the Config every frame reads and from whatever
+// lies next to the Decoder, wherever it is placed.
+type counters struct {
+	_                                              [64]byte
+	frames, events, truncated, bodyErrors, resyncs atomic.Uint64
+	_                                              [64]byte
 }
 
 // Parser follows the Dubbo frames of one connection in both directions.
 // It is not safe for concurrent use.
 //
-// An idle connection's Parser is a 48-byte object: its framing state, the
-// two settings of Config it reads and its counters. What Idle reads comes
-// first, so that the engine's Idle call on an idle connection misses the
-// cache once.
+// An idle connection's Parser is a 32-byte object: its framing state and
+// its Decoder (settings and counters). What Idle reads comes first, so
+// that the engine's Idle call on an idle connection misses the cache once.
 type Parser struct {
-	sc      *scratch // while a message it filled may be in use; nil when idle
-	ncls    uint8    // class definitions sc.classes holds, cleared by Idle (kept here so that Idle reads no scratch line)
-	rank    int8     // priority of the trace header that set the ids so far
-	events  bool     // Config.Events
-	maxBody int32    // Config.MaxBody
-	// Of each direction: the bytes of the current frame's body still to
-	// skip (at most maxBodyLen), and whether framing is lost (search for
-	// the magic).
-	skip  [2]int32
-	lost  [2]bool
-	stats counts
+	sc   *scratch // while a message it filled may be in use; nil when idle
+	ncls uint8    // class definitions sc.classes holds, cleared by Idle (kept here so that Idle reads no scratch line)
+	rank int8     // priority of the trace header that set the ids so far
+	// Of each direction: whether framing is lost (search for the
+	// magic), and the bytes of the current frame's body still to skip
+	// (at most maxBodyLen).
+	lost [2]bool
+	skip [2]int32
+	d    *Decoder
 }
 
 // scratch holds what the Parser builds while it decodes one frame, the
@@ -49,7 +51,7 @@ type Parser struct {
 // scratchPool by the frames that need it (a hessian2 request, an
 // exception, sw8 ids, a chunked string, more than inlineClasses class
 // definitions) and given back by Idle, so an idle connection's Parser
-// holds 48 bytes.
+// holds 32 bytes.
 //
 // The fields every hessian2 request writes come first: a scratch taken
 // from the pool may be cold, and the nil check of a pointer to it reads
@@ -75,13 +77,6 @@ func (p *Parser) scratch() *scratch {
 	return p.sc
 }
 
-// Stats returns the Parser's counters.
-func (p *Parser) Stats() Stats {
-	c := &p.stats
-	return Stats{Frames: uint64(c.frames), Events: uint64(c.events), Truncated: uint64(c.truncated),
-		BodyErrors: uint64(c.bodyErrors), Resyncs: uint64(c.resyncs)}
-}
-
 // Idle implements l7.Idler: no Message the Parser filled is in use, so it
 // gives its scratch back to the pool; the next frame takes one again.
 func (p *Parser) Idle() {
@@ -98,7 +93,7 @@ func (p *Parser) Idle() {
 // Reset implements l7.Resetter: the Parser becomes as new.
 func (p *Parser) Reset(l7.Transport) {
 	p.Idle()
-	*p = Parser{events: p.events, maxBody: p.maxBody}
+	*p = Parser{d: p.d}
 }
 
 // Trailing implements l7.Trailer: a message comes from a frame read (up to
@@ -153,7 +148,7 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 			return 0, false, l7.ErrNeedMore
 		}
 		p.lost[d] = false
-		p.stats.resyncs++
+		p.d.st.resyncs.Add(1)
 	}
 	if len(data) < headerLen {
 		return 0, false, l7.ErrNeedMore
@@ -165,13 +160,13 @@ func (p *Parser) Parse(data []byte, dir l7.Direction, m *l7.Message) (int, bool,
 		return 0, false, &l7.ParseError{Protocol: Name, Err: ErrBadHeader}
 	}
 	total := headerLen + bodyLen(data)
-	need := min(total, headerLen+int(p.maxBody))
+	need := min(total, headerLen+p.d.cfg.MaxBody)
 	if len(data) < need {
 		return 0, false, l7.ErrNeedMore
 	}
-	p.stats.frames++
+	p.d.st.frames.Add(1)
 	if need < total {
-		p.stats.truncated++
+		p.d.st.truncated.Add(1)
 	}
 	// The bytes decoded are consumed now and the rest of a long body
 	// afterwards, so that what a message counts does not depend on how
@@ -210,8 +205,8 @@ func (p *Parser) frame(h, body []byte, total int, m *l7.Message) bool {
 	}
 	event := flag&flagEvent != 0
 	if event {
-		p.stats.events++
-		if !p.events {
+		p.d.st.events.Add(1)
+		if !p.d.cfg.Events {
 			return false
 		}
 	}
@@ -242,13 +237,13 @@ func (p *Parser) frame(h, body []byte, total int, m *l7.Message) bool {
 		if msg, ok := r.str(); ok {
 			m.Exception = msg
 		} else {
-			p.stats.bodyErrors++
+			p.d.st.bodyErrors.Add(1)
 		}
 		return true
 	}
 	kind, ok := r.int()
 	if !ok {
-		p.stats.bodyErrors++
+		p.d.st.bodyErrors.Add(1)
 		return true
 	}
 	switch kind {
@@ -273,7 +268,7 @@ func (p *Parser) frame(h, body []byte, total int, m *l7.Message) bool {
 		r.mapStrings(func(k, v []byte) { p.attachment(k, v, m) })
 	}
 	if r.bad && len(body) == total-headerLen {
-		p.stats.bodyErrors++
+		p.d.st.bodyErrors.Add(1)
 	}
 	return true
 }
@@ -311,7 +306,7 @@ func (p *Parser) request(r *hreader, m *l7.Message, truncated bool) {
 	}
 	if !ok {
 		if !truncated {
-			p.stats.bodyErrors++
+			p.d.st.bodyErrors.Add(1)
 		}
 		return
 	}
@@ -320,7 +315,7 @@ func (p *Parser) request(r *hreader, m *l7.Message, truncated bool) {
 	}
 	r.mapStrings(func(k, v []byte) { p.attachment(k, v, m) })
 	if r.bad && !truncated {
-		p.stats.bodyErrors++
+		p.d.st.bodyErrors.Add(1)
 	}
 }
 
