@@ -63,7 +63,7 @@
 // Kafka, MQTT and MySQL, 0.5-0.8 KB for HTTP/2 with its HPACK tables
 // packed). A flow.Handler's connection that is then idle with nothing in
 // flight but requests waiting (no bytes held, no message begun) rests: it
-// gives its Conn back and keeps its parser and 80 bytes of state, 184 with
+// gives its Conn back and keeps its parser and 64 bytes of state, 184 with
 // requests waiting, whose sessions stay (rest.go, Stats.RestingConns)
 // until its next packet. The parsers of
 // ended flows are reused through Resetter

@@ -56,6 +56,10 @@ type Engine struct {
 	// restPend holds the rested flows whose requests wait for their
 	// responses (rest.go).
 	restPend chunked[restedPending]
+	// restRep holds, by index of Engine.rested, the counts of a rested
+	// flow's previous snapshot (restedConn's restReported); a chunk is
+	// allocated with its first entry.
+	restRep []*[1 << chunkBits]connCounts
 	// restProtos holds the Message.Protocol values of rested flows,
 	// named by restedConn.proto.
 	restProtos []string

@@ -250,8 +250,7 @@ func (e *Engine) Close(f *flow.Flow, r *flow.Record) {
 			c = e.wake(i &^ restPendBit)
 		case i >= 0:
 			e.advance(e.now) // as the Conn's Close would
-			sum, rc := e.restedSummary(i)
-			fillL4(r, sum, rc.reported)
+			fillL4(r, e.restedSummary(i), e.restedReported(i))
 			e.clearSlot(slot)
 			return
 		case slot < len(e.offSlot) && e.offSlot[slot]>>32 == f.ID()>>32:
@@ -271,9 +270,9 @@ func (e *Engine) Snapshot(f *flow.Flow, r *flow.Record) {
 	c := e.slotConn(f.ID())
 	if c == nil {
 		if i := e.restedIndex(int(f.Slot()), f.ID()); i >= 0 {
-			sum, rc := e.restedSummary(i)
-			fillL4(r, sum, rc.reported)
-			rc.reported = countsOf(sum)
+			sum := e.restedSummary(i)
+			fillL4(r, sum, e.restedReported(i))
+			e.setRestedReported(i, countsOf(sum))
 		}
 		return
 	}

@@ -11,7 +11,7 @@ import (
 // Resting: a flow whose decoder is known and whose parser has been told
 // idle (IdleDelay without input), with nothing in flight but requests
 // waiting for their responses — no bytes buffered, no message begun —
-// keeps what it needs to go on in a restedConn (80 bytes) instead of its
+// keeps what it needs to go on in a restedConn (64 bytes) instead of its
 // Conn (512), and takes a Conn again at its next packet. Most flows of a
 // busy link end by timeout, long after their last request: they wait as
 // restedConns. The parser stays the flow's (idle, holding no scratch).
@@ -31,9 +31,8 @@ import (
 // parse errors past 255, more than 255 distinct Message.Protocol values)
 // does not rest (Conn.restable).
 type restedConn struct {
-	parser   Parser
-	counts   connCounts // requests, responses, errors, timeouts so far
-	reported connCounts
+	parser Parser
+	counts connCounts // requests, responses, errors, timeouts so far
 	// next and ack are the sides' reassembly position and latest
 	// acknowledgement, in physical numbering as Conn.sides.
 	next, ack [2]uint32
@@ -41,17 +40,21 @@ type restedConn struct {
 	dec       uint8
 	proto     uint8 // msgProto: index in Engine.restProtos (0: "")
 	transport Transport
-	flags     uint8    // restFlip | restTLS | restClientFirst
+	flags     uint8    // restFlip | restTLS | restClientFirst | restReported
 	sflags    [2]uint8 // per side: restStarted | restHasAck | restAckSeen | restDecoded
 }
 
 // restedConn flags. restClientFirst: the client sorted before the server
 // when the flow rested; the flow table re-oriented the flow meanwhile if
-// that no longer holds at its next packet.
+// that no longer holds at its next packet. restReported: the counts of the
+// flow's previous snapshot (Conn.reported) are not zero; they are kept
+// apart (Engine.restedReported), as flows are snapshotted only when the
+// flow table is configured so.
 const (
 	restFlip = 1 << iota
 	restTLS
 	restClientFirst
+	restReported
 )
 
 // restedConn side flags: the side's reassembler started, its ack has
@@ -114,10 +117,11 @@ type restedPending struct {
 	rc             restedConn
 	id             uint64
 	client, server netip.AddrPort
-	phead, ptail   *session
-	pendBytes      int
+	reported       connCounts // with restReported
 	npending       int32
 	slot           int32
+	pendBytes      int32 // Conn.pendBytes (restable: at most math.MaxInt32)
+	phead, ptail   *session
 }
 
 // restPendBit marks a rested index (an offSlot entry's low 30 bits less
@@ -139,6 +143,42 @@ func (e *Engine) releaseRested(i int) {
 		return
 	}
 	e.rested.release(i)
+}
+
+// restedReported returns the counts of the previous snapshot of the
+// rested flow at index i.
+func (e *Engine) restedReported(i int) connCounts {
+	if e.restedAt(i).flags&restReported == 0 {
+		return connCounts{}
+	}
+	if i&restPendBit != 0 {
+		return e.restPend.at(i &^ restPendBit).reported
+	}
+	return e.restRep[i>>chunkBits][i&(1<<chunkBits-1)]
+}
+
+// setRestedReported sets the counts of the previous snapshot of the rested
+// flow at index i. Those of flows rested without one take no room: a
+// chunk of Engine.restRep is allocated with its first.
+func (e *Engine) setRestedReported(i int, k connCounts) {
+	r := e.restedAt(i)
+	if k == (connCounts{}) && r.flags&restReported == 0 {
+		return
+	}
+	r.flags |= restReported
+	if i&restPendBit != 0 {
+		e.restPend.at(i &^ restPendBit).reported = k
+		return
+	}
+	for i>>chunkBits >= len(e.restRep) {
+		e.restRep = append(e.restRep, nil)
+	}
+	ch := e.restRep[i>>chunkBits]
+	if ch == nil {
+		ch = new([1 << chunkBits]connCounts)
+		e.restRep[i>>chunkBits] = ch
+	}
+	ch[i&(1<<chunkBits-1)] = k
 }
 
 // resting returns the number of rested flows.
@@ -172,7 +212,7 @@ func (e *Engine) owner(ss *session) *Conn {
 // keep.
 func (c *Conn) restable() bool {
 	if c.state != stateParse || c.slot < 0 || c.owed != 0 || c.respGap || c.bufMid != [2]int32{} || c.idleTick != 0 || c.avoid != 0 ||
-		c.dec > math.MaxUint8 {
+		c.dec > math.MaxUint8 || c.pendBytes > math.MaxInt32 {
 		return false
 	}
 	for i := range c.sides {
@@ -214,7 +254,7 @@ func (e *Engine) rest(c *Conn) {
 		j := e.restPend.alloc()
 		p := e.restPend.at(j)
 		p.id, p.client, p.server, p.slot = c.id, c.client, c.server, c.slot
-		p.phead, p.ptail, p.npending, p.pendBytes = c.phead, c.ptail, c.npending, c.pendBytes
+		p.phead, p.ptail, p.npending, p.pendBytes = c.phead, c.ptail, c.npending, int32(c.pendBytes)
 		for ss := c.phead; ss != nil; ss = ss.fnext {
 			ss.c, ss.rest = nil, int32(j)
 		}
@@ -232,10 +272,11 @@ func (e *Engine) rest(c *Conn) {
 		flags |= restClientFirst
 	}
 	*r = restedConn{
-		parser:   c.parser,
-		counts:   connCounts{c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts},
-		reported: c.reported, dec: uint8(c.dec), proto: uint8(proto), transport: c.transport, flags: flags,
+		parser: c.parser,
+		counts: connCounts{c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts},
+		dec:    uint8(c.dec), proto: uint8(proto), transport: c.transport, flags: flags,
 	}
+	e.setRestedReported(i, c.reported)
 	for d := range c.sides {
 		s := &c.sides[d]
 		r.next[d], r.ack[d], r.errs[d] = s.r.next, s.ack, uint8(s.errs)
@@ -277,7 +318,7 @@ func (e *Engine) unrest(c *Conn, i int) {
 	c.msgProto = e.restedProto(r.proto)
 	k := r.counts
 	c.requests, c.responses, c.clientErrors, c.serverErrors, c.timeouts = k.requests, k.responses, k.clientErrors, k.serverErrors, k.timeouts
-	c.reported, c.tls = r.reported, r.flags&restTLS != 0
+	c.reported, c.tls = e.restedReported(i), r.flags&restTLS != 0
 	c.flip = r.flip()
 	if c.clientFirst() != r.clientFirst() {
 		c.flip ^= 1 // the flow table re-oriented the flow while it rested
@@ -290,7 +331,7 @@ func (e *Engine) unrest(c *Conn, i int) {
 	}
 	if i&restPendBit != 0 {
 		p := e.restPend.at(i &^ restPendBit)
-		c.phead, c.ptail, c.npending, c.pendBytes = p.phead, p.ptail, p.npending, p.pendBytes
+		c.phead, c.ptail, c.npending, c.pendBytes = p.phead, p.ptail, p.npending, int(p.pendBytes)
 		for ss := c.phead; ss != nil; ss = ss.fnext {
 			ss.c = c
 		}
@@ -328,7 +369,7 @@ func (e *Engine) restedSegment(i int, f *flow.Flow, dir flow.Dir, m *decode.Meta
 
 // restedSummary is what a Conn would return on closing the rested flow
 // at index i (it has nothing to emit): its summary.
-func (e *Engine) restedSummary(i int) (ConnSummary, *restedConn) {
+func (e *Engine) restedSummary(i int) ConnSummary {
 	r := e.restedAt(i)
 	k := r.counts
 	sum := ConnSummary{Requests: k.requests, Responses: k.responses, ClientErrors: k.clientErrors,
@@ -336,7 +377,7 @@ func (e *Engine) restedSummary(i int) (ConnSummary, *restedConn) {
 	if r.proto != 0 {
 		sum.L7Protocol = e.restedProto(r.proto)
 	}
-	return sum, r
+	return sum
 }
 
 // unrestDrop ends the rested flow at index i (the flow ended) as its
