@@ -30,8 +30,7 @@ func (t *Table) Packets(ms []decode.Meta) {
 				continue
 			}
 			kd := &ks[i]
-			kd.k, kd.fromB = keyOf(m)
-			kd.h = kd.k.hash(t.hseed)
+			kd.setKey(m, t.hseed)
 			prefetch.Line(uintptr(unsafe.Pointer(&t.index[uint64(kd.h)&t.mask])))
 		}
 		for i := range g {
@@ -69,20 +68,23 @@ func (t *Table) homeSlot(use bool, h uint32) (uint32, bool) {
 	return uint32(e) - 1, true
 }
 
-// keyOf is the key of m's flow, endpoints in order, and whether m's
-// source is the key's side b.
-func keyOf(m *decode.Meta) (key, bool) {
-	var k key
+// setKey fills kd with the key of m's flow, endpoints in order, whether
+// m's source is the key's side b, and the key's hash. It writes the key in
+// place: a key returned by value went through a temporary on the stack
+// and a 48-byte copy at every packet.
+func (kd *keyed) setKey(m *decode.Meta, seed uint64) {
+	k := &kd.k
 	k.proto = m.Proto
 	k.vlan = m.VLAN
 	k.tun = m.Tunnel.Type
 	k.tunID = m.Tunnel.ID
-	src, dst := m.Src.As16(), m.Dst.As16()
 	sp, dp := m.SrcPort, m.DstPort
-	if cmpEnd(src, sp, dst, dp) > 0 {
-		k.a, k.pa, k.b, k.pb = dst, dp, src, sp
-		return k, true
+	k.a, k.b = m.Src.As16(), m.Dst.As16()
+	k.pa, k.pb = sp, dp
+	kd.fromB = cmpEnd(k.a, sp, k.b, dp) > 0
+	if kd.fromB {
+		k.a, k.b = k.b, k.a
+		k.pa, k.pb = dp, sp
 	}
-	k.a, k.pa, k.b, k.pb = src, sp, dst, dp
-	return k, false
+	kd.h = k.hash(seed)
 }

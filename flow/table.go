@@ -205,8 +205,7 @@ func (t *Table) packet(m *decode.Meta, kd *keyed) {
 	}
 	var own keyed
 	if kd == nil {
-		own.k, own.fromB = keyOf(m)
-		own.h = own.k.hash(t.hseed)
+		own.setKey(m, t.hseed)
 		kd = &own
 	}
 	k, h, fromB := &kd.k, kd.h, kd.fromB
