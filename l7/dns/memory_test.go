@@ -1,10 +1,10 @@
 package dns
 
 import (
-	"runtime"
 	"testing"
 
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // idleParsers is how many parsers the idle memory test holds.
@@ -23,37 +23,18 @@ func TestParser_IdleMemory(t *testing.T) {
 	for _, tc := range kitCases() {
 		t.Run(tc.Name, func(t *testing.T) {
 			var m l7.Message
-			ps := make([]l7.Parser, idleParsers)
-			feed := func(from, to int) {
-				for i := from; i < to; i++ {
-					p := New(nil).NewParser(tc.Transport)
-					if _, ok, err := p.Parse(tc.In, tc.Dir, &m); !ok || err != nil {
-						t.Fatalf("Parse: ok %v, err %v", ok, err)
-					}
-					p.(l7.Idler).Idle()
-					ps[i] = p
+			per := l7test.IdleBytesPerParser(t, idleParsers, func() l7.Parser {
+				p := New(nil).NewParser(tc.Transport)
+				if _, ok, err := p.Parse(tc.In, tc.Dir, &m); !ok || err != nil {
+					t.Fatalf("Parse: ok %v, err %v", ok, err)
 				}
-			}
-			feed(0, idleParsers/4) // warms the pool up
-			h1 := liveHeap()
-			feed(idleParsers/4, idleParsers)
-			h2 := liveHeap()
-			runtime.KeepAlive(ps)
-			per := (float64(h2) - float64(h1)) / float64(idleParsers*3/4)
+				p.(l7.Idler).Idle()
+				return p
+			})
 			t.Logf("%.0f bytes per idle parser", per)
 			if per > idleParserBound {
 				t.Errorf("%.0f bytes per idle parser, want at most %d", per, idleParserBound)
 			}
 		})
 	}
-}
-
-// liveHeap returns the bytes of live heap objects; two collections empty
-// the sync.Pools.
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
 }

@@ -1,10 +1,10 @@
 package dubbo
 
 import (
-	"runtime"
 	"testing"
 
 	"github.com/metaflow-go/metaflow/l7"
+	"github.com/metaflow-go/metaflow/l7/l7test"
 )
 
 // idleParsers is how many parsers the idle memory test holds.
@@ -24,37 +24,18 @@ func TestParser_IdleMemory(t *testing.T) {
 		t.Run(tc.Name, func(t *testing.T) {
 			var m l7.Message
 			d := New(nil)
-			ps := make([]*Parser, idleParsers)
-			feed := func(from, to int) {
-				for i := from; i < to; i++ {
-					p := d.NewParser(l7.TCP).(*Parser)
-					if _, ok, err := p.Parse(tc.In, tc.Dir, &m); !ok || err != nil {
-						t.Fatalf("Parse: ok %v, err %v", ok, err)
-					}
-					p.Idle()
-					ps[i] = p
+			per := l7test.IdleBytesPerParser(t, idleParsers, func() l7.Parser {
+				p := d.NewParser(l7.TCP).(*Parser)
+				if _, ok, err := p.Parse(tc.In, tc.Dir, &m); !ok || err != nil {
+					t.Fatalf("Parse: ok %v, err %v", ok, err)
 				}
-			}
-			feed(0, idleParsers/4) // warms the pool up
-			h1 := liveHeap()
-			feed(idleParsers/4, idleParsers)
-			h2 := liveHeap()
-			runtime.KeepAlive(ps)
-			per := (float64(h2) - float64(h1)) / float64(idleParsers*3/4)
+				p.Idle()
+				return p
+			})
 			t.Logf("%.0f bytes per idle parser", per)
 			if per > idleParserBound {
 				t.Errorf("%.0f bytes per idle parser, want at most %d", per, idleParserBound)
 			}
 		})
 	}
-}
-
-// liveHeap returns the bytes of live heap objects; two collections empty
-// the sync.Pools.
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
 }

@@ -186,6 +186,27 @@ func IdleBytesPerConn(tb testing.TB, d l7.Decoder, server netip.AddrPort, segs [
 	return (float64(h2) - float64(h1)) / float64(n), records
 }
 
+// IdleBytesPerParser measures what an idle parser holds: idle returns a
+// new parser that has parsed its input and been told it is idle
+// (l7.Idler); IdleBytesPerParser keeps n of them alive and returns the
+// live heap bytes each one added. A first n/4, measured apart, warm the
+// pools up.
+func IdleBytesPerParser(tb testing.TB, n int, idle func() l7.Parser) float64 {
+	tb.Helper()
+	ps := make([]l7.Parser, n)
+	fill := func(from, to int) {
+		for i := from; i < to; i++ {
+			ps[i] = idle()
+		}
+	}
+	fill(0, n/4)
+	h1 := liveHeap()
+	fill(n/4, n)
+	h2 := liveHeap()
+	runtime.KeepAlive(ps)
+	return (float64(h2) - float64(h1)) / float64(n-n/4)
+}
+
 // liveHeap returns the bytes of live heap objects; two collections empty
 // the sync.Pools, so that what stays is what open connections hold.
 func liveHeap() uint64 {

@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"runtime"
 	"testing"
 
 	"github.com/metaflow-go/metaflow/l7"
@@ -24,26 +23,17 @@ func TestParser_IdleMemory(t *testing.T) {
 	for _, tc := range benchCases {
 		t.Run(tc.Name, func(t *testing.T) {
 			var m l7.Message
-			ps := make([]l7.Parser, idleParsers)
-			feed := func(from, to int) {
-				for i := from; i < to; i++ {
-					p := New(nil).NewParser(l7.TCP)
-					if n := l7test.ParseAll(p, tc.In, tc.Dir, &m); n != 1 {
-						t.Fatalf("%d messages, want 1", n)
-					}
-					if n := l7test.ParseAll(p, benchOK, l7.ToClient, &m); n != 1 {
-						t.Fatalf("%d replies, want 1", n)
-					}
-					p.(l7.Idler).Idle()
-					ps[i] = p
+			per := l7test.IdleBytesPerParser(t, idleParsers, func() l7.Parser {
+				p := New(nil).NewParser(l7.TCP)
+				if n := l7test.ParseAll(p, tc.In, tc.Dir, &m); n != 1 {
+					t.Fatalf("%d messages, want 1", n)
 				}
-			}
-			feed(0, idleParsers/4) // warms the pool up
-			h1 := liveHeap()
-			feed(idleParsers/4, idleParsers)
-			h2 := liveHeap()
-			runtime.KeepAlive(ps)
-			per := (float64(h2) - float64(h1)) / float64(idleParsers*3/4)
+				if n := l7test.ParseAll(p, benchOK, l7.ToClient, &m); n != 1 {
+					t.Fatalf("%d replies, want 1", n)
+				}
+				p.(l7.Idler).Idle()
+				return p
+			})
 			t.Logf("%.0f bytes per idle parser", per)
 			if per > idleParserBound {
 				t.Errorf("%.0f bytes per idle parser, want at most %d", per, idleParserBound)
@@ -73,14 +63,4 @@ func TestParser_IdleInValue(t *testing.T) {
 	if p.h[l7.ToServer].b != nil {
 		t.Error("Idle kept the buffers with no value in progress")
 	}
-}
-
-// liveHeap returns the bytes of live heap objects; two collections empty
-// the sync.Pools.
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
 }
