@@ -4,17 +4,14 @@ package capture_test
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
 	"github.com/metaflow-go/metaflow/capture"
@@ -33,32 +30,11 @@ func BenchmarkAFPacket_Veth(b *testing.B) {
 	pair := netns.NewPairT(b, nsPrefix+"bench-", 41)
 	dst := netip.AddrPortFrom(pair.AddrA, 31041)
 	netns.UDPSink(b, pair.A, dst)
-	var conn *net.UDPConn
-	if err := pair.B.Do(func() (err error) {
-		conn, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
-		return err
-	}); err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	// Send in batches of 64 datagrams per sendmmsg so the sender, not the
-	// system call rate, sets the pace.
-	pc := ipv4.NewPacketConn(conn)
-	batch := make([]ipv4.Message, 64)
-	for i := range batch {
-		batch[i].Buffers = [][]byte{make([]byte, 64)}
-	}
+	sender := netns.NewUDPBatch(b, pair.B, dst)
 	queued := 0
 	send := func() {
-		queued++
-		if queued == len(batch) {
-			for sent := 0; sent < queued; {
-				n, err := pc.WriteBatch(batch[sent:queued], 0)
-				if err != nil {
-					b.Fatal(err)
-				}
-				sent += n
-			}
+		if queued++; queued == sender.Batch() {
+			sender.Send(queued)
 			queued = 0
 		}
 	}
@@ -109,20 +85,7 @@ func BenchmarkAFPacket_Veth(b *testing.B) {
 		time.Sleep(1100 * time.Millisecond) // libpcap's block timeout
 		cmd.Process.Signal(syscall.SIGINT)
 		cmd.Wait()
-		var captured, dropped uint64
-		for _, line := range strings.Split(stderr.String(), "\n") {
-			f := strings.Fields(line)
-			if len(f) < 2 {
-				continue
-			}
-			n, _ := strconv.ParseUint(f[0], 10, 64)
-			switch {
-			case strings.HasSuffix(line, "packets captured"):
-				captured = n
-			case strings.HasSuffix(line, "packets dropped by kernel"):
-				dropped = n
-			}
-		}
+		captured, dropped := netns.TcpdumpCounts(stderr.String())
 		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 		reportCapture(b, captured, dropped, time.Duration(ru.Utime.Nano()+ru.Stime.Nano()))
 	})

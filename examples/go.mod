@@ -27,7 +27,7 @@ require (
 require (
 	github.com/metaflow-go/metaflow/aggregate/otlp v0.0.0
 	github.com/metaflow-go/metaflow/aggregate/prometheus v0.0.0
-	golang.org/x/net v0.46.0
+	golang.org/x/net v0.46.0 // indirect
 	golang.org/x/sys v0.40.0 // indirect
 )
 

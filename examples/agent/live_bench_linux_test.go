@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -12,8 +11,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/net/ipv4"
 
 	"github.com/metaflow-go/metaflow/internal/netns"
 	"github.com/metaflow-go/metaflow/internal/testutil"
@@ -73,14 +70,14 @@ func benchLive(b *testing.B, bin string, pps int) {
 	}
 	time.Sleep(time.Second) // both listening
 
-	send := udpSender(b, pair, dst)
+	send := netns.NewUDPBatch(b, pair.B, dst)
 	agentCPU, dumpCPU := procCPU(agent.Process.Pid), procCPU(dump.Process.Pid)
 	b.SetBytes(14 + 20 + 8 + 64)
 	b.ResetTimer()
 	start := time.Now()
-	for i := 0; i < b.N; i += len(send.batch) {
-		n := min(len(send.batch), b.N-i)
-		send.write(n)
+	for i := 0; i < b.N; i += send.Batch() {
+		n := min(send.Batch(), b.N-i)
+		send.Send(n)
 		if pps > 0 {
 			if d := time.Until(start.Add(time.Duration(i+n) * time.Second / time.Duration(pps))); d > 0 {
 				time.Sleep(d)
@@ -99,7 +96,7 @@ func benchLive(b *testing.B, bin string, pps int) {
 	dump.Wait()
 	stats, _ := os.ReadFile(agentErr)
 	aGot, aDrop := agentCaptured(string(stats))
-	dGot, dDrop := tcpdumpCaptured(dumpErr.String())
+	dGot, dDrop := netns.TcpdumpCounts(dumpErr.String())
 	report := func(who string, got, drop uint64, cpu time.Duration) {
 		b.ReportMetric(float64(drop)/float64(b.N), who+"-drops/op")
 		if got > 0 {
@@ -111,40 +108,6 @@ func benchLive(b *testing.B, bin string, pps int) {
 	b.ReportMetric(float64(b.N)/sent.Seconds(), "sent-pkt/s")
 	if b.N >= 100_000 && (aGot+aDrop < uint64(b.N) || dGot+dDrop < uint64(b.N)) {
 		b.Errorf("sent %d, agent saw %d+%d dropped, tcpdump %d+%d\nagent: %s\ntcpdump: %s", b.N, aGot, aDrop, dGot, dDrop, stats, dumpErr.String())
-	}
-}
-
-// udpBatch writes the datagrams of a benchmark in batches (sendmmsg), so
-// that the sender, not the system call rate, sets the pace.
-type udpBatch struct {
-	pc    *ipv4.PacketConn
-	batch []ipv4.Message
-	b     *testing.B
-}
-
-func udpSender(b *testing.B, pair *netns.Pair, dst netip.AddrPort) *udpBatch {
-	var conn *net.UDPConn
-	if err := pair.B.Do(func() (err error) {
-		conn, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
-		return err
-	}); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { conn.Close() })
-	s := &udpBatch{pc: ipv4.NewPacketConn(conn), batch: make([]ipv4.Message, 64), b: b}
-	for i := range s.batch {
-		s.batch[i].Buffers = [][]byte{make([]byte, 64)}
-	}
-	return s
-}
-
-func (s *udpBatch) write(n int) {
-	for sent := 0; sent < n; {
-		k, err := s.pc.WriteBatch(s.batch[sent:n], 0)
-		if err != nil {
-			s.b.Fatal(err)
-		}
-		sent += k
 	}
 }
 
@@ -188,22 +151,4 @@ func agentCaptured(stats string) (packets, dropped uint64) {
 		}
 	}
 	return packets, dropped
-}
-
-// tcpdumpCaptured reads tcpdump's closing counts.
-func tcpdumpCaptured(stderr string) (captured, dropped uint64) {
-	for _, line := range strings.Split(stderr, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		n, _ := strconv.ParseUint(f[0], 10, 64)
-		switch {
-		case strings.HasSuffix(line, "packets captured"):
-			captured = n
-		case strings.HasSuffix(line, "packets dropped by kernel"):
-			dropped = n
-		}
-	}
-	return captured, dropped
 }

@@ -8,9 +8,13 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/net/ipv4"
 )
 
 // TCPEcho runs conns TCP connections from ns a to a server in ns b; each
@@ -112,4 +116,63 @@ func UDPSink(t testing.TB, ns *Namespace, at netip.AddrPort) {
 		t.Fatalf("listen udp: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
+}
+
+// UDPBatch sends 64-byte UDP datagrams from a namespace in batches of 64
+// (sendmmsg), so that the sender, not the system call rate, sets the pace.
+type UDPBatch struct {
+	pc  *ipv4.PacketConn
+	msg []ipv4.Message
+	t   testing.TB
+}
+
+// NewUDPBatch dials dst from ns a; the socket closes at the test's end.
+func NewUDPBatch(t testing.TB, a *Namespace, dst netip.AddrPort) *UDPBatch {
+	t.Helper()
+	var c *net.UDPConn
+	if err := a.Do(func() (err error) {
+		c, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
+		return err
+	}); err != nil {
+		t.Fatalf("dial udp: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	s := &UDPBatch{pc: ipv4.NewPacketConn(c), msg: make([]ipv4.Message, 64), t: t}
+	for i := range s.msg {
+		s.msg[i].Buffers = [][]byte{make([]byte, 64)}
+	}
+	return s
+}
+
+// Batch is how many datagrams one Send may write at once.
+func (s *UDPBatch) Batch() int { return len(s.msg) }
+
+// Send writes n datagrams, n at most Batch.
+func (s *UDPBatch) Send(n int) {
+	for sent := 0; sent < n; {
+		k, err := s.pc.WriteBatch(s.msg[sent:n], 0)
+		if err != nil {
+			s.t.Fatalf("udp send: %v", err)
+		}
+		sent += k
+	}
+}
+
+// TcpdumpCounts reads the packets captured and dropped by the kernel from
+// the closing lines tcpdump writes to stderr.
+func TcpdumpCounts(stderr string) (captured, dropped uint64) {
+	for _, line := range strings.Split(stderr, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		n, _ := strconv.ParseUint(f[0], 10, 64)
+		switch {
+		case strings.HasSuffix(line, "packets captured"):
+			captured = n
+		case strings.HasSuffix(line, "packets dropped by kernel"):
+			dropped = n
+		}
+	}
+	return captured, dropped
 }
