@@ -84,13 +84,7 @@ func TCPEcho(t testing.TB, a, b *Namespace, srv netip.AddrPort, conns, rounds, s
 // every batch packets so the receiving backlog never overflows.
 func UDPBlast(t testing.TB, a *Namespace, dst netip.AddrPort, n, size, batch int, pause time.Duration) {
 	t.Helper()
-	var c *net.UDPConn
-	if err := a.Do(func() (err error) {
-		c, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
-		return err
-	}); err != nil {
-		t.Fatalf("dial udp: %v", err)
-	}
+	c := dialUDP(t, a, dst)
 	defer c.Close()
 	msg := make([]byte, size)
 	for i := range n {
@@ -102,6 +96,19 @@ func UDPBlast(t testing.TB, a *Namespace, dst netip.AddrPort, n, size, batch int
 			time.Sleep(pause)
 		}
 	}
+}
+
+// dialUDP dials dst from ns a.
+func dialUDP(t testing.TB, a *Namespace, dst netip.AddrPort) *net.UDPConn {
+	t.Helper()
+	var c *net.UDPConn
+	if err := a.Do(func() (err error) {
+		c, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
+		return err
+	}); err != nil {
+		t.Fatalf("dial udp: %v", err)
+	}
+	return c
 }
 
 // UDPSink opens a UDP socket in ns that never reads, so datagrams to it are
@@ -129,13 +136,7 @@ type UDPBatch struct {
 // NewUDPBatch dials dst from ns a; the socket closes at the test's end.
 func NewUDPBatch(t testing.TB, a *Namespace, dst netip.AddrPort) *UDPBatch {
 	t.Helper()
-	var c *net.UDPConn
-	if err := a.Do(func() (err error) {
-		c, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
-		return err
-	}); err != nil {
-		t.Fatalf("dial udp: %v", err)
-	}
+	c := dialUDP(t, a, dst)
 	t.Cleanup(func() { c.Close() })
 	s := &UDPBatch{pc: ipv4.NewPacketConn(c), msg: make([]ipv4.Message, 64), t: t}
 	for i := range s.msg {
