@@ -294,7 +294,7 @@ func (s *AFPacketSource) ReadPacket(p *Packet) error {
 				s.cur = 0
 			}
 		}
-		if atomic.LoadUint32(s.blockStatus(s.cur))&unix.TP_STATUS_USER != 0 {
+		if s.blockReady() {
 			b := s.cur * s.blockSz
 			s.held = true
 			s.left = binary.NativeEndian.Uint32(s.ring[b+blkNumPktsOff:])
