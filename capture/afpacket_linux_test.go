@@ -241,7 +241,7 @@ func TestAFPacketSource_Fanout(t *testing.T) {
 }
 
 // TestAFPacketSource_CloseUnblocks checks that Close wakes a reader blocked
-// in poll on an idle interface within 200 ms.
+// in the poller on an idle interface within 200 ms.
 func TestAFPacketSource_CloseUnblocks(t *testing.T) {
 	testutil.RequireRoot(t)
 	pair := netns.NewPairT(t, nsPrefix, 24)
