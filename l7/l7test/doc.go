@@ -51,6 +51,8 @@
 // IdleBytesPerConn replays those on thousands of connections left open in
 // an engine and returns the heap each idle connection holds, l7.Conn
 // included: the bound a decoder's idle-memory test asserts.
+// IdleBytesPerParser measures a parser alone: the heap each of thousands
+// of idle parsers holds.
 // BenchmarkFlows replays a capture's connections through one reused
 // parser told it is idle after every segment, as on a busy link.
 //
