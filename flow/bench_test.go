@@ -15,18 +15,21 @@ import (
 	"github.com/metaflow-go/metaflow/internal/testutil"
 )
 
-// concurrentFlows creates n concurrent TCP flows (SYN from n distinct
+// concurrentFlows creates n concurrent flows of IP protocol proto (SYN from n distinct
 // clients) and returns the heap bytes they take per flow.
-func concurrentFlows(tb testing.TB, n int) float64 {
+func concurrentFlows(tb testing.TB, n int, proto uint8) float64 {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	tab := NewTable(Config{MaxFlows: n})
-	m := decode.Meta{IPVersion: 4, Proto: decode.ProtoTCP, L4Decoded: true, TCPFlags: decode.TCPSyn,
+	m := decode.Meta{IPVersion: 4, Proto: proto, L4Decoded: true,
 		DstPort: 443, Dst: netip.MustParseAddr("192.0.2.1"), WireLen: 74, Timestamp: 1}
 	for i := 0; i < n; i++ {
 		m.Src = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 		m.SrcPort = uint16(1024 + i%60000)
+		if proto == decode.ProtoTCP {
+			m.TCPFlags = decode.TCPSyn
+		}
 		tab.Packet(&m)
 	}
 	runtime.GC()
@@ -40,19 +43,26 @@ func concurrentFlows(tb testing.TB, n int) float64 {
 }
 
 // TestTable_MemoryPerFlow holds 1,000,000 concurrent flows and checks the
-// heap they take, slab and index included, against the 256-byte budget.
+// heap they take, slabs and index included, against the 256-byte budget
+// for TCP flows and 168 for UDP ones (they have no TCP state).
 func TestTable_MemoryPerFlow(t *testing.T) {
 	testutil.SkipShort(t)
-	per := concurrentFlows(t, 1_000_000)
-	t.Logf("%.1f bytes per flow (1,000,000 concurrent flows, slab + index)", per)
-	if per > 256 {
-		t.Errorf("%.1f bytes per flow, budget 256", per)
+	for _, c := range []struct {
+		name   string
+		proto  uint8
+		budget float64
+	}{{"TCP", decode.ProtoTCP, 256}, {"UDP", decode.ProtoUDP, 168}} {
+		per := concurrentFlows(t, 1_000_000, c.proto)
+		t.Logf("%s: %.1f bytes per flow (1,000,000 concurrent flows, slabs + index)", c.name, per)
+		if per > c.budget {
+			t.Errorf("%s: %.1f bytes per flow, budget %.0f", c.name, per, c.budget)
+		}
 	}
 }
 
 func BenchmarkMemoryPerFlow(b *testing.B) {
 	for b.Loop() {
-		b.ReportMetric(concurrentFlows(b, 1_000_000), "bytes/flow")
+		b.ReportMetric(concurrentFlows(b, 1_000_000, decode.ProtoTCP), "bytes/flow")
 	}
 }
 

@@ -54,10 +54,12 @@
 // open-addressing table whose entries carry each key's 32-bit hash beside
 // its slot, so that a probe reads a flow only when the hash matches (a
 // lookup that misses reads none, and deleting or growing reads none
-// either); each flow takes about 250 bytes including the index (224 in the
-// slab, 8 of LRU links kept apart from it so that moving a flow to the
-// tail of its list does not read its neighbours' flows, 16 of index at
-// half load). Packets of new flows past the cap are
+// either). A flow takes 136 bytes in the slab, 8 of LRU links kept apart
+// from it (moving a flow to the tail of its list does not read its
+// neighbours' flows) and 16 of index at half load; a TCP flow takes 92
+// more in a second slab for its TCP state (sequence analysis, handshake,
+// SRT), which flows of other protocols do not carry: about 164 bytes a
+// UDP or ICMP flow and 256 a TCP one. Packets of new flows past the cap are
 // counted in Stats.DroppedFlows. Steady-state Packet calls do not
 // allocate: freed slots are reused.
 //

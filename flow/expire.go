@@ -53,6 +53,13 @@ func (t *Table) prefetchLinks(slot uint32) {
 	}
 }
 
+// prefetchTCP asks for f's TCP state, if it has one (f.tcp tells where).
+func (t *Table) prefetchTCP(f *Flow) {
+	if f.tcp != nilSlot {
+		prefetch.Lines(unsafe.Pointer(t.tcpAt(f.tcp-1)), unsafe.Sizeof(tcpState{}))
+	}
+}
+
 // touch moves f to the tail of the list of class c.
 func (t *Table) touch(f *Flow, c uint8) {
 	if f.class == c && t.lists[c].tail == f.slot+1 {

@@ -18,20 +18,48 @@ type key struct {
 	tunID  uint32
 }
 
-// peer is the per-direction state of a flow; peers[0] is the client side,
-// peers[1] the server side (of the current orientation).
+// peer is the per-direction traffic of a flow; peers[0] is the client
+// side, peers[1] the server side (of the current orientation).
 type peer struct {
 	bytes   uint64 // frame bytes on the wire
 	l4bytes uint64 // L4 payload bytes (announced length)
-	pkts    uint32
-	// Sequence tracking (TCP): the end of the highest segment seen, the
-	// packet time (µs tick) when it last advanced, and one hole below it.
+}
+
+// tcpPeer is the per-direction TCP sequence analysis: the end of the
+// highest segment seen, the packet time (µs tick) when it last advanced,
+// one hole below it, and the counters it yields.
+type tcpPeer struct {
 	maxEnd         uint32
 	advT           uint32
 	holeLo, holeHi uint32
 	retrans        uint32
 	ooo            uint32
 	zeroWin        uint32
+}
+
+// tcpState is the part of a flow that only TCP uses. A TCP flow takes one
+// from its Table's tcp slab (Flow.tcp) when it starts and gives it back
+// when it ends, so that a UDP or ICMP flow is a Flow alone.
+type tcpState struct {
+	peers [2]tcpPeer // by peer, as Flow.peers
+	pflag [2]uint8   // per peer: seq tracking state (pf*)
+
+	// SYNs from the client and SYN-ACKs from the server (saturating); all
+	// but the first of each are retransmissions (fRetransSynSat and
+	// fRetransSynAckSat mark those counts saturated too).
+	syn, synAck, fin uint16
+
+	// Handshake timing, kept only for a handshake seen in order from its
+	// first SYN (see timing.go). Until the handshake ACK (fHasAck), synT
+	// and synAckT are the ticks (µs, mod 2^32) of the first SYN and the
+	// first SYN-ACK answering it; the ACK turns them into durations: rtt
+	// (ACK - first SYN) and rtt_client (ACK - first SYN-ACK). rttServer is
+	// the latest SYN-ACK answering the SYN before the ACK, minus the
+	// first SYN. One field each keeps the state within its size budget.
+	synT, synAckT, rttServer uint32
+
+	srtMax, srtSum, srtCount uint32
+	srtPendEnd               uint32 // end of client data waiting for the server's ACK (fSrtPend)
 }
 
 // Flow is one bidirectional flow in a Table. A *Flow is valid from the first
@@ -48,28 +76,13 @@ type Flow struct {
 	slot       uint32 // index of the flow in the Table
 	start, end int64  // first and last packet time, unix ns
 
-	peers [2]peer
-	pflag [2]uint8 // per peer: seq tracking state (pf*)
-	tcpf  [2]uint8 // per peer: OR of TCP flags seen
+	peers   [2]peer
+	pkts    [2]uint32 // per peer: packets
+	tcpf    [2]uint8  // per peer: OR of TCP flags seen
+	altVLAN uint16    // VLAN id of the side that arrives tagged differently (fAltVLAN)
+	tcp     uint32    // TCP flows: the index + 1 of their tcpState in the Table's tcp slab
 
-	// SYNs from the client and SYN-ACKs from the server (saturating); all
-	// but the first of each are retransmissions (fRetransSynSat and
-	// fRetransSynAckSat mark those counts saturated too).
-	syn, synAck, fin uint16
-	altVLAN          uint16 // VLAN id of the side that arrives tagged differently (fAltVLAN)
-
-	// Handshake timing, kept only for a handshake seen in order from its
-	// first SYN (see timing.go). Until the handshake ACK (fHasAck), synT
-	// and synAckT are the ticks (µs, mod 2^32) of the first SYN and the
-	// first SYN-ACK answering it; the ACK turns them into durations: rtt
-	// (ACK - first SYN) and rtt_client (ACK - first SYN-ACK). rttServer is
-	// the latest SYN-ACK answering the SYN before the ACK, minus the
-	// first SYN. One field each keeps Flow within its size budget.
-	synT, synAckT, rttServer uint32
-
-	srtMax, srtSum, srtCount uint32
 	artMax, artSum, artCount uint32
-	srtPendEnd               uint32 // end of client data waiting for the server's ACK (fSrtPend)
 	artLastT                 uint32 // last client data (request) time; the SRT sample's start too
 }
 
@@ -164,7 +177,11 @@ func (f *Flow) SawSYN(d Dir) bool { return f.tcpf[d&1]&decode.TCPSyn != 0 }
 // counting one), and whether d sent one. Until d sends data it is the
 // number after d's SYN: the start of d's byte stream.
 func (f *Flow) NextSeq(d Dir) (uint32, bool) {
-	return f.peers[d&1].maxEnd, f.pflag[d&1]&pfInit != 0
+	s := f.tcpState()
+	if s == nil {
+		return 0, false
+	}
+	return s.peers[d&1].maxEnd, s.pflag[d&1]&pfInit != 0
 }
 
 // SeqGap returns the range [lo, hi) of sequence numbers below NextSeq(d)
@@ -173,10 +190,11 @@ func (f *Flow) NextSeq(d Dir) (uint32, bool) {
 // first data segment arrives ahead of earlier data, the gap starts at
 // the number after d's SYN.
 func (f *Flow) SeqGap(d Dir) (lo, hi uint32, ok bool) {
-	if f.pflag[d&1]&pfHole == 0 {
+	s := f.tcpState()
+	if s == nil || s.pflag[d&1]&pfHole == 0 {
 		return 0, 0, false
 	}
-	p := &f.peers[d&1]
+	p := &s.peers[d&1]
 	return p.holeLo, p.holeHi, true
 }
 
@@ -212,8 +230,12 @@ func (f *Flow) swap() {
 		f.flags ^= fSeen0 | fSeen1
 	}
 	f.peers[0], f.peers[1] = f.peers[1], f.peers[0]
-	f.pflag[0], f.pflag[1] = f.pflag[1], f.pflag[0]
+	f.pkts[0], f.pkts[1] = f.pkts[1], f.pkts[0]
 	f.tcpf[0], f.tcpf[1] = f.tcpf[1], f.tcpf[0]
+	if s := f.tcpState(); s != nil {
+		s.peers[0], s.peers[1] = s.peers[1], s.peers[0]
+		s.pflag[0], s.pflag[1] = s.pflag[1], s.pflag[0]
+	}
 	// Direction-dependent pending samples no longer make sense.
 	f.flags &^= fSrtPend | fArtPend
 	f.state = swapState(f.state)

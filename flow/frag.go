@@ -76,9 +76,8 @@ func (t *Table) fragCount(f *Flow, src [16]byte, n uint32, bytes uint64, ts int6
 	if fromB != (f.flags&fClientB != 0) {
 		d = 1
 	}
-	p := &f.peers[d]
-	p.pkts += n
-	p.bytes += bytes
+	f.pkts[d] += n
+	f.peers[d].bytes += bytes
 	f.flags |= fSeen0 << d
 	if ts > f.end {
 		f.end = ts

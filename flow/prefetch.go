@@ -42,6 +42,7 @@ func (t *Table) Packets(ms []decode.Meta) {
 		for i := range g {
 			if slot, ok := t.homeSlot(use[i], ks[i].h); ok {
 				t.prefetchLinks(slot)
+				t.prefetchTCP(t.flow(slot))
 			}
 		}
 		for i := range g {

@@ -332,19 +332,24 @@ func (t *Table) fill(r *Record, f *Flow, ct CloseType) {
 	r.TunnelType = f.key.tun
 	r.CloseType = ct
 	tx, rx := &f.peers[0], &f.peers[1]
-	r.PacketTx, r.PacketRx = uint64(tx.pkts), uint64(rx.pkts)
+	r.PacketTx, r.PacketRx = uint64(f.pkts[0]), uint64(f.pkts[1])
 	r.ByteTx, r.ByteRx = tx.bytes, rx.bytes
 	r.L4ByteTx, r.L4ByteRx = tx.l4bytes, rx.l4bytes
-	r.RTTServer, r.RTTClient, r.RTT, r.HasRTTServer, r.HasRTTClient, r.HasRTT = f.handshakeRTTs()
-	r.SRTMax, r.SRTSum, r.SRTCount = f.srtMax, f.srtSum, f.srtCount
 	r.ARTMax, r.ARTSum, r.ARTCount = f.artMax, f.artSum, f.artCount
-	r.RetransTx, r.RetransRx = tx.retrans, rx.retrans
-	r.ZeroWinTx, r.ZeroWinRx = tx.zeroWin, rx.zeroWin
-	r.OOOTx, r.OOORx = tx.ooo, rx.ooo
-	r.SynCount, r.SynAckCount = uint32(f.syn), uint32(f.synAck)
-	r.RetransSyn = retrans(f.syn, f.flags&fRetransSynSat != 0)
-	r.RetransSynAck = retrans(f.synAck, f.flags&fRetransSynAckSat != 0)
-	r.FinCount = uint32(f.fin)
+	if f.tcp == nilSlot {
+		return
+	}
+	ts := t.tcpAt(f.tcp - 1)
+	r.RTTServer, r.RTTClient, r.RTT, r.HasRTTServer, r.HasRTTClient, r.HasRTT = f.handshakeRTTs(ts)
+	r.SRTMax, r.SRTSum, r.SRTCount = ts.srtMax, ts.srtSum, ts.srtCount
+	stx, srx := &ts.peers[0], &ts.peers[1]
+	r.RetransTx, r.RetransRx = stx.retrans, srx.retrans
+	r.ZeroWinTx, r.ZeroWinRx = stx.zeroWin, srx.zeroWin
+	r.OOOTx, r.OOORx = stx.ooo, srx.ooo
+	r.SynCount, r.SynAckCount = uint32(ts.syn), uint32(ts.synAck)
+	r.RetransSyn = retrans(ts.syn, f.flags&fRetransSynSat != 0)
+	r.RetransSynAck = retrans(ts.synAck, f.flags&fRetransSynAckSat != 0)
+	r.FinCount = uint32(ts.fin)
 }
 
 // retrans returns the retransmissions among n handshake segments: all but

@@ -1,15 +1,76 @@
 package flow
 
 // The slab: flows live in fixed chunks, so a *Flow stays put while its
-// flow lives; freed slots are reused through a free list.
+// flow lives; freed slots are reused through a free list. The TCP part of
+// a TCP flow (tcpState) lives in a second slab of the same shape, so that
+// the flows of other protocols do not carry it.
+
+import "unsafe"
 
 const (
 	chunkBits = 12
 	chunkSize = 1 << chunkBits
 )
 
+// flowChunk is one chunk of the slab. tab leads a Flow's methods back to
+// its Table (Flow.tcpState); it is the chunk's only pointer and comes
+// first, so that the garbage collector scans one word of a chunk, not its
+// flows.
+type flowChunk struct {
+	tab   *Table
+	flows [chunkSize]Flow
+}
+
 func (t *Table) flow(slot uint32) *Flow {
-	return &t.chunks[slot>>chunkBits][slot&(chunkSize-1)]
+	return &t.chunks[slot>>chunkBits].flows[slot&(chunkSize-1)]
+}
+
+// table returns the Table that holds f, through f's chunk.
+func (f *Flow) table() *Table {
+	off := unsafe.Offsetof(flowChunk{}.flows) + uintptr(f.slot&(chunkSize-1))*unsafe.Sizeof(Flow{})
+	return (*flowChunk)(unsafe.Add(unsafe.Pointer(f), -int(off))).tab
+}
+
+// tcpState returns f's TCP state, nil for a flow of another protocol.
+func (f *Flow) tcpState() *tcpState {
+	if f.tcp == 0 {
+		return nil
+	}
+	return f.table().tcpAt(f.tcp - 1)
+}
+
+func (t *Table) tcpAt(i uint32) *tcpState {
+	return &t.tcps[i>>chunkBits][i&(chunkSize-1)]
+}
+
+// allocTCP gives f a zeroed tcpState. It cannot fail: a Table has no
+// more TCP states than flow slots.
+func (t *Table) allocTCP(f *Flow) *tcpState {
+	if i := t.tcpFree; i != nilSlot {
+		s := t.tcpAt(i - 1)
+		t.tcpFree = s.peers[0].maxEnd
+		*s = tcpState{}
+		f.tcp = i
+		return s
+	}
+	i := t.ntcp
+	if int(i>>chunkBits) == len(t.tcps) {
+		t.tcps = append(t.tcps, make([]tcpState, chunkSize))
+	}
+	t.ntcp++
+	f.tcp = i + 1
+	return t.tcpAt(i)
+}
+
+// releaseTCP returns f's tcpState, if any, to the free list (linked
+// through peers[0].maxEnd).
+func (t *Table) releaseTCP(f *Flow) {
+	if f.tcp == nilSlot {
+		return
+	}
+	t.tcpAt(f.tcp - 1).peers[0].maxEnd = t.tcpFree
+	t.tcpFree = f.tcp
+	f.tcp = nilSlot
 }
 
 // link is a slot's place in its LRU list (or in the free list). The links
@@ -38,7 +99,7 @@ func (t *Table) alloc() *Flow {
 	}
 	s := t.nslots
 	if int(s>>chunkBits) == len(t.chunks) {
-		t.chunks = append(t.chunks, make([]Flow, chunkSize))
+		t.chunks = append(t.chunks, &flowChunk{tab: t})
 		t.links = append(t.links, make([]link, chunkSize))
 	}
 	t.nslots++

@@ -28,14 +28,18 @@ func (t *Table) snapshot() {
 			t.cfg.OnRecord(r)
 		}
 		// The next record covers the next period only.
-		for d := range f.peers {
-			p := &f.peers[d]
-			p.pkts, p.bytes, p.l4bytes = 0, 0, 0
-			p.retrans, p.ooo, p.zeroWin = 0, 0, 0
-		}
-		f.syn, f.synAck, f.fin = 0, 0, 0
+		f.peers = [2]peer{}
+		f.pkts = [2]uint32{}
 		f.flags &^= fRetransSynSat | fRetransSynAckSat
-		f.srtMax, f.srtSum, f.srtCount = 0, 0, 0
 		f.artMax, f.artSum, f.artCount = 0, 0, 0
+		if f.tcp != nilSlot {
+			s := t.tcpAt(f.tcp - 1)
+			for d := range s.peers {
+				p := &s.peers[d]
+				p.retrans, p.ooo, p.zeroWin = 0, 0, 0
+			}
+			s.syn, s.synAck, s.fin = 0, 0, 0
+			s.srtMax, s.srtSum, s.srtCount = 0, 0, 0
+		}
 	}
 }

@@ -370,7 +370,7 @@ func (f *Flow) closeType() CloseType {
 	case stSynAck1:
 		return CloseServerQueueLack
 	case stQueueLackCand:
-		if f.peers[1].pkts > queueLackMinSynAcks {
+		if f.pkts[1] > queueLackMinSynAcks {
 			return CloseServerQueueLack
 		}
 		return CloseTCPClientRst

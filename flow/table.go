@@ -82,10 +82,14 @@ type Table struct {
 	timeouts [numClasses]int64 // ns by class
 	maxFlows uint32
 
-	chunks [][]Flow
+	chunks []*flowChunk
 	links  [][]link // per slot, in chunks parallel to chunks
 	nslots uint32   // slots handed out so far
 	free   uint32   // free slot list head (slot+1), linked through link.next
+
+	tcps    [][]tcpState // the tcp slab: the TCP part of TCP flows (Flow.tcp)
+	ntcp    uint32       // tcp states handed out so far
+	tcpFree uint32       // free tcp state list head (index+1)
 
 	index []uint64 // open addressing, linear probing: hash<<32 | slot+1, 0 empty
 	mask  uint64
@@ -225,6 +229,9 @@ func (t *Table) packet(m *decode.Meta, kd *keyed) {
 			t.prefetchLinks(r - 1)
 		}
 		f = t.ref(r)
+		if !prefetched {
+			t.prefetchTCP(f)
+		}
 		// A pure SYN from the client of a finished connection opens a new
 		// one on the same 5-tuple.
 		if m.Proto == decode.ProtoTCP && m.TCPFlags&(decode.TCPSyn|decode.TCPAck|decode.TCPRst|decode.TCPFin) == decode.TCPSyn &&
@@ -272,6 +279,9 @@ func (t *Table) newFlow(k *key, pos uint64, h uint32, m *decode.Meta, fromB bool
 	slot, gen := f.slot, (f.gen+1)&genMask|uint32(t.cfg.Shard)<<24
 	*f = Flow{key: *k, slot: slot, gen: gen, start: m.Timestamp, end: m.Timestamp}
 	f.flags = fLive
+	if k.proto == decode.ProtoTCP {
+		t.allocTCP(f)
+	}
 	if m.IPVersion == 4 {
 		f.flags |= fIPv4
 	}
@@ -343,7 +353,7 @@ func (t *Table) update(f *Flow, m *decode.Meta, fromB bool) {
 		d = 1
 	}
 	p := &f.peers[d]
-	p.pkts++
+	f.pkts[d]++
 	p.bytes += uint64(m.WireLen)
 	// Only L4-decoded packets get here: with reassembly the datagram's
 	// payload is counted once, on the packet that completed it; without,
@@ -415,6 +425,7 @@ func (t *Table) emit(f *Flow, ct CloseType) {
 
 // release frees f's slot, once f is out of the index and the lists.
 func (t *Table) release(f *Flow) {
+	t.releaseTCP(f)
 	gen, slot := f.gen, f.slot
 	*f = Flow{gen: gen, slot: slot}
 	t.link(slot).next = t.free

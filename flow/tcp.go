@@ -39,30 +39,31 @@ func (t *Table) tcp(f *Flow, m *decode.Meta, d int, now uint32) uint8 {
 	fromServer := d == 1
 	st, class := transition(f.state, g, fromServer)
 	f.state = st
+	s := t.tcpAt(f.tcp - 1)
 
 	switch g {
 	case gSyn:
 		if !fromServer {
-			if f.syn == ^uint16(0) {
+			if s.syn == ^uint16(0) {
 				f.flags |= fRetransSynSat
 			}
-			f.syn = sat16(f.syn)
+			s.syn = sat16(s.syn)
 		}
 	case gSynAck:
 		if fromServer {
-			if f.synAck == ^uint16(0) {
+			if s.synAck == ^uint16(0) {
 				f.flags |= fRetransSynAckSat
 			}
-			f.synAck = sat16(f.synAck)
+			s.synAck = sat16(s.synAck)
 		}
 	}
 	if f.flags&fHsDone == 0 {
-		f.handshake(m, g, d, now)
+		f.handshake(s, m, g, d, now)
 	}
 	if flags&decode.TCPFin != 0 {
-		f.fin = sat16(f.fin)
+		s.fin = sat16(s.fin)
 	}
-	p := &f.peers[d]
+	p := &s.peers[d]
 	// Zero windows: every segment but FIN and RST ones, the handshake's
 	// SYN and SYN-ACK included (DeepFlow's definition; tshark's
 	// tcp.analysis.zero_window leaves SYNs out).
@@ -70,9 +71,9 @@ func (t *Table) tcp(f *Flow, m *decode.Meta, d int, now uint32) uint8 {
 		p.zeroWin++
 	}
 	if m.Window == 0 && flags&decode.TCPRst == 0 {
-		f.pflag[d] |= pfWinZero
+		s.pflag[d] |= pfWinZero
 	} else if flags&decode.TCPRst == 0 {
-		f.pflag[d] &^= pfWinZero
+		s.pflag[d] &^= pfWinZero
 	}
 
 	// Sequence analysis: retransmissions and out-of-order segments.
@@ -86,11 +87,11 @@ func (t *Table) tcp(f *Flow, m *decode.Meta, d int, now uint32) uint8 {
 	// The server's data follows its previous segment in sequence (judged
 	// before the segment moves the sequence): the condition of an ART
 	// sample.
-	inSeq := fromServer && f.pflag[1]&pfInit != 0 && m.Seq == f.peers[1].maxEnd
+	inSeq := fromServer && s.pflag[1]&pfInit != 0 && m.Seq == s.peers[1].maxEnd
 	if seglen > 0 && flags&decode.TCPRst == 0 {
-		t.seq(f, d, m.Seq, seglen, m.PayloadLen, flags, now)
+		s.seq(f, d, m.Seq, seglen, m.PayloadLen, flags, now)
 	}
-	f.turnaround(m, fromServer, inSeq, now)
+	f.turnaround(s, m, fromServer, inSeq, now)
 	return class
 }
 
@@ -105,11 +106,11 @@ func (t *Table) tcp(f *Flow, m *decode.Meta, d int, now uint32) uint8 {
 // bottom quarter (data from before the wrap), is not counted. The sequence
 // still advances as usual; out-of-order segments are counted whatever their
 // size.
-func (t *Table) seq(f *Flow, d int, seq, seglen uint32, payload int, flags uint8, now uint32) {
-	p := &f.peers[d]
+func (s *tcpState) seq(f *Flow, d int, seq, seglen uint32, payload int, flags uint8, now uint32) {
+	p := &s.peers[d]
 	end := seq + seglen
-	if f.pflag[d]&pfInit == 0 {
-		f.pflag[d] |= pfInit
+	if s.pflag[d]&pfInit == 0 {
+		s.pflag[d] |= pfInit
 		p.maxEnd, p.advT = end, now
 		return
 	}
@@ -118,7 +119,7 @@ func (t *Table) seq(f *Flow, d int, seq, seglen uint32, payload int, flags uint8
 	// Zero-window probe: one byte at the next sequence while the other
 	// side advertises a zero window. It neither advances the sequence nor
 	// counts as a retransmission when it is sent again.
-	if seglen == 1 && seq == p.maxEnd && f.pflag[1-d]&pfWinZero != 0 && flags&(decode.TCPSyn|decode.TCPFin) == 0 {
+	if seglen == 1 && seq == p.maxEnd && s.pflag[1-d]&pfWinZero != 0 && flags&(decode.TCPSyn|decode.TCPFin) == 0 {
 		return
 	}
 	if seqLT(seq, p.maxEnd) {
@@ -126,10 +127,10 @@ func (t *Table) seq(f *Flow, d int, seq, seglen uint32, payload int, flags uint8
 		if seglen <= 1 && seq+1 == p.maxEnd && flags&(decode.TCPSyn|decode.TCPFin) == 0 {
 			return
 		}
-		inHole := f.pflag[d]&pfHole != 0 && seqLT(seq, p.holeHi) && seqLT(p.holeLo, end)
+		inHole := s.pflag[d]&pfHole != 0 && seqLT(seq, p.holeHi) && seqLT(p.holeLo, end)
 		if inHole {
 			thr := uint32(oooThreshold)
-			if rtt, ok := f.rtt(); ok {
+			if rtt, ok := s.rtt(f); ok {
 				thr = rtt
 			}
 			// A segment that starts the missing range while at least two
@@ -144,7 +145,7 @@ func (t *Table) seq(f *Flow, d int, seq, seglen uint32, payload int, flags uint8
 			// Shrink the hole by what this segment filled.
 			switch {
 			case !seqLT(p.holeLo, seq) && !seqLT(end, p.holeHi):
-				f.pflag[d] &^= pfHole
+				s.pflag[d] &^= pfHole
 			case !seqLT(p.holeLo, seq):
 				p.holeLo = end
 			case !seqLT(end, p.holeHi):
@@ -160,11 +161,11 @@ func (t *Table) seq(f *Flow, d int, seq, seglen uint32, payload int, flags uint8
 		// are still on their way. One range per direction tracks where
 		// bytes may be missing: a second gap widens it to span both (the
 		// bytes seen in between are then judged like missing ones).
-		if f.pflag[d]&pfHole == 0 {
+		if s.pflag[d]&pfHole == 0 {
 			p.holeLo = p.maxEnd
 		}
 		p.holeHi = seq
-		f.pflag[d] |= pfHole
+		s.pflag[d] |= pfHole
 	}
 	if seqLT(p.maxEnd, end) {
 		p.maxEnd, p.advT = end, now

@@ -36,31 +36,31 @@ const (
 
 // handshake follows the handshake of f for a segment of peer d in group g
 // (called until fHsDone).
-func (f *Flow) handshake(m *decode.Meta, g uint8, d int, now uint32) {
+func (f *Flow) handshake(s *tcpState, m *decode.Meta, g uint8, d int, now uint32) {
 	switch {
 	case g == gSyn && d == 0:
 		// Only the flow's first packet starts the timing.
-		if f.flags&(fHasSyn|fHasSynAck) == 0 && f.peers[0].pkts == 1 && f.peers[1].pkts == 0 {
-			f.synT = now
+		if f.flags&(fHasSyn|fHasSynAck) == 0 && f.pkts[0] == 1 && f.pkts[1] == 0 {
+			s.synT = now
 			f.flags |= fHasSyn
 		}
 	case g == gSynAck && d == 1:
 		// A SYN-ACK answering the SYN: it acknowledges the SYN's sequence
 		// number (the client's highest sequence, the SYN alone so far).
-		if f.flags&fHasSyn == 0 || f.pflag[0]&pfInit == 0 || m.Ack != f.peers[0].maxEnd {
+		if f.flags&fHasSyn == 0 || s.pflag[0]&pfInit == 0 || m.Ack != s.peers[0].maxEnd {
 			return
 		}
 		if f.flags&fHasSynAck == 0 {
-			f.synAckT = now
+			s.synAckT = now
 			f.flags |= fHasSynAck
 		}
-		f.rttServer = now - f.synT
+		s.rttServer = now - s.synT
 	case d == 0 && f.flags&fHasSynAck != 0:
 		// The client's first segment after the SYN-ACK ends the handshake.
 		f.flags |= fHsDone
-		if g == gAck && m.PayloadLen == 0 && f.pflag[1]&pfInit != 0 && m.Ack == f.peers[1].maxEnd {
-			f.synT = now - f.synT       // rtt
-			f.synAckT = now - f.synAckT // rtt_client
+		if g == gAck && m.PayloadLen == 0 && s.pflag[1]&pfInit != 0 && m.Ack == s.peers[1].maxEnd {
+			s.synT = now - s.synT       // rtt
+			s.synAckT = now - s.synAckT // rtt_client
 			f.flags |= fHasAck
 		}
 	case d == 0 && g != gSyn:
@@ -69,30 +69,35 @@ func (f *Flow) handshake(m *decode.Meta, g uint8, d int, now uint32) {
 	}
 }
 
-// rtt returns the handshake RTT (ACK - first SYN).
-func (f *Flow) rtt() (uint32, bool) {
+// rtt returns the handshake RTT (ACK - first SYN) of f, whose TCP state
+// s is.
+func (s *tcpState) rtt(f *Flow) (uint32, bool) {
 	if f.flags&fHasAck == 0 {
 		return 0, false
 	}
-	return f.synT, true
+	return s.synT, true
 }
 
-// handshakeRTTs returns rtt_server, rtt_client and rtt with their validity.
-func (f *Flow) handshakeRTTs() (srv, cli, rtt uint32, okSrv, okCli, okRTT bool) {
+// handshakeRTTs returns rtt_server, rtt_client and rtt with their validity
+// (none for a flow without TCP state).
+func (f *Flow) handshakeRTTs(s *tcpState) (srv, cli, rtt uint32, okSrv, okCli, okRTT bool) {
+	if s == nil {
+		return
+	}
 	ok := func(v uint32) bool { return v != 0 && v <= rttMax }
 	if f.flags&fHasSynAck != 0 {
-		srv, okSrv = f.rttServer, ok(f.rttServer)
+		srv, okSrv = s.rttServer, ok(s.rttServer)
 	}
 	if f.flags&fHasAck != 0 {
-		cli, okCli = f.synAckT, ok(f.synAckT)
-		rtt, okRTT = f.synT, ok(f.synT)
+		cli, okCli = s.synAckT, ok(s.synAckT)
+		rtt, okRTT = s.synT, ok(s.synT)
 	}
 	return
 }
 
 // turnaround takes SRT and ART samples for a segment (inSeq: server data
 // that follows the server's previous segment).
-func (f *Flow) turnaround(m *decode.Meta, fromServer, inSeq bool, now uint32) {
+func (f *Flow) turnaround(s *tcpState, m *decode.Meta, fromServer, inSeq bool, now uint32) {
 	switch {
 	case m.PayloadLen == 0 && m.TCPFlags&decode.TCPSyn != 0:
 		// The handshake.
@@ -102,12 +107,13 @@ func (f *Flow) turnaround(m *decode.Meta, fromServer, inSeq bool, now uint32) {
 		}
 		f.flags &^= fSrtPend | fArtPend
 	case m.PayloadLen > 0:
-		f.srtPendEnd = m.Seq + uint32(m.PayloadLen)
+		s.srtPendEnd = m.Seq + uint32(m.PayloadLen)
 		f.artLastT = now
 		f.flags |= fSrtPend | fArtPend
 	case fromServer:
-		if m.TCPFlags&decode.TCPAck != 0 && f.flags&fSrtPend != 0 && !seqLT(m.Ack, f.srtPendEnd) {
-			f.sampleSRT(now - f.artLastT)
+		if m.TCPFlags&decode.TCPAck != 0 && f.flags&fSrtPend != 0 && !seqLT(m.Ack, s.srtPendEnd) {
+			f.flags &^= fSrtPend
+			sample(&s.srtMax, &s.srtSum, &s.srtCount, now-f.artLastT, srtMax)
 		}
 	case m.TCPFlags&(decode.TCPFin|decode.TCPRst) == 0:
 		// A client pure ACK between the request and the reply: the reply
@@ -119,11 +125,6 @@ func (f *Flow) turnaround(m *decode.Meta, fromServer, inSeq bool, now uint32) {
 func (f *Flow) sampleART(d uint32) {
 	f.flags &^= fArtPend
 	sample(&f.artMax, &f.artSum, &f.artCount, d, artMax)
-}
-
-func (f *Flow) sampleSRT(d uint32) {
-	f.flags &^= fSrtPend
-	sample(&f.srtMax, &f.srtSum, &f.srtCount, d, srtMax)
 }
 
 // sample adds d to a max/sum/count triple unless it is zero or above bound.
