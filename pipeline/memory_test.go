@@ -30,6 +30,29 @@ type synthConn struct {
 // payload.
 func (s *synthConn) tcpPacket(p *capture.Packet, i int, fromServer bool, flags uint8, seq, ack uint32, payload string) {
 	b := s.buf[:14+20+20+len(payload)]
+	tcp := s.ipv4(b, i, fromServer, 6)
+	binary.BigEndian.PutUint32(tcp[4:], seq)
+	binary.BigEndian.PutUint32(tcp[8:], ack)
+	tcp[12], tcp[13] = 5<<4, flags
+	binary.BigEndian.PutUint16(tcp[14:], 64240)
+	tcp[16], tcp[17], tcp[18], tcp[19] = 0, 0, 0, 0
+	copy(b[54:], payload)
+	s.done(p, b)
+}
+
+// udpPacket writes an empty datagram of flow i from the client into p.
+func (s *synthConn) udpPacket(p *capture.Packet, i int) {
+	b := s.buf[:14+20+8]
+	udp := s.ipv4(b, i, false, 17)
+	binary.BigEndian.PutUint16(udp[4:], 8)
+	udp[6], udp[7] = 0, 0
+	s.done(p, b)
+}
+
+// ipv4 writes the Ethernet and IPv4 headers of a packet of connection i
+// into b, whose length is the frame's, and the ports of its IP protocol
+// proto, and returns the L4 header.
+func (s *synthConn) ipv4(b []byte, i int, fromServer bool, proto uint8) []byte {
 	copy(b, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00")
 	ip := b[14:34]
 	client := [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}
@@ -43,9 +66,9 @@ func (s *synthConn) tcpPacket(p *capture.Packet, i int, fromServer bool, flags u
 		src, dst, sp, dp = server, client, sport, cport
 	}
 	ip[0], ip[1] = 0x45, 0
-	binary.BigEndian.PutUint16(ip[2:], uint16(20+20+len(payload)))
+	binary.BigEndian.PutUint16(ip[2:], uint16(len(b)-14))
 	binary.BigEndian.PutUint16(ip[4:], uint16(i))
-	ip[6], ip[7], ip[8], ip[9] = 0x40, 0, 64, 6
+	ip[6], ip[7], ip[8], ip[9] = 0x40, 0, 64, proto
 	ip[10], ip[11] = 0, 0
 	copy(ip[12:16], src[:])
 	copy(ip[16:20], dst[:])
@@ -57,15 +80,14 @@ func (s *synthConn) tcpPacket(p *capture.Packet, i int, fromServer bool, flags u
 		sum = sum>>16 + sum&0xffff
 	}
 	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
-	tcp := b[34:54]
-	binary.BigEndian.PutUint16(tcp[0:], sp)
-	binary.BigEndian.PutUint16(tcp[2:], dp)
-	binary.BigEndian.PutUint32(tcp[4:], seq)
-	binary.BigEndian.PutUint32(tcp[8:], ack)
-	tcp[12], tcp[13] = 5<<4, flags
-	binary.BigEndian.PutUint16(tcp[14:], 64240)
-	tcp[16], tcp[17], tcp[18], tcp[19] = 0, 0, 0, 0
-	copy(b[54:], payload)
+	l4 := b[34:]
+	binary.BigEndian.PutUint16(l4[0:], sp)
+	binary.BigEndian.PutUint16(l4[2:], dp)
+	return l4
+}
+
+// done makes frame b packet p, 1 µs after the previous one.
+func (s *synthConn) done(p *capture.Packet, b []byte) {
 	s.ts = s.ts.Add(time.Microsecond)
 	*p = capture.Packet{Timestamp: s.ts, Data: b, Length: len(b), LinkType: capture.LinkEthernet}
 }
@@ -115,6 +137,15 @@ func synOnly(s *synthConn, p *capture.Packet, i, step int) bool {
 		return false
 	}
 	s.tcpPacket(p, i, false, 0x02, uint32(i)*7919, 0, "")
+	return true
+}
+
+// udpOnly is a script: one empty datagram a flow: an L4-only UDP flow.
+func udpOnly(s *synthConn, p *capture.Packet, i, step int) bool {
+	if step > 0 {
+		return false
+	}
+	s.udpPacket(p, i)
 	return true
 }
 
@@ -239,6 +270,12 @@ func TestPipeline_BytesPerL4Flow(t *testing.T) {
 	t.Logf("%.1f bytes per SYN-only flow", got)
 	if got > 256 {
 		t.Errorf("%.1f bytes per L4-only flow, want <= 256", got)
+	}
+	// A UDP flow has no TCP state (flow's second slab).
+	got = bytesPerConn(t, udpOnly, 250_000, 250_000, false)
+	t.Logf("%.1f bytes per L4-only UDP flow", got)
+	if got > 168 {
+		t.Errorf("%.1f bytes per L4-only UDP flow, want <= 168", got)
 	}
 }
 
