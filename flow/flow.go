@@ -65,8 +65,10 @@ type tcpState struct {
 // Flow is one bidirectional flow in a Table. A *Flow is valid from the first
 // packet until the Handler's Close for it returns; after that the Table
 // reuses the memory for another flow. Methods are not safe for concurrent
-// use (the Table is driven by one goroutine).
+// use (the Table is driven by one goroutine). A Flow must not be copied
+// (go vet reports copies): keep a Record, or what the methods return.
 type Flow struct {
+	_     noCopy
 	key   key
 	state uint8 // TCP state (st*)
 	class uint8 // timeout class (cls*), the LRU list holding the flow
@@ -85,6 +87,14 @@ type Flow struct {
 	artMax, artSum, artCount uint32
 	artLastT                 uint32 // last client data (request) time; the SRT sample's start too
 }
+
+// noCopy makes go vet report copies of a Flow (copylocks): a Flow's
+// methods find its Table through the slab chunk it sits in, which a copy
+// does not.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
 
 // Flow flags.
 const (
