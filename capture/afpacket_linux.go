@@ -86,7 +86,7 @@ type AFPacketSource struct {
 	freezes uint64
 }
 
-var _ Source = (*AFPacketSource)(nil)
+var _ DeadlineSource = (*AFPacketSource)(nil)
 
 // OpenAFPacket opens a live capture on cfg.Interface. Errors match
 // ErrPermission when the process lacks CAP_NET_RAW (or CAP_NET_ADMIN for
@@ -307,6 +307,24 @@ func (s *AFPacketSource) ReadPacket(p *Packet) error {
 	}
 }
 
+// SetReadDeadline sets the time after which ReadPacket, finding no
+// packet in the ring, returns an error matching os.ErrDeadlineExceeded
+// instead of waiting (DeadlineSource). Packets already captured are still
+// returned after it. A zero t clears it. It may be called from any
+// goroutine; after Close it returns ErrClosed.
+func (s *AFPacketSource) SetReadDeadline(t time.Time) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if err := s.poll.SetReadDeadline(t); err != nil {
+		if s.closed.Load() {
+			return ErrClosed
+		}
+		return fmt.Errorf("capture: set read deadline: %w", err)
+	}
+	return nil
+}
+
 // openPoll registers a duplicate of the socket with Go's network poller.
 // Nothing reads from the socket (packets come through the ring), so it can
 // be non-blocking; the kernel signals it readable when it retires a block.
@@ -331,7 +349,8 @@ func (s *AFPacketSource) blockReady() bool {
 }
 
 // wait parks the reader in the network poller until the socket has a
-// block ready, Close is called, or the socket reports an error. The kernel
+// block ready, Close is called, the read deadline passes
+// (os.ErrDeadlineExceeded), or the socket reports an error. The kernel
 // wakes the poller when it retires a block and when the socket fails (the
 // interface went away: ENETDOWN); a wake-up without a block reads the
 // socket's pending error.
@@ -355,6 +374,8 @@ func (s *AFPacketSource) wait() error {
 		return nil // a ready block beats a pending error: read it first
 	case serr != nil:
 		return serr
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("capture: wait for a block: %w", err)
 	case err != nil:
 		if serr = s.socketError(); serr != nil {
 			return serr
@@ -516,8 +537,8 @@ func (s *AFPacketSource) release() error {
 		s.ring = nil
 	}
 	if s.poll != nil {
+		// poll stays set (closed): SetReadDeadline may still call it.
 		s.poll.Close()
-		s.poll, s.pollConn = nil, nil
 	}
 	if first != nil {
 		return fmt.Errorf("capture: close: %w", first)

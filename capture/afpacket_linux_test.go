@@ -240,6 +240,86 @@ func TestAFPacketSource_Fanout(t *testing.T) {
 	}
 }
 
+// TestAFPacketSource_ReadDeadline checks that a deadline ends a wait on an
+// idle link with os.ErrDeadlineExceeded, that the source still delivers
+// packets after it (also past the deadline, while it holds some), and that
+// SetReadDeadline after Close gives ErrClosed.
+func TestAFPacketSource_ReadDeadline(t *testing.T) {
+	testutil.RequireRoot(t)
+	t.Parallel()
+	pair := netns.NewPairT(t, nsPrefix, 34)
+	src := openIn(t, pair.A, capture.AFPacketConfig{Interface: pair.IfA, BlockTimeout: 5 * time.Millisecond})
+	var p capture.Packet
+	for _, wait := range []time.Duration{30 * time.Millisecond, 0, -time.Second} {
+		start := time.Now()
+		if err := src.SetReadDeadline(start.Add(wait)); err != nil {
+			t.Fatalf("SetReadDeadline: %v", err)
+		}
+		err := src.ReadPacket(&p)
+		el := time.Since(start)
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("deadline in %v: ReadPacket = %v, want os.ErrDeadlineExceeded", wait, err)
+		}
+		if el < wait || el > max(wait, 0)+500*time.Millisecond {
+			t.Errorf("deadline in %v: ReadPacket returned after %v", wait, el)
+		}
+	}
+
+	// Past its deadline the source still delivers what it has captured.
+	dst := netip.AddrPortFrom(pair.AddrA, 31034)
+	udpSink(t, pair.A, dst)
+	udpBlast(t, pair.B, dst, 20, 64, 20, 0)
+	time.Sleep(100 * time.Millisecond) // the block is retired
+	if err := src.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for {
+		err := src.ReadPacket(&p)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("ReadPacket past the deadline: %v", err)
+		}
+		got++
+	}
+	if got < 20 {
+		t.Errorf("read %d packets past the deadline, want at least the 20 sent", got)
+	}
+
+	// A deadline cleared while the reader waits leaves it waiting; a
+	// packet then wakes it.
+	if err := src.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		var p capture.Packet
+		done <- src.ReadPacket(&p)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("ReadPacket returned without a deadline on an idle link: %v", err)
+	default:
+	}
+	udpBlast(t, pair.B, dst, 1, 64, 1, 0)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("ReadPacket after a packet: %v", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("reader still waiting 1 s after a packet")
+	}
+
+	src.Close()
+	if err := src.SetReadDeadline(time.Now()); !errors.Is(err, capture.ErrClosed) {
+		t.Errorf("SetReadDeadline after Close = %v, want ErrClosed", err)
+	}
+}
+
 // TestAFPacketSource_CloseUnblocks checks that Close wakes a reader blocked
 // in the poller on an idle interface within 200 ms.
 func TestAFPacketSource_CloseUnblocks(t *testing.T) {

@@ -2,14 +2,17 @@
 
 package capture
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // AFPacketSource captures live packets from a Linux AF_PACKET socket. On
 // this platform it cannot be opened: OpenAFPacket returns an error matching
 // ErrNotSupported.
 type AFPacketSource struct{}
 
-var _ Source = (*AFPacketSource)(nil)
+var _ DeadlineSource = (*AFPacketSource)(nil)
 
 // OpenAFPacket returns an error matching ErrNotSupported: AF_PACKET exists
 // only on Linux. Use capture/pcap (libpcap or Npcap) elsewhere.
@@ -35,3 +38,6 @@ func (s *AFPacketSource) Close() error { return nil }
 // Live reports true: packets come from a network interface in real time
 // (capture.LiveSource).
 func (s *AFPacketSource) Live() bool { return true }
+
+// SetReadDeadline returns ErrNotSupported.
+func (s *AFPacketSource) SetReadDeadline(t time.Time) error { return ErrNotSupported }

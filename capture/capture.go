@@ -80,6 +80,21 @@ type LiveSource interface {
 	Live() bool
 }
 
+// DeadlineSource is implemented by live sources whose wait for a packet
+// can be bounded, as a net.Conn's read can: once the deadline t has
+// passed, a ReadPacket that has no packet to return at once returns an
+// error matching os.ErrDeadlineExceeded (errors.Is) instead of waiting,
+// and the source stays usable; packets already captured are still
+// returned past the deadline. A zero t means no deadline. A reader uses
+// it to do periodic work (move a clock, hand over partial batches) on a
+// quiet link without a second goroutine. SetReadDeadline may be called
+// from any goroutine, also while ReadPacket waits; after Close it returns
+// ErrClosed.
+type DeadlineSource interface {
+	Source
+	SetReadDeadline(t time.Time) error
+}
+
 // Stats counts what a source saw and what it lost. Counters only grow.
 type Stats struct {
 	Packets   uint64 // packets delivered to the caller
