@@ -77,7 +77,8 @@ type Config struct {
 	// move to the wall clock. Default 1 s; at least 10 ms.
 	Tick time.Duration
 	// BatchSize is the number of packets handed to a shard at once (with
-	// more than one shard, or a live source). Default 256; limit 4096.
+	// more than one shard, or a live source that is not a
+	// capture.DeadlineSource). Default 256; limit 4096.
 	BatchSize int
 	// QueueBatches is the number of batches that may wait for each shard.
 	// Default 16.

@@ -24,8 +24,11 @@
 // tunnelled flow land on one shard, and the flow table's own rules
 // (directions tagged with different VLANs or GRE keys merged into one
 // flow) stay within one shard. The price is that all flows between one
-// pair of hosts share a shard. With one shard and a file source
-// everything runs on the caller's goroutine, with no hand-off at all. The
+// pair of hosts share a shard. With one shard everything runs on the
+// caller's goroutine, with no hand-off at all, for a file and for a live
+// source whose wait can be bounded (capture.DeadlineSource, such as
+// capture.AFPacketSource); other live sources go through a shard
+// goroutine, whose clock ticks while the reader waits. The
 // pipeline does not use the kernel's AF_PACKET fan-out to spread packets:
 // PACKET_FANOUT_HASH hashes the outer headers, which splits tunnelled flows
 // and IP fragments from their flow; one reader dispatches instead.
@@ -55,7 +58,10 @@
 // shard also moves its clock to the wall clock each Config.Tick when its
 // packets do not, so a flow that ended on a quiet link is reported within
 // its close timeout plus one tick, and partial batches are handed to the
-// shards within 50 ms.
+// shards within 50 ms. A shard that reads a capture.DeadlineSource itself
+// processes its packets as soon as the source has no more at hand, and
+// moves its clock by the source's read deadline, which it keeps at the
+// next tick.
 //
 // # Stages and sinks
 //
@@ -134,9 +140,9 @@
 //
 // Concurrency: New and Run are called once; Stats may be called from any
 // goroutine at any time, without allocating once its destination has
-// grown: shards publish copies of their counters after each batch (and
-// every 4,096 packets with one shard), so a live read lags by at most one
-// batch.
+// grown: shards publish copies of their counters after each batch (a
+// shard that reads its source itself: every 4,096 packets and, when live,
+// every tick), so a live read lags by at most one batch or one tick.
 //
 // Errors: New fails with ErrNoSource (neither Source nor Sockets), ErrNilSink or a configuration error
 // (a registry that cannot be built); a second Run returns ErrRunTwice. Run

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -28,10 +29,18 @@ func (s *stamped) WriteL7(*l7.Record) error { return nil }
 
 // TestRun_LiveQuietLink: a connection that closes with FIN on an
 // otherwise silent veth is reported within its close timeout (FinClosed,
-// 2 s by default) plus one tick, although no packet follows it.
+// 2 s by default) plus one tick, although no packet follows it: with one
+// shard reading the AF_PACKET source itself (its read deadline ticks the
+// clock) and with two shard goroutines fed by a reader.
 func TestRun_LiveQuietLink(t *testing.T) {
 	testutil.RequireRoot(t)
 	testutil.RequireCommand(t, "ip")
+	for _, shards := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d shards", shards), func(t *testing.T) { liveQuietLink(t, shards) })
+	}
+}
+
+func liveQuietLink(t *testing.T, shards int) {
 	pair := netns.NewPairT(t, "mfpl", 61)
 	var src *capture.AFPacketSource
 	if err := pair.A.Do(func() (err error) {
@@ -44,7 +53,7 @@ func TestRun_LiveQuietLink(t *testing.T) {
 	const tick = 500 * time.Millisecond
 	p, err := pipeline.New(pipeline.Config{
 		Source: src,
-		Shards: 2,
+		Shards: shards,
 		Tick:   tick,
 		Sinks:  []pipeline.SinkConfig{{Sink: sink}},
 	})

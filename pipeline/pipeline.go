@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,7 @@ type Pipeline struct {
 	sinks  []*sink
 	socks  *sockInput // nil without Config.Sockets
 	live   bool       // ClockWall
+	inline bool       // the shard reads the source itself (runInline)
 
 	started   atomic.Bool
 	stopping  atomic.Bool
@@ -162,6 +164,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	for _, s := range p.sinks {
 		s.start()
 	}
+	p.inline = p.src != nil && len(p.shards) == 1 && p.inlineOK(p.src)
 	done := make(chan struct{})
 	var bg sync.WaitGroup
 	bg.Add(1)
@@ -191,8 +194,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	var readErr error
 	switch {
 	case p.src == nil:
-	case len(p.shards) == 1 && !p.live:
-		readErr = p.runInline()
+	case p.inline:
+		sh := p.shards[0]
+		readErr = p.runInline(sh, p.src, p.dec, &p.filtered, func() {
+			sh.publish()
+			p.publishReader()
+		})
 	default:
 		readErr = p.runSharded()
 	}
@@ -222,10 +229,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 }
 
 // ticker flushes the sinks every Tick and, for a live source, hands
-// partial batches to the shards every liveHandOff.
+// partial batches to the shards (runSharded) and ticks the socket input
+// every liveHandOff.
 func (p *Pipeline) ticker(done <-chan struct{}) {
 	iv := p.cfg.Tick
-	if p.live {
+	if p.live && (!p.inline || p.socks != nil) {
 		iv = min(iv, liveHandOff)
 	}
 	t := time.NewTicker(iv)
@@ -252,21 +260,23 @@ func (p *Pipeline) ticker(done <-chan struct{}) {
 	}
 }
 
-// read returns the next packet that passed the filter and OnPacket, or
-// the error that ends the input (nil at its end or after a stop).
-func (p *Pipeline) read(pkt *capture.Packet) (bool, error) {
+// read returns the next packet of src that passed the filter (counting
+// the others in *filtered) and OnPacket, or the error that ends the input
+// (nil at its end or after a stop), or src's deadline error
+// (os.ErrDeadlineExceeded).
+func (p *Pipeline) read(src capture.Source, filtered *uint64, pkt *capture.Packet) (bool, error) {
 	for {
 		if p.stopping.Load() {
 			return false, nil
 		}
-		if err := p.src.ReadPacket(pkt); err != nil {
+		if err := src.ReadPacket(pkt); err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, capture.ErrClosed) {
 				return false, nil
 			}
 			return false, err
 		}
 		if p.cfg.Filter != nil && !p.cfg.Filter.Match(pkt) {
-			p.filtered++
+			*filtered++
 			continue
 		}
 		if p.cfg.OnPacket != nil {
@@ -283,31 +293,92 @@ func (p *Pipeline) read(pkt *capture.Packet) (bool, error) {
 // flow.Table.Packets call.
 const inlineBatch = 32
 
-// runInline drives the only shard on the reading goroutine (packet clock).
-// It decodes packets into a small batch, their payloads copied into an
-// arena (a source's packet buffer is reused at its next read; the arena
-// grows to the largest batch seen and is then reused), so that the table
-// looks them up together.
-func (p *Pipeline) runInline() error {
-	sh := p.shards[0]
+// inlineOK reports whether a shard can read src on its own goroutine:
+// always with the packet clock; with the wall clock only if the wait for
+// a packet can be bounded (capture.DeadlineSource), so that the shard's
+// clock moves on a quiet link.
+func (p *Pipeline) inlineOK(src capture.Source) bool {
+	if !p.live {
+		return true
+	}
+	_, ok := src.(capture.DeadlineSource)
+	return ok
+}
+
+// runInline drives shard sh on the calling goroutine from src, decoded
+// by dec, with no hand-off to another goroutine. It decodes packets into
+// a small batch, their payloads copied into an arena (a source's packet
+// buffer is reused at its next read; the arena grows to the largest batch
+// seen and is then reused), so that the table looks them up together.
+// publish publishes the counters every 4,096 packets.
+//
+// With the wall clock src is a capture.DeadlineSource, read in two
+// states. After a wait it drains what the source holds (its deadline in
+// the past: it returns the packets it has, then os.ErrDeadlineExceeded
+// instead of waiting); then the partial batch goes to the table, so a
+// packet is processed as soon as the source has nothing more, and the
+// reader waits with the deadline at the next Tick, when the table's clock
+// moves to the wall clock as a shard goroutine's ticker does. A wait thus
+// costs two SetReadDeadline calls, and a quiet link one wake-up a Tick.
+func (p *Pipeline) runInline(sh *shard, src capture.Source, dec *decode.Decoder, filtered *uint64, publish func()) error {
 	var pkt capture.Packet
 	ms := make([]decode.Meta, inlineBatch)
 	arena := make([]byte, 0, 64<<10)
 	n := 0
+	multi := len(p.shards) > 1
 	flush := func() {
 		sh.table.Packets(ms[:n])
 		sh.packets += uint64(n)
 		n = 0
 		arena = arena[:0]
+		if multi {
+			sh.commit()
+		}
+	}
+	var dl capture.DeadlineSource
+	var tick time.Time // when the clock moves next
+	draining := false  // the deadline is in the past
+	if p.live {
+		dl = src.(capture.DeadlineSource)
+		tick = time.Now().Add(p.cfg.Tick)
+		if err := dl.SetReadDeadline(tick); err != nil {
+			return p.deadlineErr(err)
+		}
 	}
 	var err error
 	for k := 1; ; k++ {
 		var ok bool
-		if ok, err = p.read(&pkt); !ok {
-			break
+		if ok, err = p.read(src, filtered, &pkt); !ok {
+			if dl == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+			// The source holds nothing more: process what waits, move
+			// the clock when a Tick is due, and wait until the next.
+			if n > 0 {
+				flush()
+			}
+			if now := time.Now(); !now.Before(tick) {
+				tick = now.Add(p.cfg.Tick)
+				sh.table.Advance(now.UnixNano())
+				sh.commit()
+				publish()
+			}
+			draining = false
+			if err = dl.SetReadDeadline(tick); err != nil {
+				err = p.deadlineErr(err)
+				break
+			}
+			continue
+		}
+		if dl != nil && !draining {
+			draining = true
+			if err = dl.SetReadDeadline(drainNow); err != nil {
+				err = p.deadlineErr(err)
+				break
+			}
 		}
 		m := &ms[n]
-		if p.dec.Decode(&pkt, m) != nil {
+		if dec.Decode(&pkt, m) != nil {
 			continue
 		}
 		if len(m.Payload) > 0 {
@@ -319,13 +390,25 @@ func (p *Pipeline) runInline() error {
 			flush()
 		}
 		if k&4095 == 0 {
-			sh.publish()
-			p.publishReader()
+			publish()
 		}
 	}
 	flush()
 	sh.finish()
 	return err
+}
+
+// drainNow is a deadline in the past: the source returns what it holds,
+// then os.ErrDeadlineExceeded instead of waiting.
+var drainNow = time.Unix(1, 0)
+
+// deadlineErr returns the error of a SetReadDeadline that ends a live
+// read: none when the source was closed (a stop).
+func (p *Pipeline) deadlineErr(err error) error {
+	if errors.Is(err, capture.ErrClosed) {
+		return nil
+	}
+	return fmt.Errorf("set read deadline: %w", err)
 }
 
 // runSharded reads on this goroutine and hands packets in batches to one
@@ -351,7 +434,7 @@ func (p *Pipeline) runSharded() error {
 	var err error
 	for k := 1; ; k++ {
 		var ok bool
-		if ok, err = p.read(&pkt); !ok {
+		if ok, err = p.read(p.src, &p.filtered, &pkt); !ok {
 			break
 		}
 		proto, plain := p.dec.PeekAddrs(&pkt, &src, &dst)
