@@ -75,8 +75,9 @@ type AFPacketSource struct {
 	cur      int  // index of the block being read
 	held     bool // the current block belongs to user space
 	left     uint32
-	pktAt    int  // offset in ring of the next packet header
-	loopback bool // the bound interface is a loopback: skip outgoing copies
+	pktAt    int    // offset in ring of the next packet header
+	loopback bool   // the bound interface is a loopback: skip outgoing copies
+	group    uint16 // the fan-out group id, with AFPacketConfig.Fanout
 	scratch  []byte
 
 	packets, bytes, truncated atomic.Uint64
@@ -111,6 +112,46 @@ func OpenAFPacket(cfg AFPacketConfig) (*AFPacketSource, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// OpenAFPacketFanout opens n sources on cfg.Interface, joined in a new
+// PACKET_FANOUT group, so that n readers share the interface's packets,
+// each packet reaching exactly one of them, with no hand-off between the
+// readers. The kernel chooses a group id that no other socket in the
+// network namespace uses (PACKET_FANOUT_FLAG_UNIQUEID, Linux 4.12 and
+// later; cfg.FanoutGroup is ignored). cfg.Fanout defaults to FanoutHash:
+// the kernel's symmetric flow hash sends both directions of a TCP or UDP
+// conversation to the same source. It hashes the outer headers of a
+// tunnel that runs over UDP (VXLAN, Geneve), whose source port differs
+// by direction, and IP fragments carry no ports, so with FanoutHash set
+// FanoutDefrag too (the kernel then delivers each IPv4 datagram
+// reassembled, as one packet); IPv6 fragments are not reassembled.
+// Each source has a ring of its own (BlockSize * NumBlocks bytes); every
+// other field applies to each. n is between 1 and MaxFanoutSources.
+// Errors are those of OpenAFPacket; on an error no source stays open.
+func OpenAFPacketFanout(cfg AFPacketConfig, n int) ([]*AFPacketSource, error) {
+	if n < 1 || n > MaxFanoutSources {
+		return nil, fmt.Errorf("%w: %d fan-out sources, want 1 to %d", errConfig, n, MaxFanoutSources)
+	}
+	if cfg.Fanout == FanoutNone {
+		cfg.Fanout = FanoutHash
+	}
+	cfg.uniqueGroup = true
+	srcs := make([]*AFPacketSource, 0, n)
+	for len(srcs) < n {
+		s, err := OpenAFPacket(cfg)
+		if err != nil {
+			for _, s := range srcs {
+				s.Close()
+			}
+			return nil, err
+		}
+		if cfg.uniqueGroup {
+			cfg.uniqueGroup, cfg.FanoutGroup = false, s.group
+		}
+		srcs = append(srcs, s)
+	}
+	return srcs, nil
 }
 
 func permissionError(op, capability string, err error) error {
@@ -210,11 +251,24 @@ func (s *AFPacketSource) open(cfg AFPacketConfig, ifindex int) error {
 		if cfg.FanoutDefrag {
 			mode |= unix.PACKET_FANOUT_FLAG_DEFRAG
 		}
-		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, int(cfg.FanoutGroup)|mode<<16); err != nil {
+		group := int(cfg.FanoutGroup)
+		if cfg.uniqueGroup {
+			group, mode = 0, mode|unix.PACKET_FANOUT_FLAG_UNIQUEID
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, group|mode<<16); err != nil {
 			if errors.Is(err, unix.EINVAL) {
-				return fmt.Errorf("capture: join fan-out group %d (%v): %w: mode differs from the group's or is unknown to the kernel (%w)", cfg.FanoutGroup, cfg.Fanout, ErrNotSupported, err)
+				return fmt.Errorf("capture: join fan-out group %d (%v): %w: mode differs from the group's or is unknown to the kernel (%w)", group, cfg.Fanout, ErrNotSupported, err)
 			}
-			return fmt.Errorf("capture: join fan-out group %d (%v): %w", cfg.FanoutGroup, cfg.Fanout, err)
+			return fmt.Errorf("capture: join fan-out group %d (%v): %w", group, cfg.Fanout, err)
+		}
+		s.group = cfg.FanoutGroup
+		if cfg.uniqueGroup {
+			// getsockopt(PACKET_FANOUT): id | type << 16 | flags << 24.
+			v, err := unix.GetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT)
+			if err != nil {
+				return fmt.Errorf("capture: read fan-out group id: %w", err)
+			}
+			s.group = uint16(v)
 		}
 	}
 

@@ -240,6 +240,74 @@ func TestAFPacketSource_Fanout(t *testing.T) {
 	}
 }
 
+// TestOpenAFPacketFanout: two sets of sources opened on one interface get
+// groups of their own (each set sees every packet tcpdump sees, each
+// packet once), and a TCP conversation reaches one source of a set in
+// both directions.
+func TestOpenAFPacketFanout(t *testing.T) {
+	testutil.RequireRoot(t)
+	t.Parallel()
+	testutil.RequireCommand(t, "tcpdump", "ip")
+	pair := netns.NewPairT(t, nsPrefix, 35)
+	cfg := capture.AFPacketConfig{Interface: pair.IfA, FanoutDefrag: true}
+	var sets [2][]*capture.AFPacketSource
+	for i := range sets {
+		if err := pair.A.Do(func() (err error) {
+			sets[i], err = capture.OpenAFPacketFanout(cfg, 2)
+			return err
+		}); err != nil {
+			t.Fatalf("OpenAFPacketFanout: %v", err)
+		}
+		for _, s := range sets[i] {
+			t.Cleanup(func() { s.Close() })
+		}
+	}
+	var cols [2][2]*collector
+	for i := range sets {
+		for j, s := range sets[i] {
+			cols[i][j] = collect(s)
+		}
+	}
+	td := startTcpdump(t, pair.A, pair.IfA)
+	tcpEcho(t, pair.A, pair.B, netip.AddrPortFrom(pair.AddrB, 31035), 8, 10, 1000)
+	settle(cfg)
+	want, _, drops := td.stop(t)
+	for i := range sets {
+		got := [2][]rec{cols[i][0].stop(t), cols[i][1].stop(t)}
+		t.Logf("set %d: %d + %d packets, tcpdump %d (%d drops)", i, len(got[0]), len(got[1]), len(want), drops)
+		if len(got[0])+len(got[1]) != len(want) {
+			t.Errorf("set %d: sources saw %d+%d packets, tcpdump %d", i, len(got[0]), len(got[1]), len(want))
+		}
+		// A TCP conversation's frames carry its client port (the
+		// server's is 31035): each port's frames reach one source.
+		where := map[uint16]int{}
+		for j, rs := range got {
+			for _, r := range rs {
+				if len(r.data) < 14+20+4 || r.data[12] != 0x08 || r.data[13] != 0x00 || r.data[14+9] != 6 {
+					continue
+				}
+				l4 := r.data[14+int(r.data[14]&0x0f)*4:]
+				port := uint16(l4[0])<<8 | uint16(l4[1])
+				if port == 31035 {
+					port = uint16(l4[2])<<8 | uint16(l4[3])
+				}
+				where[port] |= 1 << j
+			}
+		}
+		if len(where) < 8 {
+			t.Errorf("set %d: frames of %d client ports, want the 8 connections'", i, len(where))
+		}
+		for port, m := range where {
+			if m == 3 {
+				t.Errorf("set %d: the conversation of client port %d reached both sources", i, port)
+			}
+		}
+	}
+	if _, err := capture.OpenAFPacketFanout(cfg, 0); err == nil {
+		t.Error("OpenAFPacketFanout(cfg, 0) succeeded")
+	}
+}
+
 // TestAFPacketSource_ReadDeadline checks that a deadline ends a wait on an
 // idle link with os.ErrDeadlineExceeded, that the source still delivers
 // packets after it (also past the deadline, while it holds some), and that

@@ -20,6 +20,12 @@ func OpenAFPacket(cfg AFPacketConfig) (*AFPacketSource, error) {
 	return nil, fmt.Errorf("capture: AF_PACKET capture: %w on this platform", ErrNotSupported)
 }
 
+// OpenAFPacketFanout returns an error matching ErrNotSupported: AF_PACKET
+// exists only on Linux.
+func OpenAFPacketFanout(cfg AFPacketConfig, n int) ([]*AFPacketSource, error) {
+	return nil, fmt.Errorf("capture: AF_PACKET capture: %w on this platform", ErrNotSupported)
+}
+
 // LinkType returns 0: no packets are ever delivered.
 func (s *AFPacketSource) LinkType() LinkType { return 0 }
 
