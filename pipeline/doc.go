@@ -28,10 +28,21 @@
 // caller's goroutine, with no hand-off at all, for a file and for a live
 // source whose wait can be bounded (capture.DeadlineSource, such as
 // capture.AFPacketSource); other live sources go through a shard
-// goroutine, whose clock ticks while the reader waits. The
-// pipeline does not use the kernel's AF_PACKET fan-out to spread packets:
-// PACKET_FANOUT_HASH hashes the outer headers, which splits tunnelled flows
-// and IP fragments from their flow; one reader dispatches instead.
+// goroutine, whose clock ticks while the reader waits.
+//
+// Config.Sources instead gives each shard a source of its own, read,
+// decoded and processed on the shard's goroutine: no reader and no
+// hand-off, which costs the least CPU per packet on a live link. The
+// caller splits the traffic; capture.OpenAFPacketFanout opens one
+// AF_PACKET socket per shard in a fan-out group whose symmetric flow hash
+// keeps both directions of a TCP or UDP conversation together, and, with
+// FanoutDefrag, reassembles IPv4 fragments before it hashes them. The
+// kernel hashes a tunnel's outer headers, though: flows in a UDP tunnel
+// (VXLAN, Geneve, whose outer source port differs by direction) and IPv6
+// fragments may reach two shards and give two half flows, which the
+// single reader, hashing the inner addresses, never does. With Sources,
+// flows spread by the kernel's hash of addresses and ports, so the
+// connections between one pair of hosts spread over the shards too.
 //
 // Flow ids carry the shard in their top 8 bits (flow.Config.Shard), so they
 // are unique across shards and every l7 record joins its l4 flow by id.
@@ -144,7 +155,8 @@
 // shard that reads its source itself: every 4,096 packets and, when live,
 // every tick), so a live read lags by at most one batch or one tick.
 //
-// Errors: New fails with ErrNoSource (neither Source nor Sockets), ErrNilSink or a configuration error
+// Errors: New fails with ErrNoSource (no Source, Sources or Sockets),
+// ErrSources (Sources that do not fit), ErrNilSink or a configuration error
 // (a registry that cannot be built); a second Run returns ErrRunTwice. Run
 // returns the source's read error, the first error of Config.OnPacket or
 // of a sink, ctx.Err() when cancelled, or nil at the end of input. Packets

@@ -21,7 +21,8 @@ import (
 // engines, stages and sinks. Build it with New and run it once with Run.
 type Pipeline struct {
 	cfg    Config
-	src    capture.Source
+	src    capture.Source   // Config.Source
+	srcs   []capture.Source // every packet source: Source, or Sources
 	dec    *decode.Decoder
 	shards []*shard
 	sinks  []*sink
@@ -50,18 +51,24 @@ type Pipeline struct {
 // New checks cfg and builds the shards. It fails with ErrNoSource, or when
 // the default registry or an L7 engine cannot be built.
 func New(cfg Config) (*Pipeline, error) {
-	if cfg.Source == nil && cfg.Sockets == nil {
+	if cfg.Source == nil && len(cfg.Sources) == 0 && cfg.Sockets == nil {
 		return nil, ErrNoSource
 	}
 	c := cfg.withDefaults()
-	p := &Pipeline{cfg: c, src: c.Source, live: c.Clock == ClockWall}
+	if err := checkSources(&cfg, &c); err != nil {
+		return nil, err
+	}
+	p := &Pipeline{cfg: c, src: c.Source, srcs: c.Sources, live: c.Clock == ClockWall}
+	if c.Source != nil {
+		p.srcs = []capture.Source{c.Source}
+	}
 	p.dec = decode.NewDecoder(c.Decode)
 	for _, sc := range c.Sinks {
 		if sc.Sink == nil {
 			return nil, ErrNilSink
 		}
 		s := newSink(sc, p.fail)
-		if c.Source != nil {
+		if len(p.srcs) > 0 {
 			s.stageShards(c.Shards)
 		}
 		p.sinks = append(p.sinks, s)
@@ -92,7 +99,7 @@ func New(cfg Config) (*Pipeline, error) {
 		}
 		p.socks = si
 	}
-	if c.Source == nil {
+	if len(p.srcs) == 0 {
 		return p, nil
 	}
 	fc := c.Flow
@@ -115,10 +122,14 @@ func New(cfg Config) (*Pipeline, error) {
 		fci.OnRecord = sh.l4
 		fci.Shard = uint8(i)
 		sh.table = flow.NewTable(fci)
-		// The shard decodes the frames PeekAddrs placed: no fragments
-		// and no tunnels reach its decoder.
 		dc := c.Decode
-		dc.NoReassembly = true
+		if len(c.Sources) > 0 {
+			sh.src = c.Sources[i] // decoded in full by the shard
+		} else {
+			// The shard decodes the frames PeekAddrs placed: no
+			// fragments and no tunnels reach its decoder.
+			dc.NoReassembly = true
+		}
 		sh.dec = decode.NewDecoder(dc)
 		p.shards = append(p.shards, sh)
 	}
@@ -142,8 +153,8 @@ func (p *Pipeline) stop() {
 
 func (p *Pipeline) closeSource() {
 	p.closeOnce.Do(func() {
-		if p.src != nil {
-			p.src.Close()
+		for _, src := range p.srcs {
+			src.Close()
 		}
 	})
 	if p.socks != nil {
@@ -164,7 +175,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	for _, s := range p.sinks {
 		s.start()
 	}
-	p.inline = p.src != nil && len(p.shards) == 1 && p.inlineOK(p.src)
+	p.inline = len(p.cfg.Sources) > 0 || p.src != nil && len(p.shards) == 1 && p.inlineOK(p.src)
 	done := make(chan struct{})
 	var bg sync.WaitGroup
 	bg.Add(1)
@@ -193,6 +204,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	var readErr error
 	switch {
+	case len(p.cfg.Sources) > 0:
+		readErr = p.runSources()
 	case p.src == nil:
 	case p.inline:
 		sh := p.shards[0]
@@ -409,6 +422,26 @@ func (p *Pipeline) deadlineErr(err error) error {
 		return nil
 	}
 	return fmt.Errorf("set read deadline: %w", err)
+}
+
+// runSources runs each shard on a goroutine of its own, reading its own
+// source (Config.Sources). The first read error stops the other shards.
+func (p *Pipeline) runSources() error {
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for _, sh := range p.shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.runInline(sh, sh.src, sh.dec, &sh.filtered, sh.publish); err != nil {
+				once.Do(func() { first = err })
+				p.stop()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
 }
 
 // runSharded reads on this goroutine and hands packets in batches to one
