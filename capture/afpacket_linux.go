@@ -91,7 +91,10 @@ type AFPacketSource struct {
 	freezes uint64
 }
 
-var _ DeadlineSource = (*AFPacketSource)(nil)
+var (
+	_ DeadlineSource = (*AFPacketSource)(nil)
+	_ BatchSource    = (*AFPacketSource)(nil)
+)
 
 // OpenAFPacket opens a live capture on cfg.Interface. Errors match
 // ErrPermission when the process lacks CAP_NET_RAW (or CAP_NET_ADMIN for
@@ -365,6 +368,75 @@ func (s *AFPacketSource) ReadPacket(p *Packet) error {
 			return err
 		}
 	}
+}
+
+// ReadPackets fills ps with up to len(ps) packets of one ring block,
+// waiting only for the first, and returns how many (BatchSource): one
+// lock for the lot. It returns 0 and the error ReadPacket would return
+// when there is no packet. Their Data stay valid until the next
+// ReadPacket, ReadPackets or Close, which hands the block back.
+func (s *AFPacketSource) ReadPackets(ps []Packet) (int, error) {
+	if len(ps) == 0 {
+		return 0, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if s.closed.Load() {
+			return 0, ErrClosed
+		}
+		n := 0
+		for s.left > 0 && n < len(ps) {
+			h := s.pktAt
+			if n > 0 && s.needsScratch(h) {
+				return n, nil // the scratch copy would overwrite ps[n-1]'s
+			}
+			s.left--
+			s.pktAt += int(binary.NativeEndian.Uint32(s.ring[h+pktNextOff:]))
+			if s.deliver(h, &ps[n]) {
+				n++
+			}
+		}
+		if n > 0 {
+			return n, nil
+		}
+		if s.held {
+			s.publish()
+			atomic.StoreUint32(s.blockStatus(s.cur), unix.TP_STATUS_KERNEL)
+			s.held = false
+			s.cur++
+			if s.cur == s.nblocks {
+				s.cur = 0
+			}
+		}
+		if s.blockReady() {
+			b := s.cur * s.blockSz
+			s.held = true
+			s.left = binary.NativeEndian.Uint32(s.ring[b+blkNumPktsOff:])
+			s.pktAt = b + int(binary.NativeEndian.Uint32(s.ring[b+blkFirstPktOff:]))
+			continue
+		}
+		s.publish()
+		if err := s.wait(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// needsScratch reports whether deliver would put the packet at ring
+// offset h into s.scratch: a VLAN tag to put back with no room for it in
+// front of the frame (insertVLAN).
+func (s *AFPacketSource) needsScratch(h int) bool {
+	r := s.ring
+	status := binary.NativeEndian.Uint32(r[h+pktStatusOff:])
+	if status&unix.TP_STATUS_VLAN_VALID == 0 || s.link == LinkRaw {
+		return false
+	}
+	start := h + int(binary.NativeEndian.Uint16(r[h+pktMacOff:]))
+	if s.cooked {
+		start = h + int(binary.NativeEndian.Uint16(r[h+pktNetOff:])) - sllHdrLen
+	}
+	return start-4 < h+pktHdrLen
 }
 
 // publish adds the counts of the packets delivered since the last call

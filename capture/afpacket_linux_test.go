@@ -124,18 +124,21 @@ func TestAFPacketSource_Veth(t *testing.T) {
 	testutil.RequireCommand(t, "tcpdump", "ip")
 	pair := netns.NewPairT(t, nsPrefix, 21)
 	for _, tc := range []struct {
-		name string
-		cfg  capture.AFPacketConfig
+		name  string
+		cfg   capture.AFPacketConfig
+		batch int // read with ReadPackets, up to batch packets a call
 	}{
-		{"defaults", capture.AFPacketConfig{Interface: pair.IfA}},
-		{"small blocks", capture.AFPacketConfig{Interface: pair.IfA, BlockSize: 1 << 17, NumBlocks: 64, BlockTimeout: 5 * time.Millisecond, Promiscuous: true}},
+		{"defaults", capture.AFPacketConfig{Interface: pair.IfA}, 0},
+		{"small blocks", capture.AFPacketConfig{Interface: pair.IfA, BlockSize: 1 << 17, NumBlocks: 64, BlockTimeout: 5 * time.Millisecond, Promiscuous: true}, 0},
+		{"batches", capture.AFPacketConfig{Interface: pair.IfA}, 7},
+		{"small blocks, batches", capture.AFPacketConfig{Interface: pair.IfA, BlockSize: 1 << 17, NumBlocks: 64, BlockTimeout: 5 * time.Millisecond}, 32},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := openIn(t, pair.A, tc.cfg)
 			if src.LinkType() != capture.LinkEthernet {
 				t.Errorf("LinkType = %v, want ETHERNET", src.LinkType())
 			}
-			col := collect(src)
+			col := collectBatches(src, tc.batch)
 			td := startTcpdump(t, pair.A, pair.IfA)
 			tcpEcho(t, pair.A, pair.B, netip.AddrPortFrom(pair.AddrB, 31021), 4, 50, 3000)
 			settle(tc.cfg)
@@ -588,6 +591,15 @@ func TestAFPacketSource_ReadPacketAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("ReadPacket allocates %v times per packet", allocs)
+	}
+	ps := make([]capture.Packet, 4)
+	allocs = testing.AllocsPerRun(100, func() {
+		if _, err := src.ReadPackets(ps); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("ReadPackets allocates %v times per call", allocs)
 	}
 }
 

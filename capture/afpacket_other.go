@@ -12,7 +12,10 @@ import (
 // ErrNotSupported.
 type AFPacketSource struct{}
 
-var _ DeadlineSource = (*AFPacketSource)(nil)
+var (
+	_ DeadlineSource = (*AFPacketSource)(nil)
+	_ BatchSource    = (*AFPacketSource)(nil)
+)
 
 // OpenAFPacket returns an error matching ErrNotSupported: AF_PACKET exists
 // only on Linux. Use capture/pcap (libpcap or Npcap) elsewhere.
@@ -34,6 +37,9 @@ func (s *AFPacketSource) Snaplen() int { return 0 }
 
 // ReadPacket returns ErrNotSupported.
 func (s *AFPacketSource) ReadPacket(p *Packet) error { return ErrNotSupported }
+
+// ReadPackets returns ErrNotSupported.
+func (s *AFPacketSource) ReadPackets(ps []Packet) (int, error) { return 0, ErrNotSupported }
 
 // Stats returns zero counters.
 func (s *AFPacketSource) Stats() Stats { return Stats{} }

@@ -95,6 +95,17 @@ type DeadlineSource interface {
 	SetReadDeadline(t time.Time) error
 }
 
+// BatchSource is implemented by sources that can deliver several packets
+// in one call, which saves a reader the per-call costs (a lock, say) of
+// each packet. ReadPackets fills ps[:n] and returns n >= 1, waiting only
+// for the first packet; or it returns 0 and the error ReadPacket would.
+// The Data of all n packets stay valid until the next ReadPacket,
+// ReadPackets or Close. A zero-length ps returns 0 and no error.
+type BatchSource interface {
+	Source
+	ReadPackets(ps []Packet) (int, error)
+}
+
 // Stats counts what a source saw and what it lost. Counters only grow.
 type Stats struct {
 	Packets   uint64 // packets delivered to the caller
