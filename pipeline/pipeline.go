@@ -273,20 +273,21 @@ func (p *Pipeline) ticker(done <-chan struct{}) {
 	}
 }
 
-// read returns the next packet of src that passed the filter (counting
-// the others in *filtered) and OnPacket, or the error that ends the input
-// (nil at its end or after a stop), or src's deadline error
-// (os.ErrDeadlineExceeded).
-func (p *Pipeline) read(src capture.Source, filtered *uint64, pkt *capture.Packet) (bool, error) {
+// read returns the next packet of r that passed the filter (counting the
+// others in *filtered) and OnPacket, valid until the next read; or nil and
+// the error that ends the input (nil at its end or after a stop), or the
+// source's deadline error (os.ErrDeadlineExceeded).
+func (p *Pipeline) read(r *reader, filtered *uint64) (*capture.Packet, error) {
 	for {
 		if p.stopping.Load() {
-			return false, nil
+			return nil, nil
 		}
-		if err := src.ReadPacket(pkt); err != nil {
+		pkt, err := r.next()
+		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, capture.ErrClosed) {
-				return false, nil
+				return nil, nil
 			}
-			return false, err
+			return nil, err
 		}
 		if p.cfg.Filter != nil && !p.cfg.Filter.Match(pkt) {
 			*filtered++
@@ -295,11 +296,53 @@ func (p *Pipeline) read(src capture.Source, filtered *uint64, pkt *capture.Packe
 		if p.cfg.OnPacket != nil {
 			if err := p.cfg.OnPacket(pkt); err != nil {
 				p.fail(err)
-				return false, nil
+				return nil, nil
 			}
 		}
-		return true, nil
+		return pkt, nil
 	}
+}
+
+// reader reads a source a packet at a time, taking them in batches of up
+// to readBatch from a capture.BatchSource (one call, and one lock in the
+// source, for the lot). A packet stays valid until the next call of next.
+type reader struct {
+	src  capture.Source
+	bs   capture.BatchSource // src, when it is one
+	buf  []capture.Packet
+	i, n int // buf[i:n] are still to be returned
+}
+
+// readBatch is how many packets a reader asks a capture.BatchSource for.
+const readBatch = 32
+
+func newReader(src capture.Source) *reader {
+	r := &reader{src: src, buf: make([]capture.Packet, 1)}
+	if bs, ok := src.(capture.BatchSource); ok {
+		r.bs, r.buf = bs, make([]capture.Packet, readBatch)
+	}
+	return r
+}
+
+// next returns the source's next packet, or its error.
+func (r *reader) next() (*capture.Packet, error) {
+	if r.i < r.n {
+		r.i++
+		return &r.buf[r.i-1], nil
+	}
+	if r.bs == nil {
+		if err := r.src.ReadPacket(&r.buf[0]); err != nil {
+			return nil, err
+		}
+		return &r.buf[0], nil
+	}
+	n, err := r.bs.ReadPackets(r.buf)
+	if err != nil {
+		r.i, r.n = 0, 0
+		return nil, err
+	}
+	r.i, r.n = 1, n
+	return &r.buf[0], nil
 }
 
 // inlineBatch is how many packets runInline gathers for one
@@ -334,7 +377,7 @@ func (p *Pipeline) inlineOK(src capture.Source) bool {
 // moves to the wall clock as a shard goroutine's ticker does. A wait thus
 // costs two SetReadDeadline calls, and a quiet link one wake-up a Tick.
 func (p *Pipeline) runInline(sh *shard, src capture.Source, dec *decode.Decoder, filtered *uint64, publish func()) error {
-	var pkt capture.Packet
+	rd := newReader(src)
 	ms := make([]decode.Meta, inlineBatch)
 	arena := make([]byte, 0, 64<<10)
 	n := 0
@@ -360,8 +403,8 @@ func (p *Pipeline) runInline(sh *shard, src capture.Source, dec *decode.Decoder,
 	}
 	var err error
 	for k := 1; ; k++ {
-		var ok bool
-		if ok, err = p.read(src, filtered, &pkt); !ok {
+		var pkt *capture.Packet
+		if pkt, err = p.read(rd, filtered); pkt == nil {
 			if dl == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 				break
 			}
@@ -391,7 +434,7 @@ func (p *Pipeline) runInline(sh *shard, src capture.Source, dec *decode.Decoder,
 			}
 		}
 		m := &ms[n]
-		if dec.Decode(&pkt, m) != nil {
+		if dec.Decode(pkt, m) != nil {
 			continue
 		}
 		if len(m.Payload) > 0 {
@@ -461,17 +504,17 @@ func (p *Pipeline) runSharded() error {
 	p.cur = make([]*batch, len(p.shards))
 	p.handMu.Unlock()
 	n := len(p.shards)
-	var pkt capture.Packet
+	rd := newReader(p.src)
 	var meta decode.Meta
 	var src, dst [16]byte
 	var err error
 	for k := 1; ; k++ {
-		var ok bool
-		if ok, err = p.read(p.src, &p.filtered, &pkt); !ok {
+		var pkt *capture.Packet
+		if pkt, err = p.read(rd, &p.filtered); pkt == nil {
 			break
 		}
-		proto, plain := p.dec.PeekAddrs(&pkt, &src, &dst)
-		if !plain && p.dec.Decode(&pkt, &meta) != nil {
+		proto, plain := p.dec.PeekAddrs(pkt, &src, &dst)
+		if !plain && p.dec.Decode(pkt, &meta) != nil {
 			continue
 		}
 		i := 0
@@ -487,7 +530,7 @@ func (p *Pipeline) runSharded() error {
 		}
 		b := p.batch(i)
 		if plain {
-			b.addFrame(&pkt)
+			b.addFrame(pkt)
 		} else {
 			b.addMeta(&meta)
 		}
