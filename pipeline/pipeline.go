@@ -29,6 +29,10 @@ type Pipeline struct {
 	socks  *sockInput // nil without Config.Sockets
 	live   bool       // ClockWall
 	inline bool       // the shard reads the source itself (runInline)
+	// selfHand: runSharded's reader hands partial batches over itself
+	// when its live source (a capture.DeadlineSource) has nothing more
+	// to read, instead of the ticker every liveHandOff under handMu.
+	selfHand bool
 
 	started   atomic.Bool
 	stopping  atomic.Bool
@@ -176,6 +180,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		s.start()
 	}
 	p.inline = len(p.cfg.Sources) > 0 || p.src != nil && len(p.shards) == 1 && p.inlineOK(p.src)
+	if _, ok := p.src.(capture.DeadlineSource); ok && p.live && !p.inline {
+		p.selfHand = true
+	}
 	done := make(chan struct{})
 	var bg sync.WaitGroup
 	bg.Add(1)
@@ -246,7 +253,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 // every liveHandOff.
 func (p *Pipeline) ticker(done <-chan struct{}) {
 	iv := p.cfg.Tick
-	if p.live && (!p.inline || p.socks != nil) {
+	if p.live && (!p.inline && !p.selfHand || p.socks != nil) {
 		iv = min(iv, liveHandOff)
 	}
 	t := time.NewTicker(iv)
@@ -257,7 +264,7 @@ func (p *Pipeline) ticker(done <-chan struct{}) {
 		case <-done:
 			return
 		case now := <-t.C:
-			if p.live {
+			if p.live && !p.selfHand {
 				p.handOff()
 				if p.socks != nil {
 					p.socks.tick(now.UnixNano())
@@ -490,6 +497,13 @@ func (p *Pipeline) runSources() error {
 // runSharded reads on this goroutine and hands packets in batches to one
 // goroutine per shard. A frame whose addresses PeekAddrs reads goes to its
 // shard as captured, to be decoded there; any other is decoded here.
+//
+// With a live capture.DeadlineSource (selfHand) the reader drains the
+// source after a wait, its deadline in the past, and hands the partial
+// batches over itself when the source has nothing more, then waits with
+// no deadline: no lock per packet and no ticker hand-off. Other live
+// sources have their partial batches handed over by the ticker every
+// liveHandOff, under handMu.
 func (p *Pipeline) runSharded() error {
 	var wg sync.WaitGroup
 	for _, sh := range p.shards {
@@ -508,10 +522,34 @@ func (p *Pipeline) runSharded() error {
 	var meta decode.Meta
 	var src, dst [16]byte
 	var err error
+	var dl capture.DeadlineSource
+	if p.selfHand {
+		dl = p.src.(capture.DeadlineSource)
+	}
+	draining := false // the deadline is in the past
+	lock := p.live && dl == nil
 	for k := 1; ; k++ {
 		var pkt *capture.Packet
 		if pkt, err = p.read(rd, &p.filtered); pkt == nil {
-			break
+			if dl == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+			// Nothing more at hand: hand over what waits, then wait.
+			p.handOff()
+			p.publishReader()
+			draining = false
+			if err = dl.SetReadDeadline(time.Time{}); err != nil {
+				err = p.deadlineErr(err)
+				break
+			}
+			continue
+		}
+		if dl != nil && !draining {
+			draining = true
+			if err = dl.SetReadDeadline(drainNow); err != nil {
+				err = p.deadlineErr(err)
+				break
+			}
 		}
 		proto, plain := p.dec.PeekAddrs(pkt, &src, &dst)
 		if !plain && p.dec.Decode(pkt, &meta) != nil {
@@ -525,7 +563,7 @@ func (p *Pipeline) runSharded() error {
 		default:
 			i = shardOf(Hash(&meta), n)
 		}
-		if p.live {
+		if lock {
 			p.handMu.Lock()
 		}
 		b := p.batch(i)
@@ -535,7 +573,7 @@ func (p *Pipeline) runSharded() error {
 			b.addMeta(&meta)
 		}
 		p.handIfFull(i)
-		if p.live {
+		if lock {
 			p.handMu.Unlock()
 		}
 		if k&1023 == 0 {
