@@ -11,21 +11,8 @@ import (
 	"github.com/metaflow-go/metaflow/flow"
 	"github.com/metaflow-go/metaflow/internal/netns"
 	"github.com/metaflow-go/metaflow/internal/testutil"
-	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/pipeline"
 )
-
-// stamped is a sink that notes when each l4 record arrives.
-type stamped struct {
-	l4 chan flow.Record
-}
-
-func (s *stamped) WriteL4(r *flow.Record) error {
-	s.l4 <- *r.Clone()
-	return nil
-}
-
-func (s *stamped) WriteL7(*l7.Record) error { return nil }
 
 // TestRun_LiveQuietLink: a connection that closes with FIN on an
 // otherwise silent veth is reported within its close timeout (FinClosed,

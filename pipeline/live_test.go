@@ -10,8 +10,21 @@ import (
 
 	"github.com/metaflow-go/metaflow/capture"
 	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/l7"
 	"github.com/metaflow-go/metaflow/pipeline"
 )
+
+// stamped is a sink that notes when each l4 record arrives.
+type stamped struct {
+	l4 chan flow.Record
+}
+
+func (s *stamped) WriteL4(r *flow.Record) error {
+	s.l4 <- *r.Clone()
+	return nil
+}
+
+func (s *stamped) WriteL7(*l7.Record) error { return nil }
 
 // queueSource is a live source fed through a channel: ReadPacket waits
 // for a packet, Close, or its read deadline (capture.DeadlineSource).
