@@ -102,7 +102,15 @@ type AFPacketConfig struct {
 	// FilterCompiler compiles Filter; required when Filter is set. Pass
 	// capture/filter's Compile.
 	FilterCompiler FilterCompiler
+
+	// uniqueGroup makes the kernel choose an unused fan-out group id
+	// (OpenAFPacketFanout's first socket); FanoutGroup is then ignored.
+	uniqueGroup bool
 }
+
+// MaxFanoutSources is the most sources OpenAFPacketFanout opens: the
+// kernel's default limit of sockets in a fan-out group.
+const MaxFanoutSources = 256
 
 // errConfig is wrapped by errors for AFPacketConfig values out of range,
 // found before any system call.

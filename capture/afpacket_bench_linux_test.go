@@ -21,7 +21,8 @@ import (
 
 // BenchmarkAFPacket_Veth sends one UDP datagram (106 bytes on the wire) per
 // op (in sendmmsg batches of 64) across a veth pair while a capturer reads the receiving side: this
-// package's AF_PACKET source, or tcpdump -w /dev/null with a ring of the
+// package's AF_PACKET source (a packet a ReadPacket, or up to 32 a
+// ReadPackets), or tcpdump -w /dev/null with a ring of the
 // same size. Each reports the packets it delivered and the kernel dropped
 // (drops/op is the fraction lost) and its CPU time per million packets.
 func BenchmarkAFPacket_Veth(b *testing.B) {
@@ -40,31 +41,8 @@ func BenchmarkAFPacket_Veth(b *testing.B) {
 	}
 	const wire = 14 + 20 + 8 + 64
 
-	b.Run("afpacket", func(b *testing.B) {
-		src := openIn(b, pair.A, capture.AFPacketConfig{Interface: pair.IfA})
-		var read atomic.Uint64
-		cpu := make(chan time.Duration, 1)
-		go func() {
-			runtime.LockOSThread()
-			start := threadCPU()
-			var p capture.Packet
-			for src.ReadPacket(&p) == nil {
-				read.Add(1)
-			}
-			cpu <- threadCPU() - start
-		}()
-		b.ReportAllocs()
-		b.SetBytes(wire)
-		for b.Loop() {
-			send()
-		}
-		b.StopTimer()
-		waitIdle(&read)
-		st := src.Stats()
-		b.Logf("stats %+v", st)
-		src.Close()
-		reportCapture(b, st.Packets, st.Dropped, <-cpu)
-	})
+	b.Run("afpacket", func(b *testing.B) { benchSource(b, pair, send, 0) })
+	b.Run("afpacket-batch32", func(b *testing.B) { benchSource(b, pair, send, 32) })
 
 	b.Run("tcpdump", func(b *testing.B) {
 		testutil.RequireCommand(b, "tcpdump")
@@ -89,6 +67,47 @@ func BenchmarkAFPacket_Veth(b *testing.B) {
 		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 		reportCapture(b, captured, dropped, time.Duration(ru.Utime.Nano()+ru.Stime.Nano()))
 	})
+}
+
+// benchSource reads an AF_PACKET source on pair's A side while send sends
+// one datagram per op: with ReadPacket, or with ReadPackets up to batch
+// packets a call (batch > 0).
+func benchSource(b *testing.B, pair *netns.Pair, send func(), batch int) {
+	const wire = 14 + 20 + 8 + 64
+	src := openIn(b, pair.A, capture.AFPacketConfig{Interface: pair.IfA})
+	var read atomic.Uint64
+	cpu := make(chan time.Duration, 1)
+	go func() {
+		runtime.LockOSThread()
+		start := threadCPU()
+		if batch > 0 {
+			ps := make([]capture.Packet, batch)
+			for {
+				n, err := src.ReadPackets(ps)
+				if err != nil {
+					break
+				}
+				read.Add(uint64(n))
+			}
+		} else {
+			var p capture.Packet
+			for src.ReadPacket(&p) == nil {
+				read.Add(1)
+			}
+		}
+		cpu <- threadCPU() - start
+	}()
+	b.ReportAllocs()
+	b.SetBytes(wire)
+	for b.Loop() {
+		send()
+	}
+	b.StopTimer()
+	waitIdle(&read)
+	st := src.Stats()
+	b.Logf("stats %+v", st)
+	src.Close()
+	reportCapture(b, st.Packets, st.Dropped, <-cpu)
 }
 
 func reportCapture(b *testing.B, delivered, dropped uint64, cpu time.Duration) {

@@ -33,13 +33,25 @@ type collector struct {
 	done chan struct{}
 }
 
-func collect(src capture.Source) *collector {
+func collect(src capture.Source) *collector { return collectBatches(src, 0) }
+
+// collectBatches is collect reading up to batch packets a call with
+// ReadPackets (capture.BatchSource); batch 0 reads with ReadPacket.
+func collectBatches(src capture.Source, batch int) *collector {
 	c := &collector{src: src, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
-		var p capture.Packet
+		ps := make([]capture.Packet, max(batch, 1))
 		for {
-			err := src.ReadPacket(&p)
+			n, err := 1, error(nil)
+			if batch > 0 {
+				n, err = src.(capture.BatchSource).ReadPackets(ps)
+				if err == nil && (n < 1 || n > batch) {
+					err = fmt.Errorf("ReadPackets = %d of %d", n, batch)
+				}
+			} else {
+				err = src.ReadPacket(&ps[0])
+			}
 			if err != nil {
 				c.mu.Lock()
 				c.err = err
@@ -47,7 +59,9 @@ func collect(src capture.Source) *collector {
 				return
 			}
 			c.mu.Lock()
-			c.recs = append(c.recs, rec{p.Timestamp, bytes.Clone(p.Data), p.Length})
+			for _, p := range ps[:n] {
+				c.recs = append(c.recs, rec{p.Timestamp, bytes.Clone(p.Data), p.Length})
+			}
 			c.mu.Unlock()
 		}
 	}()

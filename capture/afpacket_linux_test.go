@@ -124,18 +124,21 @@ func TestAFPacketSource_Veth(t *testing.T) {
 	testutil.RequireCommand(t, "tcpdump", "ip")
 	pair := netns.NewPairT(t, nsPrefix, 21)
 	for _, tc := range []struct {
-		name string
-		cfg  capture.AFPacketConfig
+		name  string
+		cfg   capture.AFPacketConfig
+		batch int // read with ReadPackets, up to batch packets a call
 	}{
-		{"defaults", capture.AFPacketConfig{Interface: pair.IfA}},
-		{"small blocks", capture.AFPacketConfig{Interface: pair.IfA, BlockSize: 1 << 17, NumBlocks: 64, BlockTimeout: 5 * time.Millisecond, Promiscuous: true}},
+		{"defaults", capture.AFPacketConfig{Interface: pair.IfA}, 0},
+		{"small blocks", capture.AFPacketConfig{Interface: pair.IfA, BlockSize: 1 << 17, NumBlocks: 64, BlockTimeout: 5 * time.Millisecond, Promiscuous: true}, 0},
+		{"batches", capture.AFPacketConfig{Interface: pair.IfA}, 7},
+		{"small blocks, batches", capture.AFPacketConfig{Interface: pair.IfA, BlockSize: 1 << 17, NumBlocks: 64, BlockTimeout: 5 * time.Millisecond}, 32},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := openIn(t, pair.A, tc.cfg)
 			if src.LinkType() != capture.LinkEthernet {
 				t.Errorf("LinkType = %v, want ETHERNET", src.LinkType())
 			}
-			col := collect(src)
+			col := collectBatches(src, tc.batch)
 			td := startTcpdump(t, pair.A, pair.IfA)
 			tcpEcho(t, pair.A, pair.B, netip.AddrPortFrom(pair.AddrB, 31021), 4, 50, 3000)
 			settle(tc.cfg)
@@ -237,6 +240,154 @@ func TestAFPacketSource_Fanout(t *testing.T) {
 				t.Errorf("load balancing left a reader idle: %d and %d", len(got1), len(got2))
 			}
 		})
+	}
+}
+
+// TestOpenAFPacketFanout: two sets of sources opened on one interface get
+// groups of their own (each set sees every packet tcpdump sees, each
+// packet once), and a TCP conversation reaches one source of a set in
+// both directions.
+func TestOpenAFPacketFanout(t *testing.T) {
+	testutil.RequireRoot(t)
+	t.Parallel()
+	testutil.RequireCommand(t, "tcpdump", "ip")
+	pair := netns.NewPairT(t, nsPrefix, 35)
+	cfg := capture.AFPacketConfig{Interface: pair.IfA, FanoutDefrag: true}
+	var sets [2][]*capture.AFPacketSource
+	for i := range sets {
+		if err := pair.A.Do(func() (err error) {
+			sets[i], err = capture.OpenAFPacketFanout(cfg, 2)
+			return err
+		}); err != nil {
+			t.Fatalf("OpenAFPacketFanout: %v", err)
+		}
+		for _, s := range sets[i] {
+			t.Cleanup(func() { s.Close() })
+		}
+	}
+	var cols [2][2]*collector
+	for i := range sets {
+		for j, s := range sets[i] {
+			cols[i][j] = collect(s)
+		}
+	}
+	td := startTcpdump(t, pair.A, pair.IfA)
+	tcpEcho(t, pair.A, pair.B, netip.AddrPortFrom(pair.AddrB, 31035), 8, 10, 1000)
+	settle(cfg)
+	want, _, drops := td.stop(t)
+	for i := range sets {
+		got := [2][]rec{cols[i][0].stop(t), cols[i][1].stop(t)}
+		t.Logf("set %d: %d + %d packets, tcpdump %d (%d drops)", i, len(got[0]), len(got[1]), len(want), drops)
+		if len(got[0])+len(got[1]) != len(want) {
+			t.Errorf("set %d: sources saw %d+%d packets, tcpdump %d", i, len(got[0]), len(got[1]), len(want))
+		}
+		// A TCP conversation's frames carry its client port (the
+		// server's is 31035): each port's frames reach one source.
+		where := map[uint16]int{}
+		for j, rs := range got {
+			for _, r := range rs {
+				if len(r.data) < 14+20+4 || r.data[12] != 0x08 || r.data[13] != 0x00 || r.data[14+9] != 6 {
+					continue
+				}
+				l4 := r.data[14+int(r.data[14]&0x0f)*4:]
+				port := uint16(l4[0])<<8 | uint16(l4[1])
+				if port == 31035 {
+					port = uint16(l4[2])<<8 | uint16(l4[3])
+				}
+				where[port] |= 1 << j
+			}
+		}
+		if len(where) < 8 {
+			t.Errorf("set %d: frames of %d client ports, want the 8 connections'", i, len(where))
+		}
+		for port, m := range where {
+			if m == 3 {
+				t.Errorf("set %d: the conversation of client port %d reached both sources", i, port)
+			}
+		}
+	}
+	if _, err := capture.OpenAFPacketFanout(cfg, 0); err == nil {
+		t.Error("OpenAFPacketFanout(cfg, 0) succeeded")
+	}
+}
+
+// TestAFPacketSource_ReadDeadline checks that a deadline ends a wait on an
+// idle link with os.ErrDeadlineExceeded, that the source still delivers
+// packets after it (also past the deadline, while it holds some), and that
+// SetReadDeadline after Close gives ErrClosed.
+func TestAFPacketSource_ReadDeadline(t *testing.T) {
+	testutil.RequireRoot(t)
+	t.Parallel()
+	pair := netns.NewPairT(t, nsPrefix, 34)
+	src := openIn(t, pair.A, capture.AFPacketConfig{Interface: pair.IfA, BlockTimeout: 5 * time.Millisecond})
+	var p capture.Packet
+	for _, wait := range []time.Duration{30 * time.Millisecond, 0, -time.Second} {
+		start := time.Now()
+		if err := src.SetReadDeadline(start.Add(wait)); err != nil {
+			t.Fatalf("SetReadDeadline: %v", err)
+		}
+		err := src.ReadPacket(&p)
+		el := time.Since(start)
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("deadline in %v: ReadPacket = %v, want os.ErrDeadlineExceeded", wait, err)
+		}
+		if el < wait || el > max(wait, 0)+500*time.Millisecond {
+			t.Errorf("deadline in %v: ReadPacket returned after %v", wait, el)
+		}
+	}
+
+	// Past its deadline the source still delivers what it has captured.
+	dst := netip.AddrPortFrom(pair.AddrA, 31034)
+	udpSink(t, pair.A, dst)
+	udpBlast(t, pair.B, dst, 20, 64, 20, 0)
+	time.Sleep(100 * time.Millisecond) // the block is retired
+	if err := src.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for {
+		err := src.ReadPacket(&p)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("ReadPacket past the deadline: %v", err)
+		}
+		got++
+	}
+	if got < 20 {
+		t.Errorf("read %d packets past the deadline, want at least the 20 sent", got)
+	}
+
+	// A deadline cleared while the reader waits leaves it waiting; a
+	// packet then wakes it.
+	if err := src.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		var p capture.Packet
+		done <- src.ReadPacket(&p)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("ReadPacket returned without a deadline on an idle link: %v", err)
+	default:
+	}
+	udpBlast(t, pair.B, dst, 1, 64, 1, 0)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("ReadPacket after a packet: %v", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("reader still waiting 1 s after a packet")
+	}
+
+	src.Close()
+	if err := src.SetReadDeadline(time.Now()); !errors.Is(err, capture.ErrClosed) {
+		t.Errorf("SetReadDeadline after Close = %v, want ErrClosed", err)
 	}
 }
 
@@ -440,6 +591,15 @@ func TestAFPacketSource_ReadPacketAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("ReadPacket allocates %v times per packet", allocs)
+	}
+	ps := make([]capture.Packet, 4)
+	allocs = testing.AllocsPerRun(100, func() {
+		if _, err := src.ReadPackets(ps); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("ReadPackets allocates %v times per call", allocs)
 	}
 }
 

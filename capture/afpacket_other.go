@@ -2,18 +2,30 @@
 
 package capture
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // AFPacketSource captures live packets from a Linux AF_PACKET socket. On
 // this platform it cannot be opened: OpenAFPacket returns an error matching
 // ErrNotSupported.
 type AFPacketSource struct{}
 
-var _ Source = (*AFPacketSource)(nil)
+var (
+	_ DeadlineSource = (*AFPacketSource)(nil)
+	_ BatchSource    = (*AFPacketSource)(nil)
+)
 
 // OpenAFPacket returns an error matching ErrNotSupported: AF_PACKET exists
 // only on Linux. Use capture/pcap (libpcap or Npcap) elsewhere.
 func OpenAFPacket(cfg AFPacketConfig) (*AFPacketSource, error) {
+	return nil, fmt.Errorf("capture: AF_PACKET capture: %w on this platform", ErrNotSupported)
+}
+
+// OpenAFPacketFanout returns an error matching ErrNotSupported: AF_PACKET
+// exists only on Linux.
+func OpenAFPacketFanout(cfg AFPacketConfig, n int) ([]*AFPacketSource, error) {
 	return nil, fmt.Errorf("capture: AF_PACKET capture: %w on this platform", ErrNotSupported)
 }
 
@@ -26,6 +38,9 @@ func (s *AFPacketSource) Snaplen() int { return 0 }
 // ReadPacket returns ErrNotSupported.
 func (s *AFPacketSource) ReadPacket(p *Packet) error { return ErrNotSupported }
 
+// ReadPackets returns ErrNotSupported.
+func (s *AFPacketSource) ReadPackets(ps []Packet) (int, error) { return 0, ErrNotSupported }
+
 // Stats returns zero counters.
 func (s *AFPacketSource) Stats() Stats { return Stats{} }
 
@@ -35,3 +50,6 @@ func (s *AFPacketSource) Close() error { return nil }
 // Live reports true: packets come from a network interface in real time
 // (capture.LiveSource).
 func (s *AFPacketSource) Live() bool { return true }
+
+// SetReadDeadline returns ErrNotSupported.
+func (s *AFPacketSource) SetReadDeadline(t time.Time) error { return ErrNotSupported }

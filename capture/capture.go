@@ -80,6 +80,32 @@ type LiveSource interface {
 	Live() bool
 }
 
+// DeadlineSource is implemented by live sources whose wait for a packet
+// can be bounded, as a net.Conn's read can: once the deadline t has
+// passed, a ReadPacket that has no packet to return at once returns an
+// error matching os.ErrDeadlineExceeded (errors.Is) instead of waiting,
+// and the source stays usable; packets already captured are still
+// returned past the deadline. A zero t means no deadline. A reader uses
+// it to do periodic work (move a clock, hand over partial batches) on a
+// quiet link without a second goroutine. SetReadDeadline may be called
+// from any goroutine, also while ReadPacket waits; after Close it returns
+// ErrClosed.
+type DeadlineSource interface {
+	Source
+	SetReadDeadline(t time.Time) error
+}
+
+// BatchSource is implemented by sources that can deliver several packets
+// in one call, which saves a reader the per-call costs (a lock, say) of
+// each packet. ReadPackets fills ps[:n] and returns n >= 1, waiting only
+// for the first packet; or it returns 0 and the error ReadPacket would.
+// The Data of all n packets stay valid until the next ReadPacket,
+// ReadPackets or Close. A zero-length ps returns 0 and no error.
+type BatchSource interface {
+	Source
+	ReadPackets(ps []Packet) (int, error)
+}
+
 // Stats counts what a source saw and what it lost. Counters only grow.
 type Stats struct {
 	Packets   uint64 // packets delivered to the caller

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/metaflow-go/metaflow/capture"
@@ -34,9 +35,26 @@ type Matcher interface {
 // Config configures a Pipeline. The zero value of every field but Source
 // and Sockets means its default.
 type Config struct {
-	// Source provides the packets. Source or Sockets (or both) is
-	// required. Run closes it when it returns.
+	// Source provides the packets. Source, Sources or Sockets is
+	// required (Sockets may come with either). Run closes it when it
+	// returns.
 	Source capture.Source
+	// Sources, instead of Source, gives each shard a source of its own:
+	// shard i reads Sources[i] on its goroutine and decodes and processes
+	// its packets there, with no hand-off between goroutines (the
+	// cheapest way to spread live capture over cores). The sources must
+	// split the traffic by flow, since a shard sees only its own source's
+	// packets: both directions of a conversation and every packet of a
+	// tunnelled flow must reach the same source.
+	// capture.OpenAFPacketFanout opens such a set on an interface (see
+	// its documentation for what the kernel's hash splits). Shards is
+	// len(Sources) (at most MaxShards; a Shards set otherwise is an
+	// error). With ClockWall every source must be a
+	// capture.DeadlineSource, which moves its shard's clock on a quiet
+	// link. Filter and OnPacket are then called from every shard's
+	// goroutine at once and must be safe for concurrent use. Run closes
+	// the sources when it returns. Default none.
+	Sources []capture.Source
 	// Sockets provides socket events (capture/ebpf's Tracer, say): their
 	// payloads go through an L7 engine of their own into the same stages
 	// and sinks, beside the packets (see the package documentation's
@@ -77,7 +95,8 @@ type Config struct {
 	// move to the wall clock. Default 1 s; at least 10 ms.
 	Tick time.Duration
 	// BatchSize is the number of packets handed to a shard at once (with
-	// more than one shard, or a live source). Default 256; limit 4096.
+	// more than one shard, or a live source that is not a
+	// capture.DeadlineSource). Default 256; limit 4096.
 	BatchSize int
 	// QueueBatches is the number of batches that may wait for each shard.
 	// Default 16.
@@ -101,17 +120,25 @@ const (
 
 // Errors of New and Run.
 var (
-	// ErrNoSource is returned by New when Config.Source and
-	// Config.Sockets are both nil.
+	// ErrNoSource is returned by New when Config.Source, Config.Sources
+	// and Config.Sockets are all unset.
 	ErrNoSource = errors.New("pipeline: no source")
 	// ErrNilSink is returned by New when a SinkConfig has no Sink.
 	ErrNilSink = errors.New("pipeline: nil sink")
 	// ErrRunTwice is returned by a second call of Run.
 	ErrRunTwice = errors.New("pipeline: Run called twice")
+	// ErrSources is wrapped by New's errors for a Config.Sources that
+	// does not fit: beside Source, a nil source, more than MaxShards, a
+	// Shards that differs from their number, or a live source that is
+	// not a capture.DeadlineSource.
+	ErrSources = errors.New("pipeline: bad Sources")
 )
 
 func (c *Config) withDefaults() Config {
 	d := *c
+	if len(d.Sources) > 0 {
+		d.Shards = len(d.Sources)
+	}
 	if d.Shards <= 0 {
 		d.Shards = 1
 	}
@@ -132,11 +159,41 @@ func (c *Config) withDefaults() Config {
 		if ls, ok := d.Source.(capture.LiveSource); ok && ls.Live() {
 			d.Clock = ClockWall
 		}
+		for _, src := range d.Sources {
+			if ls, ok := src.(capture.LiveSource); ok && ls.Live() {
+				d.Clock = ClockWall
+			}
+		}
 		if ls, ok := d.Sockets.(interface{ Live() bool }); ok && ls.Live() {
 			d.Clock = ClockWall
 		}
 	}
 	return d
+}
+
+// checkSources reports what does not fit in Config.Sources, before
+// defaults (c) and after (d).
+func checkSources(c, d *Config) error {
+	if len(c.Sources) == 0 {
+		return nil
+	}
+	switch {
+	case c.Source != nil:
+		return fmt.Errorf("%w: both Source and Sources set", ErrSources)
+	case len(c.Sources) > MaxShards:
+		return fmt.Errorf("%w: %d sources, more than %d shards", ErrSources, len(c.Sources), MaxShards)
+	case c.Shards > 0 && c.Shards != len(c.Sources):
+		return fmt.Errorf("%w: Shards %d for %d sources", ErrSources, c.Shards, len(c.Sources))
+	}
+	for i, src := range c.Sources {
+		if src == nil {
+			return fmt.Errorf("%w: source %d is nil", ErrSources, i)
+		}
+		if _, ok := src.(capture.DeadlineSource); d.Clock == ClockWall && !ok {
+			return fmt.Errorf("%w: source %d (%T) is live but not a capture.DeadlineSource", ErrSources, i, src)
+		}
+	}
+	return nil
 }
 
 // share divides a total between n shards, rounding up; 0 (default) stays 0.

@@ -24,11 +24,25 @@
 // tunnelled flow land on one shard, and the flow table's own rules
 // (directions tagged with different VLANs or GRE keys merged into one
 // flow) stay within one shard. The price is that all flows between one
-// pair of hosts share a shard. With one shard and a file source
-// everything runs on the caller's goroutine, with no hand-off at all. The
-// pipeline does not use the kernel's AF_PACKET fan-out to spread packets:
-// PACKET_FANOUT_HASH hashes the outer headers, which splits tunnelled flows
-// and IP fragments from their flow; one reader dispatches instead.
+// pair of hosts share a shard. With one shard everything runs on the
+// caller's goroutine, with no hand-off at all, for a file and for a live
+// source whose wait can be bounded (capture.DeadlineSource, such as
+// capture.AFPacketSource); other live sources go through a shard
+// goroutine, whose clock ticks while the reader waits.
+//
+// Config.Sources instead gives each shard a source of its own, read,
+// decoded and processed on the shard's goroutine: no reader and no
+// hand-off, which costs the least CPU per packet on a live link. The
+// caller splits the traffic; capture.OpenAFPacketFanout opens one
+// AF_PACKET socket per shard in a fan-out group whose symmetric flow hash
+// keeps both directions of a TCP or UDP conversation together, and, with
+// FanoutDefrag, reassembles IPv4 fragments before it hashes them. The
+// kernel hashes a tunnel's outer headers, though: flows in a UDP tunnel
+// (VXLAN, Geneve, whose outer source port differs by direction) and IPv6
+// fragments may reach two shards and give two half flows, which the
+// single reader, hashing the inner addresses, never does. With Sources,
+// flows spread by the kernel's hash of addresses and ports, so the
+// connections between one pair of hosts spread over the shards too.
 //
 // Flow ids carry the shard in their top 8 bits (flow.Config.Shard), so they
 // are unique across shards and every l7 record joins its l4 flow by id.
@@ -55,7 +69,10 @@
 // shard also moves its clock to the wall clock each Config.Tick when its
 // packets do not, so a flow that ended on a quiet link is reported within
 // its close timeout plus one tick, and partial batches are handed to the
-// shards within 50 ms.
+// shards within 50 ms. A shard that reads a capture.DeadlineSource itself
+// processes its packets as soon as the source has no more at hand, and
+// moves its clock by the source's read deadline, which it keeps at the
+// next tick.
 //
 // # Stages and sinks
 //
@@ -134,11 +151,12 @@
 //
 // Concurrency: New and Run are called once; Stats may be called from any
 // goroutine at any time, without allocating once its destination has
-// grown: shards publish copies of their counters after each batch (and
-// every 4,096 packets with one shard), so a live read lags by at most one
-// batch.
+// grown: shards publish copies of their counters after each batch (a
+// shard that reads its source itself: every 4,096 packets and, when live,
+// every tick), so a live read lags by at most one batch or one tick.
 //
-// Errors: New fails with ErrNoSource (neither Source nor Sockets), ErrNilSink or a configuration error
+// Errors: New fails with ErrNoSource (no Source, Sources or Sockets),
+// ErrSources (Sources that do not fit), ErrNilSink or a configuration error
 // (a registry that cannot be built); a second Run returns ErrRunTwice. Run
 // returns the source's read error, the first error of Config.OnPacket or
 // of a sink, ctx.Err() when cancelled, or nil at the end of input. Packets

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,12 +21,18 @@ import (
 // engines, stages and sinks. Build it with New and run it once with Run.
 type Pipeline struct {
 	cfg    Config
-	src    capture.Source
+	src    capture.Source   // Config.Source
+	srcs   []capture.Source // every packet source: Source, or Sources
 	dec    *decode.Decoder
 	shards []*shard
 	sinks  []*sink
 	socks  *sockInput // nil without Config.Sockets
 	live   bool       // ClockWall
+	inline bool       // the shard reads the source itself (runInline)
+	// selfHand: runSharded's reader hands partial batches over itself
+	// when its live source (a capture.DeadlineSource) has nothing more
+	// to read, instead of the ticker every liveHandOff under handMu.
+	selfHand bool
 
 	started   atomic.Bool
 	stopping  atomic.Bool
@@ -48,18 +55,24 @@ type Pipeline struct {
 // New checks cfg and builds the shards. It fails with ErrNoSource, or when
 // the default registry or an L7 engine cannot be built.
 func New(cfg Config) (*Pipeline, error) {
-	if cfg.Source == nil && cfg.Sockets == nil {
+	if cfg.Source == nil && len(cfg.Sources) == 0 && cfg.Sockets == nil {
 		return nil, ErrNoSource
 	}
 	c := cfg.withDefaults()
-	p := &Pipeline{cfg: c, src: c.Source, live: c.Clock == ClockWall}
+	if err := checkSources(&cfg, &c); err != nil {
+		return nil, err
+	}
+	p := &Pipeline{cfg: c, src: c.Source, srcs: c.Sources, live: c.Clock == ClockWall}
+	if c.Source != nil {
+		p.srcs = []capture.Source{c.Source}
+	}
 	p.dec = decode.NewDecoder(c.Decode)
 	for _, sc := range c.Sinks {
 		if sc.Sink == nil {
 			return nil, ErrNilSink
 		}
 		s := newSink(sc, p.fail)
-		if c.Source != nil {
+		if len(p.srcs) > 0 {
 			s.stageShards(c.Shards)
 		}
 		p.sinks = append(p.sinks, s)
@@ -90,7 +103,7 @@ func New(cfg Config) (*Pipeline, error) {
 		}
 		p.socks = si
 	}
-	if c.Source == nil {
+	if len(p.srcs) == 0 {
 		return p, nil
 	}
 	fc := c.Flow
@@ -113,10 +126,14 @@ func New(cfg Config) (*Pipeline, error) {
 		fci.OnRecord = sh.l4
 		fci.Shard = uint8(i)
 		sh.table = flow.NewTable(fci)
-		// The shard decodes the frames PeekAddrs placed: no fragments
-		// and no tunnels reach its decoder.
 		dc := c.Decode
-		dc.NoReassembly = true
+		if len(c.Sources) > 0 {
+			sh.src = c.Sources[i] // decoded in full by the shard
+		} else {
+			// The shard decodes the frames PeekAddrs placed: no
+			// fragments and no tunnels reach its decoder.
+			dc.NoReassembly = true
+		}
 		sh.dec = decode.NewDecoder(dc)
 		p.shards = append(p.shards, sh)
 	}
@@ -140,8 +157,8 @@ func (p *Pipeline) stop() {
 
 func (p *Pipeline) closeSource() {
 	p.closeOnce.Do(func() {
-		if p.src != nil {
-			p.src.Close()
+		for _, src := range p.srcs {
+			src.Close()
 		}
 	})
 	if p.socks != nil {
@@ -161,6 +178,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	for _, s := range p.sinks {
 		s.start()
+	}
+	p.inline = len(p.cfg.Sources) > 0 || p.src != nil && len(p.shards) == 1 && p.inlineOK(p.src)
+	if _, ok := p.src.(capture.DeadlineSource); ok && p.live && !p.inline {
+		p.selfHand = true
 	}
 	done := make(chan struct{})
 	var bg sync.WaitGroup
@@ -190,9 +211,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	var readErr error
 	switch {
+	case len(p.cfg.Sources) > 0:
+		readErr = p.runSources()
 	case p.src == nil:
-	case len(p.shards) == 1 && !p.live:
-		readErr = p.runInline()
+	case p.inline:
+		sh := p.shards[0]
+		readErr = p.runInline(sh, p.src, p.dec, &p.filtered, func() {
+			sh.publish()
+			p.publishReader()
+		})
 	default:
 		readErr = p.runSharded()
 	}
@@ -222,10 +249,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 }
 
 // ticker flushes the sinks every Tick and, for a live source, hands
-// partial batches to the shards every liveHandOff.
+// partial batches to the shards (runSharded) and ticks the socket input
+// every liveHandOff.
 func (p *Pipeline) ticker(done <-chan struct{}) {
 	iv := p.cfg.Tick
-	if p.live {
+	if p.live && (!p.inline && !p.selfHand || p.socks != nil) {
 		iv = min(iv, liveHandOff)
 	}
 	t := time.NewTicker(iv)
@@ -236,7 +264,7 @@ func (p *Pipeline) ticker(done <-chan struct{}) {
 		case <-done:
 			return
 		case now := <-t.C:
-			if p.live {
+			if p.live && !p.selfHand {
 				p.handOff()
 				if p.socks != nil {
 					p.socks.tick(now.UnixNano())
@@ -252,62 +280,168 @@ func (p *Pipeline) ticker(done <-chan struct{}) {
 	}
 }
 
-// read returns the next packet that passed the filter and OnPacket, or
-// the error that ends the input (nil at its end or after a stop).
-func (p *Pipeline) read(pkt *capture.Packet) (bool, error) {
+// read returns the next packet of r that passed the filter (counting the
+// others in *filtered) and OnPacket, valid until the next read; or nil and
+// the error that ends the input (nil at its end or after a stop), or the
+// source's deadline error (os.ErrDeadlineExceeded).
+func (p *Pipeline) read(r *reader, filtered *uint64) (*capture.Packet, error) {
 	for {
 		if p.stopping.Load() {
-			return false, nil
+			return nil, nil
 		}
-		if err := p.src.ReadPacket(pkt); err != nil {
+		pkt, err := r.next()
+		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, capture.ErrClosed) {
-				return false, nil
+				return nil, nil
 			}
-			return false, err
+			return nil, err
 		}
 		if p.cfg.Filter != nil && !p.cfg.Filter.Match(pkt) {
-			p.filtered++
+			*filtered++
 			continue
 		}
 		if p.cfg.OnPacket != nil {
 			if err := p.cfg.OnPacket(pkt); err != nil {
 				p.fail(err)
-				return false, nil
+				return nil, nil
 			}
 		}
-		return true, nil
+		return pkt, nil
 	}
+}
+
+// reader reads a source a packet at a time, taking them in batches of up
+// to readBatch from a capture.BatchSource (one call, and one lock in the
+// source, for the lot). A packet stays valid until the next call of next.
+type reader struct {
+	src  capture.Source
+	bs   capture.BatchSource // src, when it is one
+	buf  []capture.Packet
+	i, n int // buf[i:n] are still to be returned
+}
+
+// readBatch is how many packets a reader asks a capture.BatchSource for.
+const readBatch = 32
+
+func newReader(src capture.Source) *reader {
+	r := &reader{src: src, buf: make([]capture.Packet, 1)}
+	if bs, ok := src.(capture.BatchSource); ok {
+		r.bs, r.buf = bs, make([]capture.Packet, readBatch)
+	}
+	return r
+}
+
+// next returns the source's next packet, or its error.
+func (r *reader) next() (*capture.Packet, error) {
+	if r.i < r.n {
+		r.i++
+		return &r.buf[r.i-1], nil
+	}
+	if r.bs == nil {
+		if err := r.src.ReadPacket(&r.buf[0]); err != nil {
+			return nil, err
+		}
+		return &r.buf[0], nil
+	}
+	n, err := r.bs.ReadPackets(r.buf)
+	if err != nil {
+		r.i, r.n = 0, 0
+		return nil, err
+	}
+	r.i, r.n = 1, n
+	return &r.buf[0], nil
 }
 
 // inlineBatch is how many packets runInline gathers for one
 // flow.Table.Packets call.
 const inlineBatch = 32
 
-// runInline drives the only shard on the reading goroutine (packet clock).
-// It decodes packets into a small batch, their payloads copied into an
-// arena (a source's packet buffer is reused at its next read; the arena
-// grows to the largest batch seen and is then reused), so that the table
-// looks them up together.
-func (p *Pipeline) runInline() error {
-	sh := p.shards[0]
-	var pkt capture.Packet
+// inlineOK reports whether a shard can read src on its own goroutine:
+// always with the packet clock; with the wall clock only if the wait for
+// a packet can be bounded (capture.DeadlineSource), so that the shard's
+// clock moves on a quiet link.
+func (p *Pipeline) inlineOK(src capture.Source) bool {
+	if !p.live {
+		return true
+	}
+	_, ok := src.(capture.DeadlineSource)
+	return ok
+}
+
+// runInline drives shard sh on the calling goroutine from src, decoded
+// by dec, with no hand-off to another goroutine. It decodes packets into
+// a small batch, their payloads copied into an arena (a source's packet
+// buffer is reused at its next read; the arena grows to the largest batch
+// seen and is then reused), so that the table looks them up together.
+// publish publishes the counters every 4,096 packets.
+//
+// With the wall clock src is a capture.DeadlineSource, read in two
+// states. After a wait it drains what the source holds (its deadline in
+// the past: it returns the packets it has, then os.ErrDeadlineExceeded
+// instead of waiting); then the partial batch goes to the table, so a
+// packet is processed as soon as the source has nothing more, and the
+// reader waits with the deadline at the next Tick, when the table's clock
+// moves to the wall clock as a shard goroutine's ticker does. A wait thus
+// costs two SetReadDeadline calls, and a quiet link one wake-up a Tick.
+func (p *Pipeline) runInline(sh *shard, src capture.Source, dec *decode.Decoder, filtered *uint64, publish func()) error {
+	rd := newReader(src)
 	ms := make([]decode.Meta, inlineBatch)
 	arena := make([]byte, 0, 64<<10)
 	n := 0
+	multi := len(p.shards) > 1
 	flush := func() {
 		sh.table.Packets(ms[:n])
 		sh.packets += uint64(n)
 		n = 0
 		arena = arena[:0]
+		if multi {
+			sh.commit()
+		}
+	}
+	var dl capture.DeadlineSource
+	var tick time.Time // when the clock moves next
+	draining := false  // the deadline is in the past
+	if p.live {
+		dl = src.(capture.DeadlineSource)
+		tick = time.Now().Add(p.cfg.Tick)
+		if err := dl.SetReadDeadline(tick); err != nil {
+			return p.deadlineErr(err)
+		}
 	}
 	var err error
 	for k := 1; ; k++ {
-		var ok bool
-		if ok, err = p.read(&pkt); !ok {
-			break
+		var pkt *capture.Packet
+		if pkt, err = p.read(rd, filtered); pkt == nil {
+			if dl == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+			// The source holds nothing more: process what waits, move
+			// the clock when a Tick is due, and wait until the next.
+			if n > 0 {
+				flush()
+			}
+			if now := time.Now(); !now.Before(tick) {
+				tick = now.Add(p.cfg.Tick)
+				sh.table.Advance(now.UnixNano())
+				sh.commit()
+				publish()
+			}
+			draining = false
+			if err = dl.SetReadDeadline(tick); err != nil {
+				err = p.deadlineErr(err)
+				break
+			}
+			continue
+		}
+		if dl != nil && !draining {
+			draining = true
+			if err = dl.SetReadDeadline(drainNow); err != nil {
+				err = p.deadlineErr(err)
+				break
+			}
 		}
 		m := &ms[n]
-		if p.dec.Decode(&pkt, m) != nil {
+		if dec.Decode(pkt, m) != nil {
 			continue
 		}
 		if len(m.Payload) > 0 {
@@ -319,8 +453,7 @@ func (p *Pipeline) runInline() error {
 			flush()
 		}
 		if k&4095 == 0 {
-			sh.publish()
-			p.publishReader()
+			publish()
 		}
 	}
 	flush()
@@ -328,9 +461,49 @@ func (p *Pipeline) runInline() error {
 	return err
 }
 
+// drainNow is a deadline in the past: the source returns what it holds,
+// then os.ErrDeadlineExceeded instead of waiting.
+var drainNow = time.Unix(1, 0)
+
+// deadlineErr returns the error of a SetReadDeadline that ends a live
+// read: none when the source was closed (a stop).
+func (p *Pipeline) deadlineErr(err error) error {
+	if errors.Is(err, capture.ErrClosed) {
+		return nil
+	}
+	return fmt.Errorf("set read deadline: %w", err)
+}
+
+// runSources runs each shard on a goroutine of its own, reading its own
+// source (Config.Sources). The first read error stops the other shards.
+func (p *Pipeline) runSources() error {
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for _, sh := range p.shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.runInline(sh, sh.src, sh.dec, &sh.filtered, sh.publish); err != nil {
+				once.Do(func() { first = err })
+				p.stop()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
 // runSharded reads on this goroutine and hands packets in batches to one
 // goroutine per shard. A frame whose addresses PeekAddrs reads goes to its
 // shard as captured, to be decoded there; any other is decoded here.
+//
+// With a live capture.DeadlineSource (selfHand) the reader drains the
+// source after a wait, its deadline in the past, and hands the partial
+// batches over itself when the source has nothing more, then waits with
+// no deadline: no lock per packet and no ticker hand-off. Other live
+// sources have their partial batches handed over by the ticker every
+// liveHandOff, under handMu.
 func (p *Pipeline) runSharded() error {
 	var wg sync.WaitGroup
 	for _, sh := range p.shards {
@@ -345,17 +518,41 @@ func (p *Pipeline) runSharded() error {
 	p.cur = make([]*batch, len(p.shards))
 	p.handMu.Unlock()
 	n := len(p.shards)
-	var pkt capture.Packet
+	rd := newReader(p.src)
 	var meta decode.Meta
 	var src, dst [16]byte
 	var err error
+	var dl capture.DeadlineSource
+	if p.selfHand {
+		dl = p.src.(capture.DeadlineSource)
+	}
+	draining := false // the deadline is in the past
+	lock := p.live && dl == nil
 	for k := 1; ; k++ {
-		var ok bool
-		if ok, err = p.read(&pkt); !ok {
-			break
+		var pkt *capture.Packet
+		if pkt, err = p.read(rd, &p.filtered); pkt == nil {
+			if dl == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+			// Nothing more at hand: hand over what waits, then wait.
+			p.handOff()
+			p.publishReader()
+			draining = false
+			if err = dl.SetReadDeadline(time.Time{}); err != nil {
+				err = p.deadlineErr(err)
+				break
+			}
+			continue
 		}
-		proto, plain := p.dec.PeekAddrs(&pkt, &src, &dst)
-		if !plain && p.dec.Decode(&pkt, &meta) != nil {
+		if dl != nil && !draining {
+			draining = true
+			if err = dl.SetReadDeadline(drainNow); err != nil {
+				err = p.deadlineErr(err)
+				break
+			}
+		}
+		proto, plain := p.dec.PeekAddrs(pkt, &src, &dst)
+		if !plain && p.dec.Decode(pkt, &meta) != nil {
 			continue
 		}
 		i := 0
@@ -366,17 +563,17 @@ func (p *Pipeline) runSharded() error {
 		default:
 			i = shardOf(Hash(&meta), n)
 		}
-		if p.live {
+		if lock {
 			p.handMu.Lock()
 		}
 		b := p.batch(i)
 		if plain {
-			b.addFrame(&pkt)
+			b.addFrame(pkt)
 		} else {
 			b.addMeta(&meta)
 		}
 		p.handIfFull(i)
-		if p.live {
+		if lock {
 			p.handMu.Unlock()
 		}
 		if k&1023 == 0 {

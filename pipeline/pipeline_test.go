@@ -218,6 +218,34 @@ func TestNew_Errors(t *testing.T) {
 	}
 }
 
+func TestNew_SourcesErrors(t *testing.T) {
+	file := func() capture.Source { return openT(t, "l7/dns.pcap") }
+	live := newQueueSource()
+	for _, tc := range []struct {
+		name string
+		cfg  pipeline.Config
+	}{
+		{"with Source", pipeline.Config{Source: file(), Sources: []capture.Source{file()}}},
+		{"nil source", pipeline.Config{Sources: []capture.Source{file(), nil}}},
+		{"Shards differs", pipeline.Config{Sources: []capture.Source{file(), file()}, Shards: 3}},
+		{"too many", pipeline.Config{Sources: make([]capture.Source, pipeline.MaxShards+1)}},
+		{"live without deadline", pipeline.Config{Sources: []capture.Source{live, noDeadline{live}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := pipeline.New(tc.cfg); !errors.Is(err, pipeline.ErrSources) {
+				t.Errorf("New = %v, want ErrSources", err)
+			}
+		})
+	}
+	p, err := pipeline.New(pipeline.Config{Sources: []capture.Source{file(), file()}, Shards: 2})
+	if err != nil {
+		t.Fatalf("New with Shards = len(Sources): %v", err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestHash_Symmetric: both directions of a conversation, and fragments
 // (no ports), hash alike; different host pairs spread over shards.
 func TestHash_Symmetric(t *testing.T) {

@@ -20,9 +20,13 @@ type shard struct {
 	in   chan *batch // batches to process; closed at the end of input
 	free chan *batch // processed batches for the reader to refill
 
-	// Decoding of the frames in batches (runSharded).
+	// Decoding of the frames in batches (runSharded), or of every packet
+	// of src (Config.Sources).
 	dec *decode.Decoder
 	pkt capture.Packet
+
+	src      capture.Source // the shard's own source (Config.Sources), or nil
+	filtered uint64         // src's packets Config.Filter rejected
 
 	packets      uint64   // packets handed to the table
 	stageDropped uint64   // records a stage dropped
@@ -34,6 +38,7 @@ type shard struct {
 	pubFlow         flow.Stats
 	pubL7           l7.Stats
 	pubPackets      uint64
+	pubFiltered     uint64
 	pubStageDropped uint64
 	pubSinkRecords  []uint64
 }
@@ -188,6 +193,7 @@ func (sh *shard) publish() {
 		sh.eng.ReadStats(&sh.pubL7)
 	}
 	sh.pubPackets = sh.packets
+	sh.pubFiltered = sh.filtered
 	sh.pubStageDropped = sh.stageDropped
 	copy(sh.pubSinkRecords, sh.sinkRecords)
 	sh.mu.Unlock()

@@ -3,15 +3,18 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/metaflow-go/metaflow/capture"
+	"github.com/metaflow-go/metaflow/capture/decode"
 	"github.com/metaflow-go/metaflow/flow"
 	"github.com/metaflow-go/metaflow/internal/testutil"
 	"github.com/metaflow-go/metaflow/l7"
@@ -154,4 +157,113 @@ func firstDiff(a, b []string) string {
 		}
 	}
 	return buf.String()
+}
+
+// TestRun_SourcesAgree: a capture split by flow over four sources
+// (Config.Sources, each read by its own shard) gives the same records as
+// one shard reading it whole, on every capture; l7 records join their l4
+// flow by id. The split is Hash of each packet decoded alone (a later IP
+// fragment has its datagram's addresses and protocol), as a kernel
+// fan-out group that hashes addresses would split it.
+func TestRun_SourcesAgree(t *testing.T) {
+	files := captures(t)
+	if len(files) == 0 {
+		t.Skip("no captures")
+	}
+	const n = 4
+	total := 0
+	for _, f := range files {
+		one := records(t, f, 1)
+		srcs, counts := splitFile(t, f, n)
+		c := &collect{}
+		p, err := pipeline.New(pipeline.Config{Sources: srcs, Sinks: []pipeline.SinkConfig{{Sink: c}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		for _, id := range c.l7ids {
+			if !c.l4ids[id] {
+				t.Errorf("%s: l7 record with flow_id %d has no l4 flow", filepath.Base(f), id)
+			}
+		}
+		var st pipeline.Stats
+		p.Stats(&st)
+		var read uint64
+		for _, k := range counts {
+			read += k
+		}
+		if want := (capture.Stats{Packets: read, Bytes: n, Dropped: 2 * n, Errors: 3 * n}); len(st.ShardPackets) != n || st.Capture != want {
+			t.Errorf("%s: %d shards, capture stats %+v; want %d and the sources' sum %+v", filepath.Base(f), len(st.ShardPackets), st.Capture, n, want)
+		}
+		got := append(c.l4, c.l7...)
+		for i := range got {
+			got[i] = flowID.ReplaceAllString(got[i], "")
+		}
+		slices.Sort(got)
+		total += len(got)
+		if !slices.Equal(one, got) {
+			t.Errorf("%s: 1 shard gives %d records, %d sources %d; first difference:\n%s", f, len(one), n, len(got), firstDiff(one, got))
+		}
+	}
+	t.Logf("%d captures, %d records", len(files), total)
+}
+
+// splitFile reads file into n in-memory sources, each packet to the source
+// of its Hash, and returns them with the number of packets of each.
+func splitFile(t *testing.T, file string, n int) ([]capture.Source, []uint64) {
+	t.Helper()
+	src, err := capture.OpenFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dec := decode.NewDecoder(decode.Config{NoReassembly: true})
+	parts := make([]*countedSource, n)
+	for i := range parts {
+		parts[i] = &countedSource{}
+	}
+	var pkt capture.Packet
+	var m decode.Meta
+	for {
+		if err := src.ReadPacket(&pkt); err != nil {
+			if err != io.EOF {
+				t.Fatalf("%s: %v", file, err)
+			}
+			break
+		}
+		i := 0
+		if dec.Decode(&pkt, &m) == nil {
+			i = int(pipeline.Hash(&m) % uint64(n))
+		}
+		c := pkt
+		c.Data = append([]byte(nil), pkt.Data...)
+		parts[i].pkts = append(parts[i].pkts, c)
+	}
+	srcs := make([]capture.Source, n)
+	counts := make([]uint64, n)
+	for i, r := range parts {
+		srcs[i] = r
+		counts[i] = uint64(len(r.pkts))
+	}
+	return srcs, counts
+}
+
+// countedSource is a replaySource whose Stats count the packets read.
+type countedSource struct {
+	replaySource
+	read atomic.Uint64
+}
+
+func (c *countedSource) ReadPacket(p *capture.Packet) error {
+	err := c.replaySource.ReadPacket(p)
+	if err == nil {
+		c.read.Add(1)
+	}
+	return err
+}
+
+func (c *countedSource) Stats() capture.Stats {
+	return capture.Stats{Packets: c.read.Load(), Bytes: 1, Dropped: 2, Errors: 3}
 }

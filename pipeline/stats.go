@@ -10,7 +10,7 @@ import (
 // Stats is every counter of every stage of a pipeline, merged across
 // shards.
 type Stats struct {
-	Capture  capture.Stats // the source's own counters
+	Capture  capture.Stats // the packet sources' own counters (Config.Sources: summed)
 	Filtered uint64        // packets Config.Filter rejected
 	Decode   decode.Stats  // decoding: errors by kind, tunnels, fragments
 	Flow     flow.Stats    // all flow tables
@@ -30,8 +30,9 @@ type Stats struct {
 // have grown to size. While Run goes on, the shards' counters lag by at
 // most one batch.
 func (p *Pipeline) Stats(s *Stats) {
-	if p.src != nil {
-		s.Capture = p.src.Stats()
+	s.Capture = capture.Stats{}
+	for _, src := range p.srcs {
+		addCapture(&s.Capture, src.Stats())
 	}
 	p.readerMu.Lock()
 	s.Decode = p.pubDecode
@@ -62,6 +63,7 @@ func (p *Pipeline) Stats(s *Stats) {
 	for _, sh := range p.shards {
 		sh.mu.Lock()
 		s.Decode.Add(&sh.pubDecode)
+		s.Filtered += sh.pubFiltered
 		s.Flow.Add(&sh.pubFlow)
 		s.L7.Add(&sh.pubL7)
 		s.StageDropped += sh.pubStageDropped
@@ -71,4 +73,16 @@ func (p *Pipeline) Stats(s *Stats) {
 		}
 		sh.mu.Unlock()
 	}
+}
+
+// addCapture adds a source's counters to a sum.
+func addCapture(sum *capture.Stats, s capture.Stats) {
+	sum.Packets += s.Packets
+	sum.Bytes += s.Bytes
+	sum.Filtered += s.Filtered
+	sum.Truncated += s.Truncated
+	sum.Dropped += s.Dropped
+	sum.IfDropped += s.IfDropped
+	sum.Freezes += s.Freezes
+	sum.Errors += s.Errors
 }

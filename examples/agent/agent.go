@@ -83,16 +83,11 @@ func newAgent(o options, stdout, stderr io.Writer) (*agent, error) {
 			cfg.Filter = m
 		}
 	} else if o.iface != "" {
-		src, err := capture.OpenAFPacket(capture.AFPacketConfig{
-			Interface:      o.iface,
-			Filter:         o.filter,
-			FilterCompiler: filter.Compile,
-		})
+		src, err := openLive(o, &cfg)
 		if err != nil {
 			closeSources(&cfg)
 			return nil, err
 		}
-		cfg.Source = src
 		if o.write != "" {
 			if a.dump, err = newDumper(o.write, src); err != nil {
 				closeSources(&cfg)
@@ -120,6 +115,34 @@ func newAgent(o options, stdout, stderr io.Writer) (*agent, error) {
 	return a, nil
 }
 
+// openLive opens the AF_PACKET capture of -i: one source, or with
+// -fanout one per shard in a fan-out group (cfg.Sources). It returns the
+// source whose link type and snapshot length a -w file takes.
+func openLive(o options, cfg *pipeline.Config) (*capture.AFPacketSource, error) {
+	acfg := capture.AFPacketConfig{
+		Interface:      o.iface,
+		Filter:         o.filter,
+		FilterCompiler: filter.Compile,
+	}
+	if !o.fanout {
+		src, err := capture.OpenAFPacket(acfg)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Source = src
+		return src, nil
+	}
+	acfg.FanoutDefrag = true
+	srcs, err := capture.OpenAFPacketFanout(acfg, o.shards)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range srcs {
+		cfg.Sources = append(cfg.Sources, s)
+	}
+	return srcs[0], nil
+}
+
 // registry returns the decoders of -protocols: every built-in one by
 // default, none (noL7) for "none".
 func registry(protos string) (reg *l7.Registry, noL7 bool, err error) {
@@ -144,6 +167,9 @@ func registry(protos string) (reg *l7.Registry, noL7 bool, err error) {
 func closeSources(cfg *pipeline.Config) {
 	if cfg.Source != nil {
 		cfg.Source.Close()
+	}
+	for _, src := range cfg.Sources {
+		src.Close()
 	}
 	if cfg.Sockets != nil {
 		cfg.Sockets.Close()

@@ -3,13 +3,22 @@
 // prints l4_flow_log and l7_flow_log records as JSON Lines or as text.
 //
 //	agent -r FILE [-f FILTER] [-o json|text] [-snapshot 1s] [-shards N] [-protocols LIST] [-stats]
-//	agent -i IFACE [-f FILTER] [-w out.pcap] [-o json|text]
+//	agent -i IFACE [-f FILTER] [-w out.pcap] [-o json|text] [-shards N] [-fanout]
 //	agent -ebpf [-pid PID,...] [-comm NAME,...] [-ebpf-payload BYTES] [-ebpf-tls] [-ebpf-goroutines] [-i IFACE] [-o json|text]
 //
 // -protocols HTTP,DNS decodes only the named L7 protocols (the built-in
 // decoders' names, l7/builtin.Named; "none" reports flows only); by default
 // every built-in decoder runs. -port-hint PORT=NAME tries a decoder first on
 // a port.
+//
+// -fanout, with -i, opens one AF_PACKET socket per shard in a kernel
+// fan-out group (capture.OpenAFPacketFanout, pipeline.Config.Sources):
+// each shard reads its own ring, with no hand-off between goroutines. The
+// kernel's flow hash keeps both directions of a TCP or UDP conversation
+// together and reassembles IPv4 fragments first; flows in VXLAN or Geneve
+// tunnels and IPv6 fragments may be split between shards. Without it one
+// goroutine reads and hands packets to the shards (with one shard, the
+// shard reads the socket itself).
 //
 // -ebpf traces the machine's sockets with eBPF (capture/ebpf) and decodes
 // what processes read and write: l7_flow_log records with process_id,

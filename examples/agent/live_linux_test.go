@@ -18,16 +18,29 @@ import (
 // TestAgent_Live runs the agent on a veth in a network namespace with -w:
 // the pcap header is on disk at once, records of finished connections
 // reach the output while the agent runs (not only at exit), the pcap file
-// grows within a second of the traffic, and SIGTERM ends it cleanly.
+// grows within a second of the traffic, and SIGTERM ends it cleanly: with
+// one reader and two shards, and with -fanout (a socket per shard).
 func TestAgent_Live(t *testing.T) {
 	testutil.RequireRoot(t)
 	testutil.RequireCommand(t, "ip")
 	bin := buildAgent(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"reader", []string{"-shards", "2"}},
+		{"fanout", []string{"-shards", "2", "-fanout"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { agentLive(t, bin, tc.args) })
+	}
+}
+
+func agentLive(t *testing.T, bin string, args []string) {
 	pair := netns.NewPairT(t, "mfag", 62)
 	dump := filepath.Join(t.TempDir(), "live.pcap")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := pair.A.Command(ctx, bin, "-i", pair.IfA, "-w", dump, "-o", "text", "-stats")
+	cmd := pair.A.Command(ctx, bin, append([]string{"-i", pair.IfA, "-w", dump, "-o", "text", "-stats"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

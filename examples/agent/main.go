@@ -35,6 +35,7 @@ type options struct {
 	stats    bool
 	every    time.Duration
 	shards   int
+	fanout   bool
 	progress bool
 	cpuProf  string
 	memProf  string
@@ -73,6 +74,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.stats, "stats", false, "print every counter of every stage to stderr at the end")
 	fs.DurationVar(&o.every, "snapshot", 0, "also report live flows every `interval` of packet time (at least 1s; 0: only when flows end)")
 	fs.IntVar(&o.shards, "shards", runtime.GOMAXPROCS(0), "number of flow table + L7 engine `shards`, each on its own goroutine")
+	fs.BoolVar(&o.fanout, "fanout", false, "with -i: one AF_PACKET socket per shard in a kernel fan-out group, each read by its own shard (less CPU per packet; flows in VXLAN or Geneve tunnels and IPv6 fragments may be split between shards)")
 	fs.BoolVar(&o.progress, "progress", isTerminal(stderr), "show replay progress on stderr (default: when stderr is a terminal)")
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile to `file`")
 	fs.StringVar(&o.memProf, "memprofile", "", "write a heap profile to `file` at the largest live heap (checked every 250 ms; forces a collection each time the heap has grown by a tenth)")
@@ -94,6 +96,8 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-r and -i are exclusive")
 	case o.write != "" && o.iface == "":
 		return o, errors.New("-w needs -i")
+	case o.fanout && o.iface == "":
+		return o, errors.New("-fanout needs -i")
 	case o.every != 0 && o.every < time.Second:
 		return o, fmt.Errorf("-snapshot must be at least 1s, not %v", o.every)
 	case o.output != "json" && o.output != "text":

@@ -96,6 +96,7 @@ func TestRun_BadArguments(t *testing.T) {
 		{"not a capture", []string{"-r", testutil.Testdata(t, "README.md")}, "capture"},
 		{"bad filter", []string{"-r", testutil.Testdata(t, "l7/dns.pcap"), "-f", "port"}, "filter"},
 		{"write without live", []string{"-r", "x", "-w", "y"}, "-w needs -i"},
+		{"fanout without live", []string{"-r", "x", "-fanout"}, "-fanout needs -i"},
 		{"short snapshot", []string{"-r", "x", "-snapshot", "10ms"}, "at least 1s"},
 		{"bad port hint", []string{"-r", "x", "-port-hint", "http"}, "PORT=DECODER"},
 		{"unknown decoder", []string{"-r", testutil.Testdata(t, "l7/dns.pcap"), "-port-hint", "53=Nope"}, "no decoder"},
