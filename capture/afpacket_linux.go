@@ -346,21 +346,7 @@ func (s *AFPacketSource) ReadPacket(p *Packet) error {
 				return nil
 			}
 		}
-		if s.held {
-			// Hand the block back, then move on to the next one.
-			s.publish()
-			atomic.StoreUint32(s.blockStatus(s.cur), unix.TP_STATUS_KERNEL)
-			s.held = false
-			s.cur++
-			if s.cur == s.nblocks {
-				s.cur = 0
-			}
-		}
-		if s.blockReady() {
-			b := s.cur * s.blockSz
-			s.held = true
-			s.left = binary.NativeEndian.Uint32(s.ring[b+blkNumPktsOff:])
-			s.pktAt = b + int(binary.NativeEndian.Uint32(s.ring[b+blkFirstPktOff:]))
+		if s.nextBlock() {
 			continue
 		}
 		s.publish()
@@ -368,6 +354,29 @@ func (s *AFPacketSource) ReadPacket(p *Packet) error {
 			return err
 		}
 	}
+}
+
+// nextBlock hands the block the reader holds, if any, back to the kernel
+// and takes the next one if the kernel has filled it; it reports whether
+// it did.
+func (s *AFPacketSource) nextBlock() bool {
+	if s.held {
+		s.publish()
+		atomic.StoreUint32(s.blockStatus(s.cur), unix.TP_STATUS_KERNEL)
+		s.held = false
+		s.cur++
+		if s.cur == s.nblocks {
+			s.cur = 0
+		}
+	}
+	if !s.blockReady() {
+		return false
+	}
+	b := s.cur * s.blockSz
+	s.held = true
+	s.left = binary.NativeEndian.Uint32(s.ring[b+blkNumPktsOff:])
+	s.pktAt = b + int(binary.NativeEndian.Uint32(s.ring[b+blkFirstPktOff:]))
+	return true
 }
 
 // ReadPackets fills ps with up to len(ps) packets of one ring block,
@@ -400,20 +409,7 @@ func (s *AFPacketSource) ReadPackets(ps []Packet) (int, error) {
 		if n > 0 {
 			return n, nil
 		}
-		if s.held {
-			s.publish()
-			atomic.StoreUint32(s.blockStatus(s.cur), unix.TP_STATUS_KERNEL)
-			s.held = false
-			s.cur++
-			if s.cur == s.nblocks {
-				s.cur = 0
-			}
-		}
-		if s.blockReady() {
-			b := s.cur * s.blockSz
-			s.held = true
-			s.left = binary.NativeEndian.Uint32(s.ring[b+blkNumPktsOff:])
-			s.pktAt = b + int(binary.NativeEndian.Uint32(s.ring[b+blkFirstPktOff:]))
+		if s.nextBlock() {
 			continue
 		}
 		s.publish()
