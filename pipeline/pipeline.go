@@ -398,21 +398,20 @@ func (p *Pipeline) runInline(sh *shard, src capture.Source, dec *decode.Decoder,
 			sh.commit()
 		}
 	}
-	var dl capture.DeadlineSource
+	var dr drainer
 	var tick time.Time // when the clock moves next
-	draining := false  // the deadline is in the past
 	if p.live {
-		dl = src.(capture.DeadlineSource)
+		dr.src = src.(capture.DeadlineSource)
 		tick = time.Now().Add(p.cfg.Tick)
-		if err := dl.SetReadDeadline(tick); err != nil {
-			return p.deadlineErr(err)
+		if err := dr.waitUntil(tick); err != nil {
+			return deadlineErr(err)
 		}
 	}
 	var err error
 	for k := 1; ; k++ {
 		var pkt *capture.Packet
 		if pkt, err = p.read(rd, filtered); pkt == nil {
-			if dl == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			if !dr.idle(err) {
 				break
 			}
 			// The source holds nothing more: process what waits, move
@@ -426,19 +425,15 @@ func (p *Pipeline) runInline(sh *shard, src capture.Source, dec *decode.Decoder,
 				sh.commit()
 				publish()
 			}
-			draining = false
-			if err = dl.SetReadDeadline(tick); err != nil {
-				err = p.deadlineErr(err)
+			if err = dr.waitUntil(tick); err != nil {
+				err = deadlineErr(err)
 				break
 			}
 			continue
 		}
-		if dl != nil && !draining {
-			draining = true
-			if err = dl.SetReadDeadline(drainNow); err != nil {
-				err = p.deadlineErr(err)
-				break
-			}
+		if err = dr.got(); err != nil {
+			err = deadlineErr(err)
+			break
 		}
 		m := &ms[n]
 		if dec.Decode(pkt, m) != nil {
@@ -461,13 +456,45 @@ func (p *Pipeline) runInline(sh *shard, src capture.Source, dec *decode.Decoder,
 	return err
 }
 
-// drainNow is a deadline in the past: the source returns what it holds,
-// then os.ErrDeadlineExceeded instead of waiting.
+// drainer reads a live capture.DeadlineSource in two states: after a
+// wait it drains what the source holds (its deadline in the past: the
+// source returns the packets it has, then os.ErrDeadlineExceeded instead
+// of waiting); once the source has nothing more, the reader does its
+// periodic work and waits with a deadline of its choice.
+type drainer struct {
+	src      capture.DeadlineSource // nil: not a live deadline source
+	draining bool                   // the deadline is in the past
+}
+
+// drainNow is a deadline in the past.
 var drainNow = time.Unix(1, 0)
+
+// idle reports whether err, from a read that gave no packet, only means
+// that the source holds nothing more.
+func (d *drainer) idle(err error) bool {
+	return d.src != nil && errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// waitUntil makes the next read wait for a packet until t (zero: no
+// deadline).
+func (d *drainer) waitUntil(t time.Time) error {
+	d.draining = false
+	return d.src.SetReadDeadline(t)
+}
+
+// got is called for each packet read: the first after a wait puts the
+// deadline in the past.
+func (d *drainer) got() error {
+	if d.src == nil || d.draining {
+		return nil
+	}
+	d.draining = true
+	return d.src.SetReadDeadline(drainNow)
+}
 
 // deadlineErr returns the error of a SetReadDeadline that ends a live
 // read: none when the source was closed (a stop).
-func (p *Pipeline) deadlineErr(err error) error {
+func deadlineErr(err error) error {
 	if errors.Is(err, capture.ErrClosed) {
 		return nil
 	}
@@ -522,34 +549,29 @@ func (p *Pipeline) runSharded() error {
 	var meta decode.Meta
 	var src, dst [16]byte
 	var err error
-	var dl capture.DeadlineSource
+	var dr drainer
 	if p.selfHand {
-		dl = p.src.(capture.DeadlineSource)
+		dr.src = p.src.(capture.DeadlineSource)
 	}
-	draining := false // the deadline is in the past
-	lock := p.live && dl == nil
+	lock := p.live && dr.src == nil
 	for k := 1; ; k++ {
 		var pkt *capture.Packet
 		if pkt, err = p.read(rd, &p.filtered); pkt == nil {
-			if dl == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			if !dr.idle(err) {
 				break
 			}
 			// Nothing more at hand: hand over what waits, then wait.
 			p.handOff()
 			p.publishReader()
-			draining = false
-			if err = dl.SetReadDeadline(time.Time{}); err != nil {
-				err = p.deadlineErr(err)
+			if err = dr.waitUntil(time.Time{}); err != nil {
+				err = deadlineErr(err)
 				break
 			}
 			continue
 		}
-		if dl != nil && !draining {
-			draining = true
-			if err = dl.SetReadDeadline(drainNow); err != nil {
-				err = p.deadlineErr(err)
-				break
-			}
+		if err = dr.got(); err != nil {
+			err = deadlineErr(err)
+			break
 		}
 		proto, plain := p.dec.PeekAddrs(pkt, &src, &dst)
 		if !plain && p.dec.Decode(pkt, &meta) != nil {
