@@ -26,6 +26,41 @@ func (s *stamped) WriteL4(r *flow.Record) error {
 
 func (s *stamped) WriteL7(*l7.Record) error { return nil }
 
+// awaitFinish checks that the record of a connection to port, closed by
+// FINs at closed, arrives within its FinClosed timeout (2 s) plus a tick
+// of the wall clock and 700 ms of scheduling on a loaded machine.
+func (s *stamped) awaitFinish(t *testing.T, closed time.Time, port uint16, tick time.Duration) {
+	t.Helper()
+	const finClosed = 2 * time.Second
+	select {
+	case r := <-s.l4:
+		took := time.Since(closed)
+		t.Logf("record %v %s after the last packet", r.CloseType, took)
+		if r.CloseType != flow.CloseFinish || r.ServerPort != port {
+			t.Errorf("record: close type %v, server port %d; want Finish on %d", r.CloseType, r.ServerPort, port)
+		}
+		if limit := finClosed + tick + 700*time.Millisecond; took > limit {
+			t.Errorf("reported %s after the connection closed; want at most %s", took, limit)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no record 10 s after the connection closed on a quiet source")
+	}
+}
+
+// awaitCanceled checks that Run, whose result done carries, returns
+// context.Canceled soon after its context is cancelled.
+func awaitCanceled(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != context.Canceled {
+			t.Errorf("Run after cancel = %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
+
 // queueSource is a live source fed through a channel: ReadPacket waits
 // for a packet, Close, or its read deadline (capture.DeadlineSource).
 type queueSource struct {
@@ -176,35 +211,14 @@ func TestRun_LiveQuietSource(t *testing.T) {
 				s.tcpPacket(&pkt, 1, st.server, st.flags, st.seq, st.ack, st.payload)
 				q.push(&pkt)
 			}
-			closed := time.Now()
-			const finClosed = 2 * time.Second
-			select {
-			case r := <-sink.l4:
-				took := time.Since(closed)
-				t.Logf("record %v %s after the last packet", r.CloseType, took)
-				if r.CloseType != flow.CloseFinish || r.ServerPort != 8080 {
-					t.Errorf("record: close type %v, server port %d; want Finish on 8080", r.CloseType, r.ServerPort)
-				}
-				if limit := finClosed + tick + 700*time.Millisecond; took > limit {
-					t.Errorf("reported %s after the connection closed; want at most %s", took, limit)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("no record 10 s after the connection closed on a quiet source")
-			}
+			sink.awaitFinish(t, time.Now(), 8080, tick)
 			if n := q.deadlines.Load(); tc.deadlines && n < 2 {
 				t.Errorf("%d read deadlines set; the reader should drain the source with deadlines", n)
 			} else if !tc.deadlines && n != 0 {
 				t.Errorf("%d read deadlines set on a source without them", n)
 			}
 			cancel()
-			select {
-			case err := <-done:
-				if err != context.Canceled {
-					t.Errorf("Run after cancel = %v, want context.Canceled", err)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("Run did not return after cancel")
-			}
+			awaitCanceled(t, done)
 			var st pipeline.Stats
 			p.Stats(&st)
 			var shardPkts uint64
