@@ -339,17 +339,17 @@ func (t *Table) fill(r *Record, f *Flow, ct CloseType) {
 	if f.tcp == nilSlot {
 		return
 	}
-	ts := t.tcpAt(f.tcp - 1)
-	r.RTTServer, r.RTTClient, r.RTT, r.HasRTTServer, r.HasRTTClient, r.HasRTT = f.handshakeRTTs(ts)
-	r.SRTMax, r.SRTSum, r.SRTCount = ts.srtMax, ts.srtSum, ts.srtCount
-	stx, srx := &ts.peers[0], &ts.peers[1]
+	st := t.tcpAt(f.tcp - 1)
+	r.RTTServer, r.RTTClient, r.RTT, r.HasRTTServer, r.HasRTTClient, r.HasRTT = f.handshakeRTTs(st)
+	r.SRTMax, r.SRTSum, r.SRTCount = st.srtMax, st.srtSum, st.srtCount
+	stx, srx := &st.peers[0], &st.peers[1]
 	r.RetransTx, r.RetransRx = stx.retrans, srx.retrans
 	r.ZeroWinTx, r.ZeroWinRx = stx.zeroWin, srx.zeroWin
 	r.OOOTx, r.OOORx = stx.ooo, srx.ooo
-	r.SynCount, r.SynAckCount = uint32(ts.syn), uint32(ts.synAck)
-	r.RetransSyn = retrans(ts.syn, f.flags&fRetransSynSat != 0)
-	r.RetransSynAck = retrans(ts.synAck, f.flags&fRetransSynAckSat != 0)
-	r.FinCount = uint32(ts.fin)
+	r.SynCount, r.SynAckCount = uint32(st.syn), uint32(st.synAck)
+	r.RetransSyn = retrans(st.syn, f.flags&fRetransSynSat != 0)
+	r.RetransSynAck = retrans(st.synAck, f.flags&fRetransSynAckSat != 0)
+	r.FinCount = uint32(st.fin)
 }
 
 // retrans returns the retransmissions among n handshake segments: all but

@@ -45,21 +45,19 @@ func (t *Table) tcpAt(i uint32) *tcpState {
 
 // allocTCP gives f a zeroed tcpState. It cannot fail: a Table has no
 // more TCP states than flow slots.
-func (t *Table) allocTCP(f *Flow) *tcpState {
+func (t *Table) allocTCP(f *Flow) {
 	if i := t.tcpFree; i != nilSlot {
 		s := t.tcpAt(i - 1)
 		t.tcpFree = s.peers[0].maxEnd
 		*s = tcpState{}
 		f.tcp = i
-		return s
+		return
 	}
-	i := t.ntcp
-	if int(i>>chunkBits) == len(t.tcps) {
+	if int(t.ntcp>>chunkBits) == len(t.tcps) {
 		t.tcps = append(t.tcps, make([]tcpState, chunkSize))
 	}
 	t.ntcp++
-	f.tcp = i + 1
-	return t.tcpAt(i)
+	f.tcp = t.ntcp
 }
 
 // releaseTCP returns f's tcpState, if any, to the free list (linked
