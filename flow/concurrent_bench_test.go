@@ -104,7 +104,8 @@ var (
 // BenchmarkConcurrent holds 1,000,000 concurrent TCP flows and sends
 // packets to them in random order: "established" only updates flows,
 // "lifecycle" closes and reopens each flow every 7 packets (records, slot
-// reuse). One op is one packet; bytes/flow is the heap the table took.
+// reuse). One op is one packet; bytes/flow is the memory the table took
+// (heap and Stats.SlabBytes).
 func BenchmarkConcurrent(b *testing.B) {
 	const n = 1_000_000
 	for _, c := range []struct {
@@ -126,7 +127,7 @@ func BenchmarkConcurrent(b *testing.B) {
 			if st := t.Stats(); st.ActiveFlows != n {
 				b.Fatalf("%d active flows, want %d", st.ActiveFlows, n)
 			}
-			perFlow := float64(after.HeapAlloc-before.HeapAlloc) / n
+			perFlow := float64(after.HeapAlloc-before.HeapAlloc+t.Stats().SlabBytes) / n
 			b.SetBytes(64)
 			b.ReportAllocs()
 			i := 0
@@ -154,8 +155,8 @@ func BenchmarkConcurrent(b *testing.B) {
 // /tmp/bench-mixed-5m.pcap) from memory through decode and the table:
 // "Packet" one packet at a time, "Packets" in batches of 128 as a
 // pipeline's shards do. Packet time keeps advancing across loops.
-// bytes/flow is the heap the table holds per flow slot at the capture's
-// peak of concurrent flows.
+// bytes/flow is the memory (heap and Stats.SlabBytes) the table holds per
+// flow slot at the capture's peak of concurrent flows.
 func BenchmarkFile(b *testing.B) {
 	path := os.Getenv("FLOW_BENCH_PCAP")
 	if path == "" {
@@ -216,7 +217,7 @@ func BenchmarkFile(b *testing.B) {
 			}
 			runtime.GC()
 			runtime.ReadMemStats(&after)
-			perFlow := float64(after.HeapAlloc-before.HeapAlloc) / float64(max(tab.nslots, 1))
+			perFlow := float64(after.HeapAlloc-before.HeapAlloc+tab.Stats().SlabBytes) / float64(max(tab.nslots, 1))
 			b.SetBytes(int64(size / len(frames)))
 			b.ReportAllocs()
 			i, loop := 0, span

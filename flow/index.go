@@ -6,7 +6,10 @@ package flow
 // entries without reading the flows they name: a lookup dereferences a
 // flow only when the full hash matches (a miss touches no flow at all).
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"unsafe"
+)
 
 const minIndex = 1 << 10
 
@@ -100,7 +103,7 @@ func (t *Table) indexFind(f *Flow) uint64 {
 // grow doubles the index.
 func (t *Table) grow() {
 	old := t.index
-	t.index = make([]uint64, 2*len(old))
+	t.index = t.newIndex(2 * len(old))
 	t.mask = uint64(len(t.index) - 1)
 	for _, e := range old {
 		if e == 0 {
@@ -112,4 +115,19 @@ func (t *Table) grow() {
 		}
 		t.index[i] = e
 	}
+	if len(old)*8 >= bigIndex {
+		t.mem.Unmap(unsafe.Pointer(&old[0]))
+	}
+}
+
+// bigIndex is the size in bytes from which the index is mapped apart
+// (slabmem.Arena.Map: huge pages on Linux) instead of taken from the heap.
+const bigIndex = 4 << 20
+
+// newIndex returns an empty index of n entries.
+func (t *Table) newIndex(n int) []uint64 {
+	if n*8 < bigIndex {
+		return make([]uint64, n)
+	}
+	return unsafe.Slice((*uint64)(t.arena().Map(uintptr(n)*8)), n)
 }

@@ -5,7 +5,12 @@ package flow
 // a TCP flow (tcpState) lives in a second slab of the same shape, so that
 // the flows of other protocols do not carry it.
 
-import "unsafe"
+import (
+	"runtime"
+	"unsafe"
+
+	"github.com/metaflow-go/metaflow/internal/slabmem"
+)
 
 const (
 	chunkBits = 12
@@ -54,7 +59,7 @@ func (t *Table) allocTCP(f *Flow) {
 		return
 	}
 	if int(t.ntcp>>chunkBits) == len(t.tcps) {
-		t.tcps = append(t.tcps, make([]tcpState, chunkSize))
+		t.tcps = append(t.tcps, newChunk[tcpState](t, len(t.tcps), chunkSize))
 	}
 	t.ntcp++
 	f.tcp = t.ntcp
@@ -97,11 +102,39 @@ func (t *Table) alloc() *Flow {
 	}
 	s := t.nslots
 	if int(s>>chunkBits) == len(t.chunks) {
-		t.chunks = append(t.chunks, &flowChunk{tab: t})
-		t.links = append(t.links, make([]link, chunkSize))
+		c := (*flowChunk)(unsafe.Pointer(unsafe.SliceData(newChunk[flowChunk](t, len(t.chunks), 1))))
+		c.tab = t
+		t.chunks = append(t.chunks, c)
+		t.links = append(t.links, newChunk[link](t, len(t.links), chunkSize))
 	}
 	t.nslots++
 	f := t.flow(s)
 	f.slot = s
 	return f
+}
+
+// heapChunks is the number of chunks of each slab that come from the Go
+// heap; the later ones, of a table past 16K flows, come from the Table's
+// slabmem.Arena (huge pages on Linux), which a small table would fill
+// with 2 MB pages it barely uses.
+const heapChunks = 4
+
+// newChunk returns the n-th chunk of a slab of T: k zeroed T.
+func newChunk[T any](t *Table, n, k int) []T {
+	if n < heapChunks {
+		return make([]T, k)
+	}
+	p := t.arena().Alloc(uintptr(k)*unsafe.Sizeof(*new(T)), 64)
+	return unsafe.Slice((*T)(p), k)
+}
+
+// arena returns the Table's slabmem.Arena, made on first use. The Arena
+// is freed once the Table is unreachable; until then a Table never
+// returns its memory (its slabs only grow).
+func (t *Table) arena() *slabmem.Arena {
+	if t.mem == nil {
+		t.mem = new(slabmem.Arena)
+		runtime.AddCleanup(t, (*slabmem.Arena).Free, t.mem)
+	}
+	return t.mem
 }

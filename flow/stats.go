@@ -1,7 +1,8 @@
 package flow
 
 // Add adds o's counters to s, so that the Stats of several tables (the
-// shards of a pipeline) can be merged. Gauges (ActiveFlows) add up too.
+// shards of a pipeline) can be merged. Gauges (ActiveFlows, SlabBytes) add up
+// too.
 func (s *Stats) Add(o *Stats) {
 	s.Packets += o.Packets
 	s.Counted += o.Counted
@@ -14,4 +15,5 @@ func (s *Stats) Add(o *Stats) {
 	s.NotL4 += o.NotL4
 	s.FragMatched += o.FragMatched
 	s.FragUnmatched += o.FragUnmatched
+	s.SlabBytes += o.SlabBytes
 }

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"encoding/binary"
+	"github.com/metaflow-go/metaflow/internal/slabmem"
 	"hash/maphash"
 	"time"
 
@@ -68,6 +69,11 @@ type Stats struct {
 	// FragUnmatched those whose datagram never showed its ports (dropped).
 	FragMatched   uint64
 	FragUnmatched uint64
+	// SlabBytes is the memory the table's slabs and index hold outside
+	// the Go heap (a gauge): once a table passes 16K flows, its slabs grow
+	// in regions mapped apart, with huge pages on Linux, which
+	// runtime.MemStats does not count.
+	SlabBytes uint64
 }
 
 const (
@@ -91,7 +97,8 @@ type Table struct {
 	ntcp    uint32       // tcp states handed out so far
 	tcpFree uint32       // free tcp state list head (index+1)
 
-	index []uint64 // open addressing, linear probing: hash<<32 | slot+1, 0 empty
+	mem   *slabmem.Arena // the slabs' later chunks and a large index (newChunk)
+	index []uint64       // open addressing, linear probing: hash<<32 | slot+1, 0 empty
 	mask  uint64
 	seed  maphash.Seed
 	hseed uint64
@@ -146,7 +153,13 @@ func NewTable(cfg Config) *Table {
 // Stats returns the counters. Like every method of Table, it must be called
 // from the goroutine that drives the Table; a pipeline publishes copies for
 // other goroutines.
-func (t *Table) Stats() Stats { return t.stats }
+func (t *Table) Stats() Stats {
+	st := t.stats
+	if t.mem != nil {
+		st.SlabBytes = t.mem.Bytes()
+	}
+	return st
+}
 
 // Advancer is implemented by a Handler whose clock moves with the Table's
 // when time advances without a packet (Table.Advance), such as the L7

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"github.com/metaflow-go/metaflow/internal/slabmem"
 	"io"
 	"path/filepath"
 	"runtime"
@@ -208,13 +209,14 @@ func idleConn(s *synthConn, p *capture.Packet, i, step int, idleReq, idleResp st
 	return true
 }
 
-// liveHeap returns the bytes of live heap objects after a collection.
+// liveHeap returns the bytes of live heap objects after a collection, and
+// the flow slabs' outside the heap (slabmem.InUse).
 func liveHeap() uint64 {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
+	return ms.HeapAlloc + slabmem.InUse()
 }
 
 // bytesPerConn runs n1+n2 connections of script through a whole pipeline
