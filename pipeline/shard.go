@@ -169,7 +169,7 @@ func (sh *shard) process(b *batch) {
 
 // finish ends the input: every flow and pending request yields its record.
 func (sh *shard) finish() {
-	sh.table.Flush()
+	sh.table.Close()
 	sh.commit()
 	sh.publish()
 }
