@@ -65,8 +65,8 @@ func NewDecoder(cfg *DecoderConfig) (*Decoder, error) {
 	if d.cfg.MaxBodySize <= 0 {
 		d.cfg.MaxBodySize = DefaultMaxBodySize
 	}
-	d.cfg.MaxFrameSize = min(d.cfg.MaxFrameSize, 1<<32-1)
-	d.cfg.MaxBodySize = min(d.cfg.MaxBodySize, 1<<32-1)
+	d.cfg.MaxFrameSize = int(min(int64(d.cfg.MaxFrameSize), 1<<32-1)) // moot where int has 32 bits
+	d.cfg.MaxBodySize = int(min(int64(d.cfg.MaxBodySize), 1<<32-1))
 	if d.cfg.MaxRows <= 0 {
 		d.cfg.MaxRows = DefaultMaxRows
 	}

@@ -7,7 +7,10 @@
 // It needs Linux 6.2 or later (ring buffers, bpf_get_current_task_btf and
 // the bpf_rdonly_cast kfunc, which let the probes follow kernel pointers
 // with plain loads instead of helper calls), root (or CAP_BPF, CAP_PERFMON
-// and read access to tracefs) and kernel BTF (/sys/kernel/btf/vmlinux).
+// and read access to tracefs) and kernel BTF (/sys/kernel/btf/vmlinux),
+// on amd64, arm64 or 386, the architectures the probes are compiled for;
+// elsewhere the package builds and its constructors return an error
+// matching capture.ErrNotSupported.
 // Classic syscall tracepoints are used when tracefs is mounted; otherwise
 // the raw tracepoints sys_enter/sys_exit, which see every system call of
 // the machine and dispatch on its number (amd64 and arm64). kprobes and

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux || !(386 || amd64 || arm64)
 
 package ebpf
 
@@ -9,7 +9,8 @@ import (
 	"github.com/metaflow-go/metaflow/capture"
 )
 
-// Goroutines holds the goroutine tracking probes; they exist only on Linux.
+// Goroutines holds the goroutine tracking probes; they exist only on Linux on
+// amd64, arm64 and 386, the architectures with compiled probes.
 type Goroutines struct{}
 
 // NewGoroutines returns an error matching capture.ErrNotSupported: the

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux || !(386 || amd64 || arm64)
 
 package ebpf
 
@@ -9,7 +9,8 @@ import (
 	"github.com/metaflow-go/metaflow/capture"
 )
 
-// TLS holds the TLS plaintext probes; they exist only on Linux.
+// TLS holds the TLS plaintext probes; they exist only on Linux on
+// amd64, arm64 and 386, the architectures with compiled probes.
 type TLS struct{}
 
 // NewTLS returns an error matching capture.ErrNotSupported: the TLS probes

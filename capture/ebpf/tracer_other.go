@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux || !(386 || amd64 || arm64)
 
 package ebpf
 
@@ -9,7 +9,8 @@ import (
 	"github.com/metaflow-go/metaflow/capture/socket"
 )
 
-// Tracer is the eBPF socket tracer; it exists only on Linux.
+// Tracer is the eBPF socket tracer; it exists only on Linux on
+// amd64, arm64 and 386, the architectures with compiled probes.
 type Tracer struct{}
 
 // New returns an error matching capture.ErrNotSupported: eBPF socket

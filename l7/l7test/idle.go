@@ -174,7 +174,7 @@ func IdleBytesPerConn(tb testing.TB, d l7.Decoder, server netip.AddrPort, segs [
 		// Input on one more connection past l7.IdleDelay: every earlier
 		// one is told it is idle.
 		ts += int64(l7.IdleDelay) + 1
-		c := e.Open(l7.ConnInfo{ID: uint64(first + count + 1<<40), Client: netip.MustParseAddrPort("192.0.2.1:9"),
+		c := e.Open(l7.ConnInfo{ID: uint64(first+count) + 1<<40, Client: netip.MustParseAddrPort("192.0.2.1:9"),
 			Server: server, Transport: l7.TCP, Oriented: true}, ts)
 		c.Data(l7.ToServer, ts, 0, []byte{0})
 	}
