@@ -60,6 +60,25 @@ func (t *Table) prefetchTCP(f *Flow) {
 	}
 }
 
+// prefetchExpiry asks for what closing the flows after h in its list
+// will read, as h is closed: the next flow is likely the next to expire,
+// and its entry, last touched a timeout ago, is cold. For the flow after
+// h, whose Flow was asked for at the previous step, its index entry and
+// TCP state; for the one after it, its Flow and link.
+func (t *Table) prefetchExpiry(h uint32) {
+	n1 := t.link(h - 1).next
+	if n1 == nilSlot {
+		return
+	}
+	f1 := t.ref(n1)
+	prefetch.Line(uintptr(unsafe.Pointer(&t.index[uint64(f1.key.hash(t.hseed))&t.mask])))
+	t.prefetchTCP(f1)
+	if n2 := t.link(n1 - 1).next; n2 != nilSlot {
+		prefetch.Lines(unsafe.Pointer(t.ref(n2)), unsafe.Sizeof(Flow{}))
+		prefetch.Line(uintptr(unsafe.Pointer(t.link(n2 - 1))))
+	}
+}
+
 // touch moves f to the tail of the list of class c.
 func (t *Table) touch(f *Flow, c uint8) {
 	if f.class == c && t.lists[c].tail == f.slot+1 {
@@ -100,6 +119,7 @@ func (t *Table) expire(now int64) {
 			if now-f.end < to {
 				break
 			}
+			t.prefetchExpiry(h)
 			t.close(f, t.indexFind(f), f.closeType())
 		}
 	}

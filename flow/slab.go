@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"unsafe"
 
+	"github.com/metaflow-go/metaflow/internal/prefetch"
 	"github.com/metaflow-go/metaflow/internal/slabmem"
 )
 
@@ -54,6 +55,10 @@ func (t *Table) allocTCP(f *Flow) {
 	if i := t.tcpFree; i != nilSlot {
 		s := t.tcpAt(i - 1)
 		t.tcpFree = s.peers[0].maxEnd
+		if t.tcpFree != nilSlot {
+			// The next TCP flow's state: freed a while ago, likely cold.
+			prefetch.Lines(unsafe.Pointer(t.tcpAt(t.tcpFree-1)), unsafe.Sizeof(tcpState{}))
+		}
 		*s = tcpState{}
 		f.tcp = i
 		return
@@ -90,11 +95,22 @@ func (t *Table) link(slot uint32) *link {
 // ref converts slot+1 to a flow.
 func (t *Table) ref(r uint32) *Flow { return t.flow(r - 1) }
 
+// prefetchFree asks for the Flow and link of the free list's head, which
+// the next new flow takes: freed a while ago (a timeout after its last
+// packet), they are likely cold.
+func (t *Table) prefetchFree() {
+	if t.free != nilSlot {
+		prefetch.Lines(unsafe.Pointer(t.ref(t.free)), unsafe.Sizeof(Flow{}))
+		prefetch.Line(uintptr(unsafe.Pointer(t.link(t.free - 1))))
+	}
+}
+
 // alloc takes a free slot, or nil at the cap.
 func (t *Table) alloc() *Flow {
 	if t.free != nilSlot {
 		f := t.ref(t.free)
 		t.free = t.link(f.slot).next
+		t.prefetchFree()
 		return f
 	}
 	if t.nslots >= t.maxFlows {
