@@ -37,6 +37,9 @@ func (t *Table) Packets(ms []decode.Meta) {
 			if slot, ok := t.homeSlot(use[i], ks[i].h); ok {
 				prefetch.Lines(unsafe.Pointer(t.flow(slot)), unsafe.Sizeof(Flow{}))
 				prefetch.Line(uintptr(unsafe.Pointer(t.link(slot))))
+				if t.pf != nil {
+					t.pf.PrefetchSlot(slot)
+				}
 			}
 		}
 		for i := range g {

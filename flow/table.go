@@ -113,6 +113,8 @@ type Table struct {
 
 	rec   Record
 	stats Stats
+
+	pf SlotPrefetcher // cfg.Handler's, if it is one
 }
 
 // NewTable returns an empty Table.
@@ -141,6 +143,7 @@ func NewTable(cfg Config) *Table {
 	if t.cfg.SnapshotInterval > 0 && t.cfg.SnapshotInterval < time.Second {
 		t.cfg.SnapshotInterval = time.Second
 	}
+	t.pf, _ = cfg.Handler.(SlotPrefetcher)
 	t.seed = maphash.MakeSeed()
 	var b [8]byte
 	h := maphash.Bytes(t.seed, b[:])

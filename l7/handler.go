@@ -1,14 +1,18 @@
 package l7
 
 import (
+	"unsafe"
+
 	"github.com/metaflow-go/metaflow/capture/decode"
 	"github.com/metaflow-go/metaflow/flow"
+	"github.com/metaflow-go/metaflow/internal/prefetch"
 )
 
 // The Engine is the flow table's L7 handler.
 var (
-	_ flow.Handler     = (*Engine)(nil)
-	_ flow.Snapshotter = (*Engine)(nil)
+	_ flow.Handler        = (*Engine)(nil)
+	_ flow.Snapshotter    = (*Engine)(nil)
+	_ flow.SlotPrefetcher = (*Engine)(nil)
 )
 
 // Packet implements flow.Handler: it feeds the TCP segments of f through
@@ -294,5 +298,16 @@ func (e *Engine) closeSlot(slot int) {
 	if c := e.bySlot[slot]; c != nil {
 		c.Close(e.now)
 		e.bySlot[slot] = nil
+	}
+}
+
+// PrefetchSlot implements flow.SlotPrefetcher: it asks for the slot's
+// entries in the engine's per-slot arrays, which Packet reads first.
+func (e *Engine) PrefetchSlot(slot uint32) {
+	if int(slot) < len(e.bySlot) {
+		prefetch.Line(uintptr(unsafe.Pointer(&e.bySlot[slot])))
+	}
+	if int(slot) < len(e.offSlot) {
+		prefetch.Line(uintptr(unsafe.Pointer(&e.offSlot[slot])))
 	}
 }
