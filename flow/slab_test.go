@@ -70,3 +70,45 @@ func TestTable_SlabFreedWhenUnreachable(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// slotHandler records the slots Packets hints and the flows it hands over.
+type slotHandler struct {
+	hinted []uint32
+	seen   []uint32
+}
+
+func (h *slotHandler) Packet(f *Flow, _ *decode.Meta, _ Dir) { h.seen = append(h.seen, f.Slot()) }
+func (h *slotHandler) Close(*Flow, *Record)                  {}
+func (h *slotHandler) PrefetchSlot(slot uint32)              { h.hinted = append(h.hinted, slot) }
+
+// TestTable_SlotPrefetcher checks that Packets hints a SlotPrefetcher with
+// the slot of every packet of a flow it already holds, before handing the
+// batch over, and no slot for a packet that opens a flow.
+func TestTable_SlotPrefetcher(t *testing.T) {
+	h := &slotHandler{}
+	tab := NewTable(Config{Handler: h})
+	ms := make([]decode.Meta, 100)
+	for i := range ms {
+		ms[i] = decode.Meta{IPVersion: 4, Proto: decode.ProtoUDP, L4Decoded: true, SrcPort: 1000, DstPort: 53,
+			Src: netip.AddrFrom4([4]byte{10, 0, byte(i / 10), byte(i % 10)}), Dst: netip.MustParseAddr("192.0.2.1"),
+			WireLen: 74, Timestamp: 1}
+	}
+	tab.Packets(ms[:50])
+	if len(h.hinted) != 0 {
+		t.Fatalf("hinted %d slots for packets that open flows", len(h.hinted))
+	}
+	h.seen = h.seen[:0]
+	tab.Packets(ms) // 50 known flows, then 50 new ones
+	want := map[uint32]bool{}
+	for _, s := range h.seen[:50] {
+		want[s] = true
+	}
+	if len(h.hinted) != 50 {
+		t.Fatalf("hinted %d slots, want 50 (one per packet of a known flow)", len(h.hinted))
+	}
+	for _, s := range h.hinted {
+		if !want[s] {
+			t.Errorf("hinted slot %d, not one of the known flows'", s)
+		}
+	}
+}
