@@ -63,6 +63,16 @@
 // counted in Stats.DroppedFlows. Steady-state Packet calls do not
 // allocate: freed slots are reused.
 //
+// Past 16K flows, the slabs grow outside the Go heap, in regions mapped
+// with huge pages on Linux (a table of a million flows visits its slabs at
+// random, and 4 KB pages would make nearly every visit a TLB miss);
+// Stats.SlabBytes reports them, as runtime.MemStats does not. Table.Close
+// returns them at once; a Table dropped without Close returns them once
+// the collector finds it unreachable. Table.Packets prefetches what a
+// batch of packets will read (index entries, flows, links, TCP state, and
+// the Handler's per-slot state through SlotPrefetcher), and expiry and
+// flow creation prefetch the next flows they will close or fill.
+//
 // Concurrency: a Table is not safe for concurrent use; drive it from one
 // goroutine (shard by flow hash for more). Handler and OnRecord are called
 // from that goroutine, synchronously.
