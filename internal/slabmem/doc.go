@@ -8,7 +8,11 @@
 // regions with MADV_HUGEPAGE (honoured when the host's transparent huge page
 // mode is madvise or always), which removes most of both costs, and the
 // garbage collector neither scans nor counts the memory. Elsewhere, an Arena
-// allocates from the Go heap.
+// allocates from the Go heap. With the host's mode "never", regions get
+// 4 KB pages. Where the host's defrag setting has page faults in madvised
+// regions compact memory (its default, madvise), the first touch of a 2 MB
+// page may wait for compaction on a fragmented host: a table pays it only
+// while it grows.
 //
 // The memory holds no Go pointers the collector must see: a pointer stored
 // in it does not keep its target alive. It is returned to the system by
