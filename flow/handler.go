@@ -28,8 +28,9 @@ type Handler interface {
 
 // SlotPrefetcher is implemented by a Handler that keeps its per-flow state
 // in arrays indexed by Flow.Slot, as the L7 engine does. Table.Packets
-// calls PrefetchSlot with the slot of each packet of a batch it has found,
-// before any of the batch's packets reach the Handler, so that the
+// calls PrefetchSlot with the slot of each packet of a batch whose flow
+// it finds at once (at its hash's home position in the index: most
+// flows), before any of the batch's packets reach the Handler, so that the
 // handler's cache misses overlap the table's own. PrefetchSlot must only
 // hint (a prefetch instruction, no state change): the slot's flow may turn
 // out to be another (a hash tag collision) or be closed first.
