@@ -64,19 +64,23 @@ func (t *Table) prefetchTCP(f *Flow) {
 // will read, as h is closed: the next flow is likely the next to expire,
 // and its entry, last touched a timeout ago, is cold. For the flow after
 // h, whose Flow was asked for at the previous step, its index entry and
-// TCP state; for the one after it, its Flow and link.
-func (t *Table) prefetchExpiry(h uint32) {
+// TCP state; for the one after it, its Flow and link. It returns the next
+// flow (slot+1, nilSlot for none) and its key's hash, which its own close
+// needs again.
+func (t *Table) prefetchExpiry(h uint32) (next, hash uint32) {
 	n1 := t.link(h - 1).next
 	if n1 == nilSlot {
-		return
+		return nilSlot, 0
 	}
 	f1 := t.ref(n1)
-	prefetch.Line(uintptr(unsafe.Pointer(&t.index[uint64(f1.key.hash(t.hseed))&t.mask])))
+	hash = f1.key.hash(t.hseed)
+	prefetch.Line(uintptr(unsafe.Pointer(&t.index[uint64(hash)&t.mask])))
 	t.prefetchTCP(f1)
 	if n2 := t.link(n1 - 1).next; n2 != nilSlot {
 		prefetch.Lines(unsafe.Pointer(t.ref(n2)), unsafe.Sizeof(Flow{}))
 		prefetch.Line(uintptr(unsafe.Pointer(t.link(n2 - 1))))
 	}
+	return n1, hash
 }
 
 // touch moves f to the tail of the list of class c.
@@ -110,6 +114,7 @@ func (t *Table) advance(now int64) {
 func (t *Table) expire(now int64) {
 	for c := uint8(0); c < numClasses; c++ {
 		to := t.timeouts[c]
+		hashed, hash := uint32(nilSlot), uint32(0) // the flow prefetchExpiry hashed last
 		for {
 			h := t.lists[c].head
 			if h == nilSlot {
@@ -119,8 +124,12 @@ func (t *Table) expire(now int64) {
 			if now-f.end < to {
 				break
 			}
-			t.prefetchExpiry(h)
-			t.close(f, t.indexFind(f), f.closeType())
+			fh := hash
+			if h != hashed {
+				fh = f.key.hash(t.hseed)
+			}
+			hashed, hash = t.prefetchExpiry(h)
+			t.close(f, t.indexFind(f, fh), f.closeType())
 		}
 	}
 }

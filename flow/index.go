@@ -89,9 +89,8 @@ func (t *Table) indexDelete(i uint64) {
 	}
 }
 
-// indexFind returns the position of live flow f.
-func (t *Table) indexFind(f *Flow) uint64 {
-	h := f.key.hash(t.hseed)
+// indexFind returns the position of live flow f, whose key's hash is h.
+func (t *Table) indexFind(f *Flow, h uint32) uint64 {
 	i := uint64(h) & t.mask
 	want := entry(h, f.slot+1)
 	for t.index[i] != want {
