@@ -364,17 +364,8 @@ func TestAFPacketSource_ReadDeadline(t *testing.T) {
 	if err := src.SetReadDeadline(time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		var p capture.Packet
-		done <- src.ReadPacket(&p)
-	}()
-	time.Sleep(100 * time.Millisecond)
-	select {
-	case err := <-done:
-		t.Fatalf("ReadPacket returned without a deadline on an idle link: %v", err)
-	default:
-	}
+	done := readAsync(src)
+	stillWaiting(t, done, "without a deadline")
 	udpBlast(t, pair.B, dst, 1, 64, 1, 0)
 	select {
 	case err := <-done:
@@ -397,17 +388,8 @@ func TestAFPacketSource_CloseUnblocks(t *testing.T) {
 	testutil.RequireRoot(t)
 	pair := netns.NewPairT(t, nsPrefix, 24)
 	src := openIn(t, pair.A, capture.AFPacketConfig{Interface: pair.IfA, BlockTimeout: time.Minute})
-	done := make(chan error, 1)
-	go func() {
-		var p capture.Packet
-		done <- src.ReadPacket(&p)
-	}()
-	time.Sleep(100 * time.Millisecond)
-	select {
-	case err := <-done:
-		t.Fatalf("ReadPacket returned early on an idle link: %v", err)
-	default:
-	}
+	done := readAsync(src)
+	stillWaiting(t, done, "before Close")
 	start := time.Now()
 	if err := src.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -454,10 +436,7 @@ func TestAFPacketSource_CloseReleasesFDs(t *testing.T) {
 		src := openIn(t, pair.A, capture.AFPacketConfig{Interface: pair.IfA, BlockTimeout: time.Minute})
 		done := make(chan error, 1)
 		if i%2 == 0 {
-			go func() {
-				var p capture.Packet
-				done <- src.ReadPacket(&p)
-			}()
+			done = readAsync(src)
 			time.Sleep(5 * time.Millisecond)
 		} else {
 			done <- capture.ErrClosed
@@ -681,11 +660,7 @@ func TestAFPacketSource_InterfaceGone(t *testing.T) {
 	testutil.RequireRoot(t)
 	pair := netns.NewPairT(t, nsPrefix, 30)
 	src := openIn(t, pair.A, capture.AFPacketConfig{Interface: pair.IfA})
-	done := make(chan error, 1)
-	go func() {
-		var p capture.Packet
-		done <- src.ReadPacket(&p)
-	}()
+	done := readAsync(src)
 	time.Sleep(50 * time.Millisecond)
 	if err := pair.A.IP("link", "del", pair.IfA); err != nil {
 		t.Fatal(err)
@@ -763,4 +738,27 @@ func ipv4Only(rs []rec) []rec {
 		}
 	}
 	return out
+}
+
+// readAsync calls src.ReadPacket on a goroutine of its own; its result
+// arrives on the channel returned.
+func readAsync(src *capture.AFPacketSource) chan error {
+	done := make(chan error, 1)
+	go func() {
+		var p capture.Packet
+		done <- src.ReadPacket(&p)
+	}()
+	return done
+}
+
+// stillWaiting fails t unless the read behind done is still waiting
+// 100 ms later, on an idle link (when names the situation).
+func stillWaiting(t *testing.T, done chan error, when string) {
+	t.Helper()
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("ReadPacket returned %s on an idle link: %v", when, err)
+	default:
+	}
 }

@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -68,11 +69,7 @@ func records(t *testing.T, file string, n int) []string {
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	for _, id := range c.l7ids {
-		if !c.l4ids[id] {
-			t.Errorf("%s, %d shards: l7 record with flow_id %d has no l4 flow", filepath.Base(file), n, id)
-		}
-	}
+	c.checkFlowIDs(t, fmt.Sprintf("%s, %d shards", filepath.Base(file), n))
 	var st pipeline.Stats
 	p.Stats(&st)
 	if int(st.Flow.Records) != len(c.l4) || int(st.L7.Records) != len(c.l7) {
@@ -183,11 +180,7 @@ func TestRun_SourcesAgree(t *testing.T) {
 		if err := p.Run(context.Background()); err != nil {
 			t.Fatalf("Run: %v", err)
 		}
-		for _, id := range c.l7ids {
-			if !c.l4ids[id] {
-				t.Errorf("%s: l7 record with flow_id %d has no l4 flow", filepath.Base(f), id)
-			}
-		}
+		c.checkFlowIDs(t, fmt.Sprintf("%s, %d sources", filepath.Base(f), n))
 		var st pipeline.Stats
 		p.Stats(&st)
 		var read uint64
@@ -266,4 +259,15 @@ func (c *countedSource) ReadPacket(p *capture.Packet) error {
 
 func (c *countedSource) Stats() capture.Stats {
 	return capture.Stats{Packets: c.read.Load(), Bytes: 1, Dropped: 2, Errors: 3}
+}
+
+// checkFlowIDs fails t for each l7 record c holds whose flow_id names no
+// l4 record (what names the run).
+func (c *collect) checkFlowIDs(t *testing.T, what string) {
+	t.Helper()
+	for _, id := range c.l7ids {
+		if !c.l4ids[id] {
+			t.Errorf("%s: l7 record with flow_id %d has no l4 flow", what, id)
+		}
+	}
 }
